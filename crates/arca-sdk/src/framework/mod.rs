@@ -1,0 +1,240 @@
+//! The path framework: a backend is a list of path patterns, each with typed fields, the
+//! operations it serves and an optional existence check. [`FrameworkBackend`] routes requests to
+//! them, converts fields, and warns about parameters no path declares.
+
+mod field;
+mod path;
+
+pub use field::{Field, FieldData, FieldType};
+pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
+
+use async_trait::async_trait;
+
+use crate::{
+    Backend, BackendType, ExistenceCheck, JsonMap, LogicalError, Operation, Request, Response,
+    SpecialPaths,
+};
+
+/// A regex fragment capturing a Vault "generic name" into `name`.
+pub fn generic_name_regex(name: &str) -> String {
+    format!(r"(?P<{name}>\w(([\w.@-]+)?\w)?)")
+}
+
+/// A regex fragment capturing everything (including slashes) into `name`.
+pub fn match_all_regex(name: &str) -> String {
+    format!(r"(?P<{name}>.*)")
+}
+
+/// A regex fragment capturing an optional trailing segment into `name`.
+pub fn optional_param_regex(name: &str) -> String {
+    format!(r"(/(?P<{name}>.+))?")
+}
+
+/// A backend made of framework paths.
+pub struct FrameworkBackend {
+    paths: Vec<PathDef>,
+    special_paths: SpecialPaths,
+    backend_type: BackendType,
+    help: String,
+}
+
+impl FrameworkBackend {
+    /// A backend of the given type with no paths yet.
+    pub fn new(backend_type: BackendType, help: impl Into<String>) -> FrameworkBackend {
+        FrameworkBackend {
+            paths: Vec::new(),
+            special_paths: SpecialPaths::default(),
+            backend_type,
+            help: help.into(),
+        }
+    }
+
+    /// Adds a path; paths are tried in the order added.
+    pub fn path(mut self, p: PathDef) -> FrameworkBackend {
+        self.paths.push(p);
+        self
+    }
+
+    /// Sets the special paths.
+    pub fn special_paths(mut self, s: SpecialPaths) -> FrameworkBackend {
+        self.special_paths = s;
+        self
+    }
+
+    fn route(&self, path: &str) -> Option<(&PathDef, JsonMap)> {
+        for p in &self.paths {
+            if let Some(captures) = p.matches(path) {
+                return Some((p, captures));
+            }
+        }
+        None
+    }
+
+    fn field_data(p: &PathDef, req: &mut Request, captures: JsonMap) -> FieldData {
+        let mut raw = std::mem::take(&mut req.data);
+        for (k, v) in captures {
+            raw.insert(k, v);
+        }
+        FieldData::new(raw, p.fields.clone())
+    }
+}
+
+#[async_trait]
+impl Backend for FrameworkBackend {
+    async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        let Some((p, captures)) = self.route(&req.path) else {
+            if req.operation == Operation::Help {
+                return Ok(Some(help_response(&self.help)));
+            }
+            return Err(LogicalError::UnsupportedPath);
+        };
+        if req.operation == Operation::Help {
+            return Ok(Some(help_response(&p.help_text())));
+        }
+        let op = if req.operation == Operation::Create && !p.ops.contains_key(&Operation::Create) {
+            Operation::Update
+        } else {
+            req.operation
+        };
+        let Some(handler) = p.ops.get(&op).cloned() else {
+            return Err(LogicalError::UnsupportedOperation);
+        };
+        let data = Self::field_data(p, &mut req, captures);
+        data.validate()?;
+        let unknown = if p.accept_unknown {
+            Vec::new()
+        } else {
+            data.unknown_fields()
+        };
+        let mut resp = handler(req, data).await?;
+        if !unknown.is_empty() {
+            let warning = format!(
+                "Endpoint ignored these unrecognized parameters: [{}]",
+                unknown.join(" ")
+            );
+            resp.get_or_insert_with(Response::default).warn(warning);
+        }
+        Ok(resp)
+    }
+
+    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        let Some((p, captures)) = self.route(&req.path) else {
+            return Ok(ExistenceCheck::default());
+        };
+        let Some(check) = p.existence.clone() else {
+            return Ok(ExistenceCheck::default());
+        };
+        let mut req = req.clone();
+        let data = Self::field_data(p, &mut req, captures);
+        let exists = check(req, data).await?;
+        Ok(ExistenceCheck {
+            check_found: true,
+            exists,
+        })
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        self.special_paths.clone()
+    }
+
+    fn backend_type(&self) -> BackendType {
+        self.backend_type
+    }
+}
+
+fn help_response(text: &str) -> Response {
+    let mut data = JsonMap::new();
+    data.insert("help".into(), serde_json::Value::String(text.to_string()));
+    data.insert("see_also".into(), serde_json::Value::Null);
+    Response::with_data(data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn backend() -> FrameworkBackend {
+        FrameworkBackend::new(BackendType::Logical, "test backend").path(
+            PathDef::new(format!("items/{}", generic_name_regex("name")))
+                .field(Field::new("name", FieldType::String, "item name"))
+                .field(Field::new("count", FieldType::Int, "a count").default_value(json!(1)))
+                .op(
+                    Operation::Read,
+                    handler(|_req, d| async move {
+                        let mut m = JsonMap::new();
+                        m.insert("name".into(), json!(d.get_str("name")?));
+                        m.insert("count".into(), json!(d.get_i64("count")?));
+                        Ok(Some(Response::with_data(m)))
+                    }),
+                )
+                .op(
+                    Operation::Update,
+                    handler(|_req, _d| async move { Ok(None) }),
+                )
+                .existence(existence(|_req, d| async move {
+                    Ok(d.get_str("name")? == "there")
+                })),
+        )
+    }
+
+    #[tokio::test]
+    async fn routes_converts_and_warns() {
+        let b = backend();
+        let req = Request::new(Operation::Read, "items/foo").with_data(
+            json!({"count": "5", "extra": 1})
+                .as_object()
+                .cloned()
+                .unwrap(),
+        );
+        let resp = b.handle_request(req).await.unwrap().unwrap();
+        let data = resp.data.unwrap();
+        assert_eq!(data["name"], "foo");
+        assert_eq!(data["count"], 5);
+        assert_eq!(
+            resp.warnings,
+            vec!["Endpoint ignored these unrecognized parameters: [extra]"]
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_and_existence() {
+        let b = backend();
+        let e = b
+            .handle_request(Request::new(Operation::Read, "nope"))
+            .await
+            .unwrap_err();
+        assert_eq!(e, LogicalError::UnsupportedPath);
+        let e = b
+            .handle_request(Request::new(Operation::Delete, "items/a"))
+            .await
+            .unwrap_err();
+        assert_eq!(e, LogicalError::UnsupportedOperation);
+        let bad = Request::new(Operation::Read, "items/a")
+            .with_data(json!({"count": "abc"}).as_object().cloned().unwrap());
+        assert_eq!(b.handle_request(bad).await.unwrap_err().status(), 400);
+        // create falls back to update when the path has no create handler
+        assert!(
+            b.handle_request(Request::new(Operation::Create, "items/a"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let ex = b
+            .handle_existence_check(&Request::new(Operation::Create, "items/there"))
+            .await
+            .unwrap();
+        assert_eq!(
+            ex,
+            ExistenceCheck {
+                check_found: true,
+                exists: true
+            }
+        );
+        let ex = b
+            .handle_existence_check(&Request::new(Operation::Create, "items/x"))
+            .await
+            .unwrap();
+        assert!(ex.check_found && !ex.exists);
+    }
+}

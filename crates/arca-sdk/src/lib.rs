@@ -1,0 +1,27 @@
+//! The framework every Arca backend is written in: requests, responses, errors, the storage and
+//! system views a backend sees, and the path framework that turns a list of typed path patterns
+//! into a [`Backend`].
+//!
+//! Nothing here knows the server: a builtin engine and an external plugin are both written
+//! against this crate only.
+
+pub mod backend;
+pub mod duration;
+pub mod error;
+pub mod framework;
+pub mod operation;
+pub mod request;
+pub mod response;
+pub mod storage;
+pub mod system_view;
+
+pub use backend::{Backend, BackendConfig, BackendType, ExistenceCheck, Factory, SpecialPaths};
+pub use error::LogicalError;
+pub use operation::Operation;
+pub use request::{Connection, Request, RequestWrapInfo};
+pub use response::{Auth, LeaseOptions, RawHttp, Response, ResponseWrapInfo, Secret};
+pub use storage::{Storage, StorageEntry, StorageError};
+pub use system_view::{StaticSystemView, SystemView};
+
+/// A JSON object, the shape of every request body and response `data`.
+pub type JsonMap = serde_json::Map<String, serde_json::Value>;

@@ -1,0 +1,141 @@
+//! A logical request: what the HTTP layer builds, the core checks and a backend handles.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use zeroize::Zeroizing;
+
+use crate::response::{Auth, Secret};
+use crate::{JsonMap, Operation, Storage};
+
+/// The network connection a request came in on.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// The client's IP address.
+    pub remote_addr: String,
+    /// The client's port.
+    pub remote_port: u16,
+    /// The client certificate chain presented on TLS (DER), leaf first.
+    pub peer_certificates: Vec<Vec<u8>>,
+}
+
+/// What the client asked for in `X-Vault-Wrap-TTL` / `X-Vault-Wrap-Format`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestWrapInfo {
+    /// How long the wrapping token lives.
+    pub ttl: Duration,
+    /// `"jwt"` or empty for a plain token.
+    pub format: String,
+}
+
+/// One request, as the core routes it. When handed to a backend, `path` is relative to the mount.
+#[derive(Clone)]
+pub struct Request {
+    /// Unique id of the request (a UUID), echoed as `request_id`.
+    pub id: String,
+    /// The logical operation.
+    pub operation: Operation,
+    /// The path: absolute (after `/v1/`) in the core, relative to the mount in a backend.
+    pub path: String,
+    /// The request body or query parameters.
+    pub data: JsonMap,
+    /// The client token, if one was sent.
+    pub client_token: Option<Zeroizing<String>>,
+    /// The accessor of the client token, once it has been looked up.
+    pub client_token_accessor: String,
+    /// The display name of the token.
+    pub display_name: String,
+    /// The entity the token belongs to, if any.
+    pub entity_id: String,
+    /// The policies of the token (after lookup).
+    pub policies: Vec<String>,
+    /// The mount the request was routed to (`"secret/"`, `"auth/userpass/"`).
+    pub mount_point: String,
+    /// The type of that mount (`"kv"`).
+    pub mount_type: String,
+    /// The accessor of that mount.
+    pub mount_accessor: String,
+    /// Request headers, lower-case names.
+    pub headers: HashMap<String, Vec<String>>,
+    /// The client connection.
+    pub connection: Option<Connection>,
+    /// Response wrapping asked for by the client.
+    pub wrap_info: Option<RequestWrapInfo>,
+    /// The storage view of the mount the request is routed to.
+    pub storage: Option<Arc<dyn Storage>>,
+    /// The lease being renewed or revoked.
+    pub secret: Option<Secret>,
+    /// The token auth being renewed.
+    pub auth: Option<Auth>,
+    /// True on paths the backend marks unauthenticated.
+    pub unauthenticated: bool,
+    /// True when the request came through the CLI or API with `X-Vault-Request`.
+    pub from_api_client: bool,
+}
+
+impl Request {
+    /// A request with the given operation and path and everything else empty.
+    pub fn new(operation: Operation, path: impl Into<String>) -> Request {
+        Request {
+            id: String::new(),
+            operation,
+            path: path.into(),
+            data: JsonMap::new(),
+            client_token: None,
+            client_token_accessor: String::new(),
+            display_name: String::new(),
+            entity_id: String::new(),
+            policies: Vec::new(),
+            mount_point: String::new(),
+            mount_type: String::new(),
+            mount_accessor: String::new(),
+            headers: HashMap::new(),
+            connection: None,
+            wrap_info: None,
+            storage: None,
+            secret: None,
+            auth: None,
+            unauthenticated: false,
+            from_api_client: false,
+        }
+    }
+
+    /// Sets the body.
+    pub fn with_data(mut self, data: JsonMap) -> Request {
+        self.data = data;
+        self
+    }
+
+    /// The client token as a plain `&str` (empty when none).
+    pub fn token(&self) -> &str {
+        self.client_token.as_ref().map(|t| t.as_str()).unwrap_or("")
+    }
+
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .and_then(|v| v.first())
+            .map(String::as_str)
+    }
+
+    /// The storage view, or an internal error when the core handed none.
+    pub fn storage(&self) -> Result<&Arc<dyn Storage>, crate::LogicalError> {
+        self.storage
+            .as_ref()
+            .ok_or_else(|| crate::LogicalError::internal("request has no storage view"))
+    }
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The body and the token may hold secrets: never print them.
+        f.debug_struct("Request")
+            .field("id", &self.id)
+            .field("operation", &self.operation)
+            .field("path", &self.path)
+            .field("mount_point", &self.mount_point)
+            .finish_non_exhaustive()
+    }
+}

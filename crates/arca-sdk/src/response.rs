@@ -1,0 +1,180 @@
+//! A logical response and the lease (`Secret`) and token (`Auth`) it may carry.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::JsonMap;
+
+/// Lease timing shared by secrets and auth.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaseOptions {
+    /// Time to live.
+    #[serde(with = "secs")]
+    pub ttl: Duration,
+    /// Hard upper bound of the lease's life.
+    #[serde(with = "secs")]
+    pub max_ttl: Duration,
+    /// Whether the lease may be renewed.
+    pub renewable: bool,
+    /// The increment asked for on renewal.
+    #[serde(with = "secs")]
+    pub increment: Duration,
+    /// When the lease was issued (RFC 3339), set by the core.
+    #[serde(default)]
+    pub issue_time: Option<String>,
+}
+
+/// A secret with a lease: the backend's renew/revoke hooks are called through it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Secret {
+    /// Lease timing.
+    #[serde(flatten)]
+    pub lease: LeaseOptions,
+    /// Data the backend keeps for renew/revoke, never shown to clients.
+    #[serde(default)]
+    pub internal_data: JsonMap,
+    /// The lease id, set by the core.
+    #[serde(default)]
+    pub lease_id: String,
+}
+
+/// A token issued by a login or by the token store.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Auth {
+    /// Lease timing of the token.
+    #[serde(flatten)]
+    pub lease: LeaseOptions,
+    /// Data the auth method keeps for renewals.
+    #[serde(default)]
+    pub internal_data: JsonMap,
+    /// Display name for the token.
+    #[serde(default)]
+    pub display_name: String,
+    /// Policies attached to the token.
+    #[serde(default)]
+    pub policies: Vec<String>,
+    /// Policies attached by the token itself (not via identity).
+    #[serde(default)]
+    pub token_policies: Vec<String>,
+    /// Metadata shown with the token.
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
+    /// The token, set by the core once created.
+    #[serde(default)]
+    pub client_token: String,
+    /// Its accessor.
+    #[serde(default)]
+    pub accessor: String,
+    /// Periodic tokens: renewals reset the TTL to this.
+    #[serde(default, with = "secs")]
+    pub period: Duration,
+    /// Hard upper bound whatever renewals happen.
+    #[serde(default, with = "secs")]
+    pub explicit_max_ttl: Duration,
+    /// How many uses the token has (0 = unlimited).
+    #[serde(default)]
+    pub num_uses: u64,
+    /// Entity the token belongs to.
+    #[serde(default)]
+    pub entity_id: String,
+    /// Whether the token has no parent.
+    #[serde(default)]
+    pub orphan: bool,
+    /// `"service"` or `"batch"`.
+    #[serde(default)]
+    pub token_type: String,
+}
+
+/// What the core tells the client about a wrapped response.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseWrapInfo {
+    /// The single-use wrapping token.
+    pub token: String,
+    /// Its accessor.
+    pub accessor: String,
+    /// Seconds it lives.
+    pub ttl: u64,
+    /// When it was created (RFC 3339).
+    pub creation_time: String,
+    /// The path whose response was wrapped.
+    pub creation_path: String,
+    /// The entity that created it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub wrapped_accessor: String,
+}
+
+/// A response whose HTTP form the backend sets itself (status, content type, body).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawHttp {
+    /// HTTP status code.
+    pub status: u16,
+    /// `Content-Type` header value.
+    pub content_type: String,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+/// The result of a request, before the HTTP layer turns it into the JSON envelope.
+#[derive(Debug, Clone, Default)]
+pub struct Response {
+    /// The `data` object.
+    pub data: Option<JsonMap>,
+    /// A leased secret.
+    pub secret: Option<Secret>,
+    /// A token from a login.
+    pub auth: Option<Auth>,
+    /// Warnings for the client.
+    pub warnings: Vec<String>,
+    /// Wrapping information once the core wrapped the response.
+    pub wrap_info: Option<ResponseWrapInfo>,
+    /// Extra response headers.
+    pub headers: HashMap<String, Vec<String>>,
+    /// A raw HTTP response that replaces the JSON envelope.
+    pub raw: Option<RawHttp>,
+    /// A status code other than 200 for a JSON envelope response (e.g. 404 with data).
+    pub status: Option<u16>,
+    /// The mount type, echoed as `mount_type`.
+    pub mount_type: String,
+}
+
+impl Response {
+    /// A response carrying `data`.
+    pub fn with_data(data: JsonMap) -> Response {
+        Response {
+            data: Some(data),
+            ..Response::default()
+        }
+    }
+
+    /// A response whose `data` is the serialized `value` (which must serialize to an object).
+    pub fn from_serialize<T: Serialize>(value: &T) -> Result<Response, crate::LogicalError> {
+        match serde_json::to_value(value) {
+            Ok(serde_json::Value::Object(map)) => Ok(Response::with_data(map)),
+            Ok(_) => Err(crate::LogicalError::internal(
+                "response data is not a JSON object",
+            )),
+            Err(e) => Err(crate::LogicalError::internal(e)),
+        }
+    }
+
+    /// Adds a warning.
+    pub fn warn(&mut self, warning: impl Into<String>) {
+        self.warnings.push(warning.into());
+    }
+}
+
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs(u64::deserialize(d)?))
+    }
+}

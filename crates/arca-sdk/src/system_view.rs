@@ -1,0 +1,55 @@
+//! What a backend may ask of the system it runs in: lease defaults, mount flags, version.
+
+use std::time::Duration;
+
+/// The system facts a backend sees, per mount.
+pub trait SystemView: Send + Sync {
+    /// The mount's (or system's) default lease TTL.
+    fn default_lease_ttl(&self) -> Duration;
+    /// The mount's (or system's) maximum lease TTL.
+    fn max_lease_ttl(&self) -> Duration;
+    /// Whether the mount is local (not replicated).
+    fn local_mount(&self) -> bool {
+        false
+    }
+    /// Whether the mount is being unmounted.
+    fn tainted(&self) -> bool {
+        false
+    }
+    /// Whether caching is disabled.
+    fn caching_disabled(&self) -> bool {
+        false
+    }
+    /// The server version reported to plugins.
+    fn server_version(&self) -> String {
+        env!("CARGO_PKG_VERSION").to_string()
+    }
+}
+
+/// A fixed [`SystemView`], for tests and for backends built outside a mount.
+#[derive(Debug, Clone)]
+pub struct StaticSystemView {
+    /// Default lease TTL.
+    pub default_lease_ttl: Duration,
+    /// Maximum lease TTL.
+    pub max_lease_ttl: Duration,
+}
+
+impl Default for StaticSystemView {
+    fn default() -> Self {
+        // Vault's system defaults: 32 days for both.
+        StaticSystemView {
+            default_lease_ttl: Duration::from_secs(32 * 24 * 3600),
+            max_lease_ttl: Duration::from_secs(32 * 24 * 3600),
+        }
+    }
+}
+
+impl SystemView for StaticSystemView {
+    fn default_lease_ttl(&self) -> Duration {
+        self.default_lease_ttl
+    }
+    fn max_lease_ttl(&self) -> Duration {
+        self.max_lease_ttl
+    }
+}
