@@ -137,6 +137,9 @@ pub struct Response {
     pub status: Option<u16>,
     /// The mount type, echoed as `mount_type`.
     pub mount_type: String,
+    /// Also copy every `data` key to the top level of the JSON envelope, as Vault does for its
+    /// older `sys/` endpoints (`sys/mounts`, `sys/key-status`, ...).
+    pub top_level_data: bool,
 }
 
 impl Response {
