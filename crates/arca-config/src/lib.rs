@@ -1,0 +1,47 @@
+//! Arca's server configuration, read from Vault's config formats.
+//!
+//! A server config is written in HCL (`*.hcl`) or in its JSON form (`*.json`), exactly as a
+//! Vault or OpenBao operator writes it:
+//!
+//! ```hcl
+//! storage "file" { path = "/var/lib/arca" }
+//! listener "tcp" {
+//!   address       = "0.0.0.0:8200"
+//!   tls_cert_file = "/etc/arca/tls.crt"
+//!   tls_key_file  = "/etc/arca/tls.key"
+//! }
+//! api_addr = "https://arca.example.com:8200"
+//! ```
+//!
+//! [`load_file`] reads a file or a directory of files; [`parse_str`] reads text. Both return a
+//! typed [`ServerConfig`], or a [`ConfigError`] whose message names the file, the line and the
+//! key at fault. Keys Arca does not implement are accepted and reported in
+//! [`ServerConfig::warnings`], as Vault does not fail on them either.
+//!
+//! Invariant: this crate only reads and checks configuration. It opens no sockets and builds no
+//! TLS state; the listener crate turns a [`ListenerConfig`] into a rustls server.
+
+#![deny(unsafe_code)]
+
+mod decode;
+mod duration;
+mod error;
+mod hcl_syntax;
+mod json_syntax;
+mod keys;
+mod lines;
+mod listener;
+mod load;
+mod server;
+mod storage;
+mod tree;
+
+pub use duration::{DurationError, parse_duration};
+pub use error::{ConfigError, Location};
+pub use listener::{
+    ClientCertMode, DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE,
+    ListenerConfig,
+};
+pub use load::{load_file, parse_str};
+pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};
+pub use storage::StorageConfig;
