@@ -1,0 +1,126 @@
+//! Command dispatch, the top-level usage text, and helpers shared by the commands.
+
+mod logical;
+mod operator;
+mod status;
+
+use crate::ctx::Ctx;
+use crate::flags::{self, FlagError, Parsed, Spec};
+
+const COMMON: &[(&str, &str)] = &[
+    ("read", "Read data and retrieves secrets"),
+    ("write", "Write data, configuration, and secrets"),
+    ("delete", "Delete secrets and configuration"),
+    ("list", "List data or secrets"),
+    ("login", "Authenticate locally"),
+    ("server", "Start an Arca server"),
+    ("status", "Print seal and HA status"),
+];
+
+const OTHER: &[(&str, &str)] = &[
+    ("auth", "Interact with auth methods"),
+    ("kv", "Interact with Arca's Key-Value storage"),
+    ("operator", "Perform operator-specific tasks"),
+    ("patch", "Patch data, configuration, and secrets"),
+    ("path-help", "Retrieve API help for paths"),
+    ("plugin", "Interact with Arca plugins and catalog"),
+    ("policy", "Interact with policies"),
+    ("secrets", "Interact with secrets engines"),
+    ("token", "Interact with tokens"),
+    ("version", "Prints the Arca CLI version"),
+];
+
+fn usage() -> String {
+    let mut s = String::from("Usage: arca <command> [args]\n\nCommon commands:\n");
+    for (name, help) in COMMON {
+        s.push_str(&format!("    {name:<12}{help}\n"));
+    }
+    s.push_str("\nOther commands:\n");
+    for (name, help) in OTHER {
+        s.push_str(&format!("    {name:<21}{help}\n"));
+    }
+    s
+}
+
+/// Run the command named by `args[0]`; returns the exit code.
+pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
+    let Some(cmd) = args.first() else {
+        ctx.err_raw(&usage());
+        return 127;
+    };
+    let rest = &args[1..];
+    match cmd.as_str() {
+        "-h" | "-help" | "--help" | "help" => {
+            ctx.out_raw(&usage());
+            0
+        }
+        "version" | "-v" | "-version" | "--version" => {
+            ctx.out(&format!("Arca v{}", env!("CARGO_PKG_VERSION")));
+            0
+        }
+        "server" => {
+            ctx.err(
+                "The server command is run by the arca binary itself, not by the client commands.",
+            );
+            1
+        }
+        "status" => status::run(ctx, rest),
+        "operator" => operator::run(ctx, rest),
+        "read" => logical::read(ctx, rest),
+        "write" => logical::write(ctx, rest),
+        "list" => logical::list(ctx, rest),
+        "delete" => logical::delete(ctx, rest),
+        "patch" => logical::patch(ctx, rest),
+        "path-help" => logical::path_help(ctx, rest),
+        _ => {
+            ctx.err_raw(&usage());
+            127
+        }
+    }
+}
+
+/// Parse a command's flags; on error prints what Go would and gives the exit code.
+pub fn parse(
+    ctx: &mut Ctx<'_, '_>,
+    specs: &[&[Spec]],
+    args: &[String],
+    help: &str,
+) -> Result<Parsed, i32> {
+    let all: Vec<Spec> = specs.iter().flat_map(|s| s.iter().copied()).collect();
+    match flags::parse(&all, args) {
+        Ok(p) => Ok(p),
+        Err(FlagError::Help) => {
+            ctx.out(help);
+            Err(0)
+        }
+        Err(e) => {
+            ctx.err(&e.to_string());
+            Err(1)
+        }
+    }
+}
+
+/// Check the positional argument count as Vault's commands do (exit 1 on mismatch).
+pub fn check_args(ctx: &mut Ctx<'_, '_>, args: &[String], min: usize, max: usize) -> bool {
+    if args.len() < min {
+        ctx.err(&format!(
+            "Not enough arguments (expected {min}, got {})",
+            args.len()
+        ));
+        return false;
+    }
+    if args.len() > max {
+        ctx.err(&format!(
+            "Too many arguments (expected {max}, got {})",
+            args.len()
+        ));
+        return false;
+    }
+    true
+}
+
+/// Print a subcommand group's usage on stderr and return 1 (unknown or missing subcommand).
+pub fn group_usage(ctx: &mut Ctx<'_, '_>, usage: &str) -> i32 {
+    ctx.err(usage);
+    1
+}

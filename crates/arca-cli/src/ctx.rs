@@ -1,0 +1,264 @@
+//! The per-invocation context: streams, environment, runtime, and the shared plumbing
+//! every command uses (client construction, output, prompting).
+
+use arca_api::{ApiError, Client, Secret, TlsOptions};
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::Io;
+use crate::flags::Parsed;
+use crate::output::{self, Format};
+
+/// How to read a secret (an unseal key) that was not given on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecretPrompt {
+    /// Read from the controlling terminal without echo.
+    Terminal,
+    /// Read one line from [`Io::stdin`] (tests, scripted use).
+    Reader,
+    /// Stdin is not a terminal: fail as Vault does.
+    NotATerminal,
+}
+
+/// The default server address, as Vault's.
+pub const DEFAULT_ADDRESS: &str = "https://127.0.0.1:8200";
+
+/// Everything one command invocation works with.
+pub struct Ctx<'a, 'b> {
+    io: &'a mut Io<'b>,
+    rt: tokio::runtime::Runtime,
+}
+
+impl<'a, 'b> Ctx<'a, 'b> {
+    /// Wrap the streams and a runtime.
+    pub fn new(io: &'a mut Io<'b>, rt: tokio::runtime::Runtime) -> Self {
+        Ctx { io, rt }
+    }
+
+    /// Print a line on stdout.
+    pub fn out(&mut self, text: &str) {
+        let _ = writeln!(self.io.stdout, "{text}");
+    }
+
+    /// Print text on stdout without a newline.
+    pub fn out_raw(&mut self, text: &str) {
+        let _ = write!(self.io.stdout, "{text}");
+    }
+
+    /// Print a line on stderr.
+    pub fn err(&mut self, text: &str) {
+        let _ = writeln!(self.io.stderr, "{text}");
+    }
+
+    /// Print text on stderr without a newline.
+    pub fn err_raw(&mut self, text: &str) {
+        let _ = write!(self.io.stderr, "{text}");
+    }
+
+    /// An environment variable, `None` when unset or empty.
+    pub fn env(&self, name: &str) -> Option<String> {
+        self.io.env.get(name).filter(|v| !v.is_empty()).cloned()
+    }
+
+    /// The first set variable of `names`.
+    pub fn env_any(&self, names: &[&str]) -> Option<String> {
+        names.iter().find_map(|n| self.env(n))
+    }
+
+    /// Read all of stdin.
+    pub fn read_stdin(&mut self) -> std::io::Result<String> {
+        let mut s = String::new();
+        self.io.stdin.read_to_string(&mut s)?;
+        Ok(s)
+    }
+
+    /// Run a future to completion on the command's runtime.
+    pub fn block_on<F: std::future::Future>(&self, fut: F) -> F::Output {
+        self.rt.block_on(fut)
+    }
+
+    /// The output format: `-format`, else `VAULT_FORMAT`/`BAO_FORMAT`, else table.
+    pub fn format(&self, p: &Parsed) -> Result<Format, String> {
+        if p.is_set("format") {
+            return Format::parse(&p.str("format"));
+        }
+        match self.env_any(&["BAO_FORMAT", "VAULT_FORMAT"]) {
+            Some(f) => Format::parse(&f),
+            None => Ok(Format::Table),
+        }
+    }
+
+    /// The token: `VAULT_TOKEN`/`BAO_TOKEN`, else the token file `~/.vault-token`.
+    pub fn token(&self) -> Option<Zeroizing<String>> {
+        if let Some(t) = self.env_any(&["BAO_TOKEN", "VAULT_TOKEN"]) {
+            return Some(Zeroizing::new(t));
+        }
+        let path = self.token_file()?;
+        let text = Zeroizing::new(std::fs::read_to_string(path).ok()?);
+        let t = text.trim();
+        (!t.is_empty()).then(|| Zeroizing::new(t.to_string()))
+    }
+
+    /// Path of the token file (`$HOME/.vault-token`).
+    pub fn token_file(&self) -> Option<std::path::PathBuf> {
+        self.env("HOME")
+            .map(|h| std::path::Path::new(&h).join(".vault-token"))
+    }
+
+    /// Build a client from the HTTP flags and the environment.
+    pub fn client(&self, p: &Parsed) -> Result<Client, ApiError> {
+        let address = if p.is_set("address") {
+            p.str("address")
+        } else {
+            self.env_any(&["BAO_ADDR", "VAULT_ADDR"])
+                .unwrap_or_else(|| DEFAULT_ADDRESS.to_string())
+        };
+        let mut tls = TlsOptions::default();
+        let ca = if p.is_set("ca-cert") {
+            Some(p.str("ca-cert"))
+        } else {
+            self.env_any(&["BAO_CACERT", "VAULT_CACERT"])
+        };
+        tls.ca_cert = ca.filter(|c| !c.is_empty()).map(Into::into);
+        tls.skip_verify = p.bool("tls-skip-verify")
+            || self
+                .env_any(&["BAO_SKIP_VERIFY", "VAULT_SKIP_VERIFY"])
+                .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+        let namespace = [p.str("namespace"), p.str("ns")]
+            .into_iter()
+            .find(|n| !n.is_empty())
+            .or_else(|| self.env_any(&["BAO_NAMESPACE", "VAULT_NAMESPACE"]));
+        let wrap_ttl = Some(p.str("wrap-ttl"))
+            .filter(|w| !w.is_empty())
+            .or_else(|| self.env_any(&["BAO_WRAP_TTL", "VAULT_WRAP_TTL"]));
+        let mut client = Client::new(&address)?.with_tls(&tls)?;
+        if let Some(t) = self.token() {
+            client = client.with_token(t.as_str());
+        }
+        Ok(client.with_namespace(namespace).with_wrap_ttl(wrap_ttl))
+    }
+
+    /// Ask for a secret without echo, as configured by [`Io::prompt`].
+    pub fn prompt_secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, String> {
+        self.out_raw(prompt);
+        let _ = self.io.stdout.flush();
+        match self.io.prompt {
+            SecretPrompt::Terminal => {
+                let v = rpassword::read_password().map_err(|e| e.to_string());
+                self.out("");
+                v.map(Zeroizing::new)
+            }
+            SecretPrompt::Reader => {
+                let mut line = Zeroizing::new(String::new());
+                self.io
+                    .stdin
+                    .read_line(&mut line)
+                    .map_err(|e| e.to_string())?;
+                self.out("");
+                Ok(Zeroizing::new(line.trim().to_string()))
+            }
+            SecretPrompt::NotATerminal => {
+                self.out("");
+                Err("file descriptor 0 is not a terminal".to_string())
+            }
+        }
+    }
+
+    /// Print data (a non-secret answer) as JSON or YAML.
+    pub fn output_data(&mut self, format: Format, data: &Value) -> i32 {
+        match format {
+            Format::Yaml => {
+                let y = output::yaml_text(data);
+                self.out(&y);
+            }
+            _ => {
+                let j = output::json_text(&output::sorted(data));
+                self.out(&j);
+            }
+        }
+        0
+    }
+
+    /// Print a structure whose field order matters (JSON) or sorted (YAML).
+    pub fn output_struct<T: serde::Serialize>(&mut self, format: Format, value: &T) -> i32 {
+        match format {
+            Format::Yaml => {
+                let v = serde_json::to_value(value).unwrap_or(Value::Null);
+                let y = output::yaml_text(&v);
+                self.out(&y);
+            }
+            _ => {
+                let j = output::json_text(value);
+                self.out(&j);
+            }
+        }
+        0
+    }
+
+    /// Print a secret in `format` (table rows, JSON or YAML), warnings on stderr for tables.
+    pub fn output_secret(&mut self, format: Format, secret: &Secret) -> i32 {
+        match format {
+            Format::Table | Format::Raw => {
+                let rows = output::secret_rows(secret);
+                if !rows.is_empty() {
+                    let t = output::kv_table(rows);
+                    self.out(&t);
+                }
+                self.print_warnings(secret);
+                0
+            }
+            _ => self.output_struct(format, secret),
+        }
+    }
+
+    /// Print a secret's warnings block on stderr, if it has warnings.
+    pub fn print_warnings(&mut self, secret: &Secret) {
+        if let Some(w) = &secret.warnings
+            && !w.is_empty()
+        {
+            let text = output::warnings_text(w);
+            self.err_raw(&text);
+        }
+    }
+
+    /// Print one field of a secret (`-field`), raw for table format.
+    pub fn output_field(&mut self, format: Format, secret: &Secret, field: &str) -> i32 {
+        match output::secret_field(secret, field) {
+            None => {
+                self.err(&format!("Field {field:?} not present in secret"));
+                1
+            }
+            Some(v) => self.print_value(format, &v),
+        }
+    }
+
+    /// Print one value raw (table/raw format) or as JSON/YAML.
+    pub fn print_value(&mut self, format: Format, v: &Value) -> i32 {
+        match format {
+            Format::Table | Format::Raw => {
+                let text = output::go_value(v);
+                self.print_raw(&text);
+                0
+            }
+            Format::Yaml => {
+                let text = output::yaml_text(v);
+                self.print_raw(&text);
+                0
+            }
+            Format::Json => {
+                let text = output::json_text(&output::sorted(v));
+                self.print_raw(&text);
+                0
+            }
+        }
+    }
+
+    /// Print a raw value: with a newline on a terminal, bare otherwise (as Vault).
+    pub fn print_raw(&mut self, text: &str) {
+        if self.io.stdout_is_terminal {
+            self.out(text);
+        } else {
+            self.out_raw(text);
+        }
+    }
+}

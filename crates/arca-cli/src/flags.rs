@@ -1,0 +1,268 @@
+//! Go-style command-line flags, parsed the way Go's `flag` package does.
+//!
+//! `-name=value`, `--name=value`, `-name value` and boolean `-name` all work; the first
+//! argument that is not a flag (or a lone `-`, or after `--`) ends the flags.
+
+use std::collections::BTreeMap;
+
+/// What a flag takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A boolean switch (`-force`, `-force=false`).
+    Bool,
+    /// A single value; the last one given wins.
+    Str,
+    /// A value that may be given several times (and, for some, comma-separated).
+    List,
+}
+
+/// One flag a command accepts.
+#[derive(Debug, Clone, Copy)]
+pub struct Spec {
+    /// Name without dashes.
+    pub name: &'static str,
+    /// What it takes.
+    pub kind: Kind,
+    /// Default value as text ("" for none).
+    pub default: &'static str,
+}
+
+/// Shorthand to build a [`Spec`].
+pub const fn flag(name: &'static str, kind: Kind, default: &'static str) -> Spec {
+    Spec {
+        name,
+        kind,
+        default,
+    }
+}
+
+/// Flags every command that talks to the server accepts (Vault's "HTTP Options").
+pub const HTTP: &[Spec] = &[
+    flag("address", Kind::Str, ""),
+    flag("agent-address", Kind::Str, ""),
+    flag("ca-cert", Kind::Str, ""),
+    flag("ca-path", Kind::Str, ""),
+    flag("client-cert", Kind::Str, ""),
+    flag("client-key", Kind::Str, ""),
+    flag("namespace", Kind::Str, ""),
+    flag("ns", Kind::Str, ""),
+    flag("tls-server-name", Kind::Str, ""),
+    flag("tls-skip-verify", Kind::Bool, "false"),
+    flag("disable-redirects", Kind::Bool, "false"),
+    flag("wrap-ttl", Kind::Str, ""),
+    flag("policy-override", Kind::Bool, "false"),
+    flag("header", Kind::List, ""),
+    flag("mfa", Kind::List, ""),
+    flag("non-interactive", Kind::Bool, "false"),
+    flag("output-curl-string", Kind::Bool, "false"),
+    flag("output-policy", Kind::Bool, "false"),
+    flag("unlock-key", Kind::Str, ""),
+];
+
+/// The `-format` flag.
+pub const FORMAT: Spec = flag("format", Kind::Str, "table");
+/// The `-field` flag.
+pub const FIELD: Spec = flag("field", Kind::Str, "");
+
+/// A flag-parsing failure, printed as Go's `flag` package prints it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FlagError {
+    /// An unknown flag.
+    #[error("flag provided but not defined: -{0}")]
+    Unknown(String),
+    /// A flag that needs a value was last on the line.
+    #[error("flag needs an argument: -{0}")]
+    MissingValue(String),
+    /// A value that does not parse.
+    #[error("invalid {kind} value {value:?} for flag -{name}: parse error")]
+    Invalid {
+        /// `boolean` or `value`.
+        kind: &'static str,
+        /// The value given.
+        value: String,
+        /// The flag name.
+        name: String,
+    },
+    /// `-h` / `-help`.
+    #[error("help requested")]
+    Help,
+}
+
+/// Parsed flags plus the remaining positional arguments.
+#[derive(Debug, Clone, Default)]
+pub struct Parsed {
+    values: BTreeMap<&'static str, Vec<String>>,
+    defaults: BTreeMap<&'static str, &'static str>,
+    /// The positional arguments after the flags.
+    pub args: Vec<String>,
+}
+
+fn parse_bool(s: &str) -> Option<bool> {
+    match s {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+impl Parsed {
+    /// The flag's value (last given) or its default.
+    pub fn str(&self, name: &str) -> String {
+        match self.values.get(name).and_then(|v| v.last()) {
+            Some(v) => v.clone(),
+            None => self.defaults.get(name).copied().unwrap_or("").to_string(),
+        }
+    }
+
+    /// Whether the flag was given on the command line.
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.contains_key(name)
+    }
+
+    /// A boolean flag's value.
+    pub fn bool(&self, name: &str) -> bool {
+        parse_bool(&self.str(name)).unwrap_or(false)
+    }
+
+    /// Every value given for a repeatable flag.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.values.get(name).cloned().unwrap_or_default()
+    }
+}
+
+/// Parse `args` against `specs` (several slices may be combined by the caller).
+pub fn parse(specs: &[Spec], args: &[String]) -> Result<Parsed, FlagError> {
+    let mut out = Parsed::default();
+    for s in specs {
+        out.defaults.insert(s.name, s.default);
+    }
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if arg == "--" {
+            i += 1;
+            break;
+        }
+        if arg.len() < 2 || !arg.starts_with('-') {
+            break;
+        }
+        let body = arg
+            .strip_prefix("--")
+            .unwrap_or_else(|| arg.strip_prefix('-').unwrap_or(arg));
+        if body.is_empty() || body.starts_with('-') || body.starts_with('=') {
+            return Err(FlagError::Unknown(body.to_string()));
+        }
+        let (name, inline) = match body.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (body, None),
+        };
+        if name == "h" || name == "help" {
+            return Err(FlagError::Help);
+        }
+        let spec = specs
+            .iter()
+            .find(|s| s.name == name)
+            .ok_or_else(|| FlagError::Unknown(name.to_string()))?;
+        let value = match (spec.kind, inline) {
+            (Kind::Bool, None) => "true".to_string(),
+            (Kind::Bool, Some(v)) => {
+                if parse_bool(&v).is_none() {
+                    return Err(FlagError::Invalid {
+                        kind: "boolean",
+                        value: v,
+                        name: name.to_string(),
+                    });
+                }
+                v
+            }
+            (_, Some(v)) => v,
+            (_, None) => {
+                i += 1;
+                match args.get(i) {
+                    Some(v) => v.clone(),
+                    None => return Err(FlagError::MissingValue(name.to_string())),
+                }
+            }
+        };
+        out.values.entry(spec.name).or_default().push(value);
+        i += 1;
+    }
+    out.args = args[i..].to_vec();
+    Ok(out)
+}
+
+/// Parse an integer flag value, with Go's error text on failure.
+pub fn int_flag(p: &Parsed, name: &str) -> Result<i64, FlagError> {
+    let v = p.str(name);
+    v.parse::<i64>().map_err(|_| FlagError::Invalid {
+        kind: "value",
+        value: v.clone(),
+        name: name.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &[&str]) -> Vec<String> {
+        v.iter().map(|x| x.to_string()).collect()
+    }
+
+    const SPECS: &[Spec] = &[
+        flag("format", Kind::Str, "table"),
+        flag("force", Kind::Bool, "false"),
+        flag("f", Kind::Bool, "false"),
+        flag("header", Kind::List, ""),
+    ];
+
+    #[test]
+    fn go_flag_forms() {
+        for form in [
+            &["-format=json", "a"][..],
+            &["--format=json", "a"][..],
+            &["-format", "json", "a"][..],
+            &["--format", "json", "a"][..],
+        ] {
+            let p = parse(SPECS, &s(form)).unwrap();
+            assert_eq!(p.str("format"), "json");
+            assert_eq!(p.args, s(&["a"]));
+        }
+        let p = parse(SPECS, &s(&["a"])).unwrap();
+        assert_eq!(p.str("format"), "table");
+        assert!(!p.is_set("format"));
+    }
+
+    #[test]
+    fn first_non_flag_ends_flags() {
+        let p = parse(SPECS, &s(&["-f", "path", "-format=json"])).unwrap();
+        assert!(p.bool("f"));
+        assert_eq!(p.args, s(&["path", "-format=json"]));
+        let p = parse(SPECS, &s(&["--", "-force"])).unwrap();
+        assert_eq!(p.args, s(&["-force"]));
+        let p = parse(SPECS, &s(&["-", "x"])).unwrap();
+        assert_eq!(p.args, s(&["-", "x"]));
+    }
+
+    #[test]
+    fn errors_read_like_go() {
+        let e = parse(SPECS, &s(&["-token=x"])).unwrap_err();
+        assert_eq!(e.to_string(), "flag provided but not defined: -token");
+        let e = parse(SPECS, &s(&["-format"])).unwrap_err();
+        assert_eq!(e.to_string(), "flag needs an argument: -format");
+        let e = parse(SPECS, &s(&["-force=maybe"])).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "invalid boolean value \"maybe\" for flag -force: parse error"
+        );
+        assert_eq!(parse(SPECS, &s(&["-h"])).unwrap_err(), FlagError::Help);
+    }
+
+    #[test]
+    fn bools_and_lists() {
+        let p = parse(SPECS, &s(&["-force=false", "-header=a", "-header", "b"])).unwrap();
+        assert!(!p.bool("force"));
+        assert!(p.is_set("force"));
+        assert_eq!(p.list("header"), s(&["a", "b"]));
+    }
+}
