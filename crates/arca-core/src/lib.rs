@@ -1,0 +1,26 @@
+//! The Arca core: seal state and the barrier, Shamir init/unseal/rekey/generate-root, the
+//! mount tables and router, the token and policy stores, and the request pipeline. It builds
+//! backends only through the factories it is handed, so it depends on no engine.
+
+mod core;
+pub mod mounts;
+pub mod policy_store;
+mod random;
+mod request_handling;
+pub mod router;
+pub mod seal_ops;
+mod sys;
+mod token_backend;
+pub mod token_store;
+mod views;
+
+pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
+pub use crate::seal_ops::{OTP_LENGTH, decode_key, decode_root_token};
+
+/// The build date reported by `sys/seal-status`.
+pub const BUILD_DATE: &str = "2026-11-27T00:00:00Z";
+
+/// The version builtin backends report (`v0.1.0+builtin`).
+pub fn builtin_version(version: &str) -> String {
+    format!("v{version}+builtin")
+}

@@ -1,0 +1,170 @@
+//! The policy store: ACL policies persisted under `sys/policy/`, the built-in `default` and
+//! `root`, and a cache of compiled ACLs per policy set.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arca_policy::{Acl, Policy, default_policy, normalize_name, parse_policy, root_policy};
+use arca_sdk::storage::StorageExt;
+use arca_sdk::{LogicalError, Storage};
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+/// Version marker of a stored policy.
+pub const POLICY_ENTRY_VERSION: u32 = 1;
+
+/// A policy as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PolicyEntry {
+    /// Version marker.
+    pub version: u32,
+    /// Normalised name.
+    pub name: String,
+    /// The policy text as written.
+    pub raw: String,
+    /// RFC 3339 time of the last write.
+    #[serde(default)]
+    pub modified: String,
+}
+
+/// Stores policies and compiles ACLs.
+pub struct PolicyStore {
+    view: Arc<dyn Storage>,
+    policies: RwLock<HashMap<String, Arc<Policy>>>,
+    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+}
+
+impl PolicyStore {
+    /// A store over `view` (`sys/policy/`).
+    pub fn new(view: Arc<dyn Storage>) -> PolicyStore {
+        PolicyStore {
+            view,
+            policies: RwLock::new(HashMap::new()),
+            acls: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Writes the built-in `default` policy if absent. Called after unseal.
+    pub async fn setup(&self) -> Result<(), LogicalError> {
+        self.policies.write().clear();
+        self.acls.write().clear();
+        if self.view.get("default").await?.is_none() {
+            let p = default_policy();
+            self.write_raw("default", &p.raw).await?;
+        }
+        Ok(())
+    }
+
+    /// Drops the caches (on seal).
+    pub fn teardown(&self) {
+        self.policies.write().clear();
+        self.acls.write().clear();
+    }
+
+    async fn write_raw(&self, name: &str, raw: &str) -> Result<(), LogicalError> {
+        let entry = PolicyEntry {
+            version: POLICY_ENTRY_VERSION,
+            name: name.to_string(),
+            raw: raw.to_string(),
+            modified: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        };
+        self.view.put_json(name, &entry).await
+    }
+
+    /// Parses and stores a policy. `root` cannot be written.
+    pub async fn set(&self, name: &str, raw: &str) -> Result<(), LogicalError> {
+        let name = normalize_name(name);
+        if name.is_empty() {
+            return Err(LogicalError::bad_request("policy name must be provided"));
+        }
+        if name == "root" {
+            return Err(LogicalError::bad_request("cannot update \"root\" policy"));
+        }
+        let policy =
+            parse_policy(&name, raw).map_err(|e| LogicalError::bad_request(e.to_string()))?;
+        self.write_raw(&name, raw).await?;
+        self.policies.write().insert(name, Arc::new(policy));
+        self.acls.write().clear();
+        Ok(())
+    }
+
+    /// Reads the stored entry.
+    pub async fn get_entry(&self, name: &str) -> Result<Option<PolicyEntry>, LogicalError> {
+        let name = normalize_name(name);
+        if name == "root" {
+            return Ok(Some(PolicyEntry {
+                version: POLICY_ENTRY_VERSION,
+                name,
+                raw: String::new(),
+                modified: String::new(),
+            }));
+        }
+        self.view.get_json(&name).await
+    }
+
+    /// The parsed policy, cached.
+    pub async fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, LogicalError> {
+        let name = normalize_name(name);
+        if name == "root" {
+            return Ok(Some(Arc::new(root_policy())));
+        }
+        if let Some(p) = self.policies.read().get(&name) {
+            return Ok(Some(p.clone()));
+        }
+        let Some(entry) = self.view.get_json::<PolicyEntry>(&name).await? else {
+            return Ok(None);
+        };
+        let p = Arc::new(
+            parse_policy(&name, &entry.raw).map_err(|e| LogicalError::internal(e.to_string()))?,
+        );
+        self.policies.write().insert(name, p.clone());
+        Ok(Some(p))
+    }
+
+    /// Deletes a policy; `root` and `default` cannot be deleted.
+    pub async fn delete(&self, name: &str) -> Result<(), LogicalError> {
+        let name = normalize_name(name);
+        match name.as_str() {
+            "root" => return Err(LogicalError::bad_request("cannot delete \"root\" policy")),
+            "default" => {
+                return Err(LogicalError::bad_request(
+                    "cannot delete \"default\" policy",
+                ));
+            }
+            _ => {}
+        }
+        self.view.delete(&name).await?;
+        self.policies.write().remove(&name);
+        self.acls.write().clear();
+        Ok(())
+    }
+
+    /// Names of all stored policies plus `root`, sorted.
+    pub async fn list(&self) -> Result<Vec<String>, LogicalError> {
+        let mut names = self.view.list("").await?;
+        names.retain(|n| !n.ends_with('/'));
+        names.push("root".into());
+        names.sort();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// The ACL for a set of policy names (missing policies are skipped, as Vault does).
+    pub async fn acl(&self, names: &[String]) -> Result<Arc<Acl>, LogicalError> {
+        let mut key: Vec<String> = names.iter().map(|n| normalize_name(n)).collect();
+        key.sort();
+        key.dedup();
+        if let Some(a) = self.acls.read().get(&key) {
+            return Ok(a.clone());
+        }
+        let mut policies = Vec::with_capacity(key.len());
+        for n in &key {
+            if let Some(p) = self.get(n).await? {
+                policies.push((*p).clone());
+            }
+        }
+        let acl = Arc::new(Acl::new(&policies).map_err(|e| LogicalError::internal(e.to_string()))?);
+        self.acls.write().insert(key, acl.clone());
+        Ok(acl)
+    }
+}

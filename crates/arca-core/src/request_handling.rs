@@ -1,0 +1,135 @@
+//! The request pipeline: sealed check, routing, token, existence check, ACL, backend call.
+
+use std::sync::Arc;
+
+use arca_policy::{AclRequest, Operation as AclOp};
+use arca_sdk::{LogicalError, Operation, Request, Response};
+
+use crate::core::Core;
+use crate::token_store::TokenEntry;
+
+/// Maps an SDK operation to the ACL's.
+pub(crate) fn acl_op(op: Operation) -> AclOp {
+    match op {
+        Operation::Create => AclOp::Create,
+        Operation::Read => AclOp::Read,
+        Operation::Update => AclOp::Update,
+        Operation::Patch => AclOp::Patch,
+        Operation::Delete => AclOp::Delete,
+        Operation::List => AclOp::List,
+        Operation::Help => AclOp::Help,
+        Operation::Renew => AclOp::Renew,
+        Operation::Revoke => AclOp::Revoke,
+        Operation::Rollback | Operation::ResolveRole | Operation::AliasLookahead => AclOp::Rollback,
+    }
+}
+
+impl Core {
+    /// Handles one request end to end. `Ok(None)` means 204.
+    pub async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        if let Some(result) = crate::sys::handle_pre_seal(self, &req).await {
+            return result;
+        }
+        if self.sealed() {
+            return Err(LogicalError::Sealed);
+        }
+        let _state = self.inner.state_lock.read().await;
+        if self.sealed() {
+            return Err(LogicalError::Sealed);
+        }
+        let Some((mount_path, route)) = self.inner.router.route(&req.path) else {
+            return Err(LogicalError::coded(
+                404,
+                format!(
+                    "no handler for route {:?}. route entry not found.",
+                    req.path
+                ),
+            ));
+        };
+        let full_path = req.path.clone();
+        let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
+        let mount = route.mount.load_full();
+        let handle = route.backend.load_full();
+
+        req.mount_point = mount_path.clone();
+        req.mount_type = mount.kind.clone();
+        req.mount_accessor = mount.accessor.clone();
+        req.storage = Some(route.storage.clone());
+        req.path = rel.clone();
+
+        let unauthenticated = route.is_unauthenticated_path(&rel);
+        req.unauthenticated = unauthenticated;
+
+        if req.operation == Operation::Update || req.operation == Operation::Create {
+            let ex = handle.backend.handle_existence_check(&req).await?;
+            req.operation = if ex.check_found && !ex.exists {
+                Operation::Create
+            } else {
+                Operation::Update
+            };
+        }
+
+        let mut token_entry: Option<Arc<TokenEntry>> = None;
+        if !unauthenticated || !req.token().is_empty() {
+            match self
+                .check_token_and_acl(&req, &full_path, route.is_root_path(&rel))
+                .await
+            {
+                Ok(entry) => token_entry = Some(entry),
+                Err(e) if !unauthenticated => return Err(e),
+                Err(_) => {}
+            }
+        }
+        if let Some(te) = &token_entry {
+            req.client_token_accessor = te.accessor.clone();
+            req.display_name = te.display_name.clone();
+            req.entity_id = te.entity_id.clone();
+            req.policies = te.policies.clone();
+            if te.num_uses > 0 && self.inner.tokens.use_token(te).await?.is_none() {
+                return Err(LogicalError::PermissionDenied);
+            }
+        }
+        if req.wrap_info.is_some() {
+            return Err(LogicalError::bad_request(
+                "response wrapping is not supported by this server yet",
+            ));
+        }
+
+        let mount_type = mount.kind.clone();
+        let mut resp = handle.backend.handle_request(req).await?;
+        if let Some(r) = resp.as_mut() {
+            if mount_type != "system" {
+                r.mount_type = mount_type;
+            }
+        }
+        Ok(resp)
+    }
+
+    /// Resolves the token and checks the ACL for `path`; `root_path` asks for sudo too.
+    pub(crate) async fn check_token_and_acl(
+        &self,
+        req: &Request,
+        path: &str,
+        root_path: bool,
+    ) -> Result<Arc<TokenEntry>, LogicalError> {
+        let token = req.token();
+        if token.is_empty() {
+            return Err(LogicalError::PermissionDenied);
+        }
+        let Some(entry) = self.inner.tokens.lookup(token).await? else {
+            return Err(LogicalError::PermissionDenied);
+        };
+        let acl = self.inner.policies.acl(&entry.policies).await?;
+        let acl_req = AclRequest {
+            path,
+            operation: acl_op(req.operation),
+            data: Some(&req.data),
+            wrap_ttl: req.wrap_info.as_ref().map(|w| w.ttl),
+        };
+        let result = acl.allow(&acl_req);
+        if !result.allowed || (root_path && !result.root_privs) {
+            return Err(LogicalError::PermissionDenied);
+        }
+        Ok(entry)
+    }
+}

@@ -1,0 +1,126 @@
+//! Every `sys/` endpoint Arca serves, parsed from the mount-relative path before handling.
+
+/// A parsed `sys/` endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Endpoint {
+    Health,
+    SealStatus,
+    Init,
+    Unseal,
+    Seal,
+    StepDown,
+    Leader,
+    KeyStatus,
+    Rotate,
+    RekeyInit,
+    RekeyUpdate,
+    RekeyVerify,
+    GenerateRootAttempt,
+    GenerateRootUpdate,
+    Mounts,
+    Mount(String),
+    MountTune(String),
+    Remount,
+    RemountStatus(String),
+    Auth,
+    AuthMount(String),
+    AuthTune(String),
+    UiMounts,
+    UiMount(String),
+    Policies,
+    Policy(String),
+    PoliciesAcl,
+    PolicyAcl(String),
+    Capabilities,
+    CapabilitiesSelf,
+    CapabilitiesAccessor,
+    ResultantAcl,
+}
+
+impl Endpoint {
+    /// Parses a path relative to `sys/`.
+    pub(crate) fn parse(path: &str) -> Option<Endpoint> {
+        use Endpoint as E;
+        let p = path;
+        Some(match p.trim_end_matches('/') {
+            "health" => E::Health,
+            "seal-status" => E::SealStatus,
+            "init" => E::Init,
+            "unseal" => E::Unseal,
+            "seal" => E::Seal,
+            "step-down" => E::StepDown,
+            "leader" => E::Leader,
+            "key-status" => E::KeyStatus,
+            "rotate" => E::Rotate,
+            "rekey/init" => E::RekeyInit,
+            "rekey/update" => E::RekeyUpdate,
+            "rekey/verify" => E::RekeyVerify,
+            // OpenBao's CLI names these `generate-root-token/*`; Vault's `generate-root/*`.
+            "generate-root/attempt" | "generate-root-token/attempt" => E::GenerateRootAttempt,
+            "generate-root/update" | "generate-root-token/update" => E::GenerateRootUpdate,
+            "mounts" => E::Mounts,
+            "remount" => E::Remount,
+            "auth" => E::Auth,
+            "internal/ui/mounts" => E::UiMounts,
+            "policy" => E::Policies,
+            "policies/acl" => E::PoliciesAcl,
+            "capabilities" => E::Capabilities,
+            "capabilities-self" => E::CapabilitiesSelf,
+            "capabilities-accessor" => E::CapabilitiesAccessor,
+            "internal/ui/resultant-acl" => E::ResultantAcl,
+            _ => {
+                if let Some(rest) = p.strip_prefix("mounts/") {
+                    if let Some(m) = rest.trim_end_matches('/').strip_suffix("/tune") {
+                        return Some(E::MountTune(m.to_string()));
+                    }
+                    return Some(E::Mount(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("auth/") {
+                    if let Some(m) = rest.trim_end_matches('/').strip_suffix("/tune") {
+                        return Some(E::AuthTune(m.to_string()));
+                    }
+                    return Some(E::AuthMount(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("remount/status/") {
+                    return Some(E::RemountStatus(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("internal/ui/mounts/") {
+                    return Some(E::UiMount(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("policy/") {
+                    return Some(E::Policy(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("policies/acl/") {
+                    return Some(E::PolicyAcl(rest.to_string()));
+                }
+                return None;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses() {
+        assert_eq!(
+            Endpoint::parse("mounts/secret/tune"),
+            Some(Endpoint::MountTune("secret".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("mounts/a/b"),
+            Some(Endpoint::Mount("a/b".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("auth/userpass/tune"),
+            Some(Endpoint::AuthTune("userpass".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("policies/acl/"),
+            Some(Endpoint::PoliciesAcl)
+        );
+        assert_eq!(Endpoint::parse("nope"), None);
+    }
+}

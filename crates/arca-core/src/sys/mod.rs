@@ -1,0 +1,388 @@
+//! The system backend (`sys/`): a typed model of every endpoint, parsed from operation and
+//! path before anything runs, then served by the core.
+
+mod endpoint;
+mod health;
+mod mounts;
+mod policy;
+
+pub(crate) use endpoint::Endpoint;
+
+use std::sync::{Arc, Weak};
+
+use arca_sdk::{
+    Backend, BackendType, ExistenceCheck, JsonMap, LogicalError, Operation, Request, Response,
+    SpecialPaths,
+};
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use crate::core::{Core, Inner};
+use crate::seal_ops::decode_key;
+
+/// A placeholder backend for a mount whose real backend is not built yet.
+pub(crate) struct Unavailable;
+
+#[async_trait]
+impl Backend for Unavailable {
+    async fn handle_request(&self, _req: Request) -> Result<Option<Response>, LogicalError> {
+        Err(LogicalError::coded(503, "backend is not available"))
+    }
+    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        Ok(ExistenceCheck::default())
+    }
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths::default()
+    }
+    fn backend_type(&self) -> BackendType {
+        BackendType::Unknown
+    }
+}
+
+/// The `sys/` backend.
+pub(crate) struct SystemBackend {
+    core: Weak<Inner>,
+}
+
+impl SystemBackend {
+    pub(crate) fn new(core: Weak<Inner>) -> SystemBackend {
+        SystemBackend { core }
+    }
+
+    fn core(&self) -> Result<Core, LogicalError> {
+        self.core
+            .upgrade()
+            .map(|inner| Core { inner })
+            .ok_or_else(|| LogicalError::internal("core is gone"))
+    }
+}
+
+/// A response whose data Vault also copies to the top level of the envelope.
+pub(crate) fn legacy(data: Value) -> Result<Option<Response>, LogicalError> {
+    let Value::Object(map) = data else {
+        return Err(LogicalError::internal("response is not an object"));
+    };
+    let mut r = Response::with_data(map);
+    r.top_level_data = true;
+    Ok(Some(r))
+}
+
+/// A plain response.
+pub(crate) fn data(data: Value) -> Result<Option<Response>, LogicalError> {
+    let Value::Object(map) = data else {
+        return Err(LogicalError::internal("response is not an object"));
+    };
+    Ok(Some(Response::with_data(map)))
+}
+
+/// A raw JSON answer with a status code (the unauthenticated endpoints answer without the
+/// envelope, as Vault's do).
+pub(crate) fn raw_json(status: u16, v: &Value) -> Result<Option<Response>, LogicalError> {
+    let body = serde_json::to_vec(v).map_err(LogicalError::internal)?;
+    Ok(Some(Response {
+        raw: Some(arca_sdk::RawHttp {
+            status,
+            content_type: "application/json".into(),
+            body,
+        }),
+        ..Response::default()
+    }))
+}
+
+pub(crate) fn str_field(d: &JsonMap, k: &str) -> Option<String> {
+    match d.get(k) {
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Number(n)) => Some(n.to_string()),
+        Some(Value::Bool(b)) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+pub(crate) fn bool_field(d: &JsonMap, k: &str) -> Result<bool, LogicalError> {
+    match d.get(k) {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) => match s.as_str() {
+            "true" | "1" | "t" | "T" | "TRUE" | "True" => Ok(true),
+            "false" | "0" | "f" | "F" | "FALSE" | "False" | "" => Ok(false),
+            _ => Err(LogicalError::bad_request(format!(
+                "{k:?} must be a boolean"
+            ))),
+        },
+        Some(Value::Number(n)) => Ok(n.as_f64().unwrap_or(0.0) != 0.0),
+        _ => Err(LogicalError::bad_request(format!(
+            "{k:?} must be a boolean"
+        ))),
+    }
+}
+
+pub(crate) fn uint_field(d: &JsonMap, k: &str) -> Result<Option<usize>, LogicalError> {
+    match d.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(|v| Some(v as usize)).ok_or_else(|| {
+            LogicalError::bad_request(format!("{k:?} must be a non-negative integer"))
+        }),
+        Some(Value::String(s)) => s.trim().parse::<usize>().map(Some).map_err(|_| {
+            LogicalError::bad_request(format!("{k:?} must be a non-negative integer"))
+        }),
+        _ => Err(LogicalError::bad_request(format!(
+            "{k:?} must be a non-negative integer"
+        ))),
+    }
+}
+
+fn string_list(d: &JsonMap, k: &str) -> Option<Vec<String>> {
+    match d.get(k) {
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect(),
+        ),
+        Some(Value::String(s)) if !s.is_empty() => {
+            Some(s.split(',').map(|x| x.trim().to_string()).collect())
+        }
+        _ => None,
+    }
+}
+
+/// Serves the endpoints that work before unseal and without a token: health, seal-status,
+/// init and unseal. Returns `None` for every other request.
+pub(crate) async fn handle_pre_seal(
+    core: &Core,
+    req: &Request,
+) -> Option<Result<Option<Response>, LogicalError>> {
+    let op = req.operation;
+    match req.path.trim_end_matches('/') {
+        "sys/health" => Some(match op {
+            Operation::Read => health::health(core, &req.data).await,
+            _ => Err(LogicalError::coded(405, String::new())),
+        }),
+        "sys/seal-status" => Some(match op {
+            Operation::Read => core.seal_status().await.and_then(|v| raw_json(200, &v)),
+            _ => Err(LogicalError::coded(405, String::new())),
+        }),
+        "sys/init" => Some(match op {
+            Operation::Read => match core.initialized().await {
+                Ok(i) => raw_json(200, &json!({"initialized": i})),
+                Err(e) => Err(e),
+            },
+            Operation::Update | Operation::Create => init(core, &req.data).await,
+            _ => Err(LogicalError::coded(405, String::new())),
+        }),
+        "sys/unseal" => Some(match op {
+            Operation::Update | Operation::Create => unseal(core, &req.data).await,
+            _ => Err(LogicalError::coded(405, String::new())),
+        }),
+        _ => None,
+    }
+}
+
+async fn init(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+    if string_list(d, "pgp_keys").is_some_and(|k| !k.is_empty())
+        || str_field(d, "root_token_pgp_key").is_some_and(|k| !k.is_empty())
+    {
+        return Err(LogicalError::bad_request(
+            "pgp_keys and root_token_pgp_key are not supported yet by this server",
+        ));
+    }
+    if uint_field(d, "stored_shares")?.unwrap_or(0) > 0
+        || uint_field(d, "recovery_shares")?.unwrap_or(0) > 0
+    {
+        return Err(LogicalError::bad_request(
+            "stored_shares and recovery_shares apply to auto-unseal, which this server does not have yet",
+        ));
+    }
+    let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
+    let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
+    let result = core.initialize(shares, threshold, None).await?;
+    let keys: Vec<String> = result
+        .keys
+        .iter()
+        .map(|k| hex::encode(k.as_slice()))
+        .collect();
+    let keys_b64: Vec<String> = result
+        .keys
+        .iter()
+        .map(|k| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k.as_slice()))
+        .collect();
+    raw_json(
+        200,
+        &json!({"keys": keys, "keys_base64": keys_b64, "root_token": result.root_token.as_str()}),
+    )
+}
+
+async fn unseal(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+    if !core.initialized().await? {
+        return Err(LogicalError::bad_request("Vault is not initialized"));
+    }
+    if bool_field(d, "reset")? {
+        let v = core.reset_unseal().await?;
+        return raw_json(200, &v);
+    }
+    let Some(key) = str_field(d, "key").filter(|k| !k.is_empty()) else {
+        return Err(LogicalError::bad_request(
+            "'key' must be specified in request body as JSON, or 'reset' set to true",
+        ));
+    };
+    let key = decode_key(&key)?;
+    let v = core.submit_unseal_key(key).await?;
+    raw_json(200, &v)
+}
+
+#[async_trait]
+impl Backend for SystemBackend {
+    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        let core = self.core()?;
+        let endpoint = Endpoint::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
+        let op = req.operation;
+        let d = &req.data;
+        use Endpoint as E;
+        use Operation as O;
+        match (endpoint, op) {
+            (E::Leader, O::Read) => legacy(json!({"ha_enabled": false})),
+            (E::Seal, O::Update | O::Create) => {
+                core.seal().await?;
+                Ok(None)
+            }
+            (E::StepDown, O::Update | O::Create) => Ok(None),
+            (E::KeyStatus, O::Read) => {
+                let info = core
+                    .inner
+                    .barrier
+                    .key_info()
+                    .map_err(crate::core::barrier_err)?;
+                legacy(json!({
+                    "term": info.term,
+                    "install_time": info.install_time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+                    "encryptions": info.encryptions,
+                }))
+            }
+            (E::Rotate, O::Update | O::Create) => {
+                core.inner
+                    .barrier
+                    .rotate()
+                    .await
+                    .map_err(crate::core::barrier_err)?;
+                Ok(None)
+            }
+            (E::RekeyInit, O::Read) => legacy(core.rekey_status().await?),
+            (E::RekeyInit, O::Update | O::Create) => {
+                let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
+                let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
+                let v = core
+                    .rekey_init(
+                        shares,
+                        threshold,
+                        string_list(d, "pgp_keys"),
+                        bool_field(d, "backup")?,
+                        bool_field(d, "require_verification")?,
+                    )
+                    .await?;
+                legacy(v)
+            }
+            (E::RekeyInit, O::Delete) => {
+                core.rekey_cancel();
+                Ok(None)
+            }
+            (E::RekeyUpdate, O::Update | O::Create) => {
+                let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
+                let nonce = str_field(d, "nonce").unwrap_or_default();
+                legacy(core.rekey_update(key, &nonce).await?)
+            }
+            (E::RekeyVerify, O::Read) => legacy(core.rekey_verify_status()?),
+            (E::RekeyVerify, O::Delete) => legacy(core.rekey_verify_cancel()?),
+            (E::RekeyVerify, O::Update | O::Create) => {
+                let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
+                let nonce = str_field(d, "nonce").unwrap_or_default();
+                legacy(core.rekey_verify(key, &nonce).await?)
+            }
+            (E::GenerateRootAttempt, O::Read) => legacy(core.generate_root_status().await?),
+            (E::GenerateRootAttempt, O::Update | O::Create) => legacy(
+                core.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))
+                    .await?,
+            ),
+            (E::GenerateRootAttempt, O::Delete) => {
+                core.generate_root_cancel();
+                Ok(None)
+            }
+            (E::GenerateRootUpdate, O::Update | O::Create) => {
+                let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
+                let nonce = str_field(d, "nonce").unwrap_or_default();
+                legacy(core.generate_root_update(key, &nonce).await?)
+            }
+            (
+                e @ (E::Mounts
+                | E::Mount(_)
+                | E::MountTune(_)
+                | E::Remount
+                | E::RemountStatus(_)
+                | E::Auth
+                | E::AuthMount(_)
+                | E::AuthTune(_)
+                | E::UiMounts
+                | E::UiMount(_)),
+                op,
+            ) => mounts::handle(&core, e, op, &req).await,
+            (
+                e @ (E::Policies
+                | E::Policy(_)
+                | E::PoliciesAcl
+                | E::PolicyAcl(_)
+                | E::Capabilities
+                | E::CapabilitiesSelf
+                | E::CapabilitiesAccessor
+                | E::ResultantAcl),
+                op,
+            ) => policy::handle(&core, e, op, &req).await,
+            (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
+                Err(LogicalError::UnsupportedOperation)
+            }
+            _ => Err(LogicalError::UnsupportedOperation),
+        }
+    }
+
+    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths {
+            root: [
+                "auth/*",
+                "remount",
+                "audit",
+                "audit/*",
+                "raw",
+                "raw/*",
+                "rotate",
+                "seal",
+                "step-down",
+                "rekey/*",
+                "generate-root/*",
+                "generate-root-token/*",
+                "config/cors",
+                "config/auditing/*",
+                "config/ui/headers/*",
+                "plugins/catalog/*",
+                "revoke-prefix/*",
+                "revoke-force/*",
+                "leases/revoke-prefix/*",
+                "leases/revoke-force/*",
+                "leases/lookup/*",
+                "leases",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            unauthenticated: ["leader", "internal/ui/mounts", "internal/ui/mounts/*"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ..SpecialPaths::default()
+        }
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Logical
+    }
+}

@@ -1,0 +1,568 @@
+//! `sys/mounts`, `sys/auth`, `sys/remount` and `sys/internal/ui/mounts`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arca_sdk::duration::parse_duration_value;
+use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
+use serde_json::{Value, json};
+
+use super::{Endpoint, bool_field, data, legacy, str_field};
+use crate::core::Core;
+use crate::mounts::{MountEntry, TableKind, normalize_mount_path};
+
+pub(crate) async fn handle(
+    core: &Core,
+    e: Endpoint,
+    op: Operation,
+    req: &Request,
+) -> Result<Option<Response>, LogicalError> {
+    use Endpoint as E;
+    use Operation as O;
+    let d = &req.data;
+    match (e, op) {
+        (E::Mounts, O::Read) => legacy(table_json(core, TableKind::Mounts)),
+        (E::Auth, O::Read) => legacy(table_json(core, TableKind::Auth)),
+        (E::Mount(p), O::Read) => read_mount(core, TableKind::Mounts, &p),
+        (E::AuthMount(p), O::Read) => read_mount(core, TableKind::Auth, &p),
+        (E::Mount(p), O::Update | O::Create) => enable(core, TableKind::Mounts, &p, d).await,
+        (E::AuthMount(p), O::Update | O::Create) => enable(core, TableKind::Auth, &p, d).await,
+        (E::Mount(p), O::Delete) => disable(core, TableKind::Mounts, &p).await,
+        (E::AuthMount(p), O::Delete) => disable(core, TableKind::Auth, &p).await,
+        (E::MountTune(p), O::Read) => {
+            let (kind, path) = split_auth(&p);
+            read_tune(core, kind, &path)
+        }
+        (E::AuthTune(p), O::Read) => read_tune(core, TableKind::Auth, &p),
+        (E::MountTune(p), O::Update | O::Create) => {
+            let (kind, path) = split_auth(&p);
+            tune(core, kind, &path, d).await
+        }
+        (E::AuthTune(p), O::Update | O::Create) => tune(core, TableKind::Auth, &p, d).await,
+        (E::Remount, O::Update | O::Create) => remount(core, d).await,
+        (E::RemountStatus(id), O::Read) => {
+            let _ = id;
+            Err(LogicalError::coded(404, String::new()))
+        }
+        (E::UiMounts, O::Read) => data(json!({
+            "secret": table_json(core, TableKind::Mounts),
+            "auth": table_json(core, TableKind::Auth),
+        })),
+        (E::UiMount(p), O::Read) => ui_mount(core, &p),
+        _ => Err(LogicalError::UnsupportedOperation),
+    }
+}
+
+/// `sys/mounts/auth/x/tune` addresses the auth mount `x`.
+fn split_auth(p: &str) -> (TableKind, String) {
+    match p.strip_prefix("auth/") {
+        Some(rest) => (TableKind::Auth, rest.to_string()),
+        None => (TableKind::Mounts, p.to_string()),
+    }
+}
+
+fn table_json(core: &Core, kind: TableKind) -> Value {
+    let mut m = serde_json::Map::new();
+    for e in core.mount_entries(kind) {
+        m.insert(e.path.clone(), e.to_api_json());
+    }
+    Value::Object(m)
+}
+
+fn find(core: &Core, kind: TableKind, path: &str) -> Result<MountEntry, LogicalError> {
+    let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
+    core.mount_entries(kind)
+        .into_iter()
+        .find(|e| e.path == p)
+        .ok_or_else(|| LogicalError::bad_request(format!("no matching mount at \"{p}\"")))
+}
+
+fn read_mount(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response>, LogicalError> {
+    let e = find(core, kind, path)?;
+    legacy(e.to_api_json())
+}
+
+fn ttl_secs(d: &JsonMap, key: &str) -> Result<Option<u64>, LogicalError> {
+    match d.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) if s == "system" => Ok(Some(0)),
+        Some(v) => parse_duration_value(v)
+            .map(|t| Some(t.as_secs()))
+            .map_err(|e| LogicalError::bad_request(format!("unable to parse {key}: {e}"))),
+    }
+}
+
+fn string_vec(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(String::from))
+            .collect(),
+        Some(Value::String(s)) if !s.is_empty() => {
+            s.split(',').map(|x| x.trim().to_string()).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn options_map(v: Option<&Value>) -> Result<Option<BTreeMap<String, String>>, LogicalError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(m)) => {
+            let mut out = BTreeMap::new();
+            for (k, v) in m {
+                let s = match v {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) => n.to_string(),
+                    Value::Bool(b) => b.to_string(),
+                    _ => {
+                        return Err(LogicalError::bad_request(format!(
+                            "option {k:?} must be a string"
+                        )));
+                    }
+                };
+                out.insert(k.clone(), s);
+            }
+            Ok(Some(out))
+        }
+        Some(_) => Err(LogicalError::bad_request("options must be an object")),
+    }
+}
+
+fn check_ttls(core: &Core, default: u64, max: u64) -> Result<(), LogicalError> {
+    let sys_max = core.config().max_lease_ttl.as_secs();
+    if max > sys_max {
+        return Err(LogicalError::bad_request(
+            "given max_lease_ttl is greater than system max lease TTL",
+        ));
+    }
+    if default > sys_max {
+        return Err(LogicalError::bad_request(
+            "given default_lease_ttl is greater than system max lease TTL",
+        ));
+    }
+    if max != 0 && default > max {
+        return Err(LogicalError::bad_request(
+            "given default_lease_ttl cannot be greater than given max_lease_ttl",
+        ));
+    }
+    Ok(())
+}
+
+async fn enable(
+    core: &Core,
+    kind: TableKind,
+    path: &str,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
+    let path = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
+    let mut typ = str_field(d, "type").unwrap_or_default();
+    if typ.is_empty() {
+        return Err(LogicalError::bad_request(
+            "backend type must be specified as a string",
+        ));
+    }
+    let mut options = options_map(d.get("options"))?;
+    if kind == TableKind::Mounts && typ == "kv-v2" {
+        typ = "kv".into();
+        options
+            .get_or_insert_with(BTreeMap::new)
+            .insert("version".into(), "2".into());
+    }
+    if kind == TableKind::Mounts && typ == "kv" {
+        options.get_or_insert_with(BTreeMap::new);
+    }
+    match (kind, typ.as_str()) {
+        (TableKind::Mounts, "system" | "cubbyhole" | "identity") | (TableKind::Auth, "token") => {
+            return Err(LogicalError::bad_request(format!(
+                "mount type of \"{typ}\" is not mountable"
+            )));
+        }
+        _ => {}
+    }
+    if kind == TableKind::Mounts {
+        for reserved in ["sys/", "auth/", "cubbyhole/", "identity/"] {
+            if path.starts_with(reserved) {
+                return Err(LogicalError::bad_request(format!(
+                    "cannot mount under reserved path \"{reserved}\""
+                )));
+            }
+        }
+    }
+    if !core.has_backend_type(kind, &typ) {
+        return Err(LogicalError::bad_request(format!(
+            "plugin not found in the catalog: {typ}"
+        )));
+    }
+    let config_in = match d.get("config") {
+        None | Some(Value::Null) => JsonMap::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(LogicalError::bad_request("config must be an object")),
+    };
+    let description = str_field(d, "description").unwrap_or_default();
+    let mut entry = MountEntry::new(kind, &path, &typ, &description);
+    entry.options = options;
+    entry.local = bool_field(d, "local")?;
+    entry.seal_wrap = bool_field(d, "seal_wrap")?;
+    entry.external_entropy_access = bool_field(d, "external_entropy_access")?;
+    entry.plugin_version = str_field(d, "plugin_version")
+        .or_else(|| str_field(&config_in, "plugin_version"))
+        .unwrap_or_default();
+    entry.config.default_lease_ttl = ttl_secs(&config_in, "default_lease_ttl")?.unwrap_or(0);
+    entry.config.max_lease_ttl = ttl_secs(&config_in, "max_lease_ttl")?.unwrap_or(0);
+    check_ttls(
+        core,
+        entry.config.default_lease_ttl,
+        entry.config.max_lease_ttl,
+    )?;
+    entry.config.force_no_cache = bool_field(&config_in, "force_no_cache")?;
+    entry.config.audit_non_hmac_request_keys =
+        string_vec(config_in.get("audit_non_hmac_request_keys"));
+    entry.config.audit_non_hmac_response_keys =
+        string_vec(config_in.get("audit_non_hmac_response_keys"));
+    entry.config.passthrough_request_headers =
+        string_vec(config_in.get("passthrough_request_headers"));
+    entry.config.allowed_response_headers = string_vec(config_in.get("allowed_response_headers"));
+    entry.config.listing_visibility =
+        str_field(&config_in, "listing_visibility").unwrap_or_default();
+    if !matches!(
+        entry.config.listing_visibility.as_str(),
+        "" | "unauth" | "hidden"
+    ) {
+        return Err(LogicalError::bad_request(
+            "listing_visibility must be one of: unauth, hidden",
+        ));
+    }
+    if kind == TableKind::Auth {
+        entry.config.token_type = str_field(&config_in, "token_type").unwrap_or_default();
+    }
+
+    let _guard = core.inner.mount_lock.lock().await;
+    let existing: Vec<MountEntry> = core.mount_entries(kind);
+    if let Some(conflict) = existing
+        .iter()
+        .find(|e| path.starts_with(&e.path) || e.path.starts_with(&path))
+    {
+        let shown = match kind {
+            TableKind::Mounts => conflict.path.clone(),
+            TableKind::Auth => format!("auth/{}", conflict.path),
+        };
+        return Err(LogicalError::bad_request(format!(
+            "path is already in use at {shown}"
+        )));
+    }
+    let route_path = entry.route_path();
+    core.setup_route(entry).await?;
+    if let Err(e) = core.persist_table(kind).await {
+        // Keep memory and storage in agreement: undo the route.
+        if let Some(r) = core.inner.router.remove(&route_path) {
+            r.backend.load().backend.cleanup().await;
+        }
+        return Err(e);
+    }
+    Ok(None)
+}
+
+async fn disable(
+    core: &Core,
+    kind: TableKind,
+    path: &str,
+) -> Result<Option<Response>, LogicalError> {
+    let path = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
+    let _guard = core.inner.mount_lock.lock().await;
+    let Some(entry) = core
+        .mount_entries(kind)
+        .into_iter()
+        .find(|e| e.path == path)
+    else {
+        return Ok(None);
+    };
+    if entry.is_singleton() {
+        return Err(LogicalError::bad_request(format!(
+            "cannot unmount {:?}",
+            entry.route_path()
+        )));
+    }
+    let route_path = entry.route_path();
+    let Some(route) = core.inner.router.remove(&route_path) else {
+        return Ok(None);
+    };
+    if let Err(e) = core.persist_table(kind).await {
+        core.inner.router.insert(route_path, route);
+        return Err(e);
+    }
+    route.backend.load().backend.cleanup().await;
+    let view = crate::views::BarrierView::new(core.inner.barrier.clone(), entry.storage_prefix());
+    if let Err(e) = view.clear().await {
+        tracing::warn!(mount = %route_path, error = %e, "core: could not clear storage of disabled mount");
+    }
+    Ok(None)
+}
+
+fn effective_ttls(core: &Core, e: &MountEntry) -> (u64, u64) {
+    let def = if e.config.default_lease_ttl > 0 {
+        e.config.default_lease_ttl
+    } else {
+        core.config().default_lease_ttl.as_secs()
+    };
+    let max = if e.config.max_lease_ttl > 0 {
+        e.config.max_lease_ttl
+    } else {
+        core.config().max_lease_ttl.as_secs()
+    };
+    (def, max)
+}
+
+fn read_tune(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response>, LogicalError> {
+    let e = find(core, kind, path)?;
+    let (def, max) = effective_ttls(core, &e);
+    let mut v = json!({
+        "default_lease_ttl": def,
+        "max_lease_ttl": max,
+        "force_no_cache": e.config.force_no_cache,
+        "description": e.description,
+    });
+    if let Value::Object(m) = &mut v {
+        if let Some(o) = &e.options {
+            m.insert("options".into(), json!(o));
+        }
+        if !e.config.token_type.is_empty() {
+            m.insert("token_type".into(), json!(e.config.token_type));
+        }
+        if !e.config.passthrough_request_headers.is_empty() {
+            m.insert(
+                "passthrough_request_headers".into(),
+                json!(e.config.passthrough_request_headers),
+            );
+        }
+        if !e.config.allowed_response_headers.is_empty() {
+            m.insert(
+                "allowed_response_headers".into(),
+                json!(e.config.allowed_response_headers),
+            );
+        }
+        if !e.config.audit_non_hmac_request_keys.is_empty() {
+            m.insert(
+                "audit_non_hmac_request_keys".into(),
+                json!(e.config.audit_non_hmac_request_keys),
+            );
+        }
+        if !e.config.audit_non_hmac_response_keys.is_empty() {
+            m.insert(
+                "audit_non_hmac_response_keys".into(),
+                json!(e.config.audit_non_hmac_response_keys),
+            );
+        }
+        if !e.config.listing_visibility.is_empty() {
+            m.insert(
+                "listing_visibility".into(),
+                json!(e.config.listing_visibility),
+            );
+        }
+    }
+    legacy(v)
+}
+
+async fn tune(
+    core: &Core,
+    kind: TableKind,
+    path: &str,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
+    let _guard = core.inner.mount_lock.lock().await;
+    let e = find(core, kind, path)?;
+    let route =
+        core.inner.router.get(&e.route_path()).ok_or_else(|| {
+            LogicalError::bad_request(format!("no matching mount at \"{}\"", e.path))
+        })?;
+    let mut n = e.clone();
+    if let Some(t) = ttl_secs(d, "default_lease_ttl")? {
+        n.config.default_lease_ttl = t;
+    }
+    if let Some(t) = ttl_secs(d, "max_lease_ttl")? {
+        n.config.max_lease_ttl = t;
+    }
+    check_ttls(core, n.config.default_lease_ttl, n.config.max_lease_ttl)?;
+    if let Some(desc) = str_field(d, "description") {
+        n.description = desc;
+    }
+    if d.contains_key("force_no_cache") {
+        n.config.force_no_cache = bool_field(d, "force_no_cache")?;
+    }
+    for (key, slot) in [
+        (
+            "audit_non_hmac_request_keys",
+            &mut n.config.audit_non_hmac_request_keys,
+        ),
+        (
+            "audit_non_hmac_response_keys",
+            &mut n.config.audit_non_hmac_response_keys,
+        ),
+        (
+            "passthrough_request_headers",
+            &mut n.config.passthrough_request_headers,
+        ),
+        (
+            "allowed_response_headers",
+            &mut n.config.allowed_response_headers,
+        ),
+    ] {
+        if d.contains_key(key) {
+            *slot = string_vec(d.get(key));
+        }
+    }
+    if let Some(v) = str_field(d, "listing_visibility") {
+        if !matches!(v.as_str(), "" | "unauth" | "hidden") {
+            return Err(LogicalError::bad_request(
+                "listing_visibility must be one of: unauth, hidden",
+            ));
+        }
+        n.config.listing_visibility = v;
+    }
+    if let Some(v) = str_field(d, "token_type") {
+        if kind != TableKind::Auth {
+            return Err(LogicalError::bad_request(
+                "'token_type' can only be modified on auth mounts",
+            ));
+        }
+        n.config.token_type = v;
+    }
+    if let Some(v) = str_field(d, "plugin_version") {
+        n.plugin_version = v;
+    }
+    let mut rebuild = false;
+    if let Some(opts) = options_map(d.get("options"))? {
+        let mut merged = n.options.clone().unwrap_or_default();
+        if let Some(v) = opts.get("version") {
+            let old = merged.get("version").cloned().unwrap_or_else(|| "1".into());
+            if n.kind == "kv" && v != &old {
+                if old == "2" && v == "1" {
+                    return Err(LogicalError::bad_request(
+                        "cannot downgrade mount from KV version 2 to 1",
+                    ));
+                }
+                rebuild = true;
+            }
+        }
+        for (k, v) in opts {
+            merged.insert(k, v);
+        }
+        n.options = Some(merged);
+    }
+    let old_mount = route.mount.load_full();
+    route.mount.store(Arc::new(n.clone()));
+    if let Err(err) = core.persist_table(kind).await {
+        route.mount.store(old_mount);
+        return Err(err);
+    }
+    if rebuild {
+        // An options change such as a KV version upgrade needs a new backend instance on the
+        // same storage; it is built before it replaces the old one.
+        let handle = core.build_backend(&n, &route).await?;
+        let old = route.backend.swap(Arc::new(handle));
+        old.backend.cleanup().await;
+    }
+    Ok(None)
+}
+
+async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+    let from = str_field(d, "from").unwrap_or_default();
+    let to = str_field(d, "to").unwrap_or_default();
+    if from.is_empty() || to.is_empty() {
+        return Err(LogicalError::bad_request(
+            "both 'from' and 'to' path must be specified as a string",
+        ));
+    }
+    let (kind_from, from_p) = split_auth(from.trim_start_matches('/'));
+    let (kind_to, to_p) = split_auth(to.trim_start_matches('/'));
+    if kind_from != kind_to {
+        return Err(LogicalError::bad_request(
+            "cannot remount between secrets engines and auth methods",
+        ));
+    }
+    let from_p = normalize_mount_path(&from_p).map_err(LogicalError::bad_request)?;
+    let to_p = normalize_mount_path(&to_p).map_err(LogicalError::bad_request)?;
+    let _guard = core.inner.mount_lock.lock().await;
+    let entries = core.mount_entries(kind_from);
+    let Some(entry) = entries.iter().find(|e| e.path == from_p).cloned() else {
+        return Err(LogicalError::bad_request(format!(
+            "no matching mount at \"{from_p}\""
+        )));
+    };
+    if entry.is_singleton() {
+        return Err(LogicalError::bad_request(format!(
+            "cannot remount \"{from_p}\""
+        )));
+    }
+    if let Some(c) = entries
+        .iter()
+        .find(|e| e.path != from_p && (to_p.starts_with(&e.path) || e.path.starts_with(&to_p)))
+    {
+        return Err(LogicalError::bad_request(format!(
+            "path already in use at \"{}\"",
+            c.path
+        )));
+    }
+    if kind_from == TableKind::Mounts {
+        for reserved in ["sys/", "auth/", "cubbyhole/", "identity/"] {
+            if to_p.starts_with(reserved) {
+                return Err(LogicalError::bad_request(format!(
+                    "cannot remount to reserved path \"{reserved}\""
+                )));
+            }
+        }
+    }
+    let old_route_path = entry.route_path();
+    let Some(route) = core.inner.router.remove(&old_route_path) else {
+        return Err(LogicalError::bad_request(format!(
+            "no matching mount at \"{from_p}\""
+        )));
+    };
+    let mut moved = entry.clone();
+    moved.path = to_p.clone();
+    route.mount.store(Arc::new(moved.clone()));
+    core.inner.router.insert(moved.route_path(), route.clone());
+    if let Err(e) = core.persist_table(kind_from).await {
+        core.inner.router.remove(&moved.route_path());
+        route.mount.store(Arc::new(entry));
+        core.inner.router.insert(old_route_path, route);
+        return Err(e);
+    }
+    let id = crate::random::uuid();
+    let mut r = Response::with_data(
+        json!({"migration_id": id})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+    r.top_level_data = true;
+    r.warn("Mount move has been queued. Progress will be reported in Vault's server log, tagged with the returned migration_id");
+    Ok(Some(r))
+}
+
+fn ui_mount(core: &Core, path: &str) -> Result<Option<Response>, LogicalError> {
+    let full = path.trim_start_matches('/');
+    let (kind, lookup) = match full.strip_prefix("auth/") {
+        Some(rest) => (TableKind::Auth, rest.to_string()),
+        None => (TableKind::Mounts, full.to_string()),
+    };
+    let probe = if lookup.ends_with('/') {
+        lookup.clone()
+    } else {
+        format!("{lookup}/")
+    };
+    let best = core
+        .mount_entries(kind)
+        .into_iter()
+        .filter(|e| probe.starts_with(&e.path))
+        .max_by_key(|e| e.path.len());
+    let Some(e) = best else {
+        return Err(LogicalError::PermissionDenied);
+    };
+    let mut v = e.to_api_json();
+    if let Value::Object(m) = &mut v {
+        m.insert("path".into(), json!(e.route_path()));
+    }
+    data(v)
+}
