@@ -1,8 +1,6 @@
 //! Operations that need unseal-key shares: unseal, rekey (new shares, optional verification)
 //! and generate-root (an OTP-encoded root token).
 
-use std::sync::Arc;
-
 use arca_barrier::{BarrierError, SealConfig};
 use arca_sdk::LogicalError;
 use base64::Engine;

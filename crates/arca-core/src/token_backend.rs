@@ -1,6 +1,6 @@
 //! The token auth method mounted at `auth/token/`: create, look up, renew and revoke tokens.
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use arca_sdk::{
     Backend, BackendType, ExistenceCheck, LogicalError, Operation, Request, Response, SpecialPaths,

@@ -8,7 +8,7 @@ mod policy;
 
 pub(crate) use endpoint::Endpoint;
 
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 
 use arca_sdk::{
     Backend, BackendType, ExistenceCheck, JsonMap, LogicalError, Operation, Request, Response,
