@@ -455,12 +455,9 @@ impl Core {
                 }
             };
             for entry in table.entries {
-                let path = entry.route_path();
-                if let Err(e) = self.setup_route(entry).await {
-                    // A backend that cannot start must not keep the core sealed; its mount
-                    // stays in the table and answers 'no handler' until reloaded.
-                    tracing::error!(mount = %path, error = %e, "core: failed to set up mount");
-                }
+                // A backend that cannot start must not keep the core sealed: its mount stays
+                // in the table (and in the router, with no backend) until a reload fixes it.
+                self.setup_route(entry, true).await?;
             }
         }
         Ok(())
@@ -470,6 +467,7 @@ impl Core {
     pub(crate) async fn setup_route(
         &self,
         mut entry: MountEntry,
+        keep_on_failure: bool,
     ) -> Result<Arc<RouteEntry>, LogicalError> {
         let storage: Arc<dyn Storage> = Arc::new(BarrierView::new(
             self.inner.barrier.clone(),
@@ -478,19 +476,21 @@ impl Core {
         if entry.running_plugin_version.is_empty() {
             entry.running_plugin_version = crate::builtin_version(&self.inner.config.version);
         }
-        let route = Arc::new_cyclic(|weak: &Weak<RouteEntry>| {
-            let _ = weak;
-            RouteEntry {
-                mount: ArcSwap::from_pointee(entry.clone()),
-                backend: ArcSwap::from_pointee(BackendHandle {
-                    backend: Arc::new(crate::sys::Unavailable),
-                    special: Default::default(),
-                }),
-                storage: storage.clone(),
-            }
+        let route = Arc::new(RouteEntry {
+            mount: ArcSwap::from_pointee(entry.clone()),
+            backend: ArcSwap::from_pointee(BackendHandle {
+                backend: Arc::new(crate::sys::Unavailable),
+                special: Default::default(),
+            }),
+            storage: storage.clone(),
         });
-        let handle = self.build_backend(&entry, &route).await?;
-        route.backend.store(Arc::new(handle));
+        match self.build_backend(&entry, &route).await {
+            Ok(handle) => route.backend.store(Arc::new(handle)),
+            Err(e) if keep_on_failure => {
+                tracing::error!(mount = %entry.route_path(), error = %e, "core: failed to set up mount");
+            }
+            Err(e) => return Err(e),
+        }
         self.inner.router.insert(entry.route_path(), route.clone());
         Ok(route)
     }

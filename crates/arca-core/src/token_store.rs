@@ -1,12 +1,15 @@
-//! The token store: service tokens stored only under a salted HMAC of their id, accessors,
-//! the parent/child tree, expiry and use counts.
+//! The token store: service tokens stored only under a salted HMAC of their id, batch tokens
+//! sealed in an AEAD blob and never persisted, accessors, the parent/child tree, expiry, use
+//! counts, tidy, and a hook that lets the core drop a revoked token's cubbyhole.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arca_sdk::storage::StorageExt;
 use arca_sdk::{LogicalError, Storage};
-use aws_lc_rs::hmac;
+use aws_lc_rs::{aead, hmac};
+use base64::Engine;
+use futures::future::BoxFuture;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -17,17 +20,28 @@ use crate::random::{fill, random_base62};
 pub const TOKEN_ENTRY_VERSION: u32 = 1;
 /// Prefix of service tokens.
 pub const SERVICE_TOKEN_PREFIX: &str = "hvs.";
+/// Prefix of batch tokens.
+pub const BATCH_TOKEN_PREFIX: &str = "hvb.";
 /// Random characters after the prefix (`hvs.` + 24 = 28, Vault's `otp_length`).
 pub const TOKEN_RANDOM_LEN: usize = 24;
+/// Storage key (under the store's `sys/token/` view) of the batch token key.
+pub const BATCH_KEY_PATH: &str = "batch-key";
+/// `num_uses` of a token whose last use is in progress: refused by every lookup but the
+/// one that serves that last request, then revoked.
+pub const TAINTED_USES: i64 = -1;
 
-/// A stored token. The token itself is never stored, only its HMAC (`id_hash`).
+/// Called with a revoked token's `cubbyhole_id` so the core can delete its cubbyhole.
+pub type RevokeHook = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// A token's entry. For service tokens it is what is stored; the token itself never is,
+/// only its HMAC (`id_hash`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenEntry {
     /// Version marker.
     pub version: u32,
-    /// HMAC of the token under the store's salt: the storage key.
+    /// HMAC of the token under the store's salt: the storage key (empty for batch tokens).
     pub id_hash: String,
-    /// The accessor.
+    /// The accessor (empty for batch tokens).
     pub accessor: String,
     /// `id_hash` of the parent token, empty for orphans.
     #[serde(default)]
@@ -42,7 +56,7 @@ pub struct TokenEntry {
     /// Display name.
     #[serde(default)]
     pub display_name: String,
-    /// Remaining uses, 0 = unlimited.
+    /// Remaining uses, 0 = unlimited, [`TAINTED_USES`] = last use in progress.
     #[serde(default)]
     pub num_uses: i64,
     /// Unix seconds of creation.
@@ -50,6 +64,9 @@ pub struct TokenEntry {
     /// TTL in seconds at creation or last renewal (0 = never expires).
     #[serde(default)]
     pub ttl: u64,
+    /// TTL in seconds given at creation (`creation_ttl` in lookups).
+    #[serde(default)]
+    pub creation_ttl: u64,
     /// Unix seconds of the last renewal (0 = never renewed).
     #[serde(default)]
     pub last_renewal_time: i64,
@@ -71,9 +88,12 @@ pub struct TokenEntry {
     /// No parent.
     #[serde(default)]
     pub orphan: bool,
-    /// `"service"`.
+    /// `"service"` or `"batch"`.
     #[serde(default)]
     pub token_type: String,
+    /// Random id of the token's cubbyhole (never shown by lookups).
+    #[serde(default)]
+    pub cubbyhole_id: String,
 }
 
 impl TokenEntry {
@@ -99,12 +119,36 @@ impl TokenEntry {
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
     }
+
+    /// Whether this is a batch token.
+    pub fn is_batch(&self) -> bool {
+        self.token_type == "batch"
+    }
+
+    /// Whether its last allowed use is in progress.
+    pub fn is_tainted(&self) -> bool {
+        self.num_uses == TAINTED_USES
+    }
 }
 
 #[derive(Serialize, Deserialize)]
 struct AccessorEntry {
     version: u32,
     id_hash: String,
+    /// The accessor itself, so `auth/token/accessors` can list it.
+    #[serde(default)]
+    accessor: String,
+}
+
+/// What `tidy` found and fixed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TidyReport {
+    /// Accessor index entries pointing at no token, deleted.
+    pub dangling_accessors: usize,
+    /// Expired or used-up tokens revoked.
+    pub revoked: usize,
+    /// Parent index entries of vanished tokens, removed (their children made orphans).
+    pub stale_parent_links: usize,
 }
 
 /// Unix seconds now.
@@ -116,8 +160,10 @@ pub fn now_unix() -> i64 {
 pub struct TokenStore {
     view: Arc<dyn Storage>,
     salt: RwLock<Option<hmac::Key>>,
+    batch_key: RwLock<Option<Arc<aead::LessSafeKey>>>,
     cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
     write_lock: tokio::sync::Mutex<()>,
+    on_revoke: RwLock<Option<RevokeHook>>,
 }
 
 impl TokenStore {
@@ -126,36 +172,52 @@ impl TokenStore {
         TokenStore {
             view,
             salt: RwLock::new(None),
+            batch_key: RwLock::new(None),
             cache: RwLock::new(HashMap::new()),
             write_lock: tokio::sync::Mutex::new(()),
+            on_revoke: RwLock::new(None),
         }
     }
 
-    /// Loads (or creates) the salt. Called after every unseal.
-    pub async fn setup(&self) -> Result<(), LogicalError> {
-        let salt: Zeroizing<Vec<u8>> = match self.view.get("salt").await? {
+    /// Sets the hook called with the `cubbyhole_id` of every revoked service token.
+    pub fn set_on_revoke(&self, hook: RevokeHook) {
+        *self.on_revoke.write() = Some(hook);
+    }
+
+    async fn load_or_make_key(&self, key: &str) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+        Ok(match self.view.get(key).await? {
             Some(e) => e.value,
             None => {
                 let mut s = Zeroizing::new(vec![0u8; 32]);
                 fill(&mut s);
                 self.view
                     .put(arca_sdk::StorageEntry {
-                        key: "salt".into(),
+                        key: key.into(),
                         value: s.clone(),
                         seal_wrap: false,
                     })
                     .await?;
                 s
             }
-        };
+        })
+    }
+
+    /// Loads (or creates) the salt and the batch token key. Called after every unseal.
+    pub async fn setup(&self) -> Result<(), LogicalError> {
+        let salt = self.load_or_make_key("salt").await?;
+        let batch = self.load_or_make_key(BATCH_KEY_PATH).await?;
+        let unbound = aead::UnboundKey::new(&aead::AES_256_GCM, &batch)
+            .map_err(|_| LogicalError::internal("invalid batch token key"))?;
         *self.salt.write() = Some(hmac::Key::new(hmac::HMAC_SHA256, &salt));
+        *self.batch_key.write() = Some(Arc::new(aead::LessSafeKey::new(unbound)));
         self.cache.write().clear();
         Ok(())
     }
 
-    /// Forgets the salt and cache (on seal).
+    /// Forgets the keys and cache (on seal).
     pub fn teardown(&self) {
         *self.salt.write() = None;
+        *self.batch_key.write() = None;
         self.cache.write().clear();
     }
 
@@ -166,32 +228,55 @@ impl TokenStore {
         Ok(hex::encode(hmac::sign(key, value.as_bytes()).as_ref()))
     }
 
-    /// Stores a new token. `id` is used as the token when given (root token ids in dev mode),
-    /// otherwise a fresh `hvs.` token is made. Returns the token and the stored entry.
+    fn batch_key(&self) -> Result<Arc<aead::LessSafeKey>, LogicalError> {
+        self.batch_key.read().clone().ok_or(LogicalError::Sealed)
+    }
+
+    /// Stores a new token. `id` is used as the token when given (root token ids in dev mode,
+    /// `id` on create), otherwise a fresh `hvs.` token is made. A `token_type` of `"batch"`
+    /// makes an `hvb.` token that holds the entry itself, sealed, and is stored nowhere.
+    /// Returns the token and the entry.
     pub async fn create(
         &self,
         mut entry: TokenEntry,
         id: Option<String>,
     ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
+        entry.version = TOKEN_ENTRY_VERSION;
+        if entry.creation_time == 0 {
+            entry.creation_time = now_unix();
+        }
+        if entry.creation_ttl == 0 {
+            entry.creation_ttl = entry.ttl;
+        }
+        if entry.token_type.is_empty() {
+            entry.token_type = "service".into();
+        }
+        if entry.is_batch() {
+            return self.create_batch(entry);
+        }
         let token = Zeroizing::new(match id {
             Some(id) if !id.is_empty() => id,
             _ => format!("{SERVICE_TOKEN_PREFIX}{}", random_base62(TOKEN_RANDOM_LEN)),
         });
         let id_hash = self.hash(&token)?;
+        let _guard = self.write_lock.lock().await;
         if self.view.get(&format!("id/{id_hash}")).await?.is_some() {
             return Err(LogicalError::bad_request(
                 "cannot create a token with a duplicate ID",
             ));
         }
-        entry.version = TOKEN_ENTRY_VERSION;
+        if !entry.parent.is_empty()
+            && self
+                .view
+                .get(&format!("id/{}", entry.parent))
+                .await?
+                .is_none()
+        {
+            return Err(LogicalError::bad_request("parent token not found"));
+        }
         entry.id_hash = id_hash.clone();
         entry.accessor = random_base62(TOKEN_RANDOM_LEN);
-        if entry.creation_time == 0 {
-            entry.creation_time = now_unix();
-        }
-        if entry.token_type.is_empty() {
-            entry.token_type = "service".into();
-        }
+        entry.cubbyhole_id = random_base62(TOKEN_RANDOM_LEN);
         let accessor_hash = self.hash(&entry.accessor)?;
         self.view
             .put_json(
@@ -199,6 +284,7 @@ impl TokenStore {
                 &AccessorEntry {
                     version: TOKEN_ENTRY_VERSION,
                     id_hash: id_hash.clone(),
+                    accessor: entry.accessor.clone(),
                 },
             )
             .await?;
@@ -216,41 +302,137 @@ impl TokenStore {
         Ok((token, entry))
     }
 
-    /// Looks a token up by its id hash, dropping it when expired.
-    pub async fn lookup_hash(
+    fn create_batch(
+        &self,
+        mut entry: TokenEntry,
+    ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
+        entry.id_hash.clear();
+        entry.accessor.clear();
+        entry.cubbyhole_id.clear();
+        entry.renewable = false;
+        entry.num_uses = 0;
+        let key = self.batch_key()?;
+        let mut nonce = [0u8; aead::NONCE_LEN];
+        fill(&mut nonce);
+        let mut sealed =
+            Zeroizing::new(serde_json::to_vec(&entry).map_err(LogicalError::internal)?);
+        key.seal_in_place_append_tag(
+            aead::Nonce::assume_unique_for_key(nonce),
+            aead::Aad::from(BATCH_TOKEN_PREFIX.as_bytes()),
+            &mut *sealed,
+        )
+        .map_err(|_| LogicalError::internal("failed to seal batch token"))?;
+        let mut blob = Vec::with_capacity(nonce.len() + sealed.len());
+        blob.extend_from_slice(&nonce);
+        blob.extend_from_slice(&sealed);
+        let token = Zeroizing::new(format!(
+            "{BATCH_TOKEN_PREFIX}{}",
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(blob)
+        ));
+        Ok((token, Arc::new(entry)))
+    }
+
+    /// Opens a batch token; `None` when it is not one of ours or was tampered with.
+    fn open_batch(&self, token: &str) -> Result<Option<TokenEntry>, LogicalError> {
+        let Some(b64) = token.strip_prefix(BATCH_TOKEN_PREFIX) else {
+            return Ok(None);
+        };
+        let Ok(blob) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64) else {
+            return Ok(None);
+        };
+        if blob.len() < aead::NONCE_LEN + aead::AES_256_GCM.tag_len() {
+            return Ok(None);
+        }
+        let (nonce, ct) = blob.split_at(aead::NONCE_LEN);
+        let Ok(nonce) = aead::Nonce::try_assume_unique_for_key(nonce) else {
+            return Ok(None);
+        };
+        let key = self.batch_key()?;
+        let mut buf = Zeroizing::new(ct.to_vec());
+        let Ok(plain) = key.open_in_place(
+            nonce,
+            aead::Aad::from(BATCH_TOKEN_PREFIX.as_bytes()),
+            &mut *buf,
+        ) else {
+            return Ok(None);
+        };
+        Ok(serde_json::from_slice::<TokenEntry>(plain).ok())
+    }
+
+    async fn load(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
+        let cached = self.cache.read().get(id_hash).cloned();
+        if let Some(e) = cached {
+            return Ok(Some(e));
+        }
+        let Some(e) = self
+            .view
+            .get_json::<TokenEntry>(&format!("id/{id_hash}"))
+            .await?
+        else {
+            return Ok(None);
+        };
+        let e = Arc::new(e);
+        self.cache.write().insert(id_hash.to_string(), e.clone());
+        Ok(Some(e))
+    }
+
+    /// Looks a service token up by its id hash, revoking it when expired. Tokens whose last
+    /// use is in progress are shown only when `tainted` is set.
+    pub async fn lookup_hash_with(
         &self,
         id_hash: &str,
+        tainted: bool,
     ) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
-        let cached = self.cache.read().get(id_hash).cloned();
-        let entry = match cached {
-            Some(e) => e,
-            None => {
-                let Some(e) = self
-                    .view
-                    .get_json::<TokenEntry>(&format!("id/{id_hash}"))
-                    .await?
-                else {
-                    return Ok(None);
-                };
-                let e = Arc::new(e);
-                self.cache.write().insert(id_hash.to_string(), e.clone());
-                e
-            }
+        let Some(entry) = self.load(id_hash).await? else {
+            return Ok(None);
         };
         if entry.expired_at(now_unix()) {
             self.revoke_tree(id_hash).await?;
             return Ok(None);
         }
+        if entry.is_tainted() && !tainted {
+            return Ok(None);
+        }
         Ok(Some(entry))
     }
 
-    /// Looks a token up.
-    pub async fn lookup(&self, token: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
+    /// Looks a service token up by its id hash, dropping it when expired.
+    pub async fn lookup_hash(
+        &self,
+        id_hash: &str,
+    ) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
+        self.lookup_hash_with(id_hash, false).await
+    }
+
+    /// Looks a token (service or batch) up; `tainted` also shows a token in its last use.
+    pub async fn lookup_with(
+        &self,
+        token: &str,
+        tainted: bool,
+    ) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
         if token.is_empty() {
             return Ok(None);
         }
+        if token.starts_with(BATCH_TOKEN_PREFIX) {
+            let Some(e) = self.open_batch(token)? else {
+                return Ok(None);
+            };
+            if e.expired_at(now_unix()) {
+                return Ok(None);
+            }
+            // A batch token dies with its parent.
+            if !e.parent.is_empty() && self.lookup_hash(&e.parent).await?.is_none() {
+                return Ok(None);
+            }
+            return Ok(Some(Arc::new(e)));
+        }
         let h = self.hash(token)?;
-        self.lookup_hash(&h).await
+        self.lookup_hash_with(&h, tainted).await
+    }
+
+    /// Looks a token up (service or batch), refusing expired and used-up ones.
+    pub async fn lookup(&self, token: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
+        self.lookup_with(token, false).await
     }
 
     /// Looks a token up by accessor.
@@ -258,6 +440,9 @@ impl TokenStore {
         &self,
         accessor: &str,
     ) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
+        if accessor.is_empty() {
+            return Ok(None);
+        }
         let ah = self.hash(accessor)?;
         let Some(a) = self
             .view
@@ -281,8 +466,10 @@ impl TokenStore {
         Ok(entry)
     }
 
-    /// Counts one use of a limited-use token; revokes it after its last use. Returns the entry
-    /// as it was before the use, or `None` when it has no uses left.
+    /// Counts one use of a limited-use token, atomically. The last use marks the token
+    /// tainted ([`TAINTED_USES`]): no other request can use it, and the core calls
+    /// [`TokenStore::finish_use`] after the request to revoke it. Returns the entry as it
+    /// was before the use, or `None` when it has no uses left.
     pub async fn use_token(
         &self,
         entry: &Arc<TokenEntry>,
@@ -301,14 +488,25 @@ impl TokenStore {
         if current.num_uses <= 0 {
             return Ok(None);
         }
-        if current.num_uses == 1 {
-            self.revoke_tree(&current.id_hash).await?;
+        let mut next = current.clone();
+        next.num_uses = if current.num_uses == 1 {
+            TAINTED_USES
         } else {
-            let mut next = current.clone();
-            next.num_uses -= 1;
-            self.update(next).await?;
-        }
+            current.num_uses - 1
+        };
+        self.update(next).await?;
         Ok(Some(Arc::new(current)))
+    }
+
+    /// Revokes the token behind `id_hash` if its last use is done (called by the core after
+    /// a request made with a limited-use token).
+    pub async fn finish_use(&self, id_hash: &str) -> Result<(), LogicalError> {
+        if let Some(e) = self.load(id_hash).await? {
+            if e.is_tainted() {
+                self.revoke_tree(id_hash).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Revokes a token and, recursively, all its children.
@@ -351,7 +549,7 @@ impl TokenStore {
             .get_json::<TokenEntry>(&format!("id/{id_hash}"))
             .await?;
         self.cache.write().remove(id_hash);
-        if let Some(e) = entry {
+        if let Some(e) = &entry {
             let ah = self.hash(&e.accessor)?;
             self.view.delete(&format!("accessor/{ah}")).await?;
             if !e.parent.is_empty() {
@@ -361,12 +559,84 @@ impl TokenStore {
             }
         }
         self.view.delete(&format!("id/{id_hash}")).await?;
+        if let Some(e) = entry.filter(|e| !e.cubbyhole_id.is_empty()) {
+            let hook = self.on_revoke.read().clone();
+            if let Some(hook) = hook {
+                hook(e.cubbyhole_id).await;
+            }
+        }
         Ok(())
     }
 
-    /// Every stored accessor hash (for `auth/token/accessors`, tidy).
+    /// Every stored accessor hash.
     pub async fn accessor_hashes(&self) -> Result<Vec<String>, LogicalError> {
         Ok(self.view.list("accessor/").await?)
+    }
+
+    /// Every accessor of a live service token, for `LIST auth/token/accessors`.
+    pub async fn accessors(&self) -> Result<Vec<String>, LogicalError> {
+        let mut out = Vec::new();
+        for ah in self.accessor_hashes().await? {
+            if let Some(a) = self
+                .view
+                .get_json::<AccessorEntry>(&format!("accessor/{ah}"))
+                .await?
+            {
+                if !a.accessor.is_empty() {
+                    out.push(a.accessor);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Cleans the store: deletes accessor entries of vanished tokens, revokes expired and
+    /// used-up tokens, and turns children of vanished parents into orphans.
+    pub async fn tidy(&self) -> Result<TidyReport, LogicalError> {
+        let mut report = TidyReport::default();
+        let now = now_unix();
+        for ah in self.accessor_hashes().await? {
+            let key = format!("accessor/{ah}");
+            let Some(a) = self.view.get_json::<AccessorEntry>(&key).await? else {
+                continue;
+            };
+            match self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{}", a.id_hash))
+                .await?
+            {
+                None => {
+                    self.view.delete(&key).await?;
+                    report.dangling_accessors += 1;
+                }
+                Some(e) if e.expired_at(now) || e.num_uses < 0 => {
+                    self.revoke_tree(&e.id_hash).await?;
+                    report.revoked += 1;
+                }
+                Some(_) => {}
+            }
+        }
+        for parent in self.view.list("parent/").await? {
+            let parent = parent.trim_end_matches('/').to_string();
+            if self.view.get(&format!("id/{parent}")).await?.is_some() {
+                continue;
+            }
+            for child in self.view.list(&format!("parent/{parent}/")).await? {
+                let ch = child.trim_end_matches('/');
+                if let Some(mut e) = self
+                    .view
+                    .get_json::<TokenEntry>(&format!("id/{ch}"))
+                    .await?
+                {
+                    e.parent.clear();
+                    e.orphan = true;
+                    self.update(e).await?;
+                }
+                self.view.delete(&format!("parent/{parent}/{ch}")).await?;
+                report.stale_parent_links += 1;
+            }
+        }
+        Ok(report)
     }
 }
 

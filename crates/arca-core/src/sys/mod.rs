@@ -26,7 +26,13 @@ pub(crate) struct Unavailable;
 #[async_trait]
 impl Backend for Unavailable {
     async fn handle_request(&self, _req: Request) -> Result<Option<Response>, LogicalError> {
-        Err(LogicalError::coded(503, "backend is not available"))
+        Err(LogicalError::coded(
+            404,
+            format!(
+                "no handler for route {:?}. route entry found, but backend is nil.",
+                _req.mount_point.clone() + &_req.path
+            ),
+        ))
     }
     async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
         Ok(ExistenceCheck::default())
@@ -239,7 +245,7 @@ impl Backend for SystemBackend {
         use Endpoint as E;
         use Operation as O;
         match (endpoint, op) {
-            (E::Leader, O::Read) => legacy(json!({"ha_enabled": false})),
+            (E::Leader, O::Read) => raw_json(200, &json!({"ha_enabled": false})),
             (E::Seal, O::Update | O::Create) => {
                 core.seal().await?;
                 Ok(None)

@@ -253,7 +253,7 @@ async fn enable(
         )));
     }
     let route_path = entry.route_path();
-    core.setup_route(entry).await?;
+    core.setup_route(entry, false).await?;
     if let Err(e) = core.persist_table(kind).await {
         // Keep memory and storage in agreement: undo the route.
         if let Some(r) = core.inner.router.remove(&route_path) {

@@ -1,0 +1,15 @@
+//! `arca`: the server (`arca server`) and every client command in one binary.
+
+mod server;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let code = if args.get(1).is_some_and(|a| a == "server") {
+        server::main(args.into_iter().skip(2).collect())
+    } else {
+        arca_cli::run(args)
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}

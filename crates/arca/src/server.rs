@@ -1,0 +1,373 @@
+//! `arca server`: reads the config (or builds the dev one), opens storage, builds the core with
+//! every builtin backend, and serves the listeners until interrupted.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use arca_config::{ClientCertMode, ListenerConfig, ServerConfig};
+use arca_core::{BackendRegistry, Core, CoreConfig};
+use arca_http::{ListenerOptions, RequestHandler, TlsOptions, TlsVersion};
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+/// Server command-line flags, Go-style (`-flag=value`, `-flag value`, `--flag`).
+#[derive(Debug, Default)]
+struct Flags {
+    configs: Vec<PathBuf>,
+    dev: bool,
+    dev_root_token_id: Option<String>,
+    dev_listen_address: Option<String>,
+    dev_no_store_token: bool,
+    dev_plugin_dir: Option<PathBuf>,
+    log_level: Option<String>,
+}
+
+const USAGE: &str = "Usage: arca server [options]
+
+  Starts an Arca server that speaks the Vault/OpenBao HTTP API.
+
+  -config=<path>             Path to a configuration file or directory (repeatable).
+  -dev                       In-memory, unsealed server with one unseal key and a root token.
+  -dev-root-token-id=<id>    Root token id in dev mode.
+  -dev-listen-address=<addr> Address to listen on in dev mode (default 127.0.0.1:8200).
+  -dev-no-store-token        Do not write the dev root token to ~/.vault-token.
+  -dev-plugin-dir=<dir>      Plugin directory in dev mode.
+  -log-level=<level>         trace, debug, info, warn or error.
+";
+
+fn parse_flags(args: Vec<OsString>) -> Result<Flags> {
+    let mut f = Flags::default();
+    let mut it = args
+        .into_iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .peekable();
+    while let Some(arg) = it.next() {
+        if arg == "-h" || arg == "-help" || arg == "--help" {
+            print!("{USAGE}");
+            std::process::exit(0);
+        }
+        let Some(stripped) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            bail!("unexpected argument {arg:?}\n\n{USAGE}");
+        };
+        let (name, inline) = match stripped.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (stripped.to_string(), None),
+        };
+        let mut value = |name: &str| -> Result<String> {
+            match &inline {
+                Some(v) => Ok(v.clone()),
+                None => it
+                    .next()
+                    .ok_or_else(|| anyhow!("flag needs an argument: -{name}")),
+            }
+        };
+        let boolean =
+            |inline: &Option<String>| inline.as_deref().is_none_or(|v| v == "true" || v == "1");
+        match name.as_str() {
+            "config" => f.configs.push(PathBuf::from(value("config")?)),
+            "dev" => f.dev = boolean(&inline),
+            "dev-root-token-id" => f.dev_root_token_id = Some(value("dev-root-token-id")?),
+            "dev-listen-address" => f.dev_listen_address = Some(value("dev-listen-address")?),
+            "dev-no-store-token" => f.dev_no_store_token = boolean(&inline),
+            "dev-plugin-dir" => f.dev_plugin_dir = Some(PathBuf::from(value("dev-plugin-dir")?)),
+            "log-level" => f.log_level = Some(value("log-level")?),
+            other => bail!("flag provided but not defined: -{other}\n\n{USAGE}"),
+        }
+    }
+    Ok(f)
+}
+
+/// Entry point of `arca server`; returns the process exit code.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let flags = match parse_flags(args) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("Error starting the runtime: {e}");
+            return 1;
+        }
+    };
+    match runtime.block_on(run(flags)) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("Error: {e:#}");
+            1
+        }
+    }
+}
+
+fn init_logging(level: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(format!("{level},hyper=warn,h2=warn,rustls=warn"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Serves core requests to the HTTP layer.
+struct CoreHandler(Core);
+
+#[async_trait]
+impl RequestHandler for CoreHandler {
+    async fn handle(
+        &self,
+        req: arca_sdk::Request,
+    ) -> Result<Option<arca_sdk::Response>, arca_sdk::LogicalError> {
+        self.0.handle_request(req).await
+    }
+}
+
+/// Every builtin secrets engine and auth method.
+fn registry() -> BackendRegistry {
+    // ENGINES: filled from arca_engines::builtin_secrets() once the engines land.
+    BackendRegistry::default()
+}
+
+fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
+    let address: SocketAddr = l
+        .address
+        .parse()
+        .with_context(|| format!("listener address {:?} is not host:port", l.address))?;
+    let mut o = ListenerOptions::new(address);
+    o.max_request_size = l.max_request_size_bytes();
+    o.max_request_duration = l.max_request_duration;
+    if !l.tls_disable {
+        let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
+            bail!(
+                "listener {}: tls_cert_file and tls_key_file are required unless tls_disable = true",
+                l.address
+            );
+        };
+        let mut t = TlsOptions::new(cert, key);
+        t.client_ca_file = l.tls_client_ca_file.clone();
+        t.min_version = TlsVersion::parse(&l.tls_min_version).unwrap_or(TlsVersion::Tls12);
+        t.max_version = l.tls_max_version.as_deref().and_then(TlsVersion::parse);
+        match l.client_cert_mode() {
+            ClientCertMode::Disabled => t.disable_client_certs = true,
+            ClientCertMode::Required => t.require_and_verify_client_cert = true,
+            ClientCertMode::Requested => {}
+        }
+        o.tls = Some(t);
+    }
+    Ok(o)
+}
+
+fn dev_config(flags: &Flags) -> ServerConfig {
+    let mut listener = ListenerConfig {
+        address: flags
+            .dev_listen_address
+            .clone()
+            .unwrap_or_else(|| "127.0.0.1:8200".to_string()),
+        ..ListenerConfig::default()
+    };
+    listener.kind = "tcp".into();
+    listener.tls_disable = true;
+    ServerConfig {
+        storage: Some(arca_config::StorageConfig {
+            kind: "inmem".into(),
+            options: Default::default(),
+        }),
+        listeners: vec![listener],
+        plugin_directory: flags.dev_plugin_dir.clone(),
+        ..ServerConfig::default()
+    }
+}
+
+async fn run(flags: Flags) -> Result<()> {
+    let config = if flags.dev {
+        dev_config(&flags)
+    } else {
+        if flags.configs.is_empty() {
+            bail!("A storage backend must be specified (use -config=<file> or -dev)");
+        }
+        let mut merged: Option<ServerConfig> = None;
+        for path in &flags.configs {
+            let c = arca_config::load_file(path).map_err(|e| anyhow!("{e}"))?;
+            merged = Some(match merged {
+                None => c,
+                Some(mut m) => {
+                    if c.storage.is_some() {
+                        m.storage = c.storage;
+                    }
+                    m.listeners.extend(c.listeners);
+                    m
+                }
+            });
+        }
+        merged.ok_or_else(|| anyhow!("no configuration"))?
+    };
+    let level = flags
+        .log_level
+        .clone()
+        .or_else(|| config.log_level.clone())
+        .unwrap_or_else(|| "info".to_string());
+    init_logging(&level);
+    for w in &config.warnings {
+        tracing::warn!("{w}");
+    }
+    let storage = config
+        .storage
+        .clone()
+        .ok_or_else(|| anyhow!("A storage backend must be specified"))?;
+    let options: HashMap<String, String> = storage.options.clone().into_iter().collect();
+    let physical = arca_storage::open_backend(&storage.kind, &options)
+        .map_err(|e| anyhow!("error initializing storage of type {}: {e}", storage.kind))?;
+    if config.listeners.is_empty() {
+        bail!("at least one listener must be configured");
+    }
+
+    let mut core_config = CoreConfig::new(physical, &storage.kind);
+    core_config.registry = registry();
+    if let Some(t) = config.default_lease_ttl {
+        core_config.default_lease_ttl = t;
+    }
+    if let Some(t) = config.max_lease_ttl {
+        core_config.max_lease_ttl = t;
+    }
+    core_config.cluster_name = config.cluster_name.clone();
+    let core = Core::new(core_config);
+
+    let shutdown = CancellationToken::new();
+    let handler: Arc<dyn RequestHandler> = Arc::new(CoreHandler(core.clone()));
+    let mut handles = Vec::new();
+    let mut addrs = Vec::new();
+    for l in &config.listeners {
+        let opts = listener_options(l)?;
+        let tls = opts.tls.is_some();
+        let h = arca_http::serve(opts, handler.clone(), shutdown.clone())
+            .await
+            .map_err(|e| anyhow!("Error initializing listener of type tcp: {e}"))?;
+        addrs.push((h.local_addr, tls));
+        handles.push(h);
+    }
+
+    println!("==> Arca server configuration:\n");
+    println!("{:>20}: {}", "Storage", storage.kind);
+    for (addr, tls) in &addrs {
+        println!(
+            "{:>20}: tcp (addr: \"{addr}\", tls: \"{}\")",
+            "Listener",
+            if *tls { "enabled" } else { "disabled" }
+        );
+    }
+    println!("{:>20}: {}", "Log Level", level);
+    println!(
+        "{:>20}: {}",
+        "Version",
+        format!("Arca v{}", env!("CARGO_PKG_VERSION"))
+    );
+    println!();
+
+    if flags.dev {
+        dev_bootstrap(&core, &flags, addrs[0].0).await?;
+    }
+    println!("==> Arca server started! Log data will stream in below:\n");
+
+    wait_for_signal().await;
+    tracing::info!("==> Arca shutdown triggered");
+    shutdown.cancel();
+    for h in handles {
+        let _ = tokio::time::timeout(Duration::from_secs(10), h.join).await;
+    }
+    let _ = core.seal().await;
+    Ok(())
+}
+
+async fn dev_bootstrap(core: &Core, flags: &Flags, addr: SocketAddr) -> Result<()> {
+    let init = core
+        .initialize(1, 1, flags.dev_root_token_id.clone())
+        .await
+        .map_err(|e| anyhow!("failed to initialize the dev server: {e}"))?;
+    let key = init
+        .keys
+        .first()
+        .ok_or_else(|| anyhow!("dev init produced no key"))?;
+    core.unseal_with_key(key)
+        .await
+        .map_err(|e| anyhow!("failed to unseal the dev server: {e}"))?;
+    // Dev mode mounts KV v2 at secret/, as Vault does.
+    let mut req = arca_sdk::Request::new(arca_sdk::Operation::Update, "sys/mounts/secret");
+    req.client_token = Some(zeroize::Zeroizing::new(init.root_token.to_string()));
+    let mut data = arca_sdk::JsonMap::new();
+    data.insert("type".into(), "kv".into());
+    data.insert("description".into(), "key/value secret storage".into());
+    let mut options = arca_sdk::JsonMap::new();
+    options.insert("version".into(), "2".into());
+    data.insert("options".into(), serde_json::Value::Object(options));
+    req.data = data;
+    if let Err(e) = core.handle_request(req).await {
+        tracing::warn!("dev mode: could not mount kv v2 at secret/: {e}");
+    }
+    if !flags.dev_no_store_token
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        let path = PathBuf::from(home).join(".vault-token");
+        if let Err(e) = write_private(&path, init.root_token.as_bytes()) {
+            tracing::warn!("dev mode: could not write {}: {e}", path.display());
+        }
+    }
+    let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.as_slice());
+    println!(
+        "WARNING! dev mode is enabled! In this mode, Arca runs entirely in-memory
+and starts unsealed with a single unseal key. The root token is already
+authenticated to the CLI, so you can immediately begin using Arca.
+
+You may need to set the following environment variables:
+
+    $ export VAULT_ADDR='http://{addr}'
+
+The unseal key and root token are displayed below in case you want to
+seal/unseal the Vault or re-authenticate.
+
+Unseal Key: {b64}
+Root Token: {}
+
+Development mode should NOT be used in production installations!
+",
+        init.root_token.as_str()
+    );
+    Ok(())
+}
+
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+async fn wait_for_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
