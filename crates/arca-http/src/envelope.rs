@@ -1,0 +1,379 @@
+//! Answers on the wire: Vault's JSON envelope for a [`arca_sdk::Response`], raw responses,
+//! `204 No Content`, and `{"errors": [...]}` bodies, all with Vault's common headers.
+
+use std::collections::HashMap;
+
+use arca_sdk::{Auth, JsonMap, Response, ResponseWrapInfo};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::{Response as HttpResponse, StatusCode};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+/// The HTTP answer type of this crate.
+pub(crate) type Answer = HttpResponse<Full<Bytes>>;
+
+/// The envelope's own keys, in Vault's order (`mount_type` is Arca's addition).
+const ENVELOPE_KEYS: [&str; 9] = [
+    "request_id",
+    "lease_id",
+    "renewable",
+    "lease_duration",
+    "data",
+    "wrap_info",
+    "warnings",
+    "auth",
+    "mount_type",
+];
+
+/// `{"errors": messages}` with `status`.
+pub(crate) fn errors(status: StatusCode, messages: &[String]) -> Answer {
+    let body = serde_json::json!({ "errors": messages });
+    json_answer(status, body.to_string().into_bytes())
+}
+
+/// `{"errors": [message]}` with `status`.
+pub(crate) fn error(status: StatusCode, message: &str) -> Answer {
+    errors(status, &[message.to_string()])
+}
+
+/// The answer for a handler's error.
+pub(crate) fn logical_error(err: &arca_sdk::LogicalError) -> Answer {
+    errors(status_code(err.status()), &err.wire_messages())
+}
+
+/// `204 No Content` with the common headers.
+pub(crate) fn no_content() -> Answer {
+    json_answer(StatusCode::NO_CONTENT, Vec::new())
+}
+
+/// The answer for a handler's response: raw, or the JSON envelope.
+pub(crate) fn response(request_id: &str, resp: &Response) -> Answer {
+    let mut answer = match &resp.raw {
+        Some(raw) => {
+            let mut a = with_common_headers(status_code(raw.status), raw.body.clone());
+            if let Ok(ct) = HeaderValue::from_str(&raw.content_type) {
+                a.headers_mut().insert(CONTENT_TYPE, ct);
+            }
+            a
+        }
+        None => {
+            let status = status_code(resp.status.unwrap_or(200));
+            json_answer(status, envelope_json(request_id, resp))
+        }
+    };
+    add_headers(&mut answer, &resp.headers);
+    answer
+}
+
+/// The JSON envelope's bytes.
+pub(crate) fn envelope_json(request_id: &str, resp: &Response) -> Vec<u8> {
+    let envelope = Envelope::new(request_id, resp);
+    let mut out = Vec::new();
+    let mut ser = serde_json::Serializer::new(&mut out);
+    let written = match resp.data.as_ref() {
+        Some(data) if resp.top_level_data && resp.wrap_info.is_none() => {
+            TopLevel { data, envelope }.serialize(&mut ser)
+        }
+        _ => envelope.serialize(&mut ser),
+    };
+    match written {
+        Ok(()) => out,
+        // Serializing maps of JSON values and strings cannot fail; keep an answer anyway.
+        Err(_) => br#"{"errors":["failed to encode response"]}"#.to_vec(),
+    }
+}
+
+fn status_code(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+fn json_answer(status: StatusCode, body: Vec<u8>) -> Answer {
+    let mut a = with_common_headers(status, body);
+    a.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    a
+}
+
+fn with_common_headers(status: StatusCode, body: Vec<u8>) -> Answer {
+    let mut a = HttpResponse::new(Full::new(Bytes::from(body)));
+    *a.status_mut() = status;
+    let h = a.headers_mut();
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // OpenBao sends this on every answer by default.
+    h.insert(
+        hyper::header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+    );
+    a
+}
+
+/// Adds the response's own headers; a name set there replaces the default one.
+fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>) {
+    for (name, values) in extra {
+        let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
+            tracing::warn!(header = %name, "dropping a response header with an invalid name");
+            continue;
+        };
+        answer.headers_mut().remove(&name);
+        for value in values {
+            match HeaderValue::from_str(value) {
+                Ok(v) => {
+                    answer.headers_mut().append(name.clone(), v);
+                }
+                Err(_) => {
+                    tracing::warn!(header = %name, "dropping an invalid response header value");
+                }
+            }
+        }
+    }
+}
+
+/// The envelope's fields, borrowed from the response.
+struct Envelope<'a> {
+    request_id: &'a str,
+    lease_id: &'a str,
+    renewable: bool,
+    lease_duration: u64,
+    data: Option<&'a JsonMap>,
+    wrap_info: Option<&'a ResponseWrapInfo>,
+    warnings: &'a [String],
+    auth: Option<AuthJson<'a>>,
+    mount_type: &'a str,
+}
+
+impl<'a> Envelope<'a> {
+    fn new(request_id: &'a str, resp: &'a Response) -> Envelope<'a> {
+        let secret = resp.secret.as_ref();
+        if let Some(wrap) = resp.wrap_info.as_ref() {
+            // A wrapped answer shows the wrapping token only (Vault leaves request_id empty).
+            return Envelope {
+                request_id: "",
+                lease_id: "",
+                renewable: false,
+                lease_duration: 0,
+                data: None,
+                wrap_info: Some(wrap),
+                warnings: &resp.warnings,
+                auth: None,
+                mount_type: &resp.mount_type,
+            };
+        }
+        Envelope {
+            request_id,
+            lease_id: secret.map(|s| s.lease_id.as_str()).unwrap_or(""),
+            renewable: secret.is_some_and(|s| s.lease.renewable),
+            lease_duration: secret.map(|s| s.lease.ttl.as_secs()).unwrap_or(0),
+            data: resp.data.as_ref(),
+            wrap_info: None,
+            warnings: &resp.warnings,
+            auth: resp.auth.as_ref().map(AuthJson),
+            mount_type: &resp.mount_type,
+        }
+    }
+
+    fn write<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        map.serialize_entry("request_id", self.request_id)?;
+        map.serialize_entry("lease_id", self.lease_id)?;
+        map.serialize_entry("renewable", &self.renewable)?;
+        map.serialize_entry("lease_duration", &self.lease_duration)?;
+        map.serialize_entry("data", &self.data)?;
+        map.serialize_entry("wrap_info", &self.wrap_info)?;
+        let warnings = (!self.warnings.is_empty()).then_some(self.warnings);
+        map.serialize_entry("warnings", &warnings)?;
+        map.serialize_entry("auth", &self.auth)?;
+        map.serialize_entry("mount_type", self.mount_type)
+    }
+}
+
+impl Serialize for Envelope<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        self.write(&mut map)?;
+        map.end()
+    }
+}
+
+/// Vault's legacy form for some `sys/` endpoints: each data key also at the top level, before
+/// the envelope's keys (which win over a data key of the same name).
+struct TopLevel<'a> {
+    data: &'a JsonMap,
+    envelope: Envelope<'a>,
+}
+
+impl Serialize for TopLevel<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(None)?;
+        for (k, v) in self.data {
+            if !ENVELOPE_KEYS.contains(&k.as_str()) {
+                map.serialize_entry(k, v)?;
+            }
+        }
+        self.envelope.write(&mut map)?;
+        map.end()
+    }
+}
+
+/// The `auth` object of a login answer, in Vault's key order.
+struct AuthJson<'a>(&'a Auth);
+
+impl Serialize for AuthJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let a = self.0;
+        let mut map = s.serialize_map(Some(12))?;
+        map.serialize_entry("client_token", &a.client_token)?;
+        map.serialize_entry("accessor", &a.accessor)?;
+        map.serialize_entry("policies", &a.policies)?;
+        map.serialize_entry("token_policies", &a.token_policies)?;
+        // Vault prints a token without metadata as `null`.
+        let mut metadata: Vec<(&String, &String)> = a.metadata.iter().collect();
+        metadata.sort();
+        let metadata = (!metadata.is_empty()).then_some(SortedMap(metadata));
+        map.serialize_entry("metadata", &metadata)?;
+        map.serialize_entry("lease_duration", &a.lease.ttl.as_secs())?;
+        map.serialize_entry("renewable", &a.lease.renewable)?;
+        map.serialize_entry("entity_id", &a.entity_id)?;
+        map.serialize_entry("token_type", &a.token_type)?;
+        map.serialize_entry("orphan", &a.orphan)?;
+        map.serialize_entry("mfa_requirement", &())?;
+        map.serialize_entry("num_uses", &a.num_uses)?;
+        map.end()
+    }
+}
+
+/// Metadata in key order, so answers are stable.
+struct SortedMap<'a>(Vec<(&'a String, &'a String)>);
+
+impl Serialize for SortedMap<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().copied())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arca_sdk::{LeaseOptions, Secret};
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    fn keys(bytes: &[u8]) -> Vec<String> {
+        // Key order as written: walk the top-level object with a streaming deserializer
+        // into a Vec of pairs.
+        let v: serde_json::Map<String, Value> = serde_json::from_slice(bytes).unwrap();
+        let mut found: Vec<(usize, String)> = v
+            .keys()
+            .map(|k| {
+                let needle = format!("\"{k}\":");
+                let pos = std::str::from_utf8(bytes).unwrap().find(&needle).unwrap();
+                (pos, k.clone())
+            })
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn envelope_keys_in_vault_order() {
+        let resp = Response::with_data(json!({"a": 1}).as_object().unwrap().clone());
+        let bytes = envelope_json("rid", &resp);
+        assert_eq!(keys(&bytes), ENVELOPE_KEYS);
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            v,
+            json!({"request_id":"rid","lease_id":"","renewable":false,"lease_duration":0,
+                   "data":{"a":1},"wrap_info":null,"warnings":null,"auth":null,"mount_type":""})
+        );
+    }
+
+    #[test]
+    fn secret_auth_and_warnings() {
+        let resp = Response {
+            secret: Some(Secret {
+                lease: LeaseOptions {
+                    ttl: Duration::from_secs(60),
+                    renewable: true,
+                    ..LeaseOptions::default()
+                },
+                lease_id: "kv/creds/abc".into(),
+                ..Secret::default()
+            }),
+            auth: Some(Auth {
+                client_token: "hvs.x".into(),
+                accessor: "acc".into(),
+                policies: vec!["default".into()],
+                token_policies: vec!["default".into()],
+                metadata: [("username".to_string(), "bob".to_string())].into(),
+                lease: LeaseOptions {
+                    ttl: Duration::from_secs(2764800),
+                    renewable: true,
+                    ..LeaseOptions::default()
+                },
+                token_type: "service".into(),
+                orphan: true,
+                ..Auth::default()
+            }),
+            warnings: vec!["w".into()],
+            mount_type: "kv".into(),
+            ..Response::default()
+        };
+        let bytes = envelope_json("rid", &resp);
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["lease_id"], "kv/creds/abc");
+        assert_eq!(v["renewable"], true);
+        assert_eq!(v["lease_duration"], 60);
+        assert_eq!(v["warnings"], json!(["w"]));
+        assert_eq!(v["mount_type"], "kv");
+        assert_eq!(v["data"], Value::Null);
+        // The shape of a `bao login` answer's `auth`.
+        assert_eq!(
+            v["auth"],
+            json!({"client_token":"hvs.x","accessor":"acc","policies":["default"],
+                   "token_policies":["default"],"metadata":{"username":"bob"},
+                   "lease_duration":2764800,"renewable":true,"entity_id":"",
+                   "token_type":"service","orphan":true,"mfa_requirement":null,"num_uses":0})
+        );
+        let auth_bytes = serde_json::to_vec(&v["auth"]).unwrap();
+        assert!(!auth_bytes.is_empty());
+    }
+
+    #[test]
+    fn wrapped_answers_hide_data() {
+        let mut resp = Response::with_data(json!({"secret": "s"}).as_object().unwrap().clone());
+        resp.wrap_info = Some(ResponseWrapInfo {
+            token: "hvs.w".into(),
+            accessor: "wa".into(),
+            ttl: 300,
+            creation_time: "2026-01-01T00:00:00Z".into(),
+            creation_path: "secret/foo".into(),
+            wrapped_accessor: String::new(),
+        });
+        let v: Value = serde_json::from_slice(&envelope_json("rid", &resp)).unwrap();
+        assert_eq!(v["data"], Value::Null);
+        assert_eq!(v["request_id"], "");
+        assert_eq!(
+            v["wrap_info"],
+            json!({"token":"hvs.w","accessor":"wa","ttl":300,
+                   "creation_time":"2026-01-01T00:00:00Z","creation_path":"secret/foo"})
+        );
+    }
+
+    #[test]
+    fn top_level_data_comes_first_and_loses_to_envelope_keys() {
+        let mut resp = Response::with_data(
+            json!({"type":"kv","data":"shadowed","accessor":"kv_1"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        resp.top_level_data = true;
+        let bytes = envelope_json("rid", &resp);
+        let mut want = vec!["accessor".to_string(), "type".to_string()];
+        want.extend(ENVELOPE_KEYS.iter().map(|k| k.to_string()));
+        assert_eq!(keys(&bytes), want);
+        let v: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["type"], "kv");
+        assert_eq!(v["data"]["data"], "shadowed");
+    }
+}

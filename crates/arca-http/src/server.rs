@@ -1,0 +1,375 @@
+//! The listener: binds, accepts (with TLS when configured), serves HTTP/1.1 and HTTP/2, and
+//! runs each request through the pipeline path check → method → headers → body → handler →
+//! answer, under the request duration limit.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use arca_sdk::{Connection, Operation, Request};
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+
+use crate::RequestHandler;
+use crate::body::{self, ReadError};
+use crate::envelope::{self, Answer};
+use crate::error::HttpError;
+use crate::json_limits::JsonLimits;
+use crate::operation::{self, DataSource, RoutingError};
+use crate::options::{DEFAULT_MAX_JSON_DEPTH, ListenerOptions};
+use crate::request_path;
+use crate::translate;
+
+/// Vault's `http_read_header_timeout`.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long open connections get to finish once shutdown is asked for.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The deepest JSON accepted whatever the options say: the parser recurses once per level.
+pub(crate) const HARD_MAX_JSON_DEPTH: usize = 1_000;
+
+/// A running listener.
+#[derive(Debug)]
+pub struct ServerHandle {
+    /// The address actually bound (useful with port 0).
+    pub local_addr: SocketAddr,
+    /// Ends once the shutdown token is cancelled and open connections have finished (or the
+    /// grace period of 10 s has passed).
+    pub join: JoinHandle<()>,
+}
+
+/// Binds `opts.address` (so bind and TLS errors are returned at once) and serves on tokio
+/// until `shutdown` is cancelled.
+pub async fn serve(
+    opts: ListenerOptions,
+    handler: Arc<dyn RequestHandler>,
+    shutdown: CancellationToken,
+) -> Result<ServerHandle, HttpError> {
+    let acceptor = match &opts.tls {
+        Some(tls) => Some(TlsAcceptor::from(crate::tls::server_config(tls)?)),
+        None => None,
+    };
+    let bind_error = |source| HttpError::Bind {
+        address: opts.address,
+        source,
+    };
+    let listener = TcpListener::bind(opts.address).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    let state = Arc::new(State::new(&opts, handler));
+    let join = tokio::spawn(accept_loop(listener, acceptor, state, shutdown));
+    Ok(ServerHandle { local_addr, join })
+}
+
+/// What every connection of a listener shares.
+struct State {
+    handler: Arc<dyn RequestHandler>,
+    max_request_size: Option<usize>,
+    max_request_duration: Duration,
+    json_limits: JsonLimits,
+    http: auto::Builder<TokioExecutor>,
+}
+
+impl State {
+    fn new(opts: &ListenerOptions, handler: Arc<dyn RequestHandler>) -> State {
+        let mut http = auto::Builder::new(TokioExecutor::new());
+        http.http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT);
+        http.http2().timer(TokioTimer::new());
+        let max_depth = match opts.max_json_depth {
+            0 => DEFAULT_MAX_JSON_DEPTH,
+            n => n.min(HARD_MAX_JSON_DEPTH),
+        };
+        State {
+            handler,
+            max_request_size: opts.max_request_size,
+            max_request_duration: opts.max_request_duration,
+            json_limits: JsonLimits {
+                max_depth,
+                max_string_length: opts.max_json_string_length,
+                max_object_entries: opts.max_json_object_entries,
+                max_array_elements: opts.max_json_array_elements,
+            },
+            http,
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<State>,
+    shutdown: CancellationToken,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(error = %e, "failed to accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve_connection(
+            stream,
+            peer,
+            acceptor.clone(),
+            state.clone(),
+            graceful.watcher(),
+        ));
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(SHUTDOWN_GRACE) => {
+            tracing::debug!("connections still open at the end of the shutdown grace period");
+        }
+    }
+}
+
+async fn serve_connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    acceptor: Option<TlsAcceptor>,
+    state: Arc<State>,
+    watcher: Watcher,
+) {
+    let mut connection = Connection {
+        remote_addr: peer.ip().to_string(),
+        remote_port: peer.port(),
+        peer_certificates: Vec::new(),
+    };
+    let Some(acceptor) = acceptor else {
+        let conn = Arc::new(connection);
+        run_http(TokioIo::new(stream), conn, &state, watcher).await;
+        return;
+    };
+    let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(peer = %peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(peer = %peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    if let Some(certs) = tls.get_ref().1.peer_certificates() {
+        connection.peer_certificates = certs.iter().map(|c| c.as_ref().to_vec()).collect();
+    }
+    run_http(TokioIo::new(tls), Arc::new(connection), &state, watcher).await;
+}
+
+async fn run_http<I>(io: I, conn: Arc<Connection>, state: &Arc<State>, watcher: Watcher)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+{
+    let service_state = state.clone();
+    let service = service_fn(move |req| {
+        let state = service_state.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(state, conn, req).await) }
+    });
+    let served = watcher
+        .watch(state.http.serve_connection(io, service).into_owned())
+        .await;
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// One request, start to end: the pipeline under the duration limit, the log line, HEAD.
+async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<Incoming>) -> Answer {
+    let method = req.method().clone();
+    // Logged without the query: query values can be secrets.
+    let raw_path = req.uri().path().to_string();
+    let pipeline = process(&state, &conn, req);
+    let answer = if state.max_request_duration.is_zero() {
+        pipeline.await
+    } else {
+        match tokio::time::timeout(state.max_request_duration, pipeline).await {
+            Ok(answer) => answer,
+            Err(_) => envelope::error(StatusCode::SERVICE_UNAVAILABLE, "context deadline exceeded"),
+        }
+    };
+    tracing::debug!(
+        method = %method,
+        path = %raw_path,
+        status = answer.status().as_u16(),
+        "request"
+    );
+    if method == Method::HEAD {
+        return without_body(answer);
+    }
+    answer
+}
+
+/// A HEAD answer: the GET answer's status and headers, no body.
+fn without_body(answer: Answer) -> Answer {
+    let (mut parts, body) = answer.into_parts();
+    let size = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
+    parts
+        .headers
+        .insert(CONTENT_LENGTH, HeaderValue::from(size));
+    hyper::Response::from_parts(parts, Full::new(Bytes::new()))
+}
+
+async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Incoming>) -> Answer {
+    let (parts, body) = req.into_parts();
+    let path = match request_path::canonical_path(parts.uri.path()) {
+        Ok(path) => path,
+        Err(e) => return envelope::error(StatusCode::BAD_REQUEST, e.message()),
+    };
+    let Some(api_path) = request_path::api_path(&path) else {
+        return envelope::errors(StatusCode::NOT_FOUND, &[]);
+    };
+    let query: Vec<(String, String)> = parts
+        .uri
+        .query()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let routing = match operation::route(&parts.method, &query) {
+        Ok(routing) => routing,
+        Err(RoutingError::MethodNotAllowed) => {
+            return envelope::errors(StatusCode::METHOD_NOT_ALLOWED, &[]);
+        }
+        Err(RoutingError::BadListValue) => {
+            return envelope::error(
+                StatusCode::BAD_REQUEST,
+                "invalid value for the list query parameter",
+            );
+        }
+    };
+    let headers = match translate::header_parts(&parts.headers) {
+        Ok(h) => h,
+        Err(message) => return envelope::error(StatusCode::BAD_REQUEST, &message),
+    };
+    let data = match routing.data {
+        DataSource::Query => body::query_data(&query),
+        DataSource::Body | DataSource::PatchBody => {
+            let media_type = media_type(&parts.headers);
+            if routing.data == DataSource::PatchBody
+                && !matches!(
+                    media_type.as_str(),
+                    "application/merge-patch+json" | "application/json"
+                )
+            {
+                return envelope::error(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    &format!(
+                        "PATCH requires Content-Type of application/merge-patch+json, \
+                         provided {media_type}"
+                    ),
+                );
+            }
+            let content_length = parts
+                .headers
+                .get(CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let bytes = match body::read_limited(body, state.max_request_size, content_length).await
+            {
+                Ok(bytes) => bytes,
+                Err(ReadError::TooLarge) => {
+                    return envelope::error(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "http: request body too large",
+                    );
+                }
+                Err(ReadError::Io) => {
+                    return envelope::error(
+                        StatusCode::BAD_REQUEST,
+                        "failed to read the request body",
+                    );
+                }
+            };
+            let decoded = if routing.data == DataSource::Body && is_form(&media_type, &bytes) {
+                Ok(body::decode_form(&bytes))
+            } else {
+                body::decode_json(&bytes, &state.json_limits)
+            };
+            match decoded {
+                Ok(data) => data,
+                Err(message) => return envelope::error(StatusCode::BAD_REQUEST, &message),
+            }
+        }
+    };
+
+    let mut path = api_path.to_string();
+    if routing.operation == Operation::List && !path.ends_with('/') {
+        path.push('/');
+    }
+    let mut request = Request::new(routing.operation, path).with_data(data);
+    request.id = uuid::Uuid::new_v4().to_string();
+    request.client_token = headers.client_token;
+    request.headers = headers.headers;
+    request.wrap_info = headers.wrap_info;
+    request.from_api_client = headers.from_api_client;
+    request.connection = Some(Connection::clone(conn));
+    let request_id = request.id.clone();
+
+    // The handler runs in its own task so a panic becomes a 500; the guard aborts it when this
+    // future is dropped (client gone, or the duration limit hit).
+    let handler = state.handler.clone();
+    let mut task = AbortOnDrop(tokio::spawn(async move { handler.handle(request).await }));
+    match (&mut task.0).await {
+        Ok(Ok(None)) => envelope::no_content(),
+        Ok(Ok(Some(resp))) => envelope::response(&request_id, &resp),
+        Ok(Err(e)) => envelope::logical_error(&e),
+        Err(e) => {
+            tracing::error!(error = %e, "request handler failed");
+            envelope::errors(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &[arca_sdk::error::multierror(&["internal error".to_string()])],
+            )
+        }
+    }
+}
+
+/// The media type of `Content-Type`, lower-case, without parameters (empty when absent).
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+/// Vault's rule: a form content type makes a form body, unless the body looks like JSON.
+fn is_form(media_type: &str, bytes: &[u8]) -> bool {
+    media_type == "application/x-www-form-urlencoded"
+        && !matches!(
+            bytes.iter().find(|b| !b.is_ascii_whitespace()),
+            Some(b'{' | b'[')
+        )
+}
+
+/// Aborts the task when dropped.
+struct AbortOnDrop<T>(JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
