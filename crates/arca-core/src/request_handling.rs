@@ -33,7 +33,7 @@ impl Core {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
-        let _state = self.inner.state_lock.read().await;
+        let state_guard = self.inner.state_lock.read().await;
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
@@ -96,11 +96,18 @@ impl Core {
         }
 
         let mount_type = mount.kind.clone();
+        let seals = mount_type == "system"
+            && rel.trim_end_matches('/') == "seal"
+            && matches!(req.operation, Operation::Update | Operation::Create);
         let mut resp = handle.backend.handle_request(req).await?;
+        if seals {
+            // Sealing waits for every request in flight, this one included: let go first.
+            drop(state_guard);
+            self.seal().await?;
+            return Ok(None);
+        }
         if let Some(r) = resp.as_mut() {
-            if mount_type != "system" {
-                r.mount_type = mount_type;
-            }
+            r.mount_type = mount_type;
         }
         Ok(resp)
     }

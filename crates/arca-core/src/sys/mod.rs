@@ -246,10 +246,8 @@ impl Backend for SystemBackend {
         use Operation as O;
         match (endpoint, op) {
             (E::Leader, O::Read) => raw_json(200, &json!({"ha_enabled": false})),
-            (E::Seal, O::Update | O::Create) => {
-                core.seal().await?;
-                Ok(None)
-            }
+            // The pipeline seals once this request has let go of the state lock.
+            (E::Seal, O::Update | O::Create) => Ok(None),
             (E::StepDown, O::Update | O::Create) => Ok(None),
             (E::KeyStatus, O::Read) => {
                 let info = core
