@@ -1,0 +1,224 @@
+//! Request parameters of KV v2 that the framework's field types do not cover: version lists,
+//! `options.cas`, signed durations and `custom_metadata`.
+
+use std::collections::BTreeMap;
+
+use arca_sdk::duration::parse_duration;
+use serde_json::Value;
+
+use crate::EngineError;
+
+/// Vault's limits on `custom_metadata`.
+const MAX_CUSTOM_KEYS: usize = 64;
+const MAX_CUSTOM_KEY_LEN: usize = 128;
+const MAX_CUSTOM_VALUE_LEN: usize = 512;
+
+fn int_error(field: &str, shown: &str) -> EngineError {
+    EngineError::InvalidField(format!(
+        "Field validation failed: error converting input for field \"{field}\": \
+         '{shown}' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
+    ))
+}
+
+fn parse_int(field: &str, v: &Value) -> Result<i64, EngineError> {
+    match v {
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().filter(|f| f.fract() == 0.0).map(|f| f as i64))
+            .ok_or_else(|| int_error(field, &n.to_string())),
+        Value::String(s) => s.trim().parse().map_err(|_| int_error(field, s)),
+        other => Err(int_error(field, &other.to_string())),
+    }
+}
+
+/// The `versions` parameter: a list of integers, numeric strings, or a comma-separated string.
+pub(crate) fn versions(raw: Option<&Value>) -> Result<Vec<u64>, EngineError> {
+    let items: Vec<Value> = match raw {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.clone(),
+        Some(Value::String(s)) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| Value::String(p.to_string()))
+            .collect(),
+        Some(other) => vec![other.clone()],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    for it in &items {
+        let n = parse_int("versions", it)?;
+        // Negative versions never exist; keep them out of the u64 space.
+        if let Ok(n) = u64::try_from(n) {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+/// `options.cas`: absent, or an integer (number or numeric string).
+pub(crate) fn cas(options: &serde_json::Map<String, Value>) -> Result<Option<i64>, EngineError> {
+    match options.get("cas") {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => parse_int("cas", v)
+            .map(Some)
+            .map_err(|_| EngineError::CasUnparsable),
+    }
+}
+
+/// A signed duration in seconds: a number, `"30"`, or a Go duration (`"1h"`, `"-1s"`).
+pub(crate) fn signed_duration(field: &str, v: &Value) -> Result<i64, EngineError> {
+    let bad = |shown: &str| {
+        EngineError::InvalidField(format!(
+            "error converting input for field \"{field}\": time: invalid duration \"{shown}\""
+        ))
+    };
+    match v {
+        Value::Null => Ok(0),
+        Value::Number(n) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f as i64))
+            .ok_or_else(|| bad(&n.to_string())),
+        Value::String(s) => {
+            let t = s.trim();
+            let (neg, rest) = match t.strip_prefix('-') {
+                Some(r) => (true, r),
+                None => (false, t),
+            };
+            let d = parse_duration(rest).map_err(|_| bad(s))?;
+            let secs = i64::try_from(d.as_secs()).map_err(|_| bad(s))?;
+            Ok(if neg { -secs } else { secs })
+        }
+        other => Err(bad(&other.to_string())),
+    }
+}
+
+fn go_type(v: &Value) -> &'static str {
+    match v {
+        Value::Array(_) => "[]interface {}",
+        Value::Object(_) => "map[string]interface {}",
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "float64",
+        Value::String(_) => "string",
+        Value::Null => "<nil>",
+    }
+}
+
+/// `custom_metadata`: an object whose values are strings (numbers and booleans are printed),
+/// `null` entries kept as `None` for merge patches. Vault's limits apply.
+pub(crate) fn custom_metadata(v: &Value) -> Result<BTreeMap<String, Option<String>>, EngineError> {
+    let obj = match v {
+        Value::Object(m) => m,
+        Value::Null => return Ok(BTreeMap::new()),
+        other => {
+            return Err(EngineError::InvalidField(format!(
+                "error converting input for field \"custom_metadata\": '' expected type \
+                 'map[string]interface {{}}', got unconvertible type '{}'",
+                go_type(other)
+            )));
+        }
+    };
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    if obj.len() > MAX_CUSTOM_KEYS {
+        problems.push(format!(
+            "payload must contain at most {MAX_CUSTOM_KEYS} keys, provided {}",
+            obj.len()
+        ));
+    }
+    for (k, val) in obj {
+        let s = match val {
+            Value::String(s) => Some(s.clone()),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null => None,
+            other => {
+                return Err(EngineError::InvalidField(format!(
+                    "custom_metadata validation failed: '' expected type 'string', got \
+                     unconvertible type '{}'",
+                    go_type(other)
+                )));
+            }
+        };
+        if k.len() > MAX_CUSTOM_KEY_LEN {
+            problems.push(format!(
+                "length of key {k:?} is {} but max is {MAX_CUSTOM_KEY_LEN}",
+                k.len()
+            ));
+        }
+        if let Some(s) = &s
+            && s.len() > MAX_CUSTOM_VALUE_LEN
+        {
+            problems.push(format!(
+                "length of value for key {k:?} is {} but max is {MAX_CUSTOM_VALUE_LEN}",
+                s.len()
+            ));
+        }
+        out.insert(k.clone(), s);
+    }
+    if !problems.is_empty() {
+        return Err(EngineError::InvalidField(format!(
+            "custom_metadata validation failed: {}",
+            problems.join(", ")
+        )));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn version_lists() {
+        let cases = [
+            (json!([1, 2]), vec![1, 2]),
+            (json!("1,2, 3"), vec![1, 2, 3]),
+            (json!(["4", 5]), vec![4, 5]),
+            (json!(7), vec![7]),
+            (json!([]), vec![]),
+            (json!([-1, 2]), vec![2]),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(versions(Some(&raw)).unwrap(), want, "{raw}");
+        }
+        assert_eq!(versions(None).unwrap(), Vec::<u64>::new());
+        assert!(versions(Some(&json!("abc"))).is_err());
+        assert!(versions(Some(&json!([[0]]))).is_err());
+    }
+
+    #[test]
+    fn cas_values() {
+        let o = |v: Value| json!({ "cas": v }).as_object().cloned().unwrap();
+        assert_eq!(cas(&o(json!(3))).unwrap(), Some(3));
+        assert_eq!(cas(&o(json!("3"))).unwrap(), Some(3));
+        assert_eq!(cas(&o(json!(-1))).unwrap(), Some(-1));
+        assert_eq!(cas(&serde_json::Map::new()).unwrap(), None);
+        assert_eq!(cas(&o(json!("x"))), Err(EngineError::CasUnparsable));
+        assert_eq!(cas(&o(json!(1.5))), Err(EngineError::CasUnparsable));
+    }
+
+    #[test]
+    fn durations_and_custom_metadata() {
+        assert_eq!(signed_duration("d", &json!("1h")).unwrap(), 3600);
+        assert_eq!(signed_duration("d", &json!("-1s")).unwrap(), -1);
+        assert_eq!(signed_duration("d", &json!(30)).unwrap(), 30);
+        assert_eq!(
+            signed_duration("delete_version_after", &json!("abc"))
+                .unwrap_err()
+                .to_string(),
+            "error converting input for field \"delete_version_after\": time: invalid duration \"abc\""
+        );
+        let cm = custom_metadata(&json!({"a": 1, "b": "x", "c": null})).unwrap();
+        assert_eq!(cm["a"].as_deref(), Some("1"));
+        assert_eq!(cm["c"], None);
+        assert_eq!(
+            custom_metadata(&json!({"a": [1]})).unwrap_err().to_string(),
+            "custom_metadata validation failed: '' expected type 'string', got unconvertible type '[]interface {}'"
+        );
+        assert!(custom_metadata(&json!("x")).is_err());
+        let many: serde_json::Map<String, Value> =
+            (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert!(custom_metadata(&Value::Object(many)).is_err());
+    }
+}
