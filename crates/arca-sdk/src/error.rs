@@ -91,6 +91,8 @@ impl LogicalError {
             | LogicalError::UnsupportedOperation
             | LogicalError::UnsupportedPath
             | LogicalError::Internal(_) => vec![multierror(&[self.to_string()])],
+            // An empty message is Vault's bare `{"errors":[]}`.
+            LogicalError::Coded { message, .. } if message.is_empty() => Vec::new(),
             _ => vec![self.to_string()],
         }
     }

@@ -136,8 +136,11 @@ impl RequestHandler for CoreHandler {
 
 /// Every builtin secrets engine and auth method.
 fn registry() -> BackendRegistry {
-    // ENGINES: filled from arca_engines::builtin_secrets() once the engines land.
-    BackendRegistry::default()
+    let mut r = BackendRegistry::default();
+    for (name, factory) in arca_engines::builtin_secrets() {
+        r.secrets.insert(name.to_string(), factory);
+    }
+    r
 }
 
 fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
