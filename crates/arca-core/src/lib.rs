@@ -11,6 +11,8 @@ pub mod router;
 pub mod seal_ops;
 mod sys;
 mod token_backend;
+mod token_fields;
+pub mod token_roles;
 pub mod token_store;
 mod views;
 

@@ -25,6 +25,9 @@ pub struct PolicyEntry {
     /// RFC 3339 time of the last write.
     #[serde(default)]
     pub modified: String,
+    /// How many times the policy was written (`version` in reads, checked by `cas`).
+    #[serde(default)]
+    pub policy_version: u64,
 }
 
 /// Stores policies and compiles ACLs.
@@ -32,6 +35,7 @@ pub struct PolicyStore {
     view: Arc<dyn Storage>,
     policies: RwLock<HashMap<String, Arc<Policy>>>,
     acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    write_lock: tokio::sync::Mutex<()>,
 }
 
 impl PolicyStore {
@@ -41,6 +45,7 @@ impl PolicyStore {
             view,
             policies: RwLock::new(HashMap::new()),
             acls: RwLock::new(HashMap::new()),
+            write_lock: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -50,7 +55,7 @@ impl PolicyStore {
         self.acls.write().clear();
         if self.view.get("default").await?.is_none() {
             let p = default_policy();
-            self.write_raw("default", &p.raw).await?;
+            self.write_raw("default", &p.raw, 1).await?;
         }
         Ok(())
     }
@@ -61,18 +66,20 @@ impl PolicyStore {
         self.acls.write().clear();
     }
 
-    async fn write_raw(&self, name: &str, raw: &str) -> Result<(), LogicalError> {
+    async fn write_raw(&self, name: &str, raw: &str, version: u64) -> Result<(), LogicalError> {
         let entry = PolicyEntry {
             version: POLICY_ENTRY_VERSION,
             name: name.to_string(),
             raw: raw.to_string(),
             modified: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+            policy_version: version,
         };
         self.view.put_json(name, &entry).await
     }
 
-    /// Parses and stores a policy. `root` cannot be written.
-    pub async fn set(&self, name: &str, raw: &str) -> Result<(), LogicalError> {
+    /// Parses and stores a policy. `root` cannot be written. With `cas`, the write happens
+    /// only when the stored version is `cas` (0 = the policy must not exist yet).
+    pub async fn set(&self, name: &str, raw: &str, cas: Option<u64>) -> Result<(), LogicalError> {
         let name = normalize_name(name);
         if name.is_empty() {
             return Err(LogicalError::bad_request("policy name must be provided"));
@@ -80,9 +87,23 @@ impl PolicyStore {
         if name == "root" {
             return Err(LogicalError::bad_request("cannot update \"root\" policy"));
         }
-        let policy =
-            parse_policy(&name, raw).map_err(|e| LogicalError::bad_request(e.to_string()))?;
-        self.write_raw(&name, raw).await?;
+        let policy = parse_policy(&name, raw)
+            .map_err(|e| LogicalError::bad_request(format!("failed to parse policy: {e}")))?;
+        let _guard = self.write_lock.lock().await;
+        let current = self
+            .view
+            .get_json::<PolicyEntry>(&name)
+            .await?
+            .map(|e| e.policy_version.max(1))
+            .unwrap_or(0);
+        if let Some(cas) = cas
+            && cas != current
+        {
+            return Err(LogicalError::bad_request(format!(
+                "check-and-set parameter {cas} did not match the current version {current}"
+            )));
+        }
+        self.write_raw(&name, raw, current + 1).await?;
         self.policies.write().insert(name, Arc::new(policy));
         self.acls.write().clear();
         Ok(())
@@ -97,6 +118,7 @@ impl PolicyStore {
                 name,
                 raw: String::new(),
                 modified: String::new(),
+                policy_version: 0,
             }));
         }
         self.view.get_json(&name).await
@@ -127,12 +149,11 @@ impl PolicyStore {
         match name.as_str() {
             "root" => return Err(LogicalError::bad_request("cannot delete \"root\" policy")),
             "default" => {
-                return Err(LogicalError::bad_request(
-                    "cannot delete \"default\" policy",
-                ));
+                return Err(LogicalError::bad_request("cannot delete default policy"));
             }
             _ => {}
         }
+        let _guard = self.write_lock.lock().await;
         self.view.delete(&name).await?;
         self.policies.write().remove(&name);
         self.acls.write().clear();

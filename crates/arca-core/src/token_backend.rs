@@ -1,7 +1,10 @@
-//! The token auth method mounted at `auth/token/`: create, look up, renew and revoke tokens.
+//! The token auth method mounted at `auth/token/`: create (plain, orphan, by role), look up,
+//! renew and revoke tokens (by token, self or accessor), list accessors, roles and tidy.
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
+use arca_policy::Capabilities;
 use arca_sdk::{
     Backend, BackendType, ExistenceCheck, LogicalError, Operation, Request, Response, SpecialPaths,
 };
@@ -9,8 +12,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::core::{Core, Inner};
-use crate::sys::str_field;
-use crate::token_store::{TokenEntry, now_unix};
+use crate::token_fields::{bool_or, duration_secs, int_field, str_field, string_list};
+use crate::token_roles::{TokenRole, get_role, handle_roles};
+use crate::token_store::{TokenEntry, TokenStore, now_unix};
 
 /// The `auth/token/` backend.
 pub(crate) struct TokenBackend {
@@ -30,21 +34,20 @@ impl TokenBackend {
     }
 }
 
-/// The JSON `lookup` returns for a token.
+fn iso(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
+        .unwrap_or_default()
+}
+
+/// The JSON `lookup` returns for a token (`id` is shown only when looked up by token).
 pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>) -> Value {
-    let ttl = e
-        .expire_time()
-        .map(|t| (t - now_unix()).max(0))
-        .unwrap_or(0);
-    let iso = |t: i64| {
-        chrono::DateTime::from_timestamp(t, 0)
-            .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true))
-            .unwrap_or_default()
-    };
-    json!({
+    let now = now_unix();
+    let ttl = e.expire_time().map(|t| (t - now).max(0)).unwrap_or(0);
+    let mut v = json!({
         "accessor": e.accessor,
         "creation_time": e.creation_time,
-        "creation_ttl": e.ttl,
+        "creation_ttl": e.creation_ttl,
         "display_name": e.display_name,
         "entity_id": e.entity_id,
         "expire_time": e.expire_time().map(iso),
@@ -52,14 +55,681 @@ pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>) -> Value {
         "id": id.unwrap_or(""),
         "issue_time": iso(e.creation_time),
         "meta": if e.meta.is_empty() { Value::Null } else { json!(e.meta) },
-        "num_uses": e.num_uses,
+        "num_uses": e.num_uses.max(0),
         "orphan": e.orphan,
         "path": e.path,
         "policies": e.policies,
         "renewable": e.renewable,
         "ttl": ttl,
         "type": e.token_type,
-    })
+    });
+    if let Value::Object(m) = &mut v {
+        if e.period > 0 {
+            m.insert("period".into(), json!(e.period));
+        }
+        if !e.role.is_empty() {
+            m.insert("role".into(), json!(e.role));
+        }
+        if e.last_renewal_time > 0 {
+            m.insert("last_renewal_time".into(), json!(e.last_renewal_time));
+            m.insert("last_renewal".into(), json!(iso(e.last_renewal_time)));
+        }
+    }
+    v
+}
+
+/// Go's `time.Duration` text as Vault's lease warnings print it (`"1h"`, `"1h59m36s"`).
+fn human_duration(secs: u64) -> String {
+    if secs == 0 {
+        return "0s".into();
+    }
+    let mut s = arca_sdk::duration::format_go_duration(Duration::from_secs(secs));
+    if s.ends_with("m0s") {
+        s.truncate(s.len() - 2);
+    }
+    if let Some(i) = s.find("h0m") {
+        s.replace_range(i + 1..i + 3, "");
+    }
+    s
+}
+
+/// The TTL limits a token gets: the system's, lowered by the token mount's tuning.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TtlLimits {
+    /// Default TTL in seconds.
+    pub default_ttl: u64,
+    /// Maximum TTL in seconds.
+    pub max_ttl: u64,
+}
+
+/// Vault's `CalculateTTL`: the TTL of a lease made or renewed now. Returns the TTL and the
+/// warnings to show; fails once the lease is past its maximum.
+pub(crate) fn calculate_ttl(
+    limits: TtlLimits,
+    increment: u64,
+    backend_ttl: u64,
+    period: u64,
+    explicit_max_ttl: u64,
+    start: i64,
+    now: i64,
+) -> Result<(u64, Vec<String>), LogicalError> {
+    let mut warnings = Vec::new();
+    let mut max_ttl = limits.max_ttl;
+    if explicit_max_ttl > 0 && explicit_max_ttl < max_ttl {
+        max_ttl = explicit_max_ttl;
+    }
+    if max_ttl == 0 {
+        return Err(LogicalError::internal("max TTL must be greater than zero"));
+    }
+    let mut ttl;
+    let max_valid: Option<i64>;
+    if period > 0 {
+        let mut period = period;
+        if period > max_ttl {
+            warnings.push(format!(
+                "period of {:?} exceeded the effective max_ttl of {:?}; period value is capped accordingly",
+                human_duration(period),
+                human_duration(max_ttl)
+            ));
+            period = max_ttl;
+        }
+        ttl = period;
+        max_valid = (explicit_max_ttl > 0).then(|| start + explicit_max_ttl as i64);
+    } else {
+        ttl = if increment > 0 {
+            increment
+        } else if backend_ttl > 0 {
+            backend_ttl
+        } else {
+            limits.default_ttl
+        };
+        max_valid = Some(start + max_ttl as i64);
+    }
+    if let Some(mv) = max_valid {
+        let valid = mv - now;
+        if valid <= 0 {
+            return Err(LogicalError::bad_request("past the max TTL, cannot renew"));
+        }
+        if (valid as u64) < ttl {
+            warnings.push(format!(
+                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
+                human_duration(ttl),
+                human_duration(valid as u64)
+            ));
+            ttl = valid as u64;
+        }
+    }
+    Ok((ttl, warnings))
+}
+
+/// Vault's `SanitizePolicies`: trimmed, lower-cased, `default` added when asked, only
+/// `root` when `root` is present, sorted and deduplicated.
+pub(crate) fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<String> {
+    let mut out: Vec<String> = policies
+        .iter()
+        .map(|p| p.trim().to_lowercase())
+        .filter(|p| !p.is_empty())
+        .collect();
+    if out.iter().any(|p| p == "root") {
+        return vec!["root".into()];
+    }
+    if add_default && !out.iter().any(|p| p == "default") {
+        out.push("default".into());
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Matches a Vault glob (`*` anywhere, any number of times).
+fn glob_match(pattern: &str, value: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == value;
+    }
+    let mut rest = value;
+    for (i, part) in parts.iter().enumerate() {
+        if i == 0 {
+            match rest.strip_prefix(part) {
+                Some(r) => rest = r,
+                None => return false,
+            }
+        } else if i == parts.len() - 1 {
+            return rest.ends_with(part);
+        } else {
+            match rest.find(part) {
+                Some(idx) => rest = &rest[idx + part.len()..],
+                None => return false,
+            }
+        }
+    }
+    true
+}
+
+fn any_glob(patterns: &[String], value: &str) -> bool {
+    patterns.iter().any(|p| glob_match(p, value))
+}
+
+fn go_quote_list(v: &[String]) -> String {
+    let items: Vec<String> = v.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", items.join(" "))
+}
+
+/// Works out the policies of a new token (Vault's `resolveTokenPolicies`).
+pub(crate) fn resolve_policies(
+    asked: Option<Vec<String>>,
+    no_default_policy: bool,
+    role: Option<&TokenRole>,
+    parent: &TokenEntry,
+    is_sudo: bool,
+) -> Result<Vec<String>, LogicalError> {
+    let asked = asked.unwrap_or_default();
+    let mut policies = asked.clone();
+    let mut add_default = false;
+    let role_limits = role.filter(|r| {
+        !r.allowed_policies.is_empty()
+            || !r.disallowed_policies.is_empty()
+            || !r.allowed_policies_glob.is_empty()
+            || !r.disallowed_policies_glob.is_empty()
+    });
+    if let Some(role) = role_limits {
+        let local_default = !no_default_policy
+            && !role.token_no_default_policy
+            && !role.disallowed_policies.iter().any(|p| p == "default")
+            && !any_glob(&role.disallowed_policies_glob, "default");
+        let mut final_policies = if asked.is_empty() {
+            Vec::new()
+        } else {
+            sanitize_policies(&asked, local_default)
+        };
+        if !role.allowed_policies.is_empty() || !role.allowed_policies_glob.is_empty() {
+            let allowed = sanitize_policies(&role.allowed_policies, local_default);
+            if final_policies.is_empty() {
+                final_policies = allowed;
+            } else {
+                let globs = sanitize_policies(&role.allowed_policies_glob, false);
+                if final_policies
+                    .iter()
+                    .any(|p| !allowed.contains(p) && !any_glob(&globs, p))
+                {
+                    return Err(LogicalError::bad_request(format!(
+                        "token policies ({}) must be subset of the role's allowed policies ({}) or glob policies ({})",
+                        go_quote_list(&final_policies),
+                        go_quote_list(&allowed),
+                        go_quote_list(&globs)
+                    )));
+                }
+            }
+        } else if final_policies.is_empty() {
+            final_policies = sanitize_policies(&parent.policies, local_default);
+        }
+        for p in &final_policies {
+            if role.disallowed_policies.contains(p) || any_glob(&role.disallowed_policies_glob, p) {
+                return Err(LogicalError::bad_request(format!(
+                    "token policy {p:?} is disallowed by this role"
+                )));
+            }
+        }
+        policies = final_policies;
+    } else if asked.is_empty() {
+        policies = sanitize_policies(&parent.policies, false);
+    } else if !is_sudo {
+        let want = sanitize_policies(&asked, false);
+        let have = sanitize_policies(&parent.policies, false);
+        if want.iter().any(|p| !have.contains(p)) {
+            return Err(LogicalError::bad_request(
+                "child policies must be subset of parent",
+            ));
+        }
+        add_default = !no_default_policy && parent.policies.iter().any(|p| p == "default");
+    } else {
+        add_default = !no_default_policy;
+    }
+    let mut out = sanitize_policies(&policies, add_default);
+    if no_default_policy {
+        out.retain(|p| p != "default");
+    }
+    if let Some(p) = out.iter().find(|p| *p == "response-wrapping") {
+        return Err(LogicalError::bad_request(format!(
+            "cannot assign policy {p:?}"
+        )));
+    }
+    Ok(out)
+}
+
+/// Sanitizes a display name as Vault does: `token-<name>` with every run of characters
+/// other than letters, digits and `-` replaced by `-`, and no trailing `-`.
+pub(crate) fn display_name(name: &str) -> String {
+    let full = format!("token-{name}");
+    let mut out = String::with_capacity(full.len());
+    let mut in_run = false;
+    for c in full.chars() {
+        if c.is_ascii_alphanumeric() || c == '-' {
+            out.push(c);
+            in_run = false;
+        } else if !in_run {
+            out.push('-');
+            in_run = true;
+        }
+    }
+    out.strip_suffix('-').map(str::to_string).unwrap_or(out)
+}
+
+fn auth_response(
+    token: &str,
+    e: &TokenEntry,
+    lease_ttl: u64,
+    renewable: bool,
+    period: u64,
+    explicit_max_ttl: u64,
+) -> Response {
+    Response {
+        auth: Some(arca_sdk::Auth {
+            client_token: token.to_string(),
+            accessor: e.accessor.clone(),
+            policies: e.policies.clone(),
+            token_policies: e.policies.clone(),
+            metadata: e.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            display_name: e.display_name.clone(),
+            entity_id: e.entity_id.clone(),
+            orphan: e.parent.is_empty(),
+            token_type: e.token_type.clone(),
+            num_uses: e.num_uses.max(0) as u64,
+            period: Duration::from_secs(period),
+            explicit_max_ttl: Duration::from_secs(explicit_max_ttl),
+            lease: arca_sdk::LeaseOptions {
+                ttl: Duration::from_secs(lease_ttl),
+                renewable,
+                issue_time: Some(iso(e.creation_time)),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Response::default()
+    }
+}
+
+impl TokenBackend {
+    /// The limits of the token mount at `mount_point`.
+    fn limits(&self, core: &Core, mount_point: &str) -> TtlLimits {
+        let cfg = core.config();
+        let mut l = TtlLimits {
+            default_ttl: cfg.default_lease_ttl.as_secs(),
+            max_ttl: cfg.max_lease_ttl.as_secs(),
+        };
+        if let Some((_, route)) = core.inner.router.route(mount_point) {
+            let m = route.mount.load();
+            if m.config.max_lease_ttl > 0 {
+                l.max_ttl = m.config.max_lease_ttl;
+            }
+            if m.config.default_lease_ttl > 0 {
+                l.default_ttl = m.config.default_lease_ttl;
+            }
+        }
+        l.default_ttl = l.default_ttl.min(l.max_ttl);
+        l
+    }
+
+    /// Whether the client token holds `sudo` (or root) on `path`.
+    async fn has_sudo(&self, core: &Core, te: &TokenEntry, path: &str) -> bool {
+        match core.policy_store().acl(&te.policies).await {
+            Ok(acl) => acl.is_root() || acl.capability_set(path).contains(Capabilities::SUDO),
+            Err(_) => false,
+        }
+    }
+
+    async fn create(
+        &self,
+        core: &Core,
+        req: &Request,
+        orphan: bool,
+        role: Option<TokenRole>,
+    ) -> Result<Option<Response>, LogicalError> {
+        let store = core.token_store();
+        let d = &req.data;
+        let Some(parent) = store.lookup_with(req.token(), true).await? else {
+            return Err(LogicalError::bad_request(
+                "parent token lookup failed: no parent found",
+            ));
+        };
+        if parent.is_batch() {
+            return Err(LogicalError::bad_request(
+                "batch tokens cannot create more tokens",
+            ));
+        }
+        if parent.num_uses != 0 {
+            return Err(LogicalError::bad_request(
+                "restricted use token cannot generate child tokens",
+            ));
+        }
+        let full_path = format!("{}{}", req.mount_point, req.path);
+        let is_sudo = self.has_sudo(core, &parent, &full_path).await;
+
+        let mut type_str = str_field(d, "type").unwrap_or_default();
+        if let Some(role) = &role {
+            match role.token_type.as_str() {
+                "" | "default" | "default-service" => {}
+                "default-batch" => {
+                    if type_str.is_empty() {
+                        type_str = "batch".into();
+                    }
+                }
+                "service" | "batch" => type_str = role.token_type.clone(),
+                other => {
+                    return Err(LogicalError::bad_request(format!(
+                        "role being used for token creation contains invalid token type {other:?}"
+                    )));
+                }
+            }
+        }
+        let mut renewable = bool_or(d, "renewable", true)?;
+        let mut num_uses = int_field(d, "num_uses")?;
+        let explicit_max = duration_secs(d, "explicit_max_ttl")?;
+        let period = duration_secs(d, "period")?;
+        let token_type = match type_str.as_str() {
+            "" | "service" => "service",
+            "batch" => {
+                let bad = if explicit_max.unwrap_or(0) != 0 {
+                    Some("explicit_max_ttl")
+                } else if num_uses != 0 {
+                    Some("num_uses")
+                } else if period.unwrap_or(0) != 0 {
+                    Some("period")
+                } else {
+                    None
+                };
+                if let Some(bad) = bad {
+                    return Err(LogicalError::bad_request(format!(
+                        "batch tokens cannot have {bad:?} set"
+                    )));
+                }
+                renewable = false;
+                "batch"
+            }
+            _ => return Err(LogicalError::bad_request("invalid 'token_type' value")),
+        };
+        if num_uses < 0 {
+            return Err(LogicalError::bad_request(
+                "number of uses cannot be negative",
+            ));
+        }
+        if let Some(alias) = str_field(d, "entity_alias").filter(|a| !a.is_empty()) {
+            let Some(role) = &role else {
+                return Err(LogicalError::bad_request(
+                    "'entity_alias' is only allowed in combination with token role",
+                ));
+            };
+            let alias = alias.to_lowercase();
+            let allowed = role.allowed_entity_aliases.clone().unwrap_or_default();
+            if !allowed.contains(&alias) && !any_glob(&allowed, &alias) {
+                return Err(LogicalError::bad_request("invalid 'entity_alias' value"));
+            }
+            return Err(LogicalError::bad_request(
+                "entity aliases need the identity store, which this server does not have yet",
+            ));
+        }
+        let mut entry = TokenEntry {
+            parent: parent.id_hash.clone(),
+            path: format!("auth/token/{}", req.path.trim_end_matches('/')),
+            meta: match d.get("meta") {
+                Some(Value::Object(m)) => m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            v.as_str()
+                                .map(String::from)
+                                .unwrap_or_else(|| v.to_string()),
+                        )
+                    })
+                    .collect(),
+                _ => Default::default(),
+            },
+            display_name: "token".into(),
+            creation_time: now_unix(),
+            token_type: token_type.into(),
+            ..TokenEntry::default()
+        };
+        if let Some(role) = &role {
+            entry.role = role.name.clone();
+            if renewable && !role.renewable {
+                renewable = false;
+            }
+            if role.token_num_uses != 0 && (num_uses == 0 || role.token_num_uses < num_uses) {
+                num_uses = role.token_num_uses;
+            }
+            if !role.path_suffix.is_empty() {
+                entry.path = format!("{}/{}", entry.path, role.path_suffix);
+            }
+        }
+        entry.num_uses = num_uses;
+        if let Some(n) = str_field(d, "display_name").filter(|n| !n.is_empty()) {
+            entry.display_name = display_name(&n);
+        }
+        let custom_id = str_field(d, "id").filter(|i| !i.is_empty());
+        if let Some(id) = &custom_id {
+            if !is_sudo {
+                return Err(LogicalError::bad_request(
+                    "root or sudo privileges required to specify token id",
+                ));
+            }
+            if id.starts_with("hvs.") {
+                return Err(LogicalError::bad_request(
+                    "custom token ID cannot have the 'hvs.' prefix",
+                ));
+            }
+            if id.starts_with("s.") {
+                return Err(LogicalError::bad_request(
+                    "custom token ID cannot have the 's.' prefix",
+                ));
+            }
+            if id.contains('.') {
+                return Err(LogicalError::bad_request(
+                    "custom token ID cannot have a '.' in the value",
+                ));
+            }
+        }
+        entry.policies = resolve_policies(
+            string_list(d, "policies"),
+            bool_or(d, "no_default_policy", false)?,
+            role.as_ref(),
+            &parent,
+            is_sudo,
+        )?;
+        if entry.is_root() {
+            if !parent.is_root() {
+                return Err(LogicalError::bad_request(
+                    "root tokens may not be created without parent token being root",
+                ));
+            }
+            if entry.is_batch() {
+                return Err(LogicalError::bad_request(
+                    "batch tokens cannot be root tokens",
+                ));
+            }
+        }
+        if let Some(role) = &role {
+            if role.orphan {
+                entry.parent.clear();
+            }
+        } else if bool_or(d, "no_parent", false)? {
+            if !is_sudo {
+                return Err(LogicalError::bad_request(
+                    "root or sudo privileges required to create orphan token",
+                ));
+            }
+            entry.parent.clear();
+        } else if orphan {
+            entry.parent.clear();
+        }
+        if !entry.parent.is_empty() {
+            entry.entity_id = parent.entity_id.clone();
+        }
+
+        // TTL, period and explicit max TTL, merged with the role's.
+        let mut resp = Response::default();
+        let mut explicit_max_use = explicit_max.unwrap_or(0);
+        entry.explicit_max_ttl = explicit_max_use;
+        let mut period_use = 0;
+        if let Some(p) = period.filter(|p| *p > 0) {
+            if !is_sudo {
+                return Err(LogicalError::bad_request(
+                    "root or sudo privileges required to create periodic token",
+                ));
+            }
+            period_use = p;
+        }
+        let ttl = match duration_secs(d, "ttl")? {
+            Some(t) => t,
+            None => duration_secs(d, "lease")?.unwrap_or(0),
+        };
+        if let Some(role) = role.as_ref().filter(|_| !entry.is_batch()) {
+            if role.token_explicit_max_ttl != 0 {
+                if explicit_max_use == 0 {
+                    explicit_max_use = role.token_explicit_max_ttl;
+                } else {
+                    explicit_max_use = explicit_max_use.min(role.token_explicit_max_ttl);
+                    resp.warn(format!(
+                        "Explicit max TTL specified both during creation call and in role; using the lesser value of {explicit_max_use} seconds"
+                    ));
+                }
+            }
+            if role.token_period != 0 {
+                if period_use == 0 {
+                    period_use = role.token_period;
+                } else {
+                    period_use = period_use.min(role.token_period);
+                    resp.warn(format!(
+                        "Period specified both during creation call and in role; using the lesser value of {period_use} seconds"
+                    ));
+                }
+            }
+        }
+        entry.period = period_use;
+        entry.ttl = ttl;
+        if period_use > 0 || ttl > 0 || !entry.is_root() {
+            let (t, warnings) = calculate_ttl(
+                self.limits(core, &req.mount_point),
+                0,
+                ttl,
+                period_use,
+                explicit_max_use,
+                entry.creation_time,
+                now_unix(),
+            )?;
+            for w in warnings {
+                resp.warn(w);
+            }
+            entry.ttl = t;
+        }
+        if entry.ttl == 0 && explicit_max_use > 0 {
+            entry.ttl = explicit_max_use;
+        }
+        if entry.ttl == 0 {
+            if parent.ttl != 0 {
+                return Err(LogicalError::bad_request(
+                    "expiring root tokens cannot create non-expiring root tokens",
+                ));
+            }
+            renewable = false;
+        }
+        entry.renewable = renewable;
+        entry.creation_ttl = entry.ttl;
+        entry.orphan = entry.parent.is_empty();
+        if custom_id.is_some() {
+            resp.warn("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
+        }
+        let (token, e) = store.create(entry, custom_id).await?;
+        let mut out = auth_response(&token, &e, e.ttl, renewable, period_use, explicit_max_use);
+        out.warnings = resp.warnings;
+        for p in &e.policies {
+            if core.policy_store().get(p).await?.is_none() {
+                out.warn(format!("Policy {p:?} does not exist"));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    async fn renew(
+        &self,
+        core: &Core,
+        req: &Request,
+        e: Arc<TokenEntry>,
+        shown_token: &str,
+    ) -> Result<Option<Response>, LogicalError> {
+        if e.is_batch() {
+            return Err(LogicalError::bad_request("batch tokens cannot be renewed"));
+        }
+        if !e.renewable || e.ttl == 0 {
+            return Err(LogicalError::bad_request("lease is not renewable"));
+        }
+        let increment = duration_secs(&req.data, "increment")?.unwrap_or(0);
+        let mut max = e.explicit_max_ttl;
+        let mut period = e.period;
+        if !e.role.is_empty() {
+            let storage = req.storage()?;
+            let Some(role) = get_role(storage.as_ref(), &e.role).await? else {
+                return Err(LogicalError::internal(format!(
+                    "original token role {:?} could not be found, not renewing",
+                    e.role
+                )));
+            };
+            if role.token_explicit_max_ttl != 0 && (max == 0 || role.token_explicit_max_ttl < max) {
+                max = role.token_explicit_max_ttl;
+            }
+            if role.token_period != 0 && (period == 0 || role.token_period < period) {
+                period = role.token_period;
+            }
+        }
+        let now = now_unix();
+        let (ttl, warnings) = calculate_ttl(
+            self.limits(core, &req.mount_point),
+            increment,
+            e.creation_ttl,
+            period,
+            max,
+            e.creation_time,
+            now,
+        )?;
+        let mut next = (*e).clone();
+        next.ttl = ttl;
+        next.last_renewal_time = now;
+        let next = core.token_store().update(next).await?;
+        let mut r = auth_response(shown_token, &next, ttl, true, period, max);
+        r.warnings = warnings;
+        Ok(Some(r))
+    }
+
+    async fn revoke_entry(
+        &self,
+        store: &TokenStore,
+        e: Option<Arc<TokenEntry>>,
+    ) -> Result<Option<Response>, LogicalError> {
+        match e {
+            Some(e) if e.is_batch() => {
+                Err(LogicalError::bad_request("batch tokens cannot be revoked"))
+            }
+            Some(e) => {
+                store.revoke_tree(&e.id_hash).await?;
+                Ok(None)
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+fn accessor_field(req: &Request) -> Result<String, LogicalError> {
+    match str_field(&req.data, "accessor").filter(|a| !a.is_empty()) {
+        Some(a) => Ok(a),
+        None => Err(LogicalError::InvalidRequest("missing accessor".into())),
+    }
+}
+
+fn token_field(req: &Request) -> Result<String, LogicalError> {
+    match str_field(&req.data, "token").filter(|t| !t.is_empty()) {
+        Some(t) => Ok(t),
+        None => Err(LogicalError::bad_request("missing token ID")),
+    }
 }
 
 #[async_trait]
@@ -67,108 +737,138 @@ impl Backend for TokenBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         let core = self.core()?;
         let store = core.token_store();
-        let path = req.path.trim_end_matches('/');
-        match (path, req.operation) {
-            ("lookup-self", Operation::Read) => {
-                let Some(e) = store.lookup(req.token()).await? else {
+        let path = req.path.trim_end_matches('/').to_string();
+        use Operation as O;
+        let write = matches!(req.operation, O::Update | O::Create);
+        match (path.as_str(), req.operation) {
+            ("create" | "create-orphan", _) if write => {
+                self.create(&core, &req, path == "create-orphan", None)
+                    .await
+            }
+            (p, _) if write && p.starts_with("create/") => {
+                let name = &p["create/".len()..];
+                let storage = req.storage()?;
+                let Some(role) = get_role(storage.as_ref(), name).await? else {
+                    return Err(LogicalError::bad_request(format!("unknown role {name}")));
+                };
+                self.create(&core, &req, false, Some(role)).await
+            }
+            ("lookup-self", O::Read) => {
+                let Some(e) = store.lookup_with(req.token(), true).await? else {
                     return Err(LogicalError::PermissionDenied);
                 };
-                let v = lookup_json(&e, Some(req.token()));
-                Ok(Some(Response::from_serialize(&v)?))
+                Ok(Some(Response::from_serialize(&lookup_json(
+                    &e,
+                    Some(req.token()),
+                ))?))
             }
-            ("lookup", Operation::Update | Operation::Create | Operation::Read) => {
-                let t = str_field(&req.data, "token").unwrap_or_else(|| req.token().to_string());
-                let Some(e) = store.lookup(&t).await? else {
-                    return Err(LogicalError::bad_request("bad token"));
+            ("lookup", O::Read | O::Update | O::Create) => {
+                let t = str_field(&req.data, "token")
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| req.token().to_string());
+                let tainted = t == req.token();
+                let Some(e) = store.lookup_with(&t, tainted).await? else {
+                    return Err(LogicalError::coded(403, "bad token"));
                 };
                 Ok(Some(Response::from_serialize(&lookup_json(&e, Some(&t)))?))
             }
-            ("revoke-self", Operation::Update | Operation::Create) => {
-                let h = store.hash(req.token())?;
-                store.revoke_tree(&h).await?;
-                Ok(None)
+            ("lookup-accessor", _) if write => {
+                let a = accessor_field(&req)?;
+                let Some(e) = store.lookup_accessor(&a).await? else {
+                    return Err(LogicalError::InvalidRequest("invalid accessor".into()));
+                };
+                Ok(Some(Response::from_serialize(&lookup_json(&e, None))?))
             }
-            ("revoke", Operation::Update | Operation::Create) => {
-                let t = str_field(&req.data, "token").unwrap_or_default();
-                if t.is_empty() {
-                    return Err(LogicalError::bad_request("missing token ID"));
+            ("renew-self", _) if write => {
+                let Some(e) = store.lookup_with(req.token(), true).await? else {
+                    return Err(LogicalError::bad_request("token not found"));
+                };
+                self.renew(&core, &req, e, req.token()).await
+            }
+            ("renew", _) if write => {
+                let t = token_field(&req)?;
+                let Some(e) = store.lookup(&t).await? else {
+                    return Err(LogicalError::bad_request("token not found"));
+                };
+                self.renew(&core, &req, e, &t).await
+            }
+            ("renew-accessor", _) if write => {
+                let a = accessor_field(&req)?;
+                let Some(e) = store.lookup_accessor(&a).await? else {
+                    return Err(LogicalError::InvalidRequest("invalid accessor".into()));
+                };
+                self.renew(&core, &req, e, "").await
+            }
+            ("revoke-self", _) if write => {
+                let e = store.lookup_with(req.token(), true).await?;
+                self.revoke_entry(store, e).await
+            }
+            ("revoke", _) if write => {
+                let t = token_field(&req)?;
+                let e = store.lookup(&t).await?;
+                self.revoke_entry(store, e).await
+            }
+            ("revoke-accessor", _) if write => {
+                let a = accessor_field(&req)?;
+                match store.lookup_accessor(&a).await? {
+                    Some(e) => {
+                        store.revoke_tree(&e.id_hash).await?;
+                        Ok(None)
+                    }
+                    None => {
+                        let mut r = Response::default();
+                        r.warn("No token found with this accessor");
+                        Ok(Some(r))
+                    }
                 }
-                let h = store.hash(&t)?;
-                store.revoke_tree(&h).await?;
-                Ok(None)
             }
-            ("create" | "create-orphan", Operation::Update | Operation::Create) => {
-                let Some(parent) = store.lookup(req.token()).await? else {
-                    return Err(LogicalError::PermissionDenied);
+            ("revoke-orphan", _) if write => {
+                let t = token_field(&req)?;
+                let caller = store.lookup_with(req.token(), true).await?;
+                let full = format!("{}{}", req.mount_point, req.path);
+                let sudo = match &caller {
+                    Some(c) => self.has_sudo(&core, c, &full).await,
+                    None => false,
                 };
-                let orphan = path == "create-orphan";
-                let mut policies: Vec<String> = match req.data.get("policies") {
-                    Some(Value::Array(a)) => a
-                        .iter()
-                        .filter_map(|v| v.as_str().map(String::from))
-                        .collect(),
-                    Some(Value::String(s)) => s
-                        .split(',')
-                        .map(|x| x.trim().to_string())
-                        .filter(|x| !x.is_empty())
-                        .collect(),
-                    _ => parent.policies.clone(),
-                };
-                if !parent.is_root() && policies.iter().any(|p| !parent.policies.contains(p)) {
+                if !sudo {
                     return Err(LogicalError::bad_request(
-                        "child policies must be subset of parent",
+                        "root or sudo privileges required to revoke and orphan",
                     ));
                 }
-                if !policies.iter().any(|p| p == "root") && !policies.iter().any(|p| p == "default")
-                {
-                    policies.push("default".into());
+                let Some(e) = store.lookup(&t).await? else {
+                    return Err(LogicalError::bad_request("token to revoke not found"));
+                };
+                if e.is_batch() {
+                    return Err(LogicalError::bad_request("batch tokens cannot be revoked"));
                 }
-                policies.sort();
-                policies.dedup();
-                let ttl = match req.data.get("ttl") {
-                    Some(v) => arca_sdk::duration::parse_duration_value(v)
-                        .map_err(|e| LogicalError::bad_request(e.to_string()))?
-                        .as_secs(),
-                    None => 0,
-                };
-                let entry = TokenEntry {
-                    parent: if orphan {
-                        String::new()
-                    } else {
-                        parent.id_hash.clone()
-                    },
-                    orphan,
-                    policies: policies.clone(),
-                    path: format!("auth/token/{path}"),
-                    display_name: "token".into(),
-                    ttl: if policies.iter().any(|p| p == "root") && ttl == 0 {
-                        0
-                    } else if ttl == 0 {
-                        core.config().default_lease_ttl.as_secs()
-                    } else {
-                        ttl
-                    },
-                    renewable: true,
-                    ..TokenEntry::default()
-                };
-                let (token, e) = store.create(entry, None).await?;
+                store.revoke_orphan(&e.id_hash).await?;
+                Ok(None)
+            }
+            ("accessors", O::List) => {
+                let keys = store.accessors().await?;
+                Ok(Some(Response::from_serialize(&json!({ "keys": keys }))?))
+            }
+            ("tidy", _) if write => {
+                let report = store.tidy().await?;
+                tracing::info!(
+                    dangling_accessors = report.dangling_accessors,
+                    revoked = report.revoked,
+                    stale_parent_links = report.stale_parent_links,
+                    "token: tidy done"
+                );
                 let mut r = Response::default();
-                r.auth = Some(arca_sdk::Auth {
-                    client_token: token.to_string(),
-                    accessor: e.accessor.clone(),
-                    policies: e.policies.clone(),
-                    token_policies: e.policies.clone(),
-                    orphan,
-                    token_type: "service".into(),
-                    lease: arca_sdk::LeaseOptions {
-                        ttl: std::time::Duration::from_secs(e.ttl),
-                        renewable: e.renewable,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                });
+                r.warn("Tidy operation successfully started. Any information from the operation will be printed to OpenBao's server logs.");
+                r.status = Some(202);
                 Ok(Some(r))
             }
+            ("roles", _) => handle_roles(&req, "").await,
+            (p, _) if p.starts_with("roles/") => handle_roles(&req, &p["roles/".len()..]).await,
+            (
+                "create" | "create-orphan" | "lookup-self" | "lookup" | "lookup-accessor" | "renew"
+                | "renew-self" | "renew-accessor" | "revoke" | "revoke-self" | "revoke-accessor"
+                | "revoke-orphan" | "accessors" | "tidy",
+                _,
+            ) => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
     }
@@ -186,5 +886,163 @@ impl Backend for TokenBackend {
 
     fn backend_type(&self) -> BackendType {
         BackendType::Credential
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names() {
+        for (input, want) in [
+            ("Foo Bar", "token-Foo-Bar"),
+            ("a..b", "token-a-b"),
+            ("x!", "token-x"),
+            ("ok-name", "token-ok-name"),
+        ] {
+            assert_eq!(display_name(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn human_durations() {
+        for (secs, want) in [
+            (0, "0s"),
+            (3600, "1h"),
+            (36000, "10h"),
+            (7176, "1h59m36s"),
+            (1800, "30m"),
+            (3661, "1h1m1s"),
+            (59, "59s"),
+        ] {
+            assert_eq!(human_duration(secs), want, "{secs}");
+        }
+    }
+
+    #[test]
+    fn sanitizing() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            sanitize_policies(&s(&[" B", "a", "b"]), true),
+            s(&["a", "b", "default"])
+        );
+        assert_eq!(sanitize_policies(&s(&["x", "root"]), true), s(&["root"]));
+        assert_eq!(sanitize_policies(&s(&[]), false), s(&[]));
+        assert!(glob_match("dev-*", "dev-x") && !glob_match("dev-*", "prod"));
+        assert!(glob_match("*-ro", "kv-ro") && glob_match("a*b*c", "aXbYc"));
+    }
+
+    #[test]
+    fn ttl_calculation() {
+        let limits = TtlLimits {
+            default_ttl: 100,
+            max_ttl: 1000,
+        };
+        let now = 10_000;
+        // (increment, backend ttl, period, explicit max, start, want ttl, warnings)
+        let cases = [
+            (0, 0, 0, 0, now, 100, 0),
+            (0, 50, 0, 0, now, 50, 0),
+            (20, 50, 0, 0, now, 20, 0),
+            (0, 5000, 0, 0, now, 1000, 1),
+            (0, 500, 0, 300, now, 300, 1),
+            (0, 0, 200, 0, now, 200, 0),
+            (0, 0, 2000, 0, now, 1000, 1),
+            (0, 0, 200, 250, now - 100, 150, 1),
+            (0, 500, 0, 0, now - 800, 200, 1),
+        ];
+        for (inc, bttl, period, emax, start, want, nwarn) in cases {
+            let (ttl, w) = calculate_ttl(limits, inc, bttl, period, emax, start, now).unwrap();
+            assert_eq!(
+                (ttl, w.len()),
+                (want, nwarn),
+                "{inc} {bttl} {period} {emax}"
+            );
+        }
+        assert_eq!(
+            calculate_ttl(limits, 0, 10, 0, 0, now - 1000, now)
+                .unwrap_err()
+                .to_string(),
+            "past the max TTL, cannot renew"
+        );
+    }
+
+    #[test]
+    fn policy_resolution() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let parent = TokenEntry {
+            policies: s(&["a", "b", "default"]),
+            ..TokenEntry::default()
+        };
+        let role = TokenRole {
+            allowed_policies: s(&["a", "c"]),
+            disallowed_policies: s(&["bad"]),
+            ..TokenRole::default()
+        };
+        // (asked, no_default, role, sudo, result or error text)
+        #[allow(clippy::type_complexity)]
+        let cases: Vec<(
+            Option<Vec<String>>,
+            bool,
+            Option<&TokenRole>,
+            bool,
+            Result<Vec<String>, &str>,
+        )> = vec![
+            (None, false, None, false, Ok(s(&["a", "b", "default"]))),
+            (
+                Some(s(&["a"])),
+                false,
+                None,
+                false,
+                Ok(s(&["a", "default"])),
+            ),
+            (Some(s(&["a"])), true, None, false, Ok(s(&["a"]))),
+            (
+                Some(s(&["z"])),
+                false,
+                None,
+                false,
+                Err("child policies must be subset of parent"),
+            ),
+            (Some(s(&["z"])), false, None, true, Ok(s(&["default", "z"]))),
+            (
+                None,
+                false,
+                Some(&role),
+                false,
+                Ok(s(&["a", "c", "default"])),
+            ),
+            (
+                Some(s(&["c"])),
+                false,
+                Some(&role),
+                false,
+                Ok(s(&["c", "default"])),
+            ),
+            (
+                Some(s(&["b"])),
+                false,
+                Some(&role),
+                false,
+                Err(
+                    "token policies ([\"b\" \"default\"]) must be subset of the role's allowed policies ([\"a\" \"c\" \"default\"]) or glob policies ([])",
+                ),
+            ),
+            (
+                Some(s(&["response-wrapping"])),
+                false,
+                None,
+                true,
+                Err("cannot assign policy \"response-wrapping\""),
+            ),
+        ];
+        for (asked, nd, role, sudo, want) in cases {
+            let got = resolve_policies(asked.clone(), nd, role, &parent, sudo);
+            match want {
+                Ok(v) => assert_eq!(got.unwrap(), v, "{asked:?}"),
+                Err(t) => assert_eq!(got.unwrap_err().to_string(), t, "{asked:?}"),
+            }
+        }
     }
 }

@@ -352,7 +352,7 @@ impl TokenStore {
         let Ok(plain) = key.open_in_place(
             nonce,
             aead::Aad::from(BATCH_TOKEN_PREFIX.as_bytes()),
-            &mut *buf,
+            &mut buf,
         ) else {
             return Ok(None);
         };
@@ -501,10 +501,10 @@ impl TokenStore {
     /// Revokes the token behind `id_hash` if its last use is done (called by the core after
     /// a request made with a limited-use token).
     pub async fn finish_use(&self, id_hash: &str) -> Result<(), LogicalError> {
-        if let Some(e) = self.load(id_hash).await? {
-            if e.is_tainted() {
-                self.revoke_tree(id_hash).await?;
-            }
+        if let Some(e) = self.load(id_hash).await?
+            && e.is_tainted()
+        {
+            self.revoke_tree(id_hash).await?;
         }
         Ok(())
     }
@@ -581,10 +581,9 @@ impl TokenStore {
                 .view
                 .get_json::<AccessorEntry>(&format!("accessor/{ah}"))
                 .await?
+                && !a.accessor.is_empty()
             {
-                if !a.accessor.is_empty() {
-                    out.push(a.accessor);
-                }
+                out.push(a.accessor);
             }
         }
         Ok(out)

@@ -1,10 +1,75 @@
-//! `sys/policy`, `sys/policies/acl`, `sys/capabilities*` and the resultant ACL.
+//! `sys/policy`, `sys/policies/acl`, `sys/capabilities*` and the resultant ACL, answering as
+//! OpenBao 2.7.2 does (field names, 204s, error texts, the legacy top-level copy).
 
+use std::collections::BTreeMap;
+
+use arca_policy::{Capabilities, PathRules, normalize_name};
 use arca_sdk::{LogicalError, Operation, Request, Response};
-use serde_json::{Value, json};
+use base64::Engine;
+use serde_json::{Map, Value, json};
 
 use super::{Endpoint, data, legacy, str_field};
 use crate::core::Core;
+use crate::policy_store::PolicyEntry;
+
+/// The JSON a policy read returns; `text_key` is `rules` (legacy) or `policy`.
+fn policy_json(entry: &PolicyEntry, text_key: &str) -> Value {
+    let mut m = Map::new();
+    m.insert("allow_slashes_in_identity_templates".into(), json!(false));
+    m.insert("allow_wildcards_in_identity_templates".into(), json!(false));
+    m.insert("cas_required".into(), json!(false));
+    if !entry.modified.is_empty() {
+        m.insert("modified".into(), json!(entry.modified));
+    }
+    m.insert("name".into(), json!(entry.name));
+    m.insert(text_key.into(), json!(entry.raw));
+    let version = if entry.name == "root" {
+        0
+    } else {
+        entry.policy_version.max(1)
+    };
+    m.insert("version".into(), json!(version));
+    Value::Object(m)
+}
+
+/// The policy text of a write: `policy` (or, on `sys/policy`, the deprecated `rules`),
+/// base64-decoded when it is valid base64 of UTF-8, as Vault does.
+fn policy_text(req: &Request, legacy_path: bool, resp: &mut Response) -> Option<String> {
+    let d = &req.data;
+    let text = match str_field(d, "policy").filter(|t| !t.is_empty()) {
+        Some(t) => Some(t),
+        None if legacy_path => {
+            let r = str_field(d, "rules").filter(|t| !t.is_empty());
+            if r.is_some() {
+                resp.warn("'rules' is deprecated, please use 'policy' instead");
+            }
+            r
+        }
+        None => None,
+    }?;
+    if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(text.trim())
+        && let Ok(decoded) = String::from_utf8(bytes)
+    {
+        return Some(decoded);
+    }
+    Some(text)
+}
+
+fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
+    match req.data.get("cas") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .map(|v| if v < 0 { None } else { Some(v as u64) })
+            .ok_or_else(|| LogicalError::bad_request("cas must be an integer")),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse::<i64>()
+            .map(|v| if v < 0 { None } else { Some(v as u64) })
+            .map_err(|_| LogicalError::bad_request("cas must be an integer")),
+        Some(_) => Err(LogicalError::bad_request("cas must be an integer")),
+    }
+}
 
 pub(crate) async fn handle(
     core: &Core,
@@ -15,149 +80,258 @@ pub(crate) async fn handle(
     use Endpoint as E;
     use Operation as O;
     let store = core.policy_store();
-    let d = &req.data;
     match (e, op) {
-        (E::Policies | E::PoliciesAcl, O::Read | O::List) => {
+        (E::Policies, O::Read | O::List) => {
             let names = store.list().await?;
-            if matches!(e_kind(&req.path), Kind::Legacy) {
-                legacy(json!({"policies": names, "keys": names}))
-            } else {
-                data(json!({"keys": names, "policies": names}))
-            }
+            legacy(json!({"keys": names, "policies": names}))
         }
-        (E::Policy(name) | E::PolicyAcl(name), O::Read) => {
+        (E::PoliciesAcl, O::List) => {
+            let names = store.list().await?;
+            data(json!({ "keys": names }))
+        }
+        (e @ (E::Policy(_) | E::PolicyAcl(_)), O::Read) => {
+            let (name, legacy_path) = match e {
+                E::Policy(n) => (n, true),
+                E::PolicyAcl(n) => (n, false),
+                _ => return Err(LogicalError::UnsupportedOperation),
+            };
             let Some(entry) = store.get_entry(&name).await? else {
                 return Err(LogicalError::coded(404, String::new()));
             };
-            let v = json!({"name": entry.name, "rules": entry.raw, "policy": entry.raw});
-            if matches!(e_kind(&req.path), Kind::Legacy) {
-                legacy(json!({"name": entry.name, "rules": entry.raw}))
+            if legacy_path {
+                legacy(policy_json(&entry, "rules"))
             } else {
-                let mut v = v;
-                if let Value::Object(m) = &mut v {
-                    m.remove("rules");
-                }
-                data(v)
+                data(policy_json(&entry, "policy"))
             }
         }
-        (E::Policy(name) | E::PolicyAcl(name), O::Update | O::Create) => {
-            let text = str_field(d, "policy")
-                .or_else(|| str_field(d, "rules"))
-                .unwrap_or_default();
-            if text.trim().is_empty() {
+        (e @ (E::Policy(_) | E::PolicyAcl(_)), O::Update | O::Create) => {
+            let (name, legacy_path) = match e {
+                E::Policy(n) => (n, true),
+                E::PolicyAcl(n) => (n, false),
+                _ => return Err(LogicalError::UnsupportedOperation),
+            };
+            let mut resp = Response::default();
+            let Some(text) = policy_text(req, legacy_path, &mut resp) else {
                 return Err(LogicalError::bad_request(
                     "'policy' parameter not supplied or empty",
                 ));
+            };
+            store.set(&name, &text, cas_field(req)?).await?;
+            if resp.warnings.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(resp))
             }
-            store.set(&name, &text).await?;
-            Ok(None)
         }
         (E::Policy(name) | E::PolicyAcl(name), O::Delete) => {
             store.delete(&name).await?;
             Ok(None)
         }
         (
-            E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor,
+            which @ (E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor),
             O::Update | O::Create,
-        ) => capabilities(core, e_cap(&req.path), req).await,
-        (E::ResultantAcl, O::Read) => {
-            let Some(te) = core.token_store().lookup(req.token()).await? else {
-                return Err(LogicalError::PermissionDenied);
-            };
-            if te.is_root() {
-                return data(json!({"root": true, "exact_paths": {}, "glob_paths": {}}));
-            }
-            data(json!({"root": false, "exact_paths": {}, "glob_paths": {}}))
-        }
+        ) => capabilities(core, which, req).await,
+        (E::ResultantAcl, O::Read) => resultant_acl(core, req).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
 
-enum Kind {
-    Legacy,
-    Acl,
-}
-
-fn e_kind(path: &str) -> Kind {
-    if path.starts_with("policy") && !path.starts_with("policies") {
-        Kind::Legacy
-    } else {
-        Kind::Acl
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Cap {
-    Token,
-    SelfToken,
-    Accessor,
-}
-
-fn e_cap(path: &str) -> Cap {
-    match path.trim_end_matches('/') {
-        "capabilities-self" => Cap::SelfToken,
-        "capabilities-accessor" => Cap::Accessor,
-        _ => Cap::Token,
-    }
-}
-
 fn paths_of(req: &Request) -> Vec<String> {
-    match req.data.get("paths").or_else(|| req.data.get("path")) {
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|v| v.as_str().map(String::from))
-            .collect(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(|p| p.trim().to_string())
-            .filter(|p| !p.is_empty())
-            .collect(),
-        _ => Vec::new(),
+    let mut out = Vec::new();
+    for key in ["paths", "path"] {
+        match req.data.get(key) {
+            Some(Value::Array(a)) => {
+                out.extend(a.iter().filter_map(|v| v.as_str().map(String::from)))
+            }
+            Some(Value::String(s)) => out.extend(
+                s.split(',')
+                    .map(|p| p.trim().to_string())
+                    .filter(|p| !p.is_empty()),
+            ),
+            _ => {}
+        }
     }
+    out.dedup();
+    out
 }
 
 async fn capabilities(
     core: &Core,
-    which: Cap,
+    which: Endpoint,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
-    let paths = paths_of(req);
-    if paths.is_empty() {
-        return Err(LogicalError::bad_request("missing path"));
-    }
     let store = core.token_store();
     let entry = match which {
-        Cap::SelfToken => store.lookup(req.token()).await?,
-        Cap::Token => {
-            let t = str_field(&req.data, "token").unwrap_or_default();
-            if t.is_empty() {
-                return Err(LogicalError::bad_request("missing token"));
-            }
-            store.lookup(&t).await?
-        }
-        Cap::Accessor => {
+        Endpoint::CapabilitiesAccessor => {
             let a = str_field(&req.data, "accessor").unwrap_or_default();
             if a.is_empty() {
                 return Err(LogicalError::bad_request("missing accessor"));
             }
-            store.lookup_accessor(&a).await?
+            match store.lookup_accessor(&a).await? {
+                Some(e) => e,
+                None => return Err(LogicalError::InvalidRequest("invalid accessor".into())),
+            }
+        }
+        _ => {
+            let t = match which {
+                Endpoint::CapabilitiesSelf => str_field(&req.data, "token")
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| req.token().to_string()),
+                _ => str_field(&req.data, "token").unwrap_or_default(),
+            };
+            if t.is_empty() {
+                return Err(LogicalError::internal("no token found"));
+            }
+            match store.lookup_with(&t, t == req.token()).await? {
+                Some(e) => e,
+                None => return Err(LogicalError::InvalidRequest("invalid token".into())),
+            }
         }
     };
-    let Some(entry) = entry else {
-        return Err(LogicalError::bad_request("invalid token"));
-    };
+    let paths = paths_of(req);
+    if paths.is_empty() {
+        return Err(LogicalError::bad_request("paths must be supplied"));
+    }
     let acl = core.policy_store().acl(&entry.policies).await?;
-    let mut out = serde_json::Map::new();
-    let mut first: Vec<&'static str> = Vec::new();
-    for (i, p) in paths.iter().enumerate() {
-        let caps = acl.capabilities(p.trim_start_matches('/'));
-        if i == 0 {
-            first = caps.clone();
-        }
-        out.insert(p.clone(), json!(caps));
+    let mut out = Map::new();
+    for p in &paths {
+        out.insert(
+            p.clone(),
+            json!(acl.capabilities(p.trim_start_matches('/'))),
+        );
     }
     if paths.len() == 1 {
-        out.insert("capabilities".into(), json!(first));
+        out.insert(
+            "capabilities".into(),
+            json!(acl.capabilities(paths[0].trim_start_matches('/'))),
+        );
     }
     legacy(Value::Object(out))
+}
+
+/// Capability names in the order the resultant ACL lists them (OpenBao's, not sorted).
+const RESULTANT_ORDER: &[(Capabilities, &str)] = &[
+    (Capabilities::CREATE, "create"),
+    (Capabilities::DELETE, "delete"),
+    (Capabilities::LIST, "list"),
+    (Capabilities::READ, "read"),
+    (Capabilities::SUDO, "sudo"),
+    (Capabilities::UPDATE, "update"),
+    (Capabilities::PATCH, "patch"),
+    (Capabilities::SCAN, "scan"),
+];
+
+/// The merged rules of one path pattern, as the resultant ACL shows them.
+#[derive(Default)]
+struct Merged {
+    caps: Capabilities,
+    min_wrapping_ttl: Option<u64>,
+    max_wrapping_ttl: Option<u64>,
+    allowed: BTreeMap<String, Vec<Value>>,
+    denied: BTreeMap<String, Vec<Value>>,
+    required: Vec<String>,
+}
+
+impl Merged {
+    fn add(&mut self, rule: &PathRules) {
+        if self.caps.intersects(Capabilities::DENY) {
+            return;
+        }
+        if rule.capabilities.intersects(Capabilities::DENY) {
+            *self = Merged {
+                caps: Capabilities::DENY,
+                ..Merged::default()
+            };
+            return;
+        }
+        self.caps |= rule.capabilities;
+        if let Some(t) = rule.min_wrapping_ttl.map(|d| d.as_secs()) {
+            self.min_wrapping_ttl = Some(self.min_wrapping_ttl.map_or(t, |m| m.min(t)));
+        }
+        if let Some(t) = rule.max_wrapping_ttl.map(|d| d.as_secs()) {
+            self.max_wrapping_ttl = Some(self.max_wrapping_ttl.map_or(t, |m| m.max(t)));
+        }
+        for (k, v) in &rule.allowed_parameters {
+            self.allowed.entry(k.clone()).or_default().extend(v.clone());
+        }
+        for (k, v) in &rule.denied_parameters {
+            self.denied.entry(k.clone()).or_default().extend(v.clone());
+        }
+        for r in &rule.required_parameters {
+            if !self.required.contains(r) {
+                self.required.push(r.clone());
+            }
+        }
+    }
+
+    fn to_json(&self) -> Value {
+        let mut caps: Vec<&str> = RESULTANT_ORDER
+            .iter()
+            .filter(|(c, _)| self.caps.intersects(*c))
+            .map(|(_, n)| *n)
+            .collect();
+        if self.caps.intersects(Capabilities::DENY) || caps.is_empty() {
+            caps = vec!["deny"];
+        }
+        let mut m = Map::new();
+        m.insert("capabilities".into(), json!(caps));
+        if let Some(t) = self.min_wrapping_ttl.filter(|t| *t > 0) {
+            m.insert("min_wrapping_ttl".into(), json!(t));
+        }
+        if let Some(t) = self.max_wrapping_ttl.filter(|t| *t > 0) {
+            m.insert("max_wrapping_ttl".into(), json!(t));
+        }
+        if !self.allowed.is_empty() {
+            m.insert("allowed_parameters".into(), json!(self.allowed));
+        }
+        if !self.denied.is_empty() {
+            m.insert("denied_parameters".into(), json!(self.denied));
+        }
+        if !self.required.is_empty() {
+            m.insert("required_parameters".into(), json!(self.required));
+        }
+        Value::Object(m)
+    }
+}
+
+/// `sys/internal/ui/resultant-acl`: the merged exact and prefix rules of the caller's
+/// policies (segment-wildcard rules are not listed, as in OpenBao).
+async fn resultant_acl(core: &Core, req: &Request) -> Result<Option<Response>, LogicalError> {
+    if req.token().is_empty() {
+        return Ok(None);
+    }
+    let Some(te) = core.token_store().lookup_with(req.token(), true).await? else {
+        return Err(LogicalError::PermissionDenied);
+    };
+    if te.policies.iter().any(|p| normalize_name(p) == "root") {
+        return data(json!({"root": true}));
+    }
+    let mut exact: BTreeMap<String, Merged> = BTreeMap::new();
+    let mut glob: BTreeMap<String, Merged> = BTreeMap::new();
+    let now = chrono::Utc::now();
+    let mut names: Vec<String> = te.policies.iter().map(|p| normalize_name(p)).collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        let Some(policy) = core.policy_store().get(&name).await? else {
+            continue;
+        };
+        for rule in &policy.paths {
+            if rule.templated || rule.has_segment_wildcards || rule.is_expired_at(now) {
+                continue;
+            }
+            let target = if rule.is_prefix {
+                &mut glob
+            } else {
+                &mut exact
+            };
+            target.entry(rule.path.clone()).or_default().add(rule);
+        }
+    }
+    let exact: Map<String, Value> = exact
+        .iter()
+        .map(|(k, v)| (k.clone(), v.to_json()))
+        .collect();
+    let glob: Map<String, Value> = glob.iter().map(|(k, v)| (k.clone(), v.to_json())).collect();
+    data(json!({"exact_paths": exact, "glob_paths": glob, "root": false}))
 }
