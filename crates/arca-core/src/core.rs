@@ -332,6 +332,25 @@ impl Core {
 
     async fn setup_after_unseal(&self) -> Result<(), LogicalError> {
         self.inner.tokens.setup().await?;
+        // Revoking a token destroys its cubbyhole.
+        let weak = Arc::downgrade(&self.inner);
+        self.inner.tokens.set_on_revoke(Arc::new(move |cubbyhole_id: String| {
+            let weak = weak.clone();
+            Box::pin(async move {
+                let Some(inner) = weak.upgrade() else { return };
+                if cubbyhole_id.is_empty() {
+                    return;
+                }
+                let Some(route) = inner.router.get("cubbyhole/") else { return };
+                let view = crate::views::BarrierView::new(
+                    inner.barrier.clone(),
+                    format!("{}{cubbyhole_id}/", route.mount.load().storage_prefix()),
+                );
+                if let Err(e) = view.clear().await {
+                    tracing::warn!(error = %e, "core: could not destroy a revoked token's cubbyhole");
+                }
+            })
+        }));
         self.inner.policies.setup().await?;
         self.load_cluster_info().await?;
         self.load_mounts().await?;

@@ -99,7 +99,19 @@ impl Core {
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
-        let mut resp = handle.backend.handle_request(req).await?;
+        if mount_type == "cubbyhole" {
+            // Cubbyhole storage is keyed by the token's cubbyhole id, never the token itself.
+            req.client_token = token_entry
+                .as_ref()
+                .map(|te| zeroize::Zeroizing::new(te.cubbyhole_id.clone()));
+        }
+        let result = handle.backend.handle_request(req).await;
+        if let Some(te) = &token_entry
+            && te.num_uses > 0
+        {
+            self.inner.tokens.finish_use(&te.id_hash).await?;
+        }
+        let mut resp = result?;
         if seals {
             // Sealing waits for every request in flight, this one included: let go first.
             drop(state_guard);

@@ -99,10 +99,10 @@ impl Router {
         let routes = self.routes.load();
         // Candidate prefixes end at each '/', longest first; plus the whole path + '/'.
         let with_slash = format!("{path}/");
-        if let Some(e) = routes.get(&with_slash) {
-            if !path.ends_with('/') {
-                return Some((with_slash, e.clone()));
-            }
+        if !path.ends_with('/')
+            && let Some(e) = routes.get(&with_slash)
+        {
+            return Some((with_slash, e.clone()));
         }
         let bytes = path.as_bytes();
         let mut i = bytes.len();

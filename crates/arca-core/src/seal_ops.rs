@@ -587,9 +587,7 @@ impl Core {
             }
             (std::mem::take(&mut s.keys), s.otp.clone(), s.nonce.clone())
         };
-        if let Err(e) = self.root_key_from_shares(&config, &keys).await {
-            return Err(e);
-        }
+        self.root_key_from_shares(&config, &keys).await?;
         *self.inner.generate_root.lock() = None;
         let (token, _) = self.create_root_token(None).await?;
         let xored: Zeroizing<Vec<u8>> = Zeroizing::new(
