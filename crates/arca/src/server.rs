@@ -247,6 +247,14 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.cluster_name = config.cluster_name.clone();
     let core = Core::new(core_config);
 
+    // Dev mode is initialized and unsealed before any listener opens, so a client that can
+    // connect never sees it sealed.
+    let dev_init = if flags.dev {
+        Some(dev_bootstrap(&core, &flags).await?)
+    } else {
+        None
+    };
+
     let shutdown = CancellationToken::new();
     let handler: Arc<dyn RequestHandler> = Arc::new(CoreHandler(core.clone()));
     let mut handles = Vec::new();
@@ -271,15 +279,11 @@ async fn run(flags: Flags) -> Result<()> {
         );
     }
     println!("{:>20}: {}", "Log Level", level);
-    println!(
-        "{:>20}: {}",
-        "Version",
-        format!("Arca v{}", env!("CARGO_PKG_VERSION"))
-    );
+    println!("{:>20}: Arca v{}", "Version", env!("CARGO_PKG_VERSION"));
     println!();
 
-    if flags.dev {
-        dev_bootstrap(&core, &flags, addrs[0].0).await?;
+    if let (Some((key, token)), Some((addr, _))) = (dev_init, addrs.first()) {
+        print_dev_banner(*addr, &key, &token);
     }
     println!("==> Arca server started! Log data will stream in below:\n");
 
@@ -293,7 +297,9 @@ async fn run(flags: Flags) -> Result<()> {
     Ok(())
 }
 
-async fn dev_bootstrap(core: &Core, flags: &Flags, addr: SocketAddr) -> Result<()> {
+/// Initializes and unseals a dev core, mounts KV v2 at `secret/`; returns (unseal key as
+/// base64, root token).
+async fn dev_bootstrap(core: &Core, flags: &Flags) -> Result<(String, zeroize::Zeroizing<String>)> {
     let init = core
         .initialize(1, 1, flags.dev_root_token_id.clone())
         .await
@@ -327,6 +333,10 @@ async fn dev_bootstrap(core: &Core, flags: &Flags, addr: SocketAddr) -> Result<(
         }
     }
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.as_slice());
+    Ok((b64, init.root_token))
+}
+
+fn print_dev_banner(addr: SocketAddr, unseal_key: &str, root_token: &str) {
     println!(
         "WARNING! dev mode is enabled! In this mode, Arca runs entirely in-memory
 and starts unsealed with a single unseal key. The root token is already
@@ -339,14 +349,12 @@ You may need to set the following environment variables:
 The unseal key and root token are displayed below in case you want to
 seal/unseal the Vault or re-authenticate.
 
-Unseal Key: {b64}
-Root Token: {}
+Unseal Key: {unseal_key}
+Root Token: {root_token}
 
 Development mode should NOT be used in production installations!
-",
-        init.root_token.as_str()
+"
     );
-    Ok(())
 }
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
