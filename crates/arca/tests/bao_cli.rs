@@ -46,7 +46,10 @@ fn openbao_uninitialized() -> Server {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    panic!("openbao did not start: {}", std::fs::read_to_string(&s.log).unwrap_or_default());
+    panic!(
+        "openbao did not start: {}",
+        std::fs::read_to_string(&s.log).unwrap_or_default()
+    );
 }
 
 /// The shape of a JSON value: keys (recursively) and value types, nothing else.
@@ -62,7 +65,9 @@ fn shape(v: &Value) -> Value {
 }
 
 fn keys(v: &Value) -> BTreeSet<String> {
-    v.as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    v.as_object()
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default()
 }
 
 fn json_out(out: &str) -> Value {
@@ -84,14 +89,24 @@ fn bao_cli_gives_the_same_answers_against_arca_and_openbao() {
         let (code, out, err) = run_bao(
             &s.addr,
             None,
-            &["operator", "init", "-key-shares=1", "-key-threshold=1", "-format=json"],
+            &[
+                "operator",
+                "init",
+                "-key-shares=1",
+                "-key-threshold=1",
+                "-format=json",
+            ],
         );
         assert_eq!(code, 0, "init on {}: {err}", s.addr);
         let init = json_out(&out);
-        let key = init["unseal_keys_b64"][0].as_str().expect("key").to_string();
+        let key = init["unseal_keys_b64"][0]
+            .as_str()
+            .expect("key")
+            .to_string();
         let root = init["root_token"].as_str().expect("root").to_string();
 
-        let (code, out, err) = run_bao(&s.addr, None, &["operator", "unseal", "-format=json", &key]);
+        let (code, out, err) =
+            run_bao(&s.addr, None, &["operator", "unseal", "-format=json", &key]);
         assert_eq!(code, 0, "unseal on {}: {err}", s.addr);
         let unsealed = json_out(&out);
         assert_eq!(unsealed["sealed"], false);
@@ -99,11 +114,16 @@ fn bao_cli_gives_the_same_answers_against_arca_and_openbao() {
         let (code, out, err) = run_bao(&s.addr, None, &["status"]);
         assert_eq!(code, 0, "status after unseal on {}: {err}", s.addr);
         assert!(
-            out.lines().any(|l| l.starts_with("Sealed ") && l.trim_end().ends_with("false")),
+            out.lines()
+                .any(|l| l.starts_with("Sealed ") && l.trim_end().ends_with("false")),
             "{out}"
         );
 
-        let (code, out, err) = run_bao(&s.addr, Some(&root), &["read", "-format=json", "sys/health"]);
+        let (code, out, err) = run_bao(
+            &s.addr,
+            Some(&root),
+            &["read", "-format=json", "sys/health"],
+        );
         assert_eq!(code, 0, "read sys/health on {}: {err}", s.addr);
         let health = json_out(&out);
         assert_eq!(health["data"]["initialized"], true);
@@ -113,15 +133,36 @@ fn bao_cli_gives_the_same_answers_against_arca_and_openbao() {
     }
     let (a, b) = (&answers[0], &answers[1]);
     assert_eq!(keys(&a.0), keys(&b.0), "bao status -format=json keys");
-    assert_eq!(shape(&a.1), shape(&b.1), "bao operator init -format=json shape");
+    assert_eq!(
+        shape(&a.1),
+        shape(&b.1),
+        "bao operator init -format=json shape"
+    );
     // Arca is not HA yet: OpenBao with raft reports its HA fields in status; compare the rest.
-    let ha_only: BTreeSet<String> = ["ha_enabled", "is_self", "active_time", "leader_address",
-        "leader_cluster_address", "raft_committed_index", "raft_applied_index",
-        "performance_standby", "performance_standby_last_remote_wal", "last_wal",
-        "ha_cluster", "raft_leader_id", "raft_leader_address"]
-        .iter().map(|s| s.to_string()).collect();
+    let ha_only: BTreeSet<String> = [
+        "ha_enabled",
+        "is_self",
+        "active_time",
+        "leader_address",
+        "leader_cluster_address",
+        "raft_committed_index",
+        "raft_applied_index",
+        "performance_standby",
+        "performance_standby_last_remote_wal",
+        "last_wal",
+        "ha_cluster",
+        "raft_leader_id",
+        "raft_leader_address",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     let ka: BTreeSet<String> = keys(&a.2).difference(&ha_only).cloned().collect();
     let kb: BTreeSet<String> = keys(&b.2).difference(&ha_only).cloned().collect();
     assert_eq!(ka, kb, "bao operator unseal -format=json keys");
-    assert_eq!(keys(&a.3["data"]), keys(&b.3["data"]), "bao read sys/health data keys");
+    assert_eq!(
+        keys(&a.3["data"]),
+        keys(&b.3["data"]),
+        "bao read sys/health data keys"
+    );
 }

@@ -26,7 +26,12 @@ async fn init_unseal_seal_restart_keeps_data() {
     assert_eq!(st.body["t"], 0);
     assert_eq!(st.body["type"], "shamir");
     assert_eq!(call(&s, "GET", "sys/health", None, None).await.status, 501);
-    assert_eq!(call(&s, "GET", "sys/health?uninitcode=299", None, None).await.status, 299);
+    assert_eq!(
+        call(&s, "GET", "sys/health?uninitcode=299", None, None)
+            .await
+            .status,
+        299
+    );
     let init = call(&s, "GET", "sys/init", None, None).await;
     assert_eq!(init.body, json!({"initialized": false}));
     // Sealed: everything else answers 503.
@@ -36,42 +41,107 @@ async fn init_unseal_seal_restart_keeps_data() {
 
     // Invalid seal configurations, with OpenBao's texts.
     for (shares, threshold, text) in [
-        (0, 1, "invalid seal configuration: shares must be at least one"),
-        (1, 0, "invalid seal configuration: threshold must be at least one"),
-        (3, 5, "invalid seal configuration: threshold cannot be larger than shares"),
-        (300, 5, "invalid seal configuration: shares must be less than 256"),
-        (3, 1, "invalid seal configuration: threshold must be greater than one for multiple shares"),
+        (
+            0,
+            1,
+            "invalid seal configuration: shares must be at least one",
+        ),
+        (
+            1,
+            0,
+            "invalid seal configuration: threshold must be at least one",
+        ),
+        (
+            3,
+            5,
+            "invalid seal configuration: threshold cannot be larger than shares",
+        ),
+        (
+            300,
+            5,
+            "invalid seal configuration: shares must be less than 256",
+        ),
+        (
+            3,
+            1,
+            "invalid seal configuration: threshold must be greater than one for multiple shares",
+        ),
     ] {
-        let r = call(&s, "PUT", "sys/init", None, Some(json!({"secret_shares": shares, "secret_threshold": threshold}))).await;
+        let r = call(
+            &s,
+            "PUT",
+            "sys/init",
+            None,
+            Some(json!({"secret_shares": shares, "secret_threshold": threshold})),
+        )
+        .await;
         assert_eq!(r.status, 400, "{shares}/{threshold}");
         assert_eq!(r.body, json!({"errors": [text]}));
     }
 
-    let r = call(&s, "PUT", "sys/init", None, Some(json!({"secret_shares": 3, "secret_threshold": 2}))).await;
+    let r = call(
+        &s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 3, "secret_threshold": 2})),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let ks = keys(&r.body);
     assert_eq!(ks.len(), 3);
     assert_eq!(r.body["keys_base64"].as_array().map(Vec::len), Some(3));
-    let root = r.body["root_token"].as_str().expect("root token").to_string();
+    let root = r.body["root_token"]
+        .as_str()
+        .expect("root token")
+        .to_string();
     assert!(root.starts_with("hvs.") && root.len() == 28, "{root}");
-    let again = call(&s, "PUT", "sys/init", None, Some(json!({"secret_shares": 1, "secret_threshold": 1}))).await;
+    let again = call(
+        &s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
     assert_eq!(again.status, 400);
-    assert_eq!(again.body, json!({"errors": ["Vault is already initialized"]}));
+    assert_eq!(
+        again.body,
+        json!({"errors": ["Vault is already initialized"]})
+    );
 
     assert_eq!(call(&s, "GET", "sys/health", None, None).await.status, 503);
-    assert_eq!(call(&s, "GET", "sys/health?sealedcode=299", None, None).await.status, 299);
+    assert_eq!(
+        call(&s, "GET", "sys/health?sealedcode=299", None, None)
+            .await
+            .status,
+        299
+    );
 
     // Unseal progress, duplicate shares, reset, bad input.
     let bad = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": "abc"}))).await;
     assert_eq!(bad.status, 400);
-    assert_eq!(bad.body, json!({"errors": ["'key' must be a valid hex or base64 string"]}));
+    assert_eq!(
+        bad.body,
+        json!({"errors": ["'key' must be a valid hex or base64 string"]})
+    );
     let empty = call(&s, "PUT", "sys/unseal", None, Some(json!({}))).await;
     assert_eq!(
         empty.body,
         json!({"errors": ["'key' must be specified in request body as JSON, or 'reset' set to true"]})
     );
-    let long = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": format!("{}00", ks[0])}))).await;
-    assert_eq!(long.body, json!({"errors": ["invalid key: key is longer than maximum 33 bytes"]}));
+    let long = call(
+        &s,
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(json!({"key": format!("{}00", ks[0])})),
+    )
+    .await;
+    assert_eq!(
+        long.body,
+        json!({"errors": ["invalid key: key is longer than maximum 33 bytes"]})
+    );
     let p1 = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": ks[0]}))).await;
     assert_eq!(p1.body["progress"], 1);
     assert_eq!(p1.body["sealed"], true);
@@ -92,15 +162,28 @@ async fn init_unseal_seal_restart_keeps_data() {
     // Write something containing a marker; it must never reach the disk in clear.
     let marker = "MARKER-6b1f0e2c-plaintext-must-not-leak";
     let pol = format!("path \"secret/{marker}\" {{ capabilities = [\"read\"] }}");
-    let w = call(&s, "PUT", "sys/policies/acl/marker", Some(&root), Some(json!({"policy": pol}))).await;
+    let w = call(
+        &s,
+        "PUT",
+        "sys/policies/acl/marker",
+        Some(&root),
+        Some(json!({"policy": pol})),
+    )
+    .await;
     assert_eq!(w.status, 204, "{}", w.body);
 
     // Sealing needs a privileged token.
     let denied = call(&s, "PUT", "sys/seal", None, None).await;
     assert_eq!(denied.status, 403);
     assert_eq!(denied.body, json!({"errors": ["permission denied"]}));
-    assert_eq!(call(&s, "PUT", "sys/seal", Some(&root), None).await.status, 204);
-    assert_eq!(call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"], true);
+    assert_eq!(
+        call(&s, "PUT", "sys/seal", Some(&root), None).await.status,
+        204
+    );
+    assert_eq!(
+        call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"],
+        true
+    );
 
     // Restart: the server comes up sealed and unsealing restores everything.
     let dir = s.stop().expect("dir");
@@ -127,7 +210,10 @@ async fn init_unseal_seal_restart_keeps_data() {
     for k in &ks[1..] {
         call(&s, "PUT", "sys/unseal", None, Some(json!({"key": k}))).await;
     }
-    assert_eq!(call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"], false);
+    assert_eq!(
+        call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"],
+        false
+    );
     let read = call(&s, "GET", "sys/policies/acl/marker", Some(&root), None).await;
     assert_eq!(read.status, 200, "{}", read.body);
     assert_eq!(read.body["data"]["policy"], pol);
@@ -149,7 +235,14 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 }
 
 async fn init_and_unseal(s: &Server, shares: u32, threshold: u32) -> (Vec<String>, String) {
-    let r = call(s, "PUT", "sys/init", None, Some(json!({"secret_shares": shares, "secret_threshold": threshold}))).await;
+    let r = call(
+        s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": shares, "secret_threshold": threshold})),
+    )
+    .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let ks = keys(&r.body);
     for k in ks.iter().take(threshold as usize) {
@@ -165,31 +258,81 @@ async fn rotate_rekey_and_generate_root() {
     let t = Some(root.as_str());
 
     // Rotate: a new term; data from the old term still reads.
-    call(&s, "PUT", "sys/policies/acl/before", t, Some(json!({"policy": "path \"a\" { capabilities = [\"read\"] }"}))).await;
+    call(
+        &s,
+        "PUT",
+        "sys/policies/acl/before",
+        t,
+        Some(json!({"policy": "path \"a\" { capabilities = [\"read\"] }"})),
+    )
+    .await;
     let k1 = call(&s, "GET", "sys/key-status", t, None).await;
     assert_eq!(k1.body["data"]["term"], 1);
-    assert_eq!(k1.body["term"], 1, "sys/key-status copies data to the top level");
+    assert_eq!(
+        k1.body["term"], 1,
+        "sys/key-status copies data to the top level"
+    );
     assert_eq!(call(&s, "PUT", "sys/rotate", None, None).await.status, 403);
     assert_eq!(call(&s, "PUT", "sys/rotate", t, None).await.status, 204);
     let k2 = call(&s, "GET", "sys/key-status", t, None).await;
     assert_eq!(k2.body["data"]["term"], 2);
-    assert_eq!(call(&s, "GET", "sys/policies/acl/before", t, None).await.status, 200);
+    assert_eq!(
+        call(&s, "GET", "sys/policies/acl/before", t, None)
+            .await
+            .status,
+        200
+    );
 
     // Generate-root needs a token here (as in Vault 2.0), then works with the shares and an OTP.
-    assert_eq!(call(&s, "PUT", "sys/generate-root/attempt", None, Some(json!({}))).await.status, 403);
+    assert_eq!(
+        call(
+            &s,
+            "PUT",
+            "sys/generate-root/attempt",
+            None,
+            Some(json!({}))
+        )
+        .await
+        .status,
+        403
+    );
     let a = call(&s, "PUT", "sys/generate-root/attempt", t, Some(json!({}))).await;
     assert_eq!(a.status, 200, "{}", a.body);
     let otp = a.body["data"]["otp"].as_str().expect("otp").to_string();
     assert_eq!(otp.len(), 28);
     assert_eq!(a.body["data"]["otp_length"], 28);
     let nonce = a.body["data"]["nonce"].as_str().expect("nonce").to_string();
-    let wrong = call(&s, "PUT", "sys/generate-root/update", t, Some(json!({"key": ks[0], "nonce": "nope"}))).await;
+    let wrong = call(
+        &s,
+        "PUT",
+        "sys/generate-root/update",
+        t,
+        Some(json!({"key": ks[0], "nonce": "nope"})),
+    )
+    .await;
     assert_eq!(wrong.status, 400);
-    let u1 = call(&s, "PUT", "sys/generate-root/update", t, Some(json!({"key": ks[0], "nonce": nonce}))).await;
+    let u1 = call(
+        &s,
+        "PUT",
+        "sys/generate-root/update",
+        t,
+        Some(json!({"key": ks[0], "nonce": nonce})),
+    )
+    .await;
     assert_eq!(u1.body["data"]["progress"], 1);
-    let u2 = call(&s, "PUT", "sys/generate-root/update", t, Some(json!({"key": ks[2], "nonce": nonce}))).await;
+    let u2 = call(
+        &s,
+        "PUT",
+        "sys/generate-root/update",
+        t,
+        Some(json!({"key": ks[2], "nonce": nonce})),
+    )
+    .await;
     assert_eq!(u2.body["data"]["complete"], true, "{}", u2.body);
-    let encoded = u2.body["data"]["encoded_token"].as_str().expect("encoded").to_string();
+    let encoded = u2.body["data"]["encoded_token"]
+        .as_str()
+        .expect("encoded")
+        .to_string();
     let new_root = arca_core::decode_root_token(&encoded, &otp).expect("decode");
     assert!(new_root.starts_with("hvs."));
     let who = call(&s, "GET", "auth/token/lookup-self", Some(&new_root), None).await;
@@ -197,24 +340,62 @@ async fn rotate_rekey_and_generate_root() {
     assert_eq!(who.body["data"]["policies"], json!(["root"]));
 
     // Rekey to 2-of-2 with the old shares; then only the new shares unseal.
-    let ri = call(&s, "PUT", "sys/rekey/init", t, Some(json!({"secret_shares": 2, "secret_threshold": 2}))).await;
+    let ri = call(
+        &s,
+        "PUT",
+        "sys/rekey/init",
+        t,
+        Some(json!({"secret_shares": 2, "secret_threshold": 2})),
+    )
+    .await;
     assert_eq!(ri.status, 200, "{}", ri.body);
-    let rnonce = ri.body["data"]["nonce"].as_str().expect("nonce").to_string();
-    call(&s, "PUT", "sys/rekey/update", t, Some(json!({"key": ks[0], "nonce": rnonce}))).await;
-    let done = call(&s, "PUT", "sys/rekey/update", t, Some(json!({"key": ks[1], "nonce": rnonce}))).await;
+    let rnonce = ri.body["data"]["nonce"]
+        .as_str()
+        .expect("nonce")
+        .to_string();
+    call(
+        &s,
+        "PUT",
+        "sys/rekey/update",
+        t,
+        Some(json!({"key": ks[0], "nonce": rnonce})),
+    )
+    .await;
+    let done = call(
+        &s,
+        "PUT",
+        "sys/rekey/update",
+        t,
+        Some(json!({"key": ks[1], "nonce": rnonce})),
+    )
+    .await;
     assert_eq!(done.body["data"]["complete"], true, "{}", done.body);
     let new_keys = keys(&done.body["data"]);
     assert_eq!(new_keys.len(), 2);
     assert_eq!(call(&s, "PUT", "sys/seal", t, None).await.status, 204);
     let st = call(&s, "GET", "sys/seal-status", None, None).await;
-    assert_eq!((st.body["t"].clone(), st.body["n"].clone()), (json!(2), json!(2)));
+    assert_eq!(
+        (st.body["t"].clone(), st.body["n"].clone()),
+        (json!(2), json!(2))
+    );
     call(&s, "PUT", "sys/unseal", None, Some(json!({"key": ks[0]}))).await;
     let old = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": ks[1]}))).await;
     assert_eq!(old.status, 400, "old shares must not unseal: {}", old.body);
-    assert_eq!(call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"], true);
+    assert_eq!(
+        call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"],
+        true
+    );
     for k in &new_keys {
         call(&s, "PUT", "sys/unseal", None, Some(json!({"key": k}))).await;
     }
-    assert_eq!(call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"], false);
-    assert_eq!(call(&s, "GET", "sys/policies/acl/before", t, None).await.status, 200);
+    assert_eq!(
+        call(&s, "GET", "sys/seal-status", None, None).await.body["sealed"],
+        false
+    );
+    assert_eq!(
+        call(&s, "GET", "sys/policies/acl/before", t, None)
+            .await
+            .status,
+        200
+    );
 }

