@@ -29,7 +29,7 @@ async fn private_per_token() {
     assert!(resp.secret.is_none(), "no lease on cubbyhole reads");
     assert_eq!(
         b.err(Read, "secret", json!({})).await,
-        (404, vec![String::new()])
+        (404, Vec::<String>::new())
     );
     assert_eq!(b.err(List, "", json!({})).await.0, 404);
     assert_eq!(

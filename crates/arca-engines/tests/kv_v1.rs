@@ -40,13 +40,13 @@ async fn read_write_delete_list() {
         );
         assert_eq!(
             m.err(List, "zz/", json!({})).await,
-            (404, vec![String::new()])
+            (404, Vec::<String>::new())
         );
         m.ok(Delete, "a", json!({})).await;
         m.ok(Delete, "a", json!({})).await;
         assert_eq!(
             m.err(Read, "a", json!({})).await,
-            (404, vec![String::new()])
+            (404, Vec::<String>::new())
         );
         assert_eq!(m.err(Read, "", json!({})).await.0, 404);
     }

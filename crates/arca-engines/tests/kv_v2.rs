@@ -68,7 +68,7 @@ async fn write_then_read_versions() {
         ("data/foo", json!({"version": 9})),
         ("data/nope", json!({})),
     ] {
-        assert_eq!(m.err(Read, path, query).await, (404, vec![String::new()]));
+        assert_eq!(m.err(Read, path, query).await, (404, Vec::<String>::new()));
     }
     // `data: null` is stored as null, as OpenBao does.
     m.data(Update, "data/n", json!({"data": null})).await;
@@ -441,7 +441,7 @@ async fn metadata_write_patch_delete_list() {
     }
     assert_eq!(
         m.err(List, "metadata/empty/", json!({})).await,
-        (404, vec![String::new()])
+        (404, Vec::<String>::new())
     );
 
     m.ok(Delete, "metadata/d1/d2/k", json!({})).await;
