@@ -7,6 +7,7 @@
 
 mod client;
 mod error;
+pub mod mounts;
 mod secret;
 pub mod sys;
 

@@ -138,14 +138,34 @@ impl<'a, 'b> Ctx<'a, 'b> {
         Ok(client.with_namespace(namespace).with_wrap_ttl(wrap_ttl))
     }
 
-    /// Ask for a secret without echo, as configured by [`Io::prompt`].
+    /// Ask for a secret without echo, as configured by [`Io::prompt`]; prompt on stdout.
     pub fn prompt_secret(&mut self, prompt: &str) -> Result<Zeroizing<String>, String> {
-        self.out_raw(prompt);
+        self.prompt_on(prompt, false)
+    }
+
+    /// Like [`Ctx::prompt_secret`], with the prompt on stderr (auth method helpers).
+    pub fn prompt_secret_stderr(&mut self, prompt: &str) -> Result<Zeroizing<String>, String> {
+        self.prompt_on(prompt, true)
+    }
+
+    fn prompt_on(&mut self, prompt: &str, stderr: bool) -> Result<Zeroizing<String>, String> {
+        let newline = |ctx: &mut Self| {
+            if stderr {
+                ctx.err("");
+            } else {
+                ctx.out("");
+            }
+        };
+        if stderr {
+            self.err_raw(prompt);
+        } else {
+            self.out_raw(prompt);
+        }
         let _ = self.io.stdout.flush();
         match self.io.prompt {
             SecretPrompt::Terminal => {
                 let v = rpassword::read_password().map_err(|e| e.to_string());
-                self.out("");
+                newline(self);
                 v.map(Zeroizing::new)
             }
             SecretPrompt::Reader => {
@@ -154,11 +174,11 @@ impl<'a, 'b> Ctx<'a, 'b> {
                     .stdin
                     .read_line(&mut line)
                     .map_err(|e| e.to_string())?;
-                self.out("");
+                newline(self);
                 Ok(Zeroizing::new(line.trim().to_string()))
             }
             SecretPrompt::NotATerminal => {
-                self.out("");
+                newline(self);
                 Err("file descriptor 0 is not a terminal".to_string())
             }
         }

@@ -86,6 +86,16 @@ pub enum FlagError {
     /// `-h` / `-help`.
     #[error("help requested")]
     Help,
+    /// A value the flag's own parser rejected, with that parser's message.
+    #[error("invalid value {value:?} for flag -{name}: {message}")]
+    Value {
+        /// The value given.
+        value: String,
+        /// The flag name.
+        name: String,
+        /// Why it was rejected.
+        message: String,
+    },
 }
 
 /// Parsed flags plus the remaining positional arguments.
@@ -199,6 +209,41 @@ pub fn int_flag(p: &Parsed, name: &str) -> Result<i64, FlagError> {
         value: v.clone(),
         name: name.to_string(),
     })
+}
+
+/// A duration flag (`-ttl=1h`, `-ttl=90`) in nanoseconds; unset gives the default.
+pub fn duration_flag(p: &Parsed, name: &str) -> Result<i128, FlagError> {
+    let v = p.str(name);
+    crate::duration::parse(&v).map_err(|message| FlagError::Value {
+        value: v.clone(),
+        name: name.to_string(),
+        message,
+    })
+}
+
+/// A repeatable `key=value` flag (`-metadata`, `-options`) as a sorted map.
+pub fn map_flag(p: &Parsed, name: &str) -> Result<BTreeMap<String, String>, FlagError> {
+    let mut out = BTreeMap::new();
+    for v in p.list(name) {
+        match v.split_once('=') {
+            Some((k, val)) => {
+                out.insert(k.trim().to_string(), val.trim().to_string());
+            }
+            None => {
+                return Err(FlagError::Value {
+                    message: format!("missing = in KV pair: {v:?}"),
+                    value: v,
+                    name: name.to_string(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A repeatable string flag (`-policy`), every value trimmed, in the order given.
+pub fn slice_flag(p: &Parsed, name: &str) -> Vec<String> {
+    p.list(name).iter().map(|v| v.trim().to_string()).collect()
 }
 
 #[cfg(test)]

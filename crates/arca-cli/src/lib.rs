@@ -7,6 +7,7 @@
 
 mod commands;
 mod ctx;
+mod duration;
 pub mod flags;
 pub mod output;
 mod yaml;

@@ -152,7 +152,13 @@ fn literal_block(s: &str, indent: usize, out: &mut Vec<String>, head: String) {
     } else {
         "-"
     };
-    out.push(format!("{head}|{chomp}"));
+    // A leading space or blank line needs an explicit indentation indicator.
+    let indicator = if s.starts_with(' ') || s.starts_with('\n') {
+        "2"
+    } else {
+        ""
+    };
+    out.push(format!("{head}|{indicator}{chomp}"));
     let body = s.strip_suffix('\n').unwrap_or(s);
     let pad = " ".repeat(indent);
     for line in body.split('\n') {

@@ -1,8 +1,15 @@
 //! Command dispatch, the top-level usage text, and helpers shared by the commands.
 
+mod hclfmt;
+mod kv;
 mod logical;
+mod login;
+mod mounts;
 mod operator;
+mod plugin;
+mod policy;
 mod status;
+mod token;
 
 use crate::ctx::Ctx;
 use crate::flags::{self, FlagError, Parsed, Spec};
@@ -72,6 +79,13 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "delete" => logical::delete(ctx, rest),
         "patch" => logical::patch(ctx, rest),
         "path-help" => logical::path_help(ctx, rest),
+        "token" => token::run(ctx, rest),
+        "policy" => policy::run(ctx, rest),
+        "login" => login::run(ctx, rest),
+        "secrets" => mounts::secrets(ctx, rest),
+        "auth" => mounts::auth(ctx, rest),
+        "kv" => kv::run(ctx, rest),
+        "plugin" => plugin::run(ctx, rest),
         _ => {
             ctx.err_raw(&usage());
             127
@@ -123,4 +137,35 @@ pub fn check_args(ctx: &mut Ctx<'_, '_>, args: &[String], min: usize, max: usize
 pub fn group_usage(ctx: &mut Ctx<'_, '_>, usage: &str) -> i32 {
     ctx.err(usage);
     1
+}
+
+/// Print a flag-value error as Go's `flag` package does and give exit code 1.
+pub fn flag_error(ctx: &mut Ctx<'_, '_>, e: &FlagError) -> i32 {
+    ctx.err(&e.to_string());
+    1
+}
+
+/// Print the "Not enough / Too many arguments" error when `args` is not within
+/// `min..=max`, with Vault's `expected N` / `expected N-M` wording; `true` when it fits.
+pub fn check_range(ctx: &mut Ctx<'_, '_>, args: &[String], min: usize, max: usize) -> bool {
+    let expected = if min == max {
+        min.to_string()
+    } else {
+        format!("{min}-{max}")
+    };
+    if args.len() < min {
+        ctx.err(&format!(
+            "Not enough arguments (expected {expected}, got {})",
+            args.len()
+        ));
+        return false;
+    }
+    if args.len() > max {
+        ctx.err(&format!(
+            "Too many arguments (expected {expected}, got {})",
+            args.len()
+        ));
+        return false;
+    }
+    true
 }

@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Ports tests may use; a bao server also binds port+1 for its cluster listener.
-const PORTS: &[u16] = &[18264, 18266, 18268];
+const PORTS: &[u16] = &[18302, 18304, 18306, 18308];
 static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
 
 fn bao_path() -> String {
