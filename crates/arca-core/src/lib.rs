@@ -19,7 +19,7 @@ mod views;
 pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key, decode_root_token};
 
-/// The build date reported by `sys/seal-status`.
+/// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).
 pub const BUILD_DATE: &str = "2026-11-27T00:00:00Z";
 
 /// The version builtin backends report (`v0.1.0+builtin`).

@@ -135,7 +135,7 @@ impl Core {
             "nonce": nonce,
             "recovery_seal": false,
             "version": self.config().version,
-            "build_date": crate::BUILD_DATE,
+            "commit_date": crate::BUILD_DATE,
             "migration": false,
         });
         if !sealed && let (Some(info), Value::Object(m)) = (self.cluster_info(), &mut v) {
