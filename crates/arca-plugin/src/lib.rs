@@ -1,0 +1,12 @@
+//! Vault/OpenBao external backend plugins over go-plugin's gRPC protocol (app version 5).
+//!
+//! The plugin side ([`serve`]) lets a backend written with `arca-sdk` run as a plugin binary
+//! that OpenBao, Vault or Arca can mount; the host side ([`external_factory`]) lets Arca mount
+//! such a binary, whatever language it is written in.
+
+pub mod error;
+pub mod handshake;
+pub mod proto;
+pub mod tls;
+
+pub use error::PluginError;
