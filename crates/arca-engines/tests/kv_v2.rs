@@ -317,12 +317,14 @@ async fn patch_merges_into_a_new_version() {
         m.err(Patch, "data/p", json!({"q": 1})).await,
         (400, vec!["no data provided".to_string()])
     );
-    assert_eq!(
-        m.err(Patch, "data/missing", json!({"data": {"q": 1}}))
-            .await
-            .0,
-        404
-    );
+    // A missing key: OpenBao answers 404 with an empty body (not `{"errors":[]}`).
+    let raw = m
+        .call(Patch, "data/missing", json!({"data": {"q": 1}}))
+        .await
+        .unwrap()
+        .and_then(|r| r.raw)
+        .expect("raw 404");
+    assert_eq!((raw.status, raw.body.len()), (404, 0));
     m.ok(Delete, "data/p", json!({})).await;
     let (st, r) = m.data(Patch, "data/p", json!({"data": {"q": 1}})).await;
     assert_eq!(st, 404);

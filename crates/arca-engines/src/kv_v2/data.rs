@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arca_sdk::framework::FieldData;
-use arca_sdk::{JsonMap, LogicalError, Request, Response, Storage};
+use arca_sdk::{JsonMap, LogicalError, RawHttp, Request, Response, Storage};
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -23,6 +23,19 @@ fn with_status(status: u16, data: JsonMap) -> Response {
     let mut r = Response::with_data(data);
     r.status = Some(status);
     r
+}
+
+/// A 404 with an empty body: OpenBao's answer to a PATCH of a key that does not exist
+/// (unlike a read's `{"errors":[]}`; clients print "Raw Message:" for it).
+fn empty_not_found() -> Response {
+    Response {
+        raw: Some(RawHttp {
+            status: 404,
+            content_type: "application/json".into(),
+            body: Vec::new(),
+        }),
+        ..Response::default()
+    }
 }
 
 /// What a read of one version found.
@@ -225,11 +238,11 @@ pub(crate) async fn patch(
     let _guard = shared.locks.lock(&path).await;
     let cfg = load_config(storage.as_ref()).await?;
     let Some(meta) = load_meta(storage.as_ref(), &path).await? else {
-        return Err(not_found());
+        return Ok(Some(empty_not_found()));
     };
     let n = meta.current_version;
     let Some(vm) = meta.versions.get(&n).cloned() else {
-        return Err(not_found());
+        return Ok(Some(empty_not_found()));
     };
     check_cas(&cfg, &meta, cas)?;
     if vm.destroyed || vm.deleted_at(now_nanos()) {
