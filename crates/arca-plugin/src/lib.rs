@@ -4,9 +4,14 @@
 //! that OpenBao, Vault or Arca can mount; the host side ([`external_factory`]) lets Arca mount
 //! such a binary, whatever language it is written in.
 
+pub mod convert;
 pub mod error;
 pub mod handshake;
 pub mod proto;
+pub mod remote;
+pub mod serve;
 pub mod tls;
+pub mod transport;
 
 pub use error::PluginError;
+pub use serve::{run, serve};

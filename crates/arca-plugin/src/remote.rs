@@ -1,0 +1,255 @@
+//! The plugin side of the host's brokered services: an `arca_sdk::Storage` that calls the
+//! host's `pb.Storage`, and a `SystemView` snapshot read from the host's `pb.SystemView`.
+
+use std::time::Duration;
+
+use arca_sdk::{Storage, StorageEntry, StorageError, SystemView};
+use async_trait::async_trait;
+use tonic::transport::Channel;
+use zeroize::Zeroizing;
+
+use crate::convert::ns_to_duration;
+use crate::proto::pb;
+use crate::proto::pb::storage_client::StorageClient;
+use crate::proto::pb::system_view_client::SystemViewClient;
+use crate::transport::MAX_MESSAGE_SIZE;
+
+/// Storage served by the host over the broker.
+#[derive(Clone)]
+pub struct RemoteStorage {
+    client: StorageClient<Channel>,
+}
+
+impl RemoteStorage {
+    /// Storage over an established brokered channel.
+    pub fn new(channel: Channel) -> RemoteStorage {
+        RemoteStorage {
+            client: StorageClient::new(channel)
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        }
+    }
+}
+
+fn rpc_err(s: tonic::Status) -> StorageError {
+    StorageError::Backend(s.message().to_string())
+}
+
+fn reply_err(e: String) -> Result<(), StorageError> {
+    if e.is_empty() {
+        Ok(())
+    } else if e == StorageError::Sealed.to_string() {
+        Err(StorageError::Sealed)
+    } else {
+        Err(StorageError::Backend(e))
+    }
+}
+
+#[async_trait]
+impl Storage for RemoteStorage {
+    async fn get(&self, key: &str) -> Result<Option<StorageEntry>, StorageError> {
+        let reply = self
+            .client
+            .clone()
+            .get(pb::StorageGetArgs {
+                key: key.to_string(),
+                txn: String::new(),
+            })
+            .await
+            .map_err(rpc_err)?
+            .into_inner();
+        reply_err(reply.err)?;
+        Ok(reply.entry.map(|e| StorageEntry {
+            key: e.key,
+            value: Zeroizing::new(e.value),
+            seal_wrap: e.seal_wrap,
+        }))
+    }
+
+    async fn put(&self, entry: StorageEntry) -> Result<(), StorageError> {
+        let reply = self
+            .client
+            .clone()
+            .put(pb::StoragePutArgs {
+                entry: Some(pb::StorageEntry {
+                    key: entry.key.clone(),
+                    value: entry.value.to_vec(),
+                    seal_wrap: entry.seal_wrap,
+                }),
+                txn: String::new(),
+            })
+            .await
+            .map_err(rpc_err)?
+            .into_inner();
+        reply_err(reply.err)
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StorageError> {
+        let reply = self
+            .client
+            .clone()
+            .delete(pb::StorageDeleteArgs {
+                key: key.to_string(),
+                txn: String::new(),
+            })
+            .await
+            .map_err(rpc_err)?
+            .into_inner();
+        reply_err(reply.err)
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
+        let reply = self
+            .client
+            .clone()
+            .list(pb::StorageListArgs {
+                prefix: prefix.to_string(),
+                txn: String::new(),
+            })
+            .await
+            .map_err(rpc_err)?
+            .into_inner();
+        reply_err(reply.err)?;
+        Ok(reply.keys)
+    }
+
+    async fn list_page(
+        &self,
+        prefix: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>, StorageError> {
+        let reply = self
+            .client
+            .clone()
+            .list_page(pb::StorageListPageArgs {
+                prefix: prefix.to_string(),
+                after: after.to_string(),
+                limit: i32::try_from(limit).unwrap_or(i32::MAX),
+                txn: String::new(),
+            })
+            .await
+            .map_err(rpc_err)?
+            .into_inner();
+        reply_err(reply.err)?;
+        Ok(reply.keys)
+    }
+}
+
+/// The host's system view values at one moment.
+#[derive(Debug, Clone)]
+pub struct SystemViewSnapshot {
+    /// Default lease TTL.
+    pub default_lease_ttl: Duration,
+    /// Maximum lease TTL.
+    pub max_lease_ttl: Duration,
+    /// Local mount flag.
+    pub local_mount: bool,
+    /// Tainted flag (at setup time).
+    pub tainted: bool,
+    /// Caching disabled flag.
+    pub caching_disabled: bool,
+    /// The host's version (`PluginEnv.vault_version`).
+    pub server_version: String,
+}
+
+impl SystemViewSnapshot {
+    /// Reads every value from the host's `pb.SystemView`.
+    pub async fn fetch(channel: Channel) -> Result<SystemViewSnapshot, tonic::Status> {
+        let mut c = SystemViewClient::new(channel);
+        let default_lease_ttl =
+            ns_to_duration(c.default_lease_ttl(pb::Empty {}).await?.into_inner().ttl);
+        let max_lease_ttl = ns_to_duration(c.max_lease_ttl(pb::Empty {}).await?.into_inner().ttl);
+        let local_mount = c.local_mount(pb::Empty {}).await?.into_inner().local;
+        let tainted = c.tainted(pb::Empty {}).await?.into_inner().tainted;
+        let caching_disabled = c
+            .caching_disabled(pb::Empty {})
+            .await?
+            .into_inner()
+            .disabled;
+        let server_version = c
+            .plugin_env(pb::Empty {})
+            .await?
+            .into_inner()
+            .plugin_environment
+            .map(|e| e.vault_version)
+            .unwrap_or_default();
+        Ok(SystemViewSnapshot {
+            default_lease_ttl,
+            max_lease_ttl,
+            local_mount,
+            tainted,
+            caching_disabled,
+            server_version,
+        })
+    }
+}
+
+impl Default for SystemViewSnapshot {
+    fn default() -> Self {
+        // Vault's system defaults (32 days) until the host answers.
+        SystemViewSnapshot {
+            default_lease_ttl: Duration::from_secs(32 * 24 * 3600),
+            max_lease_ttl: Duration::from_secs(32 * 24 * 3600),
+            local_mount: false,
+            tainted: false,
+            caching_disabled: false,
+            server_version: String::new(),
+        }
+    }
+}
+
+/// The host's system view as the SDK's synchronous [`SystemView`]: values are read from the
+/// host with [`RemoteSystemView::refresh`] (at `Setup`, where OpenBao may refuse during a
+/// catalog probe, and again at `Initialize`) and served from the last good snapshot.
+pub struct RemoteSystemView {
+    channel: Channel,
+    snapshot: std::sync::RwLock<SystemViewSnapshot>,
+}
+
+impl RemoteSystemView {
+    /// A view over the brokered channel, with default values until refreshed.
+    pub fn new(channel: Channel) -> RemoteSystemView {
+        RemoteSystemView {
+            channel,
+            snapshot: std::sync::RwLock::new(SystemViewSnapshot::default()),
+        }
+    }
+
+    /// Reads the values from the host again.
+    pub async fn refresh(&self) -> Result<(), tonic::Status> {
+        let fresh = SystemViewSnapshot::fetch(self.channel.clone()).await?;
+        if let Ok(mut s) = self.snapshot.write() {
+            *s = fresh;
+        }
+        Ok(())
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&SystemViewSnapshot) -> T) -> T {
+        match self.snapshot.read() {
+            Ok(s) => f(&s),
+            Err(_) => f(&SystemViewSnapshot::default()),
+        }
+    }
+}
+
+impl SystemView for RemoteSystemView {
+    fn default_lease_ttl(&self) -> Duration {
+        self.read(|s| s.default_lease_ttl)
+    }
+    fn max_lease_ttl(&self) -> Duration {
+        self.read(|s| s.max_lease_ttl)
+    }
+    fn local_mount(&self) -> bool {
+        self.read(|s| s.local_mount)
+    }
+    fn tainted(&self) -> bool {
+        self.read(|s| s.tainted)
+    }
+    fn caching_disabled(&self) -> bool {
+        self.read(|s| s.caching_disabled)
+    }
+    fn server_version(&self) -> String {
+        self.read(|s| s.server_version.clone())
+    }
+}

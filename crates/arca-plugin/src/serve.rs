@@ -1,0 +1,500 @@
+//! The plugin side: turns an `arca_sdk::Factory` into a go-plugin v5 backend plugin process.
+//!
+//! [`serve`] checks the cookie, makes its certificate, listens on a unix socket with mTLS
+//! pinned to the host's `PLUGIN_CLIENT_CERT`, prints the handshake line and serves `pb.Backend`,
+//! go-plugin's broker and controller, the health service and `logical.PluginVersion` until the
+//! host calls `GRPCController.Shutdown`.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use arca_sdk::{Backend, BackendConfig, Factory, Storage};
+use futures::Stream;
+use tokio::sync::{mpsc, watch};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status, Streaming};
+
+use crate::convert;
+use crate::error::PluginError;
+use crate::handshake::{
+    APP_PROTOCOL, CLIENT_CERT_ENV, COOKIE_KEY, COOKIE_VALUE, CORE_PROTOCOL, HandshakeLine,
+    NOT_A_PROGRAM_MESSAGE, Network, PROTOCOL_VERSIONS_ENV, offers_version,
+};
+use crate::proto::health::health_check_response::ServingStatus;
+use crate::proto::health::{self, health_server};
+use crate::proto::logical::{self, plugin_version_server};
+use crate::proto::pb::{self, backend_server};
+use crate::proto::plugin::{self, grpc_broker_server, grpc_controller_server};
+use crate::remote::{RemoteStorage, RemoteSystemView};
+use crate::tls::{OneOffCert, cert_from_pem, client_config, server_config};
+use crate::transport::{MAX_MESSAGE_SIZE, bind_temp_socket, dial, tls_incoming};
+
+/// How long `Setup` waits for the host's `ConnInfo` of the broker id (go-plugin: 5 s).
+const BROKER_WAIT: Duration = Duration::from_secs(5);
+
+/// Runs the plugin and returns the process exit code: 1 without the cookie (after printing
+/// go-plugin's "This binary is a plugin" text) or on a start-up error, 0 after a shutdown.
+pub async fn serve(factory: Factory) -> ExitCode {
+    if std::env::var(COOKIE_KEY).ok().as_deref() != Some(COOKIE_VALUE) {
+        eprint!("{NOT_A_PROGRAM_MESSAGE}");
+        return ExitCode::from(1);
+    }
+    match run(factory).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plugin error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Serves the plugin protocol (the cookie is assumed checked) until the host shuts it down.
+pub async fn run(factory: Factory) -> Result<(), PluginError> {
+    let versions = std::env::var(PROTOCOL_VERSIONS_ENV).ok();
+    if !offers_version(versions.as_deref(), APP_PROTOCOL) {
+        return Err(PluginError::Handshake(format!(
+            "Incompatible API version with plugin. Plugin version: {APP_PROTOCOL}, Client versions: {}",
+            versions.unwrap_or_default()
+        )));
+    }
+    let peer_pem = std::env::var(CLIENT_CERT_ENV).map_err(|_| {
+        PluginError::Handshake(format!(
+            "{CLIENT_CERT_ENV} is not set: auto-mTLS is required"
+        ))
+    })?;
+    let peer = cert_from_pem(&peer_pem)?;
+    let own = OneOffCert::generate(false)?;
+    let server_tls = server_config(&own, peer.clone())?;
+    let client_tls = client_config(&own, peer)?;
+    let (listener, socket_path) = bind_temp_socket()?;
+    let incoming = tls_incoming(listener, server_tls);
+
+    // go-plugin's server ignores SIGINT: the host decides when the plugin ends.
+    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let state = Arc::new(PluginState {
+        factory,
+        backend: RwLock::new(None),
+        system: RwLock::new(None),
+        broker: Arc::new(BrokerInbox::default()),
+        client_tls,
+        stop: stop_tx,
+    });
+
+    let router = tonic::transport::Server::builder()
+        .add_service(
+            backend_server::BackendServer::from_arc(state.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(grpc_broker_server::GrpcBrokerServer::new(BrokerService(
+            state.broker.clone(),
+        )))
+        .add_service(grpc_controller_server::GrpcControllerServer::from_arc(
+            state.clone(),
+        ))
+        .add_service(health_server::HealthServer::new(HealthService))
+        .add_service(plugin_version_server::PluginVersionServer::from_arc(
+            state.clone(),
+        ));
+
+    let line = HandshakeLine {
+        core: CORE_PROTOCOL,
+        app: APP_PROTOCOL,
+        network: Network::Unix,
+        address: socket_path.display().to_string(),
+        protocol: "grpc".into(),
+        server_cert: Some(own.der().to_vec()),
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", line.format()).map_err(|e| PluginError::io("write handshake", e))?;
+        out.flush()
+            .map_err(|e| PluginError::io("write handshake", e))?;
+    }
+
+    let mut graceful = stop_rx.clone();
+    let server = router.serve_with_incoming_shutdown(incoming, async move {
+        let _ = graceful.wait_for(|s| *s).await;
+    });
+    let mut hard = stop_rx;
+    let result = tokio::select! {
+        r = server => r.map_err(PluginError::from),
+        _ = async move {
+            let _ = hard.wait_for(|s| *s).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        } => Ok(()),
+    };
+    let _ = std::fs::remove_file(&socket_path);
+    result
+}
+
+/// What the plugin process holds: the factory, the backend once `Setup` built it, the broker's
+/// received addresses and the TLS config for dialing the host.
+struct PluginState {
+    factory: Factory,
+    backend: RwLock<Option<Arc<dyn Backend>>>,
+    system: RwLock<Option<Arc<RemoteSystemView>>>,
+    broker: Arc<BrokerInbox>,
+    client_tls: Arc<rustls::ClientConfig>,
+    stop: watch::Sender<bool>,
+}
+
+impl PluginState {
+    fn backend(&self) -> Result<Arc<dyn Backend>, Status> {
+        self.backend
+            .read()
+            .map_err(|_| Status::internal("backend lock poisoned"))?
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("plugin backend is not set up"))
+    }
+
+    async fn setup(&self, args: pb::SetupArgs) -> Result<(), String> {
+        let info = self
+            .broker
+            .wait_for(args.broker_id, BROKER_WAIT)
+            .await
+            .ok_or_else(|| {
+                format!(
+                    "timeout waiting for connection info for id {}",
+                    args.broker_id
+                )
+            })?;
+        let network = match info.network.as_str() {
+            "unix" => Network::Unix,
+            "tcp" => Network::Tcp,
+            other => return Err(format!("unknown broker network {other:?}")),
+        };
+        let channel = dial(network, &info.address, self.client_tls.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let system = Arc::new(RemoteSystemView::new(channel.clone()));
+        if let Err(e) = system.refresh().await {
+            tracing::debug!(error = %e.message(), "system view not available during setup");
+        }
+        let storage: Arc<dyn Storage> = Arc::new(RemoteStorage::new(channel));
+        let config = BackendConfig {
+            storage: storage.clone(),
+            system: system.clone(),
+            config: args.config,
+            backend_uuid: args.backend_uuid,
+        };
+        let backend = (self.factory)(config).await.map_err(|e| e.to_string())?;
+        let wrapped: Arc<dyn Backend> = Arc::new(WithStorage {
+            inner: backend,
+            storage: Some(storage),
+        });
+        *self
+            .backend
+            .write()
+            .map_err(|_| "backend lock poisoned".to_string())? = Some(wrapped);
+        *self
+            .system
+            .write()
+            .map_err(|_| "system view lock poisoned".to_string())? = Some(system);
+        Ok(())
+    }
+}
+
+/// A backend plus the storage every request it handles gets.
+struct WithStorage {
+    inner: Arc<dyn Backend>,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl WithStorage {
+    fn attach(&self, mut req: arca_sdk::Request) -> arca_sdk::Request {
+        req.storage = self.storage.clone();
+        req
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for WithStorage {
+    async fn handle_request(
+        &self,
+        req: arca_sdk::Request,
+    ) -> Result<Option<arca_sdk::Response>, arca_sdk::LogicalError> {
+        self.inner.handle_request(self.attach(req)).await
+    }
+    async fn handle_existence_check(
+        &self,
+        req: &arca_sdk::Request,
+    ) -> Result<arca_sdk::ExistenceCheck, arca_sdk::LogicalError> {
+        self.inner
+            .handle_existence_check(&self.attach(req.clone()))
+            .await
+    }
+    fn special_paths(&self) -> arca_sdk::SpecialPaths {
+        self.inner.special_paths()
+    }
+    fn backend_type(&self) -> arca_sdk::BackendType {
+        self.inner.backend_type()
+    }
+    async fn initialize(&self) -> Result<(), arca_sdk::LogicalError> {
+        self.inner.initialize().await
+    }
+    async fn cleanup(&self) {
+        self.inner.cleanup().await
+    }
+    async fn invalidate(&self, key: &str) {
+        self.inner.invalidate(key).await
+    }
+    fn version(&self) -> Option<String> {
+        self.inner.version()
+    }
+}
+
+#[tonic::async_trait]
+impl backend_server::Backend for PluginState {
+    async fn handle_request(
+        &self,
+        request: Request<pb::HandleRequestArgs>,
+    ) -> Result<Response<pb::HandleRequestReply>, Status> {
+        let backend = self.backend()?;
+        let args = request.into_inner();
+        let result = match convert::request_from_pb(args.request.unwrap_or_default()) {
+            Ok(req) => backend.handle_request(req).await,
+            Err(e) => Err(e),
+        };
+        let reply = match result {
+            Ok(resp) => pb::HandleRequestReply {
+                response: resp.as_ref().map(convert::response_to_pb),
+                err: None,
+            },
+            Err(e) => {
+                let (response, err) = convert::error_to_pb(&e);
+                pb::HandleRequestReply {
+                    response,
+                    err: Some(err),
+                }
+            }
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn special_paths(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::SpecialPathsReply>, Status> {
+        let backend = self.backend()?;
+        Ok(Response::new(pb::SpecialPathsReply {
+            paths: Some(convert::paths_to_pb(&backend.special_paths())),
+        }))
+    }
+
+    async fn handle_existence_check(
+        &self,
+        request: Request<pb::HandleExistenceCheckArgs>,
+    ) -> Result<Response<pb::HandleExistenceCheckReply>, Status> {
+        let backend = self.backend()?;
+        let args = request.into_inner();
+        let result = match convert::request_from_pb(args.request.unwrap_or_default()) {
+            Ok(req) => backend.handle_existence_check(&req).await,
+            Err(e) => Err(e),
+        };
+        Ok(Response::new(match result {
+            Ok(c) => pb::HandleExistenceCheckReply {
+                check_found: c.check_found,
+                exists: c.exists,
+                err: None,
+            },
+            Err(e) => pb::HandleExistenceCheckReply {
+                check_found: false,
+                exists: false,
+                err: Some(convert::error_to_pb(&e).1),
+            },
+        }))
+    }
+
+    async fn cleanup(&self, _request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
+        if let Ok(backend) = self.backend() {
+            backend.cleanup().await;
+        }
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn invalidate_key(
+        &self,
+        request: Request<pb::InvalidateKeyArgs>,
+    ) -> Result<Response<pb::Empty>, Status> {
+        let backend = self.backend()?;
+        backend.invalidate(&request.into_inner().key).await;
+        Ok(Response::new(pb::Empty {}))
+    }
+
+    async fn setup(
+        &self,
+        request: Request<pb::SetupArgs>,
+    ) -> Result<Response<pb::SetupReply>, Status> {
+        let err = match self.setup(request.into_inner()).await {
+            Ok(()) => String::new(),
+            Err(e) => e,
+        };
+        Ok(Response::new(pb::SetupReply { err }))
+    }
+
+    async fn initialize(
+        &self,
+        _request: Request<pb::InitializeArgs>,
+    ) -> Result<Response<pb::InitializeReply>, Status> {
+        let backend = self.backend()?;
+        let system = self.system.read().ok().and_then(|s| s.clone());
+        if let Some(system) = system
+            && let Err(e) = system.refresh().await
+        {
+            tracing::warn!(error = %e.message(), "cannot read the host's system view");
+        }
+        let err = backend
+            .initialize()
+            .await
+            .err()
+            .map(|e| convert::error_to_pb(&e).1);
+        Ok(Response::new(pb::InitializeReply { err }))
+    }
+
+    async fn r#type(
+        &self,
+        _request: Request<pb::Empty>,
+    ) -> Result<Response<pb::TypeReply>, Status> {
+        let t = self
+            .backend()
+            .map(|b| convert::backend_type_to_pb(b.backend_type()))
+            .unwrap_or(0);
+        Ok(Response::new(pb::TypeReply { r#type: t }))
+    }
+}
+
+#[tonic::async_trait]
+impl grpc_controller_server::GrpcController for PluginState {
+    async fn shutdown(
+        &self,
+        _request: Request<plugin::Empty>,
+    ) -> Result<Response<plugin::Empty>, Status> {
+        let _ = self.stop.send(true);
+        Ok(Response::new(plugin::Empty {}))
+    }
+}
+
+#[tonic::async_trait]
+impl plugin_version_server::PluginVersion for PluginState {
+    async fn version(
+        &self,
+        _request: Request<logical::Empty>,
+    ) -> Result<Response<logical::VersionReply>, Status> {
+        let plugin_version = self
+            .backend()
+            .ok()
+            .and_then(|b| b.version())
+            .unwrap_or_default();
+        Ok(Response::new(logical::VersionReply { plugin_version }))
+    }
+}
+
+/// The `ConnInfo`s the host announced on the broker stream, by broker id.
+#[derive(Default)]
+pub(crate) struct BrokerInbox {
+    conns: Mutex<HashMap<u32, plugin::ConnInfo>>,
+}
+
+impl BrokerInbox {
+    fn insert(&self, info: plugin::ConnInfo) {
+        if let Ok(mut m) = self.conns.lock() {
+            m.insert(info.service_id, info);
+        }
+    }
+
+    async fn wait_for(&self, id: u32, timeout: Duration) -> Option<plugin::ConnInfo> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            if let Some(info) = self.conns.lock().ok().and_then(|mut m| m.remove(&id)) {
+                return Some(info);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// go-plugin's `GRPCBroker`: records the host's `ConnInfo`s; this side announces none.
+struct BrokerService(Arc<BrokerInbox>);
+
+#[tonic::async_trait]
+impl grpc_broker_server::GrpcBroker for BrokerService {
+    type StartStreamStream = ReceiverStream<Result<plugin::ConnInfo, Status>>;
+
+    async fn start_stream(
+        &self,
+        request: Request<Streaming<plugin::ConnInfo>>,
+    ) -> Result<Response<Self::StartStreamStream>, Status> {
+        let mut inbound = request.into_inner();
+        let inbox = self.0.clone();
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            // Holding `tx` keeps our half of the stream open while the host's half is.
+            let _keep = tx;
+            while let Some(Ok(info)) = inbound.next().await {
+                tracing::debug!(service_id = info.service_id, "broker connection info");
+                inbox.insert(info);
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// The health service: `plugin` (and the server as a whole) is SERVING.
+struct HealthService;
+
+fn health_of(service: &str) -> Option<health::HealthCheckResponse> {
+    matches!(service, "" | "plugin").then(|| health::HealthCheckResponse {
+        status: ServingStatus::Serving as i32,
+    })
+}
+
+#[tonic::async_trait]
+impl health_server::Health for HealthService {
+    async fn check(
+        &self,
+        request: Request<health::HealthCheckRequest>,
+    ) -> Result<Response<health::HealthCheckResponse>, Status> {
+        health_of(&request.into_inner().service)
+            .map(Response::new)
+            .ok_or_else(|| Status::not_found("unknown service"))
+    }
+
+    async fn list(
+        &self,
+        _request: Request<health::HealthListRequest>,
+    ) -> Result<Response<health::HealthListResponse>, Status> {
+        let mut statuses = HashMap::new();
+        for s in ["", "plugin"] {
+            if let Some(h) = health_of(s) {
+                statuses.insert(s.to_string(), h);
+            }
+        }
+        Ok(Response::new(health::HealthListResponse { statuses }))
+    }
+
+    type WatchStream =
+        Pin<Box<dyn Stream<Item = Result<health::HealthCheckResponse, Status>> + Send>>;
+
+    async fn watch(
+        &self,
+        request: Request<health::HealthCheckRequest>,
+    ) -> Result<Response<Self::WatchStream>, Status> {
+        let status =
+            health_of(&request.into_inner().service).unwrap_or(health::HealthCheckResponse {
+                status: ServingStatus::ServiceUnknown as i32,
+            });
+        let stream = tokio_stream::once(Ok(status)).chain(tokio_stream::pending());
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
