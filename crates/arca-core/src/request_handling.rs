@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use arca_policy::{AclRequest, Operation as AclOp};
+use arca_sdk::error::multierror;
 use arca_sdk::{LogicalError, Operation, Request, Response};
 
 use crate::core::Core;
@@ -71,11 +72,31 @@ impl Core {
 
         let mut token_entry: Option<Arc<TokenEntry>> = None;
         if !unauthenticated || !req.token().is_empty() {
-            match self
-                .check_token_and_acl(&req, &full_path, route.is_root_path(&rel))
-                .await
-            {
-                Ok(entry) => token_entry = Some(entry),
+            match self.lookup_request_token(&req).await {
+                Ok(entry) => {
+                    // As in OpenBao, a limited-use token spends a use before the ACL check: a
+                    // request the ACL refuses still counts.
+                    if entry.num_uses > 0 && self.inner.tokens.use_token(&entry).await?.is_none() {
+                        if !unauthenticated {
+                            return Err(acl_denied());
+                        }
+                    } else {
+                        let acl = self
+                            .check_acl(&req, &full_path, route.is_root_path(&rel), &entry)
+                            .await;
+                        match acl {
+                            Ok(()) => token_entry = Some(entry),
+                            Err(e) => {
+                                if entry.num_uses > 0 {
+                                    self.inner.tokens.finish_use(&entry.id_hash).await?;
+                                }
+                                if !unauthenticated {
+                                    return Err(e);
+                                }
+                            }
+                        }
+                    }
+                }
                 Err(e) if !unauthenticated => return Err(e),
                 Err(_) => {}
             }
@@ -85,9 +106,6 @@ impl Core {
             req.display_name = te.display_name.clone();
             req.entity_id = te.entity_id.clone();
             req.policies = te.policies.clone();
-            if te.num_uses > 0 && self.inner.tokens.use_token(te).await?.is_none() {
-                return Err(LogicalError::PermissionDenied);
-            }
         }
         if req.wrap_info.is_some() {
             return Err(LogicalError::bad_request(
@@ -124,20 +142,31 @@ impl Core {
         Ok(resp)
     }
 
-    /// Resolves the token and checks the ACL for `path`; `root_path` asks for sudo too.
-    pub(crate) async fn check_token_and_acl(
+    /// Resolves the request's token: a missing or unknown token is a bare `permission denied`.
+    pub(crate) async fn lookup_request_token(
         &self,
         req: &Request,
-        path: &str,
-        root_path: bool,
     ) -> Result<Arc<TokenEntry>, LogicalError> {
         let token = req.token();
         if token.is_empty() {
             return Err(LogicalError::PermissionDenied);
         }
-        let Some(entry) = self.inner.tokens.lookup(token).await? else {
-            return Err(LogicalError::PermissionDenied);
-        };
+        self.inner
+            .tokens
+            .lookup(token)
+            .await?
+            .ok_or(LogicalError::PermissionDenied)
+    }
+
+    /// Checks `entry`'s ACL for `path`; `root_path` asks for sudo too. A refusal is OpenBao's
+    /// multierror-wrapped `permission denied`.
+    pub(crate) async fn check_acl(
+        &self,
+        req: &Request,
+        path: &str,
+        root_path: bool,
+        entry: &TokenEntry,
+    ) -> Result<(), LogicalError> {
         let acl = self.inner.policies.acl(&entry.policies).await?;
         let acl_req = AclRequest {
             path,
@@ -147,8 +176,15 @@ impl Core {
         };
         let result = acl.allow(&acl_req);
         if !result.allowed || (root_path && !result.root_privs) {
-            return Err(LogicalError::PermissionDenied);
+            return Err(acl_denied());
         }
-        Ok(entry)
+        Ok(())
     }
+}
+
+/// The refusal of a known token (by its ACL, or because its last use is taken): 403 with
+/// `permission denied` wrapped as a multierror, exactly as OpenBao words it. An unknown or
+/// missing token gets the bare [`LogicalError::PermissionDenied`] instead.
+pub(crate) fn acl_denied() -> LogicalError {
+    LogicalError::coded(403, multierror(&["permission denied".to_string()]))
 }
