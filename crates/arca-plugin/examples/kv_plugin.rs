@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use arca_sdk::framework::{FrameworkBackend, PathDef, existence, handler, match_all_regex};
 use arca_sdk::storage::StorageExt;
-use arca_sdk::{Backend, BackendConfig, BackendType, Factory, JsonMap, Operation, Response};
+use arca_sdk::{
+    Backend, BackendConfig, BackendType, Factory, JsonMap, LogicalError, Operation, Response,
+};
 use futures::FutureExt;
 
 fn kv_backend() -> FrameworkBackend {
@@ -33,6 +35,9 @@ fn kv_backend() -> FrameworkBackend {
             .op(
                 Operation::Update,
                 handler(|req, d| async move {
+                    if req.path.is_empty() {
+                        return Err(LogicalError::bad_request("missing path"));
+                    }
                     let mut data = d.into_raw();
                     data.remove("path");
                     req.storage()?.put_json(&req.path, &data).await?;
