@@ -2,17 +2,20 @@
 //! stores, and the one entry point every request goes through.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use arca_barrier::{Barrier, BarrierError, SealConfig};
+use arca_sdk::plugin_catalog::PluginRuntime;
 use arca_sdk::{BackendConfig, Factory, LogicalError, Storage, SystemView};
 use arca_storage::PhysicalBackend;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
+use crate::catalog::Selected;
 use crate::mounts::{
     AUTH_TABLE_PATH, MOUNT_TABLE_PATH, MountEntry, MountTable, TableKind, required_auth_mounts,
     required_mounts,
@@ -49,6 +52,13 @@ pub struct CoreConfig {
     pub cluster_name: Option<String>,
     /// Version string reported by the API.
     pub version: String,
+    /// Directory external plugin executables must sit in (`plugin_directory`); without it
+    /// the catalog refuses registrations.
+    pub plugin_directory: Option<PathBuf>,
+    /// Runs external plugins: the core asks it for a factory whenever a mount of a catalog
+    /// plugin is set up or reloaded. Without one, external plugins can be registered but
+    /// not mounted.
+    pub plugin_runtime: Option<Arc<dyn PluginRuntime>>,
 }
 
 impl CoreConfig {
@@ -62,7 +72,27 @@ impl CoreConfig {
             max_lease_ttl: Duration::from_secs(768 * 3600),
             cluster_name: None,
             version: env!("CARGO_PKG_VERSION").to_string(),
+            plugin_directory: None,
+            plugin_runtime: None,
         }
+    }
+}
+
+/// What a mount's backend runs: shown as `running_plugin_version` and `running_sha256`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RunningPlugin {
+    pub(crate) version: String,
+    pub(crate) sha256: String,
+}
+
+impl RunningPlugin {
+    /// Writes the running fields into a mount entry; whether they changed.
+    pub(crate) fn apply(&self, entry: &mut MountEntry) -> bool {
+        let changed =
+            entry.running_plugin_version != self.version || entry.running_sha256 != self.sha256;
+        entry.running_plugin_version = self.version.clone();
+        entry.running_sha256 = self.sha256.clone();
+        changed
     }
 }
 
@@ -101,6 +131,10 @@ pub(crate) struct Inner {
     pub(crate) rekey: Mutex<Option<RekeyState>>,
     pub(crate) generate_root: Mutex<Option<GenerateRootState>>,
     pub(crate) active_since: ArcSwap<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The plugin catalog's in-memory copy.
+    pub(crate) catalog: crate::catalog::Catalog,
+    /// Results of recent plugin reloads.
+    pub(crate) reloads: crate::reload::ReloadLog,
 }
 
 /// The Arca core. Cheap to clone.
@@ -171,6 +205,8 @@ impl Core {
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
                 active_since: ArcSwap::from_pointee(None),
+                catalog: Default::default(),
+                reloads: Default::default(),
             }),
         }
     }
@@ -353,6 +389,7 @@ impl Core {
         }));
         self.inner.policies.setup().await?;
         self.load_cluster_info().await?;
+        self.load_plugin_catalog().await?;
         self.load_mounts().await?;
         self.inner
             .active_since
@@ -366,6 +403,7 @@ impl Core {
         }
         self.inner.tokens.teardown();
         self.inner.policies.teardown();
+        self.clear_plugin_catalog();
         self.inner.cluster.store(Arc::new(None));
         self.inner.active_since.store(Arc::new(None));
         *self.inner.rekey.lock() = None;
@@ -492,8 +530,12 @@ impl Core {
             self.inner.barrier.clone(),
             entry.storage_prefix(),
         ));
-        if entry.running_plugin_version.is_empty() {
-            entry.running_plugin_version = crate::builtin_version(&self.inner.config.version);
+        // A new mount asking for the builtin version by name stores it as "" (OpenBao).
+        if !keep_on_failure && entry.plugin_version == self.builtin_plugin_version() {
+            entry.plugin_version.clear();
+        }
+        if entry.running_plugin_version.is_empty() && entry.running_sha256.is_empty() {
+            entry.running_plugin_version = self.builtin_plugin_version();
         }
         let route = Arc::new(RouteEntry {
             mount: ArcSwap::from_pointee(entry.clone()),
@@ -503,8 +545,12 @@ impl Core {
             }),
             storage: storage.clone(),
         });
-        match self.build_backend(&entry, &route).await {
-            Ok(handle) => route.backend.store(Arc::new(handle)),
+        match self.build_backend_running(&entry, &route).await {
+            Ok((handle, running)) => {
+                route.backend.store(Arc::new(handle));
+                running.apply(&mut entry);
+                route.mount.store(Arc::new(entry.clone()));
+            }
             Err(e) if keep_on_failure => {
                 tracing::error!(mount = %entry.route_path(), error = %e, "core: failed to set up mount");
             }
@@ -520,69 +566,119 @@ impl Core {
         entry: &MountEntry,
         route: &Arc<RouteEntry>,
     ) -> Result<BackendHandle, LogicalError> {
-        let backend: Arc<dyn arca_sdk::Backend> = match (entry.table, entry.kind.as_str()) {
-            (TableKind::Mounts, "system") => {
-                Arc::new(crate::sys::SystemBackend::new(Arc::downgrade(&self.inner)))
-            }
-            (TableKind::Auth, "token") => Arc::new(crate::token_backend::TokenBackend::new(
-                Arc::downgrade(&self.inner),
-            )),
-            (table, kind) => {
-                let factories = match table {
-                    TableKind::Mounts => &self.inner.config.registry.secrets,
-                    TableKind::Auth => &self.inner.config.registry.auth,
-                };
-                let Some(factory) = factories.get(kind) else {
-                    return Err(LogicalError::bad_request(format!(
-                        "plugin not found in the catalog: {kind}"
-                    )));
-                };
-                let mut config: HashMap<String, String> = entry
-                    .options
-                    .clone()
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect();
-                config.insert("plugin_name".into(), entry.kind.clone());
-                config.insert(
-                    "plugin_type".into(),
-                    match table {
-                        TableKind::Mounts => "secret",
-                        TableKind::Auth => "auth",
-                    }
-                    .into(),
-                );
-                config.insert("plugin_version".into(), entry.plugin_version.clone());
-                let system = Arc::new(MountSystemView {
-                    route: Arc::downgrade(route),
-                    default_ttl: self.inner.config.default_lease_ttl,
-                    max_ttl: self.inner.config.max_lease_ttl,
-                    version: self.inner.config.version.clone(),
-                });
-                let backend = factory(BackendConfig {
-                    storage: route.storage.clone(),
-                    system,
-                    config,
-                    backend_uuid: entry.uuid.clone(),
-                })
-                .await?;
-                backend.initialize().await?;
-                backend
-            }
+        self.build_backend_running(entry, route)
+            .await
+            .map(|(handle, _)| handle)
+    }
+
+    /// Builds and initialises a fresh backend instance for a mount, choosing the plugin from
+    /// the catalog by the mount's type and `plugin_version`; says what now runs.
+    pub(crate) async fn build_backend_running(
+        &self,
+        entry: &MountEntry,
+        route: &Arc<RouteEntry>,
+    ) -> Result<(BackendHandle, RunningPlugin), LogicalError> {
+        let builtin = RunningPlugin {
+            version: self.builtin_plugin_version(),
+            sha256: String::new(),
         };
+        let (backend, running): (Arc<dyn arca_sdk::Backend>, RunningPlugin) =
+            match (entry.table, entry.kind.as_str()) {
+                (TableKind::Mounts, "system") => (
+                    Arc::new(crate::sys::SystemBackend::new(Arc::downgrade(&self.inner))),
+                    builtin,
+                ),
+                (TableKind::Auth, "token") => (
+                    Arc::new(crate::token_backend::TokenBackend::new(Arc::downgrade(
+                        &self.inner,
+                    ))),
+                    builtin,
+                ),
+                (table, kind) => {
+                    let selected = match self.select_plugin(table, kind, &entry.plugin_version) {
+                        // Singletons such as cubbyhole are builtins the catalog does not list.
+                        Err(_) if crate::catalog::is_singleton_type(kind) => {
+                            let factories = match table {
+                                TableKind::Mounts => &self.inner.config.registry.secrets,
+                                TableKind::Auth => &self.inner.config.registry.auth,
+                            };
+                            match factories.get(kind) {
+                                Some(f) => Selected::Builtin(f.clone()),
+                                None => {
+                                    return Err(LogicalError::bad_request(format!(
+                                        "plugin not found in the catalog: {kind}"
+                                    )));
+                                }
+                            }
+                        }
+                        other => other?,
+                    };
+                    let (factory, plugin_version, mut running) = match selected {
+                        Selected::Builtin(f) => (f, entry.plugin_version.clone(), builtin),
+                        Selected::External(e) => {
+                            let f = self.external_factory(&e).await?;
+                            let running = RunningPlugin {
+                                version: e.version.clone(),
+                                sha256: e.sha256_hex(),
+                            };
+                            (f, e.version.clone(), running)
+                        }
+                    };
+                    let mut config: HashMap<String, String> = entry
+                        .options
+                        .clone()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect();
+                    config.insert("plugin_name".into(), entry.kind.clone());
+                    config.insert(
+                        "plugin_type".into(),
+                        match table {
+                            TableKind::Mounts => "secret",
+                            TableKind::Auth => "auth",
+                        }
+                        .into(),
+                    );
+                    config.insert("plugin_version".into(), plugin_version);
+                    let system = Arc::new(MountSystemView {
+                        route: Arc::downgrade(route),
+                        default_ttl: self.inner.config.default_lease_ttl,
+                        max_ttl: self.inner.config.max_lease_ttl,
+                        version: self.inner.config.version.clone(),
+                    });
+                    let backend = factory(BackendConfig {
+                        storage: route.storage.clone(),
+                        system,
+                        config,
+                        backend_uuid: entry.uuid.clone(),
+                    })
+                    .await?;
+                    if let Err(e) = backend.initialize().await {
+                        backend.cleanup().await;
+                        return Err(e);
+                    }
+                    if !running.sha256.is_empty()
+                        && let Some(v) = backend.version().filter(|v| !v.is_empty())
+                    {
+                        running.version = v;
+                    }
+                    (backend, running)
+                }
+            };
         let special = backend.special_paths();
-        Ok(BackendHandle { backend, special })
+        Ok((BackendHandle { backend, special }, running))
     }
 
     /// Whether a builtin factory exists for `kind` in `table`.
     pub fn has_backend_type(&self, table: TableKind, kind: &str) -> bool {
-        match table {
+        let singleton = match table {
             TableKind::Mounts => {
                 kind == "system" || self.inner.config.registry.secrets.contains_key(kind)
             }
             TableKind::Auth => {
                 kind == "token" || self.inner.config.registry.auth.contains_key(kind)
             }
-        }
+        };
+        singleton || self.catalog_has(table, kind)
     }
 }

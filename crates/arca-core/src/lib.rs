@@ -2,10 +2,12 @@
 //! mount tables and router, the token and policy stores, and the request pipeline. It builds
 //! backends only through the factories it is handed, so it depends on no engine.
 
+pub mod catalog;
 mod core;
 pub mod mounts;
 pub mod policy_store;
 mod random;
+pub mod reload;
 mod request_handling;
 pub mod router;
 pub mod seal_ops;

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod error;
 pub mod framework;
 pub mod operation;
+pub mod plugin_catalog;
 pub mod request;
 pub mod response;
 pub mod storage;

@@ -210,6 +210,9 @@ async fn run(flags: Flags) -> Result<()> {
                         m.storage = c.storage;
                     }
                     m.listeners.extend(c.listeners);
+                    if c.plugin_directory.is_some() {
+                        m.plugin_directory = c.plugin_directory;
+                    }
                     m
                 }
             });
@@ -245,6 +248,7 @@ async fn run(flags: Flags) -> Result<()> {
         core_config.max_lease_ttl = t;
     }
     core_config.cluster_name = config.cluster_name.clone();
+    core_config.plugin_directory = config.plugin_directory.clone();
     let core = Core::new(core_config);
 
     // Dev mode is initialized and unsealed before any listener opens, so a client that can

@@ -35,7 +35,22 @@ pub(crate) enum Endpoint {
     CapabilitiesSelf,
     CapabilitiesAccessor,
     ResultantAcl,
+    /// `plugins/catalog`.
+    PluginsCatalog,
+    /// `plugins/catalog/:type` (list).
+    PluginsCatalogType(String),
+    /// `plugins/catalog/:type/:name`, or the untyped `plugins/catalog/:name` (type `None`).
+    PluginsCatalogEntry(Option<String>, String),
+    /// `plugins/reload/backend`.
+    PluginsReloadBackend,
+    /// `plugins/reload/backend/status` (Vault).
+    PluginsReloadStatus,
+    /// `plugins/reload/:type/:name` (Vault).
+    PluginsReloadTyped(String, String),
 }
+
+/// The catalog types a typed catalog path accepts.
+const CATALOG_TYPES: [&str; 3] = ["auth", "database", "secret"];
 
 impl Endpoint {
     /// Parses a path relative to `sys/`.
@@ -68,7 +83,33 @@ impl Endpoint {
             "capabilities-self" => E::CapabilitiesSelf,
             "capabilities-accessor" => E::CapabilitiesAccessor,
             "internal/ui/resultant-acl" => E::ResultantAcl,
+            "plugins/catalog" => E::PluginsCatalog,
+            "plugins/reload/backend" => E::PluginsReloadBackend,
+            "plugins/reload/backend/status" => E::PluginsReloadStatus,
             _ => {
+                if let Some(rest) = p.strip_prefix("plugins/catalog/") {
+                    let rest = rest.trim_end_matches('/');
+                    if CATALOG_TYPES.contains(&rest) {
+                        return Some(E::PluginsCatalogType(rest.to_string()));
+                    }
+                    return Some(match rest.split_once('/') {
+                        Some((t, name)) if CATALOG_TYPES.contains(&t) && !name.is_empty() => {
+                            E::PluginsCatalogEntry(Some(t.to_string()), name.to_string())
+                        }
+                        _ => E::PluginsCatalogEntry(None, rest.to_string()),
+                    });
+                }
+                if let Some(rest) = p.strip_prefix("plugins/reload/") {
+                    let rest = rest.trim_end_matches('/');
+                    if let Some((t, name)) = rest.split_once('/')
+                        && matches!(t, "auth" | "database" | "secret" | "unknown")
+                        && !name.is_empty()
+                        && !name.contains('/')
+                    {
+                        return Some(E::PluginsReloadTyped(t.to_string(), name.to_string()));
+                    }
+                    return None;
+                }
                 if let Some(rest) = p.strip_prefix("mounts/") {
                     if let Some(m) = rest.trim_end_matches('/').strip_suffix("/tune") {
                         return Some(E::MountTune(m.to_string()));
@@ -122,5 +163,33 @@ mod tests {
             Some(Endpoint::PoliciesAcl)
         );
         assert_eq!(Endpoint::parse("nope"), None);
+        assert_eq!(
+            Endpoint::parse("plugins/catalog/secret/"),
+            Some(Endpoint::PluginsCatalogType("secret".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("plugins/catalog/auth/approle"),
+            Some(Endpoint::PluginsCatalogEntry(
+                Some("auth".into()),
+                "approle".into()
+            ))
+        );
+        assert_eq!(
+            Endpoint::parse("plugins/catalog/kms/foo"),
+            Some(Endpoint::PluginsCatalogEntry(None, "kms/foo".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("plugins/reload/backend"),
+            Some(Endpoint::PluginsReloadBackend)
+        );
+        assert_eq!(
+            Endpoint::parse("plugins/reload/backend/status"),
+            Some(Endpoint::PluginsReloadStatus)
+        );
+        assert_eq!(
+            Endpoint::parse("plugins/reload/secret/kv"),
+            Some(Endpoint::PluginsReloadTyped("secret".into(), "kv".into()))
+        );
+        assert_eq!(Endpoint::parse("plugins/reload/kms/kv"), None);
     }
 }

@@ -4,6 +4,7 @@
 mod endpoint;
 mod health;
 mod mounts;
+mod plugins;
 mod policy;
 
 pub(crate) use endpoint::Endpoint;
@@ -338,6 +339,15 @@ impl Backend for SystemBackend {
                 | E::ResultantAcl),
                 op,
             ) => policy::handle(&core, e, op, &req).await,
+            (
+                e @ (E::PluginsCatalog
+                | E::PluginsCatalogType(_)
+                | E::PluginsCatalogEntry(..)
+                | E::PluginsReloadBackend
+                | E::PluginsReloadStatus
+                | E::PluginsReloadTyped(..)),
+                op,
+            ) => plugins::handle(&core, e, op, &req).await,
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }
