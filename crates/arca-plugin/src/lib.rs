@@ -7,6 +7,8 @@
 pub mod convert;
 pub mod error;
 pub mod handshake;
+pub mod host;
+pub mod host_services;
 pub mod proto;
 pub mod remote;
 pub mod serve;
@@ -14,4 +16,5 @@ pub mod tls;
 pub mod transport;
 
 pub use error::PluginError;
+pub use host::{ExternalBackend, PluginLauncher, external_factory, sha256_file};
 pub use serve::{run, serve};
