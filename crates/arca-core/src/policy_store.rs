@@ -87,8 +87,9 @@ impl PolicyStore {
         if name == "root" {
             return Err(LogicalError::bad_request("cannot update \"root\" policy"));
         }
-        let policy = parse_policy(&name, raw)
-            .map_err(|e| LogicalError::bad_request(format!("failed to parse policy: {e}")))?;
+        // The parse error's text already starts with OpenBao's `failed to parse policy: `.
+        let policy =
+            parse_policy(&name, raw).map_err(|e| LogicalError::bad_request(e.to_string()))?;
         let _guard = self.write_lock.lock().await;
         let current = self
             .view

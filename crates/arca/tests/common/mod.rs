@@ -232,3 +232,240 @@ pub fn bao_dev() -> Server {
     ];
     spawn(&bao(), &args, port, None)
 }
+
+/// Runs `bin` (the `bao` binary or `arca` as a CLI) with VAULT_ADDR/BAO_ADDR pointed at `addr`
+/// and HOME at `home`; returns (exit code, stdout, stderr).
+pub fn run_cli_in(
+    bin: &Path,
+    addr: &str,
+    token: Option<&str>,
+    args: &[&str],
+    home: &Path,
+) -> (i32, String, String) {
+    let mut cmd = Command::new(bin);
+    cmd.args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home)
+        .env("VAULT_ADDR", addr)
+        .env("BAO_ADDR", addr)
+        .stdin(Stdio::null());
+    if let Some(t) = token {
+        cmd.env("VAULT_TOKEN", t).env("BAO_TOKEN", t);
+    }
+    let out = cmd.output().expect("run cli");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `arca` as a CLI against `addr` (HOME is the temp dir, as for [`run_bao`]).
+pub fn run_arca(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
+    run_cli_in(&arca_bin(), addr, token, args, &std::env::temp_dir())
+}
+
+fn word_char(c: char) -> bool {
+    c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '+')
+}
+
+fn is_duration(w: &str) -> bool {
+    let mut digits = false;
+    let mut units = 0;
+    let mut last = ' ';
+    for c in w.chars() {
+        if c.is_ascii_digit() {
+            digits = true;
+        } else if matches!(c, 'h' | 'm' | 's') && digits {
+            let rank = |u: char| match u {
+                'h' => 0,
+                'm' => 1,
+                _ => 2,
+            };
+            if last != ' ' && rank(c) <= rank(last) {
+                return false;
+            }
+            last = c;
+            units += 1;
+            digits = false;
+        } else {
+            return false;
+        }
+    }
+    units > 0 && !digits
+}
+
+fn normalise_word(w: &str) -> Option<&'static str> {
+    let b = w.as_bytes();
+    if w.starts_with("127.0.0.1:") {
+        return Some("ADDR");
+    }
+    for p in ["hvs.", "hvb.", "s.", "b."] {
+        if let Some(rest) = w.strip_prefix(p)
+            && rest.len() >= 20
+        {
+            return Some("TOKEN");
+        }
+    }
+    if b.len() >= 20 && b[4] == b'-' && b[10] == b'T' && b[..4].iter().all(u8::is_ascii_digit) {
+        return Some("TIME");
+    }
+    if b.len() == 36
+        && [8, 13, 18, 23].iter().all(|&i| b[i] == b'-')
+        && w.chars().all(|c| c == '-' || c.is_ascii_hexdigit())
+    {
+        return Some("UUID");
+    }
+    if b.len() == 24 && w.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Some("ACCESSOR");
+    }
+    if is_duration(w) {
+        return Some("DUR");
+    }
+    if b.len() >= 9 && w.chars().all(|c| c.is_ascii_digit()) {
+        return Some("EPOCH");
+    }
+    None
+}
+
+/// CLI output with what legitimately differs between two servers replaced by placeholders:
+/// tokens (`s.`/`hvs.`/`hvb.`), accessors, UUIDs, RFC 3339 times, epoch seconds, durations,
+/// the server address, the numbers of JSON `ttl`/`*_duration` keys, and `mount_type` lines.
+pub fn normalise(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for line in s.lines() {
+        let t = line.trim_start();
+        if t.starts_with("\"mount_type\":") {
+            continue;
+        }
+        let timed = ["\"ttl\":", "\"lease_duration\":", "\"token_duration\":"]
+            .iter()
+            .any(|k| t.starts_with(k));
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if !word.is_empty() {
+                let numeric = word.chars().all(|c| c.is_ascii_digit());
+                match normalise_word(word) {
+                    Some(p) => out.push_str(p),
+                    None if timed && numeric => out.push('N'),
+                    None => out.push_str(word),
+                }
+                word.clear();
+            }
+        };
+        for c in line.chars() {
+            if word_char(c) {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out.push('\n');
+    }
+    out
+}
+
+/// One CLI answer, normalised: exit code and stdout+stderr.
+pub type CliAnswer = (i32, String);
+
+/// Runs the `bao` CLI with `args` against Arca and against OpenBao and asserts the same exit
+/// code and the same normalised output; returns Arca's raw stdout.
+pub fn same_bao(arca: &Server, openbao: &Server, token: &str, args: &[&str]) -> String {
+    let a = run_bao(&arca.addr, Some(token), args);
+    let b = run_bao(&openbao.addr, Some(token), args);
+    assert_eq!(
+        (a.0, normalise(&format!("{}{}", a.1, a.2))),
+        (b.0, normalise(&format!("{}{}", b.1, b.2))),
+        "bao {} (left: Arca, right: OpenBao)",
+        args.join(" ")
+    );
+    a.1
+}
+
+/// Runs the `arca` CLI against Arca and `bao` against OpenBao with `args` and asserts the same
+/// exit code and normalised output (`arca` in texts read as `bao`); returns Arca's stdout.
+pub fn same_cli(arca: &Server, openbao: &Server, token: &str, args: &[&str]) -> String {
+    let a = run_arca(&arca.addr, Some(token), args);
+    let b = run_bao(&openbao.addr, Some(token), args);
+    let a_text = normalise(&format!("{}{}", a.1, a.2)).replace("\"arca ", "\"bao ");
+    assert_eq!(
+        (a.0, a_text),
+        (b.0, normalise(&format!("{}{}", b.1, b.2))),
+        "arca/bao {} (left: arca CLI on Arca, right: bao CLI on OpenBao)",
+        args.join(" ")
+    );
+    a.1
+}
+
+/// `POST auth/token/create` as `parent` with `body`; returns (token, accessor).
+pub async fn create_token(server: &Server, parent: &str, body: Value) -> (String, String) {
+    let r = call(
+        server,
+        "POST",
+        "auth/token/create",
+        Some(parent),
+        Some(body),
+    )
+    .await;
+    assert_eq!(r.status, 200, "token create on {}: {}", server.addr, r.body);
+    let s = |k: &str| r.body["auth"][k].as_str().expect("auth field").to_string();
+    (s("client_token"), s("accessor"))
+}
+
+/// Writes ACL policy `name` with HCL `rules` as root.
+pub async fn write_policy(server: &Server, name: &str, rules: &str) {
+    let r = call(
+        server,
+        "PUT",
+        &format!("sys/policies/acl/{name}"),
+        Some("root"),
+        Some(serde_json::json!({ "policy": rules })),
+    )
+    .await;
+    assert_eq!(r.status, 204, "policy write on {}: {}", server.addr, r.body);
+}
+
+/// A JSON body with what legitimately differs between two servers replaced: `request_id` and
+/// `mount_type` dropped, string values passed through [`normalise`].
+pub fn normalise_json(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .filter(|(k, _)| k.as_str() != "request_id" && k.as_str() != "mount_type")
+                .map(|(k, v)| (k.clone(), normalise_json(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.iter().map(normalise_json).collect()),
+        Value::String(s) => {
+            let n = normalise(s);
+            let n = if s.ends_with('\n') {
+                n
+            } else {
+                n.trim_end_matches('\n').to_string()
+            };
+            Value::String(n)
+        }
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod normalise_tests {
+    use super::normalise;
+
+    #[test]
+    fn placeholders() {
+        assert_eq!(
+            normalise("token  hvs.CAESIabcdefghijklmnopqrstuv x\n\"ttl\": 1799,\nttl 59m59s 1h\n"),
+            "token  TOKEN x\n\"ttl\": N,\nttl DUR DUR\n"
+        );
+        assert_eq!(
+            normalise("URL: GET http://127.0.0.1:4000/v1/x"),
+            "URL: GET http://ADDR/v1/x\n"
+        );
+        assert_eq!(normalise("version 3 max 10"), "version 3 max 10\n");
+    }
+}
