@@ -1,0 +1,21 @@
+//! `arca-bench`: drives Arca and OpenBao with the same load generator, on the same storage kind,
+//! interleaving the two servers run by run, and reports requests/s, p50/p99 latency, their
+//! Arca/OpenBao ratios, peak RSS and start-up time as a table, JSON and a PNG chart.
+//!
+//! Layout: [`workload`] holds the table of workloads (one entry each), [`load`] the keep-alive
+//! hyper load generator, [`server`] the processes under test, [`runner`] the interleaved plan,
+//! [`report`] the numbers and their table, [`chart`] the PNG.
+
+pub mod chart;
+pub mod client;
+pub mod error;
+pub mod load;
+pub mod machine;
+pub mod openbao;
+pub mod report;
+pub mod runner;
+pub mod server;
+pub mod stats;
+pub mod workload;
+
+pub use error::BenchError;

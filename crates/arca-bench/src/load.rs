@@ -1,0 +1,154 @@
+//! The load generator: `concurrency` workers share one keep-alive client and send a workload's
+//! requests back to back until a request budget or a deadline runs out.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+
+use crate::client::{HttpClient, build_request};
+use crate::error::BenchError;
+use crate::workload::Workload;
+
+/// How hard and how long one run drives a server.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadSpec {
+    /// Workers sending requests at the same time (each waits for its answer).
+    pub concurrency: usize,
+    /// Stop starting requests after this long.
+    pub duration: Duration,
+    /// Stop after this many requests in total.
+    pub max_requests: u64,
+}
+
+/// What one run measured.
+#[derive(Debug, Default)]
+pub struct RunOutcome {
+    /// Latency of every completed request, microseconds.
+    pub latencies_us: Vec<u32>,
+    /// Non-2xx answers and failed exchanges.
+    pub errors: u64,
+    /// Wall time of the run, seconds.
+    pub elapsed_s: f64,
+    /// The first error seen, for the log.
+    pub first_error: Option<String>,
+}
+
+struct Target {
+    client: HttpClient,
+    base: String,
+    token: String,
+    workload: Workload,
+}
+
+/// Drives `workload` against the server at `base` with `token`.
+pub async fn drive(
+    client: &HttpClient,
+    base: &str,
+    token: &str,
+    workload: &Workload,
+    spec: LoadSpec,
+) -> Result<RunOutcome, BenchError> {
+    let target = Arc::new(Target {
+        client: client.clone(),
+        base: base.to_string(),
+        token: token.to_string(),
+        workload: *workload,
+    });
+    let issued = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let deadline = start + spec.duration;
+    let mut tasks = Vec::with_capacity(spec.concurrency);
+    for worker in 0..spec.concurrency.max(1) {
+        let target = Arc::clone(&target);
+        let issued = Arc::clone(&issued);
+        tasks.push(tokio::spawn(async move {
+            worker_loop(&target, worker, &issued, deadline, spec.max_requests).await
+        }));
+    }
+    let mut outcome = RunOutcome::default();
+    for t in tasks {
+        let part = t.await.map_err(|e| BenchError::Http {
+            method: workload.method.into(),
+            path: (workload.path)(0, 0),
+            detail: format!("worker task failed: {e}"),
+        })??;
+        outcome.latencies_us.extend(part.latencies_us);
+        outcome.errors += part.errors;
+        if outcome.first_error.is_none() {
+            outcome.first_error = part.first_error;
+        }
+    }
+    outcome.elapsed_s = start.elapsed().as_secs_f64();
+    Ok(outcome)
+}
+
+async fn worker_loop(
+    target: &Target,
+    worker: usize,
+    issued: &AtomicU64,
+    deadline: Instant,
+    max_requests: u64,
+) -> Result<RunOutcome, BenchError> {
+    let w = &target.workload;
+    let mut out = RunOutcome::default();
+    loop {
+        if Instant::now() >= deadline {
+            break;
+        }
+        let seq = issued.fetch_add(1, Ordering::Relaxed);
+        if seq >= max_requests {
+            break;
+        }
+        let body = (w.body)(worker, seq).map(Bytes::from);
+        let req = build_request(
+            &target.base,
+            w.method,
+            &(w.path)(worker, seq),
+            Some(&target.token),
+            body,
+        )?;
+        let t0 = Instant::now();
+        let result = async {
+            let resp = target
+                .client
+                .request(req)
+                .await
+                .map_err(|e| e.to_string())?;
+            let status = resp.status();
+            let bytes = resp
+                .into_body()
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok::<_, String>((status, bytes))
+        }
+        .await;
+        let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+        match result {
+            Ok((status, bytes)) => {
+                out.latencies_us.push(micros);
+                if !status.is_success() {
+                    out.errors += 1;
+                    if out.first_error.is_none() {
+                        out.first_error = Some(format!(
+                            "{status}: {}",
+                            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                out.errors += 1;
+                if out.first_error.is_none() {
+                    out.first_error = Some(e);
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,274 @@
+//! The numbers of a run (JSON-serialisable) and their Markdown tables.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::machine::Machine;
+use crate::server::{Product, Storage};
+use crate::stats::Summary;
+
+/// How the run was driven.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSettings {
+    /// Concurrency levels, in order.
+    pub concurrency: Vec<usize>,
+    /// Time bound of one measured run, milliseconds.
+    pub duration_ms: u64,
+    /// Request bound of one measured run.
+    pub max_requests: u64,
+    /// Measured runs per server and cell (A B A B ...).
+    pub rounds: usize,
+    /// Tokio worker threads of the load generator.
+    pub client_threads: usize,
+}
+
+/// Start-up and memory of one server process.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    /// Which implementation.
+    pub product: Product,
+    /// Which storage kind.
+    pub storage: Storage,
+    /// Spawn to first HTTP answer, milliseconds.
+    pub startup_ms: f64,
+    /// Spawn to active (`sys/health` 200, after init and unseal when durable), milliseconds.
+    pub ready_ms: f64,
+    /// Peak RSS (`VmHWM`) at the end of its runs, KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// One workload at one concurrency on one storage kind, both servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Cell {
+    /// Storage kind.
+    pub storage: Storage,
+    /// Workload name.
+    pub workload: String,
+    /// Concurrency level.
+    pub concurrency: usize,
+    /// Arca's numbers (absent when skipped).
+    pub arca: Option<Summary>,
+    /// OpenBao's numbers (absent when skipped).
+    pub openbao: Option<Summary>,
+    /// Why the workload was not run.
+    pub skipped: Option<String>,
+}
+
+impl Cell {
+    /// Arca requests/s over OpenBao requests/s (above 1: Arca is faster).
+    pub fn ratio_rps(&self) -> Option<f64> {
+        ratio(self.arca.as_ref()?.rps, self.openbao.as_ref()?.rps)
+    }
+
+    /// Arca p50 over OpenBao p50 (below 1: Arca is faster).
+    pub fn ratio_p50(&self) -> Option<f64> {
+        ratio(self.arca.as_ref()?.p50_ms, self.openbao.as_ref()?.p50_ms)
+    }
+
+    /// Arca p99 over OpenBao p99 (below 1: Arca is faster).
+    pub fn ratio_p99(&self) -> Option<f64> {
+        ratio(self.arca.as_ref()?.p99_ms, self.openbao.as_ref()?.p99_ms)
+    }
+}
+
+fn ratio(a: f64, b: f64) -> Option<f64> {
+    (b > 0.0).then_some(a / b)
+}
+
+/// Everything one run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Seconds since the Unix epoch when the run ended.
+    pub generated_unix: u64,
+    /// Wall time of the whole run, seconds.
+    pub total_s: f64,
+    /// The machine.
+    pub machine: Machine,
+    /// How it was driven.
+    pub settings: RunSettings,
+    /// Each server process.
+    pub servers: Vec<ServerInfo>,
+    /// Each measured (or skipped) cell.
+    pub cells: Vec<Cell>,
+}
+
+/// A cell's JSON form with its ratios spelled out.
+#[derive(Serialize)]
+struct CellJson<'a> {
+    #[serde(flatten)]
+    cell: &'a Cell,
+    ratio_rps: Option<f64>,
+    ratio_p50: Option<f64>,
+    ratio_p99: Option<f64>,
+}
+
+impl Report {
+    /// The report as pretty JSON, ratios included.
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let cells: Vec<CellJson<'_>> = self
+            .cells
+            .iter()
+            .map(|cell| CellJson {
+                cell,
+                ratio_rps: cell.ratio_rps(),
+                ratio_p50: cell.ratio_p50(),
+                ratio_p99: cell.ratio_p99(),
+            })
+            .collect();
+        let mut value = serde_json::to_value(self)?;
+        value["cells"] = serde_json::to_value(cells)?;
+        serde_json::to_string_pretty(&value)
+    }
+
+    /// The throughput/latency table and the server table, in Markdown.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "| storage | workload | conc | Arca req/s | OpenBao req/s | ratio | Arca p50 ms | OpenBao p50 ms | ratio | Arca p99 ms | OpenBao p99 ms | ratio | errors A/O |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for c in &self.cells {
+            match (&c.arca, &c.openbao) {
+                (Some(a), Some(o)) => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {}/{} |",
+                        c.storage,
+                        c.workload,
+                        c.concurrency,
+                        a.rps,
+                        o.rps,
+                        fmt_ratio(c.ratio_rps()),
+                        a.p50_ms,
+                        o.p50_ms,
+                        fmt_ratio(c.ratio_p50()),
+                        a.p99_ms,
+                        o.p99_ms,
+                        fmt_ratio(c.ratio_p99()),
+                        a.errors,
+                        o.errors
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        s,
+                        "| {} | {} | - | skipped: {} | | | | | | | | | |",
+                        c.storage,
+                        c.workload,
+                        c.skipped.as_deref().unwrap_or("not run")
+                    );
+                }
+            }
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "| server | storage | start-up ms (first answer) | ready ms (active) | peak RSS MiB |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|");
+        for srv in &self.servers {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.0} | {:.0} | {} |",
+                srv.product,
+                srv.storage,
+                srv.startup_ms,
+                srv.ready_ms,
+                srv.peak_rss_kib
+                    .map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
+            );
+        }
+        s
+    }
+}
+
+fn fmt_ratio(r: Option<f64>) -> String {
+    r.map_or("-".into(), |r| format!("{r:.2}"))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn summary(rps: f64, p50: f64) -> Summary {
+        Summary {
+            requests: 100,
+            errors: 0,
+            elapsed_s: 1.0,
+            rps,
+            p50_ms: p50,
+            p99_ms: p50 * 3.0,
+        }
+    }
+
+    pub(crate) fn sample_report() -> Report {
+        Report {
+            generated_unix: 0,
+            total_s: 1.0,
+            machine: Machine::current(),
+            settings: RunSettings {
+                concurrency: vec![1, 16],
+                duration_ms: 1000,
+                max_requests: 10,
+                rounds: 2,
+                client_threads: 1,
+            },
+            servers: vec![ServerInfo {
+                product: Product::Arca,
+                storage: Storage::Memory,
+                startup_ms: 12.0,
+                ready_ms: 15.0,
+                peak_rss_kib: Some(20480),
+            }],
+            cells: vec![
+                Cell {
+                    storage: Storage::Memory,
+                    workload: "sys-health".into(),
+                    concurrency: 1,
+                    arca: Some(summary(2000.0, 0.5)),
+                    openbao: Some(summary(1000.0, 1.0)),
+                    skipped: None,
+                },
+                Cell {
+                    storage: Storage::Durable,
+                    workload: "kv2-read".into(),
+                    concurrency: 16,
+                    arca: Some(summary(8000.0, 0.5)),
+                    openbao: Some(summary(4000.0, 1.0)),
+                    skipped: None,
+                },
+                Cell {
+                    storage: Storage::Memory,
+                    workload: "plugin-mount-reload".into(),
+                    concurrency: 0,
+                    arca: None,
+                    openbao: None,
+                    skipped: Some("later".into()),
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn ratios_and_table() {
+        let r = sample_report();
+        assert_eq!(r.cells[0].ratio_rps(), Some(2.0));
+        assert_eq!(r.cells[0].ratio_p50(), Some(0.5));
+        assert_eq!(r.cells[2].ratio_rps(), None);
+        let t = r.table();
+        assert!(
+            t.contains("| in-memory | sys-health | 1 | 2000 | 1000 | 2.00 | 0.50 | 1.00 | 0.50 |")
+        );
+        assert!(t.contains("skipped: later"));
+        assert!(t.contains("| Arca | in-memory | 12 | 15 | 20.0 |"));
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["cells"][0]["ratio_rps"], 2.0);
+        assert_eq!(json["cells"][0]["arca"]["rps"], 2000.0);
+        assert_eq!(json["cells"][0]["storage"], "memory");
+    }
+}
