@@ -11,10 +11,12 @@ pub mod host;
 pub mod host_services;
 pub mod proto;
 pub mod remote;
+pub mod runtime;
 pub mod serve;
 pub mod tls;
 pub mod transport;
 
 pub use error::PluginError;
 pub use host::{ExternalBackend, PluginLauncher, external_factory, sha256_file};
+pub use runtime::ExternalPluginRuntime;
 pub use serve::{run, serve};

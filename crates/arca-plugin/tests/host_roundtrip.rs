@@ -192,3 +192,48 @@ async fn a_non_plugin_binary_fails_the_handshake() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn runtime_runs_a_catalog_entry_from_the_plugin_directory() {
+    use arca_plugin::ExternalPluginRuntime;
+    use arca_sdk::plugin_catalog::{PluginCatalogEntry, PluginRuntime, PluginType};
+
+    let bin = common::example_binary("kv_plugin");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&bin, dir.path().join("kvp")).unwrap();
+    let mut entry = PluginCatalogEntry {
+        name: "kvp".into(),
+        plugin_type: PluginType::Secret,
+        version: String::new(),
+        command: "kvp".into(),
+        args: vec![],
+        env: vec!["X=1".into()],
+        sha256: sha256_file(&bin).unwrap().to_vec(),
+        builtin: false,
+    };
+    let factory = ExternalPluginRuntime
+        .factory(&entry, dir.path())
+        .await
+        .unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    let backend = factory(config(mem.clone())).await.unwrap();
+    backend.initialize().await.unwrap();
+    backend
+        .handle_request(req(Operation::Update, "k", json!({"v": 1})))
+        .await
+        .unwrap();
+    assert!(mem.get("k").await.unwrap().is_some());
+    backend.cleanup().await;
+
+    // The checksum is checked again right before exec.
+    entry.sha256 = vec![1u8; 32];
+    let factory = ExternalPluginRuntime
+        .factory(&entry, dir.path())
+        .await
+        .unwrap();
+    let err = match factory(config(mem)).await {
+        Ok(_) => panic!("wrong checksum accepted"),
+        Err(e) => e,
+    };
+    assert_eq!(err.to_string(), "checksums did not match");
+}
