@@ -87,6 +87,21 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
         stop: stop_tx,
     });
 
+    // A host that dies without shutting us down (SIGKILL) must not leave us running: when
+    // we are re-parented, stop as if the host had called Shutdown.
+    let parent = std::os::unix::process::parent_id();
+    let orphan_stop = state.stop.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            if std::os::unix::process::parent_id() != parent {
+                tracing::warn!("plugin host went away; exiting");
+                let _ = orphan_stop.send(true);
+                break;
+            }
+        }
+    });
+
     let router = tonic::transport::Server::builder()
         .add_service(
             backend_server::BackendServer::from_arc(state.clone())
