@@ -131,6 +131,8 @@ pub(crate) struct Inner {
     pub(crate) rekey: Mutex<Option<RekeyState>>,
     pub(crate) generate_root: Mutex<Option<GenerateRootState>>,
     pub(crate) active_since: ArcSwap<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Finished mount moves by migration id: (source mount, target mount).
+    pub(crate) migrations: Mutex<HashMap<String, (String, String)>>,
     /// The plugin catalog's in-memory copy.
     pub(crate) catalog: crate::catalog::Catalog,
     /// Results of recent plugin reloads.
@@ -205,6 +207,7 @@ impl Core {
                 rekey: Mutex::new(None),
                 generate_root: Mutex::new(None),
                 active_since: ArcSwap::from_pointee(None),
+                migrations: Mutex::new(HashMap::new()),
                 catalog: Default::default(),
                 reloads: Default::default(),
             }),

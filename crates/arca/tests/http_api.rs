@@ -197,7 +197,22 @@ async fn mounts_enable_tune_move_disable() {
     )
     .await;
     assert_eq!(mv.status, 200, "{}", mv.body);
-    assert!(mv.body["data"]["migration_id"].is_string());
+    let id = mv.body["data"]["migration_id"]
+        .as_str()
+        .expect("migration id")
+        .to_string();
+    let st = call(&s, "GET", &format!("sys/remount/status/{id}"), t, None).await;
+    assert_eq!(st.status, 200, "{}", st.body);
+    assert_eq!(
+        st.body["data"]["migration_info"],
+        json!({"source_mount": "kv1/", "target_mount": "kv2/", "status": "success"})
+    );
+    assert_eq!(
+        call(&s, "GET", "sys/remount/status/nope", t, None)
+            .await
+            .status,
+        404
+    );
     assert_eq!(call(&s, "GET", "kv1/app", t, None).await.status, 404);
     assert_eq!(
         call(&s, "GET", "kv2/app", t, None).await.body["data"]["a"],

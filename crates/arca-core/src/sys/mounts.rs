@@ -41,8 +41,14 @@ pub(crate) async fn handle(
         (E::AuthTune(p), O::Update | O::Create) => tune(core, TableKind::Auth, &p, d).await,
         (E::Remount, O::Update | O::Create) => remount(core, d).await,
         (E::RemountStatus(id), O::Read) => {
-            let _ = id;
-            Err(LogicalError::coded(404, String::new()))
+            let found = core.inner.migrations.lock().get(&id).cloned();
+            match found {
+                Some((source, target)) => data(json!({
+                    "migration_id": id,
+                    "migration_info": {"source_mount": source, "target_mount": target, "status": "success"},
+                })),
+                None => Err(LogicalError::coded(404, String::new())),
+            }
         }
         (E::UiMounts, O::Read) => data(json!({
             "secret": table_json(core, TableKind::Mounts),
@@ -206,9 +212,8 @@ async fn enable(
     entry.local = bool_field(d, "local")?;
     entry.seal_wrap = bool_field(d, "seal_wrap")?;
     entry.external_entropy_access = bool_field(d, "external_entropy_access")?;
-    entry.plugin_version = str_field(d, "plugin_version")
-        .or_else(|| str_field(&config_in, "plugin_version"))
-        .unwrap_or_default();
+    // OpenBao reads the version from `config` only; a top-level `plugin_version` is ignored.
+    entry.plugin_version = str_field(&config_in, "plugin_version").unwrap_or_default();
     entry.config.default_lease_ttl = ttl_secs(&config_in, "default_lease_ttl")?.unwrap_or(0);
     entry.config.max_lease_ttl = ttl_secs(&config_in, "max_lease_ttl")?.unwrap_or(0);
     check_ttls(
@@ -530,6 +535,11 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
         return Err(e);
     }
     let id = crate::random::uuid();
+    // The move is done once the table is written (storage is keyed by uuid, not path).
+    core.inner
+        .migrations
+        .lock()
+        .insert(id.clone(), (entry.route_path(), moved.route_path()));
     let mut r = Response::with_data(
         json!({"migration_id": id})
             .as_object()
