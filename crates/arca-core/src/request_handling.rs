@@ -93,6 +93,9 @@ impl Core {
                                 if !unauthenticated {
                                     return Err(e);
                                 }
+                                // The path needs no token: the caller is still identified, so
+                                // the backend can tailor its answer (the UI mount listing).
+                                token_entry = Some(entry);
                             }
                         }
                     }

@@ -220,6 +220,42 @@ impl Acl {
         self.root
     }
 
+    /// Whether any rule grants something (other than `deny`) on or under `mount` (a mount path
+    /// with its trailing slash): what decides if the UI mount listing may show the mount.
+    pub fn has_mount_access(&self, mount: &str) -> bool {
+        if self.root {
+            return true;
+        }
+        let grants = |p: &Permissions| {
+            !p.capabilities.is_empty() && !p.capabilities.contains(Capabilities::DENY)
+        };
+        let inside = self
+            .exact
+            .iter()
+            .chain(self.prefix.iter())
+            .any(|(k, p)| k.starts_with(mount) && grants(p));
+        let covering = self
+            .prefix
+            .iter()
+            .any(|(k, p)| mount.starts_with(k.as_str()) && grants(p));
+        let mount_segments: Vec<&str> = mount.trim_end_matches('/').split('/').collect();
+        let segment = self.segment.iter().any(|r| {
+            grants(&r.perms)
+                && mount_segments
+                    .iter()
+                    .enumerate()
+                    .all(|(i, m)| match r.segments.get(i) {
+                        Some(s) if s == "+" => true,
+                        Some(s) if i + 1 == r.segments.len() && r.is_prefix => {
+                            m.starts_with(s.as_str())
+                        }
+                        Some(s) => s == m,
+                        None => r.is_prefix,
+                    })
+        });
+        inside || covering || segment
+    }
+
     /// Checks one request. See the module documentation for how the matching rule is
     /// found; among non-exact matches the priority is (OpenBao's policy docs):
     /// 1. the first `+` or `*` occurs later in the pattern;
@@ -497,5 +533,47 @@ fn parse_limit(value: &Value) -> Option<i64> {
         Value::Number(n) => n.as_i64(),
         Value::String(s) => s.trim().parse().ok(),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod mount_access_tests {
+    use super::*;
+    use crate::parse_policy;
+
+    #[test]
+    fn mount_access_table() {
+        let cases: &[(&str, &str, bool)] = &[
+            (
+                r#"path "secret/data/app/*" { capabilities = ["read"] }"#,
+                "secret/",
+                true,
+            ),
+            (
+                r#"path "secret/data/app/*" { capabilities = ["read"] }"#,
+                "kv/",
+                false,
+            ),
+            (r#"path "se*" { capabilities = ["list"] }"#, "secret/", true),
+            (
+                r#"path "secret/*" { capabilities = ["deny"] }"#,
+                "secret/",
+                false,
+            ),
+            (
+                r#"path "+/data/x" { capabilities = ["read"] }"#,
+                "secret/",
+                true,
+            ),
+            (
+                r#"path "sys/mounts" { capabilities = ["read"] }"#,
+                "secret/",
+                false,
+            ),
+        ];
+        for (text, mount, want) in cases {
+            let acl = Acl::new(&[parse_policy("p", text).unwrap()]).unwrap();
+            assert_eq!(acl.has_mount_access(mount), *want, "{text} on {mount}");
+        }
     }
 }

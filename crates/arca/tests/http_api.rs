@@ -326,3 +326,100 @@ fn raw_status(s: &Server, path: &str) -> u16 {
         .and_then(|c| c.parse().ok())
         .unwrap_or(0)
 }
+
+#[tokio::test]
+async fn ui_mounts_listing_reveals_only_what_the_caller_may_see() {
+    let s = Server::dev();
+    // Without a token: nothing unless a mount is tuned listing_visibility=unauth, and then only
+    // its type, description and options.
+    let anon = call(&s, "GET", "sys/internal/ui/mounts", None, None).await;
+    assert_eq!(anon.status, 200);
+    assert_eq!(anon.body["data"], json!({"auth": {}, "secret": {}}));
+    let tune = call(
+        &s,
+        "POST",
+        "sys/mounts/secret/tune",
+        Some("root"),
+        Some(json!({"listing_visibility": "unauth"})),
+    )
+    .await;
+    assert_eq!(tune.status, 204, "{}", tune.body);
+    let anon = call(&s, "GET", "sys/internal/ui/mounts", None, None).await;
+    assert_eq!(
+        anon.body["data"]["secret"],
+        json!({"secret/": {"type": "kv", "description": "key/value secret storage", "options": {"version": "2"}}})
+    );
+    assert_eq!(
+        call(&s, "GET", "sys/internal/ui/mounts/secret/x", None, None)
+            .await
+            .status,
+        403
+    );
+
+    // A token with the default policy sees what OpenBao 2.7.2 shows it (checked live): the
+    // default policy reaches cubbyhole/, identity/, sys/ and auth/token/.
+    let pol = call(
+        &s,
+        "PUT",
+        "sys/policies/acl/app",
+        Some("root"),
+        Some(json!({"policy": "path \"secret/data/app/*\" { capabilities = [\"read\"] }"})),
+    )
+    .await;
+    assert_eq!(pol.status, 204);
+    let listed = |body: &serde_json::Value, key: &str| -> Vec<String> {
+        body["data"][key]
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let tok = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"policies": ["app"]})),
+    )
+    .await;
+    let t = tok.body["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let mine = call(&s, "GET", "sys/internal/ui/mounts", Some(&t), None).await;
+    assert_eq!(
+        listed(&mine.body, "secret"),
+        ["cubbyhole/", "identity/", "secret/", "sys/"]
+    );
+    assert_eq!(listed(&mine.body, "auth"), ["token/"]);
+    // Without the default policy, only the mount its policy reaches.
+    let tok = call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"policies": ["app"], "no_default_policy": true})),
+    )
+    .await;
+    let t = tok.body["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    let mine = call(&s, "GET", "sys/internal/ui/mounts", Some(&t), None).await;
+    assert_eq!(listed(&mine.body, "secret"), ["secret/"], "{}", mine.body);
+    assert!(listed(&mine.body, "auth").is_empty());
+    let one = call(
+        &s,
+        "GET",
+        "sys/internal/ui/mounts/secret/app/db",
+        Some(&t),
+        None,
+    )
+    .await;
+    assert_eq!(one.body["data"]["path"], "secret/", "{}", one.body);
+    assert_eq!(
+        call(&s, "GET", "sys/internal/ui/mounts/sys", Some(&t), None)
+            .await
+            .status,
+        403
+    );
+}

@@ -247,6 +247,8 @@ impl Backend for SystemBackend {
         use Operation as O;
         match (endpoint, op) {
             (E::Leader, O::Read) => raw_json(200, &json!({"ha_enabled": false})),
+            // Vault serves sys/leader outside the logical router: other methods get a bare 405.
+            (E::Leader, _) => Err(LogicalError::coded(405, String::new())),
             // The pipeline seals once this request has let go of the state lock.
             (E::Seal, O::Update | O::Create) => Ok(None),
             (E::StepDown, O::Update | O::Create) => Ok(None),

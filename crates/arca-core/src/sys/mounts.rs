@@ -50,11 +50,8 @@ pub(crate) async fn handle(
                 None => Err(LogicalError::coded(404, String::new())),
             }
         }
-        (E::UiMounts, O::Read) => data(json!({
-            "secret": table_json(core, TableKind::Mounts),
-            "auth": table_json(core, TableKind::Auth),
-        })),
-        (E::UiMount(p), O::Read) => ui_mount(core, &p),
+        (E::UiMounts, O::Read) => ui_mounts(core, req).await,
+        (E::UiMount(p), O::Read) => ui_mount(core, req, &p).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -329,7 +326,7 @@ fn read_tune(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response
         "description": e.description,
     });
     if let Value::Object(m) = &mut v {
-        if let Some(o) = &e.options {
+        if let Some(o) = e.options.as_ref().filter(|o| !o.is_empty()) {
             m.insert("options".into(), json!(o));
         }
         if !e.config.token_type.is_empty() {
@@ -551,7 +548,54 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
     Ok(Some(r))
 }
 
-fn ui_mount(core: &Core, path: &str) -> Result<Option<Response>, LogicalError> {
+/// The ACL of the request's token, `None` when the request carries no valid token (these paths
+/// are reachable without one).
+async fn request_acl(
+    core: &Core,
+    req: &Request,
+) -> Result<Option<Arc<arca_policy::Acl>>, LogicalError> {
+    if req.client_token_accessor.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(core.policy_store().acl(&req.policies).await?))
+}
+
+/// `sys/internal/ui/mounts`: without a token only the mounts tuned `listing_visibility=unauth`
+/// (type, description, options); with one, the mounts its policies reach.
+async fn ui_mounts(core: &Core, req: &Request) -> Result<Option<Response>, LogicalError> {
+    let acl = request_acl(core, req).await?;
+    let mut out = serde_json::Map::new();
+    for (key, kind) in [("secret", TableKind::Mounts), ("auth", TableKind::Auth)] {
+        let mut m = serde_json::Map::new();
+        for e in core.mount_entries(kind) {
+            let visible = e.config.listing_visibility == "unauth";
+            match &acl {
+                Some(acl) if visible || acl.has_mount_access(&e.route_path()) => {
+                    m.insert(e.path.clone(), e.to_api_json());
+                }
+                None if visible => {
+                    m.insert(
+                        e.path.clone(),
+                        json!({"type": e.kind, "description": e.description, "options": e.options}),
+                    );
+                }
+                _ => {}
+            }
+        }
+        out.insert(key.into(), Value::Object(m));
+    }
+    data(Value::Object(out))
+}
+
+/// `sys/internal/ui/mounts/<path>`: the mount serving `path`, for a token that reaches it.
+async fn ui_mount(
+    core: &Core,
+    req: &Request,
+    path: &str,
+) -> Result<Option<Response>, LogicalError> {
+    let Some(acl) = request_acl(core, req).await? else {
+        return Err(LogicalError::PermissionDenied);
+    };
     let full = path.trim_start_matches('/');
     let (kind, lookup) = match full.strip_prefix("auth/") {
         Some(rest) => (TableKind::Auth, rest.to_string()),
@@ -567,7 +611,7 @@ fn ui_mount(core: &Core, path: &str) -> Result<Option<Response>, LogicalError> {
         .into_iter()
         .filter(|e| probe.starts_with(&e.path))
         .max_by_key(|e| e.path.len());
-    let Some(e) = best else {
+    let Some(e) = best.filter(|e| acl.has_mount_access(&e.route_path())) else {
         return Err(LogicalError::PermissionDenied);
     };
     let mut v = e.to_api_json();
