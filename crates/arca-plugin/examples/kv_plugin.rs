@@ -65,6 +65,8 @@ fn kv_backend() -> FrameworkBackend {
 
 fn factory() -> Factory {
     Arc::new(|_config: BackendConfig| {
+        // A go-plugin style log line on stderr: the host logs it at its level.
+        eprintln!("[WARN]  kv_plugin: example engine mounted; it is not meant for production");
         async move { Ok(Arc::new(kv_backend()) as Arc<dyn Backend>) }.boxed()
     })
 }

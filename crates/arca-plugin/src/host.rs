@@ -2,9 +2,11 @@
 //! go-plugin environment, handshake line, mTLS, broker) and proxies an `arca_sdk::Backend`
 //! to its `pb.Backend` service.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use arca_sdk::{
@@ -16,11 +18,9 @@ use futures::FutureExt;
 use rustls::pki_types::CertificateDer;
 use subtle::ConstantTimeEq;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-use tokio::sync::{Mutex, mpsc};
+use tokio::process::Command;
+use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
-use tokio_stream::StreamExt;
-use tokio_stream::wrappers::ReceiverStream;
 use tonic::metadata::{AsciiMetadataValue, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -31,11 +31,9 @@ use crate::error::PluginError;
 use crate::handshake::{
     APP_PROTOCOL, CLIENT_CERT_ENV, COOKIE_KEY, COOKIE_VALUE, HandshakeLine, PROTOCOL_VERSIONS_ENV,
 };
+use crate::host_process::{self, PluginProcess, ProcessKey, Started};
 use crate::host_services::serve_brokered;
 use crate::proto::pb::{self, backend_client::BackendClient};
-use crate::proto::plugin::{
-    self, grpc_broker_client::GrpcBrokerClient, grpc_controller_client::GrpcControllerClient,
-};
 use crate::proto::{logical, logical::plugin_version_client::PluginVersionClient};
 use crate::tls::{OneOffCert, client_config, server_config};
 use crate::transport::{MAX_MESSAGE_SIZE, dial};
@@ -44,8 +42,6 @@ use crate::transport::{MAX_MESSAGE_SIZE, dial};
 pub const DEFAULT_START_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long the host waits for the process to exit after `GRPCController.Shutdown`.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
-/// The broker id the host serves Storage and SystemView on (one mount per process).
-const STORAGE_BROKER_ID: u32 = 1;
 
 /// Puts the `multiplex_id` metadata OpenBao sends on every call (multiplexing Go plugins
 /// refuse calls without it).
@@ -73,7 +69,8 @@ impl Interceptor for MultiplexId {
     }
 }
 
-type Intercepted = InterceptedService<Channel, MultiplexId>;
+/// A gRPC channel that puts a `multiplex_id` on every call.
+pub(crate) type Intercepted = InterceptedService<Channel, MultiplexId>;
 
 /// The SHA-256 of a file, as the catalog stores it.
 pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
@@ -131,14 +128,14 @@ impl PluginLauncher {
         }
     }
 
-    /// This launcher as a backend factory: every call starts a new plugin process.
+    /// This launcher as a backend factory: every call sets up one mount (on a new process, or
+    /// on the shared one when the plugin multiplexes).
     pub fn factory(self) -> Factory {
         let launcher = Arc::new(self);
         Arc::new(move |config: BackendConfig| {
             let launcher = launcher.clone();
             async move {
-                let backend = launcher
-                    .launch(config)
+                let backend = ExternalBackend::start(launcher, config)
                     .await
                     .map_err(|e| LogicalError::internal(e.to_string()))?;
                 Ok(backend as Arc<dyn Backend>)
@@ -180,11 +177,73 @@ impl PluginLauncher {
         cmd
     }
 
-    /// Starts the plugin for one mount: checks the sha256, runs it, reads the handshake, dials
-    /// it with mTLS, serves the mount's storage and system view on a brokered socket and calls
-    /// `Setup`, `Type`, `SpecialPaths` and `PluginVersion.Version`. `Initialize` is left to
-    /// [`Backend::initialize`], which the core calls next.
+    /// Starts the plugin for one mount (or, when the plugin multiplexes, places the mount on
+    /// the process already serving this plugin): checks the sha256, runs it, reads the
+    /// handshake, dials it with mTLS, serves the mount's storage and system view on a brokered
+    /// socket and calls `Setup`, `Type`, `SpecialPaths` and `PluginVersion.Version`.
+    /// `Initialize` is left to [`Backend::initialize`], which the core calls next.
     pub async fn launch(&self, config: BackendConfig) -> Result<Arc<ExternalBackend>, PluginError> {
+        ExternalBackend::start(Arc::new(self.clone()), config).await
+    }
+
+    fn key(&self) -> ProcessKey {
+        ProcessKey {
+            command: self.command.clone(),
+            sha256: self.sha256,
+            args: self.args.clone(),
+            env: self.env.clone(),
+        }
+    }
+
+    /// The process a new session goes on: the running shared one when the plugin multiplexes
+    /// and it is still healthy, else a freshly started one (recorded for sharing if it
+    /// multiplexes). Launches for the same plugin are serialised.
+    async fn acquire(&self, server_version: &str) -> Result<Arc<PluginProcess>, PluginError> {
+        let slot = host_process::slot(&self.key());
+        let mut shared = slot.lock().await;
+        if let Some(p) = shared.upgrade()
+            && p.multiplexed
+            && p.usable()
+        {
+            // The file must still be what the catalog says, as for a launch.
+            self.check_sha256()?;
+            tracing::debug!(plugin = %p.name, pid = ?p.pid(), "mount joins the shared plugin process");
+            return Ok(p);
+        }
+        let process = Arc::new(PluginProcess::connect(self.start(server_version).await?).await?);
+        tracing::debug!(
+            plugin = %process.name,
+            pid = ?process.pid(),
+            multiplexed = process.multiplexed,
+            "plugin process started"
+        );
+        *shared = if process.multiplexed {
+            Arc::downgrade(&process)
+        } else {
+            Weak::new()
+        };
+        Ok(process)
+    }
+
+    /// Lets go of `process` for one session; the last user stops it (`Shutdown`, then kill).
+    async fn release(&self, process: Arc<PluginProcess>) {
+        let slot = host_process::slot(&self.key());
+        let last = {
+            let mut shared = slot.lock().await;
+            let last = Arc::strong_count(&process) == 1;
+            if last && shared.upgrade().is_some_and(|p| Arc::ptr_eq(&p, &process)) {
+                *shared = Weak::new();
+            }
+            last
+        };
+        if last {
+            process.stop().await;
+        }
+    }
+
+    /// Checks the checksum, execs the binary, reads and checks the handshake line and dials
+    /// the plugin.
+    async fn start(&self, server_version: &str) -> Result<Started, PluginError> {
         self.check_sha256()?;
         let own = OneOffCert::generate(true)?;
         let name = self
@@ -193,7 +252,7 @@ impl PluginLauncher {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let mut child = self
-            .command(&own, &config.system.server_version())
+            .command(&own, server_version)
             .spawn()
             .map_err(|e| PluginError::io(format!("start {}", self.command.display()), e))?;
         let mut tasks = Vec::new();
@@ -239,81 +298,13 @@ impl PluginLauncher {
             PluginError::Handshake("plugin sent no certificate: auto-mTLS is required".into())
         })?);
         let channel = dial(hs.network, &hs.address, client_config(&own, peer.clone())?).await?;
-        let mux = MultiplexId::random();
-
-        // The broker stream; our ConnInfos go out on `broker_tx`.
-        let (broker_tx, broker_rx) = mpsc::channel(4);
-        let mut broker = GrpcBrokerClient::with_interceptor(channel.clone(), mux.clone());
-        let mut from_plugin = broker
-            .start_stream(ReceiverStream::new(broker_rx))
-            .await?
-            .into_inner();
-        tasks.push(tokio::spawn(async move {
-            while let Some(Ok(info)) = from_plugin.next().await {
-                tracing::debug!(
-                    service_id = info.service_id,
-                    "plugin broker connection info"
-                );
-            }
-        }));
-
-        let (socket, server) = serve_brokered(
-            config.storage.clone(),
-            config.system.clone(),
-            server_config(&own, peer)?,
-        )?;
-        tasks.push(server);
-        let sent = broker_tx
-            .send(plugin::ConnInfo {
-                service_id: STORAGE_BROKER_ID,
-                network: "unix".into(),
-                address: socket.display().to_string(),
-                knock: None,
-            })
-            .await;
-        if sent.is_err() {
-            return Err(PluginError::Handshake(
-                "plugin closed the broker stream".into(),
-            ));
-        }
-
-        let mut client = BackendClient::with_interceptor(channel.clone(), mux.clone())
-            .max_decoding_message_size(MAX_MESSAGE_SIZE)
-            .max_encoding_message_size(MAX_MESSAGE_SIZE);
-        let mut backend = ExternalBackend {
-            client: client.clone(),
-            controller: GrpcControllerClient::with_interceptor(channel.clone(), mux.clone()),
-            child: Mutex::new(Some(child)),
-            tasks: std::sync::Mutex::new(tasks),
-            socket,
-            _broker_tx: broker_tx,
-            special_paths: SpecialPaths::default(),
-            backend_type: BackendType::Unknown,
-            version: None,
-        };
-        let setup = client
-            .setup(pb::SetupArgs {
-                broker_id: STORAGE_BROKER_ID,
-                config: config.config.clone().into_iter().collect(),
-                backend_uuid: config.backend_uuid.clone(),
-            })
-            .await?
-            .into_inner();
-        if !setup.err.is_empty() {
-            backend.stop().await;
-            return Err(PluginError::Setup(setup.err));
-        }
-        let t = client.r#type(pb::Empty {}).await?.into_inner();
-        backend.backend_type = convert::backend_type_from_pb(t.r#type);
-        let paths = client.special_paths(pb::Empty {}).await?.into_inner();
-        backend.special_paths = convert::paths_from_pb(paths.paths.unwrap_or_default());
-        backend.version = PluginVersionClient::with_interceptor(channel, mux)
-            .version(logical::Empty {})
-            .await
-            .ok()
-            .map(|r| r.into_inner().plugin_version)
-            .filter(|v| !v.is_empty());
-        Ok(Arc::new(backend))
+        Ok(Started {
+            name,
+            child,
+            channel,
+            broker_tls: server_config(&own, peer)?,
+            tasks,
+        })
     }
 }
 
@@ -346,14 +337,83 @@ where
     })
 }
 
-/// A running plugin process serving one mount, seen as an `arca_sdk::Backend`.
-pub struct ExternalBackend {
+/// One mount's link to a plugin process: its `multiplex_id`, its brokered Storage and
+/// SystemView listener, and the process it runs on.
+struct Session {
+    process: Arc<PluginProcess>,
     client: BackendClient<Intercepted>,
-    controller: GrpcControllerClient<Intercepted>,
-    child: Mutex<Option<Child>>,
-    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
     socket: PathBuf,
-    _broker_tx: mpsc::Sender<plugin::ConnInfo>,
+    server: JoinHandle<()>,
+}
+
+impl Session {
+    /// Serves the mount's storage and system view on a new brokered socket and calls `Setup`
+    /// with its broker id under a fresh `multiplex_id`.
+    async fn open(
+        process: Arc<PluginProcess>,
+        config: &BackendConfig,
+    ) -> Result<Session, PluginError> {
+        let broker_id = process.next_broker_id();
+        let (socket, server) = serve_brokered(
+            config.storage.clone(),
+            config.system.clone(),
+            process.broker_tls.clone(),
+        )?;
+        let client =
+            BackendClient::with_interceptor(process.channel.clone(), MultiplexId::random())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE);
+        let session = Session {
+            process,
+            client,
+            socket,
+            server,
+        };
+        session.process.announce(broker_id, &session.socket).await?;
+        let setup = session
+            .client
+            .clone()
+            .setup(pb::SetupArgs {
+                broker_id,
+                config: config.config.clone().into_iter().collect(),
+                backend_uuid: config.backend_uuid.clone(),
+            })
+            .await?
+            .into_inner();
+        if !setup.err.is_empty() {
+            return Err(PluginError::Setup(setup.err));
+        }
+        Ok(session)
+    }
+
+    fn close(&self) {
+        self.server.abort();
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// How long a failed call waits for the plugin process to be seen exiting before it decides
+/// whether the failure was the process going away.
+const EXIT_PROBE: Duration = Duration::from_millis(500);
+
+/// A plugin serving one mount, seen as an `arca_sdk::Backend`. When the process dies, the
+/// next call relaunches it (same catalog entry, checksum checked again, `Setup` and
+/// `Initialize` with the same storage and system view) and is retried once. When the plugin
+/// multiplexes, several mounts share one process, each under its own `multiplex_id`.
+pub struct ExternalBackend {
+    launcher: Arc<PluginLauncher>,
+    config: BackendConfig,
+    session: std::sync::RwLock<Option<Arc<Session>>>,
+    restart_lock: Mutex<()>,
+    restarts: AtomicU64,
+    initialized: AtomicBool,
+    closed: AtomicBool,
     special_paths: SpecialPaths,
     backend_type: BackendType,
     version: Option<String>,
@@ -367,61 +427,193 @@ fn rpc_error(s: tonic::Status) -> LogicalError {
     ))
 }
 
-impl ExternalBackend {
-    /// The plugin's process id, while it runs.
-    pub async fn pid(&self) -> Option<u32> {
-        self.child.lock().await.as_ref().and_then(|c| c.id())
-    }
-
-    /// Asks the plugin to exit (`GRPCController.Shutdown`), waits up to 2 s, then kills it;
-    /// stops the brokered services.
-    async fn stop(&self) {
-        let _ = tokio::time::timeout(
-            SHUTDOWN_GRACE,
-            self.controller.clone().shutdown(plugin::Empty {}),
-        )
-        .await;
-        if let Some(mut child) = self.child.lock().await.take() {
-            match tokio::time::timeout(SHUTDOWN_GRACE, child.wait()).await {
-                Ok(_) => {}
-                Err(_) => {
-                    let _ = child.kill().await;
-                }
-            }
-        }
-        self.release();
-    }
-
-    fn release(&self) {
-        if let Ok(mut tasks) = self.tasks.lock() {
-            for t in tasks.drain(..) {
-                t.abort();
-            }
-        }
-        let _ = std::fs::remove_file(&self.socket);
-    }
+/// A status a broken link or a dead process produces (not an answer of the plugin).
+fn transport_failure(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
 }
 
-impl Drop for ExternalBackend {
-    fn drop(&mut self) {
-        // The child is killed by `kill_on_drop`.
-        self.release();
+impl ExternalBackend {
+    /// Starts (or joins) the plugin process for a mount and sets the mount up there.
+    pub(crate) async fn start(
+        launcher: Arc<PluginLauncher>,
+        config: BackendConfig,
+    ) -> Result<Arc<ExternalBackend>, PluginError> {
+        let process = launcher.acquire(&config.system.server_version()).await?;
+        let session = match Session::open(process.clone(), &config).await {
+            Ok(s) => s,
+            Err(e) => {
+                launcher.release(process).await;
+                return Err(e);
+            }
+        };
+        drop(process);
+        let mut client = session.client.clone();
+        let described = async {
+            let t = client.r#type(pb::Empty {}).await?.into_inner();
+            let paths = client.special_paths(pb::Empty {}).await?.into_inner();
+            Ok::<_, tonic::Status>((t, paths))
+        }
+        .await;
+        let (t, paths) = match described {
+            Ok(d) => d,
+            Err(e) => {
+                let process = session.process.clone();
+                drop(session);
+                launcher.release(process).await;
+                return Err(e.into());
+            }
+        };
+        let version = PluginVersionClient::with_interceptor(
+            session.process.channel.clone(),
+            MultiplexId::random(),
+        )
+        .version(logical::Empty {})
+        .await
+        .ok()
+        .map(|r| r.into_inner().plugin_version)
+        .filter(|v| !v.is_empty());
+        Ok(Arc::new(ExternalBackend {
+            launcher,
+            config,
+            session: std::sync::RwLock::new(Some(Arc::new(session))),
+            restart_lock: Mutex::new(()),
+            restarts: AtomicU64::new(0),
+            initialized: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            special_paths: convert::paths_from_pb(paths.paths.unwrap_or_default()),
+            backend_type: convert::backend_type_from_pb(t.r#type),
+            version,
+        }))
+    }
+
+    /// The plugin's process id, while it runs.
+    pub async fn pid(&self) -> Option<u32> {
+        self.current().and_then(|s| s.process.pid())
+    }
+
+    /// How many times the plugin process was relaunched for this mount after it went away.
+    pub fn restarts(&self) -> u64 {
+        self.restarts.load(Ordering::SeqCst)
+    }
+
+    /// Whether this mount runs on a process that serves several mounts (the plugin said yes
+    /// to `MultiplexingSupport`).
+    pub fn multiplexed(&self) -> bool {
+        self.current().is_some_and(|s| s.process.multiplexed)
+    }
+
+    fn current(&self) -> Option<Arc<Session>> {
+        self.session.read().ok().and_then(|s| s.clone())
+    }
+
+    fn session(&self) -> Result<Arc<Session>, LogicalError> {
+        self.current()
+            .ok_or_else(|| rpc_error(tonic::Status::unavailable("plugin is shut down")))
+    }
+
+    /// Runs one RPC; when it fails because the process went away, relaunches the plugin and
+    /// runs it once more.
+    async fn call<T, F, Fut>(&self, rpc: F) -> Result<T, LogicalError>
+    where
+        F: Fn(BackendClient<Intercepted>) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let session = self.session()?;
+        let status = match rpc(session.client.clone()).await {
+            Ok(r) => return Ok(r.into_inner()),
+            Err(s) => s,
+        };
+        if !transport_failure(&status) || self.closed.load(Ordering::SeqCst) {
+            return Err(rpc_error(status));
+        }
+        let gone = session.process.wait_exit(EXIT_PROBE).await;
+        if !gone && status.code() != tonic::Code::Unavailable {
+            return Err(rpc_error(status));
+        }
+        tracing::warn!(
+            plugin = %session.process.name,
+            error = %status.message(),
+            "plugin process is gone; restarting it"
+        );
+        let fresh = self
+            .restart(&session)
+            .await
+            .map_err(|e| LogicalError::internal(format!("restarting plugin: {e}")))?;
+        rpc(fresh.client.clone())
+            .await
+            .map(tonic::Response::into_inner)
+            .map_err(rpc_error)
+    }
+
+    /// Replaces the `failed` session by one on a live process. Callers that failed on the same
+    /// session wait for one relaunch and share its result.
+    async fn restart(&self, failed: &Arc<Session>) -> Result<Arc<Session>, PluginError> {
+        let _one_at_a_time = self.restart_lock.lock().await;
+        if let Some(current) = self.current()
+            && !Arc::ptr_eq(&current, failed)
+        {
+            return Ok(current);
+        }
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(PluginError::Setup("plugin backend was cleaned up".into()));
+        }
+        // A process that is alive but unreachable is replaced too: no one joins it any more.
+        if !failed.process.has_exited() {
+            failed.process.kill_now().await;
+        }
+        let process = self
+            .launcher
+            .acquire(&self.config.system.server_version())
+            .await?;
+        let session = match Session::open(process.clone(), &self.config).await {
+            Ok(s) => Arc::new(s),
+            Err(e) => {
+                self.launcher.release(process).await;
+                return Err(e);
+            }
+        };
+        drop(process);
+        if self.initialized.load(Ordering::SeqCst) {
+            let reply = session
+                .client
+                .clone()
+                .initialize(pb::InitializeArgs {})
+                .await?
+                .into_inner();
+            if let Some(e) = reply.err {
+                return Err(PluginError::Setup(e.err_msg));
+            }
+        }
+        let old = match self.session.write() {
+            Ok(mut s) => s.replace(session.clone()),
+            Err(_) => None,
+        };
+        self.restarts.fetch_add(1, Ordering::SeqCst);
+        if let Some(old) = old {
+            let process = old.process.clone();
+            drop(old);
+            self.launcher.release(process).await;
+        }
+        Ok(session)
     }
 }
 
 #[async_trait]
 impl Backend for ExternalBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        let args = pb::HandleRequestArgs {
+            storage_id: 0,
+            request: Some(convert::request_to_pb(&req)),
+        };
         let reply = self
-            .client
-            .clone()
-            .handle_request(pb::HandleRequestArgs {
-                storage_id: 0,
-                request: Some(convert::request_to_pb(&req)),
+            .call(|mut c| {
+                let args = args.clone();
+                async move { c.handle_request(args).await }
             })
-            .await
-            .map_err(rpc_error)?
-            .into_inner();
+            .await?;
         if let Some(err) = &reply.err {
             return Err(convert::error_from_pb(err, reply.response.as_ref()));
         }
@@ -435,16 +627,16 @@ impl Backend for ExternalBackend {
     }
 
     async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        let args = pb::HandleExistenceCheckArgs {
+            storage_id: 0,
+            request: Some(convert::request_to_pb(req)),
+        };
         let reply = self
-            .client
-            .clone()
-            .handle_existence_check(pb::HandleExistenceCheckArgs {
-                storage_id: 0,
-                request: Some(convert::request_to_pb(req)),
+            .call(|mut c| {
+                let args = args.clone();
+                async move { c.handle_existence_check(args).await }
             })
-            .await
-            .map_err(rpc_error)?
-            .into_inner();
+            .await?;
         if let Some(err) = &reply.err {
             return Err(convert::error_from_pb(err, None));
         }
@@ -464,33 +656,49 @@ impl Backend for ExternalBackend {
 
     async fn initialize(&self) -> Result<(), LogicalError> {
         let reply = self
-            .client
-            .clone()
-            .initialize(pb::InitializeArgs {})
-            .await
-            .map_err(rpc_error)?
-            .into_inner();
+            .call(|mut c| async move { c.initialize(pb::InitializeArgs {}).await })
+            .await?;
         match reply.err {
             Some(e) => Err(convert::error_from_pb(&e, None)),
-            None => Ok(()),
+            None => {
+                self.initialized.store(true, Ordering::SeqCst);
+                Ok(())
+            }
         }
     }
 
+    /// `Cleanup` for this mount, then its brokered services stop; the process is shut down
+    /// when no other mount uses it (a multiplexed process keeps serving the others).
     async fn cleanup(&self) {
-        let _ = tokio::time::timeout(
-            Duration::from_secs(10),
-            self.client.clone().cleanup(pb::Empty {}),
-        )
-        .await;
-        self.stop().await;
+        self.closed.store(true, Ordering::SeqCst);
+        let _wait_for_restart = self.restart_lock.lock().await;
+        let session = match self.session.write() {
+            Ok(mut s) => s.take(),
+            Err(_) => None,
+        };
+        let Some(session) = session else {
+            return;
+        };
+        if !session.process.has_exited() {
+            let _ = tokio::time::timeout(
+                Duration::from_secs(10),
+                session.client.clone().cleanup(pb::Empty {}),
+            )
+            .await;
+        }
+        let process = session.process.clone();
+        drop(session);
+        self.launcher.release(process).await;
     }
 
     async fn invalidate(&self, key: &str) {
+        let args = pb::InvalidateKeyArgs {
+            key: key.to_string(),
+        };
         let _ = self
-            .client
-            .clone()
-            .invalidate_key(pb::InvalidateKeyArgs {
-                key: key.to_string(),
+            .call(|mut c| {
+                let args = args.clone();
+                async move { c.invalidate_key(args).await }
             })
             .await;
     }

@@ -8,6 +8,7 @@ pub mod convert;
 pub mod error;
 pub mod handshake;
 pub mod host;
+mod host_process;
 pub mod host_services;
 pub mod proto;
 pub mod remote;

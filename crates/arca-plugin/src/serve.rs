@@ -2,7 +2,8 @@
 //!
 //! [`serve`] checks the cookie, makes its certificate, listens on a unix socket with mTLS
 //! pinned to the host's `PLUGIN_CLIENT_CERT`, prints the handshake line and serves `pb.Backend`,
-//! go-plugin's broker and controller, the health service and `logical.PluginVersion` until the
+//! go-plugin's broker and controller, the health service, `logical.PluginVersion` and
+//! `PluginMultiplexing` (one backend per `multiplex_id`, so one process serves several mounts) until the
 //! host calls `GRPCController.Shutdown`.
 
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ use crate::handshake::{
 use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::{self, health_server};
 use crate::proto::logical::{self, plugin_version_server};
+use crate::proto::multiplexing::{self, plugin_multiplexing_server};
 use crate::proto::pb::{self, backend_server};
 use crate::proto::plugin::{self, grpc_broker_server, grpc_controller_server};
 use crate::remote::{RemoteStorage, RemoteSystemView};
@@ -80,8 +82,7 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let state = Arc::new(PluginState {
         factory,
-        backend: RwLock::new(None),
-        system: RwLock::new(None),
+        instances: RwLock::new(HashMap::new()),
         broker: Arc::new(BrokerInbox::default()),
         client_tls,
         stop: stop_tx,
@@ -117,6 +118,9 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
         .add_service(health_server::HealthServer::new(HealthService))
         .add_service(plugin_version_server::PluginVersionServer::from_arc(
             state.clone(),
+        ))
+        .add_service(plugin_multiplexing_server::PluginMultiplexingServer::new(
+            MultiplexingService,
         ));
 
     let line = HandshakeLine {
@@ -150,27 +154,52 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
     result
 }
 
-/// What the plugin process holds: the factory, the backend once `Setup` built it, the broker's
-/// received addresses and the TLS config for dialing the host.
+/// The gRPC metadata key naming the mount a call is for, when one process serves several.
+pub const MULTIPLEX_ID_KEY: &str = "multiplex_id";
+
+/// One mount's backend in this process and the host's system view it reads.
+#[derive(Clone)]
+struct Instance {
+    backend: Arc<dyn Backend>,
+    system: Arc<RemoteSystemView>,
+}
+
+/// What the plugin process holds: the factory, one backend per mount (`multiplex_id`; the
+/// empty id for a host that sends none) once `Setup` built it, the broker's received addresses
+/// and the TLS config for dialing the host.
 struct PluginState {
     factory: Factory,
-    backend: RwLock<Option<Arc<dyn Backend>>>,
-    system: RwLock<Option<Arc<RemoteSystemView>>>,
+    instances: RwLock<HashMap<String, Instance>>,
     broker: Arc<BrokerInbox>,
     client_tls: Arc<rustls::ClientConfig>,
     stop: watch::Sender<bool>,
 }
 
+/// The `multiplex_id` of a call (empty when the host sent none).
+fn multiplex_id<T>(request: &Request<T>) -> String {
+    request
+        .metadata()
+        .get(MULTIPLEX_ID_KEY)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 impl PluginState {
-    fn backend(&self) -> Result<Arc<dyn Backend>, Status> {
-        self.backend
+    fn instance(&self, id: &str) -> Result<Instance, Status> {
+        self.instances
             .read()
             .map_err(|_| Status::internal("backend lock poisoned"))?
-            .clone()
+            .get(id)
+            .cloned()
             .ok_or_else(|| Status::failed_precondition("plugin backend is not set up"))
     }
 
-    async fn setup(&self, args: pb::SetupArgs) -> Result<(), String> {
+    fn backend(&self, id: &str) -> Result<Arc<dyn Backend>, Status> {
+        self.instance(id).map(|i| i.backend)
+    }
+
+    async fn setup(&self, id: String, args: pb::SetupArgs) -> Result<(), String> {
         let info = self
             .broker
             .wait_for(args.broker_id, BROKER_WAIT)
@@ -205,14 +234,16 @@ impl PluginState {
             inner: backend,
             storage: Some(storage),
         });
-        *self
-            .backend
+        self.instances
             .write()
-            .map_err(|_| "backend lock poisoned".to_string())? = Some(wrapped);
-        *self
-            .system
-            .write()
-            .map_err(|_| "system view lock poisoned".to_string())? = Some(system);
+            .map_err(|_| "backend lock poisoned".to_string())?
+            .insert(
+                id,
+                Instance {
+                    backend: wrapped,
+                    system,
+                },
+            );
         Ok(())
     }
 }
@@ -272,7 +303,7 @@ impl backend_server::Backend for PluginState {
         &self,
         request: Request<pb::HandleRequestArgs>,
     ) -> Result<Response<pb::HandleRequestReply>, Status> {
-        let backend = self.backend()?;
+        let backend = self.backend(&multiplex_id(&request))?;
         let args = request.into_inner();
         let result = match convert::request_from_pb(args.request.unwrap_or_default()) {
             Ok(req) => backend.handle_request(req).await,
@@ -296,9 +327,9 @@ impl backend_server::Backend for PluginState {
 
     async fn special_paths(
         &self,
-        _request: Request<pb::Empty>,
+        request: Request<pb::Empty>,
     ) -> Result<Response<pb::SpecialPathsReply>, Status> {
-        let backend = self.backend()?;
+        let backend = self.backend(&multiplex_id(&request))?;
         Ok(Response::new(pb::SpecialPathsReply {
             paths: Some(convert::paths_to_pb(&backend.special_paths())),
         }))
@@ -308,7 +339,7 @@ impl backend_server::Backend for PluginState {
         &self,
         request: Request<pb::HandleExistenceCheckArgs>,
     ) -> Result<Response<pb::HandleExistenceCheckReply>, Status> {
-        let backend = self.backend()?;
+        let backend = self.backend(&multiplex_id(&request))?;
         let args = request.into_inner();
         let result = match convert::request_from_pb(args.request.unwrap_or_default()) {
             Ok(req) => backend.handle_existence_check(&req).await,
@@ -328,9 +359,16 @@ impl backend_server::Backend for PluginState {
         }))
     }
 
-    async fn cleanup(&self, _request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
-        if let Ok(backend) = self.backend() {
-            backend.cleanup().await;
+    /// Cleans the mount's backend up and forgets it; the process keeps serving other mounts.
+    async fn cleanup(&self, request: Request<pb::Empty>) -> Result<Response<pb::Empty>, Status> {
+        let id = multiplex_id(&request);
+        let removed = self
+            .instances
+            .write()
+            .map_err(|_| Status::internal("backend lock poisoned"))?
+            .remove(&id);
+        if let Some(instance) = removed {
+            instance.backend.cleanup().await;
         }
         Ok(Response::new(pb::Empty {}))
     }
@@ -339,7 +377,7 @@ impl backend_server::Backend for PluginState {
         &self,
         request: Request<pb::InvalidateKeyArgs>,
     ) -> Result<Response<pb::Empty>, Status> {
-        let backend = self.backend()?;
+        let backend = self.backend(&multiplex_id(&request))?;
         backend.invalidate(&request.into_inner().key).await;
         Ok(Response::new(pb::Empty {}))
     }
@@ -348,7 +386,8 @@ impl backend_server::Backend for PluginState {
         &self,
         request: Request<pb::SetupArgs>,
     ) -> Result<Response<pb::SetupReply>, Status> {
-        let err = match self.setup(request.into_inner()).await {
+        let id = multiplex_id(&request);
+        let err = match self.setup(id, request.into_inner()).await {
             Ok(()) => String::new(),
             Err(e) => e,
         };
@@ -357,13 +396,10 @@ impl backend_server::Backend for PluginState {
 
     async fn initialize(
         &self,
-        _request: Request<pb::InitializeArgs>,
+        request: Request<pb::InitializeArgs>,
     ) -> Result<Response<pb::InitializeReply>, Status> {
-        let backend = self.backend()?;
-        let system = self.system.read().ok().and_then(|s| s.clone());
-        if let Some(system) = system
-            && let Err(e) = system.refresh().await
-        {
+        let Instance { backend, system } = self.instance(&multiplex_id(&request))?;
+        if let Err(e) = system.refresh().await {
             tracing::warn!(error = %e.message(), "cannot read the host's system view");
         }
         let err = backend
@@ -374,12 +410,9 @@ impl backend_server::Backend for PluginState {
         Ok(Response::new(pb::InitializeReply { err }))
     }
 
-    async fn r#type(
-        &self,
-        _request: Request<pb::Empty>,
-    ) -> Result<Response<pb::TypeReply>, Status> {
+    async fn r#type(&self, request: Request<pb::Empty>) -> Result<Response<pb::TypeReply>, Status> {
         let t = self
-            .backend()
+            .backend(&multiplex_id(&request))
             .map(|b| convert::backend_type_to_pb(b.backend_type()))
             .unwrap_or(0);
         Ok(Response::new(pb::TypeReply { r#type: t }))
@@ -401,12 +434,16 @@ impl grpc_controller_server::GrpcController for PluginState {
 impl plugin_version_server::PluginVersion for PluginState {
     async fn version(
         &self,
-        _request: Request<logical::Empty>,
+        request: Request<logical::Empty>,
     ) -> Result<Response<logical::VersionReply>, Status> {
+        // The version is the binary's: any mount's backend can tell it.
+        let id = multiplex_id(&request);
         let plugin_version = self
-            .backend()
+            .instances
+            .read()
             .ok()
-            .and_then(|b| b.version())
+            .and_then(|m| m.get(&id).or_else(|| m.values().next()).cloned())
+            .and_then(|i| i.backend.version())
             .unwrap_or_default();
         Ok(Response::new(logical::VersionReply { plugin_version }))
     }
@@ -462,6 +499,22 @@ impl grpc_broker_server::GrpcBroker for BrokerService {
             }
         });
         Ok(Response::new(ReceiverStream::new(rx)))
+    }
+}
+
+/// `PluginMultiplexing`: this process serves any number of mounts, one backend per
+/// `multiplex_id`.
+struct MultiplexingService;
+
+#[tonic::async_trait]
+impl plugin_multiplexing_server::PluginMultiplexing for MultiplexingService {
+    async fn multiplexing_support(
+        &self,
+        _request: Request<multiplexing::MultiplexingSupportRequest>,
+    ) -> Result<Response<multiplexing::MultiplexingSupportResponse>, Status> {
+        Ok(Response::new(multiplexing::MultiplexingSupportResponse {
+            supported: true,
+        }))
     }
 }
 

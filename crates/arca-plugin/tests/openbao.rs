@@ -8,7 +8,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const ADDR: &str = "127.0.0.1:18322";
+const ADDR: &str = "127.0.0.1:18350";
 
 struct Server(Child);
 
