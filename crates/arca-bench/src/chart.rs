@@ -58,7 +58,7 @@ pub fn render(report: &Report, path: &Path) -> Result<(), BenchError> {
         .collect();
     let rows = panels.iter().map(Vec::len).max().unwrap_or(1) as u32 * 2;
     let height = rows * ROW_PX + 110;
-    let width = 760 * storages.len() as u32;
+    let width = 810 * storages.len() as u32;
     let root = BitMapBackend::new(path, (width, height)).into_drawing_area();
     root.fill(&WHITE).map_err(chart_err)?;
     let areas = root.split_evenly((1, storages.len()));
@@ -76,16 +76,16 @@ fn draw_panel(
     let mut bars: Vec<(String, f64, RGBColor)> = Vec::new();
     for c in cells {
         let label = format!("{} c{}", c.workload, c.concurrency);
-        bars.push((
-            format!("{label} Arca"),
-            c.arca.as_ref().map_or(0.0, |s| s.rps),
-            ARCA,
-        ));
-        bars.push((
-            format!("{label} OpenBao"),
-            c.openbao.as_ref().map_or(0.0, |s| s.rps),
-            OPENBAO,
-        ));
+        for (name, summary, color) in [("Arca", &c.arca, ARCA), ("OpenBao", &c.openbao, OPENBAO)] {
+            let Some(s) = summary else { continue };
+            // Under reloads the failures matter as much as the rate: name them on the bar.
+            let failed = if s.reloads.is_some() {
+                format!(" ({} failed)", s.errors)
+            } else {
+                String::new()
+            };
+            bars.push((format!("{label} {name}{failed}"), s.rps, color));
+        }
     }
     let max = bars.iter().map(|b| b.1).fold(10.0, f64::max) * 2.0;
     let n = bars.len();
@@ -97,7 +97,7 @@ fn draw_panel(
         )
         .margin(12)
         .x_label_area_size(40)
-        .y_label_area_size(230)
+        .y_label_area_size(280)
         .build_cartesian_2d((1f64..max).log_scale(), (0..n).into_segmented())
         .map_err(chart_err)?;
     chart

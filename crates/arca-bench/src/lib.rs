@@ -3,7 +3,8 @@
 //! Arca/OpenBao ratios, peak RSS and start-up time as a table, JSON and a PNG chart.
 //!
 //! Layout: [`workload`] holds the table of workloads (one entry each), [`load`] the keep-alive
-//! hyper load generator, [`server`] the processes under test, [`runner`] the interleaved plan,
+//! hyper load generator, [`reload`] the plugin reloads run beside it, [`server`] the processes
+//! under test, [`runner`] the interleaved plan,
 //! [`report`] the numbers and their table, [`chart`] the PNG.
 
 pub mod chart;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod load;
 pub mod machine;
 pub mod openbao;
+pub mod reload;
 pub mod report;
 pub mod runner;
 pub mod server;

@@ -71,7 +71,7 @@ pub async fn drive(
     let mut outcome = RunOutcome::default();
     for t in tasks {
         let part = t.await.map_err(|e| BenchError::Http {
-            method: workload.method.into(),
+            method: (workload.method)(0, 0).into(),
             path: (workload.path)(0, 0),
             detail: format!("worker task failed: {e}"),
         })??;
@@ -94,19 +94,18 @@ async fn worker_loop(
 ) -> Result<RunOutcome, BenchError> {
     let w = &target.workload;
     let mut out = RunOutcome::default();
-    loop {
+    for n in 0u64.. {
         if Instant::now() >= deadline {
             break;
         }
-        let seq = issued.fetch_add(1, Ordering::Relaxed);
-        if seq >= max_requests {
+        if issued.fetch_add(1, Ordering::Relaxed) >= max_requests {
             break;
         }
-        let body = (w.body)(worker, seq).map(Bytes::from);
+        let body = (w.body)(worker, n).map(Bytes::from);
         let req = build_request(
             &target.base,
-            w.method,
-            &(w.path)(worker, seq),
+            (w.method)(worker, n),
+            &(w.path)(worker, n),
             Some(&target.token),
             body,
         )?;

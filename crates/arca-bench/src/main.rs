@@ -50,6 +50,14 @@ struct Args {
     /// Tokio worker threads of the load generator.
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+    /// The example KV plugin for the under-reload workload (build it with `cargo build
+    /// --release -p arca-plugin --example kv_plugin`); that workload is skipped without it.
+    #[arg(long, default_value = "target/release/examples/kv_plugin")]
+    plugin: PathBuf,
+    /// Pause between two plugin reloads in the under-reload workload, milliseconds (0: back
+    /// to back).
+    #[arg(long, default_value_t = 200)]
+    reload_interval_ms: u64,
 }
 
 fn main() -> ExitCode {
@@ -95,6 +103,8 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
         base_port: args.base_port,
         only: args.only,
         client_threads: args.client_threads.max(1),
+        plugin_bin: Some(args.plugin),
+        reload_interval: Duration::from_millis(args.reload_interval_ms),
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.client_threads)

@@ -21,6 +21,9 @@ pub struct RunSettings {
     pub rounds: usize,
     /// Tokio worker threads of the load generator.
     pub client_threads: usize,
+    /// Pause between plugin reload calls in under-reload workloads, milliseconds (0: back to
+    /// back).
+    pub reload_interval_ms: u64,
 }
 
 /// Start-up and memory of one server process.
@@ -121,7 +124,8 @@ impl Report {
         serde_json::to_string_pretty(&value)
     }
 
-    /// The throughput/latency table and the server table, in Markdown.
+    /// The throughput/latency table, the under-reload table (when such cells were measured)
+    /// and the server table, in Markdown.
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
@@ -166,6 +170,7 @@ impl Report {
             }
         }
         let _ = writeln!(s);
+        self.reload_table(&mut s);
         let _ = writeln!(
             s,
             "| server | storage | start-up ms (first answer) | ready ms (active) | peak RSS MiB |"
@@ -187,6 +192,61 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Appends the table of the cells measured under plugin reloads (nothing when none were).
+    fn reload_table(&self, s: &mut String) {
+        let rows: Vec<(&Cell, &Summary, &Summary)> = self
+            .cells
+            .iter()
+            .filter_map(|c| match (&c.arca, &c.openbao) {
+                (Some(a), Some(o)) if a.reloads.is_some() && o.reloads.is_some() => Some((c, a, o)),
+                _ => None,
+            })
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| storage | under reload | conc | requests A/O | failed A/O | Arca p50 ms | OpenBao p50 ms | Arca p99 ms | OpenBao p99 ms | Arca max ms | OpenBao max ms | reloads A/O | failed reloads A/O | reload p50 ms A/O |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (c, a, o) in rows {
+            let (ra, ro) = match (&a.reloads, &o.reloads) {
+                (Some(ra), Some(ro)) => (ra, ro),
+                _ => continue,
+            };
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {}/{} | {}/{} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} | {}/{} | {}/{} | {:.1}/{:.1} |",
+                c.storage,
+                c.workload,
+                c.concurrency,
+                a.requests,
+                o.requests,
+                a.errors,
+                o.errors,
+                a.p50_ms,
+                o.p50_ms,
+                a.p99_ms,
+                o.p99_ms,
+                a.max_ms,
+                o.max_ms,
+                ra.done,
+                ro.done,
+                ra.failed,
+                ro.failed,
+                ra.p50_ms,
+                ro.p50_ms
+            );
+        }
+        let _ = writeln!(s);
+    }
+}
+
 fn fmt_ratio(r: Option<f64>) -> String {
     r.map_or("-".into(), |r| format!("{r:.2}"))
 }
@@ -203,6 +263,21 @@ pub(crate) mod tests {
             rps,
             p50_ms: p50,
             p99_ms: p50 * 3.0,
+            max_ms: p50 * 10.0,
+            reloads: None,
+        }
+    }
+
+    pub(crate) fn under_reload(p50: f64, errors: u64, done: u64) -> Summary {
+        Summary {
+            errors,
+            reloads: Some(crate::stats::ReloadSummary {
+                done,
+                failed: 0,
+                p50_ms: 40.0,
+                max_ms: 90.0,
+            }),
+            ..summary(1000.0, p50)
         }
     }
 
@@ -217,6 +292,7 @@ pub(crate) mod tests {
                 max_requests: 10,
                 rounds: 2,
                 client_threads: 1,
+                reload_interval_ms: 200,
             },
             servers: vec![ServerInfo {
                 product: Product::Arca,
@@ -250,6 +326,14 @@ pub(crate) mod tests {
                     openbao: None,
                     skipped: Some("later".into()),
                 },
+                Cell {
+                    storage: Storage::Memory,
+                    workload: "plugin-mount-reload".into(),
+                    concurrency: 16,
+                    arca: Some(under_reload(0.5, 0, 9)),
+                    openbao: Some(under_reload(2.0, 3, 8)),
+                    skipped: None,
+                },
             ],
         }
     }
@@ -270,5 +354,24 @@ pub(crate) mod tests {
         assert_eq!(json["cells"][0]["ratio_rps"], 2.0);
         assert_eq!(json["cells"][0]["arca"]["rps"], 2000.0);
         assert_eq!(json["cells"][0]["storage"], "memory");
+        assert!(json["cells"][0]["arca"].get("reloads").is_none());
+        assert_eq!(json["cells"][3]["openbao"]["reloads"]["done"], 8);
+        assert_eq!(json["cells"][3]["arca"]["max_ms"], 5.0);
+    }
+
+    #[test]
+    fn reload_table_lists_failures_and_reloads() {
+        let r = sample_report();
+        let t = r.table();
+        assert!(t.contains("| storage | under reload |"), "{t}");
+        assert!(
+            t.contains(
+                "| in-memory | plugin-mount-reload | 16 | 100/100 | 0/3 | 0.50 | 2.00 | 1.50 | 6.00 | 5.0 | 20.0 | 9/8 | 0/0 | 40.0/40.0 |"
+            ),
+            "{t}"
+        );
+        let mut plain = sample_report();
+        plain.cells.truncate(3);
+        assert!(!plain.table().contains("under reload"));
     }
 }

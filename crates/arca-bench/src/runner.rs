@@ -1,5 +1,6 @@
 //! The plan of a run: for each storage kind, start Arca and OpenBao side by side, then for each
 //! workload and concurrency warm both up and measure them in alternation (A B A B ...).
+//! Under-reload workloads run the same way while a second task reloads the plugin.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -10,10 +11,11 @@ use crate::client::new_client;
 use crate::error::BenchError;
 use crate::load::{LoadSpec, drive};
 use crate::machine::Machine;
+use crate::reload::{ReloadSpec, drive_under_reload};
 use crate::report::{Cell, Report, RunSettings, ServerInfo};
 use crate::server::{Product, RunningServer, Storage};
 use crate::stats::Samples;
-use crate::workload::{WORKLOADS, Workload};
+use crate::workload::{PLUGIN_NAME, WORKLOADS, Workload};
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -40,6 +42,11 @@ pub struct Settings {
     pub only: Vec<String>,
     /// Tokio worker threads of the load generator (recorded in the report).
     pub client_threads: usize,
+    /// The example KV plugin binary (`cargo build --release -p arca-plugin --example
+    /// kv_plugin`); under-reload workloads are skipped without it.
+    pub plugin_bin: Option<PathBuf>,
+    /// Pause between plugin reload calls (zero: back to back).
+    pub reload_interval: Duration,
 }
 
 /// Runs the whole plan; `progress` gets one line per step.
@@ -49,6 +56,10 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         .iter()
         .filter(|w| settings.only.is_empty() || settings.only.iter().any(|o| w.name.contains(o)))
         .collect();
+    let plugin = settings
+        .plugin_bin
+        .as_deref()
+        .filter(|p| p.is_file() && workloads.iter().any(|w| w.needs_plugin));
     let mut servers = Vec::new();
     let mut cells = Vec::new();
     for (k, &storage) in settings.storages.iter().enumerate() {
@@ -61,6 +72,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             &settings.arca_bin,
             port,
             &setup_client,
+            plugin,
         )
         .await?;
         let bao = RunningServer::start(
@@ -69,6 +81,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             &settings.bao_bin,
             port + 2,
             &setup_client,
+            plugin,
         )
         .await?;
         for server in [&arca, &bao] {
@@ -82,7 +95,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             }
         }
         for w in &workloads {
-            if let Some(note) = w.skip {
+            if let Some(note) = skip_note(w, &arca, &bao) {
                 progress(&format!("{storage} {}: skipped ({note})", w.name));
                 cells.push(Cell {
                     storage,
@@ -90,18 +103,13 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                     concurrency: 0,
                     arca: None,
                     openbao: None,
-                    skipped: Some(note.into()),
+                    skipped: Some(note),
                 });
                 continue;
             }
             for &conc in &settings.concurrency {
                 let cell = measure(settings, storage, w, conc, &arca, &bao).await?;
-                progress(&format!(
-                    "{storage} {} c{conc}: Arca {:.0} req/s, OpenBao {:.0} req/s",
-                    w.name,
-                    cell.arca.as_ref().map_or(0.0, |s| s.rps),
-                    cell.openbao.as_ref().map_or(0.0, |s| s.rps)
-                ));
+                progress(&progress_line(storage, w.name, conc, &cell));
                 cells.push(cell);
             }
         }
@@ -127,9 +135,38 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             max_requests: settings.max_requests,
             rounds: settings.rounds,
             client_threads: settings.client_threads,
+            reload_interval_ms: u64::try_from(settings.reload_interval.as_millis())
+                .unwrap_or(u64::MAX),
         },
         servers,
         cells,
+    })
+}
+
+/// One progress line for a measured cell: requests/s, and failures and reloads when reloaded.
+fn progress_line(storage: Storage, name: &str, conc: usize, cell: &Cell) -> String {
+    let part = |s: Option<&crate::stats::Summary>| match s {
+        None => "-".to_string(),
+        Some(s) => match &s.reloads {
+            None => format!("{:.0} req/s", s.rps),
+            Some(r) => format!(
+                "{:.0} req/s, {} failed, max {:.1} ms, {} reloads",
+                s.rps, s.errors, s.max_ms, r.done
+            ),
+        },
+    };
+    format!(
+        "{storage} {name} c{conc}: Arca {}; OpenBao {}",
+        part(cell.arca.as_ref()),
+        part(cell.openbao.as_ref())
+    )
+}
+
+/// Why `w` cannot run on this pair of servers, if it cannot.
+fn skip_note(w: &Workload, arca: &RunningServer, bao: &RunningServer) -> Option<String> {
+    (w.needs_plugin && !(arca.has_plugin && bao.has_plugin)).then(|| {
+        "no plugin binary (build it: cargo build --release -p arca-plugin --example kv_plugin)"
+            .to_string()
     })
 }
 
@@ -155,10 +192,36 @@ async fn measure(
         duration: settings.duration,
         max_requests: settings.max_requests,
     };
+    let reload = ReloadSpec {
+        plugin: PLUGIN_NAME.to_string(),
+        interval: settings.reload_interval,
+    };
+    let reload_client = new_client(1);
     let mut samples = [Samples::default(), Samples::default()];
     for _ in 0..settings.rounds {
         for (i, (server, client)) in pair.iter().enumerate() {
-            let out = drive(client, &server.base, server.token(), w, spec).await?;
+            let out = if w.under_reload {
+                let (out, reloads) = drive_under_reload(
+                    client,
+                    &reload_client,
+                    &server.base,
+                    server.token(),
+                    w,
+                    spec,
+                    &reload,
+                )
+                .await?;
+                if let Some(e) = &reloads.first_error {
+                    eprintln!(
+                        "  {} {storage} {} c{conc}: {} failed reloads, first: {e}",
+                        server.product, w.name, reloads.failed
+                    );
+                }
+                samples[i].add_reloads(reloads.durations_us, reloads.failed);
+                out
+            } else {
+                drive(client, &server.base, server.token(), w, spec).await?
+            };
             if let Some(e) = &out.first_error {
                 eprintln!(
                     "  {} {storage} {} c{conc}: {} errors, first: {e}",

@@ -1,7 +1,9 @@
 //! The servers under test: Arca or OpenBao, in-memory (dev mode) or durable (Arca's `file`,
-//! OpenBao's `raft`), started as child processes on loopback and killed on drop.
+//! OpenBao's `raft`), started as child processes on loopback and killed on drop. Each may get
+//! the example KV plugin in its plugin directory, registered and mounted at
+//! [`PLUGIN_NAME`](crate::workload::PLUGIN_NAME).
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -12,6 +14,7 @@ use zeroize::Zeroizing;
 
 use crate::client::{HttpClient, call};
 use crate::error::BenchError;
+use crate::workload::PLUGIN_NAME;
 
 /// Longest wait for a server to answer or become active.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,6 +69,8 @@ pub struct RunningServer {
     pub startup: Duration,
     /// Spawn to active (`sys/health` 200), including init and unseal for durable storage.
     pub ready: Duration,
+    /// The example plugin is registered and mounted at [`PLUGIN_NAME`].
+    pub has_plugin: bool,
     token: Zeroizing<String>,
     child: Child,
     log: PathBuf,
@@ -93,16 +98,23 @@ impl Drop for RunningServer {
 impl RunningServer {
     /// Starts `product` from `bin` on `127.0.0.1:port` (OpenBao also takes `port + 1` for its
     /// cluster listener), waits until it is active, and mounts KV v2 at `secret/` when durable.
+    /// With `plugin` (the example KV plugin binary), the server gets a plugin directory holding
+    /// it as [`PLUGIN_NAME`], registered in the catalog and mounted at `PLUGIN_NAME/`.
     pub async fn start(
         product: Product,
         storage: Storage,
         bin: &Path,
         port: u16,
         client: &HttpClient,
+        plugin: Option<&Path>,
     ) -> Result<RunningServer, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::io("temp dir", e))?;
         let log = dir.path().join("server.log");
-        let args = server_args(product, storage, dir.path(), port)?;
+        let plugin_dir = match plugin {
+            Some(p) => Some(install_plugin(p, &dir.path().join("plugins"))?),
+            None => None,
+        };
+        let args = server_args(product, storage, dir.path(), port, plugin_dir.as_deref())?;
         let out = std::fs::File::create(&log).map_err(|e| BenchError::io("log file", e))?;
         let err = out.try_clone().map_err(|e| BenchError::io("log file", e))?;
         let t0 = Instant::now();
@@ -124,6 +136,7 @@ impl RunningServer {
             base: format!("http://127.0.0.1:{port}"),
             startup: Duration::ZERO,
             ready: Duration::ZERO,
+            has_plugin: false,
             token: Zeroizing::new("root".to_string()),
             child,
             log,
@@ -142,7 +155,33 @@ impl RunningServer {
                 .expect_ok(client, "POST", "sys/mounts/secret", &body)
                 .await?;
         }
+        if let Some(dir) = &plugin_dir {
+            server.mount_plugin(client, dir).await?;
+        }
         Ok(server)
+    }
+
+    /// Registers the plugin in the catalog (dev servers already did) and mounts it at its name
+    /// (Arca's dev mode already did; OpenBao's only registers).
+    async fn mount_plugin(&mut self, client: &HttpClient, dir: &Path) -> Result<(), BenchError> {
+        if self.storage == Storage::Durable {
+            let sha = sha256_hex(&dir.join(PLUGIN_NAME))?;
+            let body = json!({"sha256": sha, "command": PLUGIN_NAME});
+            self.expect_ok(
+                client,
+                "PUT",
+                &format!("sys/plugins/catalog/secret/{PLUGIN_NAME}"),
+                &body,
+            )
+            .await?;
+        }
+        if !(self.product == Product::Arca && self.storage == Storage::Memory) {
+            let body = json!({"type": PLUGIN_NAME});
+            self.expect_ok(client, "POST", &format!("sys/mounts/{PLUGIN_NAME}"), &body)
+                .await?;
+        }
+        self.has_plugin = true;
+        Ok(())
     }
 
     /// The root token.
@@ -251,20 +290,50 @@ impl RunningServer {
     }
 }
 
+/// Copies the plugin binary into `dir` as [`PLUGIN_NAME`] (mode 0755) and returns `dir`.
+fn install_plugin(binary: &Path, dir: &Path) -> Result<PathBuf, BenchError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir).map_err(|e| BenchError::io("plugin dir", e))?;
+    let dst = dir.join(PLUGIN_NAME);
+    std::fs::copy(binary, &dst)
+        .map_err(|e| BenchError::io(format!("copying plugin {}", binary.display()), e))?;
+    std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755))
+        .map_err(|e| BenchError::io("plugin mode", e))?;
+    Ok(dir.to_path_buf())
+}
+
+/// Lower-case hex SHA-256 of a file, as the plugin catalog wants it.
+fn sha256_hex(path: &Path) -> Result<String, BenchError> {
+    let bytes = std::fs::read(path).map_err(|e| BenchError::io("reading plugin", e))?;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    Ok(digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
+}
+
 fn server_args(
     product: Product,
     storage: Storage,
     dir: &Path,
     port: u16,
+    plugin_dir: Option<&Path>,
 ) -> Result<Vec<String>, BenchError> {
     if storage == Storage::Memory {
-        return Ok(vec![
+        let mut args = vec![
             "server".into(),
             "-dev".into(),
             "-dev-root-token-id=root".into(),
             format!("-dev-listen-address=127.0.0.1:{port}"),
             "-dev-no-store-token".into(),
-        ]);
+        ];
+        if let Some(p) = plugin_dir {
+            args.push(format!("-dev-plugin-dir={}", p.display()));
+        }
+        return Ok(args);
     }
     let data = dir.join("data");
     std::fs::create_dir_all(&data).map_err(|e| BenchError::io("data dir", e))?;
@@ -279,6 +348,10 @@ fn server_args(
             port + 1,
             port + 1
         ),
+    };
+    let config = match plugin_dir {
+        Some(p) => format!("{config}plugin_directory = \"{}\"\n", p.display()),
+        None => config,
     };
     let cfg = dir.join("config.hcl");
     std::fs::write(&cfg, config).map_err(|e| BenchError::io("config file", e))?;
@@ -313,12 +386,60 @@ mod tests {
     #[test]
     fn durable_configs_name_their_storage() {
         let dir = tempfile::tempdir().unwrap();
-        let args = server_args(Product::OpenBao, Storage::Durable, dir.path(), 18336).unwrap();
+        let args =
+            server_args(Product::OpenBao, Storage::Durable, dir.path(), 18336, None).unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
         assert!(args[1].starts_with("-config="));
         assert!(cfg.contains("storage \"raft\"") && cfg.contains("127.0.0.1:18337"));
-        server_args(Product::Arca, Storage::Durable, dir.path(), 18334).unwrap();
+        assert!(!cfg.contains("plugin_directory"));
+        let plugins = dir.path().join("plugins");
+        server_args(
+            Product::Arca,
+            Storage::Durable,
+            dir.path(),
+            18334,
+            Some(&plugins),
+        )
+        .unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
         assert!(cfg.contains("storage \"file\""));
+        assert!(cfg.contains(&format!("plugin_directory = \"{}\"", plugins.display())));
+    }
+
+    #[test]
+    fn dev_servers_get_the_plugin_dir_flag() {
+        let dir = tempfile::tempdir().unwrap();
+        let plugins = dir.path().join("plugins");
+        let args = server_args(
+            Product::OpenBao,
+            Storage::Memory,
+            dir.path(),
+            1,
+            Some(&plugins),
+        )
+        .unwrap();
+        assert_eq!(
+            args.last().unwrap(),
+            &format!("-dev-plugin-dir={}", plugins.display())
+        );
+        let args = server_args(Product::Arca, Storage::Memory, dir.path(), 1, None).unwrap();
+        assert!(!args.iter().any(|a| a.starts_with("-dev-plugin-dir")));
+    }
+
+    #[test]
+    fn installs_the_plugin_executable_with_its_checksum() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("src-bin");
+        std::fs::write(&src, b"abc").unwrap();
+        let plugins = install_plugin(&src, &dir.path().join("plugins")).unwrap();
+        let dst = plugins.join(PLUGIN_NAME);
+        let mode = std::fs::metadata(&dst).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o755);
+        // SHA-256("abc"), FIPS 180-2 test vector.
+        assert_eq!(
+            sha256_hex(&dst).unwrap(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
     }
 }

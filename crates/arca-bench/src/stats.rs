@@ -1,4 +1,5 @@
-//! Latency samples and their summary (requests/s, p50, p99).
+//! Latency samples and their summary (requests/s, p50, p99, max), plus the reloads done
+//! alongside when the workload runs under plugin reloads.
 
 use serde::Serialize;
 
@@ -17,6 +18,24 @@ pub struct Summary {
     pub p50_ms: f64,
     /// 99th percentile latency in milliseconds.
     pub p99_ms: f64,
+    /// Slowest request in milliseconds (a stall shows here first).
+    pub max_ms: f64,
+    /// The plugin reloads done while the requests ran (under-reload workloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reloads: Option<ReloadSummary>,
+}
+
+/// The reload calls sent alongside a workload, over all its rounds.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ReloadSummary {
+    /// Reload calls answered 2xx.
+    pub done: u64,
+    /// Reload calls answered otherwise or failed on the wire.
+    pub failed: u64,
+    /// Median duration of a reload call in milliseconds.
+    pub p50_ms: f64,
+    /// Slowest reload call in milliseconds.
+    pub max_ms: f64,
 }
 
 /// Latencies (microseconds) and counts gathered across one or more runs.
@@ -25,6 +44,8 @@ pub struct Samples {
     latencies_us: Vec<u32>,
     errors: u64,
     elapsed_s: f64,
+    reload_us: Option<Vec<u32>>,
+    reload_failed: u64,
 }
 
 impl Samples {
@@ -33,6 +54,15 @@ impl Samples {
         self.latencies_us.extend(latencies_us);
         self.errors += errors;
         self.elapsed_s += elapsed_s;
+    }
+
+    /// Adds the reload calls of one run: the duration of every call (failed ones included) and
+    /// how many of them failed.
+    pub fn add_reloads(&mut self, durations_us: Vec<u32>, failed: u64) {
+        self.reload_us
+            .get_or_insert_with(Vec::new)
+            .extend(durations_us);
+        self.reload_failed += failed;
     }
 
     /// Summarises everything added so far.
@@ -52,6 +82,17 @@ impl Samples {
             rps,
             p50_ms: percentile_ms(&sorted, 50.0),
             p99_ms: percentile_ms(&sorted, 99.0),
+            max_ms: percentile_ms(&sorted, 100.0),
+            reloads: self.reload_us.as_ref().map(|r| {
+                let mut sorted = r.clone();
+                sorted.sort_unstable();
+                ReloadSummary {
+                    done: (sorted.len() as u64).saturating_sub(self.reload_failed),
+                    failed: self.reload_failed,
+                    p50_ms: percentile_ms(&sorted, 50.0),
+                    max_ms: percentile_ms(&sorted, 100.0),
+                }
+            }),
         }
     }
 }
@@ -92,5 +133,20 @@ mod tests {
         assert_eq!(sum.rps, 4.0);
         assert_eq!(sum.p50_ms, 2.0);
         assert_eq!(sum.p99_ms, 4.0);
+        assert_eq!(sum.max_ms, 4.0);
+        assert_eq!(sum.reloads, None);
+    }
+
+    #[test]
+    fn reloads_are_counted() {
+        let mut s = Samples::default();
+        s.add_run(vec![1000], 0, 1.0);
+        s.add_reloads(vec![90_000, 10_000, 30_000], 1);
+        s.add_reloads(vec![20_000], 0);
+        let r = s.summary().reloads.unwrap();
+        assert_eq!(r.done, 3);
+        assert_eq!(r.failed, 1);
+        assert_eq!(r.p50_ms, 20.0);
+        assert_eq!(r.max_ms, 90.0);
     }
 }
