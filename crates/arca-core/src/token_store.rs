@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arca_sdk::storage::StorageExt;
-use arca_sdk::{LogicalError, Storage};
+use arca_sdk::{LogicalError, Storage, StorageEntry, StorageOp};
 use aws_lc_rs::{aead, hmac};
 use base64::Engine;
 use futures::future::BoxFuture;
@@ -254,12 +254,20 @@ impl TokenStore {
         if entry.is_batch() {
             return self.create_batch(entry);
         }
+        let custom_id = id.as_ref().is_some_and(|i| !i.is_empty());
         let token = Zeroizing::new(match id {
             Some(id) if !id.is_empty() => id,
             _ => format!("{SERVICE_TOKEN_PREFIX}{}", random_base62(TOKEN_RANDOM_LEN)),
         });
         let id_hash = self.hash(&token)?;
-        let _guard = self.write_lock.lock().await;
+        // Only a caller-chosen id can collide (generated ones carry 143 random bits): only then
+        // are creations serialized around the duplicate check, so concurrent creations of
+        // generated tokens share storage commits.
+        let _guard = if custom_id {
+            Some(self.write_lock.lock().await)
+        } else {
+            None
+        };
         if self.view.get(&format!("id/{id_hash}")).await?.is_some() {
             return Err(LogicalError::bad_request(
                 "cannot create a token with a duplicate ID",
@@ -278,25 +286,26 @@ impl TokenStore {
         entry.accessor = random_base62(TOKEN_RANDOM_LEN);
         entry.cubbyhole_id = random_base62(TOKEN_RANDOM_LEN);
         let accessor_hash = self.hash(&entry.accessor)?;
-        self.view
-            .put_json(
-                &format!("accessor/{accessor_hash}"),
-                &AccessorEntry {
-                    version: TOKEN_ENTRY_VERSION,
-                    id_hash: id_hash.clone(),
-                    accessor: entry.accessor.clone(),
-                },
-            )
-            .await?;
+        // The accessor, the parent link and the entry land together or not at all.
+        let mut ops = vec![StorageOp::Put(StorageEntry::json(
+            format!("accessor/{accessor_hash}"),
+            &AccessorEntry {
+                version: TOKEN_ENTRY_VERSION,
+                id_hash: id_hash.clone(),
+                accessor: entry.accessor.clone(),
+            },
+        )?)];
         if !entry.parent.is_empty() {
-            self.view
-                .put(arca_sdk::StorageEntry::new(
-                    format!("parent/{}/{id_hash}", entry.parent),
-                    Vec::new(),
-                ))
-                .await?;
+            ops.push(StorageOp::Put(StorageEntry::new(
+                format!("parent/{}/{id_hash}", entry.parent),
+                Vec::new(),
+            )));
         }
-        self.view.put_json(&format!("id/{id_hash}"), &entry).await?;
+        ops.push(StorageOp::Put(StorageEntry::json(
+            format!("id/{id_hash}"),
+            &entry,
+        )?));
+        self.view.transaction(ops).await?;
         let entry = Arc::new(entry);
         self.cache.write().insert(id_hash, entry.clone());
         Ok((token, entry))
@@ -549,16 +558,16 @@ impl TokenStore {
             .get_json::<TokenEntry>(&format!("id/{id_hash}"))
             .await?;
         self.cache.write().remove(id_hash);
+        let mut ops = Vec::new();
         if let Some(e) = &entry {
             let ah = self.hash(&e.accessor)?;
-            self.view.delete(&format!("accessor/{ah}")).await?;
+            ops.push(StorageOp::Delete(format!("accessor/{ah}")));
             if !e.parent.is_empty() {
-                self.view
-                    .delete(&format!("parent/{}/{id_hash}", e.parent))
-                    .await?;
+                ops.push(StorageOp::Delete(format!("parent/{}/{id_hash}", e.parent)));
             }
         }
-        self.view.delete(&format!("id/{id_hash}")).await?;
+        ops.push(StorageOp::Delete(format!("id/{id_hash}")));
+        self.view.transaction(ops).await?;
         if let Some(e) = entry.filter(|e| !e.cubbyhole_id.is_empty()) {
             let hook = self.on_revoke.read().clone();
             if let Some(hook) = hook {

@@ -2,8 +2,8 @@
 
 use std::sync::Arc;
 
-use arca_barrier::{Barrier, BarrierError};
-use arca_sdk::{Storage, StorageEntry, StorageError};
+use arca_barrier::{Barrier, BarrierError, BarrierOp};
+use arca_sdk::{Storage, StorageEntry, StorageError, StorageOp};
 use async_trait::async_trait;
 
 fn map_err(e: BarrierError) -> StorageError {
@@ -87,6 +87,27 @@ impl Storage for BarrierView {
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         let full = self.full(key)?;
         self.barrier.delete(&full).await.map_err(map_err)
+    }
+
+    async fn transaction(&self, ops: Vec<StorageOp>) -> Result<(), StorageError> {
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(match op {
+                StorageOp::Put(e) => {
+                    if e.key.is_empty() {
+                        return Err(StorageError::InvalidKey("empty key".into()));
+                    }
+                    BarrierOp::Put {
+                        key: self.full(&e.key)?,
+                        value: e.value,
+                    }
+                }
+                StorageOp::Delete(k) => BarrierOp::Delete {
+                    key: self.full(&k)?,
+                },
+            });
+        }
+        self.barrier.transaction(out).await.map_err(map_err)
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {

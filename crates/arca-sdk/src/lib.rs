@@ -21,7 +21,7 @@ pub use error::LogicalError;
 pub use operation::Operation;
 pub use request::{Connection, Request, RequestWrapInfo};
 pub use response::{Auth, LeaseOptions, RawHttp, Response, ResponseWrapInfo, Secret};
-pub use storage::{Storage, StorageEntry, StorageError};
+pub use storage::{Storage, StorageEntry, StorageError, StorageOp};
 pub use system_view::{StaticSystemView, SystemView};
 
 /// A JSON object, the shape of every request body and response `data`.

@@ -83,6 +83,15 @@ impl StorageEntry {
     }
 }
 
+/// One write inside a [`Storage::transaction`].
+#[derive(Debug, Clone)]
+pub enum StorageOp {
+    /// Write an entry.
+    Put(StorageEntry),
+    /// Delete a key (absent is fine).
+    Delete(String),
+}
+
 /// The storage interface handed to backends.
 #[async_trait]
 pub trait Storage: Send + Sync {
@@ -94,6 +103,17 @@ pub trait Storage: Send + Sync {
     async fn delete(&self, key: &str) -> Result<(), StorageError>;
     /// Lists immediate children of `prefix` (`"dir/"` for deeper keys), sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError>;
+    /// Applies every write together: all of them or none where the storage below can, in order
+    /// otherwise. Views over the barrier commit them as one physical transaction (one fsync).
+    async fn transaction(&self, ops: Vec<StorageOp>) -> Result<(), StorageError> {
+        for op in ops {
+            match op {
+                StorageOp::Put(e) => self.put(e).await?,
+                StorageOp::Delete(k) => self.delete(&k).await?,
+            }
+        }
+        Ok(())
+    }
     /// Lists at most `limit` children after `after`.
     async fn list_page(
         &self,
@@ -177,6 +197,19 @@ impl Storage for PrefixedStorage {
         entry.key = format!("{}{}", self.prefix, entry.key);
         self.inner.put(entry).await
     }
+    async fn transaction(&self, ops: Vec<StorageOp>) -> Result<(), StorageError> {
+        let ops = ops
+            .into_iter()
+            .map(|op| match op {
+                StorageOp::Put(mut e) => {
+                    e.key = format!("{}{}", self.prefix, e.key);
+                    StorageOp::Put(e)
+                }
+                StorageOp::Delete(k) => StorageOp::Delete(format!("{}{k}", self.prefix)),
+            })
+            .collect();
+        self.inner.transaction(ops).await
+    }
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
         self.inner.delete(&format!("{}{key}", self.prefix)).await
     }
@@ -230,6 +263,29 @@ impl Storage for MemoryStorage {
             .write()
             .map_err(|_| StorageError::Backend("poisoned".into()))?;
         map.insert(entry.key, entry.value);
+        Ok(())
+    }
+    async fn transaction(&self, ops: Vec<StorageOp>) -> Result<(), StorageError> {
+        if ops
+            .iter()
+            .any(|op| matches!(op, StorageOp::Put(e) if e.key.is_empty()))
+        {
+            return Err(StorageError::InvalidKey("empty key".into()));
+        }
+        let mut map = self
+            .map
+            .write()
+            .map_err(|_| StorageError::Backend("poisoned".into()))?;
+        for op in ops {
+            match op {
+                StorageOp::Put(e) => {
+                    map.insert(e.key, e.value);
+                }
+                StorageOp::Delete(k) => {
+                    map.remove(&k);
+                }
+            }
+        }
         Ok(())
     }
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
@@ -291,5 +347,32 @@ mod tests {
             .unwrap();
         let v: serde_json::Value = view.get_json("j").await.unwrap().unwrap();
         assert_eq!(v["k"], 1);
+    }
+
+    #[tokio::test]
+    async fn transactions_apply_all_or_nothing() {
+        let mem: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+        let view = PrefixedStorage::new(mem.clone(), "v/");
+        view.put(StorageEntry::new("old", b"1".to_vec()))
+            .await
+            .unwrap();
+        view.transaction(vec![
+            StorageOp::Put(StorageEntry::new("a", b"2".to_vec())),
+            StorageOp::Delete("old".into()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(mem.list("v/").await.unwrap(), vec!["a"]);
+        let bare = mem
+            .transaction(vec![
+                StorageOp::Put(StorageEntry::new("c", b"3".to_vec())),
+                StorageOp::Put(StorageEntry::new("", b"x".to_vec())),
+            ])
+            .await;
+        assert!(bare.is_err());
+        assert!(
+            mem.get("c").await.unwrap().is_none(),
+            "a failed transaction applies nothing"
+        );
     }
 }
