@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use arca_sdk::framework::FieldData;
-use arca_sdk::{JsonMap, LogicalError, RawHttp, Request, Response, Storage};
+use arca_sdk::{JsonMap, LogicalError, RawHttp, Request, Response, Storage, StorageOp};
 use serde_json::{Value, json};
 
 use super::Shared;
@@ -16,6 +16,7 @@ use super::params;
 use super::responses::version_json;
 use crate::EngineError;
 use crate::passthrough::not_found;
+use crate::record::encode;
 use crate::timestamp::now_nanos;
 
 /// A response with a non-200 status and a body (OpenBao's soft-deleted reads).
@@ -161,12 +162,12 @@ async fn append_version(
 ) -> Result<Option<Response>, LogicalError> {
     let now = now_nanos();
     let n = meta.current_version + 1;
-    save(
-        storage,
+    // The new version, the metadata and the pruning land in one storage transaction: one
+    // commit on durable storage, and never a version without its metadata.
+    let mut ops = vec![StorageOp::Put(encode(
         &version_key(path, n),
         &StoredVersion { v: FORMAT, data },
-    )
-    .await?;
+    )?)];
     let vm = VersionMeta {
         created_time: now,
         deletion_time: effective_delete_after(cfg, &meta)
@@ -191,10 +192,11 @@ async fn append_version(
         }
         meta.oldest_version = last_to_delete + 1;
     }
-    save(storage, &meta_key(path), &meta).await?;
+    ops.push(StorageOp::Put(encode(&meta_key(path), &meta)?));
     for v in pruned {
-        storage.delete(&version_key(path, v)).await?;
+        ops.push(StorageOp::Delete(version_key(path, v)));
     }
+    storage.transaction(ops).await?;
     Ok(Some(Response::with_data(version_json(&meta, n, &vm))))
 }
 
