@@ -104,15 +104,22 @@ impl Server {
     }
 
     fn wait(child: Child, port: u16, home: tempfile::TempDir) -> Server {
-        let server = Server {
+        let mut server = Server {
             child,
             port,
             addr: format!("http://127.0.0.1:{port}"),
             home,
         };
-        let deadline = Instant::now() + Duration::from_secs(30);
+        // Generous: on a loaded 2-core CI machine a dev server can take many seconds to start.
+        let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "bao server did not start");
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("bao server on port {port} exited before listening: {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "bao server on port {port} did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         std::thread::sleep(Duration::from_millis(300));
