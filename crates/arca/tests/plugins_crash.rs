@@ -6,65 +6,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{Server, arca_bin, call, free_port};
+use common::{Server, call, example_binary};
 use serde_json::json;
-
-/// Builds (if needed) and returns the example plugin binary.
-fn example_binary(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "arca-plugin", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building example {name} failed");
-    let path = arca_bin()
-        .parent()
-        .expect("target/<profile>")
-        .join("examples")
-        .join(name);
-    assert!(path.exists(), "{} missing", path.display());
-    path
-}
-
-fn dev_with_plugins(dir: &Path) -> Server {
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("arca-plugins-crash-{port}.log"));
-    let out = std::fs::File::create(&log).expect("log");
-    let child = Command::new(arca_bin())
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            &format!("-dev-listen-address=127.0.0.1:{port}"),
-            "-dev-no-store-token",
-            &format!("-dev-plugin-dir={}", dir.display()),
-        ])
-        .stdout(std::process::Stdio::from(out.try_clone().expect("log")))
-        .stderr(std::process::Stdio::from(out))
-        .spawn()
-        .expect("spawn");
-    let s = Server {
-        child,
-        addr: format!("http://127.0.0.1:{port}"),
-        dir: None,
-        log: log.clone(),
-    };
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return s;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!(
-        "arca did not start: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
 
 /// The live processes whose command line is exactly `path` (zombies excluded).
 fn plugin_pids(path: &Path) -> Vec<u32> {
@@ -115,7 +62,7 @@ async fn a_killed_plugin_is_restarted_and_mounts_share_one_process() {
     let plugin = dir.path().join("kvp");
     std::fs::copy(&built, &plugin).expect("install plugin");
 
-    let s = dev_with_plugins(dir.path());
+    let s = Server::dev_with_plugins(dir.path());
     let t = Some("root");
 
     // A second mount of the same plugin: the example multiplexes, so one process serves both.

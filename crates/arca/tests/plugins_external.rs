@@ -5,29 +5,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{Server, arca_bin, call, free_port};
+use common::{Server, call, example_binary};
 use serde_json::json;
-
-/// Builds (if needed) and returns the example plugin binary.
-fn example_binary(name: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "-q", "-p", "arca-plugin", "--example", name])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build");
-    assert!(status.success(), "building example {name} failed");
-    let path = arca_bin()
-        .parent()
-        .expect("target/<profile>")
-        .join("examples")
-        .join(name);
-    assert!(path.exists(), "{} missing", path.display());
-    path
-}
 
 fn sha256_hex(path: &Path) -> String {
     let out = Command::new("sha256sum")
@@ -53,41 +35,6 @@ fn install_variant(src: &Path, dst: &Path, extra: &[u8]) {
     std::fs::rename(&tmp, dst).expect("rename");
 }
 
-fn dev_with_plugins(dir: &Path) -> Server {
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("arca-plugins-{port}.log"));
-    let out = std::fs::File::create(&log).expect("log");
-    let child = Command::new(arca_bin())
-        .args([
-            "server",
-            "-dev",
-            "-dev-root-token-id=root",
-            &format!("-dev-listen-address=127.0.0.1:{port}"),
-            "-dev-no-store-token",
-            &format!("-dev-plugin-dir={}", dir.display()),
-        ])
-        .stdout(std::process::Stdio::from(out.try_clone().expect("log")))
-        .stderr(std::process::Stdio::from(out))
-        .spawn()
-        .expect("spawn");
-    let s = Server {
-        child,
-        addr: format!("http://127.0.0.1:{port}"),
-        dir: None,
-        log: log.clone(),
-    };
-    for _ in 0..600 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "arca did not start: {}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-}
-
 #[tokio::test]
 async fn external_plugin_mount_reload_and_upgrade() {
     let built = example_binary("kv_plugin");
@@ -96,7 +43,7 @@ async fn external_plugin_mount_reload_and_upgrade() {
     install_variant(&built, &plugin, b"");
     let sha1 = sha256_hex(&plugin);
 
-    let s = dev_with_plugins(dir.path());
+    let s = Server::dev_with_plugins(dir.path());
     let t = Some("root");
 
     // Dev mode registered the binary and mounted it at its name.

@@ -78,6 +78,24 @@ fn wait_listening(port: u16, log: &Path) {
     );
 }
 
+/// Builds (if needed) and returns an example plugin binary of `arca-plugin`.
+pub fn example_binary(name: &str) -> PathBuf {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-q", "-p", "arca-plugin", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("cargo build");
+    assert!(status.success(), "building example {name} failed");
+    let path = arca_bin()
+        .parent()
+        .expect("target/<profile>")
+        .join("examples")
+        .join(name);
+    assert!(path.exists(), "{} missing", path.display());
+    path
+}
+
 /// Path of the built `arca` binary.
 pub fn arca_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_arca"))
@@ -93,6 +111,20 @@ impl Server {
             "-dev-root-token-id=root".into(),
             format!("-dev-listen-address=127.0.0.1:{port}"),
             "-dev-no-store-token".into(),
+        ];
+        spawn(&arca_bin(), &args, port, None)
+    }
+
+    /// `arca server -dev` that registers and mounts every plugin binary in `dir`.
+    pub fn dev_with_plugins(dir: &Path) -> Server {
+        let port = free_port();
+        let args = vec![
+            "server".into(),
+            "-dev".into(),
+            "-dev-root-token-id=root".into(),
+            format!("-dev-listen-address=127.0.0.1:{port}"),
+            "-dev-no-store-token".into(),
+            format!("-dev-plugin-dir={}", dir.display()),
         ];
         spawn(&arca_bin(), &args, port, None)
     }
