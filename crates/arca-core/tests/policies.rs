@@ -2,42 +2,14 @@
 //! core, against the answers OpenBao 2.7.2 gives.
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
+mod common;
 
-use arca_core::{Core, CoreConfig};
-use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
+use arca_core::Core;
+use arca_sdk::{JsonMap, LogicalError, Operation, Response};
+use common::{call, core};
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 const P1: &str = "path \"secret/*\" { capabilities = [\"read\",\"list\"] }\npath \"secret/foo\" { capabilities = [\"create\",\"sudo\"] }\npath \"kv/+/x\" { capabilities = [\"deny\"] }";
-
-async fn core() -> (Core, String) {
-    let core = Core::new(CoreConfig::new(
-        Arc::new(arca_storage::InmemBackend::new()),
-        "inmem",
-    ));
-    let init = core.initialize(1, 1, None).await.unwrap();
-    core.unseal_with_key(&init.keys[0]).await.unwrap();
-    (core, init.root_token.to_string())
-}
-
-async fn call(
-    core: &Core,
-    op: Operation,
-    path: &str,
-    body: Value,
-    token: &str,
-) -> Result<Option<Response>, LogicalError> {
-    let data: JsonMap = match body {
-        Value::Object(m) => m,
-        _ => JsonMap::new(),
-    };
-    let mut req = Request::new(op, path).with_data(data);
-    if !token.is_empty() {
-        req.client_token = Some(Zeroizing::new(token.to_string()));
-    }
-    core.handle_request(req).await
-}
 
 fn data(r: Option<Response>) -> JsonMap {
     r.unwrap().data.unwrap()

@@ -5,39 +5,13 @@
 
 use std::sync::Arc;
 
-use arca_core::{Core, CoreConfig};
-use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
+mod common;
+
+use arca_core::Core;
+use arca_sdk::{JsonMap, LogicalError, Operation, Response};
+use common::{call, core};
 use parking_lot::Mutex;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
-
-async fn core() -> (Core, String) {
-    let core = Core::new(CoreConfig::new(
-        Arc::new(arca_storage::InmemBackend::new()),
-        "inmem",
-    ));
-    let init = core.initialize(1, 1, None).await.unwrap();
-    core.unseal_with_key(&init.keys[0]).await.unwrap();
-    (core, init.root_token.to_string())
-}
-
-async fn call(
-    core: &Core,
-    op: Operation,
-    path: &str,
-    body: Value,
-    token: &str,
-) -> Result<Option<Response>, LogicalError> {
-    let data: JsonMap = match body {
-        Value::Object(m) => m,
-        _ => JsonMap::new(),
-    };
-    let mut req = Request::new(op, path).with_data(data);
-    if !token.is_empty() {
-        req.client_token = Some(Zeroizing::new(token.to_string()));
-    }
-    core.handle_request(req).await
-}
 
 async fn create(core: &Core, token: &str, path: &str, body: Value) -> (String, arca_sdk::Auth) {
     let r = call(core, Operation::Update, path, body, token)
