@@ -77,10 +77,21 @@ fn go_kind(v: &Value) -> &'static str {
     }
 }
 
-/// Decodes a form body (`a=1&b=2`); repeated keys are joined with `,` as Vault does.
-pub(crate) fn decode_form(bytes: &[u8]) -> JsonMap {
+/// Decodes a form body (`a=1&b=2`) under the same bounds as a JSON object: at most
+/// `max_object_entries` pairs and keys and values no longer than `max_string_length` (both
+/// after percent-decoding). Repeated keys are joined with `,` as Vault does. The error text is
+/// what goes into `errors`.
+pub(crate) fn decode_form(bytes: &[u8], limits: &JsonLimits) -> Result<JsonMap, String> {
+    let refuse = |e: FormLimitError| format!("error parsing form data: {e}");
+    let too_long = |s: &str| limits.max_string_length != 0 && s.len() > limits.max_string_length;
     let mut map = JsonMap::new();
-    for (k, v) in form_urlencoded::parse(bytes) {
+    for (count, (k, v)) in form_urlencoded::parse(bytes).enumerate() {
+        if limits.max_object_entries != 0 && count >= limits.max_object_entries {
+            return Err(refuse(FormLimitError::Entries));
+        }
+        if too_long(&k) || too_long(&v) {
+            return Err(refuse(FormLimitError::Length));
+        }
         match map.get_mut(k.as_ref()) {
             Some(Value::String(existing)) => {
                 existing.push(',');
@@ -91,7 +102,18 @@ pub(crate) fn decode_form(bytes: &[u8]) -> JsonMap {
             }
         }
     }
-    map
+    Ok(map)
+}
+
+/// The bound a form body broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum FormLimitError {
+    /// More pairs than a JSON object may have entries.
+    #[error("form exceeds allowed entry count")]
+    Entries,
+    /// A key or value longer than a JSON string may be.
+    #[error("form value exceeds allowed length")]
+    Length,
 }
 
 /// Turns query pairs into request data: one value → a string, repeated → an array of strings.
@@ -185,8 +207,33 @@ mod tests {
 
     #[test]
     fn form_bodies_join_repeats() {
-        let m = decode_form(b"a=1&b=x+y&a=3&c=%2F");
+        let m = decode_form(b"a=1&b=x+y&a=3&c=%2F", &LIMITS).unwrap();
         assert_eq!(Value::Object(m), json!({"a":"1,3","b":"x y","c":"/"}));
+    }
+
+    #[test]
+    fn form_bodies_have_the_json_limits() {
+        let small = JsonLimits {
+            max_string_length: 5,
+            max_object_entries: 3,
+            ..LIMITS
+        };
+        // Every pair counts, repeated keys too (as Go counts form parameters).
+        assert!(decode_form(b"a=1&b=2&a=3", &small).is_ok());
+        assert_eq!(
+            decode_form(b"a=1&b=2&a=3&c=4", &small).unwrap_err(),
+            "error parsing form data: form exceeds allowed entry count"
+        );
+        assert!(decode_form(b"a=12345", &small).is_ok());
+        for long in [&b"a=123456"[..], b"abcdef=1", b"a=%31%32%33%34%35%36"] {
+            assert_eq!(
+                decode_form(long, &small).unwrap_err(),
+                "error parsing form data: form value exceeds allowed length"
+            );
+        }
+        // A huge number of pairs is refused without building them all.
+        let many = "a=1&".repeat(100_000);
+        assert!(decode_form(many.as_bytes(), &LIMITS).is_err());
     }
 
     #[test]

@@ -38,6 +38,51 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Answer {
     errors(status, &[message.to_string()])
 }
 
+/// The answer to any request for `/`: 307 to the UI, as OpenBao's (Go's `http.Redirect`: an
+/// HTML body for GET and HEAD only).
+pub(crate) fn redirect_to_ui(method: &hyper::Method) -> Answer {
+    let html = matches!(*method, hyper::Method::GET | hyper::Method::HEAD);
+    let body = if html {
+        b"<a href=\"/ui/\">Temporary Redirect</a>.\n\n".to_vec()
+    } else {
+        Vec::new()
+    };
+    let mut a = with_common_headers(StatusCode::TEMPORARY_REDIRECT, body);
+    a.headers_mut()
+        .insert(hyper::header::LOCATION, HeaderValue::from_static("/ui/"));
+    if html {
+        a.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+    }
+    a
+}
+
+/// Vault's one rule for every LIST answer (`RespondErrorCommon`): no response, no data, or no
+/// keys is 404 `{"errors":[]}`, like a GET of nothing; keys that are not strings are a 500.
+/// `None` lets the answer through as it is (it has keys, other data, warnings, is wrapped or
+/// raw).
+pub(crate) fn empty_list_status(resp: Option<&Response>) -> Option<StatusCode> {
+    let Some(resp) = resp else {
+        return Some(StatusCode::NOT_FOUND);
+    };
+    if resp.wrap_info.is_some() || resp.raw.is_some() {
+        return None;
+    }
+    let data = resp.data.as_ref().filter(|d| !d.is_empty());
+    let Some(data) = data else {
+        return resp.warnings.is_empty().then_some(StatusCode::NOT_FOUND);
+    };
+    match data.get("keys") {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::Array(keys)) if keys.iter().all(|k| k.is_string()) => {
+            keys.is_empty().then_some(StatusCode::NOT_FOUND)
+        }
+        Some(_) => Some(StatusCode::INTERNAL_SERVER_ERROR),
+    }
+}
+
 /// The answer for a handler's error.
 pub(crate) fn logical_error(err: &arca_sdk::LogicalError) -> Answer {
     errors(status_code(err.status()), &err.wire_messages())
@@ -109,14 +154,20 @@ fn with_common_headers(status: StatusCode, body: Vec<u8>) -> Answer {
     a
 }
 
-/// Adds the response's own headers; a name set there replaces the default one.
+/// Adds the headers the backend answered with (the core has already kept only those the mount
+/// allows). A header the server set itself (`Cache-Control`, `Content-Type`,
+/// `Strict-Transport-Security`, and any listener header) is never replaced nor doubled.
 fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>) {
+    let server_set: Vec<HeaderName> = answer.headers().keys().cloned().collect();
     for (name, values) in extra {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             tracing::warn!(header = %name, "dropping a response header with an invalid name");
             continue;
         };
-        answer.headers_mut().remove(&name);
+        if server_set.contains(&name) {
+            tracing::warn!(header = %name, "a backend may not replace a server response header");
+            continue;
+        }
         for value in values {
             match HeaderValue::from_str(value) {
                 Ok(v) => {
@@ -272,6 +323,81 @@ mod tests {
             .collect();
         found.sort();
         found.into_iter().map(|(_, k)| k).collect()
+    }
+
+    #[test]
+    fn backend_headers_never_replace_the_servers() {
+        let mut resp = Response::with_data(json!({"a": 1}).as_object().unwrap().clone());
+        for (name, value) in [
+            ("Cache-Control", "public, max-age=99999"),
+            ("content-type", "text/html"),
+            ("Strict-Transport-Security", "max-age=0"),
+            ("X-Backend", "yes"),
+        ] {
+            resp.headers
+                .insert(name.to_string(), vec![value.to_string()]);
+        }
+        let answer = response("rid", &resp);
+        let h = answer.headers();
+        assert_eq!(h.get_all(CACHE_CONTROL).iter().count(), 1);
+        assert_eq!(h[CACHE_CONTROL], "no-store");
+        assert_eq!(h[CONTENT_TYPE], "application/json");
+        assert_eq!(
+            h[hyper::header::STRICT_TRANSPORT_SECURITY],
+            "max-age=31536000; includeSubDomains"
+        );
+        assert_eq!(h["x-backend"], "yes");
+
+        // A raw answer's content type is the backend's own field, not a header it adds.
+        resp.raw = Some(arca_sdk::RawHttp {
+            status: 200,
+            content_type: "application/pkix-cert".into(),
+            body: vec![1],
+        });
+        let answer = response("rid", &resp);
+        assert_eq!(answer.headers()[CONTENT_TYPE], "application/pkix-cert");
+        assert_eq!(answer.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn empty_lists_are_not_found() {
+        let list = |v: Value| Response::with_data(v.as_object().unwrap().clone());
+        assert_eq!(empty_list_status(None), Some(StatusCode::NOT_FOUND));
+        assert_eq!(
+            empty_list_status(Some(&Response::default())),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(
+            empty_list_status(Some(&list(json!({"keys": []})))),
+            Some(StatusCode::NOT_FOUND)
+        );
+        assert_eq!(empty_list_status(Some(&list(json!({"keys": ["a"]})))), None);
+        assert_eq!(
+            empty_list_status(Some(&list(json!({"keys": [1]})))),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+        assert_eq!(
+            empty_list_status(Some(&list(json!({"keys": "a"})))),
+            Some(StatusCode::INTERNAL_SERVER_ERROR)
+        );
+        // Other data, or only warnings, pass as they are.
+        assert_eq!(empty_list_status(Some(&list(json!({"x": 1})))), None);
+        let warned = Response {
+            warnings: vec!["w".into()],
+            ..Response::default()
+        };
+        assert_eq!(empty_list_status(Some(&warned)), None);
+    }
+
+    #[test]
+    fn root_redirects_to_the_ui() {
+        let a = redirect_to_ui(&hyper::Method::GET);
+        assert_eq!(a.status(), StatusCode::TEMPORARY_REDIRECT);
+        assert_eq!(a.headers()[hyper::header::LOCATION], "/ui/");
+        assert_eq!(a.headers()[CONTENT_TYPE], "text/html; charset=utf-8");
+        let a = redirect_to_ui(&hyper::Method::POST);
+        assert_eq!(a.headers()[hyper::header::LOCATION], "/ui/");
+        assert!(a.headers().get(CONTENT_TYPE).is_none());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod body;
 mod envelope;
 mod error;
 mod json_limits;
+mod namespace;
 mod operation;
 mod options;
 mod request_path;

@@ -26,6 +26,7 @@ use crate::body::{self, ReadError};
 use crate::envelope::{self, Answer};
 use crate::error::HttpError;
 use crate::json_limits::JsonLimits;
+use crate::namespace::{self, NamespaceCheck};
 use crate::operation::{self, DataSource, RoutingError};
 use crate::options::{DEFAULT_MAX_JSON_DEPTH, ListenerOptions};
 use crate::request_path;
@@ -37,6 +38,8 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// The header naming the namespace a request is for.
+const NAMESPACE_HEADER: &str = "x-vault-namespace";
 /// The deepest JSON accepted whatever the options say: the parser recurses once per level.
 pub(crate) const HARD_MAX_JSON_DEPTH: usize = 1_000;
 
@@ -203,8 +206,9 @@ async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<In
     let method = req.method().clone();
     // Logged without the query: query values can be secrets.
     let raw_path = req.uri().path().to_string();
+    let namespace = req.headers().get(NAMESPACE_HEADER).cloned();
     let pipeline = process(&state, &conn, req);
-    let answer = if state.max_request_duration.is_zero() {
+    let mut answer = if state.max_request_duration.is_zero() {
         pipeline.await
     } else {
         match tokio::time::timeout(state.max_request_duration, pipeline).await {
@@ -212,6 +216,10 @@ async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<In
             Err(_) => envelope::error(StatusCode::SERVICE_UNAVAILABLE, "context deadline exceeded"),
         }
     };
+    // OpenBao names the namespace asked for in the answer too.
+    if let Some(namespace) = namespace.filter(|v| !v.is_empty()) {
+        answer.headers_mut().insert(NAMESPACE_HEADER, namespace);
+    }
     tracing::debug!(
         method = %method,
         path = %raw_path,
@@ -241,8 +249,27 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
         Err(e) => return envelope::error(StatusCode::BAD_REQUEST, e.message()),
     };
     let Some(api_path) = request_path::api_path(&path) else {
+        if path == "/" {
+            return envelope::redirect_to_ui(&parts.method);
+        }
         return envelope::errors(StatusCode::NOT_FOUND, &[]);
     };
+    let namespace_header = parts
+        .headers
+        .get(NAMESPACE_HEADER)
+        .and_then(|v| v.to_str().ok());
+    match namespace::check(namespace_header, api_path) {
+        NamespaceCheck::Root => {}
+        NamespaceCheck::Unavailable => {
+            return envelope::error(
+                StatusCode::BAD_REQUEST,
+                "operation unavailable in namespaces",
+            );
+        }
+        NamespaceCheck::NotFound => {
+            return envelope::error(StatusCode::NOT_FOUND, "namespace not found");
+        }
+    }
     let query: Vec<(String, String)> = parts
         .uri
         .query()
@@ -268,19 +295,21 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
         DataSource::Query => body::query_data(&query),
         DataSource::Body | DataSource::PatchBody => {
             let media_type = media_type(&parts.headers);
-            if routing.data == DataSource::PatchBody
-                && !matches!(
-                    media_type.as_str(),
-                    "application/merge-patch+json" | "application/json"
-                )
-            {
-                return envelope::error(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    &format!(
-                        "PATCH requires Content-Type of application/merge-patch+json, \
-                         provided {media_type}"
-                    ),
-                );
+            if routing.data == DataSource::PatchBody {
+                // As OpenBao (Go's `mime.ParseMediaType`, then an exact match): a merge patch
+                // or nothing, whatever the body looks like.
+                if media_type.is_empty() {
+                    return envelope::error(StatusCode::BAD_REQUEST, "mime: no media type");
+                }
+                if media_type != "application/merge-patch+json" {
+                    return envelope::error(
+                        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                        &format!(
+                            "PATCH requires Content-Type of application/merge-patch+json, \
+                             provided {media_type}"
+                        ),
+                    );
+                }
             }
             let content_length = parts
                 .headers
@@ -304,7 +333,7 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
                 }
             };
             let decoded = if routing.data == DataSource::Body && is_form(&media_type, &bytes) {
-                Ok(body::decode_form(&bytes))
+                body::decode_form(&bytes, &state.json_limits)
             } else {
                 body::decode_json(&bytes, &state.json_limits)
             };
@@ -333,6 +362,15 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
     let handler = state.handler.clone();
     let mut task = AbortOnDrop(tokio::spawn(async move { handler.handle(request).await }));
     match (&mut task.0).await {
+        Ok(Ok(resp)) if routing.operation == Operation::List => {
+            match envelope::empty_list_status(resp.as_ref()) {
+                Some(status) => envelope::errors(status, &[]),
+                None => match resp {
+                    Some(resp) => envelope::response(&request_id, &resp),
+                    None => envelope::no_content(),
+                },
+            }
+        }
         Ok(Ok(None)) => envelope::no_content(),
         Ok(Ok(Some(resp))) => envelope::response(&request_id, &resp),
         Ok(Err(e)) => envelope::logical_error(&e),

@@ -195,7 +195,11 @@ async fn json_and_form_bodies() {
 #[tokio::test]
 async fn patch_needs_a_json_content_type() {
     let s = start(|_| {}).await;
-    for ct in ["application/merge-patch+json", "application/json"] {
+    for ct in [
+        "application/merge-patch+json",
+        "application/merge-patch+json; charset=utf-8",
+        "Application/Merge-Patch+JSON",
+    ] {
         let resp = client()
             .patch(s.url("/v1/kv/data/x"))
             .header("content-type", ct)
@@ -206,23 +210,146 @@ async fn patch_needs_a_json_content_type() {
         assert_eq!(resp.status(), 200, "{ct}");
         assert_eq!(s.last().data["data"], json!({"a": "b"}));
     }
+    // OpenBao's answers: plain JSON (what `curl -X PATCH -H ...json` sends) is refused too, and
+    // the backend never runs.
     let before = s.calls();
-    let (status, body) = json_of(
-        client()
+    for (ct, status, message) in [
+        (
+            Some("text/plain; charset=utf-8"),
+            415,
+            "PATCH requires Content-Type of application/merge-patch+json, provided text/plain",
+        ),
+        (
+            Some("application/json"),
+            415,
+            "PATCH requires Content-Type of application/merge-patch+json, provided \
+             application/json",
+        ),
+        (
+            Some("application/x-www-form-urlencoded"),
+            415,
+            "PATCH requires Content-Type of application/merge-patch+json, provided \
+             application/x-www-form-urlencoded",
+        ),
+        (None, 400, "mime: no media type"),
+    ] {
+        let mut req = client()
             .patch(s.url("/v1/kv/data/x"))
-            .header("content-type", "text/plain")
-            .body(r#"{"data":{}}"#)
-            .send()
-            .await
-            .unwrap(),
-    )
+            .body(r#"{"data":{}}"#);
+        if let Some(ct) = ct {
+            req = req.header("content-type", ct);
+        }
+        let (got, body) = json_of(req.send().await.unwrap()).await;
+        assert_eq!(got, status, "{ct:?}");
+        assert_eq!(body, json!({ "errors": [message] }), "{ct:?}");
+    }
+    assert_eq!(s.calls(), before);
+}
+
+#[tokio::test]
+async fn form_bodies_have_the_json_limits() {
+    let s = start(|o| {
+        o.max_json_string_length = 8;
+        o.max_json_object_entries = 3;
+    })
     .await;
-    assert_eq!(status, 415);
+    let post = |body: &'static str| {
+        client()
+            .post(s.url("/v1/kv/x"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let resp = post("a=12345678&b=2&a=3").await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(s.last().data["a"], "12345678,3");
+    let before = s.calls();
+    for (body, message) in [
+        ("a=1&b=2&c=3&d=4", "form exceeds allowed entry count"),
+        ("a=1&a=2&a=3&a=4", "form exceeds allowed entry count"),
+        ("a=123456789", "form value exceeds allowed length"),
+        ("abcdefghi=1", "form value exceeds allowed length"),
+    ] {
+        let (status, v) = json_of(post(body).await.unwrap()).await;
+        assert_eq!(status, 400, "{body}");
+        assert_eq!(
+            v,
+            json!({ "errors": [format!("error parsing form data: {message}")] }),
+            "{body}"
+        );
+    }
+    assert_eq!(s.calls(), before);
+}
+
+#[tokio::test]
+async fn namespaces_other_than_root_are_not_found() {
+    let s = start(|_| {}).await;
+    let get = |path: &'static str, ns: &'static str| {
+        client()
+            .get(s.url(path))
+            .header("X-Vault-Namespace", ns)
+            .header("X-Vault-Token", "hvs.whatever")
+            .send()
+    };
+    for ns in ["root", "/", "root/", "/root"] {
+        let resp = get("/v1/kv/x", ns).await.unwrap();
+        assert_eq!(resp.status(), 200, "{ns}");
+        // OpenBao names the namespace in the answer.
+        assert_eq!(resp.headers()["x-vault-namespace"], ns);
+    }
+    let before = s.calls();
+    for ns in ["team-a", "team-a/", "ROOT", "root/child"] {
+        let (status, v) = json_of(get("/v1/kv/x", ns).await.unwrap()).await;
+        assert_eq!(status, 404, "{ns}");
+        assert_eq!(v, json!({"errors": ["namespace not found"]}), "{ns}");
+    }
+    let (status, v) = json_of(get("/v1/sys/health", "root").await.unwrap()).await;
+    assert_eq!(status, 400);
     assert_eq!(
-        body,
-        json!({"errors": ["PATCH requires Content-Type of application/merge-patch+json, provided text/plain"]})
+        v,
+        json!({"errors": ["operation unavailable in namespaces"]})
     );
     assert_eq!(s.calls(), before);
+}
+
+#[tokio::test]
+async fn the_root_path_redirects_to_the_ui() {
+    let s = start(|_| {}).await;
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = no_redirects.get(s.url("/")).send().await.unwrap();
+    assert_eq!(resp.status(), 307);
+    assert_eq!(resp.headers()["location"], "/ui/");
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    assert_eq!(resp.headers()["content-type"], "text/html; charset=utf-8");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "<a href=\"/ui/\">Temporary Redirect</a>.\n\n"
+    );
+    assert_eq!(s.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_empty_list_is_not_found() {
+    let s = start(|_| {}).await;
+    for path in ["/v1/emptylist/", "/v1/none/", "/v1/emptylist/?list=true"] {
+        let method = if path.contains("list=true") {
+            "GET"
+        } else {
+            "LIST"
+        };
+        let (status, v) = json_of(send(&s, method, path).await).await;
+        assert_eq!(status, 404, "{method} {path}");
+        assert_eq!(v, json!({"errors": []}), "{method} {path}");
+    }
+    // A read of the same answer is not a list: it passes as it is.
+    let (status, v) = json_of(send(&s, "GET", "/v1/emptylist").await).await;
+    assert_eq!(status, 200);
+    assert_eq!(v["data"], json!({"keys": []}));
+    // A list answer with data other than keys passes too.
+    assert_eq!(send(&s, "LIST", "/v1/kv/").await.status(), 200);
 }
 
 #[tokio::test]
@@ -383,6 +510,9 @@ async fn special_answers() {
         .map(|v| v.to_str().unwrap().to_string())
         .collect();
     assert_eq!(values, ["a", "b"]);
+    // The handler's Cache-Control does not replace the server's.
+    let cache: Vec<_> = resp.headers().get_all("cache-control").iter().collect();
+    assert_eq!(cache, ["no-store"]);
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ use tokio_util::sync::CancellationToken;
 /// Records every request and answers according to the first path segment:
 /// `none` → 204, `raw` → a raw text answer, `toplevel` → legacy top-level data,
 /// `wrapped` → a wrapped answer, `deny` → 403, `nopath` → 404 unsupported path,
-/// `status404` → a 404 envelope with data, `headers` → extra response headers,
+/// `status404` → a 404 envelope with data,
+/// `emptylist` → `keys: []`, `headers` → extra response headers,
 /// `slow` → sleeps 30 s, `panic` → panics; anything else echoes the request.
 #[derive(Default)]
 pub struct Recorder {
@@ -78,10 +79,15 @@ impl RequestHandler for Recorder {
                 status: Some(404),
                 ..Response::default()
             })),
+            "emptylist" => Ok(Some(Response::with_data(
+                json!({"keys": []}).as_object().unwrap().clone(),
+            ))),
             "headers" => {
                 let mut r = Response::with_data(Default::default());
                 r.headers
                     .insert("X-Arca-Test".into(), vec!["a".into(), "b".into()]);
+                r.headers
+                    .insert("Cache-Control".into(), vec!["public".into()]);
                 Ok(Some(r))
             }
             "slow" => {
