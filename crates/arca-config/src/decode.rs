@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::duration::parse_duration;
 use crate::error::ConfigError;
 use crate::tree::{Entry, Item, Node, Value};
+use arca_sdk::duration::parse_duration;
 
 /// The key being read and where it is, for error messages.
 pub(crate) struct Site<'a> {
@@ -100,9 +100,7 @@ impl Site<'_> {
                 .map_err(|_| self.error("negative durations are not allowed")),
             Value::Float(f) => Duration::try_from_secs_f64(*f)
                 .map_err(|_| self.expected("a duration", &node.value)),
-            Value::Str(s) => parse_duration(s).map_err(|err| {
-                self.error(format!("invalid duration {}: {err}", node.value.describe()))
-            }),
+            Value::Str(s) => parse_duration(s).map_err(|err| self.error(err.to_string())),
             other => Err(self.expected(
                 "a duration (seconds, or a string such as \"30s\" or \"1h30m\")",
                 other,
@@ -217,7 +215,7 @@ mod tests {
             s.duration(&node(Value::Str("soon".into())))
                 .unwrap_err()
                 .to_string(),
-            "c.hcl:2: k: invalid duration \"soon\": invalid duration syntax (use seconds, or a number with a unit: ns, us, ms, s, m, h)"
+            "c.hcl:2: k: time: invalid duration \"soon\""
         );
     }
 }

@@ -24,7 +24,6 @@
 #![deny(unsafe_code)]
 
 mod decode;
-mod duration;
 mod error;
 mod hcl_syntax;
 mod json_syntax;
@@ -36,7 +35,7 @@ mod server;
 mod storage;
 mod tree;
 
-pub use duration::{DurationError, parse_duration};
+pub use arca_sdk::duration::{DurationError, parse_duration};
 pub use error::{ConfigError, Location};
 pub use listener::{
     ClientCertMode, DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE,

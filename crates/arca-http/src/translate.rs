@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use arca_sdk::RequestWrapInfo;
-use arca_sdk::duration::parse_duration;
+use arca_sdk::duration::parse_duration_second;
 use hyper::HeaderMap;
 use zeroize::Zeroizing;
 
@@ -80,18 +80,10 @@ fn bearer_token(value: &str) -> Option<&str> {
 
 /// Seconds or a Go duration, with the texts Go's parser gives for bad input.
 fn parse_wrap_ttl(raw: &str) -> Result<Duration, String> {
-    if let Some(rest) = raw.strip_prefix('-')
-        && parse_duration(rest).is_ok()
-    {
-        return Err("requested wrap ttl cannot be negative".to_string());
-    }
-    parse_duration(raw).map_err(|e| {
-        if e.reason == "missing unit" {
-            format!("time: missing unit in duration {raw:?}")
-        } else {
-            format!("time: invalid duration {raw:?}")
-        }
-    })
+    let nanos = parse_duration_second(raw).map_err(|e| e.to_string())?;
+    u64::try_from(nanos)
+        .map(Duration::from_nanos)
+        .map_err(|_| "requested wrap ttl cannot be negative".to_string())
 }
 
 #[cfg(test)]

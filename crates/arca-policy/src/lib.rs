@@ -19,7 +19,6 @@ mod acl;
 mod builtin;
 mod capabilities;
 mod document;
-mod duration;
 mod error;
 mod hcl_input;
 mod json_input;

@@ -9,12 +9,12 @@ use serde_json::Value;
 
 use crate::capabilities::Capabilities;
 use crate::document::{Entry, EntryKind, Located, Node};
-use crate::duration::{duration_from_seconds, parse_duration_text};
 use crate::error::PolicyError;
 use crate::hcl_input::parse_hcl;
 use crate::json_input::parse_json;
 use crate::name::{is_reserved_name, normalize_name};
 use crate::templating::check_templating;
+use arca_sdk::duration::{DurationError, parse_duration_second};
 
 /// A named ACL policy: the source text and the path rules read from it.
 #[derive(Debug, Clone, PartialEq)]
@@ -468,16 +468,33 @@ fn decode_parameters(v: &Located) -> Result<BTreeMap<String, Vec<Value>>, ParamE
     Ok(out)
 }
 
+/// A wrapping TTL as OpenBao reads one (`parseutil.ParseDurationSecond`): a string as the SDK
+/// parses it, a number as seconds. A negative TTL is accepted as no limit, as OpenBao does.
 fn decode_duration(v: &Located) -> Result<Duration, String> {
-    match &v.node {
-        Node::Null => Ok(Duration::ZERO),
-        Node::String(s) => parse_duration_text(s),
-        Node::Number(n) => duration_from_seconds(n.as_f64().unwrap_or(f64::NAN)),
-        other => Err(format!(
-            "could not parse duration from {}",
-            other.kind_name()
-        )),
-    }
+    let nanos = match &v.node {
+        Node::Null => 0,
+        Node::String(s) => parse_duration_second(s).map_err(|e| e.to_string())?,
+        Node::Number(n) => {
+            // Go converts a float to whole seconds first; past i64 it cannot be a duration.
+            let secs = n
+                .as_i64()
+                .or_else(|| {
+                    n.as_f64()
+                        .filter(|f| f.abs() < 9.2e18)
+                        .map(|f| f.trunc() as i64)
+                })
+                .ok_or(DurationError::Overflow.to_string())?;
+            secs.checked_mul(1_000_000_000)
+                .ok_or(DurationError::Overflow.to_string())?
+        }
+        other => {
+            return Err(format!(
+                "could not parse duration from {}",
+                other.kind_name()
+            ));
+        }
+    };
+    Ok(u64::try_from(nanos).map_or(Duration::ZERO, Duration::from_nanos))
 }
 
 fn decode_integer(v: &Located) -> Result<i64, String> {

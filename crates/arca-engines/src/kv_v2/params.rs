@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use arca_sdk::duration::parse_duration;
+use arca_sdk::duration::parse_duration_second;
 use serde_json::Value;
 
 use crate::EngineError;
@@ -78,16 +78,9 @@ pub(crate) fn signed_duration(field: &str, v: &Value) -> Result<i64, EngineError
             .as_i64()
             .or_else(|| n.as_f64().map(|f| f as i64))
             .ok_or_else(|| bad(&n.to_string())),
-        Value::String(s) => {
-            let t = s.trim();
-            let (neg, rest) = match t.strip_prefix('-') {
-                Some(r) => (true, r),
-                None => (false, t),
-            };
-            let d = parse_duration(rest).map_err(|_| bad(s))?;
-            let secs = i64::try_from(d.as_secs()).map_err(|_| bad(s))?;
-            Ok(if neg { -secs } else { secs })
-        }
+        Value::String(s) => parse_duration_second(s.trim())
+            .map(|nanos| nanos / 1_000_000_000)
+            .map_err(|_| bad(s)),
         other => Err(bad(&other.to_string())),
     }
 }

@@ -191,7 +191,7 @@ fn convert(name: &str, kind: FieldType, v: &Value) -> Result<Value, LogicalError
             let d = parse_duration_value(v).map_err(|e| {
                 LogicalError::bad_request(format!(
                     "error converting input for field {name:?}: {}",
-                    e.reason
+                    e
                 ))
             })?;
             Value::from(d.as_secs())
