@@ -181,33 +181,10 @@ pub(crate) fn sanitize_policies(policies: &[String], add_default: bool) -> Vec<S
     out
 }
 
-/// Matches a Vault glob (`*` anywhere, any number of times).
-fn glob_match(pattern: &str, value: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == value;
-    }
-    let mut rest = value;
-    for (i, part) in parts.iter().enumerate() {
-        if i == 0 {
-            match rest.strip_prefix(part) {
-                Some(r) => rest = r,
-                None => return false,
-            }
-        } else if i == parts.len() - 1 {
-            return rest.ends_with(part);
-        } else {
-            match rest.find(part) {
-                Some(idx) => rest = &rest[idx + part.len()..],
-                None => return false,
-            }
-        }
-    }
-    true
-}
-
 fn any_glob(patterns: &[String], value: &str) -> bool {
-    patterns.iter().any(|p| glob_match(p, value))
+    patterns
+        .iter()
+        .any(|p| arca_sdk::glob::glob_match(p, value))
 }
 
 fn go_quote_list(v: &[String]) -> String {
@@ -929,8 +906,6 @@ mod tests {
         );
         assert_eq!(sanitize_policies(&s(&["x", "root"]), true), s(&["root"]));
         assert_eq!(sanitize_policies(&s(&[]), false), s(&[]));
-        assert!(glob_match("dev-*", "dev-x") && !glob_match("dev-*", "prod"));
-        assert!(glob_match("*-ro", "kv-ro") && glob_match("a*b*c", "aXbYc"));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Matching request parameter values against `allowed_parameters` / `denied_parameters`
 //! value lists.
 
+use arca_sdk::glob::globbed_strings_match;
 use serde_json::Value;
 
 /// Whether `value` is in `list`; an empty list matches every value.
@@ -9,26 +10,12 @@ pub(crate) fn value_in_parameter_list(value: &Value, list: &[Value]) -> bool {
 }
 
 /// One policy value against one request value. Strings match with a `*` glob at either end
-/// (`foo-*`, `*-bar`, `*mid*`); everything else must be equal (`null` matches only `null`).
+/// (`foo-*`, `*-bar`, `*mid*`; `"*"` alone matches only `"*"`, as in OpenBao); everything
+/// else must be equal (`null` matches only `null`).
 fn value_matches(item: &Value, value: &Value) -> bool {
     match (item, value) {
-        (Value::String(pattern), Value::String(text)) => glob_matches(pattern, text),
+        (Value::String(pattern), Value::String(text)) => globbed_strings_match(pattern, text),
         _ => item == value,
-    }
-}
-
-/// OpenBao's `GlobbedStringsMatch`: a leading and/or trailing `*` on the pattern.
-fn glob_matches(pattern: &str, text: &str) -> bool {
-    let starts = pattern.starts_with('*');
-    let ends = pattern.ends_with('*');
-    if pattern.len() >= 2 && starts && ends {
-        text.contains(&pattern[1..pattern.len() - 1])
-    } else if starts {
-        text.ends_with(&pattern[1..])
-    } else if ends {
-        text.starts_with(&pattern[..pattern.len() - 1])
-    } else {
-        pattern == text
     }
 }
 
@@ -49,8 +36,9 @@ mod tests {
             (json!(["*-foo"]), json!("bar-foo"), true),
             (json!(["*mid*"]), json!("a-mid-b"), true),
             (json!(["*mid*"]), json!("a-mod-b"), false),
-            (json!(["*"]), json!("x"), true),
-            (json!(["*"]), json!(""), true),
+            (json!(["*"]), json!("x"), false),
+            (json!(["*"]), json!(""), false),
+            (json!(["*"]), json!("*"), true),
             (json!([false, "false"]), json!(false), true),
             (json!([false, "false"]), json!("false"), true),
             (json!([false, "false"]), json!(true), false),

@@ -9,6 +9,7 @@ pub mod backend;
 pub mod duration;
 pub mod error;
 pub mod framework;
+pub mod glob;
 pub mod number;
 pub mod operation;
 pub mod plugin_catalog;
