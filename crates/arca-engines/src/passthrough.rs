@@ -52,7 +52,7 @@ pub(crate) fn keys_response(keys: Vec<String>) -> Response {
 
 /// Vault's bare 404 (`{"errors":[]}` on the wire).
 pub(crate) fn not_found() -> LogicalError {
-    LogicalError::coded(404, String::new())
+    LogicalError::empty_not_found()
 }
 
 /// A path listed as a directory: empty or ending in `/`.

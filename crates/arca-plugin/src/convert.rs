@@ -393,7 +393,9 @@ pub fn error_from_pb(e: &pb::ProtoError, resp: Option<&pb::Response>) -> Logical
     }
     match e.err_type {
         CODED_ERROR => match u16::try_from(e.err_code) {
-            Ok(code) if (100..=599).contains(&code) => LogicalError::coded(code, e.err_msg.clone()),
+            Ok(code) if (100..=599).contains(&code) => {
+                LogicalError::from_status(code, e.err_msg.clone())
+            }
             _ => LogicalError::Internal(e.err_msg.clone()),
         },
         STATUS_BAD_REQUEST => LogicalError::BadRequest(e.err_msg.clone()),
@@ -529,7 +531,7 @@ mod tests {
     fn errors_map_both_ways() {
         let cases = [
             LogicalError::bad_request("nope"),
-            LogicalError::coded(404, "missing"),
+            LogicalError::not_found("missing"),
             LogicalError::PermissionDenied,
             LogicalError::UnsupportedOperation,
             LogicalError::UnsupportedPath,

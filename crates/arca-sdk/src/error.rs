@@ -58,12 +58,53 @@ impl LogicalError {
         LogicalError::BadRequest(message.into())
     }
 
-    /// An error response with any status code.
-    pub fn coded(status: u16, message: impl Into<String>) -> Self {
+    /// An error response with a status code chosen elsewhere: a plugin's `CodedError` as it
+    /// came over the wire. Errors Arca decides itself use the named constructors below, so
+    /// every status the server gives is chosen in this file.
+    pub fn from_status(status: u16, message: impl Into<String>) -> Self {
         LogicalError::Coded {
             status,
             message: message.into(),
         }
+    }
+
+    /// Kept while callers move to the named constructors; same as [`LogicalError::from_status`].
+    #[doc(hidden)]
+    pub fn coded(status: u16, message: impl Into<String>) -> Self {
+        Self::from_status(status, message)
+    }
+
+    /// Vault's bare 404, `{"errors":[]}` on the wire: the thing asked for does not exist.
+    pub fn empty_not_found() -> Self {
+        Self::from_status(404, String::new())
+    }
+
+    /// A 404 with a message (`no handler for route …`, `no reload found with reload_id …`).
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::from_status(404, message)
+    }
+
+    /// A bare 405, `{"errors":[]}`: endpoints Vault serves outside its logical router
+    /// (`sys/health`, `sys/init`, `sys/leader`, ...) answer other methods with it.
+    pub fn empty_method_not_allowed() -> Self {
+        Self::from_status(405, String::new())
+    }
+
+    /// A 403 with a message of its own (`bad token` from `auth/token/lookup`).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::from_status(403, message)
+    }
+
+    /// The refusal of a known token by its ACL (or because its last use is taken): 403 with
+    /// `permission denied` wrapped as a multierror, as OpenBao words it. An unknown or missing
+    /// token gets the bare [`LogicalError::PermissionDenied`] instead.
+    pub fn acl_denied() -> Self {
+        Self::from_status(403, multierror(&["permission denied".to_string()]))
+    }
+
+    /// A 415: the body's content type is not one the endpoint takes.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::from_status(415, message)
     }
 
     /// An internal (500) error.
@@ -118,6 +159,22 @@ mod tests {
             "2 errors occurred:\n\t* a\n\t* b\n\n"
         );
         assert_eq!(LogicalError::bad_request("x").wire_messages(), vec!["x"]);
-        assert_eq!(LogicalError::coded(429, "y").status(), 429);
+        assert_eq!(LogicalError::from_status(429, "y").status(), 429);
+        let table: &[(LogicalError, u16, &[&str])] = &[
+            (LogicalError::empty_not_found(), 404, &[]),
+            (LogicalError::not_found("gone"), 404, &["gone"]),
+            (LogicalError::empty_method_not_allowed(), 405, &[]),
+            (LogicalError::forbidden("bad token"), 403, &["bad token"]),
+            (
+                LogicalError::acl_denied(),
+                403,
+                &["1 error occurred:\n\t* permission denied\n\n"],
+            ),
+            (LogicalError::unsupported_media_type("no"), 415, &["no"]),
+        ];
+        for (err, status, wire) in table {
+            assert_eq!(err.status(), *status, "{err:?}");
+            assert_eq!(err.wire_messages(), *wire, "{err:?}");
+        }
     }
 }
