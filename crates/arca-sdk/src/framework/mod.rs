@@ -5,7 +5,7 @@
 mod field;
 mod path;
 
-pub use field::{Field, FieldData, FieldType};
+pub use field::{Field, FieldData, FieldType, convert_field};
 pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
 
 use async_trait::async_trait;
@@ -79,6 +79,19 @@ impl FrameworkBackend {
     }
 }
 
+/// Adds OpenBao's `Endpoint ignored these unrecognized parameters: [a b]` warning to `resp`
+/// when `unknown` (sorted parameter names no field declares) is not empty. Endpoints written
+/// without the framework (the core's `sys/` and `auth/token/`) call it too, so every endpoint
+/// words it the same.
+pub fn add_unknown_warning(resp: &mut Response, unknown: &[String]) {
+    if !unknown.is_empty() {
+        resp.warn(format!(
+            "Endpoint ignored these unrecognized parameters: [{}]",
+            unknown.join(" ")
+        ));
+    }
+}
+
 #[async_trait]
 impl Backend for FrameworkBackend {
     async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
@@ -107,12 +120,9 @@ impl Backend for FrameworkBackend {
             data.unknown_fields()
         };
         let mut resp = handler(req, data).await?;
-        if !unknown.is_empty() {
-            let warning = format!(
-                "Endpoint ignored these unrecognized parameters: [{}]",
-                unknown.join(" ")
-            );
-            resp.get_or_insert_with(Response::default).warn(warning);
+        // As Vault: the warning rides on a response; a bodiless answer (204) stays bodiless.
+        if let Some(resp) = resp.as_mut() {
+            add_unknown_warning(resp, &unknown);
         }
         Ok(resp)
     }
