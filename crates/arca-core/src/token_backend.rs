@@ -355,6 +355,9 @@ impl TokenBackend {
         }
     }
 
+    /// `auth/token/create`, `create-orphan` and `create/<role>`, in the steps of Vault's
+    /// token creation: check the parent, read the fields, check them against the role,
+    /// build the entry, persist it, answer.
     async fn create(
         &self,
         core: &Core,
@@ -362,112 +365,70 @@ impl TokenBackend {
         orphan: bool,
         role: Option<TokenRole>,
     ) -> Result<Option<Response>, LogicalError> {
-        let store = core.token_store();
-        let d = &req.data;
-        let Some(parent) = store.lookup_with(req.token(), true).await? else {
+        let parent = self.check_parent(core, req).await?;
+        let mut fields = CreateRequest::parse(&req.data)?;
+        let token_type = check_type_and_role(&mut fields, role.as_ref())?;
+        let new = self.build_entry(
+            core,
+            req,
+            &parent,
+            fields,
+            token_type,
+            orphan,
+            role.as_ref(),
+        )?;
+        let (token, entry) = core.token_store().create(new.entry, new.custom_id).await?;
+        answer_create(core, &token, &entry, new.plan, new.warnings).await
+    }
+
+    /// The caller's token as the parent of a new one: it must exist, not be a batch token
+    /// and have no use limit. Says whether it holds `sudo` on the creation path.
+    async fn check_parent(&self, core: &Core, req: &Request) -> Result<Parent, LogicalError> {
+        let Some(entry) = core.token_store().lookup_with(req.token(), true).await? else {
             return Err(LogicalError::bad_request(
                 "parent token lookup failed: no parent found",
             ));
         };
-        if parent.is_batch() {
+        if entry.is_batch() {
             return Err(LogicalError::bad_request(
                 "batch tokens cannot create more tokens",
             ));
         }
-        if parent.num_uses != 0 {
+        if entry.num_uses != 0 {
             return Err(LogicalError::bad_request(
                 "restricted use token cannot generate child tokens",
             ));
         }
         let full_path = format!("{}{}", req.mount_point, req.path);
-        let is_sudo = self.has_sudo(core, &parent, &full_path).await;
+        let is_sudo = self.has_sudo(core, &entry, &full_path).await;
+        Ok(Parent { entry, is_sudo })
+    }
 
-        let mut type_str = str_field(d, "type").unwrap_or_default();
-        if let Some(role) = &role {
-            match role.token_type.as_str() {
-                "" | "default" | "default-service" => {}
-                "default-batch" => {
-                    if type_str.is_empty() {
-                        type_str = "batch".into();
-                    }
-                }
-                "service" | "batch" => type_str = role.token_type.clone(),
-                other => {
-                    return Err(LogicalError::bad_request(format!(
-                        "role being used for token creation contains invalid token type {other:?}"
-                    )));
-                }
-            }
-        }
-        let mut renewable = bool_or(d, "renewable", true)?;
-        let mut num_uses = int_field(d, "num_uses")?;
-        let explicit_max = duration_secs(d, "explicit_max_ttl")?;
-        let period = duration_secs(d, "period")?;
-        let token_type = match type_str.as_str() {
-            "" | "service" => "service",
-            "batch" => {
-                let bad = if explicit_max.unwrap_or(0) != 0 {
-                    Some("explicit_max_ttl")
-                } else if num_uses != 0 {
-                    Some("num_uses")
-                } else if period.unwrap_or(0) != 0 {
-                    Some("period")
-                } else {
-                    None
-                };
-                if let Some(bad) = bad {
-                    return Err(LogicalError::bad_request(format!(
-                        "batch tokens cannot have {bad:?} set"
-                    )));
-                }
-                renewable = false;
-                "batch"
-            }
-            _ => return Err(LogicalError::bad_request("invalid 'token_type' value")),
-        };
-        if num_uses < 0 {
-            return Err(LogicalError::bad_request(
-                "number of uses cannot be negative",
-            ));
-        }
-        if let Some(alias) = str_field(d, "entity_alias").filter(|a| !a.is_empty()) {
-            let Some(role) = &role else {
-                return Err(LogicalError::bad_request(
-                    "'entity_alias' is only allowed in combination with token role",
-                ));
-            };
-            let alias = alias.to_lowercase();
-            let allowed = role.allowed_entity_aliases.clone().unwrap_or_default();
-            if !allowed.contains(&alias) && !any_glob(&allowed, &alias) {
-                return Err(LogicalError::bad_request("invalid 'entity_alias' value"));
-            }
-            return Err(LogicalError::bad_request(
-                "entity aliases need the identity store, which this server does not have yet",
-            ));
-        }
+    /// Builds the new token's entry from the checked fields, the parent and the role:
+    /// path, metadata, display name, custom id, policies, parentage and TTLs.
+    #[allow(clippy::too_many_arguments)]
+    fn build_entry(
+        &self,
+        core: &Core,
+        req: &Request,
+        parent: &Parent,
+        fields: CreateRequest,
+        token_type: &'static str,
+        orphan: bool,
+        role: Option<&TokenRole>,
+    ) -> Result<NewToken, LogicalError> {
+        let mut renewable = fields.renewable;
         let mut entry = TokenEntry {
-            parent: parent.id_hash.clone(),
+            parent: parent.entry.id_hash.clone(),
             path: format!("auth/token/{}", req.path.trim_end_matches('/')),
-            meta: match d.get("meta") {
-                Some(Value::Object(m)) => m
-                    .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.clone(),
-                            v.as_str()
-                                .map(String::from)
-                                .unwrap_or_else(|| v.to_string()),
-                        )
-                    })
-                    .collect(),
-                _ => Default::default(),
-            },
+            meta: fields.meta,
             display_name: "token".into(),
             creation_time: now_unix(),
             token_type: token_type.into(),
             ..TokenEntry::default()
         };
-        if let Some(role) = &role {
+        let mut num_uses = fields.num_uses;
+        if let Some(role) = role {
             entry.role = role.name.clone();
             if renewable && !role.renewable {
                 renewable = false;
@@ -480,41 +441,21 @@ impl TokenBackend {
             }
         }
         entry.num_uses = num_uses;
-        if let Some(n) = str_field(d, "display_name").filter(|n| !n.is_empty()) {
-            entry.display_name = display_name(&n);
+        if let Some(n) = &fields.display_name {
+            entry.display_name = display_name(n);
         }
-        let custom_id = str_field(d, "id").filter(|i| !i.is_empty());
-        if let Some(id) = &custom_id {
-            if !is_sudo {
-                return Err(LogicalError::bad_request(
-                    "root or sudo privileges required to specify token id",
-                ));
-            }
-            if id.starts_with("hvs.") {
-                return Err(LogicalError::bad_request(
-                    "custom token ID cannot have the 'hvs.' prefix",
-                ));
-            }
-            if id.starts_with("s.") {
-                return Err(LogicalError::bad_request(
-                    "custom token ID cannot have the 's.' prefix",
-                ));
-            }
-            if id.contains('.') {
-                return Err(LogicalError::bad_request(
-                    "custom token ID cannot have a '.' in the value",
-                ));
-            }
+        if let Some(id) = &fields.id {
+            check_custom_id(id, parent.is_sudo)?;
         }
         entry.policies = resolve_policies(
-            string_list(d, "policies"),
-            bool_or(d, "no_default_policy", false)?,
-            role.as_ref(),
-            &parent,
-            is_sudo,
+            fields.policies,
+            fields.no_default_policy,
+            role,
+            &parent.entry,
+            parent.is_sudo,
         )?;
         if entry.is_root() {
-            if !parent.is_root() {
+            if !parent.entry.is_root() {
                 return Err(LogicalError::bad_request(
                     "root tokens may not be created without parent token being root",
                 ));
@@ -525,12 +466,12 @@ impl TokenBackend {
                 ));
             }
         }
-        if let Some(role) = &role {
+        if let Some(role) = role {
             if role.orphan {
                 entry.parent.clear();
             }
-        } else if bool_or(d, "no_parent", false)? {
-            if !is_sudo {
+        } else if fields.no_parent {
+            if !parent.is_sudo {
                 return Err(LogicalError::bad_request(
                     "root or sudo privileges required to create orphan token",
                 ));
@@ -540,33 +481,66 @@ impl TokenBackend {
             entry.parent.clear();
         }
         if !entry.parent.is_empty() {
-            entry.entity_id = parent.entity_id.clone();
+            entry.entity_id = parent.entry.entity_id.clone();
         }
 
-        // TTL, period and explicit max TTL, merged with the role's.
-        let mut resp = Response::default();
-        let mut explicit_max_use = explicit_max.unwrap_or(0);
+        let mut warnings = Response::default();
+        let plan = self.plan_ttl(
+            core,
+            req,
+            parent,
+            &fields.lifetimes,
+            role,
+            &mut entry,
+            &mut warnings,
+        )?;
+        let renewable = renewable && plan.expires;
+        entry.renewable = renewable;
+        entry.creation_ttl = entry.ttl;
+        entry.orphan = entry.parent.is_empty();
+        if fields.id.is_some() {
+            warnings.warn("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
+        }
+        Ok(NewToken {
+            entry,
+            custom_id: fields.id,
+            plan: TtlPlan { renewable, ..plan },
+            warnings: warnings.warnings,
+        })
+    }
+
+    /// TTL, period and explicit max TTL of a new token, merged with the role's and capped
+    /// by the mount's limits; sets `entry.ttl`, `explicit_max_ttl` and `period`.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_ttl(
+        &self,
+        core: &Core,
+        req: &Request,
+        parent: &Parent,
+        asked: &Lifetimes,
+        role: Option<&TokenRole>,
+        entry: &mut TokenEntry,
+        warnings: &mut Response,
+    ) -> Result<TtlPlan, LogicalError> {
+        let mut explicit_max_use = asked.explicit_max_ttl.unwrap_or(0);
         entry.explicit_max_ttl = explicit_max_use;
         let mut period_use = 0;
-        if let Some(p) = period.filter(|p| *p > 0) {
-            if !is_sudo {
+        if let Some(p) = asked.period.filter(|p| *p > 0) {
+            if !parent.is_sudo {
                 return Err(LogicalError::bad_request(
                     "root or sudo privileges required to create periodic token",
                 ));
             }
             period_use = p;
         }
-        let ttl = match duration_secs(d, "ttl")? {
-            Some(t) => t,
-            None => duration_secs(d, "lease")?.unwrap_or(0),
-        };
-        if let Some(role) = role.as_ref().filter(|_| !entry.is_batch()) {
+        let ttl = asked.ttl;
+        if let Some(role) = role.filter(|_| !entry.is_batch()) {
             if role.token_explicit_max_ttl != 0 {
                 if explicit_max_use == 0 {
                     explicit_max_use = role.token_explicit_max_ttl;
                 } else {
                     explicit_max_use = explicit_max_use.min(role.token_explicit_max_ttl);
-                    resp.warn(format!(
+                    warnings.warn(format!(
                         "Explicit max TTL specified both during creation call and in role; using the lesser value of {explicit_max_use} seconds"
                     ));
                 }
@@ -576,7 +550,7 @@ impl TokenBackend {
                     period_use = role.token_period;
                 } else {
                     period_use = period_use.min(role.token_period);
-                    resp.warn(format!(
+                    warnings.warn(format!(
                         "Period specified both during creation call and in role; using the lesser value of {period_use} seconds"
                     ));
                 }
@@ -585,7 +559,7 @@ impl TokenBackend {
         entry.period = period_use;
         entry.ttl = ttl;
         if period_use > 0 || ttl > 0 || !entry.is_root() {
-            let (t, warnings) = calculate_ttl(
+            let (t, ttl_warnings) = calculate_ttl(
                 self.limits(core, &req.mount_point),
                 0,
                 ttl,
@@ -594,37 +568,25 @@ impl TokenBackend {
                 entry.creation_time,
                 now_unix(),
             )?;
-            for w in warnings {
-                resp.warn(w);
+            for w in ttl_warnings {
+                warnings.warn(w);
             }
             entry.ttl = t;
         }
         if entry.ttl == 0 && explicit_max_use > 0 {
             entry.ttl = explicit_max_use;
         }
-        if entry.ttl == 0 {
-            if parent.ttl != 0 {
-                return Err(LogicalError::bad_request(
-                    "expiring root tokens cannot create non-expiring root tokens",
-                ));
-            }
-            renewable = false;
+        if entry.ttl == 0 && parent.entry.ttl != 0 {
+            return Err(LogicalError::bad_request(
+                "expiring root tokens cannot create non-expiring root tokens",
+            ));
         }
-        entry.renewable = renewable;
-        entry.creation_ttl = entry.ttl;
-        entry.orphan = entry.parent.is_empty();
-        if custom_id.is_some() {
-            resp.warn("Supplying a custom ID for the token uses the weaker SHA1 hashing instead of the more secure SHA2-256 HMAC for token obfuscation. SHA1 hashed tokens on the wire leads to less secure lookups.");
-        }
-        let (token, e) = store.create(entry, custom_id).await?;
-        let mut out = auth_response(&token, &e, e.ttl, renewable, period_use, explicit_max_use);
-        out.warnings = resp.warnings;
-        for p in &e.policies {
-            if core.policy_store().get(p).await?.is_none() {
-                out.warn(format!("Policy {p:?} does not exist"));
-            }
-        }
-        Ok(Some(out))
+        Ok(TtlPlan {
+            period: period_use,
+            explicit_max_ttl: explicit_max_use,
+            expires: entry.ttl != 0,
+            renewable: false,
+        })
     }
 
     async fn renew(
@@ -707,6 +669,223 @@ fn token_field(req: &Request) -> Result<String, LogicalError> {
         Some(t) => Ok(t),
         None => Err(LogicalError::bad_request("missing token ID")),
     }
+}
+
+/// The caller's token, checked as the parent of a new token.
+struct Parent {
+    entry: Arc<TokenEntry>,
+    /// Whether it holds `sudo` (or root) on the creation path.
+    is_sudo: bool,
+}
+
+/// The lifetime fields of a creation request, in seconds.
+struct Lifetimes {
+    explicit_max_ttl: Option<u64>,
+    period: Option<u64>,
+    /// `ttl`, or the older `lease`; 0 when neither is given.
+    ttl: u64,
+}
+
+/// The fields of a token creation request (Vault's `tokenCreateRequest`), read and typed
+/// before anything is decided.
+struct CreateRequest {
+    /// `type` as given (`""`, `service`, `batch`).
+    token_type: String,
+    renewable: bool,
+    num_uses: i64,
+    lifetimes: Lifetimes,
+    entity_alias: Option<String>,
+    meta: std::collections::BTreeMap<String, String>,
+    display_name: Option<String>,
+    /// A custom token id (sudo only).
+    id: Option<String>,
+    policies: Option<Vec<String>>,
+    no_default_policy: bool,
+    no_parent: bool,
+}
+
+impl CreateRequest {
+    /// Reads the fields from the request data.
+    fn parse(d: &arca_sdk::JsonMap) -> Result<CreateRequest, LogicalError> {
+        let token_type = str_field(d, "type").unwrap_or_default();
+        let renewable = bool_or(d, "renewable", true)?;
+        let num_uses = int_field(d, "num_uses")?;
+        let explicit_max_ttl = duration_secs(d, "explicit_max_ttl")?;
+        let period = duration_secs(d, "period")?;
+        let no_default_policy = bool_or(d, "no_default_policy", false)?;
+        let no_parent = bool_or(d, "no_parent", false)?;
+        let ttl = match duration_secs(d, "ttl")? {
+            Some(t) => t,
+            None => duration_secs(d, "lease")?.unwrap_or(0),
+        };
+        let meta = match d.get("meta") {
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        v.as_str()
+                            .map(String::from)
+                            .unwrap_or_else(|| v.to_string()),
+                    )
+                })
+                .collect(),
+            _ => Default::default(),
+        };
+        Ok(CreateRequest {
+            token_type,
+            renewable,
+            num_uses,
+            lifetimes: Lifetimes {
+                explicit_max_ttl,
+                period,
+                ttl,
+            },
+            entity_alias: str_field(d, "entity_alias").filter(|a| !a.is_empty()),
+            meta,
+            display_name: str_field(d, "display_name").filter(|n| !n.is_empty()),
+            id: str_field(d, "id").filter(|i| !i.is_empty()),
+            policies: string_list(d, "policies"),
+            no_default_policy,
+            no_parent,
+        })
+    }
+}
+
+/// Settles the token type against the role's (`default-batch`, forced `service`/`batch`),
+/// checks what a batch token may not have, the use count and the entity alias. A batch
+/// token is never renewable.
+fn check_type_and_role(
+    fields: &mut CreateRequest,
+    role: Option<&TokenRole>,
+) -> Result<&'static str, LogicalError> {
+    if let Some(role) = role {
+        match role.token_type.as_str() {
+            "" | "default" | "default-service" => {}
+            "default-batch" => {
+                if fields.token_type.is_empty() {
+                    fields.token_type = "batch".into();
+                }
+            }
+            "service" | "batch" => fields.token_type = role.token_type.clone(),
+            other => {
+                return Err(LogicalError::bad_request(format!(
+                    "role being used for token creation contains invalid token type {other:?}"
+                )));
+            }
+        }
+    }
+    let token_type = match fields.token_type.as_str() {
+        "" | "service" => "service",
+        "batch" => {
+            let bad = if fields.lifetimes.explicit_max_ttl.unwrap_or(0) != 0 {
+                Some("explicit_max_ttl")
+            } else if fields.num_uses != 0 {
+                Some("num_uses")
+            } else if fields.lifetimes.period.unwrap_or(0) != 0 {
+                Some("period")
+            } else {
+                None
+            };
+            if let Some(bad) = bad {
+                return Err(LogicalError::bad_request(format!(
+                    "batch tokens cannot have {bad:?} set"
+                )));
+            }
+            fields.renewable = false;
+            "batch"
+        }
+        _ => return Err(LogicalError::bad_request("invalid 'token_type' value")),
+    };
+    if fields.num_uses < 0 {
+        return Err(LogicalError::bad_request(
+            "number of uses cannot be negative",
+        ));
+    }
+    if let Some(alias) = &fields.entity_alias {
+        let Some(role) = role else {
+            return Err(LogicalError::bad_request(
+                "'entity_alias' is only allowed in combination with token role",
+            ));
+        };
+        let alias = alias.to_lowercase();
+        let allowed = role.allowed_entity_aliases.clone().unwrap_or_default();
+        if !allowed.contains(&alias) && !any_glob(&allowed, &alias) {
+            return Err(LogicalError::bad_request("invalid 'entity_alias' value"));
+        }
+        return Err(LogicalError::bad_request(
+            "entity aliases need the identity store, which this server does not have yet",
+        ));
+    }
+    Ok(token_type)
+}
+
+/// A custom token id needs sudo and may not look like a generated token.
+fn check_custom_id(id: &str, is_sudo: bool) -> Result<(), LogicalError> {
+    if !is_sudo {
+        return Err(LogicalError::bad_request(
+            "root or sudo privileges required to specify token id",
+        ));
+    }
+    if id.starts_with("hvs.") {
+        return Err(LogicalError::bad_request(
+            "custom token ID cannot have the 'hvs.' prefix",
+        ));
+    }
+    if id.starts_with("s.") {
+        return Err(LogicalError::bad_request(
+            "custom token ID cannot have the 's.' prefix",
+        ));
+    }
+    if id.contains('.') {
+        return Err(LogicalError::bad_request(
+            "custom token ID cannot have a '.' in the value",
+        ));
+    }
+    Ok(())
+}
+
+/// The lifetime a new token ends up with, for the answer.
+struct TtlPlan {
+    period: u64,
+    explicit_max_ttl: u64,
+    /// Whether the token has a TTL at all (a non-expiring token is never renewable).
+    expires: bool,
+    renewable: bool,
+}
+
+/// A built token entry, ready to persist.
+struct NewToken {
+    entry: TokenEntry,
+    custom_id: Option<String>,
+    plan: TtlPlan,
+    warnings: Vec<String>,
+}
+
+/// The answer to a creation: the auth block, the warnings gathered on the way, and one
+/// for each policy that does not exist.
+async fn answer_create(
+    core: &Core,
+    token: &str,
+    e: &TokenEntry,
+    plan: TtlPlan,
+    warnings: Vec<String>,
+) -> Result<Option<Response>, LogicalError> {
+    let mut out = auth_response(
+        token,
+        e,
+        e.ttl,
+        plan.renewable,
+        plan.period,
+        plan.explicit_max_ttl,
+    );
+    out.warnings = warnings;
+    for p in &e.policies {
+        if core.policy_store().get(p).await?.is_none() {
+            out.warn(format!("Policy {p:?} does not exist"));
+        }
+    }
+    Ok(Some(out))
 }
 
 #[async_trait]
