@@ -3,7 +3,9 @@
 
 use std::collections::BTreeMap;
 
+use arca_sdk::LogicalError;
 use arca_sdk::duration::parse_duration_second;
+use arca_sdk::framework::{FieldType, convert_field};
 use serde_json::Value;
 
 use crate::EngineError;
@@ -31,28 +33,19 @@ fn parse_int(field: &str, v: &Value) -> Result<i64, EngineError> {
     }
 }
 
-/// The `versions` parameter: a list of integers, numeric strings, or a comma-separated string.
-pub(crate) fn versions(raw: Option<&Value>) -> Result<Vec<u64>, EngineError> {
-    let items: Vec<Value> = match raw {
-        None | Some(Value::Null) => Vec::new(),
-        Some(Value::Array(a)) => a.clone(),
-        Some(Value::String(s)) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(|p| Value::String(p.to_string()))
-            .collect(),
-        Some(other) => vec![other.clone()],
+/// The `versions` parameter, a `TypeCommaIntSlice` as in Vault: a list of integers, numeric
+/// strings, or a comma-separated string; a value that is not an integer (or is past 64 bits)
+/// is refused with the framework's 400.
+pub(crate) fn versions(raw: Option<&Value>) -> Result<Vec<u64>, LogicalError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
     };
-    let mut out = Vec::with_capacity(items.len());
-    for it in &items {
-        let n = parse_int("versions", it)?;
-        // Negative versions never exist; keep them out of the u64 space.
-        if let Ok(n) = u64::try_from(n) {
-            out.push(n);
-        }
-    }
-    Ok(out)
+    let list = convert_field("versions", FieldType::CommaIntSlice, raw)?;
+    // Negative versions never exist; keep them out of the u64 space.
+    Ok(list
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .unwrap_or_default())
 }
 
 /// `options.cas`: absent, or an integer (number or numeric string).
@@ -166,7 +159,7 @@ mod tests {
     fn version_lists() {
         let cases = [
             (json!([1, 2]), vec![1, 2]),
-            (json!("1,2, 3"), vec![1, 2, 3]),
+            (json!("1,2,3"), vec![1, 2, 3]),
             (json!(["4", 5]), vec![4, 5]),
             (json!(7), vec![7]),
             (json!([]), vec![]),
@@ -177,7 +170,13 @@ mod tests {
         }
         assert_eq!(versions(None).unwrap(), Vec::<u64>::new());
         assert!(versions(Some(&json!("abc"))).is_err());
+        // As OpenBao: no spaces after the commas.
+        assert!(versions(Some(&json!("1, 2"))).is_err());
         assert!(versions(Some(&json!([[0]]))).is_err());
+        assert_eq!(
+            versions(Some(&json!([u64::MAX]))).unwrap_err().to_string(),
+            "Field validation failed: error converting input for field \"versions\": decoding failed due to the following error(s):\n\n'[0]' cannot parse value as 'int': strconv.ParseInt: value out of range"
+        );
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub enum FieldType {
     StringSlice,
     /// A list of strings; a string is split on commas.
     CommaStringSlice,
+    /// A list of integers; a string is split on commas (`"1,2"`), one value is a list of one.
+    CommaIntSlice,
     /// A duration: seconds or a duration string, returned in seconds.
     DurationSecond,
     /// Key/value pairs: an object, or a list of `k=v` strings.
@@ -167,11 +169,11 @@ fn go_parse_int_base0(s: &str) -> Result<i64, &'static str> {
     }
 }
 
-/// mapstructure's weak decode to `int`.
-fn weak_int(v: &Value) -> Result<i64, String> {
+/// mapstructure's weak decode to `int`; `at` is `''` or `'[i]'`.
+fn weak_int(at: &str, v: &Value) -> Result<i64, String> {
     let parse = |text: &str| {
         go_parse_int_base0(text)
-            .map_err(|why| format!("'' cannot parse value as 'int': strconv.ParseInt: {why}"))
+            .map_err(|why| format!("{at} cannot parse value as 'int': strconv.ParseInt: {why}"))
     };
     match v {
         Value::Number(n) => match n.as_i64() {
@@ -182,7 +184,32 @@ fn weak_int(v: &Value) -> Result<i64, String> {
         Value::String(s) => parse(s),
         Value::Bool(b) => Ok(i64::from(*b)),
         Value::Null => Ok(0),
-        other => Err(unconvertible("''", "int", other)),
+        other => Err(unconvertible(at, "int", other)),
+    }
+}
+
+/// `TypeCommaIntSlice`: a list (or a comma-separated string, or one value) of integers, each
+/// decoded as [`weak_int`], every failing element named.
+fn comma_ints(v: &Value) -> Result<Vec<i64>, String> {
+    let items: Vec<Value> = match v {
+        Value::Array(a) => a.clone(),
+        Value::Null => Vec::new(),
+        Value::String(s) if s.is_empty() => Vec::new(),
+        Value::String(s) => s.split(',').map(|p| Value::String(p.to_owned())).collect(),
+        other => vec![other.clone()],
+    };
+    let mut out = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        match weak_int(&format!("'[{i}]'"), item) {
+            Ok(n) => out.push(n),
+            Err(e) => errors.push(e),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(list_errors(&errors))
     }
 }
 
@@ -262,7 +289,8 @@ fn convert_inner(name: &str, kind: FieldType, v: &Value) -> Result<Value, String
         FieldType::Any => v.clone(),
         FieldType::String => Value::String(weak_string("''", v)?),
         FieldType::LowerCaseString => Value::String(weak_string("''", v)?.to_lowercase()),
-        FieldType::Int => Value::from(weak_int(v)?),
+        FieldType::Int => Value::from(weak_int("''", v)?),
+        FieldType::CommaIntSlice => Value::from(comma_ints(v)?),
         FieldType::Bool => Value::Bool(weak_bool(v)?),
         FieldType::Map | FieldType::Header => match v {
             Value::Object(_) => v.clone(),
@@ -671,6 +699,37 @@ mod tests {
                 Err("could not parse duration from input"),
             ),
             (T::LowerCaseString, json!("MiXed"), Ok(json!("mixed"))),
+            (T::CommaIntSlice, json!("1,2"), Ok(json!([1, 2]))),
+            (T::CommaIntSlice, json!(3), Ok(json!([3]))),
+            (T::CommaIntSlice, json!([-1, "4"]), Ok(json!([-1, 4]))),
+            (
+                T::CommaIntSlice,
+                json!([u64::MAX]),
+                Err(
+                    "decoding failed due to the following error(s):\n\n'[0]' cannot parse value as 'int': strconv.ParseInt: value out of range",
+                ),
+            ),
+            (
+                T::CommaIntSlice,
+                json!("99999999999999999999"),
+                Err(
+                    "decoding failed due to the following error(s):\n\n'[0]' cannot parse value as 'int': strconv.ParseInt: value out of range",
+                ),
+            ),
+            (
+                T::CommaIntSlice,
+                json!([1e30]),
+                Err(
+                    "decoding failed due to the following error(s):\n\n'[0]' cannot parse value as 'int': strconv.ParseInt: invalid syntax",
+                ),
+            ),
+            (
+                T::CommaIntSlice,
+                json!({"a": 1}),
+                Err(
+                    "decoding failed due to the following error(s):\n\n'[0]' expected type 'int', got unconvertible type 'map[string]interface {}'",
+                ),
+            ),
         ];
         for (kind, given, want) in rows {
             let got = convert("f", kind, &given).map_err(|e| e.to_string());
