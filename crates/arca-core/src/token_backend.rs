@@ -890,7 +890,39 @@ async fn answer_create(
 
 #[async_trait]
 impl Backend for TokenBackend {
-    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+    async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        // Every declared field is converted (or refused) before any handler reads it; the
+        // rest draw OpenBao's warning on the answer.
+        let unknown = match crate::token_fields::schema(req.path.trim_end_matches('/')) {
+            Some(schema) => crate::token_fields::convert_in_place(&mut req.data, schema)?,
+            None => Vec::new(),
+        };
+        let mut resp = self.dispatch(req).await?;
+        if let Some(resp) = resp.as_mut() {
+            arca_sdk::framework::add_unknown_warning(resp, &unknown);
+        }
+        Ok(resp)
+    }
+
+    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths {
+            root: vec!["revoke-orphan/*".into(), "accessors*".into()],
+            ..SpecialPaths::default()
+        }
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Credential
+    }
+}
+
+impl TokenBackend {
+    /// Runs the endpoint `req.path` names, its fields already converted.
+    async fn dispatch(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         let core = self.core()?;
         let store = core.token_store();
         let path = req.path.trim_end_matches('/').to_string();
@@ -924,7 +956,7 @@ impl Backend for TokenBackend {
                     .unwrap_or_else(|| req.token().to_string());
                 let tainted = t == req.token();
                 let Some(e) = store.lookup_with(&t, tainted).await? else {
-                    return Err(LogicalError::coded(403, "bad token"));
+                    return Err(LogicalError::forbidden("bad token"));
                 };
                 Ok(Some(Response::from_serialize(&lookup_json(&e, Some(&t)))?))
             }
@@ -1027,21 +1059,6 @@ impl Backend for TokenBackend {
             ) => Err(LogicalError::UnsupportedOperation),
             _ => Err(LogicalError::UnsupportedPath),
         }
-    }
-
-    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        Ok(ExistenceCheck::default())
-    }
-
-    fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths {
-            root: vec!["revoke-orphan/*".into(), "accessors*".into()],
-            ..SpecialPaths::default()
-        }
-    }
-
-    fn backend_type(&self) -> BackendType {
-        BackendType::Credential
     }
 }
 

@@ -1,8 +1,98 @@
-//! Typed reads of token request fields, with Vault's lenient input forms (comma lists,
-//! duration strings or seconds, boolean strings) and its error texts.
+//! The fields of the `auth/token/` endpoints: which each endpoint declares (as OpenBao's token
+//! store does), their conversion through the SDK's field types (so `"policies": 5` is
+//! `["5"]` and `{"a":1}` a 400, never ignored), and typed reads of the converted values.
 
+use arca_sdk::framework::{FieldType, convert_field};
 use arca_sdk::{JsonMap, LogicalError};
 use serde_json::Value;
+
+use FieldType as T;
+
+/// `auth/token/create`, `create-orphan` and `create/<role>`. TTLs are strings as in OpenBao;
+/// the handler parses them (plain Go duration errors, no `Field validation failed`).
+const CREATE: &[(&str, FieldType)] = &[
+    ("display_name", T::String),
+    ("entity_alias", T::String),
+    ("explicit_max_ttl", T::String),
+    ("id", T::String),
+    ("lease", T::String),
+    ("meta", T::KvPairs),
+    ("no_default_policy", T::Bool),
+    ("no_parent", T::Bool),
+    ("num_uses", T::Int),
+    ("period", T::String),
+    ("policies", T::StringSlice),
+    ("renewable", T::Bool),
+    ("ttl", T::String),
+    ("type", T::String),
+];
+const TOKEN: &[(&str, FieldType)] = &[("token", T::String)];
+const ACCESSOR: &[(&str, FieldType)] = &[("accessor", T::String)];
+const RENEW: &[(&str, FieldType)] = &[("token", T::String), ("increment", T::DurationSecond)];
+const RENEW_ACCESSOR: &[(&str, FieldType)] =
+    &[("accessor", T::String), ("increment", T::DurationSecond)];
+const NONE: &[(&str, FieldType)] = &[];
+/// Role fields are read leniently by the role handler; here they are only named, so that
+/// anything else draws the unknown-parameter warning.
+const ROLE: &[(&str, FieldType)] = &[
+    ("allowed_entity_aliases", T::Any),
+    ("allowed_policies", T::Any),
+    ("allowed_policies_glob", T::Any),
+    ("bound_cidrs", T::Any),
+    ("disallowed_policies", T::Any),
+    ("disallowed_policies_glob", T::Any),
+    ("explicit_max_ttl", T::Any),
+    ("orphan", T::Any),
+    ("path_suffix", T::Any),
+    ("period", T::Any),
+    ("renewable", T::Any),
+    ("token_bound_cidrs", T::Any),
+    ("token_explicit_max_ttl", T::Any),
+    ("token_max_ttl", T::Any),
+    ("token_no_default_policy", T::Any),
+    ("token_num_uses", T::Any),
+    ("token_period", T::Any),
+    ("token_policies", T::Any),
+    ("token_ttl", T::Any),
+    ("token_type", T::Any),
+];
+
+/// The fields the endpoint at `path` (relative to the mount, no trailing `/`) declares;
+/// `None` for a path the backend does not serve.
+pub fn schema(path: &str) -> Option<&'static [(&'static str, FieldType)]> {
+    Some(match path {
+        "create" | "create-orphan" => CREATE,
+        p if p.starts_with("create/") => CREATE,
+        "lookup" | "lookup-self" | "revoke" | "revoke-orphan" => TOKEN,
+        "lookup-accessor" | "revoke-accessor" => ACCESSOR,
+        "renew" | "renew-self" => RENEW,
+        "renew-accessor" => RENEW_ACCESSOR,
+        "revoke-self" | "accessors" | "tidy" | "roles" => NONE,
+        p if p.starts_with("roles/") => ROLE,
+        _ => return None,
+    })
+}
+
+/// Converts every declared field `data` gives to its type, in place, and returns the names no
+/// field declares (sorted), for the unknown-parameter warning.
+///
+/// # Errors
+///
+/// The framework's 400 `Field validation failed: error converting input for field …`.
+pub fn convert_in_place(
+    data: &mut JsonMap,
+    schema: &[(&str, FieldType)],
+) -> Result<Vec<String>, LogicalError> {
+    let mut unknown = Vec::new();
+    for (name, value) in data.iter_mut() {
+        match schema.iter().find(|(n, _)| n == name) {
+            Some((_, kind)) => *value = convert_field(name, *kind, value)?,
+            None => unknown.push(name.clone()),
+        }
+    }
+    unknown.sort();
+    Ok(unknown)
+}
 
 /// A string field; numbers and booleans are given as text.
 pub fn str_field(d: &JsonMap, k: &str) -> Option<String> {
@@ -101,6 +191,45 @@ mod tests {
             Value::Object(m) => m,
             _ => JsonMap::new(),
         }
+    }
+
+    #[test]
+    fn create_fields_convert_or_refuse() {
+        let convert = |body: Value| {
+            let mut d = map(body);
+            convert_in_place(&mut d, CREATE).map(|unknown| (Value::Object(d), unknown))
+        };
+        let (d, unknown) =
+            convert(json!({"policies": 5, "meta": {"a": 1}, "polices": ["x"]})).unwrap();
+        assert_eq!(d["policies"], json!(["5"]));
+        assert_eq!(d["meta"], json!({"a": "1"}));
+        assert_eq!(unknown, vec!["polices"]);
+        let (d, _) = convert(json!({"ttl": 1.5, "renewable": "TRUE", "num_uses": "0x10"})).unwrap();
+        assert_eq!(d["ttl"], json!("1.5"));
+        assert_eq!(d["renewable"], json!(true));
+        assert_eq!(d["num_uses"], json!(16));
+        let refused: &[(Value, &str)] = &[
+            (
+                json!({"policies": {"a": 1}}),
+                "Field validation failed: error converting input for field \"policies\": decoding failed due to the following error(s):\n\n'[0]' expected type 'string', got unconvertible type 'map[string]interface {}'",
+            ),
+            (
+                json!({"meta": "x"}),
+                "Field validation failed: error converting input for field \"meta\": invalid key pair at index 0 in field \"meta\"",
+            ),
+            (
+                json!({"renewable": "maybe"}),
+                "Field validation failed: error converting input for field \"renewable\": '' cannot parse value as 'bool': strconv.ParseBool: invalid syntax",
+            ),
+        ];
+        for (body, want) in refused {
+            assert_eq!(
+                convert(body.clone()).unwrap_err().to_string(),
+                *want,
+                "{body}"
+            );
+        }
+        assert!(schema("create/role-a").is_some() && schema("nope").is_none());
     }
 
     #[test]
