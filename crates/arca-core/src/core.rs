@@ -598,6 +598,12 @@ impl Core {
                     builtin,
                 ),
                 (table, kind) => {
+                    // `generic` is KV (v1, it takes no version) under its old name.
+                    let kind = if table == TableKind::Mounts && kind == "generic" {
+                        "kv"
+                    } else {
+                        kind
+                    };
                     let selected = match self.select_plugin(table, kind, &entry.plugin_version) {
                         // Singletons such as cubbyhole are builtins the catalog does not list.
                         Err(_) if crate::catalog::is_singleton_type(kind) => {
@@ -656,6 +662,14 @@ impl Core {
                         backend_uuid: entry.uuid.clone(),
                     })
                     .await?;
+                    if let Some(refusal) = crate::mounts::wrong_backend_type(
+                        table,
+                        &entry.kind,
+                        backend.backend_type(),
+                    ) {
+                        backend.cleanup().await;
+                        return Err(refusal);
+                    }
                     if let Err(e) = backend.initialize().await {
                         backend.cleanup().await;
                         return Err(e);
@@ -676,7 +690,9 @@ impl Core {
     pub fn has_backend_type(&self, table: TableKind, kind: &str) -> bool {
         let singleton = match table {
             TableKind::Mounts => {
-                kind == "system" || self.inner.config.registry.secrets.contains_key(kind)
+                kind == "system"
+                    || kind == "generic"
+                    || self.inner.config.registry.secrets.contains_key(kind)
             }
             TableKind::Auth => {
                 kind == "token" || self.inner.config.registry.auth.contains_key(kind)

@@ -284,6 +284,34 @@ pub fn required_auth_mounts() -> Vec<MountEntry> {
     vec![token]
 }
 
+/// The refusal of a backend built for a table it does not belong to, as OpenBao words it: an
+/// auth method at `sys/mounts` is `unknown backend type: "<type>"` (kv, system, cubbyhole and
+/// generic excepted), anything but an auth method at `sys/auth` is `cannot mount "<type>" of
+/// type "<secret|unknown>" as an auth backend`.
+pub(crate) fn wrong_backend_type(
+    table: TableKind,
+    kind: &str,
+    backend: arca_sdk::BackendType,
+) -> Option<arca_sdk::LogicalError> {
+    use arca_sdk::BackendType as B;
+    let message = match (table, backend) {
+        (TableKind::Mounts, B::Logical) | (TableKind::Auth, B::Credential) => return None,
+        (TableKind::Mounts, _) if matches!(kind, "kv" | "system" | "cubbyhole" | "generic") => {
+            return None;
+        }
+        (TableKind::Mounts, _) => format!("unknown backend type: {kind:?}"),
+        (TableKind::Auth, other) => {
+            let shown = if other == B::Logical {
+                "secret"
+            } else {
+                "unknown"
+            };
+            format!("cannot mount {kind:?} of type {shown:?} as an auth backend")
+        }
+    };
+    Some(arca_sdk::LogicalError::bad_request(message))
+}
+
 /// Checks a mount path given by a user and returns it with a trailing slash.
 pub fn normalize_mount_path(path: &str) -> Result<String, String> {
     let p = path.trim_matches('/');

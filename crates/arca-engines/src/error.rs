@@ -47,8 +47,9 @@ pub enum EngineError {
     /// A request field that does not convert to its type; the text is the whole message.
     #[error("{0}")]
     InvalidField(String),
-    /// The mount options name a KV version this crate does not serve.
-    #[error("unknown KV version {0:?}: expected \"1\" or \"2\"")]
+    /// The mount options name a KV version this crate does not serve (the version given is
+    /// kept for logs); OpenBao's factory returns no backend, and the mount is refused with 400.
+    #[error("nil backend of type \"kv\" returned from factory")]
     UnknownKvVersion(String),
     /// A stored record is unreadable.
     #[error("failed to decode stored entry {key:?}: {reason}")]
@@ -64,9 +65,7 @@ impl From<EngineError> for LogicalError {
     fn from(e: EngineError) -> Self {
         match e {
             // Vault returns these as plain Go errors from the cubbyhole handlers: 500, wrapped.
-            EngineError::MissingPath
-            | EngineError::Corrupt { .. }
-            | EngineError::UnknownKvVersion(_) => LogicalError::internal(e),
+            EngineError::MissingPath | EngineError::Corrupt { .. } => LogicalError::internal(e),
             other => LogicalError::bad_request(other.to_string()),
         }
     }

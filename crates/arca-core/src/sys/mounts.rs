@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arca_sdk::duration::parse_duration_value;
+use arca_sdk::duration::parse_duration_second;
+use arca_sdk::framework::{FieldType, convert_field};
 use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
 use serde_json::{Value, json};
 
@@ -47,7 +48,7 @@ pub(crate) async fn handle(
                     "migration_id": id,
                     "migration_info": {"source_mount": source, "target_mount": target, "status": "success"},
                 })),
-                None => Err(LogicalError::coded(404, String::new())),
+                None => Err(LogicalError::empty_not_found()),
             }
         }
         (E::UiMounts, O::Read) => ui_mounts(core, req).await,
@@ -85,14 +86,52 @@ fn read_mount(core: &Core, kind: TableKind, path: &str) -> Result<Option<Respons
     legacy(e.to_api_json())
 }
 
-fn ttl_secs(d: &JsonMap, key: &str) -> Result<Option<u64>, LogicalError> {
-    match d.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) if s == "system" => Ok(Some(0)),
-        Some(v) => parse_duration_value(v)
-            .map(|t| Some(t.as_secs()))
-            .map_err(|e| LogicalError::bad_request(format!("unable to parse {key}: {e}"))),
+/// Where a TTL is given: `sys/mounts/<path>`'s `config` or `sys/mounts/<path>/tune`; each
+/// words a bad one as OpenBao does.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum TtlSource {
+    MountConfig,
+    Tune,
+}
+
+/// A lease TTL of a mount in seconds; `None` when absent or empty, 0 for `"system"`.
+fn ttl_secs(d: &JsonMap, key: &str, source: TtlSource) -> Result<Option<u64>, LogicalError> {
+    let Some(given) = d.get(key).filter(|v| !v.is_null()) else {
+        return Ok(None);
+    };
+    // Both read the TTL as a string first (numbers as written, `true` as `1`); the mount's
+    // `config` refuses anything else as a whole, tune as the framework refuses a field.
+    let text = match convert_field(key, FieldType::String, given) {
+        Ok(Value::String(text)) => text,
+        Ok(_) | Err(_) if source == TtlSource::MountConfig => {
+            return Err(LogicalError::bad_request(
+                "unable to convert given mount config information",
+            ));
+        }
+        Ok(_) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if text.is_empty() {
+        return Ok(None);
+    }
+    if text == "system" {
+        return Ok(Some(0));
+    }
+    let parsed = parse_duration_second(&text).map(|nanos| nanos / 1_000_000_000);
+    match (parsed, source) {
+        // As OpenBao, a negative TTL reads as zero: the system default.
+        (Ok(secs), _) => Ok(Some(u64::try_from(secs).unwrap_or(0))),
+        (Err(e), TtlSource::Tune) => Err(LogicalError::bad_request(e.to_string())),
+        (Err(e), TtlSource::MountConfig) => {
+            let which = if key == "max_lease_ttl" {
+                "max"
+            } else {
+                "default"
+            };
+            Err(LogicalError::bad_request(format!(
+                "unable to parse {which} TTL of {text}: {e}"
+            )))
+        }
     }
 }
 
@@ -173,8 +212,14 @@ async fn enable(
             .get_or_insert_with(BTreeMap::new)
             .insert("version".into(), "2".into());
     }
-    if kind == TableKind::Mounts && typ == "kv" {
-        options.get_or_insert_with(BTreeMap::new);
+    if kind == TableKind::Mounts && (typ == "kv" || typ == "generic") {
+        let options = options.get_or_insert_with(BTreeMap::new);
+        // `generic` is KV v1 under its old name; it has no versions.
+        if typ == "generic" && options.get("version").is_some_and(|v| !v.is_empty()) {
+            return Err(LogicalError::bad_request(
+                "secrets engine \"generic\" does not allow setting a version",
+            ));
+        }
     }
     match (kind, typ.as_str()) {
         (TableKind::Mounts, "system" | "cubbyhole" | "identity") | (TableKind::Auth, "token") => {
@@ -183,6 +228,10 @@ async fn enable(
             )));
         }
         _ => {}
+    }
+    // `audit/` is where Vault's audit devices once lived; OpenBao still refuses it.
+    if kind == TableKind::Mounts && path.starts_with("audit/") {
+        return Err(LogicalError::bad_request(format!("cannot mount {path:?}")));
     }
     if kind == TableKind::Mounts {
         for reserved in ["sys/", "auth/", "cubbyhole/", "identity/"] {
@@ -211,8 +260,10 @@ async fn enable(
     entry.external_entropy_access = bool_field(d, "external_entropy_access")?;
     // OpenBao reads the version from `config` only; a top-level `plugin_version` is ignored.
     entry.plugin_version = str_field(&config_in, "plugin_version").unwrap_or_default();
-    entry.config.default_lease_ttl = ttl_secs(&config_in, "default_lease_ttl")?.unwrap_or(0);
-    entry.config.max_lease_ttl = ttl_secs(&config_in, "max_lease_ttl")?.unwrap_or(0);
+    entry.config.default_lease_ttl =
+        ttl_secs(&config_in, "default_lease_ttl", TtlSource::MountConfig)?.unwrap_or(0);
+    entry.config.max_lease_ttl =
+        ttl_secs(&config_in, "max_lease_ttl", TtlSource::MountConfig)?.unwrap_or(0);
     check_ttls(
         core,
         entry.config.default_lease_ttl,
@@ -379,10 +430,10 @@ async fn tune(
             LogicalError::bad_request(format!("no matching mount at \"{}\"", e.path))
         })?;
     let mut n = e.clone();
-    if let Some(t) = ttl_secs(d, "default_lease_ttl")? {
+    if let Some(t) = ttl_secs(d, "default_lease_ttl", TtlSource::Tune)? {
         n.config.default_lease_ttl = t;
     }
-    if let Some(t) = ttl_secs(d, "max_lease_ttl")? {
+    if let Some(t) = ttl_secs(d, "max_lease_ttl", TtlSource::Tune)? {
         n.config.max_lease_ttl = t;
     }
     check_ttls(core, n.config.default_lease_ttl, n.config.max_lease_ttl)?;
