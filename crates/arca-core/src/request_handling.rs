@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use arca_policy::{AclRequest, Operation as AclOp};
-use arca_sdk::error::multierror;
 use arca_sdk::{LogicalError, Operation, Request, Response};
 
 use crate::core::Core;
@@ -39,13 +38,10 @@ impl Core {
             return Err(LogicalError::Sealed);
         }
         let Some((mount_path, route)) = self.inner.router.route(&req.path) else {
-            return Err(LogicalError::coded(
-                404,
-                format!(
-                    "no handler for route {:?}. route entry not found.",
-                    req.path
-                ),
-            ));
+            return Err(LogicalError::not_found(format!(
+                "no handler for route {:?}. route entry not found.",
+                req.path
+            )));
         };
         let full_path = req.path.clone();
         let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
@@ -189,5 +185,5 @@ impl Core {
 /// `permission denied` wrapped as a multierror, exactly as OpenBao words it. An unknown or
 /// missing token gets the bare [`LogicalError::PermissionDenied`] instead.
 pub(crate) fn acl_denied() -> LogicalError {
-    LogicalError::coded(403, multierror(&["permission denied".to_string()]))
+    LogicalError::acl_denied()
 }

@@ -941,7 +941,7 @@ impl TokenBackend {
                 };
                 self.create(&core, &req, false, Some(role)).await
             }
-            ("lookup-self", O::Read) => {
+            ("lookup-self", O::Read | O::Update | O::Create) => {
                 let Some(e) = store.lookup_with(req.token(), true).await? else {
                     return Err(LogicalError::PermissionDenied);
                 };

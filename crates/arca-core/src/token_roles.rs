@@ -244,7 +244,7 @@ pub async fn handle_roles(req: &Request, name: &str) -> Result<Option<Response>,
         ("", _) => Err(LogicalError::UnsupportedOperation),
         (n, O::Read) => match get_role(storage.as_ref(), n).await? {
             Some(role) => Ok(Some(Response::from_serialize(&role.to_json())?)),
-            None => Err(LogicalError::coded(404, String::new())),
+            None => Err(LogicalError::empty_not_found()),
         },
         (n, O::Create | O::Update) => write_role(storage.as_ref(), n, &req.data).await,
         (n, O::Delete) => {

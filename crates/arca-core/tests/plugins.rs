@@ -28,6 +28,8 @@ struct TestPlugin {
     version: String,
     storage: Arc<dyn Storage>,
     cleanups: Arc<AtomicUsize>,
+    /// An auth method when registered as one (the core refuses a mismatch).
+    credential: bool,
 }
 
 #[async_trait]
@@ -71,7 +73,11 @@ impl Backend for TestPlugin {
         SpecialPaths::default()
     }
     fn backend_type(&self) -> BackendType {
-        BackendType::Logical
+        if self.credential {
+            BackendType::Credential
+        } else {
+            BackendType::Logical
+        }
     }
     async fn cleanup(&self) {
         self.cleanups.fetch_add(1, Ordering::SeqCst);
@@ -105,12 +111,14 @@ impl PluginRuntime for TestRuntime {
             let instance = instances.fetch_add(1, Ordering::SeqCst) + 1;
             let cleanups = cleanups.clone();
             let version = version.clone();
+            let credential = conf.config.get("plugin_type").map(String::as_str) == Some("auth");
             async move {
                 let b: Arc<dyn Backend> = Arc::new(TestPlugin {
                     instance,
                     version,
                     storage: conf.storage,
                     cleanups,
+                    credential,
                 });
                 Ok(b)
             }

@@ -68,12 +68,6 @@ impl LogicalError {
         }
     }
 
-    /// Kept while callers move to the named constructors; same as [`LogicalError::from_status`].
-    #[doc(hidden)]
-    pub fn coded(status: u16, message: impl Into<String>) -> Self {
-        Self::from_status(status, message)
-    }
-
     /// Vault's bare 404, `{"errors":[]}` on the wire: the thing asked for does not exist.
     pub fn empty_not_found() -> Self {
         Self::from_status(404, String::new())

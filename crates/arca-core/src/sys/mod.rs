@@ -27,13 +27,10 @@ pub(crate) struct Unavailable;
 #[async_trait]
 impl Backend for Unavailable {
     async fn handle_request(&self, _req: Request) -> Result<Option<Response>, LogicalError> {
-        Err(LogicalError::coded(
-            404,
-            format!(
-                "no handler for route {:?}. route entry found, but backend is nil.",
-                _req.mount_point.clone() + &_req.path
-            ),
-        ))
+        Err(LogicalError::not_found(format!(
+            "no handler for route {:?}. route entry found, but backend is nil.",
+            _req.mount_point.clone() + &_req.path
+        )))
     }
     async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
         Ok(ExistenceCheck::default())
@@ -162,11 +159,11 @@ pub(crate) async fn handle_pre_seal(
     match req.path.trim_end_matches('/') {
         "sys/health" => Some(match op {
             Operation::Read => health::health(core, &req.data).await,
-            _ => Err(LogicalError::coded(405, String::new())),
+            _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/seal-status" => Some(match op {
             Operation::Read => core.seal_status().await.and_then(|v| raw_json(200, &v)),
-            _ => Err(LogicalError::coded(405, String::new())),
+            _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/init" => Some(match op {
             Operation::Read => match core.initialized().await {
@@ -174,11 +171,11 @@ pub(crate) async fn handle_pre_seal(
                 Err(e) => Err(e),
             },
             Operation::Update | Operation::Create => init(core, &req.data).await,
-            _ => Err(LogicalError::coded(405, String::new())),
+            _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/unseal" => Some(match op {
             Operation::Update | Operation::Create => unseal(core, &req.data).await,
-            _ => Err(LogicalError::coded(405, String::new())),
+            _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         _ => None,
     }
@@ -239,8 +236,81 @@ async fn unseal(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalErr
 #[async_trait]
 impl Backend for SystemBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
-        let core = self.core()?;
         let endpoint = Endpoint::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
+        let unknown: Vec<String> = match endpoint.known_fields() {
+            Some(known) => {
+                let mut names: Vec<String> = req
+                    .data
+                    .keys()
+                    .filter(|k| !known.contains(&k.as_str()))
+                    .cloned()
+                    .collect();
+                names.sort();
+                names
+            }
+            None => Vec::new(),
+        };
+        let mut resp = self.dispatch(endpoint, req).await?;
+        if let Some(resp) = resp.as_mut().filter(|r| r.raw.is_none()) {
+            arca_sdk::framework::add_unknown_warning(resp, &unknown);
+        }
+        Ok(resp)
+    }
+
+    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths {
+            root: [
+                "auth/*",
+                "remount",
+                "audit",
+                "audit/*",
+                "raw",
+                "raw/*",
+                "rotate",
+                "seal",
+                "step-down",
+                "rekey/*",
+                "generate-root/*",
+                "generate-root-token/*",
+                "config/cors",
+                "config/auditing/*",
+                "config/ui/headers/*",
+                "plugins/catalog/*",
+                "revoke-prefix/*",
+                "revoke-force/*",
+                "leases/revoke-prefix/*",
+                "leases/revoke-force/*",
+                "leases/lookup/*",
+                "leases",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            unauthenticated: ["leader", "internal/ui/mounts", "internal/ui/mounts/*"]
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            ..SpecialPaths::default()
+        }
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Logical
+    }
+}
+
+impl SystemBackend {
+    /// Runs the `sys/` endpoint `endpoint` names.
+    async fn dispatch(
+        &self,
+        endpoint: Endpoint,
+        req: Request,
+    ) -> Result<Option<Response>, LogicalError> {
+        let core = self.core()?;
         let op = req.operation;
         let d = &req.data;
         use Endpoint as E;
@@ -248,7 +318,7 @@ impl Backend for SystemBackend {
         match (endpoint, op) {
             (E::Leader, O::Read) => raw_json(200, &json!({"ha_enabled": false})),
             // Vault serves sys/leader outside the logical router: other methods get a bare 405.
-            (E::Leader, _) => Err(LogicalError::coded(405, String::new())),
+            (E::Leader, _) => Err(LogicalError::empty_method_not_allowed()),
             // The pipeline seals once this request has let go of the state lock.
             (E::Seal, O::Update | O::Create) => Ok(None),
             (E::StepDown, O::Update | O::Create) => Ok(None),
@@ -303,6 +373,9 @@ impl Backend for SystemBackend {
                 let nonce = str_field(d, "nonce").unwrap_or_default();
                 legacy(core.rekey_verify(key, &nonce).await?)
             }
+            // Arca never keeps PGP-encrypted key backups: nothing to read, nothing to delete.
+            (E::RekeyBackup, O::Read) => Err(LogicalError::bad_request("no backed-up keys found")),
+            (E::RekeyBackup, O::Delete) => Ok(None),
             (E::GenerateRootAttempt, O::Read) => legacy(core.generate_root_status().await?),
             (E::GenerateRootAttempt, O::Update | O::Create) => legacy(
                 core.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))
@@ -355,50 +428,5 @@ impl Backend for SystemBackend {
             }
             _ => Err(LogicalError::UnsupportedOperation),
         }
-    }
-
-    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        Ok(ExistenceCheck::default())
-    }
-
-    fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths {
-            root: [
-                "auth/*",
-                "remount",
-                "audit",
-                "audit/*",
-                "raw",
-                "raw/*",
-                "rotate",
-                "seal",
-                "step-down",
-                "rekey/*",
-                "generate-root/*",
-                "generate-root-token/*",
-                "config/cors",
-                "config/auditing/*",
-                "config/ui/headers/*",
-                "plugins/catalog/*",
-                "revoke-prefix/*",
-                "revoke-force/*",
-                "leases/revoke-prefix/*",
-                "leases/revoke-force/*",
-                "leases/lookup/*",
-                "leases",
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-            unauthenticated: ["leader", "internal/ui/mounts", "internal/ui/mounts/*"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            ..SpecialPaths::default()
-        }
-    }
-
-    fn backend_type(&self) -> BackendType {
-        BackendType::Logical
     }
 }

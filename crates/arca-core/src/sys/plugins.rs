@@ -31,7 +31,7 @@ pub(crate) async fn handle(
             let version = str_field(d, "version").unwrap_or_default();
             match core.plugin_entry(t, &name, &version)? {
                 Some(entry) => data(entry_json(&entry)),
-                None => Err(LogicalError::coded(404, String::new())),
+                None => Err(LogicalError::empty_not_found()),
             }
         }
         (E::PluginsCatalogEntry(None, name), O::Read) => {
@@ -303,10 +303,9 @@ fn reload_status(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
         return Err(LogicalError::bad_request("reload_id must be provided"));
     }
     let Some(status) = core.reload_status(&id) else {
-        return Err(LogicalError::coded(
-            404,
-            format!("no reload found with reload_id {id:?}"),
-        ));
+        return Err(LogicalError::not_found(format!(
+            "no reload found with reload_id {id:?}"
+        )));
     };
     let mut results = JsonMap::new();
     results.insert(

@@ -96,7 +96,7 @@ pub(crate) async fn handle(
                 _ => return Err(LogicalError::UnsupportedOperation),
             };
             let Some(entry) = store.get_entry(&name).await? else {
-                return Err(LogicalError::coded(404, String::new()));
+                return Err(LogicalError::empty_not_found());
             };
             if legacy_path {
                 legacy(policy_json(&entry, "rules"))
