@@ -244,7 +244,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, DurationError> {
 }
 
 /// A JSON parameter as a duration, as Vault reads one: a number is read from its text (so
-/// `90` is seconds, `1.5` has no unit and `1e30` has the unit `e`), a string as
+/// `90` is seconds, `1.5` has no unit and `1e+30` has the unit `e+`), a string as
 /// [`parse_duration`], `null` as zero.
 ///
 /// # Errors
@@ -429,7 +429,7 @@ mod tests {
             ),
             (
                 serde_json::json!(1e30),
-                Err(r#"time: unknown unit "e" in duration "1e30""#),
+                Err(r#"time: unknown unit "e+" in duration "1e+30""#),
             ),
             (
                 serde_json::json!(u64::MAX),

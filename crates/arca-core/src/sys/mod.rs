@@ -376,6 +376,7 @@ impl SystemBackend {
             // Arca never keeps PGP-encrypted key backups: nothing to read, nothing to delete.
             (E::RekeyBackup, O::Read) => Err(LogicalError::bad_request("no backed-up keys found")),
             (E::RekeyBackup, O::Delete) => Ok(None),
+            (E::RekeyBackup, O::List) => Err(LogicalError::UnsupportedPath),
             (E::GenerateRootAttempt, O::Read) => legacy(core.generate_root_status().await?),
             (E::GenerateRootAttempt, O::Update | O::Create) => legacy(
                 core.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))

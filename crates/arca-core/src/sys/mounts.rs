@@ -82,7 +82,14 @@ fn find(core: &Core, kind: TableKind, path: &str) -> Result<MountEntry, LogicalE
 }
 
 fn read_mount(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response>, LogicalError> {
-    let e = find(core, kind, path)?;
+    let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
+    let Some(e) = core.mount_entries(kind).into_iter().find(|e| e.path == p) else {
+        // OpenBao's words for reading a mount that does not exist.
+        return Err(LogicalError::bad_request(match kind {
+            TableKind::Mounts => format!("No secret engine mount at {p}"),
+            TableKind::Auth => format!("No auth engine at {p}"),
+        }));
+    };
     legacy(e.to_api_json())
 }
 

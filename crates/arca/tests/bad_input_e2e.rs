@@ -1,0 +1,391 @@
+//! Bad input fails closed, with OpenBao's answer: each request goes to a fresh `arca server
+//! -dev` and a fresh OpenBao 2.7.2 dev server, and Arca must give the same status, the same
+//! `errors` and the same `warnings` (wrongly typed fields, TTLs past Go's limits, KV versions,
+//! refused mounts, `type=generic`, `sys/rekey/backup`, unknown parameters on any endpoint).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Answer, Server, bao_dev, call, example_binary};
+use serde_json::{Value, json};
+
+/// Sends the same request to both servers and holds Arca to OpenBao's status, `errors` and
+/// `warnings`; hands back both answers for further checks.
+async fn same(
+    arca: &Server,
+    bao: &Server,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (Answer, Answer) {
+    let a = call(arca, method, path, Some("root"), body.clone()).await;
+    let b = call(bao, method, path, Some("root"), body.clone()).await;
+    let what = format!("{method} {path} {}", body.unwrap_or(Value::Null));
+    assert_eq!(a.status, b.status, "{what}: arca {} bao {}", a.body, b.body);
+    assert_eq!(a.body["errors"], b.body["errors"], "{what}");
+    assert_eq!(a.body["warnings"], b.body["warnings"], "{what}");
+    (a, b)
+}
+
+#[tokio::test]
+async fn token_fields_convert_or_refuse_as_openbao() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    // Converted, never dropped: 5 is the policy "5" (not the parent's root policy).
+    let (a, b) = same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": 5})),
+    )
+    .await;
+    assert_eq!(a.body["auth"]["policies"], json!(["5", "default"]));
+    assert_eq!(a.body["auth"]["policies"], b.body["auth"]["policies"]);
+    let (a, b) = same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/create",
+        Some(json!({"policies": true})),
+    )
+    .await;
+    assert_eq!(a.body["auth"]["policies"], b.body["auth"]["policies"]);
+    let (a, b) = same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/create",
+        Some(json!({"meta": {"a": 1}})),
+    )
+    .await;
+    assert_eq!(a.body["auth"]["metadata"], json!({"a": "1"}));
+    assert_eq!(a.body["auth"]["metadata"], b.body["auth"]["metadata"]);
+    let (a, b) = same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/create",
+        Some(json!({"num_uses": "0x10"})),
+    )
+    .await;
+    assert_eq!(a.body["auth"]["num_uses"], b.body["auth"]["num_uses"]);
+    // Refused with the framework's 400 (a root parent must never hand out root by accident).
+    for body in [
+        json!({"policies": {"a": 1}}),
+        json!({"policies": [1, {"a": 1}]}),
+        json!({"policies": [{"a": 1}, [2], {"b": 1}]}),
+        json!({"meta": "x"}),
+        json!({"meta": 5}),
+        json!({"meta": ["a=1", "b"]}),
+        json!({"meta": {"a": {"b": 1}}}),
+        json!({"renewable": "maybe"}),
+        json!({"renewable": 5}),
+        json!({"renewable": [true]}),
+        json!({"num_uses": "x"}),
+        json!({"num_uses": 1.5}),
+        json!({"num_uses": 18446744073709551615u64}),
+        json!({"display_name": {"a": 1}}),
+        json!({"ttl": [1]}),
+    ] {
+        let (a, _) = same(&arca, &bao, "POST", "auth/token/create", Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{body}");
+        let text = a.body["errors"][0].as_str().unwrap();
+        assert!(
+            text.starts_with("Field validation failed: error converting input for field"),
+            "{text}"
+        );
+    }
+    // TTLs: Go's duration texts, never a 500.
+    for body in [
+        json!({"ttl": 1.5}),
+        json!({"ttl": "1.5"}),
+        json!({"ttl": 1e30}),
+        json!({"ttl": 18446744073709551615u64}),
+        json!({"ttl": 99999999999u64}),
+        json!({"ttl": "1d12h"}),
+        json!({"ttl": "1.5d"}),
+        json!({"ttl": " 30 "}),
+        json!({"period": 1e30}),
+        json!({"explicit_max_ttl": "9223372037s"}),
+    ] {
+        let (a, _) = same(&arca, &bao, "POST", "auth/token/create", Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{body}");
+    }
+    for body in [
+        json!({"ttl": "2d"}),
+        json!({"ttl": "1.5h"}),
+        json!({"ttl": "+30"}),
+    ] {
+        let (a, b) = same(&arca, &bao, "POST", "auth/token/create", Some(body.clone())).await;
+        assert_eq!(
+            a.body["auth"]["lease_duration"], b.body["auth"]["lease_duration"],
+            "{body}"
+        );
+    }
+    // Unknown parameters: the warning, on token endpoints that answer.
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/create",
+        Some(json!({"polices": ["a"]})),
+    )
+    .await;
+    let (a, _) = same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/lookup-self",
+        Some(json!({"bogus": 1})),
+    )
+    .await;
+    assert_eq!(
+        a.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [bogus]"])
+    );
+}
+
+#[tokio::test]
+async fn mounts_refuse_bad_ttls_versions_and_paths_as_openbao() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    for (i, config) in [
+        json!({"default_lease_ttl": 1e30}),
+        json!({"default_lease_ttl": "1e30"}),
+        json!({"max_lease_ttl": 1e30}),
+        json!({"default_lease_ttl": 18446744073709551615u64}),
+        json!({"default_lease_ttl": [1]}),
+        json!({"default_lease_ttl": 1.5}),
+        json!({"default_lease_ttl": "1.5"}),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let path = format!("sys/mounts/ttl{i}");
+        let (a, _) = same(
+            &arca,
+            &bao,
+            "POST",
+            &path,
+            Some(json!({"type": "kv", "config": config})),
+        )
+        .await;
+        assert_eq!(a.status, 400, "{config}");
+        // Nothing was mounted.
+        same(&arca, &bao, "GET", &path, None).await;
+    }
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/tuned",
+        Some(json!({"type": "kv"})),
+    )
+    .await;
+    for body in [
+        json!({"default_lease_ttl": 1e30}),
+        json!({"max_lease_ttl": 1e30}),
+        json!({"default_lease_ttl": 18446744073709551615u64}),
+        json!({"default_lease_ttl": "1.5"}),
+        json!({"default_lease_ttl": [1]}),
+    ] {
+        let (a, _) = same(
+            &arca,
+            &bao,
+            "POST",
+            "sys/mounts/tuned/tune",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(a.status, 400, "{body}");
+    }
+    // An unknown parameter is warned about on the tune read, as OpenBao does.
+    same(&arca, &bao, "GET", "sys/mounts/tuned/tune?bogus=1", None).await;
+    for version in [json!("7"), json!(7), json!("0"), json!("abc")] {
+        let (a, _) = same(
+            &arca,
+            &bao,
+            "POST",
+            "sys/mounts/kvbad",
+            Some(json!({"type": "kv", "options": {"version": version}})),
+        )
+        .await;
+        assert_eq!(
+            a.body["errors"],
+            json!(["nil backend of type \"kv\" returned from factory"])
+        );
+        same(&arca, &bao, "GET", "sys/mounts/kvbad", None).await;
+    }
+    for path in ["sys/mounts/audit", "sys/mounts/audit/x"] {
+        let (a, _) = same(&arca, &bao, "POST", path, Some(json!({"type": "kv"}))).await;
+        assert_eq!(a.status, 400);
+    }
+    // `generic` is KV v1 under its old name, and takes no version.
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/old",
+        Some(json!({"type": "generic"})),
+    )
+    .await;
+    let (a, b) = same(&arca, &bao, "GET", "sys/mounts/old", None).await;
+    assert_eq!(a.body["data"]["type"], "generic");
+    assert_eq!(a.body["data"]["options"], b.body["data"]["options"]);
+    same(&arca, &bao, "POST", "old/a", Some(json!({"x": "1"}))).await;
+    let (a, b) = same(&arca, &bao, "GET", "old/a", None).await;
+    assert_eq!(a.body["data"], b.body["data"]);
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/old2",
+        Some(json!({"type": "generic", "options": {"version": "2"}})),
+    )
+    .await;
+    // KV v2 `versions` past 64 bits or not integers.
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "secret/data/v",
+        Some(json!({"data": {"a": 1}})),
+    )
+    .await;
+    for versions in [
+        json!([18446744073709551615u64]),
+        json!("99999999999999999999"),
+        json!([1e30]),
+        json!([1.5]),
+        json!({"a": 1}),
+        json!("1, 2"),
+    ] {
+        let (a, _) = same(
+            &arca,
+            &bao,
+            "POST",
+            "secret/destroy/v",
+            Some(json!({"versions": versions})),
+        )
+        .await;
+        assert_eq!(a.status, 400, "{versions}");
+    }
+}
+
+#[tokio::test]
+async fn sys_endpoints_answer_as_openbao() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    for method in ["GET", "DELETE", "POST", "PUT", "LIST"] {
+        same(&arca, &bao, method, "sys/rekey/backup", None).await;
+        same(&arca, &bao, method, "sys/rekey-recovery-key/backup", None).await;
+    }
+    let (a, _) = same(&arca, &bao, "GET", "sys/rekey/backup", None).await;
+    assert_eq!(a.body["errors"], json!(["no backed-up keys found"]));
+    // Unknown parameters on sys/ endpoints that answer draw the warning ...
+    let (a, _) = same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/capabilities-self",
+        Some(json!({"paths": ["a"], "bogus": 1})),
+    )
+    .await;
+    assert_eq!(
+        a.body["warnings"],
+        json!(["Endpoint ignored these unrecognized parameters: [bogus]"])
+    );
+    same(&arca, &bao, "GET", "sys/mounts?bogus=1", None).await;
+    // ... and a bodiless answer stays bodiless (204), as OpenBao's does.
+    let (a, _) = same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/policy/p1",
+        Some(json!({"policy": "path \"a\" { capabilities = [\"read\"] }", "bogus": 1})),
+    )
+    .await;
+    assert_eq!(a.status, 204);
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/m5",
+        Some(json!({"type": "kv", "bogus": 1})),
+    )
+    .await;
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/m5/tune",
+        Some(json!({"bogus": 1})),
+    )
+    .await;
+}
+
+/// Mounting a plugin in the wrong table is refused and leaves nothing mounted (texts observed
+/// on OpenBao 2.7.2, `openbao-answers.md`).
+#[tokio::test]
+async fn plugins_of_the_wrong_kind_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for example in ["auth_plugin", "kv_plugin"] {
+        std::fs::copy(example_binary(example), dir.path().join(example)).unwrap();
+    }
+    let arca = Server::dev_with_plugins(dir.path());
+    for (command, register_as, table, name, want) in [
+        (
+            "auth_plugin",
+            "secret",
+            "sys/mounts",
+            "wrong-auth",
+            "unknown backend type: \"wrong-auth\"",
+        ),
+        (
+            "kv_plugin",
+            "auth",
+            "sys/auth",
+            "wrong-kv",
+            "cannot mount \"wrong-kv\" of type \"secret\" as an auth backend",
+        ),
+    ] {
+        let sha = sha256_hex(&std::fs::read(dir.path().join(command)).unwrap());
+        let r = call(
+            &arca,
+            "PUT",
+            &format!("sys/plugins/catalog/{register_as}/{name}"),
+            Some("root"),
+            Some(json!({"sha256": sha, "command": command})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let mount = format!("{table}/{name}");
+        let r = call(
+            &arca,
+            "POST",
+            &mount,
+            Some("root"),
+            Some(json!({"type": name})),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["errors"], json!([want]));
+        let listing = call(&arca, "GET", table, Some("root"), None).await;
+        assert!(
+            listing.body["data"].get(format!("{name}/")).is_none(),
+            "{mount} was left mounted: {}",
+            listing.body
+        );
+    }
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("sha256sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
