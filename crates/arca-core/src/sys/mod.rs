@@ -237,6 +237,7 @@ async fn unseal(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalErr
 impl Backend for SystemBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         let endpoint = Endpoint::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
+        // Parameters the endpoint does not declare draw OpenBao's warning on its answer.
         let unknown: Vec<String> = match endpoint.known_fields() {
             Some(known) => {
                 let mut names: Vec<String> = req
