@@ -143,6 +143,56 @@ impl Endpoint {
     }
 }
 
+/// Parameters of a mount's `config` and of tune.
+const MOUNT_FIELDS: &[&str] = &[
+    "config",
+    "description",
+    "external_entropy_access",
+    "local",
+    "options",
+    "path",
+    "plugin_name",
+    "plugin_version",
+    "seal_wrap",
+    "type",
+];
+const TUNE_FIELDS: &[&str] = &[
+    "allowed_response_headers",
+    "audit_non_hmac_request_keys",
+    "audit_non_hmac_response_keys",
+    "default_lease_ttl",
+    "delegated_auth_accessors",
+    "description",
+    "listing_visibility",
+    "max_lease_ttl",
+    "options",
+    "passthrough_request_headers",
+    "plugin_version",
+    "token_type",
+    "user_lockout_config",
+];
+const CAPABILITIES_FIELDS: &[&str] = &["path", "paths", "token"];
+const CAPABILITIES_ACCESSOR_FIELDS: &[&str] = &["accessor", "path", "paths"];
+const POLICY_FIELDS: &[&str] = &["name", "policy", "rules"];
+
+impl Endpoint {
+    /// The parameters the endpoint declares in OpenBao, for the `Endpoint ignored these
+    /// unrecognized parameters` warning; `None` where Arca does not warn (the unauthenticated
+    /// raw endpoints, which answer without warnings, and those whose list is not checked).
+    pub(crate) fn known_fields(&self) -> Option<&'static [&'static str]> {
+        use Endpoint as E;
+        Some(match self {
+            E::Mounts | E::Auth | E::KeyStatus => &[],
+            E::Mount(_) | E::AuthMount(_) => MOUNT_FIELDS,
+            E::MountTune(_) | E::AuthTune(_) => TUNE_FIELDS,
+            E::Capabilities | E::CapabilitiesSelf => CAPABILITIES_FIELDS,
+            E::CapabilitiesAccessor => CAPABILITIES_ACCESSOR_FIELDS,
+            E::Policy(_) | E::PolicyAcl(_) => POLICY_FIELDS,
+            _ => return None,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -194,55 +244,5 @@ mod tests {
             Some(Endpoint::PluginsReloadTyped("secret".into(), "kv".into()))
         );
         assert_eq!(Endpoint::parse("plugins/reload/kms/kv"), None);
-    }
-}
-
-/// Parameters of a mount's `config` and of tune.
-const MOUNT_FIELDS: &[&str] = &[
-    "config",
-    "description",
-    "external_entropy_access",
-    "local",
-    "options",
-    "path",
-    "plugin_name",
-    "plugin_version",
-    "seal_wrap",
-    "type",
-];
-const TUNE_FIELDS: &[&str] = &[
-    "allowed_response_headers",
-    "audit_non_hmac_request_keys",
-    "audit_non_hmac_response_keys",
-    "default_lease_ttl",
-    "delegated_auth_accessors",
-    "description",
-    "listing_visibility",
-    "max_lease_ttl",
-    "options",
-    "passthrough_request_headers",
-    "plugin_version",
-    "token_type",
-    "user_lockout_config",
-];
-const CAPABILITIES_FIELDS: &[&str] = &["path", "paths", "token"];
-const CAPABILITIES_ACCESSOR_FIELDS: &[&str] = &["accessor", "path", "paths"];
-const POLICY_FIELDS: &[&str] = &["name", "policy", "rules"];
-
-impl Endpoint {
-    /// The parameters the endpoint declares in OpenBao, for the `Endpoint ignored these
-    /// unrecognized parameters` warning; `None` where Arca does not warn (the unauthenticated
-    /// raw endpoints, which answer without warnings, and those whose list is not checked).
-    pub(crate) fn known_fields(&self) -> Option<&'static [&'static str]> {
-        use Endpoint as E;
-        Some(match self {
-            E::Mounts | E::Auth | E::KeyStatus => &[],
-            E::Mount(_) | E::AuthMount(_) => MOUNT_FIELDS,
-            E::MountTune(_) | E::AuthTune(_) => TUNE_FIELDS,
-            E::Capabilities | E::CapabilitiesSelf => CAPABILITIES_FIELDS,
-            E::CapabilitiesAccessor => CAPABILITIES_ACCESSOR_FIELDS,
-            E::Policy(_) | E::PolicyAcl(_) => POLICY_FIELDS,
-            _ => return None,
-        })
     }
 }
