@@ -122,6 +122,53 @@ async fn token_fields_convert_or_refuse_as_openbao() {
             "{body}"
         );
     }
+    // Token roles: the same conversions, worded without the framework's prefix.
+    for body in [
+        json!({"period": "1e30"}),
+        json!({"token_period": [1]}),
+        json!({"explicit_max_ttl": true}),
+        json!({"token_explicit_max_ttl": "1.5"}),
+        json!({"path_suffix": {"a": 1}}),
+        json!({"token_type": {"a": 1}}),
+        json!({"token_num_uses": [1]}),
+        json!({"renewable": "maybe"}),
+        json!({"token_no_default_policy": [1]}),
+    ] {
+        let (a, _) = same(
+            &arca,
+            &bao,
+            "POST",
+            "auth/token/roles/r",
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(a.status, 400, "{body}");
+    }
+    // A list of maps is refused too (OpenBao's older decoder words the list differently).
+    let body = json!({"allowed_policies": [{"a": 1}]});
+    let a = call(
+        &arca,
+        "POST",
+        "auth/token/roles/r",
+        Some("root"),
+        Some(body.clone()),
+    )
+    .await;
+    let b = call(&bao, "POST", "auth/token/roles/r", Some("root"), Some(body)).await;
+    assert_eq!((a.status, b.status), (400, 400), "{}", a.body);
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "auth/token/roles/r",
+        Some(json!({"disallowed_policies": 5})),
+    )
+    .await;
+    let (a, b) = same(&arca, &bao, "GET", "auth/token/roles/r", None).await;
+    assert_eq!(
+        a.body["data"]["disallowed_policies"],
+        b.body["data"]["disallowed_policies"]
+    );
     // Unknown parameters: the warning, on token endpoints that answer.
     same(
         &arca,

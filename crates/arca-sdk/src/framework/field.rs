@@ -368,6 +368,13 @@ pub fn convert_field(name: &str, kind: FieldType, v: &Value) -> Result<Value, Lo
     convert(name, kind, v)
 }
 
+/// [`convert_field`] with the bare reason on failure (mapstructure's or Go's words), for
+/// handlers that word the 400 themselves, as OpenBao's token roles do
+/// (`error converting input for field "<name>": <reason>`).
+pub fn convert_field_reason(name: &str, kind: FieldType, v: &Value) -> Result<Value, String> {
+    convert_inner(name, kind, v)
+}
+
 impl FieldData {
     /// Wraps raw parameters with their schema.
     pub fn new(raw: JsonMap, schema: Arc<BTreeMap<String, Field>>) -> FieldData {

@@ -5,7 +5,7 @@
 mod field;
 mod path;
 
-pub use field::{Field, FieldData, FieldType, convert_field};
+pub use field::{Field, FieldData, FieldType, convert_field, convert_field_reason};
 pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
 
 use async_trait::async_trait;
