@@ -11,15 +11,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use arca_barrier::Barrier;
+use arca_sdk::plugin_catalog::PluginRuntime;
 use arca_sdk::plugin_catalog::{
     PluginCatalogEntry, PluginPathError, PluginType, resolve_plugin_command,
 };
 use arca_sdk::{Factory, LogicalError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use subtle::ConstantTimeEq;
 
-use crate::core::{Core, barrier_err};
 use crate::mounts::TableKind;
+use crate::views::barrier_err;
 use version::PluginVersion;
 
 /// Storage prefix of the catalog, inside the barrier.
@@ -224,10 +227,26 @@ struct CatalogRecord {
 
 type CatalogKey = (PluginType, String, String);
 
-/// The in-memory copy of the stored catalog (externals only).
-#[derive(Default)]
+/// Builtin backends the core can mount, by type name. The binary fills it at start-up.
+#[derive(Clone, Default)]
+pub struct BackendRegistry {
+    /// Secrets engines.
+    pub secrets: HashMap<String, Factory>,
+    /// Auth methods.
+    pub auth: HashMap<String, Factory>,
+}
+
+/// The plugin catalog subsystem: the registry's builtins, the stored externals (cached in
+/// memory while unsealed), the plugin directory and the runtime that runs externals.
 pub(crate) struct Catalog {
     externals: ArcSwap<BTreeMap<CatalogKey, PluginCatalogEntry>>,
+    barrier: Arc<Barrier>,
+    registry: BackendRegistry,
+    version: String,
+    plugin_directory: Option<PathBuf>,
+    plugin_runtime: Option<Arc<dyn PluginRuntime>>,
+    /// The mount-table lock: catalog changes wait for mount changes and reloads.
+    table_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn key_of(e: &PluginCatalogEntry) -> CatalogKey {
@@ -281,17 +300,50 @@ async fn hash_file(path: PathBuf) -> Result<Vec<u8>, String> {
     .map_err(|e| e.to_string())?
 }
 
-impl Core {
+impl Catalog {
+    /// A catalog over `barrier`, empty until [`Catalog::load`].
+    pub(crate) fn new(
+        barrier: Arc<Barrier>,
+        registry: BackendRegistry,
+        version: String,
+        plugin_directory: Option<PathBuf>,
+        plugin_runtime: Option<Arc<dyn PluginRuntime>>,
+        table_lock: Arc<tokio::sync::Mutex<()>>,
+    ) -> Catalog {
+        Catalog {
+            externals: ArcSwap::default(),
+            barrier,
+            registry,
+            version,
+            plugin_directory,
+            plugin_runtime,
+            table_lock,
+        }
+    }
+
+    /// The builtin factory of `kind` in the registry (no singletons, no catalog lookup).
+    pub(crate) fn registry_factory(&self, table: TableKind, kind: &str) -> Option<Factory> {
+        match table {
+            TableKind::Mounts => self.registry.secrets.get(kind).cloned(),
+            TableKind::Auth => self.registry.auth.get(kind).cloned(),
+        }
+    }
+
+    /// Whether the registry has a builtin of `kind` for `table`.
+    pub(crate) fn registry_has(&self, table: TableKind, kind: &str) -> bool {
+        self.registry_factory(table, kind).is_some()
+    }
+
     /// The builtin version string (`v<arca version>+builtin`).
     pub fn builtin_plugin_version(&self) -> String {
-        crate::builtin_version(&self.inner.config.version)
+        crate::builtin_version(&self.version)
     }
 
     fn builtin_factory(&self, t: PluginType, name: &str) -> Option<Factory> {
         if is_singleton_type(name) {
             return None;
         }
-        let reg = &self.inner.config.registry;
+        let reg = &self.registry;
         match t {
             PluginType::Secret => reg.secrets.get(name).cloned(),
             PluginType::Auth => reg.auth.get(name).cloned(),
@@ -313,7 +365,7 @@ impl Core {
     }
 
     fn builtin_entries(&self) -> Vec<PluginCatalogEntry> {
-        let reg = &self.inner.config.registry;
+        let reg = &self.registry;
         let mut out = Vec::new();
         for (t, names) in [
             (PluginType::Secret, reg.secrets.keys()),
@@ -329,8 +381,8 @@ impl Core {
     }
 
     /// Reads the stored catalog into memory (at unseal).
-    pub(crate) async fn load_plugin_catalog(&self) -> Result<(), LogicalError> {
-        let b = &self.inner.barrier;
+    pub(crate) async fn load(&self) -> Result<(), LogicalError> {
+        let b = &self.barrier;
         let mut map = BTreeMap::new();
         let mut pending = vec![CATALOG_PREFIX.to_string()];
         while let Some(prefix) = pending.pop() {
@@ -354,22 +406,17 @@ impl Core {
                 map.insert(key_of(&rec.plugin), rec.plugin);
             }
         }
-        self.inner.catalog.externals.store(Arc::new(map));
+        self.externals.store(Arc::new(map));
         Ok(())
     }
 
     /// Forgets the in-memory catalog (at seal).
-    pub(crate) fn clear_plugin_catalog(&self) {
-        self.inner
-            .catalog
-            .externals
-            .store(Arc::new(BTreeMap::new()));
+    pub(crate) fn clear(&self) {
+        self.externals.store(Arc::new(BTreeMap::new()));
     }
 
     fn plugin_directory(&self) -> Result<&Path, CatalogError> {
-        self.inner
-            .config
-            .plugin_directory
+        self.plugin_directory
             .as_deref()
             .ok_or(CatalogError::NoDirectory)
     }
@@ -427,18 +474,17 @@ impl Core {
             }
             .into());
         }
-        let _guard = self.inner.mount_lock.lock().await;
+        let _guard = self.table_lock.lock().await;
         let rec = CatalogRecord {
             version: CATALOG_RECORD_VERSION,
             plugin: entry.clone(),
         };
         let bytes = serde_json::to_vec(&rec).map_err(LogicalError::internal)?;
-        self.inner
-            .barrier
+        self.barrier
             .put(&storage_key(&entry), &bytes)
             .await
             .map_err(barrier_err)?;
-        self.inner.catalog.externals.rcu(|old| {
+        self.externals.rcu(|old| {
             let mut m = (**old).clone();
             m.insert(key_of(&entry), entry.clone());
             m
@@ -454,7 +500,7 @@ impl Core {
         version: &str,
     ) -> Result<Option<PluginCatalogEntry>, LogicalError> {
         let builtin = self.builtin_plugin_version();
-        let externals = self.inner.catalog.externals.load();
+        let externals = self.externals.load();
         if version.is_empty() {
             if let Some(e) = externals.get(&(t, name.to_string(), String::new())) {
                 return Ok(Some(e.clone()));
@@ -492,17 +538,16 @@ impl Core {
             }
             parsed.canonical()
         };
-        let _guard = self.inner.mount_lock.lock().await;
+        let _guard = self.table_lock.lock().await;
         let key = (t, name.to_string(), canonical);
-        let Some(entry) = self.inner.catalog.externals.load().get(&key).cloned() else {
+        let Some(entry) = self.externals.load().get(&key).cloned() else {
             return Ok(());
         };
-        self.inner
-            .barrier
+        self.barrier
             .delete(&storage_key(&entry))
             .await
             .map_err(barrier_err)?;
-        self.inner.catalog.externals.rcu(|old| {
+        self.externals.rcu(|old| {
             let mut m = (**old).clone();
             m.remove(&key);
             m
@@ -527,7 +572,7 @@ impl Core {
     /// version.
     pub fn plugin_catalog(&self) -> Vec<PluginCatalogEntry> {
         let mut all = self.builtin_entries();
-        all.extend(self.inner.catalog.externals.load().values().cloned());
+        all.extend(self.externals.load().values().cloned());
         all.sort_by(|a, b| {
             (a.plugin_type.as_str(), &a.name, !a.builtin, &a.version).cmp(&(
                 b.plugin_type.as_str(),
@@ -556,8 +601,6 @@ impl Core {
         let t = table_plugin_type(table);
         self.builtin_factory(t, kind).is_some()
             || self
-                .inner
-                .catalog
                 .externals
                 .load()
                 .keys()
@@ -574,7 +617,7 @@ impl Core {
         version: &str,
     ) -> Result<Selected, CatalogError> {
         let t = table_plugin_type(table);
-        let externals = self.inner.catalog.externals.load();
+        let externals = self.externals.load();
         let builtin = self.builtin_factory(t, kind);
         if !version.is_empty() {
             let parsed = PluginVersion::parse(version).map_err(CatalogError::InvalidVersion)?;
@@ -622,7 +665,7 @@ impl Core {
         &self,
         entry: &PluginCatalogEntry,
     ) -> Result<Factory, LogicalError> {
-        let Some(runtime) = self.inner.config.plugin_runtime.clone() else {
+        let Some(runtime) = self.plugin_runtime.clone() else {
             return Err(CatalogError::NoRuntime(entry.name.clone()).into());
         };
         self.verify_plugin_launch(entry)

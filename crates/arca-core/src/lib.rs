@@ -4,6 +4,7 @@
 
 pub mod catalog;
 mod core;
+mod mount_store;
 pub mod mounts;
 pub mod policy_store;
 mod random;

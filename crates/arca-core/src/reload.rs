@@ -13,8 +13,8 @@ use arca_sdk::error::multierror;
 use arca_sdk::plugin_catalog::PluginType;
 use parking_lot::Mutex;
 
-use crate::catalog::is_singleton_type;
-use crate::core::Core;
+use crate::catalog::{Catalog, is_singleton_type};
+use crate::mount_store::MountStore;
 use crate::mounts::TableKind;
 use crate::router::{BackendHandle, RouteEntry};
 
@@ -129,15 +129,17 @@ fn retire(route: String, old: Arc<BackendHandle>) {
     }
 }
 
-impl Core {
+impl ReloadLog {
     /// Reloads the backends `target` names and records the result under `reload_id`.
-    pub async fn reload_plugins(
+    pub(crate) async fn reload_plugins(
         &self,
+        mounts: &MountStore,
+        catalog: &Catalog,
         reload_id: &str,
         target: ReloadTarget,
     ) -> Result<ReloadOutcome, LogicalError> {
-        let result = self.reload_now(target).await;
-        self.inner.reloads.record(ReloadStatus {
+        let result = reload_now(mounts, catalog, target).await;
+        self.record(ReloadStatus {
             reload_id: reload_id.to_string(),
             node: node_name(),
             timestamp: chrono::Utc::now(),
@@ -155,130 +157,134 @@ impl Core {
     }
 
     /// The recorded result of the reload `reload_id`, if this node still has it.
-    pub fn reload_status(&self, reload_id: &str) -> Option<ReloadStatus> {
-        self.inner.reloads.find(reload_id)
+    pub(crate) fn reload_status(&self, reload_id: &str) -> Option<ReloadStatus> {
+        self.find(reload_id)
     }
+}
 
-    /// The routes `target` names, or the error OpenBao gives.
-    fn reload_routes(
-        &self,
-        target: &ReloadTarget,
-    ) -> Result<Vec<(String, Arc<RouteEntry>)>, LogicalError> {
-        match target {
-            ReloadTarget::Plugin { name, plugin_type } => {
-                if is_singleton_type(name) {
-                    return Err(LogicalError::bad_request(format!(
-                        "singleton plugin cannot be reloaded: {name:?}"
-                    )));
-                }
-                let types: Vec<PluginType> = self
-                    .plugin_types_of(name)
-                    .into_iter()
-                    .filter(|t| plugin_type.is_none_or(|want| want == *t))
-                    .collect();
-                if types.is_empty() {
-                    return Err(LogicalError::bad_request(format!(
-                        "plugin not found in the catalog: {name:?}"
-                    )));
-                }
-                let reloadable =
-                    |t: &PluginType| matches!(t, PluginType::Secret | PluginType::Auth);
-                if plugin_type.is_none() && !types.iter().any(reloadable) {
-                    return Err(LogicalError::bad_request(format!(
-                        "plugin {name:?} cannot be reloaded, only plugins of type auth and secret can be reloaded"
-                    )));
-                }
-                let mut out = Vec::new();
-                for (table, t) in [
-                    (TableKind::Mounts, PluginType::Secret),
-                    (TableKind::Auth, PluginType::Auth),
-                ] {
-                    if !types.contains(&t) {
-                        continue;
-                    }
-                    for (path, route) in self.inner.router.all() {
-                        let m = route.mount.load();
-                        if m.table == table && m.kind == *name {
-                            out.push((path, route.clone()));
-                        }
-                    }
-                }
-                Ok(out)
+/// The routes `target` names, or the error OpenBao gives.
+fn reload_routes(
+    mounts: &MountStore,
+    catalog: &Catalog,
+    target: &ReloadTarget,
+) -> Result<Vec<(String, Arc<RouteEntry>)>, LogicalError> {
+    match target {
+        ReloadTarget::Plugin { name, plugin_type } => {
+            if is_singleton_type(name) {
+                return Err(LogicalError::bad_request(format!(
+                    "singleton plugin cannot be reloaded: {name:?}"
+                )));
             }
-            ReloadTarget::Mounts(paths) => {
-                let mut errors = Vec::new();
-                let mut out: Vec<(String, Arc<RouteEntry>)> = Vec::new();
-                for raw in paths {
-                    let p = normalize_reload_path(raw);
-                    let Some((mount_path, route)) = self.inner.router.route(&p) else {
-                        errors.push(format!("cannot fetch mount entry on {p:?}"));
-                        continue;
-                    };
+            let types: Vec<PluginType> = catalog
+                .plugin_types_of(name)
+                .into_iter()
+                .filter(|t| plugin_type.is_none_or(|want| want == *t))
+                .collect();
+            if types.is_empty() {
+                return Err(LogicalError::bad_request(format!(
+                    "plugin not found in the catalog: {name:?}"
+                )));
+            }
+            let reloadable = |t: &PluginType| matches!(t, PluginType::Secret | PluginType::Auth);
+            if plugin_type.is_none() && !types.iter().any(reloadable) {
+                return Err(LogicalError::bad_request(format!(
+                    "plugin {name:?} cannot be reloaded, only plugins of type auth and secret can be reloaded"
+                )));
+            }
+            let mut out = Vec::new();
+            for (table, t) in [
+                (TableKind::Mounts, PluginType::Secret),
+                (TableKind::Auth, PluginType::Auth),
+            ] {
+                if !types.contains(&t) {
+                    continue;
+                }
+                for (path, route) in mounts.router().all() {
                     let m = route.mount.load();
-                    if m.is_singleton() {
-                        errors.push(format!(
-                            "cannot reload plugin on {p:?}: singleton plugin cannot be reloaded: {:?}",
-                            m.kind
-                        ));
-                        continue;
-                    }
-                    if !out.iter().any(|(q, _)| *q == mount_path) {
-                        out.push((mount_path, route.clone()));
+                    if m.table == table && m.kind == *name {
+                        out.push((path, route.clone()));
                     }
                 }
-                if !errors.is_empty() {
-                    return Err(LogicalError::bad_request(multierror(&errors)));
+            }
+            Ok(out)
+        }
+        ReloadTarget::Mounts(paths) => {
+            let mut errors = Vec::new();
+            let mut out: Vec<(String, Arc<RouteEntry>)> = Vec::new();
+            for raw in paths {
+                let p = normalize_reload_path(raw);
+                let Some((mount_path, route)) = mounts.router().route(&p) else {
+                    errors.push(format!("cannot fetch mount entry on {p:?}"));
+                    continue;
+                };
+                let m = route.mount.load();
+                if m.is_singleton() {
+                    errors.push(format!(
+                        "cannot reload plugin on {p:?}: singleton plugin cannot be reloaded: {:?}",
+                        m.kind
+                    ));
+                    continue;
                 }
-                Ok(out)
+                if !out.iter().any(|(q, _)| *q == mount_path) {
+                    out.push((mount_path, route.clone()));
+                }
+            }
+            if !errors.is_empty() {
+                return Err(LogicalError::bad_request(multierror(&errors)));
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Builds every replacement, then swaps them all in; returns the reloaded route paths.
+async fn reload_now(
+    mounts: &MountStore,
+    catalog: &Catalog,
+    target: ReloadTarget,
+) -> Result<Vec<String>, LogicalError> {
+    // Mount-table changes (enable, disable, tune, move) wait; requests do not.
+    let _guard = mounts.lock().await;
+    let routes = reload_routes(mounts, catalog, &target)?;
+
+    let mut built = Vec::with_capacity(routes.len());
+    for (path, route) in &routes {
+        let entry = route.mount.load_full();
+        match mounts.build_backend_running(&entry, route).await {
+            Ok((handle, running)) => built.push((path.clone(), route.clone(), handle, running)),
+            Err(e) => {
+                // Nothing was swapped: throw the instances built so far away.
+                for (_, _, handle, _) in built {
+                    handle.backend.cleanup().await;
+                }
+                tracing::warn!(mount = %path, error = %e, "reload: failed; the running backends keep serving");
+                return Err(LogicalError::bad_request(multierror(&[format!(
+                    "cannot reload plugin on {path:?}: {e}"
+                )])));
             }
         }
     }
 
-    /// Builds every replacement, then swaps them all in; returns the reloaded route paths.
-    async fn reload_now(&self, target: ReloadTarget) -> Result<Vec<String>, LogicalError> {
-        // Mount-table changes (enable, disable, tune, move) wait; requests do not.
-        let _guard = self.inner.mount_lock.lock().await;
-        let routes = self.reload_routes(&target)?;
-
-        let mut built = Vec::with_capacity(routes.len());
-        for (path, route) in &routes {
-            let entry = route.mount.load_full();
-            match self.build_backend_running(&entry, route).await {
-                Ok((handle, running)) => built.push((path.clone(), route.clone(), handle, running)),
-                Err(e) => {
-                    // Nothing was swapped: throw the instances built so far away.
-                    for (_, _, handle, _) in built {
-                        handle.backend.cleanup().await;
-                    }
-                    tracing::warn!(mount = %path, error = %e, "reload: failed; the running backends keep serving");
-                    return Err(LogicalError::bad_request(multierror(&[format!(
-                        "cannot reload plugin on {path:?}: {e}"
-                    )])));
-                }
+    let mut changed_tables = Vec::new();
+    let mut reloaded = Vec::with_capacity(built.len());
+    for (path, route, handle, running) in built {
+        let old = route.backend.swap(Arc::new(handle));
+        let mut entry = (*route.mount.load_full()).clone();
+        if running.apply(&mut entry) {
+            if !changed_tables.contains(&entry.table) {
+                changed_tables.push(entry.table);
             }
+            route.mount.store(Arc::new(entry));
         }
-
-        let mut changed_tables = Vec::new();
-        let mut reloaded = Vec::with_capacity(built.len());
-        for (path, route, handle, running) in built {
-            let old = route.backend.swap(Arc::new(handle));
-            let mut entry = (*route.mount.load_full()).clone();
-            if running.apply(&mut entry) {
-                if !changed_tables.contains(&entry.table) {
-                    changed_tables.push(entry.table);
-                }
-                route.mount.store(Arc::new(entry));
-            }
-            retire(path.clone(), old);
-            reloaded.push(path);
-        }
-        for table in changed_tables {
-            if let Err(e) = self.persist_table(table).await {
-                tracing::warn!(error = %e, "reload: could not persist the running plugin versions");
-            }
-        }
-        Ok(reloaded)
+        retire(path.clone(), old);
+        reloaded.push(path);
     }
+    for table in changed_tables {
+        if let Err(e) = mounts.persist_table(table).await {
+            tracing::warn!(error = %e, "reload: could not persist the running plugin versions");
+        }
+    }
+    Ok(reloaded)
 }
 
 #[cfg(test)]

@@ -27,17 +27,19 @@ pub(crate) fn acl_op(op: Operation) -> AclOp {
 impl Core {
     /// Handles one request end to end. `Ok(None)` means 204.
     pub async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
-        if let Some(result) = crate::sys::handle_pre_seal(self, &req).await {
+        if let Some(result) =
+            crate::sys::handle_pre_seal(&self.inner.seal, self, &self.inner.tokens, &req).await
+        {
             return result;
         }
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
-        let state_guard = self.inner.state_lock.read().await;
+        let state_guard = self.inner.seal.read_state().await;
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
-        let Some((mount_path, route)) = self.inner.router.route(&req.path) else {
+        let Some((mount_path, route)) = self.inner.mounts.router().route(&req.path) else {
             return Err(LogicalError::not_found(format!(
                 "no handler for route {:?}. route entry not found.",
                 req.path

@@ -1,17 +1,24 @@
 //! Operations that need unseal-key shares: unseal, rekey (new shares, optional verification)
 //! and generate-root (an OTP-encoded root token).
 
-use arca_barrier::{BarrierError, SealConfig};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use arca_barrier::{Barrier, BarrierError, SealConfig};
 use arca_sdk::LogicalError;
+use arca_storage::PhysicalBackend;
+use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD as RAW_STANDARD};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::core::{Core, barrier_err};
 use crate::random::{random_base62, uuid};
-use crate::token_store::{SERVICE_TOKEN_PREFIX, TOKEN_RANDOM_LEN};
+use crate::token_store::{SERVICE_TOKEN_PREFIX, TOKEN_RANDOM_LEN, TokenStore};
+use crate::views::barrier_err;
 
 /// OTP length for generate-root: the length of a root token (`hvs.` + 24).
 pub const OTP_LENGTH: usize = SERVICE_TOKEN_PREFIX.len() + TOKEN_RANDOM_LEN;
@@ -112,9 +119,266 @@ fn invalid_key(e: BarrierError) -> LogicalError {
     }
 }
 
-impl Core {
+/// Name and id of the cluster, made at first unseal.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterInfo {
+    /// Version marker.
+    #[serde(default)]
+    pub version: u32,
+    /// Cluster name.
+    pub name: String,
+    /// Cluster id.
+    pub id: String,
+}
+
+/// The result of `sys/init`.
+pub struct InitResult {
+    /// The unseal key shares.
+    pub keys: Vec<Zeroizing<Vec<u8>>>,
+    /// The initial root token.
+    pub root_token: Zeroizing<String>,
+}
+
+/// What the core does when the barrier opens or is about to close: bring up, or stop, every
+/// subsystem that lives over the barrier (token and policy stores, catalog, mounts). The seal
+/// owns the keys and their progress and calls these at each transition, holding the state
+/// lock for writing.
+#[async_trait]
+pub(crate) trait Lifecycle: Send + Sync {
+    /// Brings the subsystems up over the open barrier.
+    async fn setup(&self) -> Result<(), LogicalError>;
+    /// Stops them before the barrier closes.
+    async fn teardown(&self);
+}
+
+/// The seal subsystem: the barrier and its keys, the state lock every request holds for
+/// reading, unseal progress, rekey and generate-root in progress, and the cluster identity.
+pub(crate) struct Seal {
+    physical: Arc<dyn PhysicalBackend>,
+    barrier: Arc<Barrier>,
+    storage_type: String,
+    version: String,
+    cluster_name: Option<String>,
+    /// Held for reading by every request, for writing by seal/unseal transitions.
+    state_lock: tokio::sync::RwLock<()>,
+    unseal: Mutex<UnsealProgress>,
+    rekey: Mutex<Option<RekeyState>>,
+    generate_root: Mutex<Option<GenerateRootState>>,
+    cluster: ArcSwap<Option<ClusterInfo>>,
+    active_since: ArcSwap<Option<chrono::DateTime<chrono::Utc>>>,
+}
+
+/// Where the cluster's name and id are stored.
+const CLUSTER_INFO_PATH: &str = "core/cluster/local/info";
+
+impl Seal {
+    /// A sealed barrier over `physical`.
+    pub(crate) fn new(
+        physical: Arc<dyn PhysicalBackend>,
+        storage_type: String,
+        version: String,
+        cluster_name: Option<String>,
+    ) -> Seal {
+        Seal {
+            barrier: Arc::new(Barrier::new(physical.clone())),
+            physical,
+            storage_type,
+            version,
+            cluster_name,
+            state_lock: tokio::sync::RwLock::new(()),
+            unseal: Mutex::new(UnsealProgress::default()),
+            rekey: Mutex::new(None),
+            generate_root: Mutex::new(None),
+            cluster: ArcSwap::from_pointee(None),
+            active_since: ArcSwap::from_pointee(None),
+        }
+    }
+
+    /// The barrier every other subsystem stores through.
+    pub(crate) fn barrier(&self) -> &Arc<Barrier> {
+        &self.barrier
+    }
+
+    /// Holds the state for reading (one request): seal and unseal wait for it.
+    pub(crate) async fn read_state(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
+        self.state_lock.read().await
+    }
+
+    /// Whether the barrier is sealed.
+    pub(crate) fn sealed(&self) -> bool {
+        self.barrier.sealed()
+    }
+
+    /// Whether the core has been initialized.
+    pub(crate) async fn initialized(&self) -> Result<bool, LogicalError> {
+        Ok(self.seal_config().await?.is_some())
+    }
+
+    /// The stored seal configuration.
+    pub(crate) async fn seal_config(&self) -> Result<Option<SealConfig>, LogicalError> {
+        arca_barrier::read_seal_config(self.physical.as_ref())
+            .await
+            .map_err(barrier_err)
+    }
+
+    /// The cluster name and id (set once unsealed).
+    pub(crate) fn cluster_info(&self) -> Option<ClusterInfo> {
+        (**self.cluster.load()).clone()
+    }
+
+    /// When this node became active.
+    pub(crate) fn active_since(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        **self.active_since.load()
+    }
+
+    /// The version reported by `sys/health` and `sys/seal-status`.
+    pub(crate) fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The barrier's key term and install time (`sys/key-status`).
+    pub(crate) fn key_info(&self) -> Result<arca_barrier::KeyInfo, LogicalError> {
+        self.barrier.key_info().map_err(barrier_err)
+    }
+
+    /// Adds a new barrier key term (`sys/rotate`).
+    pub(crate) async fn rotate(&self) -> Result<(), LogicalError> {
+        self.barrier.rotate().await.map(|_| ()).map_err(barrier_err)
+    }
+
+    /// Initializes a new core: a root key, an unseal key split in shares, the keyring, the
+    /// subsystems' first records and a root token. The core stays sealed afterwards.
+    pub(crate) async fn initialize(
+        &self,
+        shares: usize,
+        threshold: usize,
+        root_token_id: Option<String>,
+        lifecycle: &dyn Lifecycle,
+        tokens: &TokenStore,
+    ) -> Result<InitResult, LogicalError> {
+        let _state = self.state_lock.write().await;
+        if self.initialized().await? {
+            return Err(LogicalError::bad_request("Vault is already initialized"));
+        }
+        let seal_config = SealConfig::shamir(shares, threshold);
+        seal_config
+            .validate()
+            .map_err(|e| LogicalError::bad_request(e.to_string()))?;
+        let physical = self.physical.clone();
+        let root_key = arca_barrier::generate_key().map_err(barrier_err)?;
+        let unseal_key = arca_barrier::generate_key().map_err(barrier_err)?;
+        self.barrier
+            .initialize(&root_key)
+            .await
+            .map_err(barrier_err)?;
+        arca_barrier::store_root_key(physical.as_ref(), &unseal_key, &root_key)
+            .await
+            .map_err(barrier_err)?;
+        let keys = if shares == 1 && threshold == 1 {
+            vec![unseal_key.clone()]
+        } else {
+            arca_barrier::shamir::split(&unseal_key, shares, threshold)
+                .map_err(|e| LogicalError::internal(e.to_string()))?
+        };
+
+        // Unseal briefly to lay down the mount tables, the default policy and the root token.
+        self.barrier.unseal(&root_key).await.map_err(barrier_err)?;
+        let result = async {
+            self.setup_after_unseal(lifecycle).await?;
+            let (token, _) = tokens.create_root(root_token_id).await?;
+            Ok::<_, LogicalError>(token)
+        }
+        .await;
+        self.teardown_before_seal(lifecycle).await;
+        self.barrier.seal();
+        let root_token = result?;
+        // Written last: a core counts as initialized only once everything above exists.
+        arca_barrier::write_seal_config(physical.as_ref(), &seal_config)
+            .await
+            .map_err(barrier_err)?;
+        Ok(InitResult { keys, root_token })
+    }
+
+    /// Opens the barrier with `root_key` and brings every subsystem up.
+    pub(crate) async fn unseal_with_root_key(
+        &self,
+        root_key: &[u8],
+        lifecycle: &dyn Lifecycle,
+    ) -> Result<(), LogicalError> {
+        let _state = self.state_lock.write().await;
+        if !self.barrier.sealed() {
+            return Ok(());
+        }
+        self.barrier.unseal(root_key).await.map_err(|e| match e {
+            BarrierError::InvalidKey | BarrierError::Decrypt => {
+                LogicalError::bad_request("Unseal failed, invalid key")
+            }
+            other => barrier_err(other),
+        })?;
+        if let Err(e) = self.setup_after_unseal(lifecycle).await {
+            self.teardown_before_seal(lifecycle).await;
+            self.barrier.seal();
+            return Err(e);
+        }
+        tracing::info!("core: vault is unsealed");
+        Ok(())
+    }
+
+    /// Seals: waits for requests in flight, stops every subsystem, drops the keys.
+    pub(crate) async fn seal(&self, lifecycle: &dyn Lifecycle) -> Result<(), LogicalError> {
+        let _state = self.state_lock.write().await;
+        if self.barrier.sealed() {
+            return Ok(());
+        }
+        self.teardown_before_seal(lifecycle).await;
+        self.barrier.seal();
+        tracing::info!("core: vault is sealed");
+        Ok(())
+    }
+
+    async fn setup_after_unseal(&self, lifecycle: &dyn Lifecycle) -> Result<(), LogicalError> {
+        self.load_cluster_info().await?;
+        lifecycle.setup().await?;
+        self.active_since.store(Arc::new(Some(chrono::Utc::now())));
+        Ok(())
+    }
+
+    async fn teardown_before_seal(&self, lifecycle: &dyn Lifecycle) {
+        lifecycle.teardown().await;
+        self.cluster.store(Arc::new(None));
+        self.active_since.store(Arc::new(None));
+        *self.rekey.lock() = None;
+        *self.generate_root.lock() = None;
+        *self.unseal.lock() = UnsealProgress::default();
+    }
+
+    async fn load_cluster_info(&self) -> Result<(), LogicalError> {
+        let b = &self.barrier;
+        let info = match b.get(CLUSTER_INFO_PATH).await.map_err(barrier_err)? {
+            Some(bytes) => {
+                serde_json::from_slice::<ClusterInfo>(&bytes).map_err(LogicalError::internal)?
+            }
+            None => {
+                let info = ClusterInfo {
+                    version: 1,
+                    name: self.cluster_name.clone().unwrap_or_else(|| {
+                        format!("vault-cluster-{}", crate::random::random_hex(4))
+                    }),
+                    id: uuid(),
+                };
+                let bytes = serde_json::to_vec(&info).map_err(LogicalError::internal)?;
+                b.put(CLUSTER_INFO_PATH, &bytes)
+                    .await
+                    .map_err(barrier_err)?;
+                info
+            }
+        };
+        self.cluster.store(Arc::new(Some(info)));
+        Ok(())
+    }
+
     /// `sys/seal-status` as JSON.
-    pub async fn seal_status(&self) -> Result<Value, LogicalError> {
+    pub(crate) async fn seal_status(&self) -> Result<Value, LogicalError> {
         let config = self.seal_config().await?;
         let sealed = self.sealed();
         let (t, n) = config
@@ -122,7 +386,7 @@ impl Core {
             .map(|c| (c.secret_threshold, c.secret_shares))
             .unwrap_or((0, 0));
         let (progress, nonce) = {
-            let u = self.inner.unseal.lock();
+            let u = self.unseal.lock();
             (u.keys.len(), u.nonce.clone())
         };
         let mut v = json!({
@@ -134,7 +398,7 @@ impl Core {
             "progress": progress,
             "nonce": nonce,
             "recovery_seal": false,
-            "version": self.config().version,
+            "version": self.version,
             "commit_date": crate::BUILD_DATE,
             "migration": false,
         });
@@ -143,13 +407,17 @@ impl Core {
             m.insert("cluster_id".into(), json!(info.id));
         }
         if let Value::Object(m) = &mut v {
-            m.insert("storage_type".into(), json!(self.config().storage_type));
+            m.insert("storage_type".into(), json!(self.storage_type));
         }
         Ok(v)
     }
 
     /// Adds one unseal key share; unseals when the threshold is reached.
-    pub async fn submit_unseal_key(&self, key: Zeroizing<Vec<u8>>) -> Result<Value, LogicalError> {
+    pub(crate) async fn submit_unseal_key(
+        &self,
+        key: Zeroizing<Vec<u8>>,
+        lifecycle: &dyn Lifecycle,
+    ) -> Result<Value, LogicalError> {
         let Some(config) = self.seal_config().await? else {
             return Err(LogicalError::bad_request("Vault is not initialized"));
         };
@@ -157,7 +425,7 @@ impl Core {
             return self.seal_status().await;
         }
         let ready = {
-            let mut u = self.inner.unseal.lock();
+            let mut u = self.unseal.lock();
             if u.nonce.is_empty() {
                 u.nonce = uuid();
             }
@@ -170,27 +438,30 @@ impl Core {
         };
         if let Some(progress) = ready {
             let unseal_key = combine(&config, &progress.keys)?;
-            let root_key =
-                arca_barrier::recover_root_key(self.config().physical.as_ref(), &unseal_key)
-                    .await
-                    .map_err(invalid_key)?;
-            self.unseal_with_root_key(&root_key).await?;
+            let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), &unseal_key)
+                .await
+                .map_err(invalid_key)?;
+            self.unseal_with_root_key(&root_key, lifecycle).await?;
         }
         self.seal_status().await
     }
 
     /// Forgets the shares given so far.
-    pub async fn reset_unseal(&self) -> Result<Value, LogicalError> {
-        *self.inner.unseal.lock() = UnsealProgress::default();
+    pub(crate) async fn reset_unseal(&self) -> Result<Value, LogicalError> {
+        *self.unseal.lock() = UnsealProgress::default();
         self.seal_status().await
     }
 
     /// Unseals with the complete unseal key at once (dev mode, tests).
-    pub async fn unseal_with_key(&self, unseal_key: &[u8]) -> Result<(), LogicalError> {
-        let root_key = arca_barrier::recover_root_key(self.config().physical.as_ref(), unseal_key)
+    pub(crate) async fn unseal_with_key(
+        &self,
+        unseal_key: &[u8],
+        lifecycle: &dyn Lifecycle,
+    ) -> Result<(), LogicalError> {
+        let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), unseal_key)
             .await
             .map_err(invalid_key)?;
-        self.unseal_with_root_key(&root_key).await
+        self.unseal_with_root_key(&root_key, lifecycle).await
     }
 
     /// Recovers the root key from a full set of current shares, proving the caller holds them.
@@ -200,7 +471,7 @@ impl Core {
         keys: &[Zeroizing<Vec<u8>>],
     ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>), LogicalError> {
         let unseal_key = combine(config, keys)?;
-        let root_key = arca_barrier::recover_root_key(self.config().physical.as_ref(), &unseal_key)
+        let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), &unseal_key)
             .await
             .map_err(|e| match e {
                 BarrierError::InvalidKey
@@ -237,18 +508,18 @@ impl Core {
     }
 
     /// `GET sys/rekey/init`.
-    pub async fn rekey_status(&self) -> Result<Value, LogicalError> {
+    pub(crate) async fn rekey_status(&self) -> Result<Value, LogicalError> {
         let required = self
             .seal_config()
             .await?
             .map(|c| c.secret_threshold)
             .unwrap_or(0);
-        let g = self.inner.rekey.lock();
+        let g = self.rekey.lock();
         Ok(self.rekey_status_json(g.as_ref(), required))
     }
 
     /// `PUT sys/rekey/init`.
-    pub async fn rekey_init(
+    pub(crate) async fn rekey_init(
         &self,
         shares: usize,
         threshold: usize,
@@ -275,7 +546,7 @@ impl Core {
             .await?
             .map(|c| c.secret_threshold)
             .unwrap_or(0);
-        let mut g = self.inner.rekey.lock();
+        let mut g = self.rekey.lock();
         if g.is_some() {
             return Err(LogicalError::bad_request("rekey already in progress"));
         }
@@ -291,12 +562,12 @@ impl Core {
     }
 
     /// `DELETE sys/rekey/init`.
-    pub fn rekey_cancel(&self) {
-        *self.inner.rekey.lock() = None;
+    pub(crate) fn rekey_cancel(&self) {
+        *self.rekey.lock() = None;
     }
 
     /// `PUT sys/rekey/update`.
-    pub async fn rekey_update(
+    pub(crate) async fn rekey_update(
         &self,
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
@@ -306,7 +577,7 @@ impl Core {
             .await?
             .ok_or_else(|| LogicalError::bad_request("Vault is not initialized"))?;
         let ready = {
-            let mut g = self.inner.rekey.lock();
+            let mut g = self.rekey.lock();
             let Some(s) = g.as_mut() else {
                 return Err(LogicalError::bad_request("no rekey in progress"));
             };
@@ -341,7 +612,7 @@ impl Core {
             Ok(k) => k,
             Err(e) => {
                 // Wrong shares: start the collection over, as Vault does.
-                if let Some(s) = self.inner.rekey.lock().as_mut() {
+                if let Some(s) = self.rekey.lock().as_mut() {
                     s.keys.clear();
                 }
                 return Err(e);
@@ -357,7 +628,7 @@ impl Core {
         });
         if verify {
             let vnonce = uuid();
-            if let Some(s) = self.inner.rekey.lock().as_mut() {
+            if let Some(s) = self.rekey.lock().as_mut() {
                 s.pending = Some(PendingRekey {
                     unseal_key: new_unseal,
                     root_key,
@@ -371,7 +642,7 @@ impl Core {
         } else {
             self.commit_rekey(&new_config, &new_unseal, &root_key)
                 .await?;
-            *self.inner.rekey.lock() = None;
+            *self.rekey.lock() = None;
         }
         Ok(out)
     }
@@ -382,7 +653,7 @@ impl Core {
         unseal_key: &[u8],
         root_key: &[u8],
     ) -> Result<(), LogicalError> {
-        let physical = self.config().physical.clone();
+        let physical = self.physical.clone();
         arca_barrier::store_root_key(physical.as_ref(), unseal_key, root_key)
             .await
             .map_err(barrier_err)?;
@@ -394,8 +665,8 @@ impl Core {
     }
 
     /// `GET sys/rekey/verify`.
-    pub fn rekey_verify_status(&self) -> Result<Value, LogicalError> {
-        let g = self.inner.rekey.lock();
+    pub(crate) fn rekey_verify_status(&self) -> Result<Value, LogicalError> {
+        let g = self.rekey.lock();
         let Some(s) = g.as_ref() else {
             return Err(LogicalError::bad_request("no rekey configuration found"));
         };
@@ -412,9 +683,9 @@ impl Core {
 
     /// `DELETE sys/rekey/verify`: throws away the verification progress (the new shares stay
     /// pending with a fresh nonce).
-    pub fn rekey_verify_cancel(&self) -> Result<Value, LogicalError> {
+    pub(crate) fn rekey_verify_cancel(&self) -> Result<Value, LogicalError> {
         {
-            let mut g = self.inner.rekey.lock();
+            let mut g = self.rekey.lock();
             if let Some(p) = g.as_mut().and_then(|s| s.pending.as_mut()) {
                 p.verify_keys.clear();
                 p.verification_nonce = uuid();
@@ -424,13 +695,13 @@ impl Core {
     }
 
     /// `PUT sys/rekey/verify`.
-    pub async fn rekey_verify(
+    pub(crate) async fn rekey_verify(
         &self,
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
     ) -> Result<Value, LogicalError> {
         let done = {
-            let mut g = self.inner.rekey.lock();
+            let mut g = self.rekey.lock();
             let Some(s) = g.as_mut() else {
                 return Err(LogicalError::bad_request("no rekey configuration found"));
             };
@@ -471,7 +742,7 @@ impl Core {
         };
         let (config, unseal, root, vnonce) = done;
         self.commit_rekey(&config, &unseal, &root).await?;
-        *self.inner.rekey.lock() = None;
+        *self.rekey.lock() = None;
         Ok(json!({"nonce": vnonce, "complete": true}))
     }
 
@@ -494,13 +765,13 @@ impl Core {
     }
 
     /// `GET sys/generate-root/attempt`.
-    pub async fn generate_root_status(&self) -> Result<Value, LogicalError> {
+    pub(crate) async fn generate_root_status(&self) -> Result<Value, LogicalError> {
         let required = self
             .seal_config()
             .await?
             .map(|c| c.secret_threshold)
             .unwrap_or(0);
-        let g = self.inner.generate_root.lock();
+        let g = self.generate_root.lock();
         let mut v = self.generate_root_json(g.as_ref(), required);
         // The OTP is only ever shown in the answer to the call that made it.
         if let Value::Object(m) = &mut v {
@@ -510,7 +781,7 @@ impl Core {
     }
 
     /// `PUT sys/generate-root/attempt`.
-    pub async fn generate_root_init(
+    pub(crate) async fn generate_root_init(
         &self,
         otp: Option<String>,
         pgp_key: Option<String>,
@@ -536,7 +807,7 @@ impl Core {
             }
             None => (random_base62(OTP_LENGTH), true),
         };
-        let mut g = self.inner.generate_root.lock();
+        let mut g = self.generate_root.lock();
         if g.is_some() {
             return Err(LogicalError::bad_request(
                 "root generation already in progress",
@@ -552,22 +823,23 @@ impl Core {
     }
 
     /// `DELETE sys/generate-root/attempt`.
-    pub fn generate_root_cancel(&self) {
-        *self.inner.generate_root.lock() = None;
+    pub(crate) fn generate_root_cancel(&self) {
+        *self.generate_root.lock() = None;
     }
 
     /// `PUT sys/generate-root/update`.
-    pub async fn generate_root_update(
+    pub(crate) async fn generate_root_update(
         &self,
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
+        tokens: &TokenStore,
     ) -> Result<Value, LogicalError> {
         let config = self
             .seal_config()
             .await?
             .ok_or_else(|| LogicalError::bad_request("Vault is not initialized"))?;
         let (keys, otp, nonce) = {
-            let mut g = self.inner.generate_root.lock();
+            let mut g = self.generate_root.lock();
             let Some(s) = g.as_mut() else {
                 return Err(LogicalError::bad_request("no root generation in progress"));
             };
@@ -588,8 +860,8 @@ impl Core {
             (std::mem::take(&mut s.keys), s.otp.clone(), s.nonce.clone())
         };
         self.root_key_from_shares(&config, &keys).await?;
-        *self.inner.generate_root.lock() = None;
-        let (token, _) = self.create_root_token(None).await?;
+        *self.generate_root.lock() = None;
+        let (token, _) = tokens.create_root(None).await?;
         let xored: Zeroizing<Vec<u8>> = Zeroizing::new(
             token
                 .as_bytes()

@@ -11,26 +11,32 @@ use arca_sdk::{
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::core::{Core, Inner};
+use crate::mount_store::MountStore;
+use crate::policy_store::PolicyStore;
 use crate::token_fields::{bool_or, duration_secs, int_field, str_field, string_list};
 use crate::token_roles::{TokenRole, get_role, handle_roles};
 use crate::token_store::{TokenEntry, TokenStore, now_unix};
 
 /// The `auth/token/` backend.
 pub(crate) struct TokenBackend {
-    core: Weak<Inner>,
+    tokens: Arc<TokenStore>,
+    /// For `sudo` checks and the warning about policies that do not exist.
+    policies: Arc<PolicyStore>,
+    /// For the token mount's tuned TTLs; held weakly, as the mount table owns this backend.
+    mounts: Weak<MountStore>,
 }
 
 impl TokenBackend {
-    pub(crate) fn new(core: Weak<Inner>) -> TokenBackend {
-        TokenBackend { core }
-    }
-
-    fn core(&self) -> Result<Core, LogicalError> {
-        self.core
-            .upgrade()
-            .map(|inner| Core { inner })
-            .ok_or_else(|| LogicalError::internal("core is gone"))
+    pub(crate) fn new(
+        tokens: Arc<TokenStore>,
+        policies: Arc<PolicyStore>,
+        mounts: Weak<MountStore>,
+    ) -> TokenBackend {
+        TokenBackend {
+            tokens,
+            policies,
+            mounts,
+        }
     }
 }
 
@@ -328,13 +334,19 @@ fn auth_response(
 
 impl TokenBackend {
     /// The limits of the token mount at `mount_point`.
-    fn limits(&self, core: &Core, mount_point: &str) -> TtlLimits {
-        let cfg = core.config();
-        let mut l = TtlLimits {
-            default_ttl: cfg.default_lease_ttl.as_secs(),
-            max_ttl: cfg.max_lease_ttl.as_secs(),
+    fn limits(&self, mount_point: &str) -> TtlLimits {
+        let Some(mounts) = self.mounts.upgrade() else {
+            return TtlLimits {
+                default_ttl: 0,
+                max_ttl: 0,
+            };
         };
-        if let Some((_, route)) = core.inner.router.route(mount_point) {
+        let (default_ttl, max_ttl) = mounts.system_ttls();
+        let mut l = TtlLimits {
+            default_ttl: default_ttl.as_secs(),
+            max_ttl: max_ttl.as_secs(),
+        };
+        if let Some((_, route)) = mounts.router().route(mount_point) {
             let m = route.mount.load();
             if m.config.max_lease_ttl > 0 {
                 l.max_ttl = m.config.max_lease_ttl;
@@ -348,8 +360,8 @@ impl TokenBackend {
     }
 
     /// Whether the client token holds `sudo` (or root) on `path`.
-    async fn has_sudo(&self, core: &Core, te: &TokenEntry, path: &str) -> bool {
-        match core.policy_store().acl(&te.policies).await {
+    async fn has_sudo(&self, te: &TokenEntry, path: &str) -> bool {
+        match self.policies.acl(&te.policies).await {
             Ok(acl) => acl.is_root() || acl.capability_set(path).contains(Capabilities::SUDO),
             Err(_) => false,
         }
@@ -360,31 +372,22 @@ impl TokenBackend {
     /// build the entry, persist it, answer.
     async fn create(
         &self,
-        core: &Core,
         req: &Request,
         orphan: bool,
         role: Option<TokenRole>,
     ) -> Result<Option<Response>, LogicalError> {
-        let parent = self.check_parent(core, req).await?;
+        let parent = self.check_parent(req).await?;
         let mut fields = CreateRequest::parse(&req.data)?;
         let token_type = check_type_and_role(&mut fields, role.as_ref())?;
-        let new = self.build_entry(
-            core,
-            req,
-            &parent,
-            fields,
-            token_type,
-            orphan,
-            role.as_ref(),
-        )?;
-        let (token, entry) = core.token_store().create(new.entry, new.custom_id).await?;
-        answer_create(core, &token, &entry, new.plan, new.warnings).await
+        let new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
+        let (token, entry) = self.tokens.create(new.entry, new.custom_id).await?;
+        answer_create(&self.policies, &token, &entry, new.plan, new.warnings).await
     }
 
     /// The caller's token as the parent of a new one: it must exist, not be a batch token
     /// and have no use limit. Says whether it holds `sudo` on the creation path.
-    async fn check_parent(&self, core: &Core, req: &Request) -> Result<Parent, LogicalError> {
-        let Some(entry) = core.token_store().lookup_with(req.token(), true).await? else {
+    async fn check_parent(&self, req: &Request) -> Result<Parent, LogicalError> {
+        let Some(entry) = self.tokens.lookup_with(req.token(), true).await? else {
             return Err(LogicalError::bad_request(
                 "parent token lookup failed: no parent found",
             ));
@@ -400,7 +403,7 @@ impl TokenBackend {
             ));
         }
         let full_path = format!("{}{}", req.mount_point, req.path);
-        let is_sudo = self.has_sudo(core, &entry, &full_path).await;
+        let is_sudo = self.has_sudo(&entry, &full_path).await;
         Ok(Parent { entry, is_sudo })
     }
 
@@ -409,7 +412,6 @@ impl TokenBackend {
     #[allow(clippy::too_many_arguments)]
     fn build_entry(
         &self,
-        core: &Core,
         req: &Request,
         parent: &Parent,
         fields: CreateRequest,
@@ -486,7 +488,6 @@ impl TokenBackend {
 
         let mut warnings = Response::default();
         let plan = self.plan_ttl(
-            core,
             req,
             parent,
             &fields.lifetimes,
@@ -514,7 +515,6 @@ impl TokenBackend {
     #[allow(clippy::too_many_arguments)]
     fn plan_ttl(
         &self,
-        core: &Core,
         req: &Request,
         parent: &Parent,
         asked: &Lifetimes,
@@ -560,7 +560,7 @@ impl TokenBackend {
         entry.ttl = ttl;
         if period_use > 0 || ttl > 0 || !entry.is_root() {
             let (t, ttl_warnings) = calculate_ttl(
-                self.limits(core, &req.mount_point),
+                self.limits(&req.mount_point),
                 0,
                 ttl,
                 period_use,
@@ -591,7 +591,6 @@ impl TokenBackend {
 
     async fn renew(
         &self,
-        core: &Core,
         req: &Request,
         e: Arc<TokenEntry>,
         shown_token: &str,
@@ -622,7 +621,7 @@ impl TokenBackend {
         }
         let now = now_unix();
         let (ttl, warnings) = calculate_ttl(
-            self.limits(core, &req.mount_point),
+            self.limits(&req.mount_point),
             increment,
             e.creation_ttl,
             period,
@@ -633,7 +632,7 @@ impl TokenBackend {
         let mut next = (*e).clone();
         next.ttl = ttl;
         next.last_renewal_time = now;
-        let next = core.token_store().update(next).await?;
+        let next = self.tokens.update(next).await?;
         let mut r = auth_response(shown_token, &next, ttl, true, period, max);
         r.warnings = warnings;
         Ok(Some(r))
@@ -865,7 +864,7 @@ struct NewToken {
 /// The answer to a creation: the auth block, the warnings gathered on the way, and one
 /// for each policy that does not exist.
 async fn answer_create(
-    core: &Core,
+    policies: &PolicyStore,
     token: &str,
     e: &TokenEntry,
     plan: TtlPlan,
@@ -881,7 +880,7 @@ async fn answer_create(
     );
     out.warnings = warnings;
     for p in &e.policies {
-        if core.policy_store().get(p).await?.is_none() {
+        if policies.get(p).await?.is_none() {
             out.warn(format!("Policy {p:?} does not exist"));
         }
     }
@@ -923,15 +922,13 @@ impl Backend for TokenBackend {
 impl TokenBackend {
     /// Runs the endpoint `req.path` names, its fields already converted.
     async fn dispatch(&self, req: Request) -> Result<Option<Response>, LogicalError> {
-        let core = self.core()?;
-        let store = core.token_store();
+        let store = &*self.tokens;
         let path = req.path.trim_end_matches('/').to_string();
         use Operation as O;
         let write = matches!(req.operation, O::Update | O::Create);
         match (path.as_str(), req.operation) {
             ("create" | "create-orphan", _) if write => {
-                self.create(&core, &req, path == "create-orphan", None)
-                    .await
+                self.create(&req, path == "create-orphan", None).await
             }
             (p, _) if write && p.starts_with("create/") => {
                 let name = &p["create/".len()..];
@@ -939,7 +936,7 @@ impl TokenBackend {
                 let Some(role) = get_role(storage.as_ref(), name).await? else {
                     return Err(LogicalError::bad_request(format!("unknown role {name}")));
                 };
-                self.create(&core, &req, false, Some(role)).await
+                self.create(&req, false, Some(role)).await
             }
             ("lookup-self", O::Read | O::Update | O::Create) => {
                 let Some(e) = store.lookup_with(req.token(), true).await? else {
@@ -971,21 +968,21 @@ impl TokenBackend {
                 let Some(e) = store.lookup_with(req.token(), true).await? else {
                     return Err(LogicalError::bad_request("token not found"));
                 };
-                self.renew(&core, &req, e, req.token()).await
+                self.renew(&req, e, req.token()).await
             }
             ("renew", _) if write => {
                 let t = token_field(&req)?;
                 let Some(e) = store.lookup(&t).await? else {
                     return Err(LogicalError::bad_request("token not found"));
                 };
-                self.renew(&core, &req, e, &t).await
+                self.renew(&req, e, &t).await
             }
             ("renew-accessor", _) if write => {
                 let a = accessor_field(&req)?;
                 let Some(e) = store.lookup_accessor(&a).await? else {
                     return Err(LogicalError::InvalidRequest("invalid accessor".into()));
                 };
-                self.renew(&core, &req, e, "").await
+                self.renew(&req, e, "").await
             }
             ("revoke-self", _) if write => {
                 let e = store.lookup_with(req.token(), true).await?;
@@ -1015,7 +1012,7 @@ impl TokenBackend {
                 let caller = store.lookup_with(req.token(), true).await?;
                 let full = format!("{}{}", req.mount_point, req.path);
                 let sudo = match &caller {
-                    Some(c) => self.has_sudo(&core, c, &full).await,
+                    Some(c) => self.has_sudo(c, &full).await,
                     None => false,
                 };
                 if !sudo {

@@ -232,6 +232,24 @@ impl TokenStore {
         self.batch_key.read().clone().ok_or(LogicalError::Sealed)
     }
 
+    /// Creates a root token (the init token, generate-root, dev mode).
+    pub async fn create_root(
+        &self,
+        id: Option<String>,
+    ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
+        self.create(
+            TokenEntry {
+                policies: vec!["root".into()],
+                path: "auth/token/root".into(),
+                display_name: "root".into(),
+                orphan: true,
+                ..TokenEntry::default()
+            },
+            id,
+        )
+        .await
+    }
+
     /// Stores a new token. `id` is used as the token when given (root token ids in dev mode,
     /// `id` on create), otherwise a fresh `hvs.` token is made. A `token_type` of `"batch"`
     /// makes an `hvb.` token that holds the entry itself, sealed, and is stored nowhere.

@@ -3,8 +3,16 @@
 use std::sync::Arc;
 
 use arca_barrier::{Barrier, BarrierError, BarrierOp};
-use arca_sdk::{Storage, StorageEntry, StorageError, StorageOp};
+use arca_sdk::{LogicalError, Storage, StorageEntry, StorageError, StorageOp};
 use async_trait::async_trait;
+
+/// A barrier failure as the API answers it: sealed is 503, anything else a 500.
+pub(crate) fn barrier_err(e: BarrierError) -> LogicalError {
+    match e {
+        BarrierError::Sealed => LogicalError::Sealed,
+        other => LogicalError::internal(other),
+    }
+}
 
 fn map_err(e: BarrierError) -> StorageError {
     match e {

@@ -4,7 +4,7 @@ use arca_sdk::{JsonMap, LogicalError, Response};
 use serde_json::{Value, json};
 
 use super::{bool_field, raw_json};
-use crate::core::Core;
+use crate::seal_ops::Seal;
 
 fn code(d: &JsonMap, name: &str, default: u16) -> Result<u16, LogicalError> {
     let Some(v) = d.get(name) else {
@@ -24,7 +24,7 @@ fn code(d: &JsonMap, name: &str, default: u16) -> Result<u16, LogicalError> {
 }
 
 /// Answers `GET|HEAD sys/health`.
-pub(crate) async fn health(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+pub(crate) async fn health(seal: &Seal, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
     let active = code(d, "activecode", 200)?;
     // Accepted and validated even though this single-node server is never a standby.
     let _standby = code(d, "standbycode", 429)?;
@@ -35,8 +35,8 @@ pub(crate) async fn health(core: &Core, d: &JsonMap) -> Result<Option<Response>,
     let _ = bool_field(d, "standbyok")?;
     let _ = bool_field(d, "perfstandbyok")?;
 
-    let initialized = core.initialized().await?;
-    let sealed = core.sealed();
+    let initialized = seal.initialized().await?;
+    let sealed = seal.sealed();
     let mut v = json!({
         "initialized": initialized,
         "sealed": sealed,
@@ -44,9 +44,9 @@ pub(crate) async fn health(core: &Core, d: &JsonMap) -> Result<Option<Response>,
         "replication_performance_mode": if sealed { "unknown" } else { "disabled" },
         "replication_dr_mode": if sealed { "unknown" } else { "disabled" },
         "server_time_utc": chrono::Utc::now().timestamp(),
-        "version": core.config().version,
+        "version": seal.version(),
     });
-    if !sealed && let (Some(info), Value::Object(m)) = (core.cluster_info(), &mut v) {
+    if !sealed && let (Some(info), Value::Object(m)) = (seal.cluster_info(), &mut v) {
         m.insert("cluster_name".into(), json!(info.name));
         m.insert("cluster_id".into(), json!(info.id));
     }

@@ -9,7 +9,7 @@ mod policy;
 
 pub(crate) use endpoint::Endpoint;
 
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 
 use arca_sdk::{
     Backend, BackendType, ExistenceCheck, JsonMap, LogicalError, Operation, Request, Response,
@@ -18,45 +18,45 @@ use arca_sdk::{
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
-use crate::core::{Core, Inner};
-use crate::seal_ops::decode_key;
+use crate::catalog::Catalog;
+use crate::mount_store::MountStore;
+use crate::policy_store::PolicyStore;
+use crate::reload::ReloadLog;
+use crate::seal_ops::{Lifecycle, Seal, decode_key};
+use crate::token_store::TokenStore;
 
-/// A placeholder backend for a mount whose real backend is not built yet.
-pub(crate) struct Unavailable;
-
-#[async_trait]
-impl Backend for Unavailable {
-    async fn handle_request(&self, _req: Request) -> Result<Option<Response>, LogicalError> {
-        Err(LogicalError::not_found(format!(
-            "no handler for route {:?}. route entry found, but backend is nil.",
-            _req.mount_point.clone() + &_req.path
-        )))
-    }
-    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        Ok(ExistenceCheck::default())
-    }
-    fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths::default()
-    }
-    fn backend_type(&self) -> BackendType {
-        BackendType::Unknown
-    }
+/// The subsystems the `sys/` endpoints serve. The mount table is held weakly: it owns the
+/// route that owns this backend.
+#[derive(Clone)]
+pub(crate) struct SystemDeps {
+    /// Seal state: key status, rotate, rekey, generate-root.
+    pub(crate) seal: Arc<Seal>,
+    /// `sys/mounts`, `sys/auth`, `sys/remount`, `sys/internal/ui/mounts`.
+    pub(crate) mounts: Weak<MountStore>,
+    /// Capabilities and generate-root's new root token.
+    pub(crate) tokens: Arc<TokenStore>,
+    /// `sys/policy`, `sys/policies/acl`, capabilities.
+    pub(crate) policies: Arc<PolicyStore>,
+    /// `sys/plugins/catalog`.
+    pub(crate) catalog: Arc<Catalog>,
+    /// `sys/plugins/reload`.
+    pub(crate) reloads: Arc<ReloadLog>,
 }
 
 /// The `sys/` backend.
 pub(crate) struct SystemBackend {
-    core: Weak<Inner>,
+    deps: SystemDeps,
 }
 
 impl SystemBackend {
-    pub(crate) fn new(core: Weak<Inner>) -> SystemBackend {
-        SystemBackend { core }
+    pub(crate) fn new(deps: SystemDeps) -> SystemBackend {
+        SystemBackend { deps }
     }
 
-    fn core(&self) -> Result<Core, LogicalError> {
-        self.core
+    fn mounts(&self) -> Result<Arc<MountStore>, LogicalError> {
+        self.deps
+            .mounts
             .upgrade()
-            .map(|inner| Core { inner })
             .ok_or_else(|| LogicalError::internal("core is gone"))
     }
 }
@@ -152,36 +152,43 @@ fn string_list(d: &JsonMap, k: &str) -> Option<Vec<String>> {
 /// Serves the endpoints that work before unseal and without a token: health, seal-status,
 /// init and unseal. Returns `None` for every other request.
 pub(crate) async fn handle_pre_seal(
-    core: &Core,
+    seal: &Seal,
+    lifecycle: &dyn Lifecycle,
+    tokens: &TokenStore,
     req: &Request,
 ) -> Option<Result<Option<Response>, LogicalError>> {
     let op = req.operation;
     match req.path.trim_end_matches('/') {
         "sys/health" => Some(match op {
-            Operation::Read => health::health(core, &req.data).await,
+            Operation::Read => health::health(seal, &req.data).await,
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/seal-status" => Some(match op {
-            Operation::Read => core.seal_status().await.and_then(|v| raw_json(200, &v)),
+            Operation::Read => seal.seal_status().await.and_then(|v| raw_json(200, &v)),
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/init" => Some(match op {
-            Operation::Read => match core.initialized().await {
+            Operation::Read => match seal.initialized().await {
                 Ok(i) => raw_json(200, &json!({"initialized": i})),
                 Err(e) => Err(e),
             },
-            Operation::Update | Operation::Create => init(core, &req.data).await,
+            Operation::Update | Operation::Create => init(seal, lifecycle, tokens, &req.data).await,
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/unseal" => Some(match op {
-            Operation::Update | Operation::Create => unseal(core, &req.data).await,
+            Operation::Update | Operation::Create => unseal(seal, lifecycle, &req.data).await,
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         _ => None,
     }
 }
 
-async fn init(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+async fn init(
+    seal: &Seal,
+    lifecycle: &dyn Lifecycle,
+    tokens: &TokenStore,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
     if string_list(d, "pgp_keys").is_some_and(|k| !k.is_empty())
         || str_field(d, "root_token_pgp_key").is_some_and(|k| !k.is_empty())
     {
@@ -198,7 +205,9 @@ async fn init(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError
     }
     let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
     let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
-    let result = core.initialize(shares, threshold, None).await?;
+    let result = seal
+        .initialize(shares, threshold, None, lifecycle, tokens)
+        .await?;
     let keys: Vec<String> = result
         .keys
         .iter()
@@ -215,12 +224,16 @@ async fn init(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError
     )
 }
 
-async fn unseal(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
-    if !core.initialized().await? {
+async fn unseal(
+    seal: &Seal,
+    lifecycle: &dyn Lifecycle,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
+    if !seal.initialized().await? {
         return Err(LogicalError::bad_request("Vault is not initialized"));
     }
     if bool_field(d, "reset")? {
-        let v = core.reset_unseal().await?;
+        let v = seal.reset_unseal().await?;
         return raw_json(200, &v);
     }
     let Some(key) = str_field(d, "key").filter(|k| !k.is_empty()) else {
@@ -229,7 +242,7 @@ async fn unseal(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalErr
         ));
     };
     let key = decode_key(&key)?;
-    let v = core.submit_unseal_key(key).await?;
+    let v = seal.submit_unseal_key(key, lifecycle).await?;
     raw_json(200, &v)
 }
 
@@ -311,7 +324,8 @@ impl SystemBackend {
         endpoint: Endpoint,
         req: Request,
     ) -> Result<Option<Response>, LogicalError> {
-        let core = self.core()?;
+        let deps = &self.deps;
+        let seal = &deps.seal;
         let op = req.operation;
         let d = &req.data;
         use Endpoint as E;
@@ -324,11 +338,7 @@ impl SystemBackend {
             (E::Seal, O::Update | O::Create) => Ok(None),
             (E::StepDown, O::Update | O::Create) => Ok(None),
             (E::KeyStatus, O::Read) => {
-                let info = core
-                    .inner
-                    .barrier
-                    .key_info()
-                    .map_err(crate::core::barrier_err)?;
+                let info = seal.key_info()?;
                 legacy(json!({
                     "term": info.term,
                     "install_time": info.install_time.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -336,18 +346,14 @@ impl SystemBackend {
                 }))
             }
             (E::Rotate, O::Update | O::Create) => {
-                core.inner
-                    .barrier
-                    .rotate()
-                    .await
-                    .map_err(crate::core::barrier_err)?;
+                seal.rotate().await?;
                 Ok(None)
             }
-            (E::RekeyInit, O::Read) => legacy(core.rekey_status().await?),
+            (E::RekeyInit, O::Read) => legacy(seal.rekey_status().await?),
             (E::RekeyInit, O::Update | O::Create) => {
                 let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
                 let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
-                let v = core
+                let v = seal
                     .rekey_init(
                         shares,
                         threshold,
@@ -359,38 +365,38 @@ impl SystemBackend {
                 legacy(v)
             }
             (E::RekeyInit, O::Delete) => {
-                core.rekey_cancel();
+                seal.rekey_cancel();
                 Ok(None)
             }
             (E::RekeyUpdate, O::Update | O::Create) => {
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(core.rekey_update(key, &nonce).await?)
+                legacy(seal.rekey_update(key, &nonce).await?)
             }
-            (E::RekeyVerify, O::Read) => legacy(core.rekey_verify_status()?),
-            (E::RekeyVerify, O::Delete) => legacy(core.rekey_verify_cancel()?),
+            (E::RekeyVerify, O::Read) => legacy(seal.rekey_verify_status()?),
+            (E::RekeyVerify, O::Delete) => legacy(seal.rekey_verify_cancel()?),
             (E::RekeyVerify, O::Update | O::Create) => {
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(core.rekey_verify(key, &nonce).await?)
+                legacy(seal.rekey_verify(key, &nonce).await?)
             }
             // Arca never keeps PGP-encrypted key backups: nothing to read, nothing to delete.
             (E::RekeyBackup, O::Read) => Err(LogicalError::bad_request("no backed-up keys found")),
             (E::RekeyBackup, O::Delete) => Ok(None),
             (E::RekeyBackup, O::List) => Err(LogicalError::UnsupportedPath),
-            (E::GenerateRootAttempt, O::Read) => legacy(core.generate_root_status().await?),
+            (E::GenerateRootAttempt, O::Read) => legacy(seal.generate_root_status().await?),
             (E::GenerateRootAttempt, O::Update | O::Create) => legacy(
-                core.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))
+                seal.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))
                     .await?,
             ),
             (E::GenerateRootAttempt, O::Delete) => {
-                core.generate_root_cancel();
+                seal.generate_root_cancel();
                 Ok(None)
             }
             (E::GenerateRootUpdate, O::Update | O::Create) => {
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(core.generate_root_update(key, &nonce).await?)
+                legacy(seal.generate_root_update(key, &nonce, &deps.tokens).await?)
             }
             (
                 e @ (E::Mounts
@@ -404,7 +410,7 @@ impl SystemBackend {
                 | E::UiMounts
                 | E::UiMount(_)),
                 op,
-            ) => mounts::handle(&core, e, op, &req).await,
+            ) => mounts::handle(&*self.mounts()?, &deps.policies, e, op, &req).await,
             (
                 e @ (E::Policies
                 | E::Policy(_)
@@ -415,7 +421,7 @@ impl SystemBackend {
                 | E::CapabilitiesAccessor
                 | E::ResultantAcl),
                 op,
-            ) => policy::handle(&core, e, op, &req).await,
+            ) => policy::handle(&deps.policies, &deps.tokens, e, op, &req).await,
             (
                 e @ (E::PluginsCatalog
                 | E::PluginsCatalogType(_)
@@ -424,7 +430,15 @@ impl SystemBackend {
                 | E::PluginsReloadStatus
                 | E::PluginsReloadTyped(..)),
                 op,
-            ) => plugins::handle(&core, e, op, &req).await,
+            ) => {
+                let mounts = self.mounts()?;
+                let reload = plugins::Reload {
+                    mounts: &mounts,
+                    catalog: &deps.catalog,
+                    log: &deps.reloads,
+                };
+                plugins::handle(&deps.catalog, reload, e, op, &req).await
+            }
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }

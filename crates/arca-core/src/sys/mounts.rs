@@ -9,11 +9,13 @@ use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
 use serde_json::{Value, json};
 
 use super::{Endpoint, bool_field, data, legacy, str_field};
-use crate::core::Core;
+use crate::mount_store::MountStore;
 use crate::mounts::{MountEntry, TableKind, normalize_mount_path};
+use crate::policy_store::PolicyStore;
 
 pub(crate) async fn handle(
-    core: &Core,
+    mounts: &MountStore,
+    policies: &PolicyStore,
     e: Endpoint,
     op: Operation,
     req: &Request,
@@ -22,27 +24,27 @@ pub(crate) async fn handle(
     use Operation as O;
     let d = &req.data;
     match (e, op) {
-        (E::Mounts, O::Read) => legacy(table_json(core, TableKind::Mounts)),
-        (E::Auth, O::Read) => legacy(table_json(core, TableKind::Auth)),
-        (E::Mount(p), O::Read) => read_mount(core, TableKind::Mounts, &p),
-        (E::AuthMount(p), O::Read) => read_mount(core, TableKind::Auth, &p),
-        (E::Mount(p), O::Update | O::Create) => enable(core, TableKind::Mounts, &p, d).await,
-        (E::AuthMount(p), O::Update | O::Create) => enable(core, TableKind::Auth, &p, d).await,
-        (E::Mount(p), O::Delete) => disable(core, TableKind::Mounts, &p).await,
-        (E::AuthMount(p), O::Delete) => disable(core, TableKind::Auth, &p).await,
+        (E::Mounts, O::Read) => legacy(table_json(mounts, TableKind::Mounts)),
+        (E::Auth, O::Read) => legacy(table_json(mounts, TableKind::Auth)),
+        (E::Mount(p), O::Read) => read_mount(mounts, TableKind::Mounts, &p),
+        (E::AuthMount(p), O::Read) => read_mount(mounts, TableKind::Auth, &p),
+        (E::Mount(p), O::Update | O::Create) => enable(mounts, TableKind::Mounts, &p, d).await,
+        (E::AuthMount(p), O::Update | O::Create) => enable(mounts, TableKind::Auth, &p, d).await,
+        (E::Mount(p), O::Delete) => disable(mounts, TableKind::Mounts, &p).await,
+        (E::AuthMount(p), O::Delete) => disable(mounts, TableKind::Auth, &p).await,
         (E::MountTune(p), O::Read) => {
             let (kind, path) = split_auth(&p);
-            read_tune(core, kind, &path)
+            read_tune(mounts, kind, &path)
         }
-        (E::AuthTune(p), O::Read) => read_tune(core, TableKind::Auth, &p),
+        (E::AuthTune(p), O::Read) => read_tune(mounts, TableKind::Auth, &p),
         (E::MountTune(p), O::Update | O::Create) => {
             let (kind, path) = split_auth(&p);
-            tune(core, kind, &path, d).await
+            tune(mounts, kind, &path, d).await
         }
-        (E::AuthTune(p), O::Update | O::Create) => tune(core, TableKind::Auth, &p, d).await,
-        (E::Remount, O::Update | O::Create) => remount(core, d).await,
+        (E::AuthTune(p), O::Update | O::Create) => tune(mounts, TableKind::Auth, &p, d).await,
+        (E::Remount, O::Update | O::Create) => remount(mounts, d).await,
         (E::RemountStatus(id), O::Read) => {
-            let found = core.inner.migrations.lock().get(&id).cloned();
+            let found = mounts.migrations().lock().get(&id).cloned();
             match found {
                 Some((source, target)) => data(json!({
                     "migration_id": id,
@@ -51,8 +53,8 @@ pub(crate) async fn handle(
                 None => Err(LogicalError::empty_not_found()),
             }
         }
-        (E::UiMounts, O::Read) => ui_mounts(core, req).await,
-        (E::UiMount(p), O::Read) => ui_mount(core, req, &p).await,
+        (E::UiMounts, O::Read) => ui_mounts(mounts, policies, req).await,
+        (E::UiMount(p), O::Read) => ui_mount(mounts, policies, req, &p).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -65,25 +67,30 @@ fn split_auth(p: &str) -> (TableKind, String) {
     }
 }
 
-fn table_json(core: &Core, kind: TableKind) -> Value {
+fn table_json(mounts: &MountStore, kind: TableKind) -> Value {
     let mut m = serde_json::Map::new();
-    for e in core.mount_entries(kind) {
+    for e in mounts.entries(kind) {
         m.insert(e.path.clone(), e.to_api_json());
     }
     Value::Object(m)
 }
 
-fn find(core: &Core, kind: TableKind, path: &str) -> Result<MountEntry, LogicalError> {
+fn find(mounts: &MountStore, kind: TableKind, path: &str) -> Result<MountEntry, LogicalError> {
     let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
-    core.mount_entries(kind)
+    mounts
+        .entries(kind)
         .into_iter()
         .find(|e| e.path == p)
         .ok_or_else(|| LogicalError::bad_request(format!("no matching mount at \"{p}\"")))
 }
 
-fn read_mount(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response>, LogicalError> {
+fn read_mount(
+    mounts: &MountStore,
+    kind: TableKind,
+    path: &str,
+) -> Result<Option<Response>, LogicalError> {
     let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
-    let Some(e) = core.mount_entries(kind).into_iter().find(|e| e.path == p) else {
+    let Some(e) = mounts.entries(kind).into_iter().find(|e| e.path == p) else {
         // OpenBao's words for reading a mount that does not exist.
         return Err(LogicalError::bad_request(match kind {
             TableKind::Mounts => format!("No secret engine mount at {p}"),
@@ -179,8 +186,8 @@ fn options_map(v: Option<&Value>) -> Result<Option<BTreeMap<String, String>>, Lo
     }
 }
 
-fn check_ttls(core: &Core, default: u64, max: u64) -> Result<(), LogicalError> {
-    let sys_max = core.config().max_lease_ttl.as_secs();
+fn check_ttls(mounts: &MountStore, default: u64, max: u64) -> Result<(), LogicalError> {
+    let sys_max = mounts.system_ttls().1.as_secs();
     if max > sys_max {
         return Err(LogicalError::bad_request(
             "given max_lease_ttl is greater than system max lease TTL",
@@ -200,7 +207,7 @@ fn check_ttls(core: &Core, default: u64, max: u64) -> Result<(), LogicalError> {
 }
 
 async fn enable(
-    core: &Core,
+    mounts: &MountStore,
     kind: TableKind,
     path: &str,
     d: &JsonMap,
@@ -249,7 +256,7 @@ async fn enable(
             }
         }
     }
-    if !core.has_backend_type(kind, &typ) {
+    if !mounts.has_backend_type(kind, &typ) {
         return Err(LogicalError::bad_request(format!(
             "plugin not found in the catalog: {typ}"
         )));
@@ -272,7 +279,7 @@ async fn enable(
     entry.config.max_lease_ttl =
         ttl_secs(&config_in, "max_lease_ttl", TtlSource::MountConfig)?.unwrap_or(0);
     check_ttls(
-        core,
+        mounts,
         entry.config.default_lease_ttl,
         entry.config.max_lease_ttl,
     )?;
@@ -298,8 +305,8 @@ async fn enable(
         entry.config.token_type = str_field(&config_in, "token_type").unwrap_or_default();
     }
 
-    let _guard = core.inner.mount_lock.lock().await;
-    let existing: Vec<MountEntry> = core.mount_entries(kind);
+    let _guard = mounts.lock().await;
+    let existing: Vec<MountEntry> = mounts.entries(kind);
     if let Some(conflict) = existing
         .iter()
         .find(|e| path.starts_with(&e.path) || e.path.starts_with(&path))
@@ -313,10 +320,10 @@ async fn enable(
         )));
     }
     let route_path = entry.route_path();
-    core.setup_route(entry, false).await?;
-    if let Err(e) = core.persist_table(kind).await {
+    mounts.setup_route(entry, false).await?;
+    if let Err(e) = mounts.persist_table(kind).await {
         // Keep memory and storage in agreement: undo the route.
-        if let Some(r) = core.inner.router.remove(&route_path) {
+        if let Some(r) = mounts.router().remove(&route_path) {
             r.backend.load().backend.cleanup().await;
         }
         return Err(e);
@@ -325,17 +332,13 @@ async fn enable(
 }
 
 async fn disable(
-    core: &Core,
+    mounts: &MountStore,
     kind: TableKind,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
     let path = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
-    let _guard = core.inner.mount_lock.lock().await;
-    let Some(entry) = core
-        .mount_entries(kind)
-        .into_iter()
-        .find(|e| e.path == path)
-    else {
+    let _guard = mounts.lock().await;
+    let Some(entry) = mounts.entries(kind).into_iter().find(|e| e.path == path) else {
         return Ok(None);
     };
     if entry.is_singleton() {
@@ -345,38 +348,42 @@ async fn disable(
         )));
     }
     let route_path = entry.route_path();
-    let Some(route) = core.inner.router.remove(&route_path) else {
+    let Some(route) = mounts.router().remove(&route_path) else {
         return Ok(None);
     };
-    if let Err(e) = core.persist_table(kind).await {
-        core.inner.router.insert(route_path, route);
+    if let Err(e) = mounts.persist_table(kind).await {
+        mounts.router().insert(route_path, route);
         return Err(e);
     }
     route.backend.load().backend.cleanup().await;
-    let view = crate::views::BarrierView::new(core.inner.barrier.clone(), entry.storage_prefix());
+    let view = mounts.view(entry.storage_prefix());
     if let Err(e) = view.clear().await {
         tracing::warn!(mount = %route_path, error = %e, "core: could not clear storage of disabled mount");
     }
     Ok(None)
 }
 
-fn effective_ttls(core: &Core, e: &MountEntry) -> (u64, u64) {
+fn effective_ttls(mounts: &MountStore, e: &MountEntry) -> (u64, u64) {
     let def = if e.config.default_lease_ttl > 0 {
         e.config.default_lease_ttl
     } else {
-        core.config().default_lease_ttl.as_secs()
+        mounts.system_ttls().0.as_secs()
     };
     let max = if e.config.max_lease_ttl > 0 {
         e.config.max_lease_ttl
     } else {
-        core.config().max_lease_ttl.as_secs()
+        mounts.system_ttls().1.as_secs()
     };
     (def, max)
 }
 
-fn read_tune(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response>, LogicalError> {
-    let e = find(core, kind, path)?;
-    let (def, max) = effective_ttls(core, &e);
+fn read_tune(
+    mounts: &MountStore,
+    kind: TableKind,
+    path: &str,
+) -> Result<Option<Response>, LogicalError> {
+    let e = find(mounts, kind, path)?;
+    let (def, max) = effective_ttls(mounts, &e);
     let mut v = json!({
         "default_lease_ttl": def,
         "max_lease_ttl": max,
@@ -425,17 +432,17 @@ fn read_tune(core: &Core, kind: TableKind, path: &str) -> Result<Option<Response
 }
 
 async fn tune(
-    core: &Core,
+    mounts: &MountStore,
     kind: TableKind,
     path: &str,
     d: &JsonMap,
 ) -> Result<Option<Response>, LogicalError> {
-    let _guard = core.inner.mount_lock.lock().await;
-    let e = find(core, kind, path)?;
-    let route =
-        core.inner.router.get(&e.route_path()).ok_or_else(|| {
-            LogicalError::bad_request(format!("no matching mount at \"{}\"", e.path))
-        })?;
+    let _guard = mounts.lock().await;
+    let e = find(mounts, kind, path)?;
+    let route = mounts
+        .router()
+        .get(&e.route_path())
+        .ok_or_else(|| LogicalError::bad_request(format!("no matching mount at \"{}\"", e.path)))?;
     let mut n = e.clone();
     if let Some(t) = ttl_secs(d, "default_lease_ttl", TtlSource::Tune)? {
         n.config.default_lease_ttl = t;
@@ -443,7 +450,7 @@ async fn tune(
     if let Some(t) = ttl_secs(d, "max_lease_ttl", TtlSource::Tune)? {
         n.config.max_lease_ttl = t;
     }
-    check_ttls(core, n.config.default_lease_ttl, n.config.max_lease_ttl)?;
+    check_ttls(mounts, n.config.default_lease_ttl, n.config.max_lease_ttl)?;
     if let Some(desc) = str_field(d, "description") {
         n.description = desc;
     }
@@ -512,21 +519,21 @@ async fn tune(
     }
     let old_mount = route.mount.load_full();
     route.mount.store(Arc::new(n.clone()));
-    if let Err(err) = core.persist_table(kind).await {
+    if let Err(err) = mounts.persist_table(kind).await {
         route.mount.store(old_mount);
         return Err(err);
     }
     if rebuild {
         // An options change such as a KV version upgrade needs a new backend instance on the
         // same storage; it is built before it replaces the old one.
-        let handle = core.build_backend(&n, &route).await?;
+        let handle = mounts.build_backend(&n, &route).await?;
         let old = route.backend.swap(Arc::new(handle));
         old.backend.cleanup().await;
     }
     Ok(None)
 }
 
-async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+async fn remount(mounts: &MountStore, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
     let from = str_field(d, "from").unwrap_or_default();
     let to = str_field(d, "to").unwrap_or_default();
     if from.is_empty() || to.is_empty() {
@@ -543,8 +550,8 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
     }
     let from_p = normalize_mount_path(&from_p).map_err(LogicalError::bad_request)?;
     let to_p = normalize_mount_path(&to_p).map_err(LogicalError::bad_request)?;
-    let _guard = core.inner.mount_lock.lock().await;
-    let entries = core.mount_entries(kind_from);
+    let _guard = mounts.lock().await;
+    let entries = mounts.entries(kind_from);
     let Some(entry) = entries.iter().find(|e| e.path == from_p).cloned() else {
         return Err(LogicalError::bad_request(format!(
             "no matching mount at \"{from_p}\""
@@ -574,7 +581,7 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
         }
     }
     let old_route_path = entry.route_path();
-    let Some(route) = core.inner.router.remove(&old_route_path) else {
+    let Some(route) = mounts.router().remove(&old_route_path) else {
         return Err(LogicalError::bad_request(format!(
             "no matching mount at \"{from_p}\""
         )));
@@ -582,17 +589,17 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
     let mut moved = entry.clone();
     moved.path = to_p.clone();
     route.mount.store(Arc::new(moved.clone()));
-    core.inner.router.insert(moved.route_path(), route.clone());
-    if let Err(e) = core.persist_table(kind_from).await {
-        core.inner.router.remove(&moved.route_path());
+    mounts.router().insert(moved.route_path(), route.clone());
+    if let Err(e) = mounts.persist_table(kind_from).await {
+        mounts.router().remove(&moved.route_path());
         route.mount.store(Arc::new(entry));
-        core.inner.router.insert(old_route_path, route);
+        mounts.router().insert(old_route_path, route);
         return Err(e);
     }
     let id = crate::random::uuid();
     // The move is done once the table is written (storage is keyed by uuid, not path).
-    core.inner
-        .migrations
+    mounts
+        .migrations()
         .lock()
         .insert(id.clone(), (entry.route_path(), moved.route_path()));
     let mut r = Response::with_data(
@@ -609,23 +616,27 @@ async fn remount(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalEr
 /// The ACL of the request's token, `None` when the request carries no valid token (these paths
 /// are reachable without one).
 async fn request_acl(
-    core: &Core,
+    policies: &PolicyStore,
     req: &Request,
 ) -> Result<Option<Arc<arca_policy::Acl>>, LogicalError> {
     if req.client_token_accessor.is_empty() {
         return Ok(None);
     }
-    Ok(Some(core.policy_store().acl(&req.policies).await?))
+    Ok(Some(policies.acl(&req.policies).await?))
 }
 
 /// `sys/internal/ui/mounts`: without a token only the mounts tuned `listing_visibility=unauth`
 /// (type, description, options); with one, the mounts its policies reach.
-async fn ui_mounts(core: &Core, req: &Request) -> Result<Option<Response>, LogicalError> {
-    let acl = request_acl(core, req).await?;
+async fn ui_mounts(
+    mounts: &MountStore,
+    policies: &PolicyStore,
+    req: &Request,
+) -> Result<Option<Response>, LogicalError> {
+    let acl = request_acl(policies, req).await?;
     let mut out = serde_json::Map::new();
     for (key, kind) in [("secret", TableKind::Mounts), ("auth", TableKind::Auth)] {
         let mut m = serde_json::Map::new();
-        for e in core.mount_entries(kind) {
+        for e in mounts.entries(kind) {
             let visible = e.config.listing_visibility == "unauth";
             match &acl {
                 Some(acl) if visible || acl.has_mount_access(&e.route_path()) => {
@@ -647,11 +658,12 @@ async fn ui_mounts(core: &Core, req: &Request) -> Result<Option<Response>, Logic
 
 /// `sys/internal/ui/mounts/<path>`: the mount serving `path`, for a token that reaches it.
 async fn ui_mount(
-    core: &Core,
+    mounts: &MountStore,
+    policies: &PolicyStore,
     req: &Request,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
-    let Some(acl) = request_acl(core, req).await? else {
+    let Some(acl) = request_acl(policies, req).await? else {
         return Err(LogicalError::PermissionDenied);
     };
     let full = path.trim_start_matches('/');
@@ -664,8 +676,8 @@ async fn ui_mount(
     } else {
         format!("{lookup}/")
     };
-    let best = core
-        .mount_entries(kind)
+    let best = mounts
+        .entries(kind)
         .into_iter()
         .filter(|e| probe.starts_with(&e.path))
         .max_by_key(|e| e.path.len());

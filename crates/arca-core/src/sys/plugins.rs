@@ -7,12 +7,14 @@ use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
 use serde_json::{Value, json};
 
 use super::{Endpoint, bool_field, data, str_field};
+use crate::catalog::Catalog;
 use crate::catalog::{CatalogError, PluginRegistration};
-use crate::core::Core;
-use crate::reload::ReloadTarget;
+use crate::mount_store::MountStore;
+use crate::reload::{ReloadLog, ReloadTarget};
 
 pub(crate) async fn handle(
-    core: &Core,
+    catalog: &Catalog,
+    reloads: Reload<'_>,
     e: Endpoint,
     op: Operation,
     req: &Request,
@@ -21,15 +23,15 @@ pub(crate) async fn handle(
     use Operation as O;
     let d = &req.data;
     match (e, op) {
-        (E::PluginsCatalog, O::Read) => catalog_listing(core),
+        (E::PluginsCatalog, O::Read) => catalog_listing(catalog),
         (E::PluginsCatalogType(t), O::List) => {
             let t = catalog_type(&t)?;
-            data(json!({ "keys": core.plugin_names(t) }))
+            data(json!({ "keys": catalog.plugin_names(t) }))
         }
         (E::PluginsCatalogEntry(Some(t), name), O::Read) => {
             let t = catalog_type(&t)?;
             let version = str_field(d, "version").unwrap_or_default();
-            match core.plugin_entry(t, &name, &version)? {
+            match catalog.plugin_entry(t, &name, &version)? {
                 Some(entry) => data(entry_json(&entry)),
                 None => Err(LogicalError::empty_not_found()),
             }
@@ -60,7 +62,7 @@ pub(crate) async fn handle(
                 env: string_list(d, "env")?.unwrap_or_default(),
                 version: str_field(d, "version").unwrap_or_default(),
             };
-            core.register_plugin(reg).await?;
+            catalog.register_plugin(reg).await?;
             Ok(None)
         }
         (E::PluginsCatalogEntry(t, name), O::Delete) => {
@@ -69,16 +71,37 @@ pub(crate) async fn handle(
             };
             let t = catalog_type(&t)?;
             let version = str_field(d, "version").unwrap_or_default();
-            core.delete_plugin(t, &name, &version).await?;
+            catalog.delete_plugin(t, &name, &version).await?;
             Ok(None)
         }
-        (E::PluginsReloadBackend, O::Update | O::Create) => reload_backend(core, req).await,
+        (E::PluginsReloadBackend, O::Update | O::Create) => reload_backend(reloads, req).await,
         (E::PluginsReloadTyped(t, name), O::Update | O::Create) => {
-            reload_typed(core, req, &t, name).await
+            reload_typed(reloads, req, &t, name).await
         }
-        (E::PluginsReloadStatus, O::Read) => reload_status(core, d),
+        (E::PluginsReloadStatus, O::Read) => reload_status(reloads.log, d),
         (E::PluginsReloadBackend, O::List) => Err(LogicalError::UnsupportedPath),
         _ => Err(LogicalError::UnsupportedOperation),
+    }
+}
+
+/// What plugin reload works on: the mounts it rebuilds, the catalog it reads, the log it
+/// writes.
+#[derive(Clone, Copy)]
+pub(crate) struct Reload<'a> {
+    pub(crate) mounts: &'a MountStore,
+    pub(crate) catalog: &'a Catalog,
+    pub(crate) log: &'a ReloadLog,
+}
+
+impl Reload<'_> {
+    async fn run(
+        self,
+        id: &str,
+        target: ReloadTarget,
+    ) -> Result<crate::reload::ReloadOutcome, LogicalError> {
+        self.log
+            .reload_plugins(self.mounts, self.catalog, id, target)
+            .await
     }
 }
 
@@ -167,13 +190,13 @@ fn entry_json(e: &PluginCatalogEntry) -> Value {
     }
 }
 
-fn catalog_listing(core: &Core) -> Result<Option<Response>, LogicalError> {
-    let all = core.plugin_catalog();
+fn catalog_listing(catalog: &Catalog) -> Result<Option<Response>, LogicalError> {
+    let all = catalog.plugin_catalog();
     let detailed: Vec<Value> = all.iter().map(detailed_json).collect();
     data(json!({
-        "auth": core.plugin_names(PluginType::Auth),
-        "database": core.plugin_names(PluginType::Database),
-        "secret": core.plugin_names(PluginType::Secret),
+        "auth": catalog.plugin_names(PluginType::Auth),
+        "database": catalog.plugin_names(PluginType::Database),
+        "secret": catalog.plugin_names(PluginType::Secret),
         "detailed": detailed,
     }))
 }
@@ -225,7 +248,10 @@ fn reload_response(id: &str, warning: Option<String>, status: Option<u16>) -> Re
 }
 
 /// OpenBao's `sys/plugins/reload/backend`.
-async fn reload_backend(core: &Core, req: &Request) -> Result<Option<Response>, LogicalError> {
+async fn reload_backend(
+    reloads: Reload<'_>,
+    req: &Request,
+) -> Result<Option<Response>, LogicalError> {
     let d = &req.data;
     let plugin = str_field(d, "plugin").unwrap_or_default();
     let mounts: Vec<String> = string_list(d, "mounts")?
@@ -254,7 +280,7 @@ async fn reload_backend(core: &Core, req: &Request) -> Result<Option<Response>, 
         }
     };
     let id = reload_id(req);
-    core.reload_plugins(&id, target).await?;
+    reloads.run(&id, target).await?;
     Ok(Some(reload_response(
         &id,
         unrecognized_warning(d, &["plugin", "mounts", "scope"]),
@@ -264,7 +290,7 @@ async fn reload_backend(core: &Core, req: &Request) -> Result<Option<Response>, 
 
 /// Vault's `sys/plugins/reload/:type/:name`.
 async fn reload_typed(
-    core: &Core,
+    reloads: Reload<'_>,
     req: &Request,
     t: &str,
     name: String,
@@ -276,8 +302,8 @@ async fn reload_typed(
         Some(other) => Some(other),
     };
     let id = reload_id(req);
-    let outcome = core
-        .reload_plugins(
+    let outcome = reloads
+        .run(
             &id,
             ReloadTarget::Plugin {
                 name: name.clone(),
@@ -297,12 +323,12 @@ async fn reload_typed(
 }
 
 /// Vault's `sys/plugins/reload/backend/status?reload_id=`: this node's result.
-fn reload_status(core: &Core, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+fn reload_status(log: &ReloadLog, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
     let id = str_field(d, "reload_id").unwrap_or_default();
     if id.is_empty() {
         return Err(LogicalError::bad_request("reload_id must be provided"));
     }
-    let Some(status) = core.reload_status(&id) else {
+    let Some(status) = log.reload_status(&id) else {
         return Err(LogicalError::not_found(format!(
             "no reload found with reload_id {id:?}"
         )));

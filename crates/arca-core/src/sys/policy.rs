@@ -9,8 +9,8 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::{Endpoint, data, legacy, str_field};
-use crate::core::Core;
-use crate::policy_store::PolicyEntry;
+use crate::policy_store::{PolicyEntry, PolicyStore};
+use crate::token_store::TokenStore;
 
 /// The JSON a policy read returns; `text_key` is `rules` (legacy) or `policy`.
 fn policy_json(entry: &PolicyEntry, text_key: &str) -> Value {
@@ -72,14 +72,15 @@ fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
 }
 
 pub(crate) async fn handle(
-    core: &Core,
+    policies: &PolicyStore,
+    tokens: &TokenStore,
     e: Endpoint,
     op: Operation,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
     use Endpoint as E;
     use Operation as O;
-    let store = core.policy_store();
+    let store = policies;
     match (e, op) {
         (E::Policies, O::Read | O::List) => {
             let names = store.list().await?;
@@ -130,8 +131,8 @@ pub(crate) async fn handle(
         (
             which @ (E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor),
             O::Update | O::Create,
-        ) => capabilities(core, which, req).await,
-        (E::ResultantAcl, O::Read) => resultant_acl(core, req).await,
+        ) => capabilities(policies, tokens, which, req).await,
+        (E::ResultantAcl, O::Read) => resultant_acl(policies, tokens, req).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -156,11 +157,12 @@ fn paths_of(req: &Request) -> Vec<String> {
 }
 
 async fn capabilities(
-    core: &Core,
+    policies: &PolicyStore,
+    tokens: &TokenStore,
     which: Endpoint,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
-    let store = core.token_store();
+    let store = tokens;
     let entry = match which {
         Endpoint::CapabilitiesAccessor => {
             let a = str_field(&req.data, "accessor").unwrap_or_default();
@@ -192,7 +194,7 @@ async fn capabilities(
     if paths.is_empty() {
         return Err(LogicalError::bad_request("paths must be supplied"));
     }
-    let acl = core.policy_store().acl(&entry.policies).await?;
+    let acl = policies.acl(&entry.policies).await?;
     let mut out = Map::new();
     for p in &paths {
         out.insert(
@@ -296,11 +298,15 @@ impl Merged {
 
 /// `sys/internal/ui/resultant-acl`: the merged exact and prefix rules of the caller's
 /// policies (segment-wildcard rules are not listed, as in OpenBao).
-async fn resultant_acl(core: &Core, req: &Request) -> Result<Option<Response>, LogicalError> {
+async fn resultant_acl(
+    policies: &PolicyStore,
+    tokens: &TokenStore,
+    req: &Request,
+) -> Result<Option<Response>, LogicalError> {
     if req.token().is_empty() {
         return Ok(None);
     }
-    let Some(te) = core.token_store().lookup_with(req.token(), true).await? else {
+    let Some(te) = tokens.lookup_with(req.token(), true).await? else {
         return Err(LogicalError::PermissionDenied);
     };
     if te.policies.iter().any(|p| normalize_name(p) == "root") {
@@ -313,7 +319,7 @@ async fn resultant_acl(core: &Core, req: &Request) -> Result<Option<Response>, L
     names.sort();
     names.dedup();
     for name in names {
-        let Some(policy) = core.policy_store().get(&name).await? else {
+        let Some(policy) = policies.get(&name).await? else {
             continue;
         };
         for rule in &policy.paths {
