@@ -409,7 +409,6 @@ impl TokenBackend {
 
     /// Builds the new token's entry from the checked fields, the parent and the role:
     /// path, metadata, display name, custom id, policies, parentage and TTLs.
-    #[allow(clippy::too_many_arguments)]
     fn build_entry(
         &self,
         req: &Request,
@@ -512,7 +511,6 @@ impl TokenBackend {
 
     /// TTL, period and explicit max TTL of a new token, merged with the role's and capped
     /// by the mount's limits; sets `entry.ttl`, `explicit_max_ttl` and `period`.
-    #[allow(clippy::too_many_arguments)]
     fn plan_ttl(
         &self,
         req: &Request,
