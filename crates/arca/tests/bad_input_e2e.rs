@@ -351,6 +351,31 @@ async fn sys_endpoints_answer_as_openbao() {
     )
     .await;
     assert_eq!(a.status, 204);
+    // Wrongly typed sys/ parameters: the framework's 400, nothing mounted or changed.
+    for body in [
+        json!({"type": "kv", "description": {"a": 1}}),
+        json!({"type": "kv", "local": "maybe"}),
+        json!({"type": {"a": 1}}),
+        json!({"type": "kv", "options": "x"}),
+        json!({"type": "kv", "config": "x"}),
+        json!({"type": "kv", "seal_wrap": [1]}),
+    ] {
+        let (a, _) = same(&arca, &bao, "POST", "sys/mounts/typed", Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{body}");
+        same(&arca, &bao, "GET", "sys/mounts/typed", None).await;
+    }
+    let body = json!({"type": "kv", "options": {"version": 2}});
+    same(&arca, &bao, "POST", "sys/mounts/v2num", Some(body)).await;
+    let (a, b) = same(&arca, &bao, "GET", "sys/mounts/v2num", None).await;
+    assert_eq!(a.body["data"]["options"], b.body["data"]["options"]);
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/policy/px",
+        Some(json!({"policy": {"a": 1}})),
+    )
+    .await;
     same(
         &arca,
         &bao,
@@ -359,6 +384,24 @@ async fn sys_endpoints_answer_as_openbao() {
         Some(json!({"type": "kv", "bogus": 1})),
     )
     .await;
+    for body in [
+        json!({"description": {"a": 1}}),
+        json!({"listing_visibility": [1]}),
+    ] {
+        same(&arca, &bao, "POST", "sys/mounts/m5/tune", Some(body)).await;
+    }
+    // Lists of maps are refused too (OpenBao's older decoder words them differently).
+    for (path, body) in [
+        (
+            "sys/mounts/m5/tune",
+            json!({"passthrough_request_headers": {"a": 1}}),
+        ),
+        ("sys/capabilities-self", json!({"paths": {"a": 1}})),
+    ] {
+        let a = call(&arca, "POST", path, Some("root"), Some(body.clone())).await;
+        let b = call(&bao, "POST", path, Some("root"), Some(body)).await;
+        assert_eq!((a.status, b.status), (400, 400), "{path}: {}", a.body);
+    }
     same(
         &arca,
         &bao,

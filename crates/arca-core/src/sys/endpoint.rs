@@ -143,43 +143,62 @@ impl Endpoint {
     }
 }
 
-/// Parameters of a mount's `config` and of tune.
-const MOUNT_FIELDS: &[&str] = &[
-    "config",
-    "description",
-    "external_entropy_access",
-    "local",
-    "options",
-    "path",
-    "plugin_name",
-    "plugin_version",
-    "seal_wrap",
-    "type",
+use arca_sdk::framework::FieldType;
+
+use FieldType as T;
+
+/// Parameters of `sys/mounts/<path>` and `sys/auth/<path>`, typed as OpenBao declares them.
+const MOUNT_FIELDS: &[(&str, FieldType)] = &[
+    ("config", T::Map),
+    ("description", T::String),
+    ("external_entropy_access", T::Bool),
+    ("local", T::Bool),
+    ("options", T::KvPairs),
+    ("path", T::String),
+    ("plugin_name", T::String),
+    ("plugin_version", T::String),
+    ("seal_wrap", T::Bool),
+    ("type", T::String),
 ];
-const TUNE_FIELDS: &[&str] = &[
-    "allowed_response_headers",
-    "audit_non_hmac_request_keys",
-    "audit_non_hmac_response_keys",
-    "default_lease_ttl",
-    "delegated_auth_accessors",
-    "description",
-    "listing_visibility",
-    "max_lease_ttl",
-    "options",
-    "passthrough_request_headers",
-    "plugin_version",
-    "token_type",
-    "user_lockout_config",
+/// Parameters of tune; the TTLs are strings, parsed by the handler with Go's texts.
+const TUNE_FIELDS: &[(&str, FieldType)] = &[
+    ("allowed_response_headers", T::CommaStringSlice),
+    ("audit_non_hmac_request_keys", T::CommaStringSlice),
+    ("audit_non_hmac_response_keys", T::CommaStringSlice),
+    ("default_lease_ttl", T::String),
+    ("delegated_auth_accessors", T::CommaStringSlice),
+    ("description", T::String),
+    ("listing_visibility", T::String),
+    ("max_lease_ttl", T::String),
+    ("options", T::KvPairs),
+    ("passthrough_request_headers", T::CommaStringSlice),
+    ("plugin_version", T::String),
+    ("token_type", T::String),
+    ("user_lockout_config", T::Map),
 ];
-const CAPABILITIES_FIELDS: &[&str] = &["path", "paths", "token"];
-const CAPABILITIES_ACCESSOR_FIELDS: &[&str] = &["accessor", "path", "paths"];
-const POLICY_FIELDS: &[&str] = &["name", "policy", "rules"];
+const CAPABILITIES_FIELDS: &[(&str, FieldType)] = &[
+    ("path", T::CommaStringSlice),
+    ("paths", T::CommaStringSlice),
+    ("token", T::String),
+];
+const CAPABILITIES_ACCESSOR_FIELDS: &[(&str, FieldType)] = &[
+    ("accessor", T::String),
+    ("path", T::CommaStringSlice),
+    ("paths", T::CommaStringSlice),
+];
+const POLICY_FIELDS: &[(&str, FieldType)] = &[
+    ("name", T::String),
+    ("policy", T::String),
+    ("rules", T::String),
+];
 
 impl Endpoint {
-    /// The parameters the endpoint declares in OpenBao, for the `Endpoint ignored these
-    /// unrecognized parameters` warning; `None` where Arca does not warn (the unauthenticated
-    /// raw endpoints, which answer without warnings, and those whose list is not checked).
-    pub(crate) fn known_fields(&self) -> Option<&'static [&'static str]> {
+    /// The parameters the endpoint declares in OpenBao, with their types: given ones are
+    /// converted before the handler reads them (or refused with the framework's 400), others
+    /// draw the `Endpoint ignored these unrecognized parameters` warning. `None` where Arca
+    /// does neither (the unauthenticated raw endpoints, which answer without warnings, and
+    /// those whose list is not checked yet).
+    pub(crate) fn fields(&self) -> Option<&'static [(&'static str, FieldType)]> {
         use Endpoint as E;
         Some(match self {
             E::Mounts | E::Auth | E::KeyStatus => &[],

@@ -11,6 +11,7 @@ pub(crate) use endpoint::Endpoint;
 
 use std::sync::{Arc, Weak};
 
+use arca_sdk::framework::convert_field;
 use arca_sdk::{
     Backend, BackendType, ExistenceCheck, JsonMap, LogicalError, Operation, Request, Response,
     SpecialPaths,
@@ -248,22 +249,20 @@ async fn unseal(
 
 #[async_trait]
 impl Backend for SystemBackend {
-    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+    async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
         let endpoint = Endpoint::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
-        // Parameters the endpoint does not declare draw OpenBao's warning on its answer.
-        let unknown: Vec<String> = match endpoint.known_fields() {
-            Some(known) => {
-                let mut names: Vec<String> = req
-                    .data
-                    .keys()
-                    .filter(|k| !known.contains(&k.as_str()))
-                    .cloned()
-                    .collect();
-                names.sort();
-                names
+        // Declared parameters are converted (or refused) before any handler reads them; the
+        // rest draw OpenBao's warning on the answer.
+        let mut unknown = Vec::new();
+        if let Some(fields) = endpoint.fields() {
+            for (name, value) in req.data.iter_mut() {
+                match fields.iter().find(|(n, _)| n == name) {
+                    Some((_, kind)) => *value = convert_field(name, *kind, value)?,
+                    None => unknown.push(name.clone()),
+                }
             }
-            None => Vec::new(),
-        };
+            unknown.sort();
+        }
         let mut resp = self.dispatch(endpoint, req).await?;
         if let Some(resp) = resp.as_mut().filter(|r| r.raw.is_none()) {
             arca_sdk::framework::add_unknown_warning(resp, &unknown);
