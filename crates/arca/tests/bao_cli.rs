@@ -5,51 +5,31 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 
-use common::{Server, bao, free_port, run_bao};
+use common::{Server, bao, run_bao, spawn_on_free_port};
 use serde_json::Value;
 
-/// An uninitialized OpenBao with integrated storage (its only durable backend).
+/// An uninitialized OpenBao with integrated storage (its only durable backend); its cluster
+/// listener takes the port after the API port, which `free_port` leaves free.
 fn openbao_uninitialized() -> Server {
     let dir = tempfile::tempdir().expect("tempdir");
-    let port = free_port();
-    let cluster = free_port();
-    let cfg = dir.path().join("bao.hcl");
-    std::fs::create_dir_all(dir.path().join("raft")).expect("raft dir");
-    std::fs::write(
-        &cfg,
-        format!(
-            "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n1\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_disable = true\n}}\napi_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n",
-            dir.path().join("raft").display()
-        ),
-    )
-    .expect("config");
-    let log = std::env::temp_dir().join(format!("openbao-{port}.log"));
-    let out = std::fs::File::create(&log).expect("log");
-    let child = Command::new(bao())
-        .args(["server", &format!("-config={}", cfg.display())])
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out.try_clone().expect("log")))
-        .stderr(Stdio::from(out))
-        .spawn()
-        .expect("spawn bao");
-    let s = Server {
-        child,
-        addr: format!("http://127.0.0.1:{port}"),
-        dir: Some(dir),
-        log,
-    };
-    for _ in 0..300 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return s;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    panic!(
-        "openbao did not start: {}",
-        std::fs::read_to_string(&s.log).unwrap_or_default()
-    );
+    spawn_on_free_port(&bao(), Some(dir), |port, dir| {
+        let dir = dir.expect("data dir");
+        let cluster = port + 1;
+        let raft = dir.join("raft");
+        let _ = std::fs::remove_dir_all(&raft);
+        std::fs::create_dir_all(&raft).expect("raft dir");
+        let cfg = dir.join("bao.hcl");
+        std::fs::write(
+            &cfg,
+            format!(
+                "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"n1\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{cluster}\"\n  tls_disable = true\n}}\napi_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{cluster}\"\n",
+                raft.display()
+            ),
+        )
+        .expect("config");
+        vec!["server".into(), format!("-config={}", cfg.display())]
+    })
 }
 
 /// The shape of a JSON value: keys (recursively) and value types, nothing else.

