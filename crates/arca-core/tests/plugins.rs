@@ -21,8 +21,23 @@ use futures::FutureExt;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+/// Holds `slow` requests until the test lets them go, and counts those that started.
+struct SlowGate {
+    started: AtomicUsize,
+    release: tokio::sync::Semaphore,
+}
+
+impl Default for SlowGate {
+    fn default() -> Self {
+        SlowGate {
+            started: AtomicUsize::new(0),
+            release: tokio::sync::Semaphore::new(0),
+        }
+    }
+}
+
 /// A plugin instance: answers `info` with its instance number and the catalog version it
-/// was built from, `slow` after a pause, and `data/<k>` from its storage.
+/// was built from, `slow` once the test releases it, and `data/<k>` from its storage.
 struct TestPlugin {
     instance: usize,
     version: String,
@@ -30,6 +45,7 @@ struct TestPlugin {
     cleanups: Arc<AtomicUsize>,
     /// An auth method when registered as one (the core refuses a mismatch).
     credential: bool,
+    slow: Arc<SlowGate>,
 }
 
 #[async_trait]
@@ -44,7 +60,8 @@ impl Backend for TestPlugin {
         match (req.operation, req.path.as_str()) {
             (Operation::Read, "info") => info(),
             (Operation::Read, "slow") => {
-                tokio::time::sleep(Duration::from_millis(400)).await;
+                self.slow.started.fetch_add(1, Ordering::SeqCst);
+                self.slow.release.acquire().await.unwrap().forget();
                 info()
             }
             (Operation::Update | Operation::Create, p) if p.starts_with("data/") => {
@@ -89,6 +106,7 @@ impl Backend for TestPlugin {
 struct TestRuntime {
     instances: Arc<AtomicUsize>,
     cleanups: Arc<AtomicUsize>,
+    slow: Arc<SlowGate>,
     refuse: AtomicBool,
     seen_dirs: parking_lot::Mutex<Vec<PathBuf>>,
 }
@@ -106,10 +124,12 @@ impl PluginRuntime for TestRuntime {
         self.seen_dirs.lock().push(plugin_directory.to_path_buf());
         let instances = self.instances.clone();
         let cleanups = self.cleanups.clone();
+        let slow = self.slow.clone();
         let version = entry.version.clone();
         Ok(Arc::new(move |conf: BackendConfig| {
             let instance = instances.fetch_add(1, Ordering::SeqCst) + 1;
             let cleanups = cleanups.clone();
+            let slow = slow.clone();
             let version = version.clone();
             let credential = conf.config.get("plugin_type").map(String::as_str) == Some("auth");
             async move {
@@ -119,6 +139,7 @@ impl PluginRuntime for TestRuntime {
                     storage: conf.storage,
                     cleanups,
                     credential,
+                    slow,
                 });
                 Ok(b)
             }
@@ -908,7 +929,8 @@ async fn builtin_reload_keeps_kv_data() {
 }
 
 async fn wait_for(what: &str, cond: impl Fn() -> bool) {
-    for _ in 0..300 {
+    // A deadline, not a pace: generous for a loaded two-core machine.
+    for _ in 0..3000 {
         if cond() {
             return;
         }
@@ -932,7 +954,10 @@ async fn reload_builds_before_it_breaks() {
         let f = f.clone();
         tokio::spawn(async move { f.instance("p/slow").await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    wait_for("the slow request to start", || {
+        f.runtime.slow.started.load(Ordering::SeqCst) == 1
+    })
+    .await;
     let r = f
         .ok(
             Operation::Update,
@@ -949,6 +974,7 @@ async fn reload_builds_before_it_breaks() {
     assert_eq!(f.runtime.cleanups.load(Ordering::SeqCst), 0);
     assert!(!slow.is_finished());
     // The slow request finishes on the instance it started with ...
+    f.runtime.slow.release.add_permits(1);
     assert_eq!(slow.await.unwrap(), first);
     // ... and only then is that instance cleaned up.
     wait_for("cleanup of the replaced instance", || {

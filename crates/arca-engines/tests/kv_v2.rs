@@ -537,8 +537,13 @@ async fn config_and_delete_version_after() {
         .await;
     assert!(is_go_time(&w["deletion_time"]));
     assert_eq!(m.data(Read, "data/short", json!({})).await.0, 200);
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(m.data(Read, "data/short", json!({})).await.0, 404);
+    // Once its deletion time passes (the behaviour under test), the version reads as deleted.
+    arca_testkit::wait_until_async(
+        "the version's deletion time to pass",
+        std::time::Duration::from_secs(30),
+        || async { (m.data(Read, "data/short", json!({})).await.0 == 404).then_some(()) },
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -13,7 +13,6 @@ mod common;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arca_plugin::{ExternalBackend, PluginLauncher, sha256_file};
 use arca_sdk::storage::MemoryStorage;
@@ -185,8 +184,9 @@ async fn a_multiplexing_plugin_serves_several_mounts_from_one_process() {
     // The shared process dies: every mount comes back, on one new process.
     kill9(pid);
     let c_mount = async {
-        // A mount created meanwhile lands on the new process too.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // A mount created meanwhile (interleaved with the reads that find the process dead)
+        // lands on the new process too, whichever of them notices first.
+        tokio::task::yield_now().await;
         mount(&l, mc.clone()).await
     };
     let (rb, ra, c) = tokio::join!(read(&b, "k"), read(&a2, "k"), c_mount);

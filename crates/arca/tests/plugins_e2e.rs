@@ -8,47 +8,24 @@ mod common;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Server, arca_bin, call, free_port};
+use arca_testkit::wait_until_async;
+use common::{Server, arca_bin, call, spawn_on_free_port};
 use serde_json::{Value, json};
 
-/// `arca server -dev` with a plugin directory.
+/// `arca server -dev` with a plugin directory (kept alive as the server's `dir`).
 fn dev_with_plugins(plugin_dir: tempfile::TempDir) -> Server {
-    let port = free_port();
-    let log = std::env::temp_dir().join(format!("arca-plugins-e2e-{port}.log"));
-    let out = std::fs::File::create(&log).unwrap();
-    let err = out.try_clone().unwrap();
-    let child = Command::new(arca_bin())
-        .args([
+    spawn_on_free_port(&arca_bin(), Some(plugin_dir), |port, dir| {
+        vec![
             "server".to_string(),
             "-dev".into(),
             "-dev-root-token-id=root".into(),
             format!("-dev-listen-address=127.0.0.1:{port}"),
             "-dev-no-store-token".into(),
-            format!("-dev-plugin-dir={}", plugin_dir.path().display()),
-        ])
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(out))
-        .stderr(Stdio::from(err))
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "server did not start: {}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        addr: format!("http://127.0.0.1:{port}"),
-        dir: Some(plugin_dir),
-        log,
-    }
+            format!("-dev-plugin-dir={}", dir.expect("plugin dir").display()),
+        ]
+    })
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -290,10 +267,21 @@ async fn twenty_reloads_under_load_fail_no_request() {
             }
         }));
     }
-    // Let the readers get going, then reload 20 times, alternating the two forms.
-    while reads.load(Ordering::SeqCst) < 16 {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    // Let the readers get going, then reload 20 times, alternating the two forms, each reload
+    // followed by fresh reads before the next.
+    let reads_past = |n: usize| {
+        let reads = reads.clone();
+        move || {
+            let reads = reads.clone();
+            async move { (reads.load(Ordering::SeqCst) >= n).then_some(()) }
+        }
+    };
+    wait_until_async(
+        "the readers to start",
+        Duration::from_secs(60),
+        reads_past(16),
+    )
+    .await;
     let before = reads.load(Ordering::SeqCst);
     let mut ids = Vec::new();
     for i in 0..20 {
@@ -305,7 +293,13 @@ async fn twenty_reloads_under_load_fail_no_request() {
         let r = call(&s, "POST", "sys/plugins/reload/backend", root, Some(body)).await;
         assert_eq!(r.status, 200, "{}", r.body);
         ids.push(r.body["data"]["reload_id"].as_str().unwrap().to_string());
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        let now = reads.load(Ordering::SeqCst);
+        wait_until_async(
+            "reads after a reload",
+            Duration::from_secs(60),
+            reads_past(now + 8),
+        )
+        .await;
     }
     stop.store(true, Ordering::SeqCst);
     for t in tasks {

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::Duration;
 
 use arca_http::{ListenerOptions, RequestHandler, ServerHandle, serve};
 use arca_sdk::{LogicalError, RawHttp, Request, Response, ResponseWrapInfo};
@@ -93,7 +92,8 @@ impl RequestHandler for Recorder {
             "slow" => {
                 self.slow_started.store(true, Ordering::SeqCst);
                 let _flag = DropFlag(&self.slow_dropped);
-                tokio::time::sleep(Duration::from_secs(30)).await;
+                // Never finishes: only the request deadline ends it.
+                std::future::pending::<()>().await;
                 std::mem::forget(_flag);
                 Ok(None)
             }
