@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use arca_sdk::{Storage, StorageEntry, SystemView};
 use tokio::task::JoinHandle;
-use tonic::{Request, Response, Status};
+use tonic::Status;
 use zeroize::Zeroizing;
 
 use crate::convert::duration_to_ns;
 use crate::error::PluginError;
 use crate::proto::logical;
 use crate::proto::pb::{self, storage_server, system_view_server};
+use crate::rpc::{ErrReply, grpc_service, reply};
 use crate::transport::{MAX_MESSAGE_SIZE, bind_temp_socket, tls_incoming};
 
 const NO_TXN: &str = "transactions are not supported";
@@ -21,170 +22,95 @@ const NO_TXN: &str = "transactions are not supported";
 /// (`IsTransactional` = false), so OpenBao-SDK plugins never start one.
 pub struct HostStorage(pub Arc<dyn Storage>);
 
-fn txn_refused(txn: &str) -> Option<String> {
-    (!txn.is_empty()).then(|| NO_TXN.to_string())
+/// Refuses a call made inside a transaction (none is ever handed out).
+fn no_txn<R: ErrReply>(txn: &str) -> Result<(), R> {
+    if txn.is_empty() {
+        Ok(())
+    } else {
+        Err(R::failed(NO_TXN))
+    }
 }
 
-#[tonic::async_trait]
-impl storage_server::Storage for HostStorage {
-    async fn list(
-        &self,
-        request: Request<pb::StorageListArgs>,
-    ) -> Result<Response<pb::StorageListReply>, Status> {
-        let a = request.into_inner();
-        if let Some(err) = txn_refused(&a.txn) {
-            return Ok(Response::new(pb::StorageListReply { keys: vec![], err }));
+/// Leaves an RPC body with `Ok(reply)` when `check` refused the call.
+macro_rules! refuse {
+    ($check:expr) => {
+        if let Err(refused) = $check {
+            return Ok(refused);
         }
-        Ok(Response::new(match self.0.list(&a.prefix).await {
-            Ok(keys) => pb::StorageListReply {
-                keys,
-                err: String::new(),
-            },
-            Err(e) => pb::StorageListReply {
-                keys: vec![],
-                err: e.to_string(),
-            },
-        }))
-    }
+    };
+}
 
-    async fn list_page(
-        &self,
-        request: Request<pb::StorageListPageArgs>,
-    ) -> Result<Response<pb::StorageListReply>, Status> {
-        let a = request.into_inner();
-        if let Some(err) = txn_refused(&a.txn) {
-            return Ok(Response::new(pb::StorageListReply { keys: vec![], err }));
-        }
-        let limit = usize::try_from(a.limit).unwrap_or(0);
-        Ok(Response::new(
-            match self.0.list_page(&a.prefix, &a.after, limit).await {
-                Ok(keys) => pb::StorageListReply {
-                    keys,
-                    err: String::new(),
-                },
-                Err(e) => pb::StorageListReply {
-                    keys: vec![],
-                    err: e.to_string(),
-                },
-            },
-        ))
+fn keys(keys: Vec<String>) -> pb::StorageListReply {
+    pb::StorageListReply {
+        keys,
+        err: String::new(),
     }
+}
 
-    async fn get(
-        &self,
-        request: Request<pb::StorageGetArgs>,
-    ) -> Result<Response<pb::StorageGetReply>, Status> {
-        let a = request.into_inner();
-        if let Some(err) = txn_refused(&a.txn) {
-            return Ok(Response::new(pb::StorageGetReply { entry: None, err }));
+grpc_service! {
+    impl storage_server::Storage for HostStorage {
+        fn list(&self, a: pb::StorageListArgs) -> pb::StorageListReply {
+            refuse!(no_txn(&a.txn));
+            Ok(reply(self.0.list(&a.prefix).await, keys))
         }
-        Ok(Response::new(match self.0.get(&a.key).await {
-            Ok(e) => pb::StorageGetReply {
+
+        fn list_page(&self, a: pb::StorageListPageArgs) -> pb::StorageListReply {
+            refuse!(no_txn(&a.txn));
+            let limit = usize::try_from(a.limit).unwrap_or(0);
+            Ok(reply(self.0.list_page(&a.prefix, &a.after, limit).await, keys))
+        }
+
+        fn get(&self, a: pb::StorageGetArgs) -> pb::StorageGetReply {
+            refuse!(no_txn(&a.txn));
+            Ok(reply(self.0.get(&a.key).await, |e| pb::StorageGetReply {
                 entry: e.map(|e| pb::StorageEntry {
                     key: e.key.clone(),
                     value: e.value.to_vec(),
                     seal_wrap: e.seal_wrap,
                 }),
                 err: String::new(),
-            },
-            Err(e) => pb::StorageGetReply {
-                entry: None,
-                err: e.to_string(),
-            },
-        }))
-    }
-
-    async fn put(
-        &self,
-        request: Request<pb::StoragePutArgs>,
-    ) -> Result<Response<pb::StoragePutReply>, Status> {
-        let a = request.into_inner();
-        if let Some(err) = txn_refused(&a.txn) {
-            return Ok(Response::new(pb::StoragePutReply { err }));
+            }))
         }
-        let Some(entry) = a.entry else {
-            return Ok(Response::new(pb::StoragePutReply {
-                err: "missing entry".into(),
-            }));
-        };
-        let entry = StorageEntry {
-            key: entry.key,
-            value: Zeroizing::new(entry.value),
-            seal_wrap: entry.seal_wrap,
-        };
-        let err = self
-            .0
-            .put(entry)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        Ok(Response::new(pb::StoragePutReply { err }))
-    }
 
-    async fn delete(
-        &self,
-        request: Request<pb::StorageDeleteArgs>,
-    ) -> Result<Response<pb::StorageDeleteReply>, Status> {
-        let a = request.into_inner();
-        if let Some(err) = txn_refused(&a.txn) {
-            return Ok(Response::new(pb::StorageDeleteReply { err }));
+        fn put(&self, a: pb::StoragePutArgs) -> pb::StoragePutReply {
+            refuse!(no_txn(&a.txn));
+            let Some(entry) = a.entry else {
+                return Ok(ErrReply::failed("missing entry"));
+            };
+            let entry = StorageEntry {
+                key: entry.key,
+                value: Zeroizing::new(entry.value),
+                seal_wrap: entry.seal_wrap,
+            };
+            Ok(reply(self.0.put(entry).await, |()| Default::default()))
         }
-        let err = self
-            .0
-            .delete(&a.key)
-            .await
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        Ok(Response::new(pb::StorageDeleteReply { err }))
-    }
 
-    async fn is_transactional(
-        &self,
-        _request: Request<pb::Empty>,
-    ) -> Result<Response<pb::StorageIsTransactionalReply>, Status> {
-        Ok(Response::new(pb::StorageIsTransactionalReply {
-            transactional: false,
-        }))
-    }
+        fn delete(&self, a: pb::StorageDeleteArgs) -> pb::StorageDeleteReply {
+            refuse!(no_txn(&a.txn));
+            Ok(reply(self.0.delete(&a.key).await, |()| Default::default()))
+        }
 
-    async fn begin_read_only_tx(
-        &self,
-        _request: Request<pb::Empty>,
-    ) -> Result<Response<pb::StorageBeginTxReply>, Status> {
-        Ok(Response::new(pb::StorageBeginTxReply {
-            txn: String::new(),
-            err: NO_TXN.into(),
-        }))
-    }
+        fn is_transactional(&self, _: pb::Empty) -> pb::StorageIsTransactionalReply {
+            Ok(pb::StorageIsTransactionalReply {
+                transactional: false,
+            })
+        }
 
-    async fn begin_tx(
-        &self,
-        _request: Request<pb::Empty>,
-    ) -> Result<Response<pb::StorageBeginTxReply>, Status> {
-        Ok(Response::new(pb::StorageBeginTxReply {
-            txn: String::new(),
-            err: NO_TXN.into(),
-        }))
-    }
+        fn begin_read_only_tx(&self, _: pb::Empty) -> pb::StorageBeginTxReply {
+            Ok(ErrReply::failed(NO_TXN))
+        }
 
-    async fn commit(
-        &self,
-        _request: Request<pb::StorageCommitTxArgs>,
-    ) -> Result<Response<pb::StorageCommitTxReply>, Status> {
-        Ok(Response::new(pb::StorageCommitTxReply {
-            err: NO_TXN.into(),
-        }))
-    }
+        fn begin_tx(&self, _: pb::Empty) -> pb::StorageBeginTxReply {
+            Ok(ErrReply::failed(NO_TXN))
+        }
 
-    async fn rollback(
-        &self,
-        _request: Request<pb::StorageRollbackTxArgs>,
-    ) -> Result<Response<pb::StorageRollbackTxReply>, Status> {
-        Ok(Response::new(pb::StorageRollbackTxReply {
-            err: NO_TXN.into(),
-        }))
+        fn commit(&self, _: pb::StorageCommitTxArgs) -> pb::StorageCommitTxReply {
+            Ok(ErrReply::failed(NO_TXN))
+        }
+
+        fn rollback(&self, _: pb::StorageRollbackTxArgs) -> pb::StorageRollbackTxReply {
+            Ok(ErrReply::failed(NO_TXN))
+        }
     }
 }
 
@@ -192,122 +118,84 @@ impl storage_server::Storage for HostStorage {
 /// empty values (no entity, no groups, replication state 0).
 pub struct HostSystemView(pub Arc<dyn SystemView>);
 
-#[tonic::async_trait]
-impl system_view_server::SystemView for HostSystemView {
-    async fn default_lease_ttl(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::TtlReply>, Status> {
-        Ok(Response::new(pb::TtlReply {
-            ttl: duration_to_ns(self.0.default_lease_ttl()),
-        }))
-    }
+grpc_service! {
+    impl system_view_server::SystemView for HostSystemView {
+        fn default_lease_ttl(&self, _: pb::Empty) -> pb::TtlReply {
+            Ok(pb::TtlReply {
+                ttl: duration_to_ns(self.0.default_lease_ttl()),
+            })
+        }
 
-    async fn max_lease_ttl(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::TtlReply>, Status> {
-        Ok(Response::new(pb::TtlReply {
-            ttl: duration_to_ns(self.0.max_lease_ttl()),
-        }))
-    }
+        fn max_lease_ttl(&self, _: pb::Empty) -> pb::TtlReply {
+            Ok(pb::TtlReply {
+                ttl: duration_to_ns(self.0.max_lease_ttl()),
+            })
+        }
 
-    async fn tainted(&self, _r: Request<pb::Empty>) -> Result<Response<pb::TaintedReply>, Status> {
-        Ok(Response::new(pb::TaintedReply {
-            tainted: self.0.tainted(),
-        }))
-    }
+        fn tainted(&self, _: pb::Empty) -> pb::TaintedReply {
+            Ok(pb::TaintedReply {
+                tainted: self.0.tainted(),
+            })
+        }
 
-    async fn caching_disabled(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::CachingDisabledReply>, Status> {
-        Ok(Response::new(pb::CachingDisabledReply {
-            disabled: self.0.caching_disabled(),
-        }))
-    }
+        fn caching_disabled(&self, _: pb::Empty) -> pb::CachingDisabledReply {
+            Ok(pb::CachingDisabledReply {
+                disabled: self.0.caching_disabled(),
+            })
+        }
 
-    async fn replication_state(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::ReplicationStateReply>, Status> {
-        Ok(Response::new(pb::ReplicationStateReply { state: 0 }))
-    }
+        fn replication_state(&self, _: pb::Empty) -> pb::ReplicationStateReply {
+            Ok(pb::ReplicationStateReply { state: 0 })
+        }
 
-    async fn response_wrap_data(
-        &self,
-        _r: Request<pb::ResponseWrapDataArgs>,
-    ) -> Result<Response<pb::ResponseWrapDataReply>, Status> {
-        Ok(Response::new(pb::ResponseWrapDataReply {
-            wrap_info: None,
-            err: "response wrapping is not available to plugins".into(),
-        }))
-    }
+        fn response_wrap_data(&self, _: pb::ResponseWrapDataArgs) -> pb::ResponseWrapDataReply {
+            Ok(pb::ResponseWrapDataReply {
+                wrap_info: None,
+                err: "response wrapping is not available to plugins".into(),
+            })
+        }
 
-    async fn mlock_enabled(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::MlockEnabledReply>, Status> {
-        Ok(Response::new(pb::MlockEnabledReply { enabled: false }))
-    }
+        fn mlock_enabled(&self, _: pb::Empty) -> pb::MlockEnabledReply {
+            Ok(pb::MlockEnabledReply { enabled: false })
+        }
 
-    async fn local_mount(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::LocalMountReply>, Status> {
-        Ok(Response::new(pb::LocalMountReply {
-            local: self.0.local_mount(),
-        }))
-    }
+        fn local_mount(&self, _: pb::Empty) -> pb::LocalMountReply {
+            Ok(pb::LocalMountReply {
+                local: self.0.local_mount(),
+            })
+        }
 
-    async fn entity_info(
-        &self,
-        _r: Request<pb::EntityInfoArgs>,
-    ) -> Result<Response<pb::EntityInfoReply>, Status> {
-        Ok(Response::new(pb::EntityInfoReply {
-            entity: None,
-            err: String::new(),
-        }))
-    }
+        fn entity_info(&self, _: pb::EntityInfoArgs) -> pb::EntityInfoReply {
+            Ok(pb::EntityInfoReply::default())
+        }
 
-    async fn plugin_env(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::PluginEnvReply>, Status> {
-        Ok(Response::new(pb::PluginEnvReply {
-            plugin_environment: Some(logical::PluginEnvironment {
-                vault_version: self.0.server_version(),
-                vault_version_prerelease: String::new(),
-                vault_version_metadata: String::new(),
-            }),
-            err: String::new(),
-        }))
-    }
+        fn plugin_env(&self, _: pb::Empty) -> pb::PluginEnvReply {
+            Ok(pb::PluginEnvReply {
+                plugin_environment: Some(logical::PluginEnvironment {
+                    vault_version: self.0.server_version(),
+                    vault_version_prerelease: String::new(),
+                    vault_version_metadata: String::new(),
+                }),
+                err: String::new(),
+            })
+        }
 
-    async fn groups_for_entity(
-        &self,
-        _r: Request<pb::EntityInfoArgs>,
-    ) -> Result<Response<pb::GroupsForEntityReply>, Status> {
-        Ok(Response::new(pb::GroupsForEntityReply {
-            groups: vec![],
-            err: String::new(),
-        }))
-    }
+        fn groups_for_entity(&self, _: pb::EntityInfoArgs) -> pb::GroupsForEntityReply {
+            Ok(pb::GroupsForEntityReply::default())
+        }
 
-    async fn generate_password_from_policy(
-        &self,
-        _r: Request<pb::GeneratePasswordFromPolicyRequest>,
-    ) -> Result<Response<pb::GeneratePasswordFromPolicyReply>, Status> {
-        Err(Status::unimplemented(
-            "password policies are not available to plugins",
-        ))
-    }
+        fn generate_password_from_policy(
+            &self,
+            _: pb::GeneratePasswordFromPolicyRequest,
+        ) -> pb::GeneratePasswordFromPolicyReply {
+            Err(Status::unimplemented(
+                "password policies are not available to plugins",
+            ))
+        }
 
-    async fn cluster_info(
-        &self,
-        _r: Request<pb::Empty>,
-    ) -> Result<Response<pb::ClusterInfoReply>, Status> {
-        Ok(Response::new(pb::ClusterInfoReply::default()))
+        fn cluster_info(&self, _: pb::Empty) -> pb::ClusterInfoReply {
+            Ok(pb::ClusterInfoReply::default())
+        }
     }
 }
 

@@ -12,6 +12,7 @@ mod host_process;
 pub mod host_services;
 pub mod proto;
 pub mod remote;
+mod rpc;
 pub mod runtime;
 pub mod serve;
 pub mod tls;

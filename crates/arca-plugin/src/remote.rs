@@ -1,6 +1,7 @@
 //! The plugin side of the host's brokered services: an `arca_sdk::Storage` that calls the
 //! host's `pb.Storage`, and a `SystemView` snapshot read from the host's `pb.SystemView`.
 
+use std::future::Future;
 use std::time::Duration;
 
 use arca_sdk::{Storage, StorageEntry, StorageError, SystemView};
@@ -12,6 +13,7 @@ use crate::convert::ns_to_duration;
 use crate::proto::pb;
 use crate::proto::pb::storage_client::StorageClient;
 use crate::proto::pb::system_view_client::SystemViewClient;
+use crate::rpc::ErrReply;
 use crate::transport::MAX_MESSAGE_SIZE;
 
 /// Storage served by the host over the broker.
@@ -31,34 +33,33 @@ impl RemoteStorage {
     }
 }
 
-fn rpc_err(s: tonic::Status) -> StorageError {
-    StorageError::Backend(s.message().to_string())
-}
-
-fn reply_err(e: String) -> Result<(), StorageError> {
-    if e.is_empty() {
-        Ok(())
-    } else if e == StorageError::Sealed.to_string() {
-        Err(StorageError::Sealed)
-    } else {
-        Err(StorageError::Backend(e))
+impl RemoteStorage {
+    /// One call of the host's `pb.Storage`: `send` makes it on a clone of the client; a
+    /// transport failure or a reply's `err` becomes the `StorageError`.
+    async fn call<R, Fut>(
+        &self,
+        send: impl FnOnce(StorageClient<Channel>) -> Fut,
+    ) -> Result<R, StorageError>
+    where
+        R: ErrReply,
+        Fut: Future<Output = Result<tonic::Response<R>, tonic::Status>>,
+    {
+        send(self.client.clone())
+            .await
+            .map_err(|s| StorageError::Backend(s.message().to_string()))?
+            .into_inner()
+            .into_result()
     }
 }
 
 #[async_trait]
 impl Storage for RemoteStorage {
     async fn get(&self, key: &str) -> Result<Option<StorageEntry>, StorageError> {
-        let reply = self
-            .client
-            .clone()
-            .get(pb::StorageGetArgs {
-                key: key.to_string(),
-                txn: String::new(),
-            })
-            .await
-            .map_err(rpc_err)?
-            .into_inner();
-        reply_err(reply.err)?;
+        let args = pb::StorageGetArgs {
+            key: key.to_string(),
+            txn: String::new(),
+        };
+        let reply = self.call(|mut c| async move { c.get(args).await }).await?;
         Ok(reply.entry.map(|e| StorageEntry {
             key: e.key,
             value: Zeroizing::new(e.value),
@@ -67,49 +68,34 @@ impl Storage for RemoteStorage {
     }
 
     async fn put(&self, entry: StorageEntry) -> Result<(), StorageError> {
-        let reply = self
-            .client
-            .clone()
-            .put(pb::StoragePutArgs {
-                entry: Some(pb::StorageEntry {
-                    key: entry.key.clone(),
-                    value: entry.value.to_vec(),
-                    seal_wrap: entry.seal_wrap,
-                }),
-                txn: String::new(),
-            })
-            .await
-            .map_err(rpc_err)?
-            .into_inner();
-        reply_err(reply.err)
+        let args = pb::StoragePutArgs {
+            entry: Some(pb::StorageEntry {
+                key: entry.key.clone(),
+                value: entry.value.to_vec(),
+                seal_wrap: entry.seal_wrap,
+            }),
+            txn: String::new(),
+        };
+        self.call(|mut c| async move { c.put(args).await }).await?;
+        Ok(())
     }
 
     async fn delete(&self, key: &str) -> Result<(), StorageError> {
-        let reply = self
-            .client
-            .clone()
-            .delete(pb::StorageDeleteArgs {
-                key: key.to_string(),
-                txn: String::new(),
-            })
-            .await
-            .map_err(rpc_err)?
-            .into_inner();
-        reply_err(reply.err)
+        let args = pb::StorageDeleteArgs {
+            key: key.to_string(),
+            txn: String::new(),
+        };
+        self.call(|mut c| async move { c.delete(args).await })
+            .await?;
+        Ok(())
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<String>, StorageError> {
-        let reply = self
-            .client
-            .clone()
-            .list(pb::StorageListArgs {
-                prefix: prefix.to_string(),
-                txn: String::new(),
-            })
-            .await
-            .map_err(rpc_err)?
-            .into_inner();
-        reply_err(reply.err)?;
+        let args = pb::StorageListArgs {
+            prefix: prefix.to_string(),
+            txn: String::new(),
+        };
+        let reply = self.call(|mut c| async move { c.list(args).await }).await?;
         Ok(reply.keys)
     }
 
@@ -119,19 +105,15 @@ impl Storage for RemoteStorage {
         after: &str,
         limit: usize,
     ) -> Result<Vec<String>, StorageError> {
+        let args = pb::StorageListPageArgs {
+            prefix: prefix.to_string(),
+            after: after.to_string(),
+            limit: i32::try_from(limit).unwrap_or(i32::MAX),
+            txn: String::new(),
+        };
         let reply = self
-            .client
-            .clone()
-            .list_page(pb::StorageListPageArgs {
-                prefix: prefix.to_string(),
-                after: after.to_string(),
-                limit: i32::try_from(limit).unwrap_or(i32::MAX),
-                txn: String::new(),
-            })
-            .await
-            .map_err(rpc_err)?
-            .into_inner();
-        reply_err(reply.err)?;
+            .call(|mut c| async move { c.list_page(args).await })
+            .await?;
         Ok(reply.keys)
     }
 }
