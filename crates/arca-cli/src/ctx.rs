@@ -215,6 +215,31 @@ impl<'a, 'b> Ctx<'a, 'b> {
         0
     }
 
+    /// Report the result of a write to `path` as `bao` does: an empty answer prints
+    /// `Success! Data written to: PATH` (table format only) and exits 0, an answer with data
+    /// goes to `print`, a failure prints `Error writing data to PATH: ERR` and exits 2.
+    pub fn report_write(
+        &mut self,
+        format: Format,
+        path: &str,
+        result: Result<Option<Secret>, ApiError>,
+        print: impl FnOnce(&mut Self, &Secret) -> i32,
+    ) -> i32 {
+        match result {
+            Ok(None) => {
+                if format == Format::Table {
+                    self.out(&format!("Success! Data written to: {path}"));
+                }
+                0
+            }
+            Ok(Some(secret)) => print(self, &secret),
+            Err(e) => {
+                self.err(&format!("Error writing data to {path}: {e}"));
+                2
+            }
+        }
+    }
+
     /// Print a secret in `format` (table rows, JSON or YAML), warnings on stderr for tables.
     pub fn output_secret(&mut self, format: Format, secret: &Secret) -> i32 {
         match format {

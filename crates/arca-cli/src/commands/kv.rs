@@ -163,21 +163,12 @@ fn print_map(ctx: &mut Ctx<'_, '_>, header: &str, data: &Map<String, Value>) {
 fn get(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv get [options] KEY\n\n  Retrieves the value from Arca's key-value store at the given key name.";
     let specs: &[Spec] = &[MOUNT, flag("version", Kind::Str, "0")];
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let version = match int_flag(&p, "version") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help));
+    let version = or_exit!(int_flag(&p, "version").map_err(|e| flag_error(ctx, &e)));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     let path = t.path("data");
     let v = version.to_string();
     let query: Vec<(&str, &str)> = if t.v2 && version > 0 {
@@ -268,14 +259,8 @@ fn put(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
         specs.push(flag("method", Kind::Str, "patch"));
         specs.push(flag("remove-data", Kind::List, ""));
     }
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], &specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let cas = match int_flag(&p, "cas") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], &specs], args, help));
+    let cas = or_exit!(int_flag(&p, "cas").map_err(|e| flag_error(ctx, &e)));
     if p.args.is_empty() {
         ctx.err("Not enough arguments (expected >1, got 0)");
         return 1;
@@ -295,10 +280,7 @@ fn put(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
         ctx.err("Must supply data");
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     if patch && !t.v2 {
         ctx.err("K/V engine mount must be version 2 for patch support");
         return 2;
@@ -311,10 +293,7 @@ fn put(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
     let result = if !t.v2 {
         ctx.block_on(client.write(&path, Some(Value::Object(data))))
     } else if patch && p.str("method") == "rw" {
-        match rw_patch(ctx, &client, &path, data, options) {
-            Ok(r) => r,
-            Err(c) => return c,
-        }
+        or_exit!(rw_patch(ctx, &client, &path, data, options))
     } else {
         let body = json!({ "data": data, "options": options });
         if patch {
@@ -323,19 +302,9 @@ fn put(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
             ctx.block_on(client.write(&path, Some(body)))
         }
     };
-    match result {
-        Ok(None) => {
-            if format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Ok(Some(secret)) => print_write(ctx, &p, format, &t, &path, &secret),
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    ctx.report_write(format, &path, result, |ctx, secret| {
+        print_write(ctx, &p, format, &t, &path, secret)
+    })
 }
 
 type WriteResult = Result<Option<Secret>, arca_api::ApiError>;
@@ -396,17 +365,11 @@ fn versions_list(p: &Parsed) -> Vec<String> {
 fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv delete [options] PATH\n\n  Deletes the data for the provided version and path in the key-value store.";
     let specs: &[Spec] = &[MOUNT, flag("versions", Kind::List, "")];
-    let (p, _format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     let path = t.path("data");
     let versions = versions_list(&p);
     let result = if t.v2 && !versions.is_empty() {
@@ -429,10 +392,7 @@ fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 fn versions_op(ctx: &mut Ctx<'_, '_>, args: &[String], op: &str) -> i32 {
     let help = "Usage: arca kv undelete|destroy [options] KEY\n\n  Undeletes or destroys versions of a key in the key-value store.";
     let specs: &[Spec] = &[MOUNT, flag("versions", Kind::List, "")];
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], specs], args, help));
     let versions = versions_list(&p);
     if versions.is_empty() {
         ctx.err(&format!(
@@ -443,10 +403,7 @@ fn versions_op(ctx: &mut Ctx<'_, '_>, args: &[String], op: &str) -> i32 {
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     if !t.v2 {
         let name = if op == "undelete" {
             "Undelete"
@@ -457,27 +414,13 @@ fn versions_op(ctx: &mut Ctx<'_, '_>, args: &[String], op: &str) -> i32 {
         return 1;
     }
     let path = t.path(op);
-    match ctx.block_on(client.write(&path, Some(json!({ "versions": versions })))) {
-        Ok(None) => {
-            if format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Ok(Some(s)) => ctx.output_secret(format, &s),
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    let result = ctx.block_on(client.write(&path, Some(json!({ "versions": versions }))));
+    ctx.report_write(format, &path, result, |ctx, s| ctx.output_secret(format, s))
 }
 
 fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv list [options] PATH\n\n  Lists data from Arca's key-value store at the given path.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, MOUNT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, MOUNT]], args, help));
     if !p.is_set("mount") && !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -488,10 +431,7 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         ));
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     let path = t.path("metadata");
     match ctx.block_on(client.list(&path)) {
         Ok(secret) => output_list(ctx, format, &path, secret.as_ref()),
@@ -505,14 +445,8 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 fn rollback(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv rollback [options] KEY\n\n  Restores a given previous version to the current version at the given path.";
     let specs: &[Spec] = &[MOUNT, flag("version", Kind::Str, "0")];
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let version = match int_flag(&p, "version") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], specs], args, help));
+    let version = or_exit!(int_flag(&p, "version").map_err(|e| flag_error(ctx, &e)));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -520,10 +454,7 @@ fn rollback(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         ctx.err("Version flag must be specified");
         return 1;
     }
-    let t = match resolve(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(resolve(ctx, &client, &p));
     if !t.v2 {
         ctx.err("Rollback not supported on KV Version 1");
         return 1;
@@ -586,10 +517,7 @@ fn rollback(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn enable_versioning(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv enable-versioning [options] KEY\n\n  Enables versioning on an existing KV v1 mount.";
-    let (p, _format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -632,17 +560,11 @@ fn v2_target(ctx: &mut Ctx<'_, '_>, client: &Client, p: &Parsed) -> Result<Targe
 
 fn metadata_get(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv metadata get [options] KEY\n\n  Retrieves the metadata from Arca's key-value store at the given key name.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, MOUNT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, MOUNT]], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match v2_target(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(v2_target(ctx, &client, &p));
     let path = t.path("metadata");
     let secret = match ctx.block_on(client.read(&path)) {
         Ok(Some(s)) => s,
@@ -688,29 +610,14 @@ fn metadata_write(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
     if patch {
         specs.push(flag("remove-custom-metadata", Kind::List, ""));
     }
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT], &specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let max_versions = match int_flag(&p, "max-versions") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
-    let dva = match duration_flag(&p, "delete-version-after") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
-    let custom = match map_flag(&p, "custom-metadata") {
-        Ok(v) => v,
-        Err(e) => return flag_error(ctx, &e),
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], &specs], args, help));
+    let max_versions = or_exit!(int_flag(&p, "max-versions").map_err(|e| flag_error(ctx, &e)));
+    let dva = or_exit!(duration_flag(&p, "delete-version-after").map_err(|e| flag_error(ctx, &e)));
+    let custom = or_exit!(map_flag(&p, "custom-metadata").map_err(|e| flag_error(ctx, &e)));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match v2_target(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(v2_target(ctx, &client, &p));
     let path = t.path("metadata");
     let mut body = Map::new();
     if max_versions >= 0 {
@@ -740,34 +647,16 @@ fn metadata_write(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
     } else {
         ctx.block_on(client.write(&path, Some(Value::Object(body))))
     };
-    match result {
-        Ok(None) => {
-            if format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Ok(Some(s)) => ctx.output_secret(format, &s),
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    ctx.report_write(format, &path, result, |ctx, s| ctx.output_secret(format, s))
 }
 
 fn metadata_delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca kv metadata delete [options] PATH\n\n  Deletes all versions and metadata for the provided key.";
-    let (p, _format, client) = match setup(ctx, &[HTTP, &[MOUNT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, &[MOUNT]], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
-    let t = match v2_target(ctx, &client, &p) {
-        Ok(t) => t,
-        Err(c) => return c,
-    };
+    let t = or_exit!(v2_target(ctx, &client, &p));
     let path = t.path("metadata");
     match ctx.block_on(client.delete(&path)) {
         Ok(_) => {

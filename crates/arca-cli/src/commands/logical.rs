@@ -87,10 +87,7 @@ fn path_arg(args: &[String]) -> String {
 /// `arca read PATH [K=V...]`.
 pub fn read(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca read [options] PATH\n\n  Reads data from the server at the given path.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD]], args, help));
     if !check_args(ctx, &p.args, 1, usize::MAX) {
         return 1;
     }
@@ -133,10 +130,7 @@ fn write_like(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
         flag("force", Kind::Bool, "false"),
         flag("f", Kind::Bool, "false"),
     ];
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], force], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], force], args, help));
     if !check_args(ctx, &p.args, 1, usize::MAX) {
         return 1;
     }
@@ -159,19 +153,9 @@ fn write_like(ctx: &mut Ctx<'_, '_>, args: &[String], patch: bool) -> i32 {
     } else {
         ctx.block_on(client.write(&path, body))
     };
-    match result {
-        Ok(None) => {
-            if format == Format::Table {
-                ctx.out(&format!("Success! Data written to: {path}"));
-            }
-            0
-        }
-        Ok(Some(secret)) => print_secret(ctx, &p, format, &secret),
-        Err(e) => {
-            ctx.err(&format!("Error writing data to {path}: {e}"));
-            2
-        }
-    }
+    ctx.report_write(format, &path, result, |ctx, secret| {
+        print_secret(ctx, &p, format, secret)
+    })
 }
 
 /// `arca write PATH K=V...`.
@@ -232,10 +216,7 @@ pub fn output_list(
 /// `arca list PATH`.
 pub fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca list [options] PATH\n\n  Lists data from the server at the given path.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_args(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -252,10 +233,7 @@ pub fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 /// `arca delete PATH`.
 pub fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca delete [options] PATH\n\n  Deletes secrets and configuration from the server at the given path.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD]], args, help));
     if !check_args(ctx, &p.args, 1, usize::MAX) {
         return 1;
     }
@@ -278,10 +256,7 @@ pub fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 /// `arca path-help PATH`.
 pub fn path_help(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca path-help [options] PATH\n\n  Retrieves API help for paths.";
-    let (p, _format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_args(ctx, &p.args, 1, 1) {
         return 1;
     }

@@ -22,10 +22,7 @@ const TOKEN_PROMPT_ERROR: &str = "An error occurred attempting to ask for a toke
 /// `arca login [TOKEN]` / `arca login -method=userpass username=... password=...`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca login [options] [AUTH K=V...]\n\n  Authenticates users or machines to the server using the provided arguments.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], FLAGS], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], FLAGS], args, help));
     let token_only = p.bool("token-only");
     let no_store = p.bool("no-store") || token_only;
     let field = if token_only {

@@ -1,5 +1,17 @@
 //! Command dispatch, the top-level usage text, and helpers shared by the commands.
 
+/// The value of a step that either succeeds or has already printed its error and yields the
+/// command's exit code, which the command then returns:
+/// `let t = or_exit!(resolve(ctx, &client, &p));`.
+macro_rules! or_exit {
+    ($step:expr) => {
+        match $step {
+            Ok(value) => value,
+            Err(code) => return code,
+        }
+    };
+}
+
 mod hclfmt;
 mod kv;
 mod logical;

@@ -152,14 +152,8 @@ fn enable(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
         Table::Secrets => &[FORCE_NO_CACHE],
         Table::Auth => &[TOKEN_TYPE],
     };
-    let (p, _format, client) = match setup(ctx, &[HTTP, TUNABLE, ENABLE, extra], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let (config, options) = match config_body(ctx, &p, false) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, TUNABLE, ENABLE, extra], args, help));
+    let (config, options) = or_exit!(config_body(ctx, &p, false));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -228,10 +222,7 @@ fn enable(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
 
 fn disable(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
     let help = "Usage: arca secrets disable [options] PATH\n\n  Disables a secrets engine or auth method at the given PATH.";
-    let (p, _format, client) = match setup(ctx, &[HTTP], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -281,15 +272,12 @@ fn options_cell(options: &Option<BTreeMap<String, String>>) -> String {
 
 fn list(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
     let help = "Usage: arca secrets list [options]\n\n  Lists the enabled secrets engines or auth methods.";
-    let (p, format, client) = match setup(
+    let (p, format, client) = or_exit!(setup(
         ctx,
         &[HTTP, &[FORMAT, flag("detailed", Kind::Bool, "false")]],
         args,
         help,
-    ) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    ));
     if !check_range(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -416,14 +404,8 @@ fn tune(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
             flag("user-lockout-disable", Kind::Bool, "false"),
         ],
     };
-    let (p, _format, client) = match setup(ctx, &[HTTP, TUNABLE, extra], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
-    let (config, _) = match config_body(ctx, &p, true) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, TUNABLE, extra], args, help));
+    let (config, _) = or_exit!(config_body(ctx, &p, true));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -450,10 +432,7 @@ fn tune(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
 
 fn move_mount(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca secrets move [options] SOURCE DESTINATION\n\n  Moves an existing secrets engine to a new path.";
-    let (p, _format, client) = match setup(ctx, &[HTTP], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_range(ctx, &p.args, 2, 2) {
         return 1;
     }

@@ -1,13 +1,13 @@
 //! `operator`: init, unseal, seal, key-status, rotate, rekey and generate-root.
 
-use arca_api::Client;
 use arca_api::sys::{GenerateRootStatus, InitRequest, RekeyInitRequest, RekeyStatus};
 use base64::Engine;
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::logical::setup;
 use super::status::output_seal_status;
-use super::{check_args, group_usage, parse};
+use super::{check_args, group_usage};
 use crate::ctx::Ctx;
 use crate::flags::{FORMAT, HTTP, Kind, Parsed, Spec, flag, int_flag};
 use crate::output::{Format, columns, kv_table, wrap_with_padding};
@@ -34,25 +34,6 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         }
         _ => group_usage(ctx, USAGE),
     }
-}
-
-/// Parse flags, format and client in one go (the common prologue of every subcommand).
-fn prologue(
-    ctx: &mut Ctx<'_, '_>,
-    specs: &[&[Spec]],
-    args: &[String],
-    help: &str,
-) -> Result<(Parsed, Format, Client), i32> {
-    let p = parse(ctx, specs, args, help)?;
-    let format = ctx.format(&p).map_err(|e| {
-        ctx.err(&e);
-        1
-    })?;
-    let client = ctx.client(&p).map_err(|e| {
-        ctx.err(&format!("Error initializing client: {e}"));
-        1
-    })?;
-    Ok((p, format, client))
 }
 
 const INIT_FLAGS: &[Spec] = &[
@@ -127,10 +108,7 @@ struct InitOutput<'a> {
 
 fn init(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator init [options]\n\n  Initializes a server: creates the root key, splits it into unseal key\n  shares and prints them with the initial root token.";
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT], INIT_FLAGS], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], INIT_FLAGS], args, help));
     if let Err(c) = check_pgp_flag(ctx, &p, "pgp-keys") {
         return c;
     }
@@ -231,10 +209,7 @@ fn unseal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         flag("reset", Kind::Bool, "false"),
         flag("migrate", Kind::Bool, "false"),
     ];
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], specs], args, help));
     if p.args.len() > 1 {
         ctx.err(&format!(
             "Too many arguments (expected 0-1, got {})",
@@ -285,10 +260,7 @@ fn unseal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn seal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator seal [options]\n\n  Seals the server.";
-    let (p, _format, client) = match prologue(ctx, &[HTTP], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_args(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -331,10 +303,7 @@ fn print_key_status(ctx: &mut Ctx<'_, '_>, format: Format, k: &arca_api::sys::Ke
 
 fn key_status(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator key-status [options]\n\n  Provides information about the active encryption key.";
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_args(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -352,10 +321,7 @@ fn key_status(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn rotate(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator rotate [options]\n\n  Rotates the underlying encryption key used to protect data.";
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_args(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -398,6 +364,38 @@ fn key_share(ctx: &mut Ctx<'_, '_>, arg: Option<&String>) -> Result<Zeroizing<St
                 1
             }),
     }
+}
+
+/// The nonce and key share of a generate-root or rekey update, as `bao` gathers them: the
+/// `-nonce` flag, else (when no key is given either) the nonce of the operation in progress,
+/// read by `status` and printed as `label: NONCE`; then the key share from the argument, stdin
+/// (`-`) or a hidden prompt. A missing nonce is refused after the key is read, as `bao` does.
+fn nonce_and_key<E: std::fmt::Display>(
+    ctx: &mut Ctx<'_, '_>,
+    p: &Parsed,
+    status: impl std::future::Future<Output = Result<String, E>>,
+    label: &str,
+    status_error: &str,
+) -> Result<(String, Zeroizing<String>), i32> {
+    let mut nonce = p.str("nonce");
+    if p.args.is_empty() && nonce.is_empty() {
+        match ctx.block_on(status) {
+            Ok(n) => {
+                nonce = n;
+                ctx.out(&format!("{label}: {nonce}"));
+            }
+            Err(e) => {
+                ctx.err(&format!("{status_error}: {e}"));
+                return Err(2);
+            }
+        }
+    }
+    let key = key_share(ctx, p.args.first())?;
+    if nonce.is_empty() {
+        ctx.err("Missing nonce value: specify it via the -nonce flag");
+        return Err(1);
+    }
+    Ok((nonce, key))
 }
 
 const ROOT_FLAGS: &[Spec] = &[
@@ -496,10 +494,7 @@ pub fn decode_root_token(encoded: &str, otp: &str) -> Result<Zeroizing<String>, 
 
 fn generate_root(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator generate-root [options] [KEY]\n\n  Generates a new root token by combining a quorum of unseal key shares.";
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT], ROOT_FLAGS], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], ROOT_FLAGS], args, help));
     if p.args.len() > 1 {
         ctx.err(&format!(
             "Too many arguments (expected 0-1, got {})",
@@ -589,27 +584,14 @@ fn generate_root(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         return 0;
     }
     // Provide a key share.
-    let mut nonce = p.str("nonce");
-    if p.args.is_empty() && nonce.is_empty() {
-        match ctx.block_on(client.generate_root_status()) {
-            Ok(s) => {
-                nonce = s.nonce.clone();
-                ctx.out(&format!("Operation nonce: {nonce}"));
-            }
-            Err(e) => {
-                ctx.err(&format!("Error getting root generation status: {e}"));
-                return 2;
-            }
-        }
-    }
-    let key = match key_share(ctx, p.args.first()) {
-        Ok(k) => k,
-        Err(c) => return c,
-    };
-    if nonce.is_empty() {
-        ctx.err("Missing nonce value: specify it via the -nonce flag");
-        return 1;
-    }
+    let status = async { client.generate_root_status().await.map(|s| s.nonce) };
+    let (nonce, key) = or_exit!(nonce_and_key(
+        ctx,
+        &p,
+        status,
+        "Operation nonce",
+        "Error getting root generation status",
+    ));
     match ctx.block_on(client.generate_root_update(key.trim(), &nonce)) {
         Ok(s) => {
             print_root_status(ctx, format, &s);
@@ -664,10 +646,7 @@ fn print_rekey_status(ctx: &mut Ctx<'_, '_>, format: Format, s: &RekeyStatus) {
 
 fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca operator rekey [options] [KEY]\n\n  Generates a new set of unseal keys from a quorum of the current ones.";
-    let (p, format, client) = match prologue(ctx, &[HTTP, &[FORMAT], REKEY_FLAGS], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], REKEY_FLAGS], args, help));
     if let Err(c) = check_pgp_flag(ctx, &p, "pgp-keys") {
         return c;
     }
@@ -733,27 +712,14 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             }
         };
     }
-    let mut nonce = p.str("nonce");
-    if p.args.is_empty() && nonce.is_empty() {
-        match ctx.block_on(client.rekey_status()) {
-            Ok(s) => {
-                nonce = s.nonce.clone();
-                ctx.out(&format!("Rekey operation nonce: {nonce}"));
-            }
-            Err(e) => {
-                ctx.err(&format!("Error reading rekey status: {e}"));
-                return 2;
-            }
-        }
-    }
-    let key = match key_share(ctx, p.args.first()) {
-        Ok(k) => k,
-        Err(c) => return c,
-    };
-    if nonce.is_empty() {
-        ctx.err("Missing nonce value: specify it via the -nonce flag");
-        return 1;
-    }
+    let status = async { client.rekey_status().await.map(|s| s.nonce) };
+    let (nonce, key) = or_exit!(nonce_and_key(
+        ctx,
+        &p,
+        status,
+        "Rekey operation nonce",
+        "Error reading rekey status",
+    ));
     if p.bool("verify") {
         return match ctx.block_on(client.rekey_verification_update(key.trim(), &nonce)) {
             Ok(s) if s.complete => {

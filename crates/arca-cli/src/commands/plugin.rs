@@ -90,15 +90,12 @@ fn type_number(kind: &str) -> Option<u8> {
 
 fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca plugin list [options] [TYPE]\n\n  Lists available plugins registered in the catalog.";
-    let (p, format, client) = match setup(
+    let (p, format, client) = or_exit!(setup(
         ctx,
         &[HTTP, &[FORMAT, flag("detailed", Kind::Bool, "false")]],
         args,
         help,
-    ) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    ));
     if !check_range(ctx, &p.args, 0, 1) {
         return 1;
     }
@@ -192,15 +189,12 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn info(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca plugin info [options] TYPE NAME\n\n  Displays information about a plugin in the catalog.";
-    let (p, format, client) = match setup(
+    let (p, format, client) = or_exit!(setup(
         ctx,
         &[HTTP, &[FORMAT, FIELD, flag("version", Kind::Str, "")]],
         args,
         help,
-    ) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    ));
     if !check_range(ctx, &p.args, 1, 2) {
         return 1;
     }
@@ -291,10 +285,7 @@ fn register(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         flag("version", Kind::Str, ""),
         flag("oci", Kind::Bool, "false"),
     ];
-    let (p, _format, client) = match setup(ctx, &[HTTP, specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, specs], args, help));
     if p.args.is_empty() || p.args.len() > 2 {
         let what = if p.args.is_empty() {
             "Not enough"
@@ -365,11 +356,12 @@ fn register(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn deregister(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca plugin deregister [options] TYPE NAME\n\n  Deregister an existing plugin in the catalog.";
-    let (p, _format, client) =
-        match setup(ctx, &[HTTP, &[flag("version", Kind::Str, "")]], args, help) {
-            Ok(v) => v,
-            Err(c) => return c,
-        };
+    let (p, _format, client) = or_exit!(setup(
+        ctx,
+        &[HTTP, &[flag("version", Kind::Str, "")]],
+        args,
+        help
+    ));
     if p.args.is_empty() || p.args.len() > 2 {
         let what = if p.args.is_empty() {
             "Not enough"
@@ -420,10 +412,7 @@ fn reload(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         flag("mounts", Kind::List, ""),
         flag("scope", Kind::Str, ""),
     ];
-    let (p, _format, client) = match setup(ctx, &[HTTP, specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, specs], args, help));
     let plugin = p.str("plugin");
     let mounts = slice_flag(&p, "mounts");
     let scope = p.str("scope");
@@ -475,10 +464,7 @@ fn reload(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn reload_status(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca plugin reload-status RELOAD_ID\n\n  Retrieves the status of a recent cluster plugin reload.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }

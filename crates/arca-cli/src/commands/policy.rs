@@ -54,10 +54,7 @@ fn policy_path(name: &str) -> String {
 
 fn write(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca policy write [options] NAME PATH\n\n  Uploads a policy with name NAME from the contents of a local file PATH or\n  stdin.";
-    let (p, _format, client) = match setup(ctx, &[HTTP], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_range(ctx, &p.args, 2, 2) {
         return 1;
     }
@@ -98,10 +95,7 @@ fn write(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn read(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca policy read [options] [NAME]\n\n  Prints the contents and metadata of the Vault policy named NAME.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -134,10 +128,7 @@ fn read(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca policy list [options]\n\n  Lists the names of the policies that are installed on the Vault server.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_range(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -165,10 +156,7 @@ fn list(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca policy delete [options] NAME\n\n  Deletes the policy named NAME in the Vault server.";
-    let (p, _format, client) = match setup(ctx, &[HTTP], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -187,10 +175,7 @@ fn delete(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn fmt(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca policy fmt [options] PATH\n\n  Formats a local policy file to the policy specification.";
-    let p = match parse(ctx, &[], args, help) {
-        Ok(p) => p,
-        Err(c) => return c,
-    };
+    let p = or_exit!(parse(ctx, &[], args, help));
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }

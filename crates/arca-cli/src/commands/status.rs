@@ -37,10 +37,7 @@ fn is_zero(v: &u64) -> bool {
 
 /// `arca status`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
-    let p = match parse(ctx, &[HTTP, &[FORMAT]], args, HELP) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    let p = or_exit!(parse(ctx, &[HTTP, &[FORMAT]], args, HELP));
     if !check_args(ctx, &p.args, 0, 0) {
         return 1;
     }

@@ -53,24 +53,15 @@ const CREATE: &[Spec] = &[
 
 fn create(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca token create [options]\n\n  Creates a new token that can be used for authentication.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], CREATE], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], CREATE], args, help));
     let durations = ["ttl", "explicit-max-ttl", "period"]
         .map(|n| duration_flag(&p, n).map(duration::go_string));
     let [ttl, max_ttl, period] = match durations {
         [Ok(a), Ok(b), Ok(c)] => [a, b, c],
         [Err(e), _, _] | [_, Err(e), _] | [_, _, Err(e)] => return flag_error(ctx, &e),
     };
-    let metadata = match map_flag(&p, "metadata") {
-        Ok(m) => m,
-        Err(e) => return flag_error(ctx, &e),
-    };
-    let uses = match int_flag(&p, "use-limit") {
-        Ok(u) => u,
-        Err(e) => return flag_error(ctx, &e),
-    };
+    let metadata = or_exit!(map_flag(&p, "metadata").map_err(|e| flag_error(ctx, &e)));
+    let uses = or_exit!(int_flag(&p, "use-limit").map_err(|e| flag_error(ctx, &e)));
     if !check_range(ctx, &p.args, 0, 0) {
         return 1;
     }
@@ -125,10 +116,7 @@ const ACCESSOR: Spec = flag("accessor", Kind::Bool, "false");
 
 fn lookup(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca token lookup [options] [TOKEN | ACCESSOR]\n\n  Displays information about a token or accessor.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD, ACCESSOR]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD, ACCESSOR]], args, help));
     let accessor = p.bool("accessor");
     let n = p.args.len();
     if accessor && n != 1 {
@@ -165,10 +153,7 @@ fn renew(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         flag("increment", Kind::Str, ""),
         flag("i", Kind::Str, ""),
     ];
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT, FIELD], specs], args, help));
     let name = if p.is_set("i") && !p.is_set("increment") {
         "i"
     } else {
@@ -216,10 +201,7 @@ fn revoke(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         flag("self", Kind::Bool, "false"),
         flag("mode", Kind::Str, ""),
     ];
-    let (p, _format, client) = match setup(ctx, &[HTTP, specs], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, specs], args, help));
     let (selfish, accessor, mode) = (p.bool("self"), p.bool("accessor"), p.str("mode"));
     let n = p.args.len();
     if selfish && n > 0 {
@@ -284,10 +266,7 @@ fn revoke(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
 
 fn capabilities(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     let help = "Usage: arca token capabilities [options] [TOKEN] PATH\n\n  Fetches the capabilities of a token for a given path.";
-    let (p, format, client) = match setup(ctx, &[HTTP, &[FORMAT]], args, help) {
-        Ok(v) => v,
-        Err(c) => return c,
-    };
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, help));
     if !check_range(ctx, &p.args, 1, 2) {
         return 1;
     }
