@@ -45,7 +45,8 @@ pub struct KeyInfo {
 }
 
 /// One operation of a barrier transaction; each value is encrypted with its own path.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `Debug` prints `<redacted>` for a plaintext value.
+#[derive(Clone, PartialEq, Eq)]
 pub enum BarrierOp {
     /// Write a plaintext value.
     Put {
@@ -59,6 +60,19 @@ pub enum BarrierOp {
         /// The storage key.
         key: String,
     },
+}
+
+impl fmt::Debug for BarrierOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BarrierOp::Put { key, .. } => f
+                .debug_struct("Put")
+                .field("key", key)
+                .field("value", &format_args!("<redacted>"))
+                .finish(),
+            BarrierOp::Delete { key } => f.debug_struct("Delete").field("key", key).finish(),
+        }
+    }
 }
 
 /// The unsealed state: the keyring and one prepared cipher per term.

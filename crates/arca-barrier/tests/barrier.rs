@@ -527,3 +527,22 @@ async fn works_over_the_storage_crate_inmem_backend() {
         b"v"
     );
 }
+
+#[test]
+fn barrier_op_debug_redacts_the_plaintext() {
+    let op = BarrierOp::Put {
+        key: "logical/abc".into(),
+        value: Zeroizing::new(MARKER.to_vec()),
+    };
+    let text = format!("{op:?}");
+    let marker = String::from_utf8_lossy(MARKER);
+    let bytes = format!("{:?}", MARKER.to_vec());
+    assert!(
+        !text.contains(&*marker) && !text.contains(&bytes[1..20]),
+        "{text}"
+    );
+    assert!(
+        text.contains("<redacted>") && text.contains("logical/abc"),
+        "{text}"
+    );
+}

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use arca_sdk::redact::Redacted;
 use arca_sdk::storage::StorageExt;
 use arca_sdk::{LogicalError, Storage, StorageEntry, StorageOp};
 use aws_lc_rs::{aead, hmac};
@@ -34,8 +35,9 @@ pub const TAINTED_USES: i64 = -1;
 pub type RevokeHook = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A token's entry. For service tokens it is what is stored; the token itself never is,
-/// only its HMAC (`id_hash`).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// only its HMAC (`id_hash`). `Debug` redacts `id_hash`, `parent` and `cubbyhole_id`: each
+/// names storage that only the token's holder may reach.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenEntry {
     /// Version marker.
     pub version: u32,
@@ -94,6 +96,32 @@ pub struct TokenEntry {
     /// Random id of the token's cubbyhole (never shown by lookups).
     #[serde(default)]
     pub cubbyhole_id: String,
+}
+
+impl std::fmt::Debug for TokenEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenEntry")
+            .field("version", &self.version)
+            .field("id_hash", &Redacted)
+            .field("accessor", &self.accessor)
+            .field("parent", &Redacted)
+            .field("policies", &self.policies)
+            .field("path", &self.path)
+            .field("meta", &self.meta)
+            .field("display_name", &self.display_name)
+            .field("num_uses", &self.num_uses)
+            .field("creation_time", &self.creation_time)
+            .field("ttl", &self.ttl)
+            .field("explicit_max_ttl", &self.explicit_max_ttl)
+            .field("period", &self.period)
+            .field("role", &self.role)
+            .field("entity_id", &self.entity_id)
+            .field("renewable", &self.renewable)
+            .field("orphan", &self.orphan)
+            .field("token_type", &self.token_type)
+            .field("cubbyhole_id", &Redacted)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TokenEntry {
@@ -156,12 +184,76 @@ pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
+/// How many token entries the store keeps in memory; past it the oldest cached entry goes
+/// (storage still has every token).
+pub const TOKEN_CACHE_CAPACITY: usize = 16_384;
+
+/// Token entries by id hash, at most `capacity` of them: inserting past it evicts the entry
+/// cached longest ago (first in, first out).
+struct TokenCache {
+    capacity: usize,
+    entries: HashMap<String, (u64, Arc<TokenEntry>)>,
+    /// Insertion order as (sequence, key); a pair whose sequence no longer matches the map
+    /// is stale (the key was removed or inserted again) and is skipped.
+    order: std::collections::VecDeque<(u64, String)>,
+    next: u64,
+}
+
+impl TokenCache {
+    fn new(capacity: usize) -> TokenCache {
+        TokenCache {
+            capacity: capacity.max(1),
+            entries: HashMap::new(),
+            order: std::collections::VecDeque::new(),
+            next: 0,
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<Arc<TokenEntry>> {
+        self.entries.get(key).map(|(_, e)| e.clone())
+    }
+
+    fn insert(&mut self, key: String, entry: Arc<TokenEntry>) {
+        self.next += 1;
+        self.order.push_back((self.next, key.clone()));
+        self.entries.insert(key, (self.next, entry));
+        while self.entries.len() > self.capacity {
+            let Some((seq, key)) = self.order.pop_front() else {
+                break;
+            };
+            if self.entries.get(&key).is_some_and(|(s, _)| *s == seq) {
+                self.entries.remove(&key);
+            }
+        }
+        // Stale pairs are dropped once they outnumber the live ones.
+        if self.order.len() > 2 * self.capacity {
+            let entries = &self.entries;
+            self.order
+                .retain(|(seq, key)| entries.get(key).is_some_and(|(s, _)| s == seq));
+        }
+    }
+
+    fn remove(&mut self, key: &str) {
+        self.entries.remove(key);
+    }
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
+}
+
 /// The token store over its storage view (`sys/token/`).
 pub struct TokenStore {
     view: Arc<dyn Storage>,
     salt: RwLock<Option<hmac::Key>>,
     batch_key: RwLock<Option<Arc<aead::LessSafeKey>>>,
-    cache: RwLock<HashMap<String, Arc<TokenEntry>>>,
+    cache: RwLock<TokenCache>,
     write_lock: tokio::sync::Mutex<()>,
     on_revoke: RwLock<Option<RevokeHook>>,
 }
@@ -173,7 +265,7 @@ impl TokenStore {
             view,
             salt: RwLock::new(None),
             batch_key: RwLock::new(None),
-            cache: RwLock::new(HashMap::new()),
+            cache: RwLock::new(TokenCache::new(TOKEN_CACHE_CAPACITY)),
             write_lock: tokio::sync::Mutex::new(()),
             on_revoke: RwLock::new(None),
         }
@@ -387,7 +479,7 @@ impl TokenStore {
     }
 
     async fn load(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
-        let cached = self.cache.read().get(id_hash).cloned();
+        let cached = self.cache.read().get(id_hash);
         if let Some(e) = cached {
             return Ok(Some(e));
         }
@@ -740,5 +832,73 @@ mod tests {
         assert!(ts.lookup(&t).await.unwrap().is_none());
         assert!(ts.use_token(&e).await.unwrap().is_none());
         assert!(ct_eq("abc", "abc") && !ct_eq("abc", "abd") && !ct_eq("a", "ab"));
+    }
+
+    #[test]
+    fn token_entry_debug_redacts_what_names_its_storage() {
+        let e = TokenEntry {
+            id_hash: "idhash-s3cret".into(),
+            parent: "parent-s3cret".into(),
+            cubbyhole_id: "cubby-s3cret".into(),
+            accessor: "acc-shown".into(),
+            ..Default::default()
+        };
+        for text in [format!("{e:?}"), format!("{e:#?}")] {
+            assert!(!text.contains("s3cret"), "{text}");
+            assert!(
+                text.contains("<redacted>") && text.contains("acc-shown"),
+                "{text}"
+            );
+        }
+    }
+
+    fn entry(n: usize) -> Arc<TokenEntry> {
+        Arc::new(TokenEntry {
+            accessor: format!("a{n}"),
+            ..Default::default()
+        })
+    }
+
+    #[test]
+    fn token_cache_stays_bounded_and_evicts_the_oldest() {
+        let mut c = TokenCache::new(4);
+        for n in 0..1000 {
+            c.insert(format!("k{n}"), entry(n));
+            assert!(c.len() <= 4, "{} entries after {n}", c.len());
+            assert!(
+                c.order.len() <= 2 * 4 + 1,
+                "order grew to {}",
+                c.order.len()
+            );
+        }
+        assert!(c.get("k0").is_none());
+        assert_eq!(c.get("k999").unwrap().accessor, "a999");
+        // Inserting one key again and again, and removing keys, keeps it bounded too.
+        for n in 0..1000 {
+            c.insert("same".into(), entry(n));
+            c.remove(&format!("k{}", 996 + n % 4));
+            assert!(c.order.len() <= 2 * 4 + 1);
+        }
+        assert_eq!(c.get("same").unwrap().accessor, "a999");
+        c.clear();
+        assert_eq!(c.len(), 0);
+    }
+
+    #[tokio::test]
+    async fn the_store_caches_at_most_its_capacity() {
+        let ts = TokenStore::new(Arc::new(MemoryStorage::new()));
+        ts.setup().await.unwrap();
+        *ts.cache.write() = TokenCache::new(8);
+        let mut tokens = Vec::new();
+        for _ in 0..40 {
+            let (t, _) = ts.create(TokenEntry::default(), None).await.unwrap();
+            tokens.push(t);
+            assert!(ts.cache.read().len() <= 8);
+        }
+        // Evicted entries still come from storage.
+        for t in &tokens {
+            assert!(ts.lookup(t).await.unwrap().is_some());
+            assert!(ts.cache.read().len() <= 8);
+        }
     }
 }

@@ -81,8 +81,8 @@ impl Operation {
     }
 }
 
-/// One request to check.
-#[derive(Debug, Clone, Copy)]
+/// One request to check. `Debug` shows the parameter names, never their values.
+#[derive(Clone, Copy)]
 pub struct AclRequest<'a> {
     /// The request path, relative to `/v1/` (a leading `/` is ignored).
     pub path: &'a str,
@@ -92,6 +92,20 @@ pub struct AclRequest<'a> {
     pub data: Option<&'a Map<String, Value>>,
     /// The response-wrapping TTL the client asked for, if any.
     pub wrap_ttl: Option<Duration>,
+}
+
+impl std::fmt::Debug for AclRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AclRequest")
+            .field("path", &self.path)
+            .field("operation", &self.operation)
+            .field(
+                "data_keys",
+                &self.data.map(|d| d.keys().collect::<Vec<_>>()),
+            )
+            .field("wrap_ttl", &self.wrap_ttl)
+            .finish()
+    }
 }
 
 impl<'a> AclRequest<'a> {
@@ -540,6 +554,18 @@ fn parse_limit(value: &Value) -> Option<i64> {
 mod mount_access_tests {
     use super::*;
     use crate::parse_policy;
+
+    #[test]
+    fn acl_request_debug_shows_parameter_names_only() {
+        let data = serde_json::json!({"password": "hunter2-s3cret"});
+        let mut req = AclRequest::new("secret/data/app", Operation::Update);
+        req.data = data.as_object();
+        let text = format!("{req:?}");
+        assert!(
+            !text.contains("hunter2-s3cret") && text.contains("password"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn mount_access_table() {

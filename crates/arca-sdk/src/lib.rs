@@ -13,6 +13,7 @@ pub mod glob;
 pub mod number;
 pub mod operation;
 pub mod plugin_catalog;
+pub mod redact;
 pub mod request;
 pub mod response;
 pub mod storage;

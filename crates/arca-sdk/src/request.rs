@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use crate::redact::{KeysOnly, redacted_option};
 use crate::response::{Auth, Secret};
 use crate::{JsonMap, Operation, Storage};
 
@@ -130,12 +131,24 @@ impl Request {
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // The body and the token may hold secrets: never print them.
+        // The token, the body and header values may hold secrets: never print them.
         f.debug_struct("Request")
             .field("id", &self.id)
             .field("operation", &self.operation)
             .field("path", &self.path)
+            .field("data", &KeysOnly::new(&self.data))
+            .field("client_token", &redacted_option(&self.client_token))
+            .field("client_token_accessor", &self.client_token_accessor)
+            .field("display_name", &self.display_name)
+            .field("entity_id", &self.entity_id)
+            .field("policies", &self.policies)
             .field("mount_point", &self.mount_point)
+            .field("mount_type", &self.mount_type)
+            .field("headers", &KeysOnly::new(&self.headers))
+            .field("wrap_info", &self.wrap_info)
+            .field("secret", &self.secret)
+            .field("auth", &self.auth)
+            .field("unauthenticated", &self.unauthenticated)
             .finish_non_exhaustive()
     }
 }

@@ -1,11 +1,13 @@
 //! A logical response and the lease (`Secret`) and token (`Auth`) it may carry.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use crate::JsonMap;
+use crate::redact::{KeysOnly, Redacted};
 
 /// Lease timing shared by secrets and auth.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +29,8 @@ pub struct LeaseOptions {
 }
 
 /// A secret with a lease: the backend's renew/revoke hooks are called through it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// `Debug` redacts `internal_data`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Secret {
     /// Lease timing.
     #[serde(flatten)]
@@ -40,8 +43,9 @@ pub struct Secret {
     pub lease_id: String,
 }
 
-/// A token issued by a login or by the token store.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// A token issued by a login or by the token store. `Debug` redacts the token and
+/// `internal_data`.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Auth {
     /// Lease timing of the token.
     #[serde(flatten)]
@@ -87,8 +91,8 @@ pub struct Auth {
     pub token_type: String,
 }
 
-/// What the core tells the client about a wrapped response.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// What the core tells the client about a wrapped response. `Debug` redacts the token.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseWrapInfo {
     /// The single-use wrapping token.
     pub token: String,
@@ -105,8 +109,9 @@ pub struct ResponseWrapInfo {
     pub wrapped_accessor: String,
 }
 
-/// A response whose HTTP form the backend sets itself (status, content type, body).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A response whose HTTP form the backend sets itself (status, content type, body). `Debug`
+/// shows the body's length only.
+#[derive(Clone, PartialEq, Eq)]
 pub struct RawHttp {
     /// HTTP status code.
     pub status: u16,
@@ -116,8 +121,10 @@ pub struct RawHttp {
     pub body: Vec<u8>,
 }
 
-/// The result of a request, before the HTTP layer turns it into the JSON envelope.
-#[derive(Debug, Clone, Default)]
+/// The result of a request, before the HTTP layer turns it into the JSON envelope. `Debug`
+/// shows the keys of `data` and `headers`, never their values, and redacts what `secret`,
+/// `auth` and `wrap_info` hold.
+#[derive(Clone, Default)]
 pub struct Response {
     /// The `data` object.
     pub data: Option<JsonMap>,
@@ -165,6 +172,77 @@ impl Response {
     /// Adds a warning.
     pub fn warn(&mut self, warning: impl Into<String>) {
         self.warnings.push(warning.into());
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Secret")
+            .field("lease", &self.lease)
+            .field("internal_data", &KeysOnly::new(&self.internal_data))
+            .field("lease_id", &self.lease_id)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("lease", &self.lease)
+            .field("internal_data", &KeysOnly::new(&self.internal_data))
+            .field("display_name", &self.display_name)
+            .field("policies", &self.policies)
+            .field("token_policies", &self.token_policies)
+            .field("metadata", &KeysOnly::new(&self.metadata))
+            .field("client_token", &Redacted)
+            .field("accessor", &self.accessor)
+            .field("period", &self.period)
+            .field("explicit_max_ttl", &self.explicit_max_ttl)
+            .field("num_uses", &self.num_uses)
+            .field("entity_id", &self.entity_id)
+            .field("orphan", &self.orphan)
+            .field("token_type", &self.token_type)
+            .finish()
+    }
+}
+
+impl fmt::Debug for ResponseWrapInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseWrapInfo")
+            .field("token", &Redacted)
+            .field("accessor", &self.accessor)
+            .field("ttl", &self.ttl)
+            .field("creation_time", &self.creation_time)
+            .field("creation_path", &self.creation_path)
+            .field("wrapped_accessor", &self.wrapped_accessor)
+            .finish()
+    }
+}
+
+impl fmt::Debug for RawHttp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RawHttp")
+            .field("status", &self.status)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Response {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Response")
+            .field("data", &self.data.as_ref().map(KeysOnly::new))
+            .field("secret", &self.secret)
+            .field("auth", &self.auth)
+            .field("warnings", &self.warnings)
+            .field("wrap_info", &self.wrap_info)
+            .field("headers", &KeysOnly::new(&self.headers))
+            .field("raw", &self.raw)
+            .field("status", &self.status)
+            .field("mount_type", &self.mount_type)
+            .field("top_level_data", &self.top_level_data)
+            .finish()
     }
 }
 

@@ -15,8 +15,9 @@ use arca_http::{ListenerOptions, RequestHandler, TlsOptions, TlsVersion};
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-/// Server command-line flags, Go-style (`-flag=value`, `-flag value`, `--flag`).
-#[derive(Debug, Default)]
+/// Server command-line flags, Go-style (`-flag=value`, `-flag value`, `--flag`). `Debug`
+/// redacts the dev root token.
+#[derive(Default)]
 struct Flags {
     configs: Vec<PathBuf>,
     dev: bool,
@@ -25,6 +26,23 @@ struct Flags {
     dev_no_store_token: bool,
     dev_plugin_dir: Option<PathBuf>,
     log_level: Option<String>,
+}
+
+impl std::fmt::Debug for Flags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Flags")
+            .field("configs", &self.configs)
+            .field("dev", &self.dev)
+            .field(
+                "dev_root_token_id",
+                &arca_sdk::redact::redacted_option(&self.dev_root_token_id),
+            )
+            .field("dev_listen_address", &self.dev_listen_address)
+            .field("dev_no_store_token", &self.dev_no_store_token)
+            .field("dev_plugin_dir", &self.dev_plugin_dir)
+            .field("log_level", &self.log_level)
+            .finish()
+    }
 }
 
 const USAGE: &str = "Usage: arca server [options]

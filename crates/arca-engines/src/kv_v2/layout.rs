@@ -143,13 +143,22 @@ impl StoredMeta {
     }
 }
 
-/// One version's data.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// One version's data. `Debug` prints `<redacted>` for the secret.
+#[derive(Clone, Serialize, Deserialize)]
 pub(crate) struct StoredVersion {
     /// Record format.
     pub v: u32,
     /// The secret as written (an object, or `null` when written as `null`).
     pub data: Value,
+}
+
+impl std::fmt::Debug for StoredVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredVersion")
+            .field("v", &self.v)
+            .field("data", &arca_sdk::redact::Redacted)
+            .finish()
+    }
 }
 
 /// Reads and decodes a record.
@@ -219,6 +228,19 @@ pub(crate) fn effective_delete_after(cfg: &StoredConfig, meta: &StoredMeta) -> O
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_version_debug_redacts_the_secret() {
+        let v = StoredVersion {
+            v: FORMAT,
+            data: serde_json::json!({"password": "hunter2-s3cret"}),
+        };
+        let text = format!("{v:?}");
+        assert!(
+            !text.contains("hunter2-s3cret") && text.contains("<redacted>"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn effective_settings() {
