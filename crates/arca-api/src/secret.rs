@@ -5,6 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use zeroize::Zeroizing;
 
 /// A response envelope (`request_id`, `data`, `auth`, `wrap_info`, ...).
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -55,9 +56,9 @@ impl std::fmt::Debug for Secret {
 /// The `auth` block of a response (a login or a created token).
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct SecretAuth {
-    /// The token itself.
+    /// The token itself (wiped on drop).
     #[serde(default)]
-    pub client_token: String,
+    pub client_token: Zeroizing<String>,
     /// The token's accessor.
     #[serde(default)]
     pub accessor: String,
@@ -102,9 +103,9 @@ impl std::fmt::Debug for SecretAuth {
 /// The `wrap_info` block of a wrapped response.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct WrapInfo {
-    /// The wrapping token.
+    /// The wrapping token (wiped on drop).
     #[serde(default)]
-    pub token: String,
+    pub token: Zeroizing<String>,
     /// The wrapping token's accessor.
     #[serde(default)]
     pub accessor: String,

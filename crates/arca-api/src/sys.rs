@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 use crate::client::Client;
 use crate::error::ApiError;
@@ -155,7 +155,8 @@ pub struct KeyStatus {
     pub encryptions: u64,
 }
 
-/// Status of a root token generation (`sys/generate-root/attempt`).
+/// Status of a root token generation (`sys/generate-root/attempt`); the encoded token and the
+/// OTP are wiped on drop.
 #[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct GenerateRootStatus {
     /// Nonce of the attempt.
@@ -175,16 +176,16 @@ pub struct GenerateRootStatus {
     pub complete: bool,
     /// The encoded (OTP-xored, base64) root token once complete.
     #[serde(default)]
-    pub encoded_token: String,
+    pub encoded_token: Zeroizing<String>,
     /// Same as `encoded_token` (older field).
     #[serde(default)]
-    pub encoded_root_token: String,
+    pub encoded_root_token: Zeroizing<String>,
     /// Fingerprint of the PGP key used, if any.
     #[serde(default)]
     pub pgp_fingerprint: String,
     /// Server-generated OTP (only in the answer to an init without `otp`).
     #[serde(default)]
-    pub otp: String,
+    pub otp: Zeroizing<String>,
     /// Length of OTPs the server expects.
     #[serde(default)]
     pub otp_length: u32,

@@ -222,7 +222,7 @@ pub fn secret_rows(secret: &Secret) -> Vec<(String, String)> {
         }
     }
     if let Some(auth) = &secret.auth {
-        rows.push(("token".into(), auth.client_token.clone()));
+        rows.push(("token".into(), auth.client_token.to_string()));
         rows.push(("token_accessor".into(), auth.accessor.clone()));
         let dur = if auth.lease_duration == 0 {
             "∞".to_string()
@@ -249,7 +249,7 @@ pub fn secret_rows(secret: &Secret) -> Vec<(String, String)> {
         }
     }
     if let Some(w) = &secret.wrap_info {
-        rows.push(("wrapping_token:".into(), w.token.clone()));
+        rows.push(("wrapping_token:".into(), w.token.to_string()));
         rows.push(("wrapping_accessor:".into(), w.accessor.clone()));
         rows.push(("wrapping_token_ttl:".into(), human_duration(w.ttl)));
         rows.push((

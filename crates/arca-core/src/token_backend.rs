@@ -10,6 +10,7 @@ use arca_sdk::{
 };
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use zeroize::Zeroizing;
 
 use crate::mount_store::MountStore;
 use crate::policy_store::PolicyStore;
@@ -308,7 +309,7 @@ fn auth_response(
 ) -> Response {
     Response {
         auth: Some(arca_sdk::Auth {
-            client_token: token.to_string(),
+            client_token: Zeroizing::new(token.to_string()),
             accessor: e.accessor.clone(),
             policies: e.policies.clone(),
             token_policies: e.policies.clone(),

@@ -291,7 +291,7 @@ async fn limited_token(core: &Core, root: &str) -> (String, String) {
     .unwrap()
     .unwrap();
     let a = r.auth.unwrap();
-    (a.client_token, a.accessor)
+    (a.client_token.to_string(), a.accessor)
 }
 
 #[tokio::test]

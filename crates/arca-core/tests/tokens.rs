@@ -19,7 +19,7 @@ async fn create(core: &Core, token: &str, path: &str, body: Value) -> (String, a
         .unwrap()
         .unwrap();
     let auth = r.auth.unwrap();
-    (auth.client_token.clone(), auth)
+    (auth.client_token.to_string(), auth)
 }
 
 fn data(r: Option<Response>) -> JsonMap {
@@ -407,7 +407,7 @@ async fn child_policies_and_sudo_rules() {
     .unwrap()
     .unwrap();
     let a = r.auth.unwrap();
-    assert_eq!(a.client_token, "mytoken");
+    assert_eq!(a.client_token.as_str(), "mytoken");
     assert_eq!(a.lease.ttl.as_secs(), 7200);
     assert!(
         r.warnings

@@ -426,7 +426,7 @@ mod tests {
                 ..Secret::default()
             }),
             auth: Some(Auth {
-                client_token: "hvs.x".into(),
+                client_token: "hvs.x".to_string().into(),
                 accessor: "acc".into(),
                 policies: vec!["default".into()],
                 token_policies: vec!["default".into()],
@@ -468,7 +468,7 @@ mod tests {
     fn wrapped_answers_hide_data() {
         let mut resp = Response::with_data(json!({"secret": "s"}).as_object().unwrap().clone());
         resp.wrap_info = Some(ResponseWrapInfo {
-            token: "hvs.w".into(),
+            token: "hvs.w".to_string().into(),
             accessor: "wa".into(),
             ttl: 300,
             creation_time: "2026-01-01T00:00:00Z".into(),

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
 
 use crate::JsonMap;
 use crate::redact::{KeysOnly, Redacted};
@@ -65,9 +66,9 @@ pub struct Auth {
     /// Metadata shown with the token.
     #[serde(default)]
     pub metadata: HashMap<String, String>,
-    /// The token, set by the core once created.
+    /// The token, set by the core once created (wiped on drop).
     #[serde(default)]
-    pub client_token: String,
+    pub client_token: Zeroizing<String>,
     /// Its accessor.
     #[serde(default)]
     pub accessor: String,
@@ -94,8 +95,8 @@ pub struct Auth {
 /// What the core tells the client about a wrapped response. `Debug` redacts the token.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseWrapInfo {
-    /// The single-use wrapping token.
-    pub token: String,
+    /// The single-use wrapping token (wiped on drop).
+    pub token: Zeroizing<String>,
     /// Its accessor.
     pub accessor: String,
     /// Seconds it lives.

@@ -28,7 +28,7 @@ fn assert_redacted(value: &impl std::fmt::Debug, shown: &str) {
 
 fn auth() -> Auth {
     Auth {
-        client_token: SECRET.into(),
+        client_token: SECRET.to_string().into(),
         internal_data: secret_map(),
         accessor: "acc-123".into(),
         ..Auth::default()
@@ -45,7 +45,7 @@ fn secret() -> Secret {
 
 fn wrap_info() -> ResponseWrapInfo {
     ResponseWrapInfo {
-        token: SECRET.into(),
+        token: SECRET.to_string().into(),
         accessor: "wrap-acc".into(),
         ..ResponseWrapInfo::default()
     }

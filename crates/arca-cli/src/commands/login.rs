@@ -170,7 +170,7 @@ fn token_auth(
     let data = looked.data.unwrap_or_default();
     let policies = str_list(data.get("policies"));
     let auth = SecretAuth {
-        client_token: token.to_string(),
+        client_token: token.to_string().into(),
         accessor: data
             .get("accessor")
             .and_then(Value::as_str)

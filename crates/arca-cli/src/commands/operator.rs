@@ -428,10 +428,10 @@ fn print_root_status(ctx: &mut Ctx<'_, '_>, format: Format, s: &GenerateRootStat
         rows.push(vec!["PGP Fingerprint".into(), s.pgp_fingerprint.clone()]);
     }
     if !s.encoded_token.is_empty() {
-        rows.push(vec!["Encoded Token".into(), s.encoded_token.clone()]);
+        rows.push(vec!["Encoded Token".into(), s.encoded_token.to_string()]);
     }
     if !s.otp.is_empty() {
-        rows.push(vec!["OTP".into(), s.otp.clone()]);
+        rows.push(vec!["OTP".into(), s.otp.to_string()]);
     }
     if s.otp_length > 0 {
         rows.push(vec!["OTP Length".into(), s.otp_length.to_string()]);

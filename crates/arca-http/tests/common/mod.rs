@@ -62,7 +62,7 @@ impl RequestHandler for Recorder {
             "wrapped" => Ok(Some(Response {
                 data: Some(json!({"secret": "s3cr3t"}).as_object().unwrap().clone()),
                 wrap_info: Some(ResponseWrapInfo {
-                    token: "hvs.wrap".into(),
+                    token: "hvs.wrap".to_string().into(),
                     accessor: "wacc".into(),
                     ttl: 300,
                     creation_time: "2026-11-27T00:00:00Z".into(),
