@@ -184,9 +184,14 @@ async fn a_multiplexing_plugin_serves_several_mounts_from_one_process() {
     // The shared process dies: every mount comes back, on one new process.
     kill9(pid);
     let c_mount = async {
-        // A mount created meanwhile (interleaved with the reads that find the process dead)
-        // lands on the new process too, whichever of them notices first.
-        tokio::task::yield_now().await;
+        // A mount created once the reads have brought the new process up lands there too
+        // (waiting for that condition, not for a fixed time).
+        arca_testkit::wait_until_async(
+            "mount b to restart",
+            std::time::Duration::from_secs(60),
+            || async { (b.restarts() > 0).then_some(()) },
+        )
+        .await;
         mount(&l, mc.clone()).await
     };
     let (rb, ra, c) = tokio::join!(read(&b, "k"), read(&a2, "k"), c_mount);
