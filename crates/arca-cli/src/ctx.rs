@@ -215,6 +215,26 @@ impl<'a, 'b> Ctx<'a, 'b> {
         0
     }
 
+    /// The secret a read of `path` found, as `bao` reports a miss: nothing there prints
+    /// `No value found at PATH`, a failure `Error reading PATH: ERR`; both exit 2.
+    pub fn found(
+        &mut self,
+        path: &str,
+        read: Result<Option<Secret>, ApiError>,
+    ) -> Result<Secret, i32> {
+        match read {
+            Ok(Some(secret)) => Ok(secret),
+            Ok(None) => {
+                self.err(&format!("No value found at {path}"));
+                Err(2)
+            }
+            Err(e) => {
+                self.err(&format!("Error reading {path}: {e}"));
+                Err(2)
+            }
+        }
+    }
+
     /// Report the result of a write to `path` as `bao` does: an empty answer prints
     /// `Success! Data written to: PATH` (table format only) and exits 0, an answer with data
     /// goes to `print`, a failure prints `Error writing data to PATH: ERR` and exits 2.

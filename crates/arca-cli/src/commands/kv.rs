@@ -176,17 +176,8 @@ fn get(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     } else {
         vec![]
     };
-    let secret = match ctx.block_on(client.read_with_query(&path, &query)) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            return 2;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            return 2;
-        }
-    };
+    let read = ctx.block_on(client.read_with_query(&path, &query));
+    let secret = or_exit!(ctx.found(&path, read));
     let field = p.str("field");
     if !field.is_empty() {
         if t.v2 {
@@ -460,17 +451,8 @@ fn rollback(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         return 1;
     }
     let path = t.path("data");
-    let current = match ctx.block_on(client.read(&path)) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            return 2;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            return 2;
-        }
-    };
+    let read = ctx.block_on(client.read(&path));
+    let current = or_exit!(ctx.found(&path, read));
     let current_version = current
         .data
         .as_ref()
@@ -566,17 +548,8 @@ fn metadata_get(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     }
     let t = or_exit!(v2_target(ctx, &client, &p));
     let path = t.path("metadata");
-    let secret = match ctx.block_on(client.read(&path)) {
-        Ok(Some(s)) => s,
-        Ok(None) => {
-            ctx.err(&format!("No value found at {path}"));
-            return 2;
-        }
-        Err(e) => {
-            ctx.err(&format!("Error reading {path}: {e}"));
-            return 2;
-        }
-    };
+    let read = ctx.block_on(client.read(&path));
+    let secret = or_exit!(ctx.found(&path, read));
     if format != Format::Table {
         return ctx.output_secret(format, &secret);
     }
