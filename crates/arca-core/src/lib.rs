@@ -2,6 +2,7 @@
 //! mount tables and router, the token and policy stores, and the request pipeline. It builds
 //! backends only through the factories it is handed, so it depends on no engine.
 
+mod backend_boundary;
 pub mod catalog;
 mod core;
 mod mount_store;
@@ -17,6 +18,7 @@ mod token_backend;
 mod token_fields;
 pub mod token_roles;
 pub mod token_store;
+mod token_use;
 mod views;
 
 pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};

@@ -5,8 +5,10 @@ use std::sync::Arc;
 use arca_policy::{AclRequest, Operation as AclOp};
 use arca_sdk::{LogicalError, Operation, Request, Response};
 
+use crate::backend_boundary;
 use crate::core::Core;
 use crate::token_store::TokenEntry;
+use crate::token_use::TokenUse;
 
 /// Maps an SDK operation to the ACL's.
 pub(crate) fn acl_op(op: Operation) -> AclOp {
@@ -40,10 +42,7 @@ impl Core {
             return Err(LogicalError::Sealed);
         }
         let Some((mount_path, route)) = self.inner.mounts.router().route(&req.path) else {
-            return Err(LogicalError::not_found(format!(
-                "no handler for route {:?}. route entry not found.",
-                req.path
-            )));
+            return Err(self.unrouted(&req).await);
         };
         let full_path = req.path.clone();
         let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
@@ -59,6 +58,32 @@ impl Core {
         let unauthenticated = route.is_unauthenticated_path(&rel);
         req.unauthenticated = unauthenticated;
 
+        // The token first, as Vault's `CheckToken`: a missing or bad token on an authenticated
+        // path is refused before any backend code (existence check included) runs.
+        let mut token_entry: Option<Arc<TokenEntry>> = None;
+        if !unauthenticated || !req.token().is_empty() {
+            match self.lookup_request_token(&req).await {
+                Ok(entry) => token_entry = Some(entry),
+                Err(e) if !unauthenticated => return Err(e),
+                Err(_) => {}
+            }
+        }
+
+        // What the backend sees, from its existence check on: a salted stand-in for the
+        // token and only the headers its mount lets through.
+        let client_token = req.client_token.take();
+        req.client_token = backend_boundary::backend_token(
+            &mount_path,
+            &mount.kind,
+            &mount.uuid,
+            client_token,
+            token_entry.as_deref(),
+        );
+        req.headers = backend_boundary::passthrough_headers(
+            std::mem::take(&mut req.headers),
+            &mount.config.passthrough_request_headers,
+        );
+
         if req.operation == Operation::Update || req.operation == Operation::Create {
             let ex = handle.backend.handle_existence_check(&req).await?;
             req.operation = if ex.check_found && !ex.exists {
@@ -68,41 +93,40 @@ impl Core {
             };
         }
 
-        let mut token_entry: Option<Arc<TokenEntry>> = None;
-        if !unauthenticated || !req.token().is_empty() {
-            match self.lookup_request_token(&req).await {
-                Ok(entry) => {
-                    // As in OpenBao, a limited-use token spends a use before the ACL check: a
-                    // request the ACL refuses still counts.
-                    if entry.num_uses > 0 && self.inner.tokens.use_token(&entry).await?.is_none() {
-                        if !unauthenticated {
-                            return Err(acl_denied());
-                        }
-                    } else {
-                        let acl = self
-                            .check_acl(&req, &full_path, route.is_root_path(&rel), &entry)
-                            .await;
-                        match acl {
-                            Ok(()) => token_entry = Some(entry),
-                            Err(e) => {
-                                if entry.num_uses > 0 {
-                                    self.inner.tokens.finish_use(&entry.id_hash).await?;
-                                }
-                                if !unauthenticated {
-                                    return Err(e);
-                                }
-                                // The path needs no token: the caller is still identified, so
-                                // the backend can tailor its answer (the UI mount listing).
-                                token_entry = Some(entry);
-                            }
-                        }
+        // As in OpenBao, a limited-use token spends a use before the ACL check: a request the
+        // ACL refuses still counts. The use is finished (the token revoked after its last)
+        // whatever happens to this request, cancellation included.
+        let mut token_use: Option<TokenUse> = None;
+        let mut identified: Option<Arc<TokenEntry>> = None;
+        if let Some(entry) = token_entry {
+            let usable = if entry.num_uses > 0 {
+                token_use = TokenUse::take(&self.inner.tokens, &entry).await?;
+                token_use.is_some()
+            } else {
+                true
+            };
+            if !usable {
+                if !unauthenticated {
+                    return Err(acl_denied());
+                }
+            } else {
+                let acl = self
+                    .check_acl(&req, &full_path, route.is_root_path(&rel), &entry)
+                    .await;
+                if let Err(e) = acl {
+                    if let Some(used) = token_use.take() {
+                        used.finish().await?;
+                    }
+                    if !unauthenticated {
+                        return Err(e);
                     }
                 }
-                Err(e) if !unauthenticated => return Err(e),
-                Err(_) => {}
+                // On a path that needs no token, a caller the ACL refuses is still identified,
+                // so the backend can tailor its answer (the UI mount listing).
+                identified = Some(entry);
             }
         }
-        if let Some(te) = &token_entry {
+        if let Some(te) = &identified {
             req.client_token_accessor = te.accessor.clone();
             req.display_name = te.display_name.clone();
             req.entity_id = te.entity_id.clone();
@@ -118,17 +142,9 @@ impl Core {
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
-        if mount_type == "cubbyhole" {
-            // Cubbyhole storage is keyed by the token's cubbyhole id, never the token itself.
-            req.client_token = token_entry
-                .as_ref()
-                .map(|te| zeroize::Zeroizing::new(te.cubbyhole_id.clone()));
-        }
         let result = handle.backend.handle_request(req).await;
-        if let Some(te) = &token_entry
-            && te.num_uses > 0
-        {
-            self.inner.tokens.finish_use(&te.id_hash).await?;
+        if let Some(used) = token_use {
+            used.finish().await?;
         }
         let mut resp = result?;
         if seals {
@@ -138,9 +154,32 @@ impl Core {
             return Ok(None);
         }
         if let Some(r) = resp.as_mut() {
+            backend_boundary::screen_response(
+                &mount_path,
+                &mount.config.allowed_response_headers,
+                r,
+            );
             r.mount_type = mount_type;
         }
         Ok(resp)
+    }
+
+    /// The answer for a path no mount serves. As in Vault, the token and its ACL are checked
+    /// before routing: a caller without a valid token, or whose policy does not cover the
+    /// path, gets `permission denied` and learns nothing of which mounts exist; only a caller
+    /// the ACL lets through hears that there is no handler.
+    async fn unrouted(&self, req: &Request) -> LogicalError {
+        let entry = match self.lookup_request_token(req).await {
+            Ok(entry) => entry,
+            Err(e) => return e,
+        };
+        if let Err(e) = self.check_acl(req, &req.path, false, &entry).await {
+            return e;
+        }
+        LogicalError::not_found(format!(
+            "no handler for route {:?}. route entry not found.",
+            req.path
+        ))
     }
 
     /// Resolves the request's token: a missing or unknown token is a bare `permission denied`.
