@@ -1,0 +1,141 @@
+//! What an external plugin sees and may answer, end to end: the real `arca` binary hosting the
+//! `echo_plugin` example over Vault's plugin protocol. The plugin never receives the client
+//! token (only a per-mount salted id) nor `Authorization`/`X-Vault-Token`, whatever the mount's
+//! `passthrough_request_headers` say; no plugin code runs for a request with a bad or missing
+//! token; and a plugin's own client token, lease id, wrapping and unlisted or security headers
+//! never reach the client.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Server, call, client, create_token, example_binary};
+use serde_json::{Value, json};
+
+/// The dev server with the echo plugin mounted at `echo/`.
+fn server() -> Server {
+    let built = example_binary("echo_plugin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&built, dir.path().join("echo")).expect("copy plugin");
+    let mut s = Server::dev_with_plugins(dir.path());
+    // The directory lives as long as the server.
+    s.dir = Some(dir);
+    s
+}
+
+async fn calls(s: &Server) -> u64 {
+    let r = call(s, "GET", "echo/calls", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"]["calls"].as_u64().expect("calls")
+}
+
+#[tokio::test]
+async fn a_plugin_never_sees_the_client_token_nor_its_headers() {
+    let s = server();
+    let tune = call(
+        &s,
+        "POST",
+        "sys/mounts/echo/tune",
+        Some("root"),
+        Some(json!({
+            "passthrough_request_headers": ["X-Custom", "Authorization", "X-Vault-Token"],
+            "allowed_response_headers": ["X-Echo-Allowed"],
+        })),
+    )
+    .await;
+    assert_eq!(tune.status, 204, "{}", tune.body);
+    // Readable back as OpenBao shows it (the list as given).
+    let read = call(&s, "GET", "sys/mounts/echo/tune", Some("root"), None).await;
+    assert_eq!(
+        read.body["data"]["passthrough_request_headers"],
+        json!(["X-Custom", "Authorization", "X-Vault-Token"])
+    );
+    assert_eq!(
+        read.body["data"]["allowed_response_headers"],
+        json!(["X-Echo-Allowed"])
+    );
+
+    let (token, _) = create_token(&s, "root", json!({})).await;
+    let mut seen_ids = Vec::new();
+    for by_authorization in [false, true] {
+        let mut req = client()
+            .get(s.url("echo/seen"))
+            .header("X-Custom", "custom-value")
+            .header("X-Not-Listed", "x");
+        req = if by_authorization {
+            req.header("Authorization", format!("Bearer {token}"))
+        } else {
+            req.header("X-Vault-Token", &token)
+                .header("Authorization", format!("Bearer {token}"))
+        };
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let text = resp.text().await.unwrap();
+        assert!(
+            !text.contains(&token),
+            "the plugin received the raw token: {text}"
+        );
+        let body: Value = serde_json::from_str(&text).unwrap();
+        let data = &body["data"];
+        assert_eq!(data["headers"], json!({"x-custom": ["custom-value"]}));
+        let id = data["client_token"].as_str().unwrap().to_string();
+        assert_eq!(id.len(), 40, "{id}");
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        seen_ids.push(id);
+    }
+    // The salted id is stable for one token on one mount.
+    assert_eq!(seen_ids[0], seen_ids[1]);
+}
+
+#[tokio::test]
+async fn no_plugin_code_runs_for_a_bad_or_missing_token() {
+    let s = server();
+    let before = calls(&s).await;
+    for token in [None, Some("hvs.not-a-real-token")] {
+        for method in ["GET", "POST", "PUT", "DELETE", "LIST"] {
+            let body = (method == "POST" || method == "PUT").then(|| json!({"a": "b"}));
+            let r = call(&s, method, "echo/seen", token, body).await;
+            assert_eq!(r.status, 403, "{method} {token:?}: {}", r.body);
+            assert_eq!(r.body, json!({"errors": ["permission denied"]}));
+        }
+    }
+    assert_eq!(
+        calls(&s).await,
+        before,
+        "plugin code ran for a refused request"
+    );
+    // A valid token does reach it: existence check and request both run for a write.
+    let w = call(&s, "POST", "echo/seen", Some("root"), Some(json!({}))).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+    assert_eq!(w.body["data"]["operation"], "create");
+    assert_eq!(calls(&s).await, before + 2);
+}
+
+#[tokio::test]
+async fn a_plugin_answers_only_what_the_core_allows() {
+    let s = server();
+    let tune = call(
+        &s,
+        "POST",
+        "sys/mounts/echo/tune",
+        Some("root"),
+        Some(json!({"allowed_response_headers": ["X-Echo-Allowed", "Cache-Control"]})),
+    )
+    .await;
+    assert_eq!(tune.status, 204, "{}", tune.body);
+    let r = call(&s, "GET", "echo/answer", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let text = r.body.to_string();
+    assert!(!text.contains("made-by-the-plugin"), "{text}");
+    assert_eq!(r.body["data"], json!({"answered": true}));
+    assert_eq!(r.body["lease_id"], "");
+    assert_eq!(r.body["wrap_info"], Value::Null);
+    assert_eq!(r.body["auth"]["client_token"], "");
+    assert_eq!(r.body["auth"]["accessor"], "");
+    // Only the allowed header passes; the server's own headers are never replaced, even when
+    // the mount allows the name.
+    assert_eq!(r.headers["x-echo-allowed"], "yes");
+    assert!(r.headers.get("x-echo-other").is_none());
+    let cache: Vec<_> = r.headers.get_all("cache-control").iter().collect();
+    assert_eq!(cache, ["no-store"]);
+    assert_eq!(r.headers["content-type"], "application/json");
+}
