@@ -101,7 +101,7 @@ pub(crate) fn screen_response(route_path: &str, allowed_headers: &[String], resp
             mount = %route_path,
             "dropping the client token a backend wrote into its auth response: the core mints tokens"
         );
-        auth.client_token = String::new();
+        auth.client_token = Zeroizing::new(String::new());
         auth.accessor = String::new();
     }
     if let Some(secret) = resp.secret.as_mut()
@@ -184,7 +184,7 @@ mod tests {
     fn answer() -> Response {
         Response {
             auth: Some(Auth {
-                client_token: "hvs.plugin-made".into(),
+                client_token: String::from("hvs.plugin-made").into(),
                 accessor: "acc".into(),
                 policies: strings(&["default"]),
                 ..Auth::default()
@@ -194,7 +194,7 @@ mod tests {
                 ..Secret::default()
             }),
             wrap_info: Some(ResponseWrapInfo {
-                token: "hvs.wrap".into(),
+                token: String::from("hvs.wrap").into(),
                 accessor: String::new(),
                 ttl: 60,
                 creation_time: String::new(),
@@ -215,7 +215,7 @@ mod tests {
         let mut resp = answer();
         screen_response("kvp/", &strings(&["x-allowed"]), &mut resp);
         let auth = resp.auth.unwrap();
-        assert_eq!(auth.client_token, "");
+        assert_eq!(auth.client_token.as_str(), "");
         assert_eq!(auth.accessor, "");
         assert_eq!(auth.policies, strings(&["default"]));
         assert_eq!(resp.secret.unwrap().lease_id, "");
@@ -231,7 +231,7 @@ mod tests {
         // The token store mints tokens: its answer stands (headers are screened all the same).
         let mut resp = answer();
         screen_response("auth/token/", &[], &mut resp);
-        assert_eq!(resp.auth.unwrap().client_token, "hvs.plugin-made");
+        assert_eq!(resp.auth.unwrap().client_token.as_str(), "hvs.plugin-made");
         assert!(resp.headers.is_empty());
     }
 }

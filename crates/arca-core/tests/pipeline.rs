@@ -50,7 +50,7 @@ impl Backend for Recorder {
         Ok(Some(Response {
             data: Some(json!({"ok": true}).as_object().unwrap().clone()),
             auth: Some(Auth {
-                client_token: "hvs.made-by-the-backend".into(),
+                client_token: String::from("hvs.made-by-the-backend").into(),
                 accessor: "backend-accessor".into(),
                 policies: vec!["default".into()],
                 ..Auth::default()
@@ -60,7 +60,7 @@ impl Backend for Recorder {
                 ..Secret::default()
             }),
             wrap_info: Some(ResponseWrapInfo {
-                token: "hvs.backend-wrap".into(),
+                token: String::from("hvs.backend-wrap").into(),
                 accessor: String::new(),
                 ttl: 60,
                 creation_time: String::new(),
@@ -153,7 +153,7 @@ impl Fixture {
         .await
         .unwrap()
         .unwrap();
-        resp.auth.unwrap().client_token
+        resp.auth.unwrap().client_token.to_string()
     }
 
     async fn mount_uuid(&self) -> String {
@@ -291,7 +291,7 @@ async fn a_backend_answers_only_what_its_mount_allows() {
     .unwrap();
     assert!(resp.headers.is_empty(), "{:?}", resp.headers);
     let auth = resp.auth.unwrap();
-    assert_eq!(auth.client_token, "");
+    assert_eq!(auth.client_token.as_str(), "");
     assert_eq!(auth.accessor, "");
     assert_eq!(resp.secret.unwrap().lease_id, "");
     assert!(resp.wrap_info.is_none());

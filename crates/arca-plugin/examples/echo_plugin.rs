@@ -71,7 +71,7 @@ fn echo_backend() -> FrameworkBackend {
             Ok(Some(Response {
                 data: Some(object(json!({"answered": true}))),
                 auth: Some(Auth {
-                    client_token: "hvs.made-by-the-plugin".into(),
+                    client_token: String::from("hvs.made-by-the-plugin").into(),
                     accessor: "plugin-accessor".into(),
                     policies: vec!["default".into()],
                     ..Auth::default()
@@ -81,7 +81,7 @@ fn echo_backend() -> FrameworkBackend {
                     ..Secret::default()
                 }),
                 wrap_info: Some(ResponseWrapInfo {
-                    token: "hvs.wrap-made-by-the-plugin".into(),
+                    token: String::from("hvs.wrap-made-by-the-plugin").into(),
                     accessor: String::new(),
                     ttl: 60,
                     creation_time: "2026-01-01T00:00:00Z".into(),
