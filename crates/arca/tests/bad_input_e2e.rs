@@ -412,6 +412,181 @@ async fn sys_endpoints_answer_as_openbao() {
     .await;
 }
 
+/// The rest of the `sys/` framework endpoints: a wrongly typed field is refused with the
+/// framework's 400 before the handler runs, an unknown one draws the warning.
+#[tokio::test]
+async fn sys_framework_endpoints_convert_and_warn_as_openbao() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    let bogus = "Endpoint ignored these unrecognized parameters: [bogus]";
+    // Unknown parameters, on reads and lists ...
+    for (method, path) in [
+        ("GET", "sys/policies/acl?list=true&bogus=1"),
+        ("LIST", "sys/policies/acl?bogus=1"),
+        ("LIST", "sys/policy?bogus=1"),
+        ("GET", "sys/policy?bogus=1"),
+        ("GET", "sys/internal/ui/mounts?bogus=1"),
+        ("GET", "sys/internal/ui/mounts/secret?bogus=1"),
+        ("GET", "sys/internal/ui/resultant-acl?bogus=1"),
+        ("GET", "sys/key-status?bogus=1"),
+        ("GET", "sys/plugins/catalog?bogus=1"),
+        ("LIST", "sys/plugins/catalog/secret?bogus=1"),
+        ("GET", "sys/plugins/catalog/secret/kv?bogus=1"),
+        ("GET", "sys/plugins/catalog/kv?bogus=1"),
+        ("GET", "sys/generate-root-token/attempt?bogus=1"),
+    ] {
+        let (a, _) = same(&arca, &bao, method, path, None).await;
+        assert_eq!(a.status, 200, "{method} {path}: {}", a.body);
+        let warnings = a.body["warnings"].as_array().unwrap();
+        assert_eq!(warnings.last(), Some(&json!(bogus)), "{method} {path}");
+    }
+    same(&arca, &bao, "GET", "sys/remount/status/nope?bogus=1", None).await;
+    // ... and on writes.
+    same(&arca, &bao, "POST", "sys/rotate", Some(json!({"bogus": 1}))).await;
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/mounts/from1",
+        Some(json!({"type": "kv"})),
+    )
+    .await;
+    let (a, _) = same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/remount",
+        Some(json!({"from": "from1", "to": "to1", "bogus": 1})),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let (a, _) = same(
+        &arca,
+        &bao,
+        "PUT",
+        "sys/generate-root-token/attempt",
+        Some(json!({"bogus": 1})),
+    )
+    .await;
+    assert_eq!(a.body["warnings"], json!([bogus]));
+    same(
+        &arca,
+        &bao,
+        "DELETE",
+        "sys/generate-root-token/attempt",
+        None,
+    )
+    .await;
+    // Converted as the framework does: a number is the string it spells.
+    same(
+        &arca,
+        &bao,
+        "POST",
+        "sys/remount",
+        Some(json!({"from": 5, "to": "to2"})),
+    )
+    .await;
+    // Wrongly typed: the framework's 400, nothing changed.
+    for (method, path, body) in [
+        (
+            "POST",
+            "sys/remount",
+            json!({"from": {"a": 1}, "to": "to3"}),
+        ),
+        ("POST", "sys/remount", json!({"from": "to1", "to": [1]})),
+        (
+            "POST",
+            "sys/plugins/catalog/secret/foo",
+            json!({"command": {"a": 1}, "sha256": "ab"}),
+        ),
+        (
+            "POST",
+            "sys/plugins/catalog/secret/foo",
+            json!({"command": "x", "sha256": "ab", "args": {"a": 1}}),
+        ),
+        (
+            "POST",
+            "sys/plugins/catalog/secret/foo",
+            json!({"command": "x", "sha256": "ab", "env": [{"a": 1}]}),
+        ),
+        (
+            "POST",
+            "sys/plugins/catalog/secret/foo",
+            json!({"command": "x", "sha256": "ab", "oci": "maybe"}),
+        ),
+        (
+            "POST",
+            "sys/plugins/catalog/secret/foo",
+            json!({"command": "x", "sha256": "ab", "version": [1]}),
+        ),
+        (
+            "POST",
+            "sys/plugins/catalog/foo",
+            json!({"command": "x", "sha256": {"a": 1}}),
+        ),
+        (
+            "POST",
+            "sys/plugins/reload/backend",
+            json!({"plugin": {"a": 1}}),
+        ),
+        (
+            "POST",
+            "sys/plugins/reload/backend",
+            json!({"plugin": "kv", "scope": [1]}),
+        ),
+        (
+            "PUT",
+            "sys/generate-root-token/attempt",
+            json!({"pgp_key": {"a": 1}}),
+        ),
+        (
+            "PUT",
+            "sys/generate-root-token/update",
+            json!({"key": {"a": 1}, "nonce": "x"}),
+        ),
+        (
+            "PUT",
+            "sys/generate-root-token/update",
+            json!({"key": "abc", "nonce": [1]}),
+        ),
+    ] {
+        let (a, _) = same(&arca, &bao, method, path, Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{path} {body}");
+        let text = a.body["errors"][0].as_str().unwrap();
+        assert!(
+            text.starts_with("Field validation failed: error converting input for field"),
+            "{text}"
+        );
+    }
+    let (a, _) = same(&arca, &bao, "GET", "sys/mounts/to1", None).await;
+    assert_eq!(
+        a.status, 200,
+        "the refused remounts moved nothing: {}",
+        a.body
+    );
+    let (a, _) = same(&arca, &bao, "GET", "sys/generate-root-token/attempt", None).await;
+    assert_eq!(a.body["started"], json!(false), "{}", a.body);
+    // A list of maps for `mounts` is refused too (OpenBao's older decoder words it
+    // differently).
+    let body = json!({"mounts": {"a": 1}});
+    let a = call(
+        &arca,
+        "POST",
+        "sys/plugins/reload/backend",
+        Some("root"),
+        Some(body.clone()),
+    )
+    .await;
+    let b = call(
+        &bao,
+        "POST",
+        "sys/plugins/reload/backend",
+        Some("root"),
+        Some(body),
+    )
+    .await;
+    assert_eq!((a.status, b.status), (400, 400), "{}", a.body);
+}
+
 /// Mounting a plugin in the wrong table is refused and leaves nothing mounted (texts observed
 /// on OpenBao 2.7.2, `openbao-answers.md`).
 #[tokio::test]

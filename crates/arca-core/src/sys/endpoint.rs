@@ -191,23 +191,88 @@ const POLICY_FIELDS: &[(&str, FieldType)] = &[
     ("policy", T::String),
     ("rules", T::String),
 ];
+const REMOUNT_FIELDS: &[(&str, FieldType)] = &[("from", T::String), ("to", T::String)];
+const REMOUNT_STATUS_FIELDS: &[(&str, FieldType)] = &[("migration_id", T::String)];
+const UI_MOUNT_FIELDS: &[(&str, FieldType)] = &[("path", T::String)];
+const CATALOG_TYPE_FIELDS: &[(&str, FieldType)] = &[("type", T::String)];
+/// `plugins/catalog/[:type/]:name`: `args` and `env` are lists whose strings are not split.
+const CATALOG_ENTRY_FIELDS: &[(&str, FieldType)] = &[
+    ("args", T::StringSlice),
+    ("command", T::String),
+    ("env", T::StringSlice),
+    ("name", T::String),
+    ("oci", T::Bool),
+    ("sha256", T::String),
+    ("sha_256", T::String),
+    ("type", T::String),
+    ("version", T::String),
+];
+/// `plugins/reload/backend`: `mounts` is split on commas.
+const RELOAD_BACKEND_FIELDS: &[(&str, FieldType)] = &[
+    ("mounts", T::CommaStringSlice),
+    ("plugin", T::String),
+    ("scope", T::String),
+];
+/// Vault's `plugins/reload/backend/status`.
+const RELOAD_STATUS_FIELDS: &[(&str, FieldType)] = &[("reload_id", T::String)];
+/// Vault's `plugins/reload/:type/:name`.
+const RELOAD_TYPED_FIELDS: &[(&str, FieldType)] = &[
+    ("name", T::String),
+    ("scope", T::String),
+    ("type", T::String),
+];
+/// `generate-root-token/attempt`, OpenBao's authenticated (framework) form.
+const GENERATE_ROOT_ATTEMPT_FIELDS: &[(&str, FieldType)] =
+    &[("otp", T::String), ("pgp_key", T::String)];
+/// `generate-root-token/update`.
+const KEY_NONCE_FIELDS: &[(&str, FieldType)] = &[("key", T::String), ("nonce", T::String)];
 
 impl Endpoint {
     /// The parameters the endpoint declares in OpenBao, with their types: given ones are
     /// converted before the handler reads them (or refused with the framework's 400), others
-    /// draw the `Endpoint ignored these unrecognized parameters` warning. `None` where Arca
-    /// does neither (the unauthenticated raw endpoints, which answer without warnings, and
-    /// those whose list is not checked yet).
+    /// draw the `Endpoint ignored these unrecognized parameters` warning. `None` for the
+    /// endpoints Vault serves outside its logical router (health, seal-status, init, unseal,
+    /// seal, step-down, leader, and the `rekey/*` handlers), which answer without warnings.
+    /// The `generate-root/*` paths share OpenBao's authenticated `generate-root-token/*`
+    /// (framework) fields: Arca serves both forms with a token.
     pub(crate) fn fields(&self) -> Option<&'static [(&'static str, FieldType)]> {
         use Endpoint as E;
         Some(match self {
-            E::Mounts | E::Auth | E::KeyStatus => &[],
+            E::Mounts
+            | E::Auth
+            | E::KeyStatus
+            | E::Rotate
+            | E::RekeyBackup
+            | E::UiMounts
+            | E::Policies
+            | E::PoliciesAcl
+            | E::ResultantAcl
+            | E::PluginsCatalog => &[],
             E::Mount(_) | E::AuthMount(_) => MOUNT_FIELDS,
             E::MountTune(_) | E::AuthTune(_) => TUNE_FIELDS,
+            E::Remount => REMOUNT_FIELDS,
+            E::RemountStatus(_) => REMOUNT_STATUS_FIELDS,
+            E::UiMount(_) => UI_MOUNT_FIELDS,
             E::Capabilities | E::CapabilitiesSelf => CAPABILITIES_FIELDS,
             E::CapabilitiesAccessor => CAPABILITIES_ACCESSOR_FIELDS,
             E::Policy(_) | E::PolicyAcl(_) => POLICY_FIELDS,
-            _ => return None,
+            E::PluginsCatalogType(_) => CATALOG_TYPE_FIELDS,
+            E::PluginsCatalogEntry(..) => CATALOG_ENTRY_FIELDS,
+            E::PluginsReloadBackend => RELOAD_BACKEND_FIELDS,
+            E::PluginsReloadStatus => RELOAD_STATUS_FIELDS,
+            E::PluginsReloadTyped(..) => RELOAD_TYPED_FIELDS,
+            E::GenerateRootAttempt => GENERATE_ROOT_ATTEMPT_FIELDS,
+            E::GenerateRootUpdate => KEY_NONCE_FIELDS,
+            E::Health
+            | E::SealStatus
+            | E::Init
+            | E::Unseal
+            | E::Seal
+            | E::StepDown
+            | E::Leader
+            | E::RekeyInit
+            | E::RekeyUpdate
+            | E::RekeyVerify => return None,
         })
     }
 }

@@ -609,7 +609,7 @@ async fn remount(mounts: &MountStore, d: &JsonMap) -> Result<Option<Response>, L
             .unwrap_or_default(),
     );
     r.top_level_data = true;
-    r.warn("Mount move has been queued. Progress will be reported in Vault's server log, tagged with the returned migration_id");
+    r.warn("Mount move has been queued. Progress will be reported in OpenBao's server log, tagged with the returned migration_id");
     Ok(Some(r))
 }
 

@@ -220,22 +220,6 @@ fn global_scope(d: &JsonMap) -> Result<bool, LogicalError> {
     }
 }
 
-fn unrecognized_warning(d: &JsonMap, known: &[&str]) -> Option<String> {
-    let mut extra: Vec<&str> = d
-        .keys()
-        .map(String::as_str)
-        .filter(|k| !known.contains(k))
-        .collect();
-    if extra.is_empty() {
-        return None;
-    }
-    extra.sort_unstable();
-    Some(format!(
-        "Endpoint ignored these unrecognized parameters: [{}]",
-        extra.join(" ")
-    ))
-}
-
 fn reload_response(id: &str, warning: Option<String>, status: Option<u16>) -> Response {
     let mut map = JsonMap::new();
     map.insert("reload_id".into(), Value::String(id.to_string()));
@@ -281,11 +265,7 @@ async fn reload_backend(
     };
     let id = reload_id(req);
     reloads.run(&id, target).await?;
-    Ok(Some(reload_response(
-        &id,
-        unrecognized_warning(d, &["plugin", "mounts", "scope"]),
-        None,
-    )))
+    Ok(Some(reload_response(&id, None, None)))
 }
 
 /// Vault's `sys/plugins/reload/:type/:name`.
@@ -311,13 +291,10 @@ async fn reload_typed(
             },
         )
         .await?;
-    let warning = if outcome.mounts.is_empty() {
-        Some(format!(
-            "no plugins were reloaded: no mount runs plugin {name:?}"
-        ))
-    } else {
-        unrecognized_warning(d, &["scope"])
-    };
+    let warning = outcome
+        .mounts
+        .is_empty()
+        .then(|| format!("no plugins were reloaded: no mount runs plugin {name:?}"));
     // Vault answers 202 Accepted to a cluster-wide reload.
     Ok(Some(reload_response(&id, warning, global.then_some(202))))
 }
