@@ -587,6 +587,115 @@ async fn sys_framework_endpoints_convert_and_warn_as_openbao() {
     assert_eq!((a.status, b.status), (400, 400), "{}", a.body);
 }
 
+/// The endpoints Vault serves outside its logical router decode the body into a Go struct:
+/// a field of the wrong JSON type is refused with `encoding/json`'s text, never converted.
+#[tokio::test]
+async fn raw_sys_endpoints_refuse_wrong_json_types_as_openbao() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    let refused = |text: &str| {
+        json!([format!(
+            "failed to decode JSON input: json: cannot unmarshal {text}"
+        )])
+    };
+    for (path, body, text) in [
+        (
+            "sys/unseal",
+            json!({"key": 5}),
+            "number into Go struct field UnsealRequest.key of type string",
+        ),
+        (
+            "sys/unseal",
+            json!({"reset": "maybe"}),
+            "string into Go struct field UnsealRequest.reset of type bool",
+        ),
+        (
+            "sys/unseal",
+            json!({"reset": 5}),
+            "number into Go struct field UnsealRequest.reset of type bool",
+        ),
+        (
+            "sys/unseal",
+            json!({"key": "abc", "migrate": "x"}),
+            "string into Go struct field UnsealRequest.migrate of type bool",
+        ),
+        (
+            "sys/init",
+            json!({"secret_shares": "3"}),
+            "string into Go struct field InitRequest.secret_shares of type int",
+        ),
+        (
+            "sys/init",
+            json!({"pgp_keys": ["a", 5]}),
+            "number into InitRequest.pgp_keys.1 of type string",
+        ),
+        (
+            "sys/init",
+            json!({"root_token_pgp_key": 5}),
+            "number into Go struct field InitRequest.root_token_pgp_key of type string",
+        ),
+        (
+            "sys/init",
+            json!({"recovery_pgp_keys": "x"}),
+            "string into Go struct field InitRequest.recovery_pgp_keys of type []string",
+        ),
+    ] {
+        let (a, _) = same(&arca, &bao, "PUT", path, Some(body)).await;
+        assert_eq!(a.body["errors"], refused(text));
+    }
+    // OpenBao 2.7.2 turns its unauthenticated `rekey/*` off by default (405 to a dev server);
+    // with `disable_unauthed_rekey_endpoints = false` on the listener it answers these texts,
+    // which Arca's authenticated rekey gives too.
+    for (path, body, text) in [
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": "3", "secret_threshold": 2}),
+            "string into Go struct field RekeyRequest.secret_shares of type int",
+        ),
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": 3.5, "secret_threshold": 2}),
+            "number 3.5 into Go struct field RekeyRequest.secret_shares of type int",
+        ),
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": 1e30, "secret_threshold": 2}),
+            // The client writes 1e30 as `1e+30`; Go quotes the number as it was written.
+            "number 1e+30 into Go struct field RekeyRequest.secret_shares of type int",
+        ),
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": 3, "secret_threshold": 2, "pgp_keys": ["a", 5]}),
+            "number into RekeyRequest.pgp_keys.1 of type string",
+        ),
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": 3, "secret_threshold": 2, "backup": "maybe"}),
+            "string into Go struct field RekeyRequest.backup of type bool",
+        ),
+        (
+            "sys/rekey/init",
+            json!({"secret_shares": 3, "secret_threshold": 2, "require_verification": 1}),
+            "number into Go struct field RekeyRequest.require_verification of type bool",
+        ),
+        (
+            "sys/rekey/update",
+            json!({"key": true, "nonce": "x"}),
+            "bool into Go struct field RekeyUpdateRequest.key of type string",
+        ),
+        (
+            "sys/rekey/verify",
+            json!({"key": "a", "nonce": 5}),
+            "number into Go struct field RekeyVerificationUpdateRequest.nonce of type string",
+        ),
+    ] {
+        let a = call(&arca, "PUT", path, Some("root"), Some(body.clone())).await;
+        assert_eq!(a.status, 400, "{path} {body}: {}", a.body);
+        assert_eq!(a.body["errors"], refused(text), "{path} {body}");
+    }
+    let a = call(&arca, "GET", "sys/rekey/init", Some("root"), None).await;
+    assert_eq!(a.body["started"], json!(false), "{}", a.body);
+}
+
 /// Mounting a plugin in the wrong table is refused and leaves nothing mounted (texts observed
 /// on OpenBao 2.7.2, `openbao-answers.md`).
 #[tokio::test]

@@ -136,6 +136,114 @@ pub(crate) fn uint_field(d: &JsonMap, k: &str) -> Result<Option<usize>, LogicalE
     }
 }
 
+/// The Go type a field of a raw endpoint's request struct has.
+#[derive(Clone, Copy)]
+pub(crate) enum GoJson {
+    /// `int`.
+    Int,
+    /// `bool`.
+    Bool,
+    /// `string`.
+    String,
+    /// `[]string`.
+    Strings,
+}
+
+/// Go's `encoding/json` name for the kind of a JSON value.
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "number",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::Null => "null",
+    }
+}
+
+/// Checks `d` as Go's `encoding/json` decodes it into the request struct `what` of an
+/// endpoint Vault serves outside its logical router (init, unseal, `rekey/*`): a declared
+/// field of the wrong JSON type is refused with Vault's 400 `failed to decode JSON input: json:
+/// cannot unmarshal ...`, nothing is converted, unknown fields are ignored silently.
+pub(crate) fn decode_strict(
+    d: &JsonMap,
+    what: &str,
+    fields: &[(&str, GoJson)],
+) -> Result<(), LogicalError> {
+    let refuse = |text: String| {
+        Err(LogicalError::bad_request(format!(
+            "failed to decode JSON input: json: cannot unmarshal {text}"
+        )))
+    };
+    for (name, v) in d {
+        let Some((_, kind)) = fields.iter().find(|(n, _)| n == name) else {
+            continue;
+        };
+        let go_type = match (kind, v) {
+            (_, Value::Null) | (GoJson::Bool, Value::Bool(_)) => continue,
+            (GoJson::String, Value::String(_)) => continue,
+            (GoJson::Int, Value::Number(n)) if n.as_i64().is_some() => continue,
+            (GoJson::Int, Value::Number(n)) => {
+                let text = arca_sdk::number::number_text(n);
+                return refuse(format!(
+                    "number {text} into Go struct field {what}.{name} of type int"
+                ));
+            }
+            (GoJson::Strings, Value::Array(items)) => {
+                match items
+                    .iter()
+                    .enumerate()
+                    .find(|(_, i)| !matches!(i, Value::String(_) | Value::Null))
+                {
+                    Some((i, item)) => {
+                        return refuse(format!(
+                            "{} into {what}.{name}.{i} of type string",
+                            json_kind(item)
+                        ));
+                    }
+                    None => continue,
+                }
+            }
+            (GoJson::Int, _) => "int",
+            (GoJson::Bool, _) => "bool",
+            (GoJson::String, _) => "string",
+            (GoJson::Strings, _) => "[]string",
+        };
+        return refuse(format!(
+            "{} into Go struct field {what}.{name} of type {go_type}",
+            json_kind(v)
+        ));
+    }
+    Ok(())
+}
+
+/// Vault's `InitRequest`.
+const INIT_REQUEST: &[(&str, GoJson)] = &[
+    ("secret_shares", GoJson::Int),
+    ("secret_threshold", GoJson::Int),
+    ("pgp_keys", GoJson::Strings),
+    ("recovery_shares", GoJson::Int),
+    ("recovery_threshold", GoJson::Int),
+    ("recovery_pgp_keys", GoJson::Strings),
+    ("root_token_pgp_key", GoJson::String),
+];
+/// Vault's `UnsealRequest`.
+const UNSEAL_REQUEST: &[(&str, GoJson)] = &[
+    ("key", GoJson::String),
+    ("reset", GoJson::Bool),
+    ("migrate", GoJson::Bool),
+];
+/// Vault's `RekeyRequest`.
+const REKEY_REQUEST: &[(&str, GoJson)] = &[
+    ("secret_shares", GoJson::Int),
+    ("secret_threshold", GoJson::Int),
+    ("pgp_keys", GoJson::Strings),
+    ("backup", GoJson::Bool),
+    ("require_verification", GoJson::Bool),
+];
+/// Vault's `RekeyUpdateRequest` and `RekeyVerificationUpdateRequest`.
+const KEY_NONCE_REQUEST: &[(&str, GoJson)] = &[("key", GoJson::String), ("nonce", GoJson::String)];
+
 fn string_list(d: &JsonMap, k: &str) -> Option<Vec<String>> {
     match d.get(k) {
         Some(Value::Array(a)) => Some(
@@ -190,6 +298,7 @@ async fn init(
     tokens: &TokenStore,
     d: &JsonMap,
 ) -> Result<Option<Response>, LogicalError> {
+    decode_strict(d, "InitRequest", INIT_REQUEST)?;
     if string_list(d, "pgp_keys").is_some_and(|k| !k.is_empty())
         || str_field(d, "root_token_pgp_key").is_some_and(|k| !k.is_empty())
     {
@@ -230,6 +339,7 @@ async fn unseal(
     lifecycle: &dyn Lifecycle,
     d: &JsonMap,
 ) -> Result<Option<Response>, LogicalError> {
+    decode_strict(d, "UnsealRequest", UNSEAL_REQUEST)?;
     if !seal.initialized().await? {
         return Err(LogicalError::bad_request("Vault is not initialized"));
     }
@@ -350,6 +460,7 @@ impl SystemBackend {
             }
             (E::RekeyInit, O::Read) => legacy(seal.rekey_status().await?),
             (E::RekeyInit, O::Update | O::Create) => {
+                decode_strict(d, "RekeyRequest", REKEY_REQUEST)?;
                 let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
                 let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
                 let v = seal
@@ -368,6 +479,7 @@ impl SystemBackend {
                 Ok(None)
             }
             (E::RekeyUpdate, O::Update | O::Create) => {
+                decode_strict(d, "RekeyUpdateRequest", KEY_NONCE_REQUEST)?;
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
                 legacy(seal.rekey_update(key, &nonce).await?)
@@ -375,6 +487,7 @@ impl SystemBackend {
             (E::RekeyVerify, O::Read) => legacy(seal.rekey_verify_status()?),
             (E::RekeyVerify, O::Delete) => legacy(seal.rekey_verify_cancel()?),
             (E::RekeyVerify, O::Update | O::Create) => {
+                decode_strict(d, "RekeyVerificationUpdateRequest", KEY_NONCE_REQUEST)?;
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
                 legacy(seal.rekey_verify(key, &nonce).await?)
