@@ -186,7 +186,7 @@ impl Core {
         &self,
         shares: usize,
         threshold: usize,
-        root_token_id: Option<String>,
+        root_token_id: Option<Zeroizing<String>>,
     ) -> Result<InitResult, LogicalError> {
         self.inner
             .seal
@@ -197,7 +197,7 @@ impl Core {
     /// Creates a root token (the init token, generate-root, dev mode).
     pub async fn create_root_token(
         &self,
-        id: Option<String>,
+        id: Option<Zeroizing<String>>,
     ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
         self.inner.tokens.create_root(id).await
     }

@@ -22,7 +22,7 @@ mod token_use;
 mod views;
 
 pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
-pub use crate::seal_ops::{OTP_LENGTH, decode_key, decode_root_token};
+pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).
 pub const BUILD_DATE: &str = "2026-11-27T00:00:00Z";

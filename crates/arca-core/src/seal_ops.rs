@@ -252,7 +252,7 @@ impl Seal {
         &self,
         shares: usize,
         threshold: usize,
-        root_token_id: Option<String>,
+        root_token_id: Option<Zeroizing<String>>,
         lifecycle: &dyn Lifecycle,
         tokens: &TokenStore,
     ) -> Result<InitResult, LogicalError> {
@@ -783,7 +783,7 @@ impl Seal {
     /// `PUT sys/generate-root/attempt`.
     pub(crate) async fn generate_root_init(
         &self,
-        otp: Option<String>,
+        otp: Option<Zeroizing<String>>,
         pgp_key: Option<String>,
     ) -> Result<Value, LogicalError> {
         if pgp_key.as_ref().is_some_and(|k| !k.is_empty()) {
@@ -805,7 +805,7 @@ impl Seal {
                 }
                 (o, false)
             }
-            None => (random_base62(OTP_LENGTH), true),
+            None => (Zeroizing::new(random_base62(OTP_LENGTH)), true),
         };
         let mut g = self.generate_root.lock();
         if g.is_some() {
@@ -815,7 +815,7 @@ impl Seal {
         }
         *g = Some(GenerateRootState {
             nonce: uuid(),
-            otp: Zeroizing::new(otp),
+            otp,
             otp_generated: generated,
             keys: Vec::new(),
         });
@@ -878,20 +878,4 @@ impl Seal {
             "pgp_fingerprint": "", "otp": "", "otp_length": OTP_LENGTH,
         }))
     }
-}
-
-/// Decodes an OTP-encoded root token (what `operator generate-root -decode` does).
-pub fn decode_root_token(encoded: &str, otp: &str) -> Option<String> {
-    let bytes = RAW_STANDARD.decode(encoded.trim_end_matches('=')).ok()?;
-    if bytes.len() != otp.len() {
-        return None;
-    }
-    String::from_utf8(
-        bytes
-            .iter()
-            .zip(otp.as_bytes())
-            .map(|(a, b)| a ^ b)
-            .collect(),
-    )
-    .ok()
 }

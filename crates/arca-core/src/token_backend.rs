@@ -696,7 +696,7 @@ struct CreateRequest {
     meta: std::collections::BTreeMap<String, String>,
     display_name: Option<String>,
     /// A custom token id (sudo only).
-    id: Option<String>,
+    id: Option<Zeroizing<String>>,
     policies: Option<Vec<String>>,
     no_default_policy: bool,
     no_parent: bool,
@@ -742,7 +742,9 @@ impl CreateRequest {
             entity_alias: str_field(d, "entity_alias").filter(|a| !a.is_empty()),
             meta,
             display_name: str_field(d, "display_name").filter(|n| !n.is_empty()),
-            id: str_field(d, "id").filter(|i| !i.is_empty()),
+            id: str_field(d, "id")
+                .filter(|i| !i.is_empty())
+                .map(Zeroizing::new),
             policies: string_list(d, "policies"),
             no_default_policy,
             no_parent,
@@ -855,7 +857,7 @@ struct TtlPlan {
 /// A built token entry, ready to persist.
 struct NewToken {
     entry: TokenEntry,
-    custom_id: Option<String>,
+    custom_id: Option<Zeroizing<String>>,
     plan: TtlPlan,
     warnings: Vec<String>,
 }

@@ -327,7 +327,7 @@ impl TokenStore {
     /// Creates a root token (the init token, generate-root, dev mode).
     pub async fn create_root(
         &self,
-        id: Option<String>,
+        id: Option<Zeroizing<String>>,
     ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
         self.create(
             TokenEntry {
@@ -349,7 +349,7 @@ impl TokenStore {
     pub async fn create(
         &self,
         mut entry: TokenEntry,
-        id: Option<String>,
+        id: Option<Zeroizing<String>>,
     ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
         entry.version = TOKEN_ENTRY_VERSION;
         if entry.creation_time == 0 {
@@ -365,10 +365,13 @@ impl TokenStore {
             return self.create_batch(entry);
         }
         let custom_id = id.as_ref().is_some_and(|i| !i.is_empty());
-        let token = Zeroizing::new(match id {
+        let token = match id {
             Some(id) if !id.is_empty() => id,
-            _ => format!("{SERVICE_TOKEN_PREFIX}{}", random_base62(TOKEN_RANDOM_LEN)),
-        });
+            _ => Zeroizing::new(format!(
+                "{SERVICE_TOKEN_PREFIX}{}",
+                random_base62(TOKEN_RANDOM_LEN)
+            )),
+        };
         let id_hash = self.hash(&token)?;
         // Only a caller-chosen id can collide (generated ones carry 143 random bits): only then
         // are creations serialized around the duplicate check, so concurrent creations of

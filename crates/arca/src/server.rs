@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 struct Flags {
     configs: Vec<PathBuf>,
     dev: bool,
-    dev_root_token_id: Option<String>,
+    dev_root_token_id: Option<zeroize::Zeroizing<String>>,
     dev_listen_address: Option<String>,
     dev_no_store_token: bool,
     dev_plugin_dir: Option<PathBuf>,
@@ -89,7 +89,9 @@ fn parse_flags(args: Vec<OsString>) -> Result<Flags> {
         match name.as_str() {
             "config" => f.configs.push(PathBuf::from(value("config")?)),
             "dev" => f.dev = boolean(&inline),
-            "dev-root-token-id" => f.dev_root_token_id = Some(value("dev-root-token-id")?),
+            "dev-root-token-id" => {
+                f.dev_root_token_id = Some(zeroize::Zeroizing::new(value("dev-root-token-id")?))
+            }
             "dev-listen-address" => f.dev_listen_address = Some(value("dev-listen-address")?),
             "dev-no-store-token" => f.dev_no_store_token = boolean(&inline),
             "dev-plugin-dir" => f.dev_plugin_dir = Some(PathBuf::from(value("dev-plugin-dir")?)),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Server, call};
+use common::{Server, call, run_arca};
 use serde_json::{Value, json};
 
 fn keys(v: &Value) -> Vec<String> {
@@ -333,9 +333,21 @@ async fn rotate_rekey_and_generate_root() {
         .as_str()
         .expect("encoded")
         .to_string();
-    let new_root = arca_core::decode_root_token(&encoded, &otp).expect("decode");
+    // Decoded as an operator does, with the CLI's `operator generate-root -decode`.
+    let (code, new_root, err) = run_arca(
+        &s.addr,
+        None,
+        &[
+            "operator",
+            "generate-root",
+            &format!("-decode={encoded}"),
+            &format!("-otp={otp}"),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let new_root = new_root.trim();
     assert!(new_root.starts_with("hvs."));
-    let who = call(&s, "GET", "auth/token/lookup-self", Some(&new_root), None).await;
+    let who = call(&s, "GET", "auth/token/lookup-self", Some(new_root), None).await;
     assert_eq!(who.status, 200, "{}", who.body);
     assert_eq!(who.body["data"]["policies"], json!(["root"]));
 

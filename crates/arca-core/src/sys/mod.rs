@@ -498,8 +498,11 @@ impl SystemBackend {
             (E::RekeyBackup, O::List) => Err(LogicalError::UnsupportedPath),
             (E::GenerateRootAttempt, O::Read) => legacy(seal.generate_root_status().await?),
             (E::GenerateRootAttempt, O::Update | O::Create) => legacy(
-                seal.generate_root_init(str_field(d, "otp"), str_field(d, "pgp_key"))
-                    .await?,
+                seal.generate_root_init(
+                    str_field(d, "otp").map(zeroize::Zeroizing::new),
+                    str_field(d, "pgp_key"),
+                )
+                .await?,
             ),
             (E::GenerateRootAttempt, O::Delete) => {
                 seal.generate_root_cancel();
