@@ -8,7 +8,8 @@ use arca_sdk::duration::{DurationError, format_go_nanos, parse_go_duration, pars
 const NS: i64 = 1_000_000_000;
 
 /// Parse a duration flag value as the `bao` CLI does: a value ending in `s`, `m` or `h` is a
-/// Go duration, `<n>d` is days, anything else whole seconds.
+/// Go duration, `<n>d` is days, an integer whole seconds, anything else a Go duration (so
+/// `abc` is refused with `time: invalid duration "abc"`, as `bao` says).
 ///
 /// Returns nanoseconds; the error is the Go error text (`strconv.ParseInt: ...` or
 /// `time: invalid duration "..."`).
@@ -22,7 +23,10 @@ pub fn parse(input: &str) -> Result<i128, String> {
     } else if let Some(days) = s.strip_suffix('d') {
         parse_go_int(days).and_then(|d| d.checked_mul(86_400 * NS).ok_or(DurationError::Overflow))
     } else {
-        parse_go_int(s).and_then(|secs| secs.checked_mul(NS).ok_or(DurationError::Overflow))
+        match parse_go_int(s) {
+            Ok(secs) => secs.checked_mul(NS).ok_or(DurationError::Overflow),
+            Err(_) => parse_go_duration(s),
+        }
     };
     nanos.map(i128::from).map_err(|e| e.to_string())
 }
@@ -56,10 +60,8 @@ mod tests {
             parse("bad").unwrap_err(),
             "strconv.ParseInt: parsing \"ba\": invalid syntax"
         );
-        assert_eq!(
-            parse("xyz").unwrap_err(),
-            "strconv.ParseInt: parsing \"xyz\": invalid syntax"
-        );
+        assert_eq!(parse("xyz").unwrap_err(), "time: invalid duration \"xyz\"");
+        assert_eq!(parse("abc").unwrap_err(), "time: invalid duration \"abc\"");
         assert_eq!(parse("xs").unwrap_err(), "time: invalid duration \"xs\"");
     }
 

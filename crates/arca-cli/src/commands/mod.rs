@@ -14,6 +14,7 @@ macro_rules! or_exit {
 
 mod hclfmt;
 mod kv;
+mod lease;
 mod logical;
 mod login;
 mod mounts;
@@ -39,6 +40,7 @@ const COMMON: &[(&str, &str)] = &[
 const OTHER: &[(&str, &str)] = &[
     ("auth", "Interact with auth methods"),
     ("kv", "Interact with Arca's Key-Value storage"),
+    ("lease", "Interact with leases"),
     ("operator", "Perform operator-specific tasks"),
     ("patch", "Patch data, configuration, and secrets"),
     ("path-help", "Retrieve API help for paths"),
@@ -97,6 +99,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "secrets" => mounts::secrets(ctx, rest),
         "auth" => mounts::auth(ctx, rest),
         "kv" => kv::run(ctx, rest),
+        "lease" => lease::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
         _ => {
             ctx.err_raw(&usage());
