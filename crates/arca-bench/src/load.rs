@@ -85,6 +85,22 @@ pub async fn drive(
     Ok(outcome)
 }
 
+/// Sends one request and collects its status and body.
+async fn exchange(
+    client: &HttpClient,
+    req: hyper::Request<http_body_util::Full<Bytes>>,
+) -> Result<(hyper::StatusCode, Bytes), String> {
+    let resp = client.request(req).await.map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, bytes))
+}
+
 async fn worker_loop(
     target: &Target,
     worker: usize,
@@ -102,30 +118,47 @@ async fn worker_loop(
             break;
         }
         let body = (w.body)(worker, n).map(Bytes::from);
-        let req = build_request(
+        let mut req = build_request(
             &target.base,
             (w.method)(worker, n),
             &(w.path)(worker, n),
             Some(&target.token),
             body,
         )?;
-        let t0 = Instant::now();
-        let result = async {
-            let resp = target
-                .client
-                .request(req)
-                .await
-                .map_err(|e| e.to_string())?;
-            let status = resp.status();
-            let bytes = resp
-                .into_body()
-                .collect()
-                .await
-                .map_err(|e| e.to_string())?
-                .to_bytes();
-            Ok::<_, String>((status, bytes))
+        if let Some((name, value)) = w.header {
+            req.headers_mut()
+                .insert(name, hyper::header::HeaderValue::from_static(value));
         }
-        .await;
+        let t0 = Instant::now();
+        let mut result = exchange(&target.client, req).await;
+        if let (Some(follow), Ok((status, bytes))) = (&w.follow, &result)
+            && status.is_success()
+        {
+            let answer: serde_json::Value =
+                serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
+            result = match (follow.extract)(&answer) {
+                None => Err(format!(
+                    "{} answer carries nothing to follow up: {}",
+                    w.name,
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                )),
+                Some(value) => {
+                    let token = if follow.as_token {
+                        value.as_str()
+                    } else {
+                        target.token.as_str()
+                    };
+                    let next = build_request(
+                        &target.base,
+                        follow.method,
+                        follow.path,
+                        Some(token),
+                        (follow.body)(&value).map(Bytes::from),
+                    )?;
+                    exchange(&target.client, next).await
+                }
+            };
+        }
         let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
         match result {
             Ok((status, bytes)) => {

@@ -39,6 +39,23 @@ pub struct ServerInfo {
     pub ready_ms: f64,
     /// Peak RSS (`VmHWM`) at the end of its runs, KiB.
     pub peak_rss_kib: Option<u64>,
+    /// The idle-memory measurement on a fresh server of this kind, when it was run.
+    pub idle: Option<IdleRss>,
+}
+
+/// Memory of a fresh server holding many live leases (tokens with a long TTL), once idle.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdleRss {
+    /// Leases asked for (token creates sent).
+    pub leases: u64,
+    /// Creates that failed.
+    pub errors: u64,
+    /// Seconds the creates took.
+    pub fill_s: f64,
+    /// RSS (`VmRSS`) before the creates, KiB.
+    pub before_kib: Option<u64>,
+    /// RSS (`VmRSS`) once idle after them, KiB.
+    pub after_kib: Option<u64>,
 }
 
 /// One workload at one concurrency on one storage kind, both servers.
@@ -188,6 +205,34 @@ impl Report {
                     .map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
             );
         }
+        let idle: Vec<(&ServerInfo, &IdleRss)> = self
+            .servers
+            .iter()
+            .filter_map(|srv| srv.idle.as_ref().map(|i| (srv, i)))
+            .collect();
+        if !idle.is_empty() {
+            let mib =
+                |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+            let _ = writeln!(s);
+            let _ = writeln!(
+                s,
+                "| server | storage | live leases | failed creates | fill s | idle RSS before MiB | idle RSS with leases MiB |"
+            );
+            let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+            for (srv, i) in idle {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {:.1} | {} | {} |",
+                    srv.product,
+                    srv.storage,
+                    i.leases,
+                    i.errors,
+                    i.fill_s,
+                    mib(i.before_kib),
+                    mib(i.after_kib)
+                );
+            }
+        }
         s
     }
 }
@@ -300,6 +345,7 @@ pub(crate) mod tests {
                 startup_ms: 12.0,
                 ready_ms: 15.0,
                 peak_rss_kib: Some(20480),
+                idle: None,
             }],
             cells: vec![
                 Cell {

@@ -12,10 +12,10 @@ use crate::error::BenchError;
 use crate::load::{LoadSpec, drive};
 use crate::machine::Machine;
 use crate::reload::{ReloadSpec, drive_under_reload};
-use crate::report::{Cell, Report, RunSettings, ServerInfo};
+use crate::report::{Cell, IdleRss, Report, RunSettings, ServerInfo};
 use crate::server::{Product, RunningServer, Storage};
 use crate::stats::Samples;
-use crate::workload::{PLUGIN_NAME, WORKLOADS, Workload};
+use crate::workload::{LEASE_FILL, PLUGIN_NAME, WORKLOADS, Workload};
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -47,7 +47,15 @@ pub struct Settings {
     pub plugin_bin: Option<PathBuf>,
     /// Pause between plugin reload calls (zero: back to back).
     pub reload_interval: Duration,
+    /// Live leases (tokens with a long TTL) a fresh pair of servers is filled with before its
+    /// idle RSS is read (0: no idle-memory measurement).
+    pub idle_leases: u64,
 }
+
+/// Connections the idle-memory fill creates its tokens over.
+const FILL_CONCURRENCY: usize = 16;
+/// How long a filled server is left alone before its RSS is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(3);
 
 /// Runs the whole plan; `progress` gets one line per step.
 pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report, BenchError> {
@@ -113,15 +121,42 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                 cells.push(cell);
             }
         }
-        for server in [&arca, &bao] {
-            servers.push(ServerInfo {
+        let mut infos: Vec<ServerInfo> = [&arca, &bao]
+            .iter()
+            .map(|server| ServerInfo {
                 product: server.product,
                 storage,
                 startup_ms: server.startup.as_secs_f64() * 1000.0,
                 ready_ms: server.ready.as_secs_f64() * 1000.0,
                 peak_rss_kib: server.peak_rss_kib(),
-            });
+                idle: None,
+            })
+            .collect();
+        drop((arca, bao));
+        if settings.idle_leases > 0 {
+            for (info, (product, bin, offset)) in infos.iter_mut().zip([
+                (Product::Arca, &settings.arca_bin, 0),
+                (Product::OpenBao, &settings.bao_bin, 2),
+            ]) {
+                progress(&format!(
+                    "{storage} idle RSS: filling a fresh {product} with {} leases",
+                    settings.idle_leases
+                ));
+                let server =
+                    RunningServer::start(product, storage, bin, port + offset, &setup_client, None)
+                        .await?;
+                let idle = idle_rss(&server, settings.idle_leases).await?;
+                progress(&format!(
+                    "{storage} idle RSS {product}: {} KiB before, {} KiB with {} leases ({} failed creates)",
+                    idle.before_kib.unwrap_or(0),
+                    idle.after_kib.unwrap_or(0),
+                    idle.leases,
+                    idle.errors
+                ));
+                info.idle = Some(idle);
+            }
         }
+        servers.extend(infos);
     }
     Ok(Report {
         generated_unix: SystemTime::now()
@@ -141,6 +176,40 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         servers,
         cells,
     })
+}
+
+/// Fills `server` with `leases` tokens of a long TTL over [`FILL_CONCURRENCY`] connections,
+/// lets it idle for [`IDLE_SETTLE`] and reads its RSS.
+async fn idle_rss(server: &RunningServer, leases: u64) -> Result<IdleRss, BenchError> {
+    settle().await;
+    let before_kib = server.rss_kib();
+    let client = new_client(FILL_CONCURRENCY);
+    let spec = LoadSpec {
+        concurrency: FILL_CONCURRENCY,
+        duration: Duration::from_secs(3600),
+        max_requests: leases,
+    };
+    let out = drive(&client, &server.base, server.token(), &LEASE_FILL, spec).await?;
+    if let Some(e) = &out.first_error {
+        eprintln!(
+            "  {} lease fill: {} errors, first: {e}",
+            server.product, out.errors
+        );
+    }
+    drop(client);
+    settle().await;
+    Ok(IdleRss {
+        leases,
+        errors: out.errors,
+        fill_s: out.elapsed_s,
+        before_kib,
+        after_kib: server.rss_kib(),
+    })
+}
+
+/// The pause before an idle RSS reading (the bench measures memory at rest, so it waits).
+async fn settle() {
+    tokio::time::sleep(IDLE_SETTLE).await;
 }
 
 /// One progress line for a measured cell: requests/s, and failures and reloads when reloaded.

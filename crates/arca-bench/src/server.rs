@@ -195,6 +195,12 @@ impl RunningServer {
         parse_vm_hwm(&status)
     }
 
+    /// Resident set size now (`VmRSS`), KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        parse_vm_rss(&status)
+    }
+
     /// Sends `body` with the root token, retrying for a while when the answer is not 2xx
     /// (OpenBao's fresh KV v2 mount refuses writes until its upgrade finishes).
     pub async fn expect_ok(
@@ -360,9 +366,18 @@ fn server_args(
 
 /// `VmHWM` from a `/proc/<pid>/status` text, in KiB.
 pub fn parse_vm_hwm(status: &str) -> Option<u64> {
+    status_kib(status, "VmHWM:")
+}
+
+/// `VmRSS` (resident set size now) from a `/proc/<pid>/status` text, in KiB.
+pub fn parse_vm_rss(status: &str) -> Option<u64> {
+    status_kib(status, "VmRSS:")
+}
+
+fn status_kib(status: &str, key: &str) -> Option<u64> {
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
@@ -375,6 +390,7 @@ mod tests {
         let status = "Name:\tarca\nVmPeak:\t  999 kB\nVmHWM:\t   12345 kB\nVmRSS:\t 100 kB\n";
         assert_eq!(parse_vm_hwm(status), Some(12345));
         assert_eq!(parse_vm_hwm("Name: x\n"), None);
+        assert_eq!(parse_vm_rss(status), Some(100));
     }
 
     #[test]

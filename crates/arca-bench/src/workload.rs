@@ -14,6 +14,23 @@ pub struct SetupStep {
     pub body: &'static str,
 }
 
+/// A second request sent right after each answer of a workload, built from that answer (the
+/// token a create gave, the wrapping token a wrapped read gave). The pair is one operation:
+/// its latency is both exchanges, and either failing fails it.
+#[derive(Debug, Clone, Copy)]
+pub struct Follow {
+    /// The value the follow-up needs, taken from the first answer's JSON.
+    pub extract: fn(&serde_json::Value) -> Option<String>,
+    /// HTTP method of the follow-up.
+    pub method: &'static str,
+    /// Its API path (under `/v1/`).
+    pub path: &'static str,
+    /// Its JSON body, given the extracted value.
+    pub body: fn(&str) -> Option<String>,
+    /// Send the extracted value as the follow-up's `X-Vault-Token` (instead of the root token).
+    pub as_token: bool,
+}
+
 /// One kind of request driven at every concurrency level.
 #[derive(Debug, Clone, Copy)]
 pub struct Workload {
@@ -33,6 +50,10 @@ pub struct Workload {
     /// The workload runs while a separate task reloads that plugin over and over (see
     /// [`crate::reload`]).
     pub under_reload: bool,
+    /// One extra header on the (first) request, e.g. `X-Vault-Wrap-TTL`.
+    pub header: Option<(&'static str, &'static str)>,
+    /// The request sent after each answer, when the workload is a pair.
+    pub follow: Option<Follow>,
 }
 
 /// Name of the example KV plugin in both servers' catalogs, and its mount path.
@@ -64,6 +85,34 @@ fn plugin_value(worker: usize, n: u64) -> Option<String> {
         .then(|| format!(r#"{{"worker":{worker},"n":{n},"value":"bench"}}"#))
 }
 
+/// `auth.client_token` of a token create answer.
+fn created_token(answer: &serde_json::Value) -> Option<String> {
+    answer["auth"]["client_token"].as_str().map(str::to_string)
+}
+
+/// `wrap_info.token` of a wrapped answer.
+fn wrapping_token(answer: &serde_json::Value) -> Option<String> {
+    answer["wrap_info"]["token"].as_str().map(str::to_string)
+}
+
+fn no_follow_body(_: &str) -> Option<String> {
+    None
+}
+
+/// The request that fills a server with live leases for the idle-memory measurement: a token
+/// with a 32-day TTL, so its lease outlives the measurement.
+pub const LEASE_FILL: Workload = Workload {
+    name: "lease-fill",
+    method: post,
+    path: |_, _| "auth/token/create".into(),
+    body: |_, _| Some(r#"{"policies":["default"],"ttl":"768h"}"#.into()),
+    setup: &[],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads.
 pub const WORKLOADS: &[Workload] = &[
@@ -79,6 +128,8 @@ pub const WORKLOADS: &[Workload] = &[
         }],
         needs_plugin: false,
         under_reload: false,
+        header: None,
+        follow: None,
     },
     Workload {
         name: "kv2-write",
@@ -88,6 +139,8 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: false,
         under_reload: false,
+        header: None,
+        follow: None,
     },
     Workload {
         name: "token-lookup-self",
@@ -97,6 +150,8 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: false,
         under_reload: false,
+        header: None,
+        follow: None,
     },
     Workload {
         name: "token-create",
@@ -106,6 +161,8 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: false,
         under_reload: false,
+        header: None,
+        follow: None,
     },
     Workload {
         name: "sys-health",
@@ -115,6 +172,46 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: false,
         under_reload: false,
+        header: None,
+        follow: None,
+    },
+    Workload {
+        name: "token-create-revoke",
+        method: post,
+        path: |_, _| "auth/token/create".into(),
+        body: |_, _| Some(r#"{"policies":["default"],"ttl":"1h"}"#.into()),
+        setup: &[],
+        needs_plugin: false,
+        under_reload: false,
+        header: None,
+        follow: Some(Follow {
+            extract: created_token,
+            method: "POST",
+            path: "auth/token/revoke",
+            body: |token| Some(serde_json::json!({ "token": token }).to_string()),
+            as_token: false,
+        }),
+    },
+    Workload {
+        name: "wrap-unwrap",
+        method: get,
+        path: |_, _| "secret/data/bench-read".into(),
+        body: no_body,
+        setup: &[SetupStep {
+            method: "POST",
+            path: "secret/data/bench-read",
+            body: r#"{"data":{"user":"bench","password":"correct horse battery staple"}}"#,
+        }],
+        needs_plugin: false,
+        under_reload: false,
+        header: Some(("X-Vault-Wrap-TTL", "5m")),
+        follow: Some(Follow {
+            extract: wrapping_token,
+            method: "POST",
+            path: "sys/wrapping/unwrap",
+            body: no_follow_body,
+            as_token: true,
+        }),
     },
     Workload {
         name: "plugin-mount",
@@ -124,6 +221,8 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: true,
         under_reload: false,
+        header: None,
+        follow: None,
     },
     Workload {
         name: "plugin-mount-reload",
@@ -133,6 +232,8 @@ pub const WORKLOADS: &[Workload] = &[
         setup: &[],
         needs_plugin: true,
         under_reload: true,
+        header: None,
+        follow: None,
     },
 ];
 
@@ -158,6 +259,27 @@ mod tests {
         assert_eq!((WORKLOADS[1].path)(5, 0), "secret/data/bench-write-5");
         assert_eq!(WORKLOADS.iter().filter(|w| w.under_reload).count(), 1);
         assert!(WORKLOADS.iter().all(|w| w.needs_plugin || !w.under_reload));
+    }
+
+    #[test]
+    fn pairs_follow_up_with_what_the_first_answer_gave() {
+        let pair = |name: &str| WORKLOADS.iter().find(|w| w.name == name).unwrap();
+        let revoke = pair("token-create-revoke").follow.unwrap();
+        let created = serde_json::json!({"auth": {"client_token": "s.abc"}});
+        assert_eq!((revoke.extract)(&created).as_deref(), Some("s.abc"));
+        assert_eq!(
+            (revoke.body)("s.abc").as_deref(),
+            Some(r#"{"token":"s.abc"}"#)
+        );
+        assert!(!revoke.as_token);
+        let wrap = pair("wrap-unwrap");
+        assert_eq!(wrap.header, Some(("X-Vault-Wrap-TTL", "5m")));
+        let unwrap = wrap.follow.unwrap();
+        let wrapped = serde_json::json!({"data": null, "wrap_info": {"token": "s.w"}});
+        assert_eq!((unwrap.extract)(&wrapped).as_deref(), Some("s.w"));
+        assert_eq!((unwrap.extract)(&serde_json::json!({"data": {}})), None);
+        assert!(unwrap.as_token);
+        assert_eq!(unwrap.path, "sys/wrapping/unwrap");
     }
 
     #[test]
