@@ -1,8 +1,8 @@
 //! The Core composes the subsystems — seal, mount table and router, token store, policy
 //! store, plugin catalog and reload log — and runs the request pipeline over them. Each
 //! subsystem owns its state; the `sys/` and `auth/token/` backends are handed the subsystems
-//! they serve, never the Core. The expiration manager (leases), the audit broker and the
-//! identity store join here as further subsystems.
+//! they serve, never the Core. The expiration manager (leases) is one of them; the audit
+//! broker and the identity store join here as further subsystems.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
+use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::mount_store::{MountStore, SingletonBuilder};
 use crate::mounts::TableKind;
 use crate::policy_store::PolicyStore;
@@ -52,6 +53,8 @@ pub struct CoreConfig {
     /// plugin is set up or reloaded. Without one, external plugins can be registered but
     /// not mounted.
     pub plugin_runtime: Option<Arc<dyn PluginRuntime>>,
+    /// Base of the backoff between failed lease revocations (Vault's 10 s; tests shorten it).
+    pub lease_revoke_retry_base: Duration,
 }
 
 impl CoreConfig {
@@ -67,6 +70,7 @@ impl CoreConfig {
             version: env!("CARGO_PKG_VERSION").to_string(),
             plugin_directory: None,
             plugin_runtime: None,
+            lease_revoke_retry_base: DEFAULT_REVOKE_RETRY_BASE,
         }
     }
 }
@@ -84,6 +88,8 @@ pub(crate) struct Inner {
     pub(crate) catalog: Arc<Catalog>,
     /// Results of recent plugin reloads.
     pub(crate) reloads: Arc<ReloadLog>,
+    /// Leases: registration, renewal, revocation, the expiry timer.
+    pub(crate) leases: Arc<ExpirationManager>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -124,9 +130,15 @@ impl Core {
             "sys/token/",
         ))));
         let policies = Arc::new(PolicyStore::new(Arc::new(BarrierView::new(
-            barrier,
+            barrier.clone(),
             "sys/policy/",
         ))));
+        let leases = Arc::new(ExpirationManager::new(
+            Arc::new(BarrierView::new(barrier, "sys/expire/")),
+            tokens.clone(),
+            Arc::downgrade(&mounts),
+            config.lease_revoke_retry_base,
+        ));
         let inner = Arc::new(Inner {
             config,
             seal,
@@ -135,6 +147,7 @@ impl Core {
             policies,
             catalog,
             reloads: Arc::new(ReloadLog::default()),
+            leases,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -178,6 +191,11 @@ impl Core {
     /// The policy store.
     pub fn policy_store(&self) -> &PolicyStore {
         &self.inner.policies
+    }
+
+    /// The expiration manager (leases).
+    pub fn leases(&self) -> &ExpirationManager {
+        &self.inner.leases
     }
 
     /// Initializes a new core: a root key, an unseal key split in shares, the keyring, the
@@ -287,12 +305,20 @@ impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
         let inner = &self.inner;
         inner.tokens.setup().await?;
-        // Revoking a token destroys its cubbyhole.
+        // Revoking a token revokes the leases it obtained and destroys its cubbyhole.
         let mounts = Arc::downgrade(&inner.mounts);
-        inner.tokens.set_on_revoke(Arc::new(move |cubbyhole_id: String| {
+        let leases = Arc::downgrade(&inner.leases);
+        inner.tokens.set_on_revoke(Arc::new(move |entry: Arc<TokenEntry>| {
             let mounts = mounts.clone();
+            let leases = leases.clone();
             Box::pin(async move {
+                if let Some(leases) = leases.upgrade()
+                    && let Err(e) = leases.revoke_by_token(&entry).await
+                {
+                    tracing::warn!(error = %e, "core: could not revoke a revoked token's leases");
+                }
                 let Some(mounts) = mounts.upgrade() else { return };
+                let cubbyhole_id = entry.cubbyhole_id.clone();
                 if cubbyhole_id.is_empty() {
                     return;
                 }
@@ -309,10 +335,13 @@ impl Lifecycle for Core {
         inner.policies.setup().await?;
         inner.catalog.load().await?;
         inner.mounts.load().await?;
+        // After the mounts: expiring leases are revoked through their backends.
+        inner.leases.start();
         Ok(())
     }
 
     async fn teardown(&self) {
+        self.inner.leases.stop();
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
         self.inner.policies.teardown();
@@ -330,8 +359,10 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
         policies: inner.policies.clone(),
         catalog: inner.catalog.clone(),
         reloads: inner.reloads.clone(),
+        leases: inner.leases.clone(),
     };
     let tokens = inner.tokens.clone();
+    let leases = inner.leases.clone();
     let policies = inner.policies.clone();
     let mounts = Arc::downgrade(&inner.mounts);
     Arc::new(move |table, kind| -> Option<Arc<dyn Backend>> {
@@ -341,6 +372,7 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
                 tokens.clone(),
                 policies.clone(),
                 mounts.clone(),
+                leases.clone(),
             ))),
             _ => None,
         }

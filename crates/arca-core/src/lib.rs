@@ -5,6 +5,7 @@
 mod backend_boundary;
 pub mod catalog;
 mod core;
+pub mod leases;
 mod mount_store;
 pub mod mounts;
 pub mod policy_store;

@@ -159,6 +159,11 @@ impl Core {
                 &mount.config.allowed_response_headers,
                 r,
             );
+            // Leases: a secret with a TTL, and a token minted by auth/token/.
+            self.inner
+                .leases
+                .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
+                .await?;
             r.mount_type = mount_type;
         }
         Ok(resp)

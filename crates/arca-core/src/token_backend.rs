@@ -12,6 +12,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::leases::ExpirationManager;
+use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mount_store::MountStore;
 use crate::policy_store::PolicyStore;
 use crate::token_fields::{bool_or, duration_secs, int_field, str_field, string_list};
@@ -25,6 +27,8 @@ pub(crate) struct TokenBackend {
     policies: Arc<PolicyStore>,
     /// For the token mount's tuned TTLs; held weakly, as the mount table owns this backend.
     mounts: Weak<MountStore>,
+    /// Token leases: moved to the new expiry on renewal.
+    leases: Arc<ExpirationManager>,
 }
 
 impl TokenBackend {
@@ -32,11 +36,13 @@ impl TokenBackend {
         tokens: Arc<TokenStore>,
         policies: Arc<PolicyStore>,
         mounts: Weak<MountStore>,
+        leases: Arc<ExpirationManager>,
     ) -> TokenBackend {
         TokenBackend {
             tokens,
             policies,
             mounts,
+            leases,
         }
     }
 }
@@ -83,90 +89,6 @@ pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>) -> Value {
         }
     }
     v
-}
-
-/// Go's `time.Duration` text as Vault's lease warnings print it (`"1h"`, `"1h59m36s"`).
-fn human_duration(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut s = arca_sdk::duration::format_go_duration(Duration::from_secs(secs));
-    if s.ends_with("m0s") {
-        s.truncate(s.len() - 2);
-    }
-    if let Some(i) = s.find("h0m") {
-        s.replace_range(i + 1..i + 3, "");
-    }
-    s
-}
-
-/// The TTL limits a token gets: the system's, lowered by the token mount's tuning.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TtlLimits {
-    /// Default TTL in seconds.
-    pub default_ttl: u64,
-    /// Maximum TTL in seconds.
-    pub max_ttl: u64,
-}
-
-/// Vault's `CalculateTTL`: the TTL of a lease made or renewed now. Returns the TTL and the
-/// warnings to show; fails once the lease is past its maximum.
-pub(crate) fn calculate_ttl(
-    limits: TtlLimits,
-    increment: u64,
-    backend_ttl: u64,
-    period: u64,
-    explicit_max_ttl: u64,
-    start: i64,
-    now: i64,
-) -> Result<(u64, Vec<String>), LogicalError> {
-    let mut warnings = Vec::new();
-    let mut max_ttl = limits.max_ttl;
-    if explicit_max_ttl > 0 && explicit_max_ttl < max_ttl {
-        max_ttl = explicit_max_ttl;
-    }
-    if max_ttl == 0 {
-        return Err(LogicalError::internal("max TTL must be greater than zero"));
-    }
-    let mut ttl;
-    let max_valid: Option<i64>;
-    if period > 0 {
-        let mut period = period;
-        if period > max_ttl {
-            warnings.push(format!(
-                "period of {:?} exceeded the effective max_ttl of {:?}; period value is capped accordingly",
-                human_duration(period),
-                human_duration(max_ttl)
-            ));
-            period = max_ttl;
-        }
-        ttl = period;
-        max_valid = (explicit_max_ttl > 0).then(|| start + explicit_max_ttl as i64);
-    } else {
-        ttl = if increment > 0 {
-            increment
-        } else if backend_ttl > 0 {
-            backend_ttl
-        } else {
-            limits.default_ttl
-        };
-        max_valid = Some(start + max_ttl as i64);
-    }
-    if let Some(mv) = max_valid {
-        let valid = mv - now;
-        if valid <= 0 {
-            return Err(LogicalError::bad_request("past the max TTL, cannot renew"));
-        }
-        if (valid as u64) < ttl {
-            warnings.push(format!(
-                "TTL of {:?} exceeded the effective max_ttl of {:?}; TTL value is capped accordingly",
-                human_duration(ttl),
-                human_duration(valid as u64)
-            ));
-            ttl = valid as u64;
-        }
-    }
-    Ok((ttl, warnings))
 }
 
 /// Vault's `SanitizePolicies`: trimmed, lower-cased, `default` added when asked, only
@@ -336,28 +258,7 @@ fn auth_response(
 impl TokenBackend {
     /// The limits of the token mount at `mount_point`.
     fn limits(&self, mount_point: &str) -> TtlLimits {
-        let Some(mounts) = self.mounts.upgrade() else {
-            return TtlLimits {
-                default_ttl: 0,
-                max_ttl: 0,
-            };
-        };
-        let (default_ttl, max_ttl) = mounts.system_ttls();
-        let mut l = TtlLimits {
-            default_ttl: default_ttl.as_secs(),
-            max_ttl: max_ttl.as_secs(),
-        };
-        if let Some((_, route)) = mounts.router().route(mount_point) {
-            let m = route.mount.load();
-            if m.config.max_lease_ttl > 0 {
-                l.max_ttl = m.config.max_lease_ttl;
-            }
-            if m.config.default_lease_ttl > 0 {
-                l.default_ttl = m.config.default_lease_ttl;
-            }
-        }
-        l.default_ttl = l.default_ttl.min(l.max_ttl);
-        l
+        TtlLimits::of_mount_point(self.mounts.upgrade().as_deref(), mount_point)
     }
 
     /// Whether the client token holds `sudo` (or root) on `path`.
@@ -560,12 +461,14 @@ impl TokenBackend {
         if period_use > 0 || ttl > 0 || !entry.is_root() {
             let (t, ttl_warnings) = calculate_ttl(
                 self.limits(&req.mount_point),
-                0,
-                ttl,
-                period_use,
-                explicit_max_use,
-                entry.creation_time,
-                now_unix(),
+                TtlAsk {
+                    backend_ttl: ttl,
+                    period: period_use,
+                    explicit_max_ttl: explicit_max_use,
+                    start: entry.creation_time,
+                    now: now_unix(),
+                    ..TtlAsk::default()
+                },
             )?;
             for w in ttl_warnings {
                 warnings.warn(w);
@@ -621,17 +524,21 @@ impl TokenBackend {
         let now = now_unix();
         let (ttl, warnings) = calculate_ttl(
             self.limits(&req.mount_point),
-            increment,
-            e.creation_ttl,
-            period,
-            max,
-            e.creation_time,
-            now,
+            TtlAsk {
+                increment,
+                backend_ttl: e.creation_ttl,
+                period,
+                explicit_max_ttl: max,
+                start: e.creation_time,
+                now,
+                ..TtlAsk::default()
+            },
         )?;
         let mut next = (*e).clone();
         next.ttl = ttl;
         next.last_renewal_time = now;
         let next = self.tokens.update(next).await?;
+        self.leases.token_renewed(&next).await?;
         let mut r = auth_response(shown_token, &next, ttl, true, period, max);
         r.warnings = warnings;
         Ok(Some(r))
@@ -1077,21 +984,6 @@ mod tests {
     }
 
     #[test]
-    fn human_durations() {
-        for (secs, want) in [
-            (0, "0s"),
-            (3600, "1h"),
-            (36000, "10h"),
-            (7176, "1h59m36s"),
-            (1800, "30m"),
-            (3661, "1h1m1s"),
-            (59, "59s"),
-        ] {
-            assert_eq!(human_duration(secs), want, "{secs}");
-        }
-    }
-
-    #[test]
     fn sanitizing() {
         let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
         assert_eq!(
@@ -1100,41 +992,6 @@ mod tests {
         );
         assert_eq!(sanitize_policies(&s(&["x", "root"]), true), s(&["root"]));
         assert_eq!(sanitize_policies(&s(&[]), false), s(&[]));
-    }
-
-    #[test]
-    fn ttl_calculation() {
-        let limits = TtlLimits {
-            default_ttl: 100,
-            max_ttl: 1000,
-        };
-        let now = 10_000;
-        // (increment, backend ttl, period, explicit max, start, want ttl, warnings)
-        let cases = [
-            (0, 0, 0, 0, now, 100, 0),
-            (0, 50, 0, 0, now, 50, 0),
-            (20, 50, 0, 0, now, 20, 0),
-            (0, 5000, 0, 0, now, 1000, 1),
-            (0, 500, 0, 300, now, 300, 1),
-            (0, 0, 200, 0, now, 200, 0),
-            (0, 0, 2000, 0, now, 1000, 1),
-            (0, 0, 200, 250, now - 100, 150, 1),
-            (0, 500, 0, 0, now - 800, 200, 1),
-        ];
-        for (inc, bttl, period, emax, start, want, nwarn) in cases {
-            let (ttl, w) = calculate_ttl(limits, inc, bttl, period, emax, start, now).unwrap();
-            assert_eq!(
-                (ttl, w.len()),
-                (want, nwarn),
-                "{inc} {bttl} {period} {emax}"
-            );
-        }
-        assert_eq!(
-            calculate_ttl(limits, 0, 10, 0, 0, now - 1000, now)
-                .unwrap_err()
-                .to_string(),
-            "past the max TTL, cannot renew"
-        );
     }
 
     #[test]

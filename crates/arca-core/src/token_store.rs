@@ -1,6 +1,6 @@
 //! The token store: service tokens stored only under a salted HMAC of their id, batch tokens
 //! sealed in an AEAD blob and never persisted, accessors, the parent/child tree, expiry, use
-//! counts, tidy, and a hook that lets the core drop a revoked token's cubbyhole.
+//! counts, tidy, and a hook that lets the core drop a revoked token's cubbyhole and leases.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -31,8 +31,9 @@ pub const BATCH_KEY_PATH: &str = "batch-key";
 /// one that serves that last request, then revoked.
 pub const TAINTED_USES: i64 = -1;
 
-/// Called with a revoked token's `cubbyhole_id` so the core can delete its cubbyhole.
-pub type RevokeHook = Arc<dyn Fn(String) -> BoxFuture<'static, ()> + Send + Sync>;
+/// Called with every revoked service token's entry, after it is gone from storage, so the
+/// core can delete its cubbyhole and revoke the leases it obtained.
+pub type RevokeHook = Arc<dyn Fn(Arc<TokenEntry>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A token's entry. For service tokens it is what is stored; the token itself never is,
 /// only its HMAC (`id_hash`). `Debug` redacts `id_hash`, `parent` and `cubbyhole_id`: each
@@ -271,7 +272,7 @@ impl TokenStore {
         }
     }
 
-    /// Sets the hook called with the `cubbyhole_id` of every revoked service token.
+    /// Sets the hook called with the entry of every revoked service token.
     pub fn set_on_revoke(&self, hook: RevokeHook) {
         *self.on_revoke.write() = Some(hook);
     }
@@ -681,10 +682,10 @@ impl TokenStore {
         }
         ops.push(StorageOp::Delete(format!("id/{id_hash}")));
         self.view.transaction(ops).await?;
-        if let Some(e) = entry.filter(|e| !e.cubbyhole_id.is_empty()) {
+        if let Some(e) = entry {
             let hook = self.on_revoke.read().clone();
             if let Some(hook) = hook {
-                hook(e.cubbyhole_id).await;
+                hook(Arc::new(e)).await;
             }
         }
         Ok(())

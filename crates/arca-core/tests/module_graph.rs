@@ -124,6 +124,7 @@ fn no_two_subsystem_modules_import_each_other() {
         "catalog",
         "token_store",
         "policy_store",
+        "leases",
         "sys",
     ] {
         assert!(

@@ -939,13 +939,14 @@ async fn accessors_tidy_and_cubbyhole_hook() {
     let (core, root) = core().await;
     let seen: Arc<Mutex<Vec<String>>> = Arc::new(Mutex::new(Vec::new()));
     let s2 = seen.clone();
-    core.token_store()
-        .set_on_revoke(Arc::new(move |id: String| {
+    core.token_store().set_on_revoke(Arc::new(
+        move |entry: Arc<arca_core::token_store::TokenEntry>| {
             let s = s2.clone();
             Box::pin(async move {
-                s.lock().push(id);
+                s.lock().push(entry.cubbyhole_id.clone());
             })
-        }));
+        },
+    ));
     let (t, a) = create(&core, &root, "auth/token/create", json!({})).await;
     let d = data(
         call(

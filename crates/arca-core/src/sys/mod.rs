@@ -20,6 +20,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use crate::catalog::Catalog;
+use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
 use crate::policy_store::PolicyStore;
 use crate::reload::ReloadLog;
@@ -42,6 +43,8 @@ pub(crate) struct SystemDeps {
     pub(crate) catalog: Arc<Catalog>,
     /// `sys/plugins/reload`.
     pub(crate) reloads: Arc<ReloadLog>,
+    /// `sys/leases/*`, and the revocation of a mount's leases when it is disabled.
+    pub(crate) leases: Arc<ExpirationManager>,
 }
 
 /// The `sys/` backend.
@@ -525,7 +528,7 @@ impl SystemBackend {
                 | E::UiMounts
                 | E::UiMount(_)),
                 op,
-            ) => mounts::handle(&*self.mounts()?, &deps.policies, e, op, &req).await,
+            ) => mounts::handle(&*self.mounts()?, &deps.policies, &deps.leases, e, op, &req).await,
             (
                 e @ (E::Policies
                 | E::Policy(_)

@@ -9,6 +9,7 @@ use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
 use serde_json::{Value, json};
 
 use super::{Endpoint, bool_field, data, legacy, str_field};
+use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
 use crate::mounts::{MountEntry, TableKind, normalize_mount_path};
 use crate::policy_store::PolicyStore;
@@ -16,6 +17,7 @@ use crate::policy_store::PolicyStore;
 pub(crate) async fn handle(
     mounts: &MountStore,
     policies: &PolicyStore,
+    leases: &ExpirationManager,
     e: Endpoint,
     op: Operation,
     req: &Request,
@@ -30,8 +32,8 @@ pub(crate) async fn handle(
         (E::AuthMount(p), O::Read) => read_mount(mounts, TableKind::Auth, &p),
         (E::Mount(p), O::Update | O::Create) => enable(mounts, TableKind::Mounts, &p, d).await,
         (E::AuthMount(p), O::Update | O::Create) => enable(mounts, TableKind::Auth, &p, d).await,
-        (E::Mount(p), O::Delete) => disable(mounts, TableKind::Mounts, &p).await,
-        (E::AuthMount(p), O::Delete) => disable(mounts, TableKind::Auth, &p).await,
+        (E::Mount(p), O::Delete) => disable(mounts, leases, TableKind::Mounts, &p).await,
+        (E::AuthMount(p), O::Delete) => disable(mounts, leases, TableKind::Auth, &p).await,
         (E::MountTune(p), O::Read) => {
             let (kind, path) = split_auth(&p);
             read_tune(mounts, kind, &path)
@@ -42,7 +44,7 @@ pub(crate) async fn handle(
             tune(mounts, kind, &path, d).await
         }
         (E::AuthTune(p), O::Update | O::Create) => tune(mounts, TableKind::Auth, &p, d).await,
-        (E::Remount, O::Update | O::Create) => remount(mounts, d).await,
+        (E::Remount, O::Update | O::Create) => remount(mounts, leases, d).await,
         (E::RemountStatus(id), O::Read) => {
             let found = mounts.migrations().lock().get(&id).cloned();
             match found {
@@ -333,6 +335,7 @@ async fn enable(
 
 async fn disable(
     mounts: &MountStore,
+    leases: &ExpirationManager,
     kind: TableKind,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
@@ -348,6 +351,9 @@ async fn disable(
         )));
     }
     let route_path = entry.route_path();
+    // As Vault: the mount's leases are revoked through its backend first; a failure keeps
+    // the mount.
+    leases.revoke_prefix(&route_path, false, true).await?;
     let Some(route) = mounts.router().remove(&route_path) else {
         return Ok(None);
     };
@@ -533,7 +539,11 @@ async fn tune(
     Ok(None)
 }
 
-async fn remount(mounts: &MountStore, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+async fn remount(
+    mounts: &MountStore,
+    leases: &ExpirationManager,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
     let from = str_field(d, "from").unwrap_or_default();
     let to = str_field(d, "to").unwrap_or_default();
     if from.is_empty() || to.is_empty() {
@@ -581,6 +591,8 @@ async fn remount(mounts: &MountStore, d: &JsonMap) -> Result<Option<Response>, L
         }
     }
     let old_route_path = entry.route_path();
+    // As Vault: lease ids name the mount path, so the mount's leases are revoked first.
+    leases.revoke_prefix(&old_route_path, false, true).await?;
     let Some(route) = mounts.router().remove(&old_route_path) else {
         return Err(LogicalError::bad_request(format!(
             "no matching mount at \"{from_p}\""
