@@ -142,7 +142,24 @@ impl Core {
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
-        let result = handle.backend.handle_request(req).await;
+        let mut result = handle.backend.handle_request(req).await;
+        if !seals && let Ok(Some(r)) = result.as_mut() {
+            backend_boundary::screen_response(
+                &mount_path,
+                &mount.config.allowed_response_headers,
+                r,
+            );
+            // Leases: a secret with a TTL, and a token minted by auth/token/. Registered
+            // before a last use revokes the token, so the token's revocation takes them too.
+            if let Err(e) = self
+                .inner
+                .leases
+                .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
+                .await
+            {
+                result = Err(e);
+            }
+        }
         if let Some(used) = token_use {
             used.finish().await?;
         }
@@ -154,16 +171,6 @@ impl Core {
             return Ok(None);
         }
         if let Some(r) = resp.as_mut() {
-            backend_boundary::screen_response(
-                &mount_path,
-                &mount.config.allowed_response_headers,
-                r,
-            );
-            // Leases: a secret with a TTL, and a token minted by auth/token/.
-            self.inner
-                .leases
-                .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
-                .await?;
             r.mount_type = mount_type;
         }
         Ok(resp)

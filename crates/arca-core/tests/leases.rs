@@ -634,3 +634,18 @@ async fn unmounting_revokes_the_mounts_leases() {
     assert!(f.core.leases().list_prefix("lt/").await.unwrap().is_empty());
     assert_eq!(f.core.leases().pending_count(), 0);
 }
+
+#[tokio::test]
+async fn a_token_whose_uses_run_out_takes_its_leases_along() {
+    let f = fixture(json!({"ttl": 3600})).await;
+    let (t, _) = f.token(&f.root, json!({"num_uses": 2})).await;
+    let (first, _, _) = f.lease("one", &t).await;
+    let (second, _, _) = f.lease("two", &t).await;
+    wait_until_async("the leases of the used-up token", WAIT, || async {
+        (f.revoked() == 2).then_some(())
+    })
+    .await;
+    assert!(f.core.leases().lookup(&first).await.unwrap().is_none());
+    assert!(f.core.leases().lookup(&second).await.unwrap().is_none());
+    assert!(f.core.token_store().lookup(&t).await.unwrap().is_none());
+}

@@ -373,7 +373,13 @@ impl ExpirationManager {
                 id.clone().into_bytes(),
             )));
         }
-        self.view.transaction(ops).await?;
+        if let Err(e) = self.view.transaction(ops).await {
+            // Untracked, the secret would never be revoked: revoke it now, as Vault does.
+            if let Err(revoke) = self.call_backend(&le, Operation::Revoke, 0).await {
+                tracing::warn!(error = %revoke, "leases: could not revoke a secret whose lease failed to register");
+            }
+            return Err(e.into());
+        }
         self.schedule(&id, le.expire_time);
         resp.warnings.extend(warnings);
         Ok(())

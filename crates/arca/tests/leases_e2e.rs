@@ -1,0 +1,169 @@
+//! Leases against the real `arca` binary, side by side with a real OpenBao dev server where
+//! the answer is observable the same way: token leases (the envelope of a token with a TTL,
+//! expiry revoking the token without anyone looking it up, a parent's revocation taking its
+//! children), and a restart over file storage keeping a token lease and expiring it later.
+
+mod common;
+
+use std::time::Duration;
+
+use arca_testkit::wait_until_async;
+use common::{Server, bao_dev, call, create_token};
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// The accessors `LIST auth/token/accessors` shows (read without touching the tokens, so a
+/// token leaves the list only when something revoked it).
+async fn accessors(server: &Server) -> Vec<String> {
+    let r = call(server, "LIST", "auth/token/accessors", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    serde_json::from_value(r.body["data"]["keys"].clone()).expect("keys")
+}
+
+async fn wait_gone(server: &Server, accessor: &str, what: &str) {
+    wait_until_async(what, WAIT, || async {
+        (!accessors(server).await.iter().any(|a| a == accessor)).then_some(())
+    })
+    .await;
+}
+
+/// A token with a TTL answers its lease in `auth` and none in the envelope; when it runs
+/// out the server revokes it by itself.
+async fn token_lease_and_expiry(server: &Server) -> Value {
+    let r = call(
+        server,
+        "POST",
+        "auth/token/create",
+        Some("root"),
+        Some(json!({"ttl": "2s", "policies": ["default"]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let shape = json!({
+        "lease_id": r.body["lease_id"],
+        "renewable": r.body["renewable"],
+        "lease_duration": r.body["lease_duration"],
+        "auth.lease_duration": r.body["auth"]["lease_duration"],
+        "auth.renewable": r.body["auth"]["renewable"],
+    });
+    let accessor = r.body["auth"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_string();
+    assert!(accessors(server).await.contains(&accessor));
+    wait_gone(server, &accessor, "the expired token's revocation").await;
+    shape
+}
+
+/// Revoking a parent revokes its children (and their leases); revoke-orphan keeps them.
+async fn tree_revocation(server: &Server) {
+    let (parent, _) = create_token(server, "root", json!({"ttl": "1h"})).await;
+    let (_, child_acc) = create_token(server, &parent, json!({"ttl": "1h"})).await;
+    let (keeper, _) = create_token(server, "root", json!({"ttl": "1h"})).await;
+    let (_, kept_acc) = create_token(server, &keeper, json!({"ttl": "1h"})).await;
+    let r = call(
+        server,
+        "POST",
+        "auth/token/revoke-self",
+        Some(&parent),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    wait_gone(server, &child_acc, "the child's revocation").await;
+    let r = call(
+        server,
+        "POST",
+        "auth/token/revoke-orphan",
+        Some("root"),
+        Some(json!({"token": keeper})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert!(accessors(server).await.contains(&kept_acc));
+}
+
+#[tokio::test]
+async fn token_leases_expire_and_die_with_their_parent_as_openbaos() {
+    let (arca, bao) = (Server::dev(), bao_dev());
+    let (a, b) = tokio::join!(token_lease_and_expiry(&arca), token_lease_and_expiry(&bao));
+    assert_eq!(a, b);
+    assert_eq!(
+        a,
+        json!({"lease_id": "", "renewable": false, "lease_duration": 0,
+               "auth.lease_duration": 2, "auth.renewable": true})
+    );
+    tokio::join!(tree_revocation(&arca), tree_revocation(&bao));
+}
+
+#[tokio::test]
+async fn a_restart_keeps_a_token_lease_and_expires_it_later() {
+    let server = Server::with_file_storage(None);
+    let init = call(
+        &server,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let key = init.body["keys"][0].as_str().expect("key").to_string();
+    let root = init.body["root_token"].as_str().expect("root").to_string();
+    let unseal = |server: &Server| {
+        let key = key.clone();
+        let url = server.url("sys/unseal");
+        async move {
+            let r = common::client()
+                .put(url)
+                .json(&json!({ "key": key }))
+                .send()
+                .await
+                .expect("unseal");
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    };
+    unseal(&server).await;
+    let r = call(
+        &server,
+        "POST",
+        "auth/token/create",
+        Some(&root),
+        Some(json!({"ttl": "6s"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let created = std::time::Instant::now();
+    let accessor = r.body["auth"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_string();
+    let dir = server.stop();
+    let server = Server::with_file_storage(dir);
+    unseal(&server).await;
+    let list = |server: &Server| {
+        let url = server.url("auth/token/accessors");
+        let root = root.clone();
+        async move {
+            let r = common::client()
+                .request(reqwest::Method::from_bytes(b"LIST").expect("LIST"), url)
+                .header("X-Vault-Token", root)
+                .send()
+                .await
+                .expect("list");
+            let v: Value = r.json().await.expect("json");
+            serde_json::from_value::<Vec<String>>(v["data"]["keys"].clone()).expect("keys")
+        }
+    };
+    // Kept across the restart (when the restart beat its TTL), then revoked by the restored
+    // timer without anyone looking the token up.
+    let still_live = created.elapsed() < Duration::from_secs(5);
+    if still_live {
+        assert!(list(&server).await.contains(&accessor));
+    }
+    wait_until_async("the restored token lease's expiry", WAIT, || async {
+        (!list(&server).await.contains(&accessor)).then_some(())
+    })
+    .await;
+}
