@@ -49,6 +49,24 @@ pub(crate) enum Endpoint {
     PluginsReloadStatus,
     /// `plugins/reload/:type/:name` (Vault).
     PluginsReloadTyped(String, String),
+    /// `leases/lookup` (PUT with `lease_id`).
+    LeaseLookup,
+    /// `leases/lookup/<prefix>` (LIST, sudo).
+    LeaseLookupList(String),
+    /// `leases/renew[/<id>]`, and the older `renew[/<id>]` (the path's id, or empty).
+    LeaseRenew(String),
+    /// `leases/revoke[/<id>]`, and the older `revoke[/<id>]`.
+    LeaseRevoke(String),
+    /// `leases/revoke-prefix/<prefix>` and `revoke-prefix/<prefix>` (sudo).
+    LeaseRevokePrefix(String),
+    /// `leases/revoke-force/<prefix>` and `revoke-force/<prefix>` (sudo).
+    LeaseRevokeForce(String),
+    /// `leases/tidy`.
+    LeaseTidy,
+    /// `leases/count` (`type=irrevocable`).
+    LeaseCount,
+    /// `leases` (the irrevocable leases, `type=irrevocable`).
+    Leases,
 }
 
 /// The catalog types a typed catalog path accepts.
@@ -59,6 +77,9 @@ impl Endpoint {
     pub(crate) fn parse(path: &str) -> Option<Endpoint> {
         use Endpoint as E;
         let p = path;
+        if let Some(e) = super::leases::parse(p) {
+            return Some(e);
+        }
         Some(match p.trim_end_matches('/') {
             "health" => E::Health,
             "seal-status" => E::SealStatus,
@@ -145,6 +166,7 @@ impl Endpoint {
 
 use arca_sdk::framework::FieldType;
 
+use super::leases;
 use FieldType as T;
 
 /// Parameters of `sys/mounts/<path>` and `sys/auth/<path>`, typed as OpenBao declares them.
@@ -263,6 +285,15 @@ impl Endpoint {
             E::PluginsReloadTyped(..) => RELOAD_TYPED_FIELDS,
             E::GenerateRootAttempt => GENERATE_ROOT_ATTEMPT_FIELDS,
             E::GenerateRootUpdate => KEY_NONCE_FIELDS,
+            E::LeaseLookup => leases::LOOKUP_FIELDS,
+            E::LeaseLookupList(_) => leases::LIST_FIELDS,
+            E::LeaseRenew(_) => leases::RENEW_FIELDS,
+            E::LeaseRevoke(_) => leases::REVOKE_FIELDS,
+            E::LeaseRevokePrefix(_) => leases::REVOKE_PREFIX_FIELDS,
+            E::LeaseRevokeForce(_) => leases::REVOKE_FORCE_FIELDS,
+            E::LeaseTidy => &[],
+            E::LeaseCount => leases::COUNT_FIELDS,
+            E::Leases => leases::LIST_IRREVOCABLE_FIELDS,
             E::Health
             | E::SealStatus
             | E::Init

@@ -3,6 +3,7 @@
 
 mod endpoint;
 mod health;
+mod leases;
 mod mounts;
 mod plugins;
 mod policy;
@@ -557,6 +558,18 @@ impl SystemBackend {
                 };
                 plugins::handle(&deps.catalog, reload, e, op, &req).await
             }
+            (
+                e @ (E::LeaseLookup
+                | E::LeaseLookupList(_)
+                | E::LeaseRenew(_)
+                | E::LeaseRevoke(_)
+                | E::LeaseRevokePrefix(_)
+                | E::LeaseRevokeForce(_)
+                | E::LeaseTidy
+                | E::LeaseCount
+                | E::Leases),
+                op,
+            ) => leases::handle(&deps.leases, e, op, &req).await,
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }
