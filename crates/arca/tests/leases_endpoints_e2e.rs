@@ -404,6 +404,8 @@ async fn lease_cli_matches_bao() {
         &["lease", "revoke", "-force", "nope"],
         &["lease", "revoke", "-force", "-prefix", "nope"],
         &["lease", "revoke", "-f", "-prefix", "nope"],
+        &["lease", "revoke", "-prefix", "nope/"],
+        &["lease", "revoke", "-force", "-prefix", "nope/"],
         &["lease", "revoke"],
         &["lease", "revoke", "a", "b"],
         &["lease", "revoke", "-bogus", "x"],

@@ -107,16 +107,19 @@ fn revoke(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         return 1;
     }
     let id = p.args[0].trim().to_string();
+    // bao's client cleans the request path, so a prefix given with its trailing `/` is sent
+    // without it (the server refuses writes to a path ending in `/`).
+    let target = id.trim_end_matches('/');
     let (path, body) = if force {
-        (format!("sys/leases/revoke-force/{id}"), None)
+        (format!("sys/leases/revoke-force/{target}"), None)
     } else if prefix {
         (
-            format!("sys/leases/revoke-prefix/{id}"),
+            format!("sys/leases/revoke-prefix/{target}"),
             Some(json!({ "sync": sync })),
         )
     } else {
         (
-            format!("sys/leases/revoke/{id}"),
+            format!("sys/leases/revoke/{target}"),
             Some(json!({ "sync": sync })),
         )
     };
