@@ -45,6 +45,10 @@ impl std::fmt::Debug for Flags {
     }
 }
 
+/// Environment variable (a Go duration) that shortens the backoff between failed lease
+/// revocations; for tests only.
+pub const LEASE_RETRY_BASE_ENV: &str = "ARCA_LEASE_REVOKE_RETRY_BASE";
+
 const USAGE: &str = "Usage: arca server [options]
 
   Starts an Arca server that speaks the Vault/OpenBao HTTP API.
@@ -270,6 +274,13 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.cluster_name = config.cluster_name.clone();
     core_config.plugin_directory = config.plugin_directory.clone();
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
+    // A test knob (Vault has it only in its test harness): the base of the backoff between
+    // failed lease revocations, so tests can watch retries without waiting minutes.
+    if let Some(base) = std::env::var_os(LEASE_RETRY_BASE_ENV) {
+        let text = base.to_string_lossy();
+        core_config.lease_revoke_retry_base = arca_sdk::duration::parse_duration(&text)
+            .map_err(|e| anyhow!("{LEASE_RETRY_BASE_ENV}: {e}"))?;
+    }
     let core = Core::new(core_config);
 
     // Dev mode is initialized and unsealed before any listener opens, so a client that can
