@@ -182,6 +182,10 @@ impl ExpirationManager {
     /// Starts the timer and the background restore of the stored leases (unseal, after
     /// the mounts are up). Requests are served while the restore runs.
     pub(crate) fn start(self: &Arc<Self>) {
+        // A second start without a stop replaces the first timer rather than adding one.
+        for t in self.tasks.lock().drain(..) {
+            t.abort();
+        }
         let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
         self.restored.store(false, Ordering::SeqCst);
         let timer = tokio::spawn(self.clone().run_timer(generation));
