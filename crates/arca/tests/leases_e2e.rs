@@ -84,6 +84,57 @@ async fn tree_revocation(server: &Server) {
     assert!(accessors(server).await.contains(&kept_acc));
 }
 
+async fn token_lease_ids(server: &Server) -> Vec<String> {
+    let r = call(
+        server,
+        "LIST",
+        "sys/leases/lookup/auth/token/create/",
+        Some("root"),
+        None,
+    )
+    .await;
+    match r.status {
+        404 => Vec::new(),
+        200 => serde_json::from_value(r.body["data"]["keys"].clone()).expect("keys"),
+        s => panic!("LIST token leases: {s} {}", r.body),
+    }
+}
+
+/// A token's lease through `sys/leases`: listed while it lives, not renewable there (tokens
+/// renew through `auth/token/renew*`), and revoking the lease revokes the token.
+async fn token_lease_through_sys_leases(server: &Server) -> Vec<(u16, Value)> {
+    let before = token_lease_ids(server).await;
+    let (token, accessor) = create_token(server, "root", json!({"ttl": "1h"})).await;
+    let after = token_lease_ids(server).await;
+    let new: Vec<&String> = after.iter().filter(|id| !before.contains(id)).collect();
+    assert_eq!(new.len(), 1, "{before:?} -> {after:?}");
+    let lease_id = format!("auth/token/create/{}", new[0]);
+    let mut answers = Vec::new();
+    let r = call(
+        server,
+        "PUT",
+        "sys/leases/renew",
+        Some("root"),
+        Some(json!({"lease_id": lease_id})),
+    )
+    .await;
+    answers.push((r.status, r.body));
+    let r = call(
+        server,
+        "PUT",
+        "sys/leases/revoke",
+        Some("root"),
+        Some(json!({"lease_id": lease_id})),
+    )
+    .await;
+    answers.push((r.status, r.body));
+    let r = call(server, "GET", "auth/token/lookup-self", Some(&token), None).await;
+    answers.push((r.status, r.body));
+    assert!(!accessors(server).await.contains(&accessor));
+    assert!(!token_lease_ids(server).await.contains(new[0]));
+    answers
+}
+
 #[tokio::test]
 async fn token_leases_expire_and_die_with_their_parent_as_openbaos() {
     let (arca, bao) = (Server::dev(), bao_dev());
@@ -95,6 +146,18 @@ async fn token_leases_expire_and_die_with_their_parent_as_openbaos() {
                "auth.lease_duration": 2, "auth.renewable": true})
     );
     tokio::join!(tree_revocation(&arca), tree_revocation(&bao));
+    let (a, b) = tokio::join!(
+        token_lease_through_sys_leases(&arca),
+        token_lease_through_sys_leases(&bao)
+    );
+    assert_eq!(a, b);
+    assert_eq!(
+        a[0],
+        (
+            400,
+            json!({"errors": ["tokens cannot be renewed through this endpoint"]})
+        )
+    );
 }
 
 #[tokio::test]
