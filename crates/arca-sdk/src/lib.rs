@@ -7,6 +7,7 @@
 
 pub mod backend;
 pub mod duration;
+pub mod envelope;
 pub mod error;
 pub mod framework;
 pub mod glob;
