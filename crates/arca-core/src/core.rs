@@ -28,6 +28,7 @@ use crate::sys::{SystemBackend, SystemDeps};
 use crate::token_backend::TokenBackend;
 use crate::token_store::{TokenEntry, TokenStore};
 use crate::views::BarrierView;
+use crate::wrapping::Wrapping;
 
 /// How the core is built.
 #[derive(Clone)]
@@ -90,6 +91,8 @@ pub(crate) struct Inner {
     pub(crate) reloads: Arc<ReloadLog>,
     /// Leases: registration, renewal, revocation, the expiry timer.
     pub(crate) leases: Arc<ExpirationManager>,
+    /// Response wrapping: wrapping tokens and the responses in their cubbyholes.
+    pub(crate) wrapping: Arc<Wrapping>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -139,6 +142,7 @@ impl Core {
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
         ));
+        let wrapping = Arc::new(Wrapping::new(tokens.clone(), Arc::downgrade(&mounts)));
         let inner = Arc::new(Inner {
             config,
             seal,
@@ -148,6 +152,7 @@ impl Core {
             catalog,
             reloads: Arc::new(ReloadLog::default()),
             leases,
+            wrapping,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -360,6 +365,7 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
         catalog: inner.catalog.clone(),
         reloads: inner.reloads.clone(),
         leases: inner.leases.clone(),
+        wrapping: inner.wrapping.clone(),
     };
     let tokens = inner.tokens.clone();
     let leases = inner.leases.clone();

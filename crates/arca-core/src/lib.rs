@@ -21,6 +21,7 @@ pub mod token_roles;
 pub mod token_store;
 mod token_use;
 mod views;
+mod wrapping;
 
 pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};

@@ -4,7 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arca_policy::{Acl, Policy, default_policy, normalize_name, parse_policy, root_policy};
+use arca_policy::{
+    Acl, Policy, RESPONSE_WRAPPING_POLICY_NAME, RESPONSE_WRAPPING_POLICY_TEXT, default_policy,
+    normalize_name, parse_policy, root_policy,
+};
 use arca_sdk::storage::StorageExt;
 use arca_sdk::{LogicalError, Storage};
 use parking_lot::RwLock;
@@ -49,13 +52,26 @@ impl PolicyStore {
         }
     }
 
-    /// Writes the built-in `default` policy if absent. Called after unseal.
+    /// Writes the built-in `default` policy if absent, and the fixed `response-wrapping`
+    /// policy whenever its text is not OpenBao's. Called after unseal.
     pub async fn setup(&self) -> Result<(), LogicalError> {
         self.policies.write().clear();
         self.acls.write().clear();
         if self.view.get("default").await?.is_none() {
             let p = default_policy();
             self.write_raw("default", &p.raw, 1).await?;
+        }
+        let wrapping = self
+            .view
+            .get_json::<PolicyEntry>(RESPONSE_WRAPPING_POLICY_NAME)
+            .await?;
+        if wrapping.is_none_or(|e| e.raw != RESPONSE_WRAPPING_POLICY_TEXT) {
+            self.write_raw(
+                RESPONSE_WRAPPING_POLICY_NAME,
+                RESPONSE_WRAPPING_POLICY_TEXT,
+                1,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -84,8 +100,10 @@ impl PolicyStore {
         if name.is_empty() {
             return Err(LogicalError::bad_request("policy name must be provided"));
         }
-        if name == "root" {
-            return Err(LogicalError::bad_request("cannot update \"root\" policy"));
+        if name == "root" || name == RESPONSE_WRAPPING_POLICY_NAME {
+            return Err(LogicalError::bad_request(format!(
+                "cannot update {name:?} policy"
+            )));
         }
         // The parse error's text already starts with OpenBao's `failed to parse policy: `.
         let policy =
@@ -148,7 +166,11 @@ impl PolicyStore {
     pub async fn delete(&self, name: &str) -> Result<(), LogicalError> {
         let name = normalize_name(name);
         match name.as_str() {
-            "root" => return Err(LogicalError::bad_request("cannot delete \"root\" policy")),
+            "root" | RESPONSE_WRAPPING_POLICY_NAME => {
+                return Err(LogicalError::bad_request(format!(
+                    "cannot delete {name:?} policy"
+                )));
+            }
             "default" => {
                 return Err(LogicalError::bad_request("cannot delete default policy"));
             }
@@ -161,10 +183,11 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// Names of all stored policies plus `root`, sorted.
+    /// Names of all stored policies plus `root`, sorted (`response-wrapping` is not listed,
+    /// as in OpenBao).
     pub async fn list(&self) -> Result<Vec<String>, LogicalError> {
         let mut names = self.view.list("").await?;
-        names.retain(|n| !n.ends_with('/'));
+        names.retain(|n| !n.ends_with('/') && n != RESPONSE_WRAPPING_POLICY_NAME);
         names.push("root".into());
         names.sort();
         names.dedup();

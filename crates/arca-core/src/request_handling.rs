@@ -9,6 +9,7 @@ use crate::backend_boundary;
 use crate::core::Core;
 use crate::token_store::TokenEntry;
 use crate::token_use::TokenUse;
+use crate::wrapping::{self, WrapContext};
 
 /// Maps an SDK operation to the ACL's.
 pub(crate) fn acl_op(op: Operation) -> AclOp {
@@ -58,12 +59,23 @@ impl Core {
         let unauthenticated = route.is_unauthenticated_path(&rel);
         req.unauthenticated = unauthenticated;
 
+        // `sys/wrapping/{lookup,rewrap,unwrap}` check the wrapping token they name first, as
+        // OpenBao does; when it is the request's own token, losing it to a concurrent caller
+        // is OpenBao's invalid-token answer too, not a bare `permission denied`.
+        let own_wrapping_token = if mount.kind == "system" && wrapping::takes_wrapping_token(&rel) {
+            self.inner.wrapping.validate(&req.data, req.token()).await?;
+            req.data.get("token").is_none_or(serde_json::Value::is_null)
+        } else {
+            false
+        };
+
         // The token first, as Vault's `CheckToken`: a missing or bad token on an authenticated
         // path is refused before any backend code (existence check included) runs.
         let mut token_entry: Option<Arc<TokenEntry>> = None;
         if !unauthenticated || !req.token().is_empty() {
             match self.lookup_request_token(&req).await {
                 Ok(entry) => token_entry = Some(entry),
+                Err(_) if own_wrapping_token => return Err(wrapping::invalid_token()),
                 Err(e) if !unauthenticated => return Err(e),
                 Err(_) => {}
             }
@@ -95,17 +107,21 @@ impl Core {
 
         // As in OpenBao, a limited-use token spends a use before the ACL check: a request the
         // ACL refuses still counts. The use is finished (the token revoked after its last)
-        // whatever happens to this request, cancellation included.
+        // whatever happens to this request, cancellation included. As OpenBao's login
+        // requests, a request to a path that needs no token spends none of its uses.
         let mut token_use: Option<TokenUse> = None;
         let mut identified: Option<Arc<TokenEntry>> = None;
         if let Some(entry) = token_entry {
-            let usable = if entry.num_uses > 0 {
+            let usable = if entry.num_uses > 0 && !unauthenticated {
                 token_use = TokenUse::take(&self.inner.tokens, &entry).await?;
                 token_use.is_some()
             } else {
                 true
             };
             if !usable {
+                if own_wrapping_token {
+                    return Err(wrapping::invalid_token());
+                }
                 if !unauthenticated {
                     return Err(acl_denied());
                 }
@@ -132,11 +148,7 @@ impl Core {
             req.entity_id = te.entity_id.clone();
             req.policies = te.policies.clone();
         }
-        if req.wrap_info.is_some() {
-            return Err(LogicalError::bad_request(
-                "response wrapping is not supported by this server yet",
-            ));
-        }
+        let wrap = WrapContext::of(&req, &full_path);
 
         let mount_type = mount.kind.clone();
         let seals = mount_type == "system"
@@ -172,6 +184,10 @@ impl Core {
         }
         if let Some(r) = resp.as_mut() {
             r.mount_type = mount_type;
+        }
+        // Wrapping comes last: a wrapped secret keeps its lease.
+        if let Some(r) = resp.take() {
+            resp = Some(self.inner.wrapping.wrap_response(wrap, r).await?);
         }
         Ok(resp)
     }

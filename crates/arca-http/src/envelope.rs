@@ -149,7 +149,6 @@ fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

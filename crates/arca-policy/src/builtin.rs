@@ -22,6 +22,26 @@ pub fn default_policy() -> Policy {
     policy
 }
 
+/// The name of the fixed policy every response-wrapping token carries.
+pub const RESPONSE_WRAPPING_POLICY_NAME: &str = "response-wrapping";
+
+/// OpenBao 2.7.2's fixed `response-wrapping` policy, byte for byte as `bao policy read
+/// response-wrapping` returns it: a wrapping token may read its cubbyhole's `response`,
+/// unwrap itself and revoke itself, nothing else.
+pub const RESPONSE_WRAPPING_POLICY_TEXT: &str = "
+path \"cubbyhole/response\" {
+    capabilities = [\"create\", \"read\"]
+}
+
+path \"sys/wrapping/unwrap\" {
+    capabilities = [\"update\"]
+}
+
+path \"auth/token/revoke-self\" {
+    capabilities = [\"update\"]
+}
+";
+
 /// The built-in `root` policy: no rules, and an ACL built from it allows everything.
 pub fn root_policy() -> Policy {
     Policy {

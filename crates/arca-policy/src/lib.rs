@@ -29,7 +29,10 @@ mod policy;
 mod templating;
 
 pub use acl::{Acl, AclRequest, AclResult, Operation};
-pub use builtin::{DEFAULT_POLICY_TEXT, default_policy, root_policy};
+pub use builtin::{
+    DEFAULT_POLICY_TEXT, RESPONSE_WRAPPING_POLICY_NAME, RESPONSE_WRAPPING_POLICY_TEXT,
+    default_policy, root_policy,
+};
 pub use capabilities::Capabilities;
 pub use error::PolicyError;
 pub use name::{DEFAULT_POLICY_NAME, ROOT_POLICY_NAME, is_reserved_name, normalize_name};

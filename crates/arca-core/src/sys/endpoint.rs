@@ -67,6 +67,14 @@ pub(crate) enum Endpoint {
     LeaseCount,
     /// `leases` (the irrevocable leases, `type=irrevocable`).
     Leases,
+    /// `wrapping/wrap`: wraps the request body.
+    WrappingWrap,
+    /// `wrapping/unwrap`.
+    WrappingUnwrap,
+    /// `wrapping/lookup` (no token needed).
+    WrappingLookup,
+    /// `wrapping/rewrap`.
+    WrappingRewrap,
 }
 
 /// The catalog types a typed catalog path accepts.
@@ -110,6 +118,10 @@ impl Endpoint {
             "plugins/catalog" => E::PluginsCatalog,
             "plugins/reload/backend" => E::PluginsReloadBackend,
             "plugins/reload/backend/status" => E::PluginsReloadStatus,
+            "wrapping/wrap" => E::WrappingWrap,
+            "wrapping/unwrap" => E::WrappingUnwrap,
+            "wrapping/lookup" => E::WrappingLookup,
+            "wrapping/rewrap" => E::WrappingRewrap,
             _ => {
                 if let Some(rest) = p.strip_prefix("plugins/catalog/") {
                     let rest = rest.trim_end_matches('/');
@@ -248,6 +260,8 @@ const GENERATE_ROOT_ATTEMPT_FIELDS: &[(&str, FieldType)] =
     &[("otp", T::String), ("pgp_key", T::String)];
 /// `generate-root-token/update`.
 const KEY_NONCE_FIELDS: &[(&str, FieldType)] = &[("key", T::String), ("nonce", T::String)];
+/// `wrapping/unwrap`, `wrapping/lookup`, `wrapping/rewrap`.
+const WRAPPING_TOKEN_FIELDS: &[(&str, FieldType)] = &[("token", T::String)];
 
 impl Endpoint {
     /// The parameters the endpoint declares in OpenBao, with their types: given ones are
@@ -294,6 +308,7 @@ impl Endpoint {
             E::LeaseTidy => &[],
             E::LeaseCount => leases::COUNT_FIELDS,
             E::Leases => leases::LIST_IRREVOCABLE_FIELDS,
+            E::WrappingUnwrap | E::WrappingLookup | E::WrappingRewrap => WRAPPING_TOKEN_FIELDS,
             E::Health
             | E::SealStatus
             | E::Init
@@ -303,7 +318,9 @@ impl Endpoint {
             | E::Leader
             | E::RekeyInit
             | E::RekeyUpdate
-            | E::RekeyVerify => return None,
+            | E::RekeyVerify
+            // `wrapping/wrap` takes any body as the data to wrap.
+            | E::WrappingWrap => return None,
         })
     }
 }

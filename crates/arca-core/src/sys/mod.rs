@@ -7,6 +7,7 @@ mod leases;
 mod mounts;
 mod plugins;
 mod policy;
+mod wrapping;
 
 pub(crate) use endpoint::Endpoint;
 
@@ -27,6 +28,7 @@ use crate::policy_store::PolicyStore;
 use crate::reload::ReloadLog;
 use crate::seal_ops::{Lifecycle, Seal, decode_key};
 use crate::token_store::TokenStore;
+use crate::wrapping::Wrapping;
 
 /// The subsystems the `sys/` endpoints serve. The mount table is held weakly: it owns the
 /// route that owns this backend.
@@ -46,6 +48,8 @@ pub(crate) struct SystemDeps {
     pub(crate) reloads: Arc<ReloadLog>,
     /// `sys/leases/*`, and the revocation of a mount's leases when it is disabled.
     pub(crate) leases: Arc<ExpirationManager>,
+    /// `sys/wrapping/*`.
+    pub(crate) wrapping: Arc<Wrapping>,
 }
 
 /// The `sys/` backend.
@@ -417,10 +421,15 @@ impl Backend for SystemBackend {
             .iter()
             .map(|s| s.to_string())
             .collect(),
-            unauthenticated: ["leader", "internal/ui/mounts", "internal/ui/mounts/*"]
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
+            unauthenticated: [
+                "leader",
+                "internal/ui/mounts",
+                "internal/ui/mounts/*",
+                "wrapping/lookup",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
             ..SpecialPaths::default()
         }
     }
@@ -570,6 +579,10 @@ impl SystemBackend {
                 | E::Leases),
                 op,
             ) => leases::handle(&deps.leases, e, op, &req).await,
+            (
+                e @ (E::WrappingWrap | E::WrappingUnwrap | E::WrappingLookup | E::WrappingRewrap),
+                op,
+            ) => wrapping::handle(&deps.wrapping, e, op, &req).await,
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }

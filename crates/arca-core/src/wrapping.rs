@@ -1,0 +1,437 @@
+//! Response wrapping, as Vault's: a response is replaced by a single-use wrapping token
+//! (policy `response-wrapping`, one use, an orphan whose TTL and explicit max TTL are the wrap
+//! TTL) and the JSON envelope it would have been is kept in that token's cubbyhole
+//! (`response`, with `wrapinfo` for `sys/wrapping/lookup`). The `sys/wrapping/*` endpoints
+//! unwrap, look up and rewrap through [`Wrapping`]; the pipeline calls
+//! [`Wrapping::wrap_response`] last, once the backend answered and leases are registered.
+//!
+//! A wrapping token is spent exactly once: by the pipeline when it is the request's own token
+//! (its single use), or here through a [`TokenUse`] when a caller names it in a `token` field;
+//! every other caller meets [`invalid_token`].
+
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use arca_sdk::{JsonMap, LogicalError, Operation, RawHttp, Request, Response, ResponseWrapInfo};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::mount_store::MountStore;
+use crate::token_store::{TokenEntry, TokenStore};
+use crate::token_use::TokenUse;
+
+use arca_policy::RESPONSE_WRAPPING_POLICY_NAME as RESPONSE_WRAPPING_POLICY;
+
+/// The `sys/` paths (mount-relative) that take a wrapping token and check it first.
+const TOKEN_ENDPOINTS: [&str; 3] = ["wrapping/lookup", "wrapping/rewrap", "wrapping/unwrap"];
+
+/// OpenBao's answer for a token that is not a live wrapping token (400).
+pub(crate) fn invalid_token() -> LogicalError {
+    LogicalError::bad_request("wrapping token is not valid or does not exist")
+}
+
+/// A refusal while reading the wrapping token out of the request (403, OpenBao's texts).
+fn validation_error(reason: &str) -> LogicalError {
+    LogicalError::forbidden(format!("error validating wrapping token: {reason}"))
+}
+
+/// Whether `rel` (relative to `sys/`) is one of the endpoints that take a wrapping token.
+pub(crate) fn takes_wrapping_token(rel: &str) -> bool {
+    TOKEN_ENDPOINTS.contains(&rel.trim_end_matches('/'))
+}
+
+/// The wrapping token a `sys/wrapping/{lookup,rewrap,unwrap}` request names: the `token`
+/// field when given (a third party's request), else the request's own token. `true` when it
+/// came from the body.
+pub(crate) fn requested_token(
+    data: &JsonMap,
+    client_token: &str,
+) -> Result<(Zeroizing<String>, bool), LogicalError> {
+    match data.get("token") {
+        None | Some(Value::Null) => {
+            if client_token.is_empty() {
+                return Err(validation_error("token is empty"));
+            }
+            Ok((Zeroizing::new(client_token.to_string()), false))
+        }
+        Some(Value::String(s)) if s.is_empty() => {
+            Err(validation_error("empty token in request body"))
+        }
+        Some(Value::String(s)) => Ok((Zeroizing::new(s.clone()), true)),
+        Some(_) => Err(validation_error("could not decode token in request body")),
+    }
+}
+
+/// Whether `entry` is a wrapping token (its only policy is `response-wrapping`).
+pub(crate) fn is_wrapping_token(entry: &TokenEntry) -> bool {
+    entry.policies.len() == 1 && entry.policies[0] == RESPONSE_WRAPPING_POLICY
+}
+
+/// What the pipeline keeps of a request to wrap its answer (the request itself goes to the
+/// backend).
+pub(crate) struct WrapContext {
+    /// The request id, stored in the wrapped envelope.
+    request_id: String,
+    /// The full request path: the wrapping token's path and `creation_path`.
+    path: String,
+    /// The client's `X-Vault-Wrap-TTL` (zero when none).
+    requested_ttl: Duration,
+    /// A LIST answer without keys is a 404, never wrapped.
+    listing: bool,
+    /// The caller's display name, given to the wrapping token.
+    display_name: String,
+}
+
+impl WrapContext {
+    /// Keeps what wrapping needs of `req`, whose full path is `full_path`.
+    pub(crate) fn of(req: &Request, full_path: &str) -> WrapContext {
+        WrapContext {
+            request_id: req.id.clone(),
+            path: full_path.to_string(),
+            requested_ttl: req.wrap_info.as_ref().map(|w| w.ttl).unwrap_or_default(),
+            listing: req.operation == Operation::List,
+            display_name: req.display_name.clone(),
+        }
+    }
+}
+
+/// The wrapping subsystem: mints wrapping tokens through the token store and keeps the
+/// wrapped responses in their cubbyholes (reached through the mount table, held weakly).
+pub(crate) struct Wrapping {
+    tokens: Arc<TokenStore>,
+    mounts: Weak<MountStore>,
+}
+
+impl Wrapping {
+    /// Wrapping over `tokens`, storing into the cubbyhole mount of `mounts`.
+    pub(crate) fn new(tokens: Arc<TokenStore>, mounts: Weak<MountStore>) -> Wrapping {
+        Wrapping { tokens, mounts }
+    }
+
+    /// Wraps `resp` when the client asked (`X-Vault-Wrap-TTL`) or the backend did (a
+    /// `wrap_info` with a TTL and no token, as `sys/wrapping/wrap` and `rewrap` answer); the
+    /// shorter of the two TTLs wins. Answers unchanged otherwise.
+    pub(crate) async fn wrap_response(
+        &self,
+        ctx: WrapContext,
+        mut resp: Response,
+    ) -> Result<Response, LogicalError> {
+        let asked = resp.wrap_info.take();
+        let backend_ttl = asked
+            .as_ref()
+            .filter(|w| w.token.is_empty())
+            .map(|w| Duration::from_secs(w.ttl))
+            .unwrap_or_default();
+        let ttl = match (backend_ttl.is_zero(), ctx.requested_ttl.is_zero()) {
+            (true, _) => ctx.requested_ttl,
+            (false, true) => backend_ttl,
+            (false, false) => backend_ttl.min(ctx.requested_ttl),
+        };
+        if ttl.is_zero() || resp.raw.is_some() || (ctx.listing && !lists_something(&resp)) {
+            return Ok(resp);
+        }
+        // A rewrap keeps the original creation path and stores the response as it was.
+        let (creation_path, stored) = match asked.filter(|w| !w.creation_path.is_empty()) {
+            Some(w) => {
+                let stored = resp
+                    .data
+                    .as_ref()
+                    .and_then(|d| d.get("response"))
+                    .and_then(Value::as_str)
+                    .map(|s| Zeroizing::new(s.to_string()))
+                    .ok_or_else(|| LogicalError::internal("no response found to rewrap"))?;
+                (w.creation_path, stored)
+            }
+            None => {
+                // Internal data never leaves the core, wrapped or not.
+                if let Some(s) = resp.secret.as_mut() {
+                    s.internal_data = JsonMap::new();
+                }
+                if let Some(a) = resp.auth.as_mut() {
+                    a.internal_data = JsonMap::new();
+                }
+                let body = arca_sdk::envelope::envelope_json(&ctx.request_id, &resp);
+                let body = String::from_utf8(body).map_err(LogicalError::internal)?;
+                (ctx.path.clone(), Zeroizing::new(body))
+            }
+        };
+        let wrapped_accessor = resp
+            .auth
+            .as_ref()
+            .map(|a| a.accessor.clone())
+            .unwrap_or_default();
+        let info = self
+            .mint(&ctx.path, &creation_path, ttl, &ctx.display_name, &stored)
+            .await?;
+        Ok(Response {
+            wrap_info: Some(ResponseWrapInfo {
+                wrapped_accessor,
+                ..info
+            }),
+            warnings: resp.warnings,
+            mount_type: resp.mount_type,
+            ..Response::default()
+        })
+    }
+
+    /// Creates the wrapping token and stores `response` and the lookup information in its
+    /// cubbyhole: all or nothing (a failed write revokes the token, which clears what was
+    /// written).
+    async fn mint(
+        &self,
+        token_path: &str,
+        creation_path: &str,
+        ttl: Duration,
+        display_name: &str,
+        response: &str,
+    ) -> Result<ResponseWrapInfo, LogicalError> {
+        let now = chrono::Utc::now();
+        let ttl_secs = ttl.as_secs().max(1);
+        let (token, entry) = self
+            .tokens
+            .create(
+                TokenEntry {
+                    policies: vec![RESPONSE_WRAPPING_POLICY.to_string()],
+                    path: token_path.to_string(),
+                    display_name: display_name.to_string(),
+                    num_uses: 1,
+                    creation_time: now.timestamp(),
+                    ttl: ttl_secs,
+                    explicit_max_ttl: ttl_secs,
+                    orphan: true,
+                    renewable: false,
+                    token_type: "service".into(),
+                    ..TokenEntry::default()
+                },
+                None,
+            )
+            .await?;
+        let creation_time = now.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+        let stored = async {
+            let mut data = JsonMap::new();
+            data.insert("response".into(), Value::String(response.to_string()));
+            self.cubbyhole(&entry, Operation::Create, "response", data)
+                .await?;
+            let info = json!({
+                "creation_ttl": ttl_secs,
+                "creation_time": creation_time,
+                "creation_path": creation_path,
+            });
+            let Value::Object(info) = info else {
+                return Err(LogicalError::internal(
+                    "wrapping information is not an object",
+                ));
+            };
+            self.cubbyhole(&entry, Operation::Create, "wrapinfo", info)
+                .await
+        }
+        .await;
+        if let Err(e) = stored {
+            if let Err(revoke) = self.tokens.revoke_tree(&entry.id_hash).await {
+                tracing::error!(error = %revoke, "wrapping: could not revoke a half-made wrapping token");
+            }
+            tracing::error!(error = %e, "wrapping: could not store the wrapped response");
+            return Err(LogicalError::internal("internal error"));
+        }
+        Ok(ResponseWrapInfo {
+            token,
+            accessor: entry.accessor.clone(),
+            ttl: ttl_secs,
+            creation_time,
+            creation_path: creation_path.to_string(),
+            wrapped_accessor: String::new(),
+        })
+    }
+
+    /// Runs one request against the cubbyhole of `entry`, as the cubbyhole engine serves it.
+    async fn cubbyhole(
+        &self,
+        entry: &TokenEntry,
+        operation: Operation,
+        path: &str,
+        data: JsonMap,
+    ) -> Result<Option<JsonMap>, LogicalError> {
+        let mounts = self
+            .mounts
+            .upgrade()
+            .ok_or_else(|| LogicalError::internal("core is gone"))?;
+        let route = mounts
+            .router()
+            .get("cubbyhole/")
+            .ok_or_else(|| LogicalError::internal("no cubbyhole mount"))?;
+        let mut req = Request::new(operation, path).with_data(data);
+        req.client_token = Some(Zeroizing::new(entry.cubbyhole_id.clone()));
+        req.mount_point = "cubbyhole/".into();
+        req.mount_type = "cubbyhole".into();
+        req.storage = Some(route.storage.clone());
+        let backend = route.backend.load_full();
+        match backend.backend.handle_request(req).await {
+            Ok(resp) => Ok(resp.and_then(|r| r.data)),
+            Err(e) if e.status() == 404 => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The live wrapping token `token` (with its last use in progress when `tainted`), or
+    /// OpenBao's invalid-token error.
+    async fn wrapping_entry(
+        &self,
+        token: &str,
+        tainted: bool,
+    ) -> Result<Arc<TokenEntry>, LogicalError> {
+        match self.tokens.lookup_with(token, tainted).await? {
+            Some(e) if is_wrapping_token(&e) => Ok(e),
+            _ => Err(invalid_token()),
+        }
+    }
+
+    /// The pipeline's check before `sys/wrapping/{lookup,rewrap,unwrap}` runs: the named
+    /// token must be a live wrapping token.
+    pub(crate) async fn validate(
+        &self,
+        data: &JsonMap,
+        client_token: &str,
+    ) -> Result<(), LogicalError> {
+        let (token, _) = requested_token(data, client_token)?;
+        self.wrapping_entry(&token, false).await.map(|_| ())
+    }
+
+    /// Spends the wrapping token `token` once and hands its entry to `read`: a token named
+    /// in the body is used here (one caller wins, the rest get [`invalid_token`]) and revoked
+    /// after; the request's own token was already used by the pipeline, which revokes it.
+    async fn spend<T, F, Fut>(
+        &self,
+        token: &str,
+        third_party: bool,
+        read: F,
+    ) -> Result<T, LogicalError>
+    where
+        F: FnOnce(Arc<TokenEntry>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LogicalError>>,
+    {
+        if !third_party {
+            let entry = self.wrapping_entry(token, true).await?;
+            return read(entry).await;
+        }
+        let entry = self.wrapping_entry(token, false).await?;
+        let Some(used) = TokenUse::take(&self.tokens, &entry).await? else {
+            return Err(invalid_token());
+        };
+        let result = read(entry).await;
+        used.finish().await?;
+        result
+    }
+
+    /// `sys/wrapping/unwrap`: the wrapped envelope, as it would have been answered.
+    pub(crate) async fn unwrap(
+        &self,
+        token: &str,
+        third_party: bool,
+    ) -> Result<Option<Response>, LogicalError> {
+        let body = self
+            .spend(token, third_party, |entry| async move {
+                self.stored_response(&entry).await
+            })
+            .await?;
+        if body.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Response {
+            raw: Some(RawHttp {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.as_bytes().to_vec(),
+            }),
+            ..Response::default()
+        }))
+    }
+
+    /// `sys/wrapping/rewrap`: the same response under a new wrapping token with the original
+    /// TTL and creation path (the pipeline wraps the answer).
+    pub(crate) async fn rewrap(
+        &self,
+        token: &str,
+        third_party: bool,
+    ) -> Result<Option<Response>, LogicalError> {
+        let (info, body) = self
+            .spend(token, third_party, |entry| async move {
+                let info = self.wrap_info(&entry).await?;
+                let body = self.stored_response(&entry).await?;
+                Ok((info, body))
+            })
+            .await?;
+        let ttl = info
+            .get("creation_ttl")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let creation_path = info
+            .get("creation_path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let mut data = JsonMap::new();
+        data.insert("response".into(), Value::String(body.to_string()));
+        Ok(Some(Response {
+            data: Some(data),
+            wrap_info: Some(ResponseWrapInfo {
+                ttl,
+                creation_path,
+                ..ResponseWrapInfo::default()
+            }),
+            ..Response::default()
+        }))
+    }
+
+    /// `sys/wrapping/lookup`: `creation_path`, `creation_time`, `creation_ttl`, without
+    /// spending the token.
+    pub(crate) async fn lookup(&self, token: &str) -> Result<Option<Response>, LogicalError> {
+        let entry = self.wrapping_entry(token, true).await?;
+        let info = self.wrap_info(&entry).await?;
+        let mut data = JsonMap::new();
+        for key in ["creation_path", "creation_time", "creation_ttl"] {
+            if let Some(v) = info.get(key) {
+                data.insert(key.into(), v.clone());
+            }
+        }
+        Ok(Some(Response::with_data(data)))
+    }
+
+    async fn wrap_info(&self, entry: &TokenEntry) -> Result<JsonMap, LogicalError> {
+        self.cubbyhole(entry, Operation::Read, "wrapinfo", JsonMap::new())
+            .await?
+            .ok_or_else(|| {
+                LogicalError::bad_request(
+                    "no information found; wrapping token may be from a previous OpenBao version",
+                )
+            })
+    }
+
+    async fn stored_response(&self, entry: &TokenEntry) -> Result<Zeroizing<String>, LogicalError> {
+        let data = self
+            .cubbyhole(entry, Operation::Read, "response", JsonMap::new())
+            .await?
+            .ok_or_else(|| {
+                LogicalError::bad_request(
+                    "no information found; wrapping token may be from a previous OpenBao version",
+                )
+            })?;
+        match data.get("response") {
+            Some(Value::String(s)) => Ok(Zeroizing::new(s.clone())),
+            _ => Err(LogicalError::internal(
+                "no response found inside the cubbyhole",
+            )),
+        }
+    }
+}
+
+/// Whether a LIST answer has something to show (Vault wraps no empty listing).
+fn lists_something(resp: &Response) -> bool {
+    let Some(data) = resp.data.as_ref().filter(|d| !d.is_empty()) else {
+        return !resp.warnings.is_empty();
+    };
+    match data.get("keys") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(keys)) => !keys.is_empty(),
+        Some(_) => false,
+    }
+}
