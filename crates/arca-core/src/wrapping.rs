@@ -6,8 +6,8 @@
 //! [`Wrapping::wrap_response`] last, once the backend answered and leases are registered.
 //!
 //! A wrapping token is spent exactly once: by the pipeline when it is the request's own token
-//! (its single use), or here through a [`TokenUse`] when a caller names it in a `token` field;
-//! every other caller meets [`invalid_token`].
+//! (its single use), or here, in a task of its own that a caller's cancellation cannot stop,
+//! when a caller names it in a `token` field; every other caller meets [`invalid_token`].
 
 use std::sync::{Arc, Weak};
 use std::time::Duration;
@@ -18,7 +18,6 @@ use zeroize::Zeroizing;
 
 use crate::mount_store::MountStore;
 use crate::token_store::{TokenEntry, TokenStore};
-use crate::token_use::TokenUse;
 
 use arca_policy::RESPONSE_WRAPPING_POLICY_NAME as RESPONSE_WRAPPING_POLICY;
 
@@ -97,6 +96,7 @@ impl WrapContext {
 
 /// The wrapping subsystem: mints wrapping tokens through the token store and keeps the
 /// wrapped responses in their cubbyholes (reached through the mount table, held weakly).
+#[derive(Clone)]
 pub(crate) struct Wrapping {
     tokens: Arc<TokenStore>,
     mounts: Weak<MountStore>,
@@ -296,30 +296,45 @@ impl Wrapping {
         self.wrapping_entry(&token, false).await.map(|_| ())
     }
 
-    /// Spends the wrapping token `token` once and hands its entry to `read`: a token named
-    /// in the body is used here (one caller wins, the rest get [`invalid_token`]) and revoked
-    /// after; the request's own token was already used by the pipeline, which revokes it.
-    async fn spend<T, F, Fut>(
+    /// Spends the wrapping token `token` once and reads what it wraps (with the lookup
+    /// information when `with_info`). A token named in the body is used and revoked here, in
+    /// a task of its own (one caller wins, the rest get [`invalid_token`]); the request's own
+    /// token was already used by the pipeline, which revokes it.
+    async fn spend(
         &self,
         token: &str,
         third_party: bool,
-        read: F,
-    ) -> Result<T, LogicalError>
-    where
-        F: FnOnce(Arc<TokenEntry>) -> Fut,
-        Fut: std::future::Future<Output = Result<T, LogicalError>>,
-    {
+        with_info: bool,
+    ) -> Result<(JsonMap, Zeroizing<String>), LogicalError> {
         if !third_party {
             let entry = self.wrapping_entry(token, true).await?;
-            return read(entry).await;
+            return self.read(&entry, with_info).await;
         }
         let entry = self.wrapping_entry(token, false).await?;
-        let Some(used) = TokenUse::take(&self.tokens, &entry).await? else {
-            return Err(invalid_token());
+        let this = self.clone();
+        tokio::spawn(async move {
+            if this.tokens.use_token(&entry).await?.is_none() {
+                return Err(invalid_token());
+            }
+            let read = this.read(&entry, with_info).await;
+            this.tokens.finish_use(&entry.id_hash).await?;
+            read
+        })
+        .await
+        .map_err(|_| LogicalError::internal("unwrapping failed"))?
+    }
+
+    async fn read(
+        &self,
+        entry: &TokenEntry,
+        with_info: bool,
+    ) -> Result<(JsonMap, Zeroizing<String>), LogicalError> {
+        let info = if with_info {
+            self.wrap_info(entry).await?
+        } else {
+            JsonMap::new()
         };
-        let result = read(entry).await;
-        used.finish().await?;
-        result
+        Ok((info, self.stored_response(entry).await?))
     }
 
     /// `sys/wrapping/unwrap`: the wrapped envelope, as it would have been answered.
@@ -328,11 +343,7 @@ impl Wrapping {
         token: &str,
         third_party: bool,
     ) -> Result<Option<Response>, LogicalError> {
-        let body = self
-            .spend(token, third_party, |entry| async move {
-                self.stored_response(&entry).await
-            })
-            .await?;
+        let (_, body) = self.spend(token, third_party, false).await?;
         if body.is_empty() {
             return Ok(None);
         }
@@ -353,13 +364,7 @@ impl Wrapping {
         token: &str,
         third_party: bool,
     ) -> Result<Option<Response>, LogicalError> {
-        let (info, body) = self
-            .spend(token, third_party, |entry| async move {
-                let info = self.wrap_info(&entry).await?;
-                let body = self.stored_response(&entry).await?;
-                Ok((info, body))
-            })
-            .await?;
+        let (info, body) = self.spend(token, third_party, true).await?;
         let ttl = info
             .get("creation_ttl")
             .and_then(Value::as_u64)
