@@ -142,7 +142,11 @@ impl Core {
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
         ));
-        let wrapping = Arc::new(Wrapping::new(tokens.clone(), Arc::downgrade(&mounts)));
+        let wrapping = Arc::new(Wrapping::new(
+            tokens.clone(),
+            leases.clone(),
+            Arc::downgrade(&mounts),
+        ));
         let inner = Arc::new(Inner {
             config,
             seal,

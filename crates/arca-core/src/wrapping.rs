@@ -16,6 +16,7 @@ use arca_sdk::{JsonMap, LogicalError, Operation, RawHttp, Request, Response, Res
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
 use crate::token_store::{TokenEntry, TokenStore};
 
@@ -94,18 +95,28 @@ impl WrapContext {
     }
 }
 
-/// The wrapping subsystem: mints wrapping tokens through the token store and keeps the
-/// wrapped responses in their cubbyholes (reached through the mount table, held weakly).
+/// The wrapping subsystem: mints wrapping tokens through the token store (each with a lease
+/// in the expiration manager, so it is revoked on time) and keeps the wrapped responses in
+/// their cubbyholes (reached through the mount table, held weakly).
 #[derive(Clone)]
 pub(crate) struct Wrapping {
     tokens: Arc<TokenStore>,
+    leases: Arc<ExpirationManager>,
     mounts: Weak<MountStore>,
 }
 
 impl Wrapping {
-    /// Wrapping over `tokens`, storing into the cubbyhole mount of `mounts`.
-    pub(crate) fn new(tokens: Arc<TokenStore>, mounts: Weak<MountStore>) -> Wrapping {
-        Wrapping { tokens, mounts }
+    /// Wrapping over `tokens` and `leases`, storing into the cubbyhole mount of `mounts`.
+    pub(crate) fn new(
+        tokens: Arc<TokenStore>,
+        leases: Arc<ExpirationManager>,
+        mounts: Weak<MountStore>,
+    ) -> Wrapping {
+        Wrapping {
+            tokens,
+            leases,
+            mounts,
+        }
     }
 
     /// Wraps `resp` when the client asked (`X-Vault-Wrap-TTL`) or the backend did (a
@@ -223,7 +234,8 @@ impl Wrapping {
                 ));
             };
             self.cubbyhole(&entry, Operation::Create, "wrapinfo", info)
-                .await
+                .await?;
+            self.leases.register_token(&entry).await
         }
         .await;
         if let Err(e) = stored {
