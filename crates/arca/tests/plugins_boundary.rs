@@ -127,7 +127,10 @@ async fn a_plugin_answers_only_what_the_core_allows() {
     let text = r.body.to_string();
     assert!(!text.contains("made-by-the-plugin"), "{text}");
     assert_eq!(r.body["data"], json!({"answered": true}));
-    assert_eq!(r.body["lease_id"], "");
+    // The plugin's lease id is dropped; the core registers the secret's lease itself.
+    let lease_id = r.body["lease_id"].as_str().unwrap_or_default();
+    assert!(lease_id.starts_with("echo/answer/"), "{lease_id}");
+    assert_eq!(lease_id.len(), "echo/answer/".len() + 24);
     assert_eq!(r.body["wrap_info"], Value::Null);
     assert_eq!(r.body["auth"]["client_token"], "");
     assert_eq!(r.body["auth"]["accessor"], "");
