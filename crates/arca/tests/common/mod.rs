@@ -41,7 +41,17 @@ fn log_dir() -> PathBuf {
 /// another process meanwhile) is started again on a new port.
 pub fn spawn_on_free_port(
     bin: &Path,
+    dir: Option<tempfile::TempDir>,
+    args_for: impl Fn(u16, Option<&Path>) -> Vec<String>,
+) -> Server {
+    spawn_with_env(bin, dir, &[], args_for)
+}
+
+/// [`spawn_on_free_port`] with extra environment variables for the server process.
+pub fn spawn_with_env(
+    bin: &Path,
     mut dir: Option<tempfile::TempDir>,
+    envs: &[(&str, &str)],
     args_for: impl Fn(u16, Option<&Path>) -> Vec<String>,
 ) -> Server {
     for attempt in 1..=START_ATTEMPTS {
@@ -53,6 +63,7 @@ pub fn spawn_on_free_port(
         let child = Command::new(bin)
             .args(&args)
             .env("HOME", std::env::temp_dir())
+            .envs(envs.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(out))
             .stderr(Stdio::from(err))
@@ -128,7 +139,12 @@ impl Server {
 
     /// `arca server -dev` that registers and mounts every plugin binary in `dir`.
     pub fn dev_with_plugins(dir: &Path) -> Server {
-        spawn_on_free_port(&arca_bin(), None, |port, _| {
+        Server::dev_with_plugins_env(dir, &[])
+    }
+
+    /// [`Server::dev_with_plugins`] with extra environment variables.
+    pub fn dev_with_plugins_env(dir: &Path, envs: &[(&str, &str)]) -> Server {
+        spawn_with_env(&arca_bin(), None, envs, |port, _| {
             let mut args = dev_args(port);
             args.push(format!("-dev-plugin-dir={}", dir.display()));
             args
