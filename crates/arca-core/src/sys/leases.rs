@@ -19,7 +19,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::{Endpoint, data};
-use crate::leases::ExpirationManager;
+use crate::leases::{ExpirationManager, now_ms};
 
 use FieldType as T;
 
@@ -225,10 +225,11 @@ fn go_time(t: DateTime<Utc>) -> String {
 
 async fn lookup(leases: &ExpirationManager, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
     let id = lease_id(d, "")?;
-    let Some(info) = leases.lookup(&id).await? else {
+    let Some(entry) = leases.entry(&id).await? else {
         return Err(LogicalError::bad_request("invalid lease"));
     };
-    data(json!({
+    let info = entry.info(now_ms());
+    let mut answer = json!({
         "id": id,
         "issue_time": go_time(info.issue_time),
         "expire_time": info.expire_time.map(go_time),
@@ -236,7 +237,12 @@ async fn lookup(leases: &ExpirationManager, d: &JsonMap) -> Result<Option<Respon
         "renewable": info.renewable,
         "ttl": info.ttl,
         "path": info.path,
-    }))
+    });
+    // A lease whose revocation keeps failing shows why, as OpenBao's lookup does.
+    if !entry.revoke_err.is_empty() {
+        answer["revoke_error"] = json!(entry.revoke_err);
+    }
+    data(answer)
 }
 
 /// One level of lease ids under `prefix` (a prefix without its `/` gets one); nothing there
