@@ -12,6 +12,9 @@ use common::{
     Server, bao_dev, call, create_token, normalise, normalise_json, run_arca, run_bao, same_bao,
     same_cli, write_policy,
 };
+use std::time::Duration;
+
+use arca_testkit::wait_until_async;
 use serde_json::{Value, json};
 
 /// Status and normalised body of one request on both servers, Arca first.
@@ -459,4 +462,160 @@ async fn lease_cli_matches_bao() {
         assert_eq!(code, 2, "{}: {err}", s.addr);
         assert!(err.contains("* invalid lease"), "{}: {err}", s.addr);
     }
+}
+
+/// An Arca dev server with the example echo plugin mounted at `echo/`: its `answer` read
+/// returns a secret with a TTL and no renew or revoke handler, so the core gives it a lease
+/// that cannot be renewed and whose backend revoke fails. Failed revocations are retried
+/// 10 ms apart (doubling), so a lease becomes irrevocable in about a second.
+fn arca_with_echo_plugin() -> Server {
+    let built = common::example_binary("echo_plugin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&built, dir.path().join("echo")).expect("copy plugin");
+    let mut s =
+        Server::dev_with_plugins_env(dir.path(), &[("ARCA_LEASE_REVOKE_RETRY_BASE", "10ms")]);
+    s.dir = Some(dir);
+    s
+}
+
+#[tokio::test]
+async fn a_secret_lease_is_looked_up_refused_renewal_and_force_revoked() {
+    let s = arca_with_echo_plugin();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let r = call(&s, "GET", "echo/answer", Some("root"), None).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        ids.push(r.body["lease_id"].as_str().expect("lease_id").to_string());
+    }
+    let r = call(
+        &s,
+        "LIST",
+        "sys/leases/lookup/echo/answer",
+        Some("root"),
+        None,
+    )
+    .await;
+    let mut want: Vec<String> = ids
+        .iter()
+        .map(|id| id.trim_start_matches("echo/answer/").to_string())
+        .collect();
+    want.sort();
+    assert_eq!(r.body["data"]["keys"], json!(want));
+
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/lookup",
+        Some("root"),
+        Some(json!({"lease_id": ids[0]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let d = &r.body["data"];
+    assert_eq!(
+        (&d["id"], &d["path"], &d["renewable"], &d["last_renewal"]),
+        (
+            &json!(ids[0]),
+            &json!("echo/answer"),
+            &json!(false),
+            &Value::Null
+        )
+    );
+    assert!(d["expire_time"].is_string() && d["ttl"].as_i64().unwrap_or(0) > 0);
+
+    // OpenBao's text for a lease whose secret is not renewable.
+    let (code, _, err) = run_arca(&s.addr, Some("root"), &["lease", "renew", &ids[0]]);
+    assert_eq!(code, 2);
+    assert!(err.ends_with("* lease is not renewable\n"), "{err}");
+
+    // The plugin cannot revoke: a synchronous revoke fails and keeps the lease ...
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        Some("root"),
+        Some(json!({"lease_id": ids[0]})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/lookup",
+        Some("root"),
+        Some(json!({"lease_id": ids[0]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Queued, it is retried until it is irrevocable; its lookup then shows why.
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        Some("root"),
+        Some(json!({"lease_id": ids[1], "sync": false})),
+    )
+    .await;
+    assert_eq!((r.status, r.body), (202, Value::Null));
+    let lookup = || async {
+        let r = call(
+            &s,
+            "PUT",
+            "sys/leases/lookup",
+            Some("root"),
+            Some(json!({"lease_id": ids[1]})),
+        )
+        .await;
+        r.body["data"]["revoke_error"].as_str().map(str::to_string)
+    };
+    let error = wait_until_async(
+        "revoke_error on the lookup",
+        Duration::from_secs(20),
+        lookup,
+    )
+    .await;
+    assert!(error.starts_with("out of retries"), "{error}");
+    let r = call(
+        &s,
+        "GET",
+        "sys/leases/count?type=irrevocable",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["data"]["lease_count"], 1, "{}", r.body);
+    let r = call(
+        &s,
+        "GET",
+        "sys/leases?type=irrevocable&limit=1",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["data"]["leases"][0]["lease_id"],
+        json!(ids[1]),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["warnings"], Value::Null, "{}", r.body);
+    // ... and revoke-force removes every lease under the prefix anyway.
+    let (code, out, _) = run_arca(
+        &s.addr,
+        Some("root"),
+        &["lease", "revoke", "-force", "-prefix", "echo/"],
+    );
+    assert_eq!(
+        (code, out.as_str()),
+        (0, "Success! Force revoked any leases with prefix: echo/\n")
+    );
+    let r = call(
+        &s,
+        "LIST",
+        "sys/leases/lookup/echo/answer",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, r.body), (404, json!({"errors": []})));
 }
