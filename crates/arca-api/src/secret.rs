@@ -118,8 +118,9 @@ pub struct WrapInfo {
     /// The path whose answer was wrapped.
     #[serde(default)]
     pub creation_path: String,
-    /// Accessor of a wrapped token, if one was wrapped.
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Accessor of a wrapped token, if one was wrapped (always printed, empty otherwise, as
+    /// bao's `-format=json` prints it).
+    #[serde(default)]
     pub wrapped_accessor: String,
 }
 

@@ -9,7 +9,9 @@ mod common;
 use std::time::Duration;
 
 use arca_testkit::wait_until_async;
-use common::{Answer, Server, bao_dev, client, normalise_json, write_policy};
+use common::{
+    Answer, Server, bao_dev, client, normalise, normalise_json, run_arca, run_bao, write_policy,
+};
 use serde_json::{Value, json};
 
 /// Both servers, Arca first.
@@ -587,4 +589,128 @@ async fn an_unused_wrapping_token_expires() {
     )
     .await;
     assert_eq!((u.status, u.body), (400, invalid()));
+}
+
+/// CLI output as compared between the servers: [`normalise`]d, and the Go-printed creation
+/// time of a wrapping token (not RFC 3339) masked.
+fn cli_text(code: i32, out: &str, err: &str) -> (i32, String) {
+    let text: String = format!("{out}{err}")
+        .lines()
+        .map(|l| match l.strip_prefix("wrapping_token_creation_time:") {
+            Some(_) => "wrapping_token_creation_time: TIME\n".to_string(),
+            None => format!("{l}\n"),
+        })
+        .collect();
+    (code, normalise(&text).replace("\"arca ", "\"bao "))
+}
+
+/// A fresh wrapping token of `{"a": "b"}` on `s`, made with the `bao` CLI.
+fn cli_wrapped(s: &Server) -> String {
+    let (code, out, err) = run_bao(
+        &s.addr,
+        Some("root"),
+        &[
+            "write",
+            "-wrap-ttl=60",
+            "-field=wrapping_token",
+            "sys/wrapping/wrap",
+            "a=b",
+        ],
+    );
+    assert_eq!(code, 0, "{}: {err}", s.addr);
+    out.trim().to_string()
+}
+
+#[tokio::test]
+async fn the_cli_prints_wrapped_answers_and_unwraps_as_bao() {
+    let [arca, openbao] = servers();
+    for s in [&arca, &openbao] {
+        put_secret(s).await;
+    }
+    for args in [
+        &["read", "-wrap-ttl=60", "secret/data/foo"][..],
+        &["kv", "get", "-wrap-ttl=60", "secret/foo"],
+        &["write", "-wrap-ttl=60", "sys/wrapping/wrap", "a=b"],
+        &["token", "create", "-wrap-ttl=60", "-policy=default"],
+        &["read", "-format=json", "-wrap-ttl=2m", "secret/data/foo"],
+    ] {
+        let want = {
+            let (c, o, e) = run_bao(&openbao.addr, Some("root"), args);
+            cli_text(c, &o, &e)
+        };
+        let (c, o, e) = run_bao(&arca.addr, Some("root"), args);
+        assert_eq!(cli_text(c, &o, &e), want, "bao {args:?} (left: Arca)");
+        let (c, o, e) = run_arca(&arca.addr, Some("root"), args);
+        assert_eq!(cli_text(c, &o, &e), want, "arca {args:?} (left: Arca)");
+        assert!(want.1.contains("wrapping_token") || want.1.contains("wrap_info"));
+    }
+
+    // `unwrap TOKEN` (a third party), `unwrap` with the wrapping token as the CLI's own, the
+    // output formats, and the errors.
+    for (own, extra) in [
+        (false, None),
+        (true, None),
+        (false, Some("-format=json")),
+        (false, Some("-format=yaml")),
+    ] {
+        let (wa, wb) = (cli_wrapped(&arca), cli_wrapped(&openbao));
+        let args = |t: &str| -> Vec<String> {
+            let mut v = vec!["unwrap".to_string()];
+            v.extend(extra.map(String::from));
+            if !own {
+                v.push(t.to_string());
+            }
+            v
+        };
+        let token = |t: &str| {
+            if own {
+                t.to_string()
+            } else {
+                "root".to_string()
+            }
+        };
+        let want = {
+            let a = args(&wb);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let (c, o, e) = run_bao(&openbao.addr, Some(&token(&wb)), &a);
+            cli_text(c, &o, &e)
+        };
+        assert_eq!(want.0, 0, "{}", want.1);
+        let a = args(&wa);
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (c, o, e) = run_arca(&arca.addr, Some(&token(&wa)), &a);
+        assert_eq!(cli_text(c, &o, &e), want, "arca {a:?} (left: Arca)");
+        // The token is spent: bao's CLI on Arca now meets OpenBao's error.
+        let (c, o, e) = run_bao(&arca.addr, Some("root"), &["unwrap", &wa]);
+        let (c2, o2, e2) = run_bao(&openbao.addr, Some("root"), &["unwrap", &wb]);
+        assert_eq!(cli_text(c, &o, &e), cli_text(c2, &o2, &e2));
+        assert_eq!(c, 2);
+    }
+    // bao's CLI unwraps what Arca wrapped: a token create, whose token then works.
+    let (c, o, _) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &[
+            "token",
+            "create",
+            "-wrap-ttl=60",
+            "-policy=default",
+            "-field=wrapping_token",
+        ],
+    );
+    assert_eq!(c, 0);
+    let (c, o, e) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &["unwrap", "-field=token", o.trim()],
+    );
+    assert_eq!(c, 0, "{e}");
+    let (c, _, e) = run_bao(&arca.addr, Some(o.trim()), &["token", "lookup"]);
+    assert_eq!(c, 0, "{e}");
+    for args in [&["unwrap", "nope"][..], &["unwrap", "a", "b"]] {
+        let (c, o, e) = run_bao(&openbao.addr, Some("root"), args);
+        let want = cli_text(c, &o, &e);
+        let (c, o, e) = run_arca(&arca.addr, Some("root"), args);
+        assert_eq!(cli_text(c, &o, &e), want, "{args:?}");
+    }
 }

@@ -72,7 +72,9 @@ fn resolve(ctx: &mut Ctx<'_, '_>, client: &Client, p: &Parsed) -> Result<Target,
         mount_flag.trim_matches('/').to_string()
     };
     let path = format!("sys/internal/ui/mounts/{lookup}");
-    let resp = ctx.block_on(client.checked(Method::GET, &path, &[], None));
+    // As bao's preflight: the mount lookup itself is never wrapped, only the command's answer.
+    let preflight = client.clone().with_wrap_ttl(None);
+    let resp = ctx.block_on(preflight.checked(Method::GET, &path, &[], None));
     let (mount, version) = match resp {
         Ok(raw) => {
             let data = raw

@@ -23,6 +23,7 @@ mod plugin;
 mod policy;
 mod status;
 mod token;
+mod unwrap;
 
 use crate::ctx::Ctx;
 use crate::flags::{self, FlagError, Parsed, Spec};
@@ -35,6 +36,7 @@ const COMMON: &[(&str, &str)] = &[
     ("login", "Authenticate locally"),
     ("server", "Start an Arca server"),
     ("status", "Print seal and HA status"),
+    ("unwrap", "Unwrap a wrapped secret"),
 ];
 
 const OTHER: &[(&str, &str)] = &[
@@ -101,6 +103,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "kv" => kv::run(ctx, rest),
         "lease" => lease::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
+        "unwrap" => unwrap::run(ctx, rest),
         _ => {
             ctx.err_raw(&usage());
             127
