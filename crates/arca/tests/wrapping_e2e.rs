@@ -540,55 +540,54 @@ async fn one_of_32_concurrent_unwrappers_wins() {
 }
 
 #[tokio::test]
-async fn an_unused_wrapping_token_expires() {
-    let s = Server::dev();
-    let w = send(
-        &s,
-        "POST",
-        "sys/wrapping/wrap",
-        Some("root"),
-        Some(json!({"k": 1})),
-        Some("2s"),
-    )
-    .await;
-    let t = wrapped(&s, &w, 2, "sys/wrapping/wrap");
-    let l = send(
-        &s,
-        "POST",
-        "sys/wrapping/lookup",
-        None,
-        Some(json!({"token": t})),
-        None,
-    )
-    .await;
-    assert_eq!(l.status, 200, "{}", l.body);
-    wait_until_async(
-        "the wrapping token to expire",
-        Duration::from_secs(10),
-        || async {
-            let l = send(
-                &s,
-                "POST",
-                "sys/wrapping/lookup",
-                None,
-                Some(json!({"token": t})),
-                None,
-            )
-            .await;
-            (l.status == 400 && l.body == invalid()).then_some(())
-        },
-    )
-    .await;
-    let u = send(
-        &s,
-        "POST",
-        "sys/wrapping/unwrap",
-        Some("root"),
-        Some(json!({"token": t})),
-        None,
-    )
-    .await;
-    assert_eq!((u.status, u.body), (400, invalid()));
+async fn an_unused_wrapping_token_expires_on_time() {
+    for s in servers() {
+        let w = send(
+            &s,
+            "POST",
+            "sys/wrapping/wrap",
+            Some("root"),
+            Some(json!({"k": 1})),
+            Some("2s"),
+        )
+        .await;
+        let t = wrapped(&s, &w, 2, "sys/wrapping/wrap");
+        // Its lease lives under the creation path while the token does...
+        let leases = "sys/leases/lookup/sys/wrapping/wrap/";
+        let l = send(&s, "LIST", leases, Some("root"), None, None).await;
+        assert_eq!(l.status, 200, "{}: {}", s.addr, l.body);
+        assert_eq!(l.body["data"]["keys"].as_array().map(Vec::len), Some(1));
+        // ...and the expiration manager revokes it on time, with nobody touching the token.
+        wait_until_async(
+            "the wrapping token's lease to expire",
+            Duration::from_secs(10),
+            || async {
+                let l = send(&s, "LIST", leases, Some("root"), None, None).await;
+                (l.status == 404).then_some(())
+            },
+        )
+        .await;
+        let l = send(
+            &s,
+            "POST",
+            "sys/wrapping/lookup",
+            None,
+            Some(json!({"token": t})),
+            None,
+        )
+        .await;
+        assert_eq!((l.status, l.body), (400, invalid()), "{}", s.addr);
+        let u = send(
+            &s,
+            "POST",
+            "sys/wrapping/unwrap",
+            Some("root"),
+            Some(json!({"token": t})),
+            None,
+        )
+        .await;
+        assert_eq!((u.status, u.body), (400, invalid()), "{}", s.addr);
+    }
 }
 
 /// CLI output as compared between the servers: [`normalise`]d, and the Go-printed creation
