@@ -649,3 +649,52 @@ async fn a_token_whose_uses_run_out_takes_its_leases_along() {
     assert!(f.core.leases().lookup(&second).await.unwrap().is_none());
     assert!(f.core.token_store().lookup(&t).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn remounting_revokes_the_mounts_leases_first_as_vault() {
+    let f = fixture(json!({"ttl": 3600})).await;
+    let (id, _, _) = f.lease("a", &f.root).await;
+    call(
+        &f.core,
+        Operation::Update,
+        "sys/remount",
+        json!({"from": "lt", "to": "lt2"}),
+        &f.root,
+    )
+    .await
+    .unwrap();
+    assert_eq!(f.revoked(), 1);
+    assert!(f.core.leases().lookup(&id).await.unwrap().is_none());
+    // The moved mount issues leases under its new path.
+    let resp = call(&f.core, Operation::Read, "lt2/creds/b", json!({}), &f.root)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(resp.secret.unwrap().lease_id.starts_with("lt2/creds/b/"));
+}
+
+#[tokio::test]
+async fn a_root_token_without_ttl_has_a_lease_that_never_expires() {
+    let f = fixture(json!({"ttl": 60})).await;
+    let (t, _) = f.token(&f.root, json!({"policies": ["root"]})).await;
+    let id = format!(
+        "auth/token/create/{}",
+        f.core.token_store().hash(&t).unwrap()
+    );
+    let info = f.core.leases().lookup(&id).await.unwrap().unwrap();
+    assert_eq!(
+        (info.expire_time, info.ttl, info.renewable),
+        (None, 0, false)
+    );
+    assert_eq!(f.core.leases().pending_count(), 0);
+    call(
+        &f.core,
+        Operation::Update,
+        "auth/token/revoke",
+        json!({"token": t}),
+        &f.root,
+    )
+    .await
+    .unwrap();
+    assert!(f.core.leases().lookup(&id).await.unwrap().is_none());
+}

@@ -132,6 +132,27 @@ async fn token_lease_through_sys_leases(server: &Server) -> Vec<(u16, Value)> {
     answers.push((r.status, r.body));
     assert!(!accessors(server).await.contains(&accessor));
     assert!(!token_lease_ids(server).await.contains(new[0]));
+
+    // A root token without TTL has a lease that never expires.
+    let before = token_lease_ids(server).await;
+    create_token(server, "root", json!({"policies": ["root"]})).await;
+    let after = token_lease_ids(server).await;
+    let new: Vec<&String> = after.iter().filter(|id| !before.contains(id)).collect();
+    assert_eq!(new.len(), 1, "{before:?} -> {after:?}");
+    let r = call(
+        server,
+        "PUT",
+        "sys/leases/lookup",
+        Some("root"),
+        Some(json!({"lease_id": format!("auth/token/create/{}", new[0])})),
+    )
+    .await;
+    let mut data = r.body["data"].clone();
+    for k in ["id", "issue_time"] {
+        assert!(data[k].is_string(), "{data}");
+        data[k] = json!("-");
+    }
+    answers.push((r.status, data));
     answers
 }
 

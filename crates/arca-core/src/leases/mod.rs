@@ -390,10 +390,13 @@ impl ExpirationManager {
     }
 
     /// Gives a service token with a TTL its lease (`<creation path>/<id hash>`), so it is
-    /// revoked when it expires. Batch tokens and tokens without TTL get none.
+    /// revoked when it expires; a root token without TTL gets a lease that never expires (as
+    /// OpenBao lists it). Batch tokens and other tokens without TTL get none.
     pub async fn register_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
-        let Some(expire_s) = entry.expire_time() else {
-            return Ok(());
+        let expire_s = match entry.expire_time() {
+            Some(t) => t,
+            None if entry.is_root() => 0,
+            None => return Ok(()),
         };
         if entry.is_batch() || entry.id_hash.is_empty() {
             return Ok(());
@@ -423,7 +426,9 @@ impl ExpirationManager {
             ..LeaseEntry::default()
         };
         self.persist(&le).await?;
-        self.schedule(&id, le.expire_time);
+        if le.expire_time > 0 {
+            self.schedule(&id, le.expire_time);
+        }
         Ok(())
     }
 
@@ -460,7 +465,10 @@ impl ExpirationManager {
             }
         }
         let id = token_lease_id(entry);
-        let known = self.pending.lock().contains(&id) || self.irrevocable.lock().contains_key(&id);
+        // Non-expiring root token leases are in no index.
+        let known = (entry.is_root() && entry.ttl == 0)
+            || self.pending.lock().contains(&id)
+            || self.irrevocable.lock().contains_key(&id);
         // Once the restore is done, a token lease the index does not hold is not stored.
         if known || !self.is_restored() {
             self.view.delete(&format!("id/{id}")).await?;
