@@ -56,6 +56,9 @@ pub struct CoreConfig {
     pub plugin_runtime: Option<Arc<dyn PluginRuntime>>,
     /// Base of the backoff between failed lease revocations (Vault's 10 s; tests shorten it).
     pub lease_revoke_retry_base: Duration,
+    /// The address advertised to clients (`api_addr`), the `addr` claim of JWT wrapping
+    /// tokens.
+    pub api_addr: Option<String>,
 }
 
 impl CoreConfig {
@@ -72,6 +75,7 @@ impl CoreConfig {
             plugin_directory: None,
             plugin_runtime: None,
             lease_revoke_retry_base: DEFAULT_REVOKE_RETRY_BASE,
+            api_addr: None,
         }
     }
 }
@@ -137,7 +141,7 @@ impl Core {
             "sys/policy/",
         ))));
         let leases = Arc::new(ExpirationManager::new(
-            Arc::new(BarrierView::new(barrier, "sys/expire/")),
+            Arc::new(BarrierView::new(barrier.clone(), "sys/expire/")),
             tokens.clone(),
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
@@ -146,6 +150,8 @@ impl Core {
             tokens.clone(),
             leases.clone(),
             Arc::downgrade(&mounts),
+            Arc::new(BarrierView::new(barrier, "core/wrapping/")),
+            config.api_addr.clone(),
         ));
         let inner = Arc::new(Inner {
             config,
@@ -342,6 +348,7 @@ impl Lifecycle for Core {
             })
         }));
         inner.policies.setup().await?;
+        inner.wrapping.setup().await?;
         inner.catalog.load().await?;
         inner.mounts.load().await?;
         // After the mounts: expiring leases are revoked through their backends.
@@ -354,6 +361,7 @@ impl Lifecycle for Core {
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
         self.inner.policies.teardown();
+        self.inner.wrapping.teardown();
         self.inner.catalog.clear();
     }
 }

@@ -22,6 +22,7 @@ pub mod token_store;
 mod token_use;
 mod views;
 mod wrapping;
+mod wrapping_jwt;
 
 pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};

@@ -63,7 +63,7 @@ impl Core {
         // OpenBao does; when it is the request's own token, losing it to a concurrent caller
         // is OpenBao's invalid-token answer too, not a bare `permission denied`.
         let own_wrapping_token = if mount.kind == "system" && wrapping::takes_wrapping_token(&rel) {
-            self.inner.wrapping.validate(&req.data, req.token()).await?;
+            self.inner.wrapping.validate(&mut req).await?;
             req.data.get("token").is_none_or(serde_json::Value::is_null)
         } else {
             false

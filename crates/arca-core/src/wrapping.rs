@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
 use crate::token_store::{TokenEntry, TokenStore};
+use crate::wrapping_jwt::{JwtKeys, is_jwt};
 
 use arca_policy::RESPONSE_WRAPPING_POLICY_NAME as RESPONSE_WRAPPING_POLICY;
 
@@ -80,6 +81,8 @@ pub(crate) struct WrapContext {
     listing: bool,
     /// The caller's display name, given to the wrapping token.
     display_name: String,
+    /// `X-Vault-Wrap-Format: jwt` asks for the token as a signed JWT.
+    jwt: bool,
 }
 
 impl WrapContext {
@@ -91,6 +94,7 @@ impl WrapContext {
             requested_ttl: req.wrap_info.as_ref().map(|w| w.ttl).unwrap_or_default(),
             listing: req.operation == Operation::List,
             display_name: req.display_name.clone(),
+            jwt: req.wrap_info.as_ref().is_some_and(|w| w.format == "jwt"),
         }
     }
 }
@@ -103,20 +107,39 @@ pub(crate) struct Wrapping {
     tokens: Arc<TokenStore>,
     leases: Arc<ExpirationManager>,
     mounts: Weak<MountStore>,
+    /// The key JWT-format wrapping tokens are signed with.
+    jwt: Arc<JwtKeys>,
+    /// The server's `api_addr`, the `addr` claim of a JWT.
+    api_addr: Option<String>,
 }
 
 impl Wrapping {
-    /// Wrapping over `tokens` and `leases`, storing into the cubbyhole mount of `mounts`.
+    /// Wrapping over `tokens` and `leases`, storing into the cubbyhole mount of `mounts`;
+    /// the JWT signing key lives in `jwt_view`, and `api_addr` goes into JWTs.
     pub(crate) fn new(
         tokens: Arc<TokenStore>,
         leases: Arc<ExpirationManager>,
         mounts: Weak<MountStore>,
+        jwt_view: Arc<dyn arca_sdk::Storage>,
+        api_addr: Option<String>,
     ) -> Wrapping {
         Wrapping {
             tokens,
             leases,
             mounts,
+            jwt: Arc::new(JwtKeys::new(jwt_view)),
+            api_addr,
         }
+    }
+
+    /// Loads (or makes) the JWT signing key. Called at unseal.
+    pub(crate) async fn setup(&self) -> Result<(), LogicalError> {
+        self.jwt.setup().await
+    }
+
+    /// Forgets the JWT signing key. Called at seal.
+    pub(crate) fn teardown(&self) {
+        self.jwt.teardown();
     }
 
     /// Wraps `resp` when the client asked (`X-Vault-Wrap-TTL`) or the backend did (a
@@ -171,15 +194,32 @@ impl Wrapping {
             .as_ref()
             .map(|a| a.accessor.clone())
             .unwrap_or_default();
-        let info = self
+        let mut info = self
             .mint(&ctx.path, &creation_path, ttl, &ctx.display_name, &stored)
             .await?;
+        let mut warnings = resp.warnings;
+        if ctx.jwt {
+            let iat = chrono::DateTime::parse_from_rfc3339(&info.creation_time)
+                .map(|t| t.timestamp())
+                .unwrap_or_else(|_| chrono::Utc::now().timestamp());
+            let addr = self.api_addr.as_deref().unwrap_or_default();
+            info.token = self.jwt.sign(
+                &info.token,
+                &wrapped_accessor,
+                addr,
+                iat,
+                iat + ttl.as_secs() as i64,
+            )?;
+            if addr.is_empty() {
+                warnings.push("No redirect address set in Vault so none could be encoded in the token. You may need to supply Vault's API address when unwrapping the token.".into());
+            }
+        }
         Ok(Response {
             wrap_info: Some(ResponseWrapInfo {
                 wrapped_accessor,
                 ..info
             }),
-            warnings: resp.warnings,
+            warnings,
             mount_type: resp.mount_type,
             ..Response::default()
         })
@@ -299,12 +339,18 @@ impl Wrapping {
 
     /// The pipeline's check before `sys/wrapping/{lookup,rewrap,unwrap}` runs: the named
     /// token must be a live wrapping token.
-    pub(crate) async fn validate(
-        &self,
-        data: &JsonMap,
-        client_token: &str,
-    ) -> Result<(), LogicalError> {
-        let (token, _) = requested_token(data, client_token)?;
+    /// A JWT-format token is replaced in `req` by the wrapping token it stands for.
+    pub(crate) async fn validate(&self, req: &mut Request) -> Result<(), LogicalError> {
+        let (mut token, third_party) = requested_token(&req.data, req.token())?;
+        if is_jwt(&token) {
+            token = self.jwt.open(&token).map_err(|e| validation_error(&e))?;
+            if third_party {
+                req.data
+                    .insert("token".into(), Value::String(token.to_string()));
+            } else {
+                req.client_token = Some(token.clone());
+            }
+        }
         self.wrapping_entry(&token, false).await.map(|_| ())
     }
 

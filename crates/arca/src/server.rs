@@ -197,11 +197,12 @@ fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
 }
 
 fn dev_config(flags: &Flags) -> ServerConfig {
+    let address = flags
+        .dev_listen_address
+        .clone()
+        .unwrap_or_else(|| "127.0.0.1:8200".to_string());
     let mut listener = ListenerConfig {
-        address: flags
-            .dev_listen_address
-            .clone()
-            .unwrap_or_else(|| "127.0.0.1:8200".to_string()),
+        address: address.clone(),
         ..ListenerConfig::default()
     };
     listener.kind = "tcp".into();
@@ -213,6 +214,8 @@ fn dev_config(flags: &Flags) -> ServerConfig {
         }),
         listeners: vec![listener],
         plugin_directory: flags.dev_plugin_dir.clone(),
+        // As bao's dev mode: clients are told to come back to the listener.
+        api_addr: Some(format!("http://{address}")),
         ..ServerConfig::default()
     }
 }
@@ -272,6 +275,7 @@ async fn run(flags: Flags) -> Result<()> {
         core_config.max_lease_ttl = t;
     }
     core_config.cluster_name = config.cluster_name.clone();
+    core_config.api_addr = config.api_addr.clone();
     core_config.plugin_directory = config.plugin_directory.clone();
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
     // A test knob (Vault has it only in its test harness): the base of the backoff between

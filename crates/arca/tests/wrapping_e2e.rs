@@ -713,3 +713,113 @@ async fn the_cli_prints_wrapped_answers_and_unwraps_as_bao() {
         assert_eq!(cli_text(c, &o, &e), want, "{args:?}");
     }
 }
+
+/// The claims of a JWT (its middle part).
+fn jwt_claims(jwt: &str) -> Value {
+    use base64::Engine;
+    let part = jwt.split('.').nth(1).expect("claims part");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(part)
+        .expect("base64url claims");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+/// Sends `method path` with `X-Vault-Wrap-Format: jwt` and a wrap TTL of 90 s.
+async fn send_jwt(s: &Server, path: &str, body: Value) -> Answer {
+    let resp = client()
+        .post(s.url(path))
+        .header("X-Vault-Token", "root")
+        .header("X-Vault-Wrap-TTL", "90")
+        .header("X-Vault-Wrap-Format", "jwt")
+        .json(&body)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.json().await.unwrap_or(Value::Null);
+    Answer {
+        status,
+        body,
+        headers,
+    }
+}
+
+#[tokio::test]
+async fn jwt_wrapping_tokens_are_signed_es512_and_unwrap() {
+    for s in servers() {
+        let w = send_jwt(&s, "sys/wrapping/wrap", json!({"a": 1})).await;
+        let jwt = wrapped(&s, &w, 90, "sys/wrapping/wrap");
+        let header = jwt.split('.').next().unwrap();
+        assert_eq!(header, "eyJhbGciOiJFUzUxMiIsInR5cCI6IkpXVCJ9", "{}", s.addr);
+        let claims = jwt_claims(&jwt);
+        assert_eq!(claims["type"], "wrapping");
+        assert_eq!(claims["addr"], s.addr.as_str());
+        assert_eq!(claims["accessor"], "");
+        let exp = claims["exp"].as_i64().unwrap();
+        assert_eq!(exp - claims["iat"].as_i64().unwrap(), 90);
+        let inner = claims["jti"].as_str().unwrap().to_string();
+
+        // The JWT looks up and unwraps in place of the token it names.
+        let l = send(
+            &s,
+            "POST",
+            "sys/wrapping/lookup",
+            None,
+            Some(json!({"token": jwt})),
+            None,
+        )
+        .await;
+        assert_eq!(l.status, 200, "{}: {}", s.addr, l.body);
+        assert_eq!(l.body["data"]["creation_ttl"], 90);
+        // A signature that does not check out is OpenBao's 403.
+        let mut forged = jwt.clone();
+        let last = forged.pop().unwrap();
+        forged.push(if last == 'A' { 'B' } else { 'A' });
+        let f = send(
+            &s,
+            "POST",
+            "sys/wrapping/unwrap",
+            Some("root"),
+            Some(json!({"token": forged})),
+            None,
+        )
+        .await;
+        let want = json!({"errors": ["error validating wrapping token: wrapping token signature could not be validated: go-jose/go-jose: error in cryptographic primitive"]});
+        assert_eq!((f.status, f.body), (403, want), "{}", s.addr);
+        let u = send(&s, "POST", "sys/wrapping/unwrap", Some(&jwt), None, None).await;
+        assert_eq!(u.status, 200, "{}: {}", s.addr, u.body);
+        assert_eq!(u.body["data"], json!({"a": 1}));
+        let again = send(
+            &s,
+            "POST",
+            "sys/wrapping/unwrap",
+            Some("root"),
+            Some(json!({"token": inner})),
+            None,
+        )
+        .await;
+        assert_eq!((again.status, again.body), (400, invalid()));
+
+        // A wrapped token create names the created token's accessor.
+        let t = send_jwt(&s, "auth/token/create", json!({"policies": ["default"]})).await;
+        let jwt = wrapped(&s, &t, 90, "auth/token/create");
+        assert_eq!(
+            jwt_claims(&jwt)["accessor"],
+            t.body["wrap_info"]["wrapped_accessor"],
+            "{}",
+            s.addr
+        );
+        let u = send(
+            &s,
+            "POST",
+            "sys/wrapping/unwrap",
+            Some("root"),
+            Some(json!({"token": jwt})),
+            None,
+        )
+        .await;
+        assert_eq!(u.status, 200, "{}: {}", s.addr, u.body);
+        assert_eq!(u.body["auth"]["policies"], json!(["default"]));
+    }
+}
