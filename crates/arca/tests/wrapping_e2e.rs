@@ -199,6 +199,14 @@ async fn a_wrapped_kv_read_unwraps_once_and_its_token_looks_like_openbaos() {
         // A TTL of 0 asks for nothing.
         let plain = send(&s, "GET", "secret/data/foo", Some("root"), None, Some("0")).await;
         assert_eq!(plain.body["data"]["data"], json!({"a": "b"}), "{}", s.addr);
+        // Long TTLs are taken as given, up to Go's duration range (the header's own limit).
+        for (ttl, secs) in [
+            ("999999h", 3_599_996_400_u64),
+            ("9223372036", 9_223_372_036),
+        ] {
+            let a = send(&s, "GET", "secret/data/foo", Some("root"), None, Some(ttl)).await;
+            wrapped(&s, &a, secs, "secret/data/foo");
+        }
     }
 }
 
@@ -365,7 +373,7 @@ async fn wrap_rewrap_and_the_error_texts_match_openbao() {
                 .await
             );
         }
-        for ttl in ["abc", "-5", "1.5"] {
+        for ttl in ["abc", "-5", "1.5", "1e3", "10000000000"] {
             note!(send(s, "GET", "secret/data/x", Some("root"), None, Some(ttl)).await);
         }
 
