@@ -83,6 +83,8 @@ pub(crate) struct WrapContext {
     display_name: String,
     /// `X-Vault-Wrap-Format: jwt` asks for the token as a signed JWT.
     jwt: bool,
+    /// A wrapping token reads its own `cubbyhole/response`, the deprecated way to unwrap.
+    reads_own_response: bool,
 }
 
 impl WrapContext {
@@ -95,6 +97,10 @@ impl WrapContext {
             listing: req.operation == Operation::List,
             display_name: req.display_name.clone(),
             jwt: req.wrap_info.as_ref().is_some_and(|w| w.format == "jwt"),
+            reads_own_response: req.operation == Operation::Read
+                && full_path == "cubbyhole/response"
+                && req.policies.len() == 1
+                && req.policies[0] == RESPONSE_WRAPPING_POLICY,
         }
     }
 }
@@ -161,8 +167,15 @@ impl Wrapping {
             (false, true) => backend_ttl,
             (false, false) => backend_ttl.min(ctx.requested_ttl),
         };
-        if ttl.is_zero() || resp.raw.is_some() || (ctx.listing && !lists_something(&resp)) {
+        if ctx.reads_own_response {
+            resp.warn("Reading from 'cubbyhole/response' is deprecated. Please use sys/wrapping/unwrap to unwrap responses, as it provides additional security checks and other benefits.");
+        }
+        if ttl.is_zero() || resp.raw.is_some() {
             return Ok(resp);
+        }
+        // As Vault's: an empty listing asked to be wrapped is an unsupported path (404).
+        if ctx.listing && !lists_something(&resp) {
+            return Err(LogicalError::not_found("unsupported path"));
         }
         // A rewrap keeps the original creation path and stores the response as it was.
         let (creation_path, stored) = match asked.filter(|w| !w.creation_path.is_empty()) {

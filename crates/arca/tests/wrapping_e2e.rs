@@ -377,6 +377,36 @@ async fn wrap_rewrap_and_the_error_texts_match_openbao() {
             note!(send(s, "GET", "secret/data/x", Some("root"), None, Some(ttl)).await);
         }
 
+        // An empty listing is not wrapped (a 404 either way; OpenBao says `unsupported path`,
+        // Arca's KV answers its empty LIST before wrapping is considered).
+        let l = send(
+            s,
+            "LIST",
+            "secret/metadata/nothere/",
+            Some("root"),
+            None,
+            Some("60"),
+        )
+        .await;
+        got.push((l.status, Value::Null));
+        // The deprecated read of a wrapping token's own cubbyhole/response, with its warning.
+        let w = send(
+            s,
+            "POST",
+            "sys/wrapping/wrap",
+            Some("root"),
+            Some(json!({"z": 1})),
+            Some("60"),
+        )
+        .await;
+        let t = wrapped(s, &w, 60, "sys/wrapping/wrap");
+        let r = send(s, "GET", "cubbyhole/response", Some(&t), None, None).await;
+        assert_eq!(r.status, 200, "{}: {}", s.addr, r.body);
+        let inner: Value =
+            serde_json::from_str(r.body["data"]["response"].as_str().unwrap()).unwrap();
+        assert_eq!(inner["data"], json!({"z": 1}));
+        got.push((r.status, r.body["warnings"].clone()));
+        note!(send(s, "POST", "sys/wrapping/unwrap", Some(&t), None, None).await);
         // Any other use of a wrapping token spends its single use: its policy lets it unwrap,
         // not rewrap itself.
         let w = send(
