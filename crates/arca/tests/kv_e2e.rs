@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{Server, bao_dev, call, create_token, normalise_json, same_bao};
+use common::{Server, bao_dev, call, create_token, init_unseal, normalise_json, same_bao, unseal};
 use serde_json::{Value, json};
 
 #[test]
@@ -301,31 +301,6 @@ async fn stored_keys(dir: &Path, prefix: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Initializes and unseals a fresh file-storage server; returns (unseal key, root token).
-async fn init_unseal(s: &Server) -> (String, String) {
-    let init = call(
-        s,
-        "PUT",
-        "sys/init",
-        None,
-        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-    )
-    .await;
-    assert_eq!(init.status, 200, "{}", init.body);
-    let key = init.body["keys_base64"][0]
-        .as_str()
-        .expect("key")
-        .to_string();
-    let root = init.body["root_token"].as_str().expect("root").to_string();
-    unseal(s, &key).await;
-    (key, root)
-}
-
-async fn unseal(s: &Server, key: &str) {
-    let r = call(s, "PUT", "sys/unseal", None, Some(json!({ "key": key }))).await;
-    assert_eq!(r.body["sealed"], false, "{}", r.body);
 }
 
 #[tokio::test]

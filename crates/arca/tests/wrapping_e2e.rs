@@ -861,3 +861,47 @@ async fn jwt_wrapping_tokens_are_signed_es512_and_unwrap() {
         assert_eq!(u.body["auth"]["policies"], json!(["default"]));
     }
 }
+
+#[tokio::test]
+async fn wrapped_responses_survive_a_restart() {
+    let s = Server::with_file_storage(None);
+    let (key, root) = common::init_unseal(&s).await;
+    let w = send(
+        &s,
+        "POST",
+        "sys/wrapping/wrap",
+        Some(&root),
+        Some(json!({"kept": 1})),
+        Some("300"),
+    )
+    .await;
+    let plain = wrapped(&s, &w, 300, "sys/wrapping/wrap");
+    let j = client()
+        .post(s.url("sys/wrapping/wrap"))
+        .header("X-Vault-Token", &root)
+        .header("X-Vault-Wrap-TTL", "300")
+        .header("X-Vault-Wrap-Format", "jwt")
+        .json(&json!({"kept": 2}))
+        .send()
+        .await
+        .expect("request");
+    let j: Value = j.json().await.expect("json");
+    let jwt = j["wrap_info"]["token"].as_str().expect("jwt").to_string();
+
+    let s = Server::with_file_storage(s.stop());
+    common::unseal(&s, &key).await;
+    // The token, its cubbyhole and the JWT signing key all come back from storage.
+    for (token, want) in [(plain, 1), (jwt, 2)] {
+        let u = send(
+            &s,
+            "POST",
+            "sys/wrapping/unwrap",
+            Some(&root),
+            Some(json!({ "token": token })),
+            None,
+        )
+        .await;
+        assert_eq!(u.status, 200, "{}", u.body);
+        assert_eq!(u.body["data"], json!({ "kept": want }));
+    }
+}

@@ -471,6 +471,39 @@ pub fn normalise_json(v: &Value) -> Value {
     }
 }
 
+/// Initializes and unseals a fresh file-storage server; returns (unseal key, root token).
+pub async fn init_unseal(s: &Server) -> (String, String) {
+    let init = call(
+        s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(serde_json::json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let key = init.body["keys_base64"][0]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let root = init.body["root_token"].as_str().expect("root").to_string();
+    unseal(s, &key).await;
+    (key, root)
+}
+
+/// Submits the single unseal key `key`; the server must answer unsealed.
+pub async fn unseal(s: &Server, key: &str) {
+    let r = call(
+        s,
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(serde_json::json!({ "key": key })),
+    )
+    .await;
+    assert_eq!(r.body["sealed"], false, "{}", r.body);
+}
+
 #[cfg(test)]
 mod normalise_tests {
     use super::normalise;
