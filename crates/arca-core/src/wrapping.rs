@@ -511,3 +511,69 @@ fn lists_something(resp: &Response) -> bool {
         Some(_) => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(v: Value) -> JsonMap {
+        match v {
+            Value::Object(m) => m,
+            _ => JsonMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_named_token_and_openbaos_refusals() {
+        let (t, third) = requested_token(&body(json!({"token": "hvs.w"})), "hvs.own").unwrap();
+        assert_eq!((t.as_str(), third), ("hvs.w", true));
+        let (t, third) = requested_token(&body(json!({"token": null})), "hvs.own").unwrap();
+        assert_eq!((t.as_str(), third), ("hvs.own", false));
+        for (data, own, text) in [
+            (json!({}), "", "error validating wrapping token: token is empty"),
+            (
+                json!({"token": ""}),
+                "hvs.own",
+                "error validating wrapping token: empty token in request body",
+            ),
+            (
+                json!({"token": 5}),
+                "hvs.own",
+                "error validating wrapping token: could not decode token in request body",
+            ),
+        ] {
+            let e = requested_token(&body(data), own).err().unwrap();
+            assert_eq!((e.status(), e.wire_messages()), (403, vec![text.to_string()]));
+        }
+        assert_eq!(invalid_token().status(), 400);
+    }
+
+    #[test]
+    fn which_paths_take_a_wrapping_token() {
+        for p in ["wrapping/unwrap", "wrapping/lookup", "wrapping/rewrap/"] {
+            assert!(takes_wrapping_token(p), "{p}");
+        }
+        assert!(!takes_wrapping_token("wrapping/wrap"));
+        assert!(!takes_wrapping_token("mounts"));
+    }
+
+    #[test]
+    fn only_a_lone_response_wrapping_policy_makes_a_wrapping_token() {
+        let mut e = TokenEntry {
+            policies: vec![RESPONSE_WRAPPING_POLICY.into()],
+            ..TokenEntry::default()
+        };
+        assert!(is_wrapping_token(&e));
+        e.policies.push("default".into());
+        assert!(!is_wrapping_token(&e));
+    }
+
+    #[test]
+    fn empty_listings_are_not_wrapped() {
+        let list = |v: Value| Response::with_data(body(v));
+        assert!(lists_something(&list(json!({"keys": ["a"]}))));
+        assert!(!lists_something(&list(json!({"keys": []}))));
+        assert!(!lists_something(&Response::default()));
+        assert!(lists_something(&list(json!({"other": 1}))));
+    }
+}
