@@ -6,22 +6,9 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-use common::{Server, call, example_binary};
+use common::{Server, call, example_binary, sha256_file};
 use serde_json::json;
-
-fn sha256_hex(path: &Path) -> String {
-    let out = Command::new("sha256sum")
-        .arg(path)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .expect("digest")
-        .to_string()
-}
 
 /// Replaces `dst` atomically with `src` plus `extra` trailing bytes (a different checksum, the
 /// same program), the way an operator upgrades a running plugin (write to temp, then rename).
@@ -41,7 +28,7 @@ async fn external_plugin_mount_reload_and_upgrade() {
     let dir = tempfile::tempdir().expect("tempdir");
     let plugin = dir.path().join("kvp");
     install_variant(&built, &plugin, b"");
-    let sha1 = sha256_hex(&plugin);
+    let sha1 = sha256_file(&plugin);
 
     let s = Server::dev_with_plugins(dir.path());
     let t = Some("root");
@@ -99,7 +86,7 @@ async fn external_plugin_mount_reload_and_upgrade() {
 
     // A new binary + its new checksum in the catalog + reload: the mount runs the new one.
     install_variant(&built, &plugin, b"\0v2");
-    let sha2 = sha256_hex(&plugin);
+    let sha2 = sha256_file(&plugin);
     assert_ne!(sha1, sha2);
     let reg = call(
         &s,

@@ -1,12 +1,16 @@
 //! The path framework: a backend is a list of path patterns, each with typed fields, the
 //! operations it serves and an optional existence check. [`FrameworkBackend`] routes requests to
-//! them, converts fields, and warns about parameters no path declares.
+//! them, converts fields, and warns about parameters no path declares. A backend that issues
+//! leases also declares its [`SecretType`]s: the core's `Renew` / `Revoke` requests for a lease
+//! go to the handlers of the type the lease's secret names, not to a path.
 
 mod field;
 mod path;
+mod secret;
 
 pub use field::{Field, FieldData, FieldType, convert_field, convert_field_reason};
 pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
+pub use secret::{SECRET_TYPE_KEY, SecretType};
 
 use async_trait::async_trait;
 
@@ -33,6 +37,8 @@ pub fn optional_param_regex(name: &str) -> String {
 /// A backend made of framework paths.
 pub struct FrameworkBackend {
     paths: Vec<PathDef>,
+    secrets: Vec<SecretType>,
+    auth_renew: Option<OpHandler>,
     special_paths: SpecialPaths,
     backend_type: BackendType,
     help: String,
@@ -43,6 +49,8 @@ impl FrameworkBackend {
     pub fn new(backend_type: BackendType, help: impl Into<String>) -> FrameworkBackend {
         FrameworkBackend {
             paths: Vec::new(),
+            secrets: Vec::new(),
+            auth_renew: None,
             special_paths: SpecialPaths::default(),
             backend_type,
             help: help.into(),
@@ -52,6 +60,23 @@ impl FrameworkBackend {
     /// Adds a path; paths are tried in the order added.
     pub fn path(mut self, p: PathDef) -> FrameworkBackend {
         self.paths.push(p);
+        self
+    }
+
+    /// Declares a secret type whose leases this backend renews and revokes.
+    pub fn secret(mut self, t: SecretType) -> FrameworkBackend {
+        self.secrets.push(t);
+        self
+    }
+
+    /// The declared secret type named `name`.
+    pub fn secret_type(&self, name: &str) -> Option<&SecretType> {
+        self.secrets.iter().find(|t| t.name() == name)
+    }
+
+    /// Renews the tokens of this auth method's logins (a `Renew` request carrying `req.auth`).
+    pub fn auth_renew(mut self, h: OpHandler) -> FrameworkBackend {
+        self.auth_renew = Some(h);
         self
     }
 
@@ -68,6 +93,28 @@ impl FrameworkBackend {
             }
         }
         None
+    }
+
+    /// Serves the core's `Renew` / `Revoke` of a lease, as Vault's framework does: a login's
+    /// renewal goes to the auth renew handler, a secret's to its declared type's handlers.
+    async fn handle_revoke_renew(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        if req.operation == Operation::Renew && req.auth.is_some() {
+            let Some(h) = self.auth_renew.clone() else {
+                return Err(LogicalError::bad_request(
+                    "this auth type doesn't support renew",
+                ));
+            };
+            return h(req, FieldData::new(JsonMap::new(), Default::default())).await;
+        }
+        let Some(secret) = req.secret.as_ref() else {
+            return Err(LogicalError::internal("request has no secret"));
+        };
+        let Some(t) = secret::secret_type_of(secret).and_then(|name| self.secret_type(name)) else {
+            return Err(LogicalError::internal(
+                "secret is unsupported by this backend",
+            ));
+        };
+        t.handle(req).await
     }
 
     fn field_data(p: &PathDef, req: &mut Request, captures: JsonMap) -> FieldData {
@@ -95,6 +142,9 @@ pub fn add_unknown_warning(resp: &mut Response, unknown: &[String]) {
 #[async_trait]
 impl Backend for FrameworkBackend {
     async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        if matches!(req.operation, Operation::Renew | Operation::Revoke) {
+            return self.handle_revoke_renew(req).await;
+        }
         let Some((p, captures)) = self.route(&req.path) else {
             if req.operation == Operation::Help {
                 return Ok(Some(help_response(&self.help)));
@@ -246,5 +296,130 @@ mod tests {
             .await
             .unwrap();
         assert!(ex.check_found && !ex.exists);
+    }
+
+    fn leasing() -> FrameworkBackend {
+        let renewable = SecretType::new("cred")
+            .default_ttl(std::time::Duration::from_secs(30))
+            .max_ttl(std::time::Duration::from_secs(90))
+            .field(Field::new("username", FieldType::String, "user"))
+            .renew(handler(|req, d| async move {
+                let mut resp = Response::default();
+                let mut secret = req.secret.unwrap_or_default();
+                secret
+                    .internal_data
+                    .insert("renewed_for".into(), json!(d.get_str("username")?));
+                resp.secret = Some(secret);
+                Ok(Some(resp))
+            }))
+            .revoke(handler(|req, d| async move {
+                let mut m = JsonMap::new();
+                m.insert("revoked".into(), json!(d.get_str("username")?));
+                m.insert("path".into(), json!(req.path));
+                Ok(Some(Response::with_data(m)))
+            }));
+        let fixed = SecretType::new("fixed").revoke(handler(|_req, _d| async move { Ok(None) }));
+        let issue = renewable.clone();
+        FrameworkBackend::new(BackendType::Logical, "leases")
+            .secret(renewable)
+            .secret(fixed)
+            .path(PathDef::new("creds").op(
+                Operation::Read,
+                handler(move |_req, _d| {
+                    let issue = issue.clone();
+                    async move {
+                        let mut data = JsonMap::new();
+                        data.insert("username".into(), json!("u1"));
+                        let mut internal = JsonMap::new();
+                        internal.insert("username".into(), json!("u1"));
+                        Ok(Some(issue.response(data, internal)))
+                    }
+                }),
+            ))
+    }
+
+    fn lease_request(op: Operation, secret_type: serde_json::Value) -> Request {
+        let mut req = Request::new(op, "creds")
+            .with_data(json!({"username": "u1"}).as_object().cloned().unwrap());
+        let mut internal = JsonMap::new();
+        internal.insert(SECRET_TYPE_KEY.into(), secret_type);
+        req.secret = Some(crate::Secret {
+            internal_data: internal,
+            ..crate::Secret::default()
+        });
+        req
+    }
+
+    #[tokio::test]
+    async fn a_secret_type_issues_secrets_that_name_it() {
+        let b = leasing();
+        let resp = b
+            .handle_request(Request::new(Operation::Read, "creds"))
+            .await
+            .unwrap()
+            .unwrap();
+        let secret = resp.secret.unwrap();
+        assert_eq!(secret.internal_data["secret_type"], "cred");
+        assert_eq!(secret.internal_data["username"], "u1");
+        assert_eq!(secret.lease.ttl.as_secs(), 30);
+        assert_eq!(secret.lease.max_ttl.as_secs(), 90);
+        assert!(secret.lease.renewable);
+        assert!(!b.secret_type("fixed").unwrap().renewable());
+        assert_eq!(resp.data.unwrap()["username"], "u1");
+    }
+
+    #[tokio::test]
+    async fn renew_and_revoke_go_to_the_named_type_whatever_the_path() {
+        let b = leasing();
+        let resp = b
+            .handle_request(lease_request(Operation::Renew, json!("cred")))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(resp.secret.unwrap().internal_data["renewed_for"], "u1");
+        let mut req = lease_request(Operation::Revoke, json!("cred"));
+        req.path = "no/such/path".into();
+        let resp = b.handle_request(req).await.unwrap().unwrap();
+        assert_eq!(resp.data.unwrap()["revoked"], "u1");
+    }
+
+    #[tokio::test]
+    async fn renew_and_revoke_errors_are_vaults() {
+        let b = leasing();
+        // A type without a renew handler: unsupported operation.
+        let e = b
+            .handle_request(lease_request(Operation::Renew, json!("fixed")))
+            .await
+            .unwrap_err();
+        assert_eq!(e, LogicalError::UnsupportedOperation);
+        assert!(
+            b.handle_request(lease_request(Operation::Revoke, json!("fixed")))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        for bad in [json!("nope"), json!(5)] {
+            let e = b
+                .handle_request(lease_request(Operation::Revoke, bad))
+                .await
+                .unwrap_err();
+            assert_eq!(
+                e,
+                LogicalError::internal("secret is unsupported by this backend")
+            );
+        }
+        let e = b
+            .handle_request(Request::new(Operation::Revoke, "creds"))
+            .await
+            .unwrap_err();
+        assert_eq!(e, LogicalError::internal("request has no secret"));
+        // A login's renewal without an auth renew handler.
+        let mut req = Request::new(Operation::Renew, "login");
+        req.auth = Some(crate::Auth::default());
+        let e = b.handle_request(req).await.unwrap_err();
+        assert_eq!(
+            e,
+            LogicalError::bad_request("this auth type doesn't support renew")
+        );
     }
 }

@@ -11,6 +11,8 @@ use serde_json::Value;
 
 pub use arca_testkit::{bao, free_port};
 
+pub mod lease_plugin;
+
 /// How many fresh ports a server start tries: another process may take a free port between
 /// the pick and the server's bind, and the server then exits.
 const START_ATTEMPTS: usize = 5;
@@ -115,6 +117,19 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// The SHA-256 of the file at `path`, hex, as the plugin catalog takes it.
+pub fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum")
+        .arg(path)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("digest")
+        .to_string()
+}
+
 /// Path of the built `arca` binary.
 pub fn arca_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_arca"))
@@ -154,7 +169,20 @@ impl Server {
     /// `arca server -config=...` with file storage in a fresh directory (`storage_dir` reused
     /// when given, to restart over the same data).
     pub fn with_file_storage(dir: Option<tempfile::TempDir>) -> Server {
+        Server::with_file_storage_and_plugins(dir, None)
+    }
+
+    /// [`Server::with_file_storage`] whose config names `plugin_dir` as its
+    /// `plugin_directory` (plugins are registered and mounted through the API, as in
+    /// production).
+    pub fn with_file_storage_and_plugins(
+        dir: Option<tempfile::TempDir>,
+        plugin_dir: Option<&Path>,
+    ) -> Server {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+        let plugins = plugin_dir
+            .map(|p| format!("plugin_directory = \"{}\"\n", p.display()))
+            .unwrap_or_default();
         spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
             let dir = dir.expect("storage dir");
             let data = dir.join("data");
@@ -162,7 +190,7 @@ impl Server {
             std::fs::write(
                 &cfg,
                 format!(
-                    "storage \"file\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n",
+                    "storage \"file\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n{plugins}",
                     data.display()
                 ),
             )

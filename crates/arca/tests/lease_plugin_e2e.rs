@@ -1,0 +1,106 @@
+//! The `lease_plugin` example, an external secrets engine written with the Rust plugin SDK, hosted
+//! by the real `arca` binary over Vault's plugin protocol: its configuration, and a credential
+//! read answering a renewable secret with the configured TTL whose internal data stays inside
+//! the server. (The lease registration, renewal and revocation it serves are proved by the
+//! expiration manager's tests in `leases_e2e.rs`.)
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::lease_plugin::{
+    LEASE_PLUGIN, configure_lease_plugin, dev_with_lease_plugin, lease_plugin_dir,
+    mount_lease_plugin,
+};
+use common::{Server, call};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_plugin_credential_carries_a_renewable_secret_with_the_configured_ttl() {
+    let s = dev_with_lease_plugin();
+    let root = Some("root");
+
+    let r = call(&s, "GET", "lease/config", root, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["data"],
+        json!({"ttl": 0, "max_ttl": 0, "fail_revoke": false})
+    );
+    configure_lease_plugin(&s, "root", json!({"ttl": "30s", "max_ttl": 120})).await;
+    let r = call(&s, "GET", "lease/config", root, None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"ttl": 30, "max_ttl": 120, "fail_revoke": false})
+    );
+    let r = call(
+        &s,
+        "POST",
+        "lease/config",
+        root,
+        Some(json!({"fail_revoke": "maybe"})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    let r = call(&s, "GET", "lease/creds/x", root, None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let username = r.body["data"]["username"].as_str().expect("username");
+    assert!(username.starts_with("x-"), "{username}");
+    assert_eq!(
+        r.body["data"]["password"].as_str().map(str::len),
+        Some(20),
+        "{}",
+        r.body
+    );
+    assert_eq!(r.body["renewable"], true, "{}", r.body);
+    assert_eq!(r.body["lease_duration"], 30, "{}", r.body);
+    // Once the expiration manager registers the lease, `lease_id` is `lease/creds/x/<id>`;
+    // until then it is a string, never the plugin's own.
+    assert!(r.body["lease_id"].is_string(), "{}", r.body);
+    // The secret's internal data (`secret_type`, `username`) never reaches the client.
+    let text = r.body.to_string();
+    assert!(!text.contains("secret_type"), "{text}");
+    assert!(!text.contains("internal"), "{text}");
+
+    // Nothing is revoked nor renewed yet: an empty LIST is a 404.
+    let r = call(&s, "LIST", "lease/revoked/", root, None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+    for kind in ["revoked", "renewals"] {
+        let r = call(&s, "GET", &format!("lease/{kind}/{username}"), root, None).await;
+        assert!(r.body["data"].is_null(), "{kind}: {}", r.body);
+    }
+}
+
+#[tokio::test]
+async fn the_plugin_is_registered_and_mounted_over_durable_storage() {
+    let plugins = lease_plugin_dir();
+    let s = Server::with_file_storage_and_plugins(None, Some(plugins.path()));
+    let init = call(
+        &s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    let key = init.body["keys"][0].as_str().expect("key").to_string();
+    let root = init.body["root_token"].as_str().expect("root").to_string();
+    let r = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": key}))).await;
+    assert_eq!(r.body["sealed"], false, "{}", r.body);
+
+    mount_lease_plugin(&s, &root, plugins.path()).await;
+    configure_lease_plugin(&s, &root, json!({"ttl": 60})).await;
+    let r = call(&s, "GET", "lease/creds/y", Some(&root), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lease_duration"], 60, "{}", r.body);
+    assert_eq!(r.body["renewable"], true, "{}", r.body);
+    let m = call(
+        &s,
+        "GET",
+        &format!("sys/mounts/{LEASE_PLUGIN}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(m.body["data"]["type"], LEASE_PLUGIN, "{}", m.body);
+}
