@@ -530,7 +530,11 @@ mod tests {
         let (t, third) = requested_token(&body(json!({"token": null})), "hvs.own").unwrap();
         assert_eq!((t.as_str(), third), ("hvs.own", false));
         for (data, own, text) in [
-            (json!({}), "", "error validating wrapping token: token is empty"),
+            (
+                json!({}),
+                "",
+                "error validating wrapping token: token is empty",
+            ),
             (
                 json!({"token": ""}),
                 "hvs.own",
@@ -543,7 +547,10 @@ mod tests {
             ),
         ] {
             let e = requested_token(&body(data), own).err().unwrap();
-            assert_eq!((e.status(), e.wire_messages()), (403, vec![text.to_string()]));
+            assert_eq!(
+                (e.status(), e.wire_messages()),
+                (403, vec![text.to_string()])
+            );
         }
         assert_eq!(invalid_token().status(), 400);
     }

@@ -11,7 +11,7 @@ use common::lease_plugin::{
     LEASE_PLUGIN, configure_lease_plugin, dev_with_lease_plugin, lease_plugin_dir,
     mount_lease_plugin,
 };
-use common::{Server, call};
+use common::{Server, call, init_unseal};
 use serde_json::json;
 
 #[tokio::test]
@@ -74,19 +74,7 @@ async fn a_plugin_credential_carries_a_renewable_secret_with_the_configured_ttl(
 async fn the_plugin_is_registered_and_mounted_over_durable_storage() {
     let plugins = lease_plugin_dir();
     let s = Server::with_file_storage_and_plugins(None, Some(plugins.path()));
-    let init = call(
-        &s,
-        "PUT",
-        "sys/init",
-        None,
-        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
-    )
-    .await;
-    assert_eq!(init.status, 200, "{}", init.body);
-    let key = init.body["keys"][0].as_str().expect("key").to_string();
-    let root = init.body["root_token"].as_str().expect("root").to_string();
-    let r = call(&s, "PUT", "sys/unseal", None, Some(json!({"key": key}))).await;
-    assert_eq!(r.body["sealed"], false, "{}", r.body);
+    let (_key, root) = init_unseal(&s).await;
 
     mount_lease_plugin(&s, &root, plugins.path()).await;
     configure_lease_plugin(&s, &root, json!({"ttl": 60})).await;
