@@ -619,3 +619,49 @@ async fn a_secret_lease_is_looked_up_refused_renewal_and_force_revoked() {
     .await;
     assert_eq!((r.status, r.body), (404, json!({"errors": []})));
 }
+
+#[tokio::test]
+async fn arca_and_bao_lease_cli_renew_a_secret_lease_alike() {
+    let built = common::example_binary("lease_recorder_plugin");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::copy(&built, dir.path().join("leaser")).expect("copy plugin");
+    let mut s = Server::dev_with_plugins(dir.path());
+    let config = json!({"ttl": 600, "max_ttl": 3600, "renewable": true});
+    let r = call(&s, "PUT", "leaser/config", Some("root"), Some(config)).await;
+    assert!(r.status < 300, "{}", r.body);
+    let r = call(&s, "GET", "leaser/creds/app", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let id = r.body["lease_id"].as_str().expect("lease_id").to_string();
+    for format in ["table", "json", "yaml"] {
+        let flag = format!("-format={format}");
+        let args = [
+            "lease",
+            "renew",
+            "-increment=5m",
+            flag.as_str(),
+            id.as_str(),
+        ];
+        let a = run_arca(&s.addr, Some("root"), &args);
+        let b = run_bao(&s.addr, Some("root"), &args);
+        let text = |o: &(i32, String, String)| (o.0, normalise(&format!("{}{}", o.1, o.2)));
+        assert_eq!(text(&a), text(&b), "lease renew {flag} (left: arca CLI)");
+        assert_eq!(a.0, 0, "{}", a.2);
+    }
+    // The increment, below the secret's own TTL, is what the lease gets.
+    let (code, out, err) = run_arca(
+        &s.addr,
+        Some("root"),
+        &["lease", "renew", "-increment=5m", "-format=json", &id],
+    );
+    assert_eq!(code, 0, "{err}");
+    let answer: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(
+        (
+            &answer["lease_id"],
+            &answer["lease_duration"],
+            &answer["renewable"]
+        ),
+        (&json!(id), &json!(300), &json!(true))
+    );
+    s.dir = Some(dir);
+}
