@@ -43,9 +43,8 @@ async fn same(arca: &Server, bao: &Server, token: &str, method: &str, path: &str
     );
 }
 
-/// The lease ids under `auth/token/create/` on `s` (LIST as root). OpenBao's dev root token
-/// has a lease that never expires; Arca's root token has none (no TTL, no lease), so an Arca
-/// without other tokens answers the empty list's 404.
+/// The lease ids under `auth/token/create/` on `s` (LIST as root); none is the empty list's
+/// 404.
 async fn token_lease_ids(s: &Server) -> Vec<String> {
     let r = call(
         s,
