@@ -6,8 +6,9 @@
 //! - `creds/<name>` (read): a new credential `{username, password}` (username `<name>-<random>`)
 //!   with a lease of secret type `cred`: renewable, internal data `{username}`, TTL and max TTL
 //!   from `config`;
-//! - renewing a `cred` lease answers with the configured TTL and max TTL and counts the renewal
-//!   under `renewals/<username>` (read: `{"count": n}`);
+//! - renewing a `cred` lease answers with the configured TTL and max TTL and records the latest
+//!   renewal under `renewals/<username>` (read: `{"count", "lease_id", "increment" (seconds),
+//!   "issue_time"}` as the request's secret carried them);
 //! - revoking a `cred` lease records `revoked/<username>` (read: `{"username", "count",
 //!   "lease_id", "path", "data_username"}`; LIST `revoked/`), or fails while `fail_revoke` is
 //!   set, recording nothing.
@@ -79,11 +80,16 @@ fn cred_type() -> SecretType {
             let username = lease_username(&req)?;
             let storage = req.storage()?;
             let key = format!("renewals/{username}");
-            let mut counted: JsonMap = storage.get_json(&key).await?.unwrap_or_default();
-            let count = counted.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
-            counted.insert("count".into(), json!(count));
-            storage.put_json(&key, &counted).await?;
+            let before: JsonMap = storage.get_json(&key).await?.unwrap_or_default();
+            let count = before.get("count").and_then(Value::as_u64).unwrap_or(0) + 1;
             let mut secret = req.secret.clone().unwrap_or_default();
+            let record = object(json!({
+                "count": count,
+                "lease_id": secret.lease_id,
+                "increment": secret.lease.increment.as_secs(),
+                "issue_time": secret.lease.issue_time,
+            }));
+            storage.put_json(&key, &record).await?;
             secret.lease.ttl = secs(&cfg, "ttl");
             secret.lease.max_ttl = secs(&cfg, "max_ttl");
             Ok(Some(Response {

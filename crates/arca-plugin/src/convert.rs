@@ -56,11 +56,15 @@ pub fn ns_to_duration(ns: i64) -> Duration {
     Duration::from_nanos(u64::try_from(ns).unwrap_or(0))
 }
 
+/// A JSON object as the string Vault's protocol carries: always JSON, `{}` when empty (a Go
+/// peer's `json.Unmarshal` refuses an empty string: `unexpected end of JSON input`).
 fn json_string(map: &JsonMap) -> String {
-    if map.is_empty() {
-        return String::new();
-    }
-    serde_json::to_string(map).unwrap_or_default()
+    serde_json::to_string(map).unwrap_or_else(|_| "{}".into())
+}
+
+/// Whether a protocol JSON string holds nothing (Go's `null` for a nil map, or nothing at all).
+fn json_absent(s: &str) -> bool {
+    matches!(s.trim(), "" | "null")
 }
 
 fn json_map(s: &str) -> Result<JsonMap, LogicalError> {
@@ -75,16 +79,28 @@ fn json_map(s: &str) -> Result<JsonMap, LogicalError> {
     }
 }
 
-fn timestamp_from_rfc3339(s: &Option<String>) -> Option<prost_types::Timestamp> {
-    let t = chrono::DateTime::parse_from_rfc3339(s.as_deref()?).ok()?;
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
-    })
+/// Go's zero `time.Time` (0001-01-01T00:00:00Z) as a protobuf timestamp: what Vault's side
+/// sends for "no time", and what it must receive instead of a missing timestamp (Go's
+/// `CheckValid` refuses a nil one: `proto: invalid nil Timestamp`).
+const GO_ZERO_TIME: prost_types::Timestamp = prost_types::Timestamp {
+    seconds: -62_135_596_800,
+    nanos: 0,
+};
+
+/// An RFC 3339 time as the timestamp Vault's protocol carries; none (or an unparsable one) is
+/// Go's zero time.
+fn timestamp_to_pb(s: Option<&str>) -> prost_types::Timestamp {
+    s.and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        .map(|t| prost_types::Timestamp {
+            seconds: t.timestamp(),
+            nanos: i32::try_from(t.timestamp_subsec_nanos()).unwrap_or(0),
+        })
+        .unwrap_or(GO_ZERO_TIME)
 }
 
-fn timestamp_to_rfc3339(t: &Option<prost_types::Timestamp>) -> Option<String> {
-    let t = t.as_ref()?;
+/// A protocol timestamp as RFC 3339; a missing one and Go's zero time are none.
+fn timestamp_from_pb(t: Option<&prost_types::Timestamp>) -> Option<String> {
+    let t = t.filter(|t| **t != GO_ZERO_TIME)?;
     let nanos = u32::try_from(t.nanos).unwrap_or(0);
     chrono::DateTime::from_timestamp(t.seconds, nanos)
         .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
@@ -105,7 +121,7 @@ fn lease_to_pb(l: &LeaseOptions) -> pb::LeaseOptions {
         ttl: duration_to_ns(l.ttl),
         renewable: l.renewable,
         increment: duration_to_ns(l.increment),
-        issue_time: timestamp_from_rfc3339(&l.issue_time),
+        issue_time: Some(timestamp_to_pb(l.issue_time.as_deref())),
         max_ttl: duration_to_ns(l.max_ttl),
     }
 }
@@ -117,7 +133,7 @@ fn lease_from_pb(l: Option<pb::LeaseOptions>) -> LeaseOptions {
         max_ttl: ns_to_duration(l.max_ttl),
         renewable: l.renewable,
         increment: ns_to_duration(l.increment),
-        issue_time: timestamp_to_rfc3339(&l.issue_time),
+        issue_time: timestamp_from_pb(l.issue_time.as_ref()),
     }
 }
 
@@ -283,14 +299,19 @@ pub fn response_to_pb(r: &Response) -> pb::Response {
     pb::Response {
         secret: r.secret.as_ref().map(secret_to_pb),
         auth: r.auth.as_ref().map(auth_to_pb),
-        data: json_string(&data),
+        // No data is Go's nil map: `null`.
+        data: if r.data.is_none() && r.raw.is_none() {
+            "null".into()
+        } else {
+            json_string(&data)
+        },
         redirect: String::new(),
         warnings: r.warnings.clone(),
         wrap_info: r.wrap_info.as_ref().map(|w| pb::ResponseWrapInfo {
             ttl: duration_to_ns(Duration::from_secs(w.ttl)),
             token: w.token.to_string(),
             accessor: w.accessor.clone(),
-            creation_time: timestamp_from_rfc3339(&Some(w.creation_time.clone())),
+            creation_time: Some(timestamp_to_pb(Some(&w.creation_time))),
             wrapped_accessor: w.wrapped_accessor.clone(),
             wrapped_entity_id: String::new(),
             format: String::new(),
@@ -324,7 +345,11 @@ pub fn response_from_pb(r: pb::Response) -> Result<Response, LogicalError> {
         }
     }
     Ok(Response {
-        data: if r.data.is_empty() { None } else { Some(data) },
+        data: if json_absent(&r.data) {
+            None
+        } else {
+            Some(data)
+        },
         secret: r.secret.map(secret_from_pb).transpose()?,
         auth: r.auth.map(auth_from_pb).transpose()?,
         warnings: r.warnings,
@@ -332,7 +357,7 @@ pub fn response_from_pb(r: pb::Response) -> Result<Response, LogicalError> {
             token: Zeroizing::new(w.token),
             accessor: w.accessor,
             ttl: ns_to_duration(w.ttl).as_secs(),
-            creation_time: timestamp_to_rfc3339(&w.creation_time).unwrap_or_default(),
+            creation_time: timestamp_from_pb(w.creation_time.as_ref()).unwrap_or_default(),
             creation_path: w.creation_path,
             wrapped_accessor: w.wrapped_accessor,
         }),
@@ -510,6 +535,90 @@ mod tests {
         assert_eq!(auth.lease.ttl, Duration::from_secs(60));
         assert_eq!(auth.token_type, "service");
         assert_eq!(back.warnings, vec!["w"]);
+    }
+
+    #[test]
+    fn renew_and_revoke_requests_carry_the_secret_as_vault_does() {
+        let secret = Secret {
+            lease: LeaseOptions {
+                ttl: Duration::from_secs(60),
+                max_ttl: Duration::from_secs(300),
+                renewable: true,
+                increment: Duration::from_secs(90),
+                issue_time: Some("2026-01-02T03:04:05.500Z".into()),
+            },
+            internal_data: json!({"secret_type": "cred", "username": "u"})
+                .as_object()
+                .cloned()
+                .unwrap(),
+            lease_id: "lease/creds/x/abc".into(),
+        };
+        for (op, wire) in [(Operation::Renew, "renew"), (Operation::Revoke, "revoke")] {
+            let mut req = Request::new(op, "creds/x")
+                .with_data(json!({"username": "u"}).as_object().cloned().unwrap());
+            req.secret = Some(secret.clone());
+            let p = request_to_pb(&req);
+            assert_eq!(p.operation, wire);
+            let ps = p.secret.as_ref().unwrap();
+            assert_eq!(ps.lease_id, "lease/creds/x/abc");
+            let lo = ps.lease_options.as_ref().unwrap();
+            // Durations are Go's time.Duration: nanoseconds.
+            assert_eq!(
+                (lo.ttl, lo.max_ttl, lo.increment),
+                (60_000_000_000, 300_000_000_000, 90_000_000_000)
+            );
+            assert_eq!(
+                lo.issue_time,
+                Some(prost_types::Timestamp {
+                    seconds: 1_767_323_045,
+                    nanos: 500_000_000
+                })
+            );
+            let back = request_from_pb(p).unwrap();
+            assert_eq!(back.operation, op);
+            assert_eq!(back.secret.as_ref(), Some(&secret));
+            assert_eq!(back.data["username"], "u");
+        }
+    }
+
+    #[test]
+    fn a_secret_without_issue_time_crosses_as_gos_zero_time() {
+        let resp = Response {
+            secret: Some(Secret::default()),
+            ..Response::default()
+        };
+        let p = response_to_pb(&resp);
+        let lo = p.secret.as_ref().unwrap().lease_options.unwrap();
+        // A Go host refuses a nil timestamp (`proto: invalid nil Timestamp`).
+        assert_eq!(lo.issue_time, Some(GO_ZERO_TIME));
+        let back = response_from_pb(p).unwrap();
+        assert_eq!(back.secret.unwrap().lease.issue_time, None);
+        // A missing timestamp (as an older peer may send) is no time either.
+        assert_eq!(timestamp_from_pb(None), None);
+    }
+
+    #[test]
+    fn json_fields_are_always_json_for_a_go_peer() {
+        // A renewal answering only a secret: no data is Go's nil map, `null`.
+        let resp = Response {
+            secret: Some(Secret::default()),
+            ..Response::default()
+        };
+        let p = response_to_pb(&resp);
+        assert_eq!(p.data, "null");
+        assert_eq!(p.secret.as_ref().unwrap().internal_data, "{}");
+        assert!(response_from_pb(p).unwrap().data.is_none());
+        let empty = response_to_pb(&Response::with_data(JsonMap::new()));
+        assert_eq!(empty.data, "{}");
+        assert_eq!(response_from_pb(empty).unwrap().data, Some(JsonMap::new()));
+        let req = request_to_pb(&Request::new(Operation::Revoke, "creds/x"));
+        assert_eq!(req.data, "{}");
+        // What older peers send for nothing still reads as nothing.
+        let blank = pb::Response {
+            data: String::new(),
+            ..pb::Response::default()
+        };
+        assert!(response_from_pb(blank).unwrap().data.is_none());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The host side driving the example plugins: launch through `external_factory`, write/read/
-//! list/delete through the plugin into the host's storage, an auth login, the sha256 check and
-//! shutdown.
+//! list/delete through the plugin into the host's storage, an auth login, a leased secret
+//! renewed and revoked over the protocol, the sha256 check and shutdown.
 
 mod common;
 
@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use arca_plugin::{PluginLauncher, external_factory, sha256_file};
 use arca_sdk::storage::MemoryStorage;
+use arca_sdk::storage::StorageExt;
 use arca_sdk::{
-    BackendConfig, BackendType, LogicalError, Operation, Request, StaticSystemView, Storage,
+    Auth, BackendConfig, BackendType, JsonMap, LogicalError, Operation, Request, Secret,
+    StaticSystemView, Storage,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 fn config(storage: Arc<dyn Storage>) -> BackendConfig {
     BackendConfig {
@@ -156,6 +158,146 @@ async fn auth_plugin_login() {
     assert_eq!(auth.policies, vec!["default"]);
     assert_eq!(auth.display_name, "bob");
     assert_eq!(auth.lease.ttl, Duration::from_secs(3600));
+    backend.cleanup().await;
+}
+
+/// The core's renewal or revocation of `secret` (issued with `data`) as it reaches a backend.
+fn lease_request(op: Operation, secret: &Secret, data: &JsonMap) -> Request {
+    let mut r = Request::new(op, "creds/x").with_data(data.clone());
+    r.secret = Some(secret.clone());
+    r
+}
+
+#[tokio::test]
+async fn leased_secret_renewed_and_revoked_over_the_protocol() {
+    let bin = common::example_binary("lease_plugin");
+    let sha = sha256_file(&bin).unwrap();
+    let mem = Arc::new(MemoryStorage::new());
+    let backend = external_factory(bin, vec![], vec![], sha)(config(mem.clone()))
+        .await
+        .unwrap();
+    backend.initialize().await.unwrap();
+    backend
+        .handle_request(req(
+            Operation::Update,
+            "config",
+            json!({"ttl": "1m", "max_ttl": "5m"}),
+        ))
+        .await
+        .unwrap();
+
+    // The plugin's secret crosses with its type, internal data and lease timing.
+    let issued = backend
+        .handle_request(req(Operation::Read, "creds/x", json!({})))
+        .await
+        .unwrap()
+        .unwrap();
+    let data = issued.data.clone().unwrap();
+    let username = data["username"].as_str().unwrap().to_string();
+    let mut secret = issued.secret.clone().expect("a leased secret");
+    assert_eq!(
+        Value::Object(secret.internal_data.clone()),
+        json!({"secret_type": "cred", "username": username})
+    );
+    assert_eq!(secret.lease.ttl, Duration::from_secs(60));
+    assert_eq!(secret.lease.max_ttl, Duration::from_secs(300));
+    assert!(secret.lease.renewable);
+    assert_eq!(secret.lease_id, "");
+
+    // What the core stores and sends back: the lease id, issue time and the asked increment.
+    secret.lease_id = "lease/creds/x/abc123".into();
+    secret.lease.issue_time = Some("2026-01-02T03:04:05.123456789Z".into());
+    secret.lease.increment = Duration::from_secs(90);
+    let renewed = backend
+        .handle_request(lease_request(Operation::Renew, &secret, &data))
+        .await
+        .unwrap()
+        .expect("a renewal answers");
+    let back = renewed.secret.expect("the renewed secret comes back");
+    assert_eq!(back.lease_id, "lease/creds/x/abc123");
+    assert_eq!(
+        back.lease.issue_time.as_deref(),
+        Some("2026-01-02T03:04:05.123456789Z")
+    );
+    assert_eq!(back.lease.increment, Duration::from_secs(90));
+    assert_eq!(back.lease.ttl, Duration::from_secs(60));
+    assert_eq!(back.lease.max_ttl, Duration::from_secs(300));
+    assert_eq!(back.internal_data, secret.internal_data);
+    let count: Option<Value> = mem.get_json(&format!("renewals/{username}")).await.unwrap();
+    assert_eq!(
+        count,
+        Some(
+            json!({"count": 1, "lease_id": "lease/creds/x/abc123", "increment": 90,
+                    "issue_time": "2026-01-02T03:04:05.123456789Z"})
+        )
+    );
+
+    // A failing revocation keeps its text and records nothing.
+    backend
+        .handle_request(req(
+            Operation::Update,
+            "config",
+            json!({"fail_revoke": true}),
+        ))
+        .await
+        .unwrap();
+    let e = backend
+        .handle_request(lease_request(Operation::Revoke, &secret, &data))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500, "{e}");
+    assert!(
+        e.to_string()
+            .contains("revocation refused: fail_revoke is set"),
+        "{e}"
+    );
+    assert!(mem.list("revoked/").await.unwrap().is_empty());
+
+    // The revocation reaches the type's handler with the secret and the original data.
+    backend
+        .handle_request(req(
+            Operation::Update,
+            "config",
+            json!({"fail_revoke": false}),
+        ))
+        .await
+        .unwrap();
+    let revoked = backend
+        .handle_request(lease_request(Operation::Revoke, &secret, &data))
+        .await
+        .unwrap();
+    assert!(revoked.is_none());
+    let record: Option<Value> = mem.get_json(&format!("revoked/{username}")).await.unwrap();
+    assert_eq!(
+        record,
+        Some(
+            json!({"username": username, "count": 1, "lease_id": "lease/creds/x/abc123",
+                    "path": "creds/x", "data_username": username})
+        )
+    );
+
+    // Vault's framework errors cross as they are.
+    let mut foreign = secret.clone();
+    foreign
+        .internal_data
+        .insert("secret_type".into(), json!("other"));
+    let e = backend
+        .handle_request(lease_request(Operation::Revoke, &foreign, &data))
+        .await
+        .unwrap_err();
+    assert_eq!(e.status(), 500);
+    assert!(
+        e.to_string()
+            .contains("secret is unsupported by this backend"),
+        "{e}"
+    );
+    let mut login = req(Operation::Renew, "login", json!({}));
+    login.auth = Some(Auth::default());
+    let e = backend.handle_request(login).await.unwrap_err();
+    assert_eq!(
+        e,
+        LogicalError::bad_request("this auth type doesn't support renew")
+    );
     backend.cleanup().await;
 }
 

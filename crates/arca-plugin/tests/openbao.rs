@@ -124,3 +124,78 @@ fn kv_plugin_under_openbao() {
         "{err}"
     );
 }
+
+/// `bao <args> -format=json <operand>`: the flag goes after the (sub)command, before the
+/// last argument.
+fn bao_json(server: &Server, args: &[&str]) -> serde_json::Value {
+    let (last, command) = args.split_last().expect("arguments");
+    let mut all = command.to_vec();
+    all.extend(["-format=json", last]);
+    serde_json::from_str(&bao_ok(server, &all)).expect("bao prints JSON")
+}
+
+/// The lease example under OpenBao's expiration manager: what OpenBao sends a plugin on renew
+/// and revoke (the reference Arca's manager is held to) crosses the protocol both ways.
+#[test]
+fn lease_plugin_under_openbao() {
+    let plugin = common::example_binary("lease_plugin");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&plugin, dir.path().join("lease")).unwrap();
+    let server = Server::dev(dir.path());
+
+    bao_ok(&server, &["secrets", "enable", "lease"]);
+    bao_ok(
+        &server,
+        &["write", "lease/config", "ttl=60s", "max_ttl=300s"],
+    );
+    let issued = bao_json(&server, &["read", "lease/creds/x"]);
+    let lease_id = issued["lease_id"].as_str().unwrap().to_string();
+    assert!(lease_id.starts_with("lease/creds/x/"), "{issued}");
+    assert_eq!(issued["lease_duration"], 60);
+    assert_eq!(issued["renewable"], true);
+    let username = issued["data"]["username"].as_str().unwrap().to_string();
+
+    // A renewal: the plugin's answer (ttl 60s) gives way to the asked increment within max_ttl;
+    // OpenBao sends the secret without its lease id, with the lease's issue time and increment.
+    let renewed = bao_json(&server, &["lease", "renew", "-increment=120", &lease_id]);
+    assert_eq!(renewed["lease_id"], lease_id.as_str());
+    assert_eq!(renewed["lease_duration"], 120, "{renewed}");
+    let seen = bao_json(&server, &["read", &format!("lease/renewals/{username}")]);
+    assert_eq!(seen["data"]["count"], 1);
+    assert_eq!(seen["data"]["increment"], 120);
+    assert_eq!(seen["data"]["lease_id"], "");
+    assert!(seen["data"]["issue_time"].is_string(), "{seen}");
+
+    // A revocation the plugin refuses: OpenBao's error wraps the plugin's text.
+    bao_ok(&server, &["write", "lease/config", "fail_revoke=true"]);
+    let out = bao(&server, &["lease", "revoke", "-sync", &lease_id]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("Code: 400")
+            && err.contains("failed to revoke entry")
+            && err.contains("revocation refused: fail_revoke is set"),
+        "{err}"
+    );
+    assert!(!bao(&server, &["list", "lease/revoked/"]).status.success());
+
+    // Revocations reach the plugin with the lease id; the renewal's (empty) data replaced the
+    // data stored with the lease, as OpenBao's RenewLease does, and an unrenewed lease keeps it.
+    bao_ok(&server, &["write", "lease/config", "fail_revoke=false"]);
+    let other = bao_json(&server, &["read", "lease/creds/y"]);
+    let other_id = other["lease_id"].as_str().unwrap().to_string();
+    let other_user = other["data"]["username"].as_str().unwrap().to_string();
+    bao_ok(&server, &["lease", "revoke", "-sync", &lease_id]);
+    bao_ok(&server, &["lease", "revoke", "-sync", &other_id]);
+    let rec = bao_json(&server, &["read", &format!("lease/revoked/{username}")]);
+    assert_eq!(
+        rec["data"],
+        serde_json::json!({"username": username, "count": 1, "lease_id": lease_id,
+                           "path": "creds/x", "data_username": ""})
+    );
+    let rec = bao_json(&server, &["read", &format!("lease/revoked/{other_user}")]);
+    assert_eq!(rec["data"]["data_username"], other_user.as_str());
+    assert_eq!(rec["data"]["path"], "creds/y");
+    let list = bao_json(&server, &["list", "lease/revoked/"]);
+    assert_eq!(list.as_array().map(Vec::len), Some(2), "{list}");
+}

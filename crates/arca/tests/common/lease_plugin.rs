@@ -7,7 +7,8 @@
 //!   as in production.
 //!
 //! Its paths: `config` (`ttl`, `max_ttl`, `fail_revoke`), `creds/<name>` (read: a leased
-//! credential), `renewals/<username>` (`{"count"}`), `revoked/` (LIST) and
+//! credential), `renewals/<username>` (`{"count","lease_id","increment","issue_time"}` of the
+//! latest renewal), `revoked/` (LIST) and
 //! `revoked/<username>` (`{"username","count","lease_id","path","data_username"}`).
 
 use std::path::Path;
