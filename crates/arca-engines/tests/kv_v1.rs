@@ -64,7 +64,14 @@ async fn lease_from_ttl_fields() {
     for (body, secs) in cases {
         m.ok(Update, "t", body.clone()).await;
         let resp = m.call(Read, "t", json!({})).await.unwrap().unwrap();
-        assert_eq!(resp.secret.unwrap().lease.ttl.as_secs(), secs, "{body}");
+        let secret = resp.secret.unwrap();
+        assert_eq!(secret.lease.ttl.as_secs(), secs, "{body}");
+        // OpenBao's kv (no generated leases): a TTL hint only — not renewable, no max TTL,
+        // no internal data (no secret type): the core registers no lease for it.
+        assert!(!secret.lease.renewable, "{body}");
+        assert_eq!(secret.lease.max_ttl.as_secs(), 0);
+        assert!(secret.internal_data.is_empty());
+        assert!(secret.lease_id.is_empty());
     }
 }
 
