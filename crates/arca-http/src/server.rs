@@ -371,6 +371,11 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
                 },
             }
         }
+        // Vault's `RespondErrorCommon`: a read (GET, HEAD) answered with nothing is a bare 404
+        // (a plugin's read of a missing entry), never a 204.
+        Ok(Ok(None)) if routing.operation == Operation::Read => {
+            envelope::errors(StatusCode::NOT_FOUND, &[])
+        }
         Ok(Ok(None)) => envelope::no_content(),
         Ok(Ok(Some(resp))) => envelope::response(&request_id, &resp),
         Ok(Err(e)) => envelope::logical_error(&e),
