@@ -1,8 +1,9 @@
 //! The `lease_plugin` example, an external secrets engine written with the Rust plugin SDK, hosted
 //! by the real `arca` binary over Vault's plugin protocol: its configuration, and a credential
 //! read answering a renewable secret with the configured TTL whose internal data stays inside
-//! the server. (The lease registration, renewal and revocation it serves are proved by the
-//! expiration manager's tests in `leases_e2e.rs`.)
+//! the server; the core's lease for it renewed and revoked through `sys/leases/*` reaching the
+//! SDK's secret-type handlers in the plugin, and a refused revocation, as OpenBao answers them
+//! (`arca-plugin/tests/openbao.rs` runs the same plugin under OpenBao).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -53,9 +54,8 @@ async fn a_plugin_credential_carries_a_renewable_secret_with_the_configured_ttl(
     );
     assert_eq!(r.body["renewable"], true, "{}", r.body);
     assert_eq!(r.body["lease_duration"], 30, "{}", r.body);
-    // Once the expiration manager registers the lease, `lease_id` is `lease/creds/x/<id>`;
-    // until then it is a string, never the plugin's own.
-    assert!(r.body["lease_id"].is_string(), "{}", r.body);
+    let lease_id = r.body["lease_id"].as_str().expect("lease id").to_string();
+    assert!(lease_id.starts_with("lease/creds/x/"), "{}", r.body);
     // The secret's internal data (`secret_type`, `username`) never reaches the client.
     let text = r.body.to_string();
     assert!(!text.contains("secret_type"), "{text}");
@@ -93,4 +93,78 @@ async fn the_plugin_is_registered_and_mounted_over_durable_storage() {
     )
     .await;
     assert_eq!(m.body["data"]["type"], LEASE_PLUGIN, "{}", m.body);
+}
+
+#[tokio::test]
+async fn the_cores_renew_and_revoke_reach_the_plugins_secret_type() {
+    let s = dev_with_lease_plugin();
+    let root = Some("root");
+    configure_lease_plugin(&s, "root", json!({"ttl": 30, "max_ttl": 300})).await;
+    let r = call(&s, "GET", "lease/creds/x", root, None).await;
+    let lease_id = r.body["lease_id"].as_str().expect("lease id").to_string();
+    let username = r.body["data"]["username"]
+        .as_str()
+        .expect("username")
+        .to_string();
+
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/renew",
+        root,
+        Some(json!({"lease_id": lease_id, "increment": 120})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["lease_id"], lease_id.as_str());
+    assert_eq!(r.body["lease_duration"], 120, "{}", r.body);
+    let seen = call(&s, "GET", &format!("lease/renewals/{username}"), root, None).await;
+    assert_eq!(seen.body["data"]["count"], 1, "{}", seen.body);
+    assert_eq!(seen.body["data"]["increment"], 120);
+    assert!(seen.body["data"]["issue_time"].is_string(), "{}", seen.body);
+
+    configure_lease_plugin(&s, "root", json!({"fail_revoke": true})).await;
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        root,
+        Some(json!({"lease_id": lease_id, "sync": true})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let text = r.body["errors"][0].as_str().unwrap_or_default();
+    // OpenBao words it `failed to revoke entry: resp: (*logical.Response)(nil) err: <text>`.
+    assert!(
+        text.contains("revocation refused: fail_revoke is set"),
+        "{}",
+        r.body
+    );
+    let r = call(&s, "LIST", "lease/revoked/", root, None).await;
+    assert_eq!(r.status, 404, "{}", r.body);
+
+    configure_lease_plugin(&s, "root", json!({"fail_revoke": false})).await;
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        root,
+        Some(json!({"lease_id": lease_id, "sync": true})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let rec = call(&s, "GET", &format!("lease/revoked/{username}"), root, None).await;
+    assert_eq!(rec.status, 200, "{}", rec.body);
+    assert_eq!(rec.body["data"]["lease_id"], lease_id.as_str());
+    assert_eq!(rec.body["data"]["path"], "creds/x");
+    assert_eq!(rec.body["data"]["count"], 1);
+    let r = call(
+        &s,
+        "PUT",
+        "sys/leases/lookup",
+        root,
+        Some(json!({"lease_id": lease_id})),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
 }
