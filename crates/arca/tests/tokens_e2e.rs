@@ -7,7 +7,7 @@
 mod common;
 
 use arca_testkit::wait_until_async;
-use common::{Server, bao_dev, call, create_token, normalise_json, write_policy};
+use common::{Server, call, create_token, normalise_json, servers, write_policy};
 use serde_json::{Value, json};
 
 const APP_POLICY: &str = "path \"secret/data/app/*\" {\n  capabilities = [\"read\"]\n}\n";
@@ -21,11 +21,6 @@ fn acl_denied() -> Value {
 /// The wire text of an unknown, revoked, expired or missing token.
 fn bare_denied() -> Value {
     json!({"errors": ["permission denied"]})
-}
-
-/// Both servers, Arca first.
-fn servers() -> [Server; 2] {
-    [Server::dev(), bao_dev()]
 }
 
 async fn status_body(s: &Server, method: &str, path: &str, token: &str) -> (u16, Value) {

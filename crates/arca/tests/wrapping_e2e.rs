@@ -10,14 +10,10 @@ use std::time::Duration;
 
 use arca_testkit::wait_until_async;
 use common::{
-    Answer, Server, bao_dev, client, normalise, normalise_json, run_arca, run_bao, write_policy,
+    Answer, Body, Server, call_with, client, normalise, normalise_json, run_arca, run_bao, servers,
+    write_policy,
 };
 use serde_json::{Value, json};
-
-/// Both servers, Arca first.
-fn servers() -> [Server; 2] {
-    [Server::dev(), bao_dev()]
-}
 
 /// A request with an optional token, JSON body and `X-Vault-Wrap-TTL`.
 async fn send(
@@ -28,31 +24,11 @@ async fn send(
     body: Option<Value>,
     wrap_ttl: Option<&str>,
 ) -> Answer {
-    let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-    let mut rb = client().request(m, s.url(path));
-    if let Some(t) = token {
-        rb = rb.header("X-Vault-Token", t);
-    }
-    if let Some(w) = wrap_ttl {
-        rb = rb.header("X-Vault-Wrap-TTL", w);
-    }
-    if let Some(b) = body {
-        rb = rb.json(&b);
-    }
-    let resp = rb.send().await.expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let text = resp.text().await.expect("body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    Answer {
-        status,
-        body,
-        headers,
-    }
+    let headers: Vec<(&str, &str)> = wrap_ttl
+        .map(|w| ("X-Vault-Wrap-TTL", w))
+        .into_iter()
+        .collect();
+    call_with(s, method, path, token, &headers, body.map(Body::Json)).await
 }
 
 /// An answer as compared between the servers.
@@ -764,23 +740,16 @@ fn jwt_claims(jwt: &str) -> Value {
 
 /// Sends `method path` with `X-Vault-Wrap-Format: jwt` and a wrap TTL of 90 s.
 async fn send_jwt(s: &Server, path: &str, body: Value) -> Answer {
-    let resp = client()
-        .post(s.url(path))
-        .header("X-Vault-Token", "root")
-        .header("X-Vault-Wrap-TTL", "90")
-        .header("X-Vault-Wrap-Format", "jwt")
-        .json(&body)
-        .send()
-        .await
-        .expect("request");
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let body = resp.json().await.unwrap_or(Value::Null);
-    Answer {
-        status,
-        body,
-        headers,
-    }
+    let headers = [("X-Vault-Wrap-TTL", "90"), ("X-Vault-Wrap-Format", "jwt")];
+    call_with(
+        s,
+        "POST",
+        path,
+        Some("root"),
+        &headers,
+        Some(Body::Json(body)),
+    )
+    .await
 }
 
 #[tokio::test]

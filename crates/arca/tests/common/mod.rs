@@ -231,13 +231,39 @@ pub async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> Answer {
+    call_with(server, method, path, token, &[], body.map(Body::Json)).await
+}
+
+/// A request body: JSON, or text sent as it is.
+pub enum Body {
+    /// Serialized as JSON.
+    Json(Value),
+    /// Sent verbatim.
+    Text(String),
+}
+
+/// Sends a request with an optional token, extra headers and body; the answer's body is its
+/// JSON, or the text as a JSON string, or `null` when empty.
+pub async fn call_with(
+    server: &Server,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    body: Option<Body>,
+) -> Answer {
     let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
     let mut rb = client().request(m, server.url(path));
     if let Some(t) = token {
         rb = rb.header("X-Vault-Token", t);
     }
-    if let Some(b) = body {
-        rb = rb.json(&b);
+    for (k, v) in headers {
+        rb = rb.header(*k, *v);
+    }
+    match body {
+        Some(Body::Json(b)) => rb = rb.json(&b),
+        Some(Body::Text(t)) => rb = rb.body(t),
+        None => {}
     }
     let resp = rb.send().await.expect("request");
     let status = resp.status().as_u16();
@@ -253,6 +279,11 @@ pub async fn call(
         body,
         headers,
     }
+}
+
+/// Arca and OpenBao dev servers, Arca first, for tests that hold both to the same answer.
+pub fn servers() -> [Server; 2] {
+    [Server::dev(), bao_dev()]
 }
 
 /// Runs `bao` with VAULT_ADDR pointed at `addr`; returns (exit code, stdout, stderr).
