@@ -38,6 +38,18 @@ impl Core {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
+        // As Vault's `handleCancelableRequest`: no write reaches a path ending in `/`, whatever
+        // the mount, before routing and before the token is looked at.
+        if req.path.ends_with('/')
+            && matches!(
+                req.operation,
+                Operation::Create | Operation::Update | Operation::Patch
+            )
+        {
+            return Err(LogicalError::bad_request(
+                "cannot write to a path ending in '/'",
+            ));
+        }
         let state_guard = self.inner.seal.read_state().await;
         if self.sealed() {
             return Err(LogicalError::Sealed);

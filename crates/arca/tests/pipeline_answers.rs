@@ -188,3 +188,32 @@ async fn patch_without_merge_patch_is_refused_and_changes_nothing() {
         assert_eq!(r.body["data"]["data"], json!({"a": "1"}), "{}", s.addr);
     }
 }
+
+#[tokio::test]
+async fn no_write_reaches_a_path_ending_in_a_slash() {
+    let refused = (
+        400,
+        json!({"errors": ["cannot write to a path ending in '/'"]}),
+    );
+    for s in servers() {
+        for (method, path, token, body) in [
+            ("PUT", "sys/policy/foo/", Some("root"), r#"{"policy":""}"#),
+            ("POST", "sys/mounts/x/", Some("root"), r#"{"type":"kv"}"#),
+            ("PUT", "secret/data/foo/", Some("root"), r#"{"data":{}}"#),
+            ("PUT", "nomount/x/", Some("root"), "{}"),
+            // Before the token is looked at.
+            ("PUT", "secret/data/foo/", None, "{}"),
+        ] {
+            let got = send(&s, method, path, token, &[], Some(body)).await;
+            assert_eq!(got, refused, "{method} {path} on {}", s.addr);
+        }
+        // Nothing was written: the mount and the policy do not exist.
+        let (status, _) = send(&s, "GET", "sys/policy/foo", Some("root"), &[], None).await;
+        assert_eq!(status, 404, "{}", s.addr);
+        let (status, _) = send(&s, "GET", "sys/mounts/x", Some("root"), &[], None).await;
+        assert_eq!(status, 400, "{}", s.addr);
+        // Reads and deletes of such paths are not writes.
+        let (status, _) = send(&s, "DELETE", "secret/data/foo/", Some("root"), &[], None).await;
+        assert_eq!(status, 204, "{}", s.addr);
+    }
+}

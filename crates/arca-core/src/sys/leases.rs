@@ -104,12 +104,6 @@ pub(super) async fn handle(
     use Endpoint as E;
     use Operation as O;
     let d = &req.data;
-    let write = matches!(op, O::Update | O::Create);
-    if write && req.path.ends_with('/') {
-        return Err(LogicalError::bad_request(
-            "cannot write to a path ending in '/'",
-        ));
-    }
     match (e, op) {
         (E::LeaseLookup, O::Update | O::Create) => lookup(leases, d).await,
         (E::LeaseLookupList(prefix), O::List) => list(leases, &prefix).await,
