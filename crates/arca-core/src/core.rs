@@ -356,6 +356,10 @@ impl Lifecycle for Core {
         Ok(())
     }
 
+    async fn register_root_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        self.inner.leases.register_token(entry).await
+    }
+
     async fn teardown(&self) {
         self.inner.leases.stop();
         self.inner.mounts.unload().await;

@@ -17,7 +17,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::random::{random_base62, uuid};
-use crate::token_store::{SERVICE_TOKEN_PREFIX, TOKEN_RANDOM_LEN, TokenStore};
+use crate::token_store::{SERVICE_TOKEN_PREFIX, TOKEN_RANDOM_LEN, TokenEntry, TokenStore};
 use crate::views::barrier_err;
 
 /// OTP length for generate-root: the length of a root token (`hvs.` + 24).
@@ -149,6 +149,8 @@ pub(crate) trait Lifecycle: Send + Sync {
     async fn setup(&self) -> Result<(), LogicalError>;
     /// Stops them before the barrier closes.
     async fn teardown(&self);
+    /// Gives a root token made at init its lease (one that never expires, as OpenBao lists).
+    async fn register_root_token(&self, entry: &TokenEntry) -> Result<(), LogicalError>;
 }
 
 /// The seal subsystem: the barrier and its keys, the state lock every request holds for
@@ -285,7 +287,8 @@ impl Seal {
         self.barrier.unseal(&root_key).await.map_err(barrier_err)?;
         let result = async {
             self.setup_after_unseal(lifecycle).await?;
-            let (token, _) = tokens.create_root(root_token_id).await?;
+            let (token, entry) = tokens.create_root(root_token_id).await?;
+            lifecycle.register_root_token(&entry).await?;
             Ok::<_, LogicalError>(token)
         }
         .await;
@@ -833,7 +836,7 @@ impl Seal {
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
         tokens: &TokenStore,
-    ) -> Result<Value, LogicalError> {
+    ) -> Result<(Value, Option<Arc<TokenEntry>>), LogicalError> {
         let config = self
             .seal_config()
             .await?
@@ -855,13 +858,13 @@ impl Seal {
                 if let Value::Object(m) = &mut v {
                     m.insert("otp".into(), json!(""));
                 }
-                return Ok(v);
+                return Ok((v, None));
             }
             (std::mem::take(&mut s.keys), s.otp.clone(), s.nonce.clone())
         };
         self.root_key_from_shares(&config, &keys).await?;
         *self.generate_root.lock() = None;
-        let (token, _) = tokens.create_root(None).await?;
+        let (token, entry) = tokens.create_root(None).await?;
         let xored: Zeroizing<Vec<u8>> = Zeroizing::new(
             token
                 .as_bytes()
@@ -871,11 +874,12 @@ impl Seal {
                 .collect(),
         );
         let encoded = RAW_STANDARD.encode(xored.as_slice());
-        Ok(json!({
+        let answer = json!({
             "nonce": nonce, "started": true, "progress": config.secret_threshold,
             "required": config.secret_threshold, "complete": true,
             "encoded_token": encoded, "encoded_root_token": encoded,
             "pgp_fingerprint": "", "otp": "", "otp_length": OTP_LENGTH,
-        }))
+        });
+        Ok((answer, Some(entry)))
     }
 }

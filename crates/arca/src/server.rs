@@ -340,8 +340,8 @@ async fn run(flags: Flags) -> Result<()> {
 /// Initializes and unseals a dev core, mounts KV v2 at `secret/`; returns (unseal key as
 /// base64, root token).
 async fn dev_bootstrap(core: &Core, flags: &Flags) -> Result<(String, zeroize::Zeroizing<String>)> {
-    let init = core
-        .initialize(1, 1, flags.dev_root_token_id.clone())
+    let mut init = core
+        .initialize(1, 1, None)
         .await
         .map_err(|e| anyhow!("failed to initialize the dev server: {e}"))?;
     let key = init
@@ -351,6 +351,9 @@ async fn dev_bootstrap(core: &Core, flags: &Flags) -> Result<(String, zeroize::Z
     core.unseal_with_key(key)
         .await
         .map_err(|e| anyhow!("failed to unseal the dev server: {e}"))?;
+    if let Some(id) = &flags.dev_root_token_id {
+        init.root_token = dev_root_token(core, init.root_token, id).await?;
+    }
     // Dev mode mounts KV v2 at secret/, as Vault does.
     let mut req = arca_sdk::Request::new(arca_sdk::Operation::Update, "sys/mounts/secret");
     req.client_token = Some(zeroize::Zeroizing::new(init.root_token.to_string()));
@@ -377,6 +380,33 @@ async fn dev_bootstrap(core: &Core, flags: &Flags) -> Result<(String, zeroize::Z
     }
     let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, key.as_slice());
     Ok((b64, init.root_token))
+}
+
+/// Makes the `-dev-root-token-id` token as Vault's dev mode does: created through
+/// `auth/token/create` by the init root token (so it looks up, and its lease lists, as
+/// OpenBao's does: path `auth/token/create`, display name `token`), which is then revoked.
+async fn dev_root_token(
+    core: &Core,
+    init_root: zeroize::Zeroizing<String>,
+    id: &zeroize::Zeroizing<String>,
+) -> Result<zeroize::Zeroizing<String>> {
+    let mut req = arca_sdk::Request::new(arca_sdk::Operation::Update, "auth/token/create");
+    req.client_token = Some(init_root.clone());
+    let mut data = arca_sdk::JsonMap::new();
+    data.insert("id".into(), id.as_str().into());
+    data.insert("policies".into(), serde_json::json!(["root"]));
+    data.insert("no_parent".into(), true.into());
+    data.insert("no_default_policy".into(), true.into());
+    req.data = data;
+    core.handle_request(req)
+        .await
+        .map_err(|e| anyhow!("failed to create the dev root token: {e}"))?;
+    let mut revoke = arca_sdk::Request::new(arca_sdk::Operation::Update, "auth/token/revoke-self");
+    revoke.client_token = Some(init_root);
+    core.handle_request(revoke)
+        .await
+        .map_err(|e| anyhow!("failed to revoke the dev server's init root token: {e}"))?;
+    Ok(id.clone())
 }
 
 /// Registers every plugin binary in `dir` and mounts it at its name, as OpenBao's dev mode

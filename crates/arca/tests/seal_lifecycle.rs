@@ -350,6 +350,35 @@ async fn rotate_rekey_and_generate_root() {
     let who = call(&s, "GET", "auth/token/lookup-self", Some(new_root), None).await;
     assert_eq!(who.status, 200, "{}", who.body);
     assert_eq!(who.body["data"]["policies"], json!(["root"]));
+    // The init root token and the generated one each hold a lease that never expires, as
+    // OpenBao lists its root tokens' leases.
+    let listed = call(&s, "LIST", "sys/leases/lookup/auth/token/root/", t, None).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let ids: Vec<String> =
+        serde_json::from_value(listed.body["data"]["keys"].clone()).expect("lease keys");
+    assert_eq!(ids.len(), 2, "{}", listed.body);
+    for id in ids {
+        let lease_id = format!("auth/token/root/{id}");
+        let l = call(
+            &s,
+            "PUT",
+            "sys/leases/lookup",
+            t,
+            Some(json!({"lease_id": lease_id})),
+        )
+        .await;
+        assert_eq!(l.status, 200, "{}", l.body);
+        assert_eq!(
+            (
+                &l.body["data"]["expire_time"],
+                &l.body["data"]["ttl"],
+                &l.body["data"]["renewable"]
+            ),
+            (&Value::Null, &json!(0), &json!(false)),
+            "{}",
+            l.body
+        );
+    }
 
     // Rekey to 2-of-2 with the old shares; then only the new shares unseal.
     let ri = call(

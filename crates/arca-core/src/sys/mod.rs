@@ -524,7 +524,12 @@ impl SystemBackend {
             (E::GenerateRootUpdate, O::Update | O::Create) => {
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(seal.generate_root_update(key, &nonce, &deps.tokens).await?)
+                let (answer, root) = seal.generate_root_update(key, &nonce, &deps.tokens).await?;
+                // The new root token gets its lease, as the init token does.
+                if let Some(entry) = root {
+                    deps.leases.register_token(&entry).await?;
+                }
+                legacy(answer)
             }
             (
                 e @ (E::Mounts
