@@ -11,7 +11,9 @@
 //!   "issue_time"}` as the request's secret carried them);
 //! - revoking a `cred` lease records `revoked/<username>` (read: `{"username", "count",
 //!   "lease_id", "path", "data_username"}`; LIST `revoked/`), or fails while `fail_revoke` is
-//!   set, recording nothing.
+//!   set with `revocation refused: fail_revoke is set`, recording nothing there;
+//! - `stats` (read): `{"revoke_attempts", "renewals"}`, every revocation the plugin was asked
+//!   for (failed ones included) and every renewal, over all credentials.
 //!
 //! Build with `cargo build -p arca-plugin --example lease_plugin`.
 
@@ -32,6 +34,11 @@ use rand::distr::Alphanumeric;
 use serde_json::{Value, json};
 
 const CONFIG_KEY: &str = "config";
+const STATS_KEY: &str = "stats";
+
+/// Serialises the read-modify-write of `stats`: the core may renew or revoke several leases at
+/// once, and one plugin process serves the mount.
+static STATS_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn object(v: Value) -> JsonMap {
     match v {
@@ -58,6 +65,28 @@ fn secs(cfg: &JsonMap, key: &str) -> std::time::Duration {
     std::time::Duration::from_secs(cfg.get(key).and_then(Value::as_u64).unwrap_or(0))
 }
 
+/// The counters under `stats`; a counter never counted reads 0.
+async fn stats(req: &Request) -> Result<JsonMap, LogicalError> {
+    let mut stats: JsonMap = req
+        .storage()?
+        .get_json(STATS_KEY)
+        .await?
+        .unwrap_or_default();
+    for key in ["revoke_attempts", "renewals"] {
+        stats.entry(key).or_insert(json!(0));
+    }
+    Ok(stats)
+}
+
+/// Adds one to the `stats` counter `key`.
+async fn count(req: &Request, key: &str) -> Result<(), LogicalError> {
+    let _serial = STATS_LOCK.lock().await;
+    let mut stats = stats(req).await?;
+    let n = stats.get(key).and_then(Value::as_u64).unwrap_or(0) + 1;
+    stats.insert(key.into(), json!(n));
+    req.storage()?.put_json(STATS_KEY, &stats).await
+}
+
 /// The username a `cred` lease's internal data names.
 fn lease_username(req: &Request) -> Result<String, LogicalError> {
     req.secret
@@ -76,6 +105,7 @@ fn cred_type() -> SecretType {
             "The credential's username.",
         ))
         .renew(handler(|req, _d| async move {
+            count(&req, "renewals").await?;
             let cfg = config(&req).await?;
             let username = lease_username(&req)?;
             let storage = req.storage()?;
@@ -98,6 +128,7 @@ fn cred_type() -> SecretType {
             }))
         }))
         .revoke(handler(|req, d| async move {
+            count(&req, "revoke_attempts").await?;
             let cfg = config(&req).await?;
             if cfg.get("fail_revoke").and_then(Value::as_bool) == Some(true) {
                 return Err(LogicalError::internal(
@@ -193,6 +224,10 @@ fn lease_backend() -> FrameworkBackend {
                 }),
             ),
     )
+    .path(PathDef::new("stats").op(
+        Operation::Read,
+        handler(|req, _d| async move { Ok(Some(Response::with_data(stats(&req).await?))) }),
+    ))
     .path(PathDef::new("revoked/?").op(
         Operation::List,
         handler(|req, _d| async move {

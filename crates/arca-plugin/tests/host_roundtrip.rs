@@ -275,6 +275,9 @@ async fn leased_secret_renewed_and_revoked_over_the_protocol() {
                     "path": "creds/x", "data_username": username})
         )
     );
+    // Both revocations (the refused one too) and the renewal were counted.
+    let stats: Option<Value> = mem.get_json("stats").await.unwrap();
+    assert_eq!(stats, Some(json!({"revoke_attempts": 2, "renewals": 1})));
 
     // Vault's framework errors cross as they are.
     let mut foreign = secret.clone();

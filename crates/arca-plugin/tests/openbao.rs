@@ -173,11 +173,19 @@ fn lease_plugin_under_openbao() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("Code: 400")
-            && err.contains("failed to revoke entry")
-            && err.contains("revocation refused: fail_revoke is set"),
+            && err.contains(
+                "failed to revoke entry: resp: (*logical.Response)(nil) err: \
+                 revocation refused: fail_revoke is set"
+            ),
         "{err}"
     );
     assert!(!bao(&server, &["list", "lease/revoked/"]).status.success());
+    // The refused attempt was counted, as was the renewal.
+    let stats = bao_json(&server, &["read", "lease/stats"]);
+    assert_eq!(
+        stats["data"],
+        serde_json::json!({"revoke_attempts": 1, "renewals": 1})
+    );
 
     // Revocations reach the plugin with the lease id; the renewal's (empty) data replaced the
     // data stored with the lease, as OpenBao's RenewLease does, and an unrenewed lease keeps it.
