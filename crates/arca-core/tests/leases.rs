@@ -539,7 +539,7 @@ async fn a_failing_revoke_is_retried_survives_a_restart_and_only_force_removes_i
     assert_eq!(irrevocable[0].lease_id, id);
     assert_eq!(
         irrevocable[0].error,
-        "out of retries: revoke failed on purpose"
+        "out of retries: failed to revoke entry: resp: (*logical.Response)(nil) err: revoke failed on purpose"
     );
     let (count, by_mount) = f.core.leases().irrevocable_counts();
     assert_eq!((count, by_mount.len()), (1, 1));
@@ -565,7 +565,13 @@ async fn a_failing_revoke_is_retried_survives_a_restart_and_only_force_removes_i
         .revoke_prefix("lt/", false, true)
         .await
         .unwrap_err();
-    assert!(e.to_string().contains("revoke failed on purpose"), "{e}");
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "failed to revoke {id:?} (1 / 1): failed to revoke entry: \
+             resp: (*logical.Response)(nil) err: revoke failed on purpose"
+        )
+    );
     f.core
         .leases()
         .revoke_prefix("lt/", true, true)

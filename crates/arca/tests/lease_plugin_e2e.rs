@@ -10,7 +10,7 @@ mod common;
 
 use common::lease_plugin::{
     LEASE_PLUGIN, configure_lease_plugin, dev_with_lease_plugin, lease_plugin_dir,
-    mount_lease_plugin,
+    lease_plugin_stat, mount_lease_plugin,
 };
 use common::{Server, call, init_unseal};
 use serde_json::json;
@@ -64,6 +64,11 @@ async fn a_plugin_credential_carries_a_renewable_secret_with_the_configured_ttl(
     // Nothing is revoked nor renewed yet: an empty LIST is a 404 ...
     let r = call(&s, "LIST", "lease/revoked/", root, None).await;
     assert_eq!(r.status, 404, "{}", r.body);
+    let r = call(&s, "GET", "lease/stats", root, None).await;
+    assert_eq!(
+        (r.status, &r.body["data"]),
+        (200, &json!({"revoke_attempts": 0, "renewals": 0}))
+    );
     // A plugin's read answered with nothing is OpenBao's bare 404, not a 204.
     for kind in ["revoked", "renewals"] {
         let r = call(&s, "GET", &format!("lease/{kind}/{username}"), root, None).await;
@@ -118,10 +123,15 @@ async fn the_cores_renew_and_revoke_reach_the_plugins_secret_type() {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["lease_id"], lease_id.as_str());
     assert_eq!(r.body["lease_duration"], 120, "{}", r.body);
+    // What the plugin saw: OpenBao's renew sends the secret without its lease id, with the
+    // lease's issue time and the increment asked.
     let seen = call(&s, "GET", &format!("lease/renewals/{username}"), root, None).await;
     assert_eq!(seen.body["data"]["count"], 1, "{}", seen.body);
     assert_eq!(seen.body["data"]["increment"], 120);
+    assert_eq!(seen.body["data"]["lease_id"], "", "{}", seen.body);
     assert!(seen.body["data"]["issue_time"].is_string(), "{}", seen.body);
+    assert_eq!(lease_plugin_stat(&s, "root", "renewals").await, 1);
+    assert_eq!(lease_plugin_stat(&s, "root", "revoke_attempts").await, 0);
 
     configure_lease_plugin(&s, "root", json!({"fail_revoke": true})).await;
     let r = call(
@@ -132,14 +142,17 @@ async fn the_cores_renew_and_revoke_reach_the_plugins_secret_type() {
         Some(json!({"lease_id": lease_id, "sync": true})),
     )
     .await;
-    assert_eq!(r.status, 400, "{}", r.body);
-    let text = r.body["errors"][0].as_str().unwrap_or_default();
-    // OpenBao words it `failed to revoke entry: resp: (*logical.Response)(nil) err: <text>`.
-    assert!(
-        text.contains("revocation refused: fail_revoke is set"),
-        "{}",
-        r.body
+    // OpenBao 2.7.2's answer (its `revokeEntry` wraps the backend's error).
+    assert_eq!(
+        (r.status, r.body),
+        (
+            400,
+            json!({"errors": ["failed to revoke entry: resp: (*logical.Response)(nil) err: \
+                               revocation refused: fail_revoke is set"]})
+        )
     );
+    // The refused attempt reached the plugin and recorded nothing.
+    assert_eq!(lease_plugin_stat(&s, "root", "revoke_attempts").await, 1);
     let r = call(&s, "LIST", "lease/revoked/", root, None).await;
     assert_eq!(r.status, 404, "{}", r.body);
 
@@ -153,11 +166,16 @@ async fn the_cores_renew_and_revoke_reach_the_plugins_secret_type() {
     )
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
+    // What the plugin saw: the lease id, the path, and the renewal's (empty) data in place of
+    // the data the lease was issued with, as OpenBao's RenewLease leaves it.
     let rec = call(&s, "GET", &format!("lease/revoked/{username}"), root, None).await;
     assert_eq!(rec.status, 200, "{}", rec.body);
-    assert_eq!(rec.body["data"]["lease_id"], lease_id.as_str());
-    assert_eq!(rec.body["data"]["path"], "creds/x");
-    assert_eq!(rec.body["data"]["count"], 1);
+    assert_eq!(
+        rec.body["data"],
+        json!({"username": username, "count": 1, "lease_id": lease_id, "path": "creds/x",
+               "data_username": ""})
+    );
+    assert_eq!(lease_plugin_stat(&s, "root", "revoke_attempts").await, 2);
     let r = call(
         &s,
         "PUT",

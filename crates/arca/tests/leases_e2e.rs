@@ -8,6 +8,9 @@ mod common;
 use std::time::Duration;
 
 use arca_testkit::wait_until_async;
+use common::lease_plugin::{
+    dev_with_lease_plugin_env, lease_plugin_cred, lease_plugin_revoked, lease_plugin_stat,
+};
 use common::{Server, bao_dev, call, create_token};
 use serde_json::{Value, json};
 
@@ -252,16 +255,10 @@ async fn a_restart_keeps_a_token_lease_and_expires_it_later() {
     .await;
 }
 
-/// The dev server with the `lease_recorder_plugin` example mounted at `lr/`, its failed
+/// The dev server with the `lease_plugin` example mounted at `lease/`, its failed
 /// revocations retried after about 2 × 100 ms, doubling.
 fn plugin_server() -> Server {
-    let built = common::example_binary("lease_recorder_plugin");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(&built, dir.path().join("lr")).expect("copy plugin");
-    let mut s =
-        Server::dev_with_plugins_env(dir.path(), &[("ARCA_LEASE_REVOKE_RETRY_BASE", "100ms")]);
-    s.dir = Some(dir);
-    s
+    dev_with_lease_plugin_env(&[("ARCA_LEASE_REVOKE_RETRY_BASE", "100ms")])
 }
 
 async fn put(s: &Server, path: &str, body: Value) -> common::Answer {
@@ -269,40 +266,35 @@ async fn put(s: &Server, path: &str, body: Value) -> common::Answer {
 }
 
 async fn revoked(s: &Server) -> Vec<String> {
-    let r = call(s, "LIST", "lr/revoked", Some("root"), None).await;
-    match r.status {
-        404 => Vec::new(),
-        200 => serde_json::from_value(r.body["data"]["keys"].clone()).expect("keys"),
-        st => panic!("LIST lr/revoked: {st} {}", r.body),
-    }
+    lease_plugin_revoked(s, "root").await
 }
 
 async fn stat(s: &Server, name: &str) -> u64 {
-    let r = call(s, "GET", "lr/stats", Some("root"), None).await;
-    r.body["data"][name].as_u64().unwrap_or(0)
+    lease_plugin_stat(s, "root", name).await
 }
 
-async fn lease_of(s: &Server, name: &str) -> Value {
-    let r = call(s, "GET", &format!("lr/creds/{name}"), Some("root"), None).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    r.body
+/// A credential for `name`: its lease id and its username.
+async fn lease_of(s: &Server, name: &str) -> (String, String) {
+    let body = lease_plugin_cred(s, "root", name).await;
+    let field = |v: &Value| v.as_str().expect("a string").to_string();
+    (field(&body["lease_id"]), field(&body["data"]["username"]))
 }
 
 #[tokio::test]
 async fn secret_leases_through_a_real_plugin_expire_renew_and_retry() {
     let s = plugin_server();
-    let r = put(
-        &s,
-        "lr/config",
-        json!({"ttl": 2, "max_ttl": 30, "renewable": true}),
-    )
-    .await;
+    let r = put(&s, "lease/config", json!({"ttl": 2, "max_ttl": 30})).await;
     assert_eq!(r.status, 204, "{}", r.body);
 
     // Issued with a lease the core minted.
-    let body = lease_of(&s, "alice").await;
+    let body = lease_plugin_cred(&s, "root", "alice").await;
     let id = body["lease_id"].as_str().expect("lease id").to_string();
-    assert!(id.starts_with("lr/creds/alice/"), "{id}");
+    let alice = body["data"]["username"]
+        .as_str()
+        .expect("username")
+        .to_string();
+    assert!(id.starts_with("lease/creds/alice/"), "{id}");
+    assert!(alice.starts_with("alice-"), "{alice}");
     assert_eq!(
         (body["lease_duration"].clone(), body["renewable"].clone()),
         (json!(2), json!(true))
@@ -325,12 +317,10 @@ async fn secret_leases_through_a_real_plugin_expire_renew_and_retry() {
 
     // Expiry calls the plugin's revoke; the lease is gone.
     wait_until_async("the plugin's revoke on expiry", WAIT, || async {
-        revoked(&s)
-            .await
-            .contains(&"alice".to_string())
-            .then_some(())
+        revoked(&s).await.contains(&alice).then_some(())
     })
     .await;
+    assert_eq!(stat(&s, "revoke_attempts").await, 1);
     let r = put(&s, "sys/leases/lookup", json!({"lease_id": id})).await;
     assert_eq!(
         (r.status, r.body.clone()),
@@ -338,43 +328,41 @@ async fn secret_leases_through_a_real_plugin_expire_renew_and_retry() {
     );
 
     // A failing revoke is retried with backoff, and succeeds once the plugin recovers.
-    put(&s, "lr/config", json!({"ttl": 1, "fail_revoke": true})).await;
-    let bob = lease_of(&s, "bob").await["lease_id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    put(&s, "lease/config", json!({"ttl": 1, "fail_revoke": true})).await;
+    let (bob_id, bob) = lease_of(&s, "bob").await;
     wait_until_async("two failed revoke attempts", WAIT, || async {
         (stat(&s, "revoke_attempts").await >= 3).then_some(())
     })
     .await;
-    let r = put(&s, "sys/leases/lookup", json!({"lease_id": bob})).await;
+    let r = put(&s, "sys/leases/lookup", json!({"lease_id": bob_id})).await;
     assert_eq!(
         r.status, 200,
         "the lease stays while its revoke fails: {}",
         r.body
     );
-    put(&s, "lr/config", json!({"ttl": 1, "fail_revoke": false})).await;
+    assert!(!revoked(&s).await.contains(&bob));
+    put(&s, "lease/config", json!({"ttl": 1, "fail_revoke": false})).await;
     wait_until_async("the retried revoke", WAIT, || async {
-        revoked(&s).await.contains(&"bob".to_string()).then_some(())
+        revoked(&s).await.contains(&bob).then_some(())
     })
     .await;
 
     // A revoke that never succeeds: irrevocable after Vault's six attempts, listed and
-    // counted, and only revoke-force removes it.
-    put(&s, "lr/config", json!({"ttl": 1, "fail_revoke": true})).await;
-    let carol = lease_of(&s, "carol").await["lease_id"]
-        .as_str()
-        .expect("id")
-        .to_string();
+    // counted with OpenBao's text, and only revoke-force removes it.
+    put(&s, "lease/config", json!({"ttl": 1, "fail_revoke": true})).await;
+    let (carol_id, carol) = lease_of(&s, "carol").await;
     let listed = wait_until_async("the irrevocable lease", WAIT, || async {
         let r = call(&s, "GET", "sys/leases?type=irrevocable", Some("root"), None).await;
         (r.body["data"]["lease_count"] == json!(1)).then_some(r.body)
     })
     .await;
-    assert_eq!(listed["data"]["leases"][0]["lease_id"], json!(carol));
+    assert_eq!(listed["data"]["leases"][0]["lease_id"], json!(carol_id));
     assert_eq!(
         listed["data"]["leases"][0]["error"],
-        json!("out of retries: revoke failed on purpose")
+        json!(
+            "out of retries: failed to revoke entry: resp: (*logical.Response)(nil) err: \
+             revocation refused: fail_revoke is set"
+        )
     );
     let r = call(
         &s,
@@ -385,11 +373,11 @@ async fn secret_leases_through_a_real_plugin_expire_renew_and_retry() {
     )
     .await;
     assert_eq!(r.body["data"]["lease_count"], json!(1), "{}", r.body);
-    let r = put(&s, "sys/leases/revoke-force/lr/creds/carol", json!({})).await;
+    let r = put(&s, "sys/leases/revoke-force/lease/creds/carol", json!({})).await;
     assert_eq!(r.status, 204, "{}", r.body);
     let r = call(&s, "GET", "sys/leases?type=irrevocable", Some("root"), None).await;
     assert_eq!(r.body["data"]["lease_count"], json!(0), "{}", r.body);
-    let r = put(&s, "sys/leases/lookup", json!({"lease_id": carol})).await;
+    let r = put(&s, "sys/leases/lookup", json!({"lease_id": carol_id})).await;
     assert_eq!(r.status, 400);
-    assert!(!revoked(&s).await.contains(&"carol".to_string()));
+    assert!(!revoked(&s).await.contains(&carol));
 }

@@ -8,6 +8,9 @@
 
 mod common;
 
+use common::lease_plugin::{
+    configure_lease_plugin, dev_with_lease_plugin, lease_plugin_cred, lease_plugin_stat,
+};
 use common::{
     Server, bao_dev, call, create_token, normalise, normalise_json, run_arca, run_bao, same_bao,
     same_cli, write_policy,
@@ -621,16 +624,14 @@ async fn a_secret_lease_is_looked_up_refused_renewal_and_force_revoked() {
 
 #[tokio::test]
 async fn arca_and_bao_lease_cli_renew_a_secret_lease_alike() {
-    let built = common::example_binary("lease_recorder_plugin");
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::copy(&built, dir.path().join("leaser")).expect("copy plugin");
-    let mut s = Server::dev_with_plugins(dir.path());
-    let config = json!({"ttl": 600, "max_ttl": 3600, "renewable": true});
-    let r = call(&s, "PUT", "leaser/config", Some("root"), Some(config)).await;
-    assert!(r.status < 300, "{}", r.body);
-    let r = call(&s, "GET", "leaser/creds/app", Some("root"), None).await;
-    assert_eq!(r.status, 200, "{}", r.body);
-    let id = r.body["lease_id"].as_str().expect("lease_id").to_string();
+    let s = dev_with_lease_plugin();
+    configure_lease_plugin(&s, "root", json!({"ttl": "10m", "max_ttl": "1h"})).await;
+    let issued = lease_plugin_cred(&s, "root", "app").await;
+    assert_eq!(
+        (&issued["lease_duration"], &issued["renewable"]),
+        (&json!(600), &json!(true))
+    );
+    let id = issued["lease_id"].as_str().expect("lease_id").to_string();
     for format in ["table", "json", "yaml"] {
         let flag = format!("-format={format}");
         let args = [
@@ -662,5 +663,6 @@ async fn arca_and_bao_lease_cli_renew_a_secret_lease_alike() {
         ),
         (&json!(id), &json!(300), &json!(true))
     );
-    s.dir = Some(dir);
+    // Every renewal (three formats on each CLI, and the last) reached the plugin.
+    assert_eq!(lease_plugin_stat(&s, "root", "renewals").await, 7);
 }

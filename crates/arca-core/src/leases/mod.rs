@@ -21,7 +21,8 @@
 //!   `lease is not renewable`, `lease expired`, `tokens cannot be renewed through this
 //!   endpoint`, `past the max TTL, cannot renew`);
 //! - [`ExpirationManager::revoke`]`(lease_id, sync)` (unknown ids are fine; `sync = false`
-//!   marks the lease expired now and lets the timer revoke it);
+//!   marks the lease expired now and lets the timer revoke it; a backend's failed revoke is
+//!   400 `failed to revoke entry: resp: (*logical.Response)(nil) err: <its text>`);
 //! - [`ExpirationManager::revoke_prefix`]`(prefix, force, sync)` (a prefix naming one lease
 //!   revokes it; `force` removes leases whose backend revoke fails);
 //! - [`ExpirationManager::list_prefix`] (one level, directories end in `/`);
@@ -106,6 +107,15 @@ fn index_key(client_hash: &str, lease_id: &str) -> String {
 /// A lease id (or prefix) that can name storage: no `..` segment, no leading `/`.
 fn valid_id(id: &str) -> bool {
     !id.starts_with('/') && !id.split('/').any(|s| s == "..")
+}
+
+/// A backend's failed revoke as OpenBao's `revokeEntry` words it (the backend answered with
+/// an error, not a response): the text every revocation path (sync revoke, revoke-prefix, the
+/// timer's irrevocable error) carries.
+fn revoke_entry_failed(e: LogicalError) -> LogicalError {
+    LogicalError::bad_request(format!(
+        "failed to revoke entry: resp: (*logical.Response)(nil) err: {e}"
+    ))
 }
 
 /// The text of a revocation error, cut to Vault's length on a character boundary.
@@ -529,7 +539,8 @@ impl ExpirationManager {
 
     /// Calls the backend that issued a secret lease with `op` (`Renew` or `Revoke`): the
     /// mount-relative path, the stored secret (with `increment` on renew) and data, the
-    /// mount's storage view.
+    /// mount's storage view. As OpenBao's `renewEntry`/`revokeEntry`, a revoke's secret
+    /// carries the lease id and a renew's an empty one.
     async fn call_backend(
         &self,
         le: &LeaseEntry,
@@ -547,7 +558,11 @@ impl ExpirationManager {
         let mut secret = le.secret.clone().unwrap_or_default();
         secret.lease.increment = Duration::from_secs(increment);
         secret.lease.issue_time = Some(rfc3339(le.issue_time));
-        secret.lease_id = le.lease_id.clone();
+        secret.lease_id = if op == Operation::Renew {
+            String::new()
+        } else {
+            le.lease_id.clone()
+        };
         req.secret = Some(secret);
         req.data = le.data.clone().unwrap_or_default();
         match tokio::time::timeout(BACKEND_CALL_TIMEOUT, handle.backend.handle_request(req)).await {
@@ -724,6 +739,7 @@ impl ExpirationManager {
             self.call_backend(&le, Operation::Revoke, 0)
                 .await
                 .map(|_| ())
+                .map_err(revoke_entry_failed)
         } else if !le.token_hash.is_empty() {
             self.tokens.revoke_tree(&le.token_hash).await
         } else {
