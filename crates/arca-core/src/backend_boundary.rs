@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use arca_sdk::Response;
+use arca_sdk::{Response, ResponseWrapInfo};
 use aws_lc_rs::digest;
 use zeroize::Zeroizing;
 
@@ -87,8 +87,8 @@ pub(crate) fn passthrough_headers(
 
 /// Screens a backend's answer before anything else sees it: keeps only the response headers
 /// the mount's `allowed_response_headers` name, and drops (with a warning, never the value)
-/// a client token, lease id or wrapping token a backend other than the core's own wrote. The
-/// core mints those; until leases and login are built, such a value is simply refused.
+/// a client token, lease id or wrapping token a backend other than the core's own wrote: the
+/// core mints those. Of a backend's `wrap_info` only the TTL stands: a request to be wrapped.
 pub(crate) fn screen_response(route_path: &str, allowed_headers: &[String], resp: &mut Response) {
     resp.headers = filtered(std::mem::take(&mut resp.headers), allowed_headers, &[]);
     if mints_tokens(route_path) {
@@ -113,11 +113,26 @@ pub(crate) fn screen_response(route_path: &str, allowed_headers: &[String], resp
         );
         secret.lease_id = String::new();
     }
-    if resp.wrap_info.take().is_some() {
-        tracing::warn!(
-            mount = %route_path,
-            "dropping the wrapping information a backend answered with: the core wraps responses"
-        );
+    // As Vault's core: a backend may ask for its answer to be wrapped by naming a TTL; all
+    // else it wrote there (token, accessor, times, creation path) is the core's to set.
+    if let Some(asked) = resp.wrap_info.take() {
+        if !asked.token.is_empty()
+            || !asked.accessor.is_empty()
+            || !asked.creation_path.is_empty()
+            || !asked.creation_time.is_empty()
+            || !asked.wrapped_accessor.is_empty()
+        {
+            tracing::warn!(
+                mount = %route_path,
+                "dropping the wrapping token a backend answered with: the core wraps responses"
+            );
+        }
+        if asked.ttl > 0 {
+            resp.wrap_info = Some(ResponseWrapInfo {
+                ttl: asked.ttl,
+                ..ResponseWrapInfo::default()
+            });
+        }
     }
 }
 
@@ -219,7 +234,14 @@ mod tests {
         assert_eq!(auth.accessor, "");
         assert_eq!(auth.policies, strings(&["default"]));
         assert_eq!(resp.secret.unwrap().lease_id, "");
-        assert!(resp.wrap_info.is_none());
+        // Only the wish to be wrapped (its TTL) is kept.
+        assert_eq!(
+            resp.wrap_info,
+            Some(ResponseWrapInfo {
+                ttl: 60,
+                ..ResponseWrapInfo::default()
+            })
+        );
         assert_eq!(resp.headers.len(), 1);
         assert_eq!(resp.headers["X-Allowed"], vec!["a"]);
 

@@ -4,8 +4,10 @@
 //! - `seen` (read, write): answers with the client token and the headers it received;
 //! - `calls` (read): how many times backend code ran (requests and existence checks), this
 //!   read not counted;
-//! - `answer` (read): answers with a client token, a lease id, wrapping information and
-//!   response headers of its own making, which the host must drop or filter.
+//! - `answer` (read): answers with a client token, a lease id, wrapping information (a token
+//!   and a TTL: the host drops the token and, as Vault's core, wraps the answer for the TTL)
+//!   and response headers of its own making, which the host must drop or filter;
+//! - `headers` (read): the same response headers, unwrapped.
 //!
 //! Build with `cargo build -p arca-plugin --example echo_plugin`.
 
@@ -88,17 +90,33 @@ fn echo_backend() -> FrameworkBackend {
                     creation_path: "echo/answer".into(),
                     wrapped_accessor: String::new(),
                 }),
-                headers: [
-                    ("X-Echo-Allowed".to_string(), vec!["yes".to_string()]),
-                    ("X-Echo-Other".to_string(), vec!["no".to_string()]),
-                    ("Cache-Control".to_string(), vec!["public".to_string()]),
-                    ("Content-Type".to_string(), vec!["text/html".to_string()]),
-                ]
-                .into(),
+                headers: plugin_headers(),
                 ..Response::default()
             }))
         }),
     ))
+    .path(PathDef::new("headers").op(
+        Operation::Read,
+        handler(|_req, _d| async move {
+            Ok(Some(Response {
+                data: Some(object(json!({"answered": true}))),
+                headers: plugin_headers(),
+                ..Response::default()
+            }))
+        }),
+    ))
+}
+
+/// Response headers a plugin may not set all of: the mount's `allowed_response_headers` and
+/// the server's own headers decide.
+fn plugin_headers() -> std::collections::HashMap<String, Vec<String>> {
+    [
+        ("X-Echo-Allowed".to_string(), vec!["yes".to_string()]),
+        ("X-Echo-Other".to_string(), vec!["no".to_string()]),
+        ("Cache-Control".to_string(), vec!["public".to_string()]),
+        ("Content-Type".to_string(), vec!["text/html".to_string()]),
+    ]
+    .into()
 }
 
 fn factory() -> Factory {

@@ -485,7 +485,11 @@ async fn a_secret_lease_is_looked_up_refused_renewal_and_force_revoked() {
     let s = arca_with_echo_plugin();
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let r = call(&s, "GET", "echo/answer", Some("root"), None).await;
+        // The echo plugin asks for its answer to be wrapped; the lease is the wrapped secret's.
+        let w = call(&s, "GET", "echo/answer", Some("root"), None).await;
+        assert_eq!(w.status, 200, "{}", w.body);
+        let wrapping_token = w.body["wrap_info"]["token"].as_str().expect("wrapped");
+        let r = call(&s, "PUT", "sys/wrapping/unwrap", Some(wrapping_token), None).await;
         assert_eq!(r.status, 200, "{}", r.body);
         ids.push(r.body["lease_id"].as_str().expect("lease_id").to_string());
     }

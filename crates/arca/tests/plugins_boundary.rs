@@ -2,7 +2,7 @@
 //! `echo_plugin` example over Vault's plugin protocol. The plugin never receives the client
 //! token (only a per-mount salted id) nor `Authorization`/`X-Vault-Token`, whatever the mount's
 //! `passthrough_request_headers` say; no plugin code runs for a request with a bad or missing
-//! token; and a plugin's own client token, lease id, wrapping and unlisted or security headers
+//! token; and a plugin's own client token, lease id, wrapping token and unlisted or security headers
 //! never reach the client.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -122,7 +122,25 @@ async fn a_plugin_answers_only_what_the_core_allows() {
     )
     .await;
     assert_eq!(tune.status, 204, "{}", tune.body);
-    let r = call(&s, "GET", "echo/answer", Some("root"), None).await;
+    let w = call(&s, "GET", "echo/answer", Some("root"), None).await;
+    assert_eq!(w.status, 200, "{}", w.body);
+    // The plugin asked for its answer to be wrapped (a wrap_info with a TTL): as in Vault the
+    // core wraps it, with a wrapping token, creation path and time of its own.
+    let text = w.body.to_string();
+    assert!(!text.contains("made-by-the-plugin"), "{text}");
+    assert_eq!(w.body["data"], Value::Null, "{}", w.body);
+    let info = &w.body["wrap_info"];
+    assert_eq!(info["ttl"], json!(60), "{}", w.body);
+    assert_eq!(info["creation_path"], json!("echo/answer"), "{}", w.body);
+    assert_ne!(
+        info["creation_time"],
+        json!("2026-01-01T00:00:00Z"),
+        "{}",
+        w.body
+    );
+    let wrapping_token = info["token"].as_str().expect("wrapping token");
+    assert!(wrapping_token.starts_with("hvs."), "{wrapping_token}");
+    let r = call(&s, "PUT", "sys/wrapping/unwrap", Some(wrapping_token), None).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let text = r.body.to_string();
     assert!(!text.contains("made-by-the-plugin"), "{text}");
@@ -136,6 +154,8 @@ async fn a_plugin_answers_only_what_the_core_allows() {
     assert_eq!(r.body["auth"]["accessor"], "");
     // Only the allowed header passes; the server's own headers are never replaced, even when
     // the mount allows the name.
+    let r = call(&s, "GET", "echo/headers", Some("root"), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.headers["x-echo-allowed"], "yes");
     assert!(r.headers.get("x-echo-other").is_none());
     let cache: Vec<_> = r.headers.get_all("cache-control").iter().collect();
