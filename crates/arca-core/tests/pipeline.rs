@@ -62,7 +62,8 @@ impl Backend for Recorder {
             wrap_info: Some(ResponseWrapInfo {
                 token: String::from("hvs.backend-wrap").into(),
                 accessor: String::new(),
-                ttl: 60,
+                // No TTL: not a request to be wrapped, only a token the core must drop.
+                ttl: 0,
                 creation_time: String::new(),
                 creation_path: String::new(),
                 wrapped_accessor: String::new(),
