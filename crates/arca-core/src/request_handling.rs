@@ -187,7 +187,7 @@ impl Core {
         if let Some(used) = token_use {
             used.finish().await?;
         }
-        let mut resp = result?;
+        let mut resp = result.map_err(|e| wrap.answer_error(e))?;
         if seals {
             // Sealing waits for every request in flight, this one included: let go first.
             drop(state_guard);

@@ -88,6 +88,18 @@ pub(crate) struct WrapContext {
 }
 
 impl WrapContext {
+    /// The error a backend's failed answer becomes: as in Vault, a listing asked to be wrapped
+    /// that finds nothing (a backend's bare 404) is `unsupported path`, as an empty listing
+    /// answered in full is.
+    pub(crate) fn answer_error(&self, e: LogicalError) -> LogicalError {
+        let empty_404 =
+            matches!(&e, LogicalError::Coded { status: 404, message } if message.is_empty());
+        if empty_404 && self.listing && !self.requested_ttl.is_zero() {
+            return LogicalError::not_found("unsupported path");
+        }
+        e
+    }
+
     /// Keeps what wrapping needs of `req`, whose full path is `full_path`.
     pub(crate) fn of(req: &Request, full_path: &str) -> WrapContext {
         WrapContext {
