@@ -173,8 +173,8 @@ impl Core {
                 &mount.config.allowed_response_headers,
                 r,
             );
-            // Leases: a secret with a TTL, and a token minted by auth/token/. Registered
-            // before a last use revokes the token, so the token's revocation takes them too.
+            // Leases for a secret with a TTL (tokens get theirs where they are minted).
+            // Registered before a last use revokes the token, so its revocation takes them too.
             if let Err(e) = self
                 .inner
                 .leases

@@ -27,7 +27,7 @@ pub(crate) struct TokenBackend {
     policies: Arc<PolicyStore>,
     /// For the token mount's tuned TTLs; held weakly, as the mount table owns this backend.
     mounts: Weak<MountStore>,
-    /// Token leases: moved to the new expiry on renewal.
+    /// Token leases: made at creation, moved to the new expiry on renewal.
     leases: Arc<ExpirationManager>,
 }
 
@@ -283,6 +283,12 @@ impl TokenBackend {
         let token_type = check_type_and_role(&mut fields, role.as_ref())?;
         let new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
         let (token, entry) = self.tokens.create(new.entry, new.custom_id).await?;
+        // Its lease, made here where the entry is at hand. Untracked, a token with a TTL would
+        // outlive it: a failed registration revokes the token, as Vault's token store does.
+        if let Err(e) = self.leases.register_token(&entry).await {
+            self.tokens.revoke_tree(&entry.id_hash).await?;
+            return Err(e);
+        }
         answer_create(&self.policies, &token, &entry, new.plan, new.warnings).await
     }
 

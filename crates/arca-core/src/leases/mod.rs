@@ -285,8 +285,8 @@ impl ExpirationManager {
 
     /// The pipeline's one call after a backend's answer is screened: a `secret` gets a lease
     /// (its TTL computed as Vault's `CalculateTTL` against the mount's limits; KV, generic
-    /// and cubbyhole mounts answer the TTL with `renewable: false` and no lease), and a token
-    /// minted by `auth/token/` gets its token lease.
+    /// and cubbyhole mounts answer the TTL with `renewable: false` and no lease). Tokens get
+    /// theirs where they are minted ([`ExpirationManager::register_token`]).
     pub(crate) async fn register_response(
         &self,
         mount_path: &str,
@@ -299,15 +299,6 @@ impl ExpirationManager {
             self.register_secret(mount_path, rel, mount, issuer, resp)
                 .await?;
         }
-        if mount_path == "auth/token/"
-            && !rel.starts_with("renew")
-            && let Some(auth) = resp.auth.as_ref()
-            && !auth.client_token.is_empty()
-            && auth.token_type != "batch"
-            && let Some(entry) = self.tokens.lookup_with(&auth.client_token, true).await?
-        {
-            self.register_token(&entry).await?;
-        }
         Ok(())
     }
 
@@ -319,15 +310,10 @@ impl ExpirationManager {
         issuer: Option<&TokenEntry>,
         resp: &mut Response,
     ) -> Result<(), LogicalError> {
-        let leased_passthrough = mount
-            .options
-            .as_ref()
-            .and_then(|o| o.get("leased_passthrough"))
-            .is_some_and(|v| v == "true");
         let Some(secret) = resp.secret.as_mut() else {
             return Ok(());
         };
-        if UNLEASED_KINDS.contains(&mount.kind.as_str()) && !leased_passthrough {
+        if UNLEASED_KINDS.contains(&mount.kind.as_str()) {
             secret.lease.renewable = false;
             return Ok(());
         }
