@@ -207,6 +207,18 @@ async fn no_write_reaches_a_path_ending_in_a_slash() {
             let got = send(&s, method, path, token, &[], Some(body)).await;
             assert_eq!(got, refused, "{method} {path} on {}", s.addr);
         }
+        // A merge patch is a write too.
+        let patch = [("Content-Type", "application/merge-patch+json")];
+        let got = send(
+            &s,
+            "PATCH",
+            "secret/data/foo/",
+            Some("root"),
+            &patch,
+            Some("{}"),
+        )
+        .await;
+        assert_eq!(got, refused, "PATCH on {}", s.addr);
         // Nothing was written: the mount and the policy do not exist.
         let (status, _) = send(&s, "GET", "sys/policy/foo", Some("root"), &[], None).await;
         assert_eq!(status, 404, "{}", s.addr);
