@@ -8,7 +8,7 @@
 //! false) answers 202 with no body; `tidy` answers 202 with a warning; `count` and the list of
 //! irrevocable leases answer only for `type=irrevocable` (else a bare 404). `revoke-prefix`,
 //! `revoke-force` and the `lookup/<prefix>` list need `sudo` (root paths of the `sys/`
-//! backend). Writes to a path ending in `/` are refused as OpenBao's pipeline refuses them.
+//! backend). Writes to a path ending in `/` never get here: the pipeline refuses them, as OpenBao's.
 
 use std::sync::Arc;
 use std::time::Duration;
