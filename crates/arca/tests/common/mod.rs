@@ -220,7 +220,16 @@ pub struct Answer {
 
 pub fn client() -> reqwest::Client {
     static C: OnceLock<reqwest::Client> = OnceLock::new();
-    C.get_or_init(reqwest::Client::new).clone()
+    // No idle connections are kept: each test has a runtime of its own, and a connection
+    // pooled by a finished test (its runtime gone) to a port a later server reuses would be
+    // handed out dead (`connection reset by peer`).
+    C.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .expect("HTTP client")
+    })
+    .clone()
 }
 
 /// Sends a request with an optional token and JSON body.
