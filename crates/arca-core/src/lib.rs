@@ -2,6 +2,7 @@
 //! mount tables and router, the token and policy stores, and the request pipeline. It builds
 //! backends only through the factories it is handed, so it depends on no engine.
 
+mod audit;
 mod backend_boundary;
 pub mod catalog;
 mod core;
@@ -24,7 +25,9 @@ mod views;
 mod wrapping;
 mod wrapping_jwt;
 
-pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
+pub use crate::core::{
+    BackendRegistry, ClusterInfo, ConfigAuditDevice, Core, CoreConfig, InitResult,
+};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

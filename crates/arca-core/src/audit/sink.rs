@@ -1,0 +1,41 @@
+//! Where a device's lines go: the seam between the broker, which formats a line, and the
+//! device kinds (file, socket, syslog), which only write bytes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use super::AuditError;
+
+/// A device's options as `sys/audit/<path>` takes them: strings by name.
+pub(crate) type Options = BTreeMap<String, String>;
+
+/// The byte sink of one audit device.
+///
+/// `write` is handed one complete line (prefix, entry and the trailing newline) and returns
+/// once the line is written, or fails. A sink never blocks its caller longer than its
+/// `write_timeout` ([`Sink::write_timeout`]); the broker also bounds the call by it, so a
+/// stuck disk or a full socket fails the write instead of holding the server.
+#[async_trait]
+pub(crate) trait Sink: Send + Sync {
+    /// Writes one complete line.
+    async fn write(&self, line: &[u8]) -> Result<(), AuditError>;
+
+    /// Reopens the file or reconnects the socket (SIGHUP, after log rotation).
+    async fn reload(&self) -> Result<(), AuditError>;
+
+    /// How long one write may take before it fails.
+    fn write_timeout(&self) -> Duration;
+}
+
+/// Parses a boolean option as Go's `strconv.ParseBool` does, with its error text.
+pub(crate) fn parse_bool(value: &str) -> Result<bool, AuditError> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        _ => Err(AuditError::Config(format!(
+            "strconv.ParseBool: parsing {value:?}: invalid syntax"
+        ))),
+    }
+}
