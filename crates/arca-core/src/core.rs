@@ -15,6 +15,7 @@ use arca_storage::PhysicalBackend;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
+use crate::audit::{AuditBroker, BrokerConfig};
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
@@ -123,6 +124,8 @@ pub(crate) struct Inner {
     pub(crate) leases: Arc<ExpirationManager>,
     /// Response wrapping: wrapping tokens and the responses in their cubbyholes.
     pub(crate) wrapping: Arc<Wrapping>,
+    /// Audit devices: every request and response is logged through them, fail closed.
+    pub(crate) audit: Arc<AuditBroker>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -176,8 +179,18 @@ impl Core {
             tokens.clone(),
             leases.clone(),
             Arc::downgrade(&mounts),
-            Arc::new(BarrierView::new(barrier, "core/wrapping/")),
+            Arc::new(BarrierView::new(barrier.clone(), "core/wrapping/")),
             config.api_addr.clone(),
+        ));
+        let audit = Arc::new(AuditBroker::new(
+            BrokerConfig {
+                devices: config.audit_devices.clone(),
+                allow_api_creation: config.unsafe_allow_api_audit_creation,
+                allow_prefix: config.allow_audit_log_prefixing,
+                plugin_directory: config.plugin_directory.clone(),
+            },
+            Arc::new(BarrierView::new(barrier.clone(), "core/")),
+            Arc::new(BarrierView::new(barrier, "audit/")),
         ));
         let inner = Arc::new(Inner {
             config,
@@ -189,6 +202,7 @@ impl Core {
             reloads: Arc::new(ReloadLog::default()),
             leases,
             wrapping,
+            audit,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -330,7 +344,11 @@ impl Core {
 
     /// Reopens every file audit device and reconnects every socket device (SIGHUP, after a
     /// log rotation). Failures are logged; a device that cannot reopen fails its next write.
-    pub async fn reload_audit_devices(&self) {}
+    pub async fn reload_audit_devices(&self) {
+        if !self.sealed() {
+            self.inner.audit.reload().await;
+        }
+    }
 
     /// The current mount table of `kind`.
     pub fn mount_entries(&self, kind: TableKind) -> Vec<crate::mounts::MountEntry> {
@@ -344,7 +362,7 @@ impl Core {
 }
 
 /// Brings the subsystems over the barrier up at unseal, in dependency order, and stops them
-/// at seal. The expiration manager, audit broker and identity store will start here too.
+/// at seal. The identity store will start here too.
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
@@ -381,6 +399,7 @@ impl Lifecycle for Core {
         inner.wrapping.setup().await?;
         inner.catalog.load().await?;
         inner.mounts.load().await?;
+        inner.audit.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
         Ok(())
@@ -392,6 +411,7 @@ impl Lifecycle for Core {
 
     async fn teardown(&self) {
         self.inner.leases.stop();
+        self.inner.audit.teardown();
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
         self.inner.policies.teardown();
@@ -412,6 +432,7 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
         reloads: inner.reloads.clone(),
         leases: inner.leases.clone(),
         wrapping: inner.wrapping.clone(),
+        audit: inner.audit.clone(),
     };
     let tokens = inner.tokens.clone();
     let leases = inner.leases.clone();

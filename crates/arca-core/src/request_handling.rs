@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arca_policy::{AclRequest, Operation as AclOp};
 use arca_sdk::{LogicalError, Operation, Request, Response};
 
+use crate::audit::{AuditRecord, MountInfo};
 use crate::backend_boundary;
 use crate::core::Core;
 use crate::token_store::TokenEntry;
@@ -29,7 +30,11 @@ pub(crate) fn acl_op(op: Operation) -> AclOp {
 
 impl Core {
     /// Handles one request end to end. `Ok(None)` means 204.
-    pub async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+    ///
+    /// With audit devices enabled, the request is recorded before its backend runs and the
+    /// answer (or the error) after, fail closed: a request no device records fails with 500
+    /// `internal error` and its backend never runs.
+    pub async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         if let Some(result) =
             crate::sys::handle_pre_seal(&self.inner.seal, self, &self.inner.tokens, &req).await
         {
@@ -38,6 +43,37 @@ impl Core {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
+        let audit = &self.inner.audit;
+        if !audit.enabled() || unaudited(&req.path) {
+            return self.route_request(req, None).await;
+        }
+        let mut rec = AuditRecord::of(&req);
+        let result = self.route_request(req, Some(&mut rec)).await;
+        match result {
+            Err(e) if rec.audit_failed => Err(e),
+            Err(e) => {
+                let text = error_text(&e);
+                let text = (!text.is_empty()).then_some(text.as_str());
+                if !rec.request_logged {
+                    audit.log_request(&rec, text).await?;
+                }
+                audit.log_response(&rec, None, text).await?;
+                Err(e)
+            }
+            Ok(resp) => {
+                audit.log_response(&rec, resp.as_ref(), None).await?;
+                Ok(resp)
+            }
+        }
+    }
+
+    /// The pipeline after the seal check: routing, token, ACL, the request's audit line,
+    /// backend, leases, wrapping.
+    async fn route_request(
+        &self,
+        mut req: Request,
+        mut audit: Option<&mut AuditRecord>,
+    ) -> Result<Option<Response>, LogicalError> {
         // As Vault's `handleCancelableRequest`: no write reaches a path ending in `/`, whatever
         // the mount, before routing and before the token is looked at.
         if req.path.ends_with('/')
@@ -55,12 +91,18 @@ impl Core {
             return Err(LogicalError::Sealed);
         }
         let Some((mount_path, route)) = self.inner.mounts.router().route(&req.path) else {
+            if let Some(rec) = audit.as_deref_mut() {
+                rec.token = self.lookup_request_token(&req).await.ok();
+            }
             return Err(self.unrouted(&req).await);
         };
         let full_path = req.path.clone();
         let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
         let mount = route.mount.load_full();
         let handle = route.backend.load_full();
+        if let Some(rec) = audit.as_deref_mut() {
+            rec.mount = Some(MountInfo::of(&mount_path, &mount));
+        }
 
         req.mount_point = mount_path.clone();
         req.mount_type = mount.kind.clone();
@@ -86,7 +128,12 @@ impl Core {
         let mut token_entry: Option<Arc<TokenEntry>> = None;
         if !unauthenticated || !req.token().is_empty() {
             match self.lookup_request_token(&req).await {
-                Ok(entry) => token_entry = Some(entry),
+                Ok(entry) => {
+                    if let Some(rec) = audit.as_deref_mut() {
+                        rec.token = Some(entry.clone());
+                    }
+                    token_entry = Some(entry)
+                }
                 Err(_) if own_wrapping_token => return Err(wrapping::invalid_token()),
                 Err(e) if !unauthenticated => return Err(e),
                 Err(_) => {}
@@ -141,6 +188,9 @@ impl Core {
                 let acl = self
                     .check_acl(&req, &full_path, route.is_root_path(&rel), &entry)
                     .await;
+                if let Some(rec) = audit.as_deref_mut() {
+                    rec.allowed = Some(acl.is_ok());
+                }
                 if let Err(e) = acl {
                     if let Some(used) = token_use.take() {
                         used.finish().await?;
@@ -161,6 +211,20 @@ impl Core {
             req.policies = te.policies.clone();
         }
         let wrap = WrapContext::of(&req, &full_path);
+
+        // The request's audit line, before the backend runs: no device records it, the
+        // request fails here and nothing is done.
+        if let Some(rec) = audit {
+            rec.set_operation(req.operation);
+            rec.request_logged = true;
+            if let Err(e) = self.inner.audit.log_request(rec, None).await {
+                rec.audit_failed = true;
+                if let Some(used) = token_use {
+                    used.finish().await?;
+                }
+                return Err(e);
+            }
+        }
 
         let mount_type = mount.kind.clone();
         let seals = mount_type == "system"
@@ -260,6 +324,16 @@ impl Core {
         }
         Ok(())
     }
+}
+
+/// Requests OpenBao leaves out of the audit log.
+fn unaudited(path: &str) -> bool {
+    matches!(path.trim_end_matches('/'), "sys/leader" | "sys/step-down")
+}
+
+/// An error as an audit line records it: the text the client reads.
+fn error_text(e: &LogicalError) -> String {
+    e.wire_messages().join("\n")
 }
 
 /// The refusal of a known token (by its ACL, or because its last use is taken): 403 with

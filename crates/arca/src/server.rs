@@ -277,6 +277,8 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.cluster_name = config.cluster_name.clone();
     core_config.api_addr = config.api_addr.clone();
     core_config.plugin_directory = config.plugin_directory.clone();
+    core_config.unsafe_allow_api_audit_creation =
+        config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
     // A test knob (Vault has it only in its test harness): the base of the backoff between
     // failed lease revocations, so tests can watch retries without waiting minutes.

@@ -2,12 +2,18 @@
 //! the device table kept in the barrier, Vault's entry format with HMAC'd strings, and the
 //! device kinds (file, socket, syslog).
 
+mod broker;
+mod device;
+mod entry;
 mod file;
+mod hash;
 mod jsonx;
 mod sink;
 mod socket;
 mod syslog;
 
+pub(crate) use broker::{AuditBroker, BrokerConfig};
+pub(crate) use entry::{AuditRecord, MountInfo};
 pub(crate) use sink::{Options, Sink};
 
 /// Why an audit device could not be set up or could not write.

@@ -1,6 +1,5 @@
 //! The `socket` device: writes lines to a TCP, UDP or unix socket, reconnecting on failure.
 
-use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,10 +13,7 @@ impl SocketSink {
     /// Builds the sink from `file_path` (or `path`), `mode` and `write_timeout`; refuses a
     /// file inside `plugin_directory`; opens the file (created 0600) unless it is `stdout` or
     /// `discard`.
-    pub(crate) fn new(
-        _options: &Options,
-        _plugin_directory: Option<&Path>,
-    ) -> Result<SocketSink, AuditError> {
+    pub(crate) fn new(_options: &Options) -> Result<SocketSink, AuditError> {
         Err(AuditError::Config(
             "socket audit devices are not built yet".into(),
         ))

@@ -1,6 +1,5 @@
 //! The `syslog` device: sends lines to the local syslog daemon.
 
-use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,10 +13,7 @@ impl SyslogSink {
     /// Builds the sink from `file_path` (or `path`), `mode` and `write_timeout`; refuses a
     /// file inside `plugin_directory`; opens the file (created 0600) unless it is `stdout` or
     /// `discard`.
-    pub(crate) fn new(
-        _options: &Options,
-        _plugin_directory: Option<&Path>,
-    ) -> Result<SyslogSink, AuditError> {
+    pub(crate) fn new(_options: &Options) -> Result<SyslogSink, AuditError> {
         Err(AuditError::Config(
             "syslog audit devices are not built yet".into(),
         ))

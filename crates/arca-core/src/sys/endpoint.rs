@@ -75,6 +75,16 @@ pub(crate) enum Endpoint {
     WrappingLookup,
     /// `wrapping/rewrap`.
     WrappingRewrap,
+    /// `audit`: the device table (sudo).
+    Audit,
+    /// `audit/<path>`: enable (PUT) or disable (DELETE) a device (sudo).
+    AuditDevice(String),
+    /// `audit-hash/<path>`: an input HMAC'd with that device's salt.
+    AuditHash(String),
+    /// `config/auditing/request-headers`: the audited request headers (sudo).
+    AuditedHeaders,
+    /// `config/auditing/request-headers/<header>` (sudo).
+    AuditedHeader(String),
 }
 
 /// The catalog types a typed catalog path accepts.
@@ -122,7 +132,18 @@ impl Endpoint {
             "wrapping/unwrap" => E::WrappingUnwrap,
             "wrapping/lookup" => E::WrappingLookup,
             "wrapping/rewrap" => E::WrappingRewrap,
+            "audit" => E::Audit,
+            "config/auditing/request-headers" => E::AuditedHeaders,
             _ => {
+                if let Some(rest) = p.strip_prefix("audit/") {
+                    return Some(E::AuditDevice(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("audit-hash/") {
+                    return Some(E::AuditHash(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("config/auditing/request-headers/") {
+                    return Some(E::AuditedHeader(rest.to_string()));
+                }
                 if let Some(rest) = p.strip_prefix("plugins/catalog/") {
                     let rest = rest.trim_end_matches('/');
                     if CATALOG_TYPES.contains(&rest) {
@@ -194,6 +215,18 @@ const MOUNT_FIELDS: &[(&str, FieldType)] = &[
     ("seal_wrap", T::Bool),
     ("type", T::String),
 ];
+/// Parameters of `sys/audit/<path>`.
+const AUDIT_FIELDS: &[(&str, FieldType)] = &[
+    ("description", T::String),
+    ("local", T::Bool),
+    ("options", T::KvPairs),
+    ("path", T::String),
+    ("type", T::String),
+];
+/// Parameters of `sys/audit-hash/<path>`.
+const AUDIT_HASH_FIELDS: &[(&str, FieldType)] = &[("input", T::String), ("path", T::String)];
+/// Parameters of `sys/config/auditing/request-headers/<header>`.
+const AUDITED_HEADER_FIELDS: &[(&str, FieldType)] = &[("header", T::String), ("hmac", T::Bool)];
 /// Parameters of tune; the TTLs are strings, parsed by the handler with Go's texts.
 const TUNE_FIELDS: &[(&str, FieldType)] = &[
     ("allowed_response_headers", T::CommaStringSlice),
@@ -283,7 +316,12 @@ impl Endpoint {
             | E::Policies
             | E::PoliciesAcl
             | E::ResultantAcl
-            | E::PluginsCatalog => &[],
+            | E::PluginsCatalog
+            | E::Audit
+            | E::AuditedHeaders => &[],
+            E::AuditDevice(_) => AUDIT_FIELDS,
+            E::AuditHash(_) => AUDIT_HASH_FIELDS,
+            E::AuditedHeader(_) => AUDITED_HEADER_FIELDS,
             E::Mount(_) | E::AuthMount(_) => MOUNT_FIELDS,
             E::MountTune(_) | E::AuthTune(_) => TUNE_FIELDS,
             E::Remount => REMOUNT_FIELDS,

@@ -1,6 +1,7 @@
 //! The system backend (`sys/`): a typed model of every endpoint, parsed from operation and
 //! path before anything runs, then served by the core.
 
+mod audit;
 mod endpoint;
 mod health;
 mod leases;
@@ -21,6 +22,7 @@ use arca_sdk::{
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use crate::audit::AuditBroker;
 use crate::catalog::Catalog;
 use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
@@ -50,6 +52,8 @@ pub(crate) struct SystemDeps {
     pub(crate) leases: Arc<ExpirationManager>,
     /// `sys/wrapping/*`.
     pub(crate) wrapping: Arc<Wrapping>,
+    /// `sys/audit*`, `sys/config/auditing/*`.
+    pub(crate) audit: Arc<AuditBroker>,
 }
 
 /// The `sys/` backend.
@@ -588,6 +592,14 @@ impl SystemBackend {
                 e @ (E::WrappingWrap | E::WrappingUnwrap | E::WrappingLookup | E::WrappingRewrap),
                 op,
             ) => wrapping::handle(&deps.wrapping, e, op, &req).await,
+            (
+                e @ (E::Audit
+                | E::AuditDevice(_)
+                | E::AuditHash(_)
+                | E::AuditedHeaders
+                | E::AuditedHeader(_)),
+                op,
+            ) => audit::handle(&deps.audit, e, op, &req).await,
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }

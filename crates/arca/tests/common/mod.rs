@@ -179,10 +179,17 @@ impl Server {
         dir: Option<tempfile::TempDir>,
         plugin_dir: Option<&Path>,
     ) -> Server {
-        let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
         let plugins = plugin_dir
             .map(|p| format!("plugin_directory = \"{}\"\n", p.display()))
             .unwrap_or_default();
+        Server::with_config_extra(dir, &plugins)
+    }
+
+    /// [`Server::with_file_storage`] whose config file ends with `extra` (more top-level
+    /// keys and stanzas, e.g. `unsafe_allow_api_audit_creation = true` or `audit` blocks).
+    pub fn with_config_extra(dir: Option<tempfile::TempDir>, extra: &str) -> Server {
+        let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
+        let plugins = extra;
         spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
             let dir = dir.expect("storage dir");
             let data = dir.join("data");
