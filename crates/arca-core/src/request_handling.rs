@@ -48,6 +48,7 @@ impl Core {
             return self.route_request(req, None).await;
         }
         let mut rec = AuditRecord::of(&req);
+        rec.headers = audit.pick_headers(&req.headers);
         let result = self.route_request(req, Some(&mut rec)).await;
         match result {
             Err(e) if rec.audit_failed => Err(e),

@@ -735,6 +735,88 @@ async fn enabling_answers_as_openbao() {
         r.body,
         json!({"errors": ["the \"input\" parameter is empty"]})
     );
+    // Audited request headers: recorded when configured, HMAC'd when asked.
+    for (h, body) in [("X-Test", json!({"hmac": true})), ("X-Plain", json!({}))] {
+        let r = call(
+            &s,
+            "PUT",
+            &format!("sys/config/auditing/request-headers/{h}"),
+            Some(&root),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let r = call(
+        &s,
+        "GET",
+        "sys/config/auditing/request-headers",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body["data"],
+        json!({"headers": {"x-plain": {"hmac": false}, "x-test": {"hmac": true}}})
+    );
+    assert_eq!(r.body["headers"], r.body["data"]["headers"]);
+    let r = call(
+        &s,
+        "GET",
+        "sys/config/auditing/request-headers/X-Test",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(r.body["data"], json!({"X-Test": {"hmac": true}}));
+    let r = call(
+        &s,
+        "GET",
+        "sys/config/auditing/request-headers/nope",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(
+        r.body,
+        json!({"errors": ["Could not find header in config"]})
+    );
+    let r = call_with(
+        &s,
+        "GET",
+        "sys/mounts",
+        Some(&root),
+        &[("X-Test", "secretval"), ("X-Plain", "p1"), ("X-Other", "o")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let hash = call(
+        &s,
+        "PUT",
+        "sys/audit-hash/f1",
+        Some(&root),
+        Some(json!({"input": "secretval"})),
+    )
+    .await
+    .body["data"]["hash"]
+        .clone();
+    let line = lines_for(&log, "sys/mounts")
+        .pop()
+        .expect("sys/mounts line");
+    assert_eq!(
+        line["request"]["headers"],
+        json!({"x-plain": ["p1"], "x-test": [hash]})
+    );
+    let r = call(
+        &s,
+        "DELETE",
+        "sys/config/auditing/request-headers/X-Plain",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 204);
     // sys/audit needs sudo.
     let (child, _) = common::create_token(&s, &root, json!({"policies": ["default"]})).await;
     let r = call(&s, "GET", "sys/audit", Some(&child), None).await;

@@ -456,6 +456,18 @@ impl AuditBroker {
         }
     }
 
+    /// The headers of `given` that are audited (none unless configured).
+    pub(crate) fn pick_headers(
+        &self,
+        given: &std::collections::HashMap<String, Vec<String>>,
+    ) -> std::collections::HashMap<String, Vec<String>> {
+        let audited = self.headers.load();
+        audited
+            .keys()
+            .filter_map(|name| given.get(name).map(|v| (name.clone(), v.clone())))
+            .collect()
+    }
+
     /// `sys/config/auditing/request-headers`: every audited header.
     pub(crate) fn headers(&self) -> Value {
         let h = self.headers.load();

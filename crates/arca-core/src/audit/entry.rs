@@ -72,7 +72,7 @@ pub(crate) struct AuditRecord {
     pub(crate) remote_address: String,
     pub(crate) remote_port: u16,
     pub(crate) wrap_ttl: u64,
-    /// The request's headers (lower-case names); only the audited ones are recorded.
+    /// The request's audited headers (lower-case names), set by the broker.
     pub(crate) headers: HashMap<String, Vec<String>>,
     /// Set once the request is routed.
     pub(crate) mount: Option<MountInfo>,
@@ -103,7 +103,6 @@ impl AuditRecord {
             remote_address,
             remote_port,
             wrap_ttl: req.wrap_info.as_ref().map_or(0, |w| w.ttl.as_secs()),
-            headers: req.headers.clone(),
             ..AuditRecord::default()
         }
     }

@@ -4,7 +4,7 @@
 use arca_sdk::{LogicalError, Operation, Request, Response};
 use serde_json::{Value, json};
 
-use super::{Endpoint, bool_field, data, legacy, str_field};
+use super::{Endpoint, bool_field, legacy, str_field};
 use crate::audit::{AuditBroker, Options};
 
 /// Runs one audit endpoint.
@@ -61,7 +61,7 @@ pub(crate) async fn handle(
         (E::AuditedHeader(header), O::Read) => {
             let all = audit.headers();
             match all.get(header.to_ascii_lowercase()) {
-                Some(setting) => data(json!({ header: setting })),
+                Some(setting) => legacy(json!({ header: setting })),
                 None => Err(LogicalError::bad_request("Could not find header in config")),
             }
         }
