@@ -844,3 +844,102 @@ async fn without_the_flag_the_api_cannot_enable_a_device() {
     );
     assert!(!dir.path().join("a.log").exists());
 }
+
+#[tokio::test]
+async fn a_file_device_reopens_on_sighup_and_stays_out_of_the_plugin_directory() {
+    let plugins = tempfile::tempdir().expect("tempdir");
+    let logs = tempfile::tempdir().expect("tempdir");
+    let log = logs.path().join("audit.log");
+    let extra = format!(
+        "{CONFIG}plugin_directory = \"{}\"\n",
+        plugins.path().display()
+    );
+    let s = Server::with_config_extra(None, &extra);
+    let (_key, root) = init_unseal(&s).await;
+    // CVE-2025-6000: no audit file inside the plugin directory, whatever the spelling.
+    for inside in [
+        plugins.path().join("evil"),
+        plugins.path().join("sub/../evil2"),
+        plugins.path().join("new/dir/evil3"),
+    ] {
+        let r = enable(
+            &s,
+            &root,
+            "evil",
+            json!({"type": "file", "options": {"file_path": inside}}),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}: {}", inside.display(), r.body);
+        assert!(!inside.exists(), "{}", inside.display());
+    }
+    let r = enable(
+        &s,
+        &root,
+        "file",
+        json!({"type": "file", "options": {"file_path": log}}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(
+        call(&s, "GET", "sys/mounts", Some(&root), None)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(lines_for(&log, "sys/mounts").len(), 2);
+
+    // logrotate: the file is moved away, SIGHUP reopens the configured path.
+    let rotated = logs.path().join("audit.log.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &s.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    // The reopen creates the file again at once.
+    arca_testkit::wait_until("the file reopened", Duration::from_secs(20), || {
+        log.exists().then_some(())
+    });
+    let r = call(&s, "GET", "sys/policy", Some(&root), None).await;
+    assert_eq!(r.status, 200, "the server survives SIGHUP: {}", r.body);
+    assert_eq!(
+        lines_for(&log, "sys/policy").len(),
+        2,
+        "new lines go to the new file"
+    );
+    let mode = std::fs::metadata(&log).expect("log").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(
+        lines_for(&rotated, "sys/mounts").len(),
+        2,
+        "the old file keeps its lines"
+    );
+}
+
+#[tokio::test]
+async fn a_device_declared_in_the_config_is_enabled_at_unseal_and_kept() {
+    let logs = tempfile::tempdir().expect("tempdir");
+    let log = logs.path().join("declared.log");
+    // No API creation: a declared device is enabled either way.
+    let extra = format!(
+        "audit \"file\" \"declared\" {{\n  description = \"from config\"\n  options = {{\n    file_path = \"{}\"\n  }}\n}}\n",
+        log.display()
+    );
+    let s = Server::with_config_extra(None, &extra);
+    let (_key, root) = init_unseal(&s).await;
+    let r = call(&s, "GET", "sys/audit", Some(&root), None).await;
+    assert_eq!(
+        r.body["data"]["declared/"],
+        json!({"description": "from config", "local": false,
+               "options": {"file_path": log}, "path": "declared/", "type": "file"})
+    );
+    assert!(!lines_for(&log, "sys/audit").is_empty(), "it records");
+    let r = call(&s, "DELETE", "sys/audit/declared", Some(&root), None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.body,
+        json!({"errors": ["cannot disable configuration-managed audit device"]})
+    );
+    let r = call(&s, "GET", "sys/audit", Some(&root), None).await;
+    assert!(r.body["data"]["declared/"].is_object());
+}
