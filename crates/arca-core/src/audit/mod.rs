@@ -8,6 +8,7 @@ mod entry;
 mod file;
 mod hash;
 mod jsonx;
+mod os_error;
 mod sink;
 mod socket;
 mod syslog;
