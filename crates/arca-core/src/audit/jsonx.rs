@@ -1,12 +1,14 @@
 //! JSONx (IBM's XML encoding of JSON), the `format = "jsonx"` of Vault's audit devices.
 //!
-//! The document Vault writes: an XML declaration, then a root `json:object` carrying the JSONx
-//! namespace, whose children are the entry's members in name order; each value is a
-//! `json:string`, `json:number`, `json:boolean`, `json:null`, `json:array` or `json:object`
-//! element with the member's key in its `name` attribute (array items have no name). Unlike
-//! the Go library Vault used, string values are escaped too, so every document is well-formed
-//! XML. Characters XML 1.0 cannot carry (most control characters) become U+FFFD, as Go's
-//! `xml.EscapeText` writes them.
+//! Each value is a `json:string`, `json:number`, `json:boolean`, `json:null`, `json:array` or
+//! `json:object` element, with an object member's key in its `name` attribute (array items
+//! have none) and members in name order, as Vault writes them. Vault wrote only the entry's
+//! members, one after the other: a fragment with an unbound `json:` prefix, which no XML
+//! parser takes. Arca writes the whole document instead (as the `Marshal` of the library
+//! Vault used): an XML declaration, then a root `json:object` that declares the JSONx
+//! namespace and holds those same member elements, so each line parses as XML. String values
+//! are escaped too (Vault's library left them raw); characters XML 1.0 cannot carry (most
+//! control characters) become U+FFFD, as Go's `xml.EscapeText` writes them.
 
 use serde_json::Value;
 
