@@ -120,12 +120,13 @@ async fn lines_hold_hmacs_and_never_a_secret() {
     assert_eq!(r.body["data"]["data"]["password"], kv_secret, "{}", r.body);
     let wrapped_secret = "GOLDEN-wrapped-c0ffee";
     secrets.push(wrapped_secret.into());
-    let r = call(
+    let r = call_with(
         &s,
         "PUT",
         "sys/wrapping/wrap",
         Some(&root),
-        Some(json!({"inner": wrapped_secret})),
+        &[("X-Vault-Wrap-TTL", "60")],
+        Some(common::Body::Json(json!({"inner": wrapped_secret}))),
     )
     .await;
     let wrapping2 = r.body["wrap_info"]["token"]
@@ -433,7 +434,9 @@ async fn no_device_records_the_request_so_it_fails_and_changes_nothing() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     assert_eq!(kv_write(&s, &root, "before").await.status, 204);
-    assert!(collector.count() >= 2, "the device records");
+    arca_testkit::wait_until("the device's lines", Duration::from_secs(10), || {
+        (collector.count() >= 2).then_some(())
+    });
     let accessors = call(&s, "LIST", "auth/token/accessors", Some(&root), None).await;
     let accessors_before = accessors.body["data"]["keys"].as_array().map(Vec::len);
     collector.stop();
@@ -515,7 +518,12 @@ async fn a_blocked_device_fails_after_its_write_timeout_and_holds_nothing() {
     assert_eq!(r.status, 204, "{}", r.body);
     // Numbers are logged as they are: each line carries ~300 KB, so the socket's buffer
     // fills within a few requests and the next write blocks.
-    let big: Vec<u64> = (0..50_000).map(|i| 1_000_000 + i).collect();
+    let big: serde_json::Map<String, Value> = (0..20)
+        .map(|k| {
+            let numbers: Vec<u64> = (0..5_000).map(|i| 1_000_000 + i).collect();
+            (format!("n{k}"), json!(numbers))
+        })
+        .collect();
     let mut failed = None;
     for i in 0..40 {
         let started = Instant::now();
@@ -524,7 +532,7 @@ async fn a_blocked_device_fails_after_its_write_timeout_and_holds_nothing() {
             "PUT",
             &format!("kv/big{i}"),
             Some(&root),
-            Some(json!({ "numbers": big })),
+            Some(Value::Object(big.clone())),
         )
         .await;
         assert!(
