@@ -4,7 +4,6 @@
 /// Top-level keys of Vault/OpenBao server configs that Arca accepts and ignores.
 pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "administrative_namespace_path",
-    "audit",
     "cache",
     "cluster_cipher_suites",
     "default_max_request_duration",
@@ -132,7 +131,7 @@ mod tests {
         for key in TOP_LEVEL_BLOCKS {
             assert!(
                 UNSUPPORTED_TOP_LEVEL.contains(key)
-                    || ["backend", "listener", "storage"].contains(key),
+                    || ["audit", "backend", "listener", "storage"].contains(key),
                 "{key}"
             );
         }

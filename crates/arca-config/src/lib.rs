@@ -19,10 +19,12 @@
 //! [`ServerConfig::warnings`], as Vault does not fail on them either.
 //!
 //! Invariant: this crate only reads and checks configuration. It opens no sockets and builds no
-//! TLS state; the listener crate turns a [`ListenerConfig`] into a rustls server.
+//! TLS state; the listener crate turns a [`ListenerConfig`] into a rustls server, and the core
+//! enables the [`AuditDevice`]s.
 
 #![deny(unsafe_code)]
 
+mod audit;
 mod decode;
 mod error;
 mod hcl_syntax;
@@ -36,11 +38,12 @@ mod storage;
 mod tree;
 
 pub use arca_sdk::duration::{DurationError, parse_duration};
+pub use audit::AuditDevice;
 pub use error::{ConfigError, Location};
 pub use listener::{
     ClientCertMode, DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE,
     ListenerConfig,
 };
-pub use load::{load_file, parse_str};
+pub use load::{load_file, load_files, parse_str};
 pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};
 pub use storage::StorageConfig;

@@ -42,19 +42,56 @@ fn read_layer(path: &Path) -> Result<Layer, ConfigError> {
 /// A file is parsed with [`parse_str`]. A directory loads, as Vault does, every `*.hcl` and
 /// `*.json` file in it (not in subdirectories; editor backups such as `x.hcl~` and `.#x.hcl`
 /// skipped) in name order, and merges them: a later file's scalars override earlier ones, its
-/// `storage` replaces theirs, and its listeners are added to theirs. An empty directory gives an
-/// empty config with a warning.
+/// `storage` replaces theirs, and its listeners and audit devices are added to theirs. An empty
+/// directory gives an empty config with a warning.
 ///
 /// # Errors
 ///
-/// [`ConfigError::Io`] when a path cannot be read, otherwise the first file's error.
+/// [`ConfigError::Io`] when a path cannot be read, otherwise the first file's error, or the
+/// error of a rule broken by the merged files (a default lease TTL above the maximum, two
+/// audit devices with one path).
 pub fn load_file(path: &Path) -> Result<ServerConfig, ConfigError> {
+    load_files(std::slice::from_ref(&path.to_owned()))
+}
+
+/// Loads several configs (files or directories, as [`load_file`] reads each) and merges them
+/// in the order given, as a server started with several `-config` flags does.
+///
+/// # Errors
+///
+/// As [`load_file`].
+pub fn load_files(paths: &[PathBuf]) -> Result<ServerConfig, ConfigError> {
+    let mut merged: Option<Layer> = None;
+    let mut files = 0;
+    let mut last = String::new();
+    for path in paths {
+        let (layer, count) = load_layer(path)?;
+        files += count;
+        last = path.display().to_string();
+        merged = Some(match merged {
+            None => layer,
+            Some(mut earlier) => {
+                earlier.merge(layer);
+                earlier
+            }
+        });
+    }
+    let merged = merged.unwrap_or_default();
+    if files > 1 {
+        merged.check_lease_ttls(&last, None)?;
+        merged.check_audit_paths()?;
+    }
+    Ok(merged.config)
+}
+
+/// The config at `path` (a file or a directory, see [`load_file`]) and how many files it read.
+fn load_layer(path: &Path) -> Result<(Layer, usize), ConfigError> {
     let io_error = |source| ConfigError::Io {
         path: path.to_owned(),
         source,
     };
     if !fs::metadata(path).map_err(io_error)?.is_dir() {
-        return read_layer(path).map(|layer| layer.config);
+        return read_layer(path).map(|layer| (layer, 1));
     }
     let mut files: Vec<PathBuf> = Vec::new();
     for dir_entry in fs::read_dir(path).map_err(io_error)? {
@@ -92,6 +129,7 @@ pub fn load_file(path: &Path) -> Result<ServerConfig, ConfigError> {
     }
     if files.len() > 1 {
         merged.check_lease_ttls(&path.display().to_string(), None)?;
+        merged.check_audit_paths()?;
     }
-    Ok(merged.config)
+    Ok((merged, files.len()))
 }

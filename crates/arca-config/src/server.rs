@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::audit::{self, AuditDevice, Declared};
 use crate::decode::{Site, check_duplicates};
 use crate::error::{ConfigError, Location};
 use crate::keys::{TOP_LEVEL_BLOCKS, UNSUPPORTED_TOP_LEVEL};
@@ -48,9 +49,14 @@ pub struct ServerConfig {
     pub cluster_name: Option<String>,
     /// Turn off the read cache in front of storage.
     pub disable_cache: bool,
-    /// Allow audit devices to be enabled through the API (Arca's default when unset: allowed,
-    /// as in Vault; OpenBao's default is refused).
+    /// Allow audit devices to be enabled through `sys/audit/<path>`. Unset means refused, as
+    /// in OpenBao since CVE-2025-6000: devices are then declared with `audit` stanzas.
     pub unsafe_allow_api_audit_creation: Option<bool>,
+    /// Allow audit devices to take the `prefix` option (`allow_audit_log_prefixing`; refused
+    /// when unset, as in OpenBao).
+    pub allow_audit_log_prefixing: bool,
+    /// The `audit` stanzas, in order (a directory's files in name order); no two share a path.
+    pub audit_devices: Vec<AuditDevice>,
     /// Require a token on the rekey endpoints' unauthenticated forms (default when unset: on).
     pub disable_unauthed_rekey_endpoints: Option<bool>,
     /// Require a token on the generate-root endpoints' unauthenticated forms (default when
@@ -75,6 +81,7 @@ enum BoolKey {
     DisableCache,
     RawStorageEndpoint,
     IntrospectionEndpoint,
+    AllowAuditLogPrefixing,
 }
 
 impl BoolKey {
@@ -85,6 +92,7 @@ impl BoolKey {
             "disable_cache" => Self::DisableCache,
             "raw_storage_endpoint" => Self::RawStorageEndpoint,
             "introspection_endpoint" => Self::IntrospectionEndpoint,
+            "allow_audit_log_prefixing" => Self::AllowAuditLogPrefixing,
             _ => return None,
         })
     }
@@ -96,6 +104,7 @@ impl BoolKey {
             Self::DisableCache => &mut config.disable_cache,
             Self::RawStorageEndpoint => &mut config.raw_storage_endpoint,
             Self::IntrospectionEndpoint => &mut config.introspection_endpoint,
+            Self::AllowAuditLogPrefixing => &mut config.allow_audit_log_prefixing,
         }
     }
 }
@@ -107,6 +116,8 @@ pub(crate) struct Layer {
     bools_set: Vec<BoolKey>,
     /// The line of `default_lease_ttl`, for the TTL check.
     default_lease_ttl_line: Option<usize>,
+    /// Where each of `config.audit_devices` was declared, for the duplicate-path check.
+    audit_declared: Vec<Declared>,
 }
 
 /// Log levels Vault accepts, and the name each normalises to.
@@ -158,6 +169,13 @@ impl Layer {
                         layer.config.listeners.push(listener);
                     }
                 }
+                "audit" => {
+                    let devices = audit::from_entry(entry, file, &mut layer.config.warnings)?;
+                    for (device, declared) in devices {
+                        layer.config.audit_devices.push(device);
+                        layer.audit_declared.push(declared);
+                    }
+                }
                 _ if UNSUPPORTED_TOP_LEVEL.contains(&key) => {
                     layer.warn(file, entry, "not supported by Arca yet; ignored")
                 }
@@ -165,6 +183,7 @@ impl Layer {
             }
         }
         layer.check_lease_ttls(file, layer.default_lease_ttl_line)?;
+        layer.check_audit_paths()?;
         Ok(layer)
     }
 
@@ -179,6 +198,7 @@ impl Layer {
     /// Reads a top-level `key = value`.
     fn scalar(&mut self, entry: &Entry, site: &Site<'_>) -> Result<(), ConfigError> {
         const KNOWN: &[&str] = &[
+            "allow_audit_log_prefixing",
             "api_addr",
             "cluster_addr",
             "cluster_name",
@@ -291,19 +311,27 @@ impl Layer {
         }
     }
 
-    /// Applies a later file over this one: scalars it sets override, listeners append, and
-    /// its storage stanza replaces this one's.
+    /// Refuses two audit devices with the same path.
+    pub(crate) fn check_audit_paths(&self) -> Result<(), ConfigError> {
+        audit::check_paths(&self.config.audit_devices, &self.audit_declared)
+    }
+
+    /// Applies a later file over this one: scalars it sets override, listeners and audit
+    /// devices append, and its storage stanza replaces this one's.
     pub(crate) fn merge(&mut self, later: Layer) {
         let Layer {
             config: l,
             bools_set,
+            audit_declared,
             ..
         } = later;
+        self.audit_declared.extend(audit_declared);
         let c = &mut self.config;
         if l.storage.is_some() {
             c.storage = l.storage;
         }
         c.listeners.extend(l.listeners);
+        c.audit_devices.extend(l.audit_devices);
         fn take<T>(slot: &mut Option<T>, value: Option<T>) {
             if value.is_some() {
                 *slot = value;
@@ -336,6 +364,7 @@ impl Layer {
             disable_cache: l.disable_cache,
             raw_storage_endpoint: l.raw_storage_endpoint,
             introspection_endpoint: l.introspection_endpoint,
+            allow_audit_log_prefixing: l.allow_audit_log_prefixing,
             ..ServerConfig::default()
         };
         for flag in bools_set {
