@@ -227,24 +227,7 @@ async fn run(flags: Flags) -> Result<()> {
         if flags.configs.is_empty() {
             bail!("A storage backend must be specified (use -config=<file> or -dev)");
         }
-        let mut merged: Option<ServerConfig> = None;
-        for path in &flags.configs {
-            let c = arca_config::load_file(path).map_err(|e| anyhow!("{e}"))?;
-            merged = Some(match merged {
-                None => c,
-                Some(mut m) => {
-                    if c.storage.is_some() {
-                        m.storage = c.storage;
-                    }
-                    m.listeners.extend(c.listeners);
-                    if c.plugin_directory.is_some() {
-                        m.plugin_directory = c.plugin_directory;
-                    }
-                    m
-                }
-            });
-        }
-        merged.ok_or_else(|| anyhow!("no configuration"))?
+        arca_config::load_files(&flags.configs).map_err(|e| anyhow!("{e}"))?
     };
     let level = flags
         .log_level
@@ -252,6 +235,7 @@ async fn run(flags: Flags) -> Result<()> {
         .or_else(|| config.log_level.clone())
         .unwrap_or_else(|| "info".to_string());
     init_logging(&level);
+    let mut signals = Signals::install();
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
@@ -280,6 +264,11 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.unsafe_allow_api_audit_creation =
         config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
+    core_config.audit_devices = audit_devices(&config);
+    // Unset means refused, as OpenBao (and so in dev mode too, as `bao server -dev`).
+    core_config.unsafe_allow_api_audit_creation =
+        config.unsafe_allow_api_audit_creation.unwrap_or(false);
+    core_config.allow_audit_log_prefixing = config.allow_audit_log_prefixing;
     // A test knob (Vault has it only in its test harness): the base of the backoff between
     // failed lease revocations, so tests can watch retries without waiting minutes.
     if let Some(base) = std::env::var_os(LEASE_RETRY_BASE_ENV) {
@@ -329,7 +318,7 @@ async fn run(flags: Flags) -> Result<()> {
     }
     println!("==> Arca server started! Log data will stream in below:\n");
 
-    wait_for_signal().await;
+    signals.wait_for_shutdown(&core).await;
     tracing::info!("==> Arca shutdown triggered");
     shutdown.cancel();
     for h in handles {
@@ -507,16 +496,53 @@ fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
     f.write_all(bytes)
 }
 
-async fn wait_for_signal() {
-    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return;
+/// The config's `audit` stanzas, as the core takes them.
+fn audit_devices(config: &ServerConfig) -> Vec<arca_core::ConfigAuditDevice> {
+    config
+        .audit_devices
+        .iter()
+        .map(|d| arca_core::ConfigAuditDevice {
+            kind: d.kind.clone(),
+            path: d.path.clone(),
+            description: d.description.clone(),
+            local: d.local,
+            options: d.options.clone(),
+        })
+        .collect()
+}
+
+/// The signals the server handles, installed as it starts: from then on a SIGHUP no longer
+/// has its default action (ending the process).
+struct Signals {
+    hup: Option<tokio::signal::unix::Signal>,
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    /// Installs the SIGHUP and SIGTERM handlers (SIGINT's is installed on first wait).
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        let hup = signal(SignalKind::hangup())
+            .map_err(|e| tracing::warn!("cannot handle SIGHUP: {e}"))
+            .ok();
+        let term = signal(SignalKind::terminate())
+            .map_err(|e| tracing::warn!("cannot handle SIGTERM: {e}"))
+            .ok();
+        Self { hup, term }
+    }
+
+    /// Waits for SIGINT or SIGTERM. Meanwhile each SIGHUP reopens the audit devices (after a
+    /// log rotation), as OpenBao's reload does; a SIGHUP never stops the server.
+    async fn wait_for_shutdown(&mut self, core: &Core) {
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => return,
+                Some(()) = async { self.term.as_mut()?.recv().await } => return,
+                Some(()) = async { self.hup.as_mut()?.recv().await } => {
+                    tracing::info!("reloading audit devices");
+                    core.reload_audit_devices().await;
+                }
+            }
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
     }
 }
