@@ -27,6 +27,9 @@ pub enum ApiError {
     /// The server's answer was not the JSON we expected.
     #[error("error decoding the server response: {0}")]
     Decode(String),
+    /// The server answered without the `data` the request reads (Go's client wording).
+    #[error("data from server response is empty")]
+    EmptyData,
 }
 
 impl ApiError {

@@ -73,8 +73,8 @@ pub enum FlagError {
     /// A flag that needs a value was last on the line.
     #[error("flag needs an argument: -{0}")]
     MissingValue(String),
-    /// A value that does not parse.
-    #[error("invalid {kind} value {value:?} for flag -{name}: parse error")]
+    /// A value that does not parse, worded as `bao` words it (its flags wrap Go's `strconv`).
+    #[error("{}", invalid_message(kind, value, name))]
     Invalid {
         /// `boolean` or `value`.
         kind: &'static str,
@@ -96,6 +96,20 @@ pub enum FlagError {
         /// Why it was rejected.
         message: String,
     },
+}
+
+/// The text of [`FlagError::Invalid`]: `bao`'s boolean flags and integer flags word it
+/// differently.
+fn invalid_message(kind: &str, value: &str, name: &str) -> String {
+    if kind == "boolean" {
+        format!(
+            "invalid boolean value {value:?} for -{name}: strconv.ParseBool: parsing {value:?}: invalid syntax"
+        )
+    } else {
+        format!(
+            "invalid value {value:?} for flag -{name}: strconv.ParseInt: parsing {value:?}: invalid syntax"
+        )
+    }
 }
 
 /// Parsed flags plus the remaining positional arguments.
@@ -298,7 +312,12 @@ mod tests {
         let e = parse(SPECS, &s(&["-force=maybe"])).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "invalid boolean value \"maybe\" for flag -force: parse error"
+            "invalid boolean value \"maybe\" for -force: strconv.ParseBool: parsing \"maybe\": invalid syntax"
+        );
+        let p = parse(SPECS, &s(&["-format=x"])).unwrap();
+        assert_eq!(
+            int_flag(&p, "format").unwrap_err().to_string(),
+            "invalid value \"x\" for flag -format: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
         assert_eq!(parse(SPECS, &s(&["-h"])).unwrap_err(), FlagError::Help);
     }

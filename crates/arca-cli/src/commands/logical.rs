@@ -48,8 +48,12 @@ pub fn parse_kv_args(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Result<Map<Strin
             ));
         };
         let value = if let Some(file) = raw.strip_prefix('@') {
-            std::fs::read_to_string(file)
-                .map_err(|e| format!("error reading file {file:?}: {e}"))?
+            std::fs::read_to_string(file).map_err(|e| {
+                format!(
+                    "invalid key/value pair {arg:?}: error reading file: {}",
+                    super::policy::go_open_error(file, &e)
+                )
+            })?
         } else if raw == "-" {
             ctx.read_stdin().map_err(|e| e.to_string())?
         } else {

@@ -12,6 +12,7 @@ macro_rules! or_exit {
     };
 }
 
+mod audit;
 mod hclfmt;
 mod kv;
 mod lease;
@@ -40,6 +41,7 @@ const COMMON: &[(&str, &str)] = &[
 ];
 
 const OTHER: &[(&str, &str)] = &[
+    ("audit", "Interact with audit devices"),
     ("auth", "Interact with auth methods"),
     ("kv", "Interact with Arca's Key-Value storage"),
     ("lease", "Interact with leases"),
@@ -100,6 +102,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "login" => login::run(ctx, rest),
         "secrets" => mounts::secrets(ctx, rest),
         "auth" => mounts::auth(ctx, rest),
+        "audit" => audit::run(ctx, rest),
         "kv" => kv::run(ctx, rest),
         "lease" => lease::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
@@ -155,6 +158,33 @@ pub fn check_args(ctx: &mut Ctx<'_, '_>, args: &[String], min: usize, max: usize
 pub fn group_usage(ctx: &mut Ctx<'_, '_>, usage: &str) -> i32 {
     ctx.err(usage);
     1
+}
+
+/// Warns on stderr, as `bao` does for table output, about arguments after the first positional
+/// one that look like flags (they are not parsed as flags). `-format`, `-detailed` and the
+/// curl/policy output flags are left out: `bao` reads those anywhere on the line.
+pub fn trailing_flag_warning(
+    ctx: &mut Ctx<'_, '_>,
+    format: crate::output::Format,
+    args: &[String],
+) {
+    const GLOBAL: &[&str] = &["output-curl-string", "output-policy", "format", "detailed"];
+    let trailing: Vec<&str> = args
+        .iter()
+        .filter(|arg| arg.starts_with('-') && arg.as_str() != "-")
+        .filter(|arg| {
+            let name = arg.trim_start_matches('-');
+            let name = name.split_once('=').map_or(name, |(n, _)| n);
+            !GLOBAL.contains(&name)
+        })
+        .map(String::as_str)
+        .collect();
+    if !trailing.is_empty() && format == crate::output::Format::Table {
+        ctx.err(&format!(
+            "Command flags must be provided before positional arguments. The following arguments will not be parsed as flags: [{}]",
+            trailing.join(",")
+        ));
+    }
 }
 
 /// Print a flag-value error as Go's `flag` package does and give exit code 1.
