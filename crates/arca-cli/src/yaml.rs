@@ -222,6 +222,12 @@ fn emit(v: &Value, indent: usize, out: &mut Vec<String>) {
 
 /// YAML text of `v` (no trailing newline).
 pub fn to_yaml(v: &Value) -> String {
+    // An empty document still prints its flow form, as Go's YAML encoder does.
+    match v {
+        Value::Object(m) if m.is_empty() => return "{}".to_owned(),
+        Value::Array(a) if a.is_empty() => return "[]".to_owned(),
+        _ => {}
+    }
     let mut lines = Vec::new();
     emit(v, 0, &mut lines);
     lines.join("\n")
@@ -240,6 +246,12 @@ mod tests {
             to_yaml(&v),
             "build_date: \"\"\ncommit_date: \"2026-10-26T20:32:27Z\"\n\"n\": 1\nnonce: \"\"\nsealed: false\ntype: shamir\nversion: 2.7.2"
         );
+    }
+
+    #[test]
+    fn empty_documents_print_their_flow_form() {
+        assert_eq!(to_yaml(&json!({})), "{}");
+        assert_eq!(to_yaml(&json!([])), "[]");
     }
 
     #[test]

@@ -261,8 +261,6 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.cluster_name = config.cluster_name.clone();
     core_config.api_addr = config.api_addr.clone();
     core_config.plugin_directory = config.plugin_directory.clone();
-    core_config.unsafe_allow_api_audit_creation =
-        config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
     core_config.audit_devices = audit_devices(&config);
     // Unset means refused, as OpenBao (and so in dev mode too, as `bao server -dev`).
