@@ -189,20 +189,13 @@ impl Server {
     /// keys and stanzas, e.g. `unsafe_allow_api_audit_creation = true` or `audit` blocks).
     pub fn with_config_extra(dir: Option<tempfile::TempDir>, extra: &str) -> Server {
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("tempdir"));
-        let plugins = extra;
         spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
             let dir = dir.expect("storage dir");
-            let data = dir.join("data");
-            let cfg = dir.join("config.hcl");
-            std::fs::write(
-                &cfg,
-                format!(
-                    "storage \"file\" {{\n  path = \"{}\"\n}}\n\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n{plugins}",
-                    data.display()
-                ),
-            )
-            .expect("write config");
-            vec!["server".into(), format!("-config={}", cfg.display())]
+            let storage = format!(
+                "storage \"file\" {{\n  path = \"{}\"\n}}\n",
+                dir.join("data").display()
+            );
+            config_file_args(dir, &storage, port, extra)
         })
     }
 
@@ -320,6 +313,35 @@ pub fn run_bao(addr: &str, token: Option<&str>, args: &[&str]) -> (i32, String, 
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// Writes `config.hcl` in `dir`: `storage`, a plain-HTTP listener on `port`, `api_addr`, then
+/// `extra`; returns the `server -config=...` arguments.
+fn config_file_args(dir: &Path, storage: &str, port: u16, extra: &str) -> Vec<String> {
+    let cfg = dir.join("config.hcl");
+    std::fs::write(
+        &cfg,
+        format!(
+            "{storage}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\n\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n{extra}"
+        ),
+    )
+    .expect("write config");
+    vec!["server".into(), format!("-config={}", cfg.display())]
+}
+
+/// A real OpenBao server started from a config file ending with `extra`, as
+/// [`Server::with_config_extra`] starts Arca, over in-memory storage (OpenBao 2.7 has no
+/// `file` storage); it starts uninitialized.
+pub fn bao_with_config_extra(extra: &str) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    spawn_on_free_port(&bao(), Some(dir), |port, dir| {
+        config_file_args(
+            dir.expect("config dir"),
+            "storage \"inmem\" {}\n",
+            port,
+            extra,
+        )
+    })
 }
 
 /// Starts a real OpenBao dev server (root token `root`) for differential checks.
