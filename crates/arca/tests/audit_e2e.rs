@@ -951,3 +951,98 @@ async fn a_device_declared_in_the_config_is_enabled_at_unseal_and_kept() {
     let r = call(&s, "GET", "sys/audit", Some(&root), None).await;
     assert!(r.body["data"]["declared/"].is_object());
 }
+
+#[tokio::test]
+async fn format_options_shape_the_lines() {
+    let (s, _key, root) = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let raw = dir.path().join("raw.log");
+    let elided = dir.path().join("elided.log");
+    let r = enable(
+        &s,
+        &root,
+        "raw",
+        json!({"type": "file", "options": {"file_path": raw, "log_raw": "true"}}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = enable(
+        &s,
+        &root,
+        "elided",
+        json!({"type": "file", "options": {
+            "file_path": elided, "elide_list_responses": "true", "hmac_accessor": "false"}}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // A mount's audit_non_hmac_request_keys / _response_keys stay readable.
+    let r = call(
+        &s,
+        "POST",
+        "sys/mounts/kv",
+        Some(&root),
+        Some(json!({"type": "kv", "config": {
+            "audit_non_hmac_request_keys": ["visible"],
+            "audit_non_hmac_response_keys": ["visible"]}})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    for k in ["a", "b", "c"] {
+        let r = call(
+            &s,
+            "PUT",
+            &format!("kv/{k}"),
+            Some(&root),
+            Some(json!({"visible": "shown", "hidden": "kept-secret"})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    assert_eq!(call(&s, "GET", "kv/a", Some(&root), None).await.status, 200);
+    assert_eq!(call(&s, "LIST", "kv", Some(&root), None).await.status, 200);
+
+    // log_raw: nothing hashed.
+    let write = lines_for(&raw, "kv/a")
+        .into_iter()
+        .find(|l| l["type"] == "request" && l["request"]["operation"] == "create")
+        .expect("raw write line");
+    assert_eq!(write["request"]["data"]["hidden"], "kept-secret");
+    assert_eq!(write["request"]["client_token"], root.as_str());
+    // Hashed, but the mount's non-HMAC keys in clear, both ways.
+    let write = lines_for(&elided, "kv/a")
+        .into_iter()
+        .find(|l| l["type"] == "request" && l["request"]["operation"] == "create")
+        .expect("write line");
+    assert_eq!(write["request"]["data"]["visible"], "shown");
+    assert!(
+        write["request"]["data"]["hidden"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("hmac-sha256:"))
+    );
+    let read = lines_for(&elided, "kv/a")
+        .into_iter()
+        .find(|l| l["type"] == "response" && l["request"]["operation"] == "read")
+        .expect("read line");
+    assert_eq!(read["response"]["data"]["visible"], "shown");
+    assert_ne!(read["response"]["data"]["hidden"], "kept-secret");
+    // hmac_accessor=false: the accessor in clear (the token still hashed).
+    let r = call(&s, "GET", "auth/token/lookup-self", Some(&root), None).await;
+    let accessor = r.body["data"]["accessor"]
+        .as_str()
+        .expect("accessor")
+        .to_string();
+    assert_eq!(write["auth"]["accessor"], accessor.as_str());
+    assert_eq!(write["request"]["client_token_accessor"], accessor.as_str());
+    assert_ne!(write["request"]["client_token"], root.as_str());
+    // elide_list_responses: a LIST answer's keys become their count.
+    let list = lines_for(&elided, "kv/")
+        .into_iter()
+        .find(|l| l["type"] == "response")
+        .expect("list line");
+    assert_eq!(list["response"]["data"]["keys"], 3, "{list}");
+    let list = lines_for(&raw, "kv/")
+        .into_iter()
+        .find(|l| l["type"] == "response")
+        .expect("list line");
+    assert_eq!(list["response"]["data"]["keys"], json!(["a", "b", "c"]));
+}
