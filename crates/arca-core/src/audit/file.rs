@@ -464,25 +464,11 @@ fn run_writer(mut output: Output, mut commands: mpsc::Receiver<Command>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sink::test_support::{config_error, options};
     use std::os::unix::fs::MetadataExt;
     use std::sync::Arc;
 
     use super::*;
-
-    fn options(pairs: &[(&str, &str)]) -> Options {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    fn config_error(result: Result<FileSink, AuditError>) -> String {
-        match result {
-            Err(AuditError::Config(text)) => text,
-            Err(AuditError::Io(text)) => panic!("an Io error, not Config: {text}"),
-            Ok(_) => panic!("accepted"),
-        }
-    }
 
     fn mode_of(path: &Path) -> u32 {
         fs::metadata(path).unwrap().mode() & 0o7777

@@ -39,3 +39,26 @@ pub(crate) fn parse_bool(value: &str) -> Result<bool, AuditError> {
         ))),
     }
 }
+
+/// Helpers the device kinds' tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::{AuditError, Options};
+
+    /// Options from name/value pairs.
+    pub(crate) fn options(pairs: &[(&str, &str)]) -> Options {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    /// The text of a refused construction (panics unless it is a `Config` error).
+    pub(crate) fn config_error<T>(result: Result<T, AuditError>) -> String {
+        match result {
+            Err(AuditError::Config(text)) => text,
+            Err(AuditError::Io(text)) => panic!("an Io error, not Config: {text}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+}

@@ -249,6 +249,7 @@ impl Sink for SocketSink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sink::test_support::options;
     use tokio::io::{AsyncBufReadExt, BufReader};
     use tokio::net::{TcpListener, UnixListener};
 
@@ -258,13 +259,6 @@ mod tests {
     fn is_socket(path: &std::path::Path) -> bool {
         use std::os::unix::fs::FileTypeExt;
         std::fs::metadata(path).is_ok_and(|m| m.file_type().is_socket())
-    }
-
-    fn options(pairs: &[(&str, &str)]) -> Options {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
     }
 
     fn io_error(result: Result<(), AuditError>) -> String {

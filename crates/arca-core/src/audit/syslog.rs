@@ -236,22 +236,8 @@ impl Sink for SyslogSink {
 
 #[cfg(test)]
 mod tests {
+    use super::super::sink::test_support::{config_error, options};
     use super::*;
-
-    fn options(pairs: &[(&str, &str)]) -> Options {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    fn config_error(result: Result<SyslogSink, AuditError>) -> String {
-        match result {
-            Err(AuditError::Config(text)) => text,
-            Err(AuditError::Io(text)) => panic!("an Io error, not Config: {text}"),
-            Ok(_) => panic!("accepted"),
-        }
-    }
 
     /// Checks `<PRI>Mmm dd hh:mm:ss TAG[PID]: ` before `rest`, and returns `rest`.
     fn strip_header<'a>(received: &'a str, priority: u8, tag: &str) -> &'a str {
