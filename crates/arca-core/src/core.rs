@@ -15,7 +15,7 @@ use arca_storage::PhysicalBackend;
 use async_trait::async_trait;
 use zeroize::Zeroizing;
 
-use crate::audit::{AuditBroker, BrokerConfig};
+use crate::audit::{AuditBroker, BrokerConfig, ConfigAuditDevice};
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
@@ -68,21 +68,6 @@ pub struct CoreConfig {
     pub unsafe_allow_api_audit_creation: bool,
     /// Whether devices may take the `prefix` option (`allow_audit_log_prefixing`).
     pub allow_audit_log_prefixing: bool,
-}
-
-/// An audit device declared in the server config.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConfigAuditDevice {
-    /// `file`, `socket` or `syslog`.
-    pub kind: String,
-    /// Where it is enabled (`sys/audit/<path>`), without the trailing slash.
-    pub path: String,
-    /// Free text shown by `sys/audit`.
-    pub description: String,
-    /// Not replicated to other clusters (shown as given).
-    pub local: bool,
-    /// The device's options, strings by name.
-    pub options: std::collections::BTreeMap<String, String>,
 }
 
 impl CoreConfig {

@@ -25,9 +25,8 @@ mod views;
 mod wrapping;
 mod wrapping_jwt;
 
-pub use crate::core::{
-    BackendRegistry, ClusterInfo, ConfigAuditDevice, Core, CoreConfig, InitResult,
-};
+pub use crate::audit::ConfigAuditDevice;
+pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

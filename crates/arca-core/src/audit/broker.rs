@@ -16,8 +16,7 @@ use serde_json::{Map, Value, json};
 use super::device::{AuditEntry, Device, TABLE_API, TABLE_CONFIG};
 use super::entry::{AuditRecord, AuditedHeaders};
 use super::hash::Salt;
-use super::{AuditError, Options};
-use crate::core::ConfigAuditDevice;
+use super::{AuditError, ConfigAuditDevice, Options};
 use crate::random::random_hex;
 use crate::views::BarrierView;
 

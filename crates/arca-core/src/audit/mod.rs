@@ -17,6 +17,21 @@ pub(crate) use broker::{AuditBroker, BrokerConfig};
 pub(crate) use entry::{AuditRecord, MountInfo};
 pub(crate) use sink::{Options, Sink};
 
+/// An audit device declared in the server config.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigAuditDevice {
+    /// `file`, `socket` or `syslog`.
+    pub kind: String,
+    /// Where it is enabled (`sys/audit/<path>`), without the trailing slash.
+    pub path: String,
+    /// Free text shown by `sys/audit`.
+    pub description: String,
+    /// Not replicated to other clusters (shown as given).
+    pub local: bool,
+    /// The device's options, strings by name.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
 /// Why an audit device could not be set up or could not write.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AuditError {
