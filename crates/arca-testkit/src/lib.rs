@@ -134,9 +134,19 @@ where
 /// The HTTP status of `GET path` on `127.0.0.1:port` (plain HTTP/1.0), or `None` when nothing
 /// answers there yet.
 pub fn http_status(port: u16, path: &str) -> Option<u16> {
+    http_status_with_token(port, path, None)
+}
+
+/// [`http_status`] with an `X-Vault-Token` header when `token` is given.
+pub fn http_status_with_token(port: u16, path: &str, token: Option<&str>) -> Option<u16> {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let auth = token.map_or_else(String::new, |t| format!("X-Vault-Token: {t}\r\n"));
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}\r\n"
+    )
+    .ok()?;
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
     // "HTTP/1.x NNN"

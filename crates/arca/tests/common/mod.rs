@@ -346,7 +346,21 @@ pub fn bao_with_config_extra(extra: &str) -> Server {
 
 /// Starts a real OpenBao dev server (root token `root`) for differential checks.
 pub fn bao_dev() -> Server {
-    spawn_on_free_port(&bao(), None, |port, _| dev_args(port))
+    let s = spawn_on_free_port(&bao(), None, |port, _| dev_args(port));
+    // OpenBao's dev server upgrades its `secret/` KV mount to v2 in the background after it
+    // starts listening, answering 400 "Upgrading from non-versioned to versioned data" until
+    // done: wait for the mount to serve.
+    let port: u16 = s
+        .addr
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    arca_testkit::wait_until("OpenBao's secret/ mount", Duration::from_secs(30), || {
+        (arca_testkit::http_status_with_token(port, "/v1/secret/config", Some("root")) == Some(200))
+            .then_some(())
+    });
+    s
 }
 
 /// Runs `bin` (the `bao` binary or `arca` as a CLI) with VAULT_ADDR/BAO_ADDR pointed at `addr`
