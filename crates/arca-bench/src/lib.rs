@@ -4,9 +4,11 @@
 //!
 //! Layout: [`workload`] holds the table of workloads (one entry each), [`load`] the keep-alive
 //! hyper load generator, [`reload`] the plugin reloads run beside it, [`server`] the processes
-//! under test, [`runner`] the interleaved plan,
+//! under test, [`audit`] the audit device of the `-audited` workloads, [`runner`] the
+//! interleaved plan,
 //! [`report`] the numbers and their table, [`chart`] the PNG.
 
+pub mod audit;
 pub mod chart;
 pub mod client;
 pub mod error;

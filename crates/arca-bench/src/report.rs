@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::audit::AuditVolumes;
 use crate::machine::Machine;
 use crate::server::{Product, Storage};
 use crate::stats::Summary;
@@ -73,6 +74,9 @@ pub struct Cell {
     pub openbao: Option<Summary>,
     /// Why the workload was not run.
     pub skipped: Option<String>,
+    /// What each server's audit device wrote (audited workloads only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditVolumes>,
 }
 
 impl Cell {
@@ -96,6 +100,20 @@ fn ratio(a: f64, b: f64) -> Option<f64> {
     (b > 0.0).then_some(a / b)
 }
 
+/// Which servers a storage kind's audited workloads ran on.
+#[derive(Debug, Clone, Serialize)]
+pub struct AuditServers {
+    /// Storage kind.
+    pub storage: Storage,
+    /// `false`: the servers that ran the other workloads, given the device just for the
+    /// audited ones; `true`: a second pair started for them (from config files allowing API
+    /// audit creation, in-memory ones initialised over the API) because one of the first pair
+    /// refused the device.
+    pub dedicated: bool,
+    /// Why a second pair was needed (the refusal), when it was.
+    pub reason: Option<String>,
+}
+
 /// Everything one run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -111,6 +129,8 @@ pub struct Report {
     pub servers: Vec<ServerInfo>,
     /// Each measured (or skipped) cell.
     pub cells: Vec<Cell>,
+    /// Where each storage kind's audited workloads ran (empty when none ran).
+    pub audit_servers: Vec<AuditServers>,
 }
 
 /// A cell's JSON form with its ratios spelled out.
@@ -121,6 +141,16 @@ struct CellJson<'a> {
     ratio_rps: Option<f64>,
     ratio_p50: Option<f64>,
     ratio_p99: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    audited_over_unaudited_rps: Option<AuditCost>,
+}
+
+/// What auditing costs each server on one workload: audited requests/s over unaudited
+/// requests/s (1: free; 0.5: half the rate).
+#[derive(Debug, Clone, Copy, Serialize)]
+struct AuditCost {
+    arca: Option<f64>,
+    openbao: Option<f64>,
 }
 
 impl Report {
@@ -134,6 +164,7 @@ impl Report {
                 ratio_rps: cell.ratio_rps(),
                 ratio_p50: cell.ratio_p50(),
                 ratio_p99: cell.ratio_p99(),
+                audited_over_unaudited_rps: self.audit_cost(cell),
             })
             .collect();
         let mut value = serde_json::to_value(self)?;
@@ -187,6 +218,7 @@ impl Report {
             }
         }
         let _ = writeln!(s);
+        self.audit_tables(&mut s);
         self.reload_table(&mut s);
         let _ = writeln!(
             s,
@@ -238,6 +270,93 @@ impl Report {
 }
 
 impl Report {
+    /// Appends the tables of the audited cells (nothing when none were measured): what each
+    /// device wrote, and the audited rate against the same workload unaudited, per server.
+    fn audit_tables(&self, s: &mut String) {
+        let rows: Vec<(&Cell, &AuditVolumes)> = self
+            .cells
+            .iter()
+            .filter_map(|c| c.audit.as_ref().map(|v| (c, v)))
+            .collect();
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(
+            s,
+            "| storage | audited workload | conc | Arca bytes/line | OpenBao bytes/line | Arca bytes/request | OpenBao bytes/request | lines A/O |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|");
+        for (c, v) in &rows {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {:.0} | {}/{} |",
+                c.storage,
+                c.workload,
+                c.concurrency,
+                v.arca.bytes_per_line,
+                v.openbao.bytes_per_line,
+                v.arca.bytes_per_request,
+                v.openbao.bytes_per_request,
+                v.arca.lines,
+                v.openbao.lines
+            );
+        }
+        for a in &self.audit_servers {
+            if let Some(reason) = &a.reason {
+                let _ = writeln!(
+                    s,
+                    "\n{}: audited on a second pair of servers ({reason}).",
+                    a.storage
+                );
+            }
+        }
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "| storage | audited workload | conc | Arca audited/unaudited req/s | OpenBao audited/unaudited req/s | Arca/OpenBao audited | Arca/OpenBao unaudited |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+        for (c, _) in rows {
+            let cost = self.audit_cost(c);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                c.storage,
+                c.workload,
+                c.concurrency,
+                fmt_ratio(cost.and_then(|k| k.arca)),
+                fmt_ratio(cost.and_then(|k| k.openbao)),
+                fmt_ratio(c.ratio_rps()),
+                fmt_ratio(self.unaudited_twin(c).and_then(Cell::ratio_rps))
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    /// For an audited cell: each server's audited requests/s over its requests/s on the
+    /// unaudited twin (same workload without `-audited`, same storage and concurrency).
+    fn audit_cost(&self, c: &Cell) -> Option<AuditCost> {
+        c.audit.as_ref()?;
+        let base = self.unaudited_twin(c)?;
+        let own = |a: Option<&Summary>, b: Option<&Summary>| ratio(a?.rps, b?.rps);
+        Some(AuditCost {
+            arca: own(c.arca.as_ref(), base.arca.as_ref()),
+            openbao: own(c.openbao.as_ref(), base.openbao.as_ref()),
+        })
+    }
+
+    /// The cell of the same workload without its `-audited` suffix, same storage and
+    /// concurrency, when it was measured.
+    fn unaudited_twin(&self, c: &Cell) -> Option<&Cell> {
+        let name = c.workload.strip_suffix("-audited")?;
+        self.cells.iter().find(|b| {
+            b.workload == name
+                && b.storage == c.storage
+                && b.concurrency == c.concurrency
+                && b.arca.is_some()
+        })
+    }
+
     /// Appends the table of the cells measured under plugin reloads (nothing when none were).
     fn reload_table(&self, s: &mut String) {
         let rows: Vec<(&Cell, &Summary, &Summary)> = self
@@ -355,6 +474,7 @@ pub(crate) mod tests {
                     arca: Some(summary(2000.0, 0.5)),
                     openbao: Some(summary(1000.0, 1.0)),
                     skipped: None,
+                    audit: None,
                 },
                 Cell {
                     storage: Storage::Durable,
@@ -363,6 +483,7 @@ pub(crate) mod tests {
                     arca: Some(summary(8000.0, 0.5)),
                     openbao: Some(summary(4000.0, 1.0)),
                     skipped: None,
+                    audit: None,
                 },
                 Cell {
                     storage: Storage::Memory,
@@ -371,6 +492,7 @@ pub(crate) mod tests {
                     arca: None,
                     openbao: None,
                     skipped: Some("later".into()),
+                    audit: None,
                 },
                 Cell {
                     storage: Storage::Memory,
@@ -379,8 +501,10 @@ pub(crate) mod tests {
                     arca: Some(under_reload(0.5, 0, 9)),
                     openbao: Some(under_reload(2.0, 3, 8)),
                     skipped: None,
+                    audit: None,
                 },
             ],
+            audit_servers: vec![],
         }
     }
 
@@ -419,5 +543,52 @@ pub(crate) mod tests {
         let mut plain = sample_report();
         plain.cells.truncate(3);
         assert!(!plain.table().contains("under reload"));
+    }
+
+    #[test]
+    fn audit_tables_give_volumes_and_the_cost_against_the_unaudited_twin() {
+        use crate::audit::{AuditVolume, AuditVolumes};
+        let mut r = sample_report();
+        assert!(!r.table().contains("audited workload"));
+        r.cells.push(Cell {
+            storage: Storage::Durable,
+            workload: "kv2-read-audited".into(),
+            concurrency: 16,
+            arca: Some(summary(4000.0, 0.5)),
+            openbao: Some(summary(1000.0, 1.0)),
+            skipped: None,
+            audit: Some(AuditVolumes {
+                arca: AuditVolume::new(3000, 3, 1),
+                openbao: AuditVolume::new(5000, 5, 2),
+            }),
+        });
+        r.audit_servers.push(AuditServers {
+            storage: Storage::Durable,
+            dedicated: true,
+            reason: Some("Arca refused the device".into()),
+        });
+        let t = r.table();
+        assert!(
+            t.contains("| durable | kv2-read-audited | 16 | 1000 | 1000 | 3000 | 2500 | 3/5 |"),
+            "{t}"
+        );
+        // Arca 4000 audited vs 8000 unaudited, OpenBao 1000 vs 4000; 4x audited, 2x not.
+        assert!(
+            t.contains("| durable | kv2-read-audited | 16 | 0.50 | 0.25 | 4.00 | 2.00 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("second pair of servers (Arca refused the device)"),
+            "{t}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        let cell = &json["cells"][4];
+        assert_eq!(cell["audit"]["arca"]["bytes_per_line"], 1000.0);
+        assert_eq!(cell["audit"]["openbao"]["bytes_per_request"], 2500.0);
+        assert_eq!(cell["audited_over_unaudited_rps"]["arca"], 0.5);
+        assert_eq!(cell["audited_over_unaudited_rps"]["openbao"], 0.25);
+        assert!(json["cells"][1].get("audited_over_unaudited_rps").is_none());
+        assert!(json["cells"][1].get("audit").is_none());
+        assert_eq!(json["audit_servers"][0]["dedicated"], true);
     }
 }

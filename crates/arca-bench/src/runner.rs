@@ -1,19 +1,23 @@
 //! The plan of a run: for each storage kind, start Arca and OpenBao side by side, then for each
 //! workload and concurrency warm both up and measure them in alternation (A B A B ...).
 //! Under-reload workloads run the same way while a second task reloads the plugin.
+//! Audited workloads run last in a storage kind, each cell with a fresh `file` audit device on
+//! both servers (enabled before its warm-up, disabled after), so no other workload is ever
+//! measured with a device enabled; their cells are then put back in table order.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
-use crate::client::new_client;
+use crate::audit::{AuditVolumes, file_volume};
+use crate::client::{HttpClient, new_client};
 use crate::error::BenchError;
 use crate::load::{LoadSpec, drive};
 use crate::machine::Machine;
 use crate::reload::{ReloadSpec, drive_under_reload};
-use crate::report::{Cell, IdleRss, Report, RunSettings, ServerInfo};
-use crate::server::{Product, RunningServer, Storage};
+use crate::report::{AuditServers, Cell, IdleRss, Report, RunSettings, ServerInfo};
+use crate::server::{AuditEnable, Product, RunningServer, StartOptions, Storage};
 use crate::stats::Samples;
 use crate::workload::{LEASE_FILL, PLUGIN_NAME, WORKLOADS, Workload};
 
@@ -70,17 +74,25 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         .filter(|p| p.is_file() && workloads.iter().any(|w| w.needs_plugin));
     let mut servers = Vec::new();
     let mut cells = Vec::new();
+    let mut audit_servers = Vec::new();
+    let (audited, plain): (Vec<&Workload>, Vec<&Workload>) =
+        workloads.iter().copied().partition(|w| w.audited);
     for (k, &storage) in settings.storages.iter().enumerate() {
         let port = settings.base_port + 4 * k as u16;
         let setup_client = new_client(4);
         progress(&format!("starting Arca and OpenBao ({storage})"));
+        let opts = StartOptions {
+            plugin,
+            api_audit: !audited.is_empty(),
+            inmem_config: false,
+        };
         let arca = RunningServer::start(
             Product::Arca,
             storage,
             &settings.arca_bin,
             port,
             &setup_client,
-            plugin,
+            opts,
         )
         .await?;
         let bao = RunningServer::start(
@@ -89,34 +101,21 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             &settings.bao_bin,
             port + 2,
             &setup_client,
-            plugin,
+            opts,
         )
         .await?;
         for server in [&arca, &bao] {
-            for w in &workloads {
-                for step in w.setup {
-                    let body: Value = serde_json::from_str(step.body)?;
-                    server
-                        .expect_ok(&setup_client, step.method, step.path, &body)
-                        .await?;
-                }
-            }
+            run_setup(server, &setup_client, &workloads).await?;
         }
-        for w in &workloads {
+        let first = cells.len();
+        for w in &plain {
             if let Some(note) = skip_note(w, &arca, &bao) {
                 progress(&format!("{storage} {}: skipped ({note})", w.name));
-                cells.push(Cell {
-                    storage,
-                    workload: w.name.into(),
-                    concurrency: 0,
-                    arca: None,
-                    openbao: None,
-                    skipped: Some(note),
-                });
+                cells.push(skipped_cell(storage, w, note));
                 continue;
             }
             for &conc in &settings.concurrency {
-                let cell = measure(settings, storage, w, conc, &arca, &bao).await?;
+                let (cell, _) = measure(settings, storage, w, conc, &arca, &bao).await?;
                 progress(&progress_line(storage, w.name, conc, &cell));
                 cells.push(cell);
             }
@@ -132,7 +131,29 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                 idle: None,
             })
             .collect();
-        drop((arca, bao));
+        if audited.is_empty() {
+            drop((arca, bao));
+        } else {
+            let (pair, where_) =
+                audit_pair(settings, storage, port, &setup_client, arca, bao, &audited).await?;
+            if let Some(reason) = &where_.reason {
+                progress(&format!(
+                    "{storage}: audited workloads on a second pair of servers ({reason})"
+                ));
+            }
+            let [arca, bao] = &pair;
+            for w in &audited {
+                for &conc in &settings.concurrency {
+                    let cell =
+                        measure_audited(settings, storage, w, conc, arca, bao, &setup_client)
+                            .await?;
+                    progress(&progress_line(storage, w.name, conc, &cell));
+                    cells.push(cell);
+                }
+            }
+            audit_servers.push(where_);
+        }
+        cells[first..].sort_by_key(|c| WORKLOADS.iter().position(|w| w.name == c.workload));
         if settings.idle_leases > 0 {
             for (info, (product, bin, offset)) in infos.iter_mut().zip([
                 (Product::Arca, &settings.arca_bin, 0),
@@ -142,9 +163,15 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                     "{storage} idle RSS: filling a fresh {product} with {} leases",
                     settings.idle_leases
                 ));
-                let server =
-                    RunningServer::start(product, storage, bin, port + offset, &setup_client, None)
-                        .await?;
+                let server = RunningServer::start(
+                    product,
+                    storage,
+                    bin,
+                    port + offset,
+                    &setup_client,
+                    StartOptions::default(),
+                )
+                .await?;
                 let idle = idle_rss(&server, settings.idle_leases).await?;
                 progress(&format!(
                     "{storage} idle RSS {product}: {} KiB before, {} KiB with {} leases ({} failed creates)",
@@ -175,7 +202,174 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         },
         servers,
         cells,
+        audit_servers,
     })
+}
+
+/// Sends every setup step of `workloads` to `server`.
+async fn run_setup(
+    server: &RunningServer,
+    client: &HttpClient,
+    workloads: &[&Workload],
+) -> Result<(), BenchError> {
+    for w in workloads {
+        for step in w.setup {
+            let body: Value = serde_json::from_str(step.body)?;
+            server
+                .expect_ok(client, step.method, step.path, &body)
+                .await?;
+        }
+    }
+    Ok(())
+}
+
+/// A cell for a workload that was not run, and why.
+fn skipped_cell(storage: Storage, w: &Workload, note: String) -> Cell {
+    Cell {
+        storage,
+        workload: w.name.into(),
+        concurrency: 0,
+        arca: None,
+        openbao: None,
+        skipped: Some(note),
+        audit: None,
+    }
+}
+
+/// The pair the audited workloads run on: the running one when both of its servers accept an
+/// audit device over the API (tried once, then disabled again); otherwise, once the running
+/// pair is stopped, a second pair on the same ports started from config files that allow it
+/// (in-memory ones from `storage "inmem"`, initialised over the API), given the audited
+/// workloads' setup. Arca's dev mode reads no `-config` file, so its dev server refuses.
+async fn audit_pair(
+    settings: &Settings,
+    storage: Storage,
+    port: u16,
+    client: &HttpClient,
+    arca: RunningServer,
+    bao: RunningServer,
+    audited: &[&Workload],
+) -> Result<([RunningServer; 2], AuditServers), BenchError> {
+    let mut refusals = Vec::new();
+    for server in [&arca, &bao] {
+        match server.enable_file_audit(client, "audit-probe.log").await? {
+            (file, AuditEnable::Enabled) => {
+                server.disable_audit(client).await?;
+                remove_quietly(&file);
+            }
+            (_, AuditEnable::Refused { status, body }) => {
+                refusals.push(format!(
+                    "{} refused the device: {status} {body}",
+                    server.product
+                ));
+            }
+        }
+    }
+    if refusals.is_empty() {
+        let where_ = AuditServers {
+            storage,
+            dedicated: false,
+            reason: None,
+        };
+        return Ok(([arca, bao], where_));
+    }
+    drop((arca, bao));
+    let opts = StartOptions {
+        plugin: None,
+        api_audit: true,
+        inmem_config: storage == Storage::Memory,
+    };
+    let arca = RunningServer::start(
+        Product::Arca,
+        storage,
+        &settings.arca_bin,
+        port,
+        client,
+        opts,
+    )
+    .await?;
+    let bao = RunningServer::start(
+        Product::OpenBao,
+        storage,
+        &settings.bao_bin,
+        port + 2,
+        client,
+        opts,
+    )
+    .await?;
+    for server in [&arca, &bao] {
+        run_setup(server, client, audited).await?;
+    }
+    let where_ = AuditServers {
+        storage,
+        dedicated: true,
+        reason: Some(refusals.join("; ")),
+    };
+    Ok(([arca, bao], where_))
+}
+
+/// Measures an audited workload: a fresh device on both servers, the usual warm-up and
+/// rounds, then what each device wrote; the devices are disabled and their files removed
+/// after. A server refusing the device makes the cell a skipped one, with its answer.
+async fn measure_audited(
+    settings: &Settings,
+    storage: Storage,
+    w: &Workload,
+    conc: usize,
+    arca: &RunningServer,
+    bao: &RunningServer,
+    client: &HttpClient,
+) -> Result<Cell, BenchError> {
+    let file_name = format!("audit-{}-c{conc}.log", w.name);
+    let mut files = Vec::new();
+    let mut refusal = None;
+    for server in [arca, bao] {
+        match server.enable_file_audit(client, &file_name).await? {
+            (file, AuditEnable::Enabled) => files.push(file),
+            (_, AuditEnable::Refused { status, body }) => {
+                refusal = Some(format!(
+                    "{} refused the device: {status} {body}",
+                    server.product
+                ));
+                break;
+            }
+        }
+    }
+    let result = match refusal {
+        Some(note) => Ok(Cell {
+            concurrency: conc,
+            ..skipped_cell(storage, w, note)
+        }),
+        None => {
+            async {
+                let (cell, [sent_a, sent_o]) =
+                    measure(settings, storage, w, conc, arca, bao).await?;
+                let (Some(fa), Some(fo)) = (files.first(), files.get(1)) else {
+                    return Ok(cell);
+                };
+                let audit = AuditVolumes {
+                    arca: file_volume(fa, sent_a).await?,
+                    openbao: file_volume(fo, sent_o).await?,
+                };
+                Ok(Cell {
+                    audit: Some(audit),
+                    ..cell
+                })
+            }
+            .await
+        }
+    };
+    for (server, file) in [arca, bao].into_iter().zip(&files) {
+        server.disable_audit(client).await?;
+        remove_quietly(file);
+    }
+    result
+}
+
+/// Removes a finished audit file (it can be hundreds of MB); one left behind goes with the
+/// server's temp dir anyway.
+fn remove_quietly(file: &std::path::Path) {
+    let _ = std::fs::remove_file(file);
 }
 
 /// Fills `server` with `leases` tokens of a long TTL over [`FILL_CONCURRENCY`] connections,
@@ -239,6 +433,8 @@ fn skip_note(w: &Workload, arca: &RunningServer, bao: &RunningServer) -> Option<
     })
 }
 
+/// Measures `w` at `conc` on both servers: a warm-up each, then the rounds interleaved.
+/// Returns the cell and, per server, the requests completed (warm-up included).
 async fn measure(
     settings: &Settings,
     storage: Storage,
@@ -246,15 +442,17 @@ async fn measure(
     conc: usize,
     arca: &RunningServer,
     bao: &RunningServer,
-) -> Result<Cell, BenchError> {
+) -> Result<(Cell, [u64; 2]), BenchError> {
     let pair = [(arca, new_client(conc)), (bao, new_client(conc))];
     let warm = LoadSpec {
         concurrency: conc,
         duration: settings.warmup,
         max_requests: settings.max_requests,
     };
-    for (server, client) in &pair {
-        drive(client, &server.base, server.token(), w, warm).await?;
+    let mut sent = [0u64; 2];
+    for (i, (server, client)) in pair.iter().enumerate() {
+        let out = drive(client, &server.base, server.token(), w, warm).await?;
+        sent[i] += out.latencies_us.len() as u64;
     }
     let spec = LoadSpec {
         concurrency: conc,
@@ -297,15 +495,18 @@ async fn measure(
                     server.product, w.name, out.errors
                 );
             }
+            sent[i] += out.latencies_us.len() as u64;
             samples[i].add_run(out.latencies_us, out.errors, out.elapsed_s);
         }
     }
-    Ok(Cell {
+    let cell = Cell {
         storage,
         workload: w.name.into(),
         concurrency: conc,
         arca: Some(samples[0].summary()),
         openbao: Some(samples[1].summary()),
         skipped: None,
-    })
+        audit: None,
+    };
+    Ok((cell, sent))
 }

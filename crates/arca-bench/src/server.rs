@@ -1,7 +1,8 @@
 //! The servers under test: Arca or OpenBao, in-memory (dev mode) or durable (Arca's `file`,
 //! OpenBao's `raft`), started as child processes on loopback and killed on drop. Each may get
 //! the example KV plugin in its plugin directory, registered and mounted at
-//! [`PLUGIN_NAME`](crate::workload::PLUGIN_NAME).
+//! [`PLUGIN_NAME`](crate::workload::PLUGIN_NAME), and may allow audit devices to be enabled
+//! over the API (see [`crate::audit`]).
 
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
@@ -12,6 +13,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::audit::{API_AUDIT_CONFIG, DEVICE_PATH, device_body};
 use crate::client::{HttpClient, call};
 use crate::error::BenchError;
 use crate::workload::PLUGIN_NAME;
@@ -57,6 +59,43 @@ impl fmt::Display for Storage {
     }
 }
 
+/// How a server is started beyond its product and storage kind.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StartOptions<'a> {
+    /// The example KV plugin binary: the server gets a plugin directory holding it as
+    /// [`PLUGIN_NAME`], registered in the catalog and mounted at `PLUGIN_NAME/`.
+    pub plugin: Option<&'a Path>,
+    /// The config sets `unsafe_allow_api_audit_creation = true`, so `PUT sys/audit/<path>`
+    /// works (a dev server gets it from a second `-config` file, which `bao server -dev`
+    /// merges into its dev config).
+    pub api_audit: bool,
+    /// An in-memory server started from a config file (`storage "inmem"`) and initialised,
+    /// unsealed and given KV v2 at `secret/` over the API, instead of a dev server.
+    pub inmem_config: bool,
+}
+
+impl StartOptions<'_> {
+    /// The server is started from a config file (durable, or in memory on request) and so
+    /// initialised and unsealed over the API.
+    fn from_config(&self, storage: Storage) -> bool {
+        storage == Storage::Durable || self.inmem_config
+    }
+}
+
+/// The answer to enabling the bench's audit device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditEnable {
+    /// The device is enabled and writes to the file asked for.
+    Enabled,
+    /// The server refused it (e.g. API creation not allowed by its config).
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Response body.
+        body: String,
+    },
+}
+
 /// A server process, killed when dropped.
 pub struct RunningServer {
     /// Which implementation.
@@ -74,7 +113,7 @@ pub struct RunningServer {
     token: Zeroizing<String>,
     child: Child,
     log: PathBuf,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
 impl fmt::Debug for RunningServer {
@@ -97,24 +136,30 @@ impl Drop for RunningServer {
 
 impl RunningServer {
     /// Starts `product` from `bin` on `127.0.0.1:port` (OpenBao also takes `port + 1` for its
-    /// cluster listener), waits until it is active, and mounts KV v2 at `secret/` when durable.
-    /// With `plugin` (the example KV plugin binary), the server gets a plugin directory holding
-    /// it as [`PLUGIN_NAME`], registered in the catalog and mounted at `PLUGIN_NAME/`.
+    /// cluster listener), waits until it is active, and mounts KV v2 at `secret/` when started
+    /// from a config file; `opts` says what else it gets.
     pub async fn start(
         product: Product,
         storage: Storage,
         bin: &Path,
         port: u16,
         client: &HttpClient,
-        plugin: Option<&Path>,
+        opts: StartOptions<'_>,
     ) -> Result<RunningServer, BenchError> {
         let dir = tempfile::tempdir().map_err(|e| BenchError::io("temp dir", e))?;
         let log = dir.path().join("server.log");
-        let plugin_dir = match plugin {
+        let plugin_dir = match opts.plugin {
             Some(p) => Some(install_plugin(p, &dir.path().join("plugins"))?),
             None => None,
         };
-        let args = server_args(product, storage, dir.path(), port, plugin_dir.as_deref())?;
+        let args = server_args(
+            product,
+            storage,
+            dir.path(),
+            port,
+            plugin_dir.as_deref(),
+            opts,
+        )?;
         let out = std::fs::File::create(&log).map_err(|e| BenchError::io("log file", e))?;
         let err = out.try_clone().map_err(|e| BenchError::io("log file", e))?;
         let t0 = Instant::now();
@@ -140,31 +185,84 @@ impl RunningServer {
             token: Zeroizing::new("root".to_string()),
             child,
             log,
-            _dir: dir,
+            dir,
         };
         server.wait_for(client, "sys/seal-status", |_| true).await?;
         server.startup = t0.elapsed();
-        if storage == Storage::Durable {
+        if opts.from_config(storage) {
             server.init_and_unseal(client).await?;
         }
         server.wait_for(client, "sys/health", |s| s == 200).await?;
         server.ready = t0.elapsed();
-        if storage == Storage::Durable {
+        if opts.from_config(storage) {
             let body = json!({"type": "kv", "options": {"version": "2"}});
             server
                 .expect_ok(client, "POST", "sys/mounts/secret", &body)
                 .await?;
         }
         if let Some(dir) = &plugin_dir {
-            server.mount_plugin(client, dir).await?;
+            server.mount_plugin(client, dir, opts).await?;
         }
         Ok(server)
     }
 
+    /// Enables the bench's `file` audit device at [`DEVICE_PATH`], writing to `file_name` in
+    /// this server's temp dir (default options: json format, HMAC on), and returns the file's
+    /// path with the answer.
+    pub async fn enable_file_audit(
+        &self,
+        client: &HttpClient,
+        file_name: &str,
+    ) -> Result<(PathBuf, AuditEnable), BenchError> {
+        let file = self.dir.path().join(file_name);
+        let body = device_body(&file);
+        let path = format!("sys/audit/{DEVICE_PATH}");
+        let (status, answer) = call(
+            client,
+            &self.base,
+            "PUT",
+            &path,
+            Some(&self.token),
+            Some(&body),
+        )
+        .await?;
+        let outcome = if (200..300).contains(&status) {
+            AuditEnable::Enabled
+        } else {
+            AuditEnable::Refused {
+                status,
+                body: answer.to_string(),
+            }
+        };
+        Ok((file, outcome))
+    }
+
+    /// Disables the bench's audit device (a no-op when none is enabled there).
+    pub async fn disable_audit(&self, client: &HttpClient) -> Result<(), BenchError> {
+        let path = format!("sys/audit/{DEVICE_PATH}");
+        let (status, answer) =
+            call(client, &self.base, "DELETE", &path, Some(&self.token), None).await?;
+        if (200..300).contains(&status) {
+            return Ok(());
+        }
+        Err(BenchError::Setup {
+            server: self.product.to_string(),
+            step: format!("DELETE {path}"),
+            status,
+            body: answer.to_string(),
+        })
+    }
+
     /// Registers the plugin in the catalog (dev servers already did) and mounts it at its name
     /// (Arca's dev mode already did; OpenBao's only registers).
-    async fn mount_plugin(&mut self, client: &HttpClient, dir: &Path) -> Result<(), BenchError> {
-        if self.storage == Storage::Durable {
+    async fn mount_plugin(
+        &mut self,
+        client: &HttpClient,
+        dir: &Path,
+        opts: StartOptions<'_>,
+    ) -> Result<(), BenchError> {
+        let dev = !opts.from_config(self.storage);
+        if !dev {
             let sha = sha256_hex(&dir.join(PLUGIN_NAME))?;
             let body = json!({"sha256": sha, "command": PLUGIN_NAME});
             self.expect_ok(
@@ -175,7 +273,7 @@ impl RunningServer {
             )
             .await?;
         }
-        if !(self.product == Product::Arca && self.storage == Storage::Memory) {
+        if !(self.product == Product::Arca && dev) {
             let body = json!({"type": PLUGIN_NAME});
             self.expect_ok(client, "POST", &format!("sys/mounts/{PLUGIN_NAME}"), &body)
                 .await?;
@@ -327,8 +425,9 @@ fn server_args(
     dir: &Path,
     port: u16,
     plugin_dir: Option<&Path>,
+    opts: StartOptions<'_>,
 ) -> Result<Vec<String>, BenchError> {
-    if storage == Storage::Memory {
+    if !opts.from_config(storage) {
         let mut args = vec![
             "server".into(),
             "-dev".into(),
@@ -339,29 +438,54 @@ fn server_args(
         if let Some(p) = plugin_dir {
             args.push(format!("-dev-plugin-dir={}", p.display()));
         }
+        if opts.api_audit {
+            let extra = dir.join("audit.hcl");
+            std::fs::write(&extra, API_AUDIT_CONFIG)
+                .map_err(|e| BenchError::io("config file", e))?;
+            args.push(format!("-config={}", extra.display()));
+        }
         return Ok(args);
     }
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).map_err(|e| BenchError::io("data dir", e))?;
-    let config = match product {
+    let storage_stanza = match (storage, product) {
+        (Storage::Memory, _) => "storage \"inmem\" {}\n".to_string(),
+        (Storage::Durable, Product::Arca) => {
+            format!(
+                "storage \"file\" {{\n  path = \"{}\"\n}}\n",
+                data_dir(dir)?.display()
+            )
+        }
+        (Storage::Durable, Product::OpenBao) => format!(
+            "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"bench\"\n}}\n",
+            data_dir(dir)?.display()
+        ),
+    };
+    let rest = match product {
         Product::Arca => format!(
-            "storage \"file\" {{\n  path = \"{}\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n",
-            data.display()
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_disable = true\n}}\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\n"
         ),
         Product::OpenBao => format!(
-            "storage \"raft\" {{\n  path = \"{}\"\n  node_id = \"bench\"\n}}\nlistener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{}\"\n  tls_disable = true\n}}\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{}\"\n",
-            data.display(),
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  cluster_address = \"127.0.0.1:{}\"\n  tls_disable = true\n}}\ndisable_mlock = true\napi_addr = \"http://127.0.0.1:{port}\"\ncluster_addr = \"http://127.0.0.1:{}\"\n",
             port + 1,
             port + 1
         ),
     };
-    let config = match plugin_dir {
-        Some(p) => format!("{config}plugin_directory = \"{}\"\n", p.display()),
-        None => config,
-    };
+    let mut config = storage_stanza + &rest;
+    if let Some(p) = plugin_dir {
+        config.push_str(&format!("plugin_directory = \"{}\"\n", p.display()));
+    }
+    if opts.api_audit {
+        config.push_str(API_AUDIT_CONFIG);
+    }
     let cfg = dir.join("config.hcl");
     std::fs::write(&cfg, config).map_err(|e| BenchError::io("config file", e))?;
     Ok(vec!["server".into(), format!("-config={}", cfg.display())])
+}
+
+/// The durable storage's data folder inside `dir`, created.
+fn data_dir(dir: &Path) -> Result<PathBuf, BenchError> {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).map_err(|e| BenchError::io("data dir", e))?;
+    Ok(data)
 }
 
 /// `VmHWM` from a `/proc/<pid>/status` text, in KiB.
@@ -402,8 +526,15 @@ mod tests {
     #[test]
     fn durable_configs_name_their_storage() {
         let dir = tempfile::tempdir().unwrap();
-        let args =
-            server_args(Product::OpenBao, Storage::Durable, dir.path(), 18336, None).unwrap();
+        let args = server_args(
+            Product::OpenBao,
+            Storage::Durable,
+            dir.path(),
+            18336,
+            None,
+            StartOptions::default(),
+        )
+        .unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
         assert!(args[1].starts_with("-config="));
         assert!(cfg.contains("storage \"raft\"") && cfg.contains("127.0.0.1:18337"));
@@ -415,6 +546,7 @@ mod tests {
             dir.path(),
             18334,
             Some(&plugins),
+            StartOptions::default(),
         )
         .unwrap();
         let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
@@ -432,14 +564,80 @@ mod tests {
             dir.path(),
             1,
             Some(&plugins),
+            StartOptions::default(),
         )
         .unwrap();
         assert_eq!(
             args.last().unwrap(),
             &format!("-dev-plugin-dir={}", plugins.display())
         );
-        let args = server_args(Product::Arca, Storage::Memory, dir.path(), 1, None).unwrap();
+        let args = server_args(
+            Product::Arca,
+            Storage::Memory,
+            dir.path(),
+            1,
+            None,
+            StartOptions::default(),
+        )
+        .unwrap();
         assert!(!args.iter().any(|a| a.starts_with("-dev-plugin-dir")));
+        assert!(!args.iter().any(|a| a.starts_with("-config")));
+    }
+
+    #[test]
+    fn api_audit_creation_is_allowed_only_when_asked() {
+        let dir = tempfile::tempdir().unwrap();
+        let audit = StartOptions {
+            api_audit: true,
+            ..StartOptions::default()
+        };
+        // A dev server gets the flag from a second config file.
+        let args = server_args(
+            Product::OpenBao,
+            Storage::Memory,
+            dir.path(),
+            1,
+            None,
+            audit,
+        )
+        .unwrap();
+        assert!(args.contains(&"-dev".to_string()));
+        let extra = args.last().unwrap().strip_prefix("-config=").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(extra).unwrap(),
+            "unsafe_allow_api_audit_creation = true\n"
+        );
+        // A durable server gets it in its config, an in-memory config server too.
+        for (storage, inmem_config, stanza) in [
+            (Storage::Durable, false, "storage \"file\""),
+            (Storage::Memory, true, "storage \"inmem\" {}"),
+        ] {
+            let opts = StartOptions {
+                inmem_config,
+                ..audit
+            };
+            let args = server_args(Product::Arca, storage, dir.path(), 2, None, opts).unwrap();
+            assert_eq!(args.len(), 2, "{args:?}");
+            let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
+            assert!(cfg.contains(stanza), "{cfg}");
+            assert!(
+                cfg.contains("unsafe_allow_api_audit_creation = true"),
+                "{cfg}"
+            );
+            assert!(cfg.contains("address = \"127.0.0.1:2\""), "{cfg}");
+        }
+        let args = server_args(
+            Product::Arca,
+            Storage::Durable,
+            dir.path(),
+            2,
+            None,
+            StartOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(args.len(), 2);
+        let cfg = std::fs::read_to_string(dir.path().join("config.hcl")).unwrap();
+        assert!(!cfg.contains("unsafe_allow_api_audit_creation"), "{cfg}");
     }
 
     #[test]

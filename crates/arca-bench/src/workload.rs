@@ -54,6 +54,9 @@ pub struct Workload {
     pub header: Option<(&'static str, &'static str)>,
     /// The request sent after each answer, when the workload is a pair.
     pub follow: Option<Follow>,
+    /// Measured with one `file` audit device enabled on both servers (see
+    /// [`crate::audit`]); every other workload runs with none.
+    pub audited: bool,
 }
 
 /// Name of the example KV plugin in both servers' catalogs, and its mount path.
@@ -111,36 +114,56 @@ pub const LEASE_FILL: Workload = Workload {
     under_reload: false,
     header: None,
     follow: None,
+    audited: false,
+};
+
+/// KV v2 read of one secret, the same for every worker.
+const KV2_READ: Workload = Workload {
+    name: "kv2-read",
+    method: get,
+    path: |_, _| "secret/data/bench-read".into(),
+    body: no_body,
+    setup: &[SetupStep {
+        method: "POST",
+        path: "secret/data/bench-read",
+        body: r#"{"data":{"user":"bench","password":"correct horse battery staple"}}"#,
+    }],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// KV v2 write, one key per worker.
+const KV2_WRITE: Workload = Workload {
+    name: "kv2-write",
+    method: post,
+    path: |worker, _| format!("secret/data/bench-write-{worker}"),
+    body: |worker, n| Some(format!(r#"{{"data":{{"worker":{worker},"seq":{n}}}}}"#)),
+    setup: &[],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
 };
 
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
-/// the same requests without reloads.
+/// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
+/// `-audited` twins (the same requests with one `file` audit device enabled).
 pub const WORKLOADS: &[Workload] = &[
+    KV2_READ,
+    KV2_WRITE,
     Workload {
-        name: "kv2-read",
-        method: get,
-        path: |_, _| "secret/data/bench-read".into(),
-        body: no_body,
-        setup: &[SetupStep {
-            method: "POST",
-            path: "secret/data/bench-read",
-            body: r#"{"data":{"user":"bench","password":"correct horse battery staple"}}"#,
-        }],
-        needs_plugin: false,
-        under_reload: false,
-        header: None,
-        follow: None,
+        name: "kv2-read-audited",
+        audited: true,
+        ..KV2_READ
     },
     Workload {
-        name: "kv2-write",
-        method: post,
-        path: |worker, _| format!("secret/data/bench-write-{worker}"),
-        body: |worker, n| Some(format!(r#"{{"data":{{"worker":{worker},"seq":{n}}}}}"#)),
-        setup: &[],
-        needs_plugin: false,
-        under_reload: false,
-        header: None,
-        follow: None,
+        name: "kv2-write-audited",
+        audited: true,
+        ..KV2_WRITE
     },
     Workload {
         name: "token-lookup-self",
@@ -152,6 +175,7 @@ pub const WORKLOADS: &[Workload] = &[
         under_reload: false,
         header: None,
         follow: None,
+        audited: false,
     },
     Workload {
         name: "token-create",
@@ -163,6 +187,7 @@ pub const WORKLOADS: &[Workload] = &[
         under_reload: false,
         header: None,
         follow: None,
+        audited: false,
     },
     Workload {
         name: "sys-health",
@@ -174,6 +199,7 @@ pub const WORKLOADS: &[Workload] = &[
         under_reload: false,
         header: None,
         follow: None,
+        audited: false,
     },
     Workload {
         name: "token-create-revoke",
@@ -191,6 +217,7 @@ pub const WORKLOADS: &[Workload] = &[
             body: |token| Some(serde_json::json!({ "token": token }).to_string()),
             as_token: false,
         }),
+        audited: false,
     },
     Workload {
         name: "wrap-unwrap",
@@ -212,6 +239,7 @@ pub const WORKLOADS: &[Workload] = &[
             body: no_follow_body,
             as_token: true,
         }),
+        audited: false,
     },
     Workload {
         name: "plugin-mount",
@@ -223,6 +251,7 @@ pub const WORKLOADS: &[Workload] = &[
         under_reload: false,
         header: None,
         follow: None,
+        audited: false,
     },
     Workload {
         name: "plugin-mount-reload",
@@ -234,6 +263,7 @@ pub const WORKLOADS: &[Workload] = &[
         under_reload: true,
         header: None,
         follow: None,
+        audited: false,
     },
 ];
 
@@ -280,6 +310,28 @@ mod tests {
         assert_eq!((unwrap.extract)(&serde_json::json!({"data": {}})), None);
         assert!(unwrap.as_token);
         assert_eq!(unwrap.path, "sys/wrapping/unwrap");
+    }
+
+    #[test]
+    fn audited_workloads_send_their_twins_requests() {
+        let find = |name: &str| WORKLOADS.iter().find(|w| w.name == name).unwrap();
+        let audited: Vec<_> = WORKLOADS.iter().filter(|w| w.audited).collect();
+        assert_eq!(audited.len(), 2);
+        for w in audited {
+            let twin = find(w.name.strip_suffix("-audited").unwrap());
+            assert!(!twin.audited);
+            for (worker, n) in [(0, 0), (3, 7)] {
+                assert_eq!((w.method)(worker, n), (twin.method)(worker, n));
+                assert_eq!((w.path)(worker, n), (twin.path)(worker, n));
+                assert_eq!((w.body)(worker, n), (twin.body)(worker, n));
+            }
+            assert_eq!(w.setup.len(), twin.setup.len());
+            assert!(!w.needs_plugin && w.follow.is_none() && w.header.is_none());
+        }
+        assert_eq!(
+            (find("kv2-read-audited").path)(1, 1),
+            "secret/data/bench-read"
+        );
     }
 
     #[test]
