@@ -77,7 +77,7 @@ pub struct StartOptions<'a> {
 impl StartOptions<'_> {
     /// The server is started from a config file (durable, or in memory on request) and so
     /// initialised and unsealed over the API.
-    fn from_config(&self, storage: Storage) -> bool {
+    fn config_file(&self, storage: Storage) -> bool {
         storage == Storage::Durable || self.inmem_config
     }
 }
@@ -189,12 +189,12 @@ impl RunningServer {
         };
         server.wait_for(client, "sys/seal-status", |_| true).await?;
         server.startup = t0.elapsed();
-        if opts.from_config(storage) {
+        if opts.config_file(storage) {
             server.init_and_unseal(client).await?;
         }
         server.wait_for(client, "sys/health", |s| s == 200).await?;
         server.ready = t0.elapsed();
-        if opts.from_config(storage) {
+        if opts.config_file(storage) {
             let body = json!({"type": "kv", "options": {"version": "2"}});
             server
                 .expect_ok(client, "POST", "sys/mounts/secret", &body)
@@ -261,7 +261,7 @@ impl RunningServer {
         dir: &Path,
         opts: StartOptions<'_>,
     ) -> Result<(), BenchError> {
-        let dev = !opts.from_config(self.storage);
+        let dev = !opts.config_file(self.storage);
         if !dev {
             let sha = sha256_hex(&dir.join(PLUGIN_NAME))?;
             let body = json!({"sha256": sha, "command": PLUGIN_NAME});
@@ -427,7 +427,7 @@ fn server_args(
     plugin_dir: Option<&Path>,
     opts: StartOptions<'_>,
 ) -> Result<Vec<String>, BenchError> {
-    if !opts.from_config(storage) {
+    if !opts.config_file(storage) {
         let mut args = vec![
             "server".into(),
             "-dev".into(),
