@@ -5,7 +5,7 @@ use std::sync::Arc;
 use arca_policy::{AclRequest, Operation as AclOp};
 use arca_sdk::{LogicalError, Operation, Request, Response};
 
-use crate::audit::{AuditRecord, MountInfo};
+use crate::audit::AuditRecord;
 use crate::backend_boundary;
 use crate::core::Core;
 use crate::token_store::TokenEntry;
@@ -56,7 +56,7 @@ impl Core {
                 let text = error_text(&e);
                 let text = (!text.is_empty()).then_some(text.as_str());
                 if !rec.request_logged {
-                    audit.log_request(&rec, text).await?;
+                    audit.log_request(&mut rec, text).await?;
                 }
                 audit.log_response(&rec, None, text).await?;
                 Err(e)
@@ -102,7 +102,7 @@ impl Core {
         let mount = route.mount.load_full();
         let handle = route.backend.load_full();
         if let Some(rec) = audit.as_deref_mut() {
-            rec.mount = Some(MountInfo::of(&mount_path, &mount));
+            rec.mount = Some((mount_path.clone(), mount.clone()));
         }
 
         req.mount_point = mount_path.clone();

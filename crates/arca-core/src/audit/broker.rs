@@ -78,6 +78,30 @@ fn bad(e: impl std::fmt::Display) -> LogicalError {
     LogicalError::bad_request(e.to_string())
 }
 
+/// Hands each device its line, all at once (one device, the usual case, without a join).
+async fn write_all(
+    devices: &[Arc<Device>],
+    lines: Vec<Result<Vec<u8>, AuditError>>,
+) -> Vec<Result<(), AuditError>> {
+    if let [d] = devices
+        && lines.len() == 1
+    {
+        let mut lines = lines;
+        return vec![match lines.pop() {
+            Some(Ok(line)) => d.write(line).await,
+            Some(Err(e)) => Err(e),
+            None => Err(AuditError::Io("no line".into())),
+        }];
+    }
+    futures::future::join_all(devices.iter().zip(lines).map(|(d, line)| async move {
+        match line {
+            Ok(line) => d.write(line).await,
+            Err(e) => Err(e),
+        }
+    }))
+    .await
+}
+
 /// `path` with exactly one trailing slash.
 fn dir_path(path: &str) -> String {
     format!("{}/", path.trim_end_matches('/'))
@@ -381,10 +405,11 @@ impl AuditBroker {
     }
 
     /// Writes the request line to every device; fails (500 `internal error`) when devices
-    /// are enabled and none of them wrote it.
+    /// are enabled and none of them wrote it. Each device's rendered parts are kept in `rec`
+    /// for its response line.
     pub(crate) async fn log_request(
         &self,
-        rec: &AuditRecord,
+        rec: &mut AuditRecord,
         error: Option<&str>,
     ) -> Result<(), LogicalError> {
         let devices = self.devices.load_full();
@@ -392,9 +417,18 @@ impl AuditBroker {
             return Ok(());
         }
         let headers = self.headers.load();
-        let results =
-            futures::future::join_all(devices.iter().map(|d| d.log_request(rec, error, &headers)))
-                .await;
+        rec.parts.clear();
+        let mut lines = Vec::with_capacity(devices.len());
+        for d in devices.iter() {
+            match d.request_line(rec, error, &headers) {
+                Ok((parts, line)) => {
+                    rec.parts.push((d.id, parts));
+                    lines.push(Ok(line));
+                }
+                Err(e) => lines.push(Err(e)),
+            }
+        }
+        let results = write_all(&devices, lines).await;
         self.settle(&devices, results, "request", &rec.path)
     }
 
@@ -410,12 +444,14 @@ impl AuditBroker {
             return Ok(());
         }
         let headers = self.headers.load();
-        let results = futures::future::join_all(
-            devices
-                .iter()
-                .map(|d| d.log_response(rec, resp, error, &headers)),
-        )
-        .await;
+        let lines: Vec<_> = devices
+            .iter()
+            .map(|d| {
+                let parts = rec.parts.iter().find(|(id, _)| *id == d.id).map(|(_, p)| p);
+                d.response_line(parts, rec, resp, error, &headers)
+            })
+            .collect();
+        let results = write_all(&devices, lines).await;
         self.settle(&devices, results, "response", &rec.path)
     }
 

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::entry::{AuditRecord, AuditedHeaders, Format, Renderer};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::entry::{AuditRecord, AuditedHeaders, Format, Parts, Renderer};
 use super::file::FileSink;
 use super::hash::Salt;
 use super::sink::parse_bool;
@@ -43,6 +45,8 @@ pub(crate) struct AuditEntry {
 
 /// An enabled device.
 pub(crate) struct Device {
+    /// Names this device among every device built (see [`NEXT_ID`]).
+    pub(crate) id: u64,
     pub(crate) entry: AuditEntry,
     pub(crate) salt: Salt,
     pub(crate) format: Format,
@@ -68,6 +72,7 @@ impl Device {
             }
         };
         Ok(Device {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             entry,
             salt,
             format,
@@ -83,27 +88,39 @@ impl Device {
         }
     }
 
-    /// Formats and writes the request line.
-    pub(crate) async fn log_request(
+    /// Renders this device's `auth` and `request` objects of `rec` and its request line.
+    pub(crate) fn request_line(
         &self,
         rec: &AuditRecord,
         error: Option<&str>,
         headers: &AuditedHeaders,
-    ) -> Result<(), AuditError> {
-        let line = self.renderer(headers).request_line(rec, error);
-        self.write(&line).await
+    ) -> Result<(Parts, Vec<u8>), AuditError> {
+        let r = self.renderer(headers);
+        let parts = r.parts(rec).map_err(render_error)?;
+        let line = r.request_line(&parts, error);
+        Ok((parts, line))
     }
 
-    /// Formats and writes the response line.
-    pub(crate) async fn log_response(
+    /// Renders the response line, over the parts of the request line when given.
+    pub(crate) fn response_line(
         &self,
+        parts: Option<&Parts>,
         rec: &AuditRecord,
         resp: Option<&Response>,
         error: Option<&str>,
         headers: &AuditedHeaders,
-    ) -> Result<(), AuditError> {
-        let line = self.renderer(headers).response_line(rec, resp, error);
-        self.write(&line).await
+    ) -> Result<Vec<u8>, AuditError> {
+        let r = self.renderer(headers);
+        let fresh;
+        let parts = match parts {
+            Some(p) => p,
+            None => {
+                fresh = r.parts(rec).map_err(render_error)?;
+                &fresh
+            }
+        };
+        r.response_line(parts, rec, resp, error)
+            .map_err(render_error)
     }
 
     /// Writes the line that proves a new device works (under a throwaway salt).
@@ -116,11 +133,12 @@ impl Device {
             headers: &headers,
         }
         .test_line();
-        self.write(&line).await
+        self.write(line).await
     }
 
-    /// One write, bounded by the sink's timeout whatever the sink does.
-    async fn write(&self, line: &[u8]) -> Result<(), AuditError> {
+    /// One write, bounded by the sink's timeout whatever the sink does (waiting for a
+    /// socket's connection included).
+    pub(crate) async fn write(&self, line: Vec<u8>) -> Result<(), AuditError> {
         let limit = self.sink.write_timeout();
         match tokio::time::timeout(limit, self.sink.write(line)).await {
             Ok(result) => result,
@@ -130,6 +148,15 @@ impl Device {
         }
     }
 }
+
+/// A line that could not be rendered (a value `serde_json` refuses): the device fails it.
+fn render_error(e: serde_json::Error) -> AuditError {
+    AuditError::Io(format!("cannot render the audit line: {e}"))
+}
+
+/// A process-wide number naming each device built, so a request's rendered parts find
+/// their device again for the response line.
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// The format options every kind shares, with OpenBao's errors; `jsonx` is accepted, as in
 /// Vault (OpenBao 2.7.2 refuses it).

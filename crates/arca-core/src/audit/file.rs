@@ -26,7 +26,6 @@ use std::time::Duration;
 use arca_sdk::duration::{format_go_duration, parse_duration};
 use async_trait::async_trait;
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 
 use super::os_error::{errno_text, go_quote};
 use super::{AuditError, Options, Sink};
@@ -168,16 +167,17 @@ impl FileSink {
         command: Command,
         answer: oneshot::Receiver<Outcome>,
     ) -> Result<(), AuditError> {
-        let deadline = Instant::now() + self.write_timeout;
-        match tokio::time::timeout_at(deadline, queue.send(command)).await {
-            Err(_) => return Err(self.timed_out()),
-            Ok(Err(_)) => return Err(self.stopped()),
-            Ok(Ok(())) => {}
-        }
-        match tokio::time::timeout_at(deadline, answer).await {
+        // One timer for both the queue and the answer.
+        let exchange = async {
+            queue.send(command).await.map_err(|_| self.stopped())?;
+            match answer.await {
+                Err(_) => Err(self.stopped()),
+                Ok(outcome) => outcome.map_err(AuditError::Io),
+            }
+        };
+        match tokio::time::timeout(self.write_timeout, exchange).await {
             Err(_) => Err(self.timed_out()),
-            Ok(Err(_)) => Err(self.stopped()),
-            Ok(Ok(outcome)) => outcome.map_err(AuditError::Io),
+            Ok(result) => result,
         }
     }
 
@@ -201,13 +201,12 @@ impl FileSink {
 
 #[async_trait]
 impl Sink for FileSink {
-    async fn write(&self, line: &[u8]) -> Result<(), AuditError> {
+    async fn write(&self, line: Vec<u8>) -> Result<(), AuditError> {
         let Some(queue) = &self.queue else {
             return Ok(());
         };
         let (done, answer) = oneshot::channel();
-        self.ask(queue, Command::Line(line.to_vec(), done), answer)
-            .await
+        self.ask(queue, Command::Line(line, done), answer).await
     }
 
     async fn reload(&self) -> Result<(), AuditError> {
@@ -482,8 +481,8 @@ mod tests {
         assert_eq!(mode_of(&path), 0o600);
         assert_eq!(mode_of(&dir.path().join("sub")), 0o700);
         assert_eq!(mode_of(&dir.path().join("sub/deeper")), 0o700);
-        sink.write(b"one\n").await.unwrap();
-        sink.write(b"two\n").await.unwrap();
+        sink.write(b"one\n".to_vec()).await.unwrap();
+        sink.write(b"two\n".to_vec()).await.unwrap();
         assert_eq!(fs::read_to_string(&path).unwrap(), "one\ntwo\n");
         assert_eq!(sink.write_timeout(), Duration::from_secs(2));
     }
@@ -505,7 +504,7 @@ mod tests {
         let sink =
             FileSink::new(&options(&[("file_path", existing.to_str().unwrap())]), None).unwrap();
         assert_eq!(mode_of(&existing), 0o600);
-        sink.write(b"added\n").await.unwrap();
+        sink.write(b"added\n".to_vec()).await.unwrap();
         assert_eq!(fs::read_to_string(&existing).unwrap(), "kept\nadded\n");
 
         // 0000 keeps the file's own mode.
@@ -580,7 +579,7 @@ mod tests {
             let sink = Arc::clone(&sink);
             tasks.push(tokio::spawn(async move {
                 for n in 0..200 {
-                    sink.write(format!("w{writer} {n}\n").as_bytes())
+                    sink.write(format!("w{writer} {n}\n").into_bytes())
                         .await
                         .unwrap();
                 }
@@ -609,11 +608,11 @@ mod tests {
         let path = dir.path().join("audit.log");
         let rotated = dir.path().join("audit.log.1");
         let sink = FileSink::new(&options(&[("file_path", path.to_str().unwrap())]), None).unwrap();
-        sink.write(b"one\n").await.unwrap();
+        sink.write(b"one\n".to_vec()).await.unwrap();
         fs::rename(&path, &rotated).unwrap();
-        sink.write(b"two\n").await.unwrap();
+        sink.write(b"two\n".to_vec()).await.unwrap();
         sink.reload().await.unwrap();
-        sink.write(b"three\n").await.unwrap();
+        sink.write(b"three\n".to_vec()).await.unwrap();
         assert_eq!(fs::read_to_string(&rotated).unwrap(), "one\ntwo\n");
         assert_eq!(fs::read_to_string(&path).unwrap(), "three\n");
         assert_eq!(mode_of(&path), 0o600);
@@ -663,7 +662,7 @@ mod tests {
             "a device is never chmodded"
         );
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(b"line\n"))
+        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(b"line\n".to_vec()))
             .await
             .expect("the write hung");
         match result {
@@ -700,7 +699,7 @@ mod tests {
         .unwrap();
         let line = vec![b'x'; 1 << 20];
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(&line))
+        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(line.clone()))
             .await
             .expect("the write hung");
         let elapsed = started.elapsed();
@@ -722,7 +721,7 @@ mod tests {
     #[tokio::test]
     async fn discard_accepts_everything() {
         let sink = FileSink::new(&options(&[("file_path", "DISCARD")]), None).unwrap();
-        sink.write(b"gone\n").await.unwrap();
+        sink.write(b"gone\n".to_vec()).await.unwrap();
         sink.reload().await.unwrap();
     }
 }

@@ -14,7 +14,7 @@ mod socket;
 mod syslog;
 
 pub(crate) use broker::{AuditBroker, BrokerConfig};
-pub(crate) use entry::{AuditRecord, MountInfo};
+pub(crate) use entry::AuditRecord;
 pub(crate) use sink::{Options, Sink};
 
 /// An audit device declared in the server config.

@@ -19,8 +19,8 @@ pub(crate) type Options = BTreeMap<String, String>;
 /// stuck disk or a full socket fails the write instead of holding the server.
 #[async_trait]
 pub(crate) trait Sink: Send + Sync {
-    /// Writes one complete line.
-    async fn write(&self, line: &[u8]) -> Result<(), AuditError>;
+    /// Writes one complete line (handed over: a sink that queues it does not copy it).
+    async fn write(&self, line: Vec<u8>) -> Result<(), AuditError>;
 
     /// Reopens the file or reconnects the socket (SIGHUP, after log rotation).
     async fn reload(&self) -> Result<(), AuditError>;

@@ -213,7 +213,8 @@ fn two_errors(first: &str, second: &str) -> String {
 
 #[async_trait]
 impl Sink for SocketSink {
-    async fn write(&self, line: &[u8]) -> Result<(), AuditError> {
+    async fn write(&self, line: Vec<u8>) -> Result<(), AuditError> {
+        let line = &line[..];
         let deadline = Instant::now() + self.write_timeout;
         let mut slot = self.connection.lock().await;
         let first = match self.write_once(&mut slot, line, deadline).await {
@@ -274,8 +275,8 @@ mod tests {
         let address = listener.local_addr().unwrap().to_string();
         let sink = SocketSink::new(&options(&[("address", &address)])).unwrap();
         let writer = async {
-            sink.write(b"first\n").await.unwrap();
-            sink.write(b"second\n").await.unwrap();
+            sink.write(b"first\n".to_vec()).await.unwrap();
+            sink.write(b"second\n".to_vec()).await.unwrap();
         };
         let reader = async {
             let (stream, _) = listener.accept().await.unwrap();
@@ -294,7 +295,7 @@ mod tests {
         let address = listener.local_addr().unwrap().to_string();
         let sink =
             SocketSink::new(&options(&[("address", &address), ("socket_type", "udp")])).unwrap();
-        sink.write(b"datagram\n").await.unwrap();
+        sink.write(b"datagram\n".to_vec()).await.unwrap();
         let mut buf = [0u8; 64];
         let n = listener.recv(&mut buf).await.unwrap();
         assert_eq!(&buf[..n], b"datagram\n");
@@ -311,13 +312,13 @@ mod tests {
             ("socket_type", "unix"),
         ]))
         .unwrap();
-        sink.write(b"over unix\n").await.unwrap();
+        sink.write(b"over unix\n".to_vec()).await.unwrap();
         let (first, _) = listener.accept().await.unwrap();
         let mut lines = BufReader::new(first).lines();
         assert_eq!(lines.next_line().await.unwrap().unwrap(), "over unix");
 
         sink.reload().await.unwrap();
-        sink.write(b"after reload\n").await.unwrap();
+        sink.write(b"after reload\n".to_vec()).await.unwrap();
         let (second, _) = listener.accept().await.unwrap();
         let mut lines2 = BufReader::new(second).lines();
         assert_eq!(lines2.next_line().await.unwrap().unwrap(), "after reload");
@@ -333,7 +334,7 @@ mod tests {
         let sink = SocketSink::new(&options(&[("address", &address)])).unwrap();
         let dial = format!("dial tcp {address}: connect: connection refused");
         assert_eq!(
-            io_error(sink.write(b"x\n").await),
+            io_error(sink.write(b"x\n".to_vec()).await),
             format!("2 errors occurred:\n\t* {dial}\n\t* {dial}\n\n")
         );
     }
@@ -347,7 +348,7 @@ mod tests {
         .unwrap();
         let dial = "dial bogus: unknown network bogus";
         assert_eq!(
-            io_error(sink.write(b"x\n").await),
+            io_error(sink.write(b"x\n".to_vec()).await),
             format!("2 errors occurred:\n\t* {dial}\n\t* {dial}\n\n")
         );
     }
@@ -387,7 +388,7 @@ mod tests {
         });
         let line = vec![b'x'; 64 << 20];
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(&line))
+        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(line.clone()))
             .await
             .expect("the write hung");
         let elapsed = started.elapsed();

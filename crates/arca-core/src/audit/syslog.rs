@@ -205,7 +205,8 @@ async fn send(slot: &mut Option<Connection>, message: &[u8], deadline: Instant) 
 
 #[async_trait]
 impl Sink for SyslogSink {
-    async fn write(&self, line: &[u8]) -> Result<(), AuditError> {
+    async fn write(&self, line: Vec<u8>) -> Result<(), AuditError> {
+        let line = &line[..];
         let message = self.message(line);
         let deadline = Instant::now() + WRITE_TIMEOUT;
         let mut slot = self.connection.lock().await;
@@ -268,7 +269,9 @@ mod tests {
             vec![dir.path().join("missing"), path.clone()],
         )
         .unwrap();
-        sink.write(b"{\"type\":\"request\"}\n").await.unwrap();
+        sink.write(b"{\"type\":\"request\"}\n".to_vec())
+            .await
+            .unwrap();
         let mut buf = vec![0u8; 4096];
         let n = daemon.recv(&mut buf).await.unwrap();
         let received = std::str::from_utf8(&buf[..n]).unwrap();
@@ -283,7 +286,7 @@ mod tests {
             vec![path.clone()],
         )
         .unwrap();
-        sink.write(b"plain").await.unwrap();
+        sink.write(b"plain".to_vec()).await.unwrap();
         let n = daemon.recv(&mut buf).await.unwrap();
         let received = std::str::from_utf8(&buf[..n]).unwrap();
         assert_eq!(strip_header(received, 23 * 8 + 6, "arca"), "plain\n");
@@ -295,11 +298,11 @@ mod tests {
         let path = dir.path().join("log");
         let daemon = UnixDatagram::bind(&path).unwrap();
         let sink = SyslogSink::with_paths(&options(&[]), vec![path.clone()]).unwrap();
-        sink.write(b"before\n").await.unwrap();
+        sink.write(b"before\n".to_vec()).await.unwrap();
         drop(daemon);
         std::fs::remove_file(&path).unwrap();
         let daemon = UnixDatagram::bind(&path).unwrap();
-        sink.write(b"after\n").await.unwrap();
+        sink.write(b"after\n".to_vec()).await.unwrap();
         let mut buf = vec![0u8; 4096];
         let n = daemon.recv(&mut buf).await.unwrap();
         let received = std::str::from_utf8(&buf[..n]).unwrap();
@@ -312,7 +315,7 @@ mod tests {
         let path = dir.path().join("log");
         let daemon = tokio::net::UnixListener::bind(&path).unwrap();
         let sink = SyslogSink::with_paths(&options(&[]), vec![path]).unwrap();
-        sink.write(b"streamed\n").await.unwrap();
+        sink.write(b"streamed\n".to_vec()).await.unwrap();
         let (stream, _) = daemon.accept().await.unwrap();
         let mut lines = tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(stream));
         let line = lines.next_line().await.unwrap().unwrap();
