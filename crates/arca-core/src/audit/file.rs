@@ -1,9 +1,13 @@
 //! The `file` device: appends lines to a file (or stdout, or nowhere), reopened on SIGHUP.
 //!
-//! Each file device owns one writer thread, fed by a bounded queue of lines. The thread takes
-//! every line queued at the moment, writes them in one `write` on a file opened `O_APPEND`
-//! (group commit), then tells each caller whether its line was written. A caller waits for
-//! that answer at most `write_timeout` (default 2s), so a stuck disk fails the write instead of
+//! A caller that finds the file free writes its line itself, in one `write` on a file opened
+//! `O_APPEND` (no hand-over: the common case costs one system call). A caller that finds it
+//! busy copies its line into the device's queue (bounded in bytes) and wakes its writer thread
+//! only if it sleeps; the thread takes every line queued at the moment, writes them in one
+//! `write` (group commit), then tells each caller whether its line was written. A queued
+//! caller waits for that answer at most `write_timeout` (default 2s). So a disk that stops
+//! answering holds only the one write already inside the kernel (its request, and the thread
+//! running it, wait for the disk); every other request fails after `write_timeout` instead of
 //! holding the server. A failed write reopens the file once and retries, as OpenBao does.
 //! `reload` (SIGHUP, after logrotate renamed the file) goes through the same queue, so it
 //! happens between the lines queued before it and those queued after it.
@@ -25,15 +29,17 @@ use std::time::Duration;
 
 use arca_sdk::duration::{format_go_duration, parse_duration};
 use async_trait::async_trait;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, TryLockError};
+
+use tokio::sync::oneshot;
 
 use super::os_error::{errno_text, go_quote};
 use super::{AuditError, Options, Sink};
 
-/// How many lines may wait for the writer thread; a full queue makes `write` wait (within
-/// its timeout) rather than grow memory without bound behind a stuck disk.
-const QUEUE_DEPTH: usize = 4096;
-/// The most bytes one group write gathers before it is written.
+/// How many bytes of lines may wait for the writer thread; beyond, a write fails at once
+/// rather than grow memory without bound behind a stuck disk.
+const MAX_PENDING_BYTES: usize = 64 << 20;
+/// A batch buffer above this capacity is shrunk after its write.
 const BATCH_BYTES: usize = 1 << 20;
 /// The capacity the batch buffer shrinks back to after an unusually large batch.
 const BATCH_KEEP: usize = 64 * 1024;
@@ -49,20 +55,58 @@ type Outcome = Result<(), String>;
 
 /// A `file` audit device's sink.
 pub(crate) struct FileSink {
-    /// `None` for `discard`; otherwise the writer thread's queue.
-    queue: Option<mpsc::Sender<Command>>,
+    /// `None` for `discard`; otherwise what callers share with the writer thread.
+    queue: Option<Arc<Shared>>,
     /// The file path, or `stdout`, for error texts.
     label: String,
     /// How long one write (or reopen) may take.
     write_timeout: Duration,
 }
 
-/// What the writer thread is asked to do, in order.
-enum Command {
-    /// Append this line, then answer.
-    Line(Vec<u8>, oneshot::Sender<Outcome>),
-    /// Close and reopen the file, then answer.
-    Reload(oneshot::Sender<Outcome>),
+/// What callers share with the writer thread.
+struct Shared {
+    /// The file (or stdout): written by a caller that finds it free, else by the thread.
+    output: Mutex<Output>,
+    pending: Mutex<Pending>,
+    /// Wakes the writer thread when it sleeps.
+    wake: Condvar,
+}
+
+/// The work waiting for the writer thread.
+#[derive(Default)]
+struct Pending {
+    /// Lines waiting, one after the other: a caller copies its line in, so its buffer is
+    /// freed where it was made.
+    lines: Vec<u8>,
+    /// The callers of those lines, in order, each told the outcome of their write.
+    waiting: Vec<oneshot::Sender<Outcome>>,
+    /// Reopens asked (SIGHUP), run after the lines queued with them.
+    reloads: Vec<oneshot::Sender<Outcome>>,
+    /// The writer thread waits for `wake`: the next caller must notify it (only then, so
+    /// under load, while it writes a batch, callers queue without a wake-up).
+    sleeping: bool,
+    /// The sink is gone: the thread ends once the queue is empty.
+    closed: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        // A panic while holding the lock leaves plain data: keep using it.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn output(&self) -> MutexGuard<'_, Output> {
+        self.output.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The output, if no one is writing to it right now.
+    fn free_output(&self) -> Option<MutexGuard<'_, Output>> {
+        match self.output.try_lock() {
+            Ok(out) => Some(out),
+            Err(TryLockError::Poisoned(out)) => Some(out.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
 }
 
 /// Where a `file` device writes.
@@ -143,10 +187,15 @@ impl FileSink {
             Output::Stdout => "stdout".to_owned(),
             Output::File(out) => out.path.display().to_string(),
         };
-        let (queue, commands) = mpsc::channel(QUEUE_DEPTH);
+        let queue = Arc::new(Shared {
+            output: Mutex::new(output),
+            pending: Mutex::new(Pending::default()),
+            wake: Condvar::new(),
+        });
+        let shared = queue.clone();
         std::thread::Builder::new()
             .name("arca-audit-file".into())
-            .spawn(move || run_writer(output, commands))
+            .spawn(move || run_writer(&shared))
             .map_err(|err| {
                 AuditError::Config(format!(
                     "cannot start the audit writer: {}",
@@ -160,24 +209,12 @@ impl FileSink {
         })
     }
 
-    /// Queues `command` and waits for its answer, both within the write timeout.
-    async fn ask(
-        &self,
-        queue: &mpsc::Sender<Command>,
-        command: Command,
-        answer: oneshot::Receiver<Outcome>,
-    ) -> Result<(), AuditError> {
-        // One timer for both the queue and the answer.
-        let exchange = async {
-            queue.send(command).await.map_err(|_| self.stopped())?;
-            match answer.await {
-                Err(_) => Err(self.stopped()),
-                Ok(outcome) => outcome.map_err(AuditError::Io),
-            }
-        };
-        match tokio::time::timeout(self.write_timeout, exchange).await {
+    /// Waits for the writer thread's answer within the write timeout.
+    async fn wait(&self, answer: oneshot::Receiver<Outcome>) -> Result<(), AuditError> {
+        match tokio::time::timeout(self.write_timeout, answer).await {
             Err(_) => Err(self.timed_out()),
-            Ok(result) => result,
+            Ok(Err(_)) => Err(self.stopped()),
+            Ok(Ok(outcome)) => outcome.map_err(AuditError::Io),
         }
     }
 
@@ -202,19 +239,45 @@ impl FileSink {
 #[async_trait]
 impl Sink for FileSink {
     async fn write(&self, line: Vec<u8>) -> Result<(), AuditError> {
-        let Some(queue) = &self.queue else {
+        let Some(shared) = &self.queue else {
             return Ok(());
         };
+        // The file is free: write the line here, one `write` and no hand-over.
+        if let Some(mut out) = shared.free_output() {
+            return out.write(&line).map_err(AuditError::Io);
+        }
         let (done, answer) = oneshot::channel();
-        self.ask(queue, Command::Line(line, done), answer).await
+        {
+            let mut p = shared.lock();
+            if p.lines.len() + line.len() > MAX_PENDING_BYTES {
+                // The writer is stuck behind this much: fail now rather than grow.
+                return Err(self.timed_out());
+            }
+            p.lines.extend_from_slice(&line);
+            p.waiting.push(done);
+            if p.sleeping {
+                p.sleeping = false;
+                shared.wake.notify_one();
+            }
+        }
+        drop(line);
+        self.wait(answer).await
     }
 
     async fn reload(&self) -> Result<(), AuditError> {
-        let Some(queue) = &self.queue else {
+        let Some(shared) = &self.queue else {
             return Ok(());
         };
         let (done, answer) = oneshot::channel();
-        self.ask(queue, Command::Reload(done), answer).await
+        {
+            let mut p = shared.lock();
+            p.reloads.push(done);
+            if p.sleeping {
+                p.sleeping = false;
+                shared.wake.notify_one();
+            }
+        }
+        self.wait(answer).await
     }
 
     fn write_timeout(&self) -> Duration {
@@ -415,48 +478,50 @@ impl Output {
     }
 }
 
-/// The writer thread: takes every queued line (up to [`BATCH_BYTES`]), writes them in one
-/// call, answers each, and ends when the sink (the queue's sender) is dropped.
-fn run_writer(mut output: Output, mut commands: mpsc::Receiver<Command>) {
+impl Drop for FileSink {
+    fn drop(&mut self) {
+        if let Some(shared) = &self.queue {
+            shared.lock().closed = true;
+            shared.wake.notify_one();
+        }
+    }
+}
+
+/// The writer thread: takes every line queued so far, writes them in one call (group
+/// commit), answers each caller, runs the reopens asked meanwhile, and ends once the sink is
+/// dropped and nothing is left.
+fn run_writer(shared: &Shared) {
     let mut batch: Vec<u8> = Vec::with_capacity(BATCH_KEEP);
     let mut waiting: Vec<oneshot::Sender<Outcome>> = Vec::new();
-    let mut next: Option<Command> = None;
+    let mut reloads: Vec<oneshot::Sender<Outcome>> = Vec::new();
     loop {
-        let Some(command) = next.take().or_else(|| commands.blocking_recv()) else {
-            return;
-        };
-        match command {
-            Command::Reload(done) => {
-                // The caller may have given up waiting; the reopen happened all the same.
-                let _ = done.send(output.reopen());
-                continue;
-            }
-            Command::Line(line, done) => {
-                batch.extend_from_slice(&line);
-                waiting.push(done);
-            }
-        }
-        while batch.len() < BATCH_BYTES {
-            match commands.try_recv() {
-                Ok(Command::Line(line, done)) => {
-                    batch.extend_from_slice(&line);
-                    waiting.push(done);
+        {
+            let mut p = shared.lock();
+            while p.lines.is_empty() && p.reloads.is_empty() {
+                if p.closed {
+                    return;
                 }
-                Ok(reload) => {
-                    next = Some(reload);
-                    break;
-                }
-                Err(_) => break,
+                p.sleeping = true;
+                p = shared.wake.wait(p).unwrap_or_else(PoisonError::into_inner);
+            }
+            std::mem::swap(&mut p.lines, &mut batch);
+            std::mem::swap(&mut p.waiting, &mut waiting);
+            std::mem::swap(&mut p.reloads, &mut reloads);
+        }
+        if !batch.is_empty() {
+            let outcome = shared.output().write(&batch);
+            for done in waiting.drain(..) {
+                // A caller that timed out no longer listens.
+                let _ = done.send(outcome.clone());
+            }
+            batch.clear();
+            if batch.capacity() > BATCH_BYTES {
+                batch.shrink_to(BATCH_KEEP);
             }
         }
-        let outcome = output.write(&batch);
-        for done in waiting.drain(..) {
-            // A caller that timed out no longer listens.
-            let _ = done.send(outcome.clone());
-        }
-        batch.clear();
-        if batch.capacity() > BATCH_BYTES {
-            batch.shrink_to(BATCH_KEEP);
+        for done in reloads.drain(..) {
+            // The caller may have given up waiting; the reopen happened all the same.
+            let _ = done.send(shared.output().reopen());
         }
     }
 }
@@ -689,17 +754,41 @@ mod tests {
             .write(true)
             .open(&fifo)
             .unwrap();
-        let sink = FileSink::new(
-            &options(&[
-                ("file_path", fifo.to_str().unwrap()),
-                ("write_timeout", "200ms"),
-            ]),
-            None,
-        )
-        .unwrap();
+        let sink = Arc::new(
+            FileSink::new(
+                &options(&[
+                    ("file_path", fifo.to_str().unwrap()),
+                    ("write_timeout", "200ms"),
+                ]),
+                None,
+            )
+            .unwrap(),
+        );
+        // A first write finds the file free, writes it itself and is stuck in the kernel: the
+        // FIFO takes 64 KiB, the line is 1 MiB. Only that write waits for the "disk".
         let line = vec![b'x'; 1 << 20];
+        let stuck = {
+            let (sink, line) = (sink.clone(), line.clone());
+            std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(sink.write(line))
+            })
+        };
+        let shared = sink.queue.clone().expect("a file sink has a queue");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while shared.free_output().is_some() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first write never started"
+            );
+            std::thread::yield_now();
+        }
+        // Every other write fails after the timeout instead of waiting.
         let started = std::time::Instant::now();
-        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(line.clone()))
+        let result = tokio::time::timeout(Duration::from_secs(10), sink.write(b"next\n".to_vec()))
             .await
             .expect("the write hung");
         let elapsed = started.elapsed();
@@ -709,12 +798,12 @@ mod tests {
         }
         assert!(elapsed >= Duration::from_millis(200), "{elapsed:?}");
         assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
-        // Unstick the writer so its thread ends with the sink.
-        let mut drained = 0;
-        let mut buf = vec![0u8; 1 << 16];
-        while drained < line.len() {
-            drained += io::Read::read(&mut reader, &mut buf).unwrap();
-        }
+        // Unstick the "disk": the first write completes, the queued line follows it.
+        std::thread::spawn(move || {
+            let mut buf = vec![0u8; 1 << 16];
+            while io::Read::read(&mut reader, &mut buf).is_ok_and(|n| n > 0) {}
+        });
+        assert!(stuck.join().unwrap().is_ok());
         drop(sink);
     }
 
