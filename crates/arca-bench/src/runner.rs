@@ -86,24 +86,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             api_audit: !audited.is_empty(),
             inmem_config: false,
         };
-        let arca = RunningServer::start(
-            Product::Arca,
-            storage,
-            &settings.arca_bin,
-            port,
-            &setup_client,
-            opts,
-        )
-        .await?;
-        let bao = RunningServer::start(
-            Product::OpenBao,
-            storage,
-            &settings.bao_bin,
-            port + 2,
-            &setup_client,
-            opts,
-        )
-        .await?;
+        let (arca, bao) = start_pair(settings, storage, port, &setup_client, opts).await?;
         for server in [&arca, &bao] {
             run_setup(server, &setup_client, &workloads).await?;
         }
@@ -207,6 +190,35 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
 }
 
 /// Sends every setup step of `workloads` to `server`.
+/// Starts Arca on `port` and OpenBao on `port + 2`, with the same storage kind and options.
+async fn start_pair(
+    settings: &Settings,
+    storage: Storage,
+    port: u16,
+    client: &HttpClient,
+    opts: StartOptions<'_>,
+) -> Result<(RunningServer, RunningServer), BenchError> {
+    let arca = RunningServer::start(
+        Product::Arca,
+        storage,
+        &settings.arca_bin,
+        port,
+        client,
+        opts,
+    )
+    .await?;
+    let bao = RunningServer::start(
+        Product::OpenBao,
+        storage,
+        &settings.bao_bin,
+        port + 2,
+        client,
+        opts,
+    )
+    .await?;
+    Ok((arca, bao))
+}
+
 async fn run_setup(
     server: &RunningServer,
     client: &HttpClient,
@@ -279,24 +291,7 @@ async fn audit_pair(
         api_audit: true,
         inmem_config: storage == Storage::Memory,
     };
-    let arca = RunningServer::start(
-        Product::Arca,
-        storage,
-        &settings.arca_bin,
-        port,
-        client,
-        opts,
-    )
-    .await?;
-    let bao = RunningServer::start(
-        Product::OpenBao,
-        storage,
-        &settings.bao_bin,
-        port + 2,
-        client,
-        opts,
-    )
-    .await?;
+    let (arca, bao) = start_pair(settings, storage, port, client, opts).await?;
     for server in [&arca, &bao] {
         run_setup(server, client, audited).await?;
     }

@@ -184,7 +184,7 @@ impl AuditBroker {
     pub(crate) async fn setup(&self) -> Result<(), LogicalError> {
         let _guard = self.table_lock.lock().await;
         let mut entries = self.load_entries().await?;
-        let mut changed = self.reconcile_config(&mut entries);
+        let changed = self.reconcile_config(&mut entries);
         let mut devices = Vec::new();
         for entry in &entries {
             let salt = self.salt(&entry.uuid).await?;
@@ -204,9 +204,7 @@ impl AuditBroker {
         }
         if changed {
             self.persist(&entries).await?;
-            changed = false;
         }
-        debug_assert!(!changed);
         self.devices.store(Arc::new(devices));
         let headers: BTreeMap<String, HeaderSetting> =
             self.core.get_json(HEADERS_KEY).await?.unwrap_or_default();
