@@ -21,6 +21,7 @@ use crate::catalog::{Catalog, PluginRegistration};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::mount_store::{MountStore, SingletonBuilder};
 use crate::mounts::TableKind;
+use crate::namespaces::NamespaceStore;
 use crate::policy_store::PolicyStore;
 use crate::reload::{ReloadLog, ReloadOutcome, ReloadStatus, ReloadTarget};
 pub use crate::seal_ops::{ClusterInfo, InitResult};
@@ -111,6 +112,8 @@ pub(crate) struct Inner {
     pub(crate) wrapping: Arc<Wrapping>,
     /// Audit devices: every request and response is logged through them, fail closed.
     pub(crate) audit: Arc<AuditBroker>,
+    /// The namespaces.
+    pub(crate) namespaces: Arc<NamespaceStore>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -129,6 +132,10 @@ impl Core {
             config.cluster_name.clone(),
         ));
         let barrier = seal.barrier().clone();
+        let namespaces = Arc::new(NamespaceStore::new(Arc::new(BarrierView::new(
+            barrier.clone(),
+            "",
+        ))));
         let table_lock = Arc::new(tokio::sync::Mutex::new(()));
         let catalog = Arc::new(Catalog::new(
             barrier.clone(),
@@ -152,10 +159,11 @@ impl Core {
         ))));
         let policies = Arc::new(PolicyStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
-            "sys/policy/",
+            "",
         ))));
         let leases = Arc::new(ExpirationManager::new(
-            Arc::new(BarrierView::new(barrier.clone(), "sys/expire/")),
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+            namespaces.clone(),
             tokens.clone(),
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
@@ -188,6 +196,7 @@ impl Core {
             leases,
             wrapping,
             audit,
+            namespaces,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -337,7 +346,9 @@ impl Core {
 
     /// The current mount table of `kind`.
     pub fn mount_entries(&self, kind: TableKind) -> Vec<crate::mounts::MountEntry> {
-        self.inner.mounts.entries(kind)
+        self.inner
+            .mounts
+            .entries(&self.inner.namespaces.root(), kind)
     }
 
     /// Whether a backend of type `kind` can be mounted in `table`.
@@ -356,9 +367,11 @@ impl Lifecycle for Core {
         // Revoking a token revokes the leases it obtained and destroys its cubbyhole.
         let mounts = Arc::downgrade(&inner.mounts);
         let leases = Arc::downgrade(&inner.leases);
+        let namespaces = inner.namespaces.clone();
         inner.tokens.set_on_revoke(Arc::new(move |entry: Arc<TokenEntry>| {
             let mounts = mounts.clone();
             let leases = leases.clone();
+            let namespaces = namespaces.clone();
             Box::pin(async move {
                 if let Some(leases) = leases.upgrade()
                     && let Err(e) = leases.revoke_by_token(&entry).await
@@ -370,7 +383,8 @@ impl Lifecycle for Core {
                 if cubbyhole_id.is_empty() {
                     return;
                 }
-                let Some(route) = mounts.router().get("cubbyhole/") else { return };
+                let Some(ns) = namespaces.by_id(&entry.namespace_id) else { return };
+                let Some(route) = mounts.route_in(&ns, "cubbyhole/") else { return };
                 let view = mounts.view(format!(
                     "{}{cubbyhole_id}/",
                     route.mount.load().storage_prefix()
@@ -380,13 +394,18 @@ impl Lifecycle for Core {
                 }
             })
         }));
-        inner.policies.setup().await?;
+        inner.namespaces.load().await?;
+        for ns in inner.namespaces.all() {
+            inner.policies.setup(&ns).await?;
+        }
         inner.wrapping.setup().await?;
         inner.catalog.load().await?;
-        inner.mounts.load().await?;
+        inner.mounts.load(&inner.namespaces.all()).await?;
         inner.audit.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
+        // Namespaces whose deletion (or creation) a stop interrupted are deleted now.
+        crate::sys::resume_namespace_deletions(system_deps(&self.inner), inner.mounts.clone());
         Ok(())
     }
 
@@ -402,13 +421,13 @@ impl Lifecycle for Core {
         self.inner.policies.teardown();
         self.inner.wrapping.teardown();
         self.inner.catalog.clear();
+        self.inner.namespaces.teardown();
     }
 }
 
-/// Builds the core's own backends, each handed only the subsystems it serves. The mount
-/// table is held weakly: it owns the routes that own these backends.
-fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
-    let deps = SystemDeps {
+/// The subsystems the `sys/` backend serves (the mount table held weakly).
+fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
+    SystemDeps {
         seal: inner.seal.clone(),
         mounts: Arc::downgrade(&inner.mounts),
         tokens: inner.tokens.clone(),
@@ -418,7 +437,15 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
         leases: inner.leases.clone(),
         wrapping: inner.wrapping.clone(),
         audit: inner.audit.clone(),
-    };
+        namespaces: inner.namespaces.clone(),
+    }
+}
+
+/// Builds the core's own backends, each handed only the subsystems it serves. The mount
+/// table is held weakly: it owns the routes that own these backends.
+fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
+    let deps = system_deps(inner);
+    let namespaces = inner.namespaces.clone();
     let tokens = inner.tokens.clone();
     let leases = inner.leases.clone();
     let policies = inner.policies.clone();
@@ -431,6 +458,7 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
                 policies.clone(),
                 mounts.clone(),
                 leases.clone(),
+                namespaces.clone(),
             ))),
             _ => None,
         }

@@ -21,6 +21,7 @@ use crate::mounts::{
     AUTH_TABLE_PATH, MOUNT_TABLE_PATH, MountEntry, MountTable, TableKind, required_auth_mounts,
     required_mounts,
 };
+use crate::namespaces::Namespace;
 use crate::router::{BackendHandle, RouteEntry, Router};
 use crate::views::{BarrierView, barrier_err};
 
@@ -170,23 +171,37 @@ impl MountStore {
         BarrierView::new(self.barrier.clone(), prefix)
     }
 
-    pub(crate) async fn read_table(
-        &self,
-        kind: TableKind,
-    ) -> Result<Option<MountTable>, LogicalError> {
+    /// The storage key of `ns`'s table of `kind`.
+    fn table_key(ns: &Namespace, kind: TableKind) -> String {
         let path = match kind {
             TableKind::Mounts => MOUNT_TABLE_PATH,
             TableKind::Auth => AUTH_TABLE_PATH,
         };
-        match self.barrier.get(path).await.map_err(barrier_err)? {
+        format!("{}{path}", ns.storage_prefix())
+    }
+
+    pub(crate) async fn read_table(
+        &self,
+        ns: &Namespace,
+        kind: TableKind,
+    ) -> Result<Option<MountTable>, LogicalError> {
+        match self
+            .barrier
+            .get(&Self::table_key(ns, kind))
+            .await
+            .map_err(barrier_err)?
+        {
             Some(bytes) => {
-                let t: MountTable =
+                let mut t: MountTable =
                     serde_json::from_slice(&bytes).map_err(LogicalError::internal)?;
                 if t.version != crate::mounts::MOUNT_TABLE_VERSION {
                     return Err(LogicalError::internal(format!(
                         "unsupported mount table version {}",
                         t.version
                     )));
+                }
+                for e in &mut t.entries {
+                    e.set_namespace(ns);
                 }
                 Ok(Some(t))
             }
@@ -196,42 +211,82 @@ impl MountStore {
 
     pub(crate) async fn write_table(
         &self,
+        ns: &Namespace,
         kind: TableKind,
         table: &MountTable,
     ) -> Result<(), LogicalError> {
-        let path = match kind {
-            TableKind::Mounts => MOUNT_TABLE_PATH,
-            TableKind::Auth => AUTH_TABLE_PATH,
-        };
         let bytes = serde_json::to_vec(table).map_err(LogicalError::internal)?;
-        self.barrier.put(path, &bytes).await.map_err(barrier_err)
+        self.barrier
+            .put(&Self::table_key(ns, kind), &bytes)
+            .await
+            .map_err(barrier_err)
     }
 
-    /// The current mount table of `kind`, from the router (the source of truth while unsealed).
-    pub(crate) fn entries(&self, kind: TableKind) -> Vec<MountEntry> {
+    /// The current mount table of `kind` in `ns`, from the router (the source of truth while
+    /// unsealed).
+    pub(crate) fn entries(&self, ns: &Namespace, kind: TableKind) -> Vec<MountEntry> {
         let mut v: Vec<MountEntry> = self
             .router
             .all()
             .into_iter()
             .map(|(_, r)| (**r.mount.load()).clone())
-            .filter(|m| m.table == kind)
+            .filter(|m| m.table == kind && m.namespace_id == ns.id)
             .collect();
         v.sort_by(|a, b| a.path.cmp(&b.path));
         v
     }
 
-    /// Writes the router's view of a table to storage.
-    pub(crate) async fn persist_table(&self, kind: TableKind) -> Result<(), LogicalError> {
+    /// Writes the router's view of `ns`'s table to storage.
+    pub(crate) async fn persist_table(
+        &self,
+        ns: &Namespace,
+        kind: TableKind,
+    ) -> Result<(), LogicalError> {
         let mut t = MountTable::new();
-        t.entries = self.entries(kind);
-        self.write_table(kind, &t).await
+        t.entries = self.entries(ns, kind);
+        self.write_table(ns, kind, &t).await
     }
 
-    /// Reads both tables (laying down the required mounts the first time) and mounts every
-    /// entry (at unseal).
-    pub(crate) async fn load(&self) -> Result<(), LogicalError> {
+    /// Writes the table of `kind` of the namespace `entry` belongs to.
+    pub(crate) async fn persist_table_of(
+        &self,
+        entry: &MountEntry,
+        kind: TableKind,
+    ) -> Result<(), LogicalError> {
+        let mut t = MountTable::new();
+        t.entries = self
+            .router
+            .all()
+            .into_iter()
+            .map(|(_, r)| (**r.mount.load()).clone())
+            .filter(|m| m.table == kind && m.namespace_id == entry.namespace_id)
+            .collect();
+        t.entries.sort_by(|a, b| a.path.cmp(&b.path));
+        let key = match kind {
+            TableKind::Mounts => MOUNT_TABLE_PATH,
+            TableKind::Auth => AUTH_TABLE_PATH,
+        };
+        let bytes = serde_json::to_vec(&t).map_err(LogicalError::internal)?;
+        self.barrier
+            .put(&format!("{}{key}", entry.namespace_prefix), &bytes)
+            .await
+            .map_err(barrier_err)
+    }
+
+    /// Reads the tables of every namespace in `namespaces` (laying down the required mounts
+    /// the first time) and mounts every entry (at unseal).
+    pub(crate) async fn load(&self, namespaces: &[Arc<Namespace>]) -> Result<(), LogicalError> {
+        for ns in namespaces {
+            self.load_namespace(ns).await?;
+        }
+        Ok(())
+    }
+
+    /// Reads `ns`'s tables (laying down the required mounts the first time: a new namespace
+    /// gets its own `sys/`, `cubbyhole/` and `auth/token/`) and mounts every entry.
+    pub(crate) async fn load_namespace(&self, ns: &Namespace) -> Result<(), LogicalError> {
         for kind in [TableKind::Mounts, TableKind::Auth] {
-            let table = match self.read_table(kind).await? {
+            let table = match self.read_table(ns, kind).await? {
                 Some(t) => t,
                 None => {
                     let mut t = MountTable::new();
@@ -239,7 +294,10 @@ impl MountStore {
                         TableKind::Mounts => required_mounts(),
                         TableKind::Auth => required_auth_mounts(),
                     };
-                    self.write_table(kind, &t).await?;
+                    for e in &mut t.entries {
+                        e.set_namespace(ns);
+                    }
+                    self.write_table(ns, kind, &t).await?;
                     t
                 }
             };
@@ -250,6 +308,22 @@ impl MountStore {
             }
         }
         Ok(())
+    }
+
+    /// Removes `ns`'s routes and stops their backends (its namespace is being deleted).
+    pub(crate) async fn unload_namespace(&self, ns: &Namespace) {
+        for (path, route) in self.router.all() {
+            if route.mount.load().namespace_id == ns.id
+                && let Some(route) = self.router.remove(&path)
+            {
+                route.backend.load().backend.cleanup().await;
+            }
+        }
+    }
+
+    /// The mount of `ns` whose route path (inside `ns`) is exactly `rel`.
+    pub(crate) fn route_in(&self, ns: &Namespace, rel: &str) -> Option<Arc<RouteEntry>> {
+        self.router.get(&format!("{}{rel}", ns.path))
     }
 
     /// Removes every route and stops its backend (at seal).

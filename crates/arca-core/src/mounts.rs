@@ -98,6 +98,19 @@ pub struct MountEntry {
     /// Checksum of the running plugin binary (external plugins).
     #[serde(default)]
     pub running_sha256: String,
+    /// The id of the namespace the mount belongs to.
+    #[serde(default = "root_namespace_id")]
+    pub namespace_id: String,
+    /// That namespace's path (`""` for the root), set when the table is loaded.
+    #[serde(skip)]
+    pub namespace_path: String,
+    /// That namespace's storage prefix, set when the table is loaded.
+    #[serde(skip)]
+    pub namespace_prefix: String,
+}
+
+fn root_namespace_id() -> String {
+    crate::namespaces::ROOT_ID.to_string()
 }
 
 impl MountEntry {
@@ -122,24 +135,41 @@ impl MountEntry {
             plugin_version: String::new(),
             running_plugin_version: String::new(),
             running_sha256: String::new(),
+            namespace_id: root_namespace_id(),
+            namespace_path: String::new(),
+            namespace_prefix: String::new(),
         }
     }
 
-    /// The path the router uses (`auth/` in front for auth mounts).
+    /// Places the entry in `ns` (its id, path and storage prefix).
+    pub fn set_namespace(&mut self, ns: &crate::namespaces::Namespace) {
+        self.namespace_id = ns.id.clone();
+        self.namespace_path = ns.path.clone();
+        self.namespace_prefix = ns.storage_prefix();
+    }
+
+    /// The path the router uses: the namespace's path, then `auth/` for auth mounts, then
+    /// the mount's path (`team-a/auth/token/`).
     pub fn route_path(&self) -> String {
+        format!("{}{}", self.namespace_path, self.rel_route_path())
+    }
+
+    /// The route path inside the mount's namespace (`auth/token/`).
+    pub fn rel_route_path(&self) -> String {
         match self.table {
             TableKind::Mounts => self.path.clone(),
             TableKind::Auth => format!("auth/{}", self.path),
         }
     }
 
-    /// The storage prefix of the backend's view.
+    /// The storage prefix of the backend's view (inside its namespace's prefix).
     pub fn storage_prefix(&self) -> String {
+        let ns = &self.namespace_prefix;
         match (self.table, self.kind.as_str()) {
-            (_, "system") => "sys/".to_string(),
-            (TableKind::Auth, "token") => "sys/token/".to_string(),
-            (TableKind::Mounts, _) => format!("logical/{}/", self.uuid),
-            (TableKind::Auth, _) => format!("auth/{}/", self.uuid),
+            (_, "system") => format!("{ns}sys/"),
+            (TableKind::Auth, "token") => format!("{ns}sys/token/"),
+            (TableKind::Mounts, _) => format!("{ns}logical/{}/", self.uuid),
+            (TableKind::Auth, _) => format!("{ns}auth/{}/", self.uuid),
         }
     }
 

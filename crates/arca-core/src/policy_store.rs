@@ -1,5 +1,5 @@
-//! The policy store: ACL policies persisted under `sys/policy/`, the built-in `default` and
-//! `root`, and a cache of compiled ACLs per policy set.
+//! The policy store: ACL policies persisted under each namespace's `sys/policy/`, the
+//! built-in `default` and `root`, and a cache of compiled ACLs per namespace and policy set.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +12,11 @@ use arca_sdk::storage::StorageExt;
 use arca_sdk::{LogicalError, Storage};
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
+
+use crate::namespaces::Namespace;
+
+/// A cache key: namespace id and policy name.
+type NameKey = (String, String);
 
 /// Version marker of a stored policy.
 pub const POLICY_ENTRY_VERSION: u32 = 1;
@@ -35,14 +40,20 @@ pub struct PolicyEntry {
 
 /// Stores policies and compiles ACLs.
 pub struct PolicyStore {
+    /// The whole barrier: keys are `<namespace prefix>sys/policy/<name>`.
     view: Arc<dyn Storage>,
-    policies: RwLock<HashMap<String, Arc<Policy>>>,
-    acls: RwLock<HashMap<Vec<String>, Arc<Acl>>>,
+    policies: RwLock<HashMap<NameKey, Arc<Policy>>>,
+    acls: RwLock<HashMap<(String, Vec<String>), Arc<Acl>>>,
     write_lock: tokio::sync::Mutex<()>,
 }
 
+/// The storage key of policy `name` in `ns`.
+fn key(ns: &Namespace, name: &str) -> String {
+    format!("{}sys/policy/{name}", ns.storage_prefix())
+}
+
 impl PolicyStore {
-    /// A store over `view` (`sys/policy/`).
+    /// A store over the whole barrier.
     pub fn new(view: Arc<dyn Storage>) -> PolicyStore {
         PolicyStore {
             view,
@@ -52,21 +63,22 @@ impl PolicyStore {
         }
     }
 
-    /// Writes the built-in `default` policy if absent, and the fixed `response-wrapping`
-    /// policy whenever its text is not OpenBao's. Called after unseal.
-    pub async fn setup(&self) -> Result<(), LogicalError> {
-        self.policies.write().clear();
-        self.acls.write().clear();
-        if self.view.get("default").await?.is_none() {
+    /// Writes `ns`'s built-in `default` policy if absent, and the fixed `response-wrapping`
+    /// policy whenever its text is not OpenBao's. Called after unseal for every namespace,
+    /// and when a namespace is created.
+    pub async fn setup(&self, ns: &Namespace) -> Result<(), LogicalError> {
+        self.forget(ns);
+        if self.view.get(&key(ns, "default")).await?.is_none() {
             let p = default_policy();
-            self.write_raw("default", &p.raw, 1).await?;
+            self.write_raw(ns, "default", &p.raw, 1).await?;
         }
         let wrapping = self
             .view
-            .get_json::<PolicyEntry>(RESPONSE_WRAPPING_POLICY_NAME)
+            .get_json::<PolicyEntry>(&key(ns, RESPONSE_WRAPPING_POLICY_NAME))
             .await?;
         if wrapping.is_none_or(|e| e.raw != RESPONSE_WRAPPING_POLICY_TEXT) {
             self.write_raw(
+                ns,
                 RESPONSE_WRAPPING_POLICY_NAME,
                 RESPONSE_WRAPPING_POLICY_TEXT,
                 1,
@@ -82,7 +94,19 @@ impl PolicyStore {
         self.acls.write().clear();
     }
 
-    async fn write_raw(&self, name: &str, raw: &str, version: u64) -> Result<(), LogicalError> {
+    /// Drops what is cached of `ns` (set up again, or deleted).
+    pub fn forget(&self, ns: &Namespace) {
+        self.policies.write().retain(|(id, _), _| *id != ns.id);
+        self.acls.write().retain(|(id, _), _| *id != ns.id);
+    }
+
+    async fn write_raw(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        raw: &str,
+        version: u64,
+    ) -> Result<(), LogicalError> {
         let entry = PolicyEntry {
             version: POLICY_ENTRY_VERSION,
             name: name.to_string(),
@@ -90,12 +114,18 @@ impl PolicyStore {
             modified: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
             policy_version: version,
         };
-        self.view.put_json(name, &entry).await
+        self.view.put_json(&key(ns, name), &entry).await
     }
 
     /// Parses and stores a policy. `root` cannot be written. With `cas`, the write happens
     /// only when the stored version is `cas` (0 = the policy must not exist yet).
-    pub async fn set(&self, name: &str, raw: &str, cas: Option<u64>) -> Result<(), LogicalError> {
+    pub async fn set(
+        &self,
+        ns: &Namespace,
+        name: &str,
+        raw: &str,
+        cas: Option<u64>,
+    ) -> Result<(), LogicalError> {
         let name = normalize_name(name);
         if name.is_empty() {
             return Err(LogicalError::bad_request("policy name must be provided"));
@@ -111,7 +141,7 @@ impl PolicyStore {
         let _guard = self.write_lock.lock().await;
         let current = self
             .view
-            .get_json::<PolicyEntry>(&name)
+            .get_json::<PolicyEntry>(&key(ns, &name))
             .await?
             .map(|e| e.policy_version.max(1))
             .unwrap_or(0);
@@ -122,14 +152,20 @@ impl PolicyStore {
                 "check-and-set parameter {cas} did not match the current version {current}"
             )));
         }
-        self.write_raw(&name, raw, current + 1).await?;
-        self.policies.write().insert(name, Arc::new(policy));
-        self.acls.write().clear();
+        self.write_raw(ns, &name, raw, current + 1).await?;
+        self.policies
+            .write()
+            .insert((ns.id.clone(), name), Arc::new(policy));
+        self.acls.write().retain(|(id, _), _| *id != ns.id);
         Ok(())
     }
 
     /// Reads the stored entry.
-    pub async fn get_entry(&self, name: &str) -> Result<Option<PolicyEntry>, LogicalError> {
+    pub async fn get_entry(
+        &self,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Option<PolicyEntry>, LogicalError> {
         let name = normalize_name(name);
         if name == "root" {
             return Ok(Some(PolicyEntry {
@@ -140,30 +176,40 @@ impl PolicyStore {
                 policy_version: 0,
             }));
         }
-        self.view.get_json(&name).await
+        self.view.get_json(&key(ns, &name)).await
     }
 
     /// The parsed policy, cached.
-    pub async fn get(&self, name: &str) -> Result<Option<Arc<Policy>>, LogicalError> {
+    pub async fn get(
+        &self,
+        ns: &Namespace,
+        name: &str,
+    ) -> Result<Option<Arc<Policy>>, LogicalError> {
         let name = normalize_name(name);
         if name == "root" {
             return Ok(Some(Arc::new(root_policy())));
         }
-        if let Some(p) = self.policies.read().get(&name) {
+        let cache_key = (ns.id.clone(), name);
+        if let Some(p) = self.policies.read().get(&cache_key) {
             return Ok(Some(p.clone()));
         }
-        let Some(entry) = self.view.get_json::<PolicyEntry>(&name).await? else {
+        let Some(entry) = self
+            .view
+            .get_json::<PolicyEntry>(&key(ns, &cache_key.1))
+            .await?
+        else {
             return Ok(None);
         };
         let p = Arc::new(
-            parse_policy(&name, &entry.raw).map_err(|e| LogicalError::internal(e.to_string()))?,
+            parse_policy(&cache_key.1, &entry.raw)
+                .map_err(|e| LogicalError::internal(e.to_string()))?,
         );
-        self.policies.write().insert(name, p.clone());
+        self.policies.write().insert(cache_key, p.clone());
         Ok(Some(p))
     }
 
     /// Deletes a policy; `root` and `default` cannot be deleted.
-    pub async fn delete(&self, name: &str) -> Result<(), LogicalError> {
+    pub async fn delete(&self, ns: &Namespace, name: &str) -> Result<(), LogicalError> {
         let name = normalize_name(name);
         match name.as_str() {
             "root" | RESPONSE_WRAPPING_POLICY_NAME => {
@@ -177,16 +223,16 @@ impl PolicyStore {
             _ => {}
         }
         let _guard = self.write_lock.lock().await;
-        self.view.delete(&name).await?;
-        self.policies.write().remove(&name);
-        self.acls.write().clear();
+        self.view.delete(&key(ns, &name)).await?;
+        self.policies.write().remove(&(ns.id.clone(), name));
+        self.acls.write().retain(|(id, _), _| *id != ns.id);
         Ok(())
     }
 
     /// Names of all stored policies plus `root`, sorted (`response-wrapping` is not listed,
     /// as in OpenBao).
-    pub async fn list(&self) -> Result<Vec<String>, LogicalError> {
-        let mut names = self.view.list("").await?;
+    pub async fn list(&self, ns: &Namespace) -> Result<Vec<String>, LogicalError> {
+        let mut names = self.view.list(&key(ns, "")).await?;
         names.retain(|n| !n.ends_with('/') && n != RESPONSE_WRAPPING_POLICY_NAME);
         names.push("root".into());
         names.sort();
@@ -194,22 +240,24 @@ impl PolicyStore {
         Ok(names)
     }
 
-    /// The ACL for a set of policy names (missing policies are skipped, as Vault does).
-    pub async fn acl(&self, names: &[String]) -> Result<Arc<Acl>, LogicalError> {
-        let mut key: Vec<String> = names.iter().map(|n| normalize_name(n)).collect();
-        key.sort();
-        key.dedup();
-        if let Some(a) = self.acls.read().get(&key) {
+    /// The ACL for a set of policy names of namespace `ns` (missing policies are skipped, as
+    /// Vault does).
+    pub async fn acl(&self, ns: &Namespace, names: &[String]) -> Result<Arc<Acl>, LogicalError> {
+        let mut names: Vec<String> = names.iter().map(|n| normalize_name(n)).collect();
+        names.sort();
+        names.dedup();
+        let cache_key = (ns.id.clone(), names);
+        if let Some(a) = self.acls.read().get(&cache_key) {
             return Ok(a.clone());
         }
-        let mut policies = Vec::with_capacity(key.len());
-        for n in &key {
-            if let Some(p) = self.get(n).await? {
+        let mut policies = Vec::with_capacity(cache_key.1.len());
+        for n in &cache_key.1 {
+            if let Some(p) = self.get(ns, n).await? {
                 policies.push((*p).clone());
             }
         }
         let acl = Arc::new(Acl::new(&policies).map_err(|e| LogicalError::internal(e.to_string()))?);
-        self.acls.write().insert(key, acl.clone());
+        self.acls.write().insert(cache_key, acl.clone());
         Ok(acl)
     }
 }

@@ -15,7 +15,7 @@ use parking_lot::Mutex;
 
 use crate::catalog::{Catalog, is_singleton_type};
 use crate::mount_store::MountStore;
-use crate::mounts::TableKind;
+use crate::mounts::{MountEntry, TableKind};
 use crate::router::{BackendHandle, RouteEntry};
 
 /// How many reload results `sys/plugins/reload/backend/status` remembers.
@@ -271,16 +271,21 @@ async fn reload_now(
         let old = route.backend.swap(Arc::new(handle));
         let mut entry = (*route.mount.load_full()).clone();
         if running.apply(&mut entry) {
-            if !changed_tables.contains(&entry.table) {
-                changed_tables.push(entry.table);
+            if !changed_tables
+                .iter()
+                .any(|(e, t): &(MountEntry, TableKind)| {
+                    *t == entry.table && e.namespace_id == entry.namespace_id
+                })
+            {
+                changed_tables.push((entry.clone(), entry.table));
             }
             route.mount.store(Arc::new(entry));
         }
         retire(path.clone(), old);
         reloaded.push(path);
     }
-    for table in changed_tables {
-        if let Err(e) = mounts.persist_table(table).await {
+    for (entry, table) in changed_tables {
+        if let Err(e) = mounts.persist_table_of(&entry, table).await {
             tracing::warn!(error = %e, "reload: could not persist the running plugin versions");
         }
     }

@@ -8,6 +8,7 @@ use arca_sdk::{LogicalError, Operation, Request, Response};
 use crate::audit::AuditRecord;
 use crate::backend_boundary;
 use crate::core::Core;
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::token_store::TokenEntry;
 use crate::token_use::TokenUse;
 use crate::wrapping::{self, WrapContext};
@@ -91,21 +92,50 @@ impl Core {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
-        let Some((mount_path, route)) = self.inner.mounts.router().route(&req.path) else {
+        // The namespace: the header's, then the deepest child the path begins with.
+        let namespaces = &self.inner.namespaces;
+        let resolved = namespaces.resolve(&req.namespace_path, &req.path)?;
+        let ns = resolved.namespace;
+        if resolved.strip > 0 {
+            req.path.drain(..resolved.strip);
+        }
+        if !ns.is_root() {
+            check_namespace_access(namespaces, &ns, &req)?;
+            if let Some(rec) = audit.as_deref_mut() {
+                rec.namespace = Some(ns.clone());
+            }
+        }
+        req.namespace_id.clone_from(&ns.id);
+        req.namespace_path.clone_from(&ns.path);
+        // The router knows every namespace's mounts by their full path.
+        let full_path = if ns.is_root() {
+            req.path.clone()
+        } else {
+            format!("{}{}", ns.path, req.path)
+        };
+        let routed = self
+            .inner
+            .mounts
+            .router()
+            .route(&full_path)
+            .filter(|(_, route)| route.mount.load().namespace_id == ns.id);
+        let Some((mount_path, route)) = routed else {
             if let Some(rec) = audit.as_deref_mut() {
                 rec.token = self.lookup_request_token(&req).await.ok();
             }
-            return Err(self.unrouted(&req).await);
+            return Err(self.unrouted(&req, &ns).await);
         };
-        let full_path = req.path.clone();
         let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
+        // The path inside the namespace (what the ACL and the audit log see).
+        let ns_path = full_path.get(ns.path.len()..).unwrap_or("");
         let mount = route.mount.load_full();
         let handle = route.backend.load_full();
         if let Some(rec) = audit.as_deref_mut() {
             rec.mount = Some((mount_path.clone(), mount.clone()));
         }
 
-        req.mount_point = mount_path.clone();
+        // Backends see their mount point inside the namespace, as OpenBao's.
+        req.mount_point = mount_path.get(ns.path.len()..).unwrap_or("").to_string();
         req.mount_type = mount.kind.clone();
         req.mount_accessor = mount.accessor.clone();
         req.storage = Some(route.storage.clone());
@@ -125,10 +155,15 @@ impl Core {
         };
 
         // The token first, as Vault's `CheckToken`: a missing or bad token on an authenticated
-        // path is refused before any backend code (existence check included) runs.
+        // path is refused before any backend code (existence check included) runs. A token
+        // works in its own namespace and those below it only.
         let mut token_entry: Option<Arc<TokenEntry>> = None;
         if !unauthenticated || !req.token().is_empty() {
-            match self.lookup_request_token(&req).await {
+            let lookup = self
+                .lookup_request_token(&req)
+                .await
+                .and_then(|entry| self.token_namespace(&entry, &ns).map(|_| entry));
+            match lookup {
                 Ok(entry) => {
                     if let Some(rec) = audit.as_deref_mut() {
                         rec.token = Some(entry.clone());
@@ -145,7 +180,7 @@ impl Core {
         // token and only the headers its mount lets through.
         let client_token = req.client_token.take();
         req.client_token = backend_boundary::backend_token(
-            &mount_path,
+            &req.mount_point,
             &mount.kind,
             &mount.uuid,
             client_token,
@@ -187,7 +222,7 @@ impl Core {
                 }
             } else {
                 let acl = self
-                    .check_acl(&req, &full_path, route.is_root_path(&rel), &entry)
+                    .check_acl(&req, &ns, ns_path, route.is_root_path(&rel), &entry)
                     .await;
                 if let Some(rec) = audit.as_deref_mut() {
                     rec.allowed = Some(acl.is_ok());
@@ -211,7 +246,7 @@ impl Core {
             req.entity_id = te.entity_id.clone();
             req.policies = te.policies.clone();
         }
-        let wrap = WrapContext::of(&req, &full_path);
+        let wrap = WrapContext::of(&req, ns_path);
 
         // The request's audit line, before the backend runs: no device records it, the
         // request fails here and nothing is done.
@@ -234,7 +269,7 @@ impl Core {
         let mut result = handle.backend.handle_request(req).await;
         if !seals && let Ok(Some(r)) = result.as_mut() {
             backend_boundary::screen_response(
-                &mount_path,
+                mount_path.get(ns.path.len()..).unwrap_or(""),
                 &mount.config.allowed_response_headers,
                 r,
             );
@@ -273,12 +308,15 @@ impl Core {
     /// before routing: a caller without a valid token, or whose policy does not cover the
     /// path, gets `permission denied` and learns nothing of which mounts exist; only a caller
     /// the ACL lets through hears that there is no handler.
-    async fn unrouted(&self, req: &Request) -> LogicalError {
+    async fn unrouted(&self, req: &Request, ns: &Namespace) -> LogicalError {
         let entry = match self.lookup_request_token(req).await {
             Ok(entry) => entry,
             Err(e) => return e,
         };
-        if let Err(e) = self.check_acl(req, &req.path, false, &entry).await {
+        if let Err(e) = self.token_namespace(&entry, ns) {
+            return e;
+        }
+        if let Err(e) = self.check_acl(req, ns, &req.path, false, &entry).await {
             return e;
         }
         LogicalError::not_found(format!(
@@ -303,16 +341,42 @@ impl Core {
             .ok_or(LogicalError::PermissionDenied)
     }
 
-    /// Checks `entry`'s ACL for `path`; `root_path` asks for sudo too. A refusal is OpenBao's
-    /// multierror-wrapped `permission denied`.
+    /// The namespace `entry` belongs to, when the request's namespace `ns` is it or lies
+    /// below it; else the token is refused there (`permission denied`).
+    pub(crate) fn token_namespace(
+        &self,
+        entry: &TokenEntry,
+        ns: &Namespace,
+    ) -> Result<Arc<Namespace>, LogicalError> {
+        match self.inner.namespaces.by_id(&entry.namespace_id) {
+            Some(token_ns) if token_ns.contains(ns) => Ok(token_ns),
+            _ => Err(LogicalError::PermissionDenied),
+        }
+    }
+
+    /// Checks `entry`'s ACL for `path` (inside the request's namespace `ns`); `root_path` asks
+    /// for sudo too. The token's policies are its own namespace's, and their paths are
+    /// relative to it: a root policy grants `team-a/secret/*` inside `team-a/`. A refusal is
+    /// OpenBao's multierror-wrapped `permission denied`.
     pub(crate) async fn check_acl(
         &self,
         req: &Request,
+        ns: &Namespace,
         path: &str,
         root_path: bool,
         entry: &TokenEntry,
     ) -> Result<(), LogicalError> {
-        let acl = self.inner.policies.acl(&entry.policies).await?;
+        let token_ns = self.token_namespace(entry, ns)?;
+        let acl = self.inner.policies.acl(&token_ns, &entry.policies).await?;
+        // The path as the token's namespace sees it.
+        let below = ns.path.strip_prefix(token_ns.path.as_str()).unwrap_or("");
+        let scoped;
+        let path = if below.is_empty() {
+            path
+        } else {
+            scoped = format!("{below}{path}");
+            scoped.as_str()
+        };
         let acl_req = AclRequest {
             path,
             operation: acl_op(req.operation),
@@ -326,6 +390,81 @@ impl Core {
         Ok(())
     }
 }
+
+/// Refuses a request in a namespace (not the root) that an administrator locked, or one
+/// below it — but not the unlock itself, nor revocations — and the `sys/` endpoints only the
+/// root namespace serves.
+fn check_namespace_access(
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
+    req: &Request,
+) -> Result<(), LogicalError> {
+    if let Some(locked) = namespaces.locked_ancestor(ns)
+        && !matches!(req.operation, Operation::Revoke | Operation::Rollback)
+        && req.path != "sys/namespaces/api-lock/unlock"
+    {
+        return Err(LogicalError::unavailable(format!(
+            "API access to this namespace has been locked by an administrator - {:?} must be \
+             unlocked to gain access.",
+            locked.path
+        )));
+    }
+    if let Some(sys) = req.path.strip_prefix("sys/")
+        && ROOT_ONLY_SYS_PATHS.iter().any(|p| {
+            sys.strip_prefix(p)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    {
+        return Err(LogicalError::bad_request(
+            "operation only available in root namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// `sys/` paths (and everything below them) only the root namespace serves (OpenBao's
+/// `restrictedSysAPIs`).
+const ROOT_ONLY_SYS_PATHS: [&str; 39] = [
+    "audit-hash",
+    "audit",
+    "config/auditing",
+    "config/cors",
+    "config/reload",
+    "config/state",
+    "config/ui",
+    "generate-recovery-token",
+    "generate-root",
+    "health",
+    "host-info",
+    "in-flight-req",
+    "init",
+    "internal/counters/activity",
+    "internal/counters/activity/export",
+    "internal/counters/activity/monthly",
+    "internal/counters/config",
+    "internal/inspect/router",
+    "loggers",
+    "metrics",
+    "mfa/method",
+    "monitor",
+    "pprof",
+    "quotas/config",
+    "quotas/lease-count",
+    "quotas/rate-limit",
+    "raw",
+    "rekey-recovery-key",
+    "rekey",
+    "replication/merkle-check",
+    "replication/recover",
+    "replication/reindex",
+    "replication/status",
+    "seal",
+    "sealwrap/rewrap",
+    "step-down",
+    "storage",
+    "sync/config",
+    "unseal",
+];
 
 /// Requests OpenBao leaves out of the audit log.
 fn unaudited(path: &str) -> bool {

@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::leases::ExpirationManager;
 use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mount_store::MountStore;
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::PolicyStore;
 use crate::token_fields::{bool_or, duration_secs, int_field, str_field, string_list};
 use crate::token_roles::{TokenRole, get_role, handle_roles};
@@ -29,6 +30,8 @@ pub(crate) struct TokenBackend {
     mounts: Weak<MountStore>,
     /// Token leases: made at creation, moved to the new expiry on renewal.
     leases: Arc<ExpirationManager>,
+    /// The namespaces: a token belongs to the one it was created in.
+    namespaces: Arc<NamespaceStore>,
 }
 
 impl TokenBackend {
@@ -37,12 +40,14 @@ impl TokenBackend {
         policies: Arc<PolicyStore>,
         mounts: Weak<MountStore>,
         leases: Arc<ExpirationManager>,
+        namespaces: Arc<NamespaceStore>,
     ) -> TokenBackend {
         TokenBackend {
             tokens,
             policies,
             mounts,
             leases,
+            namespaces,
         }
     }
 }
@@ -53,8 +58,9 @@ fn iso(t: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The JSON `lookup` returns for a token (`id` is shown only when looked up by token).
-pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>) -> Value {
+/// The JSON `lookup` returns for a token (`id` is shown only when looked up by token;
+/// `namespace_path` only for a token of a namespace other than the root).
+pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>, ns: &Namespace) -> Value {
     let now = now_unix();
     let ttl = e.expire_time().map(|t| (t - now).max(0)).unwrap_or(0);
     let mut v = json!({
@@ -79,6 +85,9 @@ pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>) -> Value {
     if let Value::Object(m) = &mut v {
         if e.period > 0 {
             m.insert("period".into(), json!(e.period));
+        }
+        if !ns.is_root() {
+            m.insert("namespace_path".into(), json!(ns.path));
         }
         if !e.role.is_empty() {
             m.insert("role".into(), json!(e.role));
@@ -261,12 +270,38 @@ impl TokenBackend {
         TtlLimits::of_mount_point(self.mounts.upgrade().as_deref(), mount_point)
     }
 
-    /// Whether the client token holds `sudo` (or root) on `path`.
-    async fn has_sudo(&self, te: &TokenEntry, path: &str) -> bool {
-        match self.policies.acl(&te.policies).await {
-            Ok(acl) => acl.is_root() || acl.capability_set(path).contains(Capabilities::SUDO),
+    /// Whether the client token holds `sudo` (or root) on `path` (inside the request's
+    /// namespace `ns`), by its own namespace's policies.
+    async fn has_sudo(&self, te: &TokenEntry, ns: &Namespace, path: &str) -> bool {
+        let Some(token_ns) = self.namespaces.by_id(&te.namespace_id) else {
+            return false;
+        };
+        if !token_ns.contains(ns) {
+            return false;
+        }
+        let path = format!("{}{path}", token_ns.relative(&ns.path));
+        match self.policies.acl(&token_ns, &te.policies).await {
+            Ok(acl) => acl.is_root() || acl.capability_set(&path).contains(Capabilities::SUDO),
             Err(_) => false,
         }
+    }
+
+    /// The request's namespace.
+    fn request_namespace(&self, req: &Request) -> Result<Arc<Namespace>, LogicalError> {
+        if req.namespace_id.is_empty() {
+            return Ok(self.namespaces.root());
+        }
+        self.namespaces
+            .by_id(&req.namespace_id)
+            .ok_or_else(|| LogicalError::not_found("namespace not found"))
+    }
+
+    /// `e`'s namespace, when it is `ns` or lies below it: a token of another namespace is
+    /// not seen from `ns`.
+    fn visible(&self, e: &TokenEntry, ns: &Namespace) -> Option<Arc<Namespace>> {
+        self.namespaces
+            .by_id(&e.namespace_id)
+            .filter(|token_ns| ns.contains(token_ns))
     }
 
     /// `auth/token/create`, `create-orphan` and `create/<role>`, in the steps of Vault's
@@ -289,7 +324,8 @@ impl TokenBackend {
             self.tokens.revoke_tree(&entry.id_hash).await?;
             return Err(e);
         }
-        answer_create(&self.policies, &token, &entry, new.plan, new.warnings).await
+        let ns = self.request_namespace(req)?;
+        answer_create(&self.policies, &ns, &token, &entry, new.plan, new.warnings).await
     }
 
     /// The caller's token as the parent of a new one: it must exist, not be a batch token
@@ -311,7 +347,8 @@ impl TokenBackend {
             ));
         }
         let full_path = format!("{}{}", req.mount_point, req.path);
-        let is_sudo = self.has_sudo(&entry, &full_path).await;
+        let ns = self.request_namespace(req)?;
+        let is_sudo = self.has_sudo(&entry, &ns, &full_path).await;
         Ok(Parent { entry, is_sudo })
     }
 
@@ -334,6 +371,11 @@ impl TokenBackend {
             display_name: "token".into(),
             creation_time: now_unix(),
             token_type: token_type.into(),
+            namespace_id: if req.namespace_id.is_empty() {
+                crate::namespaces::ROOT_ID.to_string()
+            } else {
+                req.namespace_id.clone()
+            },
             ..TokenEntry::default()
         };
         let mut num_uses = fields.num_uses;
@@ -779,6 +821,7 @@ struct NewToken {
 /// for each policy that does not exist.
 async fn answer_create(
     policies: &PolicyStore,
+    ns: &Namespace,
     token: &str,
     e: &TokenEntry,
     plan: TtlPlan,
@@ -794,7 +837,7 @@ async fn answer_create(
     );
     out.warnings = warnings;
     for p in &e.policies {
-        if policies.get(p).await?.is_none() {
+        if policies.get(ns, p).await?.is_none() {
             out.warn(format!("Policy {p:?} does not exist"));
         }
     }
@@ -837,6 +880,11 @@ impl TokenBackend {
     /// Runs the endpoint `req.path` names, its fields already converted.
     async fn dispatch(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         let store = &*self.tokens;
+        let ns = self.request_namespace(&req)?;
+        // Tokens of another namespace than the request's (or one below it) are not seen.
+        let seen = |e: Option<Arc<TokenEntry>>| {
+            e.and_then(|e| self.visible(&e, &ns).map(|token_ns| (e, token_ns)))
+        };
         let path = req.path.trim_end_matches('/').to_string();
         use Operation as O;
         let write = matches!(req.operation, O::Update | O::Create);
@@ -856,9 +904,14 @@ impl TokenBackend {
                 let Some(e) = store.lookup_with(req.token(), true).await? else {
                     return Err(LogicalError::PermissionDenied);
                 };
+                let token_ns = self
+                    .namespaces
+                    .by_id(&e.namespace_id)
+                    .ok_or(LogicalError::PermissionDenied)?;
                 Ok(Some(Response::from_serialize(&lookup_json(
                     &e,
                     Some(req.token()),
+                    &token_ns,
                 ))?))
             }
             ("lookup", O::Read | O::Update | O::Create) => {
@@ -866,17 +919,23 @@ impl TokenBackend {
                     .filter(|t| !t.is_empty())
                     .unwrap_or_else(|| req.token().to_string());
                 let tainted = t == req.token();
-                let Some(e) = store.lookup_with(&t, tainted).await? else {
+                let Some((e, token_ns)) = seen(store.lookup_with(&t, tainted).await?) else {
                     return Err(LogicalError::forbidden("bad token"));
                 };
-                Ok(Some(Response::from_serialize(&lookup_json(&e, Some(&t)))?))
+                Ok(Some(Response::from_serialize(&lookup_json(
+                    &e,
+                    Some(&t),
+                    &token_ns,
+                ))?))
             }
             ("lookup-accessor", _) if write => {
                 let a = accessor_field(&req)?;
-                let Some(e) = store.lookup_accessor(&a).await? else {
+                let Some((e, token_ns)) = seen(store.lookup_accessor(&a).await?) else {
                     return Err(LogicalError::InvalidRequest("invalid accessor".into()));
                 };
-                Ok(Some(Response::from_serialize(&lookup_json(&e, None))?))
+                Ok(Some(Response::from_serialize(&lookup_json(
+                    &e, None, &token_ns,
+                ))?))
             }
             ("renew-self", _) if write => {
                 let Some(e) = store.lookup_with(req.token(), true).await? else {
@@ -886,14 +945,14 @@ impl TokenBackend {
             }
             ("renew", _) if write => {
                 let t = token_field(&req)?;
-                let Some(e) = store.lookup(&t).await? else {
+                let Some((e, _)) = seen(store.lookup(&t).await?) else {
                     return Err(LogicalError::bad_request("token not found"));
                 };
                 self.renew(&req, e, &t).await
             }
             ("renew-accessor", _) if write => {
                 let a = accessor_field(&req)?;
-                let Some(e) = store.lookup_accessor(&a).await? else {
+                let Some((e, _)) = seen(store.lookup_accessor(&a).await?) else {
                     return Err(LogicalError::InvalidRequest("invalid accessor".into()));
                 };
                 self.renew(&req, e, "").await
@@ -904,13 +963,13 @@ impl TokenBackend {
             }
             ("revoke", _) if write => {
                 let t = token_field(&req)?;
-                let e = store.lookup(&t).await?;
+                let e = seen(store.lookup(&t).await?).map(|(e, _)| e);
                 self.revoke_entry(store, e).await
             }
             ("revoke-accessor", _) if write => {
                 let a = accessor_field(&req)?;
-                match store.lookup_accessor(&a).await? {
-                    Some(e) => {
+                match seen(store.lookup_accessor(&a).await?) {
+                    Some((e, _)) => {
                         store.revoke_tree(&e.id_hash).await?;
                         Ok(None)
                     }
@@ -926,7 +985,7 @@ impl TokenBackend {
                 let caller = store.lookup_with(req.token(), true).await?;
                 let full = format!("{}{}", req.mount_point, req.path);
                 let sudo = match &caller {
-                    Some(c) => self.has_sudo(c, &full).await,
+                    Some(c) => self.has_sudo(c, &ns, &full).await,
                     None => false,
                 };
                 if !sudo {
@@ -934,7 +993,7 @@ impl TokenBackend {
                         "root or sudo privileges required to revoke and orphan",
                     ));
                 }
-                let Some(e) = store.lookup(&t).await? else {
+                let Some((e, _)) = seen(store.lookup(&t).await?) else {
                     return Err(LogicalError::bad_request("token to revoke not found"));
                 };
                 if e.is_batch() {
@@ -944,7 +1003,12 @@ impl TokenBackend {
                 Ok(None)
             }
             ("accessors", O::List) => {
-                let keys = store.accessors().await?;
+                // A namespace's accessors end in `.<its id>`; the root's carry no suffix.
+                let mut keys = store.accessors().await?;
+                keys.retain(|a| match crate::namespaces::id_suffix(a) {
+                    Some(id) => id == ns.id,
+                    None => ns.is_root(),
+                });
                 Ok(Some(Response::from_serialize(&json!({ "keys": keys }))?))
             }
             ("tidy", _) if write => {

@@ -97,6 +97,13 @@ pub struct TokenEntry {
     /// Random id of the token's cubbyhole (never shown by lookups).
     #[serde(default)]
     pub cubbyhole_id: String,
+    /// The id of the namespace the token was created in (`root`).
+    #[serde(default = "root_namespace_id")]
+    pub namespace_id: String,
+}
+
+fn root_namespace_id() -> String {
+    crate::namespaces::ROOT_ID.to_string()
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -121,6 +128,7 @@ impl std::fmt::Debug for TokenEntry {
             .field("orphan", &self.orphan)
             .field("token_type", &self.token_type)
             .field("cubbyhole_id", &Redacted)
+            .field("namespace_id", &self.namespace_id)
             .finish_non_exhaustive()
     }
 }
@@ -362,14 +370,23 @@ impl TokenStore {
         if entry.token_type.is_empty() {
             entry.token_type = "service".into();
         }
+        if entry.namespace_id.is_empty() {
+            entry.namespace_id = root_namespace_id();
+        }
+        // Tokens and accessors of a namespace other than the root end in `.<its id>`.
+        let suffix = if entry.namespace_id == crate::namespaces::ROOT_ID {
+            String::new()
+        } else {
+            format!(".{}", entry.namespace_id)
+        };
         if entry.is_batch() {
-            return self.create_batch(entry);
+            return self.create_batch(entry, &suffix);
         }
         let custom_id = id.as_ref().is_some_and(|i| !i.is_empty());
         let token = match id {
             Some(id) if !id.is_empty() => id,
             _ => Zeroizing::new(format!(
-                "{SERVICE_TOKEN_PREFIX}{}",
+                "{SERVICE_TOKEN_PREFIX}{}{suffix}",
                 random_base62(TOKEN_RANDOM_LEN)
             )),
         };
@@ -397,7 +414,7 @@ impl TokenStore {
             return Err(LogicalError::bad_request("parent token not found"));
         }
         entry.id_hash = id_hash.clone();
-        entry.accessor = random_base62(TOKEN_RANDOM_LEN);
+        entry.accessor = format!("{}{suffix}", random_base62(TOKEN_RANDOM_LEN));
         entry.cubbyhole_id = random_base62(TOKEN_RANDOM_LEN);
         let accessor_hash = self.hash(&entry.accessor)?;
         // The accessor, the parent link and the entry land together or not at all.
@@ -415,6 +432,12 @@ impl TokenStore {
                 Vec::new(),
             )));
         }
+        if !suffix.is_empty() {
+            ops.push(StorageOp::Put(StorageEntry::new(
+                format!("namespace/{}/{id_hash}", entry.namespace_id),
+                Vec::new(),
+            )));
+        }
         ops.push(StorageOp::Put(StorageEntry::json(
             format!("id/{id_hash}"),
             &entry,
@@ -428,6 +451,7 @@ impl TokenStore {
     fn create_batch(
         &self,
         mut entry: TokenEntry,
+        suffix: &str,
     ) -> Result<(Zeroizing<String>, Arc<TokenEntry>), LogicalError> {
         entry.id_hash.clear();
         entry.accessor.clear();
@@ -449,7 +473,7 @@ impl TokenStore {
         blob.extend_from_slice(&nonce);
         blob.extend_from_slice(&sealed);
         let token = Zeroizing::new(format!(
-            "{BATCH_TOKEN_PREFIX}{}",
+            "{BATCH_TOKEN_PREFIX}{}{suffix}",
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(blob)
         ));
         Ok((token, Arc::new(entry)))
@@ -460,6 +484,9 @@ impl TokenStore {
         let Some(b64) = token.strip_prefix(BATCH_TOKEN_PREFIX) else {
             return Ok(None);
         };
+        // A namespace's batch token ends in `.<its id>`, outside the sealed blob (base64url
+        // has no `.`); the id inside the blob is the one that counts.
+        let b64 = b64.split_once('.').map_or(b64, |(blob, _)| blob);
         let Ok(blob) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(b64) else {
             return Ok(None);
         };
@@ -679,6 +706,12 @@ impl TokenStore {
             if !e.parent.is_empty() {
                 ops.push(StorageOp::Delete(format!("parent/{}/{id_hash}", e.parent)));
             }
+            if e.namespace_id != crate::namespaces::ROOT_ID {
+                ops.push(StorageOp::Delete(format!(
+                    "namespace/{}/{id_hash}",
+                    e.namespace_id
+                )));
+            }
         }
         ops.push(StorageOp::Delete(format!("id/{id_hash}")));
         self.view.transaction(ops).await?;
@@ -689,6 +722,25 @@ impl TokenStore {
             }
         }
         Ok(())
+    }
+
+    /// Revokes every token of the namespace with id `namespace_id`, with its children
+    /// (the namespace is being deleted).
+    pub async fn revoke_namespace(&self, namespace_id: &str) -> Result<usize, LogicalError> {
+        let dir = format!("namespace/{namespace_id}/");
+        let mut revoked = 0;
+        loop {
+            let hashes = self.view.list(&dir).await?;
+            if hashes.is_empty() {
+                return Ok(revoked);
+            }
+            for h in hashes {
+                self.revoke_tree(h.trim_end_matches('/')).await?;
+                // A token already gone leaves its index entry behind: drop it.
+                self.view.delete(&format!("{dir}{h}")).await?;
+                revoked += 1;
+            }
+        }
     }
 
     /// Every stored accessor hash.

@@ -1,36 +1,35 @@
-//! The `X-Vault-Namespace` header. Arca serves only the root namespace so far: a header naming
-//! any other namespace is refused as OpenBao refuses a namespace that does not exist, so a
-//! request meant for a namespace never lands in the root one.
+//! The `X-Vault-Namespace` header: canonicalized here as OpenBao does (leading `/` dropped,
+//! cleaned like Go's `path.Clean`, a trailing `/` added; `root` and `/` name the root
+//! namespace, `""`) and handed to the core, which resolves it together with any namespace the
+//! path itself begins with.
 
 /// What the header asks of a request to `api_path`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NamespaceCheck {
-    /// The root namespace (no header, empty, `root`, `/`, ...), or an endpoint that ignores it.
-    Root,
+    /// The namespace path to resolve (`""` for the root namespace), or `""` for an endpoint
+    /// that ignores the header.
+    Path(String),
     /// One of the unauthenticated setup endpoints, which refuse any namespace header:
     /// 400 `operation unavailable in namespaces`.
     Unavailable,
-    /// A namespace other than root: 404 `namespace not found`.
-    NotFound,
 }
 
-/// Decides from the (trimmed) header value and the API path.
+/// Decides from the header value and the API path.
 pub(crate) fn check(header: Option<&str>, api_path: &str) -> NamespaceCheck {
     let Some(header) = header.map(str::trim).filter(|h| !h.is_empty()) else {
-        return NamespaceCheck::Root;
+        return NamespaceCheck::Path(String::new());
     };
     match api_path.trim_end_matches('/') {
         // OpenBao answers these whatever the header names, the root namespace included.
         "sys/health" | "sys/init" | "sys/unseal" => NamespaceCheck::Unavailable,
-        "sys/seal-status" | "sys/leader" => NamespaceCheck::Root,
-        _ if is_root(header) => NamespaceCheck::Root,
-        _ => NamespaceCheck::NotFound,
+        "sys/seal-status" | "sys/leader" => NamespaceCheck::Path(String::new()),
+        _ => NamespaceCheck::Path(canonical(header)),
     }
 }
 
-/// Whether a namespace path names the root namespace once canonicalized as OpenBao does
-/// (leading `/` dropped, cleaned like Go's `path.Clean`): `""`, `root`, `/root/`, `a/..`.
-fn is_root(header: &str) -> bool {
+/// A namespace path as OpenBao canonicalizes it: `""` for the root (`""`, `root`, `/root/`,
+/// `a/..`), else the cleaned path ending in `/` (`team-a/`, `../x/`).
+pub(crate) fn canonical(header: &str) -> String {
     let mut segments: Vec<&str> = Vec::new();
     for segment in header.split('/') {
         match segment {
@@ -41,12 +40,23 @@ fn is_root(header: &str) -> bool {
             other => segments.push(other),
         }
     }
-    matches!(segments.as_slice(), [] | ["root"])
+    match segments.as_slice() {
+        [] | ["root"] => String::new(),
+        _ => {
+            let mut path = segments.join("/");
+            path.push('/');
+            path
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn path(p: &str) -> NamespaceCheck {
+        NamespaceCheck::Path(p.to_string())
+    }
 
     #[test]
     fn root_spellings() {
@@ -62,31 +72,24 @@ mod tests {
             "team-a/..",
             "a/../root",
         ] {
-            assert_eq!(
-                check(Some(h), "secret/data/x"),
-                NamespaceCheck::Root,
-                "{h:?}"
-            );
+            assert_eq!(check(Some(h), "secret/data/x"), path(""), "{h:?}");
         }
-        assert_eq!(check(None, "secret/data/x"), NamespaceCheck::Root);
+        assert_eq!(check(None, "secret/data/x"), path(""));
     }
 
     #[test]
-    fn other_namespaces_are_not_found() {
-        for h in [
-            "team-a",
-            "team-a/",
-            "/team-a/",
-            "ROOT",
-            "root/child",
-            "../root",
-            "..",
+    fn other_namespaces_are_canonical() {
+        for (h, want) in [
+            ("team-a", "team-a/"),
+            ("team-a/", "team-a/"),
+            ("/team-a/", "team-a/"),
+            ("ROOT", "ROOT/"),
+            ("root/child", "root/child/"),
+            ("a//b/./c", "a/b/c/"),
+            ("../root", "../root/"),
+            ("..", "../"),
         ] {
-            assert_eq!(
-                check(Some(h), "sys/mounts"),
-                NamespaceCheck::NotFound,
-                "{h:?}"
-            );
+            assert_eq!(check(Some(h), "sys/mounts"), path(want), "{h:?}");
         }
     }
 
@@ -94,12 +97,9 @@ mod tests {
     fn setup_endpoints() {
         for p in ["sys/health", "sys/init", "sys/unseal"] {
             assert_eq!(check(Some("root"), p), NamespaceCheck::Unavailable);
-            assert_eq!(check(None, p), NamespaceCheck::Root);
+            assert_eq!(check(None, p), path(""));
         }
-        assert_eq!(
-            check(Some("team-a"), "sys/seal-status"),
-            NamespaceCheck::Root
-        );
-        assert_eq!(check(Some("team-a"), "sys/leader"), NamespaceCheck::Root);
+        assert_eq!(check(Some("team-a"), "sys/seal-status"), path(""));
+        assert_eq!(check(Some("team-a"), "sys/leader"), path(""));
     }
 }

@@ -258,18 +258,15 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
         .headers
         .get(NAMESPACE_HEADER)
         .and_then(|v| v.to_str().ok());
-    match namespace::check(namespace_header, api_path) {
-        NamespaceCheck::Root => {}
+    let namespace_path = match namespace::check(namespace_header, api_path) {
+        NamespaceCheck::Path(path) => path,
         NamespaceCheck::Unavailable => {
             return envelope::error(
                 StatusCode::BAD_REQUEST,
                 "operation unavailable in namespaces",
             );
         }
-        NamespaceCheck::NotFound => {
-            return envelope::error(StatusCode::NOT_FOUND, "namespace not found");
-        }
-    }
+    };
     let query: Vec<(String, String)> = parts
         .uri
         .query()
@@ -354,6 +351,7 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
     request.headers = headers.headers;
     request.wrap_info = headers.wrap_info;
     request.from_api_client = headers.from_api_client;
+    request.namespace_path = namespace_path;
     request.connection = Some(Connection::clone(conn));
     let request_id = request.id.clone();
 

@@ -282,7 +282,7 @@ async fn form_bodies_have_the_json_limits() {
 }
 
 #[tokio::test]
-async fn namespaces_other_than_root_are_not_found() {
+async fn the_namespace_header_reaches_the_core_canonical() {
     let s = start(|_| {}).await;
     let get = |path: &'static str, ns: &'static str| {
         client()
@@ -291,18 +291,26 @@ async fn namespaces_other_than_root_are_not_found() {
             .header("X-Vault-Token", "hvs.whatever")
             .send()
     };
-    for ns in ["root", "/", "root/", "/root"] {
+    for (ns, want) in [
+        ("root", ""),
+        ("/", ""),
+        ("root/", ""),
+        ("/root", ""),
+        ("team-a", "team-a/"),
+        ("/team-a/", "team-a/"),
+        ("ROOT", "ROOT/"),
+        ("root/child", "root/child/"),
+    ] {
         let resp = get("/v1/kv/x", ns).await.unwrap();
         assert_eq!(resp.status(), 200, "{ns}");
         // OpenBao names the namespace in the answer.
         assert_eq!(resp.headers()["x-vault-namespace"], ns);
+        assert_eq!(s.last().namespace_path, want, "{ns}");
     }
+    let resp = client().get(s.url("/v1/kv/x")).send().await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(s.last().namespace_path, "");
     let before = s.calls();
-    for ns in ["team-a", "team-a/", "ROOT", "root/child"] {
-        let (status, v) = json_of(get("/v1/kv/x", ns).await.unwrap()).await;
-        assert_eq!(status, 404, "{ns}");
-        assert_eq!(v, json!({"errors": ["namespace not found"]}), "{ns}");
-    }
     let (status, v) = json_of(get("/v1/sys/health", "root").await.unwrap()).await;
     assert_eq!(status, 400);
     assert_eq!(

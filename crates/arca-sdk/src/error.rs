@@ -84,6 +84,11 @@ impl LogicalError {
         Self::from_status(405, String::new())
     }
 
+    /// A 503 with a message: a namespace an administrator locked.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::from_status(503, message)
+    }
+
     /// A 403 with a message of its own (`bad token` from `auth/token/lookup`).
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::from_status(403, message)

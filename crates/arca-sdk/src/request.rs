@@ -73,6 +73,12 @@ pub struct Request {
     pub unauthenticated: bool,
     /// True when the request came through the CLI or API with `X-Vault-Request`.
     pub from_api_client: bool,
+    /// The namespace: on the way in, the canonical path the client named in
+    /// `X-Vault-Namespace` (`""` for the root, else ending in `/`); once the core has resolved
+    /// it (header and path prefix together), the path of the namespace the request runs in.
+    pub namespace_path: String,
+    /// The id of the namespace the request runs in (`"root"`), set by the core.
+    pub namespace_id: String,
 }
 
 impl Request {
@@ -99,6 +105,8 @@ impl Request {
             auth: None,
             unauthenticated: false,
             from_api_client: false,
+            namespace_path: String::new(),
+            namespace_id: String::new(),
         }
     }
 

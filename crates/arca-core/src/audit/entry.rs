@@ -54,6 +54,8 @@ pub(crate) struct AuditRecord {
     pub(crate) mount: Option<(String, Arc<MountEntry>)>,
     /// Set once the token is known.
     pub(crate) token: Option<Arc<TokenEntry>>,
+    /// The namespace the request runs in, once resolved (`None`: the root).
+    pub(crate) namespace: Option<Arc<crate::namespaces::Namespace>>,
     /// The ACL's verdict, once asked.
     pub(crate) allowed: Option<bool>,
     /// Whether the request line has been attempted (the backend may run only after).
@@ -226,10 +228,12 @@ struct PolicyResults {
     allowed: bool,
 }
 
-/// `{"id": "root"}`: the namespace (only the root one exists yet).
+/// `{"id": "root"}`, or `{"id": …, "path": "team-a/"}`: the request's namespace.
 #[derive(Serialize)]
-struct Namespace {
-    id: &'static str,
+struct Namespace<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    path: &'a str,
 }
 
 type Map<'w> = serde_json::ser::Compound<'w, &'w mut Vec<u8>, serde_json::ser::CompactFormatter>;
@@ -334,7 +338,11 @@ impl Renderer<'_> {
         if let Some(te) = rec.token.as_ref().filter(|te| !te.accessor.is_empty()) {
             m.serialize_entry("client_token_accessor", &self.accessor(&te.accessor))?;
         }
-        m.serialize_entry("namespace", &Namespace { id: "root" })?;
+        let (id, path) = rec
+            .namespace
+            .as_ref()
+            .map_or(("root", ""), |ns| (ns.id.as_str(), ns.path.as_str()));
+        m.serialize_entry("namespace", &Namespace { id, path })?;
         put(&mut m, "path", &rec.path)?;
         if !rec.data.is_empty() {
             let keep = rec.mount_keys(false);

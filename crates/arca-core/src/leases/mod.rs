@@ -55,6 +55,7 @@ use self::pending::Pending;
 use self::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mount_store::MountStore;
 use crate::mounts::MountEntry;
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::random::{fill, random_base62};
 use crate::router::RouteEntry;
 use crate::token_store::{TokenEntry, TokenStore};
@@ -96,12 +97,24 @@ pub fn token_lease_id(entry: &TokenEntry) -> String {
     } else {
         path
     };
-    format!("{path}/{}", entry.id_hash)
+    if entry.namespace_id.is_empty() || entry.namespace_id == crate::namespaces::ROOT_ID {
+        format!("{path}/{}", entry.id_hash)
+    } else {
+        format!("{path}/{}.{}", entry.id_hash, entry.namespace_id)
+    }
 }
 
 fn index_key(client_hash: &str, lease_id: &str) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, lease_id.as_bytes());
-    format!("token/{client_hash}/{}", hex::encode(digest.as_ref()))
+    format!(
+        "sys/expire/token/{client_hash}/{}",
+        hex::encode(digest.as_ref())
+    )
+}
+
+/// The storage directory of `ns`'s leases under id prefix `dir`.
+fn id_dir(ns: &Namespace, dir: &str) -> String {
+    format!("{}sys/expire/id/{dir}", ns.storage_prefix())
 }
 
 /// A lease id (or prefix) that can name storage: no `..` segment, no leading `/`.
@@ -147,7 +160,10 @@ pub struct LeaseTidyReport {
 /// The expiration manager. Built by the core, started at unseal after the mounts, stopped
 /// at seal.
 pub struct ExpirationManager {
+    /// The whole barrier: a namespace's leases are under `<its prefix>sys/expire/id/`, the
+    /// token index under `sys/expire/token/`.
     view: Arc<dyn Storage>,
+    namespaces: Arc<NamespaceStore>,
     tokens: Arc<TokenStore>,
     mounts: Weak<MountStore>,
     pending: Mutex<Pending>,
@@ -164,15 +180,17 @@ pub struct ExpirationManager {
 }
 
 impl ExpirationManager {
-    /// A stopped manager over `view` (the barrier under `sys/expire/`).
+    /// A stopped manager over `view` (the whole barrier).
     pub(crate) fn new(
         view: Arc<dyn Storage>,
+        namespaces: Arc<NamespaceStore>,
         tokens: Arc<TokenStore>,
         mounts: Weak<MountStore>,
         retry_base: Duration,
     ) -> ExpirationManager {
         ExpirationManager {
             view,
+            namespaces,
             tokens,
             mounts,
             pending: Mutex::new(Pending::default()),
@@ -259,19 +277,28 @@ impl ExpirationManager {
         self.irrevocable.lock().remove(id);
     }
 
+    /// The storage key of lease `id`, in the namespace its suffix names.
+    fn id_key(&self, id: &str) -> String {
+        let ns = self
+            .namespaces
+            .of_id(id)
+            .unwrap_or_else(|| self.namespaces.root());
+        id_dir(&ns, id)
+    }
+
     async fn load(&self, id: &str) -> Result<Option<LeaseEntry>, LogicalError> {
         if id.is_empty() || !valid_id(id) || id.ends_with('/') {
             return Ok(None);
         }
-        self.view.get_json::<LeaseEntry>(&format!("id/{id}")).await
+        self.view.get_json::<LeaseEntry>(&self.id_key(id)).await
     }
 
     async fn persist(&self, le: &LeaseEntry) -> Result<(), LogicalError> {
-        self.view.put_json(&format!("id/{}", le.lease_id), le).await
+        self.view.put_json(&self.id_key(&le.lease_id), le).await
     }
 
     async fn delete_entry(&self, le: &LeaseEntry) -> Result<(), LogicalError> {
-        let mut ops = vec![StorageOp::Delete(format!("id/{}", le.lease_id))];
+        let mut ops = vec![StorageOp::Delete(self.id_key(&le.lease_id))];
         if !le.client_token_hash.is_empty() {
             ops.push(StorageOp::Delete(index_key(
                 &le.client_token_hash,
@@ -337,11 +364,18 @@ impl ExpirationManager {
             resp.warnings.extend(warnings);
             return Ok(());
         }
-        let base = format!("{mount_path}{rel}");
+        // Ids are relative to the namespace, with its id as a suffix outside the root.
+        let base = format!("{}{rel}", mount.rel_route_path());
+        let suffix = if mount.namespace_id == crate::namespaces::ROOT_ID {
+            ""
+        } else {
+            mount.namespace_id.as_str()
+        };
         let id = format!(
-            "{}/{}",
+            "{}/{}{}{suffix}",
             base.trim_end_matches('/'),
-            random_base62(LEASE_RANDOM_LEN)
+            random_base62(LEASE_RANDOM_LEN),
+            if suffix.is_empty() { "" } else { "." }
         );
         secret.lease_id = id.clone();
         secret.lease.issue_time = Some(rfc3339(now));
@@ -366,7 +400,7 @@ impl ExpirationManager {
             expire_time: now + ttl as i64 * 1000,
             ..LeaseEntry::default()
         };
-        let mut ops = vec![StorageOp::Put(StorageEntry::json(format!("id/{id}"), &le)?)];
+        let mut ops = vec![StorageOp::Put(StorageEntry::json(self.id_key(&id), &le)?)];
         if !client_token_hash.is_empty() {
             ops.push(StorageOp::Put(StorageEntry::new(
                 index_key(&client_token_hash, &id),
@@ -398,10 +432,16 @@ impl ExpirationManager {
             return Ok(());
         }
         let id = token_lease_id(entry);
+        let ns_path = self
+            .namespaces
+            .by_id(&entry.namespace_id)
+            .map(|ns| ns.path.clone())
+            .unwrap_or_default();
+        let mount_path = format!("{ns_path}auth/token/");
         let accessor = self
             .mounts
             .upgrade()
-            .and_then(|m| m.router().get("auth/token/"))
+            .and_then(|m| m.router().get(&mount_path))
             .map(|r| r.mount.load().accessor.clone())
             .unwrap_or_default();
         let path = id
@@ -413,7 +453,7 @@ impl ExpirationManager {
             lease_id: id.clone(),
             rel_path: path.strip_prefix("auth/token/").unwrap_or("").to_string(),
             path,
-            mount_path: "auth/token/".into(),
+            mount_path,
             mount_accessor: accessor,
             token_hash: entry.id_hash.clone(),
             token_renewable: entry.renewable,
@@ -452,7 +492,7 @@ impl ExpirationManager {
         if entry.id_hash.is_empty() {
             return Ok(());
         }
-        let dir = format!("token/{}/", entry.id_hash);
+        let dir = format!("sys/expire/token/{}/", entry.id_hash);
         for key in self.view.list(&dir).await? {
             if let Some(e) = self.view.get(&format!("{dir}{key}")).await?
                 && let Ok(id) = String::from_utf8(e.value.to_vec())
@@ -467,7 +507,7 @@ impl ExpirationManager {
             || self.irrevocable.lock().contains_key(&id);
         // Once the restore is done, a token lease the index does not hold is not stored.
         if known || !self.is_restored() {
-            self.view.delete(&format!("id/{id}")).await?;
+            self.view.delete(&self.id_key(&id)).await?;
             self.forget(&id);
         }
         Ok(())
@@ -487,11 +527,15 @@ impl ExpirationManager {
 
     /// The lease ids and directories one level under `prefix` (`""` or ending in `/`),
     /// sorted; directories end in `/`.
-    pub async fn list_prefix(&self, prefix: &str) -> Result<Vec<String>, LogicalError> {
+    pub async fn list_prefix(
+        &self,
+        ns: &Namespace,
+        prefix: &str,
+    ) -> Result<Vec<String>, LogicalError> {
         if !(prefix.is_empty() || prefix.ends_with('/')) || !valid_id(prefix) {
             return Ok(Vec::new());
         }
-        let mut keys = self.view.list(&format!("id/{prefix}")).await?;
+        let mut keys = self.view.list(&id_dir(ns, prefix)).await?;
         keys.sort();
         Ok(keys)
     }
@@ -537,7 +581,9 @@ impl ExpirationManager {
         let mount = route.mount.load_full();
         let handle = route.backend.load_full();
         let mut req = Request::new(op, le.rel_path.clone());
-        req.mount_point = mount.route_path();
+        req.mount_point = mount.rel_route_path();
+        req.namespace_id.clone_from(&mount.namespace_id);
+        req.namespace_path.clone_from(&mount.namespace_path);
         req.mount_type = mount.kind.clone();
         req.mount_accessor = mount.accessor.clone();
         req.storage = Some(route.storage.clone());
@@ -636,6 +682,7 @@ impl ExpirationManager {
     /// `sync = false` marks them expired now for the timer.
     pub async fn revoke_prefix(
         &self,
+        ns: &Namespace,
         prefix: &str,
         force: bool,
         sync: bool,
@@ -653,7 +700,7 @@ impl ExpirationManager {
             }
             prefix.push('/');
         }
-        let ids = self.collect(&prefix).await?;
+        let ids = self.collect(ns, &prefix).await?;
         let total = ids.len();
         if sync {
             futures::stream::iter(ids.into_iter().enumerate())
@@ -676,15 +723,28 @@ impl ExpirationManager {
         Ok(())
     }
 
-    /// Every lease id under `prefix` (which ends in `/`), walking the storage tree.
-    async fn collect(&self, prefix: &str) -> Result<Vec<String>, LogicalError> {
+    /// Revokes every lease of `ns` through its backend, keeping none whose backend fails
+    /// (the namespace is being deleted); how many there were.
+    pub(crate) async fn revoke_namespace(&self, ns: &Namespace) -> Result<usize, LogicalError> {
+        let ids = self.collect(ns, "").await?;
+        let total = ids.len();
+        futures::stream::iter(ids)
+            .map(|id| async move { self.revoke_lease(&id, true).await })
+            .buffer_unordered(PREFIX_REVOKE_CONCURRENCY)
+            .try_collect::<Vec<()>>()
+            .await?;
+        Ok(total)
+    }
+
+    /// Every lease id of `ns` under `prefix` (which ends in `/`), walking the storage tree.
+    async fn collect(&self, ns: &Namespace, prefix: &str) -> Result<Vec<String>, LogicalError> {
         let mut out = Vec::new();
         if !valid_id(prefix) {
             return Ok(out);
         }
         let mut stack = vec![prefix.to_string()];
         while let Some(dir) = stack.pop() {
-            for k in self.view.list(&format!("id/{dir}")).await? {
+            for k in self.view.list(&id_dir(ns, &dir)).await? {
                 let full = format!("{dir}{k}");
                 if k.ends_with('/') {
                     stack.push(full);
@@ -858,9 +918,21 @@ impl ExpirationManager {
 
     async fn restore_all(&self, generation: u64) -> Result<usize, LogicalError> {
         let mut n = 0;
+        for ns in self.namespaces.all() {
+            n += self.restore_namespace(&ns, generation).await?;
+        }
+        Ok(n)
+    }
+
+    async fn restore_namespace(
+        &self,
+        ns: &Namespace,
+        generation: u64,
+    ) -> Result<usize, LogicalError> {
+        let mut n = 0;
         let mut stack = vec![String::new()];
         while let Some(dir) = stack.pop() {
-            for k in self.view.list(&format!("id/{dir}")).await? {
+            for k in self.view.list(&id_dir(ns, &dir)).await? {
                 if !self.current(generation) {
                     return Ok(n);
                 }
@@ -913,7 +985,11 @@ impl ExpirationManager {
     /// revocation, and token index entries of vanished leases are deleted.
     pub async fn tidy(&self) -> Result<LeaseTidyReport, LogicalError> {
         let mut report = LeaseTidyReport::default();
-        for id in self.collect("").await? {
+        let mut ids = Vec::new();
+        for ns in self.namespaces.all() {
+            ids.extend(self.collect(&ns, "").await?);
+        }
+        for id in ids {
             let Some(le) = self.load(&id).await? else {
                 continue;
             };
@@ -930,8 +1006,8 @@ impl ExpirationManager {
                 report.revoked += 1;
             }
         }
-        for token_dir in self.view.list("token/").await? {
-            let dir = format!("token/{token_dir}");
+        for token_dir in self.view.list("sys/expire/token/").await? {
+            let dir = format!("sys/expire/token/{token_dir}");
             for key in self.view.list(&dir).await? {
                 let k = format!("{dir}{key}");
                 let Some(e) = self.view.get(&k).await? else {

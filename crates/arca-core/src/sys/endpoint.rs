@@ -85,7 +85,32 @@ pub(crate) enum Endpoint {
     AuditedHeaders,
     /// `config/auditing/request-headers/<header>` (sudo).
     AuditedHeader(String),
+    /// `namespaces`: the child namespaces of the request's (LIST).
+    Namespaces,
+    /// `namespaces/<name>`: create/update, read, patch, delete a child namespace.
+    Namespace(String),
+    /// `namespaces/api-lock/lock[/<path>]`.
+    NamespaceLock(String),
+    /// `namespaces/api-lock/unlock[/<path>]`.
+    NamespaceUnlock(String),
+    /// `namespaces/<name>/seal-status|seal|unseal` (the second field names which).
+    NamespaceSeal(String, &'static str),
 }
+
+/// `sys/namespaces/<name>`'s fields (`path` is the URL's).
+const NAMESPACE_FIELDS: &[(&str, FieldType)] = &[
+    ("path", FieldType::String),
+    ("custom_metadata", FieldType::Any),
+    ("seal", FieldType::Any),
+    ("pgp_keys", FieldType::StringSlice),
+];
+/// `sys/namespaces/api-lock/lock`'s fields.
+const NAMESPACE_LOCK_FIELDS: &[(&str, FieldType)] = &[("path", FieldType::String)];
+/// `sys/namespaces/api-lock/unlock`'s fields.
+const NAMESPACE_UNLOCK_FIELDS: &[(&str, FieldType)] = &[
+    ("path", FieldType::String),
+    ("unlock_key", FieldType::String),
+];
 
 /// The catalog types a typed catalog path accepts.
 const CATALOG_TYPES: [&str; 3] = ["auth", "database", "secret"];
@@ -134,7 +159,27 @@ impl Endpoint {
             "wrapping/rewrap" => E::WrappingRewrap,
             "audit" => E::Audit,
             "config/auditing/request-headers" => E::AuditedHeaders,
+            "namespaces" => E::Namespaces,
+            "namespaces/api-lock/lock" => E::NamespaceLock(String::new()),
+            "namespaces/api-lock/unlock" => E::NamespaceUnlock(String::new()),
             _ => {
+                if let Some(rest) = p.strip_prefix("namespaces/api-lock/lock/") {
+                    return Some(E::NamespaceLock(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("namespaces/api-lock/unlock/") {
+                    return Some(E::NamespaceUnlock(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("namespaces/") {
+                    for which in ["seal-status", "seal", "unseal"] {
+                        if let Some(name) = rest.strip_suffix(which)
+                            && let Some(name) = name.strip_suffix('/')
+                            && !name.is_empty()
+                        {
+                            return Some(E::NamespaceSeal(name.to_string(), which));
+                        }
+                    }
+                    return Some(E::Namespace(rest.to_string()));
+                }
                 if let Some(rest) = p.strip_prefix("audit/") {
                     return Some(E::AuditDevice(rest.to_string()));
                 }
@@ -319,6 +364,10 @@ impl Endpoint {
             | E::PluginsCatalog
             | E::Audit
             | E::AuditedHeaders => &[],
+            E::Namespaces | E::NamespaceSeal(..) => &[],
+            E::Namespace(_) => NAMESPACE_FIELDS,
+            E::NamespaceLock(_) => NAMESPACE_LOCK_FIELDS,
+            E::NamespaceUnlock(_) => NAMESPACE_UNLOCK_FIELDS,
             E::AuditDevice(_) => AUDIT_FIELDS,
             E::AuditHash(_) => AUDIT_HASH_FIELDS,
             E::AuditedHeader(_) => AUDITED_HEADER_FIELDS,

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 
 use super::{Endpoint, data};
 use crate::leases::{ExpirationManager, now_ms};
+use crate::namespaces::{Namespace, NamespaceStore};
 
 use FieldType as T;
 
@@ -94,9 +95,12 @@ pub(super) fn parse(p: &str) -> Option<Endpoint> {
     })
 }
 
-/// Serves one lease endpoint.
+/// Serves one lease endpoint for the request's namespace `ns`: only its own leases (their
+/// ids carry its id as a suffix) are seen.
 pub(super) async fn handle(
     leases: &Arc<ExpirationManager>,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     e: Endpoint,
     op: Operation,
     req: &Request,
@@ -105,10 +109,13 @@ pub(super) async fn handle(
     use Operation as O;
     let d = &req.data;
     match (e, op) {
-        (E::LeaseLookup, O::Update | O::Create) => lookup(leases, d).await,
-        (E::LeaseLookupList(prefix), O::List) => list(leases, &prefix).await,
+        (E::LeaseLookup, O::Update | O::Create) => lookup(leases, namespaces, ns, d).await,
+        (E::LeaseLookupList(prefix), O::List) => list(leases, ns, &prefix).await,
         (E::LeaseRenew(url_id), O::Update | O::Create) => {
             let id = lease_id(d, &url_id)?;
+            if !owns(namespaces, ns, &id) {
+                return Err(LogicalError::bad_request("lease not found"));
+            }
             let increment = d
                 .get("increment")
                 .and_then(Value::as_u64)
@@ -119,16 +126,18 @@ pub(super) async fn handle(
         (E::LeaseRevoke(url_id), O::Update | O::Create) => {
             let id = lease_id(d, &url_id)?;
             let sync = sync_field(d);
-            leases.revoke(&id, sync).await?;
+            if owns(namespaces, ns, &id) {
+                leases.revoke(&id, sync).await?;
+            }
             revoked(sync)
         }
         (E::LeaseRevokePrefix(prefix), O::Update | O::Create) => {
             let sync = sync_field(d);
-            leases.revoke_prefix(&prefix, false, sync).await?;
+            leases.revoke_prefix(ns, &prefix, false, sync).await?;
             revoked(sync)
         }
         (E::LeaseRevokeForce(prefix), O::Update | O::Create) => {
-            leases.revoke_prefix(&prefix, true, true).await?;
+            leases.revoke_prefix(ns, &prefix, true, true).await?;
             Ok(None)
         }
         (E::LeaseTidy, O::Update | O::Create) => {
@@ -217,9 +226,24 @@ fn go_time(t: DateTime<Utc>) -> String {
     }
 }
 
-async fn lookup(leases: &ExpirationManager, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+/// Whether lease `id` belongs to `ns` (by its suffix).
+fn owns(namespaces: &NamespaceStore, ns: &Namespace, id: &str) -> bool {
+    namespaces.of_id(id).is_some_and(|owner| owner.id == ns.id)
+}
+
+async fn lookup(
+    leases: &ExpirationManager,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
     let id = lease_id(d, "")?;
-    let Some(entry) = leases.entry(&id).await? else {
+    let found = if owns(namespaces, ns, &id) {
+        leases.entry(&id).await?
+    } else {
+        None
+    };
+    let Some(entry) = found else {
         return Err(LogicalError::bad_request("invalid lease"));
     };
     let info = entry.info(now_ms());
@@ -241,12 +265,16 @@ async fn lookup(leases: &ExpirationManager, d: &JsonMap) -> Result<Option<Respon
 
 /// One level of lease ids under `prefix` (a prefix without its `/` gets one); nothing there
 /// is the bare 404 of an empty list.
-async fn list(leases: &ExpirationManager, prefix: &str) -> Result<Option<Response>, LogicalError> {
+async fn list(
+    leases: &ExpirationManager,
+    ns: &Namespace,
+    prefix: &str,
+) -> Result<Option<Response>, LogicalError> {
     let mut prefix = prefix.to_string();
     if !prefix.is_empty() && !prefix.ends_with('/') {
         prefix.push('/');
     }
-    let keys = leases.list_prefix(&prefix).await?;
+    let keys = leases.list_prefix(ns, &prefix).await?;
     if keys.is_empty() {
         return Err(LogicalError::empty_not_found());
     }

@@ -6,6 +6,9 @@ mod endpoint;
 mod health;
 mod leases;
 mod mounts;
+mod namespaces;
+
+pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
 mod policy;
 mod wrapping;
@@ -26,6 +29,7 @@ use crate::audit::AuditBroker;
 use crate::catalog::Catalog;
 use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::PolicyStore;
 use crate::reload::ReloadLog;
 use crate::seal_ops::{Lifecycle, Seal, decode_key};
@@ -54,6 +58,8 @@ pub(crate) struct SystemDeps {
     pub(crate) wrapping: Arc<Wrapping>,
     /// `sys/audit*`, `sys/config/auditing/*`.
     pub(crate) audit: Arc<AuditBroker>,
+    /// `sys/namespaces*`; every endpoint answers for the request's namespace.
+    pub(crate) namespaces: Arc<NamespaceStore>,
 }
 
 /// The `sys/` backend.
@@ -64,6 +70,17 @@ pub(crate) struct SystemBackend {
 impl SystemBackend {
     pub(crate) fn new(deps: SystemDeps) -> SystemBackend {
         SystemBackend { deps }
+    }
+
+    /// The namespace the request runs in.
+    fn namespace(&self, req: &Request) -> Result<Arc<Namespace>, LogicalError> {
+        if req.namespace_id.is_empty() {
+            return Ok(self.deps.namespaces.root());
+        }
+        self.deps
+            .namespaces
+            .by_id(&req.namespace_id)
+            .ok_or_else(|| LogicalError::not_found("namespace not found"))
     }
 
     fn mounts(&self) -> Result<Arc<MountStore>, LogicalError> {
@@ -453,6 +470,26 @@ impl SystemBackend {
         let deps = &self.deps;
         let seal = &deps.seal;
         let op = req.operation;
+        let ns = self.namespace(&req)?;
+        // Outside the root namespace, the keyring and the plugin catalog stay out of reach:
+        // they are the whole server's.
+        if !ns.is_root()
+            && matches!(
+                endpoint,
+                E::KeyStatus
+                    | E::Rotate
+                    | E::PluginsCatalog
+                    | E::PluginsCatalogType(_)
+                    | E::PluginsCatalogEntry(..)
+                    | E::PluginsReloadBackend
+                    | E::PluginsReloadStatus
+                    | E::PluginsReloadTyped(..)
+            )
+        {
+            return Err(LogicalError::bad_request(
+                "operation only available in root namespace",
+            ));
+        }
         let d = &req.data;
         use Endpoint as E;
         use Operation as O;
@@ -547,7 +584,15 @@ impl SystemBackend {
                 | E::UiMounts
                 | E::UiMount(_)),
                 op,
-            ) => mounts::handle(&*self.mounts()?, &deps.policies, &deps.leases, e, op, &req).await,
+            ) => {
+                let stores = mounts::Stores {
+                    mounts: &*self.mounts()?,
+                    policies: &deps.policies,
+                    leases: &deps.leases,
+                    namespaces: &deps.namespaces,
+                };
+                mounts::handle(stores, &ns, e, op, &req).await
+            }
             (
                 e @ (E::Policies
                 | E::Policy(_)
@@ -558,7 +603,18 @@ impl SystemBackend {
                 | E::CapabilitiesAccessor
                 | E::ResultantAcl),
                 op,
-            ) => policy::handle(&deps.policies, &deps.tokens, e, op, &req).await,
+            ) => {
+                policy::handle(
+                    &deps.policies,
+                    &deps.tokens,
+                    &deps.namespaces,
+                    &ns,
+                    e,
+                    op,
+                    &req,
+                )
+                .await
+            }
             (
                 e @ (E::PluginsCatalog
                 | E::PluginsCatalogType(_)
@@ -587,7 +643,7 @@ impl SystemBackend {
                 | E::LeaseCount
                 | E::Leases),
                 op,
-            ) => leases::handle(&deps.leases, e, op, &req).await,
+            ) => leases::handle(&deps.leases, &deps.namespaces, &ns, e, op, &req).await,
             (
                 e @ (E::WrappingWrap | E::WrappingUnwrap | E::WrappingLookup | E::WrappingRewrap),
                 op,
@@ -600,6 +656,14 @@ impl SystemBackend {
                 | E::AuditedHeader(_)),
                 op,
             ) => audit::handle(&deps.audit, e, op, &req).await,
+            (
+                e @ (E::Namespaces
+                | E::Namespace(_)
+                | E::NamespaceLock(_)
+                | E::NamespaceUnlock(_)
+                | E::NamespaceSeal(..)),
+                op,
+            ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }

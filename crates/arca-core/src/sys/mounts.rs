@@ -12,39 +12,58 @@ use super::{Endpoint, bool_field, data, legacy, str_field};
 use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
 use crate::mounts::{MountEntry, TableKind, normalize_mount_path};
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::PolicyStore;
 
+/// The subsystems these endpoints use.
+pub(crate) struct Stores<'a> {
+    pub(crate) mounts: &'a MountStore,
+    pub(crate) policies: &'a PolicyStore,
+    pub(crate) leases: &'a ExpirationManager,
+    pub(crate) namespaces: &'a NamespaceStore,
+}
+
+/// Runs a mount endpoint for the request's namespace `ns` (its own mount tables).
 pub(crate) async fn handle(
-    mounts: &MountStore,
-    policies: &PolicyStore,
-    leases: &ExpirationManager,
+    stores: Stores<'_>,
+    ns: &Namespace,
     e: Endpoint,
     op: Operation,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
     use Endpoint as E;
     use Operation as O;
+    let Stores {
+        mounts,
+        policies,
+        leases,
+        namespaces,
+    } = stores;
     let d = &req.data;
     match (e, op) {
-        (E::Mounts, O::Read) => legacy(table_json(mounts, TableKind::Mounts)),
-        (E::Auth, O::Read) => legacy(table_json(mounts, TableKind::Auth)),
-        (E::Mount(p), O::Read) => read_mount(mounts, TableKind::Mounts, &p),
-        (E::AuthMount(p), O::Read) => read_mount(mounts, TableKind::Auth, &p),
-        (E::Mount(p), O::Update | O::Create) => enable(mounts, TableKind::Mounts, &p, d).await,
-        (E::AuthMount(p), O::Update | O::Create) => enable(mounts, TableKind::Auth, &p, d).await,
-        (E::Mount(p), O::Delete) => disable(mounts, leases, TableKind::Mounts, &p).await,
-        (E::AuthMount(p), O::Delete) => disable(mounts, leases, TableKind::Auth, &p).await,
+        (E::Mounts, O::Read) => legacy(table_json(mounts, ns, TableKind::Mounts)),
+        (E::Auth, O::Read) => legacy(table_json(mounts, ns, TableKind::Auth)),
+        (E::Mount(p), O::Read) => read_mount(mounts, ns, TableKind::Mounts, &p),
+        (E::AuthMount(p), O::Read) => read_mount(mounts, ns, TableKind::Auth, &p),
+        (E::Mount(p), O::Update | O::Create) => {
+            enable(mounts, namespaces, ns, TableKind::Mounts, &p, d).await
+        }
+        (E::AuthMount(p), O::Update | O::Create) => {
+            enable(mounts, namespaces, ns, TableKind::Auth, &p, d).await
+        }
+        (E::Mount(p), O::Delete) => disable(mounts, leases, ns, TableKind::Mounts, &p).await,
+        (E::AuthMount(p), O::Delete) => disable(mounts, leases, ns, TableKind::Auth, &p).await,
         (E::MountTune(p), O::Read) => {
             let (kind, path) = split_auth(&p);
-            read_tune(mounts, kind, &path)
+            read_tune(mounts, ns, kind, &path)
         }
-        (E::AuthTune(p), O::Read) => read_tune(mounts, TableKind::Auth, &p),
+        (E::AuthTune(p), O::Read) => read_tune(mounts, ns, TableKind::Auth, &p),
         (E::MountTune(p), O::Update | O::Create) => {
             let (kind, path) = split_auth(&p);
-            tune(mounts, kind, &path, d).await
+            tune(mounts, ns, kind, &path, d).await
         }
-        (E::AuthTune(p), O::Update | O::Create) => tune(mounts, TableKind::Auth, &p, d).await,
-        (E::Remount, O::Update | O::Create) => remount(mounts, leases, d).await,
+        (E::AuthTune(p), O::Update | O::Create) => tune(mounts, ns, TableKind::Auth, &p, d).await,
+        (E::Remount, O::Update | O::Create) => remount(mounts, leases, ns, d).await,
         (E::RemountStatus(id), O::Read) => {
             let found = mounts.migrations().lock().get(&id).cloned();
             match found {
@@ -55,8 +74,8 @@ pub(crate) async fn handle(
                 None => Err(LogicalError::empty_not_found()),
             }
         }
-        (E::UiMounts, O::Read) => ui_mounts(mounts, policies, req).await,
-        (E::UiMount(p), O::Read) => ui_mount(mounts, policies, req, &p).await,
+        (E::UiMounts, O::Read) => ui_mounts(mounts, policies, namespaces, ns, req).await,
+        (E::UiMount(p), O::Read) => ui_mount(mounts, policies, namespaces, ns, req, &p).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -69,18 +88,23 @@ fn split_auth(p: &str) -> (TableKind, String) {
     }
 }
 
-fn table_json(mounts: &MountStore, kind: TableKind) -> Value {
+fn table_json(mounts: &MountStore, ns: &Namespace, kind: TableKind) -> Value {
     let mut m = serde_json::Map::new();
-    for e in mounts.entries(kind) {
+    for e in mounts.entries(ns, kind) {
         m.insert(e.path.clone(), e.to_api_json());
     }
     Value::Object(m)
 }
 
-fn find(mounts: &MountStore, kind: TableKind, path: &str) -> Result<MountEntry, LogicalError> {
+fn find(
+    mounts: &MountStore,
+    ns: &Namespace,
+    kind: TableKind,
+    path: &str,
+) -> Result<MountEntry, LogicalError> {
     let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
     mounts
-        .entries(kind)
+        .entries(ns, kind)
         .into_iter()
         .find(|e| e.path == p)
         .ok_or_else(|| LogicalError::bad_request(format!("no matching mount at \"{p}\"")))
@@ -88,11 +112,12 @@ fn find(mounts: &MountStore, kind: TableKind, path: &str) -> Result<MountEntry, 
 
 fn read_mount(
     mounts: &MountStore,
+    ns: &Namespace,
     kind: TableKind,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
     let p = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
-    let Some(e) = mounts.entries(kind).into_iter().find(|e| e.path == p) else {
+    let Some(e) = mounts.entries(ns, kind).into_iter().find(|e| e.path == p) else {
         // OpenBao's words for reading a mount that does not exist.
         return Err(LogicalError::bad_request(match kind {
             TableKind::Mounts => format!("No secret engine mount at {p}"),
@@ -210,6 +235,8 @@ fn check_ttls(mounts: &MountStore, default: u64, max: u64) -> Result<(), Logical
 
 async fn enable(
     mounts: &MountStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     kind: TableKind,
     path: &str,
     d: &JsonMap,
@@ -307,8 +334,21 @@ async fn enable(
         entry.config.token_type = str_field(&config_in, "token_type").unwrap_or_default();
     }
 
+    entry.set_namespace(ns);
     let _guard = mounts.lock().await;
-    let existing: Vec<MountEntry> = mounts.entries(kind);
+    // A child namespace already answers at that path.
+    if kind == TableKind::Mounts
+        && let Some(child) = namespaces
+            .children(ns)
+            .into_iter()
+            .find(|c| ns.relative(&c.path) == path)
+    {
+        return Err(LogicalError::bad_request(format!(
+            "path is already in use at {}",
+            ns.relative(&child.path)
+        )));
+    }
+    let existing: Vec<MountEntry> = mounts.entries(ns, kind);
     if let Some(conflict) = existing
         .iter()
         .find(|e| path.starts_with(&e.path) || e.path.starts_with(&path))
@@ -323,7 +363,7 @@ async fn enable(
     }
     let route_path = entry.route_path();
     mounts.setup_route(entry, false).await?;
-    if let Err(e) = mounts.persist_table(kind).await {
+    if let Err(e) = mounts.persist_table(ns, kind).await {
         // Keep memory and storage in agreement: undo the route.
         if let Some(r) = mounts.router().remove(&route_path) {
             r.backend.load().backend.cleanup().await;
@@ -336,28 +376,35 @@ async fn enable(
 async fn disable(
     mounts: &MountStore,
     leases: &ExpirationManager,
+    ns: &Namespace,
     kind: TableKind,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
     let path = normalize_mount_path(path).map_err(LogicalError::bad_request)?;
     let _guard = mounts.lock().await;
-    let Some(entry) = mounts.entries(kind).into_iter().find(|e| e.path == path) else {
+    let Some(entry) = mounts
+        .entries(ns, kind)
+        .into_iter()
+        .find(|e| e.path == path)
+    else {
         return Ok(None);
     };
     if entry.is_singleton() {
         return Err(LogicalError::bad_request(format!(
             "cannot unmount {:?}",
-            entry.route_path()
+            entry.rel_route_path()
         )));
     }
     let route_path = entry.route_path();
     // As Vault: the mount's leases are revoked through its backend first; a failure keeps
     // the mount.
-    leases.revoke_prefix(&route_path, false, true).await?;
+    leases
+        .revoke_prefix(ns, &entry.rel_route_path(), false, true)
+        .await?;
     let Some(route) = mounts.router().remove(&route_path) else {
         return Ok(None);
     };
-    if let Err(e) = mounts.persist_table(kind).await {
+    if let Err(e) = mounts.persist_table(ns, kind).await {
         mounts.router().insert(route_path, route);
         return Err(e);
     }
@@ -385,10 +432,11 @@ fn effective_ttls(mounts: &MountStore, e: &MountEntry) -> (u64, u64) {
 
 fn read_tune(
     mounts: &MountStore,
+    ns: &Namespace,
     kind: TableKind,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
-    let e = find(mounts, kind, path)?;
+    let e = find(mounts, ns, kind, path)?;
     let (def, max) = effective_ttls(mounts, &e);
     let mut v = json!({
         "default_lease_ttl": def,
@@ -439,12 +487,13 @@ fn read_tune(
 
 async fn tune(
     mounts: &MountStore,
+    ns: &Namespace,
     kind: TableKind,
     path: &str,
     d: &JsonMap,
 ) -> Result<Option<Response>, LogicalError> {
     let _guard = mounts.lock().await;
-    let e = find(mounts, kind, path)?;
+    let e = find(mounts, ns, kind, path)?;
     let route = mounts
         .router()
         .get(&e.route_path())
@@ -525,7 +574,7 @@ async fn tune(
     }
     let old_mount = route.mount.load_full();
     route.mount.store(Arc::new(n.clone()));
-    if let Err(err) = mounts.persist_table(kind).await {
+    if let Err(err) = mounts.persist_table(ns, kind).await {
         route.mount.store(old_mount);
         return Err(err);
     }
@@ -542,6 +591,7 @@ async fn tune(
 async fn remount(
     mounts: &MountStore,
     leases: &ExpirationManager,
+    ns: &Namespace,
     d: &JsonMap,
 ) -> Result<Option<Response>, LogicalError> {
     let from = str_field(d, "from").unwrap_or_default();
@@ -561,7 +611,7 @@ async fn remount(
     let from_p = normalize_mount_path(&from_p).map_err(LogicalError::bad_request)?;
     let to_p = normalize_mount_path(&to_p).map_err(LogicalError::bad_request)?;
     let _guard = mounts.lock().await;
-    let entries = mounts.entries(kind_from);
+    let entries = mounts.entries(ns, kind_from);
     let Some(entry) = entries.iter().find(|e| e.path == from_p).cloned() else {
         return Err(LogicalError::bad_request(format!(
             "no matching mount at \"{from_p}\""
@@ -592,7 +642,9 @@ async fn remount(
     }
     let old_route_path = entry.route_path();
     // As Vault: lease ids name the mount path, so the mount's leases are revoked first.
-    leases.revoke_prefix(&old_route_path, false, true).await?;
+    leases
+        .revoke_prefix(ns, &entry.rel_route_path(), false, true)
+        .await?;
     let Some(route) = mounts.router().remove(&old_route_path) else {
         return Err(LogicalError::bad_request(format!(
             "no matching mount at \"{from_p}\""
@@ -602,7 +654,7 @@ async fn remount(
     moved.path = to_p.clone();
     route.mount.store(Arc::new(moved.clone()));
     mounts.router().insert(moved.route_path(), route.clone());
-    if let Err(e) = mounts.persist_table(kind_from).await {
+    if let Err(e) = mounts.persist_table(ns, kind_from).await {
         mounts.router().remove(&moved.route_path());
         route.mount.store(Arc::new(entry));
         mounts.router().insert(old_route_path, route);
@@ -613,7 +665,7 @@ async fn remount(
     mounts
         .migrations()
         .lock()
-        .insert(id.clone(), (entry.route_path(), moved.route_path()));
+        .insert(id.clone(), (entry.rel_route_path(), moved.rel_route_path()));
     let mut r = Response::with_data(
         json!({"migration_id": id})
             .as_object()
@@ -625,16 +677,27 @@ async fn remount(
     Ok(Some(r))
 }
 
-/// The ACL of the request's token, `None` when the request carries no valid token (these paths
-/// are reachable without one).
+/// The ACL of the request's token and the prefix its paths need from the request's
+/// namespace `ns` (`b/` for a token of `a/` asking in `a/b/`); `None` when the request
+/// carries no valid token (these paths are reachable without one). The token's namespace
+/// is its accessor's suffix.
 async fn request_acl(
     policies: &PolicyStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     req: &Request,
-) -> Result<Option<Arc<arca_policy::Acl>>, LogicalError> {
+) -> Result<Option<(Arc<arca_policy::Acl>, String)>, LogicalError> {
     if req.client_token_accessor.is_empty() {
         return Ok(None);
     }
-    Ok(Some(policies.acl(&req.policies).await?))
+    let Some(token_ns) = namespaces.of_id(&req.client_token_accessor) else {
+        return Ok(None);
+    };
+    let prefix = token_ns.relative(&ns.path).to_string();
+    Ok(Some((
+        policies.acl(&token_ns, &req.policies).await?,
+        prefix,
+    )))
 }
 
 /// `sys/internal/ui/mounts`: without a token only the mounts tuned `listing_visibility=unauth`
@@ -642,16 +705,21 @@ async fn request_acl(
 async fn ui_mounts(
     mounts: &MountStore,
     policies: &PolicyStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
-    let acl = request_acl(policies, req).await?;
+    let acl = request_acl(policies, namespaces, ns, req).await?;
     let mut out = serde_json::Map::new();
     for (key, kind) in [("secret", TableKind::Mounts), ("auth", TableKind::Auth)] {
         let mut m = serde_json::Map::new();
-        for e in mounts.entries(kind) {
+        for e in mounts.entries(ns, kind) {
             let visible = e.config.listing_visibility == "unauth";
             match &acl {
-                Some(acl) if visible || acl.has_mount_access(&e.route_path()) => {
+                Some((acl, prefix))
+                    if visible
+                        || acl.has_mount_access(&format!("{prefix}{}", e.rel_route_path())) =>
+                {
                     m.insert(e.path.clone(), e.to_api_json());
                 }
                 None if visible => {
@@ -672,10 +740,12 @@ async fn ui_mounts(
 async fn ui_mount(
     mounts: &MountStore,
     policies: &PolicyStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     req: &Request,
     path: &str,
 ) -> Result<Option<Response>, LogicalError> {
-    let Some(acl) = request_acl(policies, req).await? else {
+    let Some((acl, prefix)) = request_acl(policies, namespaces, ns, req).await? else {
         return Err(LogicalError::PermissionDenied);
     };
     let full = path.trim_start_matches('/');
@@ -689,16 +759,17 @@ async fn ui_mount(
         format!("{lookup}/")
     };
     let best = mounts
-        .entries(kind)
+        .entries(ns, kind)
         .into_iter()
         .filter(|e| probe.starts_with(&e.path))
         .max_by_key(|e| e.path.len());
-    let Some(e) = best.filter(|e| acl.has_mount_access(&e.route_path())) else {
+    let Some(e) = best.filter(|e| acl.has_mount_access(&format!("{prefix}{}", e.rel_route_path())))
+    else {
         return Err(LogicalError::PermissionDenied);
     };
     let mut v = e.to_api_json();
     if let Value::Object(m) = &mut v {
-        m.insert("path".into(), json!(e.route_path()));
+        m.insert("path".into(), json!(e.rel_route_path()));
     }
     data(v)
 }

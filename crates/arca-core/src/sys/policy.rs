@@ -9,6 +9,7 @@ use base64::Engine;
 use serde_json::{Map, Value, json};
 
 use super::{Endpoint, data, legacy, str_field};
+use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::{PolicyEntry, PolicyStore};
 use crate::token_store::TokenStore;
 
@@ -71,9 +72,12 @@ fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
     }
 }
 
+/// Runs a policy endpoint for the request's namespace `ns` (its own policies).
 pub(crate) async fn handle(
     policies: &PolicyStore,
     tokens: &TokenStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     e: Endpoint,
     op: Operation,
     req: &Request,
@@ -83,11 +87,11 @@ pub(crate) async fn handle(
     let store = policies;
     match (e, op) {
         (E::Policies, O::Read | O::List) => {
-            let names = store.list().await?;
+            let names = store.list(ns).await?;
             legacy(json!({"keys": names, "policies": names}))
         }
         (E::PoliciesAcl, O::List) => {
-            let names = store.list().await?;
+            let names = store.list(ns).await?;
             data(json!({ "keys": names }))
         }
         (e @ (E::Policy(_) | E::PolicyAcl(_)), O::Read) => {
@@ -96,7 +100,7 @@ pub(crate) async fn handle(
                 E::PolicyAcl(n) => (n, false),
                 _ => return Err(LogicalError::UnsupportedOperation),
             };
-            let Some(entry) = store.get_entry(&name).await? else {
+            let Some(entry) = store.get_entry(ns, &name).await? else {
                 return Err(LogicalError::empty_not_found());
             };
             if legacy_path {
@@ -117,7 +121,7 @@ pub(crate) async fn handle(
                     "'policy' parameter not supplied or empty",
                 ));
             };
-            store.set(&name, &text, cas_field(req)?).await?;
+            store.set(ns, &name, &text, cas_field(req)?).await?;
             if resp.warnings.is_empty() {
                 Ok(None)
             } else {
@@ -125,14 +129,14 @@ pub(crate) async fn handle(
             }
         }
         (E::Policy(name) | E::PolicyAcl(name), O::Delete) => {
-            store.delete(&name).await?;
+            store.delete(ns, &name).await?;
             Ok(None)
         }
         (
             which @ (E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor),
             O::Update | O::Create,
-        ) => capabilities(policies, tokens, which, req).await,
-        (E::ResultantAcl, O::Read) => resultant_acl(policies, tokens, req).await,
+        ) => capabilities(policies, tokens, namespaces, ns, which, req).await,
+        (E::ResultantAcl, O::Read) => resultant_acl(policies, tokens, namespaces, req).await,
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -159,6 +163,8 @@ fn paths_of(req: &Request) -> Vec<String> {
 async fn capabilities(
     policies: &PolicyStore,
     tokens: &TokenStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
     which: Endpoint,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
@@ -194,19 +200,28 @@ async fn capabilities(
     if paths.is_empty() {
         return Err(LogicalError::bad_request("paths must be supplied"));
     }
-    let acl = policies.acl(&entry.policies).await?;
+    // The token's policies speak of paths inside its own namespace; a token of another
+    // namespace than the request's (or one above it) has no capability here.
+    let token_ns = namespaces
+        .by_id(&entry.namespace_id)
+        .filter(|t| t.contains(ns));
+    let acl = match &token_ns {
+        Some(t) => Some(policies.acl(t, &entry.policies).await?),
+        None => None,
+    };
+    let prefix = token_ns.as_ref().map_or("", |t| t.relative(&ns.path));
+    let caps = |p: &str| -> Vec<&'static str> {
+        match &acl {
+            Some(acl) => acl.capabilities(&format!("{prefix}{}", p.trim_start_matches('/'))),
+            None => vec!["deny"],
+        }
+    };
     let mut out = Map::new();
     for p in &paths {
-        out.insert(
-            p.clone(),
-            json!(acl.capabilities(p.trim_start_matches('/'))),
-        );
+        out.insert(p.clone(), json!(caps(p)));
     }
     if paths.len() == 1 {
-        out.insert(
-            "capabilities".into(),
-            json!(acl.capabilities(paths[0].trim_start_matches('/'))),
-        );
+        out.insert("capabilities".into(), json!(caps(&paths[0])));
     }
     legacy(Value::Object(out))
 }
@@ -301,6 +316,7 @@ impl Merged {
 async fn resultant_acl(
     policies: &PolicyStore,
     tokens: &TokenStore,
+    namespaces: &NamespaceStore,
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
     if req.token().is_empty() {
@@ -312,6 +328,9 @@ async fn resultant_acl(
     if te.policies.iter().any(|p| normalize_name(p) == "root") {
         return data(json!({"root": true}));
     }
+    let Some(token_ns) = namespaces.by_id(&te.namespace_id) else {
+        return Err(LogicalError::PermissionDenied);
+    };
     let mut exact: BTreeMap<String, Merged> = BTreeMap::new();
     let mut glob: BTreeMap<String, Merged> = BTreeMap::new();
     let now = chrono::Utc::now();
@@ -319,7 +338,7 @@ async fn resultant_acl(
     names.sort();
     names.dedup();
     for name in names {
-        let Some(policy) = policies.get(&name).await? else {
+        let Some(policy) = policies.get(&token_ns, &name).await? else {
             continue;
         };
         for rule in &policy.paths {
