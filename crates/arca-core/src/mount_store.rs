@@ -296,6 +296,10 @@ impl MountStore {
                     };
                     for e in &mut t.entries {
                         e.set_namespace(ns);
+                        // A namespace's token mount defaults to `default` (OpenBao's).
+                        if !ns.is_root() && e.kind == "token" {
+                            e.config.token_type = "default".into();
+                        }
                     }
                     self.write_table(ns, kind, &t).await?;
                     t

@@ -173,6 +173,16 @@ impl MountEntry {
         }
     }
 
+    /// The type the API shows: a namespace's own `sys/`, `cubbyhole/`, `identity/` and
+    /// `auth/token/` read `ns_system`, `ns_cubbyhole`, ... as OpenBao's.
+    pub fn api_type(&self) -> String {
+        if self.namespace_id != crate::namespaces::ROOT_ID && self.is_singleton() {
+            format!("ns_{}", self.kind)
+        } else {
+            self.kind.clone()
+        }
+    }
+
     /// Mounts that cannot be disabled, moved or reloaded.
     pub fn is_singleton(&self) -> bool {
         matches!(
@@ -234,7 +244,7 @@ impl MountEntry {
             "running_plugin_version": self.running_plugin_version,
             "running_sha256": self.running_sha256,
             "seal_wrap": self.seal_wrap,
-            "type": self.kind,
+            "type": self.api_type(),
             "uuid": self.uuid,
         });
         if !matches!(

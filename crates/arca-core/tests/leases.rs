@@ -251,7 +251,11 @@ async fn a_leased_secret_expires_on_time_through_the_backends_revoke() {
     assert_eq!(info.path, "lt/creds/alice");
     assert!(info.renewable && info.expire_time.is_some() && info.last_renewal.is_none());
     assert_eq!(
-        f.core.leases().list_prefix("lt/creds/").await.unwrap(),
+        f.core
+            .leases()
+            .list_prefix(&arca_core::namespaces::Namespace::root(), "lt/creds/")
+            .await
+            .unwrap(),
         ["alice/"]
     );
     let issued = Instant::now();
@@ -262,7 +266,14 @@ async fn a_leased_secret_expires_on_time_through_the_backends_revoke() {
     // On time: not before its TTL ran out.
     assert!(issued.elapsed() >= Duration::from_millis(900));
     assert!(f.core.leases().lookup(&id).await.unwrap().is_none());
-    assert!(f.core.leases().list_prefix("lt/").await.unwrap().is_empty());
+    assert!(
+        f.core
+            .leases()
+            .list_prefix(&arca_core::namespaces::Namespace::root(), "lt/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(f.core.leases().pending_count(), 0);
 }
 
@@ -327,12 +338,19 @@ async fn revoking_a_token_revokes_its_leases_and_its_childrens() {
     let token_leases = f
         .core
         .leases()
-        .list_prefix("auth/token/create/")
+        .list_prefix(
+            &arca_core::namespaces::Namespace::root(),
+            "auth/token/create/",
+        )
         .await
         .unwrap();
     assert_eq!(token_leases.len(), 4, "{token_leases:?}");
     assert_eq!(
-        f.core.leases().list_prefix("").await.unwrap(),
+        f.core
+            .leases()
+            .list_prefix(&arca_core::namespaces::Namespace::root(), "")
+            .await
+            .unwrap(),
         ["auth/", "lt/"]
     );
 
@@ -354,7 +372,10 @@ async fn revoking_a_token_revokes_its_leases_and_its_childrens() {
     assert!(leases.lookup(&c_lease).await.unwrap().is_none());
     assert_eq!(
         leases
-            .list_prefix("auth/token/create/")
+            .list_prefix(
+                &arca_core::namespaces::Namespace::root(),
+                "auth/token/create/"
+            )
             .await
             .unwrap()
             .len(),
@@ -382,7 +403,10 @@ async fn revoking_a_token_revokes_its_leases_and_its_childrens() {
     );
     assert_eq!(
         leases
-            .list_prefix("auth/token/create/")
+            .list_prefix(
+                &arca_core::namespaces::Namespace::root(),
+                "auth/token/create/"
+            )
             .await
             .unwrap()
             .len(),
@@ -419,7 +443,10 @@ async fn an_expiring_token_is_revoked_by_the_timer_with_its_leases() {
     assert!(
         f.core
             .leases()
-            .list_prefix("auth/token/create/")
+            .list_prefix(
+                &arca_core::namespaces::Namespace::root(),
+                "auth/token/create/"
+            )
             .await
             .unwrap()
             .is_empty()
@@ -562,7 +589,12 @@ async fn a_failing_revoke_is_retried_survives_a_restart_and_only_force_removes_i
     let e = f
         .core
         .leases()
-        .revoke_prefix("lt/", false, true)
+        .revoke_prefix(
+            &arca_core::namespaces::Namespace::root(),
+            "lt/",
+            false,
+            true,
+        )
         .await
         .unwrap_err();
     assert_eq!(
@@ -574,7 +606,7 @@ async fn a_failing_revoke_is_retried_survives_a_restart_and_only_force_removes_i
     );
     f.core
         .leases()
-        .revoke_prefix("lt/", true, true)
+        .revoke_prefix(&arca_core::namespaces::Namespace::root(), "lt/", true, true)
         .await
         .unwrap();
     assert!(f.core.leases().lookup(&id).await.unwrap().is_none());
@@ -612,13 +644,25 @@ async fn revoke_prefix_of_ten_thousand_leases_leaves_none() {
     let started = Instant::now();
     f.core
         .leases()
-        .revoke_prefix("lt/", false, true)
+        .revoke_prefix(
+            &arca_core::namespaces::Namespace::root(),
+            "lt/",
+            false,
+            true,
+        )
         .await
         .unwrap();
     let revoked = started.elapsed();
     println!("issued {n} leases in {issued:?}; revoke-prefix took {revoked:?}");
     assert_eq!(f.revoked(), n);
-    assert!(f.core.leases().list_prefix("lt/").await.unwrap().is_empty());
+    assert!(
+        f.core
+            .leases()
+            .list_prefix(&arca_core::namespaces::Namespace::root(), "lt/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(f.core.leases().pending_count(), 0);
 }
 
@@ -637,7 +681,14 @@ async fn unmounting_revokes_the_mounts_leases() {
     .await
     .unwrap();
     assert_eq!(f.revoked(), 2);
-    assert!(f.core.leases().list_prefix("lt/").await.unwrap().is_empty());
+    assert!(
+        f.core
+            .leases()
+            .list_prefix(&arca_core::namespaces::Namespace::root(), "lt/")
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(f.core.leases().pending_count(), 0);
 }
 

@@ -263,8 +263,7 @@ async fn delete(
         return Ok(Some(r));
     };
     if !store.children(&existing).is_empty() {
-        return Err(LogicalError::from_status(
-            409,
+        return Err(LogicalError::bad_request(
             "unable to delete namespace containing child namespaces",
         ));
     }

@@ -350,7 +350,11 @@ async fn resultant_acl(
             } else {
                 &mut exact
             };
-            target.entry(rule.path.clone()).or_default().add(rule);
+            // Outside the root, paths are shown with the namespace's path in front (OpenBao).
+            target
+                .entry(format!("{}{}", token_ns.path, rule.path))
+                .or_default()
+                .add(rule);
         }
     }
     let exact: Map<String, Value> = exact
