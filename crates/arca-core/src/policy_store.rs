@@ -229,12 +229,15 @@ impl PolicyStore {
         Ok(())
     }
 
-    /// Names of all stored policies plus `root`, sorted (`response-wrapping` is not listed,
-    /// as in OpenBao).
+    /// Names of all stored policies of `ns`, plus `root` in the root namespace, sorted
+    /// (`response-wrapping` is not listed, as in OpenBao).
     pub async fn list(&self, ns: &Namespace) -> Result<Vec<String>, LogicalError> {
         let mut names = self.view.list(&key(ns, "")).await?;
         names.retain(|n| !n.ends_with('/') && n != RESPONSE_WRAPPING_POLICY_NAME);
-        names.push("root".into());
+        // `root` is listed in the root namespace only (OpenBao).
+        if ns.is_root() {
+            names.push("root".into());
+        }
         names.sort();
         names.dedup();
         Ok(names)

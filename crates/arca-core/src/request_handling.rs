@@ -342,7 +342,7 @@ impl Core {
     }
 
     /// The namespace `entry` belongs to, when the request's namespace `ns` is it or lies
-    /// below it; else the token is refused there (`permission denied`).
+    /// below it; else the token is refused there (OpenBao's wrapped `permission denied`).
     pub(crate) fn token_namespace(
         &self,
         entry: &TokenEntry,
@@ -350,7 +350,8 @@ impl Core {
     ) -> Result<Arc<Namespace>, LogicalError> {
         match self.inner.namespaces.by_id(&entry.namespace_id) {
             Some(token_ns) if token_ns.contains(ns) => Ok(token_ns),
-            _ => Err(LogicalError::PermissionDenied),
+            // A known token is refused as its ACL refuses (OpenBao's wrapped text).
+            _ => Err(acl_denied()),
         }
     }
 
