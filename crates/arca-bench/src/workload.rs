@@ -149,6 +149,31 @@ const KV2_WRITE: Workload = Workload {
     audited: false,
 };
 
+/// KV v2 read of one secret inside a namespace (`bench-ns/`, addressed by path prefix): the
+/// twin of `kv2-read`, to show what resolving a namespace costs.
+const KV2_READ_NS: Workload = Workload {
+    name: "kv2-read-ns",
+    path: |_, _| "bench-ns/secret/data/bench-read".into(),
+    setup: &[
+        SetupStep {
+            method: "PUT",
+            path: "sys/namespaces/bench-ns",
+            body: "{}",
+        },
+        SetupStep {
+            method: "POST",
+            path: "bench-ns/sys/mounts/secret",
+            body: r#"{"type":"kv","options":{"version":"2"}}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "bench-ns/secret/data/bench-read",
+            body: r#"{"data":{"user":"bench","password":"correct horse battery staple"}}"#,
+        },
+    ],
+    ..KV2_READ
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -165,6 +190,7 @@ pub const WORKLOADS: &[Workload] = &[
         audited: true,
         ..KV2_WRITE
     },
+    KV2_READ_NS,
     Workload {
         name: "token-lookup-self",
         method: get,
