@@ -508,7 +508,7 @@ impl TokenBackend {
         entry.ttl = ttl;
         if period_use > 0 || ttl > 0 || !entry.is_root() {
             let (t, ttl_warnings) = calculate_ttl(
-                self.limits(&req.mount_point),
+                self.limits(&format!("{}{}", req.namespace_path, req.mount_point)),
                 TtlAsk {
                     backend_ttl: ttl,
                     period: period_use,
@@ -571,7 +571,7 @@ impl TokenBackend {
         }
         let now = now_unix();
         let (ttl, warnings) = calculate_ttl(
-            self.limits(&req.mount_point),
+            self.limits(&format!("{}{}", req.namespace_path, req.mount_point)),
             TtlAsk {
                 increment,
                 backend_ttl: e.creation_ttl,
