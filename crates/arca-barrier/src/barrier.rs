@@ -15,7 +15,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use arca_storage::{PhysicalBackend, TxnOp};
 use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
@@ -123,10 +123,22 @@ impl Unsealed {
     }
 }
 
+/// A namespace with a seal of its own: every value under `prefix` is encrypted a second time,
+/// inside the barrier's own encryption, with the namespace's key (`None` while it is sealed).
+struct PrefixSeal {
+    prefix: String,
+    cipher: Option<Arc<TermCipher>>,
+}
+
+/// The term of values encrypted with a namespace's key.
+const PREFIX_TERM: u32 = 1;
+
 /// The security barrier over a physical backend.
 pub struct Barrier {
     physical: Arc<dyn PhysicalBackend>,
     state: ArcSwapOption<Unsealed>,
+    /// Namespaces sealed separately (usually none: the data path then pays one load).
+    prefix_seals: ArcSwap<Vec<PrefixSeal>>,
     /// Serializes initialize / unseal / rotate / rekey (never taken on the data path).
     admin: Mutex<()>,
 }
@@ -153,7 +165,73 @@ impl Barrier {
         Barrier {
             physical,
             state: ArcSwapOption::empty(),
+            prefix_seals: ArcSwap::from_pointee(Vec::new()),
             admin: Mutex::new(()),
+        }
+    }
+
+    /// Gives every value under `prefix` a second layer of encryption with `key` (a namespace's
+    /// own key), or, with `None`, refuses them ([`BarrierError::NamespaceSealed`]) until a key
+    /// is given. Replaces what was set for `prefix`.
+    pub fn set_prefix_seal(&self, prefix: &str, key: Option<&[u8]>) -> Result<(), BarrierError> {
+        let cipher = match key {
+            Some(k) => Some(Arc::new(TermCipher::new(PREFIX_TERM, k)?)),
+            None => None,
+        };
+        self.prefix_seals.rcu(|old| {
+            let mut v: Vec<PrefixSeal> = old
+                .iter()
+                .filter(|p| p.prefix != prefix)
+                .map(|p| PrefixSeal {
+                    prefix: p.prefix.clone(),
+                    cipher: p.cipher.clone(),
+                })
+                .collect();
+            v.push(PrefixSeal {
+                prefix: prefix.to_string(),
+                cipher: cipher.clone(),
+            });
+            v
+        });
+        Ok(())
+    }
+
+    /// Forgets the seal of `prefix` (its namespace is gone).
+    pub fn remove_prefix_seal(&self, prefix: &str) {
+        self.prefix_seals.rcu(|old| {
+            old.iter()
+                .filter(|p| p.prefix != prefix)
+                .map(|p| PrefixSeal {
+                    prefix: p.prefix.clone(),
+                    cipher: p.cipher.clone(),
+                })
+                .collect::<Vec<_>>()
+        });
+    }
+
+    /// Forgets every namespace seal (the barrier seals).
+    pub fn clear_prefix_seals(&self) {
+        self.prefix_seals.store(Arc::new(Vec::new()));
+    }
+
+    /// The namespace key `key` is under: `Ok(None)` for none, an error when it is sealed.
+    fn prefix_cipher(&self, key: &str) -> Result<Option<Arc<TermCipher>>, BarrierError> {
+        let seals = self.prefix_seals.load();
+        if seals.is_empty() {
+            return Ok(None);
+        }
+        // The innermost namespace's key: a sealable namespace inside another keeps its own.
+        let found = seals
+            .iter()
+            .filter(|p| key.starts_with(&p.prefix))
+            .max_by_key(|p| p.prefix.len());
+        match found {
+            None => Ok(None),
+            Some(p) => p
+                .cipher
+                .clone()
+                .map(Some)
+                .ok_or(BarrierError::NamespaceSealed),
         }
     }
 
@@ -207,9 +285,11 @@ impl Barrier {
         Ok(())
     }
 
-    /// Seals: forgets the keyring (wiped once no request still uses it).
+    /// Seals: forgets the keyring (wiped once no request still uses it) and every
+    /// namespace key.
     pub fn seal(&self) {
         self.state.store(None);
+        self.clear_prefix_seals();
     }
 
     /// Whether the barrier is sealed.
@@ -260,13 +340,20 @@ impl Barrier {
         // Seal may have happened during the read: take the state only now.
         let state = self.state.load();
         let state = state.as_ref().ok_or(BarrierError::Sealed)?;
-        state.decrypt(key, blob).map(Some)
+        let plain = state.decrypt(key, blob)?;
+        match self.prefix_cipher(key)? {
+            None => Ok(Some(plain)),
+            Some(inner) => inner.decrypt(key.as_bytes(), plain.to_vec()).map(Some),
+        }
     }
 
     /// Encrypts `value` (bound to `key`) and writes it.
     pub async fn put(&self, key: &str, value: &[u8]) -> Result<(), BarrierError> {
         check_writable(key)?;
-        let blob = self.encrypt(key, value)?;
+        let blob = match self.prefix_cipher(key)? {
+            None => self.encrypt(key, value)?,
+            Some(inner) => self.encrypt(key, &inner.encrypt(key.as_bytes(), value)?)?,
+        };
         self.physical.put(key, blob).await?;
         Ok(())
     }
@@ -305,7 +392,12 @@ impl Barrier {
                 .map(|op| match op {
                     BarrierOp::Put { key, value } => {
                         check_writable(&key)?;
-                        let value = state.encrypt(&key, &value)?;
+                        let value = match self.prefix_cipher(&key)? {
+                            None => state.encrypt(&key, &value)?,
+                            Some(inner) => {
+                                state.encrypt(&key, &inner.encrypt(key.as_bytes(), &value)?)?
+                            }
+                        };
                         Ok(TxnOp::Put { key, value })
                     }
                     BarrierOp::Delete { key } => {

@@ -55,6 +55,9 @@ pub enum BarrierError {
     /// The term counter would overflow.
     #[error("key term exhausted")]
     TermExhausted,
+    /// The value lies under a namespace with a seal of its own, which is sealed.
+    #[error("namespace is sealed")]
+    NamespaceSealed,
     /// Splitting or combining key shares failed.
     #[error(transparent)]
     Shamir(#[from] ShamirError),

@@ -546,3 +546,73 @@ fn barrier_op_debug_redacts_the_plaintext() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_prefix_seal_encrypts_a_second_time_and_refuses_while_sealed() {
+    let (barrier, mem, root) = unsealed().await;
+    let ns_key = [7u8; 32];
+    let other_key = [9u8; 32];
+    barrier
+        .set_prefix_seal("namespaces/u1/", Some(&ns_key))
+        .unwrap();
+    barrier
+        .put("namespaces/u1/sys/policy/p", b"tenant secret")
+        .await
+        .unwrap();
+    barrier.put("outside", b"tenant secret").await.unwrap();
+    assert_eq!(
+        barrier
+            .get("namespaces/u1/sys/policy/p")
+            .await
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"tenant secret"
+    );
+    // The server's own keys alone do not reveal it: a second barrier over the same storage,
+    // unsealed with the root key but without the namespace key, reads ciphertext.
+    let plain_barrier = Barrier::new(mem.clone());
+    plain_barrier.unseal(&root).await.unwrap();
+    let inner = plain_barrier
+        .get("namespaces/u1/sys/policy/p")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!contains(&inner, b"tenant secret"));
+    assert_eq!(
+        plain_barrier
+            .get("outside")
+            .await
+            .unwrap()
+            .unwrap()
+            .as_slice(),
+        b"tenant secret"
+    );
+    // Sealed: refused; another key: refused; the right key again: read.
+    barrier.set_prefix_seal("namespaces/u1/", None).unwrap();
+    assert!(matches!(
+        barrier.get("namespaces/u1/sys/policy/p").await,
+        Err(BarrierError::NamespaceSealed)
+    ));
+    assert!(matches!(
+        barrier.put("namespaces/u1/x", b"v").await,
+        Err(BarrierError::NamespaceSealed)
+    ));
+    barrier
+        .set_prefix_seal("namespaces/u1/", Some(&other_key))
+        .unwrap();
+    assert!(barrier.get("namespaces/u1/sys/policy/p").await.is_err());
+    barrier
+        .set_prefix_seal("namespaces/u1/", Some(&ns_key))
+        .unwrap();
+    assert!(barrier.get("namespaces/u1/sys/policy/p").await.is_ok());
+    // Sealing the barrier forgets every namespace key.
+    barrier.seal();
+    barrier.unseal(&root).await.unwrap();
+    let after = barrier
+        .get("namespaces/u1/sys/policy/p")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!contains(&after, b"tenant secret"));
+}

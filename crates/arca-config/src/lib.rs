@@ -33,6 +33,7 @@ mod keys;
 mod lines;
 mod listener;
 mod load;
+mod seal;
 mod server;
 mod storage;
 mod tree;
@@ -45,5 +46,6 @@ pub use listener::{
     ListenerConfig,
 };
 pub use load::{load_file, load_files, parse_str};
+pub use seal::{SealStanza, parse_seal_stanzas};
 pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};
 pub use storage::StorageConfig;

@@ -21,6 +21,7 @@ use crate::catalog::{Catalog, PluginRegistration};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::mount_store::{MountStore, SingletonBuilder};
 use crate::mounts::TableKind;
+use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::NamespaceStore;
 use crate::policy_store::PolicyStore;
 use crate::reload::{ReloadLog, ReloadOutcome, ReloadStatus, ReloadTarget};
@@ -114,6 +115,8 @@ pub(crate) struct Inner {
     pub(crate) audit: Arc<AuditBroker>,
     /// The namespaces.
     pub(crate) namespaces: Arc<NamespaceStore>,
+    /// The seals of namespaces that have one of their own.
+    pub(crate) seals: Arc<NamespaceSeals>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -136,6 +139,10 @@ impl Core {
             barrier.clone(),
             "",
         ))));
+        let seals = Arc::new(NamespaceSeals::new(
+            barrier.clone(),
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+        ));
         let table_lock = Arc::new(tokio::sync::Mutex::new(()));
         let catalog = Arc::new(Catalog::new(
             barrier.clone(),
@@ -164,6 +171,7 @@ impl Core {
         let leases = Arc::new(ExpirationManager::new(
             Arc::new(BarrierView::new(barrier.clone(), "")),
             namespaces.clone(),
+            seals.clone(),
             tokens.clone(),
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
@@ -197,6 +205,7 @@ impl Core {
             wrapping,
             audit,
             namespaces,
+            seals,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -395,12 +404,21 @@ impl Lifecycle for Core {
             })
         }));
         inner.namespaces.load().await?;
+        // Namespaces with a seal of their own start sealed; the others are set up now.
+        let mut open = Vec::new();
         for ns in inner.namespaces.all() {
-            inner.policies.setup(&ns).await?;
+            if ns.sealable {
+                inner.seals.start_sealed(&ns)?;
+            } else {
+                open.push(ns);
+            }
+        }
+        for ns in &open {
+            inner.policies.setup(ns).await?;
         }
         inner.wrapping.setup().await?;
         inner.catalog.load().await?;
-        inner.mounts.load(&inner.namespaces.all()).await?;
+        inner.mounts.load(&open).await?;
         inner.audit.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
@@ -422,6 +440,7 @@ impl Lifecycle for Core {
         self.inner.wrapping.teardown();
         self.inner.catalog.clear();
         self.inner.namespaces.teardown();
+        self.inner.seals.teardown();
     }
 }
 
@@ -438,6 +457,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         wrapping: inner.wrapping.clone(),
         audit: inner.audit.clone(),
         namespaces: inner.namespaces.clone(),
+        seals: inner.seals.clone(),
     }
 }
 

@@ -9,6 +9,7 @@ mod core;
 pub mod leases;
 mod mount_store;
 pub mod mounts;
+pub mod namespace_seals;
 pub mod namespaces;
 pub mod policy_store;
 mod random;

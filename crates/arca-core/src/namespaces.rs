@@ -63,6 +63,13 @@ pub struct Namespace {
     /// Free-form metadata.
     #[serde(default)]
     pub custom_metadata: BTreeMap<String, String>,
+    /// Has a seal of its own (see `namespace_seals`): its children and data are readable only
+    /// while it is unsealed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub sealable: bool,
+    /// Its storage prefix: `namespaces/<uuid>/` inside its parent's (empty for the root).
+    #[serde(default)]
+    pub prefix: String,
 }
 
 impl std::fmt::Debug for Namespace {
@@ -87,6 +94,8 @@ impl Namespace {
             tainted: false,
             unlock_key: None,
             custom_metadata: BTreeMap::new(),
+            sealable: false,
+            prefix: String::new(),
         }
     }
 
@@ -100,12 +109,15 @@ impl Namespace {
         self.unlock_key.is_some()
     }
 
-    /// The prefix of everything it stores inside the barrier (`""` for the root).
+    /// The prefix of everything it stores inside the barrier (`""` for the root): inside its
+    /// parent's, so a parent with a seal of its own covers its children's data too.
     pub fn storage_prefix(&self) -> String {
         if self.is_root() {
             String::new()
-        } else {
+        } else if self.prefix.is_empty() {
             format!("namespaces/{}/", self.uuid)
+        } else {
+            self.prefix.clone()
         }
     }
 
@@ -293,10 +305,22 @@ impl NamespaceStore {
             .unwrap_or_else(|| Arc::new(Namespace::root()))
     }
 
-    /// Reads every namespace (at unseal), parents before children.
+    /// Reads every namespace (at unseal), parents before children. The children of a
+    /// namespace with a seal of its own are not read: it starts sealed.
     pub async fn load(&self) -> Result<(), LogicalError> {
+        let found = self.read_below(&Namespace::root()).await?;
         let mut tree = Tree::with_root();
-        let mut queue = vec![Namespace::root()];
+        for ns in found {
+            tree.insert(Arc::new(ns));
+        }
+        self.tree.store(Arc::new(tree));
+        Ok(())
+    }
+
+    /// Reads the namespaces below `top` from storage, not looking below sealable ones.
+    async fn read_below(&self, top: &Namespace) -> Result<Vec<Namespace>, LogicalError> {
+        let mut out = Vec::new();
+        let mut queue = vec![top.clone()];
         while let Some(parent) = queue.pop() {
             let dir = format!("{}{CHILDREN_DIR}", parent.storage_prefix());
             for key in self.storage.list(&dir).await? {
@@ -310,12 +334,55 @@ impl NamespaceStore {
                 else {
                     continue;
                 };
-                queue.push(ns.clone());
-                tree.insert(Arc::new(ns));
+                if !ns.sealable {
+                    queue.push(ns.clone());
+                }
+                out.push(ns);
             }
         }
-        self.tree.store(Arc::new(tree));
-        Ok(())
+        Ok(out)
+    }
+
+    /// Reads the namespaces below `top` (just unsealed) into the index; returns them.
+    pub async fn load_below(&self, top: &Namespace) -> Result<Vec<Arc<Namespace>>, LogicalError> {
+        let found: Vec<Arc<Namespace>> = self
+            .read_below(top)
+            .await?
+            .into_iter()
+            .map(Arc::new)
+            .collect();
+        self.tree.rcu(|old| {
+            let mut t = Tree {
+                by_path: old.by_path.clone(),
+                by_id: old.by_id.clone(),
+            };
+            for ns in &found {
+                t.insert(ns.clone());
+            }
+            t
+        });
+        Ok(found)
+    }
+
+    /// Drops the namespaces below `top` from the index (it is being sealed); storage keeps
+    /// them.
+    pub fn unload_below(&self, top: &Namespace) {
+        self.tree.rcu(|old| {
+            let mut t = Tree {
+                by_path: old.by_path.clone(),
+                by_id: old.by_id.clone(),
+            };
+            let below: Vec<Arc<Namespace>> = t
+                .by_path
+                .values()
+                .filter(|n| n.path != top.path && n.path.starts_with(&top.path))
+                .cloned()
+                .collect();
+            for n in below {
+                t.remove(&n);
+            }
+            t
+        });
     }
 
     /// Forgets every namespace but the root (at seal).

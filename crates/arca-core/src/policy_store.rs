@@ -17,6 +17,8 @@ use crate::namespaces::Namespace;
 
 /// A cache key: namespace id and policy name.
 type NameKey = (String, String);
+/// A cache key: namespace id and the sorted policy names of a set.
+type SetKey = (String, Vec<String>);
 
 /// Version marker of a stored policy.
 pub const POLICY_ENTRY_VERSION: u32 = 1;
@@ -43,7 +45,7 @@ pub struct PolicyStore {
     /// The whole barrier: keys are `<namespace prefix>sys/policy/<name>`.
     view: Arc<dyn Storage>,
     policies: RwLock<HashMap<NameKey, Arc<Policy>>>,
-    acls: RwLock<HashMap<(String, Vec<String>), Arc<Acl>>>,
+    acls: RwLock<HashMap<SetKey, Arc<Acl>>>,
     write_lock: tokio::sync::Mutex<()>,
 }
 

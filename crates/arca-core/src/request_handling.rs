@@ -100,6 +100,9 @@ impl Core {
             req.path.drain(..resolved.strip);
         }
         if !ns.is_root() {
+            if self.inner.seals.sealed_at(&ns.path) {
+                return Err(LogicalError::unavailable("namespace is sealed"));
+            }
             check_namespace_access(namespaces, &ns, &req)?;
             if let Some(rec) = audit.as_deref_mut() {
                 rec.namespace = Some(ns.clone());

@@ -319,3 +319,136 @@ async fn a_namespace_survives_a_seal_and_a_deletion_cut_by_a_seal_finishes_after
     .unwrap();
     assert!(read.is_none());
 }
+
+#[tokio::test]
+async fn a_namespace_with_its_own_seal_starts_sealed_after_a_restart_and_opens_with_its_share() {
+    let (core, _physical, root, key) = core().await;
+    let created = data(
+        call_in(
+            &core,
+            "",
+            Operation::Update,
+            "sys/namespaces/vault-of-b",
+            json!({"seal": "seal \"shamir\" {\n shares = 1\n threshold = 1\n}"}),
+            &root,
+        )
+        .await
+        .unwrap(),
+    );
+    let share = created["key_shares"][0].as_str().unwrap().to_string();
+    // It starts sealed.
+    let sealed = call_in(
+        &core,
+        "vault-of-b/",
+        Operation::Read,
+        "sys/mounts",
+        json!({}),
+        &root,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(sealed.status(), 503);
+    call_in(
+        &core,
+        "",
+        Operation::Update,
+        "sys/namespaces/vault-of-b/unseal",
+        json!({ "key": share }),
+        &root,
+    )
+    .await
+    .unwrap();
+    call_in(
+        &core,
+        "vault-of-b/",
+        Operation::Update,
+        "sys/policies/acl/reader",
+        json!({"policy": "path \"secret/*\" { capabilities = [\"read\"] }"}),
+        &root,
+    )
+    .await
+    .unwrap();
+    // A child inside it goes and comes back with it.
+    call_in(
+        &core,
+        "vault-of-b/",
+        Operation::Update,
+        "sys/namespaces/inner",
+        json!({}),
+        &root,
+    )
+    .await
+    .unwrap();
+    core.seal().await.unwrap();
+    core.unseal_with_key(&key).await.unwrap();
+    for ns in ["vault-of-b/", "vault-of-b/inner/"] {
+        let refused = call_in(
+            &core,
+            ns,
+            Operation::Read,
+            "sys/policies/acl/default",
+            json!({}),
+            &root,
+        )
+        .await;
+        assert!(refused.is_err(), "{ns} answered while sealed");
+    }
+    let status = data(
+        call_in(
+            &core,
+            "",
+            Operation::Read,
+            "sys/namespaces/vault-of-b/seal-status",
+            json!({}),
+            &root,
+        )
+        .await
+        .unwrap(),
+    );
+    assert_eq!(status["sealed"], true);
+    // A wrong share of the right length does not open it.
+    let wrong = call_in(
+        &core,
+        "",
+        Operation::Update,
+        "sys/namespaces/vault-of-b/unseal",
+        json!({ "key": "00".repeat(share.len() / 2) }),
+        &root,
+    )
+    .await;
+    assert!(wrong.is_err());
+    call_in(
+        &core,
+        "",
+        Operation::Update,
+        "sys/namespaces/vault-of-b/unseal",
+        json!({ "key": share }),
+        &root,
+    )
+    .await
+    .unwrap();
+    let policy = data(
+        call_in(
+            &core,
+            "vault-of-b/",
+            Operation::Read,
+            "sys/policies/acl/reader",
+            json!({}),
+            &root,
+        )
+        .await
+        .unwrap(),
+    );
+    assert!(policy["policy"].as_str().unwrap().contains("secret/*"));
+    let inner = call_in(
+        &core,
+        "vault-of-b/inner/",
+        Operation::Read,
+        "sys/policies/acl/default",
+        json!({}),
+        &root,
+    )
+    .await
+    .unwrap();
+    assert!(inner.is_some());
+}

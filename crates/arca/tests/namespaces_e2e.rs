@@ -3,6 +3,7 @@
 //! refuses, nesting), addressing by header and by path prefix, isolation of mounts, secrets,
 //! tokens and policies between namespaces, the API lock, and what a token of a namespace may
 //! do elsewhere. One pair of servers for the whole file.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
@@ -27,7 +28,7 @@ fn norm(v: &Value) -> Value {
                     } else if k == "keys"
                         && let Value::Array(a) = val
                     {
-                        a.sort_by(|x, y| x.to_string().cmp(&y.to_string()));
+                        a.sort_by_key(|x| x.to_string());
                     } else {
                         walk(val);
                     }
@@ -502,6 +503,170 @@ async fn namespaces_answer_as_openbao_and_keep_tenants_apart() {
         .await;
         assert_eq!(status, 403);
     }
+
+    sealable_namespaces(a, b).await;
+}
+
+/// A namespace with a seal of its own: created with a Shamir stanza it hands out hex shares and
+/// starts sealed (503 inside), unseals with `threshold` shares, keeps its data across a seal.
+async fn sealable_namespaces(a: &Server, b: &Server) {
+    let stanza = "seal \"shamir\" {\n shares = 3\n threshold = 2\n}";
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "PUT",
+        "sys/namespaces/sealed2",
+        Some(json!({"seal": "seal \"shamir\" {\n shares = 1\n threshold = 2\n}"})),
+    )
+    .await;
+    let mut shares = Vec::new();
+    for s in [a, b] {
+        let (status, created) = one(
+            s,
+            "root",
+            "",
+            "PUT",
+            "sys/namespaces/sealed1",
+            Some(json!({ "seal": stanza })),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        assert_eq!(created["data"]["key_threshold"], 2);
+        let keys: Vec<String> = created["data"]["key_shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert!(keys.iter().all(|k| hex::decode(k).is_ok()), "{keys:?}");
+        shares.push(keys);
+    }
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "GET",
+        "sys/namespaces/sealed1/seal-status",
+        None,
+    )
+    .await;
+    same(a, b, "root", "sealed1", "GET", "sys/mounts", None).await;
+    same(a, b, "root", "", "GET", "sealed1/sys/mounts", None).await;
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "PUT",
+        "sys/namespaces/sealed1/unseal",
+        Some(json!({"key": "zz"})),
+    )
+    .await;
+    // The first share: progress 1 and a nonce; a second one unseals.
+    for (s, keys) in [(a, &shares[0]), (b, &shares[1])] {
+        let (status, first) = one(
+            s,
+            "root",
+            "",
+            "PUT",
+            "sys/namespaces/sealed1/unseal",
+            Some(json!({"key": keys[0]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{first}");
+        assert_eq!(first["data"]["progress"], 1);
+        assert_eq!(first["data"]["sealed"], true);
+        assert!(!first["data"]["nonce"].as_str().unwrap().is_empty());
+        let (status, second) = one(
+            s,
+            "root",
+            "",
+            "PUT",
+            "sys/namespaces/sealed1/unseal",
+            Some(json!({"key": keys[2]})),
+        )
+        .await;
+        assert_eq!(status, 200, "{second}");
+        assert_eq!(second["data"]["sealed"], false);
+        assert_eq!(second["data"]["progress"], 0);
+    }
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "GET",
+        "sys/namespaces/sealed1/seal-status",
+        None,
+    )
+    .await;
+    same(a, b, "root", "sealed1", "GET", "sys/auth", None).await;
+    for s in [a, b] {
+        let (status, body) = one(
+            s,
+            "root",
+            "sealed1",
+            "POST",
+            "sys/mounts/secret",
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+        let (status, _) = one(
+            s,
+            "root",
+            "sealed1",
+            "POST",
+            "secret/data/x",
+            Some(json!({"data": {"v": "sealed"}})),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    // Sealed again: nothing inside answers; unsealed again: the data is back.
+    same(a, b, "root", "", "PUT", "sys/namespaces/sealed1/seal", None).await;
+    same(a, b, "root", "sealed1", "GET", "secret/data/x", None).await;
+    for (s, keys) in [(a, &shares[0]), (b, &shares[1])] {
+        for k in [&keys[1], &keys[2]] {
+            let (status, _) = one(
+                s,
+                "root",
+                "",
+                "PUT",
+                "sys/namespaces/sealed1/unseal",
+                Some(json!({ "key": k })),
+            )
+            .await;
+            assert_eq!(status, 200);
+        }
+        let (status, secret) = one(s, "root", "sealed1", "GET", "secret/data/x", None).await;
+        assert_eq!(status, 200, "{secret}");
+        assert_eq!(secret["data"]["data"], json!({"v": "sealed"}));
+    }
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "GET",
+        "sys/namespaces/team-b/seal-status",
+        None,
+    )
+    .await;
+    same(
+        a,
+        b,
+        "root",
+        "",
+        "PUT",
+        "sys/namespaces/team-b/unseal",
+        Some(json!({"key": "00"})),
+    )
+    .await;
 }
 
 /// Waits until `path`'s namespace no longer exists on `s`.

@@ -55,6 +55,7 @@ use self::pending::Pending;
 use self::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mount_store::MountStore;
 use crate::mounts::MountEntry;
+use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::{Namespace, NamespaceStore};
 use crate::random::{fill, random_base62};
 use crate::router::RouteEntry;
@@ -164,6 +165,8 @@ pub struct ExpirationManager {
     /// token index under `sys/expire/token/`.
     view: Arc<dyn Storage>,
     namespaces: Arc<NamespaceStore>,
+    /// Leases of a sealed namespace are neither restored nor tidied until it unseals.
+    seals: Arc<NamespaceSeals>,
     tokens: Arc<TokenStore>,
     mounts: Weak<MountStore>,
     pending: Mutex<Pending>,
@@ -184,6 +187,7 @@ impl ExpirationManager {
     pub(crate) fn new(
         view: Arc<dyn Storage>,
         namespaces: Arc<NamespaceStore>,
+        seals: Arc<NamespaceSeals>,
         tokens: Arc<TokenStore>,
         mounts: Weak<MountStore>,
         retry_base: Duration,
@@ -191,6 +195,7 @@ impl ExpirationManager {
         ExpirationManager {
             view,
             namespaces,
+            seals,
             tokens,
             mounts,
             pending: Mutex::new(Pending::default()),
@@ -919,9 +924,38 @@ impl ExpirationManager {
     async fn restore_all(&self, generation: u64) -> Result<usize, LogicalError> {
         let mut n = 0;
         for ns in self.namespaces.all() {
-            n += self.restore_namespace(&ns, generation).await?;
+            if !self.seals.sealed_at(&ns.path) {
+                n += self.restore_namespace(&ns, generation).await?;
+            }
         }
         Ok(n)
+    }
+
+    /// Restores the leases of `namespaces` (just unsealed) in the background.
+    pub(crate) fn restore_in_background(self: &Arc<Self>, namespaces: Vec<Arc<Namespace>>) {
+        let generation = self.generation.load(Ordering::SeqCst);
+        let me = self.clone();
+        let task = tokio::spawn(async move {
+            for ns in namespaces {
+                if let Err(e) = me.restore_namespace(&ns, generation).await {
+                    tracing::error!(namespace = %ns.path, error = %e, "leases: restore failed");
+                }
+            }
+        });
+        self.tasks.lock().push(task);
+    }
+
+    /// Drops the timer's entries of the leases of `ns` (it is being sealed; they are restored
+    /// when it unseals).
+    pub(crate) fn forget_namespace(&self, ns: &Namespace) {
+        let suffix = ns.id_suffix();
+        if suffix.is_empty() {
+            return;
+        }
+        self.pending.lock().retain(|id| !id.ends_with(&suffix));
+        self.irrevocable
+            .lock()
+            .retain(|id, _| !id.ends_with(&suffix));
     }
 
     async fn restore_namespace(
@@ -987,7 +1021,9 @@ impl ExpirationManager {
         let mut report = LeaseTidyReport::default();
         let mut ids = Vec::new();
         for ns in self.namespaces.all() {
-            ids.extend(self.collect(&ns, "").await?);
+            if !self.seals.sealed_at(&ns.path) {
+                ids.extend(self.collect(&ns, "").await?);
+            }
         }
         for id in ids {
             let Some(le) = self.load(&id).await? else {

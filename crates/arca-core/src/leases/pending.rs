@@ -130,6 +130,14 @@ impl Pending {
         out
     }
 
+    /// Keeps only the leases whose id `keep` accepts.
+    pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
+        let gone: Vec<Arc<str>> = self.slots.keys().filter(|id| !keep(id)).cloned().collect();
+        for id in gone {
+            self.remove(&id);
+        }
+    }
+
     /// Forgets everything (seal).
     pub(crate) fn clear(&mut self) {
         self.order.clear();

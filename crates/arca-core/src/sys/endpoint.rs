@@ -104,6 +104,12 @@ const NAMESPACE_FIELDS: &[(&str, FieldType)] = &[
     ("seal", FieldType::Any),
     ("pgp_keys", FieldType::StringSlice),
 ];
+/// `sys/namespaces/<name>/unseal`'s fields.
+const NAMESPACE_UNSEAL_FIELDS: &[(&str, FieldType)] = &[
+    ("path", FieldType::String),
+    ("key", FieldType::String),
+    ("reset", FieldType::Bool),
+];
 /// `sys/namespaces/api-lock/lock`'s fields.
 const NAMESPACE_LOCK_FIELDS: &[(&str, FieldType)] = &[("path", FieldType::String)];
 /// `sys/namespaces/api-lock/unlock`'s fields.
@@ -364,7 +370,9 @@ impl Endpoint {
             | E::PluginsCatalog
             | E::Audit
             | E::AuditedHeaders => &[],
-            E::Namespaces | E::NamespaceSeal(..) => &[],
+            E::Namespaces => &[],
+            E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
+            E::NamespaceSeal(..) => &[],
             E::Namespace(_) => NAMESPACE_FIELDS,
             E::NamespaceLock(_) => NAMESPACE_LOCK_FIELDS,
             E::NamespaceUnlock(_) => NAMESPACE_UNLOCK_FIELDS,

@@ -29,6 +29,7 @@ use crate::audit::AuditBroker;
 use crate::catalog::Catalog;
 use crate::leases::ExpirationManager;
 use crate::mount_store::MountStore;
+use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::PolicyStore;
 use crate::reload::ReloadLog;
@@ -60,6 +61,8 @@ pub(crate) struct SystemDeps {
     pub(crate) audit: Arc<AuditBroker>,
     /// `sys/namespaces*`; every endpoint answers for the request's namespace.
     pub(crate) namespaces: Arc<NamespaceStore>,
+    /// `sys/namespaces/<p>/seal|unseal|seal-status`.
+    pub(crate) seals: Arc<NamespaceSeals>,
 }
 
 /// The `sys/` backend.

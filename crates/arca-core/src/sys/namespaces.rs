@@ -55,14 +55,13 @@ pub(crate) async fn handle(
         }
         (E::NamespaceLock(sub), O::Update | O::Create) => lock(deps, ns, &sub).await,
         (E::NamespaceUnlock(sub), O::Update | O::Create) => unlock(deps, ns, &sub, req).await,
-        (E::NamespaceSeal(name, _), O::Read | O::Update | O::Create) => {
+        (E::NamespaceSeal(name, which), O::Read) if which == "seal-status" => {
             let path = child_path(ns, &name)?;
-            if deps.namespaces.by_path(&path).is_none() {
-                return Err(LogicalError::bad_request(format!(
-                    "namespace {path:?} not found"
-                )));
-            }
-            Err(LogicalError::bad_request("namespace is not sealable"))
+            seal_endpoint(deps, mounts, &path, which, req).await
+        }
+        (E::NamespaceSeal(name, which), O::Update | O::Create) if which != "seal-status" => {
+            let path = child_path(ns, &name)?;
+            seal_endpoint(deps, mounts, &path, which, req).await
         }
         _ => Err(LogicalError::UnsupportedOperation),
     }
@@ -139,15 +138,16 @@ async fn set(
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
     let custom_metadata = metadata(req)?;
-    if req.data.get("seal").is_some_and(|v| !v.is_null()) {
-        return Err(LogicalError::bad_request(
-            "sealable namespaces are not supported by this server",
-        ));
-    }
+    let seal = seal_config(req)?;
     validate_path(parent.relative(path))?;
     let store = &deps.namespaces;
     let _guard = store.lock().await;
     if let Some(existing) = store.by_path(path) {
+        if seal.is_some() {
+            return Err(LogicalError::bad_request(
+                "cannot modify existing namespace seal config",
+            ));
+        }
         if existing.tainted {
             return Err(LogicalError::bad_request(
                 "namespace with that name exists and is currently being created or deleted",
@@ -167,32 +167,213 @@ async fn set(
             parent.relative(&mount_path)
         )));
     }
+    let uuid = uuid();
     let ns = Namespace {
         version: NAMESPACE_ENTRY_VERSION,
         id: store.new_id(),
-        uuid: uuid(),
+        prefix: format!("{}namespaces/{uuid}/", parent.storage_prefix()),
+        uuid,
         path: path.to_string(),
         tainted: true,
         unlock_key: None,
         custom_metadata,
+        sealable: seal.is_some(),
     };
     let tainted = store.put(ns).await?;
     let made = async {
+        // A seal of its own first, so everything it holds is written under its key.
+        let shares = match seal {
+            Some((shares, threshold)) => Some((
+                deps.seals.create(&tainted, shares, threshold).await?,
+                threshold,
+            )),
+            None => None,
+        };
         deps.policies.setup(&tainted).await?;
-        mounts.load_namespace(&tainted).await
+        mounts.load_namespace(&tainted).await?;
+        Ok::<_, LogicalError>(shares)
     }
     .await;
-    if let Err(e) = made {
-        // Undo what was made; the tainted record is deleted at the next unseal otherwise.
-        if let Err(undo) = erase(deps, mounts, &tainted).await {
-            tracing::warn!(namespace = %tainted.path, error = %undo, "namespaces: could not undo a failed creation; the next unseal finishes it");
+    let shares = match made {
+        Ok(shares) => shares,
+        Err(e) => {
+            // Undo what was made; the tainted record is deleted at the next unseal otherwise.
+            if let Err(undo) = erase(deps, mounts, &tainted).await {
+                tracing::warn!(namespace = %tainted.path, error = %undo, "namespaces: could not undo a failed creation; the next unseal finishes it");
+            }
+            return Err(e);
         }
-        return Err(e);
-    }
+    };
     let mut ready = (*tainted).clone();
     ready.tainted = false;
     let ready = store.put(ready).await?;
-    Ok(Some(data(&ready)))
+    let mut resp = data(&ready);
+    if let Some((shares, threshold)) = shares {
+        // A namespace with a seal of its own starts sealed, as OpenBao's.
+        close(deps, mounts, &ready).await?;
+        if let Some(d) = resp.data.as_mut() {
+            d.insert("key_shares".into(), json!(shares));
+            d.insert("key_threshold".into(), json!(threshold));
+        }
+    }
+    Ok(Some(resp))
+}
+
+/// The `seal` parameter: a Shamir `seal` stanza (HCL or JSON text) → (shares, threshold).
+fn seal_config(req: &Request) -> Result<Option<(usize, usize)>, LogicalError> {
+    let text = match req.data.get("seal") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            return Err(LogicalError::bad_request(
+                "seal config must be a HCL or JSON string",
+            ));
+        }
+    };
+    let stanzas = arca_config::parse_seal_stanzas(&text)
+        .map_err(|e| LogicalError::bad_request(format!("unable to parse seal config: {e}")))?;
+    let [stanza] = stanzas.as_slice() else {
+        return Err(LogicalError::bad_request(
+            "seal config must contain exactly one seal stanza",
+        ));
+    };
+    if stanza.kind != "shamir" {
+        return Err(LogicalError::bad_request(
+            "namespaces currently only support shamir seals",
+        ));
+    }
+    let int = |key: &str| -> Result<usize, LogicalError> {
+        match stanza.config.get(key) {
+            None => Ok(0),
+            Some(v) => v.parse::<usize>().map_err(|_| {
+                LogicalError::bad_request("value of shares parameter must be integer")
+            }),
+        }
+    };
+    let (shares, threshold) = (int("shares")?, int("threshold")?);
+    let config = arca_barrier::SealConfig::shamir(shares, threshold);
+    if let Err(e) = config.validate() {
+        let text = match e {
+            arca_barrier::BarrierError::SealConfig(m) => m,
+            other => other.to_string(),
+        };
+        return Err(LogicalError::bad_request(format!(
+            "invalid seal config: {text}"
+        )));
+    }
+    Ok(Some((shares, threshold)))
+}
+
+/// Seals `ns` and everything below it: their mounts stop, their policies and leases leave
+/// memory, the namespaces below leave the index (storage keeps them all).
+async fn close(
+    deps: &SystemDeps,
+    mounts: &MountStore,
+    ns: &Arc<Namespace>,
+) -> Result<(), LogicalError> {
+    let mut all = deps.namespaces.descendants(ns);
+    all.push(ns.clone());
+    for n in &all {
+        mounts.unload_namespace(n).await;
+        deps.policies.forget(n);
+        deps.leases.forget_namespace(n);
+        if n.sealable {
+            deps.seals.seal(n)?;
+        }
+    }
+    deps.namespaces.unload_below(ns);
+    Ok(())
+}
+
+/// Opens `ns` after its unseal: the namespaces below it are read, and it and they get their
+/// policies, mounts and leases back (sealable ones below stay sealed).
+async fn open(
+    deps: &SystemDeps,
+    mounts: &MountStore,
+    ns: &Arc<Namespace>,
+) -> Result<(), LogicalError> {
+    let below = deps.namespaces.load_below(ns).await?;
+    let mut opened = vec![ns.clone()];
+    for n in below {
+        if n.sealable {
+            deps.seals.start_sealed(&n)?;
+        } else if !deps.seals.sealed_at(&n.path) {
+            opened.push(n);
+        }
+    }
+    for n in &opened {
+        deps.policies.setup(n).await?;
+        mounts.load_namespace(n).await?;
+    }
+    deps.leases.restore_in_background(opened);
+    Ok(())
+}
+
+/// `sys/namespaces/<name>/seal-status|seal|unseal`.
+async fn seal_endpoint(
+    deps: &SystemDeps,
+    mounts: &MountStore,
+    path: &str,
+    which: &str,
+    req: &Request,
+) -> Result<Option<Response>, LogicalError> {
+    let Some(ns) = deps.namespaces.by_path(path) else {
+        return Err(LogicalError::bad_request(format!(
+            "namespace {path:?} doesn't exist"
+        )));
+    };
+    if !ns.sealable {
+        return Err(LogicalError::bad_request("namespace is not sealable"));
+    }
+    match which {
+        "seal-status" => {
+            let status = deps
+                .seals
+                .status(&ns)
+                .await?
+                .ok_or_else(|| LogicalError::bad_request("namespace is not sealable"))?;
+            Ok(Some(Response::from_serialize(&status)?))
+        }
+        "seal" => {
+            if !deps.seals.is_sealed(&ns) {
+                close(deps, mounts, &ns).await?;
+            }
+            Ok(None)
+        }
+        _ => {
+            let key = req
+                .data
+                .get("key")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let share = decode_share(key)?;
+            let (status, unsealed) = deps.seals.submit(&ns, share).await?;
+            if unsealed {
+                open(deps, mounts, &ns).await?;
+            }
+            Ok(Some(Response::from_serialize(&status)?))
+        }
+    }
+}
+
+/// An unseal share as OpenBao reads one: hex, else base64 (its error names the first byte
+/// base64 cannot read).
+fn decode_share(key: &str) -> Result<zeroize::Zeroizing<Vec<u8>>, LogicalError> {
+    use base64::Engine;
+    let key = key.trim();
+    if let Ok(bytes) = hex::decode(key) {
+        return Ok(zeroize::Zeroizing::new(bytes));
+    }
+    base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .map(zeroize::Zeroizing::new)
+        .map_err(|_| {
+            let at = key
+                .bytes()
+                .position(|b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='))
+                .unwrap_or(0);
+            LogicalError::bad_request(format!("illegal base64 data at input byte {at}"))
+        })
 }
 
 /// Merges `custom_metadata` into the namespace at `path` (RFC 7396: `null` removes a key).
@@ -262,6 +443,9 @@ async fn delete(
         r.warn("requested namespace does not exist");
         return Ok(Some(r));
     };
+    if deps.seals.sealed_at(&existing.path) {
+        return Err(LogicalError::bad_request("namespace is sealed"));
+    }
     if !store.children(&existing).is_empty() {
         return Err(LogicalError::bad_request(
             "unable to delete namespace containing child namespaces",
@@ -333,6 +517,9 @@ async fn erase(deps: &SystemDeps, mounts: &MountStore, ns: &Namespace) -> Result
     mounts.unload_namespace(ns).await;
     deps.policies.forget(ns);
     deps.namespaces.clear_storage(ns).await?;
+    if ns.sealable {
+        deps.seals.forget(ns).await?;
+    }
     let _guard = deps.namespaces.lock().await;
     deps.namespaces.remove(ns).await
 }
