@@ -106,6 +106,8 @@ impl Core {
             check_namespace_access(namespaces, &ns, &req)?;
             if let Some(rec) = audit.as_deref_mut() {
                 rec.namespace = Some(ns.clone());
+                // Outside the root the path is logged inside the namespace (OpenBao's).
+                rec.path.clone_from(&req.path);
             }
         }
         req.namespace_id.clone_from(&ns.id);

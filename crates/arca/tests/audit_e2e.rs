@@ -1046,3 +1046,69 @@ async fn format_options_shape_the_lines() {
         .expect("list line");
     assert_eq!(list["response"]["data"]["keys"], json!(["a", "b", "c"]));
 }
+
+#[tokio::test]
+async fn lines_name_the_namespace_as_openbao_writes_it() {
+    let (s, _key, root) = server().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("audit.log");
+    let r = enable(
+        &s,
+        &root,
+        "file",
+        json!({"type": "file", "options": {"file_path": log}}),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call(&s, "PUT", "sys/namespaces/team-a", Some(&root), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ns_id = r.body["data"]["id"].as_str().expect("id").to_string();
+    let r = call_with(
+        &s,
+        "POST",
+        "sys/mounts/secret",
+        Some(&root),
+        &[("X-Vault-Namespace", "team-a")],
+        Some(common::Body::Json(
+            json!({"type": "kv", "options": {"version": "2"}}),
+        )),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    // By path prefix and by header: both logged inside the namespace.
+    let r = call(
+        &s,
+        "POST",
+        "team-a/secret/data/x",
+        Some(&root),
+        Some(json!({"data": {"v": "a"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call_with(
+        &s,
+        "GET",
+        "secret/data/x",
+        Some(&root),
+        &[("X-Vault-Namespace", "team-a")],
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let found = lines_for(&log, "secret/data/x");
+    assert_eq!(found.len(), 4, "{found:?}");
+    for line in &found {
+        assert_eq!(
+            line["request"]["namespace"],
+            json!({"id": ns_id, "path": "team-a/"}),
+            "{line}"
+        );
+        assert_eq!(line["request"]["mount_point"], "team-a/secret/", "{line}");
+    }
+    // The root namespace's lines keep `{"id": "root"}`.
+    let root_lines = lines_for(&log, "sys/namespaces/team-a");
+    assert!(!root_lines.is_empty());
+    for line in root_lines {
+        assert_eq!(line["request"]["namespace"], json!({"id": "root"}));
+    }
+}

@@ -522,7 +522,12 @@ fn write_mount(
     version_key: &str,
 ) -> serde_json::Result<()> {
     put(m, "mount_point", point)?;
-    put(m, "mount_type", &mount.kind)?;
+    // A namespace's own `sys/`, `auth/token/`, ... read `ns_system`, `ns_token` (OpenBao).
+    if mount.namespace_id == crate::namespaces::ROOT_ID {
+        put(m, "mount_type", &mount.kind)?;
+    } else {
+        put(m, "mount_type", &mount.api_type())?;
+    }
     put(m, "mount_accessor", &mount.accessor)?;
     put(m, version_key, &mount.running_plugin_version)?;
     let class = match mount.table {
