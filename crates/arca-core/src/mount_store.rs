@@ -215,25 +215,44 @@ impl MountStore {
         kind: TableKind,
         table: &MountTable,
     ) -> Result<(), LogicalError> {
+        self.write_table_at(&ns.storage_prefix(), kind, table).await
+    }
+
+    /// Writes `table` as the table of `kind` of the namespace whose prefix is `prefix`.
+    async fn write_table_at(
+        &self,
+        prefix: &str,
+        kind: TableKind,
+        table: &MountTable,
+    ) -> Result<(), LogicalError> {
+        let path = match kind {
+            TableKind::Mounts => MOUNT_TABLE_PATH,
+            TableKind::Auth => AUTH_TABLE_PATH,
+        };
         let bytes = serde_json::to_vec(table).map_err(LogicalError::internal)?;
         self.barrier
-            .put(&Self::table_key(ns, kind), &bytes)
+            .put(&format!("{prefix}{path}"), &bytes)
             .await
             .map_err(barrier_err)
     }
 
-    /// The current mount table of `kind` in `ns`, from the router (the source of truth while
-    /// unsealed).
-    pub(crate) fn entries(&self, ns: &Namespace, kind: TableKind) -> Vec<MountEntry> {
+    /// The router's entries of `kind` in the namespace with id `namespace_id`, by path.
+    fn entries_of(&self, namespace_id: &str, kind: TableKind) -> Vec<MountEntry> {
         let mut v: Vec<MountEntry> = self
             .router
             .all()
             .into_iter()
             .map(|(_, r)| (**r.mount.load()).clone())
-            .filter(|m| m.table == kind && m.namespace_id == ns.id)
+            .filter(|m| m.table == kind && m.namespace_id == namespace_id)
             .collect();
         v.sort_by(|a, b| a.path.cmp(&b.path));
         v
+    }
+
+    /// The current mount table of `kind` in `ns`, from the router (the source of truth while
+    /// unsealed).
+    pub(crate) fn entries(&self, ns: &Namespace, kind: TableKind) -> Vec<MountEntry> {
+        self.entries_of(&ns.id, kind)
     }
 
     /// Writes the router's view of `ns`'s table to storage.
@@ -254,23 +273,8 @@ impl MountStore {
         kind: TableKind,
     ) -> Result<(), LogicalError> {
         let mut t = MountTable::new();
-        t.entries = self
-            .router
-            .all()
-            .into_iter()
-            .map(|(_, r)| (**r.mount.load()).clone())
-            .filter(|m| m.table == kind && m.namespace_id == entry.namespace_id)
-            .collect();
-        t.entries.sort_by(|a, b| a.path.cmp(&b.path));
-        let key = match kind {
-            TableKind::Mounts => MOUNT_TABLE_PATH,
-            TableKind::Auth => AUTH_TABLE_PATH,
-        };
-        let bytes = serde_json::to_vec(&t).map_err(LogicalError::internal)?;
-        self.barrier
-            .put(&format!("{}{key}", entry.namespace_prefix), &bytes)
-            .await
-            .map_err(barrier_err)
+        t.entries = self.entries_of(&entry.namespace_id, kind);
+        self.write_table_at(&entry.namespace_prefix, kind, &t).await
     }
 
     /// Reads the tables of every namespace in `namespaces` (laying down the required mounts

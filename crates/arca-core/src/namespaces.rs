@@ -165,26 +165,7 @@ impl Namespace {
     }
 }
 
-/// A namespace path as OpenBao canonicalizes it (see `arca-http`): leading `/` dropped,
-/// cleaned, a trailing `/` added, `""` for the root.
-pub fn canonicalize(path: &str) -> String {
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in path.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." if segments.last().is_some_and(|s| *s != "..") => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    if segments.is_empty() {
-        return String::new();
-    }
-    let mut p = segments.join("/");
-    p.push('/');
-    p
-}
+pub use arca_sdk::namespace::canonicalize;
 
 /// Checks a new namespace's path (relative to its parent, canonical) as OpenBao's
 /// `Validate`: every segment non-empty, not reserved, printable, without spaces or wildcards.
@@ -584,9 +565,6 @@ mod tests {
 
     #[test]
     fn paths() {
-        assert_eq!(canonicalize("/a//b/"), "a/b/");
-        assert_eq!(canonicalize("root"), "root/");
-        assert_eq!(canonicalize("/"), "");
         let mut ns = Namespace::root();
         ns.id = "abcdef".into();
         ns.path = "a/b/".into();

@@ -27,27 +27,11 @@ pub(crate) fn check(header: Option<&str>, api_path: &str) -> NamespaceCheck {
     }
 }
 
-/// A namespace path as OpenBao canonicalizes it: `""` for the root (`""`, `root`, `/root/`,
-/// `a/..`), else the cleaned path ending in `/` (`team-a/`, `../x/`).
+/// A namespace path as OpenBao resolves a header: canonicalized, and `root` (alone) meaning
+/// the root namespace, `""`.
 pub(crate) fn canonical(header: &str) -> String {
-    let mut segments: Vec<&str> = Vec::new();
-    for segment in header.split('/') {
-        match segment {
-            "" | "." => {}
-            ".." if segments.last().is_some_and(|s| *s != "..") => {
-                segments.pop();
-            }
-            other => segments.push(other),
-        }
-    }
-    match segments.as_slice() {
-        [] | ["root"] => String::new(),
-        _ => {
-            let mut path = segments.join("/");
-            path.push('/');
-            path
-        }
-    }
+    let path = arca_sdk::namespace::canonicalize(header);
+    if path == "root/" { String::new() } else { path }
 }
 
 #[cfg(test)]

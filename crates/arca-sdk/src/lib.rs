@@ -11,6 +11,7 @@ pub mod envelope;
 pub mod error;
 pub mod framework;
 pub mod glob;
+pub mod namespace;
 pub mod number;
 pub mod operation;
 pub mod plugin_catalog;

@@ -524,13 +524,21 @@ async fn erase(deps: &SystemDeps, mounts: &MountStore, ns: &Namespace) -> Result
     deps.namespaces.remove(ns).await
 }
 
-/// The namespace `sub` names below `ns` (`""`: `ns` itself).
+/// The namespace `sub` names below `ns` (`""`: `ns` itself) for a lock or an unlock: it must
+/// exist and not be the root.
 fn target(deps: &SystemDeps, ns: &Namespace, sub: &str) -> Result<Arc<Namespace>, LogicalError> {
     let path = format!("{}{}", ns.path, canonicalize(sub));
-    deps.namespaces
+    let target = deps
+        .namespaces
         .by_path(&path)
         .filter(|n| !n.tainted)
-        .ok_or_else(|| LogicalError::bad_request("requested namespace does not exist"))
+        .ok_or_else(|| LogicalError::bad_request("requested namespace does not exist"))?;
+    if target.is_root() {
+        return Err(LogicalError::bad_request(
+            "root namespace cannot be locked/unlocked",
+        ));
+    }
+    Ok(target)
 }
 
 async fn lock(
@@ -541,11 +549,6 @@ async fn lock(
     let store = &deps.namespaces;
     let _guard = store.lock().await;
     let target = target(deps, ns, sub)?;
-    if target.is_root() {
-        return Err(LogicalError::bad_request(
-            "root namespace cannot be locked/unlocked",
-        ));
-    }
     if target.locked() {
         return Err(LogicalError::bad_request(format!(
             "cannot lock namespace {:?}: is already locked",
@@ -586,11 +589,6 @@ async fn unlock(
     let store = &deps.namespaces;
     let _guard = store.lock().await;
     let target = target(deps, ns, sub)?;
-    if target.is_root() {
-        return Err(LogicalError::bad_request(
-            "root namespace cannot be locked/unlocked",
-        ));
-    }
     let Some(expected) = target.unlock_key.as_deref() else {
         return Err(LogicalError::bad_request(format!(
             "namespace {:?} is not locked",
