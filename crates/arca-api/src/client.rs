@@ -440,4 +440,47 @@ mod tests {
             "Get \"http://127.0.0.1:9/v1/sys/health\": dial tcp 127.0.0.1:9: connect: connection refused"
         );
     }
+
+    /// Accept one request on `listener`, answer `{}` and return the request head, lowercased.
+    async fn one_request_head(listener: tokio::net::TcpListener) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0, "connection closed before the request head ended");
+            head.extend_from_slice(&buf[..n]);
+        }
+        sock.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            .await
+            .unwrap();
+        String::from_utf8_lossy(&head).to_lowercase()
+    }
+
+    #[tokio::test]
+    async fn namespace_header_on_every_request_and_none_without() {
+        for (namespace, expected) in [
+            (
+                Some("team-a/".to_string()),
+                Some("x-vault-namespace: team-a/\r\n"),
+            ),
+            (Some(String::new()), None),
+            (None, None),
+        ] {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = format!("http://{}", listener.local_addr().unwrap());
+            let server = tokio::spawn(one_request_head(listener));
+            let c = Client::new(&addr)
+                .unwrap()
+                .with_namespace(namespace.clone());
+            assert_eq!(c.namespace(), expected.map(|_| "team-a/"));
+            c.read("sys/mounts").await.unwrap();
+            let head = server.await.unwrap();
+            match expected {
+                Some(line) => assert!(head.contains(line), "{head}"),
+                None => assert!(!head.contains("x-vault-namespace"), "{head}"),
+            }
+        }
+    }
 }

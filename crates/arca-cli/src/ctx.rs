@@ -105,6 +105,20 @@ impl<'a, 'b> Ctx<'a, 'b> {
             .map(|h| std::path::Path::new(&h).join(".vault-token"))
     }
 
+    /// The namespace to send, canonicalised (`team-a` becomes `team-a/`) as `bao` does:
+    /// `-ns`, else `-namespace`, else `BAO_NAMESPACE`/`VAULT_NAMESPACE`. A flag given empty
+    /// (`-namespace=`) means the root namespace even when the environment names another.
+    pub fn namespace(&self, p: &Parsed) -> Option<String> {
+        let chosen = if p.is_set("ns") {
+            p.str("ns")
+        } else if p.is_set("namespace") {
+            p.str("namespace")
+        } else {
+            self.env_any(&["BAO_NAMESPACE", "VAULT_NAMESPACE"])?
+        };
+        Some(canonical_namespace(&chosen)).filter(|n| !n.is_empty())
+    }
+
     /// Build a client from the HTTP flags and the environment.
     pub fn client(&self, p: &Parsed) -> Result<Client, ApiError> {
         let address = if p.is_set("address") {
@@ -124,10 +138,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
             || self
                 .env_any(&["BAO_SKIP_VERIFY", "VAULT_SKIP_VERIFY"])
                 .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
-        let namespace = [p.str("namespace"), p.str("ns")]
-            .into_iter()
-            .find(|n| !n.is_empty())
-            .or_else(|| self.env_any(&["BAO_NAMESPACE", "VAULT_NAMESPACE"]));
+        let namespace = self.namespace(p);
         let wrap_ttl = Some(p.str("wrap-ttl"))
             .filter(|w| !w.is_empty())
             .or_else(|| self.env_any(&["BAO_WRAP_TTL", "VAULT_WRAP_TTL"]));
@@ -325,5 +336,51 @@ impl<'a, 'b> Ctx<'a, 'b> {
         } else {
             self.out_raw(text);
         }
+    }
+}
+
+/// A namespace path as `bao` sends it: one leading `/` dropped, cleaned like Go's
+/// `path.Clean` (no empty, `.` or resolvable `..` segments) and ending in `/`; the root
+/// namespace is the empty string.
+pub fn canonical_namespace(ns: &str) -> String {
+    let ns = ns.strip_prefix('/').unwrap_or(ns);
+    let rooted = ns.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in ns.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => match parts.last() {
+                Some(&last) if last != ".." => {
+                    parts.pop();
+                }
+                _ if rooted => {}
+                _ => parts.push(".."),
+            },
+            other => parts.push(other),
+        }
+    }
+    let body = parts.join("/");
+    match (rooted, body.is_empty()) {
+        (true, true) => "/".to_string(),
+        (true, false) => format!("/{body}/"),
+        (false, true) => String::new(),
+        (false, false) => format!("{body}/"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_namespace;
+
+    #[test]
+    fn namespaces_canonicalised_like_bao() {
+        assert_eq!(canonical_namespace("team-a"), "team-a/");
+        assert_eq!(canonical_namespace("/team-a/"), "team-a/");
+        assert_eq!(canonical_namespace("a//b/./c/../"), "a/b/");
+        assert_eq!(canonical_namespace(""), "");
+        assert_eq!(canonical_namespace("/"), "");
+        assert_eq!(canonical_namespace("."), "");
+        assert_eq!(canonical_namespace("../a"), "../a/");
+        assert_eq!(canonical_namespace("//a"), "/a/");
     }
 }

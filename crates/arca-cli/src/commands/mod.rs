@@ -19,6 +19,7 @@ mod lease;
 mod logical;
 mod login;
 mod mounts;
+mod namespace;
 mod operator;
 mod plugin;
 mod policy;
@@ -45,6 +46,7 @@ const OTHER: &[(&str, &str)] = &[
     ("auth", "Interact with auth methods"),
     ("kv", "Interact with Arca's Key-Value storage"),
     ("lease", "Interact with leases"),
+    ("namespace", "Interact with namespaces"),
     ("operator", "Perform operator-specific tasks"),
     ("patch", "Patch data, configuration, and secrets"),
     ("path-help", "Retrieve API help for paths"),
@@ -105,6 +107,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "audit" => audit::run(ctx, rest),
         "kv" => kv::run(ctx, rest),
         "lease" => lease::run(ctx, rest),
+        "namespace" => namespace::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
         "unwrap" => unwrap::run(ctx, rest),
         _ => {
