@@ -2,6 +2,7 @@
 //! every command uses (client construction, output, prompting).
 
 use arca_api::{ApiError, Client, Secret, TlsOptions};
+pub use arca_sdk::namespace::canonicalize as canonical_namespace;
 use serde_json::Value;
 use zeroize::Zeroizing;
 
@@ -336,51 +337,5 @@ impl<'a, 'b> Ctx<'a, 'b> {
         } else {
             self.out_raw(text);
         }
-    }
-}
-
-/// A namespace path as `bao` sends it: one leading `/` dropped, cleaned like Go's
-/// `path.Clean` (no empty, `.` or resolvable `..` segments) and ending in `/`; the root
-/// namespace is the empty string.
-pub fn canonical_namespace(ns: &str) -> String {
-    let ns = ns.strip_prefix('/').unwrap_or(ns);
-    let rooted = ns.starts_with('/');
-    let mut parts: Vec<&str> = Vec::new();
-    for seg in ns.split('/') {
-        match seg {
-            "" | "." => {}
-            ".." => match parts.last() {
-                Some(&last) if last != ".." => {
-                    parts.pop();
-                }
-                _ if rooted => {}
-                _ => parts.push(".."),
-            },
-            other => parts.push(other),
-        }
-    }
-    let body = parts.join("/");
-    match (rooted, body.is_empty()) {
-        (true, true) => "/".to_string(),
-        (true, false) => format!("/{body}/"),
-        (false, true) => String::new(),
-        (false, false) => format!("{body}/"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::canonical_namespace;
-
-    #[test]
-    fn namespaces_canonicalised_like_bao() {
-        assert_eq!(canonical_namespace("team-a"), "team-a/");
-        assert_eq!(canonical_namespace("/team-a/"), "team-a/");
-        assert_eq!(canonical_namespace("a//b/./c/../"), "a/b/");
-        assert_eq!(canonical_namespace(""), "");
-        assert_eq!(canonical_namespace("/"), "");
-        assert_eq!(canonical_namespace("."), "");
-        assert_eq!(canonical_namespace("../a"), "../a/");
-        assert_eq!(canonical_namespace("//a"), "/a/");
     }
 }
