@@ -223,6 +223,10 @@ pub fn id_suffix(id: &str) -> Option<&str> {
 struct Tree {
     by_path: HashMap<String, Arc<Namespace>>,
     by_id: HashMap<String, Arc<Namespace>>,
+    /// The most segments any namespace's path has (how deep a request path is searched).
+    max_depth: usize,
+    /// Whether any namespace is locked (else the pipeline's lock walk is skipped).
+    any_locked: bool,
 }
 
 impl Tree {
@@ -232,14 +236,36 @@ impl Tree {
         t
     }
 
+    /// A copy to change.
+    fn copy(&self) -> Tree {
+        Tree {
+            by_path: self.by_path.clone(),
+            by_id: self.by_id.clone(),
+            max_depth: self.max_depth,
+            any_locked: self.any_locked,
+        }
+    }
+
     fn insert(&mut self, ns: Arc<Namespace>) {
         self.by_id.insert(ns.id.clone(), ns.clone());
         self.by_path.insert(ns.path.clone(), ns);
+        self.summarize();
     }
 
     fn remove(&mut self, ns: &Namespace) {
         self.by_id.remove(&ns.id);
         self.by_path.remove(&ns.path);
+        self.summarize();
+    }
+
+    fn summarize(&mut self) {
+        self.max_depth = self
+            .by_path
+            .keys()
+            .map(|p| p.matches('/').count())
+            .max()
+            .unwrap_or(0);
+        self.any_locked = self.by_path.values().any(|n| n.locked());
     }
 }
 
@@ -333,10 +359,7 @@ impl NamespaceStore {
             .map(Arc::new)
             .collect();
         self.tree.rcu(|old| {
-            let mut t = Tree {
-                by_path: old.by_path.clone(),
-                by_id: old.by_id.clone(),
-            };
+            let mut t = old.copy();
             for ns in &found {
                 t.insert(ns.clone());
             }
@@ -349,10 +372,7 @@ impl NamespaceStore {
     /// them.
     pub fn unload_below(&self, top: &Namespace) {
         self.tree.rcu(|old| {
-            let mut t = Tree {
-                by_path: old.by_path.clone(),
-                by_id: old.by_id.clone(),
-            };
+            let mut t = old.copy();
             let below: Vec<Arc<Namespace>> = t
                 .by_path
                 .values()
@@ -435,21 +455,33 @@ impl NamespaceStore {
                 strip: 0,
             });
         }
-        let full = format!("{}{path}", base.path);
-        let start = base.path.len();
-        // The deepest namespace the path begins with: try each `/` from the end.
-        let mut end = full.len();
-        while end > start {
-            if full.as_bytes()[end - 1] == b'/'
-                && let Some(ns) = tree.by_path.get(&full[..end])
+        // The deepest namespace the path begins with: only as many segments as the deepest
+        // namespace has are tried, deepest first. Below the root the candidates are slices of
+        // the path itself; below another namespace, of the header and the path joined.
+        let depth = tree
+            .max_depth
+            .saturating_sub(base.path.matches('/').count());
+        let ends: Vec<usize> = path
+            .match_indices('/')
+            .take(depth)
+            .map(|(i, _)| i + 1)
+            .collect();
+        let joined;
+        let (full, start) = if base.path.is_empty() {
+            (path, 0)
+        } else {
+            joined = format!("{}{path}", base.path);
+            (joined.as_str(), base.path.len())
+        };
+        for end in ends.into_iter().rev() {
+            if let Some(ns) = tree.by_path.get(&full[..start + end])
                 && !ns.tainted
             {
                 return Ok(Resolved {
                     namespace: ns.clone(),
-                    strip: end - start,
+                    strip: end,
                 });
             }
-            end -= 1;
         }
         Ok(Resolved {
             namespace: base.clone(),
@@ -460,6 +492,9 @@ impl NamespaceStore {
     /// The locked namespace closest to the root among `ns` and its ancestors, if any.
     pub fn locked_ancestor(&self, ns: &Namespace) -> Option<Arc<Namespace>> {
         let tree = self.tree.load();
+        if !tree.any_locked {
+            return None;
+        }
         let mut end = 0;
         let path = ns.path.as_str();
         while end < path.len() {
@@ -504,10 +539,7 @@ impl NamespaceStore {
         self.storage.put_json(&key, &ns).await?;
         let ns = Arc::new(ns);
         self.tree.rcu(|old| {
-            let mut t = Tree {
-                by_path: old.by_path.clone(),
-                by_id: old.by_id.clone(),
-            };
+            let mut t = old.copy();
             t.insert(ns.clone());
             t
         });
@@ -519,10 +551,7 @@ impl NamespaceStore {
         let key = self.record_key(ns)?;
         self.storage.delete(&key).await?;
         self.tree.rcu(|old| {
-            let mut t = Tree {
-                by_path: old.by_path.clone(),
-                by_id: old.by_id.clone(),
-            };
+            let mut t = old.copy();
             t.remove(ns);
             t
         });
