@@ -56,6 +56,9 @@ fn fix(text: &str, ids: &[String]) -> String {
         (r"(Unlock Key: )\S+", "${1}<key>"),
         (r#"("unlock_key": ")[^"]+"#, "${1}<key>"),
         (r"(unlock_key: )\S+", "${1}<key>"),
+        (r"(Unseal Key \d+: )\S+", "${1}<share>"),
+        (r#""[0-9a-f]{66}""#, "\"<share>\""),
+        (r"- [0-9a-f]{66}", "- <share>"),
     ];
     for (re, rep) in rules {
         s = regex::Regex::new(re)
@@ -327,4 +330,60 @@ fn namespace_commands_match_bao() {
         &env,
         &["namespace", "delete", "-namespace=team-a", "zzx-child/"],
     );
+
+    // Namespaces with a seal of their own.
+    pair(&env, &["namespace", "create", "-key-shares=3", "zzx-bad"]);
+    pair(
+        &env,
+        &[
+            "namespace",
+            "create",
+            "-key-shares=1",
+            "-key-threshold=1",
+            "zzx-t",
+        ],
+    );
+    let (b, a) = pair(
+        &env,
+        &[
+            "namespace",
+            "create",
+            "-key-shares=3",
+            "-key-threshold=2",
+            "-format=json",
+            "zzx-s",
+        ],
+    );
+    let shares = |o: &Outcome| -> Vec<String> {
+        let v: Value = serde_json::from_str(&o.stdout).unwrap();
+        v["key_shares"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k.as_str().unwrap().to_string())
+            .collect()
+    };
+    let (b_keys, a_keys) = (shares(&b), shares(&a));
+    pair(&env, &["namespace", "seal-status", "zzx-s"]);
+    pair(&env, &["namespace", "seal-status", "-format=json", "zzx-s"]);
+    pair(&env, &["namespace", "unseal", "zzx-s", "zz"]);
+    pair(&env, &["namespace", "unseal"]);
+    let unseal = |b_key: &str, a_key: &str, extra: &[&str]| {
+        let mut b_args = vec!["namespace", "unseal"];
+        b_args.extend_from_slice(extra);
+        let mut a_args = b_args.clone();
+        b_args.extend(["zzb-s", b_key]);
+        a_args.extend(["zza-s", a_key]);
+        let b = bao(&env, &b_args);
+        let a = run_arca(&env, &a_args);
+        assert_alike(&env, &format!("{a_args:?}"), &b, &a);
+    };
+    unseal(&b_keys[0], &a_keys[0], &[]);
+    pair(&env, &["namespace", "unseal", "-reset", "zzx-s"]);
+    unseal(&b_keys[1], &a_keys[1], &["-format=json"]);
+    unseal(&b_keys[2], &a_keys[2], &[]);
+    pair(&env, &["namespace", "seal-status", "zzx-s"]);
+    pair(&env, &["namespace", "seal", "zzx-s"]);
+    pair(&env, &["namespace", "seal", "zzx-s"]);
+    pair(&env, &["namespace", "seal-status", "-format=yaml", "zzx-s"]);
 }

@@ -224,6 +224,11 @@ impl NamespaceSeals {
         Ok((self.status_json(ns, &config), true))
     }
 
+    /// Discards the shares handed in so far for `ns`.
+    pub fn reset(&self, ns: &Namespace) {
+        self.progress.lock().remove(&ns.uuid);
+    }
+
     /// `sys/namespaces/<p>/seal-status` of a sealable namespace.
     pub async fn status(&self, ns: &Namespace) -> Result<Option<Value>, LogicalError> {
         Ok(self

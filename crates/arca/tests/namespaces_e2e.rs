@@ -667,6 +667,20 @@ async fn sealable_namespaces(a: &Server, b: &Server) {
         Some(json!({"key": "00"})),
     )
     .await;
+
+    // The `bao` CLI against Arca prints what it prints against OpenBao.
+    for args in [
+        &["namespace", "list"][..],
+        &["namespace", "seal-status", "sealed1"],
+        &["namespace", "seal-status", "-format=json", "sealed1"],
+        &["namespace", "seal", "sealed1"],
+        &["namespace", "seal-status", "sealed1"],
+        &["secrets", "list", "-namespace=sealed1"],
+        &["namespace", "lookup", "nope"],
+        &["namespace", "list", "-namespace=team-b"],
+    ] {
+        common::same_bao(a, b, "root", args);
+    }
 }
 
 /// Waits until `path`'s namespace no longer exists on `s`.

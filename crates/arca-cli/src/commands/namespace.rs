@@ -1,4 +1,5 @@
-//! `namespace`: create, lookup, list, patch, delete, lock and unlock namespaces, with
+//! `namespace`: create, lookup, list, patch, delete, lock and unlock namespaces, and seal,
+//! unseal and read the seal status of a namespace with a seal of its own, with
 //! `bao namespace`'s flags, texts and exit codes.
 //!
 //! Every command works relative to the namespace the client sends (`-namespace`, `-ns`,
@@ -10,7 +11,7 @@ use serde_json::{Map, Value, json};
 use super::logical::{list_keys, setup};
 use super::{check_range, group_usage, trailing_flag_warning};
 use crate::ctx::{Ctx, canonical_namespace};
-use crate::flags::{FIELD, FORMAT, HTTP, Kind, Parsed, Spec, flag, map_flag, slice_flag};
+use crate::flags::{FIELD, FORMAT, HTTP, Kind, Parsed, Spec, flag, int_flag, map_flag, slice_flag};
 use crate::output::{self, Format};
 
 const USAGE: &str = "Usage: arca namespace <subcommand> [options] [args]
@@ -41,13 +42,16 @@ const USAGE: &str = "Usage: arca namespace <subcommand> [options] [args]
   Please see the individual subcommand help for detailed usage information.
 
 Subcommands:
-    create    Create a new namespace
-    delete    Delete an existing namespace
-    list      List child namespaces
-    lock      Lock the API for particular namespaces
-    lookup    Look up an existing namespace
-    patch     Patch an existing namespace
-    unlock    Unlock the API for particular namespaces";
+    create         Create a new namespace
+    delete         Delete an existing namespace
+    list           List child namespaces
+    lock           Lock the API for particular namespaces
+    lookup         Look up an existing namespace
+    patch          Patch an existing namespace
+    seal           Seal a namespace
+    seal-status    Print the seal status of a namespace
+    unlock         Unlock the API for particular namespaces
+    unseal         Unseal a namespace";
 
 const CREATE_HELP: &str = "Usage: arca namespace create [options] PATH
 
@@ -56,11 +60,55 @@ const CREATE_HELP: &str = "Usage: arca namespace create [options] PATH
 
       $ arca namespace create -namespace=ns1 ns2
 
+  Create a sealable namespace with Shamir seal:
+
+      $ arca namespace create -key-shares=5 -key-threshold=3 ns1
+
+  Create a sealable namespace from a HCL seal config file:
+
+      $ arca namespace create -seal=seal.hcl ns1
+
 Command Options:
 
   -custom-metadata=<key=value>
       Arbitrary key=value metadata describing the namespace. May be given
-      several times.";
+      several times.
+
+  -key-shares=<int>
+      Number of key shares to split the generated root key into. This is the
+      number of \"unseal keys\" to generate.
+
+  -key-threshold=<int>
+      Number of key shares required to reconstruct the root key. This must be
+      less than or equal to -key-shares.
+
+  -seal=<string>
+      Path to a HCL file with exactly one seal stanza.";
+
+const SEAL_HELP: &str = "Usage: arca namespace seal [options] PATH
+
+  Seals the namespace PATH (one with a seal of its own): it stops answering
+  until it is unsealed with its key shares. Nothing happens if it is sealed.
+
+      $ arca namespace seal ns1";
+
+const UNSEAL_HELP: &str = "Usage: arca namespace unseal [options] PATH [KEY]
+
+  Hands one unseal key share to the namespace PATH; it unseals once enough
+  shares were given. Without KEY, the key is asked for (hidden):
+
+      $ arca namespace unseal ns1
+
+  -reset discards the shares given so far:
+
+      $ arca namespace unseal -reset ns1";
+
+const SEAL_STATUS_HELP: &str = "Usage: arca namespace seal-status [options] PATH
+
+  Prints whether the namespace PATH is sealed, its shares, threshold and the
+  unseal progress. A namespace without a seal of its own is an error.
+
+      $ arca namespace seal-status ns1";
 
 const LOOKUP_HELP: &str = "Usage: arca namespace lookup [options] PATH
 
@@ -140,6 +188,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "patch" => patch(ctx, rest),
         "lock" => lock(ctx, rest),
         "unlock" => unlock(ctx, rest),
+        "seal" => seal(ctx, rest),
+        "unseal" => unseal(ctx, rest),
+        "seal-status" => seal_status(ctx, rest),
         "-h" | "-help" | "--help" => {
             ctx.out(USAGE);
             0
@@ -244,7 +295,12 @@ fn custom_metadata_flag() -> Spec {
 }
 
 fn create(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
-    let specs: &[Spec] = &[custom_metadata_flag()];
+    let specs: &[Spec] = &[
+        custom_metadata_flag(),
+        flag("key-shares", Kind::Str, "0"),
+        flag("key-threshold", Kind::Str, "0"),
+        flag("seal", Kind::Str, ""),
+    ];
     let (p, format, client) = or_exit!(setup(
         ctx,
         &[HTTP, &[FORMAT, FIELD], specs],
@@ -262,15 +318,236 @@ fn create(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         ctx.err("Error creating namespace: name must not be empty");
         return 2;
     }
-    let body = json!({ "custom_metadata": metadata });
+    let mut body = json!({ "custom_metadata": metadata });
+    let (shares, threshold) = match (int_flag(&p, "key-shares"), int_flag(&p, "key-threshold")) {
+        (Ok(s), Ok(t)) => (s, t),
+        (Err(e), _) | (_, Err(e)) => return super::flag_error(ctx, &e),
+    };
+    let seal_file = p.str("seal");
+    if !seal_file.is_empty() {
+        match std::fs::read_to_string(&seal_file) {
+            Ok(text) => body["seal"] = json!(text),
+            Err(e) => {
+                ctx.err(&format!("Error reading seal config file: {e}"));
+                return 2;
+            }
+        }
+    } else if shares != 0 || threshold != 0 {
+        body["seal"] = json!(format!(
+            "seal \"shamir\" {{\n    shares = {shares}\n    threshold = {threshold}\n}}"
+        ));
+    }
     let answer = ctx.block_on(client.post(&namespace_path("sys/namespaces", &path), Some(body)));
     match answer {
         Ok(secret) => {
-            let info = namespace_info(secret.as_ref().and_then(|s| s.data.as_ref()));
+            let data = secret.as_ref().and_then(|s| s.data.as_ref());
+            let keys = data
+                .and_then(|d| d.get("key_shares"))
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
+            if keys.is_empty() || format == Format::Table {
+                if !keys.is_empty() {
+                    print_key_shares(ctx, &keys, data);
+                }
+                let info = namespace_info(data);
+                return output_namespace(ctx, &p, format, &info);
+            }
+            // Serialized formats keep the shares in the output, as `bao` does.
+            let mut info = namespace_info(data);
+            for k in ["key_shares", "key_threshold"] {
+                if let Some(v) = data.and_then(|d| d.get(k)) {
+                    info.insert(k.to_string(), v.clone());
+                }
+            }
             output_namespace(ctx, &p, format, &info)
         }
         Err(e) => {
             ctx.err(&format!("Error creating namespace: {e}"));
+            2
+        }
+    }
+}
+
+/// The shares of a new sealable namespace and `bao`'s notice, before its table.
+fn print_key_shares(ctx: &mut Ctx<'_, '_>, keys: &[Value], data: Option<&Map<String, Value>>) {
+    let threshold = data
+        .and_then(|d| d.get("key_threshold"))
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mut text = zeroize::Zeroizing::new(String::new());
+    for (i, key) in keys.iter().enumerate() {
+        text.push_str(&format!(
+            "Unseal Key {}: {}\n",
+            i + 1,
+            key.as_str().unwrap_or_default()
+        ));
+    }
+    ctx.out_raw(&text);
+    ctx.out("");
+    ctx.out(&output::wrap_with_padding(
+        &format!(
+            "Namespace initialized with {} key shares and a key threshold of {threshold}. \
+             Please securely distribute the key shares printed above. When the namespace is \
+             re-sealed, you must supply at least {threshold} of these keys to unseal it.",
+            keys.len()
+        ),
+        0,
+    ));
+    ctx.out("");
+}
+
+/// A namespace's seal status as `bao` prints it (its `SealStatusResponse`).
+#[derive(serde::Serialize)]
+struct NamespaceSealStatus {
+    #[serde(rename = "type")]
+    seal_type: String,
+    initialized: bool,
+    sealed: bool,
+    t: u64,
+    n: u64,
+    progress: u64,
+    nonce: String,
+    version: String,
+    commit_date: String,
+    migration: bool,
+    recovery_seal: bool,
+    build_date: String,
+}
+
+impl NamespaceSealStatus {
+    fn of(data: &Map<String, Value>) -> NamespaceSealStatus {
+        let num = |k: &str| data.get(k).and_then(Value::as_u64).unwrap_or(0);
+        let text = |k: &str| {
+            data.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let flag = |k: &str| data.get(k).and_then(Value::as_bool).unwrap_or(false);
+        NamespaceSealStatus {
+            seal_type: text("type"),
+            initialized: flag("initialized"),
+            sealed: flag("sealed"),
+            t: num("t"),
+            n: num("n"),
+            progress: num("progress"),
+            nonce: text("nonce"),
+            version: String::new(),
+            commit_date: String::new(),
+            migration: false,
+            recovery_seal: false,
+            build_date: String::new(),
+        }
+    }
+}
+
+/// Prints a namespace's seal status (table: the rows `bao` shows for one).
+fn output_seal_status(ctx: &mut Ctx<'_, '_>, format: Format, data: &Map<String, Value>) -> i32 {
+    let status = NamespaceSealStatus::of(data);
+    if format != Format::Table {
+        return ctx.output_struct(format, &status);
+    }
+    let mut rows = vec![
+        vec!["Key".to_string(), "Value".to_string()],
+        vec!["---".to_string(), "-----".to_string()],
+        vec!["Seal Type".into(), status.seal_type.clone()],
+        vec!["Initialized".into(), status.initialized.to_string()],
+        vec!["Sealed".into(), status.sealed.to_string()],
+        vec!["Total Shares".into(), status.n.to_string()],
+        vec!["Threshold".into(), status.t.to_string()],
+    ];
+    if status.sealed {
+        rows.push(vec![
+            "Unseal Progress".into(),
+            format!("{}/{}", status.progress, status.t),
+        ]);
+        rows.push(vec!["Unseal Nonce".into(), status.nonce.clone()]);
+    }
+    ctx.out(&output::columns(&rows));
+    0
+}
+
+fn seal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP], args, SEAL_HELP));
+    let Some(path) = one_path(ctx, format, &p.args) else {
+        return 1;
+    };
+    let target = namespace_path("sys/namespaces", &path) + "/seal";
+    if let Err(e) = ctx.block_on(client.write(&target, None)) {
+        ctx.err(&format!("Error sealing: {e}"));
+        return 2;
+    }
+    ctx.out(&format!("Success! Namespace {path:?} is sealed."));
+    0
+}
+
+fn seal_status(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT]], args, SEAL_STATUS_HELP));
+    let Some(path) = one_path(ctx, format, &p.args) else {
+        return 1;
+    };
+    let target = namespace_path("sys/namespaces", &path) + "/seal-status";
+    match ctx.block_on(client.read(&target)) {
+        Ok(Some(secret)) => output_seal_status(ctx, format, &secret.data.unwrap_or_default()),
+        Ok(None) => {
+            ctx.err("Error reading seal status: <nil>");
+            2
+        }
+        Err(e) => {
+            ctx.err(&format!("Error reading seal status: {e}"));
+            2
+        }
+    }
+}
+
+fn unseal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
+    let specs: &[Spec] = &[flag("reset", Kind::Bool, "false")];
+    let (p, format, client) = or_exit!(setup(ctx, &[HTTP, &[FORMAT], specs], args, UNSEAL_HELP));
+    trailing_flag_warning(ctx, format, &p.args);
+    if p.args.is_empty() {
+        ctx.err("Not enough arguments (expected 1-2, got 0)");
+        return 1;
+    }
+    if p.args.len() > 2 {
+        ctx.err(&format!(
+            "Too many arguments (expected 1-2, got {})",
+            p.args.len()
+        ));
+        return 1;
+    }
+    let path = p.args[0].trim().to_string();
+    let target = namespace_path("sys/namespaces", &path) + "/unseal";
+    let (body, failure) = if p.bool("reset") {
+        (json!({ "reset": true }), "Error resetting unseal process")
+    } else {
+        let key = match p.args.get(1) {
+            Some(k) => zeroize::Zeroizing::new(k.trim().to_string()),
+            None => {
+                if p.bool("non-interactive") {
+                    ctx.err(&output::wrap_with_padding("Refusing to read from stdin with -non-interactive specified; specify unseal key as an argument to this command", 0));
+                    return 1;
+                }
+                match ctx.prompt_secret("Unseal Key (will be hidden): ") {
+                    Ok(k) => zeroize::Zeroizing::new(k.trim().to_string()),
+                    Err(e) => {
+                        ctx.err(&format!(
+                            "An error occurred attempting to ask for an unseal key: {e}"
+                        ));
+                        return 1;
+                    }
+                }
+            }
+        };
+        (json!({ "key": key.as_str() }), "Error unsealing")
+    };
+    match ctx.block_on(client.write(&target, Some(body))) {
+        Ok(secret) => {
+            let data = secret.and_then(|s| s.data).unwrap_or_default();
+            output_seal_status(ctx, format, &data)
+        }
+        Err(e) => {
+            ctx.err(&format!("{failure}: {e}"));
             2
         }
     }

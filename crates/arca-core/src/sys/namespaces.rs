@@ -340,6 +340,15 @@ async fn seal_endpoint(
             }
             Ok(None)
         }
+        _ if req.data.get("reset").and_then(Value::as_bool) == Some(true) => {
+            deps.seals.reset(&ns);
+            let status = deps
+                .seals
+                .status(&ns)
+                .await?
+                .ok_or_else(|| LogicalError::bad_request("namespace is not sealable"))?;
+            Ok(Some(Response::from_serialize(&status)?))
+        }
         _ => {
             let key = req
                 .data
