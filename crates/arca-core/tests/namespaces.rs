@@ -3,14 +3,16 @@
 //! behind — no storage key, no token, no lease, no index entry.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use arca_core::{Core, CoreConfig};
-use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
+use arca_sdk::{JsonMap, Operation, Response};
 use arca_storage::{InmemBackend, PhysicalBackend};
-use serde_json::{Value, json};
-use zeroize::Zeroizing;
+use common::call_in;
+use serde_json::json;
 
 /// An unsealed core over storage the test can look into, its root token and unseal key.
 async fn core() -> (Core, Arc<InmemBackend>, String, Vec<u8>) {
@@ -20,25 +22,6 @@ async fn core() -> (Core, Arc<InmemBackend>, String, Vec<u8>) {
     core.unseal_with_key(&init.keys[0]).await.unwrap();
     let key = init.keys[0].to_vec();
     (core, physical, init.root_token.to_string(), key)
-}
-
-/// `op` on `path` in namespace `ns` (its header value).
-async fn call_in(
-    core: &Core,
-    ns: &str,
-    op: Operation,
-    path: &str,
-    body: Value,
-    token: &str,
-) -> Result<Option<Response>, LogicalError> {
-    let data: JsonMap = match body {
-        Value::Object(m) => m,
-        _ => JsonMap::new(),
-    };
-    let mut req = Request::new(op, path).with_data(data);
-    req.client_token = Some(Zeroizing::new(token.to_string()));
-    req.namespace_path = ns.to_string();
-    core.handle_request(req).await
 }
 
 fn data(resp: Option<Response>) -> JsonMap {

@@ -325,15 +325,16 @@ async fn seal_endpoint(
     if !ns.sealable {
         return Err(LogicalError::bad_request("namespace is not sealable"));
     }
+    let status = || async {
+        let status = deps
+            .seals
+            .status(&ns)
+            .await?
+            .ok_or_else(|| LogicalError::bad_request("namespace is not sealable"))?;
+        Ok(Some(Response::from_serialize(&status)?))
+    };
     match which {
-        "seal-status" => {
-            let status = deps
-                .seals
-                .status(&ns)
-                .await?
-                .ok_or_else(|| LogicalError::bad_request("namespace is not sealable"))?;
-            Ok(Some(Response::from_serialize(&status)?))
-        }
+        "seal-status" => status().await,
         "seal" => {
             if !deps.seals.is_sealed(&ns) {
                 close(deps, mounts, &ns).await?;
@@ -342,12 +343,7 @@ async fn seal_endpoint(
         }
         _ if req.data.get("reset").and_then(Value::as_bool) == Some(true) => {
             deps.seals.reset(&ns);
-            let status = deps
-                .seals
-                .status(&ns)
-                .await?
-                .ok_or_else(|| LogicalError::bad_request("namespace is not sealable"))?;
-            Ok(Some(Response::from_serialize(&status)?))
+            status().await
         }
         _ => {
             let key = req

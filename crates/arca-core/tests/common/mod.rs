@@ -28,6 +28,18 @@ pub async fn call(
     body: Value,
     token: &str,
 ) -> Result<Option<Response>, LogicalError> {
+    call_in(core, "", op, path, body, token).await
+}
+
+/// [`call`] in namespace `ns` (the header's value: `""` for the root, else `team-a/`).
+pub async fn call_in(
+    core: &Core,
+    ns: &str,
+    op: Operation,
+    path: &str,
+    body: Value,
+    token: &str,
+) -> Result<Option<Response>, LogicalError> {
     let data: JsonMap = match body {
         Value::Object(m) => m,
         _ => JsonMap::new(),
@@ -36,5 +48,6 @@ pub async fn call(
     if !token.is_empty() {
         req.client_token = Some(Zeroizing::new(token.to_string()));
     }
+    req.namespace_path = ns.to_string();
     core.handle_request(req).await
 }
