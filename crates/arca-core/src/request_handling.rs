@@ -50,20 +50,22 @@ impl Core {
         }
         let mut rec = AuditRecord::of(&req);
         rec.headers = audit.pick_headers(&req.headers);
-        let result = self.route_request(req, Some(&mut rec)).await;
+        // Boxed (as the other rare branches below): the future every request moves stays
+        // small, and only the requests that take a branch pay for its state.
+        let result = Box::pin(self.route_request(req, Some(&mut rec))).await;
         match result {
             Err(e) if rec.audit_failed => Err(e),
             Err(e) => {
                 let text = error_text(&e);
                 let text = (!text.is_empty()).then_some(text.as_str());
                 if !rec.request_logged {
-                    audit.log_request(&mut rec, text).await?;
+                    Box::pin(audit.log_request(&mut rec, text)).await?;
                 }
-                audit.log_response(&rec, None, text).await?;
+                Box::pin(audit.log_response(&rec, None, text)).await?;
                 Err(e)
             }
             Ok(resp) => {
-                audit.log_response(&rec, resp.as_ref(), None).await?;
+                Box::pin(audit.log_response(&rec, resp.as_ref(), None)).await?;
                 Ok(resp)
             }
         }
@@ -126,9 +128,9 @@ impl Core {
             .filter(|(_, route)| route.mount.load().namespace_id == ns.id);
         let Some((mount_path, route)) = routed else {
             if let Some(rec) = audit.as_deref_mut() {
-                rec.token = self.lookup_request_token(&req).await.ok();
+                rec.token = Box::pin(self.lookup_request_token(&req)).await.ok();
             }
-            return Err(self.unrouted(&req, &ns).await);
+            return Err(Box::pin(self.unrouted(&req, &ns)).await);
         };
         let rel = full_path.get(mount_path.len()..).unwrap_or("").to_string();
         // The path inside the namespace (what the ACL and the audit log see).
@@ -153,7 +155,7 @@ impl Core {
         // OpenBao does; when it is the request's own token, losing it to a concurrent caller
         // is OpenBao's invalid-token answer too, not a bare `permission denied`.
         let own_wrapping_token = if mount.kind == "system" && wrapping::takes_wrapping_token(&rel) {
-            self.inner.wrapping.validate(&mut req).await?;
+            Box::pin(self.inner.wrapping.validate(&mut req)).await?;
             req.data.get("token").is_none_or(serde_json::Value::is_null)
         } else {
             false
@@ -213,7 +215,7 @@ impl Core {
         let mut identified: Option<Arc<TokenEntry>> = None;
         if let Some(entry) = token_entry {
             let usable = if entry.num_uses > 0 && !unauthenticated {
-                token_use = TokenUse::take(&self.inner.tokens, &entry).await?;
+                token_use = Box::pin(TokenUse::take(&self.inner.tokens, &entry)).await?;
                 token_use.is_some()
             } else {
                 true
@@ -234,7 +236,7 @@ impl Core {
                 }
                 if let Err(e) = acl {
                     if let Some(used) = token_use.take() {
-                        used.finish().await?;
+                        Box::pin(used.finish()).await?;
                     }
                     if !unauthenticated {
                         return Err(e);
@@ -258,10 +260,10 @@ impl Core {
         if let Some(rec) = audit {
             rec.set_operation(req.operation);
             rec.request_logged = true;
-            if let Err(e) = self.inner.audit.log_request(rec, None).await {
+            if let Err(e) = Box::pin(self.inner.audit.log_request(rec, None)).await {
                 rec.audit_failed = true;
                 if let Some(used) = token_use {
-                    used.finish().await?;
+                    Box::pin(used.finish()).await?;
                 }
                 return Err(e);
             }
@@ -290,21 +292,21 @@ impl Core {
             }
         }
         if let Some(used) = token_use {
-            used.finish().await?;
+            Box::pin(used.finish()).await?;
         }
         let mut resp = result.map_err(|e| wrap.answer_error(e))?;
         if seals {
             // Sealing waits for every request in flight, this one included: let go first.
             drop(state_guard);
-            self.seal().await?;
+            Box::pin(self.seal()).await?;
             return Ok(None);
         }
         if let Some(r) = resp.as_mut() {
             r.mount_type = mount_type;
         }
         // Wrapping comes last: a wrapped secret keeps its lease.
-        if let Some(r) = resp.take() {
-            resp = Some(self.inner.wrapping.wrap_response(wrap, r).await?);
+        if let Some(r) = resp.take_if(|r| wrap.applies_to(r)) {
+            resp = Some(Box::pin(self.inner.wrapping.wrap_response(wrap, r)).await?);
         }
         Ok(resp)
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
+use arc_swap::{ArcSwap, ArcSwapOption};
 use arca_barrier::{Barrier, BarrierError, SealConfig};
 use arca_sdk::LogicalError;
 use arca_storage::PhysicalBackend;
@@ -168,6 +168,10 @@ pub(crate) struct Seal {
     generate_root: Mutex<Option<GenerateRootState>>,
     cluster: ArcSwap<Option<ClusterInfo>>,
     active_since: ArcSwap<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The stored seal configuration once read or written: it changes only through this
+    /// struct (init, rekey), so `sys/health` and `sys/seal-status` need not read and decode
+    /// it from storage on every request.
+    config: ArcSwapOption<SealConfig>,
 }
 
 /// Where the cluster's name and id are stored.
@@ -192,6 +196,7 @@ impl Seal {
             rekey: Mutex::new(None),
             generate_root: Mutex::new(None),
             cluster: ArcSwap::from_pointee(None),
+            config: ArcSwapOption::empty(),
             active_since: ArcSwap::from_pointee(None),
         }
     }
@@ -218,9 +223,25 @@ impl Seal {
 
     /// The stored seal configuration.
     pub(crate) async fn seal_config(&self) -> Result<Option<SealConfig>, LogicalError> {
-        arca_barrier::read_seal_config(self.physical.as_ref())
+        if let Some(config) = self.config.load_full() {
+            return Ok(Some(SealConfig::clone(&config)));
+        }
+        let config = arca_barrier::read_seal_config(self.physical.as_ref())
             .await
-            .map_err(barrier_err)
+            .map_err(barrier_err)?;
+        if let Some(c) = &config {
+            self.config.store(Some(Arc::new(c.clone())));
+        }
+        Ok(config)
+    }
+
+    /// Writes the seal configuration and remembers it.
+    async fn write_seal_config(&self, config: &SealConfig) -> Result<(), LogicalError> {
+        arca_barrier::write_seal_config(self.physical.as_ref(), config)
+            .await
+            .map_err(barrier_err)?;
+        self.config.store(Some(Arc::new(config.clone())));
+        Ok(())
     }
 
     /// The cluster name and id (set once unsealed).
@@ -296,9 +317,7 @@ impl Seal {
         self.barrier.seal();
         let root_token = result?;
         // Written last: a core counts as initialized only once everything above exists.
-        arca_barrier::write_seal_config(physical.as_ref(), &seal_config)
-            .await
-            .map_err(barrier_err)?;
+        self.write_seal_config(&seal_config).await?;
         Ok(InitResult { keys, root_token })
     }
 
@@ -660,9 +679,7 @@ impl Seal {
         arca_barrier::store_root_key(physical.as_ref(), unseal_key, root_key)
             .await
             .map_err(barrier_err)?;
-        arca_barrier::write_seal_config(physical.as_ref(), config)
-            .await
-            .map_err(barrier_err)?;
+        self.write_seal_config(config).await?;
         tracing::info!("core: rekey complete, new unseal key shares in effect");
         Ok(())
     }

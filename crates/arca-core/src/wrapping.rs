@@ -100,6 +100,13 @@ impl WrapContext {
         e
     }
 
+    /// Whether [`Wrapping::wrap_response`] has anything to do with `resp`: a wrap TTL asked
+    /// by the client or the backend, or a wrapping token reading its own response. Lets the
+    /// pipeline skip that call (and its future) for the usual answer.
+    pub(crate) fn applies_to(&self, resp: &Response) -> bool {
+        !self.requested_ttl.is_zero() || resp.wrap_info.is_some() || self.reads_own_response
+    }
+
     /// Keeps what wrapping needs of `req`, whose full path is `full_path`.
     pub(crate) fn of(req: &Request, full_path: &str) -> WrapContext {
         WrapContext {
@@ -219,9 +226,9 @@ impl Wrapping {
             .as_ref()
             .map(|a| a.accessor.clone())
             .unwrap_or_default();
-        let mut info = self
-            .mint(&ctx.path, &creation_path, ttl, &ctx.display_name, &stored)
-            .await?;
+        // Boxed: only a wrapped answer pays for the minting future, not every request.
+        let mut info =
+            Box::pin(self.mint(&ctx.path, &creation_path, ttl, &ctx.display_name, &stored)).await?;
         let mut warnings = resp.warnings;
         if ctx.jwt {
             let iat = chrono::DateTime::parse_from_rfc3339(&info.creation_time)

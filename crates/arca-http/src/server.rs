@@ -3,11 +3,13 @@
 //! answer, under the request duration limit.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arca_sdk::{Connection, Operation, Request};
 use bytes::Bytes;
+use futures::FutureExt;
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -355,11 +357,13 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
     request.connection = Some(Connection::clone(conn));
     let request_id = request.id.clone();
 
-    // The handler runs in its own task so a panic becomes a 500; the guard aborts it when this
-    // future is dropped (client gone, or the duration limit hit).
-    let handler = state.handler.clone();
-    let mut task = AbortOnDrop(tokio::spawn(async move { handler.handle(request).await }));
-    match (&mut task.0).await {
+    // A panic in the handler becomes a 500 (caught here, in this task: no task spawned per
+    // request); the handler's future is dropped with this one (client gone, or the duration
+    // limit hit).
+    let handled = AssertUnwindSafe(state.handler.handle(request))
+        .catch_unwind()
+        .await;
+    match handled {
         Ok(Ok(resp)) if routing.operation == Operation::List => {
             match envelope::empty_list_status(resp.as_ref()) {
                 Some(status) => envelope::errors(status, &[]),
@@ -377,8 +381,11 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
         Ok(Ok(None)) => envelope::no_content(),
         Ok(Ok(Some(resp))) => envelope::response(&request_id, &resp),
         Ok(Err(e)) => envelope::logical_error(&e),
-        Err(e) => {
-            tracing::error!(error = %e, "request handler failed");
+        Err(panic) => {
+            tracing::error!(
+                error = panic_text(panic.as_ref()),
+                "request handler panicked"
+            );
             envelope::errors(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 &[arca_sdk::error::multierror(&["internal error".to_string()])],
@@ -406,11 +413,11 @@ fn is_form(media_type: &str, bytes: &[u8]) -> bool {
         )
 }
 
-/// Aborts the task when dropped.
-struct AbortOnDrop<T>(JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
+/// What a panic said, when it said it with a string.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic")
 }

@@ -3,8 +3,10 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,6 @@ use anyhow::{Context, Result, anyhow, bail};
 use arca_config::{ClientCertMode, ListenerConfig, ServerConfig};
 use arca_core::{BackendRegistry, Core, CoreConfig};
 use arca_http::{ListenerOptions, RequestHandler, TlsOptions, TlsVersion};
-use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 /// Server command-line flags, Go-style (`-flag=value`, `-flag value`, `--flag`). `Debug`
@@ -148,15 +149,24 @@ fn init_logging(level: &str) {
 /// Serves core requests to the HTTP layer.
 struct CoreHandler(Core);
 
-#[async_trait]
+/// Written out instead of through `#[async_trait]`: the core's future is boxed directly, not
+/// wrapped in one more `async` block first, so the (large) request future is moved once per
+/// request, not twice.
 impl RequestHandler for CoreHandler {
-    async fn handle(
-        &self,
+    fn handle<'a, 'b>(
+        &'a self,
         req: arca_sdk::Request,
-    ) -> Result<Option<arca_sdk::Response>, arca_sdk::LogicalError> {
-        self.0.handle_request(req).await
+    ) -> Pin<Box<dyn Future<Output = HandlerResult> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(self.0.handle_request(req))
     }
 }
+
+/// What a request handler answers.
+type HandlerResult = Result<Option<arca_sdk::Response>, arca_sdk::LogicalError>;
 
 /// Every builtin secrets engine and auth method.
 fn registry() -> BackendRegistry {

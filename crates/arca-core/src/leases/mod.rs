@@ -328,8 +328,8 @@ impl ExpirationManager {
         resp: &mut Response,
     ) -> Result<(), LogicalError> {
         if resp.secret.is_some() && mount.kind != "system" {
-            self.register_secret(mount_path, rel, mount, issuer, resp)
-                .await?;
+            // Boxed: only an answer with a secret pays for the registration future.
+            Box::pin(self.register_secret(mount_path, rel, mount, issuer, resp)).await?;
         }
         Ok(())
     }

@@ -313,11 +313,15 @@ pub(crate) async fn handle_pre_seal(
                 Ok(i) => raw_json(200, &json!({"initialized": i})),
                 Err(e) => Err(e),
             },
-            Operation::Update | Operation::Create => init(seal, lifecycle, tokens, &req.data).await,
+            Operation::Update | Operation::Create => {
+                Box::pin(init(seal, lifecycle, tokens, &req.data)).await
+            }
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/unseal" => Some(match op {
-            Operation::Update | Operation::Create => unseal(seal, lifecycle, &req.data).await,
+            Operation::Update | Operation::Create => {
+                Box::pin(unseal(seal, lifecycle, &req.data)).await
+            }
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         _ => None,
