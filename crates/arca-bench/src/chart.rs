@@ -1,6 +1,7 @@
 //! The PNG chart: one panel per storage kind, a horizontal bar per server and cell
-//! (requests/s, log scale). Text uses DejaVu Sans from the `dejavu` crate, so no system font
-//! is needed.
+//! (requests/s, log scale), and across each cell's two bars a black line at the floor's
+//! requests/s at that concurrency (when measured). Text uses DejaVu Sans from the `dejavu`
+//! crate, so no system font is needed.
 
 use std::path::Path;
 use std::sync::Once;
@@ -63,7 +64,11 @@ pub fn render(report: &Report, path: &Path) -> Result<(), BenchError> {
     root.fill(&WHITE).map_err(chart_err)?;
     let areas = root.split_evenly((1, storages.len()));
     for ((area, storage), cells) in areas.iter().zip(&storages).zip(&panels) {
-        draw_panel(area, *storage, cells)?;
+        let floors: Vec<Option<f64>> = cells
+            .iter()
+            .map(|c| report.floor_at(c.concurrency).map(|f| f.rps))
+            .collect();
+        draw_panel(area, *storage, cells, &floors)?;
     }
     root.present().map_err(chart_err)
 }
@@ -72,6 +77,7 @@ fn draw_panel(
     area: &DrawingArea<BitMapBackend<'_>, Shift>,
     storage: Storage,
     cells: &[&Cell],
+    floors: &[Option<f64>],
 ) -> Result<(), BenchError> {
     let mut bars: Vec<(String, f64, RGBColor)> = Vec::new();
     for c in cells {
@@ -87,12 +93,21 @@ fn draw_panel(
             bars.push((format!("{label} {name}{failed}"), s.rps, color));
         }
     }
-    let max = bars.iter().map(|b| b.1).fold(10.0, f64::max) * 2.0;
+    let max = bars
+        .iter()
+        .map(|b| b.1)
+        .chain(floors.iter().flatten().copied())
+        .fold(10.0, f64::max)
+        * 2.0;
     let n = bars.len();
     let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
     let mut chart = ChartBuilder::on(area)
         .caption(
-            format!("{storage} storage: requests/s (log scale)"),
+            if floors.iter().any(Option::is_some) {
+                format!("{storage} storage: requests/s (log scale); black line: floor")
+            } else {
+                format!("{storage} storage: requests/s (log scale)")
+            },
             ("sans-serif", 20),
         )
         .margin(12)
@@ -125,6 +140,19 @@ fn draw_panel(
             r
         }))
         .map_err(chart_err)?;
+    // Each measured cell has two bars (Arca, OpenBao): the floor line spans both.
+    chart
+        .draw_series(floors.iter().enumerate().filter_map(|(k, f)| {
+            let f = (*f)?;
+            Some(PathElement::new(
+                vec![
+                    (f, SegmentValue::Exact(2 * k)),
+                    (f, SegmentValue::Exact(2 * k + 2)),
+                ],
+                BLACK.stroke_width(2),
+            ))
+        }))
+        .map_err(chart_err)?;
     Ok(())
 }
 
@@ -141,5 +169,8 @@ mod tests {
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n");
         assert!(bytes.len() > 2000);
+        render(&crate::report::tests::with_floor(sample_report()), &path).unwrap();
+        let with_floor = std::fs::read(&path).unwrap();
+        assert_ne!(bytes, with_floor, "the floor lines are drawn");
     }
 }

@@ -51,6 +51,12 @@ pub enum BenchError {
     /// The chart could not be drawn.
     #[error("chart: {0}")]
     Chart(String),
+    /// A command-line value is out of range.
+    #[error("{0}")]
+    Usage(String),
+    /// The instruction-count driver or report failed.
+    #[error("callgrind: {0}")]
+    Callgrind(String),
     /// JSON could not be written.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

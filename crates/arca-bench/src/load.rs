@@ -1,5 +1,6 @@
 //! The load generator: `concurrency` workers share one keep-alive client and send a workload's
-//! requests back to back until a request budget or a deadline runs out.
+//! requests back to back (closed loop) until a request budget or a deadline runs out, or, with
+//! a rate, on a fixed schedule (open loop, see [`crate::open_loop`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +22,10 @@ pub struct LoadSpec {
     pub duration: Duration,
     /// Stop after this many requests in total.
     pub max_requests: u64,
+    /// Open loop: send this many requests per second on a fixed schedule, latency measured
+    /// from each request's due time ([`crate::open_loop`]); `None`: closed loop, each worker
+    /// sends its next request when its answer is in.
+    pub rate: Option<f64>,
 }
 
 /// What one run measured.
@@ -34,13 +39,59 @@ pub struct RunOutcome {
     pub elapsed_s: f64,
     /// The first error seen, for the log.
     pub first_error: Option<String>,
+    /// Open loop only: requests sent more than [`crate::open_loop::LATE_AFTER`] after their
+    /// due time.
+    pub late: Option<u64>,
 }
 
-struct Target {
-    client: HttpClient,
-    base: String,
-    token: String,
-    workload: Workload,
+impl RunOutcome {
+    /// Counts one finished operation: its latency, and its status or failure.
+    pub(crate) fn record(
+        &mut self,
+        micros: u32,
+        result: Result<(hyper::StatusCode, Bytes), String>,
+    ) {
+        match result {
+            Ok((status, bytes)) => {
+                self.latencies_us.push(micros);
+                if !status.is_success() {
+                    self.errors += 1;
+                    if self.first_error.is_none() {
+                        self.first_error = Some(format!(
+                            "{status}: {}",
+                            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                        ));
+                    }
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                if self.first_error.is_none() {
+                    self.first_error = Some(e);
+                }
+            }
+        }
+    }
+
+    /// Adds a worker's part of the run.
+    pub(crate) fn merge(&mut self, part: RunOutcome) {
+        self.latencies_us.extend(part.latencies_us);
+        self.errors += part.errors;
+        if self.first_error.is_none() {
+            self.first_error = part.first_error;
+        }
+        if let Some(late) = part.late {
+            *self.late.get_or_insert(0) += late;
+        }
+    }
+}
+
+/// What a run sends to and with: the client, the server, the token and the workload.
+pub(crate) struct Target {
+    pub(crate) client: HttpClient,
+    pub(crate) base: String,
+    pub(crate) token: String,
+    pub(crate) workload: Workload,
 }
 
 /// Drives `workload` against the server at `base` with `token`.
@@ -57,6 +108,9 @@ pub async fn drive(
         token: token.to_string(),
         workload: *workload,
     });
+    if let Some(rate) = spec.rate {
+        return crate::open_loop::drive(target, spec, rate).await;
+    }
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + spec.duration;
@@ -75,11 +129,7 @@ pub async fn drive(
             path: (workload.path)(0, 0),
             detail: format!("worker task failed: {e}"),
         })??;
-        outcome.latencies_us.extend(part.latencies_us);
-        outcome.errors += part.errors;
-        if outcome.first_error.is_none() {
-            outcome.first_error = part.first_error;
-        }
+        outcome.merge(part);
     }
     outcome.elapsed_s = start.elapsed().as_secs_f64();
     Ok(outcome)
@@ -108,7 +158,6 @@ async fn worker_loop(
     deadline: Instant,
     max_requests: u64,
 ) -> Result<RunOutcome, BenchError> {
-    let w = &target.workload;
     let mut out = RunOutcome::default();
     for n in 0u64.. {
         if Instant::now() >= deadline {
@@ -117,70 +166,66 @@ async fn worker_loop(
         if issued.fetch_add(1, Ordering::Relaxed) >= max_requests {
             break;
         }
-        let body = (w.body)(worker, n).map(Bytes::from);
-        let mut req = build_request(
-            &target.base,
-            (w.method)(worker, n),
-            &(w.path)(worker, n),
-            Some(&target.token),
-            body,
-        )?;
-        if let Some((name, value)) = w.header {
-            req.headers_mut()
-                .insert(name, hyper::header::HeaderValue::from_static(value));
-        }
         let t0 = Instant::now();
-        let mut result = exchange(&target.client, req).await;
-        if let (Some(follow), Ok((status, bytes))) = (&w.follow, &result)
-            && status.is_success()
-        {
-            let answer: serde_json::Value =
-                serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
-            result = match (follow.extract)(&answer) {
-                None => Err(format!(
-                    "{} answer carries nothing to follow up: {}",
-                    w.name,
-                    String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-                )),
-                Some(value) => {
-                    let token = if follow.as_token {
-                        value.as_str()
-                    } else {
-                        target.token.as_str()
-                    };
-                    let next = build_request(
-                        &target.base,
-                        follow.method,
-                        follow.path,
-                        Some(token),
-                        (follow.body)(&value).map(Bytes::from),
-                    )?;
-                    exchange(&target.client, next).await
-                }
-            };
-        }
+        let result = operation(target, worker, n).await?;
         let micros = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
-        match result {
-            Ok((status, bytes)) => {
-                out.latencies_us.push(micros);
-                if !status.is_success() {
-                    out.errors += 1;
-                    if out.first_error.is_none() {
-                        out.first_error = Some(format!(
-                            "{status}: {}",
-                            String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
-                        ));
-                    }
-                }
-            }
-            Err(e) => {
-                out.errors += 1;
-                if out.first_error.is_none() {
-                    out.first_error = Some(e);
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+        let failed = result.is_err();
+        out.record(micros, result);
+        if failed {
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
     Ok(out)
+}
+
+/// Sends request `n` of `worker` (and its follow-up when the workload is a pair) and returns
+/// the last answer's status and body, or why the exchange failed.
+pub(crate) async fn operation(
+    target: &Target,
+    worker: usize,
+    n: u64,
+) -> Result<Result<(hyper::StatusCode, Bytes), String>, BenchError> {
+    let w = &target.workload;
+    let body = (w.body)(worker, n).map(Bytes::from);
+    let mut req = build_request(
+        &target.base,
+        (w.method)(worker, n),
+        &(w.path)(worker, n),
+        Some(&target.token),
+        body,
+    )?;
+    if let Some((name, value)) = w.header {
+        req.headers_mut()
+            .insert(name, hyper::header::HeaderValue::from_static(value));
+    }
+    let mut result = exchange(&target.client, req).await;
+    if let (Some(follow), Ok((status, bytes))) = (&w.follow, &result)
+        && status.is_success()
+    {
+        let answer: serde_json::Value =
+            serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
+        result = match (follow.extract)(&answer) {
+            None => Err(format!(
+                "{} answer carries nothing to follow up: {}",
+                w.name,
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            )),
+            Some(value) => {
+                let token = if follow.as_token {
+                    value.as_str()
+                } else {
+                    target.token.as_str()
+                };
+                let next = build_request(
+                    &target.base,
+                    follow.method,
+                    follow.path,
+                    Some(token),
+                    (follow.body)(&value).map(Bytes::from),
+                )?;
+                exchange(&target.client, next).await
+            }
+        };
+    }
+    Ok(result)
 }

@@ -1,6 +1,9 @@
 //! `arca-bench`: runs the side-by-side benchmark and writes `results.json`, `table.md` and
-//! `chart.png` into the output folder.
+//! `chart.png` into the output folder. Subcommands: `floor` serves the floor (a bare hyper
+//! server answering `sys/health`'s answer), `callgrind-drive` and `callgrind-report` are the
+//! two halves of `bench/callgrind.sh`.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -8,10 +11,74 @@ use std::time::Duration;
 use arca_bench::BenchError;
 use arca_bench::runner::{Settings, run};
 use arca_bench::server::Storage;
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Arca against OpenBao: same storage kind, same load generator, interleaved runs.
 #[derive(Debug, Parser)]
+#[command(args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Cmd>,
+    #[command(flatten)]
+    run: Args,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Serve the floor: a bare hyper server with Arca's listener settings answering every
+    /// request with Arca's `sys/health` answer, until killed.
+    Floor {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8300")]
+        listen: SocketAddr,
+        /// Answer with a copy of what this running server (`http://host:port`) answers to `GET
+        /// /v1/sys/health` at start; without it, a fixed copy of a dev Arca's answer.
+        #[arg(long)]
+        copy_from: Option<String>,
+    },
+    /// Send a fixed number of one workload's requests over one keep-alive connection, running
+    /// shell commands just before and after them (for `bench/callgrind.sh`).
+    CallgrindDrive {
+        /// `http://host:port` of the server.
+        #[arg(long)]
+        addr: String,
+        /// Workload name (sys-health, kv2-read, kv2-write, token-lookup-self, ...).
+        #[arg(long)]
+        workload: String,
+        /// Measured requests.
+        #[arg(long, default_value_t = 2000)]
+        n: u64,
+        /// Unmeasured requests first.
+        #[arg(long, default_value_t = 200)]
+        warmup: u64,
+        /// Token sent as `X-Vault-Token`.
+        #[arg(long, default_value = "root")]
+        token: String,
+        /// Shell command run after the warm-up (e.g. `callgrind_control -z PID`).
+        #[arg(long)]
+        before: Option<String>,
+        /// Shell command run after the measured requests (e.g. `callgrind_control -d NAME PID`).
+        #[arg(long)]
+        after: Option<String>,
+    },
+    /// Turn named callgrind dumps into `callgrind.json` and `callgrind.md`.
+    CallgrindReport {
+        /// Measured requests per dump.
+        #[arg(long, default_value_t = 2000)]
+        n: u64,
+        /// Output folder.
+        #[arg(long, default_value = "bench/results")]
+        out: PathBuf,
+        /// What was measured (e.g. the commit).
+        #[arg(long, default_value = "")]
+        label: String,
+        /// The dumps, each made with `callgrind_control -d NAME` (the dump named `floor` is the
+        /// floor).
+        dumps: Vec<PathBuf>,
+    },
+}
+
+#[derive(Debug, clap::Args)]
 struct Args {
     /// The arca binary (build it with `cargo build --release -p arca`).
     #[arg(long, default_value = "target/release/arca")]
@@ -62,17 +129,94 @@ struct Args {
     /// before their idle RSS is read, per storage kind (0: skip that measurement).
     #[arg(long, default_value_t = 100_000)]
     idle_leases: u64,
+    /// Open loop: send this many requests per second in every run, on a fixed schedule, with
+    /// latency counted from each request's due time (default: closed loop, each worker sends
+    /// its next request when its answer is in).
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Do not measure the floor (bare hyper server) beside the servers.
+    #[arg(long)]
+    no_floor: bool,
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    match main_inner(args) {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => main_inner(cli.run),
+        Some(Cmd::Floor { listen, copy_from }) => {
+            arca_bench::floor::run_floor(listen, copy_from.as_deref())
+        }
+        Some(Cmd::CallgrindDrive {
+            addr,
+            workload,
+            n,
+            warmup,
+            token,
+            before,
+            after,
+        }) => {
+            let spec = arca_bench::callgrind::DriveSpec {
+                base: addr,
+                workload,
+                token,
+                warmup,
+                requests: n,
+                before,
+                after,
+            };
+            current_thread().and_then(|rt| rt.block_on(arca_bench::callgrind::drive_fixed(&spec)))
+        }
+        Some(Cmd::CallgrindReport {
+            n,
+            out,
+            label,
+            dumps,
+        }) => callgrind_report(&dumps, n, &label, &out),
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("arca-bench: {e}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn current_thread() -> Result<tokio::runtime::Runtime, BenchError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| BenchError::io("tokio runtime", e))
+}
+
+fn callgrind_report(
+    dumps: &[PathBuf],
+    n: u64,
+    label: &str,
+    out: &std::path::Path,
+) -> Result<(), BenchError> {
+    let report = arca_bench::callgrind::report(dumps, n, label)?;
+    std::fs::create_dir_all(out).map_err(|e| BenchError::io("output folder", e))?;
+    let json = out.join("callgrind.json");
+    std::fs::write(&json, serde_json::to_string_pretty(&report)?)
+        .map_err(|e| BenchError::io("callgrind.json", e))?;
+    let md = report.markdown();
+    std::fs::write(out.join("callgrind.md"), &md).map_err(|e| BenchError::io("callgrind.md", e))?;
+    for w in &report.workloads {
+        println!(
+            "{}: {:.0} Ir/request{}",
+            w.workload,
+            w.ir_per_request,
+            w.over_floor
+                .map_or(String::new(), |r| format!(" ({r:.2}x the floor)"))
+        );
+    }
+    println!(
+        "wrote {} and {}",
+        json.display(),
+        out.join("callgrind.md").display()
+    );
+    Ok(())
 }
 
 fn main_inner(args: Args) -> Result<(), BenchError> {
@@ -90,6 +234,13 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
             format!("arca binary {}", args.arca.display()),
             std::io::Error::from(std::io::ErrorKind::NotFound),
         ));
+    }
+    if let Some(rate) = args.rate
+        && !(rate.is_finite() && rate > 0.0)
+    {
+        return Err(BenchError::Usage(format!(
+            "--rate must be a positive number of requests per second, not {rate}"
+        )));
     }
     let bao_bin = match args.bao {
         Some(p) => p,
@@ -110,6 +261,12 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
         plugin_bin: Some(args.plugin),
         reload_interval: Duration::from_millis(args.reload_interval_ms),
         idle_leases: args.idle_leases,
+        rate: args.rate,
+        floor_bin: if args.no_floor {
+            None
+        } else {
+            Some(std::env::current_exe().map_err(|e| BenchError::io("own binary", e))?)
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(settings.client_threads)

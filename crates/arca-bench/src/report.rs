@@ -25,6 +25,29 @@ pub struct RunSettings {
     /// Pause between plugin reload calls in under-reload workloads, milliseconds (0: back to
     /// back).
     pub reload_interval_ms: u64,
+    /// Open loop: requests per second each run was scheduled at (`None`: closed loop).
+    pub rate: Option<f64>,
+}
+
+/// The floor: a bare hyper server answering every request with Arca's `sys/health` answer
+/// (see [`crate::floor`]), measured with `GET sys/health` at each concurrency.
+#[derive(Debug, Clone, Serialize)]
+pub struct Floor {
+    /// Where its answer came from (a live Arca's `sys/health`, or the fixed copy).
+    pub answer: String,
+    /// Length of the body it answered, bytes.
+    pub body_bytes: usize,
+    /// One measurement per concurrency level.
+    pub runs: Vec<FloorRun>,
+}
+
+/// The floor at one concurrency level.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloorRun {
+    /// Concurrency level.
+    pub concurrency: usize,
+    /// Its numbers, over the same warm-up and rounds as a server's.
+    pub summary: Summary,
 }
 
 /// Start-up and memory of one server process.
@@ -131,6 +154,8 @@ pub struct Report {
     pub cells: Vec<Cell>,
     /// Where each storage kind's audited workloads ran (empty when none ran).
     pub audit_servers: Vec<AuditServers>,
+    /// The floor, when it was measured.
+    pub floor: Option<Floor>,
 }
 
 /// A cell's JSON form with its ratios spelled out.
@@ -141,6 +166,9 @@ struct CellJson<'a> {
     ratio_rps: Option<f64>,
     ratio_p50: Option<f64>,
     ratio_p99: Option<f64>,
+    floor_rps: Option<f64>,
+    arca_over_floor_rps: Option<f64>,
+    openbao_over_floor_rps: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     audited_over_unaudited_rps: Option<AuditCost>,
 }
@@ -164,6 +192,9 @@ impl Report {
                 ratio_rps: cell.ratio_rps(),
                 ratio_p50: cell.ratio_p50(),
                 ratio_p99: cell.ratio_p99(),
+                floor_rps: self.floor_at(cell.concurrency).map(|f| f.rps),
+                arca_over_floor_rps: self.over_floor(cell.concurrency, cell.arca.as_ref()),
+                openbao_over_floor_rps: self.over_floor(cell.concurrency, cell.openbao.as_ref()),
                 audited_over_unaudited_rps: self.audit_cost(cell),
             })
             .collect();
@@ -172,30 +203,50 @@ impl Report {
         serde_json::to_string_pretty(&value)
     }
 
-    /// The throughput/latency table, the under-reload table (when such cells were measured)
-    /// and the server table, in Markdown.
+    /// The floor's numbers at `concurrency`, when it was measured there.
+    pub fn floor_at(&self, concurrency: usize) -> Option<&Summary> {
+        self.floor
+            .as_ref()?
+            .runs
+            .iter()
+            .find(|r| r.concurrency == concurrency)
+            .map(|r| &r.summary)
+    }
+
+    /// A server's requests/s as a fraction of the floor's at the same concurrency (1: as fast
+    /// as a bare hyper server answering a constant).
+    pub fn over_floor(&self, concurrency: usize, server: Option<&Summary>) -> Option<f64> {
+        ratio(server?.rps, self.floor_at(concurrency)?.rps)
+    }
+
+    /// The throughput/latency table (with the floor and each workload as a fraction of it), the
+    /// floor's own table, the open-loop table (open-loop runs), the under-reload table (when
+    /// such cells were measured) and the server table, in Markdown.
     pub fn table(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "| storage | workload | conc | Arca req/s | OpenBao req/s | ratio | Arca p50 ms | OpenBao p50 ms | ratio | Arca p99 ms | OpenBao p99 ms | ratio | errors A/O |"
+            "| storage | workload | conc | Arca req/s | OpenBao req/s | ratio | floor req/s | Arca/floor | Arca p50 ms | OpenBao p50 ms | ratio | Arca p99 ms | OpenBao p99 ms | ratio | errors A/O |"
         );
         let _ = writeln!(
             s,
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
         );
         for c in &self.cells {
             match (&c.arca, &c.openbao) {
                 (Some(a), Some(o)) => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | {} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {}/{} |",
+                        "| {} | {} | {} | {:.0} | {:.0} | {} | {} | {} | {:.2} | {:.2} | {} | {:.2} | {:.2} | {} | {}/{} |",
                         c.storage,
                         c.workload,
                         c.concurrency,
                         a.rps,
                         o.rps,
                         fmt_ratio(c.ratio_rps()),
+                        self.floor_at(c.concurrency)
+                            .map_or("-".into(), |f| format!("{:.0}", f.rps)),
+                        fmt_ratio(self.over_floor(c.concurrency, Some(a))),
                         a.p50_ms,
                         o.p50_ms,
                         fmt_ratio(c.ratio_p50()),
@@ -209,7 +260,7 @@ impl Report {
                 _ => {
                     let _ = writeln!(
                         s,
-                        "| {} | {} | - | skipped: {} | | | | | | | | | |",
+                        "| {} | {} | - | skipped: {} | | | | | | | | | | | |",
                         c.storage,
                         c.workload,
                         c.skipped.as_deref().unwrap_or("not run")
@@ -218,6 +269,8 @@ impl Report {
             }
         }
         let _ = writeln!(s);
+        self.floor_table(&mut s);
+        self.open_loop_table(&mut s);
         self.audit_tables(&mut s);
         self.reload_table(&mut s);
         let _ = writeln!(
@@ -270,6 +323,68 @@ impl Report {
 }
 
 impl Report {
+    /// Appends the floor's own table (nothing when it was not measured).
+    fn floor_table(&self, s: &mut String) {
+        let Some(floor) = &self.floor else { return };
+        let _ = writeln!(
+            s,
+            "| floor ({}, {} B body) | conc | req/s | p50 ms | p99 ms | max ms | errors |",
+            floor.answer, floor.body_bytes
+        );
+        let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|");
+        for r in &floor.runs {
+            let f = &r.summary;
+            let _ = writeln!(
+                s,
+                "| GET sys/health | {} | {:.0} | {:.2} | {:.2} | {:.2} | {} |",
+                r.concurrency, f.rps, f.p50_ms, f.p99_ms, f.max_ms, f.errors
+            );
+        }
+        let _ = writeln!(s);
+    }
+
+    /// Appends the open-loop table (nothing for closed-loop runs): the rate asked for, the rate
+    /// each server and the floor achieved, the slowest request from its due time and how many
+    /// requests were sent more than 1 ms late.
+    fn open_loop_table(&self, s: &mut String) {
+        let Some(rate) = self.settings.rate else {
+            return;
+        };
+        let _ = writeln!(
+            s,
+            "| storage | workload (open loop) | conc | target req/s | Arca achieved | OpenBao achieved | floor achieved | Arca max ms | OpenBao max ms | floor max ms | late A/O/floor |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        let late = |x: Option<&Summary>| {
+            x.and_then(|x| x.open_loop.as_ref())
+                .map_or("-".into(), |o| o.late.to_string())
+        };
+        for c in &self.cells {
+            let (Some(a), Some(o)) = (&c.arca, &c.openbao) else {
+                continue;
+            };
+            let f = self.floor_at(c.concurrency);
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {}/{}/{} |",
+                c.storage,
+                c.workload,
+                c.concurrency,
+                rate,
+                a.rps,
+                o.rps,
+                f.map_or("-".into(), |f| format!("{:.0}", f.rps)),
+                a.max_ms,
+                o.max_ms,
+                f.map_or("-".into(), |f| format!("{:.2}", f.max_ms)),
+                late(Some(a)),
+                late(Some(o)),
+                late(f)
+            );
+        }
+        let _ = writeln!(s);
+    }
+
     /// Appends the tables of the audited cells (nothing when none were measured): what each
     /// device wrote, and the audited rate against the same workload unaudited, per server.
     fn audit_tables(&self, s: &mut String) {
@@ -429,6 +544,7 @@ pub(crate) mod tests {
             p99_ms: p50 * 3.0,
             max_ms: p50 * 10.0,
             reloads: None,
+            open_loop: None,
         }
     }
 
@@ -457,6 +573,7 @@ pub(crate) mod tests {
                 rounds: 2,
                 client_threads: 1,
                 reload_interval_ms: 200,
+                rate: None,
             },
             servers: vec![ServerInfo {
                 product: Product::Arca,
@@ -505,6 +622,7 @@ pub(crate) mod tests {
                 },
             ],
             audit_servers: vec![],
+            floor: None,
         }
     }
 
@@ -515,9 +633,9 @@ pub(crate) mod tests {
         assert_eq!(r.cells[0].ratio_p50(), Some(0.5));
         assert_eq!(r.cells[2].ratio_rps(), None);
         let t = r.table();
-        assert!(
-            t.contains("| in-memory | sys-health | 1 | 2000 | 1000 | 2.00 | 0.50 | 1.00 | 0.50 |")
-        );
+        assert!(t.contains(
+            "| in-memory | sys-health | 1 | 2000 | 1000 | 2.00 | - | - | 0.50 | 1.00 | 0.50 |"
+        ));
         assert!(t.contains("skipped: later"));
         assert!(t.contains("| Arca | in-memory | 12 | 15 | 20.0 |"));
         let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
@@ -590,5 +708,98 @@ pub(crate) mod tests {
         assert!(json["cells"][1].get("audited_over_unaudited_rps").is_none());
         assert!(json["cells"][1].get("audit").is_none());
         assert_eq!(json["audit_servers"][0]["dedicated"], true);
+    }
+
+    pub(crate) fn with_floor(mut r: Report) -> Report {
+        r.floor = Some(Floor {
+            answer: "fixed copy".into(),
+            body_bytes: 250,
+            runs: vec![
+                FloorRun {
+                    concurrency: 1,
+                    summary: summary(8000.0, 0.1),
+                },
+                FloorRun {
+                    concurrency: 16,
+                    summary: summary(32000.0, 0.2),
+                },
+            ],
+        });
+        r
+    }
+
+    #[test]
+    fn every_row_gives_the_floor_and_arca_as_a_fraction_of_it() {
+        let r = with_floor(sample_report());
+        assert_eq!(r.floor_at(16).map(|f| f.rps), Some(32000.0));
+        assert_eq!(r.floor_at(64), None);
+        // Arca 2000 req/s at 1 connection against a floor of 8000.
+        assert_eq!(r.over_floor(1, r.cells[0].arca.as_ref()), Some(0.25));
+        assert_eq!(r.over_floor(1, r.cells[0].openbao.as_ref()), Some(0.125));
+        assert_eq!(r.over_floor(64, r.cells[0].arca.as_ref()), None);
+        assert_eq!(r.over_floor(1, None), None);
+        let t = r.table();
+        assert!(
+            t.contains("| ratio | floor req/s | Arca/floor | Arca p50 ms |"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "| in-memory | sys-health | 1 | 2000 | 1000 | 2.00 | 8000 | 0.25 | 0.50 | 1.00 | 0.50 |"
+            ),
+            "{t}"
+        );
+        assert!(
+            t.contains("| durable | kv2-read | 16 | 8000 | 4000 | 2.00 | 32000 | 0.25 |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| floor (fixed copy, 250 B body) | conc |"),
+            "{t}"
+        );
+        assert!(
+            t.contains("| GET sys/health | 16 | 32000 | 0.20 | 0.60 | 2.00 | 0 |"),
+            "{t}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["cells"][0]["floor_rps"], 8000.0);
+        assert_eq!(json["cells"][0]["arca_over_floor_rps"], 0.25);
+        assert_eq!(json["cells"][0]["openbao_over_floor_rps"], 0.125);
+        assert_eq!(json["cells"][2]["floor_rps"], serde_json::Value::Null);
+        assert_eq!(json["floor"]["runs"][1]["summary"]["rps"], 32000.0);
+        assert_eq!(json["floor"]["body_bytes"], 250);
+        // Without a floor the columns are there, empty.
+        let bare = sample_report().table();
+        assert!(!bare.contains("| floor ("));
+        assert!(bare.contains("| 2.00 | - | - | 0.50 |"), "{bare}");
+    }
+
+    #[test]
+    fn open_loop_runs_get_their_own_table() {
+        let mut r = with_floor(sample_report());
+        assert!(!r.table().contains("open loop"));
+        r.settings.rate = Some(5000.0);
+        let late = |late: u64| crate::stats::OpenLoopSummary {
+            target_rps: 5000.0,
+            late,
+            late_fraction: 0.0,
+        };
+        if let Some(a) = r.cells[0].arca.as_mut() {
+            a.open_loop = Some(late(2));
+        }
+        if let Some(o) = r.cells[0].openbao.as_mut() {
+            o.open_loop = Some(late(40));
+        }
+        let t = r.table();
+        assert!(t.contains("| storage | workload (open loop) |"), "{t}");
+        assert!(
+            t.contains(
+                "| in-memory | sys-health | 1 | 5000 | 2000 | 1000 | 8000 | 5.00 | 10.00 | 1.00 | 2/40/- |"
+            ),
+            "{t}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["settings"]["rate"], 5000.0);
+        assert_eq!(json["cells"][0]["openbao"]["open_loop"]["late"], 40);
     }
 }

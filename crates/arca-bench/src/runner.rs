@@ -13,13 +13,16 @@ use serde_json::Value;
 use crate::audit::{AuditVolumes, file_volume};
 use crate::client::{HttpClient, new_client};
 use crate::error::BenchError;
-use crate::load::{LoadSpec, drive};
+use crate::floor::FloorProcess;
+use crate::load::{LoadSpec, RunOutcome, drive};
 use crate::machine::Machine;
 use crate::reload::{ReloadSpec, drive_under_reload};
-use crate::report::{AuditServers, Cell, IdleRss, Report, RunSettings, ServerInfo};
+use crate::report::{
+    AuditServers, Cell, Floor, FloorRun, IdleRss, Report, RunSettings, ServerInfo,
+};
 use crate::server::{AuditEnable, Product, RunningServer, StartOptions, Storage};
 use crate::stats::Samples;
-use crate::workload::{LEASE_FILL, PLUGIN_NAME, WORKLOADS, Workload};
+use crate::workload::{LEASE_FILL, PLUGIN_NAME, SYS_HEALTH, WORKLOADS, Workload};
 
 /// Everything a run needs.
 #[derive(Debug, Clone)]
@@ -40,7 +43,8 @@ pub struct Settings {
     pub rounds: usize,
     /// Time bound of the unmeasured warm-up per server and cell.
     pub warmup: Duration,
-    /// First port; each storage kind takes four (Arca, OpenBao and OpenBao's cluster port).
+    /// First port; each storage kind takes four (Arca, OpenBao and OpenBao's cluster port),
+    /// the floor the one after those.
     pub base_port: u16,
     /// Only workloads whose name contains one of these (all when empty).
     pub only: Vec<String>,
@@ -54,6 +58,10 @@ pub struct Settings {
     /// Live leases (tokens with a long TTL) a fresh pair of servers is filled with before its
     /// idle RSS is read (0: no idle-memory measurement).
     pub idle_leases: u64,
+    /// Open loop: requests per second of every run (`None`: closed loop).
+    pub rate: Option<f64>,
+    /// The `arca-bench` binary that serves the floor (`arca-bench floor`); `None`: no floor.
+    pub floor_bin: Option<PathBuf>,
 }
 
 /// Connections the idle-memory fill creates its tokens over.
@@ -77,6 +85,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
     let mut audit_servers = Vec::new();
     let (audited, plain): (Vec<&Workload>, Vec<&Workload>) =
         workloads.iter().copied().partition(|w| w.audited);
+    let mut floor = None;
     for (k, &storage) in settings.storages.iter().enumerate() {
         let port = settings.base_port + 4 * k as u16;
         let setup_client = new_client(4);
@@ -89,6 +98,23 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         let (arca, bao) = start_pair(settings, storage, port, &setup_client, opts).await?;
         for server in [&arca, &bao] {
             run_setup(server, &setup_client, &workloads).await?;
+        }
+        if let (Some(bin), None) = (&settings.floor_bin, &floor) {
+            let floor_port = settings.base_port + 4 * settings.storages.len() as u16;
+            progress(&format!(
+                "floor: bare hyper server on port {floor_port}, answering a copy of {storage} Arca's sys/health"
+            ));
+            let measured = measure_floor(settings, bin, floor_port, &arca, &setup_client).await?;
+            for r in &measured.runs {
+                progress(&format!(
+                    "floor c{}: {:.0} req/s",
+                    r.concurrency, r.summary.rps
+                ));
+            }
+            floor = Some(Floor {
+                answer: format!("copy of {storage} Arca's answer"),
+                ..measured
+            });
         }
         let first = cells.len();
         for w in &plain {
@@ -182,11 +208,81 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             client_threads: settings.client_threads,
             reload_interval_ms: u64::try_from(settings.reload_interval.as_millis())
                 .unwrap_or(u64::MAX),
+            rate: settings.rate,
         },
         servers,
         cells,
         audit_servers,
+        floor,
     })
+}
+
+/// Starts the floor server on `port` answering a copy of `arca`'s `sys/health` answer and
+/// measures it with `GET sys/health` at every concurrency level: the same warm-up and rounds
+/// as a server gets (alone: it does not depend on the storage kind, so once per run).
+async fn measure_floor(
+    settings: &Settings,
+    bin: &std::path::Path,
+    port: u16,
+    arca: &RunningServer,
+    client: &HttpClient,
+) -> Result<Floor, BenchError> {
+    let floor = FloorProcess::start(bin, port, Some(&arca.base), client).await?;
+    let answer = crate::floor::HealthAnswer::copy_from(client, &floor.base).await?;
+    let mut runs = Vec::new();
+    for &conc in &settings.concurrency {
+        let client = new_client(conc);
+        drive(
+            &client,
+            &floor.base,
+            arca.token(),
+            &SYS_HEALTH,
+            load_spec(settings, conc, settings.warmup),
+        )
+        .await?;
+        let mut samples = Samples::default();
+        for _ in 0..settings.rounds {
+            let out = drive(
+                &client,
+                &floor.base,
+                arca.token(),
+                &SYS_HEALTH,
+                load_spec(settings, conc, settings.duration),
+            )
+            .await?;
+            if let Some(e) = &out.first_error {
+                eprintln!("  floor c{conc}: {} errors, first: {e}", out.errors);
+            }
+            add_outcome(&mut samples, out, settings.rate);
+        }
+        runs.push(FloorRun {
+            concurrency: conc,
+            summary: samples.summary(),
+        });
+    }
+    Ok(Floor {
+        answer: String::new(),
+        body_bytes: answer.body.len(),
+        runs,
+    })
+}
+
+/// The load of one run at `conc` for `duration`, open loop when the settings give a rate.
+fn load_spec(settings: &Settings, conc: usize, duration: Duration) -> LoadSpec {
+    LoadSpec {
+        concurrency: conc,
+        duration,
+        max_requests: settings.max_requests,
+        rate: settings.rate,
+    }
+}
+
+/// Adds one run to `samples`, with its late requests when it ran open loop at `rate`.
+fn add_outcome(samples: &mut Samples, out: RunOutcome, rate: Option<f64>) {
+    if let (Some(rate), Some(late)) = (rate, out.late) {
+        samples.add_late(rate, late);
+    }
+    samples.add_run(out.latencies_us, out.errors, out.elapsed_s);
 }
 
 /// Sends every setup step of `workloads` to `server`.
@@ -377,6 +473,7 @@ async fn idle_rss(server: &RunningServer, leases: u64) -> Result<IdleRss, BenchE
         concurrency: FILL_CONCURRENCY,
         duration: Duration::from_secs(3600),
         max_requests: leases,
+        rate: None,
     };
     let out = drive(&client, &server.base, server.token(), &LEASE_FILL, spec).await?;
     if let Some(e) = &out.first_error {
@@ -439,21 +536,13 @@ async fn measure(
     bao: &RunningServer,
 ) -> Result<(Cell, [u64; 2]), BenchError> {
     let pair = [(arca, new_client(conc)), (bao, new_client(conc))];
-    let warm = LoadSpec {
-        concurrency: conc,
-        duration: settings.warmup,
-        max_requests: settings.max_requests,
-    };
+    let warm = load_spec(settings, conc, settings.warmup);
     let mut sent = [0u64; 2];
     for (i, (server, client)) in pair.iter().enumerate() {
         let out = drive(client, &server.base, server.token(), w, warm).await?;
         sent[i] += out.latencies_us.len() as u64;
     }
-    let spec = LoadSpec {
-        concurrency: conc,
-        duration: settings.duration,
-        max_requests: settings.max_requests,
-    };
+    let spec = load_spec(settings, conc, settings.duration);
     let reload = ReloadSpec {
         plugin: PLUGIN_NAME.to_string(),
         interval: settings.reload_interval,
@@ -491,7 +580,7 @@ async fn measure(
                 );
             }
             sent[i] += out.latencies_us.len() as u64;
-            samples[i].add_run(out.latencies_us, out.errors, out.elapsed_s);
+            add_outcome(&mut samples[i], out, settings.rate);
         }
     }
     let cell = Cell {

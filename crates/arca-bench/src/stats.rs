@@ -23,6 +23,21 @@ pub struct Summary {
     /// The plugin reloads done while the requests ran (under-reload workloads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reloads: Option<ReloadSummary>,
+    /// The schedule kept, for open-loop runs (latencies are then from each request's due time
+    /// and `rps` is the achieved rate).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub open_loop: Option<OpenLoopSummary>,
+}
+
+/// How well an open-loop run kept its schedule.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OpenLoopSummary {
+    /// Requests per second asked for.
+    pub target_rps: f64,
+    /// Requests sent more than 1 ms after their due time.
+    pub late: u64,
+    /// Late requests over all requests.
+    pub late_fraction: f64,
 }
 
 /// The reload calls sent alongside a workload, over all its rounds.
@@ -46,6 +61,7 @@ pub struct Samples {
     elapsed_s: f64,
     reload_us: Option<Vec<u32>>,
     reload_failed: u64,
+    open_loop: Option<(f64, u64)>,
 }
 
 impl Samples {
@@ -63,6 +79,12 @@ impl Samples {
             .get_or_insert_with(Vec::new)
             .extend(durations_us);
         self.reload_failed += failed;
+    }
+
+    /// Adds how many requests of an open-loop run at `target_rps` were late.
+    pub fn add_late(&mut self, target_rps: f64, late: u64) {
+        let (_, sum) = self.open_loop.get_or_insert((target_rps, 0));
+        *sum += late;
     }
 
     /// Summarises everything added so far.
@@ -92,6 +114,15 @@ impl Samples {
                     p50_ms: percentile_ms(&sorted, 50.0),
                     max_ms: percentile_ms(&sorted, 100.0),
                 }
+            }),
+            open_loop: self.open_loop.map(|(target_rps, late)| OpenLoopSummary {
+                target_rps,
+                late,
+                late_fraction: if requests > 0 {
+                    late as f64 / requests as f64
+                } else {
+                    0.0
+                },
             }),
         }
     }
@@ -135,6 +166,20 @@ mod tests {
         assert_eq!(sum.p99_ms, 4.0);
         assert_eq!(sum.max_ms, 4.0);
         assert_eq!(sum.reloads, None);
+        assert_eq!(sum.open_loop, None);
+    }
+
+    #[test]
+    fn open_loop_late_counts_add_up() {
+        let mut s = Samples::default();
+        s.add_run(vec![1000; 30], 0, 0.5);
+        s.add_late(60.0, 3);
+        s.add_run(vec![1000; 30], 0, 0.5);
+        s.add_late(60.0, 0);
+        let o = s.summary().open_loop.unwrap();
+        assert_eq!(o.target_rps, 60.0);
+        assert_eq!(o.late, 3);
+        assert_eq!(o.late_fraction, 0.05);
     }
 
     #[test]

@@ -174,6 +174,20 @@ const KV2_READ_NS: Workload = Workload {
     ..KV2_READ
 };
 
+/// `GET sys/health`: also the floor's workload (see [`crate::floor`]).
+pub const SYS_HEALTH: Workload = Workload {
+    name: "sys-health",
+    method: get,
+    path: |_, _| "sys/health".into(),
+    body: no_body,
+    setup: &[],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -215,18 +229,7 @@ pub const WORKLOADS: &[Workload] = &[
         follow: None,
         audited: false,
     },
-    Workload {
-        name: "sys-health",
-        method: get,
-        path: |_, _| "sys/health".into(),
-        body: no_body,
-        setup: &[],
-        needs_plugin: false,
-        under_reload: false,
-        header: None,
-        follow: None,
-        audited: false,
-    },
+    SYS_HEALTH,
     Workload {
         name: "token-create-revoke",
         method: post,

@@ -128,6 +128,7 @@ const SPEC: LoadSpec = LoadSpec {
     concurrency: 4,
     duration: Duration::from_millis(700),
     max_requests: 1_000_000,
+    rate: None,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
