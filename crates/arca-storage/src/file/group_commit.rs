@@ -1,29 +1,42 @@
 //! Group commit for [`FileBackend`](super::FileBackend): every write is queued to one writer
-//! thread, which takes everything queued, applies it in one redb write transaction and commits
-//! once (one fsync) before answering each waiting caller.
+//! thread, which takes everything queued, applies it in one redb write transaction, appends the
+//! group's operations to the write-ahead [`Log`] as one record made durable by one
+//! `fdatasync`, commits the transaction without syncing (`Durability::None`: readers see it,
+//! nothing is written to the database file yet), and only then answers each waiting caller.
+//!
+//! Every transaction also records the group's sequence number in the [`META`](super::META)
+//! table, so the database knows which log records it holds. When the next record would not fit
+//! in the log, the writer checkpoints: one durable redb commit (`Durability::Immediate`), then
+//! the log starts over. A group larger than the whole log skips the log and is committed
+//! durably on its own. On drop the writer checkpoints once more. Recovery (records the database
+//! lacks replayed on open) is in [`super::recover`].
 //!
 //! Guarantees:
-//! - A caller is answered `Ok` only after the transaction holding its operations has been
-//!   committed with `Durability::Immediate`.
+//! - A caller is answered `Ok` only after its operations are in a log record that has been
+//!   `fdatasync`ed (or in a durable redb commit).
 //! - Each caller's operations are a unit: they are validated before anything is applied, applied
 //!   in order, and either all committed or none. When the combined transaction of a batch fails,
-//!   every caller of the batch is retried in a transaction of its own, so each gets the result of
-//!   its own operations and a failing caller cannot fail the others.
+//!   every caller of the batch is retried in a transaction (and record) of its own, so each gets
+//!   the result of its own operations and a failing caller cannot fail the others.
 //! - Callers are applied in queue order, so of two writes to one key the later-queued one wins;
 //!   a caller that waits for each write before the next keeps its own writes in order.
+//! - Once a log write or a commit after it fails, the log and the database may disagree, so the
+//!   writer refuses every later write: the store must be opened again, which replays the log.
+//!   The callers of the failed group get an error, but their record may still be replayed.
 //!
-//! No batching delay is added: a batch is whatever queued up while the previous commit ran, so a
-//! lone writer pays one commit per write and many writers share each commit.
+//! No batching delay is added: a batch is whatever queued up while the previous group was
+//! written, so a lone writer pays one `fdatasync` per write and many writers share each one.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread;
 
-use redb::Database;
+use redb::{Database, Durability};
 use tokio::sync::oneshot;
 
-use super::{EntriesTable, apply_ops, write};
+use super::wal::{Log, RecordBuf};
+use super::{EntriesTable, META, SEQ_KEY, apply_ops, db_err};
 use crate::{StorageError, TxnOp, validate_ops};
 
 /// At most this many callers share one write transaction.
@@ -31,10 +44,10 @@ const MAX_BATCH_CALLERS: usize = 1024;
 
 /// A batch stops taking callers once their values add up to this many bytes (at least one
 /// caller is always taken, whatever its size).
-const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// How the writer applies one caller's operations inside a write transaction.
-type ApplyFn = fn(&mut EntriesTable<'_>, &[TxnOp]) -> Result<(), StorageError>;
+pub(super) type ApplyFn = fn(&mut EntriesTable<'_>, &[TxnOp]) -> Result<(), StorageError>;
 
 /// One caller's operations and where its result goes.
 struct Request {
@@ -61,7 +74,7 @@ impl Request {
 }
 
 /// The handle on the writer thread: submits operations, and on drop stops the thread and waits
-/// for it to finish what was queued.
+/// for it to finish what was queued and checkpoint.
 pub(super) struct GroupCommit {
     /// `None` only while dropping, to close the queue before joining the thread.
     queue: Option<mpsc::Sender<Request>>,
@@ -70,19 +83,32 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Starts the writer thread for `db`.
-    pub(super) fn start(db: Arc<Database>) -> Result<GroupCommit, StorageError> {
-        GroupCommit::start_with(db, apply_ops)
+    /// Starts the writer thread for `db` and its recovered, prepared `log`; the last group
+    /// the database holds is `last_seq`.
+    pub(super) fn start(
+        db: Arc<Database>,
+        log: Log,
+        last_seq: u64,
+    ) -> Result<GroupCommit, StorageError> {
+        GroupCommit::start_with(db, log, last_seq, apply_ops)
     }
 
-    /// Starts the writer thread for `db`, applying each caller's operations with `apply`.
-    fn start_with(db: Arc<Database>, apply: ApplyFn) -> Result<GroupCommit, StorageError> {
+    /// [`GroupCommit::start`], applying each caller's operations with `apply`.
+    pub(super) fn start_with(
+        db: Arc<Database>,
+        log: Log,
+        last_seq: u64,
+        apply: ApplyFn,
+    ) -> Result<GroupCommit, StorageError> {
         let (queue, requests) = mpsc::channel();
         let commits = Arc::new(AtomicU64::new(0));
         let writer = Writer {
             db,
+            log,
+            next_seq: last_seq + 1,
             apply,
             commits: Arc::clone(&commits),
+            broken: None,
         };
         let writer = thread::Builder::new()
             .name("arca-storage-writer".to_owned())
@@ -95,7 +121,7 @@ impl GroupCommit {
         })
     }
 
-    /// Queues `ops` as one unit and waits until they are committed durably (or failed).
+    /// Queues `ops` as one unit and waits until they are durable (or failed).
     pub(super) async fn submit(&self, ops: Vec<TxnOp>) -> Result<(), StorageError> {
         let (reply, result) = oneshot::channel();
         let stopped = || StorageError::Backend("the storage writer thread has stopped".to_owned());
@@ -107,7 +133,8 @@ impl GroupCommit {
         result.await.map_err(|_| stopped())?
     }
 
-    /// How many write transactions the writer has committed.
+    /// How many groups the writer has made durable, each with one `fdatasync` (log record) or
+    /// one durable commit.
     pub(super) fn commit_count(&self) -> u64 {
         self.commits.load(Ordering::Relaxed)
     }
@@ -124,16 +151,29 @@ impl Drop for GroupCommit {
     }
 }
 
+/// Why a group was not made durable.
+enum GroupError {
+    /// Nothing was logged or committed: the group may be retried caller by caller.
+    NotApplied(StorageError),
+    /// The log or the database may hold the group: the writer must stop taking writes.
+    Broken(StorageError),
+}
+
 /// The writer thread's state.
 struct Writer {
     db: Arc<Database>,
+    log: Log,
+    /// Sequence number of the next group.
+    next_seq: u64,
     apply: ApplyFn,
     commits: Arc<AtomicU64>,
+    /// Set once a log write or a commit after it failed: every later write is refused.
+    broken: Option<String>,
 }
 
 impl Writer {
-    /// Commits batch after batch until the queue is closed and empty.
-    fn run(self, requests: &mpsc::Receiver<Request>) {
+    /// Commits batch after batch until the queue is closed and empty, then checkpoints.
+    fn run(mut self, requests: &mpsc::Receiver<Request>) {
         while let Ok(first) = requests.recv() {
             let mut bytes = first.size();
             let mut batch = vec![first];
@@ -148,42 +188,138 @@ impl Writer {
             }
             self.commit_batch(batch);
         }
+        if self.broken.is_none() {
+            // A failed checkpoint leaves the records in the log, replayed on the next open.
+            let _ = self.checkpoint();
+        }
     }
 
     /// Commits one batch and answers each of its callers.
-    fn commit_batch(&self, batch: Vec<Request>) {
+    fn commit_batch(&mut self, batch: Vec<Request>) {
         let mut valid = Vec::with_capacity(batch.len());
         for request in batch {
-            match validate_ops(&request.ops) {
-                Ok(()) => valid.push(request),
-                Err(e) => request.answer(Err(e)),
+            match self.refusal() {
+                Some(e) => request.answer(Err(e)),
+                None => match validate_ops(&request.ops) {
+                    Ok(()) => valid.push(request),
+                    Err(e) => request.answer(Err(e)),
+                },
             }
         }
         if valid.len() > 1 {
-            let combined = self.commit(|table| {
-                valid
-                    .iter()
-                    .try_for_each(|request| (self.apply)(table, &request.ops))
-            });
-            if combined.is_ok() {
-                valid.into_iter().for_each(|request| request.answer(Ok(())));
-                return;
+            match self.commit_group(&valid) {
+                Ok(()) => {
+                    valid.into_iter().for_each(|request| request.answer(Ok(())));
+                    return;
+                }
+                Err(GroupError::Broken(e)) => {
+                    let reason = e.to_string();
+                    valid.into_iter().for_each(|request| {
+                        request.answer(Err(StorageError::Backend(reason.clone())));
+                    });
+                    return;
+                }
+                Err(GroupError::NotApplied(_)) => {}
             }
         }
-        // A lone caller, or a batch whose combined transaction failed: one transaction each.
+        // A lone caller, or a batch whose combined transaction failed: one group each.
         for request in valid {
-            let result = self.commit(|table| (self.apply)(table, &request.ops));
+            let result = match self.refusal() {
+                Some(e) => Err(e),
+                None => self
+                    .commit_group(std::slice::from_ref(&request))
+                    .map_err(|(GroupError::NotApplied(e) | GroupError::Broken(e))| e),
+            };
             request.answer(result);
         }
     }
 
-    /// [`write`]s one transaction, counting it when it commits.
-    fn commit<F>(&self, apply: F) -> Result<(), StorageError>
-    where
-        F: FnOnce(&mut EntriesTable<'_>) -> Result<(), StorageError>,
-    {
-        write(&self.db, apply)?;
+    /// The error every write gets once the writer is broken.
+    fn refusal(&self) -> Option<StorageError> {
+        self.broken.as_ref().map(|reason| {
+            StorageError::Backend(format!(
+                "storage refuses writes after a failed log write ({reason}); restart to recover"
+            ))
+        })
+    }
+
+    /// Makes `requests` durable as one group: applied in one transaction, logged as one record
+    /// (one `fdatasync`), committed without sync. Marks the writer broken when the log or the
+    /// database may be left holding a group its callers are told failed.
+    fn commit_group(&mut self, requests: &[Request]) -> Result<(), GroupError> {
+        let seq = self.next_seq;
+        let mut record = RecordBuf::new();
+        for request in requests {
+            record
+                .push_ops(&request.ops)
+                .map_err(GroupError::NotApplied)?;
+        }
+        let record = record.finish(seq).map_err(GroupError::NotApplied)?;
+        if !self.log.fits(record.len()) {
+            self.checkpoint().map_err(GroupError::NotApplied)?;
+        }
+        let logged = self.log.can_ever_hold(record.len());
+
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| GroupError::NotApplied(db_err("begin write transaction", e)))?;
+        let durability = if logged {
+            Durability::None
+        } else {
+            Durability::Immediate
+        };
+        txn.set_durability(durability)
+            .map_err(|e| GroupError::NotApplied(db_err("set durability", e)))?;
+        {
+            let mut table = txn
+                .open_table(super::ENTRIES)
+                .map_err(|e| GroupError::NotApplied(db_err("open table", e)))?;
+            for request in requests {
+                (self.apply)(&mut table, &request.ops).map_err(GroupError::NotApplied)?;
+            }
+            let mut meta = txn
+                .open_table(META)
+                .map_err(|e| GroupError::NotApplied(db_err("open meta table", e)))?;
+            meta.insert(SEQ_KEY, seq)
+                .map_err(|e| GroupError::NotApplied(db_err("write sequence number", e)))?;
+        }
+        if logged {
+            if let Err(e) = self.log.append(&record) {
+                return Err(self.break_with(e));
+            }
+            if let Err(e) = txn.commit() {
+                return Err(self.break_with(db_err("commit", e)));
+            }
+        } else {
+            txn.commit()
+                .map_err(|e| GroupError::NotApplied(db_err("commit", e)))?;
+        }
+        self.next_seq += 1;
         self.commits.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Marks the writer broken by `e` and returns it as [`GroupError::Broken`].
+    fn break_with(&mut self, e: StorageError) -> GroupError {
+        self.broken = Some(e.to_string());
+        GroupError::Broken(e)
+    }
+
+    /// Commits everything so far durably (one empty transaction with `Durability::Immediate`
+    /// persists the groups committed without sync before it), then starts the log over.
+    fn checkpoint(&mut self) -> Result<(), StorageError> {
+        if self.log.used() == 0 {
+            return Ok(());
+        }
+        let mut txn = self
+            .db
+            .begin_write()
+            .map_err(|e| db_err("begin write transaction", e))?;
+        txn.set_durability(Durability::Immediate)
+            .map_err(|e| db_err("set durability", e))?;
+        txn.commit().map_err(|e| db_err("checkpoint commit", e))?;
+        self.log.reset();
         Ok(())
     }
 }
@@ -194,7 +330,7 @@ mod tests {
     use futures::future::join_all;
     use redb::ReadableDatabase;
 
-    use super::super::ENTRIES;
+    use super::super::{ENTRIES, write};
     use super::*;
 
     /// The key [`apply_or_fail_on_poison`] refuses inside the transaction.
@@ -219,6 +355,13 @@ mod tests {
         let db = Database::create(dir.path().join("test.redb")).unwrap();
         write(&db, |_| Ok(())).unwrap();
         Arc::new(db)
+    }
+
+    /// A writer for `db` with a fresh log in `dir`, applying with `apply`.
+    fn start(dir: &tempfile::TempDir, db: &Arc<Database>, apply: ApplyFn) -> GroupCommit {
+        let mut log = Log::open(&dir.path().join("test.wal"), 1024 * 1024).unwrap();
+        log.prepare().unwrap();
+        GroupCommit::start_with(Arc::clone(db), log, 0, apply).unwrap()
     }
 
     fn read(db: &Database, key: &str) -> Option<Vec<u8>> {
@@ -246,7 +389,7 @@ mod tests {
     async fn a_failing_caller_does_not_fail_the_rest_of_its_batch() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir);
-        let commit = GroupCommit::start_with(Arc::clone(&db), apply_or_fail_on_poison).unwrap();
+        let commit = start(&dir, &db, apply_or_fail_on_poison);
         // Round after round, so that some rounds surely share a batch with the failing callers.
         for round in 0..20 {
             let mut batches: Vec<Vec<TxnOp>> = (0..8)
@@ -290,7 +433,7 @@ mod tests {
     async fn concurrent_callers_share_commits() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir);
-        let commit = GroupCommit::start(Arc::clone(&db)).unwrap();
+        let commit = start(&dir, &db, apply_ops);
         let batches = (0..200)
             .map(|i| vec![put(&format!("k{i:03}"), b"v")])
             .collect();
@@ -311,7 +454,7 @@ mod tests {
     async fn later_callers_win_and_each_callers_ops_keep_their_order() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir);
-        let commit = GroupCommit::start(Arc::clone(&db)).unwrap();
+        let commit = start(&dir, &db, apply_ops);
         let batches = (0..50u8)
             .map(|i| {
                 vec![
@@ -336,7 +479,7 @@ mod tests {
     fn drop_drains_the_queue_and_releases_the_database() {
         let dir = tempfile::tempdir().unwrap();
         let db = open(&dir);
-        let commit = GroupCommit::start(Arc::clone(&db)).unwrap();
+        let commit = start(&dir, &db, apply_ops);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
