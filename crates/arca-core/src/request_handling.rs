@@ -1,5 +1,7 @@
 //! The request pipeline: sealed check, routing, token, existence check, ACL, backend call.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use arca_policy::{AclRequest, Operation as AclOp};
@@ -29,7 +31,29 @@ pub(crate) fn acl_op(op: Operation) -> AclOp {
     }
 }
 
+/// What [`Core::handle_boxed`] returns: the request's answer, as a boxed future.
+pub type BoxedAnswer<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<Response>, LogicalError>> + Send + 'a>>;
+
 impl Core {
+    /// [`Core::handle_request`] as a boxed future, for a server that keeps one per request.
+    /// The status endpoints answered before the seal check (`sys/health` and the others of
+    /// [`crate::sys::handle_pre_seal`]) get a future of their own, a few hundred bytes, not
+    /// the whole pipeline's: a load balancer's probe does not allocate and move its state.
+    pub fn handle_boxed(&self, req: Request) -> BoxedAnswer<'_> {
+        if !crate::sys::is_pre_seal_path(&req.path) {
+            return Box::pin(self.handle_request(req));
+        }
+        Box::pin(async move {
+            match crate::sys::handle_pre_seal(&self.inner.seal, self, &self.inner.tokens, &req)
+                .await
+            {
+                Some(answer) => answer,
+                None => Box::pin(self.handle_request(req)).await,
+            }
+        })
+    }
+
     /// Handles one request end to end. `Ok(None)` means 204.
     ///
     /// With audit devices enabled, the request is recorded before its backend runs and the

@@ -161,7 +161,7 @@ impl RequestHandler for CoreHandler {
         'a: 'b,
         Self: 'b,
     {
-        Box::pin(self.0.handle_request(req))
+        self.0.handle_boxed(req)
     }
 }
 

@@ -290,6 +290,14 @@ fn string_list(d: &JsonMap, k: &str) -> Option<Vec<String>> {
     }
 }
 
+/// The paths [`handle_pre_seal`] answers (a trailing `/` aside).
+const PRE_SEAL_PATHS: [&str; 4] = ["sys/health", "sys/seal-status", "sys/init", "sys/unseal"];
+
+/// Whether [`handle_pre_seal`] answers `path`.
+pub(crate) fn is_pre_seal_path(path: &str) -> bool {
+    PRE_SEAL_PATHS.contains(&path.trim_end_matches('/'))
+}
+
 /// Serves the endpoints that work before unseal and without a token: health, seal-status,
 /// init and unseal. Returns `None` for every other request.
 pub(crate) async fn handle_pre_seal(
