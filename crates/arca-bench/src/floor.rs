@@ -4,8 +4,9 @@
 //! `crates/arca/src/server.rs`): a multi-thread tokio runtime with the default worker count,
 //! `TCP_NODELAY` on every accepted stream, one task per connection, hyper-util's `auto`
 //! builder (HTTP/1.1 with keep-alive and HTTP/2) with the tokio timer and a 10 s header read
-//! timeout, connections watched by a graceful-shutdown watcher. No routing, no JSON, no
-//! storage: what a request costs below Arca's own code.
+//! timeout, connections watched by a graceful-shutdown watcher, and mimalloc as the allocator
+//! (the binary's global allocator, as in `arca`). No routing, no JSON, no storage: what a
+//! request costs below Arca's own code.
 //!
 //! It runs as its own process (`arca-bench floor --listen ADDR`), so it does not share the load
 //! generator's runtime; [`FloorProcess`] starts and stops that process for the runner.

@@ -13,6 +13,11 @@ use arca_bench::runner::{Settings, run};
 use arca_bench::server::Storage;
 use clap::{Parser, Subcommand};
 
+/// Arca's allocator, so the floor (`arca-bench floor`) allocates as Arca does; the load
+/// generator uses it too.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Arca against OpenBao: same storage kind, same load generator, interleaved runs.
 #[derive(Debug, Parser)]
 #[command(args_conflicts_with_subcommands = true)]
