@@ -73,9 +73,21 @@ impl Interceptor for MultiplexId {
 pub(crate) type Intercepted = InterceptedService<Channel, MultiplexId>;
 
 /// The SHA-256 of a file, as the catalog stores it.
+/// The file is read in 64 KiB pieces, never whole: a plugin binary is megabytes, and a
+/// buffer that size would stay in the allocator after the check.
 pub fn sha256_file(path: &Path) -> std::io::Result<[u8; 32]> {
-    let bytes = std::fs::read(path)?;
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes);
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        ctx.update(buf.get(..n).unwrap_or_default());
+    }
+    let d = ctx.finish();
     let mut out = [0u8; 32];
     out.copy_from_slice(d.as_ref());
     Ok(out)
@@ -144,8 +156,13 @@ impl PluginLauncher {
         })
     }
 
-    fn check_sha256(&self) -> Result<(), PluginError> {
-        let got = sha256_file(&self.command)
+    /// Hashes the binary on a blocking thread (several plugins may start at once) and
+    /// compares it with the expected checksum.
+    async fn check_sha256(&self) -> Result<(), PluginError> {
+        let path = self.command.clone();
+        let got = tokio::task::spawn_blocking(move || sha256_file(&path))
+            .await
+            .map_err(|e| PluginError::io("hash task", std::io::Error::other(e.to_string())))?
             .map_err(|e| PluginError::io(format!("read {}", self.command.display()), e))?;
         if bool::from(got.ct_eq(&self.sha256)) {
             Ok(())
@@ -206,7 +223,7 @@ impl PluginLauncher {
             && p.usable()
         {
             // The file must still be what the catalog says, as for a launch.
-            self.check_sha256()?;
+            self.check_sha256().await?;
             tracing::debug!(plugin = %p.name, pid = ?p.pid(), "mount joins the shared plugin process");
             return Ok(p);
         }
@@ -244,7 +261,7 @@ impl PluginLauncher {
     /// Checks the checksum, execs the binary, reads and checks the handshake line and dials
     /// the plugin.
     async fn start(&self, server_version: &str) -> Result<Started, PluginError> {
-        self.check_sha256()?;
+        self.check_sha256().await?;
         let own = OneOffCert::generate(true)?;
         let name = self
             .command

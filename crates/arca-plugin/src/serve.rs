@@ -449,10 +449,12 @@ impl plugin_version_server::PluginVersion for PluginState {
     }
 }
 
-/// The `ConnInfo`s the host announced on the broker stream, by broker id.
+/// The `ConnInfo`s the host announced on the broker stream, by broker id; `Setup` waits on
+/// `arrived` for its id (no polling: the host announces right before it calls `Setup`).
 #[derive(Default)]
 pub(crate) struct BrokerInbox {
     conns: Mutex<HashMap<u32, plugin::ConnInfo>>,
+    arrived: tokio::sync::Notify,
 }
 
 impl BrokerInbox {
@@ -460,19 +462,27 @@ impl BrokerInbox {
         if let Ok(mut m) = self.conns.lock() {
             m.insert(info.service_id, info);
         }
+        self.arrived.notify_waiters();
+    }
+
+    fn take(&self, id: u32) -> Option<plugin::ConnInfo> {
+        self.conns.lock().ok().and_then(|mut m| m.remove(&id))
     }
 
     async fn wait_for(&self, id: u32, timeout: Duration) -> Option<plugin::ConnInfo> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(info) = self.conns.lock().ok().and_then(|mut m| m.remove(&id)) {
-                return Some(info);
+        let wait = async {
+            loop {
+                // Registered before the check, so an insert between the two still wakes us.
+                let arrived = self.arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if let Some(info) = self.take(id) {
+                    return info;
+                }
+                arrived.await;
             }
-            if tokio::time::Instant::now() >= deadline {
-                return None;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
+        };
+        tokio::time::timeout(timeout, wait).await.ok()
     }
 }
 

@@ -1,5 +1,6 @@
 //! `arca`: the server (`arca server`) and every client command in one binary.
 
+mod dev_plugins;
 mod server;
 
 use std::process::ExitCode;

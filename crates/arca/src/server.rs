@@ -367,7 +367,7 @@ async fn dev_bootstrap(core: &Core, flags: &Flags) -> Result<(String, zeroize::Z
         tracing::warn!("dev mode: could not mount kv v2 at secret/: {e}");
     }
     if let Some(dir) = &flags.dev_plugin_dir {
-        dev_plugins(core, dir, &init.root_token).await?;
+        crate::dev_plugins::register_and_mount(core, dir, &init.root_token).await?;
     }
     if !flags.dev_no_store_token
         && let Some(home) = std::env::var_os("HOME")
@@ -406,69 +406,6 @@ async fn dev_root_token(
         .await
         .map_err(|e| anyhow!("failed to revoke the dev server's init root token: {e}"))?;
     Ok(id.clone())
-}
-
-/// Registers every plugin binary in `dir` and mounts it at its name, as OpenBao's dev mode
-/// registers them (Arca also mounts them). Each binary is started once to learn whether it is a
-/// secrets engine or an auth method.
-async fn dev_plugins(core: &Core, dir: &std::path::Path, root_token: &str) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .with_context(|| format!("reading -dev-plugin-dir {}", dir.display()))?
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        })
-        .collect();
-    files.sort();
-    for path in files {
-        let Some(name) = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .map(str::to_string)
-        else {
-            continue;
-        };
-        let sha = arca_plugin::sha256_file(&path)
-            .with_context(|| format!("hashing plugin {}", path.display()))?;
-        let probe = arca_plugin::PluginLauncher::new(path.clone(), Vec::new(), Vec::new(), sha);
-        let backend = probe
-            .launch(arca_sdk::BackendConfig {
-                storage: Arc::new(arca_sdk::storage::MemoryStorage::new()),
-                system: Arc::new(arca_sdk::StaticSystemView::default()),
-                config: HashMap::new(),
-                backend_uuid: String::new(),
-            })
-            .await
-            .map_err(|e| anyhow!("dev plugin {name}: {e}"))?;
-        let kind = arca_sdk::Backend::backend_type(backend.as_ref());
-        arca_sdk::Backend::cleanup(backend.as_ref()).await;
-        let (plugin_type, mount_path) = match kind {
-            arca_sdk::BackendType::Credential => ("auth", format!("sys/auth/{name}")),
-            _ => ("secret", format!("sys/mounts/{name}")),
-        };
-        let mut register = arca_sdk::Request::new(
-            arca_sdk::Operation::Update,
-            format!("sys/plugins/catalog/{plugin_type}/{name}"),
-        );
-        register.client_token = Some(zeroize::Zeroizing::new(root_token.to_string()));
-        register
-            .data
-            .insert("sha256".into(), hex::encode(sha).into());
-        register.data.insert("command".into(), name.clone().into());
-        core.handle_request(register)
-            .await
-            .map_err(|e| anyhow!("registering dev plugin {name}: {e}"))?;
-        let mut mount = arca_sdk::Request::new(arca_sdk::Operation::Update, mount_path);
-        mount.client_token = Some(zeroize::Zeroizing::new(root_token.to_string()));
-        mount.data.insert("type".into(), name.clone().into());
-        core.handle_request(mount)
-            .await
-            .map_err(|e| anyhow!("mounting dev plugin {name}: {e}"))?;
-        tracing::info!(plugin = %name, r#type = plugin_type, "dev mode: registered and mounted plugin");
-    }
-    Ok(())
 }
 
 fn print_dev_banner(addr: SocketAddr, unseal_key: &str, root_token: &str) {
