@@ -3,7 +3,7 @@
 use arca_sdk::{JsonMap, LogicalError, Response};
 use serde_json::Value;
 
-use super::bool_field;
+use super::{bool_field, raw_serialized};
 use crate::seal_ops::Seal;
 
 fn code(d: &JsonMap, name: &str, default: u16) -> Result<u16, LogicalError> {
@@ -57,15 +57,7 @@ pub(crate) async fn health(seal: &Seal, d: &JsonMap) -> Result<Option<Response>,
     } else {
         active
     };
-    let body = serde_json::to_vec(&body).map_err(LogicalError::internal)?;
-    Ok(Some(Response {
-        raw: Some(arca_sdk::RawHttp {
-            status,
-            content_type: "application/json".into(),
-            body,
-        }),
-        ..Response::default()
-    }))
+    raw_serialized(status, &body)
 }
 
 /// The health answer, serialized straight from borrowed fields (no JSON tree per request);
