@@ -46,6 +46,8 @@ const ENTRIES: TableDefinition<&str, &[u8]> = TableDefinition::new("entries");
 
 /// The [`ENTRIES`] table as opened inside a write transaction.
 type EntriesTable<'txn> = Table<'txn, &'static str, &'static [u8]>;
+/// The table of the store's own bookkeeping (the last log record applied).
+type MetaTable<'txn> = Table<'txn, &'static str, u64>;
 
 /// The store's own bookkeeping: [`SEQ_KEY`] → sequence number of the last log record applied.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -103,7 +105,7 @@ impl FileBackend {
             )),
         })?;
         // Create the tables up front so that readers can always open them.
-        write(&db, |_| Ok(()))?;
+        write(&db, |_, _| Ok(()))?;
         let mut log = Log::open(&dir.join(LOG_FILE_NAME), capacity)?;
         let last_seq = recover(&db, &log)?;
         log.prepare()?;
@@ -157,7 +159,7 @@ fn db_err(doing: &str, e: impl Into<redb::Error>) -> StorageError {
 /// When `apply` fails, the transaction is dropped uncommitted and nothing is written.
 fn write<F>(db: &Database, apply: F) -> Result<(), StorageError>
 where
-    F: FnOnce(&mut EntriesTable<'_>) -> Result<(), StorageError>,
+    F: FnOnce(&mut EntriesTable<'_>, &mut MetaTable<'_>) -> Result<(), StorageError>,
 {
     let mut txn = db
         .begin_write()
@@ -168,9 +170,10 @@ where
         let mut table = txn
             .open_table(ENTRIES)
             .map_err(|e| db_err("open table", e))?;
-        apply(&mut table)?;
-        txn.open_table(META)
+        let mut meta = txn
+            .open_table(META)
             .map_err(|e| db_err("open meta table", e))?;
+        apply(&mut table, &mut meta)?;
     }
     txn.commit().map_err(|e| db_err("commit", e))
 }
@@ -207,25 +210,14 @@ fn recover(db: &Database, log: &Log) -> Result<u64, StorageError> {
         )));
     }
     let last = missing.last().map_or(applied, |r| r.seq);
-    let mut txn = db
-        .begin_write()
-        .map_err(|e| db_err("begin write transaction", e))?;
-    txn.set_durability(Durability::Immediate)
-        .map_err(|e| db_err("set durability", e))?;
-    {
-        let mut table = txn
-            .open_table(ENTRIES)
-            .map_err(|e| db_err("open table", e))?;
+    write(db, |table, meta| {
         for record in &missing {
-            apply_ops(&mut table, &record.ops)?;
+            apply_ops(table, &record.ops)?;
         }
-        let mut meta = txn
-            .open_table(META)
-            .map_err(|e| db_err("open meta table", e))?;
         meta.insert(SEQ_KEY, last)
             .map_err(|e| db_err("write sequence number", e))?;
-    }
-    txn.commit().map_err(|e| db_err("commit", e))?;
+        Ok(())
+    })?;
     Ok(last)
 }
 

@@ -353,7 +353,7 @@ mod tests {
 
     fn open(dir: &tempfile::TempDir) -> Arc<Database> {
         let db = Database::create(dir.path().join("test.redb")).unwrap();
-        write(&db, |_| Ok(())).unwrap();
+        write(&db, |_, _| Ok(())).unwrap();
         Arc::new(db)
     }
 
