@@ -54,10 +54,8 @@ pub(crate) fn format_nanos(nanos: i64) -> String {
 /// Appends `value` in decimal, zero-padded to `width` digits.
 fn push_digits(out: &mut String, value: u32, width: u32) {
     let mut div = 10u32.pow(width.saturating_sub(1));
-    let mut rest = value;
     while div > 0 {
-        out.push(char::from(b'0' + (rest / div % 10) as u8));
-        rest %= div.max(1);
+        out.push(char::from(b'0' + (value / div % 10) as u8));
         div /= 10;
     }
 }

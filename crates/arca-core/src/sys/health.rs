@@ -3,7 +3,7 @@
 use arca_sdk::{JsonMap, LogicalError, Response};
 use serde_json::Value;
 
-use super::{bool_field, raw_serialized};
+use super::{bool_field, raw_json};
 use crate::seal_ops::Seal;
 
 fn code(d: &JsonMap, name: &str, default: u16) -> Result<u16, LogicalError> {
@@ -57,7 +57,7 @@ pub(crate) async fn health(seal: &Seal, d: &JsonMap) -> Result<Option<Response>,
     } else {
         active
     };
-    raw_serialized(status, &body)
+    raw_json(status, &body)
 }
 
 /// The health answer, serialized straight from borrowed fields (no JSON tree per request);

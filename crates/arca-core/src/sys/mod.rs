@@ -114,12 +114,8 @@ pub(crate) fn data(data: Value) -> Result<Option<Response>, LogicalError> {
 
 /// A raw JSON answer with a status code (the unauthenticated endpoints answer without the
 /// envelope, as Vault's do).
-pub(crate) fn raw_json(status: u16, v: &Value) -> Result<Option<Response>, LogicalError> {
-    raw_serialized(status, v)
-}
-
-/// [`raw_json`] of anything that serializes (a borrowed struct: no JSON tree built first).
-pub(crate) fn raw_serialized<T: serde::Serialize>(
+/// Anything that serializes: a JSON value, or a borrowed struct (no JSON tree built first).
+pub(crate) fn raw_json<T: serde::Serialize + ?Sized>(
     status: u16,
     v: &T,
 ) -> Result<Option<Response>, LogicalError> {
