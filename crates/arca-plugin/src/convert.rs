@@ -189,14 +189,18 @@ pub fn auth_to_pb(a: &Auth) -> pb::Auth {
         period: duration_to_ns(a.period),
         num_uses: i64::try_from(a.num_uses).unwrap_or(i64::MAX),
         entity_id: a.entity_id.clone(),
-        alias: None,
+        alias: a.alias.as_ref().map(|al| crate::proto::logical::Alias {
+            name: al.name.clone(),
+            metadata: al.metadata.clone(),
+            ..Default::default()
+        }),
         group_aliases: Vec::new(),
-        bound_cidrs: Vec::new(),
+        bound_cidrs: a.bound_cidrs.clone(),
         token_policies: a.token_policies.clone(),
         identity_policies: Vec::new(),
         explicit_max_ttl: duration_to_ns(a.explicit_max_ttl),
         token_type: token_type_to_pb(&a.token_type),
-        no_default_policy: false,
+        no_default_policy: a.no_default_policy,
     }
 }
 
@@ -217,6 +221,12 @@ pub fn auth_from_pb(a: pb::Auth) -> Result<Auth, LogicalError> {
         entity_id: a.entity_id,
         orphan: false,
         token_type: token_type_from_pb(a.token_type),
+        bound_cidrs: a.bound_cidrs,
+        no_default_policy: a.no_default_policy,
+        alias: a.alias.map(|al| arca_sdk::Alias {
+            name: al.name,
+            metadata: al.metadata,
+        }),
     })
 }
 
@@ -394,6 +404,11 @@ pub fn error_to_pb(e: &LogicalError) -> (Option<pb::Response>, pb::ProtoError) {
             Some(error_data(m)),
             proto_err(INVALID_REQUEST, "invalid request", 0),
         ),
+        // Go's `ErrInvalidCredentials` crosses the wire as an untyped error.
+        LogicalError::InvalidCredentials(m) => (
+            Some(error_data(m)),
+            proto_err(UNKNOWN, "invalid credentials", 0),
+        ),
         LogicalError::Coded { status, message } => (
             None,
             proto_err(CODED_ERROR, message.clone(), i64::from(*status)),
@@ -414,6 +429,9 @@ pub fn error_to_pb(e: &LogicalError) -> (Option<pb::Response>, pb::ProtoError) {
 pub fn error_from_pb(e: &pb::ProtoError, resp: Option<&pb::Response>) -> LogicalError {
     use err_type::*;
     if let Some(msg) = resp.and_then(error_response_text) {
+        if e.err_type == UNKNOWN && e.err_msg == "invalid credentials" {
+            return LogicalError::InvalidCredentials(msg);
+        }
         return LogicalError::BadRequest(msg);
     }
     match e.err_type {

@@ -35,6 +35,10 @@ pub enum LogicalError {
     /// Vault's `ErrInvalidRequest` returned as an error: 400, wrapped as a multierror.
     #[error("{0}")]
     InvalidRequest(String),
+    /// A login with wrong credentials (Vault's error response + `ErrInvalidCredentials`): 400
+    /// with the text as is; the core counts it toward the user's lockout.
+    #[error("{0}")]
+    InvalidCredentials(String),
     /// The token or ACL refused the request: 403 `permission denied`, nothing else revealed.
     #[error("permission denied")]
     PermissionDenied,
@@ -53,6 +57,12 @@ pub enum LogicalError {
 }
 
 impl LogicalError {
+    /// A failed login (wrong password, unknown user or secret ID): 400 with `message`,
+    /// counted toward user lockout.
+    pub fn invalid_credentials(message: impl Into<String>) -> Self {
+        LogicalError::InvalidCredentials(message.into())
+    }
+
     /// A 400 error response with `message`.
     pub fn bad_request(message: impl Into<String>) -> Self {
         LogicalError::BadRequest(message.into())
@@ -114,7 +124,9 @@ impl LogicalError {
     /// The HTTP status code this error maps to.
     pub fn status(&self) -> u16 {
         match self {
-            LogicalError::BadRequest(_) | LogicalError::InvalidRequest(_) => 400,
+            LogicalError::BadRequest(_)
+            | LogicalError::InvalidRequest(_)
+            | LogicalError::InvalidCredentials(_) => 400,
             LogicalError::Coded { status, .. } => *status,
             LogicalError::PermissionDenied => 403,
             LogicalError::UnsupportedOperation => 405,

@@ -6,6 +6,7 @@
 //! against this crate only.
 
 pub mod backend;
+pub mod cidr;
 pub mod duration;
 pub mod envelope;
 pub mod error;
@@ -20,12 +21,13 @@ pub mod request;
 pub mod response;
 pub mod storage;
 pub mod system_view;
+pub mod token_util;
 
 pub use backend::{Backend, BackendConfig, BackendType, ExistenceCheck, Factory, SpecialPaths};
 pub use error::LogicalError;
 pub use operation::Operation;
 pub use request::{Connection, Request, RequestWrapInfo};
-pub use response::{Auth, LeaseOptions, RawHttp, Response, ResponseWrapInfo, Secret};
+pub use response::{Alias, Auth, LeaseOptions, RawHttp, Response, ResponseWrapInfo, Secret};
 pub use storage::{Storage, StorageEntry, StorageError, StorageOp};
 pub use system_view::{StaticSystemView, SystemView};
 

@@ -90,6 +90,27 @@ pub struct Auth {
     /// `"service"` or `"batch"`.
     #[serde(default)]
     pub token_type: String,
+    /// CIDR blocks (Go's text: an address alone for a full mask) the token may be used from;
+    /// empty for anywhere.
+    #[serde(default)]
+    pub bound_cidrs: Vec<String>,
+    /// Whether the core leaves out the `default` policy.
+    #[serde(default)]
+    pub no_default_policy: bool,
+    /// The identity alias of the user or machine that logged in (the user name, the role id):
+    /// the core keys user lockout and, later, identity entities on it.
+    #[serde(default)]
+    pub alias: Option<Alias>,
+}
+
+/// The identity of whoever logged in, as an auth method names it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alias {
+    /// The name, unique within the mount (`alice`, a role id).
+    pub name: String,
+    /// Metadata shown on the alias.
+    #[serde(default)]
+    pub metadata: HashMap<String, String>,
 }
 
 /// What the core tells the client about a wrapped response. `Debug` redacts the token.
@@ -203,6 +224,9 @@ impl fmt::Debug for Auth {
             .field("entity_id", &self.entity_id)
             .field("orphan", &self.orphan)
             .field("token_type", &self.token_type)
+            .field("bound_cidrs", &self.bound_cidrs)
+            .field("no_default_policy", &self.no_default_policy)
+            .field("alias", &self.alias.as_ref().map(|a| &a.name))
             .finish()
     }
 }

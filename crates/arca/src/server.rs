@@ -174,6 +174,9 @@ fn registry() -> BackendRegistry {
     for (name, factory) in arca_engines::builtin_secrets() {
         r.secrets.insert(name.to_string(), factory);
     }
+    for (name, factory) in arca_auth::builtin_auth() {
+        r.auth.insert(name.to_string(), factory);
+    }
     r
 }
 
