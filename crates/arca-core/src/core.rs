@@ -4,6 +4,7 @@
 //! they serve, never the Core. The expiration manager (leases) is one of them; the audit
 //! broker and the identity store join here as further subsystems.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +21,8 @@ pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::mount_store::{MountStore, SingletonBuilder};
-use crate::mounts::TableKind;
+use crate::lockout::Lockout;
+use crate::mounts::{TableKind, UserLockoutConfig};
 use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::NamespaceStore;
 use crate::policy_store::PolicyStore;
@@ -70,6 +72,9 @@ pub struct CoreConfig {
     pub unsafe_allow_api_audit_creation: bool,
     /// Whether devices may take the `prefix` option (`allow_audit_log_prefixing`).
     pub allow_audit_log_prefixing: bool,
+    /// User lockout settings from the config file (`user_lockout "<type>|all" { ... }`), by
+    /// auth method type.
+    pub user_lockouts: HashMap<String, UserLockoutConfig>,
 }
 
 impl CoreConfig {
@@ -90,6 +95,7 @@ impl CoreConfig {
             audit_devices: Vec::new(),
             unsafe_allow_api_audit_creation: false,
             allow_audit_log_prefixing: false,
+            user_lockouts: HashMap::new(),
         }
     }
 }
@@ -113,6 +119,8 @@ pub(crate) struct Inner {
     pub(crate) wrapping: Arc<Wrapping>,
     /// Audit devices: every request and response is logged through them, fail closed.
     pub(crate) audit: Arc<AuditBroker>,
+    /// Failed logins and locked users.
+    pub(crate) lockout: Arc<Lockout>,
     /// The namespaces.
     pub(crate) namespaces: Arc<NamespaceStore>,
     /// The seals of namespaces that have one of their own.
@@ -191,7 +199,11 @@ impl Core {
                 plugin_directory: config.plugin_directory.clone(),
             },
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
-            Arc::new(BarrierView::new(barrier, "audit/")),
+            Arc::new(BarrierView::new(barrier.clone(), "audit/")),
+        ));
+        let lockout = Arc::new(Lockout::new(
+            Arc::new(BarrierView::new(barrier, "")),
+            config.user_lockouts.clone(),
         ));
         let inner = Arc::new(Inner {
             config,
@@ -204,6 +216,7 @@ impl Core {
             leases,
             wrapping,
             audit,
+            lockout,
             namespaces,
             seals,
         });
@@ -438,6 +451,7 @@ impl Lifecycle for Core {
         self.inner.tokens.teardown();
         self.inner.policies.teardown();
         self.inner.wrapping.teardown();
+        self.inner.lockout.clear();
         self.inner.catalog.clear();
         self.inner.namespaces.teardown();
         self.inner.seals.teardown();
@@ -458,6 +472,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         audit: inner.audit.clone(),
         namespaces: inner.namespaces.clone(),
         seals: inner.seals.clone(),
+        lockout: inner.lockout.clone(),
     }
 }
 

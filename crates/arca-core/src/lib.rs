@@ -7,6 +7,8 @@ mod backend_boundary;
 pub mod catalog;
 mod core;
 pub mod leases;
+mod lockout;
+mod login;
 mod mount_store;
 pub mod mounts;
 pub mod namespace_seals;

@@ -55,6 +55,39 @@ pub struct MountConfig {
     /// Token type for auth mounts (`default-service`, ...).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub token_type: String,
+    /// User lockout settings tuned on an auth mount (`user_lockout_config`); `None` until
+    /// tuned. Zero values fall back to the server's (or OpenBao's defaults).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_lockout_config: Option<UserLockoutConfig>,
+}
+
+/// An auth mount's user lockout settings, as OpenBao's `UserLockoutConfig`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserLockoutConfig {
+    /// Failed logins that lock the alias (0: the server's).
+    #[serde(default)]
+    pub lockout_threshold: u64,
+    /// Seconds an alias stays locked (0: the server's).
+    #[serde(default)]
+    pub lockout_duration: u64,
+    /// Seconds after the last failure when the count starts again (0: the server's).
+    #[serde(default)]
+    pub lockout_counter_reset: u64,
+    /// Lockout off for this mount.
+    #[serde(default)]
+    pub disable_lockout: bool,
+}
+
+impl UserLockoutConfig {
+    /// The `user_lockout_*` keys OpenBao shows for it.
+    pub fn to_api_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "user_lockout_counter_reset_duration": self.lockout_counter_reset,
+            "user_lockout_threshold": self.lockout_threshold,
+            "user_lockout_duration": self.lockout_duration,
+            "user_lockout_disable": self.disable_lockout,
+        })
+    }
 }
 
 /// One mount.
@@ -231,6 +264,9 @@ impl MountEntry {
             }
             if !self.config.token_type.is_empty() {
                 c.insert("token_type".into(), json!(self.config.token_type));
+            }
+            if let Some(u) = &self.config.user_lockout_config {
+                c.insert("user_lockout_config".into(), u.to_api_json());
             }
         }
         let mut v = json!({

@@ -10,6 +10,10 @@ use arca_sdk::{LogicalError, Operation, Request, Response};
 use crate::audit::AuditRecord;
 use crate::backend_boundary;
 use crate::core::Core;
+use crate::leases::ttl::TtlLimits;
+use crate::lockout;
+use crate::login;
+use crate::mounts::MountEntry;
 use crate::namespaces::{Namespace, NamespaceStore};
 use crate::token_store::TokenEntry;
 use crate::token_use::TokenUse;
@@ -293,6 +297,26 @@ impl Core {
             }
         }
 
+        // User lockout around a login: the method names the alias first, and a locked alias
+        // is refused before the method runs (OpenBao's `handleLoginRequest`).
+        let mount_point = mount_path.get(ns.path.len()..).unwrap_or("");
+        let login_user = if unauthenticated
+            && matches!(req.operation, Operation::Update | Operation::Create)
+            && mount_point.starts_with("auth/")
+        {
+            match Box::pin(self.lockout_check(&handle.backend, &mount, &ns, &req)).await {
+                Ok(user) => user,
+                Err(e) => {
+                    if let Some(used) = token_use {
+                        Box::pin(used.finish()).await?;
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+
         let mount_type = mount.kind.clone();
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
@@ -306,13 +330,33 @@ impl Core {
             );
             // Leases for a secret with a TTL (tokens get theirs where they are minted).
             // Registered before a last use revokes the token, so its revocation takes them too.
-            if let Err(e) = self
+            let mut after = self
                 .inner
                 .leases
                 .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
-                .await
+                .await;
+            // A login's answer: the core mints its token.
+            let mount_point = mount_path.get(ns.path.len()..).unwrap_or("");
+            if after.is_ok()
+                && r.auth.is_some()
+                && mount_point.starts_with("auth/")
+                && mount.kind != "token"
             {
+                after = Box::pin(self.issue_login_token(mount_point, &rel, &mount, &ns, r)).await;
+            }
+            if let Err(e) = after {
                 result = Err(e);
+            }
+        }
+        if let Some((user, settings)) = &login_user {
+            match &result {
+                Err(LogicalError::InvalidCredentials(_)) => {
+                    if let Err(e) = self.inner.lockout.failed(user, *settings).await {
+                        result = Err(e);
+                    }
+                }
+                Ok(Some(r)) if r.auth.is_some() => self.inner.lockout.succeeded(user),
+                _ => {}
             }
         }
         if let Some(used) = token_use {
@@ -333,6 +377,59 @@ impl Core {
             resp = Some(Box::pin(self.inner.wrapping.wrap_response(wrap, r)).await?);
         }
         Ok(resp)
+    }
+
+    /// Before a login on a mount lockout applies to: asks the method for the alias
+    /// (`AliasLookahead`) and refuses a locked one with `permission denied`. Says which alias
+    /// to count, or `None` when lockout does not apply or the method names none.
+    async fn lockout_check(
+        &self,
+        backend: &Arc<dyn arca_sdk::Backend>,
+        mount: &MountEntry,
+        ns: &Namespace,
+        req: &Request,
+    ) -> Result<Option<(lockout::LoginUser, lockout::Settings)>, LogicalError> {
+        let Some(settings) = self.inner.lockout.settings(mount) else {
+            return Ok(None);
+        };
+        let mut ahead = req.clone();
+        ahead.operation = Operation::AliasLookahead;
+        let alias = match backend.handle_request(ahead).await {
+            Ok(Some(r)) => r.auth.and_then(|a| a.alias).map(|a| a.name),
+            _ => None,
+        };
+        let Some(alias) = alias.filter(|a| !a.is_empty()) else {
+            return Ok(None);
+        };
+        let user = lockout::LoginUser {
+            mount_accessor: mount.accessor.clone(),
+            alias,
+            ns_prefix: ns.storage_prefix(),
+        };
+        if self.inner.lockout.is_locked(&user, settings).await? {
+            return Err(LogicalError::PermissionDenied);
+        }
+        Ok(Some((user, settings)))
+    }
+
+    /// Mints the token of a login on the auth mount `mount_point` (inside `ns`).
+    async fn issue_login_token(
+        &self,
+        mount_point: &str,
+        rel: &str,
+        mount: &MountEntry,
+        ns: &Namespace,
+        resp: &mut Response,
+    ) -> Result<(), LogicalError> {
+        let path = format!("{mount_point}{rel}");
+        let site = login::LoginSite {
+            mount_point,
+            path: &path,
+            mount,
+            limits: TtlLimits::of_mount(mount, self.inner.mounts.system_ttls()),
+            namespace_id: &ns.id,
+        };
+        login::issue_token(&self.inner.tokens, &self.inner.leases, site, resp).await
     }
 
     /// The answer for a path no mount serves. As in Vault, the token and its ACL are checked
@@ -365,11 +462,17 @@ impl Core {
         if token.is_empty() {
             return Err(LogicalError::PermissionDenied);
         }
-        self.inner
+        let entry = self
+            .inner
             .tokens
             .lookup(token)
             .await?
-            .ok_or(LogicalError::PermissionDenied)
+            .ok_or(LogicalError::PermissionDenied)?;
+        // A token bound to CIDR blocks is refused from anywhere else, as an unknown one.
+        if !entry.usable_from(req.connection.as_ref().map(|c| c.remote_addr.as_str())) {
+            return Err(LogicalError::PermissionDenied);
+        }
+        Ok(entry)
     }
 
     /// The namespace `entry` belongs to, when the request's namespace `ns` is it or lies

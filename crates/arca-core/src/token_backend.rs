@@ -92,6 +92,9 @@ pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>, ns: &Namespace) -> V
         if !e.role.is_empty() {
             m.insert("role".into(), json!(e.role));
         }
+        if !e.bound_cidrs.is_empty() {
+            m.insert("bound_cidrs".into(), json!(e.bound_cidrs));
+        }
         if e.last_renewal_time > 0 {
             m.insert("last_renewal_time".into(), json!(e.last_renewal_time));
             m.insert("last_renewal".into(), json!(iso(e.last_renewal_time)));
@@ -552,6 +555,9 @@ impl TokenBackend {
             return Err(LogicalError::bad_request("lease is not renewable"));
         }
         let increment = duration_secs(&req.data, "increment")?.unwrap_or(0);
+        if !e.path.starts_with("auth/token/") {
+            return self.renew_login(req, e, shown_token, increment).await;
+        }
         let mut max = e.explicit_max_ttl;
         let mut period = e.period;
         if !e.role.is_empty() {
@@ -588,6 +594,100 @@ impl TokenBackend {
         let next = self.tokens.update(next).await?;
         self.leases.token_renewed(&next).await?;
         let mut r = auth_response(shown_token, &next, ttl, true, period, max);
+        r.warnings = warnings;
+        Ok(Some(r))
+    }
+
+    /// Renews the token of a login, as OpenBao's `RenewToken`: its lease's stored auth goes
+    /// back to the auth method that issued it (`Renew` with the auth), whose answer sets the
+    /// new TTL within that mount's limits.
+    async fn renew_login(
+        &self,
+        req: &Request,
+        e: Arc<TokenEntry>,
+        shown_token: &str,
+        increment: u64,
+    ) -> Result<Option<Response>, LogicalError> {
+        let lease_id = crate::leases::token_lease_id(&e);
+        let Some(le) = self.leases.entry(&lease_id).await? else {
+            return Err(LogicalError::bad_request("invalid lease ID"));
+        };
+        let (Some(stored), Some(mounts)) = (le.auth.clone(), self.mounts.upgrade()) else {
+            return Err(LogicalError::bad_request("lease is not renewable"));
+        };
+        let ns_path = self
+            .namespaces
+            .by_id(&e.namespace_id)
+            .map(|ns| ns.path.clone())
+            .unwrap_or_default();
+        let Some((mount_path, route)) = mounts.router().route(&format!("{ns_path}{}", le.path))
+        else {
+            return Err(LogicalError::bad_request(format!(
+                "failed to renew entry: no handler for route \"{}\"",
+                le.path
+            )));
+        };
+        let mount = route.mount.load_full();
+        let mut auth = stored;
+        auth.lease.increment = Duration::from_secs(increment);
+        auth.lease.issue_time = Some(iso(e.creation_time));
+        let mut renew = Request::new(Operation::Renew, le.rel_path.clone());
+        renew.id.clone_from(&req.id);
+        renew.auth = Some(auth);
+        renew.connection.clone_from(&req.connection);
+        renew.storage = Some(route.storage.clone());
+        renew.mount_point = mount_path
+            .strip_prefix(&ns_path)
+            .unwrap_or(&mount_path)
+            .to_string();
+        renew.mount_type = mount.kind.clone();
+        renew.mount_accessor = mount.accessor.clone();
+        renew.namespace_id = e.namespace_id.clone();
+        let handle = route.backend.load_full();
+        let answered = match handle.backend.handle_request(renew).await {
+            Ok(r) => r,
+            Err(LogicalError::BadRequest(m)) => return Err(LogicalError::BadRequest(m)),
+            Err(err) => {
+                return Err(LogicalError::bad_request(format!(
+                    "failed to renew entry: {err}"
+                )));
+            }
+        };
+        let Some(mut auth) = answered.and_then(|r| r.auth) else {
+            return Ok(None);
+        };
+        let limits = TtlLimits::of_mount(&mount, mounts.system_ttls());
+        let now = now_unix();
+        let (ttl, warnings) = calculate_ttl(
+            limits,
+            TtlAsk {
+                increment,
+                backend_ttl: auth.lease.ttl.as_secs(),
+                period: auth.period.as_secs(),
+                backend_max_ttl: auth.lease.max_ttl.as_secs(),
+                explicit_max_ttl: auth.explicit_max_ttl.as_secs(),
+                start: e.creation_time,
+                now,
+            },
+        )?;
+        auth.lease.ttl = Duration::from_secs(ttl);
+        auth.client_token = Zeroizing::new(String::new());
+        let mut next = (*e).clone();
+        next.ttl = ttl;
+        next.last_renewal_time = now;
+        let next = self.tokens.update(next).await?;
+        self.leases.login_renewed(&next, &auth).await?;
+        let mut r = auth_response(
+            shown_token,
+            &next,
+            ttl,
+            auth.lease.renewable,
+            auth.period.as_secs(),
+            auth.explicit_max_ttl.as_secs(),
+        );
+        if let Some(a) = r.auth.as_mut() {
+            a.orphan = true;
+        }
         r.warnings = warnings;
         Ok(Some(r))
     }

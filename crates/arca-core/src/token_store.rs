@@ -100,6 +100,9 @@ pub struct TokenEntry {
     /// The id of the namespace the token was created in (`root`).
     #[serde(default = "root_namespace_id")]
     pub namespace_id: String,
+    /// CIDR blocks the token may be used from (go-sockaddr's text); empty for anywhere.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bound_cidrs: Vec<String>,
 }
 
 fn root_namespace_id() -> String {
@@ -155,6 +158,15 @@ impl TokenEntry {
     /// Whether the token carries the root policy.
     pub fn is_root(&self) -> bool {
         self.policies.iter().any(|p| p == "root")
+    }
+
+    /// Whether a client at `remote_addr` may use the token (its bound CIDR blocks).
+    pub fn usable_from(&self, remote_addr: Option<&str>) -> bool {
+        // As OpenBao: the blocks bind every token but a non-expiring root token.
+        self.bound_cidrs.is_empty()
+            || self.ttl == 0
+            || remote_addr
+                .is_some_and(|a| arca_sdk::cidr::remote_addr_is_ok(a, &self.bound_cidrs))
     }
 
     /// Whether this is a batch token.

@@ -38,6 +38,10 @@ pub struct LeaseEntry {
     /// A token lease: whether the token is renewable.
     #[serde(default)]
     pub token_renewable: bool,
+    /// A login's token lease: the auth its method answered (no client token), handed back to
+    /// the method when the token is renewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<arca_sdk::Auth>,
     /// The id hash of the token that obtained a secret lease (the token index); empty when
     /// none (orphan batch tokens, unauthenticated paths).
     #[serde(default)]
@@ -63,6 +67,7 @@ impl std::fmt::Debug for LeaseEntry {
             .field("mount_path", &self.mount_path)
             .field("secret", &self.secret)
             .field("data", &self.data.as_ref().map(KeysOnly::new))
+            .field("auth", &self.auth)
             .field("token_hash", &Redacted)
             .field("client_token_hash", &Redacted)
             .field("issue_time", &self.issue_time)

@@ -428,6 +428,28 @@ impl ExpirationManager {
     /// revoked when it expires; a root token without TTL gets a lease that never expires (as
     /// OpenBao lists it). Batch tokens and other tokens without TTL get none.
     pub async fn register_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        self.register_token_lease(entry, None).await
+    }
+
+    /// Gives a login's service token its lease (`<login path>/<id hash>`) on the auth mount
+    /// that issued it, keeping the method's `auth` (without the token) for renewals.
+    pub async fn register_login(
+        &self,
+        entry: &TokenEntry,
+        mount_path: &str,
+        auth: &arca_sdk::Auth,
+    ) -> Result<(), LogicalError> {
+        let mut kept = auth.clone();
+        kept.client_token = zeroize::Zeroizing::new(String::new());
+        self.register_token_lease(entry, Some((mount_path, kept)))
+            .await
+    }
+
+    async fn register_token_lease(
+        &self,
+        entry: &TokenEntry,
+        login: Option<(&str, arca_sdk::Auth)>,
+    ) -> Result<(), LogicalError> {
         let expire_s = match entry.expire_time() {
             Some(t) => t,
             None if entry.is_root() => 0,
@@ -442,7 +464,11 @@ impl ExpirationManager {
             .by_id(&entry.namespace_id)
             .map(|ns| ns.path.clone())
             .unwrap_or_default();
-        let mount_path = format!("{ns_path}auth/token/");
+        let (mount_rel, auth) = match login {
+            Some((m, auth)) => (m.to_string(), Some(auth)),
+            None => ("auth/token/".to_string(), None),
+        };
+        let mount_path = format!("{ns_path}{mount_rel}");
         let accessor = self
             .mounts
             .upgrade()
@@ -456,12 +482,13 @@ impl ExpirationManager {
         let le = LeaseEntry {
             version: entry::LEASE_ENTRY_VERSION,
             lease_id: id.clone(),
-            rel_path: path.strip_prefix("auth/token/").unwrap_or("").to_string(),
+            rel_path: path.strip_prefix(&mount_rel).unwrap_or("").to_string(),
             path,
             mount_path,
             mount_accessor: accessor,
             token_hash: entry.id_hash.clone(),
             token_renewable: entry.renewable,
+            auth,
             issue_time: now_ms(),
             expire_time: expire_s * 1000,
             ..LeaseEntry::default()
@@ -487,6 +514,32 @@ impl ExpirationManager {
         le.token_renewable = entry.renewable;
         self.persist(&le).await?;
         self.schedule(&id, le.expire_time);
+        Ok(())
+    }
+
+    /// Moves a login token's lease to its new expiry and keeps the auth its method answered
+    /// to the renewal.
+    pub(crate) async fn login_renewed(
+        &self,
+        entry: &TokenEntry,
+        auth: &arca_sdk::Auth,
+    ) -> Result<(), LogicalError> {
+        let id = token_lease_id(entry);
+        let Some(mut le) = self.load(&id).await? else {
+            return Err(LogicalError::bad_request("invalid lease ID"));
+        };
+        let mut kept = auth.clone();
+        kept.client_token = zeroize::Zeroizing::new(String::new());
+        le.auth = Some(kept);
+        le.token_renewable = entry.renewable && auth.lease.renewable;
+        le.last_renewal = now_ms();
+        if let Some(expire_s) = entry.expire_time() {
+            le.expire_time = expire_s * 1000;
+        }
+        self.persist(&le).await?;
+        if le.expire_time > 0 {
+            self.schedule(&id, le.expire_time);
+        }
         Ok(())
     }
 

@@ -95,7 +95,19 @@ pub(crate) enum Endpoint {
     NamespaceUnlock(String),
     /// `namespaces/<name>/seal-status|seal|unseal` (the second field names which).
     NamespaceSeal(String, &'static str),
+    /// `locked-users`: the aliases user lockout holds (READ, `mount_accessor` optional).
+    LockedUsers,
+    /// `locked-users/<mount accessor>/unlock/<alias>`.
+    LockedUserUnlock(String, String),
 }
+
+/// `sys/locked-users`'s fields.
+const LOCKED_USERS_FIELDS: &[(&str, FieldType)] = &[("mount_accessor", FieldType::String)];
+/// `sys/locked-users/<accessor>/unlock/<alias>`'s fields (both from the URL).
+const LOCKED_USER_UNLOCK_FIELDS: &[(&str, FieldType)] = &[
+    ("mount_accessor", FieldType::String),
+    ("alias_identifier", FieldType::String),
+];
 
 /// `sys/namespaces/<name>`'s fields (`path` is the URL's).
 const NAMESPACE_FIELDS: &[(&str, FieldType)] = &[
@@ -159,6 +171,7 @@ impl Endpoint {
             "plugins/catalog" => E::PluginsCatalog,
             "plugins/reload/backend" => E::PluginsReloadBackend,
             "plugins/reload/backend/status" => E::PluginsReloadStatus,
+            "locked-users" => E::LockedUsers,
             "wrapping/wrap" => E::WrappingWrap,
             "wrapping/unwrap" => E::WrappingUnwrap,
             "wrapping/lookup" => E::WrappingLookup,
@@ -185,6 +198,13 @@ impl Endpoint {
                         }
                     }
                     return Some(E::Namespace(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("locked-users/")
+                    && let Some((accessor, alias)) = rest.split_once("/unlock/")
+                    && !accessor.is_empty()
+                    && !alias.is_empty()
+                {
+                    return Some(E::LockedUserUnlock(accessor.to_string(), alias.to_string()));
                 }
                 if let Some(rest) = p.strip_prefix("audit/") {
                     return Some(E::AuditDevice(rest.to_string()));
@@ -371,6 +391,8 @@ impl Endpoint {
             | E::Audit
             | E::AuditedHeaders => &[],
             E::Namespaces => &[],
+            E::LockedUsers => LOCKED_USERS_FIELDS,
+            E::LockedUserUnlock(..) => LOCKED_USER_UNLOCK_FIELDS,
             E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
             E::NamespaceSeal(..) => &[],
             E::Namespace(_) => NAMESPACE_FIELDS,

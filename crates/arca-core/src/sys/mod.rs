@@ -5,6 +5,7 @@ mod audit;
 mod endpoint;
 mod health;
 mod leases;
+mod locked_users;
 mod mounts;
 mod namespaces;
 
@@ -28,6 +29,7 @@ use serde_json::{Value, json};
 use crate::audit::AuditBroker;
 use crate::catalog::Catalog;
 use crate::leases::ExpirationManager;
+use crate::lockout::Lockout;
 use crate::mount_store::MountStore;
 use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::{Namespace, NamespaceStore};
@@ -63,6 +65,8 @@ pub(crate) struct SystemDeps {
     pub(crate) namespaces: Arc<NamespaceStore>,
     /// `sys/namespaces/<p>/seal|unseal|seal-status`.
     pub(crate) seals: Arc<NamespaceSeals>,
+    /// `sys/locked-users*`.
+    pub(crate) lockout: Arc<Lockout>,
 }
 
 /// The `sys/` backend.
@@ -683,6 +687,9 @@ impl SystemBackend {
                 | E::NamespaceSeal(..)),
                 op,
             ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
+            (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
+                locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
+            }
             (E::Health | E::SealStatus | E::Init | E::Unseal, _) => {
                 Err(LogicalError::UnsupportedOperation)
             }

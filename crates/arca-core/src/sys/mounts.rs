@@ -331,7 +331,8 @@ async fn enable(
         ));
     }
     if kind == TableKind::Auth {
-        entry.config.token_type = str_field(&config_in, "token_type").unwrap_or_default();
+        entry.config.token_type =
+            auth_token_type(&str_field(&config_in, "token_type").unwrap_or_default())?;
     }
 
     entry.set_namespace(ns);
@@ -451,6 +452,9 @@ fn read_tune(
         if !e.config.token_type.is_empty() {
             m.insert("token_type".into(), json!(e.config.token_type));
         }
+        if let Some(Value::Object(u)) = e.config.user_lockout_config.as_ref().map(|u| u.to_api_json()) {
+            m.extend(u);
+        }
         if !e.config.passthrough_request_headers.is_empty() {
             m.insert(
                 "passthrough_request_headers".into(),
@@ -548,11 +552,17 @@ async fn tune(
                 "'token_type' can only be modified on auth mounts",
             ));
         }
-        n.config.token_type = v;
+        if n.kind == "token" || n.kind == "ns_token" {
+            return Err(LogicalError::bad_request(
+                "'token_type' cannot be set for 'token' or 'ns_token' auth mounts",
+            ));
+        }
+        n.config.token_type = auth_token_type(&v)?;
     }
     if let Some(v) = str_field(d, "plugin_version") {
         n.plugin_version = v;
     }
+    tune_user_lockout(&mut n, d)?;
     let mut rebuild = false;
     if let Some(opts) = options_map(d.get("options"))? {
         let mut merged = n.options.clone().unwrap_or_default();
@@ -772,4 +782,82 @@ async fn ui_mount(
         m.insert("path".into(), json!(e.rel_route_path()));
     }
     data(v)
+}
+
+/// `user_lockout_config` of a tune (OpenBao's): only on `userpass`, `approle` and `ldap`
+/// mounts; each of `lockout_threshold`, `lockout_duration`, `lockout_counter_reset`
+/// (durations, or `system` for the server's) and `lockout_disable` when given.
+fn tune_user_lockout(n: &mut crate::mounts::MountEntry, d: &JsonMap) -> Result<(), LogicalError> {
+    let Some(Value::Object(cfg)) = d.get("user_lockout_config") else {
+        return Ok(());
+    };
+    if cfg.is_empty() {
+        return Ok(());
+    }
+    if !matches!(n.kind.to_lowercase().as_str(), "ldap" | "approle" | "userpass") {
+        return Err(LogicalError::bad_request(format!(
+            "tuning of user lockout configuration for auth type {:?} not allowed",
+            n.kind
+        )));
+    }
+    let text = |k: &str| -> Result<Option<String>, LogicalError> {
+        match cfg.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(x)) => Ok(Some(x.to_string())),
+            Some(_) => Err(LogicalError::bad_request(
+                "unable to convert given user lockout config information",
+            )),
+        }
+    };
+    let secs = |v: &str| -> Result<u64, LogicalError> {
+        if v == "system" {
+            return Ok(0);
+        }
+        arca_sdk::duration::parse_duration_value(&Value::from(v))
+            .map(|d| d.as_secs())
+            .map_err(|e| LogicalError::bad_request(e.to_string()))
+    };
+    let mut u = n.config.user_lockout_config.clone().unwrap_or_default();
+    if let Some(t) = text("lockout_threshold")?.filter(|t| !t.is_empty()) {
+        u.lockout_threshold = t.parse::<u64>().map_err(|e| {
+            LogicalError::bad_request(format!(
+                "unable to parse user lockout threshold: strconv.ParseUint: parsing {t:?}: {}",
+                if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) {
+                    "value out of range"
+                } else {
+                    "invalid syntax"
+                }
+            ))
+        })?;
+    }
+    if let Some(t) = text("lockout_duration")?.filter(|t| !t.is_empty()) {
+        u.lockout_duration = secs(&t)?;
+    }
+    if let Some(t) = text("lockout_counter_reset")?.filter(|t| !t.is_empty()) {
+        u.lockout_counter_reset = secs(&t)?;
+    }
+    match cfg.get("lockout_disable") {
+        None | Some(Value::Null) => {}
+        Some(Value::Bool(b)) => u.disable_lockout = *b,
+        Some(Value::String(s)) if matches!(s.as_str(), "true" | "false") => {
+            u.disable_lockout = s == "true";
+        }
+        Some(_) => {
+            return Err(LogicalError::bad_request(
+                "unable to convert given user lockout config information",
+            ));
+        }
+    }
+    n.config.user_lockout_config = Some(u);
+    Ok(())
+}
+
+/// An auth mount's `token_type` as OpenBao stores it (`""` is `default-service`).
+fn auth_token_type(v: &str) -> Result<String, LogicalError> {
+    match v {
+        "" | "default-service" => Ok("default-service".into()),
+        "default-batch" | "service" | "batch" => Ok(v.to_string()),
+        _ => Err(LogicalError::bad_request("invalid value for 'token_type'")),
+    }
 }

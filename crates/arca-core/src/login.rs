@@ -1,0 +1,177 @@
+//! Logins: what the core does with an auth method's answer (OpenBao's `LoginCreateToken` and
+//! `RegisterAuth`, and the router's token type rule). The method answers an `Auth`; the core
+//! resolves its token type against the mount's tune, prefixes its display name with the
+//! mount, sanitizes its policies, computes its TTL against the mount's limits, mints the token
+//! and gives a service token its lease (the `Auth` kept for renewals, which go back to the
+//! method). User lockout (`lockout.rs`) runs around the same requests.
+
+use std::time::Duration;
+
+use arca_sdk::{LogicalError, Response};
+use zeroize::Zeroizing;
+
+use crate::leases::ExpirationManager;
+use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
+use crate::mounts::MountEntry;
+use crate::token_backend::sanitize_policies;
+use crate::token_store::{TokenEntry, TokenStore, now_unix};
+
+/// Policies no token may be given (OpenBao's `NonAssignablePolicies`).
+const NON_ASSIGNABLE: &[&str] = &["response-wrapping", "control-group"];
+
+/// Where a login happened: the mount and the request, as the namespace sees them.
+pub(crate) struct LoginSite<'a> {
+    /// The auth mount (`auth/userpass/`), inside the namespace.
+    pub mount_point: &'a str,
+    /// The full login path (`auth/userpass/login/alice`), inside the namespace.
+    pub path: &'a str,
+    /// The mount's entry (tuned token type).
+    pub mount: &'a MountEntry,
+    /// The mount's TTL limits.
+    pub limits: TtlLimits,
+    /// The namespace's id.
+    pub namespace_id: &'a str,
+}
+
+/// The token type a login gets: the method's ask against the mount's tuned `token_type`
+/// (OpenBao's router: a tuned `service` or `batch` wins; the defaults decide the rest).
+pub(crate) fn resolve_token_type(asked: &str, tuned: &str) -> &'static str {
+    match tuned {
+        "service" => "service",
+        "batch" => "batch",
+        "default-batch" => match asked {
+            "" | "default" | "default-batch" | "batch" => "batch",
+            _ => "service",
+        },
+        _ => match asked {
+            "" | "default" | "default-service" | "service" => "service",
+            _ => "batch",
+        },
+    }
+}
+
+/// The display name of a login's token: the mount path (without `auth/`, `/` as `-`) before
+/// the method's name, with no trailing `-` (`userpass-alice`, `approle`).
+pub(crate) fn login_display_name(mount_point: &str, name: &str) -> String {
+    let source = mount_point
+        .strip_prefix("auth/")
+        .unwrap_or(mount_point)
+        .replace('/', "-");
+    format!("{source}{name}").trim_end_matches('-').to_string()
+}
+
+/// Mints the token of a login whose answer `resp` carries an `Auth`, and fills the answer's
+/// token, accessor, TTL and policies. Nothing is left behind on failure.
+pub(crate) async fn issue_token(
+    tokens: &TokenStore,
+    leases: &ExpirationManager,
+    site: LoginSite<'_>,
+    resp: &mut Response,
+) -> Result<(), LogicalError> {
+    let Some(auth) = resp.auth.as_mut() else {
+        return Ok(());
+    };
+    let token_type = resolve_token_type(&auth.token_type, &site.mount.config.token_type);
+    auth.token_type = token_type.to_string();
+    auth.display_name = login_display_name(site.mount_point, &auth.display_name);
+    let now = now_unix();
+    let (ttl, warnings) = calculate_ttl(
+        site.limits,
+        TtlAsk {
+            backend_ttl: auth.lease.ttl.as_secs(),
+            period: auth.period.as_secs(),
+            backend_max_ttl: auth.lease.max_ttl.as_secs(),
+            explicit_max_ttl: auth.explicit_max_ttl.as_secs(),
+            start: now,
+            now,
+            ..TtlAsk::default()
+        },
+    )?;
+    let policies = sanitize_policies(&auth.policies, !auth.no_default_policy);
+    for p in &policies {
+        if p == "root" {
+            return Err(LogicalError::bad_request(
+                "auth methods cannot create root tokens",
+            ));
+        }
+        if NON_ASSIGNABLE.contains(&p.as_str()) {
+            return Err(LogicalError::bad_request(format!(
+                "cannot assign policy {p:?}"
+            )));
+        }
+    }
+    if ttl == 0 {
+        tracing::error!("refusing to create a non-root zero TTL token");
+        return Err(LogicalError::internal("internal error"));
+    }
+    let batch = token_type == "batch";
+    let entry = TokenEntry {
+        path: site.path.to_string(),
+        meta: auth
+            .metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        display_name: auth.display_name.clone(),
+        creation_time: now,
+        ttl,
+        num_uses: i64::try_from(auth.num_uses).unwrap_or(i64::MAX),
+        entity_id: auth.entity_id.clone(),
+        bound_cidrs: auth.bound_cidrs.clone(),
+        policies: policies.clone(),
+        namespace_id: site.namespace_id.to_string(),
+        explicit_max_ttl: auth.explicit_max_ttl.as_secs(),
+        period: auth.period.as_secs(),
+        token_type: token_type.to_string(),
+        renewable: auth.lease.renewable && !batch,
+        orphan: true,
+        ..TokenEntry::default()
+    };
+    let (token, entry) = tokens.create(entry, None).await?;
+    auth.lease.ttl = Duration::from_secs(entry.ttl);
+    auth.policies = policies.clone();
+    auth.token_policies = policies;
+    auth.orphan = true;
+    auth.accessor = entry.accessor.clone();
+    auth.lease.issue_time = None;
+    if batch {
+        auth.lease.renewable = false;
+    } else if let Err(e) = leases.register_login(&entry, site.mount_point, auth).await {
+        tracing::error!(path = %site.path, error = %e, "failed to register token lease during login request");
+        if let Err(e) = tokens.revoke_orphan(&entry.id_hash).await {
+            tracing::warn!(error = %e, "failed to clean up token lease during login request");
+        }
+        return Err(LogicalError::internal("internal error"));
+    }
+    auth.client_token = Zeroizing::new(token.to_string());
+    for w in warnings {
+        resp.warn(w);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_type_follows_openbaos_router() {
+        assert_eq!(resolve_token_type("default", ""), "service");
+        assert_eq!(resolve_token_type("default", "default-service"), "service");
+        assert_eq!(resolve_token_type("batch", "default-service"), "batch");
+        assert_eq!(resolve_token_type("default", "default-batch"), "batch");
+        assert_eq!(resolve_token_type("service", "default-batch"), "service");
+        assert_eq!(resolve_token_type("batch", "service"), "service");
+        assert_eq!(resolve_token_type("service", "batch"), "batch");
+    }
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            login_display_name("auth/userpass/", "alice"),
+            "userpass-alice"
+        );
+        assert_eq!(login_display_name("auth/approle/", ""), "approle");
+        assert_eq!(login_display_name("auth/a/b/", "x"), "a-b-x");
+    }
+}
