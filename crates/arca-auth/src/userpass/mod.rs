@@ -155,7 +155,10 @@ fn user_policies_path(shared: &Arc<Shared>) -> PathDef {
             FieldType::CommaStringSlice,
             "Comma-separated list of policies",
         ))
-        .op(Operation::Update, shared_handler(shared, users::update_policies))
+        .op(
+            Operation::Update,
+            shared_handler(shared, users::update_policies),
+        )
         .help("Set the policies of a user.", "")
 }
 
@@ -165,11 +168,14 @@ fn user_password_path(shared: &Arc<Shared>) -> PathDef {
     for f in password_fields() {
         p = p.field(f);
     }
-    p.op(Operation::Update, shared_handler(shared, users::update_password))
-        .help(
-            "Reset the password of a user.",
-            "Give either the password (hashed with bcrypt) or password_hash, not both.",
-        )
+    p.op(
+        Operation::Update,
+        shared_handler(shared, users::update_password),
+    )
+    .help(
+        "Reset the password of a user.",
+        "Give either the password (hashed with bcrypt) or password_hash, not both.",
+    )
 }
 
 fn login_path() -> PathDef {

@@ -36,10 +36,7 @@ pub(super) async fn exists(req: Request, d: FieldData) -> Result<bool, LogicalEr
 pub(super) async fn list(req: Request, d: FieldData) -> Result<Option<Response>, LogicalError> {
     let after = d.get_str("after")?;
     let limit = usize::try_from(d.get_i64("limit")?).unwrap_or(0);
-    let keys = req
-        .storage()?
-        .list_page(USER_PREFIX, &after, limit)
-        .await?;
+    let keys = req.storage()?.list_page(USER_PREFIX, &after, limit).await?;
     if keys.is_empty() {
         return Err(LogicalError::empty_not_found());
     }
