@@ -9,5 +9,8 @@ pub mod userpass;
 
 /// Every builtin auth method, by type name, for the binary's backend registry.
 pub fn builtin_auth() -> Vec<(&'static str, Factory)> {
-    vec![("userpass", userpass::factory()), ("approle", approle::factory())]
+    vec![
+        ("userpass", userpass::factory()),
+        ("approle", approle::factory()),
+    ]
 }
