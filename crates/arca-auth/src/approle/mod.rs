@@ -33,7 +33,7 @@ use arca_sdk::{
 use aws_lc_rs::hmac;
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Mutex, RwLock};
+use tokio::sync::{OnceCell, RwLock};
 use zeroize::Zeroizing;
 
 /// Storage prefix of cluster-wide secret IDs.
@@ -90,7 +90,7 @@ fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
 /// What every handler of a mount shares: its system view, salt, locks and tidy guard.
 pub(crate) struct State {
     system: Arc<dyn SystemView>,
-    salt: Mutex<Option<hmac::Key>>,
+    salt: OnceCell<hmac::Key>,
     role_locks: Vec<RwLock<()>>,
     secret_id_locks: Vec<RwLock<()>>,
     tidy_running: AtomicBool,
@@ -102,7 +102,7 @@ impl State {
     fn new(system: Arc<dyn SystemView>) -> State {
         State {
             system,
-            salt: Mutex::new(None),
+            salt: OnceCell::new(),
             role_locks: (0..LOCK_COUNT).map(|_| RwLock::new(())).collect(),
             secret_id_locks: (0..LOCK_COUNT).map(|_| RwLock::new(())).collect(),
             tidy_running: AtomicBool::new(false),
@@ -130,32 +130,29 @@ impl State {
         &self.secret_id_locks[bucket(secret_id_hmac)]
     }
 
-    /// The mount's salt key, created on first use.
-    async fn salt(&self, s: &dyn Storage) -> Result<hmac::Key, LogicalError> {
-        let mut guard = self.salt.lock().await;
-        if let Some(k) = guard.as_ref() {
-            return Ok(k.clone());
-        }
-        let stored: Option<SaltEntry> = s.get_json(SALT_KEY).await?;
-        let entry = match stored {
-            Some(e) => e,
-            None => {
-                let e = SaltEntry {
-                    salt: Zeroizing::new(uuid::Uuid::new_v4().to_string()),
+    /// The mount's salt key, read or created on first use (once, whatever runs concurrently).
+    async fn salt(&self, s: &dyn Storage) -> Result<&hmac::Key, LogicalError> {
+        self.salt
+            .get_or_try_init(|| async {
+                let entry = match s.get_json::<SaltEntry>(SALT_KEY).await? {
+                    Some(e) => e,
+                    None => {
+                        let e = SaltEntry {
+                            salt: Zeroizing::new(uuid::Uuid::new_v4().to_string()),
+                        };
+                        s.put_json(SALT_KEY, &e).await?;
+                        e
+                    }
                 };
-                s.put_json(SALT_KEY, &e).await?;
-                e
-            }
-        };
-        let key = hmac::Key::new(hmac::HMAC_SHA256, entry.salt.as_bytes());
-        *guard = Some(key.clone());
-        Ok(key)
+                Ok(hmac::Key::new(hmac::HMAC_SHA256, entry.salt.as_bytes()))
+            })
+            .await
     }
 
     /// `value` salted with the mount's salt, as the role ID and accessor indexes key it.
     async fn salted(&self, s: &dyn Storage, value: &str) -> Result<String, LogicalError> {
         let key = self.salt(s).await?;
-        Ok(hex::encode(hmac::sign(&key, value.as_bytes()).as_ref()))
+        Ok(hex::encode(hmac::sign(key, value.as_bytes()).as_ref()))
     }
 }
 

@@ -367,32 +367,22 @@ async fn create_update(
     let mut resp = Response::default();
     let d = adjust_token_type(&st, d, &mut resp);
     role.token.parse_token_fields(&d)?;
-    apply_role_fields(&st, &d, &mut role, creating)?;
+    let previous = apply_role_fields(&st, &d, &mut role, creating)?;
     if role.token.token_max_ttl > st.max_lease_ttl().as_secs() {
         resp.warn("token_max_ttl is greater than the backend mount's maximum TTL value; issued tokens' max TTL value will be truncated");
-    }
-    let previous = std::mem::take(&mut role.role_id);
-    role.role_id = match d.get_given("role_id")? {
-        Some(v) => v.as_str().unwrap_or_default().to_string(),
-        None if creating => uuid::Uuid::new_v4().to_string(),
-        None => previous.clone(),
-    };
-    if role.role_id.is_empty() {
-        return Err(LogicalError::bad_request(
-            "invalid role_id supplied, or failed to generate a role_id",
-        ));
     }
     set_role_entry(&st, s.as_ref(), &role, &previous).await?;
     Ok((!resp.warnings.is_empty()).then_some(resp))
 }
 
-/// The role's own fields of a create/update, in OpenBao's order and with its texts.
+/// The role's own fields of a create/update, in OpenBao's order and with its texts; answers
+/// the role ID the role had before.
 fn apply_role_fields(
     st: &State,
     d: &FieldData,
     role: &mut RoleEntry,
     creating: bool,
-) -> Result<(), LogicalError> {
+) -> Result<String, LogicalError> {
     if let Some(v) = d.get_given("local_secret_ids")? {
         if !creating {
             return Err(LogicalError::bad_request(
@@ -405,6 +395,17 @@ fn apply_role_fields(
     }
     if role.secret_id_prefix.is_empty() {
         role.secret_id_prefix = SECRET_ID_PREFIX.into();
+    }
+    let previous = std::mem::take(&mut role.role_id);
+    role.role_id = match d.get_given("role_id")? {
+        Some(v) => v.as_str().unwrap_or_default().to_string(),
+        None if creating => uuid::Uuid::new_v4().to_string(),
+        None => previous.clone(),
+    };
+    if role.role_id.is_empty() {
+        return Err(LogicalError::bad_request(
+            "invalid role_id supplied, or failed to generate a role_id",
+        ));
     }
     if d.is_set("bind_secret_id") || creating {
         role.bind_secret_id = d.get_bool("bind_secret_id")?;
@@ -445,7 +446,8 @@ fn apply_role_fields(
         &mut role.period,
         &mut role.token.token_period,
     )?;
-    check_period(st, role.period, role.period)
+    check_period(st, role.period, role.period)?;
+    Ok(previous)
 }
 
 /// OpenBao's refusal of a period above the mount's maximum TTL; `shown` is the value its text

@@ -200,6 +200,31 @@ async fn role_create_read_list_delete_as_openbao_shows_them() {
 }
 
 #[tokio::test]
+async fn role_names_are_lower_cased_and_listed_in_pages() {
+    let t = T::new();
+    for name in ["c1", "C2", "b", "d"] {
+        t.create(name, json!({})).await;
+    }
+    let page = t
+        .ok(Operation::List, "role", json!({"after": "c", "limit": 2}))
+        .await;
+    assert_eq!(page, json!({"keys": ["c1", "c2"]}));
+    let (sid, _) = t.secret("C2", json!({})).await;
+    let auth = t.login(&t.role_id("c2").await, &sid).await.unwrap();
+    assert_eq!(
+        auth.metadata.get("role_name").map(String::as_str),
+        Some("c2")
+    );
+    assert_eq!(auth.internal_data.get("role_name"), Some(&json!("c2")));
+    assert_eq!(
+        t.ok(Operation::List, "role/C2/secret-id", json!({})).await["keys"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+}
+
+#[tokio::test]
 async fn role_writes_follow_openbao_rules_and_texts() {
     let t = T::new();
     t.create(
