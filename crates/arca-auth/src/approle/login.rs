@@ -36,6 +36,7 @@ pub(super) fn path(st: &Arc<State>) -> PathDef {
         )
         .op(Operation::Update, op(st, login))
         .op(Operation::AliasLookahead, op(st, alias_lookahead))
+        .op(Operation::ResolveRole, op(st, resolve_role))
         .help(
             "Issue a token based on the credentials supplied",
             "While the credential 'role_id' is required at all times, other credentials required depends on the properties App role to which the 'role_id' belongs to.",
@@ -70,6 +71,38 @@ async fn alias_lookahead(
     }))
 }
 
+/// The role a login names (`{"role": <name>}`), credentials unchecked beyond the role ID.
+async fn resolve_role(
+    st: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let role = role_of_login(&st, &req, &d).await?;
+    let mut data = arca_sdk::JsonMap::new();
+    data.insert("role".into(), json!(role.name));
+    Ok(Some(Response::with_data(data)))
+}
+
+/// The role whose role ID a login gives, with OpenBao's texts when there is none.
+async fn role_of_login(
+    st: &State,
+    req: &Request,
+    d: &FieldData,
+) -> Result<RoleEntry, LogicalError> {
+    let role_id = role_id_of(d)?;
+    if role_id.is_empty() {
+        return Err(LogicalError::bad_request("missing role_id"));
+    }
+    let s = req.storage()?;
+    let Some(index) = role_id_entry(st, s.as_ref(), &role_id).await? else {
+        return Err(LogicalError::bad_request(INVALID));
+    };
+    let _guard = st.role_lock(&index.name).read().await;
+    role_entry(s.as_ref(), &index.name)
+        .await?
+        .ok_or_else(|| LogicalError::bad_request(INVALID))
+}
+
 fn remote_addr(req: &Request) -> String {
     req.connection
         .as_ref()
@@ -82,21 +115,8 @@ async fn login(
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
-    let role_id = role_id_of(&d)?;
-    if role_id.is_empty() {
-        return Err(LogicalError::bad_request("missing role_id"));
-    }
+    let role = role_of_login(&st, &req, &d).await?;
     let s = req.storage()?.clone();
-    let Some(index) = role_id_entry(&st, s.as_ref(), &role_id).await? else {
-        return Err(LogicalError::bad_request(INVALID));
-    };
-    let role = {
-        let _guard = st.role_lock(&index.name).read().await;
-        role_entry(s.as_ref(), &index.name).await?
-    };
-    let Some(role) = role else {
-        return Err(LogicalError::bad_request(INVALID));
-    };
     let remote = remote_addr(&req);
     let mut metadata = HashMap::new();
     let mut token_cidrs = None;

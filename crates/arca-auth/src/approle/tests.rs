@@ -1141,6 +1141,36 @@ async fn alias_lookahead_answers_the_role_id_without_checking() {
 }
 
 #[tokio::test]
+async fn resolve_role_names_the_role_of_a_role_id() {
+    let t = T::new();
+    t.create("Web", json!({})).await;
+    let req = t.request(
+        Operation::ResolveRole,
+        "login",
+        json!({"role_id": t.role_id("web").await}),
+        "",
+    );
+    let d =
+        t.b.handle_request(req)
+            .await
+            .unwrap()
+            .unwrap()
+            .data
+            .unwrap();
+    assert_eq!(d["role"], "web");
+    let req = t.request(
+        Operation::ResolveRole,
+        "login",
+        json!({"role_id": "nope"}),
+        "",
+    );
+    assert_eq!(
+        t.b.handle_request(req).await.unwrap_err(),
+        LogicalError::bad_request("invalid role or secret ID")
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_role_deletes_its_secret_ids() {
     let t = T::new();
     t.create("r", json!({})).await;
