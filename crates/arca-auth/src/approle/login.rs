@@ -77,7 +77,7 @@ async fn resolve_role(
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
-    let role = role_of_login(&st, &req, &d).await?;
+    let role = role_of_login(&st, &req, &d).await.map_err(unwrapped)?;
     let mut data = arca_sdk::JsonMap::new();
     data.insert("role".into(), json!(role.name));
     Ok(Some(Response::with_data(data)))
@@ -110,7 +110,24 @@ fn remote_addr(req: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// A login's failures inside the server reach the client as the bare text with a 500:
+/// OpenBao's core does not wrap a login's errors as it wraps other requests'.
+fn unwrapped(e: LogicalError) -> LogicalError {
+    match e {
+        LogicalError::Internal(m) => LogicalError::from_status(500, m),
+        other => other,
+    }
+}
+
 async fn login(
+    st: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    login_checked(st, req, d).await.map_err(unwrapped)
+}
+
+async fn login_checked(
     st: Arc<State>,
     req: Request,
     d: FieldData,

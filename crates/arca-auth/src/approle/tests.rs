@@ -843,6 +843,48 @@ async fn login_checks_in_openbao_order_and_answers_an_auth() {
         t.login(&rid, "bad").await.unwrap_err(),
         LogicalError::invalid_credentials("invalid role or secret ID")
     );
+    // A login's internal failure is a bare 500, unlike other paths' (observed).
+    let e = t.login(&rid, &"a".repeat(4097)).await.unwrap_err();
+    assert_eq!(
+        wire(&e),
+        (
+            500,
+            vec![
+                "failed to create HMAC of secret_id: value is longer than maximum of 4096 bytes"
+                    .into()
+            ]
+        )
+    );
+    let e = t
+        .err(
+            Operation::Update,
+            "role/r/secret-id/lookup",
+            json!({"secret_id": "a".repeat(4097)}),
+        )
+        .await;
+    assert_eq!(
+        wire(&e),
+        (
+            500,
+            multi("failed to create HMAC of secret_id: value is longer than maximum of 4096 bytes")
+        )
+    );
+    let e = t
+        .err(
+            Operation::Update,
+            "role/r/custom-secret-id",
+            json!({"secret_id": "a".repeat(4097)}),
+        )
+        .await;
+    assert_eq!(
+        wire(&e),
+        (
+            500,
+            multi(
+                "failed to store secret_id: failed to create HMAC of secret ID: value is longer than maximum of 4096 bytes"
+            )
+        )
+    );
     let auth = t.login(&format!(" {rid} "), &sid).await.unwrap();
     assert_eq!(
         auth.metadata.get("role_name").map(String::as_str),
