@@ -1183,6 +1183,29 @@ async fn alias_lookahead_answers_the_role_id_without_checking() {
 }
 
 #[tokio::test]
+async fn a_secret_id_whose_accessor_is_gone_is_revoked_on_sight() {
+    let t = T::new();
+    t.create("r", json!({})).await;
+    let rid = t.role_id("r").await;
+    let (a, _) = t.secret("r", json!({})).await;
+    let (b, _) = t.secret("r", json!({})).await;
+    for key in t.keys_under("accessor/").await {
+        t.s.delete(&key).await.unwrap();
+    }
+    let e = t.login(&rid, &a).await.unwrap_err();
+    assert_eq!(e, LogicalError::bad_request("invalid role or secret ID"));
+    let e = t
+        .err(
+            Operation::Update,
+            "role/r/secret-id/lookup",
+            json!({"secret_id": b}),
+        )
+        .await;
+    assert_eq!(e, LogicalError::bad_request("invalid secret id"));
+    assert!(t.keys_under("secret_id/").await.is_empty());
+}
+
+#[tokio::test]
 async fn resolve_role_names_the_role_of_a_role_id() {
     let t = T::new();
     t.create("Web", json!({})).await;
