@@ -188,6 +188,62 @@ pub const SYS_HEALTH: Workload = Workload {
     audited: false,
 };
 
+/// userpass login of one user (bcrypt at OpenBao's cost dominates; issue 15). Each login
+/// mints a token with a one-hour lease.
+const USERPASS_LOGIN: Workload = Workload {
+    name: "userpass-login",
+    method: post,
+    path: |_, _| "auth/userpass/login/bench".into(),
+    body: |_, _| Some(r#"{"password":"correct horse battery staple"}"#.into()),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/auth/userpass",
+            body: r#"{"type":"userpass"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/userpass/users/bench",
+            body: r#"{"password":"correct horse battery staple","token_policies":"default","token_ttl":"1h"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// AppRole login with a role ID and a (custom) secret ID without a use limit (issue 15).
+const APPROLE_LOGIN: Workload = Workload {
+    name: "approle-login",
+    method: post,
+    path: |_, _| "auth/approle/login".into(),
+    body: |_, _| Some(r#"{"role_id":"bench-role-id","secret_id":"bench-secret-id"}"#.into()),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/auth/approle",
+            body: r#"{"type":"approle"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/approle/role/bench",
+            body: r#"{"role_id":"bench-role-id","token_policies":"default","token_ttl":"1h"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/approle/role/bench/custom-secret-id",
+            body: r#"{"secret_id":"bench-secret-id"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -230,6 +286,8 @@ pub const WORKLOADS: &[Workload] = &[
         audited: false,
     },
     SYS_HEALTH,
+    USERPASS_LOGIN,
+    APPROLE_LOGIN,
     Workload {
         name: "token-create-revoke",
         method: post,

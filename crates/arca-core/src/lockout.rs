@@ -147,7 +147,10 @@ impl Lockout {
         let now = now();
         let f = {
             let mut map = self.failures.lock();
-            let f = map.entry(user.clone()).or_insert(Failures { count: 0, last: now });
+            let f = map.entry(user.clone()).or_insert(Failures {
+                count: 0,
+                last: now,
+            });
             if f.count > 0 && now > f.last.saturating_add(s.counter_reset) {
                 f.count = 0;
             }

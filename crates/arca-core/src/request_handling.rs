@@ -380,8 +380,9 @@ impl Core {
     }
 
     /// Before a login on a mount lockout applies to: asks the method for the alias
-    /// (`AliasLookahead`) and refuses a locked one with `permission denied`. Says which alias
-    /// to count, or `None` when lockout does not apply or the method names none.
+    /// (`AliasLookahead`; its error is the answer) and refuses a locked one with `permission
+    /// denied`. Says which alias to count, or `None` when lockout does not apply or the method
+    /// names none.
     async fn lockout_check(
         &self,
         backend: &Arc<dyn arca_sdk::Backend>,
@@ -394,10 +395,13 @@ impl Core {
         };
         let mut ahead = req.clone();
         ahead.operation = Operation::AliasLookahead;
-        let alias = match backend.handle_request(ahead).await {
-            Ok(Some(r)) => r.auth.and_then(|a| a.alias).map(|a| a.name),
-            _ => None,
-        };
+        // The method's own refusal of the request (OpenBao: `missing role_id`) is the answer.
+        let alias = backend
+            .handle_request(ahead)
+            .await?
+            .and_then(|r| r.auth)
+            .and_then(|a| a.alias)
+            .map(|a| a.name);
         let Some(alias) = alias.filter(|a| !a.is_empty()) else {
             return Ok(None);
         };

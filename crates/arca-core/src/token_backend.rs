@@ -646,12 +646,15 @@ impl TokenBackend {
         let handle = route.backend.load_full();
         let answered = match handle.backend.handle_request(renew).await {
             Ok(r) => r,
+            // OpenBao's `renewAuthEntry`: an error response passes as it is; an error is
+            // `failed to renew entry: <it>`.
             Err(LogicalError::BadRequest(m)) => return Err(LogicalError::BadRequest(m)),
-            Err(err) => {
-                return Err(LogicalError::bad_request(format!(
-                    "failed to renew entry: {err}"
+            Err(LogicalError::Internal(m)) => {
+                return Err(LogicalError::internal(format!(
+                    "failed to renew entry: {m}"
                 )));
             }
+            Err(err) => return Err(err),
         };
         let Some(mut auth) = answered.and_then(|r| r.auth) else {
             return Ok(None);

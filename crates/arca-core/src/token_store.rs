@@ -165,8 +165,7 @@ impl TokenEntry {
         // As OpenBao: the blocks bind every token but a non-expiring root token.
         self.bound_cidrs.is_empty()
             || self.ttl == 0
-            || remote_addr
-                .is_some_and(|a| arca_sdk::cidr::remote_addr_is_ok(a, &self.bound_cidrs))
+            || remote_addr.is_some_and(|a| arca_sdk::cidr::remote_addr_is_ok(a, &self.bound_cidrs))
     }
 
     /// Whether this is a batch token.

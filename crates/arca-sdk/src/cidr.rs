@@ -57,9 +57,10 @@ impl Cidr {
             (IpAddr::V6(a), IpAddr::V6(b)) => {
                 masked(u128::from(*a), *prefix, 128) == masked(u128::from(b), *prefix, 128)
             }
-            (IpAddr::V4(a), IpAddr::V6(b)) => b
-                .to_ipv4_mapped()
-                .is_some_and(|b| masked(u32::from(*a).into(), *prefix, 32) == masked(u32::from(b).into(), *prefix, 32)),
+            (IpAddr::V4(a), IpAddr::V6(b)) => b.to_ipv4_mapped().is_some_and(|b| {
+                masked(u32::from(*a).into(), *prefix, 32)
+                    == masked(u32::from(b).into(), *prefix, 32)
+            }),
             (IpAddr::V6(_), IpAddr::V4(_)) => false,
         }
     }

@@ -44,7 +44,7 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         s if s.is_empty() => format!("{method}/"),
         s => s,
     };
-    if !matches!(method.as_str(), "token" | "userpass" | "ldap") {
+    if !matches!(method.as_str(), "token" | "userpass" | "ldap" | "approle") {
         let text = wrap_with_padding(
             &format!(
                 "Unknown auth method: {method}. Use \"arca auth list\" to see the complete list of auth methods. Additionally, some auth methods are only available via the HTTP API."
@@ -70,6 +70,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     };
     let result = if method == "token" {
         token_auth(ctx, &client, &config)
+    } else if method == "approle" {
+        let client = client.with_token("");
+        approle_auth(ctx, &client, &config, path.trim_matches('/'))
     } else {
         let client = client.with_token("");
         password_auth(ctx, &client, &config, path.trim_matches('/'))
@@ -216,6 +219,34 @@ fn password_auth(
     };
     let body = json!({ "password": password.as_str() });
     let path = format!("auth/{mount}/login/{username}");
+    ctx.block_on(client.write(&path, Some(body)))
+        .map_err(|e| Zeroizing::new(e.to_string()))?
+        .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
+}
+
+/// The AppRole method (an Arca addition: `bao login` has no handler for it):
+/// `PUT auth/<mount>/login` with `role_id` and, when given, `secret_id` (a role without
+/// `bind_secret_id` needs none).
+fn approle_auth(
+    ctx: &mut Ctx<'_, '_>,
+    client: &arca_api::Client,
+    config: &Map<String, Value>,
+    default_mount: &str,
+) -> Result<Secret, Zeroizing<String>> {
+    let mount = config
+        .get("mount")
+        .and_then(Value::as_str)
+        .unwrap_or(default_mount)
+        .trim_matches('/')
+        .to_string();
+    let Some(role_id) = config.get("role_id").and_then(Value::as_str) else {
+        return Err(Zeroizing::new("'role_id' must be specified".into()));
+    };
+    let mut body = json!({ "role_id": role_id });
+    if let Some(secret_id) = config.get("secret_id").and_then(Value::as_str) {
+        body["secret_id"] = Value::from(secret_id);
+    }
+    let path = format!("auth/{mount}/login");
     ctx.block_on(client.write(&path, Some(body)))
         .map_err(|e| Zeroizing::new(e.to_string()))?
         .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))

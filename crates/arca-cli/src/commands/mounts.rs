@@ -10,13 +10,14 @@ use super::{check_range, flag_error, group_usage};
 use crate::ctx::Ctx;
 use crate::duration;
 use crate::flags::{
-    FORMAT, HTTP, Kind, Parsed, Spec, duration_flag, flag, int_flag, map_flag, slice_flag,
+    FORMAT, FlagError, HTTP, Kind, Parsed, Spec, duration_flag, flag, int_flag, map_flag,
+    slice_flag,
 };
 use crate::output::{Format, go_value, header_table};
 
 const SECRETS_USAGE: &str = "Usage: arca secrets <subcommand> [options] [args]\n\n  This command groups subcommands for interacting with secrets engines.\n\nSubcommands:\n    disable    Disable a secrets engine\n    enable     Enable a secrets engine\n    list       List enabled secrets engines\n    move       Move a secrets engine to a new path\n    tune       Tune a secrets engine configuration";
 
-const AUTH_USAGE: &str = "Usage: arca auth <subcommand> [options] [args]\n\n  This command groups subcommands for interacting with auth methods.\n\nSubcommands:\n    disable    Disables an auth method\n    enable     Enables a new auth method\n    list       Lists enabled auth methods\n    tune       Tunes an auth method configuration";
+const AUTH_USAGE: &str = "Usage: arca auth <subcommand> [options] [args]\n\n  This command groups subcommands for interacting with auth methods.\n\nSubcommands:\n    disable    Disables an auth method\n    enable     Enables a new auth method\n    list       Lists enabled auth methods\n    move       Move an auth method to a new path\n    tune       Tunes an auth method configuration";
 
 /// Secrets engines or auth methods.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -52,6 +53,7 @@ pub fn auth(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "disable" => disable(ctx, rest, Table::Auth),
         "list" => list(ctx, rest, Table::Auth),
         "tune" => tune(ctx, rest, Table::Auth),
+        "move" => move_any(ctx, rest, Table::Auth),
         _ => group_usage(ctx, AUTH_USAGE),
     }
 }
@@ -405,7 +407,13 @@ fn tune(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
         ],
     };
     let (p, _format, client) = or_exit!(setup(ctx, &[HTTP, TUNABLE, extra], args, help));
-    let (config, _) = or_exit!(config_body(ctx, &p, true));
+    let (mut config, _) = or_exit!(config_body(ctx, &p, true));
+    if table == Table::Auth {
+        let lockout = or_exit!(user_lockout_body(ctx, &p));
+        if !lockout.is_empty() {
+            config.insert("user_lockout_config".into(), Value::Object(lockout));
+        }
+    }
     if !check_range(ctx, &p.args, 1, 1) {
         return 1;
     }
@@ -430,13 +438,72 @@ fn tune(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
     }
 }
 
+/// The `-user-lockout-*` flags given, as the tune's `user_lockout_config` (durations as Go
+/// prints them, as OpenBao's CLI sends them).
+fn user_lockout_body(ctx: &mut Ctx<'_, '_>, p: &Parsed) -> Result<Map<String, Value>, i32> {
+    let mut m = Map::new();
+    if p.is_set("user-lockout-threshold") {
+        let t = p.str("user-lockout-threshold");
+        if t.parse::<u64>().is_err() {
+            return Err(flag_error(
+                ctx,
+                &FlagError::Value {
+                    value: t,
+                    name: "user-lockout-threshold".into(),
+                    message: "parse error".into(),
+                },
+            ));
+        }
+        m.insert("lockout_threshold".into(), json!(t));
+    }
+    for (flag_name, key) in [
+        ("user-lockout-duration", "lockout_duration"),
+        (
+            "user-lockout-counter-reset-duration",
+            "lockout_counter_reset",
+        ),
+    ] {
+        if p.is_set(flag_name) {
+            let d = duration_flag(p, flag_name).map_err(|e| flag_error(ctx, &e))?;
+            m.insert(key.into(), json!(duration::go_string(d)));
+        }
+    }
+    if p.is_set("user-lockout-disable") {
+        m.insert(
+            "lockout_disable".into(),
+            json!(p.bool("user-lockout-disable")),
+        );
+    }
+    Ok(m)
+}
+
 fn move_mount(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
-    let help = "Usage: arca secrets move [options] SOURCE DESTINATION\n\n  Moves an existing secrets engine to a new path.";
+    move_any(ctx, args, Table::Secrets)
+}
+
+/// `secrets move` and `auth move`: `sys/remount`, then its status polled until it ends.
+fn move_any(ctx: &mut Ctx<'_, '_>, args: &[String], table: Table) -> i32 {
+    let (help, which) = match table {
+        Table::Secrets => (
+            "Usage: arca secrets move [options] SOURCE DESTINATION\n\n  Moves an existing secrets engine to a new path.",
+            "secrets engine",
+        ),
+        Table::Auth => (
+            "Usage: arca auth move [options] SOURCE DESTINATION\n\n  Moves an existing auth method to a new path.",
+            "auth method",
+        ),
+    };
     let (p, _format, client) = or_exit!(setup(ctx, &[HTTP], args, help));
     if !check_range(ctx, &p.args, 2, 2) {
         return 1;
     }
-    let (from, to) = (mount_path(&p.args[0]), mount_path(&p.args[1]));
+    let (from, to) = match table {
+        Table::Secrets => (mount_path(&p.args[0]), mount_path(&p.args[1])),
+        Table::Auth => (
+            format!("auth/{}", mount_path(&p.args[0])),
+            format!("auth/{}", mount_path(&p.args[1])),
+        ),
+    };
     let body = json!({ "from": from, "to": to });
     let id = match ctx.block_on(client.post("sys/remount", Some(body))) {
         Ok(s) => s
@@ -448,15 +515,15 @@ fn move_mount(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             })
             .unwrap_or_default(),
         Err(e) => {
-            ctx.err(&format!("Error moving secrets engine {from} to {to}: {e}"));
+            ctx.err(&format!("Error moving {which} {from} to {to}: {e}"));
             return 2;
         }
     };
     ctx.out(&format!(
-        "Started moving secrets engine {from} to {to}, with migration ID {id}"
+        "Started moving {which} {from} to {to}, with migration ID {id}"
     ));
     ctx.err(&format!(
-        "Waiting for terminal status in migration of secrets engine {from} to {to}, with migration ID {id}"
+        "Waiting for terminal status in migration of {which} {from} to {to}, with migration ID {id}"
     ));
     let status_path = format!("sys/remount/status/{id}");
     loop {
@@ -472,7 +539,7 @@ fn move_mount(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
                 .unwrap_or_default(),
             Err(e) => {
                 ctx.err(&format!(
-                    "Error checking migration status of secrets engine {from} to {to}: {e}"
+                    "Error checking migration status of {which} {from} to {to}: {e}"
                 ));
                 return 2;
             }
@@ -480,13 +547,13 @@ fn move_mount(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         match status.as_str() {
             "success" => {
                 ctx.out(&format!(
-                    "Success! Finished moving secrets engine {from} to {to}, with migration ID {id}"
+                    "Success! Finished moving {which} {from} to {to}, with migration ID {id}"
                 ));
                 return 0;
             }
             "failure" => {
                 ctx.err(&format!(
-                    "Failure! Error encountered moving secrets engine {from} to {to}, with migration ID {id}"
+                    "Failure! Error encountered moving {which} {from} to {to}, with migration ID {id}"
                 ));
                 return 0;
             }

@@ -23,7 +23,10 @@ pub(super) async fn handle(
             let accessor = str_field(&req.data, "mount_accessor").filter(|a| !a.is_empty());
             list(lockout, namespaces, ns, accessor.as_deref()).await
         }
-        (Endpoint::LockedUserUnlock(mount_accessor, alias), Operation::Update | Operation::Create) => {
+        (
+            Endpoint::LockedUserUnlock(mount_accessor, alias),
+            Operation::Update | Operation::Create,
+        ) => {
             lockout
                 .unlock(&LoginUser {
                     mount_accessor,

@@ -452,7 +452,12 @@ fn read_tune(
         if !e.config.token_type.is_empty() {
             m.insert("token_type".into(), json!(e.config.token_type));
         }
-        if let Some(Value::Object(u)) = e.config.user_lockout_config.as_ref().map(|u| u.to_api_json()) {
+        if let Some(Value::Object(u)) = e
+            .config
+            .user_lockout_config
+            .as_ref()
+            .map(|u| u.to_api_json())
+        {
             m.extend(u);
         }
         if !e.config.passthrough_request_headers.is_empty() {
@@ -794,7 +799,10 @@ fn tune_user_lockout(n: &mut crate::mounts::MountEntry, d: &JsonMap) -> Result<(
     if cfg.is_empty() {
         return Ok(());
     }
-    if !matches!(n.kind.to_lowercase().as_str(), "ldap" | "approle" | "userpass") {
+    if !matches!(
+        n.kind.to_lowercase().as_str(),
+        "ldap" | "approle" | "userpass"
+    ) {
         return Err(LogicalError::bad_request(format!(
             "tuning of user lockout configuration for auth type {:?} not allowed",
             n.kind
