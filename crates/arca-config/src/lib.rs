@@ -37,6 +37,7 @@ mod seal;
 mod server;
 mod storage;
 mod tree;
+mod user_lockout;
 
 pub use arca_sdk::duration::{DurationError, parse_duration};
 pub use audit::AuditDevice;
@@ -49,3 +50,7 @@ pub use load::{load_file, load_files, parse_str};
 pub use seal::{SealStanza, parse_seal_stanzas};
 pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};
 pub use storage::StorageConfig;
+pub use user_lockout::{
+    DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
+    USER_LOCKOUT_TYPES, UserLockout,
+};

@@ -1,6 +1,7 @@
 //! The whole server config: reading the top-level keys of one file, and merging the files of a
 //! config directory.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,6 +12,7 @@ use crate::keys::{TOP_LEVEL_BLOCKS, UNSUPPORTED_TOP_LEVEL};
 use crate::listener::{self, ListenerConfig};
 use crate::storage::{self, StorageConfig};
 use crate::tree::{Entry, Value, blocks_of};
+use crate::user_lockout::{self, UserLockout};
 
 /// Vault's system default lease TTL when the config sets none: 768h (32 days).
 pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(768 * 3600);
@@ -68,8 +70,30 @@ pub struct ServerConfig {
     pub introspection_endpoint: bool,
     /// File to write the server's process id to.
     pub pid_file: Option<PathBuf>,
+    /// The `user_lockout` stanzas, keyed by their lowercased type (`all`, `userpass`,
+    /// `approle`, `ldap`); a later stanza for a type, in the same file or a later one,
+    /// replaces the earlier one whole. Resolve a method's settings with
+    /// [`ServerConfig::user_lockout_for`]. (OpenBao, given several files, resolves each file's
+    /// stanzas against that file's `all` and keeps the first file's stanza for a type; Arca
+    /// lets the later file win, as for its other keys.)
+    pub user_lockouts: BTreeMap<String, UserLockout>,
     /// Keys that were accepted but ignored, one message each, starting with file and line.
     pub warnings: Vec<String>,
+}
+
+impl ServerConfig {
+    /// The user lockout settings for auth method type `mount_type` (`userpass`, ...), every
+    /// field set: its own stanza's values, then the `all` stanza's, then OpenBao's defaults
+    /// (5 failures, 15m lockout, 15m counter reset, lockout on).
+    #[must_use]
+    pub fn user_lockout_for(&self, mount_type: &str) -> UserLockout {
+        let own = self
+            .user_lockouts
+            .get(mount_type)
+            .copied()
+            .unwrap_or_default();
+        own.resolve(self.user_lockouts.get("all"))
+    }
 }
 
 /// The plain-`bool` fields, whose presence a file records so that a later file in a directory
@@ -175,6 +199,11 @@ impl Layer {
                         layer.config.audit_devices.push(device);
                         layer.audit_declared.push(declared);
                     }
+                }
+                "user_lockout" => {
+                    let stanzas =
+                        user_lockout::from_entry(entry, file, &mut layer.config.warnings)?;
+                    layer.config.user_lockouts.extend(stanzas);
                 }
                 _ if UNSUPPORTED_TOP_LEVEL.contains(&key) => {
                     layer.warn(file, entry, "not supported by Arca yet; ignored")
@@ -317,7 +346,8 @@ impl Layer {
     }
 
     /// Applies a later file over this one: scalars it sets override, listeners and audit
-    /// devices append, and its storage stanza replaces this one's.
+    /// devices append, its storage stanza replaces this one's, and each of its `user_lockout`
+    /// stanzas replaces this one's for the same type.
     pub(crate) fn merge(&mut self, later: Layer) {
         let Layer {
             config: l,
@@ -332,6 +362,7 @@ impl Layer {
         }
         c.listeners.extend(l.listeners);
         c.audit_devices.extend(l.audit_devices);
+        c.user_lockouts.extend(l.user_lockouts);
         fn take<T>(slot: &mut Option<T>, value: Option<T>) {
             if value.is_some() {
                 *slot = value;
