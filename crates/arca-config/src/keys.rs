@@ -46,7 +46,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "service_registration",
     "telemetry",
     "unsafe_cross_namespace_identity",
-    "user_lockout",
 ];
 
 /// Top-level keys written as blocks, which may therefore appear more than once.
@@ -131,7 +130,7 @@ mod tests {
         for key in TOP_LEVEL_BLOCKS {
             assert!(
                 UNSUPPORTED_TOP_LEVEL.contains(key)
-                    || ["audit", "backend", "listener", "storage"].contains(key),
+                    || ["audit", "backend", "listener", "storage", "user_lockout"].contains(key),
                 "{key}"
             );
         }

@@ -276,6 +276,7 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.plugin_directory = config.plugin_directory.clone();
     core_config.plugin_runtime = Some(Arc::new(arca_plugin::ExternalPluginRuntime));
     core_config.audit_devices = audit_devices(&config);
+    core_config.user_lockouts = user_lockouts(&config);
     // Unset means refused, as OpenBao (and so in dev mode too, as `bao server -dev`).
     core_config.unsafe_allow_api_audit_creation =
         config.unsafe_allow_api_audit_creation.unwrap_or(false);
@@ -455,6 +456,26 @@ fn audit_devices(config: &ServerConfig) -> Vec<arca_core::ConfigAuditDevice> {
             description: d.description.clone(),
             local: d.local,
             options: d.options.clone(),
+        })
+        .collect()
+}
+
+/// The config's `user_lockout` stanzas by auth method type (`all` too), as the core takes
+/// them: what a stanza leaves unset is 0 / false, which the core reads as "not set".
+fn user_lockouts(
+    config: &ServerConfig,
+) -> std::collections::HashMap<String, arca_core::mounts::UserLockoutConfig> {
+    config
+        .user_lockouts
+        .iter()
+        .map(|(kind, u)| {
+            let c = arca_core::mounts::UserLockoutConfig {
+                lockout_threshold: u.lockout_threshold.unwrap_or(0),
+                lockout_duration: u.lockout_duration.map_or(0, |d| d.as_secs()),
+                lockout_counter_reset: u.lockout_counter_reset.map_or(0, |d| d.as_secs()),
+                disable_lockout: u.disable_lockout.unwrap_or(false),
+            };
+            (kind.clone(), c)
         })
         .collect()
 }

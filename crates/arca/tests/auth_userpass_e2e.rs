@@ -9,7 +9,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use common::{Answer, Server, call, run_arca, run_bao, servers};
+use common::{Answer, Server, call, init_unseal, run_arca, run_bao, servers};
 use serde_json::{Value, json};
 
 async fn ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Answer {
@@ -477,4 +477,37 @@ async fn userpass_end_to_end() {
     cidr_binding(&servers).await;
     timing(&servers[0]).await;
     tokio::task::block_in_place(|| clis(&servers[0]));
+}
+
+/// The config's `user_lockout` stanzas: a type's own stanza over `all`, and a lock that
+/// survives a restart (it is stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_user_lockout_and_restart() {
+    let extra = "user_lockout \"all\" {\n  lockout_threshold = 9\n  lockout_duration = \"1h\"\n}\nuser_lockout \"userpass\" {\n  lockout_threshold = 1\n}\n";
+    let s = Server::with_config_extra(None, extra);
+    let (key, root) = init_unseal(&s).await;
+    let as_root = |method: &'static str, path: &'static str, body: Value| {
+        let s = &s;
+        let root = root.clone();
+        async move {
+            let a = call(s, method, path, Some(&root), Some(body)).await;
+            assert!(a.status < 300, "{path}: {} {}", a.status, a.body);
+        }
+    };
+    as_root("POST", "sys/auth/userpass", json!({"type": "userpass"})).await;
+    as_root(
+        "POST",
+        "auth/userpass/users/erin",
+        json!({"password": "pw"}),
+    )
+    .await;
+    assert_eq!(login(&s, "userpass", "erin", "bad").await.status, 400);
+    let locked = login(&s, "userpass", "erin", "pw").await;
+    assert_eq!(locked.status, 403, "{}", locked.body);
+    assert_eq!(locked.body["errors"], json!(["permission denied"]));
+    // Restarted over the same storage: still locked (the 1h of `all` applies).
+    let dir = s.stop();
+    let s = Server::with_config_extra(dir, extra);
+    common::unseal(&s, &key).await;
+    assert_eq!(login(&s, "userpass", "erin", "pw").await.status, 403);
 }
