@@ -1,5 +1,6 @@
 //! Every bcrypt operation of the method, each run with `spawn_blocking` (a cost-10 hash takes
-//! tens of milliseconds of CPU, which must not stall the async runtime).
+//! tens of milliseconds of CPU, which must not stall the async runtime), at most one per core
+//! at a time.
 //!
 //! Length rule: Go's bcrypt, which OpenBao uses, refuses to hash more than 72 bytes and hashes
 //! a password of up to 72 bytes in full. The `bcrypt` crate's non-truncating calls refuse 72
@@ -149,9 +150,24 @@ fn dummy_hash() -> Result<&'static str, LogicalError> {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, LogicalError> {
-    tokio::task::spawn_blocking(f)
+    // At most one bcrypt per core at a time: more only share the cores and lengthen each.
+    static POOL: OnceLock<std::sync::Arc<tokio::sync::Semaphore>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        std::sync::Arc::new(tokio::sync::Semaphore::new(cores))
+    });
+    let permit = pool
+        .clone()
+        .acquire_owned()
         .await
-        .map_err(|e| LogicalError::internal(format!("bcrypt task failed: {e}")))
+        .map_err(|e| LogicalError::internal(format!("bcrypt pool closed: {e}")))?;
+    tokio::task::spawn_blocking(move || {
+        let out = f();
+        drop(permit);
+        out
+    })
+    .await
+    .map_err(|e| LogicalError::internal(format!("bcrypt task failed: {e}")))
 }
 
 #[cfg(test)]
