@@ -46,18 +46,6 @@ impl TokenType {
         }
     }
 
-    /// The type named `s` as `token_type` accepts it (`""` is `default`).
-    pub fn parse(s: &str) -> Option<TokenType> {
-        Some(match s {
-            "" | "default" => TokenType::Default,
-            "service" => TokenType::Service,
-            "batch" => TokenType::Batch,
-            "default-service" => TokenType::DefaultService,
-            "default-batch" => TokenType::DefaultBatch,
-            _ => return None,
-        })
-    }
-
     fn is_batch(self) -> bool {
         matches!(self, TokenType::Batch | TokenType::DefaultBatch)
     }
@@ -88,20 +76,6 @@ pub struct TokenParams {
     /// Bind the token to the address the login came from.
     pub token_strictly_bind_ip: bool,
 }
-
-/// The names [`token_fields`] declares.
-pub const TOKEN_FIELD_NAMES: &[&str] = &[
-    "token_bound_cidrs",
-    "token_explicit_max_ttl",
-    "token_max_ttl",
-    "token_no_default_policy",
-    "token_num_uses",
-    "token_period",
-    "token_policies",
-    "token_type",
-    "token_ttl",
-    "token_strictly_bind_ip",
-];
 
 /// The schema of the token fields, to add to a role's or user's path.
 pub fn token_fields() -> Vec<Field> {

@@ -83,16 +83,7 @@ async fn setup(s: &Server) {
         Some(json!({"type": "userpass"})),
     )
     .await;
-    ok(
-        s,
-        "POST",
-        "auth/userpass/users/alice",
-        Some(
-            json!({"password": "pw", "token_policies": "a,b", "token_ttl": "1h",
-                    "token_max_ttl": "2h"}),
-        ),
-    )
-    .await;
+    setup_user(s).await;
 }
 
 /// Login, the token's fields, renewal through the method, and the errors.
