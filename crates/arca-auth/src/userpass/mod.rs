@@ -3,9 +3,11 @@
 //! user logs in at `login/<name>` with their password.
 //!
 //! Layout: [`entry`] is the stored user record, [`password`] every bcrypt operation (always off
-//! the async runtime), [`users`] the management endpoints and [`login`] the login, its alias
+//! the async runtime; a check runs [`eksblowfish`], over [`blowfish_init`]), [`users`] the management endpoints and [`login`] the login, its alias
 //! look-ahead and the renewal of the tokens it issues.
 
+mod blowfish_init;
+mod eksblowfish;
 mod entry;
 mod login;
 mod password;

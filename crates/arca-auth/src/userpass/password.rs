@@ -11,6 +11,8 @@
 use std::sync::OnceLock;
 
 use arca_sdk::LogicalError;
+
+use super::eksblowfish;
 use zeroize::Zeroizing;
 
 /// The cost of every hash this method makes: Go's `bcrypt.DefaultCost`.
@@ -128,7 +130,7 @@ pub(super) async fn verify(
         };
         let fits = password.len() <= MAX_PASSWORD_BYTES;
         let candidate = if fits { password.as_str() } else { "" };
-        let matched = bcrypt::verify(candidate, hash).unwrap_or(false);
+        let matched = eksblowfish::verify(candidate.as_bytes(), hash);
         Ok(matched && real && fits)
     })
     .await?
