@@ -222,8 +222,9 @@ impl PluginLauncher {
             && p.multiplexed
             && p.usable()
         {
-            // The file must still be what the catalog says, as for a launch.
-            self.check_sha256().await?;
+            // Nothing is executed, so the file is not hashed again here (OpenBao does not
+            // either): the core's catalog checks it before every mount, and a new process
+            // below is checked right before exec.
             tracing::debug!(plugin = %p.name, pid = ?p.pid(), "mount joins the shared plugin process");
             return Ok(p);
         }

@@ -2,9 +2,9 @@
 //! mounted at its name, as OpenBao's dev mode registers them (Arca also mounts them).
 //!
 //! Each binary must be started once to learn whether it is a secrets engine or an auth method.
-//! Those probes run concurrently (each on its own task, the checksum off the runtime); their
-//! results are then taken in file-name order, so the plugins are registered and mounted in the
-//! same order, and the first failing plugin gives the same error, as a one-by-one start did.
+//! Those probes run concurrently (each on its own task, the checksum off the runtime), and so do
+//! the registrations and mounts that follow; of several failures, the one reported is the
+//! first in file-name order, as a one-by-one start reported it.
 //! A probe's process is kept until its plugin is mounted: a multiplexing plugin's mount then
 //! joins that process instead of starting a second one.
 
@@ -77,18 +77,19 @@ async fn probe(dir: PathBuf, path: PathBuf) -> Result<Option<Probed>> {
     }))
 }
 
-/// Probes every plugin in `dir` concurrently, then registers and mounts each in name order.
+/// Probes every plugin in `dir` concurrently, then registers and mounts them all
+/// concurrently; the error reported is the first in name order.
 pub(crate) async fn register_and_mount(core: &Core, dir: &Path, root_token: &str) -> Result<()> {
     let probes: Vec<_> = plugin_files(dir)?
         .into_iter()
         .map(|path| tokio::spawn(probe(dir.to_path_buf(), path)))
         .collect();
-    let mut done = Vec::new();
+    let mut probed = Vec::new();
     let mut result = Ok(());
     for handle in probes {
-        let probed = match handle.await {
-            Ok(Ok(Some(p))) => p,
-            Ok(Ok(None)) => continue,
+        match handle.await {
+            Ok(Ok(Some(p))) => probed.push(p),
+            Ok(Ok(None)) => {}
             Ok(Err(e)) => {
                 result = Err(e);
                 break;
@@ -97,16 +98,19 @@ pub(crate) async fn register_and_mount(core: &Core, dir: &Path, root_token: &str
                 result = Err(anyhow!("dev plugin probe failed: {e}"));
                 break;
             }
-        };
-        let mounted = register_one(core, &probed, root_token).await;
-        done.push(probed.probe);
-        if let Err(e) = mounted {
-            result = Err(e);
-            break;
         }
+    }
+    if result.is_ok() {
+        // Each registration and mount hashes the binary again and starts a mount session:
+        // one after another they were most of a five-plugin start.
+        let mounted =
+            futures::future::join_all(probed.iter().map(|p| register_one(core, p, root_token)))
+                .await;
+        result = mounted.into_iter().collect::<Result<Vec<()>>>().map(drop);
     }
     // The probes' own sessions end in the background: a mount that shares a probe's process
     // keeps it running; another probe's process is stopped.
+    let done: Vec<_> = probed.into_iter().map(|p| p.probe).collect();
     tokio::spawn(async move {
         for probe in done {
             arca_sdk::Backend::cleanup(probe.as_ref()).await;
