@@ -90,7 +90,19 @@ pub(crate) fn passthrough_headers(
 /// a client token, lease id or wrapping token a backend other than the core's own wrote: the
 /// core mints those. Of a backend's `wrap_info` only the TTL stands: a request to be wrapped.
 pub(crate) fn screen_response(route_path: &str, allowed_headers: &[String], resp: &mut Response) {
+    // A raw response keeps the `Cache-Control` it sets (OpenBao's `HTTPCacheControlHeader`).
+    let cache_control = if resp.raw.is_some() {
+        resp.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("cache-control"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+    } else {
+        None
+    };
     resp.headers = filtered(std::mem::take(&mut resp.headers), allowed_headers, &[]);
+    if let Some((k, v)) = cache_control {
+        resp.headers.insert(k, v);
+    }
     if mints_tokens(route_path) {
         return;
     }

@@ -125,6 +125,8 @@ pub(crate) struct Inner {
     pub(crate) namespaces: Arc<NamespaceStore>,
     /// The seals of namespaces that have one of their own.
     pub(crate) seals: Arc<NamespaceSeals>,
+    /// Identity tokens: `identity/oidc/` keys, roles and signed JWTs.
+    pub(crate) identity_tokens: Arc<crate::identity_tokens::IdentityTokens>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -205,6 +207,7 @@ impl Core {
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
         ));
+        let identity_tokens = crate::identity_tokens::IdentityTokens::new(config.api_addr.clone());
         let inner = Arc::new(Inner {
             config,
             seal,
@@ -219,6 +222,7 @@ impl Core {
             lockout,
             namespaces,
             seals,
+            identity_tokens,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -476,6 +480,24 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
     }
 }
 
+/// The `identity/` backend: for now the identity-token paths (`oidc/`).
+fn identity_backend(
+    tokens: &Arc<crate::identity_tokens::IdentityTokens>,
+) -> arca_sdk::framework::FrameworkBackend {
+    let mut b = arca_sdk::framework::FrameworkBackend::new(
+        arca_sdk::BackendType::Logical,
+        "The identity store: entities, groups and identity tokens.",
+    )
+    .special_paths(arca_sdk::SpecialPaths {
+        unauthenticated: vec![crate::identity_tokens::UNAUTHENTICATED.into()],
+        ..arca_sdk::SpecialPaths::default()
+    });
+    for p in tokens.paths() {
+        b = b.path(p);
+    }
+    b
+}
+
 /// Builds the core's own backends, each handed only the subsystems it serves. The mount
 /// table is held weakly: it owns the routes that own these backends.
 fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
@@ -485,8 +507,10 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
     let leases = inner.leases.clone();
     let policies = inner.policies.clone();
     let mounts = Arc::downgrade(&inner.mounts);
+    let identity_tokens = inner.identity_tokens.clone();
     Arc::new(move |table, kind| -> Option<Arc<dyn Backend>> {
         match (table, kind) {
+            (TableKind::Mounts, "identity") => Some(Arc::new(identity_backend(&identity_tokens))),
             (TableKind::Mounts, "system") => Some(Arc::new(SystemBackend::new(deps.clone()))),
             (TableKind::Auth, "token") => Some(Arc::new(TokenBackend::new(
                 tokens.clone(),

@@ -87,6 +87,17 @@ pub(crate) fn response(request_id: &str, resp: &Response) -> Answer {
             if let Ok(ct) = HeaderValue::from_str(&raw.content_type) {
                 a.headers_mut().insert(CONTENT_TYPE, ct);
             }
+            // A raw response may say how long it can be cached (OpenBao's
+            // `HTTPCacheControlHeader`: the OIDC discovery document and key set).
+            if let Some(cc) = resp
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("cache-control"))
+                .and_then(|(_, v)| v.first())
+                .and_then(|v| HeaderValue::from_str(v).ok())
+            {
+                a.headers_mut().insert(CACHE_CONTROL, cc);
+            }
             a
         }
         None => {
@@ -94,7 +105,7 @@ pub(crate) fn response(request_id: &str, resp: &Response) -> Answer {
             json_answer(status, envelope_json(request_id, resp))
         }
     };
-    add_headers(&mut answer, &resp.headers);
+    add_headers(&mut answer, &resp.headers, resp.raw.is_some());
     answer
 }
 
@@ -125,13 +136,17 @@ fn with_common_headers(status: StatusCode, body: Vec<u8>) -> Answer {
 /// Adds the headers the backend answered with (the core has already kept only those the mount
 /// allows). A header the server set itself (`Cache-Control`, `Content-Type`,
 /// `Strict-Transport-Security`, and any listener header) is never replaced nor doubled.
-fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>) {
+fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>, raw: bool) {
     let server_set: Vec<HeaderName> = answer.headers().keys().cloned().collect();
     for (name, values) in extra {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {
             tracing::warn!(header = %name, "dropping a response header with an invalid name");
             continue;
         };
+        if raw && name == CACHE_CONTROL {
+            // Already set from the raw response's own value.
+            continue;
+        }
         if server_set.contains(&name) {
             tracing::warn!(header = %name, "a backend may not replace a server response header");
             continue;

@@ -1,0 +1,260 @@
+//! Identity tokens, as OpenBao 2.7.2 serves them under `identity/oidc/`: the issuer
+//! (`oidc/config`), named signing keys that rotate (`oidc/key/…`), roles that say which key
+//! signs and which claims a template adds (`oidc/role/…`), the signed JWT itself
+//! (`oidc/token/<role>`), its introspection, and the unauthenticated discovery document and
+//! key set (`oidc/.well-known/…`).
+//!
+//! Layout: [`keys`] generates keys and signs and checks JWS; [`named_keys`] the key endpoints,
+//! rotation and expiry of old public keys; [`roles`] the role endpoints; [`tokens`] the token,
+//! introspection and the well-known documents. Everything lives in the identity mount's
+//! storage under OpenBao's keys (`oidc-config`, `oidc_tokens/…`). Rotation is done when keys are
+//! next used (token, key set, introspection), not by a timer.
+
+mod keys;
+mod named_keys;
+mod roles;
+mod tokens;
+
+use std::sync::{Arc, OnceLock};
+
+use arca_sdk::framework::{
+    Field, FieldData, FieldType, OpHandler, PathDef, existence, generic_name_regex, handler,
+};
+use arca_sdk::{LogicalError, Operation, Request, Response};
+use serde_json::json;
+
+use crate::identity_template::{TemplateEntity, TemplateGroup};
+
+/// What identity tokens need to know about an entity: the template data and whether it is
+/// disabled.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct EntityView {
+    /// The entity as templates see it.
+    pub entity: TemplateEntity,
+    /// The groups it is in, directly and through nested groups.
+    pub groups: Vec<TemplateGroup>,
+    /// Whether the entity is disabled.
+    pub disabled: bool,
+}
+
+/// Where identity tokens look entities up (the identity store).
+pub(crate) trait EntitySource: Send + Sync {
+    /// The entity `id`, or `None` when there is no such entity.
+    fn entity_view(&self, id: &str) -> Option<EntityView>;
+}
+
+/// The state the `identity/oidc/` handlers share.
+pub(crate) struct IdentityTokens {
+    /// The server's `api_addr`, the issuer unless `oidc/config` sets one.
+    api_addr: Option<String>,
+    /// Serialises every change to keys and roles (OpenBao's `oidcLock`).
+    lock: tokio::sync::Mutex<()>,
+    /// The identity store, once it is there.
+    entities: OnceLock<Arc<dyn EntitySource>>,
+}
+
+impl IdentityTokens {
+    /// Identity tokens issued under `api_addr` (unless `oidc/config` names an issuer).
+    pub(crate) fn new(api_addr: Option<String>) -> Arc<IdentityTokens> {
+        Arc::new(IdentityTokens {
+            api_addr,
+            lock: tokio::sync::Mutex::new(()),
+            entities: OnceLock::new(),
+        })
+    }
+
+    /// Connects the identity store (once).
+    #[allow(dead_code)] // the identity store connects itself when it lands (issue 16)
+    pub(crate) fn set_entities(&self, source: Arc<dyn EntitySource>) {
+        let _ = self.entities.set(source);
+    }
+
+    fn entity(&self, id: &str) -> Option<EntityView> {
+        self.entities.get().and_then(|s| s.entity_view(id))
+    }
+
+    /// The paths of `identity/oidc/` this module serves (the discovery and key-set paths are
+    /// unauthenticated: see [`UNAUTHENTICATED`]).
+    pub(crate) fn paths(self: &Arc<Self>) -> Vec<PathDef> {
+        vec![
+            config_path(self),
+            named_keys::key_path(self),
+            named_keys::rotate_path(self),
+            named_keys::list_path(),
+            roles::role_path(self),
+            roles::list_path(),
+            tokens::token_path(self),
+            tokens::introspect_path(self),
+            tokens::discovery_path(self),
+            tokens::keys_path(self),
+        ]
+    }
+}
+
+/// The `identity/` paths reachable without a token that belong to this module.
+pub(crate) const UNAUTHENTICATED: &str = "oidc/.well-known/*";
+
+/// Wraps a handler that needs the shared state.
+fn with<F, Fut>(state: &Arc<IdentityTokens>, f: F) -> OpHandler
+where
+    F: Fn(Arc<IdentityTokens>, Request, FieldData) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Option<Response>, LogicalError>> + Send + 'static,
+{
+    let state = Arc::clone(state);
+    handler(move |req, d| f(Arc::clone(&state), req, d))
+}
+
+/// The storage key of the issuer configuration.
+const CONFIG_KEY: &str = "oidc-config";
+
+/// The stored issuer configuration.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+struct Config {
+    #[serde(default)]
+    issuer: String,
+}
+
+impl IdentityTokens {
+    /// The issuer every token names: the configured one or `api_addr`, then
+    /// `/v1/<namespace>identity/oidc`.
+    async fn issuer(&self, req: &Request) -> Result<String, LogicalError> {
+        use arca_sdk::storage::StorageExt;
+        let config: Config = req
+            .storage()?
+            .get_json(CONFIG_KEY)
+            .await?
+            .unwrap_or_default();
+        let base = if config.issuer.is_empty() {
+            self.api_addr.clone().unwrap_or_default()
+        } else {
+            config.issuer
+        };
+        Ok(format!(
+            "{base}/v1/{}identity/oidc",
+            req.namespace_path.trim_start_matches('/')
+        ))
+    }
+}
+
+fn config_path(state: &Arc<IdentityTokens>) -> PathDef {
+    PathDef::new("oidc/config/?")
+        .field(Field::new(
+            "issuer",
+            FieldType::String,
+            "Issuer URL of the tokens: scheme, host and optional port only (empty: api_addr).",
+        ))
+        .op(Operation::Read, handler(read_config))
+        .op(Operation::Update, with(state, write_config))
+        .help(
+            "OIDC configuration for identity tokens.",
+            "The issuer named in every identity token. Empty means the server's api_addr.",
+        )
+}
+
+async fn read_config(req: Request, _d: FieldData) -> Result<Option<Response>, LogicalError> {
+    use arca_sdk::storage::StorageExt;
+    let config: Config = req
+        .storage()?
+        .get_json(CONFIG_KEY)
+        .await?
+        .unwrap_or_default();
+    Ok(Some(Response::with_data(
+        json!({"issuer": config.issuer})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    )))
+}
+
+/// Whether `issuer` is `http(s)://host[:port]` and nothing more (OpenBao's check).
+fn valid_issuer(issuer: &str) -> bool {
+    let Some((scheme, rest)) = issuer.split_once("://") else {
+        return false;
+    };
+    if scheme != "http" && scheme != "https" || rest.is_empty() {
+        return false;
+    }
+    !rest.contains(['/', '?', '#', '@']) && !rest.starts_with(':')
+}
+
+async fn write_config(
+    state: Arc<IdentityTokens>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    use arca_sdk::storage::StorageExt;
+    let Some(issuer) = d.get_given("issuer")? else {
+        return Ok(None);
+    };
+    let issuer = issuer.as_str().unwrap_or_default().to_string();
+    let mut resp = None;
+    if !issuer.is_empty() {
+        if !valid_issuer(&issuer) {
+            return Err(LogicalError::bad_request(
+                "invalid issuer, which must include only a scheme, host, and optional port \
+                 (e.g. https://example.com:8200)",
+            ));
+        }
+        let mut r = Response::default();
+        r.warn(
+            "If \"issuer\" is set explicitly, all tokens must be validated against that \
+             address, including those issued by secondary clusters. Setting issuer to \"\" \
+             will restore the default behavior of using the cluster's api_addr as the issuer.",
+        );
+        resp = Some(r);
+    }
+    let _guard = state.lock.lock().await;
+    req.storage()?
+        .put_json(CONFIG_KEY, &Config { issuer })
+        .await?;
+    Ok(resp)
+}
+
+/// The `name` field of the key and role paths.
+fn name_field(what: &str) -> Field {
+    Field::new("name", FieldType::String, format!("Name of the {what}."))
+}
+
+/// The pattern of a named object under `prefix`.
+fn named(prefix: &str) -> String {
+    format!("{prefix}/{}", generic_name_regex("name"))
+}
+
+/// Whether the named object under `storage_prefix` exists (for create vs update).
+fn exists_under(storage_prefix: &'static str) -> arca_sdk::framework::ExistenceFn {
+    existence(move |req: Request, d: FieldData| async move {
+        let name = d.get_str("name")?;
+        Ok(req
+            .storage()?
+            .get(&format!("{storage_prefix}{name}"))
+            .await?
+            .is_some())
+    })
+}
+
+/// Seconds since the Unix epoch.
+fn now_unix() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_are_scheme_host_and_port_only() {
+        for ok in ["https://x.example", "http://127.0.0.1:8200"] {
+            assert!(valid_issuer(ok), "{ok}");
+        }
+        for bad in [
+            "https://x.example/path",
+            "ftp://x",
+            "x.example",
+            "https://",
+            "https://x?y",
+            "https://u@x",
+        ] {
+            assert!(!valid_issuer(bad), "{bad}");
+        }
+    }
+}

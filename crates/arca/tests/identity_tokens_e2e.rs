@@ -1,0 +1,359 @@
+//! Issue 16, identity tokens (`identity/oidc/`) end to end against the real `arca` binary and
+//! a real OpenBao dev server (one of each for the whole file): the issuer, named keys and their
+//! rotation, roles and their templates, the discovery document and key set, introspection,
+//! and every error OpenBao answers with.
+
+mod common;
+
+use common::{Answer, Server, call, servers};
+use serde_json::{Value, json};
+
+async fn both(servers: &[Server; 2], method: &str, path: &str, body: Option<Value>) -> [Answer; 2] {
+    let a = call(&servers[0], method, path, Some("root"), body.clone()).await;
+    let b = call(&servers[1], method, path, Some("root"), body).await;
+    [a, b]
+}
+
+/// The same status and, for an error, the same `errors` on both servers.
+async fn same(servers: &[Server; 2], method: &str, path: &str, body: Option<Value>) -> Answer {
+    let [a, b] = both(servers, method, path, body.clone()).await;
+    assert_eq!(
+        a.status, b.status,
+        "{method} {path} {body:?}: Arca {} {} / OpenBao {} {}",
+        a.status, a.body, b.status, b.body
+    );
+    if a.status >= 400 {
+        assert_eq!(a.body, b.body, "{method} {path} {body:?}");
+    }
+    a
+}
+
+fn unauthenticated_get(s: &Server, path: &str) -> reqwest::RequestBuilder {
+    common::client().get(s.url(path))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_tokens_as_openbao() {
+    let servers = servers();
+    config(&servers).await;
+    keys_and_errors(&servers).await;
+    roles_and_errors(&servers).await;
+    token_without_entity(&servers).await;
+    well_known(&servers).await;
+    rotation_changes_the_key_set(&servers).await;
+    introspection_errors(&servers).await;
+}
+
+async fn config(servers: &[Server; 2]) {
+    let r = same(servers, "GET", "identity/oidc/config", None).await;
+    assert_eq!(r.body["data"], json!({"issuer": ""}));
+    same(
+        servers,
+        "POST",
+        "identity/oidc/config",
+        Some(json!({"issuer": "https://x.example:8200/path"})),
+    )
+    .await;
+    let [a, b] = both(
+        servers,
+        "POST",
+        "identity/oidc/config",
+        Some(json!({"issuer": "https://x.example:8200"})),
+    )
+    .await;
+    assert_eq!((a.status, b.status), (200, 200));
+    assert_eq!(a.body["warnings"], b.body["warnings"]);
+    let r = same(servers, "GET", "identity/oidc/config", None).await;
+    assert_eq!(r.body["data"], json!({"issuer": "https://x.example:8200"}));
+    same(
+        servers,
+        "POST",
+        "identity/oidc/config",
+        Some(json!({"issuer": ""})),
+    )
+    .await;
+}
+
+async fn keys_and_errors(servers: &[Server; 2]) {
+    let r = same(servers, "LIST", "identity/oidc/key", None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["default"]));
+    let r = same(servers, "GET", "identity/oidc/key/default", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"algorithm": "RS256", "allowed_client_ids": ["*"], "rotation_period": 86400,
+               "verification_ttl": 86400})
+    );
+    for body in [
+        json!({"algorithm": "ES256", "rotation_period": "30s"}),
+        json!({"algorithm": "XX"}),
+        json!({"algorithm": "ES256", "verification_ttl": "20d"}),
+    ] {
+        same(servers, "POST", "identity/oidc/key/k1", Some(body)).await;
+    }
+    same(servers, "GET", "identity/oidc/key/k1", None).await;
+    for (name, alg) in [
+        ("k1", "ES256"),
+        ("k2", "EdDSA"),
+        ("k3", "RS384"),
+        ("k4", "ES512"),
+    ] {
+        let r = same(
+            servers,
+            "POST",
+            &format!("identity/oidc/key/{name}"),
+            Some(json!({"algorithm": alg, "allowed_client_ids": "*"})),
+        )
+        .await;
+        assert_eq!(r.status, 204);
+    }
+    let r = same(servers, "GET", "identity/oidc/key/k2", None).await;
+    assert_eq!(r.body["data"]["algorithm"], json!("EdDSA"));
+    let r = same(servers, "LIST", "identity/oidc/key", None).await;
+    assert_eq!(
+        r.body["data"]["keys"],
+        json!(["default", "k1", "k2", "k3", "k4"])
+    );
+    same(servers, "DELETE", "identity/oidc/key/default", None).await;
+    same(servers, "POST", "identity/oidc/key/nope/rotate", None).await;
+    same(servers, "DELETE", "identity/oidc/key/k4", None).await;
+    same(servers, "GET", "identity/oidc/key/k4", None).await;
+}
+
+async fn roles_and_errors(servers: &[Server; 2]) {
+    for body in [
+        json!({}),
+        json!({"key": "nope"}),
+        json!({"key": "k1", "template": "{\"iss\":1}"}),
+        json!({"key": "k1", "template": "{{bad"}),
+        json!({"key": "k1", "ttl": "100d"}),
+        json!({"key": "k1", "template": "{\"g\":{{identity.groups.names.x.id}}}"}),
+    ] {
+        same(servers, "POST", "identity/oidc/role/r1", Some(body)).await;
+    }
+    // A JSON error names the problem (Go's and serde's texts differ after the prefix).
+    let [a, b] = both(
+        servers,
+        "POST",
+        "identity/oidc/role/r1",
+        Some(json!({"key": "k1", "template": "not json"})),
+    )
+    .await;
+    assert_eq!((a.status, b.status), (400, 400));
+    for x in [&a, &b] {
+        assert!(
+            x.body["errors"][0]
+                .as_str()
+                .unwrap_or_default()
+                .starts_with("error parsing template JSON: "),
+            "{}",
+            x.body
+        );
+    }
+    same(servers, "LIST", "identity/oidc/role", None).await;
+    let template = "{\"n\":{{identity.entity.name}},\"g\":{{identity.entity.groups.names}}}";
+    let r = same(
+        servers,
+        "POST",
+        "identity/oidc/role/r1",
+        Some(json!({"key": "k1", "template": template, "client_id": "cid"})),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = same(servers, "GET", "identity/oidc/role/r1", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"client_id": "cid", "key": "k1", "template": template, "ttl": 86400})
+    );
+    // Without a client ID, one is made: 26 base62 characters.
+    same(
+        servers,
+        "POST",
+        "identity/oidc/role/r2",
+        Some(json!({"key": "default"})),
+    )
+    .await;
+    let r = call(
+        &servers[0],
+        "GET",
+        "identity/oidc/role/r2",
+        Some("root"),
+        None,
+    )
+    .await;
+    let cid = r.body["data"]["client_id"].as_str().unwrap_or_default();
+    assert_eq!(cid.len(), 26, "{cid}");
+    assert!(cid.chars().all(|c| c.is_ascii_alphanumeric()));
+    // A base64 template is stored decoded.
+    let r = same(
+        servers,
+        "POST",
+        "identity/oidc/role/r3",
+        Some(json!({"key": "k2", "template": "eyJhIjoxfQ=="})),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let r = same(servers, "GET", "identity/oidc/role/r3", None).await;
+    assert_eq!(r.body["data"]["template"], json!("{\"a\":1}"));
+    let r = same(servers, "LIST", "identity/oidc/role", None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["r1", "r2", "r3"]));
+    same(servers, "GET", "identity/oidc/role/nope", None).await;
+    // Keys in use are kept; a shorter verification_ttl than a role's TTL is refused.
+    same(servers, "DELETE", "identity/oidc/key/k1", None).await;
+    same(
+        servers,
+        "PUT",
+        "identity/oidc/key/k1",
+        Some(json!({"verification_ttl": "1m"})),
+    )
+    .await;
+    same(
+        servers,
+        "PUT",
+        "identity/oidc/key/k1",
+        Some(json!({"rotation_period": "2h"})),
+    )
+    .await;
+}
+
+async fn token_without_entity(servers: &[Server; 2]) {
+    same(servers, "GET", "identity/oidc/token/r1", None).await;
+    same(servers, "GET", "identity/oidc/token/nope", None).await;
+    same(servers, "POST", "identity/oidc/token/r1", None).await;
+    // A key that no longer lists the role's client ID.
+    same(
+        servers,
+        "PUT",
+        "identity/oidc/key/k3",
+        Some(json!({"allowed_client_ids": "someone-else"})),
+    )
+    .await;
+    same(
+        servers,
+        "POST",
+        "identity/oidc/role/r4",
+        Some(json!({"key": "k3", "client_id": "mine"})),
+    )
+    .await;
+    same(servers, "GET", "identity/oidc/token/r4", None).await;
+}
+
+async fn well_known(servers: &[Server; 2]) {
+    let mut docs = Vec::new();
+    for s in servers {
+        let r = unauthenticated_get(s, "identity/oidc/.well-known/openid-configuration")
+            .send()
+            .await
+            .expect("discovery");
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()
+                .get("cache-control")
+                .and_then(|v| v.to_str().ok()),
+            Some("max-age=3600")
+        );
+        let doc: Value = r.json().await.expect("json");
+        let issuer = format!("{}/v1/identity/oidc", s.addr);
+        assert_eq!(doc["issuer"], json!(issuer));
+        assert_eq!(doc["jwks_uri"], json!(format!("{issuer}/.well-known/keys")));
+        docs.push(doc);
+    }
+    let strip = |d: &Value| {
+        let mut d = d.clone();
+        d["issuer"] = Value::Null;
+        d["jwks_uri"] = Value::Null;
+        d
+    };
+    assert_eq!(strip(&docs[0]), strip(&docs[1]));
+    // The key set holds the keys roles use (k1, k2, default, k3: current and next each).
+    for s in servers {
+        let set = key_set(s).await;
+        assert_eq!(set.len(), 8, "{}: {set:?}", s.addr);
+        let mut algs: Vec<&str> = set.iter().filter_map(|k| k["alg"].as_str()).collect();
+        algs.sort_unstable();
+        assert_eq!(
+            algs,
+            [
+                "ES256", "ES256", "EdDSA", "EdDSA", "RS256", "RS256", "RS384", "RS384"
+            ]
+        );
+        for k in &set {
+            assert_eq!(k["use"], json!("sig"));
+            let fields = match k["kty"].as_str() {
+                Some("EC") => vec!["crv", "x", "y"],
+                Some("OKP") => vec!["crv", "x"],
+                Some("RSA") => vec!["n", "e"],
+                other => panic!("kty {other:?}"),
+            };
+            for f in fields {
+                assert!(k[f].is_string(), "{f} in {k}");
+            }
+        }
+    }
+}
+
+async fn key_set(s: &Server) -> Vec<Value> {
+    let r = unauthenticated_get(s, "identity/oidc/.well-known/keys")
+        .send()
+        .await
+        .expect("keys");
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.expect("json");
+    body["keys"].as_array().cloned().unwrap_or_default()
+}
+
+async fn rotation_changes_the_key_set(servers: &[Server; 2]) {
+    for s in servers {
+        let before: Vec<String> = key_set(s)
+            .await
+            .iter()
+            .filter_map(|k| k["kid"].as_str().map(String::from))
+            .collect();
+        let r = call(
+            s,
+            "POST",
+            "identity/oidc/key/k2/rotate",
+            Some("root"),
+            Some(json!({"verification_ttl": "1h"})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        let after: Vec<String> = key_set(s)
+            .await
+            .iter()
+            .filter_map(|k| k["kid"].as_str().map(String::from))
+            .collect();
+        // The rotated-out key still verifies for an hour: one key more, all old ones kept.
+        assert_eq!(after.len(), before.len() + 1, "{}", s.addr);
+        assert!(before.iter().all(|k| after.contains(k)));
+        // Rotating out with no verification time drops it at once.
+        let r = call(
+            s,
+            "POST",
+            "identity/oidc/key/k2/rotate",
+            Some("root"),
+            Some(json!({"verification_ttl": 0})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+}
+
+async fn introspection_errors(servers: &[Server; 2]) {
+    for body in [json!({"token": "abc"}), json!({})] {
+        for s in servers {
+            let r = common::client()
+                .post(s.url("identity/oidc/introspect"))
+                .header("X-Vault-Token", "root")
+                .json(&body)
+                .send()
+                .await
+                .expect("introspect");
+            assert_eq!(r.status(), 200);
+            let v: Value = r.json().await.expect("json");
+            assert_eq!(
+                v,
+                json!({"active": false, "error": "error parsing token: go-jose/go-jose: compact JWS format must have three parts"})
+            );
+        }
+    }
+}
