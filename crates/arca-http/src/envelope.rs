@@ -190,7 +190,7 @@ mod tests {
     }
 
     #[test]
-    fn backend_headers_never_replace_the_servers() {
+    fn backend_headers_never_replace_the_servers_but_raw_caching() {
         let mut resp = Response::with_data(json!({"a": 1}).as_object().unwrap().clone());
         for (name, value) in [
             ("Cache-Control", "public, max-age=99999"),
@@ -220,6 +220,12 @@ mod tests {
         });
         let answer = response("rid", &resp);
         assert_eq!(answer.headers()[CONTENT_TYPE], "application/pkix-cert");
+        // ...while its Cache-Control is its own to say (OpenBao's `HTTPCacheControlHeader`,
+        // the OIDC discovery document's `max-age=3600`), once.
+        assert_eq!(answer.headers().get_all(CACHE_CONTROL).iter().count(), 1);
+        assert_eq!(answer.headers()[CACHE_CONTROL], "public, max-age=99999");
+        resp.headers.clear();
+        let answer = response("rid", &resp);
         assert_eq!(answer.headers()[CACHE_CONTROL], "no-store");
     }
 
