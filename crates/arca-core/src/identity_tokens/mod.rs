@@ -51,6 +51,9 @@ pub(crate) struct IdentityTokens {
     lock: tokio::sync::Mutex<()>,
     /// The identity store, once it is there.
     entities: OnceLock<Arc<dyn EntitySource>>,
+    /// Per namespace ID: when key upkeep is next due (Unix seconds; absent: now). Keeps the
+    /// storage scan of every key off the path of each token.
+    next_upkeep: parking_lot::Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl IdentityTokens {
@@ -60,6 +63,7 @@ impl IdentityTokens {
             api_addr,
             lock: tokio::sync::Mutex::new(()),
             entities: OnceLock::new(),
+            next_upkeep: parking_lot::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -67,6 +71,28 @@ impl IdentityTokens {
     #[allow(dead_code)] // the identity store connects itself when it lands (issue 16)
     pub(crate) fn set_entities(&self, source: Arc<dyn EntitySource>) {
         let _ = self.entities.set(source);
+    }
+
+    /// Runs the key upkeep of the request's namespace when it is due; says when it is next
+    /// due.
+    async fn upkeep_if_due(&self, req: &Request) -> Result<i64, LogicalError> {
+        let now = now_unix();
+        if let Some(&next) = self.next_upkeep.lock().get(&req.namespace_id)
+            && next > now
+        {
+            return Ok(next);
+        }
+        let _guard = self.lock.lock().await;
+        let next = named_keys::upkeep(req.storage()?.as_ref()).await?;
+        self.next_upkeep
+            .lock()
+            .insert(req.namespace_id.clone(), next);
+        Ok(next)
+    }
+
+    /// Keys changed in the request's namespace: the next use runs the upkeep.
+    fn keys_changed(&self, req: &Request) {
+        self.next_upkeep.lock().remove(&req.namespace_id);
     }
 
     fn entity(&self, id: &str) -> Option<EntityView> {

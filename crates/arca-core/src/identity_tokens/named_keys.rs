@@ -151,9 +151,11 @@ pub(super) async fn ensure_default_signing(storage: &dyn Storage) -> Result<(), 
 }
 
 /// Rotates every key whose rotation is due, drops expired ring entries and deletes public
-/// keys no ring holds. Runs under the module's lock.
-pub(super) async fn upkeep(storage: &dyn Storage) -> Result<(), LogicalError> {
+/// keys no ring holds; says when the next rotation or expiry falls (Unix seconds, at most a day
+/// ahead). Runs under the module's lock.
+pub(super) async fn upkeep(storage: &dyn Storage) -> Result<i64, LogicalError> {
     let now = now_unix();
+    let mut soonest = now + DAY as i64;
     let mut used = BTreeSet::new();
     for name in storage.list(KEY_PREFIX).await? {
         let Some(mut key) = load(storage, &name).await? else {
@@ -170,6 +172,12 @@ pub(super) async fn upkeep(storage: &dyn Storage) -> Result<(), LogicalError> {
             .retain(|e| e.expire_at == 0 || e.expire_at >= now);
         changed |= key.key_ring.len() != before;
         used.extend(key.key_ring.iter().map(|e| e.kid.clone()));
+        if key.signing_key.is_some() && key.next_rotation > 0 {
+            soonest = soonest.min(key.next_rotation);
+        }
+        for e in key.key_ring.iter().filter(|e| e.expire_at > 0) {
+            soonest = soonest.min(e.expire_at + 1);
+        }
         if changed {
             save(storage, &name, &key).await?;
         }
@@ -179,26 +187,7 @@ pub(super) async fn upkeep(storage: &dyn Storage) -> Result<(), LogicalError> {
             storage.delete(&format!("{PUBLIC_PREFIX}{kid}")).await?;
         }
     }
-    Ok(())
-}
-
-/// Seconds until the soonest rotation or expiry of a key (for the key set's `Cache-Control`).
-pub(super) async fn seconds_to_next_change(storage: &dyn Storage) -> Result<i64, LogicalError> {
-    let now = now_unix();
-    let mut soonest = now + DAY as i64;
-    for name in storage.list(KEY_PREFIX).await? {
-        if let Some(key) = load(storage, &name).await? {
-            if key.signing_key.is_some() && key.next_rotation > 0 {
-                soonest = soonest.min(key.next_rotation);
-            }
-            for e in &key.key_ring {
-                if e.expire_at > 0 {
-                    soonest = soonest.min(e.expire_at);
-                }
-            }
-        }
-    }
-    Ok((soonest - now).max(0))
+    Ok(soonest)
 }
 
 pub(super) fn key_path(state: &Arc<IdentityTokens>) -> PathDef {
@@ -330,6 +319,7 @@ async fn write(
         key.generate_both(storage).await?;
     }
     save(storage, &name, &key).await?;
+    state.keys_changed(&req);
     Ok(None)
 }
 
@@ -387,6 +377,7 @@ async fn delete(
     }
     storage.delete(&format!("{KEY_PREFIX}{name}")).await?;
     upkeep(storage).await?;
+    state.keys_changed(&req);
     Ok(None)
 }
 
@@ -420,5 +411,6 @@ async fn rotate(
     };
     key.rotate(storage, ttl).await?;
     save(storage, &name, &key).await?;
+    state.keys_changed(&req);
     Ok(None)
 }

@@ -149,6 +149,7 @@ async fn write(
     }
     if role.key == DEFAULT_KEY {
         named_keys::ensure_default_signing(storage).await?;
+        state.keys_changed(&req);
     }
     if create || d.is_set("template") {
         role.template = d.get_str("template")?;

@@ -95,10 +95,7 @@ async fn token(
             "role {role_name:?} not found"
         )));
     };
-    {
-        let _guard = state.lock.lock().await;
-        named_keys::upkeep(storage).await?;
-    }
+    state.upkeep_if_due(&req).await?;
     let Some(key) = named_keys::load(storage, &role.key).await? else {
         return Err(LogicalError::bad_request(format!(
             "key {:?} not found",
@@ -222,14 +219,9 @@ async fn jwks(
     _d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
     let storage = req.storage()?.as_ref();
-    let (keys, until_change) = {
-        let _guard = state.lock.lock().await;
-        named_keys::upkeep(storage).await?;
-        (
-            role_jwks(storage).await?,
-            named_keys::seconds_to_next_change(storage).await?,
-        )
-    };
+    let next_change = state.upkeep_if_due(&req).await?;
+    let keys = role_jwks(storage).await?;
+    let until_change = (next_change - now_unix()).max(0);
     let cache = (!keys.is_empty()).then(|| format!("max-age={until_change}"));
     Ok(Some(raw_json(&json!({"keys": keys}), cache)))
 }
@@ -329,11 +321,8 @@ async fn introspect(
         }
     };
     let alg = header.get("alg").and_then(Value::as_str).unwrap_or("");
-    let jwks = {
-        let _guard = state.lock.lock().await;
-        named_keys::upkeep(storage).await?;
-        role_jwks(storage).await?
-    };
+    state.upkeep_if_due(&req).await?;
+    let jwks = role_jwks(storage).await?;
     if !jwks
         .iter()
         .any(|jwk| keys::verify(jwk, alg, signed.as_bytes(), &sig))
