@@ -244,6 +244,71 @@ const APPROLE_LOGIN: Workload = Workload {
     audited: false,
 };
 
+/// Reading one entity by name from the identity store (issue 16): the in-memory index.
+const IDENTITY_ENTITY_READ: Workload = Workload {
+    name: "identity-entity-read",
+    method: get,
+    path: |_, _| "identity/entity/name/bench".into(),
+    body: no_body,
+    setup: &[SetupStep {
+        method: "POST",
+        path: "identity/entity",
+        body: r#"{"name":"bench","policies":["default"],"metadata":{"team":"bench"}}"#,
+    }],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// An AppRole login (which finds the role's entity) and, with the token it gives, a signed
+/// identity token (ES256, one template claim) for that entity (issue 16).
+const OIDC_TOKEN: Workload = Workload {
+    name: "approle-login-oidc-token",
+    method: post,
+    path: |_, _| "auth/approle-oidc/login".into(),
+    body: |_, _| Some(r#"{"role_id":"oidc-role-id","secret_id":"oidc-secret-id"}"#.into()),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/auth/approle-oidc",
+            body: r#"{"type":"approle"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/approle-oidc/role/bench",
+            body: r#"{"role_id":"oidc-role-id","token_policies":"default","token_ttl":"1h"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/approle-oidc/role/bench/custom-secret-id",
+            body: r#"{"secret_id":"oidc-secret-id"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "identity/oidc/key/bench",
+            body: r#"{"algorithm":"ES256","allowed_client_ids":"*"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "identity/oidc/role/bench",
+            body: r#"{"key":"bench","template":"{\"name\":{{identity.entity.name}}}"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: Some(Follow {
+        extract: created_token,
+        method: "GET",
+        path: "identity/oidc/token/bench",
+        body: |_| None,
+        as_token: true,
+    }),
+    audited: false,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -288,6 +353,8 @@ pub const WORKLOADS: &[Workload] = &[
     SYS_HEALTH,
     USERPASS_LOGIN,
     APPROLE_LOGIN,
+    IDENTITY_ENTITY_READ,
+    OIDC_TOKEN,
     Workload {
         name: "token-create-revoke",
         method: post,
