@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditBroker, BrokerConfig, ConfigAuditDevice};
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
+use crate::identity::{IdentityBackend, IdentityStore};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::lockout::Lockout;
 use crate::mount_store::{MountStore, SingletonBuilder};
@@ -125,6 +126,8 @@ pub(crate) struct Inner {
     pub(crate) namespaces: Arc<NamespaceStore>,
     /// The seals of namespaces that have one of their own.
     pub(crate) seals: Arc<NamespaceSeals>,
+    /// Entities, aliases and groups: the identity policies of every token with an entity.
+    pub(crate) identity: Arc<IdentityStore>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -205,6 +208,7 @@ impl Core {
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
         ));
+        let identity = Arc::new(IdentityStore::new(Arc::downgrade(&mounts)));
         let inner = Arc::new(Inner {
             config,
             seal,
@@ -219,6 +223,7 @@ impl Core {
             lockout,
             namespaces,
             seals,
+            identity,
         });
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
@@ -380,7 +385,7 @@ impl Core {
 }
 
 /// Brings the subsystems over the barrier up at unseal, in dependency order, and stops them
-/// at seal. The identity store will start here too.
+/// at seal.
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
@@ -432,6 +437,11 @@ impl Lifecycle for Core {
         inner.wrapping.setup().await?;
         inner.catalog.load().await?;
         inner.mounts.load(&open).await?;
+        // The identity index is rebuilt from the identity mount's storage view.
+        let root = inner.namespaces.root();
+        if let Some(route) = inner.mounts.route_in(&root, "identity/") {
+            inner.identity.setup(route.storage.clone()).await?;
+        }
         inner.audit.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
@@ -449,6 +459,7 @@ impl Lifecycle for Core {
         self.inner.audit.teardown();
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
+        self.inner.identity.teardown();
         self.inner.policies.teardown();
         self.inner.wrapping.teardown();
         self.inner.lockout.clear();
@@ -484,10 +495,14 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
     let tokens = inner.tokens.clone();
     let leases = inner.leases.clone();
     let policies = inner.policies.clone();
+    let identity = inner.identity.clone();
     let mounts = Arc::downgrade(&inner.mounts);
     Arc::new(move |table, kind| -> Option<Arc<dyn Backend>> {
         match (table, kind) {
             (TableKind::Mounts, "system") => Some(Arc::new(SystemBackend::new(deps.clone()))),
+            (TableKind::Mounts, "identity") => {
+                Some(Arc::new(IdentityBackend::new(identity.clone())))
+            }
             (TableKind::Auth, "token") => Some(Arc::new(TokenBackend::new(
                 tokens.clone(),
                 policies.clone(),
