@@ -164,12 +164,12 @@ impl IdentityStore {
     pub(crate) fn list_entities(&self, by_name: bool) -> Result<Response, LogicalError> {
         let data = self.read(|ix| {
             let mut all: Vec<_> = ix.entities().cloned().collect();
+            // Both lists run in id order, as OpenBao's (names are not sorted).
+            all.sort_by(|a, b| a.id.cmp(&b.id));
             if by_name {
-                let mut names: Vec<String> = all.iter().map(|e| e.name.clone()).collect();
-                names.sort();
+                let names: Vec<&String> = all.iter().map(|x| &x.name).collect();
                 return json!({ "keys": names });
             }
-            all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for e in &all {
                 let aliases: Vec<Value> = e
@@ -186,6 +186,12 @@ impl IdentityStore {
                         })
                     })
                     .collect();
+                // The LIST shows no aliases as `null` (a read shows `[]`).
+                let aliases = if aliases.is_empty() {
+                    Value::Null
+                } else {
+                    json!(aliases)
+                };
                 info.insert(e.id.clone(), json!({ "aliases": aliases, "name": e.name }));
             }
             let keys: Vec<&String> = all.iter().map(|e| &e.id).collect();

@@ -202,12 +202,12 @@ impl IdentityStore {
     pub(crate) fn list_groups(&self, by_name: bool) -> Result<Response, LogicalError> {
         let data = self.read(|ix| {
             let mut all: Vec<_> = ix.groups().cloned().collect();
+            // Both lists run in id order, as OpenBao's (names are not sorted).
+            all.sort_by(|a, b| a.id.cmp(&b.id));
             if by_name {
-                let mut names: Vec<String> = all.iter().map(|g| g.name.clone()).collect();
-                names.sort();
+                let names: Vec<&String> = all.iter().map(|x| &x.name).collect();
                 return json!({ "keys": names });
             }
-            all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for g in &all {
                 info.insert(
