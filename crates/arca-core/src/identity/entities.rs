@@ -301,7 +301,7 @@ impl IdentityStore {
                 .filter_map(|g| ix.group(&g))
                 .collect::<Vec<_>>()
         });
-        self.save_entity(target.clone()).await?;
+        let target = self.save_entity(target).await?;
         for g in groups {
             let mut g = (*g).clone();
             let mut members: Vec<String> = g
@@ -321,12 +321,11 @@ impl IdentityStore {
             g.last_update_time = now.clone();
             self.save_group(g).await?;
         }
+        // The moved aliases now live in the target's record: dropping the merged entities
+        // leaves their index entries, which point at the target.
         for from in &froms {
             self.drop_entity(&from.id).await?;
         }
-        // The moved aliases now live in the target's record; re-index it last so the
-        // removals above cannot drop them.
-        self.save_entity(target).await?;
         Ok(())
     }
 }

@@ -105,10 +105,12 @@ impl Index {
         if self.entity_by_name.get(&old.name).map(String::as_str) == Some(id) {
             self.entity_by_name.remove(&old.name);
         }
+        // An alias another entity holds now (moved by a merge) keeps its entries.
         for a in &old.aliases {
-            if self.alias_entity.get(&a.id).map(String::as_str) == Some(id) {
-                self.alias_entity.remove(&a.id);
+            if self.alias_entity.get(&a.id).map(String::as_str) != Some(id) {
+                continue;
             }
+            self.alias_entity.remove(&a.id);
             let factor = (a.mount_accessor.clone(), a.name.clone());
             if self.alias_by_factor.get(&factor) == Some(&a.id) {
                 self.alias_by_factor.remove(&factor);

@@ -84,7 +84,10 @@ async fn hundred_thousand_entities_load_fast() {
     s.setup(storage).await.unwrap();
     let took = start.elapsed();
     println!("loaded 100000 entities in {took:?}");
-    assert!(took.as_secs_f64() < 1.0, "load took {took:?}");
+    // The bound is for an optimized build (`cargo test --release`, measured ~0.2 s); an
+    // unoptimized one decodes JSON several times slower and gets a looser bound.
+    let bound = if cfg!(debug_assertions) { 5.0 } else { 1.0 };
+    assert!(took.as_secs_f64() < bound, "load took {took:?}");
     let found = s.read(|ix| ix.alias_by_factor("auth_userpass_1", "user99999"));
     assert_eq!(found.as_deref(), Some("00099999-alias"));
     assert_eq!(s.identity_policies("00000042-entity"), ["p"]);
