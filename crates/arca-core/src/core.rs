@@ -509,6 +509,7 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
                 mounts.clone(),
                 leases.clone(),
                 namespaces.clone(),
+                identity.clone(),
             ))),
             _ => None,
         }

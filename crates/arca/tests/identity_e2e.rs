@@ -793,6 +793,13 @@ async fn logins(s: &Server) {
         .to_string();
     let look = call(s, "GET", "auth/token/lookup-self", Some(&t3), None).await;
     assert_eq!(look.body["data"]["policies"], json!(["default", "tp"]));
+    assert_eq!(
+        look.body["data"]["identity_policies"],
+        json!(["pa"]),
+        "{}",
+        s.addr
+    );
+    assert_eq!(look.body["data"]["external_namespace_policies"], json!({}));
     assert_eq!(look.body["data"]["entity_id"], entity.as_str());
     // Disabled: the token is refused, and so is a new login; enabled again, it works.
     ok(
