@@ -29,6 +29,17 @@ pub(crate) struct Index {
 }
 
 impl Index {
+    /// Room for `entities` entities (one alias each) and `groups` groups, so a load at
+    /// unseal does not rehash as it grows.
+    pub fn reserve(&mut self, entities: usize, groups: usize) {
+        self.entities.reserve(entities);
+        self.entity_by_name.reserve(entities);
+        self.alias_entity.reserve(entities);
+        self.alias_by_factor.reserve(entities);
+        self.groups.reserve(groups);
+        self.group_by_name.reserve(groups);
+    }
+
     /// The entity `id`.
     pub fn entity(&self, id: &str) -> Option<Arc<Entity>> {
         self.entities.get(id).cloned()

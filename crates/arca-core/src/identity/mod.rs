@@ -209,7 +209,10 @@ impl IdentityStore {
 /// Reads every entity and group record into a fresh index.
 async fn load_index(storage: &dyn Storage) -> Result<Index, LogicalError> {
     let mut index = Index::default();
-    for key in storage.list(ENTITY_PREFIX).await? {
+    let entity_keys = storage.list(ENTITY_PREFIX).await?;
+    let group_keys = storage.list(GROUP_PREFIX).await?;
+    index.reserve(entity_keys.len(), group_keys.len());
+    for key in entity_keys {
         if let Some(e) = storage
             .get_json::<Entity>(&format!("{ENTITY_PREFIX}{key}"))
             .await?
@@ -217,7 +220,7 @@ async fn load_index(storage: &dyn Storage) -> Result<Index, LogicalError> {
             index.put_entity(Arc::new(e));
         }
     }
-    for key in storage.list(GROUP_PREFIX).await? {
+    for key in group_keys {
         if let Some(g) = storage
             .get_json::<Group>(&format!("{GROUP_PREFIX}{key}"))
             .await?
