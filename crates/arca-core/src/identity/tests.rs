@@ -85,8 +85,7 @@ async fn hundred_thousand_entities_load_fast() {
     let took = start.elapsed();
     println!("loaded 100000 entities in {took:?}");
     // The bound is for an optimized build (`cargo test --release`: 0.66 s measured on a
-    // shared 2-core machine at load 2.5); an
-    // unoptimized one decodes JSON several times slower and gets a looser bound.
+    // shared 2-core machine at load 2.5); an unoptimized one gets a looser bound.
     let bound = if cfg!(debug_assertions) { 5.0 } else { 1.0 };
     assert!(took.as_secs_f64() < bound, "load took {took:?}");
     let found = s.read(|ix| ix.alias_by_factor("auth_userpass_1", "user99999"));
