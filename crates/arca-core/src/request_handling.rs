@@ -279,7 +279,14 @@ impl Core {
             req.client_token_accessor = te.accessor.clone();
             req.display_name = te.display_name.clone();
             req.entity_id = te.entity_id.clone();
+            // The token's policies and its entity's, as its ACL has them.
             req.policies = te.policies.clone();
+            let identity = self.inner.identity.identity_policies(&te.entity_id);
+            if !identity.is_empty() {
+                req.policies.extend(identity);
+                req.policies.sort();
+                req.policies.dedup();
+            }
         }
         let wrap = WrapContext::of(&req, ns_path);
 

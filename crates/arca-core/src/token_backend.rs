@@ -334,7 +334,20 @@ impl TokenBackend {
         let parent = self.check_parent(req).await?;
         let mut fields = CreateRequest::parse(&req.data)?;
         let token_type = check_type_and_role(&mut fields, role.as_ref())?;
-        let new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
+        let entity_alias = fields.entity_alias.clone();
+        let mut new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
+        // A role's allowed entity alias (checked above): the token belongs to the entity of
+        // that alias on the token mount, made on first use.
+        if let Some(name) = entity_alias {
+            let alias = arca_sdk::Alias {
+                name,
+                ..arca_sdk::Alias::default()
+            };
+            new.entry.entity_id = self
+                .identity
+                .entity_for_login(&req.mount_accessor, &new.entry.namespace_id, &alias)
+                .await?;
+        }
         let (token, entry) = self.tokens.create(new.entry, new.custom_id).await?;
         // Its lease, made here where the entry is at hand. Untracked, a token with a TTL would
         // outlive it: a failed registration revokes the token, as Vault's token store does.
@@ -886,9 +899,6 @@ fn check_type_and_role(
         if !allowed.contains(&alias) && !any_glob(&allowed, &alias) {
             return Err(LogicalError::bad_request("invalid 'entity_alias' value"));
         }
-        return Err(LogicalError::bad_request(
-            "entity aliases need the identity store, which this server does not have yet",
-        ));
     }
     Ok(token_type)
 }

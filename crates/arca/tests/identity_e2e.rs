@@ -944,6 +944,53 @@ async fn merge(s: &Server) {
     assert_eq!(grp.body["data"]["member_entity_ids"], json!([to]));
 }
 
+/// A token role's allowed entity alias: the token belongs to that alias's entity on the
+/// token mount, the same one each time.
+async fn token_entity_alias(s: &Server) {
+    ok(
+        s,
+        "POST",
+        "auth/token/roles/svc",
+        Some(json!({"allowed_entity_aliases": ["svc-*"]})),
+    )
+    .await;
+    let first = ok(
+        s,
+        "POST",
+        "auth/token/create/svc",
+        Some(json!({"entity_alias": "svc-A"})),
+    )
+    .await;
+    let entity = first.body["auth"]["entity_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!entity.is_empty(), "{}: {}", s.addr, first.body);
+    let again = ok(
+        s,
+        "POST",
+        "auth/token/create/svc",
+        Some(json!({"entity_alias": "svc-A"})),
+    )
+    .await;
+    assert_eq!(again.body["auth"]["entity_id"], entity.as_str());
+    let e = ok(s, "GET", &format!("identity/entity/id/{entity}"), None).await;
+    let a = &e.body["data"]["aliases"][0];
+    assert_eq!(
+        (a["name"].as_str(), a["mount_type"].as_str()),
+        (Some("svc-A"), Some("token"))
+    );
+    assert_eq!(a["mount_path"], "auth/token/");
+    refused(
+        s,
+        "POST",
+        "auth/token/create/svc",
+        json!({"entity_alias": "other"}),
+        "invalid 'entity_alias' value",
+    )
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identity_end_to_end() {
     let servers = servers();
@@ -954,6 +1001,7 @@ async fn identity_end_to_end() {
         groups(s).await;
         logins(s).await;
         merge(s).await;
+        token_entity_alias(s).await;
     }
 }
 
