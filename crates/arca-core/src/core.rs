@@ -484,6 +484,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         namespaces: inner.namespaces.clone(),
         seals: inner.seals.clone(),
         lockout: inner.lockout.clone(),
+        identity: inner.identity.clone(),
     }
 }
 

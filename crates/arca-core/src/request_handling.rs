@@ -280,13 +280,11 @@ impl Core {
             req.display_name = te.display_name.clone();
             req.entity_id = te.entity_id.clone();
             // The token's policies and its entity's, as its ACL has them.
-            req.policies = te.policies.clone();
-            let identity = self.inner.identity.identity_policies(&te.entity_id);
-            if !identity.is_empty() {
-                req.policies.extend(identity);
-                req.policies.sort();
-                req.policies.dedup();
-            }
+            req.policies = self
+                .inner
+                .identity
+                .acl_policies(&te.entity_id, &te.policies)
+                .into_owned();
         }
         let wrap = WrapContext::of(&req, ns_path);
 
@@ -525,14 +523,11 @@ impl Core {
     ) -> Result<(), LogicalError> {
         let token_ns = self.token_namespace(entry, ns)?;
         // The token's own policies and its entity's (from the identity index, no storage).
-        let identity = self.inner.identity.identity_policies(&entry.entity_id);
-        let acl = if identity.is_empty() {
-            self.inner.policies.acl(&token_ns, &entry.policies).await?
-        } else {
-            // `acl` sorts and deduplicates the names.
-            let all: Vec<String> = entry.policies.iter().cloned().chain(identity).collect();
-            self.inner.policies.acl(&token_ns, &all).await?
-        };
+        let names = self
+            .inner
+            .identity
+            .acl_policies(&entry.entity_id, &entry.policies);
+        let acl = self.inner.policies.acl(&token_ns, &names).await?;
         // The path as the token's namespace sees it.
         let below = ns.path.strip_prefix(token_ns.path.as_str()).unwrap_or("");
         let scoped;

@@ -298,7 +298,8 @@ impl TokenBackend {
             return false;
         }
         let path = format!("{}{path}", token_ns.relative(&ns.path));
-        match self.policies.acl(&token_ns, &te.policies).await {
+        let names = self.identity.acl_policies(&te.entity_id, &te.policies);
+        match self.policies.acl(&token_ns, &names).await {
             Ok(acl) => acl.is_root() || acl.capability_set(&path).contains(Capabilities::SUDO),
             Err(_) => false,
         }

@@ -769,6 +769,20 @@ async fn logins(s: &Server) {
     // The token already held now gets A's policy.
     let allowed = call(s, "GET", "secret/data/only-a", Some(&token), None).await;
     assert_eq!(allowed.status, 200, "{}: {}", s.addr, allowed.body);
+    let caps = call(
+        s,
+        "POST",
+        "sys/capabilities-self",
+        Some(&token),
+        Some(json!({"paths": ["secret/data/only-a"]})),
+    )
+    .await;
+    assert_eq!(
+        caps.body["data"]["secret/data/only-a"],
+        json!(["read"]),
+        "{}",
+        s.addr
+    );
     let ent = ok(s, "GET", &format!("identity/entity/id/{entity}"), None).await;
     assert_eq!(ent.body["data"]["direct_group_ids"], json!([c]));
     let mut inherited: Vec<String> =

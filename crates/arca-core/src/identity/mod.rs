@@ -200,6 +200,23 @@ impl IdentityStore {
         self.read(|ix| ix.identity_policies(entity_id))
     }
 
+    /// A token's ACL policy names: its own `policies`, plus its entity's identity policies
+    /// when it has some (borrowed as they are otherwise, so most requests copy nothing).
+    pub(crate) fn acl_policies<'a>(
+        &self,
+        entity_id: &str,
+        policies: &'a [String],
+    ) -> std::borrow::Cow<'a, [String]> {
+        let identity = self.identity_policies(entity_id);
+        if identity.is_empty() {
+            return std::borrow::Cow::Borrowed(policies);
+        }
+        let mut all: Vec<String> = policies.iter().cloned().chain(identity).collect();
+        all.sort();
+        all.dedup();
+        std::borrow::Cow::Owned(all)
+    }
+
     /// Whether the entity is disabled (its tokens are refused).
     pub(crate) fn entity_disabled(&self, entity_id: &str) -> bool {
         !entity_id.is_empty() && self.read(|ix| ix.entity(entity_id).is_some_and(|e| e.disabled))

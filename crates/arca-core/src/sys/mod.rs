@@ -67,6 +67,8 @@ pub(crate) struct SystemDeps {
     pub(crate) seals: Arc<NamespaceSeals>,
     /// `sys/locked-users*`.
     pub(crate) lockout: Arc<Lockout>,
+    /// The identity store: a token's entity's policies join its own in ACL checks.
+    pub(crate) identity: Arc<crate::identity::IdentityStore>,
 }
 
 /// The `sys/` backend.
@@ -629,6 +631,7 @@ impl SystemBackend {
             ) => {
                 policy::handle(
                     &deps.policies,
+                    &deps.identity,
                     &deps.tokens,
                     &deps.namespaces,
                     &ns,

@@ -75,6 +75,7 @@ fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
 /// Runs a policy endpoint for the request's namespace `ns` (its own policies).
 pub(crate) async fn handle(
     policies: &PolicyStore,
+    identity: &crate::identity::IdentityStore,
     tokens: &TokenStore,
     namespaces: &NamespaceStore,
     ns: &Namespace,
@@ -135,8 +136,10 @@ pub(crate) async fn handle(
         (
             which @ (E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor),
             O::Update | O::Create,
-        ) => capabilities(policies, tokens, namespaces, ns, which, req).await,
-        (E::ResultantAcl, O::Read) => resultant_acl(policies, tokens, namespaces, req).await,
+        ) => capabilities(policies, identity, tokens, namespaces, ns, which, req).await,
+        (E::ResultantAcl, O::Read) => {
+            resultant_acl(policies, identity, tokens, namespaces, req).await
+        }
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -162,6 +165,7 @@ fn paths_of(req: &Request) -> Vec<String> {
 
 async fn capabilities(
     policies: &PolicyStore,
+    identity: &crate::identity::IdentityStore,
     tokens: &TokenStore,
     namespaces: &NamespaceStore,
     ns: &Namespace,
@@ -206,7 +210,11 @@ async fn capabilities(
         .by_id(&entry.namespace_id)
         .filter(|t| t.contains(ns));
     let acl = match &token_ns {
-        Some(t) => Some(policies.acl(t, &entry.policies).await?),
+        Some(t) => Some(
+            policies
+                .acl(t, &identity.acl_policies(&entry.entity_id, &entry.policies))
+                .await?,
+        ),
         None => None,
     };
     let prefix = token_ns.as_ref().map_or("", |t| t.relative(&ns.path));
@@ -315,6 +323,7 @@ impl Merged {
 /// policies (segment-wildcard rules are not listed, as in OpenBao).
 async fn resultant_acl(
     policies: &PolicyStore,
+    identity: &crate::identity::IdentityStore,
     tokens: &TokenStore,
     namespaces: &NamespaceStore,
     req: &Request,
@@ -334,7 +343,11 @@ async fn resultant_acl(
     let mut exact: BTreeMap<String, Merged> = BTreeMap::new();
     let mut glob: BTreeMap<String, Merged> = BTreeMap::new();
     let now = chrono::Utc::now();
-    let mut names: Vec<String> = te.policies.iter().map(|p| normalize_name(p)).collect();
+    let mut names: Vec<String> = identity
+        .acl_policies(&te.entity_id, &te.policies)
+        .iter()
+        .map(|p| normalize_name(p))
+        .collect();
     names.sort();
     names.dedup();
     for name in names {
