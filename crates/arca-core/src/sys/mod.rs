@@ -628,19 +628,7 @@ impl SystemBackend {
                 | E::CapabilitiesAccessor
                 | E::ResultantAcl),
                 op,
-            ) => {
-                policy::handle(
-                    &deps.policies,
-                    &deps.identity,
-                    &deps.tokens,
-                    &deps.namespaces,
-                    &ns,
-                    e,
-                    op,
-                    &req,
-                )
-                .await
-            }
+            ) => policy::handle(deps, &ns, e, op, &req).await,
             (
                 e @ (E::PluginsCatalog
                 | E::PluginsCatalogType(_)

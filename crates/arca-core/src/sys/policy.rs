@@ -8,7 +8,7 @@ use arca_sdk::{LogicalError, Operation, Request, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use super::{Endpoint, data, legacy, str_field};
+use super::{Endpoint, SystemDeps, data, legacy, str_field};
 use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::{PolicyEntry, PolicyStore};
 use crate::token_store::TokenStore;
@@ -74,10 +74,7 @@ fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
 
 /// Runs a policy endpoint for the request's namespace `ns` (its own policies).
 pub(crate) async fn handle(
-    policies: &PolicyStore,
-    identity: &crate::identity::IdentityStore,
-    tokens: &TokenStore,
-    namespaces: &NamespaceStore,
+    deps: &SystemDeps,
     ns: &Namespace,
     e: Endpoint,
     op: Operation,
@@ -85,6 +82,8 @@ pub(crate) async fn handle(
 ) -> Result<Option<Response>, LogicalError> {
     use Endpoint as E;
     use Operation as O;
+    let (policies, identity) = (&*deps.policies, &*deps.identity);
+    let (tokens, namespaces) = (&*deps.tokens, &*deps.namespaces);
     let store = policies;
     match (e, op) {
         (E::Policies, O::Read | O::List) => {
