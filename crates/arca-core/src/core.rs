@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditBroker, BrokerConfig, ConfigAuditDevice};
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
+use crate::identity::{IdentityBackend, IdentityStore};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::lockout::Lockout;
 use crate::mount_store::{MountStore, SingletonBuilder};
@@ -125,6 +126,8 @@ pub(crate) struct Inner {
     pub(crate) namespaces: Arc<NamespaceStore>,
     /// The seals of namespaces that have one of their own.
     pub(crate) seals: Arc<NamespaceSeals>,
+    /// Entities, aliases and groups: the identity policies of every token with an entity.
+    pub(crate) identity: Arc<IdentityStore>,
     /// Identity tokens: `identity/oidc/` keys, roles and signed JWTs.
     pub(crate) identity_tokens: Arc<crate::identity_tokens::IdentityTokens>,
 }
@@ -207,6 +210,7 @@ impl Core {
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
         ));
+        let identity = Arc::new(IdentityStore::new(Arc::downgrade(&mounts)));
         let identity_tokens = crate::identity_tokens::IdentityTokens::new(config.api_addr.clone());
         let inner = Arc::new(Inner {
             config,
@@ -222,8 +226,10 @@ impl Core {
             lockout,
             namespaces,
             seals,
+            identity,
             identity_tokens,
         });
+        inner.identity_tokens.set_entities(inner.identity.clone());
         inner.mounts.set_singletons(singletons(&inner));
         Core { inner }
     }
@@ -384,7 +390,7 @@ impl Core {
 }
 
 /// Brings the subsystems over the barrier up at unseal, in dependency order, and stops them
-/// at seal. The identity store will start here too.
+/// at seal.
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
@@ -436,6 +442,11 @@ impl Lifecycle for Core {
         inner.wrapping.setup().await?;
         inner.catalog.load().await?;
         inner.mounts.load(&open).await?;
+        // The identity index is rebuilt from the identity mount's storage view.
+        let root = inner.namespaces.root();
+        if let Some(route) = inner.mounts.route_in(&root, "identity/") {
+            inner.identity.setup(route.storage.clone()).await?;
+        }
         inner.audit.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
@@ -453,6 +464,7 @@ impl Lifecycle for Core {
         self.inner.audit.teardown();
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
+        self.inner.identity.teardown();
         self.inner.policies.teardown();
         self.inner.wrapping.teardown();
         self.inner.lockout.clear();
@@ -477,25 +489,8 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         namespaces: inner.namespaces.clone(),
         seals: inner.seals.clone(),
         lockout: inner.lockout.clone(),
+        identity: inner.identity.clone(),
     }
-}
-
-/// The `identity/` backend: for now the identity-token paths (`oidc/`).
-fn identity_backend(
-    tokens: &Arc<crate::identity_tokens::IdentityTokens>,
-) -> arca_sdk::framework::FrameworkBackend {
-    let mut b = arca_sdk::framework::FrameworkBackend::new(
-        arca_sdk::BackendType::Logical,
-        "The identity store: entities, groups and identity tokens.",
-    )
-    .special_paths(arca_sdk::SpecialPaths {
-        unauthenticated: vec![crate::identity_tokens::UNAUTHENTICATED.into()],
-        ..arca_sdk::SpecialPaths::default()
-    });
-    for p in tokens.paths() {
-        b = b.path(p);
-    }
-    b
 }
 
 /// Builds the core's own backends, each handed only the subsystems it serves. The mount
@@ -506,18 +501,23 @@ fn singletons(inner: &Arc<Inner>) -> SingletonBuilder {
     let tokens = inner.tokens.clone();
     let leases = inner.leases.clone();
     let policies = inner.policies.clone();
+    let identity = inner.identity.clone();
     let mounts = Arc::downgrade(&inner.mounts);
     let identity_tokens = inner.identity_tokens.clone();
     Arc::new(move |table, kind| -> Option<Arc<dyn Backend>> {
         match (table, kind) {
-            (TableKind::Mounts, "identity") => Some(Arc::new(identity_backend(&identity_tokens))),
             (TableKind::Mounts, "system") => Some(Arc::new(SystemBackend::new(deps.clone()))),
+            (TableKind::Mounts, "identity") => Some(Arc::new(IdentityBackend::new(
+                identity.clone(),
+                &identity_tokens,
+            ))),
             (TableKind::Auth, "token") => Some(Arc::new(TokenBackend::new(
                 tokens.clone(),
                 policies.clone(),
                 mounts.clone(),
                 leases.clone(),
                 namespaces.clone(),
+                identity.clone(),
             ))),
             _ => None,
         }

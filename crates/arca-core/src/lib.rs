@@ -6,6 +6,8 @@ mod audit;
 mod backend_boundary;
 pub mod catalog;
 mod core;
+mod go_time;
+mod identity;
 mod identity_template;
 mod identity_tokens;
 pub mod leases;

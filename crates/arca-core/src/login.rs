@@ -10,6 +10,7 @@ use std::time::Duration;
 use arca_sdk::{LogicalError, Response};
 use zeroize::Zeroizing;
 
+use crate::identity::IdentityStore;
 use crate::leases::ExpirationManager;
 use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mounts::MountEntry;
@@ -61,10 +62,13 @@ pub(crate) fn login_display_name(mount_point: &str, name: &str) -> String {
 }
 
 /// Mints the token of a login whose answer `resp` carries an `Auth`, and fills the answer's
-/// token, accessor, TTL and policies. Nothing is left behind on failure.
+/// token, accessor, TTL and policies. A login naming an alias gets the alias's entity (made
+/// on first login) and that entity's identity policies; a disabled entity cannot log in.
+/// Nothing but the entity is left behind on failure.
 pub(crate) async fn issue_token(
     tokens: &TokenStore,
     leases: &ExpirationManager,
+    identity: &IdentityStore,
     site: LoginSite<'_>,
     resp: &mut Response,
 ) -> Result<(), LogicalError> {
@@ -104,6 +108,15 @@ pub(crate) async fn issue_token(
         tracing::error!("refusing to create a non-root zero TTL token");
         return Err(LogicalError::internal("internal error"));
     }
+    if let Some(alias) = auth.alias.as_ref().filter(|a| !a.name.is_empty()) {
+        auth.entity_id = identity
+            .entity_for_login(&site.mount.accessor, site.namespace_id, alias)
+            .await?;
+    }
+    if identity.entity_disabled(&auth.entity_id) {
+        return Err(LogicalError::PermissionDenied);
+    }
+    let identity_policies = identity.identity_policies(&auth.entity_id);
     let batch = token_type == "batch";
     let entry = TokenEntry {
         path: site.path.to_string(),
@@ -129,8 +142,12 @@ pub(crate) async fn issue_token(
     };
     let (token, entry) = tokens.create(entry, None).await?;
     auth.lease.ttl = Duration::from_secs(entry.ttl);
-    auth.policies = policies.clone();
+    let mut all: Vec<String> = policies.iter().chain(&identity_policies).cloned().collect();
+    all.sort();
+    all.dedup();
+    auth.policies = all;
     auth.token_policies = policies;
+    auth.identity_policies = identity_policies;
     auth.orphan = true;
     auth.accessor = entry.accessor.clone();
     auth.lease.issue_time = None;

@@ -329,6 +329,14 @@ impl MountStore {
         }
     }
 
+    /// The mount (secrets or auth, any namespace) whose accessor is `accessor`.
+    pub(crate) fn by_accessor(&self, accessor: &str) -> Option<MountEntry> {
+        self.router.all().into_iter().find_map(|(_, route)| {
+            let m = route.mount.load();
+            (m.accessor == accessor).then(|| (**m).clone())
+        })
+    }
+
     /// The mount of `ns` whose route path (inside `ns`) is exactly `rel`.
     pub(crate) fn route_in(&self, ns: &Namespace, rel: &str) -> Option<Arc<RouteEntry>> {
         self.router.get(&format!("{}{rel}", ns.path))

@@ -279,7 +279,12 @@ impl Core {
             req.client_token_accessor = te.accessor.clone();
             req.display_name = te.display_name.clone();
             req.entity_id = te.entity_id.clone();
-            req.policies = te.policies.clone();
+            // The token's policies and its entity's, as its ACL has them.
+            req.policies = self
+                .inner
+                .identity
+                .acl_policies(&te.entity_id, &te.policies)
+                .into_owned();
         }
         let wrap = WrapContext::of(&req, ns_path);
 
@@ -433,7 +438,14 @@ impl Core {
             limits: TtlLimits::of_mount(mount, self.inner.mounts.system_ttls()),
             namespace_id: &ns.id,
         };
-        login::issue_token(&self.inner.tokens, &self.inner.leases, site, resp).await
+        login::issue_token(
+            &self.inner.tokens,
+            &self.inner.leases,
+            &self.inner.identity,
+            site,
+            resp,
+        )
+        .await
     }
 
     /// The answer for a path no mount serves. As in Vault, the token and its ACL are checked
@@ -476,6 +488,10 @@ impl Core {
         if !entry.usable_from(req.connection.as_ref().map(|c| c.remote_addr.as_str())) {
             return Err(LogicalError::PermissionDenied);
         }
+        // The tokens of a disabled entity are refused, as OpenBao's.
+        if self.inner.identity.entity_disabled(&entry.entity_id) {
+            return Err(LogicalError::PermissionDenied);
+        }
         Ok(entry)
     }
 
@@ -506,7 +522,12 @@ impl Core {
         entry: &TokenEntry,
     ) -> Result<(), LogicalError> {
         let token_ns = self.token_namespace(entry, ns)?;
-        let acl = self.inner.policies.acl(&token_ns, &entry.policies).await?;
+        // The token's own policies and its entity's (from the identity index, no storage).
+        let names = self
+            .inner
+            .identity
+            .acl_policies(&entry.entity_id, &entry.policies);
+        let acl = self.inner.policies.acl(&token_ns, &names).await?;
         // The path as the token's namespace sees it.
         let below = ns.path.strip_prefix(token_ns.path.as_str()).unwrap_or("");
         let scoped;

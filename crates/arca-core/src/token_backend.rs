@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
+use crate::identity::IdentityStore;
 use crate::leases::ExpirationManager;
 use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mount_store::MountStore;
@@ -32,6 +33,8 @@ pub(crate) struct TokenBackend {
     leases: Arc<ExpirationManager>,
     /// The namespaces: a token belongs to the one it was created in.
     namespaces: Arc<NamespaceStore>,
+    /// The identity store: a token's entity's policies, shown by lookups.
+    identity: Arc<IdentityStore>,
 }
 
 impl TokenBackend {
@@ -41,6 +44,7 @@ impl TokenBackend {
         mounts: Weak<MountStore>,
         leases: Arc<ExpirationManager>,
         namespaces: Arc<NamespaceStore>,
+        identity: Arc<IdentityStore>,
     ) -> TokenBackend {
         TokenBackend {
             tokens,
@@ -48,6 +52,7 @@ impl TokenBackend {
             mounts,
             leases,
             namespaces,
+            identity,
         }
     }
 }
@@ -59,8 +64,14 @@ fn iso(t: i64) -> String {
 }
 
 /// The JSON `lookup` returns for a token (`id` is shown only when looked up by token;
-/// `namespace_path` only for a token of a namespace other than the root).
-pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>, ns: &Namespace) -> Value {
+/// `namespace_path` only for a token of a namespace other than the root; the entity's
+/// `identity_policies` only when it has some).
+pub(crate) fn lookup_json(
+    e: &TokenEntry,
+    id: Option<&str>,
+    ns: &Namespace,
+    identity_policies: &[String],
+) -> Value {
     let now = now_unix();
     let ttl = e.expire_time().map(|t| (t - now).max(0)).unwrap_or(0);
     let mut v = json!({
@@ -94,6 +105,10 @@ pub(crate) fn lookup_json(e: &TokenEntry, id: Option<&str>, ns: &Namespace) -> V
         }
         if !e.bound_cidrs.is_empty() {
             m.insert("bound_cidrs".into(), json!(e.bound_cidrs));
+        }
+        if !identity_policies.is_empty() {
+            m.insert("identity_policies".into(), json!(identity_policies));
+            m.insert("external_namespace_policies".into(), json!({}));
         }
         if e.last_renewal_time > 0 {
             m.insert("last_renewal_time".into(), json!(e.last_renewal_time));
@@ -283,7 +298,8 @@ impl TokenBackend {
             return false;
         }
         let path = format!("{}{path}", token_ns.relative(&ns.path));
-        match self.policies.acl(&token_ns, &te.policies).await {
+        let names = self.identity.acl_policies(&te.entity_id, &te.policies);
+        match self.policies.acl(&token_ns, &names).await {
             Ok(acl) => acl.is_root() || acl.capability_set(&path).contains(Capabilities::SUDO),
             Err(_) => false,
         }
@@ -319,7 +335,20 @@ impl TokenBackend {
         let parent = self.check_parent(req).await?;
         let mut fields = CreateRequest::parse(&req.data)?;
         let token_type = check_type_and_role(&mut fields, role.as_ref())?;
-        let new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
+        let entity_alias = fields.entity_alias.clone();
+        let mut new = self.build_entry(req, &parent, fields, token_type, orphan, role.as_ref())?;
+        // A role's allowed entity alias (checked above): the token belongs to the entity of
+        // that alias on the token mount, made on first use.
+        if let Some(name) = entity_alias {
+            let alias = arca_sdk::Alias {
+                name,
+                ..arca_sdk::Alias::default()
+            };
+            new.entry.entity_id = self
+                .identity
+                .entity_for_login(&req.mount_accessor, &new.entry.namespace_id, &alias)
+                .await?;
+        }
         let (token, entry) = self.tokens.create(new.entry, new.custom_id).await?;
         // Its lease, made here where the entry is at hand. Untracked, a token with a TTL would
         // outlive it: a failed registration revokes the token, as Vault's token store does.
@@ -871,9 +900,6 @@ fn check_type_and_role(
         if !allowed.contains(&alias) && !any_glob(&allowed, &alias) {
             return Err(LogicalError::bad_request("invalid 'entity_alias' value"));
         }
-        return Err(LogicalError::bad_request(
-            "entity aliases need the identity store, which this server does not have yet",
-        ));
     }
     Ok(token_type)
 }
@@ -1015,6 +1041,7 @@ impl TokenBackend {
                     &e,
                     Some(req.token()),
                     &token_ns,
+                    &self.identity.identity_policies(&e.entity_id),
                 ))?))
             }
             ("lookup", O::Read | O::Update | O::Create) => {
@@ -1029,6 +1056,7 @@ impl TokenBackend {
                     &e,
                     Some(&t),
                     &token_ns,
+                    &self.identity.identity_policies(&e.entity_id),
                 ))?))
             }
             ("lookup-accessor", _) if write => {
@@ -1037,7 +1065,10 @@ impl TokenBackend {
                     return Err(LogicalError::InvalidRequest("invalid accessor".into()));
                 };
                 Ok(Some(Response::from_serialize(&lookup_json(
-                    &e, None, &token_ns,
+                    &e,
+                    None,
+                    &token_ns,
+                    &self.identity.identity_policies(&e.entity_id),
                 ))?))
             }
             ("renew-self", _) if write => {

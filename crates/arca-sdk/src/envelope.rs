@@ -134,6 +134,9 @@ impl Serialize for AuthJson<'_> {
         map.serialize_entry("accessor", &a.accessor)?;
         map.serialize_entry("policies", &a.policies)?;
         map.serialize_entry("token_policies", &a.token_policies)?;
+        if !a.identity_policies.is_empty() {
+            map.serialize_entry("identity_policies", &a.identity_policies)?;
+        }
         // Vault prints a token without metadata as `null`.
         let mut metadata: Vec<(&String, &String)> = a.metadata.iter().collect();
         metadata.sort();

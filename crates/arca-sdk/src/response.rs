@@ -63,6 +63,10 @@ pub struct Auth {
     /// Policies attached by the token itself (not via identity).
     #[serde(default)]
     pub token_policies: Vec<String>,
+    /// Policies the token's entity gets from identity (its own and its groups'), shown
+    /// apart after a login; empty for a token without one.
+    #[serde(default)]
+    pub identity_policies: Vec<String>,
     /// Metadata shown with the token.
     #[serde(default)]
     pub metadata: HashMap<String, String>,

@@ -42,6 +42,7 @@ async fn identity_tokens_as_openbao() {
     well_known(&servers).await;
     rotation_changes_the_key_set(&servers).await;
     introspection_errors(&servers).await;
+    tokens_for_an_entity(&servers).await;
 }
 
 async fn config(servers: &[Server; 2]) {
@@ -356,4 +357,186 @@ async fn introspection_errors(servers: &[Server; 2]) {
             );
         }
     }
+}
+
+/// A userpass login gives an entity; its identity tokens verify with a JWT library against the
+/// published key set, carry OpenBao's claims and the role's template, and introspect as active
+/// until the entity is disabled.
+async fn tokens_for_an_entity(servers: &[Server; 2]) {
+    let mut claim_keys = Vec::new();
+    for s in servers {
+        let root = |m: &'static str, p: &'static str, b: Value| async move {
+            let r = call(s, m, p, Some("root"), Some(b)).await;
+            assert!(
+                r.status < 300,
+                "{} {m} {p}: {} {}",
+                s.addr,
+                r.status,
+                r.body
+            );
+            r
+        };
+        root("POST", "sys/auth/userpass", json!({"type": "userpass"})).await;
+        root(
+            "POST",
+            "sys/policies/acl/oidc",
+            json!({"policy": "path \"identity/oidc/token/*\" { capabilities = [\"read\"] }"}),
+        )
+        .await;
+        root(
+            "POST",
+            "auth/userpass/users/alice",
+            json!({"password": "pw-alice", "token_policies": "oidc"}),
+        )
+        .await;
+        let login = call(
+            s,
+            "POST",
+            "auth/userpass/login/alice",
+            None,
+            Some(json!({"password": "pw-alice"})),
+        )
+        .await;
+        assert_eq!(login.status, 200, "{}", login.body);
+        let token = login.body["auth"]["client_token"]
+            .as_str()
+            .expect("token")
+            .to_string();
+        let entity_id = login.body["auth"]["entity_id"]
+            .as_str()
+            .expect("entity")
+            .to_string();
+        assert!(!entity_id.is_empty());
+        let entity = call(
+            s,
+            "GET",
+            &format!("identity/entity/id/{entity_id}"),
+            Some("root"),
+            None,
+        )
+        .await;
+        let entity_name = entity.body["data"]["name"]
+            .as_str()
+            .expect("name")
+            .to_string();
+        root(
+            "POST",
+            "identity/group",
+            json!({"name": "eng", "member_entity_ids": [entity_id]}),
+        )
+        .await;
+        let set = key_set(s).await;
+        let issuer = format!("{}/v1/identity/oidc", s.addr);
+        for (role, alg) in [
+            ("r1", jsonwebtoken::Algorithm::ES256),
+            ("r2", jsonwebtoken::Algorithm::RS256),
+            ("r3", jsonwebtoken::Algorithm::EdDSA),
+        ] {
+            let r = call(
+                s,
+                "GET",
+                &format!("identity/oidc/token/{role}"),
+                Some(&token),
+                None,
+            )
+            .await;
+            assert_eq!(r.status, 200, "{} {role}: {}", s.addr, r.body);
+            let jwt = r.body["data"]["token"].as_str().expect("jwt");
+            let client_id = r.body["data"]["client_id"].as_str().expect("client_id");
+            assert_eq!(r.body["data"]["ttl"], json!(86400));
+            let header = jsonwebtoken::decode_header(jwt).expect("header");
+            assert_eq!(header.alg, alg, "{role}");
+            let kid = header.kid.expect("kid");
+            let jwk_value = set
+                .iter()
+                .find(|k| k["kid"] == json!(kid))
+                .unwrap_or_else(|| panic!("{}: {kid} not in the key set", s.addr))
+                .clone();
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(jwk_value).expect("jwk");
+            let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).expect("decoding key");
+            let mut validation = jsonwebtoken::Validation::new(alg);
+            validation.set_audience(&[client_id]);
+            validation.set_issuer(&[&issuer]);
+            let claims = jsonwebtoken::decode::<Value>(jwt, &key, &validation)
+                .unwrap_or_else(|e| panic!("{} {role}: {e}", s.addr))
+                .claims;
+            assert_eq!(claims["sub"], json!(entity_id));
+            assert_eq!(claims["namespace"], json!("root"));
+            let exp = claims["exp"].as_i64().expect("exp");
+            let iat = claims["iat"].as_i64().expect("iat");
+            assert_eq!(exp - iat, 86400);
+            match role {
+                "r1" => {
+                    assert_eq!(claims["n"], json!(entity_name));
+                    assert_eq!(claims["g"], json!(["eng"]));
+                }
+                "r3" => assert_eq!(claims["a"], json!(1)),
+                _ => {}
+            }
+            let mut keys: Vec<String> = claims
+                .as_object()
+                .map(|m| m.keys().cloned().collect())
+                .unwrap_or_default();
+            keys.sort();
+            claim_keys.push((role, keys));
+            // A token signed by another role's key, or for another audience, is refused.
+            let introspect = |body: Value| async move {
+                let r = common::client()
+                    .post(s.url("identity/oidc/introspect"))
+                    .header("X-Vault-Token", "root")
+                    .json(&body)
+                    .send()
+                    .await
+                    .expect("introspect");
+                assert_eq!(r.status(), 200);
+                r.json::<Value>().await.expect("json")
+            };
+            assert_eq!(
+                introspect(json!({"token": jwt, "client_id": client_id})).await,
+                json!({"active": true})
+            );
+            assert_eq!(
+                introspect(json!({"token": jwt, "client_id": "someone-else"})).await,
+                json!({"active": false, "error": "error validating claims: go-jose/go-jose/jwt: validation failed, invalid audience claim (aud)"})
+            );
+            let mut forged = jwt.to_string();
+            forged.push('A');
+            assert_eq!(
+                introspect(json!({"token": forged})).await["active"],
+                json!(false)
+            );
+        }
+        // A disabled entity's tokens no longer introspect as active.
+        let r = call(s, "GET", "identity/oidc/token/r1", Some(&token), None).await;
+        let jwt = r.body["data"]["token"].as_str().expect("jwt").to_string();
+        let r = call(
+            s,
+            "POST",
+            &format!("identity/entity/id/{entity_id}"),
+            Some("root"),
+            Some(json!({"disabled": true})),
+        )
+        .await;
+        assert!(r.status < 300, "{}: {}", s.addr, r.body);
+        let r = common::client()
+            .post(s.url("identity/oidc/introspect"))
+            .header("X-Vault-Token", "root")
+            .json(&json!({"token": jwt}))
+            .send()
+            .await
+            .expect("introspect");
+        let v: Value = r.json().await.expect("json");
+        assert_eq!(
+            v,
+            json!({"active": false, "error": "entity is disabled"}),
+            "{}",
+            s.addr
+        );
+    }
+    assert_eq!(claim_keys.len(), 6);
+    assert_eq!(
+        claim_keys[0..3],
+        claim_keys[3..6],
+        "claims: Arca vs OpenBao"
+    );
 }

@@ -68,7 +68,6 @@ impl IdentityTokens {
     }
 
     /// Connects the identity store (once).
-    #[allow(dead_code)] // the identity store connects itself when it lands (issue 16)
     pub(crate) fn set_entities(&self, source: Arc<dyn EntitySource>) {
         let _ = self.entities.set(source);
     }

@@ -15,10 +15,10 @@ use std::time::Duration;
 
 use arca_sdk::framework::FieldType;
 use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
-use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use super::{Endpoint, data};
+use crate::go_time::go_time;
 use crate::leases::{ExpirationManager, now_ms};
 use crate::namespaces::{Namespace, NamespaceStore};
 
@@ -209,23 +209,6 @@ fn irrevocable_asked(d: &JsonMap) -> bool {
         .is_some_and(|t| t.eq_ignore_ascii_case("irrevocable"))
 }
 
-/// A time as Go's `time.Time` marshals to JSON: RFC 3339 with the fraction's trailing zeros
-/// trimmed.
-fn go_time(t: DateTime<Utc>) -> String {
-    let text = t.to_rfc3339_opts(SecondsFormat::Nanos, true);
-    match text.split_once('.') {
-        Some((secs, frac)) => {
-            let digits = frac.trim_end_matches('Z').trim_end_matches('0');
-            if digits.is_empty() {
-                format!("{secs}Z")
-            } else {
-                format!("{secs}.{digits}Z")
-            }
-        }
-        None => text,
-    }
-}
-
 /// Whether lease `id` belongs to `ns` (by its suffix).
 fn owns(namespaces: &NamespaceStore, ns: &Namespace, id: &str) -> bool {
     namespaces.of_id(id).is_some_and(|owner| owner.id == ns.id)
@@ -324,6 +307,7 @@ fn list_irrevocable(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::DateTime;
 
     #[test]
     fn parses_lease_paths_and_the_older_aliases() {

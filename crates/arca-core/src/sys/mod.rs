@@ -67,6 +67,8 @@ pub(crate) struct SystemDeps {
     pub(crate) seals: Arc<NamespaceSeals>,
     /// `sys/locked-users*`.
     pub(crate) lockout: Arc<Lockout>,
+    /// The identity store: a token's entity's policies join its own in ACL checks.
+    pub(crate) identity: Arc<crate::identity::IdentityStore>,
 }
 
 /// The `sys/` backend.
@@ -626,18 +628,7 @@ impl SystemBackend {
                 | E::CapabilitiesAccessor
                 | E::ResultantAcl),
                 op,
-            ) => {
-                policy::handle(
-                    &deps.policies,
-                    &deps.tokens,
-                    &deps.namespaces,
-                    &ns,
-                    e,
-                    op,
-                    &req,
-                )
-                .await
-            }
+            ) => policy::handle(deps, &ns, e, op, &req).await,
             (
                 e @ (E::PluginsCatalog
                 | E::PluginsCatalogType(_)

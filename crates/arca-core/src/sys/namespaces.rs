@@ -633,7 +633,10 @@ async fn has_sudo(deps: &SystemDeps, ns: &Namespace, req: &Request) -> Result<bo
     if !token_ns.contains(ns) {
         return Ok(false);
     }
-    let acl = deps.policies.acl(&token_ns, &entry.policies).await?;
+    let names = deps
+        .identity
+        .acl_policies(&entry.entity_id, &entry.policies);
+    let acl = deps.policies.acl(&token_ns, &names).await?;
     let path = format!(
         "{}{}{}",
         token_ns.relative(&ns.path),

@@ -8,7 +8,7 @@ use arca_sdk::{LogicalError, Operation, Request, Response};
 use base64::Engine;
 use serde_json::{Map, Value, json};
 
-use super::{Endpoint, data, legacy, str_field};
+use super::{Endpoint, SystemDeps, data, legacy, str_field};
 use crate::namespaces::{Namespace, NamespaceStore};
 use crate::policy_store::{PolicyEntry, PolicyStore};
 use crate::token_store::TokenStore;
@@ -74,9 +74,7 @@ fn cas_field(req: &Request) -> Result<Option<u64>, LogicalError> {
 
 /// Runs a policy endpoint for the request's namespace `ns` (its own policies).
 pub(crate) async fn handle(
-    policies: &PolicyStore,
-    tokens: &TokenStore,
-    namespaces: &NamespaceStore,
+    deps: &SystemDeps,
     ns: &Namespace,
     e: Endpoint,
     op: Operation,
@@ -84,6 +82,8 @@ pub(crate) async fn handle(
 ) -> Result<Option<Response>, LogicalError> {
     use Endpoint as E;
     use Operation as O;
+    let (policies, identity) = (&*deps.policies, &*deps.identity);
+    let (tokens, namespaces) = (&*deps.tokens, &*deps.namespaces);
     let store = policies;
     match (e, op) {
         (E::Policies, O::Read | O::List) => {
@@ -135,8 +135,10 @@ pub(crate) async fn handle(
         (
             which @ (E::Capabilities | E::CapabilitiesSelf | E::CapabilitiesAccessor),
             O::Update | O::Create,
-        ) => capabilities(policies, tokens, namespaces, ns, which, req).await,
-        (E::ResultantAcl, O::Read) => resultant_acl(policies, tokens, namespaces, req).await,
+        ) => capabilities(policies, identity, tokens, namespaces, ns, which, req).await,
+        (E::ResultantAcl, O::Read) => {
+            resultant_acl(policies, identity, tokens, namespaces, req).await
+        }
         _ => Err(LogicalError::UnsupportedOperation),
     }
 }
@@ -162,6 +164,7 @@ fn paths_of(req: &Request) -> Vec<String> {
 
 async fn capabilities(
     policies: &PolicyStore,
+    identity: &crate::identity::IdentityStore,
     tokens: &TokenStore,
     namespaces: &NamespaceStore,
     ns: &Namespace,
@@ -206,7 +209,11 @@ async fn capabilities(
         .by_id(&entry.namespace_id)
         .filter(|t| t.contains(ns));
     let acl = match &token_ns {
-        Some(t) => Some(policies.acl(t, &entry.policies).await?),
+        Some(t) => Some(
+            policies
+                .acl(t, &identity.acl_policies(&entry.entity_id, &entry.policies))
+                .await?,
+        ),
         None => None,
     };
     let prefix = token_ns.as_ref().map_or("", |t| t.relative(&ns.path));
@@ -315,6 +322,7 @@ impl Merged {
 /// policies (segment-wildcard rules are not listed, as in OpenBao).
 async fn resultant_acl(
     policies: &PolicyStore,
+    identity: &crate::identity::IdentityStore,
     tokens: &TokenStore,
     namespaces: &NamespaceStore,
     req: &Request,
@@ -334,7 +342,11 @@ async fn resultant_acl(
     let mut exact: BTreeMap<String, Merged> = BTreeMap::new();
     let mut glob: BTreeMap<String, Merged> = BTreeMap::new();
     let now = chrono::Utc::now();
-    let mut names: Vec<String> = te.policies.iter().map(|p| normalize_name(p)).collect();
+    let mut names: Vec<String> = identity
+        .acl_policies(&te.entity_id, &te.policies)
+        .iter()
+        .map(|p| normalize_name(p))
+        .collect();
     names.sort();
     names.dedup();
     for name in names {

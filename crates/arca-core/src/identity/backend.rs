@@ -1,0 +1,234 @@
+//! The `identity/` mount's backend: the path table (every served path as one `Endpoint`,
+//! parsed from operation and path before any handler runs) over the identity store.
+
+use std::sync::Arc;
+
+use arca_sdk::{
+    Backend, BackendType, ExistenceCheck, LogicalError, Operation, Request, Response, SpecialPaths,
+};
+use async_trait::async_trait;
+
+use arca_sdk::framework::FrameworkBackend;
+
+use super::IdentityStore;
+use super::entities::EntityRef;
+use super::groups::GroupRef;
+use crate::identity_tokens::{IdentityTokens, UNAUTHENTICATED};
+
+/// What a request asks of the identity store.
+enum Endpoint {
+    EntityWrite(EntityRef),
+    EntityRead { by_name: bool, key: String },
+    EntityDelete { by_name: bool, key: String },
+    EntityList { by_name: bool },
+    EntityBatchDelete,
+    EntityMerge,
+    AliasWrite(Option<String>),
+    AliasRead(String),
+    AliasDelete(String),
+    AliasList,
+    GroupWrite(GroupRef),
+    GroupRead { by_name: bool, key: String },
+    GroupDelete { by_name: bool, key: String },
+    GroupList { by_name: bool },
+    GroupAliasWrite(Option<String>),
+    GroupAliasRead(String),
+    GroupAliasDelete(String),
+    GroupAliasList,
+    LookupEntity,
+    LookupGroup,
+}
+
+/// The operations a collection path answers (item paths go through `item`); anything else
+/// on it is a 405.
+#[derive(Clone, Copy)]
+enum Ops {
+    /// Create/update only.
+    Write,
+    /// LIST only.
+    List,
+}
+
+/// Parses `op` on the mount-relative `path`: `Ok(None)` for no such path (404),
+/// `Err` for a known path that does not answer `op` (405).
+fn parse(op: Operation, path: &str) -> Result<Option<Endpoint>, LogicalError> {
+    use Endpoint as E;
+    let path = path.trim_end_matches('/');
+    let segs: Vec<&str> = path.split('/').collect();
+    // `persona` is OpenBao's older name for entity aliases.
+    let family = match segs.first() {
+        Some(&"persona") => "entity-alias",
+        Some(f) => f,
+        None => return Ok(None),
+    };
+    let write = matches!(op, Operation::Create | Operation::Update);
+    let (ops, endpoint): (Ops, Box<dyn Fn() -> E>) = match (family, &segs[1..]) {
+        ("entity", []) => (Ops::Write, Box::new(|| E::EntityWrite(EntityRef::Body))),
+        ("entity", ["batch-delete"]) => (Ops::Write, Box::new(|| E::EntityBatchDelete)),
+        ("entity", ["merge"]) => (Ops::Write, Box::new(|| E::EntityMerge)),
+        ("entity", ["id"]) => (Ops::List, Box::new(|| E::EntityList { by_name: false })),
+        ("entity", ["name"]) => (Ops::List, Box::new(|| E::EntityList { by_name: true })),
+        ("entity", [by @ ("id" | "name"), key]) if !key.is_empty() => {
+            let by_name = *by == "name";
+            let key = key.to_string();
+            return item(op, move |kind| match kind {
+                Kind::Write if by_name => E::EntityWrite(EntityRef::Name(key.clone())),
+                Kind::Write => E::EntityWrite(EntityRef::Id(key.clone())),
+                Kind::Read => E::EntityRead {
+                    by_name,
+                    key: key.clone(),
+                },
+                Kind::Delete => E::EntityDelete {
+                    by_name,
+                    key: key.clone(),
+                },
+            });
+        }
+        ("entity-alias", []) => (Ops::Write, Box::new(|| E::AliasWrite(None))),
+        ("entity-alias", ["id"]) => (Ops::List, Box::new(|| E::AliasList)),
+        ("entity-alias", ["id", key]) if !key.is_empty() => {
+            let key = key.to_string();
+            return item(op, move |kind| match kind {
+                Kind::Write => E::AliasWrite(Some(key.clone())),
+                Kind::Read => E::AliasRead(key.clone()),
+                Kind::Delete => E::AliasDelete(key.clone()),
+            });
+        }
+        ("group", []) => (Ops::Write, Box::new(|| E::GroupWrite(GroupRef::Body))),
+        ("group", ["id"]) => (Ops::List, Box::new(|| E::GroupList { by_name: false })),
+        ("group", ["name"]) => (Ops::List, Box::new(|| E::GroupList { by_name: true })),
+        ("group", [by @ ("id" | "name"), key]) if !key.is_empty() => {
+            let by_name = *by == "name";
+            let key = key.to_string();
+            return item(op, move |kind| match kind {
+                Kind::Write if by_name => E::GroupWrite(GroupRef::Name(key.clone())),
+                Kind::Write => E::GroupWrite(GroupRef::Id(key.clone())),
+                Kind::Read => E::GroupRead {
+                    by_name,
+                    key: key.clone(),
+                },
+                Kind::Delete => E::GroupDelete {
+                    by_name,
+                    key: key.clone(),
+                },
+            });
+        }
+        ("group-alias", []) => (Ops::Write, Box::new(|| E::GroupAliasWrite(None))),
+        ("group-alias", ["id"]) => (Ops::List, Box::new(|| E::GroupAliasList)),
+        ("group-alias", ["id", key]) if !key.is_empty() => {
+            let key = key.to_string();
+            return item(op, move |kind| match kind {
+                Kind::Write => E::GroupAliasWrite(Some(key.clone())),
+                Kind::Read => E::GroupAliasRead(key.clone()),
+                Kind::Delete => E::GroupAliasDelete(key.clone()),
+            });
+        }
+        ("lookup", ["entity"]) => (Ops::Write, Box::new(|| E::LookupEntity)),
+        ("lookup", ["group"]) => (Ops::Write, Box::new(|| E::LookupGroup)),
+        _ => return Ok(None),
+    };
+    let allowed = match ops {
+        Ops::Write => write,
+        Ops::List => op == Operation::List,
+    };
+    if allowed {
+        Ok(Some(endpoint()))
+    } else {
+        Err(LogicalError::UnsupportedOperation)
+    }
+}
+
+/// What an item path (`.../id/<id>`) is asked to do.
+enum Kind {
+    Write,
+    Read,
+    Delete,
+}
+
+/// An item path's endpoint for `op`; other operations are a 405.
+fn item(op: Operation, f: impl Fn(Kind) -> Endpoint) -> Result<Option<Endpoint>, LogicalError> {
+    match op {
+        Operation::Create | Operation::Update => Ok(Some(f(Kind::Write))),
+        Operation::Read => Ok(Some(f(Kind::Read))),
+        Operation::Delete => Ok(Some(f(Kind::Delete))),
+        _ => Err(LogicalError::UnsupportedOperation),
+    }
+}
+
+/// The `identity/` backend, a view of the core's identity store; `oidc/` paths go to the
+/// identity tokens' own path table.
+pub(crate) struct IdentityBackend {
+    store: Arc<IdentityStore>,
+    oidc: FrameworkBackend,
+}
+
+/// The mount-relative prefix of the identity-token paths.
+const OIDC_PREFIX: &str = "oidc/";
+
+impl IdentityBackend {
+    /// A backend serving `store` and the identity tokens `tokens`.
+    pub(crate) fn new(store: Arc<IdentityStore>, tokens: &Arc<IdentityTokens>) -> IdentityBackend {
+        let mut oidc = FrameworkBackend::new(
+            BackendType::Logical,
+            "Identity tokens: keys, roles and signed JWTs.",
+        );
+        for p in tokens.paths() {
+            oidc = oidc.path(p);
+        }
+        IdentityBackend { store, oidc }
+    }
+}
+
+#[async_trait]
+impl Backend for IdentityBackend {
+    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        if req.path.starts_with(OIDC_PREFIX) {
+            return self.oidc.handle_request(req).await;
+        }
+        let Some(endpoint) = parse(req.operation, &req.path)? else {
+            return Err(LogicalError::UnsupportedPath);
+        };
+        let s = &*self.store;
+        use Endpoint as E;
+        match endpoint {
+            E::EntityWrite(target) => s.write_entity(&req, target).await,
+            E::EntityRead { by_name, key } => s.read_entity(by_name, &key).map(Some),
+            E::EntityDelete { by_name, key } => s.delete_entity(by_name, &key).await.map(|_| None),
+            E::EntityList { by_name } => s.list_entities(by_name).map(Some),
+            E::EntityBatchDelete => s.batch_delete_entities(&req).await.map(|_| None),
+            E::EntityMerge => s.merge_entities(&req).await.map(|_| None),
+            E::AliasWrite(id) => s.write_alias(&req, id.as_deref()).await,
+            E::AliasRead(id) => s.read_alias(&id).map(Some),
+            E::AliasDelete(id) => s.delete_alias(&id).await.map(|_| None),
+            E::AliasList => s.list_aliases().map(Some),
+            E::GroupWrite(target) => s.write_group(&req, target).await,
+            E::GroupRead { by_name, key } => s.read_group(by_name, &key).map(Some),
+            E::GroupDelete { by_name, key } => s.delete_group(by_name, &key).await.map(|_| None),
+            E::GroupList { by_name } => s.list_groups(by_name).map(Some),
+            E::GroupAliasWrite(id) => s.write_group_alias(&req, id.as_deref()).await,
+            E::GroupAliasRead(id) => s.read_group_alias(&id).map(Some),
+            E::GroupAliasDelete(id) => s.delete_group_alias(&id).await.map(|_| None),
+            E::GroupAliasList => s.list_group_aliases().map(Some),
+            E::LookupEntity => s.lookup_entity(&req.data),
+            E::LookupGroup => s.lookup_group(&req.data),
+        }
+    }
+
+    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        if req.path.starts_with(OIDC_PREFIX) {
+            return self.oidc.handle_existence_check(req).await;
+        }
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths {
+            unauthenticated: vec![UNAUTHENTICATED.into()],
+            ..SpecialPaths::default()
+        }
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Logical
+    }
+}
