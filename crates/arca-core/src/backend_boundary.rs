@@ -17,6 +17,11 @@ use crate::token_store::TokenEntry;
 /// they carry the client token.
 const DENIED_PASSTHROUGH_HEADERS: [&str; 2] = ["authorization", "x-vault-token"];
 
+/// What the core's own mounts never get passed: OpenBao's list. `identity/` lists
+/// `Authorization` by default, and its OIDC provider reads a client's Basic credentials and
+/// an access token's Bearer header from it.
+const DENIED_PASSTHROUGH_HEADERS_CORE: [&str; 1] = ["x-vault-token"];
+
 /// The core's own mounts, whose backends see the client token itself (they are the token
 /// store, or act on the caller's token).
 fn sees_the_token(route_path: &str) -> bool {
@@ -61,6 +66,9 @@ pub(crate) fn backend_token(
     Some(Zeroizing::new(salt_id(mount_uuid, &token)))
 }
 
+/// The headers a raw response may set whatever its mount allows.
+const RAW_RESPONSE_HEADERS: [&str; 3] = ["Cache-Control", "Pragma", "WWW-Authenticate"];
+
 /// The headers `allowed` names (any case), minus `denied`; names as they came.
 fn filtered(
     headers: HashMap<String, Vec<String>>,
@@ -77,12 +85,17 @@ fn filtered(
 }
 
 /// The request headers a backend sees: those its mount's `passthrough_request_headers` name,
-/// never `Authorization` or `X-Vault-Token`.
+/// never `X-Vault-Token`, and `Authorization` only for the core's own mounts.
 pub(crate) fn passthrough_headers(
+    route_path: &str,
     headers: HashMap<String, Vec<String>>,
     passthrough: &[String],
 ) -> HashMap<String, Vec<String>> {
-    filtered(headers, passthrough, &DENIED_PASSTHROUGH_HEADERS)
+    if sees_the_token(route_path) {
+        filtered(headers, passthrough, &DENIED_PASSTHROUGH_HEADERS_CORE)
+    } else {
+        filtered(headers, passthrough, &DENIED_PASSTHROUGH_HEADERS)
+    }
 }
 
 /// Screens a backend's answer before anything else sees it: keeps only the response headers
@@ -90,19 +103,23 @@ pub(crate) fn passthrough_headers(
 /// a client token, lease id or wrapping token a backend other than the core's own wrote: the
 /// core mints those. Of a backend's `wrap_info` only the TTL stands: a request to be wrapped.
 pub(crate) fn screen_response(route_path: &str, allowed_headers: &[String], resp: &mut Response) {
-    // A raw response keeps the `Cache-Control` it sets (OpenBao's `HTTPCacheControlHeader`).
-    let cache_control = if resp.raw.is_some() {
+    // A raw response keeps the caching and authentication headers it sets (OpenBao's
+    // `HTTPCacheControlHeader`, `HTTPPragmaHeader`, `HTTPWWWAuthenticateHeader`).
+    let kept: Vec<(String, Vec<String>)> = if resp.raw.is_some() {
         resp.headers
             .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case("cache-control"))
+            .filter(|(k, _)| {
+                RAW_RESPONSE_HEADERS
+                    .iter()
+                    .any(|h| k.eq_ignore_ascii_case(h))
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
     } else {
-        None
+        Vec::new()
     };
     resp.headers = filtered(std::mem::take(&mut resp.headers), allowed_headers, &[]);
-    if let Some((k, v)) = cache_control {
-        resp.headers.insert(k, v);
-    }
+    resp.headers.extend(kept);
     if mints_tokens(route_path) {
         return;
     }
@@ -199,13 +216,16 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), vec![v.to_string()]))
         .collect();
-        assert!(passthrough_headers(headers.clone(), &[]).is_empty());
-        let passed = passthrough_headers(
-            headers,
-            &strings(&["X-Custom", "Authorization", "X-VAULT-TOKEN"]),
-        );
+        assert!(passthrough_headers("secret/", headers.clone(), &[]).is_empty());
+        let listed = strings(&["X-Custom", "Authorization", "X-VAULT-TOKEN"]);
+        let passed = passthrough_headers("secret/", headers.clone(), &listed);
         assert_eq!(passed.len(), 1);
         assert_eq!(passed["x-custom"], vec!["1"]);
+        // The core's identity mount may be given Authorization (OpenBao lists it there), never
+        // X-Vault-Token.
+        let passed = passthrough_headers("identity/", headers, &listed);
+        assert_eq!(passed.len(), 2);
+        assert_eq!(passed["authorization"], vec!["Bearer hvs.secret"]);
     }
 
     fn answer() -> Response {

@@ -211,7 +211,8 @@ impl Core {
             config.user_lockouts.clone(),
         ));
         let identity = Arc::new(IdentityStore::new(Arc::downgrade(&mounts)));
-        let identity_tokens = crate::identity_tokens::IdentityTokens::new(config.api_addr.clone());
+        let identity_tokens =
+            crate::identity_tokens::IdentityTokens::new(config.api_addr.clone(), tokens.clone());
         let inner = Arc::new(Inner {
             config,
             seal,

@@ -222,6 +222,7 @@ impl Core {
             token_entry.as_deref(),
         );
         req.headers = backend_boundary::passthrough_headers(
+            &req.mount_point,
             std::mem::take(&mut req.headers),
             &mount.config.passthrough_request_headers,
         );

@@ -350,6 +350,7 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
     let mut request = Request::new(routing.operation, path).with_data(data);
     request.id = uuid::Uuid::new_v4().to_string();
     request.client_token = headers.client_token;
+    request.client_token_from_authorization = headers.token_from_authorization;
     request.headers = headers.headers;
     request.wrap_info = headers.wrap_info;
     request.from_api_client = headers.from_api_client;

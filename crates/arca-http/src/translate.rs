@@ -19,6 +19,8 @@ pub(crate) struct HeaderParts {
     pub(crate) wrap_info: Option<RequestWrapInfo>,
     /// `X-Vault-Request` was sent.
     pub(crate) from_api_client: bool,
+    /// The client token came in `Authorization: Bearer`.
+    pub(crate) token_from_authorization: bool,
 }
 
 /// Reads the headers. Fails (with the text for `errors`) only on a bad `X-Vault-Wrap-TTL`.
@@ -64,6 +66,7 @@ pub(crate) fn header_parts(map: &HeaderMap) -> Result<HeaderParts, String> {
         }
     };
     Ok(HeaderParts {
+        token_from_authorization,
         client_token,
         headers,
         wrap_info,

@@ -43,6 +43,9 @@ pub struct Request {
     pub data: JsonMap,
     /// The client token, if one was sent.
     pub client_token: Option<Zeroizing<String>>,
+    /// The client token came in `Authorization: Bearer` rather than `X-Vault-Token` (an OIDC
+    /// provider's userinfo endpoint takes it only so).
+    pub client_token_from_authorization: bool,
     /// The accessor of the client token, once it has been looked up.
     pub client_token_accessor: String,
     /// The display name of the token.
@@ -90,6 +93,7 @@ impl Request {
             path: path.into(),
             data: JsonMap::new(),
             client_token: None,
+            client_token_from_authorization: false,
             client_token_accessor: String::new(),
             display_name: String::new(),
             entity_id: String::new(),

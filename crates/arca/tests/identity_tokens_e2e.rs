@@ -43,6 +43,7 @@ async fn identity_tokens_as_openbao() {
     rotation_changes_the_key_set(&servers).await;
     introspection_errors(&servers).await;
     tokens_for_an_entity(&servers).await;
+    provider_resources(&servers).await;
 }
 
 async fn config(servers: &[Server; 2]) {
@@ -539,4 +540,232 @@ async fn tokens_for_an_entity(servers: &[Server; 2]) {
         claim_keys[3..6],
         "claims: Arca vs OpenBao"
     );
+}
+
+/// The OIDC provider's resources: assignments, scopes, clients and providers, their errors,
+/// and each provider's discovery document and key set.
+async fn provider_resources(servers: &[Server; 2]) {
+    for s in servers {
+        let r = call(
+            s,
+            "GET",
+            "identity/oidc/provider/default",
+            Some("root"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(
+            r.body["data"],
+            json!({"allowed_client_ids": ["*"], "scopes_supported": [],
+                   "issuer": format!("{}/v1/identity/oidc/provider/default", s.addr)})
+        );
+        let r = call(s, "LIST", "identity/oidc/provider", Some("root"), None).await;
+        assert_eq!(r.body["data"]["keys"], json!(["default"]), "{}", r.body);
+        assert_eq!(
+            r.body["data"]["key_info"]["default"]["allowed_client_ids"],
+            json!(["*"])
+        );
+    }
+    let r = same(servers, "LIST", "identity/oidc/assignment", None).await;
+    assert_eq!(r.body["data"]["keys"], json!(["allow_all"]));
+    let r = same(servers, "GET", "identity/oidc/assignment/allow_all", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"entity_ids": ["*"], "group_ids": ["*"]})
+    );
+    same(servers, "LIST", "identity/oidc/scope", None).await;
+    same(servers, "LIST", "identity/oidc/client", None).await;
+    for (path, body) in [
+        ("identity/oidc/scope/openid", json!({})),
+        (
+            "identity/oidc/scope/bad",
+            json!({"template": "{\"aud\":1}"}),
+        ),
+        (
+            "identity/oidc/assignment/allow_all",
+            json!({"entity_ids": "x"}),
+        ),
+        ("identity/oidc/client/bad", json!({"assignments": "nope"})),
+        ("identity/oidc/client/bad", json!({"key": "nope"})),
+        ("identity/oidc/client/bad", json!({"client_type": "odd"})),
+        ("identity/oidc/client/bad", json!({"id_token_ttl": "100d"})),
+        (
+            "identity/oidc/provider/bad",
+            json!({"scopes_supported": "nope"}),
+        ),
+        (
+            "identity/oidc/provider/bad",
+            json!({"issuer": "https://x.example/path"}),
+        ),
+    ] {
+        same(servers, "POST", path, Some(body)).await;
+    }
+    let template = "{\"username\":{{identity.entity.name}}}";
+    same(
+        servers,
+        "POST",
+        "identity/oidc/scope/user",
+        Some(json!({"template": template, "description": "d"})),
+    )
+    .await;
+    same(
+        servers,
+        "POST",
+        "identity/oidc/scope/name2",
+        Some(json!({"template": "{\"username\":{{identity.entity.id}}}"})),
+    )
+    .await;
+    let r = same(servers, "GET", "identity/oidc/scope/user", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"template": template, "description": "d"})
+    );
+    same(
+        servers,
+        "POST",
+        "identity/oidc/assignment/a1",
+        Some(json!({"entity_ids": "ABC,abc", "group_ids": "G1.ns1"})),
+    )
+    .await;
+    let r = same(servers, "GET", "identity/oidc/assignment/a1", None).await;
+    assert_eq!(
+        r.body["data"],
+        json!({"entity_ids": ["abc"], "group_ids": ["g1.ns1"]})
+    );
+    for (name, body) in [
+        (
+            "app",
+            json!({"redirect_uris": "http://127.0.0.1:9999/cb", "assignments": "allow_all"}),
+        ),
+        (
+            "pub",
+            json!({"redirect_uris": "http://127.0.0.1:9999/cb", "assignments": "allow_all",
+                       "client_type": "public"}),
+        ),
+        (
+            "c2",
+            json!({"assignments": "a1", "key": "k2", "id_token_ttl": "1h"}),
+        ),
+    ] {
+        let r = same(
+            servers,
+            "POST",
+            &format!("identity/oidc/client/{name}"),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 204);
+    }
+    let mut reads = Vec::new();
+    for s in servers {
+        let r = call(s, "GET", "identity/oidc/client/app", Some("root"), None).await;
+        let d = &r.body["data"];
+        assert_eq!(d["client_id"].as_str().map(str::len), Some(32), "{d}");
+        let secret = d["client_secret"].as_str().unwrap_or_default();
+        assert!(
+            secret.starts_with("hvo_secret_") && secret.len() == 75,
+            "{secret}"
+        );
+        let mut d = d.clone();
+        d["client_id"] = Value::Null;
+        d["client_secret"] = Value::Null;
+        reads.push(d);
+        let r = call(s, "GET", "identity/oidc/client/pub", Some("root"), None).await;
+        assert!(r.body["data"].get("client_secret").is_none(), "{}", r.body);
+        let r = call(s, "LIST", "identity/oidc/client", Some("root"), None).await;
+        assert_eq!(
+            r.body["data"]["keys"],
+            json!(["app", "c2", "pub"]),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body["data"]["key_info"]["app"]
+                .get("client_secret")
+                .is_none()
+        );
+    }
+    assert_eq!(reads[0], reads[1]);
+    for (path, body) in [
+        ("identity/oidc/client/app", json!({"key": "k1"})),
+        ("identity/oidc/client/app", json!({"client_type": "public"})),
+    ] {
+        same(servers, "POST", path, Some(body)).await;
+    }
+    let r = same(
+        servers,
+        "POST",
+        "identity/oidc/provider/p1",
+        Some(json!({"scopes_supported": "user,name2", "allowed_client_ids": "*"})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "a conflicting claim earns a warning");
+    for s in servers {
+        let r = call(
+            s,
+            "POST",
+            "identity/oidc/provider/p1",
+            Some("root"),
+            Some(json!({"scopes_supported": "user"})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let mut docs = Vec::new();
+    let mut key_counts = Vec::new();
+    for s in servers {
+        let r = unauthenticated_get(
+            s,
+            "identity/oidc/provider/p1/.well-known/openid-configuration",
+        )
+        .send()
+        .await
+        .expect("discovery");
+        assert_eq!(r.status(), 200);
+        let text = r.text().await.expect("body");
+        docs.push(text.replace(&s.addr, "ADDR"));
+        let r = unauthenticated_get(s, "identity/oidc/provider/p1/.well-known/keys")
+            .send()
+            .await
+            .expect("keys");
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.expect("json");
+        key_counts.push(v["keys"].as_array().map(Vec::len));
+        let r = call(
+            s,
+            "LIST",
+            "identity/oidc/provider?allowed_client_id=nobody",
+            Some("root"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            r.body["data"]["keys"],
+            json!(["default", "p1"]),
+            "{}",
+            r.body
+        );
+    }
+    let docs: Vec<Value> = docs
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("json"))
+        .collect();
+    assert_eq!(docs[0], docs[1]);
+    assert_eq!(key_counts[0], key_counts[1]);
+    assert!(key_counts[0].unwrap_or(0) >= 4, "{key_counts:?}");
+    for (path, body) in [
+        ("identity/oidc/scope/user", None),
+        ("identity/oidc/assignment/allow_all", None),
+        ("identity/oidc/assignment/a1", None),
+        ("identity/oidc/provider/default", None),
+        ("identity/oidc/key/k2", None),
+    ] {
+        same(servers, "DELETE", path, body).await;
+    }
+    same(servers, "DELETE", "identity/oidc/client/c2", None).await;
+    same(servers, "DELETE", "identity/oidc/assignment/a1", None).await;
+    same(servers, "GET", "identity/oidc/assignment/a1", None).await;
+    same(servers, "DELETE", "identity/oidc/provider/p1", None).await;
+    same(servers, "GET", "identity/oidc/provider/p1", None).await;
 }

@@ -223,7 +223,7 @@ impl Backend for IdentityBackend {
 
     fn special_paths(&self) -> SpecialPaths {
         SpecialPaths {
-            unauthenticated: vec![UNAUTHENTICATED.into()],
+            unauthenticated: UNAUTHENTICATED.iter().map(|p| p.to_string()).collect(),
             ..SpecialPaths::default()
         }
     }

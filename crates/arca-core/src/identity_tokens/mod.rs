@@ -10,9 +10,14 @@
 //! storage under OpenBao's keys (`oidc-config`, `oidc_tokens/…`). Rotation is done when keys are
 //! next used (token, key set, introspection), not by a timer.
 
+mod assignments;
+mod clients;
 mod keys;
 mod named_keys;
+mod provider_flow;
+mod providers;
 mod roles;
+mod scopes;
 mod tokens;
 
 use std::sync::{Arc, OnceLock};
@@ -54,13 +59,23 @@ pub(crate) struct IdentityTokens {
     /// Per namespace ID: when key upkeep is next due (Unix seconds; absent: now). Keeps the
     /// storage scan of every key off the path of each token.
     next_upkeep: parking_lot::Mutex<std::collections::HashMap<String, i64>>,
+    /// The token store: the provider's access tokens are batch tokens.
+    tokens: Arc<crate::token_store::TokenStore>,
+    /// Authorization codes waiting to be redeemed, by namespace ID and code (in memory, as
+    /// OpenBao keeps them; a restart forgets them).
+    codes: parking_lot::Mutex<std::collections::HashMap<(String, String), provider_flow::AuthCode>>,
 }
 
 impl IdentityTokens {
     /// Identity tokens issued under `api_addr` (unless `oidc/config` names an issuer).
-    pub(crate) fn new(api_addr: Option<String>) -> Arc<IdentityTokens> {
+    pub(crate) fn new(
+        api_addr: Option<String>,
+        tokens: Arc<crate::token_store::TokenStore>,
+    ) -> Arc<IdentityTokens> {
         Arc::new(IdentityTokens {
             api_addr,
+            tokens,
+            codes: parking_lot::Mutex::new(std::collections::HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             entities: OnceLock::new(),
             next_upkeep: parking_lot::Mutex::new(std::collections::HashMap::new()),
@@ -89,6 +104,38 @@ impl IdentityTokens {
         Ok(next)
     }
 
+    /// Keeps an authorization code for redemption (dropping expired ones).
+    fn put_code(&self, namespace_id: &str, code: &str, entry: provider_flow::AuthCode) {
+        let now = now_unix();
+        let mut codes = self.codes.lock();
+        codes.retain(|_, c| c.expires_at > now);
+        codes.insert((namespace_id.to_string(), code.to_string()), entry);
+    }
+
+    /// Takes an authorization code out (it can be redeemed once), if it is still valid.
+    fn take_code(&self, namespace_id: &str, code: &str) -> Option<provider_flow::AuthCode> {
+        self.codes
+            .lock()
+            .remove(&(namespace_id.to_string(), code.to_string()))
+            .filter(|c| c.expires_at > now_unix())
+    }
+
+    /// Mints a token for the provider (an access token).
+    async fn create_token(
+        &self,
+        entry: crate::token_store::TokenEntry,
+    ) -> Result<zeroize::Zeroizing<String>, LogicalError> {
+        Ok(self.tokens.create(entry, None).await?.0)
+    }
+
+    /// The live entry of `token`, if any.
+    async fn token_entry(
+        &self,
+        token: &str,
+    ) -> Result<Option<Arc<crate::token_store::TokenEntry>>, LogicalError> {
+        self.tokens.lookup(token).await
+    }
+
     /// Keys changed in the request's namespace: the next use runs the upkeep.
     fn keys_changed(&self, req: &Request) {
         self.next_upkeep.lock().remove(&req.namespace_id);
@@ -112,12 +159,38 @@ impl IdentityTokens {
             tokens::introspect_path(self),
             tokens::discovery_path(self),
             tokens::keys_path(self),
+            assignments::assignment_path(self),
+            assignments::list_path(),
+            scopes::scope_path(self),
+            scopes::list_path(),
+            clients::client_path(self),
+            clients::list_path(),
+            providers::provider_path(self),
+            providers::list_path(self),
+            providers::discovery_path(self),
+            providers::keys_path(self),
+            provider_flow::authorize_path(self),
+            provider_flow::token_path(self),
+            provider_flow::userinfo_path(self),
         ]
     }
 }
 
-/// The `identity/` paths reachable without a token that belong to this module.
-pub(crate) const UNAUTHENTICATED: &str = "oidc/.well-known/*";
+/// The `identity/` paths reachable without a token that belong to this module (OpenBao's
+/// list; a provider's token endpoint authenticates the client itself).
+pub(crate) const UNAUTHENTICATED: [&str; 4] = [
+    "oidc/.well-known/*",
+    "oidc/provider/+/.well-known/*",
+    "oidc/provider/+/token",
+    // OpenBao's access token carries an inline policy for this path; Arca's carries none, and
+    // the endpoint checks the Bearer token itself.
+    "oidc/provider/+/userinfo",
+];
+
+/// The warning an explicit issuer earns.
+const ISSUER_WARNING: &str = "If \"issuer\" is set explicitly, all tokens must be validated \
+against that address, including those issued by secondary clusters. Setting issuer to \"\" will \
+restore the default behavior of using the cluster's api_addr as the issuer.";
 
 /// Wraps a handler that needs the shared state.
 fn with<F, Fut>(state: &Arc<IdentityTokens>, f: F) -> OpHandler
@@ -221,11 +294,7 @@ async fn write_config(
             ));
         }
         let mut r = Response::default();
-        r.warn(
-            "If \"issuer\" is set explicitly, all tokens must be validated against that \
-             address, including those issued by secondary clusters. Setting issuer to \"\" \
-             will restore the default behavior of using the cluster's api_addr as the issuer.",
-        );
+        r.warn(ISSUER_WARNING);
         resp = Some(r);
     }
     let _guard = state.lock.lock().await;

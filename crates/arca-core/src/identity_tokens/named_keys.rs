@@ -298,6 +298,17 @@ async fn write(
             }
         }
     }
+    if !create {
+        for (_, client) in super::clients::all(storage).await? {
+            if client.key == name && client.id_token_ttl > key.verification_ttl {
+                return Err(LogicalError::bad_request(format!(
+                    "unable to update key {name:?} because it is currently referenced by one or \
+                     more clients with an id_token_ttl greater than {} seconds",
+                    key.verification_ttl
+                )));
+            }
+        }
+    }
     if create || d.is_set("allowed_client_ids") {
         key.allowed_client_ids = d.get_strings("allowed_client_ids")?;
     }
@@ -373,6 +384,18 @@ async fn delete(
         return Err(LogicalError::bad_request(format!(
             "unable to delete key {name:?} because it is currently referenced by these roles: {}",
             users.join(", ")
+        )));
+    }
+    let clients: Vec<String> = super::clients::all(storage)
+        .await?
+        .into_iter()
+        .filter(|(_, c)| c.key == name)
+        .map(|(n, _)| n)
+        .collect();
+    if !clients.is_empty() {
+        return Err(LogicalError::bad_request(format!(
+            "unable to delete key {name:?} because it is currently referenced by these clients: {}",
+            clients.join(", ")
         )));
     }
     storage.delete(&format!("{KEY_PREFIX}{name}")).await?;

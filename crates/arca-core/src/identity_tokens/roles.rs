@@ -96,7 +96,7 @@ pub(super) fn list_path() -> PathDef {
 
 /// Checks a template the way OpenBao does: it fills with an empty entity and no groups, the
 /// result is a JSON object, and it sets no reserved claim.
-fn check_template(template: &str) -> Result<(), LogicalError> {
+pub(super) fn check_template(template: &str) -> Result<(), LogicalError> {
     if template.is_empty() {
         return Ok(());
     }

@@ -68,7 +68,8 @@ pub(super) fn keys_path(state: &Arc<IdentityTokens>) -> PathDef {
         )
 }
 
-fn raw_json(body: &Value, cache_control: Option<String>) -> Response {
+/// A raw JSON answer (200), with a `Cache-Control` when given.
+pub(super) fn raw_json(body: &Value, cache_control: Option<String>) -> Response {
     let mut resp = Response {
         raw: Some(RawHttp {
             status: 200,
