@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::entities::list_response;
 use super::model::{Alias, Entity};
-use super::{IdentityStore, fields, generated_name, now};
+use super::{Batch, IdentityStore, fields, generated_name, now};
 
 impl IdentityStore {
     /// Checks `accessor` names a mount: OpenBao's 400 otherwise.
@@ -154,8 +154,11 @@ impl IdentityStore {
             out = alias_answer(&alias);
             new.aliases.push(alias);
             new.last_update_time = now;
-            self.save_entity(old).await?;
-            self.save_entity(new).await?;
+            self.commit(Batch {
+                entities: vec![old, new],
+                ..Batch::default()
+            })
+            .await?;
         }
         Ok(Some(out))
     }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::entities::list_response;
 use super::model::{Alias, Group, dedup};
-use super::{IdentityStore, fields, generated_name, now};
+use super::{Batch, IdentityStore, fields, generated_name, now};
 
 /// How a request names the group it writes.
 pub(crate) enum GroupRef {
@@ -188,14 +188,23 @@ impl IdentityStore {
                 .filter_map(|p| ix.group(&p))
                 .collect::<Vec<_>>()
         });
-        for p in parents {
-            let mut p = (*p).clone();
-            p.member_group_ids.retain(|m| *m != g.id);
-            p.modify_index += 1;
-            p.last_update_time = now();
-            self.save_group(p).await?;
-        }
-        self.drop_group(&g.id).await
+        let now = now();
+        let groups = parents
+            .into_iter()
+            .map(|p| {
+                let mut p = (*p).clone();
+                p.member_group_ids.retain(|m| *m != g.id);
+                p.modify_index += 1;
+                p.last_update_time.clone_from(&now);
+                p
+            })
+            .collect();
+        self.commit(Batch {
+            groups,
+            drop_groups: vec![g.id.clone()],
+            ..Batch::default()
+        })
+        .await
     }
 
     /// LIST `group/id` (with names and counts) or `group/name`.
@@ -292,7 +301,8 @@ impl IdentityStore {
                 ..Group::default()
             },
         };
-        // Moving an alias to another group takes it off the first.
+        // Moving an alias to another group takes it off the first, in the same write.
+        let mut batch = Batch::default();
         if let Some(cur) = &current
             && cur.id != group.id
         {
@@ -300,7 +310,7 @@ impl IdentityStore {
             cur.alias = None;
             cur.modify_index += 1;
             cur.last_update_time = now.clone();
-            self.save_group(cur).await?;
+            batch.groups.push(cur);
         }
         let alias = Alias {
             id: old_alias
@@ -321,7 +331,8 @@ impl IdentityStore {
         group.alias = Some(alias);
         group.modify_index += 1;
         group.last_update_time = now;
-        self.save_group(group).await?;
+        batch.groups.push(group);
+        self.commit(batch).await?;
         Ok(Some(Response::with_data(out)))
     }
 
