@@ -1017,6 +1017,22 @@ async fn identity_end_to_end() {
         merge(s).await;
         token_entity_alias(s).await;
     }
+    // Arca only, for now: a namespace's own identity mount does not share the root's store.
+    let arca = &servers[0];
+    ok(arca, "POST", "sys/namespaces/team-a", None).await;
+    let a = call(
+        arca,
+        "POST",
+        "team-a/identity/entity",
+        Some("root"),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert_eq!(
+        a.body["errors"],
+        json!(["the identity store is served in the root namespace only"])
+    );
 }
 
 /// The index is rebuilt from storage at unseal: after a restart the same login finds the

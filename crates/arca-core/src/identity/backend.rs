@@ -167,6 +167,13 @@ impl IdentityBackend {
 #[async_trait]
 impl Backend for IdentityBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        // One store for now, the root namespace's: a namespace's own `identity/` mount
+        // answers plainly instead of sharing the root's records.
+        if !req.namespace_id.is_empty() && req.namespace_id != crate::namespaces::ROOT_ID {
+            return Err(LogicalError::bad_request(
+                "the identity store is served in the root namespace only",
+            ));
+        }
         let Some(endpoint) = parse(req.operation, &req.path)? else {
             return Err(LogicalError::UnsupportedPath);
         };

@@ -164,13 +164,18 @@ impl IdentityStore {
 
     /// The entity a login's alias belongs to: found by (mount accessor, alias name), or
     /// created with the alias (`entity_<8 hex>.<namespace>`, as OpenBao names them). The
-    /// alias's metadata is refreshed when the method sends other metadata.
+    /// alias's metadata is refreshed when the method sends other metadata. Outside the root
+    /// namespace there is no entity yet (an empty id).
     pub(crate) async fn entity_for_login(
         &self,
         mount_accessor: &str,
         namespace_id: &str,
         alias: &arca_sdk::Alias,
     ) -> Result<String, LogicalError> {
+        // One store for now, the root namespace's (see `IdentityBackend`).
+        if namespace_id != crate::namespaces::ROOT_ID {
+            return Ok(String::new());
+        }
         let metadata: BTreeMap<String, String> = alias
             .metadata
             .iter()
