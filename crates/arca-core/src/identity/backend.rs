@@ -177,6 +177,95 @@ impl Backend for IdentityBackend {
         let Some(endpoint) = parse(req.operation, &req.path)? else {
             return Err(LogicalError::UnsupportedPath);
         };
+        let unknown = unknown_fields(&endpoint, &req);
+        let mut resp = self.dispatch(endpoint, req).await?;
+        if let Some(resp) = resp.as_mut() {
+            arca_sdk::framework::add_unknown_warning(resp, &unknown);
+        }
+        Ok(resp)
+    }
+
+    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths::default()
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Logical
+    }
+}
+
+/// The parameters a write endpoint declares in OpenBao; others draw its warning.
+fn declared(endpoint: &Endpoint) -> &'static [&'static str] {
+    use Endpoint as E;
+    const ENTITY: &[&str] = &["id", "name", "metadata", "policies", "disabled"];
+    const ALIAS: &[&str] = &[
+        "id",
+        "entity_id",
+        "canonical_id",
+        "mount_accessor",
+        "name",
+        "custom_metadata",
+    ];
+    const GROUP: &[&str] = &[
+        "id",
+        "type",
+        "name",
+        "metadata",
+        "policies",
+        "member_group_ids",
+        "member_entity_ids",
+    ];
+    const LOOKUP: &[&str] = &[
+        "id",
+        "name",
+        "alias_id",
+        "alias_name",
+        "alias_mount_accessor",
+    ];
+    match endpoint {
+        E::EntityWrite(_) => ENTITY,
+        E::EntityBatchDelete => &["entity_ids"],
+        E::EntityMerge => &[
+            "from_entity_ids",
+            "to_entity_id",
+            "force",
+            "conflicting_alias_ids_to_keep",
+        ],
+        E::AliasWrite(_) => ALIAS,
+        E::GroupWrite(_) => GROUP,
+        E::GroupAliasWrite(_) => &["id", "name", "mount_accessor", "canonical_id"],
+        E::LookupEntity | E::LookupGroup => LOOKUP,
+        _ => &[],
+    }
+}
+
+/// The body parameters of a write that its endpoint does not declare, sorted.
+fn unknown_fields(endpoint: &Endpoint, req: &Request) -> Vec<String> {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Vec::new();
+    }
+    let known = declared(endpoint);
+    let mut out: Vec<String> = req
+        .data
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+impl IdentityBackend {
+    /// Runs the endpoint.
+    async fn dispatch(
+        &self,
+        endpoint: Endpoint,
+        req: Request,
+    ) -> Result<Option<Response>, LogicalError> {
         let s = &*self.store;
         use Endpoint as E;
         match endpoint {
@@ -201,17 +290,5 @@ impl Backend for IdentityBackend {
             E::LookupEntity => s.lookup_entity(&req.data),
             E::LookupGroup => s.lookup_group(&req.data),
         }
-    }
-
-    async fn handle_existence_check(&self, _req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        Ok(ExistenceCheck::default())
-    }
-
-    fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths::default()
-    }
-
-    fn backend_type(&self) -> BackendType {
-        BackendType::Logical
     }
 }
