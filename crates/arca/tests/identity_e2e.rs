@@ -154,7 +154,8 @@ async fn entities(s: &Server) {
     )
     .await;
     assert_eq!(upd.status, 204);
-    let by_name = ok(s, "GET", "identity/entity/name/e1", None).await;
+    // Names match without regard to case.
+    let by_name = ok(s, "GET", "identity/entity/name/E1", None).await;
     assert_eq!(by_name.body["data"]["policies"], json!(["p1", "p2"]));
     assert_eq!(by_name.body["data"]["metadata"], json!({"a": "b"}));
     // entity/name/<name> creates when missing.

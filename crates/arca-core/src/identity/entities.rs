@@ -58,7 +58,10 @@ impl IdentityStore {
             },
         };
         if let Some(n) = name.filter(|n| !n.is_empty()) {
-            if n != e.name && self.read(|ix| ix.entity_by_name(&n)).is_some() {
+            if self
+                .read(|ix| ix.entity_by_name(&n))
+                .is_some_and(|other| other.id != e.id)
+            {
                 return Err(LogicalError::bad_request("entity name is already in use"));
             }
             e.name = n;

@@ -76,7 +76,10 @@ impl IdentityStore {
             g.kind = k;
         }
         if let Some(n) = name.filter(|n| !n.is_empty()) {
-            if n != g.name && self.read(|ix| ix.group_by_name(&n)).is_some() {
+            if self
+                .read(|ix| ix.group_by_name(&n))
+                .is_some_and(|other| other.id != g.id)
+            {
                 return Err(LogicalError::bad_request("group name is already in use"));
             }
             g.name = n;
