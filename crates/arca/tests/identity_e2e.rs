@@ -868,6 +868,20 @@ async fn logins(s: &Server) {
     let refused_use = call(s, "GET", "auth/token/lookup-self", Some(&t3), None).await;
     assert_eq!(refused_use.status, 403, "{}: {}", s.addr, refused_use.body);
     assert_eq!(refused_use.body["errors"], json!(["permission denied"]));
+    let refused_login = call(
+        s,
+        "POST",
+        "auth/userpass/login/alice",
+        None,
+        Some(json!({"password": "pw"})),
+    )
+    .await;
+    assert_eq!(
+        refused_login.status, 403,
+        "{}: {}",
+        s.addr, refused_login.body
+    );
+    assert_eq!(refused_login.body["errors"], json!(["permission denied"]));
     ok(
         s,
         "POST",
