@@ -438,6 +438,17 @@ async fn aliases(s: &Server) {
             "name"
         ]
     );
+    // `entity_id` names the entity as `canonical_id` does.
+    let e2 = id_of(&ok(s, "POST", "identity/entity", Some(json!({"name": "ea2"}))).await);
+    let by_old_name = ok(
+        s,
+        "POST",
+        "identity/entity-alias",
+        Some(json!({"name": "old", "mount_accessor": acc, "entity_id": e2})),
+    )
+    .await;
+    assert_eq!(by_old_name.body["data"]["canonical_id"], e2.as_str());
+    ok(s, "DELETE", &format!("identity/entity/id/{e2}"), None).await;
     let persona = ok(s, "LIST", "identity/persona/id", None).await;
     assert_eq!(persona.body["data"]["keys"], list.body["data"]["keys"]);
     let not = call(

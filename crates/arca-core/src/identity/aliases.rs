@@ -33,7 +33,11 @@ impl IdentityStore {
         };
         let name = fields::string(d, "name")?.filter(|s| !s.is_empty());
         let accessor = fields::string(d, "mount_accessor")?.filter(|s| !s.is_empty());
-        let canonical = fields::string(d, "canonical_id")?.filter(|s| !s.is_empty());
+        // `entity_id` is the older name of `canonical_id` (the `persona` paths' word).
+        let canonical = match fields::string(d, "canonical_id")?.filter(|s| !s.is_empty()) {
+            Some(c) => Some(c),
+            None => fields::string(d, "entity_id")?.filter(|s| !s.is_empty()),
+        };
         let custom = fields::kv(d, "custom_metadata")?;
         let _guard = self.write.lock().await;
         // The alias to update: by id, or by (mount accessor, name).

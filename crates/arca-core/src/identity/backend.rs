@@ -52,13 +52,21 @@ fn parse(op: Operation, path: &str) -> Result<Option<Endpoint>, LogicalError> {
     use Endpoint as E;
     let path = path.trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').collect();
-    // `persona` is OpenBao's older name for entity aliases.
+    let write = matches!(op, Operation::Create | Operation::Update);
+    // `persona` is OpenBao's older name for entity aliases; a write to the bare `persona`
+    // path makes an entity in OpenBao 2.7.2 (observed), so it does here too.
+    if segs.as_slice() == ["persona"] {
+        return if write {
+            Ok(Some(E::EntityWrite(EntityRef::Body)))
+        } else {
+            Err(LogicalError::UnsupportedOperation)
+        };
+    }
     let family = match segs.first() {
         Some(&"persona") => "entity-alias",
         Some(f) => f,
         None => return Ok(None),
     };
-    let write = matches!(op, Operation::Create | Operation::Update);
     let (ops, endpoint): (Ops, Box<dyn Fn() -> E>) = match (family, &segs[1..]) {
         ("entity", []) => (Ops::Write, Box::new(|| E::EntityWrite(EntityRef::Body))),
         ("entity", ["batch-delete"]) => (Ops::Write, Box::new(|| E::EntityBatchDelete)),
@@ -177,7 +185,13 @@ impl Backend for IdentityBackend {
         let Some(endpoint) = parse(req.operation, &req.path)? else {
             return Err(LogicalError::UnsupportedPath);
         };
-        let unknown = unknown_fields(&endpoint, &req);
+        // The legacy `persona` paths declare the alias fields whatever they run; no
+        // warnings there.
+        let unknown = if req.path.starts_with("persona") {
+            Vec::new()
+        } else {
+            unknown_fields(&endpoint, &req)
+        };
         let mut resp = self.dispatch(endpoint, req).await?;
         if let Some(resp) = resp.as_mut() {
             arca_sdk::framework::add_unknown_warning(resp, &unknown);
