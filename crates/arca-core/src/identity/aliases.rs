@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::entities::list_response;
 use super::model::{Alias, Entity};
+use super::output::{MountNames, mount_of};
 use super::{Batch, IdentityStore, fields, generated_name, now};
 
 impl IdentityStore {
@@ -194,6 +195,7 @@ impl IdentityStore {
 
     /// LIST `entity-alias/id`.
     pub(crate) fn list_aliases(&self) -> Result<Response, LogicalError> {
+        let names = self.mount_names();
         let data = self.read(|ix| {
             let mut all: Vec<Alias> = ix
                 .entities()
@@ -202,7 +204,7 @@ impl IdentityStore {
             all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for a in &all {
-                info.insert(a.id.clone(), self.alias_list_info(a));
+                info.insert(a.id.clone(), self.alias_list_info(a, &names));
             }
             let keys: Vec<&String> = all.iter().map(|a| &a.id).collect();
             json!({ "key_info": info, "keys": keys })
@@ -211,8 +213,8 @@ impl IdentityStore {
     }
 
     /// What an alias LIST shows of each alias.
-    pub(crate) fn alias_list_info(&self, a: &Alias) -> Value {
-        let (mount_type, mount_path) = self.mount_info(&a.mount_accessor);
+    pub(crate) fn alias_list_info(&self, a: &Alias, names: &MountNames) -> Value {
+        let (mount_type, mount_path) = mount_of(names, &a.mount_accessor);
         json!({
             "canonical_id": a.canonical_id,
             "custom_metadata": super::output::map_or_null(&a.custom_metadata),

@@ -7,6 +7,7 @@ use arca_sdk::{LogicalError, Request, Response};
 use serde_json::{Value, json};
 
 use super::model::{Entity, dedup};
+use super::output::mount_of;
 use super::{Batch, IdentityStore, fields, generated_name, now};
 
 /// How a request names the entity it writes.
@@ -174,6 +175,11 @@ impl IdentityStore {
 
     /// LIST `entity/id` (ids with names and aliases) or `entity/name` (names).
     pub(crate) fn list_entities(&self, by_name: bool) -> Result<Response, LogicalError> {
+        let names = if by_name {
+            Default::default()
+        } else {
+            self.mount_names()
+        };
         let data = self.read(|ix| {
             let mut all: Vec<_> = ix.entities().cloned().collect();
             // Both lists run in id order, as OpenBao's (names are not sorted).
@@ -188,7 +194,7 @@ impl IdentityStore {
                     .aliases
                     .iter()
                     .map(|a| {
-                        let (mount_type, mount_path) = self.mount_info(&a.mount_accessor);
+                        let (mount_type, mount_path) = mount_of(&names, &a.mount_accessor);
                         json!({
                             "id": a.id,
                             "mount_accessor": a.mount_accessor,

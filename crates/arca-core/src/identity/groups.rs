@@ -366,12 +366,13 @@ impl IdentityStore {
 
     /// LIST `group-alias/id`.
     pub(crate) fn list_group_aliases(&self) -> Result<Response, LogicalError> {
+        let names = self.mount_names();
         let data = self.read(|ix| {
             let mut all: Vec<Alias> = ix.groups().filter_map(|g| g.alias.clone()).collect();
             all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for a in &all {
-                info.insert(a.id.clone(), self.alias_list_info(a));
+                info.insert(a.id.clone(), self.alias_list_info(a, &names));
             }
             let keys: Vec<&String> = all.iter().map(|a| &a.id).collect();
             json!({ "key_info": info, "keys": keys })

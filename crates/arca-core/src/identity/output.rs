@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::IdentityStore;
+
+/// Mount type and path by accessor.
+pub(crate) type MountNames = std::collections::HashMap<String, (String, String)>;
+
+/// The type and path of the mount `accessor` in `names` (empty when it is gone).
+pub(crate) fn mount_of(names: &MountNames, accessor: &str) -> (String, String) {
+    names.get(accessor).cloned().unwrap_or_default()
+}
 use super::index::Index;
 use super::model::{Alias, Entity, Group};
 
@@ -24,6 +32,14 @@ impl IdentityStore {
     pub(crate) fn mount_info(&self, accessor: &str) -> (String, String) {
         self.mount(accessor)
             .map(|m| (m.api_type(), m.rel_route_path()))
+            .unwrap_or_default()
+    }
+
+    /// Every mount's type and path by accessor, for LIST answers naming many aliases.
+    pub(crate) fn mount_names(&self) -> MountNames {
+        self.mounts
+            .upgrade()
+            .map(|m| m.accessor_names())
             .unwrap_or_default()
     }
 
