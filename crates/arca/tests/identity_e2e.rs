@@ -361,6 +361,19 @@ async fn aliases(s: &Server) {
         Some(json!({"name": "erin", "mount_accessor": acc})),
     )
     .await;
+    let erin = ok(
+        s,
+        "GET",
+        &format!("identity/entity-alias/id/{}", id_of(&other)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        erin.body["data"]["custom_metadata"],
+        json!({}),
+        "{}",
+        s.addr
+    );
     let other_entity = other.body["data"]["canonical_id"]
         .as_str()
         .unwrap_or_default()
@@ -773,6 +786,7 @@ async fn logins(s: &Server) {
     assert_eq!(aliases.len(), 1, "{}", s.addr);
     assert_eq!(aliases[0]["name"], "alice");
     assert_eq!(aliases[0]["mount_accessor"], acc.as_str());
+    assert_eq!(aliases[0]["custom_metadata"], Value::Null, "{}", s.addr);
     let found = ok(
         s,
         "POST",

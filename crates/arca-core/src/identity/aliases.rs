@@ -98,7 +98,7 @@ impl IdentityStore {
                 canonical_id: entity.id.clone(),
                 name: n,
                 mount_accessor: acc,
-                custom_metadata: custom.unwrap_or_default(),
+                custom_metadata: Some(custom.unwrap_or_default()),
                 creation_time: now.clone(),
                 last_update_time: now,
                 namespace_id: req.namespace_id.clone(),
@@ -139,7 +139,7 @@ impl IdentityStore {
         }
         alias.mount_accessor = new_acc;
         alias.name = new_name;
-        alias.custom_metadata = custom.unwrap_or_default();
+        alias.custom_metadata = Some(custom.unwrap_or_default());
         alias.last_update_time = now.clone();
         let out;
         if new_owner.id == owner.id {
@@ -217,7 +217,7 @@ impl IdentityStore {
         let (mount_type, mount_path) = mount_of(names, &a.mount_accessor);
         json!({
             "canonical_id": a.canonical_id,
-            "custom_metadata": super::output::map_or_null(&a.custom_metadata),
+            "custom_metadata": a.custom_metadata,
             "local": false,
             "metadata": super::output::map_or_null(&a.metadata),
             "mount_accessor": a.mount_accessor,

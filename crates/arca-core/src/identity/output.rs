@@ -49,7 +49,7 @@ impl IdentityStore {
         let mut v = json!({
             "canonical_id": a.canonical_id,
             "creation_time": a.creation_time,
-            "custom_metadata": map_or_null(&a.custom_metadata),
+            "custom_metadata": a.custom_metadata,
             "id": a.id,
             "last_update_time": a.last_update_time,
             "local": false,
