@@ -329,6 +329,19 @@ impl MountStore {
         }
     }
 
+    /// Every mount's accessor with its API type and its path inside its namespace
+    /// (`auth/userpass/`), read once for answers that name many mounts.
+    pub(crate) fn accessor_names(&self) -> HashMap<String, (String, String)> {
+        self.router
+            .all()
+            .into_iter()
+            .map(|(_, route)| {
+                let m = route.mount.load();
+                (m.accessor.clone(), (m.api_type(), m.rel_route_path()))
+            })
+            .collect()
+    }
+
     /// The mount (secrets or auth, any namespace) whose accessor is `accessor`.
     pub(crate) fn by_accessor(&self, accessor: &str) -> Option<MountEntry> {
         self.router.all().into_iter().find_map(|(_, route)| {

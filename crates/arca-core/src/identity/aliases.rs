@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use super::entities::list_response;
 use super::model::{Alias, Entity};
-use super::{IdentityStore, fields, generated_name, now};
+use super::output::{MountNames, mount_of};
+use super::{Batch, IdentityStore, fields, generated_name, now};
 
 impl IdentityStore {
     /// Checks `accessor` names a mount: OpenBao's 400 otherwise.
@@ -33,7 +34,11 @@ impl IdentityStore {
         };
         let name = fields::string(d, "name")?.filter(|s| !s.is_empty());
         let accessor = fields::string(d, "mount_accessor")?.filter(|s| !s.is_empty());
-        let canonical = fields::string(d, "canonical_id")?.filter(|s| !s.is_empty());
+        // `entity_id` is the older name of `canonical_id` (the `persona` paths' word).
+        let canonical = match fields::string(d, "canonical_id")?.filter(|s| !s.is_empty()) {
+            Some(c) => Some(c),
+            None => fields::string(d, "entity_id")?.filter(|s| !s.is_empty()),
+        };
         let custom = fields::kv(d, "custom_metadata")?;
         let _guard = self.write.lock().await;
         // The alias to update: by id, or by (mount accessor, name).
@@ -93,7 +98,7 @@ impl IdentityStore {
                 canonical_id: entity.id.clone(),
                 name: n,
                 mount_accessor: acc,
-                custom_metadata: custom.unwrap_or_default(),
+                custom_metadata: Some(custom.unwrap_or_default()),
                 creation_time: now.clone(),
                 last_update_time: now,
                 namespace_id: req.namespace_id.clone(),
@@ -134,7 +139,7 @@ impl IdentityStore {
         }
         alias.mount_accessor = new_acc;
         alias.name = new_name;
-        alias.custom_metadata = custom.unwrap_or_default();
+        alias.custom_metadata = Some(custom.unwrap_or_default());
         alias.last_update_time = now.clone();
         let out;
         if new_owner.id == owner.id {
@@ -154,8 +159,11 @@ impl IdentityStore {
             out = alias_answer(&alias);
             new.aliases.push(alias);
             new.last_update_time = now;
-            self.save_entity(old).await?;
-            self.save_entity(new).await?;
+            self.commit(Batch {
+                entities: vec![old, new],
+                ..Batch::default()
+            })
+            .await?;
         }
         Ok(Some(out))
     }
@@ -187,6 +195,7 @@ impl IdentityStore {
 
     /// LIST `entity-alias/id`.
     pub(crate) fn list_aliases(&self) -> Result<Response, LogicalError> {
+        let names = self.mount_names();
         let data = self.read(|ix| {
             let mut all: Vec<Alias> = ix
                 .entities()
@@ -195,7 +204,7 @@ impl IdentityStore {
             all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for a in &all {
-                info.insert(a.id.clone(), self.alias_list_info(a));
+                info.insert(a.id.clone(), self.alias_list_info(a, &names));
             }
             let keys: Vec<&String> = all.iter().map(|a| &a.id).collect();
             json!({ "key_info": info, "keys": keys })
@@ -204,11 +213,11 @@ impl IdentityStore {
     }
 
     /// What an alias LIST shows of each alias.
-    pub(crate) fn alias_list_info(&self, a: &Alias) -> Value {
-        let (mount_type, mount_path) = self.mount_info(&a.mount_accessor);
+    pub(crate) fn alias_list_info(&self, a: &Alias, names: &MountNames) -> Value {
+        let (mount_type, mount_path) = mount_of(names, &a.mount_accessor);
         json!({
             "canonical_id": a.canonical_id,
-            "custom_metadata": super::output::map_or_null(&a.custom_metadata),
+            "custom_metadata": a.custom_metadata,
             "local": false,
             "metadata": super::output::map_or_null(&a.metadata),
             "mount_accessor": a.mount_accessor,

@@ -55,13 +55,21 @@ fn parse(op: Operation, path: &str) -> Result<Option<Endpoint>, LogicalError> {
     use Endpoint as E;
     let path = path.trim_end_matches('/');
     let segs: Vec<&str> = path.split('/').collect();
-    // `persona` is OpenBao's older name for entity aliases.
+    let write = matches!(op, Operation::Create | Operation::Update);
+    // `persona` is OpenBao's older name for entity aliases; a write to the bare `persona`
+    // path makes an entity in OpenBao 2.7.2 (observed), so it does here too.
+    if segs.as_slice() == ["persona"] {
+        return if write {
+            Ok(Some(E::EntityWrite(EntityRef::Body)))
+        } else {
+            Err(LogicalError::UnsupportedOperation)
+        };
+    }
     let family = match segs.first() {
         Some(&"persona") => "entity-alias",
         Some(f) => f,
         None => return Ok(None),
     };
-    let write = matches!(op, Operation::Create | Operation::Update);
     let (ops, endpoint): (Ops, Box<dyn Fn() -> E>) = match (family, &segs[1..]) {
         ("entity", []) => (Ops::Write, Box::new(|| E::EntityWrite(EntityRef::Body))),
         ("entity", ["batch-delete"]) => (Ops::Write, Box::new(|| E::EntityBatchDelete)),
@@ -182,12 +190,120 @@ impl IdentityBackend {
 #[async_trait]
 impl Backend for IdentityBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        // One store for now, the root namespace's: a namespace's own `identity/` mount
+        // answers plainly instead of sharing the root's records.
+        if !req.namespace_id.is_empty() && req.namespace_id != crate::namespaces::ROOT_ID {
+            return Err(LogicalError::bad_request(
+                "the identity store is served in the root namespace only",
+            ));
+        }
         if req.path.starts_with(OIDC_PREFIX) {
             return self.oidc.handle_request(req).await;
         }
         let Some(endpoint) = parse(req.operation, &req.path)? else {
             return Err(LogicalError::UnsupportedPath);
         };
+        // The legacy `persona` paths declare the alias fields whatever they run; no
+        // warnings there.
+        let unknown = if req.path.starts_with("persona") {
+            Vec::new()
+        } else {
+            unknown_fields(&endpoint, &req)
+        };
+        let mut resp = self.dispatch(endpoint, req).await?;
+        if let Some(resp) = resp.as_mut() {
+            arca_sdk::framework::add_unknown_warning(resp, &unknown);
+        }
+        Ok(resp)
+    }
+
+    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        if req.path.starts_with(OIDC_PREFIX) {
+            return self.oidc.handle_existence_check(req).await;
+        }
+        Ok(ExistenceCheck::default())
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        SpecialPaths {
+            unauthenticated: UNAUTHENTICATED.iter().map(|p| p.to_string()).collect(),
+            ..SpecialPaths::default()
+        }
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Logical
+    }
+}
+
+/// The parameters a write endpoint declares in OpenBao; others draw its warning.
+fn declared(endpoint: &Endpoint) -> &'static [&'static str] {
+    use Endpoint as E;
+    const ENTITY: &[&str] = &["id", "name", "metadata", "policies", "disabled"];
+    const ALIAS: &[&str] = &[
+        "id",
+        "entity_id",
+        "canonical_id",
+        "mount_accessor",
+        "name",
+        "custom_metadata",
+    ];
+    const GROUP: &[&str] = &[
+        "id",
+        "type",
+        "name",
+        "metadata",
+        "policies",
+        "member_group_ids",
+        "member_entity_ids",
+    ];
+    const LOOKUP: &[&str] = &[
+        "id",
+        "name",
+        "alias_id",
+        "alias_name",
+        "alias_mount_accessor",
+    ];
+    match endpoint {
+        E::EntityWrite(_) => ENTITY,
+        E::EntityBatchDelete => &["entity_ids"],
+        E::EntityMerge => &[
+            "from_entity_ids",
+            "to_entity_id",
+            "force",
+            "conflicting_alias_ids_to_keep",
+        ],
+        E::AliasWrite(_) => ALIAS,
+        E::GroupWrite(_) => GROUP,
+        E::GroupAliasWrite(_) => &["id", "name", "mount_accessor", "canonical_id"],
+        E::LookupEntity | E::LookupGroup => LOOKUP,
+        _ => &[],
+    }
+}
+
+/// The body parameters of a write that its endpoint does not declare, sorted.
+fn unknown_fields(endpoint: &Endpoint, req: &Request) -> Vec<String> {
+    if !matches!(req.operation, Operation::Create | Operation::Update) {
+        return Vec::new();
+    }
+    let known = declared(endpoint);
+    let mut out: Vec<String> = req
+        .data
+        .keys()
+        .filter(|k| !known.contains(&k.as_str()))
+        .cloned()
+        .collect();
+    out.sort();
+    out
+}
+
+impl IdentityBackend {
+    /// Runs the endpoint.
+    async fn dispatch(
+        &self,
+        endpoint: Endpoint,
+        req: Request,
+    ) -> Result<Option<Response>, LogicalError> {
         let s = &*self.store;
         use Endpoint as E;
         match endpoint {
@@ -212,23 +328,5 @@ impl Backend for IdentityBackend {
             E::LookupEntity => s.lookup_entity(&req.data),
             E::LookupGroup => s.lookup_group(&req.data),
         }
-    }
-
-    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        if req.path.starts_with(OIDC_PREFIX) {
-            return self.oidc.handle_existence_check(req).await;
-        }
-        Ok(ExistenceCheck::default())
-    }
-
-    fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths {
-            unauthenticated: UNAUTHENTICATED.iter().map(|p| p.to_string()).collect(),
-            ..SpecialPaths::default()
-        }
-    }
-
-    fn backend_type(&self) -> BackendType {
-        BackendType::Logical
     }
 }

@@ -7,7 +7,8 @@ use arca_sdk::{LogicalError, Request, Response};
 use serde_json::{Value, json};
 
 use super::model::{Entity, dedup};
-use super::{IdentityStore, fields, generated_name, now};
+use super::output::mount_of;
+use super::{Batch, IdentityStore, fields, generated_name, now};
 
 /// How a request names the entity it writes.
 pub(crate) enum EntityRef {
@@ -58,7 +59,10 @@ impl IdentityStore {
             },
         };
         if let Some(n) = name.filter(|n| !n.is_empty()) {
-            if n != e.name && self.read(|ix| ix.entity_by_name(&n)).is_some() {
+            if self
+                .read(|ix| ix.entity_by_name(&n))
+                .is_some_and(|other| other.id != e.id)
+            {
                 return Err(LogicalError::bad_request("entity name is already in use"));
             }
             e.name = n;
@@ -126,23 +130,32 @@ impl IdentityStore {
         Ok(())
     }
 
-    /// Removes the entity from every group listing it, then deletes its record. The caller
-    /// holds the write lock.
+    /// Deletes the entity's record and takes it off every group listing it, together. The
+    /// caller holds the write lock.
     async fn delete_entity_locked(&self, id: &str) -> Result<(), LogicalError> {
+        let now = now();
         let groups = self.read(|ix| {
             ix.direct_groups(id)
                 .into_iter()
                 .filter_map(|g| ix.group(&g))
                 .collect::<Vec<_>>()
         });
-        for g in groups {
-            let mut g = (*g).clone();
-            g.member_entity_ids.retain(|m| m != id);
-            g.modify_index += 1;
-            g.last_update_time = now();
-            self.save_group(g).await?;
-        }
-        self.drop_entity(id).await
+        let groups = groups
+            .into_iter()
+            .map(|g| {
+                let mut g = (*g).clone();
+                g.member_entity_ids.retain(|m| m != id);
+                g.modify_index += 1;
+                g.last_update_time.clone_from(&now);
+                g
+            })
+            .collect();
+        self.commit(Batch {
+            groups,
+            drop_entities: vec![id.to_string()],
+            ..Batch::default()
+        })
+        .await
     }
 
     /// `entity/batch-delete`: deletes every entity listed in `entity_ids` that exists.
@@ -162,6 +175,11 @@ impl IdentityStore {
 
     /// LIST `entity/id` (ids with names and aliases) or `entity/name` (names).
     pub(crate) fn list_entities(&self, by_name: bool) -> Result<Response, LogicalError> {
+        let names = if by_name {
+            Default::default()
+        } else {
+            self.mount_names()
+        };
         let data = self.read(|ix| {
             let mut all: Vec<_> = ix.entities().cloned().collect();
             // Both lists run in id order, as OpenBao's (names are not sorted).
@@ -176,7 +194,7 @@ impl IdentityStore {
                     .aliases
                     .iter()
                     .map(|a| {
-                        let (mount_type, mount_path) = self.mount_info(&a.mount_accessor);
+                        let (mount_type, mount_path) = mount_of(&names, &a.mount_accessor);
                         json!({
                             "id": a.id,
                             "mount_accessor": a.mount_accessor,
@@ -301,32 +319,37 @@ impl IdentityStore {
                 .filter_map(|g| ix.group(&g))
                 .collect::<Vec<_>>()
         });
-        let target = self.save_entity(target).await?;
-        for g in groups {
-            let mut g = (*g).clone();
-            let mut members: Vec<String> = g
-                .member_entity_ids
-                .iter()
-                .map(|m| {
-                    if from_set.contains(m.as_str()) {
-                        target.id.clone()
-                    } else {
-                        m.clone()
-                    }
-                })
-                .collect();
-            members = dedup(members);
-            g.member_entity_ids = members;
-            g.modify_index += 1;
-            g.last_update_time = now.clone();
-            self.save_group(g).await?;
-        }
-        // The moved aliases now live in the target's record: dropping the merged entities
-        // leaves their index entries, which point at the target.
-        for from in &froms {
-            self.drop_entity(&from.id).await?;
-        }
-        Ok(())
+        let groups = groups
+            .into_iter()
+            .map(|g| {
+                let mut g = (*g).clone();
+                let members: Vec<String> = g
+                    .member_entity_ids
+                    .iter()
+                    .map(|m| {
+                        if from_set.contains(m.as_str()) {
+                            target.id.clone()
+                        } else {
+                            m.clone()
+                        }
+                    })
+                    .collect();
+                g.member_entity_ids = dedup(members);
+                g.modify_index += 1;
+                g.last_update_time.clone_from(&now);
+                g
+            })
+            .collect();
+        // One transaction: the target with its new aliases, the groups, the merged
+        // entities gone.
+        let drop_entities = froms.iter().map(|e| e.id.clone()).collect();
+        self.commit(Batch {
+            entities: vec![target],
+            groups,
+            drop_entities,
+            ..Batch::default()
+        })
+        .await
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::entities::list_response;
 use super::model::{Alias, Group, dedup};
-use super::{IdentityStore, fields, generated_name, now};
+use super::{Batch, IdentityStore, fields, generated_name, now};
 
 /// How a request names the group it writes.
 pub(crate) enum GroupRef {
@@ -76,7 +76,10 @@ impl IdentityStore {
             g.kind = k;
         }
         if let Some(n) = name.filter(|n| !n.is_empty()) {
-            if n != g.name && self.read(|ix| ix.group_by_name(&n)).is_some() {
+            if self
+                .read(|ix| ix.group_by_name(&n))
+                .is_some_and(|other| other.id != g.id)
+            {
                 return Err(LogicalError::bad_request("group name is already in use"));
             }
             g.name = n;
@@ -188,14 +191,23 @@ impl IdentityStore {
                 .filter_map(|p| ix.group(&p))
                 .collect::<Vec<_>>()
         });
-        for p in parents {
-            let mut p = (*p).clone();
-            p.member_group_ids.retain(|m| *m != g.id);
-            p.modify_index += 1;
-            p.last_update_time = now();
-            self.save_group(p).await?;
-        }
-        self.drop_group(&g.id).await
+        let now = now();
+        let groups = parents
+            .into_iter()
+            .map(|p| {
+                let mut p = (*p).clone();
+                p.member_group_ids.retain(|m| *m != g.id);
+                p.modify_index += 1;
+                p.last_update_time.clone_from(&now);
+                p
+            })
+            .collect();
+        self.commit(Batch {
+            groups,
+            drop_groups: vec![g.id.clone()],
+            ..Batch::default()
+        })
+        .await
     }
 
     /// LIST `group/id` (with names and counts) or `group/name`.
@@ -292,7 +304,8 @@ impl IdentityStore {
                 ..Group::default()
             },
         };
-        // Moving an alias to another group takes it off the first.
+        // Moving an alias to another group takes it off the first, in the same write.
+        let mut batch = Batch::default();
         if let Some(cur) = &current
             && cur.id != group.id
         {
@@ -300,7 +313,7 @@ impl IdentityStore {
             cur.alias = None;
             cur.modify_index += 1;
             cur.last_update_time = now.clone();
-            self.save_group(cur).await?;
+            batch.groups.push(cur);
         }
         let alias = Alias {
             id: old_alias
@@ -321,7 +334,8 @@ impl IdentityStore {
         group.alias = Some(alias);
         group.modify_index += 1;
         group.last_update_time = now;
-        self.save_group(group).await?;
+        batch.groups.push(group);
+        self.commit(batch).await?;
         Ok(Some(Response::with_data(out)))
     }
 
@@ -352,12 +366,13 @@ impl IdentityStore {
 
     /// LIST `group-alias/id`.
     pub(crate) fn list_group_aliases(&self) -> Result<Response, LogicalError> {
+        let names = self.mount_names();
         let data = self.read(|ix| {
             let mut all: Vec<Alias> = ix.groups().filter_map(|g| g.alias.clone()).collect();
             all.sort_by(|a, b| a.id.cmp(&b.id));
             let mut info = serde_json::Map::new();
             for a in &all {
-                info.insert(a.id.clone(), self.alias_list_info(a));
+                info.insert(a.id.clone(), self.alias_list_info(a, &names));
             }
             let keys: Vec<&String> = all.iter().map(|a| &a.id).collect();
             json!({ "key_info": info, "keys": keys })

@@ -47,7 +47,9 @@ impl Index {
 
     /// The entity named `name`.
     pub fn entity_by_name(&self, name: &str) -> Option<Arc<Entity>> {
-        self.entity_by_name.get(name).and_then(|id| self.entity(id))
+        self.entity_by_name
+            .get(&fold(name))
+            .and_then(|id| self.entity(id))
     }
 
     /// The entity holding alias `alias_id`.
@@ -60,7 +62,7 @@ impl Index {
     /// The id of the alias named `name` on the mount `accessor`.
     pub fn alias_by_factor(&self, accessor: &str, name: &str) -> Option<String> {
         self.alias_by_factor
-            .get(&(accessor.to_string(), name.to_string()))
+            .get(&(accessor.to_string(), fold(name)))
             .cloned()
     }
 
@@ -81,7 +83,9 @@ impl Index {
 
     /// The group named `name`.
     pub fn group_by_name(&self, name: &str) -> Option<Arc<Group>> {
-        self.group_by_name.get(name).and_then(|id| self.group(id))
+        self.group_by_name
+            .get(&fold(name))
+            .and_then(|id| self.group(id))
     }
 
     /// The group holding group alias `alias_id`.
@@ -94,18 +98,18 @@ impl Index {
     /// The group whose alias is `name` on the mount `accessor`.
     pub fn group_by_alias_factor(&self, accessor: &str, name: &str) -> Option<Arc<Group>> {
         self.group_alias_by_factor
-            .get(&(accessor.to_string(), name.to_string()))
+            .get(&(accessor.to_string(), fold(name)))
             .and_then(|id| self.group(id))
     }
 
     /// Adds or replaces an entity.
     pub fn put_entity(&mut self, e: Arc<Entity>) {
         self.remove_entity(&e.id);
-        self.entity_by_name.insert(e.name.clone(), e.id.clone());
+        self.entity_by_name.insert(fold(&e.name), e.id.clone());
         for a in &e.aliases {
             self.alias_entity.insert(a.id.clone(), e.id.clone());
             self.alias_by_factor
-                .insert((a.mount_accessor.clone(), a.name.clone()), a.id.clone());
+                .insert((a.mount_accessor.clone(), fold(&a.name)), a.id.clone());
         }
         self.entities.insert(e.id.clone(), e);
     }
@@ -113,8 +117,9 @@ impl Index {
     /// Removes an entity and its aliases (not its group memberships: groups own those).
     pub fn remove_entity(&mut self, id: &str) -> Option<Arc<Entity>> {
         let old = self.entities.remove(id)?;
-        if self.entity_by_name.get(&old.name).map(String::as_str) == Some(id) {
-            self.entity_by_name.remove(&old.name);
+        let name = fold(&old.name);
+        if self.entity_by_name.get(&name).map(String::as_str) == Some(id) {
+            self.entity_by_name.remove(&name);
         }
         // An alias another entity holds now (moved by a merge) keeps its entries.
         for a in &old.aliases {
@@ -122,7 +127,7 @@ impl Index {
                 continue;
             }
             self.alias_entity.remove(&a.id);
-            let factor = (a.mount_accessor.clone(), a.name.clone());
+            let factor = (a.mount_accessor.clone(), fold(&a.name));
             if self.alias_by_factor.get(&factor) == Some(&a.id) {
                 self.alias_by_factor.remove(&factor);
             }
@@ -133,7 +138,7 @@ impl Index {
     /// Adds or replaces a group, with its memberships.
     pub fn put_group(&mut self, g: Arc<Group>) {
         self.remove_group(&g.id);
-        self.group_by_name.insert(g.name.clone(), g.id.clone());
+        self.group_by_name.insert(fold(&g.name), g.id.clone());
         for e in &g.member_entity_ids {
             self.entity_groups
                 .entry(e.clone())
@@ -149,7 +154,7 @@ impl Index {
         if let Some(a) = &g.alias {
             self.group_alias_group.insert(a.id.clone(), g.id.clone());
             self.group_alias_by_factor
-                .insert((a.mount_accessor.clone(), a.name.clone()), g.id.clone());
+                .insert((a.mount_accessor.clone(), fold(&a.name)), g.id.clone());
         }
         self.groups.insert(g.id.clone(), g);
     }
@@ -157,8 +162,9 @@ impl Index {
     /// Removes a group and its memberships.
     pub fn remove_group(&mut self, id: &str) -> Option<Arc<Group>> {
         let old = self.groups.remove(id)?;
-        if self.group_by_name.get(&old.name).map(String::as_str) == Some(id) {
-            self.group_by_name.remove(&old.name);
+        let name = fold(&old.name);
+        if self.group_by_name.get(&name).map(String::as_str) == Some(id) {
+            self.group_by_name.remove(&name);
         }
         for e in &old.member_entity_ids {
             remove_member(&mut self.entity_groups, e, id);
@@ -169,7 +175,7 @@ impl Index {
         if let Some(a) = &old.alias {
             self.group_alias_group.remove(&a.id);
             self.group_alias_by_factor
-                .remove(&(a.mount_accessor.clone(), a.name.clone()));
+                .remove(&(a.mount_accessor.clone(), fold(&a.name)));
         }
         Some(old)
     }
@@ -238,6 +244,12 @@ impl Index {
         }
         out.into_iter().collect()
     }
+}
+
+/// Names (of entities, groups and aliases) are matched without regard to case, as
+/// OpenBao's; records keep them as written.
+fn fold(name: &str) -> String {
+    name.to_lowercase()
 }
 
 /// Drops `member`'s link to `group` in a membership map.
@@ -341,5 +353,8 @@ mod tests {
         assert!(ix.alias_by_factor("acc", "alice").is_none());
         assert!(ix.entity_by_name("entity_e2").is_none());
         assert!(ix.entity_by_name("entity_e1").is_some());
+        assert!(ix.entity_by_name("ENTITY_E1").is_some());
+        ix.put_entity(entity("e3", &[], &[("a3", "acc", "Bob")]));
+        assert_eq!(ix.alias_by_factor("acc", "bob").as_deref(), Some("a3"));
     }
 }

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Weak};
 
 use arca_sdk::storage::StorageExt;
-use arca_sdk::{LogicalError, Storage};
+use arca_sdk::{LogicalError, Storage, StorageEntry, StorageOp};
 use parking_lot::RwLock;
 
 pub(crate) use self::backend::IdentityBackend;
@@ -31,6 +31,16 @@ use self::index::Index;
 use self::model::{Alias, ENTITY_PREFIX, Entity, GROUP_PREFIX, Group, RECORD_VERSION};
 use crate::mount_store::MountStore;
 use crate::mounts::MountEntry;
+
+/// Records written together by one change (a merge, a delete that updates the groups
+/// listing what it deletes, an alias moving between entities).
+#[derive(Default)]
+struct Batch {
+    entities: Vec<Entity>,
+    groups: Vec<Group>,
+    drop_entities: Vec<String>,
+    drop_groups: Vec<String>,
+}
 
 /// The identity store subsystem: the index, the storage it is rebuilt from, the write lock.
 pub(crate) struct IdentityStore {
@@ -82,57 +92,91 @@ impl IdentityStore {
         self.mounts.upgrade()?.by_accessor(accessor)
     }
 
-    /// Writes an entity's record, then indexes it. The caller holds the write lock.
-    async fn save_entity(&self, mut e: Entity) -> Result<Arc<Entity>, LogicalError> {
-        e.version = RECORD_VERSION;
+    /// Stores every record of `batch` in one storage transaction (all or none), then applies
+    /// it to the index: removals first, then the records written. The caller holds the
+    /// write lock.
+    async fn commit(&self, batch: Batch) -> Result<(), LogicalError> {
         let storage = self.storage()?;
-        storage
-            .put_json(&format!("{ENTITY_PREFIX}{}", e.id), &e)
-            .await?;
-        let e = Arc::new(e);
-        self.index.write().put_entity(e.clone());
-        Ok(e)
-    }
-
-    /// Deletes an entity's record, then unindexes it. The caller holds the write lock.
-    async fn drop_entity(&self, id: &str) -> Result<(), LogicalError> {
-        self.storage()?
-            .delete(&format!("{ENTITY_PREFIX}{id}"))
-            .await?;
-        self.index.write().remove_entity(id);
+        let mut ops = Vec::new();
+        for id in &batch.drop_entities {
+            ops.push(StorageOp::Delete(format!("{ENTITY_PREFIX}{id}")));
+        }
+        for id in &batch.drop_groups {
+            ops.push(StorageOp::Delete(format!("{GROUP_PREFIX}{id}")));
+        }
+        let mut entities = Vec::new();
+        for mut e in batch.entities {
+            e.version = RECORD_VERSION;
+            ops.push(StorageOp::Put(StorageEntry::json(
+                format!("{ENTITY_PREFIX}{}", e.id),
+                &e,
+            )?));
+            entities.push(Arc::new(e));
+        }
+        let mut groups = Vec::new();
+        for mut g in batch.groups {
+            g.version = RECORD_VERSION;
+            ops.push(StorageOp::Put(StorageEntry::json(
+                format!("{GROUP_PREFIX}{}", g.id),
+                &g,
+            )?));
+            groups.push(Arc::new(g));
+        }
+        storage.transaction(ops).await?;
+        let mut ix = self.index.write();
+        for id in &batch.drop_entities {
+            ix.remove_entity(id);
+        }
+        for id in &batch.drop_groups {
+            ix.remove_group(id);
+        }
+        for e in entities {
+            ix.put_entity(e);
+        }
+        for g in groups {
+            ix.put_group(g);
+        }
         Ok(())
     }
 
-    /// Writes a group's record, then indexes it. The caller holds the write lock.
-    async fn save_group(&self, mut g: Group) -> Result<Arc<Group>, LogicalError> {
-        g.version = RECORD_VERSION;
-        let storage = self.storage()?;
-        storage
-            .put_json(&format!("{GROUP_PREFIX}{}", g.id), &g)
-            .await?;
-        let g = Arc::new(g);
-        self.index.write().put_group(g.clone());
-        Ok(g)
+    /// Writes one entity's record, then indexes it. The caller holds the write lock.
+    async fn save_entity(&self, e: Entity) -> Result<Arc<Entity>, LogicalError> {
+        let id = e.id.clone();
+        self.commit(Batch {
+            entities: vec![e],
+            ..Batch::default()
+        })
+        .await?;
+        self.read(|ix| ix.entity(&id))
+            .ok_or_else(|| LogicalError::internal("entity vanished after its write"))
     }
 
-    /// Deletes a group's record, then unindexes it. The caller holds the write lock.
-    async fn drop_group(&self, id: &str) -> Result<(), LogicalError> {
-        self.storage()?
-            .delete(&format!("{GROUP_PREFIX}{id}"))
-            .await?;
-        self.index.write().remove_group(id);
-        Ok(())
+    /// Writes one group's record, then indexes it. The caller holds the write lock.
+    async fn save_group(&self, g: Group) -> Result<Arc<Group>, LogicalError> {
+        let id = g.id.clone();
+        self.commit(Batch {
+            groups: vec![g],
+            ..Batch::default()
+        })
+        .await?;
+        self.read(|ix| ix.group(&id))
+            .ok_or_else(|| LogicalError::internal("group vanished after its write"))
     }
 
     /// The entity a login's alias belongs to: found by (mount accessor, alias name), or
     /// created with the alias (`entity_<8 hex>.<namespace>`, as OpenBao names them). The
-    /// alias's metadata is refreshed when the method sends other metadata.
+    /// alias's metadata is refreshed when the method sends other metadata. Outside the root
+    /// namespace there is no entity yet (an empty id).
     pub(crate) async fn entity_for_login(
         &self,
         mount_accessor: &str,
         namespace_id: &str,
         alias: &arca_sdk::Alias,
     ) -> Result<String, LogicalError> {
+        // One store for now, the root namespace's (see `IdentityBackend`).
+        if namespace_id != crate::namespaces::ROOT_ID {
+            return Ok(String::new());
+        }
         let metadata: BTreeMap<String, String> = alias
             .metadata
             .iter()

@@ -48,9 +48,10 @@ pub(crate) struct Alias {
     /// Metadata set by the auth method at login.
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
-    /// Metadata set through the API.
+    /// Metadata set through the API: `None` for an alias a login made (shown as `null`),
+    /// a map, maybe empty, once the API wrote the alias (shown as `{}` when empty).
     #[serde(default)]
-    pub custom_metadata: BTreeMap<String, String>,
+    pub custom_metadata: Option<BTreeMap<String, String>>,
     pub creation_time: String,
     pub last_update_time: String,
     /// Entities this alias belonged to before merges.

@@ -6,6 +6,14 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::IdentityStore;
+
+/// Mount type and path by accessor.
+pub(crate) type MountNames = std::collections::HashMap<String, (String, String)>;
+
+/// The type and path of the mount `accessor` in `names` (empty when it is gone).
+pub(crate) fn mount_of(names: &MountNames, accessor: &str) -> (String, String) {
+    names.get(accessor).cloned().unwrap_or_default()
+}
 use super::index::Index;
 use super::model::{Alias, Entity, Group};
 
@@ -27,13 +35,21 @@ impl IdentityStore {
             .unwrap_or_default()
     }
 
+    /// Every mount's type and path by accessor, for LIST answers naming many aliases.
+    pub(crate) fn mount_names(&self) -> MountNames {
+        self.mounts
+            .upgrade()
+            .map(|m| m.accessor_names())
+            .unwrap_or_default()
+    }
+
     /// An entity alias as its own read (and an entity's `aliases` list) shows it.
     pub(crate) fn alias_json(&self, a: &Alias, with_namespace: bool) -> Value {
         let (mount_type, mount_path) = self.mount_info(&a.mount_accessor);
         let mut v = json!({
             "canonical_id": a.canonical_id,
             "creation_time": a.creation_time,
-            "custom_metadata": map_or_null(&a.custom_metadata),
+            "custom_metadata": a.custom_metadata,
             "id": a.id,
             "last_update_time": a.last_update_time,
             "local": false,

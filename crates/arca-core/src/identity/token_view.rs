@@ -36,7 +36,7 @@ impl EntitySource for IdentityStore {
                             id: a.id.clone(),
                             name: a.name.clone(),
                             metadata: a.metadata.clone(),
-                            custom_metadata: a.custom_metadata.clone(),
+                            custom_metadata: a.custom_metadata.clone().unwrap_or_default(),
                         })
                         .collect(),
                 },
