@@ -752,8 +752,11 @@ async fn provider_resources(servers: &[Server; 2]) {
         .map(|d| serde_json::from_str(d).expect("json"))
         .collect();
     assert_eq!(docs[0], docs[1]);
-    assert_eq!(key_counts[0], key_counts[1]);
-    assert!(key_counts[0].unwrap_or(0) >= 4, "{key_counts:?}");
+    // The current and next keys of `default` and `k2` (a key rotated out with no
+    // verification time may still show for the second it expires in, on either server).
+    for count in &key_counts {
+        assert!((4..=6).contains(&count.unwrap_or(0)), "{key_counts:?}");
+    }
     for (path, body) in [
         ("identity/oidc/scope/user", None),
         ("identity/oidc/assignment/allow_all", None),
