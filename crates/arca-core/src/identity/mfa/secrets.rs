@@ -3,8 +3,6 @@
 //! identity view (`mfa/totp-secrets/<method id>/<entity id>`, inside the barrier) and only
 //! ever leaves the server once, in the `url` and `barcode` of the answer that made it.
 
-use std::collections::BTreeSet;
-
 use arca_sdk::storage::StorageExt;
 use arca_sdk::{JsonMap, LogicalError, Request, Response};
 use serde_json::Value;
@@ -131,7 +129,7 @@ impl IdentityStore {
         let mut st = self.mfa.write();
         st.secrets
             .entry(method_id.to_string())
-            .or_insert_with(BTreeSet::new)
+            .or_default()
             .insert(entity_id.to_string());
         st.emptied.remove(entity_id);
         drop(st);
@@ -178,7 +176,6 @@ impl IdentityStore {
         self.storage()?
             .get_json::<TotpSecret>(&format!("{SECRET_PREFIX}{method_id}/{entity_id}"))
             .await
-            .map_err(Into::into)
     }
 }
 
