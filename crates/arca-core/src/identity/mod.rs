@@ -103,6 +103,7 @@ impl IdentityStore {
 
     /// Deletes an entity's record, then unindexes it. The caller holds the write lock.
     async fn drop_entity(&self, id: &str) -> Result<(), LogicalError> {
+        self.drop_entity_secrets(id).await?;
         self.storage()?
             .delete(&format!("{ENTITY_PREFIX}{id}"))
             .await?;

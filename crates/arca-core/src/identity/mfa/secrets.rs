@@ -167,6 +167,31 @@ impl IdentityStore {
         Ok(())
     }
 
+    /// Removes every secret of `entity_id` (the entity is being deleted; OpenBao keeps them
+    /// inside the entity, so they go with it). The caller holds the write lock.
+    pub(crate) async fn drop_entity_secrets(&self, entity_id: &str) -> Result<(), LogicalError> {
+        let methods: Vec<String> = self
+            .mfa
+            .read()
+            .secrets
+            .iter()
+            .filter(|(_, holders)| holders.contains(entity_id))
+            .map(|(m, _)| m.clone())
+            .collect();
+        let storage = self.storage()?;
+        for m in &methods {
+            storage
+                .delete(&format!("{SECRET_PREFIX}{m}/{entity_id}"))
+                .await?;
+        }
+        let mut st = self.mfa.write();
+        for holders in st.secrets.values_mut() {
+            holders.remove(entity_id);
+        }
+        st.emptied.remove(entity_id);
+        Ok(())
+    }
+
     /// The stored secret of `entity_id` for `method_id`, if it has one.
     pub(crate) async fn totp_secret(
         &self,
