@@ -769,8 +769,86 @@ async fn cli(s: &Server, m: &str, bob: &str) {
     assert!(out.contains("token_meta_username    bob"), "{out}");
 }
 
-async fn cleanup(s: &Server, m: &str) {
+/// Whether a login of `user` is held for MFA (else it got its token).
+async fn held(s: &Server, user: &str) -> bool {
+    let a = login(s, user).await;
+    let held = a.body["auth"]["mfa_requirement"].is_object();
+    let token = a.body["auth"]["client_token"].as_str().unwrap_or_default();
+    assert_eq!(held, token.is_empty(), "{}: {}", s.addr, a.body);
+    held
+}
+
+/// Enforcements by group (inherited too) and by mount accessor, each alone (`e1`, by method
+/// type, goes first: an update keeps the lists it is not given).
+async fn matching(s: &Server, m: &str, bob: &str) {
     ok(s, "DELETE", "identity/mfa/login-enforcement/e1", None).await;
+    assert!(!held(s, "carol").await, "{}", s.addr);
+    let inner = ok(
+        s,
+        "POST",
+        "identity/group",
+        Some(json!({"name": "inner", "member_entity_ids": [bob]})),
+    )
+    .await;
+    let inner = inner.body["data"]["id"].as_str().expect("id").to_string();
+    let outer = ok(
+        s,
+        "POST",
+        "identity/group",
+        Some(json!({"name": "outer", "member_group_ids": [inner]})),
+    )
+    .await;
+    let outer = outer.body["data"]["id"].as_str().expect("id").to_string();
+    let g = "identity/mfa/login-enforcement/by-group";
+    ok(
+        s,
+        "POST",
+        g,
+        Some(json!({"mfa_method_ids": [m], "identity_group_ids": [outer]})),
+    )
+    .await;
+    let b = login(s, "bob").await;
+    let constraints = &b.body["auth"]["mfa_requirement"]["mfa_constraints"];
+    assert_eq!(
+        sorted_keys(constraints),
+        ["by-group"],
+        "{}: bob is in outer through inner",
+        s.addr
+    );
+    assert!(!held(s, "carol").await, "{}", s.addr);
+    ok(s, "DELETE", g, None).await;
+    let auths = ok(s, "GET", "sys/auth", None).await;
+    let acc = auths.body["data"]["userpass/"]["accessor"]
+        .as_str()
+        .expect("accessor");
+    let a = "identity/mfa/login-enforcement/by-accessor";
+    ok(
+        s,
+        "POST",
+        a,
+        Some(json!({"mfa_method_ids": [m], "auth_method_accessors": [acc]})),
+    )
+    .await;
+    assert!(held(s, "carol").await, "{}", s.addr);
+    ok(
+        s,
+        "POST",
+        a,
+        Some(json!({"mfa_method_ids": [m], "identity_entity_ids": [bob]})),
+    )
+    .await;
+    let read = ok(s, "GET", a, None).await;
+    assert_eq!(
+        read.body["data"]["auth_method_accessors"],
+        json!([acc]),
+        "{}",
+        s.addr
+    );
+    assert_eq!(read.body["data"]["identity_entity_ids"], json!([bob]));
+    ok(s, "DELETE", a, None).await;
+}
+
+async fn cleanup(s: &Server, m: &str) {
     let a = call(
         s,
         "LIST",
@@ -823,6 +901,7 @@ async fn login_mfa_totp_end_to_end() {
         enforcements(s, &m, &alice).await;
         mfa_login(s, &m, &alice, &key, &bob).await;
         cli(s, &m, &bob).await;
+        matching(s, &m, &bob).await;
         cleanup(s, &m).await;
     }
 }
