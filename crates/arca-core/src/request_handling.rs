@@ -371,7 +371,10 @@ impl Core {
                         result = Err(e);
                     }
                 }
-                Ok(Some(r)) if r.auth.is_some() => self.inner.lockout.succeeded(user),
+                // A login held for MFA has not succeeded yet (`sys/mfa/validate` says when).
+                Ok(Some(r)) if r.auth.as_ref().is_some_and(|a| a.mfa_requirement.is_none()) => {
+                    self.inner.lockout.succeeded(user)
+                }
                 _ => {}
             }
         }
@@ -545,6 +548,16 @@ impl Core {
                 }
                 other => other,
             })?;
+        // The login has succeeded now: its alias's failed attempts are forgotten.
+        if self.inner.lockout.settings(&mount).is_some()
+            && let Some(alias) = pending.auth.alias.as_ref().filter(|a| !a.name.is_empty())
+        {
+            self.inner.lockout.succeeded(&lockout::LoginUser {
+                mount_accessor: mount.accessor.clone(),
+                alias: alias.name.clone(),
+                ns_prefix: ns.storage_prefix(),
+            });
+        }
         Ok(resp)
     }
 
