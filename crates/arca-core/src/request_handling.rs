@@ -179,9 +179,10 @@ impl Core {
 
         // `sys/mfa/validate` completes a login held back for MFA: it needs no token and the
         // core answers it (it mints the login's token), not the `sys/` backend.
+        // Other operations than a write are OpenBao's 405 (a LIST is no path, 404).
         let mfa_validate = mount.kind == "system"
             && rel.trim_end_matches('/') == "mfa/validate"
-            && matches!(req.operation, Operation::Update | Operation::Create);
+            && req.operation != Operation::List;
         let unauthenticated = route.is_unauthenticated_path(&rel) || mfa_validate;
         req.unauthenticated = unauthenticated;
 
@@ -333,7 +334,11 @@ impl Core {
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
         let mut result = if mfa_validate {
-            Box::pin(self.mfa_validate(&req, &ns)).await
+            if matches!(req.operation, Operation::Update | Operation::Create) {
+                Box::pin(self.mfa_validate(&req, &ns)).await
+            } else {
+                Err(LogicalError::UnsupportedOperation)
+            }
         } else {
             handle.backend.handle_request(req).await
         };

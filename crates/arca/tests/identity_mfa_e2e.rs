@@ -570,6 +570,10 @@ async fn mfa_login(s: &Server, m: &str, alice: &str, key: &(Vec<u8>, u32), bob: 
     );
 
     let v = "sys/mfa/validate";
+    for (method, status) in [("GET", 405), ("DELETE", 405), ("LIST", 404)] {
+        let a = call(s, method, v, Some("root"), None).await;
+        assert_eq!(a.status, status, "{} {method}: {}", s.addr, a.body);
+    }
     refused_with(s, None, "POST", v, json!({}), 400, "missing request ID").await;
     refused_with(
         s,
