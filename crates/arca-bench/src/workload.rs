@@ -277,8 +277,13 @@ const OIDC_TOKEN: Workload = Workload {
         },
         SetupStep {
             method: "POST",
+            path: "sys/policies/acl/oidc-bench",
+            body: r#"{"policy":"path \"identity/oidc/token/*\" { capabilities = [\"read\"] }"}"#,
+        },
+        SetupStep {
+            method: "POST",
             path: "auth/approle-oidc/role/bench",
-            body: r#"{"role_id":"oidc-role-id","token_policies":"default","token_ttl":"1h"}"#,
+            body: r#"{"role_id":"oidc-role-id","token_policies":"default,oidc-bench","token_ttl":"1h"}"#,
         },
         SetupStep {
             method: "POST",

@@ -11,11 +11,15 @@ use arca_sdk::{LogicalError, Response};
 use zeroize::Zeroizing;
 
 use crate::identity::IdentityStore;
+use crate::identity::mfa::PendingLogin;
 use crate::leases::ExpirationManager;
 use crate::leases::ttl::{TtlAsk, TtlLimits, calculate_ttl};
 use crate::mounts::MountEntry;
 use crate::token_backend::sanitize_policies;
 use crate::token_store::{TokenEntry, TokenStore, now_unix};
+
+/// The warning of a login held back for MFA, as OpenBao's.
+const MFA_WARNING: &str = "A login request was issued that is subject to MFA validation. Please make sure to validate the login by sending another request to mfa/validate endpoint.";
 
 /// Policies no token may be given (OpenBao's `NonAssignablePolicies`).
 const NON_ASSIGNABLE: &[&str] = &["response-wrapping", "control-group"];
@@ -32,6 +36,11 @@ pub(crate) struct LoginSite<'a> {
     pub limits: TtlLimits,
     /// The namespace's id.
     pub namespace_id: &'a str,
+    /// The namespace's path (`""` for the root).
+    pub namespace_path: &'a str,
+    /// Whether the login's MFA was validated already (`sys/mfa/validate`): no enforcement
+    /// is looked at again.
+    pub mfa_validated: bool,
 }
 
 /// The token type a login gets: the method's ask against the mount's tuned `token_type`
@@ -75,6 +84,43 @@ pub(crate) async fn issue_token(
     let Some(auth) = resp.auth.as_mut() else {
         return Ok(());
     };
+    if let Some(alias) = auth.alias.as_ref().filter(|a| !a.name.is_empty()) {
+        auth.entity_id = identity
+            .entity_for_login(&site.mount.accessor, site.namespace_id, alias)
+            .await?;
+    }
+    if identity.entity_disabled(&auth.entity_id) {
+        return Err(LogicalError::PermissionDenied);
+    }
+    if !site.mfa_validated {
+        let matched = identity.login_enforcements(
+            &auth.entity_id,
+            &site.mount.accessor,
+            &site.mount.kind,
+            site.namespace_id,
+        );
+        if !matched.is_empty() {
+            // OpenBao needs an entity to enforce MFA on: a login without one is refused.
+            if auth.entity_id.is_empty() {
+                return Err(LogicalError::PermissionDenied);
+            }
+            let held = std::mem::take(auth);
+            let requirement = identity.hold_login(
+                PendingLogin {
+                    auth: held,
+                    mount_point: site.mount_point.to_string(),
+                    path: site.path.to_string(),
+                    namespace_id: site.namespace_id.to_string(),
+                    namespace_path: site.namespace_path.to_string(),
+                    created: std::time::Instant::now(),
+                },
+                &matched,
+            );
+            auth.mfa_requirement = Some(requirement);
+            resp.warn(MFA_WARNING);
+            return Ok(());
+        }
+    }
     let token_type = resolve_token_type(&auth.token_type, &site.mount.config.token_type);
     auth.token_type = token_type.to_string();
     auth.display_name = login_display_name(site.mount_point, &auth.display_name);
@@ -107,14 +153,6 @@ pub(crate) async fn issue_token(
     if ttl == 0 {
         tracing::error!("refusing to create a non-root zero TTL token");
         return Err(LogicalError::internal("internal error"));
-    }
-    if let Some(alias) = auth.alias.as_ref().filter(|a| !a.name.is_empty()) {
-        auth.entity_id = identity
-            .entity_for_login(&site.mount.accessor, site.namespace_id, alias)
-            .await?;
-    }
-    if identity.entity_disabled(&auth.entity_id) {
-        return Err(LogicalError::PermissionDenied);
     }
     let identity_policies = identity.identity_policies(&auth.entity_id);
     let batch = token_type == "batch";

@@ -237,7 +237,7 @@ impl MountStore {
     }
 
     /// The router's entries of `kind` in the namespace with id `namespace_id`, by path.
-    fn entries_of(&self, namespace_id: &str, kind: TableKind) -> Vec<MountEntry> {
+    pub(crate) fn entries_of(&self, namespace_id: &str, kind: TableKind) -> Vec<MountEntry> {
         let mut v: Vec<MountEntry> = self
             .router
             .all()

@@ -10,6 +10,7 @@ use arca_sdk::{LogicalError, Operation, Request, Response};
 use crate::audit::AuditRecord;
 use crate::backend_boundary;
 use crate::core::Core;
+use crate::identity::mfa;
 use crate::leases::ttl::TtlLimits;
 use crate::lockout;
 use crate::login;
@@ -176,7 +177,13 @@ impl Core {
         req.storage = Some(route.storage.clone());
         req.path = rel.clone();
 
-        let unauthenticated = route.is_unauthenticated_path(&rel);
+        // `sys/mfa/validate` completes a login held back for MFA: it needs no token and the
+        // core answers it (it mints the login's token), not the `sys/` backend.
+        // Other operations than a write are OpenBao's 405 (a LIST is no path, 404).
+        let mfa_validate = mount.kind == "system"
+            && rel.trim_end_matches('/') == "mfa/validate"
+            && req.operation != Operation::List;
+        let unauthenticated = route.is_unauthenticated_path(&rel) || mfa_validate;
         req.unauthenticated = unauthenticated;
 
         // `sys/wrapping/{lookup,rewrap,unwrap}` check the wrapping token they name first, as
@@ -327,7 +334,15 @@ impl Core {
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
-        let mut result = handle.backend.handle_request(req).await;
+        let mut result = if mfa_validate {
+            if matches!(req.operation, Operation::Update | Operation::Create) {
+                Box::pin(self.mfa_validate(&req, &ns)).await
+            } else {
+                Err(LogicalError::UnsupportedOperation)
+            }
+        } else {
+            handle.backend.handle_request(req).await
+        };
         if !seals && let Ok(Some(r)) = result.as_mut() {
             backend_boundary::screen_response(
                 mount_path.get(ns.path.len()..).unwrap_or(""),
@@ -348,7 +363,8 @@ impl Core {
                 && mount_point.starts_with("auth/")
                 && mount.kind != "token"
             {
-                after = Box::pin(self.issue_login_token(mount_point, &rel, &mount, &ns, r)).await;
+                after = Box::pin(self.issue_login_token(mount_point, &rel, &mount, &ns, r, false))
+                    .await;
             }
             if let Err(e) = after {
                 result = Err(e);
@@ -361,7 +377,10 @@ impl Core {
                         result = Err(e);
                     }
                 }
-                Ok(Some(r)) if r.auth.is_some() => self.inner.lockout.succeeded(user),
+                // A login held for MFA has not succeeded yet (`sys/mfa/validate` says when).
+                Ok(Some(r)) if r.auth.as_ref().is_some_and(|a| a.mfa_requirement.is_none()) => {
+                    self.inner.lockout.succeeded(user)
+                }
                 _ => {}
             }
         }
@@ -430,6 +449,7 @@ impl Core {
         mount: &MountEntry,
         ns: &Namespace,
         resp: &mut Response,
+        mfa_validated: bool,
     ) -> Result<(), LogicalError> {
         let path = format!("{mount_point}{rel}");
         let site = login::LoginSite {
@@ -438,6 +458,8 @@ impl Core {
             mount,
             limits: TtlLimits::of_mount(mount, self.inner.mounts.system_ttls()),
             namespace_id: &ns.id,
+            namespace_path: &ns.path,
+            mfa_validated,
         };
         login::issue_token(
             &self.inner.tokens,
@@ -447,6 +469,102 @@ impl Core {
             resp,
         )
         .await
+    }
+
+    /// `sys/mfa/validate` (OpenBao's `handleMFALoginValidate`): takes the pending login,
+    /// checks the passcodes against every enforcement its login falls under now, and mints
+    /// the token the login would have had. A failed attempt puts the login back.
+    async fn mfa_validate(
+        &self,
+        req: &Request,
+        ns: &Namespace,
+    ) -> Result<Option<Response>, LogicalError> {
+        let (request_id, payload) = mfa::validate_fields(&req.data)?;
+        let identity = &self.inner.identity;
+        let Some(pending) = identity.take_pending(&request_id) else {
+            return Err(LogicalError::bad_request("invalid request ID"));
+        };
+        match Box::pin(self.complete_mfa_login(&pending, ns, &payload)).await {
+            Ok(resp) => Ok(Some(resp)),
+            Err(e) => {
+                identity.put_back(request_id, pending);
+                Err(e)
+            }
+        }
+    }
+
+    /// The second half of an MFA login: the checks, then the token.
+    async fn complete_mfa_login(
+        &self,
+        pending: &mfa::PendingLogin,
+        ns: &Namespace,
+        payload: &std::collections::HashMap<String, Vec<String>>,
+    ) -> Result<Response, LogicalError> {
+        let identity = &self.inner.identity;
+        if pending.namespace_id != ns.id {
+            return Err(LogicalError::internal(format!(
+                "original request was issued in a different namesapce {}, current namespace is {}",
+                pending.namespace_path, ns.path
+            )));
+        }
+        let entity_id = pending.auth.entity_id.clone();
+        if !identity.has_entity(&entity_id) {
+            return Err(LogicalError::internal(
+                "MFA validation failed. entity not found: <nil>",
+            ));
+        }
+        let full = format!("{}{}", ns.path, pending.path);
+        let mount = self
+            .inner
+            .mounts
+            .router()
+            .route(&full)
+            .map(|(_, route)| route.mount.load_full())
+            .ok_or_else(|| LogicalError::internal("failed to find MFAEnforcement configuration"))?;
+        let matched = identity.login_enforcements(&entity_id, &mount.accessor, &mount.kind, &ns.id);
+        if matched.is_empty() {
+            return Err(LogicalError::internal(
+                "found nil or empty MFAEnforcement configuration",
+            ));
+        }
+        for e in &matched {
+            identity
+                .satisfy_enforcement(e, &entity_id, payload)
+                .await
+                .map_err(|err| {
+                    LogicalError::forbidden(format!(
+                        "failed to satisfy enforcement {}. error: {err}",
+                        e.name
+                    ))
+                })?;
+        }
+        let mut resp = Response {
+            auth: Some(pending.auth.clone()),
+            ..Response::default()
+        };
+        let rel = pending
+            .path
+            .strip_prefix(pending.mount_point.as_str())
+            .unwrap_or("");
+        Box::pin(self.issue_login_token(&pending.mount_point, rel, &mount, ns, &mut resp, true))
+            .await
+            .map_err(|e| match e {
+                LogicalError::Internal(m) => {
+                    LogicalError::internal(format!("failed to create a token. error: {m}"))
+                }
+                other => other,
+            })?;
+        // The login has succeeded now: its alias's failed attempts are forgotten.
+        if self.inner.lockout.settings(&mount).is_some()
+            && let Some(alias) = pending.auth.alias.as_ref().filter(|a| !a.name.is_empty())
+        {
+            self.inner.lockout.succeeded(&lockout::LoginUser {
+                mount_accessor: mount.accessor.clone(),
+                alias: alias.name.clone(),
+                ns_prefix: ns.storage_prefix(),
+            });
+        }
+        Ok(resp)
     }
 
     /// The answer for a path no mount serves. As in Vault, the token and its ACL are checked

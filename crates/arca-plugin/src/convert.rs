@@ -228,6 +228,8 @@ pub fn auth_from_pb(a: pb::Auth) -> Result<Auth, LogicalError> {
             name: al.name,
             metadata: al.metadata,
         }),
+        // A plugin never sets it: the core decides which logins need MFA.
+        mfa_requirement: None,
     })
 }
 

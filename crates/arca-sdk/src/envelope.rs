@@ -129,6 +129,22 @@ struct AuthJson<'a>(&'a Auth);
 impl Serialize for AuthJson<'_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let a = self.0;
+        if let Some(req) = &a.mfa_requirement {
+            // A login held back for MFA: no token, OpenBao's empty auth around the requirement.
+            let mut map = s.serialize_map(Some(12))?;
+            map.serialize_entry("client_token", "")?;
+            map.serialize_entry("accessor", "")?;
+            map.serialize_entry("policies", &())?;
+            map.serialize_entry("metadata", &())?;
+            map.serialize_entry("lease_duration", &0)?;
+            map.serialize_entry("renewable", &false)?;
+            map.serialize_entry("entity_id", "")?;
+            map.serialize_entry("token_type", "default")?;
+            map.serialize_entry("orphan", &false)?;
+            map.serialize_entry("mfa_requirement", req)?;
+            map.serialize_entry("num_uses", &0)?;
+            return map.end();
+        }
         let mut map = s.serialize_map(Some(12))?;
         map.serialize_entry("client_token", &a.client_token)?;
         map.serialize_entry("accessor", &a.accessor)?;

@@ -105,6 +105,10 @@ pub struct Auth {
     /// the core keys user lockout and, later, identity entities on it.
     #[serde(default)]
     pub alias: Option<Alias>,
+    /// The MFA a login must still pass (OpenBao's `mfa_requirement`: a request id and the
+    /// methods each enforcement takes), set by the core instead of a token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_requirement: Option<serde_json::Value>,
 }
 
 /// The identity of whoever logged in, as an auth method names it.

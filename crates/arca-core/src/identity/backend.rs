@@ -37,6 +37,17 @@ enum Endpoint {
     GroupAliasList,
     LookupEntity,
     LookupGroup,
+    MfaMethodList,
+    MfaMethodRead(Option<String>),
+    MfaTotpWrite(Option<String>),
+    MfaTotpDelete(Option<String>),
+    MfaTotpGenerate,
+    MfaTotpAdminGenerate,
+    MfaTotpAdminDestroy,
+    MfaEnforcementWrite(String),
+    MfaEnforcementRead(String),
+    MfaEnforcementDelete(String),
+    MfaEnforcementList,
 }
 
 /// The operations a collection path answers (item paths go through `item`); anything else
@@ -131,6 +142,7 @@ fn parse(op: Operation, path: &str) -> Result<Option<Endpoint>, LogicalError> {
                 Kind::Delete => E::GroupAliasDelete(key.clone()),
             });
         }
+        ("mfa", ["method" | "login-enforcement", ..]) => return parse_mfa(op, &segs[1..]),
         ("lookup", ["entity"]) => (Ops::Write, Box::new(|| E::LookupEntity)),
         ("lookup", ["group"]) => (Ops::Write, Box::new(|| E::LookupGroup)),
         _ => return Ok(None),
@@ -143,6 +155,79 @@ fn parse(op: Operation, path: &str) -> Result<Option<Endpoint>, LogicalError> {
         Ok(Some(endpoint()))
     } else {
         Err(LogicalError::UnsupportedOperation)
+    }
+}
+
+/// `parse` for the login MFA paths (`segs` after `mfa/`).
+fn parse_mfa(op: Operation, segs: &[&str]) -> Result<Option<Endpoint>, LogicalError> {
+    use Endpoint as E;
+    let write = matches!(op, Operation::Create | Operation::Update);
+    let list = op == Operation::List;
+    let only = |ok: bool, e: E| {
+        if ok {
+            Ok(Some(e))
+        } else {
+            Err(LogicalError::UnsupportedOperation)
+        }
+    };
+    match segs {
+        ["method"] if list => Ok(Some(E::MfaMethodList)),
+        ["method"] => only(op == Operation::Read, E::MfaMethodRead(None)),
+        ["method", "totp"] => match op {
+            Operation::List => Ok(Some(E::MfaMethodList)),
+            Operation::Create | Operation::Update => Ok(Some(E::MfaTotpWrite(None))),
+            Operation::Read => Ok(Some(E::MfaMethodRead(None))),
+            Operation::Delete => Ok(Some(E::MfaTotpDelete(None))),
+            _ => Err(LogicalError::UnsupportedOperation),
+        },
+        ["method", "totp", "generate"] => only(write, E::MfaTotpGenerate),
+        ["method", "totp", "admin-generate"] => only(write, E::MfaTotpAdminGenerate),
+        ["method", "totp", "admin-destroy"] => only(write, E::MfaTotpAdminDestroy),
+        // Method ids are lowercase UUIDs in OpenBao's patterns; anything else is no path.
+        ["method", "totp", id] if is_uuid(id) => {
+            let id = id.to_string();
+            item(op, move |kind| match kind {
+                Kind::Write => E::MfaTotpWrite(Some(id.clone())),
+                Kind::Read => E::MfaMethodRead(Some(id.clone())),
+                Kind::Delete => E::MfaTotpDelete(Some(id.clone())),
+            })
+        }
+        ["method", id] if is_uuid(id) => only(
+            op == Operation::Read,
+            E::MfaMethodRead(Some(id.to_string())),
+        ),
+        ["login-enforcement"] => only(list, E::MfaEnforcementList),
+        ["login-enforcement", name] if is_generic_name(name) => {
+            let name = name.to_string();
+            item(op, move |kind| match kind {
+                Kind::Write => E::MfaEnforcementWrite(name.clone()),
+                Kind::Read => E::MfaEnforcementRead(name.clone()),
+                Kind::Delete => E::MfaEnforcementDelete(name.clone()),
+            })
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Whether `s` is a lowercase UUID (OpenBao's `genericOptionalUUIDRegex`).
+fn is_uuid(s: &str) -> bool {
+    s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        })
+}
+
+/// Whether `s` matches the framework's `GenericNameRegex`: word characters at both ends,
+/// word characters, `-` and `.` between.
+fn is_generic_name(s: &str) -> bool {
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    let bytes = s.as_bytes();
+    match (bytes.first(), bytes.last()) {
+        (Some(&f), Some(&l)) => {
+            word(f) && word(l) && bytes.iter().all(|&b| word(b) || b == b'-' || b == b'.')
+        }
+        _ => false,
     }
 }
 
@@ -277,6 +362,28 @@ fn declared(endpoint: &Endpoint) -> &'static [&'static str] {
         E::GroupWrite(_) => GROUP,
         E::GroupAliasWrite(_) => &["id", "name", "mount_accessor", "canonical_id"],
         E::LookupEntity | E::LookupGroup => LOOKUP,
+        E::MfaTotpWrite(_) => &[
+            "method_id",
+            "method_name",
+            "issuer",
+            "period",
+            "key_size",
+            "qr_size",
+            "algorithm",
+            "digits",
+            "skew",
+            "max_validation_attempts",
+        ],
+        E::MfaTotpGenerate => &["method_id"],
+        E::MfaTotpAdminGenerate | E::MfaTotpAdminDestroy => &["method_id", "entity_id"],
+        E::MfaEnforcementWrite(_) => &[
+            "name",
+            "mfa_method_ids",
+            "auth_method_accessors",
+            "auth_method_types",
+            "identity_group_ids",
+            "identity_entity_ids",
+        ],
         _ => &[],
     }
 }
@@ -327,6 +434,17 @@ impl IdentityBackend {
             E::GroupAliasList => s.list_group_aliases().map(Some),
             E::LookupEntity => s.lookup_entity(&req.data),
             E::LookupGroup => s.lookup_group(&req.data),
+            E::MfaMethodList => s.list_mfa_methods().map(Some),
+            E::MfaMethodRead(id) => s.read_mfa_method(id.as_deref()).map(Some),
+            E::MfaTotpWrite(id) => s.write_totp_method(&req, id.as_deref()).await,
+            E::MfaTotpDelete(id) => s.delete_totp_method(id.as_deref()).await.map(|_| None),
+            E::MfaTotpGenerate => s.generate_totp_self(&req).await,
+            E::MfaTotpAdminGenerate => s.generate_totp_admin(&req).await,
+            E::MfaTotpAdminDestroy => s.destroy_totp_admin(&req).await.map(|_| None),
+            E::MfaEnforcementWrite(name) => s.write_enforcement(&req, &name).await.map(|_| None),
+            E::MfaEnforcementRead(name) => s.read_enforcement(&name).map(Some),
+            E::MfaEnforcementDelete(name) => s.delete_enforcement(&name).await.map(|_| None),
+            E::MfaEnforcementList => s.list_enforcements().map(Some),
         }
     }
 }

@@ -5,8 +5,8 @@
 //! Writes are serialized, persisted first, then applied to the index.
 //!
 //! The HTTP side is `backend.rs` (the path table) with one module per family of paths:
-//! `entities.rs`, `aliases.rs`, `groups.rs`, `lookup.rs`. `identity/oidc/*` and
-//! `identity/mfa/*` are not served yet.
+//! `entities.rs`, `aliases.rs`, `groups.rs`, `lookup.rs`; login MFA (`identity/mfa/*` and
+//! the two-phase login behind `sys/mfa/validate`) is `mfa/`.
 
 mod aliases;
 mod backend;
@@ -15,6 +15,7 @@ mod fields;
 mod groups;
 mod index;
 mod lookup;
+pub(crate) mod mfa;
 mod model;
 mod output;
 mod token_view;
@@ -50,6 +51,8 @@ pub(crate) struct IdentityStore {
     write: tokio::sync::Mutex<()>,
     /// The mount table, to resolve mount accessors (held weakly: its routes own our backend).
     mounts: Weak<MountStore>,
+    /// Login MFA: methods, enforcements, secret markers, pending logins, spent codes.
+    mfa: RwLock<mfa::MfaState>,
 }
 
 impl IdentityStore {
@@ -60,6 +63,7 @@ impl IdentityStore {
             storage: RwLock::new(None),
             write: tokio::sync::Mutex::new(()),
             mounts,
+            mfa: RwLock::new(mfa::MfaState::default()),
         }
     }
 
@@ -67,7 +71,9 @@ impl IdentityStore {
     pub(crate) async fn setup(&self, storage: Arc<dyn Storage>) -> Result<(), LogicalError> {
         let _guard = self.write.lock().await;
         let index = load_index(storage.as_ref()).await?;
+        let mfa = mfa::load(storage.as_ref()).await?;
         *self.index.write() = index;
+        *self.mfa.write() = mfa;
         *self.storage.write() = Some(storage);
         Ok(())
     }
@@ -75,6 +81,7 @@ impl IdentityStore {
     /// Drops the index and the storage at seal.
     pub(crate) fn teardown(&self) {
         *self.index.write() = Index::default();
+        *self.mfa.write() = mfa::MfaState::default();
         *self.storage.write() = None;
     }
 
@@ -123,6 +130,10 @@ impl IdentityStore {
             groups.push(Arc::new(g));
         }
         storage.transaction(ops).await?;
+        // An entity's MFA secrets go with it (stored beside it, not inside its record).
+        for id in &batch.drop_entities {
+            self.drop_entity_secrets(id).await?;
+        }
         let mut ix = self.index.write();
         for id in &batch.drop_entities {
             ix.remove_entity(id);

@@ -92,3 +92,76 @@ async fn hundred_thousand_entities_load_fast() {
     assert_eq!(found.as_deref(), Some("00099999-alias"));
     assert_eq!(s.identity_policies("00000042-entity"), ["p"]);
 }
+
+/// An MFA secret made by `admin-generate` is stored beside the entity, survives a reload,
+/// checks a code once (a second use of the same code is refused), and goes with the entity.
+#[tokio::test]
+async fn totp_secret_lives_and_dies_with_its_entity() {
+    use super::mfa::totp;
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let s = store();
+    s.setup(storage.clone()).await.unwrap();
+    let alias = arca_sdk::Alias {
+        name: "alice".into(),
+        ..arca_sdk::Alias::default()
+    };
+    let entity = s.entity_for_login("acc1", "root", &alias).await.unwrap();
+    let mut req = arca_sdk::Request::new(arca_sdk::Operation::Update, "mfa/method/totp");
+    req.namespace_id = "root".into();
+    req.data.insert("issuer".into(), "Arca".into());
+    let made = s.write_totp_method(&req, None).await.unwrap().unwrap();
+    let method = made.data.unwrap()["method_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    req.data.insert("method_id".into(), method.clone().into());
+    req.data.insert("entity_id".into(), entity.clone().into());
+    let made = s
+        .generate_totp_admin(&req)
+        .await
+        .unwrap()
+        .unwrap()
+        .data
+        .unwrap();
+    let url = made["url"].as_str().unwrap();
+    let secret = url.rsplit_once("secret=").unwrap().1;
+    let key = totp::base32_decode(secret).unwrap();
+    assert_eq!(key.len(), 20);
+    let secret_key = format!("mfa/totp-secrets/{method}/{entity}");
+    assert!(storage.get(&secret_key).await.unwrap().is_some());
+
+    // A reload knows the secret, and checks a code once.
+    let s = store();
+    s.setup(storage.clone()).await.unwrap();
+    let params = totp::Params {
+        algorithm: totp::Algorithm::Sha1,
+        digits: 6,
+        period: 30,
+        skew: 1,
+    };
+    let now = u64::try_from(chrono::Utc::now().timestamp()).unwrap();
+    let code = totp::code_at(&key, params, totp::step_of(now, 30));
+    let e = mfa::Enforcement {
+        name: "e".into(),
+        mfa_method_ids: vec![method.clone()],
+        ..mfa::Enforcement::default()
+    };
+    let payload =
+        |c: &str| std::collections::HashMap::from([(method.clone(), vec![c.to_string()])]);
+    s.satisfy_enforcement(&e, &entity, &payload(&code))
+        .await
+        .unwrap();
+    let again = s
+        .satisfy_enforcement(&e, &entity, &payload(&code))
+        .await
+        .unwrap_err();
+    assert!(
+        again.contains("MFA credentials not supplied or incorrect"),
+        "{again}"
+    );
+
+    // Deleting the entity deletes its secret.
+    s.delete_entity(false, &entity).await.unwrap();
+    assert!(storage.get(&secret_key).await.unwrap().is_none());
+    assert!(!s.mfa.read().secrets[&method].contains(&entity));
+}
