@@ -687,6 +687,20 @@ async fn provider_resources(servers: &[Server; 2]) {
         );
     }
     assert_eq!(reads[0], reads[1]);
+    // Lists are trimmed, emptied of blanks and repeats, and sorted, as OpenBao stores them.
+    same(
+        servers,
+        "POST",
+        "identity/oidc/client/sorted",
+        Some(json!({"redirect_uris": "http://b, http://a,http://b,", "assignments": "allow_all"})),
+    )
+    .await;
+    let r = same(servers, "GET", "identity/oidc/client/sorted", None).await;
+    assert_eq!(
+        r.body["data"]["redirect_uris"],
+        json!(["http://a", "http://b"])
+    );
+    same(servers, "DELETE", "identity/oidc/client/sorted", None).await;
     for (path, body) in [
         ("identity/oidc/client/app", json!({"key": "k1"})),
         ("identity/oidc/client/app", json!({"client_type": "public"})),

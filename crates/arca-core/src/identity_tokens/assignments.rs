@@ -9,7 +9,7 @@ use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{IdentityTokens, exists_under, name_field, named, with};
+use super::{IdentityTokens, exists_under, name_field, named, remove_duplicates, with};
 
 /// Where assignments are stored.
 pub(super) const ASSIGNMENT_PREFIX: &str = "oidc_provider/assignment/";
@@ -49,19 +49,17 @@ pub(super) async fn ensure_default(storage: &dyn Storage) -> Result<(), LogicalE
     Ok(())
 }
 
-/// OpenBao's `LowercaseIdentityIDs` then duplicate removal (first kept).
+/// OpenBao's `LowercaseIdentityIDs` (the ID lower-cased, a namespace suffix kept), then its
+/// duplicate removal.
 fn normalised(ids: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for id in ids {
-        let id = match id.split_once('.') {
-            Some((id, ns)) => format!("{}.{ns}", id.to_lowercase()),
-            None => id.to_lowercase(),
-        };
-        if !out.contains(&id) {
-            out.push(id);
-        }
-    }
-    out
+    remove_duplicates(
+        ids.into_iter()
+            .map(|id| match id.split_once('.') {
+                Some((id, ns)) => format!("{}.{ns}", id.to_lowercase()),
+                None => id.to_lowercase(),
+            })
+            .collect(),
+    )
 }
 
 pub(super) fn assignment_path(state: &Arc<IdentityTokens>) -> PathDef {

@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::named_keys::{self, DEFAULT_KEY};
-use super::{IdentityTokens, assignments, exists_under, name_field, named, with};
+use super::{
+    IdentityTokens, assignments, exists_under, name_field, named, remove_duplicates, with,
+};
 
 /// Where clients are stored.
 pub(super) const CLIENT_PREFIX: &str = "oidc_provider/client/";
@@ -100,17 +102,6 @@ pub(super) async fn by_client_id(
         .into_iter()
         .map(|(_, c)| c)
         .find(|c| c.client_id == id))
-}
-
-/// Deduplicates, keeping the first of each.
-fn dedup(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in list {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
 }
 
 pub(super) fn client_path(state: &Arc<IdentityTokens>) -> PathDef {
@@ -216,8 +207,8 @@ async fn write(
     if create || d.is_set("assignments") {
         c.assignments = d.get_strings("assignments")?;
     }
-    c.assignments = dedup(std::mem::take(&mut c.assignments));
-    c.redirect_uris = dedup(std::mem::take(&mut c.redirect_uris));
+    c.assignments = remove_duplicates(std::mem::take(&mut c.assignments));
+    c.redirect_uris = remove_duplicates(std::mem::take(&mut c.redirect_uris));
     for a in &c.assignments {
         if assignments::load(storage, a).await?.is_none() {
             return Err(LogicalError::bad_request(format!(

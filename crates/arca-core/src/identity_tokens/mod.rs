@@ -326,14 +326,30 @@ fn exists_under(storage_prefix: &'static str) -> arca_sdk::framework::ExistenceF
     })
 }
 
-/// Seconds since the Unix epoch.
-fn now_unix() -> i64 {
-    chrono::Utc::now().timestamp()
+use crate::token_store::now_unix;
+
+/// OpenBao's `strutil.RemoveDuplicates`: items trimmed, empty ones dropped, each once, sorted.
+fn remove_duplicates(list: Vec<String>) -> Vec<String> {
+    let set: std::collections::BTreeSet<String> = list
+        .into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect();
+    set.into_iter().collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn duplicates_go_as_openbao_drops_them() {
+        let list = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            remove_duplicates(list(&["http://b", " http://a", "http://b", ""])),
+            list(&["http://a", "http://b"])
+        );
+    }
 
     #[test]
     fn issuers_are_scheme_host_and_port_only() {

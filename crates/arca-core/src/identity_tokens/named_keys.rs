@@ -190,6 +190,28 @@ pub(super) async fn upkeep(storage: &dyn Storage) -> Result<i64, LogicalError> {
     Ok(soonest)
 }
 
+/// The public JWKs of every key in the rings of the named keys `names` (current, next and
+/// rotated-out ones that still verify).
+pub(super) async fn public_jwks(
+    storage: &dyn Storage,
+    names: &BTreeSet<String>,
+) -> Result<Vec<Value>, LogicalError> {
+    let mut out = Vec::new();
+    for name in names {
+        if let Some(key) = load(storage, name).await? {
+            for entry in key.key_ring {
+                if let Some(jwk) = storage
+                    .get_json::<Value>(&format!("{PUBLIC_PREFIX}{}", entry.kid))
+                    .await?
+                {
+                    out.push(jwk);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(super) fn key_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new(named("oidc/key"))
         .field(name_field("key"))

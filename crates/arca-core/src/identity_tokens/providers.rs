@@ -12,10 +12,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::keys::SUPPORTED_ALGS;
-use super::named_keys::{self, PUBLIC_PREFIX};
+use super::named_keys;
 use super::scopes::{self, OPENID};
 use super::{
-    ISSUER_WARNING, IdentityTokens, clients, exists_under, name_field, named, valid_issuer, with,
+    ISSUER_WARNING, IdentityTokens, clients, exists_under, name_field, named, remove_duplicates,
+    valid_issuer, with,
 };
 use crate::identity_template::{self, Mode, TemplateEntity, TemplateInput};
 
@@ -197,8 +198,8 @@ async fn write(
     if create || d.is_set("scopes_supported") {
         p.scopes_supported = d.get_strings("scopes_supported")?;
     }
-    p.allowed_client_ids = dedup(std::mem::take(&mut p.allowed_client_ids));
-    p.scopes_supported = dedup(std::mem::take(&mut p.scopes_supported));
+    p.allowed_client_ids = remove_duplicates(std::mem::take(&mut p.allowed_client_ids));
+    p.scopes_supported = remove_duplicates(std::mem::take(&mut p.scopes_supported));
     let mut resp = Response::default();
     if !p.issuer.is_empty() {
         if !valid_issuer(&p.issuer) {
@@ -253,16 +254,6 @@ fn template_claims(template: &str) -> Vec<String> {
     .and_then(|(_, filled)| serde_json::from_str::<Map<String, Value>>(&filled).ok())
     .map(|m| m.keys().cloned().collect())
     .unwrap_or_default()
-}
-
-fn dedup(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for v in list {
-        if !out.contains(&v) {
-            out.push(v);
-        }
-    }
-    out
 }
 
 async fn read(
@@ -380,18 +371,6 @@ async fn jwks(
             }
         }
     }
-    let mut keys = Vec::new();
-    for key_name in key_names {
-        if let Some(key) = named_keys::load(storage, &key_name).await? {
-            for entry in key.key_ring {
-                if let Some(jwk) = storage
-                    .get_json::<Value>(&format!("{PUBLIC_PREFIX}{}", entry.kid))
-                    .await?
-                {
-                    keys.push(jwk);
-                }
-            }
-        }
-    }
+    let keys = named_keys::public_jwks(storage, &key_names).await?;
     Ok(Some(super::tokens::raw_json(&json!({"keys": keys}), None)))
 }

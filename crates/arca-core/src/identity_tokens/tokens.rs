@@ -5,14 +5,13 @@
 use std::sync::Arc;
 
 use arca_sdk::framework::{Field, FieldData, FieldType, PathDef};
-use arca_sdk::storage::StorageExt;
 use arca_sdk::{JsonMap, LogicalError, Operation, RawHttp, Request, Response, Storage};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use serde_json::{Map, Value, json};
 
 use super::keys::{self, SUPPORTED_ALGS};
-use super::named_keys::{self, PUBLIC_PREFIX};
+use super::named_keys;
 use super::roles::{self, RESERVED_CLAIMS, ROLE_PREFIX};
 use super::{IdentityTokens, name_field, named, now_unix, with};
 use crate::identity_template::{self, Mode, TemplateInput};
@@ -189,29 +188,13 @@ async fn token(
 
 /// The public JWKs of every key some role uses.
 async fn role_jwks(storage: &dyn Storage) -> Result<Vec<Value>, LogicalError> {
-    let mut kids = std::collections::BTreeSet::new();
-    let mut seen_keys = std::collections::BTreeSet::new();
+    let mut key_names = std::collections::BTreeSet::new();
     for role_name in storage.list(ROLE_PREFIX).await? {
-        let Some(role) = roles::load(storage, &role_name).await? else {
-            continue;
-        };
-        if !seen_keys.insert(role.key.clone()) {
-            continue;
-        }
-        if let Some(key) = named_keys::load(storage, &role.key).await? {
-            kids.extend(key.key_ring.into_iter().map(|e| e.kid));
+        if let Some(role) = roles::load(storage, &role_name).await? {
+            key_names.insert(role.key);
         }
     }
-    let mut out = Vec::new();
-    for kid in kids {
-        if let Some(jwk) = storage
-            .get_json::<Value>(&format!("{PUBLIC_PREFIX}{kid}"))
-            .await?
-        {
-            out.push(jwk);
-        }
-    }
-    Ok(out)
+    named_keys::public_jwks(storage, &key_names).await
 }
 
 async fn jwks(
