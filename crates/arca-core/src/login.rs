@@ -88,6 +88,12 @@ pub(crate) async fn issue_token(
         auth.entity_id = identity
             .entity_for_login(&site.mount.accessor, site.namespace_id, alias)
             .await?;
+        if identity.entity_disabled(&auth.entity_id) {
+            return Err(LogicalError::PermissionDenied);
+        }
+        auth.group_aliases = identity
+            .refresh_external_groups(&auth.entity_id, &site.mount.accessor, &auth.group_aliases)
+            .await?;
     }
     if identity.entity_disabled(&auth.entity_id) {
         return Err(LogicalError::PermissionDenied);

@@ -704,6 +704,13 @@ impl TokenBackend {
         )?;
         auth.lease.ttl = Duration::from_secs(ttl);
         auth.client_token = Zeroizing::new(String::new());
+        // The method's groups may have changed since the login (OpenBao's `RenewToken`).
+        if !e.entity_id.is_empty() {
+            auth.group_aliases = self
+                .identity
+                .refresh_external_groups(&e.entity_id, &mount.accessor, &auth.group_aliases)
+                .await?;
+        }
         let mut next = (*e).clone();
         next.ttl = ttl;
         next.last_renewal_time = now;

@@ -189,18 +189,32 @@ pub fn auth_to_pb(a: &Auth) -> pb::Auth {
         period: duration_to_ns(a.period),
         num_uses: i64::try_from(a.num_uses).unwrap_or(i64::MAX),
         entity_id: a.entity_id.clone(),
-        alias: a.alias.as_ref().map(|al| crate::proto::logical::Alias {
-            name: al.name.clone(),
-            metadata: al.metadata.clone(),
-            ..Default::default()
-        }),
-        group_aliases: Vec::new(),
+        alias: a.alias.as_ref().map(alias_to_pb),
+        group_aliases: a.group_aliases.iter().map(alias_to_pb).collect(),
         bound_cidrs: a.bound_cidrs.clone(),
         token_policies: a.token_policies.clone(),
         identity_policies: a.identity_policies.clone(),
         explicit_max_ttl: duration_to_ns(a.explicit_max_ttl),
         token_type: token_type_to_pb(&a.token_type),
         no_default_policy: a.no_default_policy,
+    }
+}
+
+/// An SDK alias as `logical.Alias` (the name and metadata a method sets; the host fills
+/// the rest).
+fn alias_to_pb(al: &arca_sdk::Alias) -> crate::proto::logical::Alias {
+    crate::proto::logical::Alias {
+        name: al.name.clone(),
+        metadata: al.metadata.clone(),
+        ..Default::default()
+    }
+}
+
+/// A `logical.Alias` as an SDK alias.
+fn alias_from_pb(al: crate::proto::logical::Alias) -> arca_sdk::Alias {
+    arca_sdk::Alias {
+        name: al.name,
+        metadata: al.metadata,
     }
 }
 
@@ -224,10 +238,8 @@ pub fn auth_from_pb(a: pb::Auth) -> Result<Auth, LogicalError> {
         token_type: token_type_from_pb(a.token_type),
         bound_cidrs: a.bound_cidrs,
         no_default_policy: a.no_default_policy,
-        alias: a.alias.map(|al| arca_sdk::Alias {
-            name: al.name,
-            metadata: al.metadata,
-        }),
+        alias: a.alias.map(alias_from_pb),
+        group_aliases: a.group_aliases.into_iter().map(alias_from_pb).collect(),
         // A plugin never sets it: the core decides which logins need MFA.
         mfa_requirement: None,
     })

@@ -105,6 +105,12 @@ pub struct Auth {
     /// the core keys user lockout and, later, identity entities on it.
     #[serde(default)]
     pub alias: Option<Alias>,
+    /// The groups of the auth method's own (an LDAP group, an OIDC `groups` claim) the login
+    /// belongs to: the core makes the entity a member of the external groups whose group
+    /// alias names them on this mount, and drops it from this mount's others, at login and
+    /// at every renewal.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub group_aliases: Vec<Alias>,
     /// The MFA a login must still pass (OpenBao's `mfa_requirement`: a request id and the
     /// methods each enforcement takes), set by the core instead of a token.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -380,3 +380,77 @@ impl IdentityStore {
         list_response(data)
     }
 }
+
+impl IdentityStore {
+    /// Brings entity `entity_id`'s external group memberships in line with the group aliases
+    /// a login (or a renewal) through mount `accessor` brought, as OpenBao's
+    /// `RefreshExternalGroupMembershipsByEntityID`: it joins every external group whose alias
+    /// names one of them on that mount, and leaves this mount's external groups it no longer
+    /// names (another mount's stay; an empty `accessor` leaves all it no longer names).
+    /// Answers the group aliases that matched a group; writes nothing when nothing changes,
+    /// and every changed group in one transaction otherwise.
+    pub(crate) async fn refresh_external_groups(
+        &self,
+        entity_id: &str,
+        accessor: &str,
+        group_aliases: &[arca_sdk::Alias],
+    ) -> Result<Vec<arca_sdk::Alias>, LogicalError> {
+        if entity_id.is_empty() {
+            return Ok(Vec::new());
+        }
+        let plan = |ix: &super::index::Index| {
+            let mut valid = Vec::new();
+            let mut wanted: Vec<Arc<Group>> = Vec::new();
+            for a in group_aliases {
+                if let Some(g) = ix.group_by_alias_factor(accessor, &a.name) {
+                    valid.push(a.clone());
+                    if !wanted.iter().any(|w| w.id == g.id) {
+                        wanted.push(g);
+                    }
+                }
+            }
+            let current = ix.direct_groups(entity_id);
+            let mut changed = Vec::new();
+            for g in &wanted {
+                if g.kind == "external" && !current.contains(&g.id) {
+                    let mut g = (**g).clone();
+                    g.member_entity_ids.push(entity_id.to_string());
+                    changed.push(g);
+                }
+            }
+            for id in &current {
+                let Some(g) = ix.group(id) else { continue };
+                let other_mount = !accessor.is_empty()
+                    && g.alias
+                        .as_ref()
+                        .is_some_and(|al| al.mount_accessor != accessor);
+                if g.kind != "external" || other_mount || wanted.iter().any(|w| w.id == g.id) {
+                    continue;
+                }
+                let mut g = (*g).clone();
+                g.member_entity_ids.retain(|m| m != entity_id);
+                changed.push(g);
+            }
+            (valid, changed)
+        };
+        // Most logins change nothing: decided under the read lock alone.
+        let (valid, changed) = self.read(plan);
+        if changed.is_empty() {
+            return Ok(valid);
+        }
+        let _guard = self.write.lock().await;
+        let (valid, mut changed) = self.read(plan);
+        if changed.is_empty() {
+            return Ok(valid);
+        }
+        for g in &mut changed {
+            g.modify_index += 1;
+        }
+        self.commit(Batch {
+            groups: changed,
+            ..Batch::default()
+        })
+        .await?;
+        Ok(valid)
+    }
+}

@@ -82,9 +82,7 @@ pub fn spawn_with_env(
             if let Ok(Some(_)) = server.child.try_wait() {
                 return Some(false);
             }
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .is_ok()
-                .then_some(true)
+            answers_http(port).then_some(true)
         });
         match listening {
             Some(true) => return server,
@@ -97,6 +95,28 @@ pub fn spawn_with_env(
         }
     }
     unreachable!("the last attempt returns or panics")
+}
+
+/// Whether a server on loopback `port` answers an HTTP request. A bare TCP connect is not
+/// enough: on a port of the ephemeral range a connect can reach itself (TCP simultaneous
+/// open, source port = destination port) while no server listens, and the test's first
+/// request then meets a reset.
+fn answers_http(port: u16) -> bool {
+    use std::io::{Read, Write};
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let Ok(mut stream) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)) else {
+        return false;
+    };
+    if stream.local_addr().ok() == stream.peer_addr().ok() {
+        return false;
+    }
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+    let request = b"GET /v1/sys/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    if stream.write_all(request).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 5];
+    stream.read_exact(&mut head).is_ok() && &head == b"HTTP/"
 }
 
 /// Builds (if needed) and returns an example plugin binary of `arca-plugin`.
