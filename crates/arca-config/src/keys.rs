@@ -41,7 +41,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "post_unseal_trace_directory",
     "replication",
     "reporting",
-    "seal",
     "sentinel",
     "service_registration",
     "telemetry",
