@@ -14,7 +14,7 @@ mod common;
 use std::time::Duration;
 
 use arca_testkit::wait_until_async;
-use common::{Server, bao_dev, bao_with_config_extra, call, run_bao, write_policy};
+use common::{Server, bao_dev, bao_with_config_extra, call, run_arca, run_bao, write_policy};
 use serde_json::{Value, json};
 
 /// How long a server may take to unseal itself (a loaded two-core machine is slow).
@@ -50,6 +50,14 @@ fn stanza(provider: &Server, token: &str, disabled: bool) -> String {
 fn bao_ok(server: &Server, token: Option<&str>, args: &[&str]) -> Value {
     let (code, out, err) = run_bao(&server.addr, token, args);
     assert_eq!(code, 0, "bao {args:?}: {out}{err}");
+    serde_json::from_str(&out).unwrap_or(Value::String(out))
+}
+
+/// `arca <args>` (Arca's own CLI) against `server`, which must succeed; its stdout parsed as
+/// JSON when it is.
+fn arca_ok(server: &Server, token: Option<&str>, args: &[&str]) -> Value {
+    let (code, out, err) = run_arca(&server.addr, token, args);
+    assert_eq!(code, 0, "arca {args:?}: {out}{err}");
     serde_json::from_str(&out).unwrap_or(Value::String(out))
 }
 
@@ -531,8 +539,9 @@ async fn migration_shamir_to_transit_and_back() {
     assert_eq!(status["type"], "shamir", "{status}");
     assert_eq!(status["recovery_seal"], false, "{status}");
     assert!(status.get("recovery_seal_type").is_none(), "{status}");
+    // This leg through Arca's own CLI.
     for key in &keys[..2] {
-        bao_ok(&arca, None, &["operator", "unseal", "-migrate", key]);
+        arca_ok(&arca, None, &["operator", "unseal", "-migrate", key]);
     }
     assert_eq!(seal_status(&arca).await["sealed"], false);
 
@@ -552,4 +561,76 @@ async fn migration_shamir_to_transit_and_back() {
         &["kv", "get", "-mount=secret", "-format=json", "app"],
     );
     assert_eq!(got["data"]["data"]["v"], "1", "{got}");
+}
+
+/// Arca's own CLI drives an auto-sealed server as `bao` does: `operator init` sends only the
+/// recovery parameters and prints recovery keys (unseal shares 1 of 1), `operator rekey
+/// -target=recovery` replaces them, `operator unseal` takes them after a manual seal.
+#[tokio::test(flavor = "multi_thread")]
+async fn arca_cli_with_an_auto_seal() {
+    let provider = openbao_provider();
+    let arca = Server::with_config_extra(None, &stanza(&provider, "root", false));
+    let init = arca_ok(
+        &arca,
+        None,
+        &[
+            "operator",
+            "init",
+            "-recovery-shares=3",
+            "-recovery-threshold=2",
+            "-format=json",
+        ],
+    );
+    assert_eq!(init["unseal_keys_b64"], json!([]), "{init}");
+    assert_eq!(init["unseal_shares"], 1, "{init}");
+    assert_eq!(init["recovery_keys_shares"], 3, "{init}");
+    assert_eq!(init["recovery_keys_threshold"], 2, "{init}");
+    let recovery = strings(&init["recovery_keys_b64"]);
+    assert_eq!(recovery.len(), 3);
+    let root = init["root_token"].as_str().expect("root").to_string();
+    wait_unsealed(&arca).await;
+
+    let (code, _, err) = run_arca(
+        &arca.addr,
+        Some(&root),
+        &["operator", "rekey", "-target=nope", "-init"],
+    );
+    assert_eq!((code, err.trim()), (1, "Unknown target: nope"));
+    let started = arca_ok(
+        &arca,
+        Some(&root),
+        &[
+            "operator",
+            "rekey",
+            "-target=recovery",
+            "-init",
+            "-key-shares=2",
+            "-key-threshold=2",
+            "-format=json",
+        ],
+    );
+    let nonce = started["nonce"].as_str().expect("nonce").to_string();
+    assert_eq!(started["required"], 2, "{started}");
+    let mut done = Value::Null;
+    for key in &recovery[..2] {
+        done = arca_ok(
+            &arca,
+            Some(&root),
+            &[
+                "operator",
+                "rekey",
+                "-target=recovery",
+                &format!("-nonce={nonce}"),
+                "-format=json",
+                key,
+            ],
+        );
+    }
+    assert_eq!(done["complete"], json!(true), "{done}");
+    let new_recovery = strings(&done["keys_base64"]);
+    arca_ok(&arca, Some(&root), &["operator", "seal"]);
+    for key in &new_recovery {
+        arca_ok(&arca, None, &["operator", "unseal", key]);
+    }
+    assert_eq!(seal_status(&arca).await["sealed"], false);
 }
