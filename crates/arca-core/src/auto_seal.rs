@@ -52,6 +52,15 @@ pub struct SealSetup {
     pub disabled: Option<Arc<dyn AutoSeal>>,
 }
 
+impl std::fmt::Debug for SealSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealSetup")
+            .field("auto", &self.auto.as_ref().map(|s| s.seal_type()))
+            .field("disabled", &self.disabled.as_ref().map(|s| s.seal_type()))
+            .finish()
+    }
+}
+
 impl SealSetup {
     /// The type of the seal in use: the auto seal's, or `shamir`.
     #[must_use]
