@@ -284,7 +284,11 @@ mod tests {
 
     #[test]
     fn recovery_config_may_have_no_shares() {
-        let none = SealConfig::shamir(0, 0);
+        // A recovery configuration stores no share itself.
+        let none = SealConfig {
+            stored_shares: 0,
+            ..SealConfig::shamir(0, 0)
+        };
         assert!(none.validate_recovery().is_ok());
         assert!(none.validate().is_err());
         let err = SealConfig::shamir(3, 1).validate_recovery().unwrap_err();
