@@ -129,7 +129,15 @@ mod tests {
         for key in TOP_LEVEL_BLOCKS {
             assert!(
                 UNSUPPORTED_TOP_LEVEL.contains(key)
-                    || ["audit", "backend", "listener", "storage", "user_lockout"].contains(key),
+                    || [
+                        "audit",
+                        "backend",
+                        "listener",
+                        "seal",
+                        "storage",
+                        "user_lockout"
+                    ]
+                    .contains(key),
                 "{key}"
             );
         }
