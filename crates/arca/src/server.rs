@@ -345,9 +345,16 @@ async fn run(flags: Flags) -> Result<()> {
     if auto_seal {
         tokio::spawn(auto_unseal_loop(core.clone(), shutdown.clone()));
     } else if migration_from {
-        tracing::warn!(
-            "core: a disabled seal is configured: the operator migrates the stored keys to shamir with `operator unseal -migrate`"
-        );
+        match core.seal_config().await {
+            Ok(Some(stored)) if !stored.is_shamir() => tracing::warn!(
+                from = stored.seal_type.as_str(),
+                "core: entering seal migration mode: run `operator unseal -migrate` with the recovery keys to move to shamir"
+            ),
+            Ok(_) => tracing::info!(
+                "core: the stored keys are already under shamir; the disabled seal stanza is no longer needed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "core: cannot read the seal configuration"),
+        }
     }
 
     signals.wait_for_shutdown(&core).await;
