@@ -315,6 +315,80 @@ async fn auto_unseal_flow(provider: &Server) {
     assert_eq!(seal_status(&arca).await["sealed"], false);
     generate_root_with(&arca, &root, &new_recovery[..2]);
 
+    // Old recovery shares: generate-root and the recovery rekey refuse them with OpenBao's
+    // texts (OpenBao answers the generate-root one with a 500; Arca with a 400).
+    let attempt = call(
+        &arca,
+        "PUT",
+        "sys/generate-root-token/attempt",
+        Some(&root),
+        Some(json!({})),
+    )
+    .await;
+    let nonce = attempt.body["data"]["nonce"]
+        .as_str()
+        .expect("nonce")
+        .to_string();
+    let mut last = None;
+    for key in &recovery[..2] {
+        let body = json!({ "key": key, "nonce": nonce });
+        last = Some(
+            call(
+                &arca,
+                "PUT",
+                "sys/generate-root-token/update",
+                Some(&root),
+                Some(body),
+            )
+            .await,
+        );
+    }
+    let last = last.expect("answer");
+    assert_eq!(last.status, 400, "{}", last.body);
+    assert_eq!(
+        last.body["errors"],
+        json!([
+            "1 error occurred:\n\t* root generation aborted: unable to authenticate: recovery key verification failed: recovery key does not match submitted values\n\n"
+        ])
+    );
+    let started = call(
+        &arca,
+        "PUT",
+        "sys/rekey-recovery-key/init",
+        Some(&root),
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    let nonce = started.body["nonce"].as_str().expect("nonce").to_string();
+    let mut last = None;
+    for key in &recovery[..2] {
+        let body = json!({ "key": key, "nonce": nonce });
+        last = Some(
+            call(
+                &arca,
+                "PUT",
+                "sys/rekey-recovery-key/update",
+                Some(&root),
+                Some(body),
+            )
+            .await,
+        );
+    }
+    let last = last.expect("answer");
+    assert_eq!(last.status, 400, "{}", last.body);
+    assert_eq!(
+        last.body["errors"],
+        json!(["recovery key verification failed: recovery key does not match submitted values"])
+    );
+    call(
+        &arca,
+        "DELETE",
+        "sys/rekey-recovery-key/init",
+        Some(&root),
+        None,
+    )
+    .await;
+
     // The root key of an auto seal is not rekeyed (Arca refuses; see the report).
     let err = bao_fails(
         &arca,
