@@ -350,8 +350,17 @@ impl Client {
 
     /// `PUT sys/unseal` with one key share.
     pub async fn unseal(&self, key: &str) -> Result<SealStatus, ApiError> {
-        self.sys(Method::PUT, "sys/unseal", Some(json!({ "key": key })))
-            .await
+        self.unseal_migrate(key, false).await
+    }
+
+    /// `PUT sys/unseal` with `migrate` set when asked: the share of a seal migration.
+    pub async fn unseal_migrate(&self, key: &str, migrate: bool) -> Result<SealStatus, ApiError> {
+        let body = if migrate {
+            json!({ "key": key, "migrate": true })
+        } else {
+            json!({ "key": key })
+        };
+        self.sys(Method::PUT, "sys/unseal", Some(body)).await
     }
 
     /// `PUT sys/unseal` with `reset: true`, discarding the shares supplied so far.
@@ -452,54 +461,87 @@ impl Client {
             .map(|_| ())
     }
 
-    /// `GET sys/rekey/init`.
-    pub async fn rekey_status(&self) -> Result<RekeyStatus, ApiError> {
-        self.sys(Method::GET, "sys/rekey/init", None).await
+    /// `GET sys/rekey/init` (or `sys/rekey-recovery-key/init`).
+    pub async fn rekey_status(&self, target: RekeyTarget) -> Result<RekeyStatus, ApiError> {
+        self.sys(Method::GET, &target.path("init"), None).await
     }
 
     /// `PUT sys/rekey/init`.
-    pub async fn rekey_init(&self, req: &RekeyInitRequest) -> Result<RekeyStatus, ApiError> {
+    pub async fn rekey_init(
+        &self,
+        target: RekeyTarget,
+        req: &RekeyInitRequest,
+    ) -> Result<RekeyStatus, ApiError> {
         let body = serde_json::to_value(req).map_err(|e| ApiError::Decode(e.to_string()))?;
-        self.sys(Method::PUT, "sys/rekey/init", Some(body)).await
+        self.sys(Method::PUT, &target.path("init"), Some(body))
+            .await
     }
 
     /// `PUT sys/rekey/update` with one key share.
     pub async fn rekey_update(
         &self,
+        target: RekeyTarget,
         key: &str,
         nonce: &str,
     ) -> Result<RekeyUpdateResponse, ApiError> {
         let body = json!({ "key": key, "nonce": nonce });
-        self.sys(Method::PUT, "sys/rekey/update", Some(body)).await
+        self.sys(Method::PUT, &target.path("update"), Some(body))
+            .await
     }
 
     /// `DELETE sys/rekey/init`.
-    pub async fn rekey_cancel(&self) -> Result<(), ApiError> {
-        self.checked(Method::DELETE, "sys/rekey/init", &[], None)
+    pub async fn rekey_cancel(&self, target: RekeyTarget) -> Result<(), ApiError> {
+        self.checked(Method::DELETE, &target.path("init"), &[], None)
             .await
             .map(|_| ())
     }
 
     /// `GET sys/rekey/verify`.
-    pub async fn rekey_verification_status(&self) -> Result<RekeyVerificationStatus, ApiError> {
-        self.sys(Method::GET, "sys/rekey/verify", None).await
+    pub async fn rekey_verification_status(
+        &self,
+        target: RekeyTarget,
+    ) -> Result<RekeyVerificationStatus, ApiError> {
+        self.sys(Method::GET, &target.path("verify"), None).await
     }
 
     /// `PUT sys/rekey/verify` with one new key share.
     pub async fn rekey_verification_update(
         &self,
+        target: RekeyTarget,
         key: &str,
         nonce: &str,
     ) -> Result<RekeyVerificationStatus, ApiError> {
         let body = json!({ "key": key, "nonce": nonce });
-        self.sys(Method::PUT, "sys/rekey/verify", Some(body)).await
+        self.sys(Method::PUT, &target.path("verify"), Some(body))
+            .await
     }
 
     /// `DELETE sys/rekey/verify`.
-    pub async fn rekey_verification_cancel(&self) -> Result<(), ApiError> {
-        self.checked(Method::DELETE, "sys/rekey/verify", &[], None)
+    pub async fn rekey_verification_cancel(&self, target: RekeyTarget) -> Result<(), ApiError> {
+        self.checked(Method::DELETE, &target.path("verify"), &[], None)
             .await
             .map(|_| ())
+    }
+}
+
+/// Which key a rekey replaces: the unseal key (`sys/rekey/*`) or, with an auto seal, the
+/// recovery key (`sys/rekey-recovery-key/*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RekeyTarget {
+    /// The unseal key shares.
+    #[default]
+    Barrier,
+    /// The recovery key shares.
+    Recovery,
+}
+
+impl RekeyTarget {
+    /// The endpoint `op` (`init`, `update`, `verify`) of this target.
+    fn path(self, op: &str) -> String {
+        match self {
+            RekeyTarget::Barrier => format!("sys/rekey/{op}"),
+            RekeyTarget::Recovery => format!("sys/rekey-recovery-key/{op}"),
+        }
     }
 }
 

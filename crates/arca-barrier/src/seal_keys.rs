@@ -3,7 +3,9 @@
 //! - [`SEAL_CONFIG_PATH`]: the seal configuration ([`SealConfig`]), plaintext JSON as in
 //!   Vault, so `sys/seal-status` can answer while sealed;
 //! - [`ROOT_KEY_PATH`]: the root key encrypted by the unseal key (AES-256-GCM, term 0, the
-//!   path as associated data); the unseal key itself is never stored, only its shares exist.
+//!   path as associated data); the unseal key itself is never stored, only its shares exist;
+//! - [`RECOVERY_CONFIG_PATH`]: with an auto seal, the configuration of the recovery key's
+//!   shares (plaintext JSON, as the seal configuration).
 
 use arca_storage::PhysicalBackend;
 use serde::{Deserialize, Serialize};
@@ -18,6 +20,8 @@ use crate::keyring::{key_array, random_key};
 pub const SEAL_CONFIG_PATH: &str = "core/seal-config";
 /// Where the root key is stored, encrypted by the unseal key.
 pub const ROOT_KEY_PATH: &str = "core/hsm/barrier-unseal-keys";
+/// Where the recovery key's share configuration is stored with an auto seal (plaintext JSON).
+pub const RECOVERY_CONFIG_PATH: &str = "core/recovery-config";
 /// The version marker of the stored seal configuration.
 pub const SEAL_CONFIG_VERSION: u32 = 1;
 
@@ -74,6 +78,21 @@ impl SealConfig {
         }
     }
 
+    /// The barrier configuration of an auto seal of type `seal_type` (`transit`): the root
+    /// key is one stored "share", encrypted by the seal.
+    pub fn auto(seal_type: &str) -> Self {
+        Self {
+            seal_type: seal_type.to_string(),
+            ..Self::shamir(1, 1)
+        }
+    }
+
+    /// Whether the root key is protected by Shamir shares of an unseal key (not an auto seal).
+    #[must_use]
+    pub fn is_shamir(&self) -> bool {
+        self.seal_type == "shamir"
+    }
+
     /// Checks the configuration with Vault's rules and messages.
     pub fn validate(&self) -> Result<(), BarrierError> {
         let fail = |m: &str| Err(BarrierError::SealConfig(m.to_string()));
@@ -83,6 +102,13 @@ impl SealConfig {
         if self.secret_threshold < 1 {
             return fail("threshold must be at least one");
         }
+        self.validate_recovery()
+    }
+
+    /// Checks a recovery key configuration: as [`SealConfig::validate`], except that zero
+    /// shares (no recovery key at all) are allowed, as in OpenBao.
+    pub fn validate_recovery(&self) -> Result<(), BarrierError> {
+        let fail = |m: &str| Err(BarrierError::SealConfig(m.to_string()));
         if self.secret_shares > 1 && self.secret_threshold == 1 {
             return fail("threshold must be greater than one for multiple shares");
         }
@@ -134,6 +160,29 @@ pub async fn write_seal_config(
     config.validate()?;
     let bytes = serde_json::to_vec(config).map_err(|e| BarrierError::SealConfig(e.to_string()))?;
     physical.put(SEAL_CONFIG_PATH, bytes).await?;
+    Ok(())
+}
+
+/// Reads the recovery key configuration of an auto seal, `None` when there is none.
+pub async fn read_recovery_config(
+    physical: &dyn PhysicalBackend,
+) -> Result<Option<SealConfig>, BarrierError> {
+    let Some(bytes) = physical.get(RECOVERY_CONFIG_PATH).await? else {
+        return Ok(None);
+    };
+    let config: SealConfig = serde_json::from_slice(&bytes)
+        .map_err(|e| BarrierError::SealConfig(format!("cannot decode recovery config: {e}")))?;
+    Ok(Some(config))
+}
+
+/// Validates (as a recovery configuration) and writes the recovery key configuration.
+pub async fn write_recovery_config(
+    physical: &dyn PhysicalBackend,
+    config: &SealConfig,
+) -> Result<(), BarrierError> {
+    config.validate_recovery()?;
+    let bytes = serde_json::to_vec(config).map_err(|e| BarrierError::SealConfig(e.to_string()))?;
+    physical.put(RECOVERY_CONFIG_PATH, bytes).await?;
     Ok(())
 }
 
@@ -231,6 +280,22 @@ mod tests {
         c.pgp_keys = Some(vec!["k".into()]);
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("count mismatch"), "{err}");
+    }
+
+    #[test]
+    fn recovery_config_may_have_no_shares() {
+        // A recovery configuration stores no share itself.
+        let none = SealConfig {
+            stored_shares: 0,
+            ..SealConfig::shamir(0, 0)
+        };
+        assert!(none.validate_recovery().is_ok());
+        assert!(none.validate().is_err());
+        let err = SealConfig::shamir(3, 1).validate_recovery().unwrap_err();
+        assert!(err.to_string().contains("greater than one"), "{err}");
+        let auto = SealConfig::auto("transit");
+        assert_eq!((auto.secret_shares, auto.secret_threshold), (1, 1));
+        assert!(!auto.is_shamir() && SealConfig::shamir(1, 1).is_shamir());
     }
 
     #[test]

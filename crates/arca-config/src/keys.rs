@@ -41,7 +41,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "post_unseal_trace_directory",
     "replication",
     "reporting",
-    "seal",
     "sentinel",
     "service_registration",
     "telemetry",
@@ -130,7 +129,15 @@ mod tests {
         for key in TOP_LEVEL_BLOCKS {
             assert!(
                 UNSUPPORTED_TOP_LEVEL.contains(key)
-                    || ["audit", "backend", "listener", "storage", "user_lockout"].contains(key),
+                    || [
+                        "audit",
+                        "backend",
+                        "listener",
+                        "seal",
+                        "storage",
+                        "user_lockout"
+                    ]
+                    .contains(key),
                 "{key}"
             );
         }

@@ -1,18 +1,67 @@
-//! `seal "<type>" { ... }` stanzas given as text: what OpenBao takes in a namespace's `seal`
-//! parameter (HCL, or its JSON form) to give the namespace a seal of its own.
+//! `seal "<type>" { ... }` stanzas: the server config's top-level ones (how the server's
+//! barrier key is protected: `shamir`, or `transit` auto-unseal), and those given as text in
+//! a namespace's `seal` parameter (HCL, or its JSON form) to give the namespace a seal of its
+//! own.
 
 use std::collections::BTreeMap;
 
 use crate::error::ConfigError;
-use crate::tree::{Item, Value, blocks_of};
+use crate::tree::{Entry, Item, Value, blocks_of};
 
-/// One `seal` stanza: its type (`shamir`) and its settings as strings.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One `seal` stanza: its type (`shamir`, `transit`) and its settings as strings.
+///
+/// `Debug` shows the setting names only: a `transit` stanza may carry the token.
+#[derive(Clone, PartialEq, Eq)]
 pub struct SealStanza {
     /// The stanza's label: the seal type.
     pub kind: String,
     /// Its attributes; numbers and booleans as they read.
     pub config: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for SealStanza {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SealStanza")
+            .field("kind", &self.kind)
+            .field("config", &self.config.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SealStanza {
+    /// Whether the stanza says `disabled = "true"`: the seal a migration moves away from.
+    #[must_use]
+    pub fn disabled(&self) -> bool {
+        self.config
+            .get("disabled")
+            .is_some_and(|v| matches!(v.trim(), "true" | "1" | "t" | "T" | "TRUE" | "True"))
+    }
+}
+
+/// The stanzas of one top-level `seal` entry of `file`.
+pub(crate) fn stanzas_of(entry: &Entry, file: &str) -> Result<Vec<SealStanza>, ConfigError> {
+    let mut out = Vec::new();
+    for block in blocks_of(entry, file, "seal type")? {
+        let mut config = BTreeMap::new();
+        for attr in &block.body {
+            let Item::Value(node) = &attr.item else {
+                continue;
+            };
+            let text = match &node.value {
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => i.to_string(),
+                Value::Float(f) => f.to_string(),
+                Value::Bool(b) => b.to_string(),
+                _ => continue,
+            };
+            config.insert(attr.key.clone(), text);
+        }
+        out.push(SealStanza {
+            kind: block.labels.first().cloned().unwrap_or_default(),
+            config,
+        });
+    }
+    Ok(out)
 }
 
 /// Reads every `seal` stanza of `text` (HCL, or JSON when it starts with `{`).
@@ -25,26 +74,7 @@ pub fn parse_seal_stanzas(text: &str) -> Result<Vec<SealStanza>, ConfigError> {
     };
     let mut out = Vec::new();
     for entry in entries.iter().filter(|e| e.key == "seal") {
-        for block in blocks_of(entry, FILE, "seal type")? {
-            let mut config = BTreeMap::new();
-            for attr in &block.body {
-                let Item::Value(node) = &attr.item else {
-                    continue;
-                };
-                let text = match &node.value {
-                    Value::Str(s) => s.clone(),
-                    Value::Int(i) => i.to_string(),
-                    Value::Float(f) => f.to_string(),
-                    Value::Bool(b) => b.to_string(),
-                    _ => continue,
-                };
-                config.insert(attr.key.clone(), text);
-            }
-            out.push(SealStanza {
-                kind: block.labels.first().cloned().unwrap_or_default(),
-                config,
-            });
-        }
+        out.extend(stanzas_of(entry, FILE)?);
     }
     Ok(out)
 }

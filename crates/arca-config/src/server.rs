@@ -77,6 +77,10 @@ pub struct ServerConfig {
     /// stanzas against that file's `all` and keeps the first file's stanza for a type; Arca
     /// lets the later file win, as for its other keys.)
     pub user_lockouts: BTreeMap<String, UserLockout>,
+    /// The top-level `seal` stanzas, in order (a directory's files in name order): none means
+    /// Shamir; one `transit` stanza means auto-unseal through another server's transit engine;
+    /// a stanza with `disabled = "true"` is the seal a migration moves away from.
+    pub seals: Vec<crate::seal::SealStanza>,
     /// Keys that were accepted but ignored, one message each, starting with file and line.
     pub warnings: Vec<String>,
 }
@@ -199,6 +203,10 @@ impl Layer {
                         layer.config.audit_devices.push(device);
                         layer.audit_declared.push(declared);
                     }
+                }
+                "seal" => {
+                    let stanzas = crate::seal::stanzas_of(entry, file)?;
+                    layer.config.seals.extend(stanzas);
                 }
                 "user_lockout" => {
                     let stanzas =
@@ -363,6 +371,7 @@ impl Layer {
         c.listeners.extend(l.listeners);
         c.audit_devices.extend(l.audit_devices);
         c.user_lockouts.extend(l.user_lockouts);
+        c.seals.extend(l.seals);
         fn take<T>(slot: &mut Option<T>, value: Option<T>) {
             if value.is_some() {
                 *slot = value;

@@ -111,14 +111,19 @@ fn assert_full(config: &ServerConfig, file: &str) {
             "listener.tcp.x_forwarded_for_authorized_addrs",
             "listener.tcp.telemetry",
             "telemetry",
-            "seal",
             "some_future_setting"
         ],
         "{:#?}",
         config.warnings
     );
     assert!(config.warnings[2].ends_with("not supported by Arca yet; ignored"));
-    assert!(config.warnings[4].ends_with("unknown key; ignored"));
+    assert!(config.warnings[3].ends_with("unknown key; ignored"));
+    // The `seal "transit"` stanza is read, not ignored.
+    assert_eq!(config.seals.len(), 1, "{:?}", config.seals);
+    assert_eq!(config.seals[0].kind, "transit");
+    assert_eq!(config.seals[0].config["key_name"], "autounseal");
+    assert_eq!(config.seals[0].config["mount_path"], "transit/");
+    assert!(!config.seals[0].disabled());
 }
 
 #[test]
@@ -134,7 +139,7 @@ fn full_hcl_config() {
         )
     );
     assert_eq!(
-        config.warnings[4],
+        config.warnings[3],
         format!("{file}:61: some_future_setting: unknown key; ignored")
     );
 }

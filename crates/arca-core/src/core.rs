@@ -28,7 +28,7 @@ use crate::namespace_seals::NamespaceSeals;
 use crate::namespaces::NamespaceStore;
 use crate::policy_store::PolicyStore;
 use crate::reload::{ReloadLog, ReloadOutcome, ReloadStatus, ReloadTarget};
-pub use crate::seal_ops::{ClusterInfo, InitResult};
+pub use crate::seal_ops::{AutoUnseal, ClusterInfo, InitResult};
 use crate::seal_ops::{Lifecycle, Seal};
 use crate::sys::{SystemBackend, SystemDeps};
 use crate::token_backend::TokenBackend;
@@ -76,6 +76,8 @@ pub struct CoreConfig {
     /// User lockout settings from the config file (`user_lockout "<type>|all" { ... }`), by
     /// auth method type.
     pub user_lockouts: HashMap<String, UserLockoutConfig>,
+    /// The seals the config names (`seal "transit"`); the default is Shamir.
+    pub seals: crate::auto_seal::SealSetup,
 }
 
 impl CoreConfig {
@@ -97,6 +99,7 @@ impl CoreConfig {
             unsafe_allow_api_audit_creation: false,
             allow_audit_log_prefixing: false,
             user_lockouts: HashMap::new(),
+            seals: crate::auto_seal::SealSetup::default(),
         }
     }
 }
@@ -146,6 +149,7 @@ impl Core {
             config.storage_type.clone(),
             config.version.clone(),
             config.cluster_name.clone(),
+            config.seals.clone(),
         ));
         let barrier = seal.barrier().clone();
         let namespaces = Arc::new(NamespaceStore::new(Arc::new(BarrierView::new(
@@ -290,7 +294,14 @@ impl Core {
     ) -> Result<InitResult, LogicalError> {
         self.inner
             .seal
-            .initialize(shares, threshold, root_token_id, self, &self.inner.tokens)
+            .initialize(
+                shares,
+                threshold,
+                (0, 0),
+                root_token_id,
+                self,
+                &self.inner.tokens,
+            )
             .await
     }
 
@@ -313,7 +324,13 @@ impl Core {
         &self,
         key: Zeroizing<Vec<u8>>,
     ) -> Result<serde_json::Value, LogicalError> {
-        self.inner.seal.submit_unseal_key(key, self).await
+        self.inner.seal.submit_unseal_key(key, false, self).await
+    }
+
+    /// Unseals through the configured auto seal (at startup; an error means its service
+    /// failed and the caller should retry).
+    pub async fn auto_unseal(&self) -> Result<AutoUnseal, LogicalError> {
+        self.inner.seal.auto_unseal(self).await
     }
 
     /// `sys/seal-status` as JSON.

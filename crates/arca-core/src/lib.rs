@@ -3,6 +3,7 @@
 //! backends only through the factories it is handed, so it depends on no engine.
 
 mod audit;
+pub mod auto_seal;
 mod backend_boundary;
 pub mod catalog;
 mod core;
@@ -34,7 +35,8 @@ mod wrapping;
 mod wrapping_jwt;
 
 pub use crate::audit::ConfigAuditDevice;
-pub use crate::core::{BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
+pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
+pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

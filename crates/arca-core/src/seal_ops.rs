@@ -1,5 +1,10 @@
 //! Operations that need unseal-key shares: unseal, rekey (new shares, optional verification)
 //! and generate-root (an OTP-encoded root token).
+//!
+//! With an auto seal ([`crate::auto_seal`]) the root key is stored encrypted by the seal and
+//! the operators hold shares of a recovery key instead: they authorize generate-root, the
+//! recovery rekey, an unseal after a manual seal, and seal migrations (`unseal -migrate`)
+//! between Shamir and the auto seal, whichever way the config names.
 
 use std::sync::Arc;
 
@@ -16,6 +21,9 @@ use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
+use crate::auto_seal::{
+    AUTO_ROOT_KEY_PATH, RECOVERY_KEY_PATH, SealSetup, load_sealed, store_sealed,
+};
 use crate::random::{random_base62, uuid};
 use crate::token_store::{SERVICE_TOKEN_PREFIX, TOKEN_RANDOM_LEN, TokenEntry, TokenStore};
 use crate::views::barrier_err;
@@ -119,6 +127,31 @@ fn invalid_key(e: BarrierError) -> LogicalError {
     }
 }
 
+/// Why a full set of shares did not give the root key.
+enum ShareFailure {
+    /// The shares rebuild a key that is not the current unseal (or recovery) key.
+    Mismatch,
+    /// Anything else: storage, the seal's service, malformed shares.
+    Other(LogicalError),
+}
+
+/// OpenBao's text when recovery shares rebuild the wrong recovery key.
+const RECOVERY_MISMATCH: &str = "recovery key does not match submitted values";
+
+/// What an attempt to unseal through the auto seal found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoUnseal {
+    /// The core is unsealed (it was already, or is now).
+    Unsealed,
+    /// The core is not initialized yet: `sys/init` unseals it.
+    NotInitialized,
+    /// The stored keys are under another seal than the config's: the operator migrates them
+    /// with `operator unseal -migrate`.
+    MigrationPending,
+    /// No auto seal is configured.
+    NotAutoSealed,
+}
+
 /// Name and id of the cluster, made at first unseal.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ClusterInfo {
@@ -133,8 +166,10 @@ pub struct ClusterInfo {
 
 /// The result of `sys/init`.
 pub struct InitResult {
-    /// The unseal key shares.
+    /// The unseal key shares (none with an auto seal).
     pub keys: Vec<Zeroizing<Vec<u8>>>,
+    /// The recovery key shares (auto seal only).
+    pub recovery_keys: Vec<Zeroizing<Vec<u8>>>,
     /// The initial root token.
     pub root_token: Zeroizing<String>,
 }
@@ -165,6 +200,12 @@ pub(crate) struct Seal {
     state_lock: tokio::sync::RwLock<()>,
     unseal: Mutex<UnsealProgress>,
     rekey: Mutex<Option<RekeyState>>,
+    /// A rekey of the recovery key in progress (auto seal).
+    rekey_recovery: Mutex<Option<RekeyState>>,
+    /// The seals the config names: the auto seal in use, and a disabled one to migrate from.
+    seals: SealSetup,
+    /// The stored recovery configuration once read or written (auto seal).
+    recovery_config: ArcSwapOption<SealConfig>,
     generate_root: Mutex<Option<GenerateRootState>>,
     cluster: ArcSwap<Option<ClusterInfo>>,
     active_since: ArcSwap<Option<chrono::DateTime<chrono::Utc>>>,
@@ -184,8 +225,12 @@ impl Seal {
         storage_type: String,
         version: String,
         cluster_name: Option<String>,
+        seals: SealSetup,
     ) -> Seal {
         Seal {
+            rekey_recovery: Mutex::new(None),
+            seals,
+            recovery_config: ArcSwapOption::empty(),
             barrier: Arc::new(Barrier::new(physical.clone())),
             physical,
             storage_type,
@@ -244,6 +289,75 @@ impl Seal {
         Ok(())
     }
 
+    /// The stored recovery configuration (auto seal), `None` when there is none.
+    async fn recovery_config(&self) -> Result<Option<SealConfig>, LogicalError> {
+        if let Some(config) = self.recovery_config.load_full() {
+            return Ok(Some(SealConfig::clone(&config)));
+        }
+        let config = arca_barrier::read_recovery_config(self.physical.as_ref())
+            .await
+            .map_err(barrier_err)?;
+        if let Some(c) = &config {
+            self.recovery_config.store(Some(Arc::new(c.clone())));
+        }
+        Ok(config)
+    }
+
+    /// Writes the recovery configuration and remembers it.
+    async fn write_recovery_config(&self, config: &SealConfig) -> Result<(), LogicalError> {
+        arca_barrier::write_recovery_config(self.physical.as_ref(), config)
+            .await
+            .map_err(barrier_err)?;
+        self.recovery_config.store(Some(Arc::new(config.clone())));
+        Ok(())
+    }
+
+    /// Whether the configured seal has recovery keys (an auto seal).
+    pub(crate) fn recovery_supported(&self) -> bool {
+        self.seals.auto.is_some()
+    }
+
+    /// The type of the configured seal (`shamir`, `transit`).
+    pub(crate) fn seal_type(&self) -> &str {
+        self.seals.seal_type()
+    }
+
+    /// Whether the stored keys are under another seal than the config's.
+    fn migration_pending(&self, stored: &SealConfig) -> bool {
+        stored.seal_type != self.seals.seal_type()
+    }
+
+    /// The configuration of the shares operators hold for the stored keys: the unseal key's
+    /// with Shamir, the recovery key's with an auto seal.
+    async fn shares_config(&self, stored: &SealConfig) -> Result<SealConfig, LogicalError> {
+        if stored.is_shamir() {
+            return Ok(stored.clone());
+        }
+        Ok(self
+            .recovery_config()
+            .await?
+            .unwrap_or_else(|| SealConfig::shamir(0, 0)))
+    }
+
+    /// The threshold of the shares operators hold (0 before init).
+    async fn required_shares(&self) -> Result<usize, LogicalError> {
+        Ok(match self.seal_config().await? {
+            Some(stored) => self.shares_config(&stored).await?.secret_threshold,
+            None => 0,
+        })
+    }
+
+    /// The root key, decrypted by the auto seal that stored it.
+    async fn auto_root_key(&self) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+        load_sealed(self.physical.as_ref(), &self.seals, AUTO_ROOT_KEY_PATH)
+            .await?
+            .ok_or_else(|| {
+                LogicalError::internal(
+                    "stored unseal keys are supported, but none were found: is the server initialized?",
+                )
+            })
+    }
+
     /// The cluster name and id (set once unsealed).
     pub(crate) fn cluster_info(&self) -> Option<ClusterInfo> {
         (**self.cluster.load()).clone()
@@ -271,38 +385,83 @@ impl Seal {
 
     /// Initializes a new core: a root key, an unseal key split in shares, the keyring, the
     /// subsystems' first records and a root token. The core stays sealed afterwards.
+    ///
+    /// With an auto seal, `shares` and `threshold` are ignored: the root key is stored
+    /// encrypted by the seal, a recovery key is split by `recovery` (shares, threshold; no
+    /// recovery key with zero shares), and the core is unsealed at the end.
     pub(crate) async fn initialize(
         &self,
         shares: usize,
         threshold: usize,
+        recovery: (usize, usize),
         root_token_id: Option<Zeroizing<String>>,
         lifecycle: &dyn Lifecycle,
         tokens: &TokenStore,
     ) -> Result<InitResult, LogicalError> {
-        let _state = self.state_lock.write().await;
+        let state = self.state_lock.write().await;
         if self.initialized().await? {
             return Err(LogicalError::bad_request("Vault is already initialized"));
         }
-        let seal_config = SealConfig::shamir(shares, threshold);
+        let auto = self.seals.auto.clone();
+        let seal_config = match &auto {
+            Some(a) => SealConfig::auto(a.seal_type()),
+            None => SealConfig::shamir(shares, threshold),
+        };
         seal_config
             .validate()
             .map_err(|e| LogicalError::bad_request(e.to_string()))?;
+        let recovery_config = SealConfig {
+            stored_shares: 0,
+            ..SealConfig::shamir(recovery.0, recovery.1)
+        };
+        if auto.is_some() {
+            recovery_config.validate_recovery().map_err(|e| match e {
+                BarrierError::SealConfig(m) => {
+                    LogicalError::bad_request(format!("invalid recovery configuration: {m}"))
+                }
+                other => barrier_err(other),
+            })?;
+        }
         let physical = self.physical.clone();
         let root_key = arca_barrier::generate_key().map_err(barrier_err)?;
-        let unseal_key = arca_barrier::generate_key().map_err(barrier_err)?;
-        self.barrier
-            .initialize(&root_key)
-            .await
-            .map_err(barrier_err)?;
-        arca_barrier::store_root_key(physical.as_ref(), &unseal_key, &root_key)
-            .await
-            .map_err(barrier_err)?;
-        let keys = if shares == 1 && threshold == 1 {
-            vec![unseal_key.clone()]
+        let mut keys = Vec::new();
+        let mut recovery_keys = Vec::new();
+        if let Some(auto) = &auto {
+            // The seal's service is asked first: if it cannot encrypt, nothing is written.
+            store_sealed(
+                physical.as_ref(),
+                auto.as_ref(),
+                AUTO_ROOT_KEY_PATH,
+                &root_key,
+            )
+            .await?;
+            if recovery_config.secret_shares > 0 {
+                let recovery_key = arca_barrier::generate_key().map_err(barrier_err)?;
+                recovery_keys = split(&recovery_config, &recovery_key)?;
+                store_sealed(
+                    physical.as_ref(),
+                    auto.as_ref(),
+                    RECOVERY_KEY_PATH,
+                    &recovery_key,
+                )
+                .await?;
+            }
+            self.write_recovery_config(&recovery_config).await?;
+            self.barrier
+                .initialize(&root_key)
+                .await
+                .map_err(barrier_err)?;
         } else {
-            arca_barrier::shamir::split(&unseal_key, shares, threshold)
-                .map_err(|e| LogicalError::internal(e.to_string()))?
-        };
+            let unseal_key = arca_barrier::generate_key().map_err(barrier_err)?;
+            self.barrier
+                .initialize(&root_key)
+                .await
+                .map_err(barrier_err)?;
+            arca_barrier::store_root_key(physical.as_ref(), &unseal_key, &root_key)
+                .await
+                .map_err(barrier_err)?;
+            keys = split(&seal_config, &unseal_key)?;
+        }
 
         // Unseal briefly to lay down the mount tables, the default policy and the root token.
         self.barrier.unseal(&root_key).await.map_err(barrier_err)?;
@@ -318,7 +477,107 @@ impl Seal {
         let root_token = result?;
         // Written last: a core counts as initialized only once everything above exists.
         self.write_seal_config(&seal_config).await?;
-        Ok(InitResult { keys, root_token })
+        drop(state);
+        if auto.is_some() {
+            // An auto-sealed core unseals itself, as OpenBao's does after init.
+            if let Err(e) = self.unseal_with_root_key(&root_key, lifecycle).await {
+                tracing::error!(error = %e, "core: failed to unseal after initialization");
+            }
+        }
+        Ok(InitResult {
+            keys,
+            recovery_keys,
+            root_token,
+        })
+    }
+
+    /// Unseals through the auto seal: the stored root key is decrypted by the seal's service.
+    /// An error means the service failed (unreachable, refused): the caller retries.
+    pub(crate) async fn auto_unseal(
+        &self,
+        lifecycle: &dyn Lifecycle,
+    ) -> Result<AutoUnseal, LogicalError> {
+        if self.seals.auto.is_none() {
+            return Ok(AutoUnseal::NotAutoSealed);
+        }
+        let Some(stored) = self.seal_config().await? else {
+            return Ok(AutoUnseal::NotInitialized);
+        };
+        if self.migration_pending(&stored) {
+            return Ok(AutoUnseal::MigrationPending);
+        }
+        if !self.sealed() {
+            return Ok(AutoUnseal::Unsealed);
+        }
+        let root_key = self.auto_root_key().await?;
+        self.unseal_with_root_key(&root_key, lifecycle).await?;
+        Ok(AutoUnseal::Unsealed)
+    }
+
+    /// Moves the stored keys from the old seal to the configured one, given the root key and
+    /// the key the operators' shares rebuilt (the old unseal key, or the old recovery key):
+    /// that key becomes the new recovery key, or the new unseal key, so the operators keep
+    /// their shares. The new records are written first and the seal configuration switches
+    /// last, so a migration cut short is simply run again.
+    async fn migrate(
+        &self,
+        stored: &SealConfig,
+        shares_config: &SealConfig,
+        key: &[u8],
+        root_key: &[u8],
+    ) -> Result<(), LogicalError> {
+        let physical = self.physical.as_ref();
+        let delete = |path: &'static str| async move {
+            physical
+                .delete(path)
+                .await
+                .map_err(|e| LogicalError::internal(format!("failed to delete {path}: {e}")))
+        };
+        match &self.seals.auto {
+            Some(auto) if stored.is_shamir() => {
+                tracing::info!(
+                    to = auto.seal_type(),
+                    "core: migrating from shamir to auto-unseal"
+                );
+                store_sealed(physical, auto.as_ref(), AUTO_ROOT_KEY_PATH, root_key).await?;
+                store_sealed(physical, auto.as_ref(), RECOVERY_KEY_PATH, key).await?;
+                let recovery = SealConfig {
+                    stored_shares: 0,
+                    ..SealConfig::shamir(stored.secret_shares, stored.secret_threshold)
+                };
+                self.write_recovery_config(&recovery).await?;
+                self.write_seal_config(&SealConfig::auto(auto.seal_type()))
+                    .await?;
+                delete(arca_barrier::ROOT_KEY_PATH).await?;
+            }
+            None => {
+                tracing::info!(
+                    from = stored.seal_type.as_str(),
+                    "core: migrating from one auto-unseal to shamir"
+                );
+                arca_barrier::store_root_key(physical, key, root_key)
+                    .await
+                    .map_err(barrier_err)?;
+                self.write_seal_config(&SealConfig::shamir(
+                    shares_config.secret_shares,
+                    shares_config.secret_threshold,
+                ))
+                .await?;
+                delete(AUTO_ROOT_KEY_PATH).await?;
+                delete(RECOVERY_KEY_PATH).await?;
+                delete(arca_barrier::RECOVERY_CONFIG_PATH).await?;
+                self.recovery_config.store(None);
+            }
+            Some(auto) => {
+                return Err(LogicalError::bad_request(format!(
+                    "migrating from a {:?} seal to a {:?} seal is not supported",
+                    stored.seal_type,
+                    auto.seal_type()
+                )));
+            }
+        }
+        tracing::info!("core: seal migration complete");
+        Ok(())
     }
 
     /// Opens the barrier with `root_key` and brings every subsystem up.
@@ -403,27 +662,40 @@ impl Seal {
     pub(crate) async fn seal_status(&self) -> Result<Value, LogicalError> {
         let config = self.seal_config().await?;
         let sealed = self.sealed();
-        let (t, n) = config
-            .as_ref()
-            .map(|c| (c.secret_threshold, c.secret_shares))
-            .unwrap_or((0, 0));
+        // t and n are those of the shares the operators hold for the stored keys.
+        let (t, n, migration) = match &config {
+            Some(stored) => {
+                let shares = self.shares_config(stored).await?;
+                (
+                    shares.secret_threshold,
+                    shares.secret_shares,
+                    self.migration_pending(stored),
+                )
+            }
+            None => (0, 0, false),
+        };
         let (progress, nonce) = {
             let u = self.unseal.lock();
             (u.keys.len(), u.nonce.clone())
         };
+        let recovery_seal = self.recovery_supported();
         let mut v = json!({
-            "type": "shamir",
+            "type": self.seal_type(),
             "initialized": config.is_some(),
             "sealed": sealed,
             "t": t,
             "n": n,
             "progress": progress,
             "nonce": nonce,
-            "recovery_seal": false,
+            "recovery_seal": recovery_seal,
+            "recovery_seal_type": "shamir",
             "version": self.version,
             "commit_date": crate::BUILD_DATE,
-            "migration": false,
+            "migration": migration,
         });
+        if !recovery_seal && let Value::Object(m) = &mut v {
+            m.remove("recovery_seal_type");
+        }
         if !sealed && let (Some(info), Value::Object(m)) = (self.cluster_info(), &mut v) {
             m.insert("cluster_name".into(), json!(info.name));
             m.insert("cluster_id".into(), json!(info.id));
@@ -434,17 +706,36 @@ impl Seal {
         Ok(v)
     }
 
-    /// Adds one unseal key share; unseals when the threshold is reached.
+    /// Adds one unseal key share (a recovery key share with an auto seal); unseals when the
+    /// threshold is reached. With `migrate`, a pending seal migration runs first.
     pub(crate) async fn submit_unseal_key(
         &self,
         key: Zeroizing<Vec<u8>>,
+        migrate: bool,
         lifecycle: &dyn Lifecycle,
     ) -> Result<Value, LogicalError> {
-        let Some(config) = self.seal_config().await? else {
+        let Some(stored) = self.seal_config().await? else {
             return Err(LogicalError::bad_request("Vault is not initialized"));
         };
         if !self.sealed() {
             return self.seal_status().await;
+        }
+        let pending = self.migration_pending(&stored);
+        if migrate && !pending {
+            return Err(LogicalError::bad_request(
+                "can't perform a seal migration, no migration seal found",
+            ));
+        }
+        if !migrate && pending {
+            return Err(LogicalError::bad_request(
+                "migrate option not provided and seal migration is pending",
+            ));
+        }
+        let config = self.shares_config(&stored).await?;
+        if config.secret_shares == 0 {
+            return Err(LogicalError::bad_request(
+                "this server has no recovery keys: it unseals through its seal only",
+            ));
         }
         let ready = {
             let mut u = self.unseal.lock();
@@ -459,10 +750,21 @@ impl Seal {
             }
         };
         if let Some(progress) = ready {
-            let unseal_key = combine(&config, &progress.keys)?;
-            let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), &unseal_key)
+            let (key, root_key) = self
+                .root_key_from_shares(&stored, &config, &progress.keys)
                 .await
-                .map_err(invalid_key)?;
+                .map_err(|e| match e {
+                    ShareFailure::Mismatch if stored.is_shamir() => {
+                        LogicalError::bad_request("Unseal failed, invalid key")
+                    }
+                    ShareFailure::Mismatch => LogicalError::bad_request(format!(
+                        "invalid key: failed to verify recovery key: {RECOVERY_MISMATCH}"
+                    )),
+                    ShareFailure::Other(e) => e,
+                })?;
+            if pending {
+                self.migrate(&stored, &config, &key, &root_key).await?;
+            }
             self.unseal_with_root_key(&root_key, lifecycle).await?;
         }
         self.seal_status().await
@@ -486,24 +788,39 @@ impl Seal {
         self.unseal_with_root_key(&root_key, lifecycle).await
     }
 
-    /// Recovers the root key from a full set of current shares, proving the caller holds them.
+    /// Recovers the root key from a full set of current shares, proving the caller holds them:
+    /// shares of the unseal key (Shamir), or of the recovery key, which is checked against
+    /// the stored one before the auto seal decrypts the root key. Returns the rebuilt key and
+    /// the root key.
     async fn root_key_from_shares(
         &self,
-        config: &SealConfig,
+        stored: &SealConfig,
+        shares_config: &SealConfig,
         keys: &[Zeroizing<Vec<u8>>],
-    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>), LogicalError> {
-        let unseal_key = combine(config, keys)?;
-        let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), &unseal_key)
+    ) -> Result<(Zeroizing<Vec<u8>>, Zeroizing<Vec<u8>>), ShareFailure> {
+        let key = combine(shares_config, keys).map_err(ShareFailure::Other)?;
+        if stored.is_shamir() {
+            let root_key = arca_barrier::recover_root_key(self.physical.as_ref(), &key)
+                .await
+                .map_err(|e| match e {
+                    BarrierError::InvalidKey
+                    | BarrierError::Decrypt
+                    | BarrierError::InvalidKeyLength { .. } => ShareFailure::Mismatch,
+                    other => ShareFailure::Other(barrier_err(other)),
+                })?;
+            return Ok((key, root_key));
+        }
+        let recovery = load_sealed(self.physical.as_ref(), &self.seals, RECOVERY_KEY_PATH)
             .await
-            .map_err(|e| match e {
-                BarrierError::InvalidKey
-                | BarrierError::Decrypt
-                | BarrierError::InvalidKeyLength { .. } => {
-                    LogicalError::bad_request("unable to authenticate provided keys: invalid key")
-                }
-                other => barrier_err(other),
+            .map_err(ShareFailure::Other)?
+            .ok_or_else(|| {
+                ShareFailure::Other(LogicalError::bad_request("no recovery key is stored"))
             })?;
-        Ok((unseal_key, root_key))
+        if recovery.len() != key.len() || !bool::from(recovery.as_slice().ct_eq(key.as_slice())) {
+            return Err(ShareFailure::Mismatch);
+        }
+        let root_key = self.auto_root_key().await.map_err(ShareFailure::Other)?;
+        Ok((key, root_key))
     }
 
     // ----- rekey -----
@@ -529,20 +846,28 @@ impl Seal {
         }
     }
 
-    /// `GET sys/rekey/init`.
-    pub(crate) async fn rekey_status(&self) -> Result<Value, LogicalError> {
-        let required = self
-            .seal_config()
-            .await?
-            .map(|c| c.secret_threshold)
-            .unwrap_or(0);
-        let g = self.rekey.lock();
+    /// The rekey in progress of the unseal key (`sys/rekey/*`), or of the recovery key
+    /// (`sys/rekey-recovery-key/*`).
+    fn rekey_slot(&self, recovery: bool) -> &Mutex<Option<RekeyState>> {
+        if recovery {
+            &self.rekey_recovery
+        } else {
+            &self.rekey
+        }
+    }
+
+    /// `GET sys/rekey/init` (`sys/rekey-recovery-key/init` with `recovery`).
+    pub(crate) async fn rekey_status(&self, recovery: bool) -> Result<Value, LogicalError> {
+        let required = self.required_shares().await?;
+        let g = self.rekey_slot(recovery).lock();
         Ok(self.rekey_status_json(g.as_ref(), required))
     }
 
-    /// `PUT sys/rekey/init`.
+    /// `PUT sys/rekey/init` (`sys/rekey-recovery-key/init` with `recovery`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn rekey_init(
         &self,
+        recovery: bool,
         shares: usize,
         threshold: usize,
         pgp_keys: Option<Vec<String>>,
@@ -559,16 +884,25 @@ impl Seal {
                 "backup is only available with pgp_keys",
             ));
         }
-        let config = SealConfig::shamir(shares, threshold);
+        let stored = self.seal_config().await?;
+        let auto_stored = stored.as_ref().is_some_and(|c| !c.is_shamir());
+        if recovery && !auto_stored {
+            return Err(LogicalError::bad_request("recovery keys not supported"));
+        }
+        if !recovery && auto_stored {
+            return Err(LogicalError::bad_request(
+                "rekeying the root key of an auto seal is not supported by this server; rekey the recovery key instead",
+            ));
+        }
+        let mut config = SealConfig::shamir(shares, threshold);
+        if recovery {
+            config.stored_shares = 0;
+        }
         config
             .validate()
             .map_err(|e| LogicalError::bad_request(format!("invalid configuration: {e}")))?;
-        let required = self
-            .seal_config()
-            .await?
-            .map(|c| c.secret_threshold)
-            .unwrap_or(0);
-        let mut g = self.rekey.lock();
+        let required = self.required_shares().await?;
+        let mut g = self.rekey_slot(recovery).lock();
         if g.is_some() {
             return Err(LogicalError::bad_request("rekey already in progress"));
         }
@@ -583,25 +917,31 @@ impl Seal {
         Ok(self.rekey_status_json(g.as_ref(), required))
     }
 
-    /// `DELETE sys/rekey/init`.
-    pub(crate) fn rekey_cancel(&self) {
-        *self.rekey.lock() = None;
+    /// `DELETE sys/rekey/init` (`sys/rekey-recovery-key/init` with `recovery`).
+    pub(crate) fn rekey_cancel(&self, recovery: bool) {
+        *self.rekey_slot(recovery).lock() = None;
     }
 
-    /// `PUT sys/rekey/update`.
+    /// `PUT sys/rekey/update` (`sys/rekey-recovery-key/update` with `recovery`).
     pub(crate) async fn rekey_update(
         &self,
+        recovery: bool,
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
     ) -> Result<Value, LogicalError> {
-        let current = self
+        let stored = self
             .seal_config()
             .await?
             .ok_or_else(|| LogicalError::bad_request("Vault is not initialized"))?;
+        let current = self.shares_config(&stored).await?;
         let ready = {
-            let mut g = self.rekey.lock();
+            let mut g = self.rekey_slot(recovery).lock();
             let Some(s) = g.as_mut() else {
-                return Err(LogicalError::bad_request("no rekey in progress"));
+                return Err(LogicalError::bad_request(if recovery {
+                    "no recovery rekey in progress"
+                } else {
+                    "no rekey in progress"
+                }));
             };
             if s.pending.is_some() {
                 return Err(LogicalError::bad_request(
@@ -630,14 +970,22 @@ impl Seal {
         let Some((keys, new_config, verify, nonce)) = ready else {
             return Err(LogicalError::internal("rekey state lost"));
         };
-        let (_, root_key) = match self.root_key_from_shares(&current, &keys).await {
+        let (_, root_key) = match self.root_key_from_shares(&stored, &current, &keys).await {
             Ok(k) => k,
             Err(e) => {
                 // Wrong shares: start the collection over, as Vault does.
-                if let Some(s) = self.rekey.lock().as_mut() {
+                if let Some(s) = self.rekey_slot(recovery).lock().as_mut() {
                     s.keys.clear();
                 }
-                return Err(e);
+                return Err(match e {
+                    ShareFailure::Mismatch if recovery => LogicalError::bad_request(format!(
+                        "recovery key verification failed: {RECOVERY_MISMATCH}"
+                    )),
+                    ShareFailure::Mismatch => LogicalError::bad_request(
+                        "unable to authenticate provided keys: invalid key",
+                    ),
+                    ShareFailure::Other(e) => e,
+                });
             }
         };
         let new_unseal = arca_barrier::generate_key().map_err(barrier_err)?;
@@ -650,7 +998,7 @@ impl Seal {
         });
         if verify {
             let vnonce = uuid();
-            if let Some(s) = self.rekey.lock().as_mut() {
+            if let Some(s) = self.rekey_slot(recovery).lock().as_mut() {
                 s.pending = Some(PendingRekey {
                     unseal_key: new_unseal,
                     root_key,
@@ -662,19 +1010,39 @@ impl Seal {
                 m.insert("verification_nonce".into(), json!(vnonce));
             }
         } else {
-            self.commit_rekey(&new_config, &new_unseal, &root_key)
+            self.commit_rekey(recovery, &new_config, &new_unseal, &root_key)
                 .await?;
-            *self.rekey.lock() = None;
+            *self.rekey_slot(recovery).lock() = None;
         }
         Ok(out)
     }
 
+    /// Puts the new key in effect: the unseal key (the root key stored under it), or the
+    /// recovery key (stored encrypted by the auto seal).
     async fn commit_rekey(
         &self,
+        recovery: bool,
         config: &SealConfig,
         unseal_key: &[u8],
         root_key: &[u8],
     ) -> Result<(), LogicalError> {
+        if recovery {
+            let auto = self
+                .seals
+                .auto
+                .clone()
+                .ok_or_else(|| LogicalError::bad_request("recovery keys not supported"))?;
+            store_sealed(
+                self.physical.as_ref(),
+                auto.as_ref(),
+                RECOVERY_KEY_PATH,
+                unseal_key,
+            )
+            .await?;
+            self.write_recovery_config(config).await?;
+            tracing::info!("core: recovery rekey complete, new recovery key shares in effect");
+            return Ok(());
+        }
         let physical = self.physical.clone();
         arca_barrier::store_root_key(physical.as_ref(), unseal_key, root_key)
             .await
@@ -684,9 +1052,9 @@ impl Seal {
         Ok(())
     }
 
-    /// `GET sys/rekey/verify`.
-    pub(crate) fn rekey_verify_status(&self) -> Result<Value, LogicalError> {
-        let g = self.rekey.lock();
+    /// `GET sys/rekey/verify` (`sys/rekey-recovery-key/verify` with `recovery`).
+    pub(crate) fn rekey_verify_status(&self, recovery: bool) -> Result<Value, LogicalError> {
+        let g = self.rekey_slot(recovery).lock();
         let Some(s) = g.as_ref() else {
             return Err(LogicalError::bad_request("no rekey configuration found"));
         };
@@ -703,25 +1071,26 @@ impl Seal {
 
     /// `DELETE sys/rekey/verify`: throws away the verification progress (the new shares stay
     /// pending with a fresh nonce).
-    pub(crate) fn rekey_verify_cancel(&self) -> Result<Value, LogicalError> {
+    pub(crate) fn rekey_verify_cancel(&self, recovery: bool) -> Result<Value, LogicalError> {
         {
-            let mut g = self.rekey.lock();
+            let mut g = self.rekey_slot(recovery).lock();
             if let Some(p) = g.as_mut().and_then(|s| s.pending.as_mut()) {
                 p.verify_keys.clear();
                 p.verification_nonce = uuid();
             }
         }
-        self.rekey_verify_status()
+        self.rekey_verify_status(recovery)
     }
 
-    /// `PUT sys/rekey/verify`.
+    /// `PUT sys/rekey/verify` (`sys/rekey-recovery-key/verify` with `recovery`).
     pub(crate) async fn rekey_verify(
         &self,
+        recovery: bool,
         key: Zeroizing<Vec<u8>>,
         nonce: &str,
     ) -> Result<Value, LogicalError> {
         let done = {
-            let mut g = self.rekey.lock();
+            let mut g = self.rekey_slot(recovery).lock();
             let Some(s) = g.as_mut() else {
                 return Err(LogicalError::bad_request("no rekey configuration found"));
             };
@@ -761,8 +1130,8 @@ impl Seal {
             )
         };
         let (config, unseal, root, vnonce) = done;
-        self.commit_rekey(&config, &unseal, &root).await?;
-        *self.rekey.lock() = None;
+        self.commit_rekey(recovery, &config, &unseal, &root).await?;
+        *self.rekey_slot(recovery).lock() = None;
         Ok(json!({"nonce": vnonce, "complete": true}))
     }
 
@@ -786,11 +1155,7 @@ impl Seal {
 
     /// `GET sys/generate-root/attempt`.
     pub(crate) async fn generate_root_status(&self) -> Result<Value, LogicalError> {
-        let required = self
-            .seal_config()
-            .await?
-            .map(|c| c.secret_threshold)
-            .unwrap_or(0);
+        let required = self.required_shares().await?;
         let g = self.generate_root.lock();
         let mut v = self.generate_root_json(g.as_ref(), required);
         // The OTP is only ever shown in the answer to the call that made it.
@@ -811,11 +1176,7 @@ impl Seal {
                 "pgp_key is not supported yet by this server",
             ));
         }
-        let required = self
-            .seal_config()
-            .await?
-            .map(|c| c.secret_threshold)
-            .unwrap_or(0);
+        let required = self.required_shares().await?;
         let (otp, generated) = match otp.filter(|o| !o.is_empty()) {
             Some(o) => {
                 if o.len() != OTP_LENGTH {
@@ -854,10 +1215,11 @@ impl Seal {
         nonce: &str,
         tokens: &TokenStore,
     ) -> Result<(Value, Option<Arc<TokenEntry>>), LogicalError> {
-        let config = self
+        let stored = self
             .seal_config()
             .await?
             .ok_or_else(|| LogicalError::bad_request("Vault is not initialized"))?;
+        let config = self.shares_config(&stored).await?;
         let (keys, otp, nonce) = {
             let mut g = self.generate_root.lock();
             let Some(s) = g.as_mut() else {
@@ -879,7 +1241,18 @@ impl Seal {
             }
             (std::mem::take(&mut s.keys), s.otp.clone(), s.nonce.clone())
         };
-        self.root_key_from_shares(&config, &keys).await?;
+        if let Err(e) = self.root_key_from_shares(&stored, &config, &keys).await {
+            return Err(match e {
+                ShareFailure::Mismatch if stored.is_shamir() => {
+                    LogicalError::bad_request("unable to authenticate provided keys: invalid key")
+                }
+                // OpenBao's text, its multi-error wrapping included.
+                ShareFailure::Mismatch => LogicalError::bad_request(format!(
+                    "1 error occurred:\n\t* root generation aborted: unable to authenticate: recovery key verification failed: {RECOVERY_MISMATCH}\n\n"
+                )),
+                ShareFailure::Other(e) => e,
+            });
+        }
         *self.generate_root.lock() = None;
         let (token, entry) = tokens.create_root(None).await?;
         let xored: Zeroizing<Vec<u8>> = Zeroizing::new(

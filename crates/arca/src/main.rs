@@ -2,6 +2,7 @@
 
 mod dev_plugins;
 mod server;
+mod transit_seal;
 
 use std::process::ExitCode;
 

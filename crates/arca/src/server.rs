@@ -281,6 +281,11 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.unsafe_allow_api_audit_creation =
         config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.allow_audit_log_prefixing = config.allow_audit_log_prefixing;
+    if !flags.dev {
+        core_config.seals = crate::transit_seal::seal_setup(&config.seals)?;
+    }
+    let auto_seal = core_config.seals.auto.is_some();
+    let migration_from = core_config.seals.disabled.is_some();
     // A test knob (Vault has it only in its test harness): the base of the backoff between
     // failed lease revocations, so tests can watch retries without waiting minutes.
     if let Some(base) = std::env::var_os(LEASE_RETRY_BASE_ENV) {
@@ -314,6 +319,14 @@ async fn run(flags: Flags) -> Result<()> {
 
     println!("==> Arca server configuration:\n");
     println!("{:>20}: {}", "Storage", storage.kind);
+    for stanza in &config.seals {
+        let label = if stanza.disabled() {
+            "Old Seal"
+        } else {
+            "Seal"
+        };
+        println!("{label:>20}: {}", stanza.kind);
+    }
     for (addr, tls) in &addrs {
         println!(
             "{:>20}: tcp (addr: \"{addr}\", tls: \"{}\")",
@@ -329,6 +342,20 @@ async fn run(flags: Flags) -> Result<()> {
         print_dev_banner(*addr, &key, &token);
     }
     println!("==> Arca server started! Log data will stream in below:\n");
+    if auto_seal {
+        tokio::spawn(auto_unseal_loop(core.clone(), shutdown.clone()));
+    } else if migration_from {
+        match core.seal_config().await {
+            Ok(Some(stored)) if !stored.is_shamir() => tracing::warn!(
+                from = stored.seal_type.as_str(),
+                "core: entering seal migration mode: run `operator unseal -migrate` with the recovery keys to move to shamir"
+            ),
+            Ok(_) => tracing::info!(
+                "core: the stored keys are already under shamir; the disabled seal stanza is no longer needed"
+            ),
+            Err(e) => tracing::warn!(error = %e, "core: cannot read the seal configuration"),
+        }
+    }
 
     signals.wait_for_shutdown(&core).await;
     tracing::info!("==> Arca shutdown triggered");
@@ -338,6 +365,43 @@ async fn run(flags: Flags) -> Result<()> {
     }
     let _ = core.seal().await;
     Ok(())
+}
+
+/// The longest wait between two failed auto-unseal attempts.
+const AUTO_UNSEAL_MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Unseals through the auto seal at startup, retrying with backoff while its service fails
+/// (the server answers sealed meanwhile). Stops once unsealed, when the core is not
+/// initialized (init unseals it), or when a seal migration waits for the operator.
+async fn auto_unseal_loop(core: Core, shutdown: CancellationToken) {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        match core.auto_unseal().await {
+            Ok(arca_core::AutoUnseal::Unsealed) => {
+                tracing::info!("core: unsealed with the auto seal");
+                return;
+            }
+            Ok(arca_core::AutoUnseal::NotInitialized) => {
+                tracing::info!("core: not initialized yet; sys/init unseals it");
+                return;
+            }
+            Ok(arca_core::AutoUnseal::MigrationPending) => {
+                tracing::warn!(
+                    "core: entering seal migration mode; the server will not unseal itself: run `operator unseal -migrate` with the old shares"
+                );
+                return;
+            }
+            Ok(arca_core::AutoUnseal::NotAutoSealed) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in = ?backoff, "failed to unseal core");
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(AUTO_UNSEAL_MAX_BACKOFF);
+    }
 }
 
 /// Initializes and unseals a dev core, mounts KV v2 at `secret/`; returns (unseal key as

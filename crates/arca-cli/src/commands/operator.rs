@@ -1,6 +1,6 @@
 //! `operator`: init, unseal, seal, key-status, rotate, rekey and generate-root.
 
-use arca_api::sys::{GenerateRootStatus, InitRequest, RekeyInitRequest, RekeyStatus};
+use arca_api::sys::{GenerateRootStatus, InitRequest, RekeyInitRequest, RekeyStatus, RekeyTarget};
 use base64::Engine;
 use serde::Serialize;
 use zeroize::Zeroizing;
@@ -115,7 +115,7 @@ fn init(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     if let Err(c) = check_pgp_flag(ctx, &p, "recovery-pgp-keys") {
         return c;
     }
-    let (shares, threshold) = match (
+    let (mut shares, mut threshold) = match (
         int_value(ctx, &p, "key-shares", "n"),
         int_value(ctx, &p, "key-threshold", "t"),
     ) {
@@ -154,6 +154,16 @@ fn init(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         ..Default::default()
     };
     if seal.recovery_seal {
+        // An auto seal has no unseal key shares: only shares given explicitly are sent (and
+        // refused by the server), as OpenBao's CLI does.
+        if !p.is_set("key-shares") && !p.is_set("n") {
+            shares = 0;
+        }
+        if !p.is_set("key-threshold") && !p.is_set("t") {
+            threshold = 0;
+        }
+        req.secret_shares = shares;
+        req.secret_threshold = threshold;
         req.recovery_shares = int_value(ctx, &p, "recovery-shares", "recovery-shares").ok();
         req.recovery_threshold =
             int_value(ctx, &p, "recovery-threshold", "recovery-threshold").ok();
@@ -166,11 +176,17 @@ fn init(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         }
     };
     if format != Format::Table && format != Format::Raw {
+        // No unseal keys back: the seal stores the one "share" (1 of 1).
+        let (unseal_shares, unseal_threshold) = if resp.keys.is_empty() {
+            (1, 1)
+        } else {
+            (shares, threshold)
+        };
         let out = InitOutput {
             unseal_keys_b64: &resp.keys_base64,
             unseal_keys_hex: &resp.keys,
-            unseal_shares: shares,
-            unseal_threshold: threshold,
+            unseal_shares,
+            unseal_threshold,
             recovery_keys_b64: &resp.recovery_keys_base64,
             recovery_keys_hex: &resp.recovery_keys,
             recovery_keys_shares: req.recovery_shares.unwrap_or(0),
@@ -189,6 +205,19 @@ fn init(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     }
     text.push_str(&format!("\nInitial Root Token: {}\n\n", resp.root_token));
     ctx.out_raw(&text);
+    if resp.keys.is_empty() {
+        ctx.out("Success! Vault is initialized");
+        if !resp.recovery_keys.is_empty() {
+            let recovery = format!(
+                "Recovery key initialized with {} key shares and a key threshold of {}. Please securely distribute the key shares printed above.",
+                req.recovery_shares.unwrap_or(0),
+                req.recovery_threshold.unwrap_or(0)
+            );
+            ctx.out("");
+            ctx.out(&wrap_with_padding(&recovery, 0));
+        }
+        return 0;
+    }
     let first = format!(
         "Vault initialized with {shares} key shares and a key threshold of {threshold}. Please securely distribute the key shares printed above. When the Vault is re-sealed, restarted, or stopped, you must supply at least {threshold} of these keys to unseal it before it can start servicing requests."
     );
@@ -244,7 +273,7 @@ fn unseal(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
                 }
             },
         };
-        match ctx.block_on(client.unseal(key.trim())) {
+        match ctx.block_on(client.unseal_migrate(key.trim(), p.bool("migrate"))) {
             Ok(s) => s,
             Err(e) => {
                 ctx.err(&format!("Error unsealing: {e}"));
@@ -657,6 +686,14 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         ));
         return 1;
     }
+    let target = match p.str("target").trim().to_ascii_lowercase().as_str() {
+        "barrier" => RekeyTarget::Barrier,
+        "recovery" | "hsm" => RekeyTarget::Recovery,
+        _ => {
+            ctx.err(&format!("Unknown target: {}", p.str("target")));
+            return 1;
+        }
+    };
     if p.bool("init") {
         let (shares, threshold) = match (
             int_value(ctx, &p, "key-shares", "n"),
@@ -672,7 +709,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             backup: p.bool("backup"),
             require_verification: p.bool("verify"),
         };
-        return match ctx.block_on(client.rekey_init(&req)) {
+        return match ctx.block_on(client.rekey_init(target, &req)) {
             Ok(s) => {
                 print_rekey_status(ctx, format, &s);
                 0
@@ -685,9 +722,9 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     }
     if p.bool("cancel") {
         let result = if p.bool("verify") {
-            ctx.block_on(client.rekey_verification_cancel())
+            ctx.block_on(client.rekey_verification_cancel(target))
         } else {
-            ctx.block_on(client.rekey_cancel())
+            ctx.block_on(client.rekey_cancel(target))
         };
         return match result {
             Ok(()) => {
@@ -701,7 +738,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         };
     }
     if p.bool("status") {
-        return match ctx.block_on(client.rekey_status()) {
+        return match ctx.block_on(client.rekey_status(target)) {
             Ok(s) => {
                 print_rekey_status(ctx, format, &s);
                 0
@@ -712,7 +749,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             }
         };
     }
-    let status = async { client.rekey_status().await.map(|s| s.nonce) };
+    let status = async { client.rekey_status(target).await.map(|s| s.nonce) };
     let (nonce, key) = or_exit!(nonce_and_key(
         ctx,
         &p,
@@ -721,7 +758,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "Error reading rekey status",
     ));
     if p.bool("verify") {
-        return match ctx.block_on(client.rekey_verification_update(key.trim(), &nonce)) {
+        return match ctx.block_on(client.rekey_verification_update(target, key.trim(), &nonce)) {
             Ok(s) if s.complete => {
                 ctx.out("Success! Rekey verification complete: the new keys are now active.");
                 0
@@ -743,7 +780,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             }
         };
     }
-    let resp = match ctx.block_on(client.rekey_update(key.trim(), &nonce)) {
+    let resp = match ctx.block_on(client.rekey_update(target, key.trim(), &nonce)) {
         Ok(r) => r,
         Err(e) => {
             ctx.err(&format!("Error posting unseal key: {e}"));
@@ -755,7 +792,7 @@ fn rekey(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         return 0;
     }
     if !resp.complete {
-        return match ctx.block_on(client.rekey_status()) {
+        return match ctx.block_on(client.rekey_status(target)) {
             Ok(s) => {
                 print_rekey_status(ctx, format, &s);
                 0

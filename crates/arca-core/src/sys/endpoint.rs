@@ -12,9 +12,12 @@ pub(crate) enum Endpoint {
     Leader,
     KeyStatus,
     Rotate,
-    RekeyInit,
-    RekeyUpdate,
-    RekeyVerify,
+    /// `rekey/init`, or `rekey-recovery-key/init` (`true`).
+    RekeyInit(bool),
+    /// `rekey/update`, or `rekey-recovery-key/update` (`true`).
+    RekeyUpdate(bool),
+    /// `rekey/verify`, or `rekey-recovery-key/verify` (`true`).
+    RekeyVerify(bool),
     /// `rekey/backup`: PGP-encrypted key backups (Arca keeps none).
     RekeyBackup,
     GenerateRootAttempt,
@@ -151,9 +154,12 @@ impl Endpoint {
             "leader" => E::Leader,
             "key-status" => E::KeyStatus,
             "rotate" => E::Rotate,
-            "rekey/init" => E::RekeyInit,
-            "rekey/update" => E::RekeyUpdate,
-            "rekey/verify" => E::RekeyVerify,
+            "rekey/init" => E::RekeyInit(false),
+            "rekey/update" => E::RekeyUpdate(false),
+            "rekey/verify" => E::RekeyVerify(false),
+            "rekey-recovery-key/init" => E::RekeyInit(true),
+            "rekey-recovery-key/update" => E::RekeyUpdate(true),
+            "rekey-recovery-key/verify" => E::RekeyVerify(true),
             "rekey/backup" => E::RekeyBackup,
             // OpenBao's CLI names these `generate-root-token/*`; Vault's `generate-root/*`.
             "generate-root/attempt" | "generate-root-token/attempt" => E::GenerateRootAttempt,
@@ -433,9 +439,9 @@ impl Endpoint {
             | E::Seal
             | E::StepDown
             | E::Leader
-            | E::RekeyInit
-            | E::RekeyUpdate
-            | E::RekeyVerify
+            | E::RekeyInit(_)
+            | E::RekeyUpdate(_)
+            | E::RekeyVerify(_)
             // `wrapping/wrap` takes any body as the data to wrap.
             | E::WrappingWrap => return None,
         })

@@ -360,32 +360,82 @@ async fn init(
             "pgp_keys and root_token_pgp_key are not supported yet by this server",
         ));
     }
-    if uint_field(d, "stored_shares")?.unwrap_or(0) > 0
-        || uint_field(d, "recovery_shares")?.unwrap_or(0) > 0
-    {
-        return Err(LogicalError::bad_request(
-            "stored_shares and recovery_shares apply to auto-unseal, which this server does not have yet",
-        ));
-    }
     let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
     let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
+    let recovery_shares = uint_field(d, "recovery_shares")?.unwrap_or(0);
+    let recovery_threshold = uint_field(d, "recovery_threshold")?.unwrap_or(0);
+    // As OpenBao: the parameters of the other kind of seal are refused by name.
+    let given = |fields: [(&'static str, bool); 3]| -> Vec<&'static str> {
+        fields
+            .iter()
+            .filter(|(_, set)| *set)
+            .map(|(n, _)| *n)
+            .collect()
+    };
+    let misplaced = if seal.recovery_supported() {
+        given([
+            ("secret_shares", shares != 0),
+            ("secret_threshold", threshold != 0),
+            ("pgp_keys", false),
+        ])
+    } else {
+        given([
+            ("recovery_shares", recovery_shares != 0),
+            ("recovery_threshold", recovery_threshold != 0),
+            (
+                "recovery_pgp_keys",
+                string_list(d, "recovery_pgp_keys").is_some_and(|k| !k.is_empty()),
+            ),
+        ])
+    };
+    if !misplaced.is_empty() {
+        return Err(LogicalError::bad_request(format!(
+            "parameters {} not applicable to seal type {}",
+            misplaced.join(","),
+            seal.seal_type()
+        )));
+    }
+    if string_list(d, "recovery_pgp_keys").is_some_and(|k| !k.is_empty()) {
+        return Err(LogicalError::bad_request(
+            "recovery_pgp_keys are not supported yet by this server",
+        ));
+    }
     let result = seal
-        .initialize(shares, threshold, None, lifecycle, tokens)
+        .initialize(
+            shares,
+            threshold,
+            (recovery_shares, recovery_threshold),
+            None,
+            lifecycle,
+            tokens,
+        )
         .await?;
-    let keys: Vec<String> = result
-        .keys
-        .iter()
-        .map(|k| hex::encode(k.as_slice()))
-        .collect();
-    let keys_b64: Vec<String> = result
-        .keys
-        .iter()
-        .map(|k| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k.as_slice()))
-        .collect();
-    raw_json(
-        200,
-        &json!({"keys": keys, "keys_base64": keys_b64, "root_token": result.root_token.as_str()}),
-    )
+    let hex_of = |keys: &[zeroize::Zeroizing<Vec<u8>>]| -> Vec<String> {
+        keys.iter().map(|k| hex::encode(k.as_slice())).collect()
+    };
+    let b64_of = |keys: &[zeroize::Zeroizing<Vec<u8>>]| -> Vec<String> {
+        keys.iter()
+            .map(|k| {
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k.as_slice())
+            })
+            .collect()
+    };
+    let mut answer = json!({
+        "keys": hex_of(&result.keys),
+        "keys_base64": b64_of(&result.keys),
+    });
+    if let Value::Object(m) = &mut answer {
+        // OpenBao leaves the recovery keys out when there are none.
+        if !result.recovery_keys.is_empty() {
+            m.insert("recovery_keys".into(), json!(hex_of(&result.recovery_keys)));
+            m.insert(
+                "recovery_keys_base64".into(),
+                json!(b64_of(&result.recovery_keys)),
+            );
+        }
+        m.insert("root_token".into(), json!(result.root_token.as_str()));
+    }
+    raw_json(200, &answer)
 }
 
 async fn unseal(
@@ -407,7 +457,8 @@ async fn unseal(
         ));
     };
     let key = decode_key(&key)?;
-    let v = seal.submit_unseal_key(key, lifecycle).await?;
+    let migrate = bool_field(d, "migrate")?;
+    let v = seal.submit_unseal_key(key, migrate, lifecycle).await?;
     raw_json(200, &v)
 }
 
@@ -451,6 +502,7 @@ impl Backend for SystemBackend {
                 "seal",
                 "step-down",
                 "rekey/*",
+                "rekey-recovery-key/*",
                 "generate-root/*",
                 "generate-root-token/*",
                 "config/cors",
@@ -537,13 +589,14 @@ impl SystemBackend {
                 seal.rotate().await?;
                 Ok(None)
             }
-            (E::RekeyInit, O::Read) => legacy(seal.rekey_status().await?),
-            (E::RekeyInit, O::Update | O::Create) => {
+            (E::RekeyInit(recovery), O::Read) => legacy(seal.rekey_status(recovery).await?),
+            (E::RekeyInit(recovery), O::Update | O::Create) => {
                 decode_strict(d, "RekeyRequest", REKEY_REQUEST)?;
                 let shares = uint_field(d, "secret_shares")?.unwrap_or(0);
                 let threshold = uint_field(d, "secret_threshold")?.unwrap_or(0);
                 let v = seal
                     .rekey_init(
+                        recovery,
                         shares,
                         threshold,
                         string_list(d, "pgp_keys"),
@@ -553,23 +606,23 @@ impl SystemBackend {
                     .await?;
                 legacy(v)
             }
-            (E::RekeyInit, O::Delete) => {
-                seal.rekey_cancel();
+            (E::RekeyInit(recovery), O::Delete) => {
+                seal.rekey_cancel(recovery);
                 Ok(None)
             }
-            (E::RekeyUpdate, O::Update | O::Create) => {
+            (E::RekeyUpdate(recovery), O::Update | O::Create) => {
                 decode_strict(d, "RekeyUpdateRequest", KEY_NONCE_REQUEST)?;
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(seal.rekey_update(key, &nonce).await?)
+                legacy(seal.rekey_update(recovery, key, &nonce).await?)
             }
-            (E::RekeyVerify, O::Read) => legacy(seal.rekey_verify_status()?),
-            (E::RekeyVerify, O::Delete) => legacy(seal.rekey_verify_cancel()?),
-            (E::RekeyVerify, O::Update | O::Create) => {
+            (E::RekeyVerify(recovery), O::Read) => legacy(seal.rekey_verify_status(recovery)?),
+            (E::RekeyVerify(recovery), O::Delete) => legacy(seal.rekey_verify_cancel(recovery)?),
+            (E::RekeyVerify(recovery), O::Update | O::Create) => {
                 decode_strict(d, "RekeyVerificationUpdateRequest", KEY_NONCE_REQUEST)?;
                 let key = decode_key(&str_field(d, "key").unwrap_or_default())?;
                 let nonce = str_field(d, "nonce").unwrap_or_default();
-                legacy(seal.rekey_verify(key, &nonce).await?)
+                legacy(seal.rekey_verify(recovery, key, &nonce).await?)
             }
             // Arca never keeps PGP-encrypted key backups: nothing to read, nothing to delete.
             (E::RekeyBackup, O::Read) => Err(LogicalError::bad_request("no backed-up keys found")),
