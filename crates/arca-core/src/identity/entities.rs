@@ -236,7 +236,7 @@ impl IdentityStore {
             .unwrap_or_default()
             .into_iter()
             .collect();
-        let _force = fields::boolean(d, "force")?.unwrap_or(false);
+        let force = fields::boolean(d, "force")?.unwrap_or(false);
         let _guard = self.write.lock().await;
         let Some(to) = self.read(|ix| ix.entity(&to_id)) else {
             return Err(LogicalError::bad_request(
@@ -285,6 +285,8 @@ impl IdentityStore {
                 }
             }
         }
+        // OpenBao meets a conflicting MFA secret before it reports alias clashes.
+        let mut secret_moves = self.plan_secret_moves(&to.id, &from_ids, force).await?;
         if !clashes.is_empty() {
             let mut msgs = vec!["toEntity and at least one fromEntity have aliases with the same mount accessor, repeat the merge request specifying exactly one fromEntity, clashes: ".to_string()];
             msgs.extend(clashes);
@@ -347,9 +349,12 @@ impl IdentityStore {
             entities: vec![target],
             groups,
             drop_entities,
+            extra: std::mem::take(&mut secret_moves.ops),
             ..Batch::default()
         })
-        .await
+        .await?;
+        self.apply_secret_moves(&secret_moves);
+        Ok(())
     }
 }
 

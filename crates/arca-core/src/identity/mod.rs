@@ -41,6 +41,8 @@ struct Batch {
     groups: Vec<Group>,
     drop_entities: Vec<String>,
     drop_groups: Vec<String>,
+    /// Other records stored in the same transaction (an entity merge's MFA secrets).
+    extra: Vec<StorageOp>,
 }
 
 /// The identity store subsystem: the index, the storage it is rebuilt from, the write lock.
@@ -129,6 +131,7 @@ impl IdentityStore {
             )?));
             groups.push(Arc::new(g));
         }
+        ops.extend(batch.extra);
         storage.transaction(ops).await?;
         // An entity's MFA secrets go with it (stored beside it, not inside its record).
         for id in &batch.drop_entities {

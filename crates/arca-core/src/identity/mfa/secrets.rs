@@ -227,3 +227,92 @@ mod tests {
         );
     }
 }
+
+/// What an entity merge does to the MFA secrets: the records the target gains (stored in the
+/// merge's transaction) and the methods they are for.
+#[derive(Default)]
+pub(crate) struct SecretMoves {
+    /// Puts of the target's new secret records.
+    pub ops: Vec<arca_sdk::StorageOp>,
+    /// The methods the target now has a secret for.
+    methods: Vec<String>,
+    /// The target entity.
+    target: String,
+}
+
+impl IdentityStore {
+    /// Plans moving the secrets of the `from` entities to `to`, as OpenBao's merge does: a
+    /// method the target already has a secret for (or gained from an earlier `from`) is a
+    /// conflict unless `force`, where the later secret wins. Reads only; the caller holds the
+    /// write lock and stores [`SecretMoves::ops`] with the merge.
+    pub(crate) async fn plan_secret_moves(
+        &self,
+        to: &str,
+        from: &[String],
+        force: bool,
+    ) -> Result<SecretMoves, LogicalError> {
+        let (mut held, wanted): (std::collections::BTreeSet<String>, Vec<(String, String)>) = {
+            let st = self.mfa.read();
+            let held = st
+                .secrets
+                .iter()
+                .filter(|(_, holders)| holders.contains(to))
+                .map(|(m, _)| m.clone())
+                .collect();
+            let mut wanted = Vec::new();
+            for f in from {
+                for (m, holders) in &st.secrets {
+                    if holders.contains(f) {
+                        wanted.push((f.clone(), m.clone()));
+                    }
+                }
+            }
+            (held, wanted)
+        };
+        let storage = self.storage()?;
+        let mut moves = SecretMoves {
+            target: to.to_string(),
+            ..SecretMoves::default()
+        };
+        for (f, m) in wanted {
+            if held.contains(&m) && !force {
+                // OpenBao's 500 (a plain error of its merge), Go's multierror around it.
+                return Err(LogicalError::bad_request(arca_sdk::error::multierror(&[
+                    format!("conflicting MFA config ID {m:?} in entity ID {f:?}"),
+                ])));
+            }
+            let Some(entry) = storage.get(&format!("{SECRET_PREFIX}{m}/{f}")).await? else {
+                continue;
+            };
+            let key = format!("{SECRET_PREFIX}{m}/{to}");
+            // A forced later secret replaces the one planned before it.
+            moves
+                .ops
+                .retain(|op| !matches!(op, arca_sdk::StorageOp::Put(e) if e.key == key));
+            moves
+                .ops
+                .push(arca_sdk::StorageOp::Put(arca_sdk::StorageEntry {
+                    key,
+                    ..entry
+                }));
+            held.insert(m.clone());
+            moves.methods.push(m);
+        }
+        Ok(moves)
+    }
+
+    /// Records in memory the secrets a merge moved (after its transaction stored them).
+    pub(crate) fn apply_secret_moves(&self, moves: &SecretMoves) {
+        if moves.methods.is_empty() {
+            return;
+        }
+        let mut st = self.mfa.write();
+        for m in &moves.methods {
+            st.secrets
+                .entry(m.clone())
+                .or_default()
+                .insert(moves.target.clone());
+        }
+        st.emptied.remove(&moves.target);
+    }
+}
