@@ -358,6 +358,43 @@ async fn errors(s: &Server) {
             s.addr
         );
     }
+    // A client found once and then deleted, or made again under its name (a new client ID),
+    // is not found by its old ID.
+    root(
+        s,
+        "POST",
+        "identity/oidc/client/gone",
+        json!({"redirect_uris": REDIRECT, "assignments": "allow_all"}),
+    )
+    .await;
+    let gone = root(s, "GET", "identity/oidc/client/gone", json!({})).await;
+    let gone_id = gone["data"]["client_id"]
+        .as_str()
+        .expect("client_id")
+        .to_string();
+    let (st, body) = get(q(&gone_id, "&max_age=0")).await;
+    assert_eq!(st, 400, "{}: {body}", s.addr);
+    assert_eq!(
+        body["error_description"],
+        json!("max_age must be greater than zero")
+    );
+    root(s, "DELETE", "identity/oidc/client/gone", json!({})).await;
+    root(
+        s,
+        "POST",
+        "identity/oidc/client/gone",
+        json!({"redirect_uris": REDIRECT, "assignments": "allow_all"}),
+    )
+    .await;
+    let (st, body) = get(q(&gone_id, "&max_age=0")).await;
+    assert_eq!(st, 400, "{}: {body}", s.addr);
+    assert_eq!(
+        body["error_description"],
+        json!("client with client_id not found"),
+        "{}",
+        s.addr
+    );
+    root(s, "DELETE", "identity/oidc/client/gone", json!({})).await;
     // The token endpoint: a wrong secret is 401 invalid_client with WWW-Authenticate: Basic.
     let r = common::client()
         .post(format!("{}/v1/identity/oidc/provider/p/token", s.addr))

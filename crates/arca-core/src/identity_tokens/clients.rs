@@ -92,16 +92,37 @@ pub(super) async fn load(
     storage.get_json(&format!("{CLIENT_PREFIX}{name}")).await
 }
 
-/// The client whose client ID is `id`.
+/// The client whose client ID is `id` in the request's namespace: the remembered name's
+/// record when it still carries that ID, else found among all clients (and remembered).
 pub(super) async fn by_client_id(
-    storage: &dyn Storage,
+    state: &IdentityTokens,
+    req: &Request,
     id: &str,
 ) -> Result<Option<Client>, LogicalError> {
-    Ok(all(storage)
+    let storage = req.storage()?.as_ref();
+    let key = (req.namespace_id.clone(), id.to_string());
+    let hint = state.client_names.lock().get(&key).cloned();
+    if let Some(name) = hint
+        && let Some(c) = load(storage, &name).await?
+        && c.client_id == id
+    {
+        return Ok(Some(c));
+    }
+    let found = all(storage)
         .await?
         .into_iter()
-        .map(|(_, c)| c)
-        .find(|c| c.client_id == id))
+        .find(|(_, c)| c.client_id == id);
+    let mut names = state.client_names.lock();
+    match found {
+        Some((name, c)) => {
+            names.insert(key, name);
+            Ok(Some(c))
+        }
+        None => {
+            names.remove(&key);
+            Ok(None)
+        }
+    }
 }
 
 pub(super) fn client_path(state: &Arc<IdentityTokens>) -> PathDef {

@@ -64,6 +64,10 @@ pub(crate) struct IdentityTokens {
     /// Authorization codes waiting to be redeemed, by namespace ID and code (in memory, as
     /// OpenBao keeps them; a restart forgets them).
     codes: parking_lot::Mutex<std::collections::HashMap<(String, String), provider_flow::AuthCode>>,
+    /// Per namespace ID and client ID: the name of the client last found with it (OpenBao's
+    /// memdb index of clients), so the provider's endpoints read one record, not every
+    /// client. A hint only: the record read is checked to still carry the ID.
+    client_names: parking_lot::Mutex<std::collections::HashMap<(String, String), String>>,
 }
 
 impl IdentityTokens {
@@ -76,6 +80,7 @@ impl IdentityTokens {
             api_addr,
             tokens,
             codes: parking_lot::Mutex::new(std::collections::HashMap::new()),
+            client_names: parking_lot::Mutex::new(std::collections::HashMap::new()),
             lock: tokio::sync::Mutex::new(()),
             entities: OnceLock::new(),
             next_upkeep: parking_lot::Mutex::new(std::collections::HashMap::new()),

@@ -349,7 +349,7 @@ async fn authorize(
     if client_id.is_empty() {
         return fail("invalid_client_id", "client_id parameter is required");
     }
-    let Some(client) = clients::by_client_id(storage, &client_id).await? else {
+    let Some(client) = clients::by_client_id(&state, &req, &client_id).await? else {
         return fail("invalid_client_id", "client with client_id not found");
     };
     if !client.authorization_code_flow() {
@@ -548,7 +548,7 @@ async fn token(
             (id, Zeroizing::new(d.get_str("client_secret")?))
         }
     };
-    let Some(client) = clients::by_client_id(storage, &client_id).await? else {
+    let Some(client) = clients::by_client_id(&state, &req, &client_id).await? else {
         return Ok(Some(token_error(
             "invalid_client",
             "client failed to authenticate",
@@ -840,7 +840,7 @@ async fn userinfo(
         return Ok(Some(userinfo_error("invalid_token", reason)));
     }
     let client_id = te.meta.get(META_CLIENT).cloned().unwrap_or_default();
-    let Some(client) = clients::by_client_id(storage, &client_id).await? else {
+    let Some(client) = clients::by_client_id(&state, &req, &client_id).await? else {
         return Ok(Some(userinfo_error("access_denied", "client not found")));
     };
     let entity_id = te.meta.get(META_ENTITY).cloned().unwrap_or_default();
