@@ -480,8 +480,11 @@ fn seal(
     aad: &[u8],
 ) -> Result<Vec<u8>, OpError> {
     if t == KeyType::XChaCha20Poly1305 {
-        return xchacha::seal(key, nonce, plaintext, aad)
-            .ok_or_else(|| OpError::internal("encryption failed"));
+        let sealed = xchacha::seal(key, nonce, plaintext, aad)
+            .ok_or_else(|| OpError::internal("encryption failed"))?;
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        return Ok(out);
     }
     let k = LessSafeKey::new(
         UnboundKey::new(aead_alg(t), key).map_err(|_| OpError::internal("invalid key length"))?,
