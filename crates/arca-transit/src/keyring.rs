@@ -1206,6 +1206,24 @@ pub struct SignOpts {
     pub salt: Salt,
 }
 
+impl Loaded {
+    /// SEC 1 `ECPrivateKey` DER of an ECDSA version (for `export/signing-key`).
+    pub fn ec_private_der(&self, ver: i64) -> Result<Vec<u8>, OpError> {
+        match self.material.get(&ver) {
+            Some(Material::Ecdsa {
+                asn1: Some(pair), ..
+            }) => {
+                let der: aws_lc_rs::encoding::EcPrivateKeyRfc5915Der = pair
+                    .private_key()
+                    .as_der()
+                    .map_err(|_| OpError::internal("EC key encoding failed"))?;
+                Ok(der.as_ref().to_vec())
+            }
+            _ => Err(OpError::internal("no EC private key for that version")),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1229,23 +1247,5 @@ mod tests {
         let again = rsa_from_pkcs1(&rsa_private_der(&r)).unwrap();
         assert_eq!(again.n, r.n);
         assert_eq!(again.e, 65537);
-    }
-}
-
-impl Loaded {
-    /// SEC 1 `ECPrivateKey` DER of an ECDSA version (for `export/signing-key`).
-    pub fn ec_private_der(&self, ver: i64) -> Result<Vec<u8>, OpError> {
-        match self.material.get(&ver) {
-            Some(Material::Ecdsa {
-                asn1: Some(pair), ..
-            }) => {
-                let der: aws_lc_rs::encoding::EcPrivateKeyRfc5915Der = pair
-                    .private_key()
-                    .as_der()
-                    .map_err(|_| OpError::internal("EC key encoding failed"))?;
-                Ok(der.as_ref().to_vec())
-            }
-            _ => Err(OpError::internal("no EC private key for that version")),
-        }
     }
 }

@@ -256,7 +256,7 @@ pub fn format_key(k: &Loaded, context: &[u8]) -> Result<JsonMap, LogicalError> {
         for (v, e) in &p.keys {
             let created = if e.time.starts_with("0001-01-01") {
                 chrono::DateTime::from_timestamp(e.creation_time, 0)
-                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+                    .map(|t| crate::policy::go_rfc3339_nano(&t))
                     .unwrap_or_default()
             } else {
                 e.time.clone()

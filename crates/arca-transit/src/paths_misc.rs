@@ -166,9 +166,7 @@ async fn random(
     }
     let format = d.get_str("format")?;
     if bytes < 1 {
-        return Err(LogicalError::bad_request(format!(
-            "bytes cannot be less than 1"
-        )));
+        return Err(LogicalError::bad_request("bytes cannot be less than 1"));
     }
     if bytes > 1024 * 1024 {
         return Err(LogicalError::bad_request(format!(

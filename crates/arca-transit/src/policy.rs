@@ -314,10 +314,26 @@ pub struct KeyData {
 /// Go's `time.Now()` as RFC 3339 with nanoseconds, and the Unix seconds.
 pub fn now() -> (String, i64) {
     let t = chrono::Utc::now();
-    (
-        t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-        t.timestamp(),
-    )
+    (go_rfc3339_nano(&t), t.timestamp())
+}
+
+/// Go's `time.RFC3339Nano` in UTC: nanoseconds with trailing zeros (and a bare `.`) dropped.
+pub fn go_rfc3339_nano(t: &chrono::DateTime<chrono::Utc>) -> String {
+    let full = t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let Some(body) = full.strip_suffix('Z') else {
+        return full;
+    };
+    match body.split_once('.') {
+        Some((secs, frac)) => {
+            let frac = frac.trim_end_matches('0');
+            if frac.is_empty() {
+                format!("{secs}Z")
+            } else {
+                format!("{secs}.{frac}Z")
+            }
+        }
+        None => full,
+    }
 }
 
 impl Policy {
@@ -380,5 +396,13 @@ mod tests {
         assert_eq!(p.entry(1).unwrap().key.as_ref().unwrap().len(), 32);
         assert_eq!(serde_json::to_string(&p).unwrap(), text);
         assert_eq!(p.prefix(3), "vault:v3:");
+    }
+
+    #[test]
+    fn times_are_written_as_go_writes_them() {
+        let t = chrono::DateTime::from_timestamp(1_796_537_422, 299_373_100).unwrap();
+        assert_eq!(go_rfc3339_nano(&t), "2026-12-06T06:10:22.2993731Z");
+        let t = chrono::DateTime::from_timestamp(1_796_537_422, 0).unwrap();
+        assert_eq!(go_rfc3339_nano(&t), "2026-12-06T06:10:22Z");
     }
 }
