@@ -122,6 +122,25 @@ fn ecdsa_digest(input: &[u8], alg: &'static digest::Algorithm) -> Result<Digest,
     Digest::import_less_safe(&bytes, alg).map_err(|_| OpError::internal("invalid digest length"))
 }
 
+/// The ASN.1 signing algorithm of an ECDSA type.
+pub fn ecdsa_signing_alg(t: KeyType) -> &'static signature::EcdsaSigningAlgorithm {
+    ecdsa_params(t).0
+}
+
+/// The coordinate length of an ECDSA type's curve in bytes.
+pub fn ecdsa_field_len(t: KeyType) -> usize {
+    ecdsa_params(t).5
+}
+
+/// PEM `PUBLIC KEY` of an ECDSA key pair.
+pub fn ec_public_pem(pair: &EcdsaKeyPair) -> Result<String, OpError> {
+    let spki = pair
+        .public_key()
+        .as_der()
+        .map_err(|_| OpError::internal("ECDSA public key encoding failed"))?;
+    Ok(der::pem("PUBLIC KEY", spki.as_ref()))
+}
+
 /// The PSS salt length asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Salt {
@@ -319,7 +338,7 @@ pub fn rsa_private_der(r: &RsaPrivateJson) -> Zeroizing<Vec<u8>> {
 }
 
 /// PKCS#8 wrapping of a PKCS#1 RSA private key.
-fn rsa_pkcs8(pkcs1: &[u8]) -> Zeroizing<Vec<u8>> {
+pub fn rsa_pkcs8(pkcs1: &[u8]) -> Zeroizing<Vec<u8>> {
     // rsaEncryption OID 1.2.840.113549.1.1.1 with NULL parameters.
     let alg = vec![
         0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,

@@ -4,6 +4,7 @@
 //! move between the two servers; crypto is aws-lc-rs.
 
 mod batch;
+mod byok;
 mod der;
 mod hashing;
 mod keyring;
@@ -57,6 +58,50 @@ where
 struct TransitBackend {
     inner: FrameworkBackend,
     state: Arc<State>,
+    storage: Arc<dyn Storage>,
+    rotator: parking_lot::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How often keys are checked for automatic rotation: OpenBao's periodic function runs about
+/// once a minute. `ARCA_TRANSIT_ROTATE_CHECK_SECONDS` shortens it (tests).
+fn rotate_check_interval() -> std::time::Duration {
+    let secs = std::env::var("ARCA_TRANSIT_ROTATE_CHECK_SECONDS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|s| *s > 0)
+        .unwrap_or(60);
+    std::time::Duration::from_secs(secs)
+}
+
+/// Rotates every key whose `auto_rotate_period` has passed since its latest version was made
+/// (OpenBao's `rotateIfRequired`); keys that cannot be read or rotated are left for the next
+/// round.
+async fn rotate_due(state: &State, storage: &dyn Storage) {
+    let Ok(names) = storage.list("policy/").await else {
+        return;
+    };
+    let now = chrono::Utc::now();
+    for name in names.into_iter().filter(|n| !n.ends_with('/')) {
+        let Ok(Some(k)) = state.keys.get(storage, &name).await else {
+            continue;
+        };
+        if !lifecycle::rotation_due(&k.policy, now) {
+            continue;
+        }
+        let result = state
+            .keys
+            .update(storage, &name, |current| match current {
+                Some(mut p) if lifecycle::rotation_due(&p, chrono::Utc::now()) => {
+                    lifecycle::rotate(&mut p)?;
+                    Ok((Some(p), ()))
+                }
+                _ => Ok((None, ())),
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(key = %name, error = %e, "transit: automatic key rotation failed");
+        }
+    }
 }
 
 #[async_trait]
@@ -75,6 +120,33 @@ impl Backend for TransitBackend {
 
     fn backend_type(&self) -> BackendType {
         BackendType::Logical
+    }
+
+    async fn initialize(&self) -> Result<(), LogicalError> {
+        let state = Arc::downgrade(&self.state);
+        let storage = self.storage.clone();
+        let every = rotate_check_interval();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(state) = state.upgrade() else {
+                    return;
+                };
+                rotate_due(&state, storage.as_ref()).await;
+            }
+        });
+        if let Some(old) = self.rotator.lock().replace(task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn cleanup(&self) {
+        if let Some(task) = self.rotator.lock().take() {
+            task.abort();
+        }
     }
 
     async fn invalidate(&self, key: &str) {
@@ -115,6 +187,7 @@ pub fn factory() -> Factory {
                 .chain(paths_crypt::paths(&state))
                 .chain(paths_sign::paths(&state))
                 .chain(paths_misc::paths(&state))
+                .chain(byok::paths(&state))
             {
                 fb = fb.path(p);
             }
@@ -122,7 +195,12 @@ pub fn factory() -> Factory {
                 seal_wrap_storage: vec!["archive/".into(), "policy/".into()],
                 ..SpecialPaths::default()
             });
-            let backend: Arc<dyn Backend> = Arc::new(TransitBackend { inner: fb, state });
+            let backend: Arc<dyn Backend> = Arc::new(TransitBackend {
+                inner: fb,
+                state,
+                storage: conf.storage.clone(),
+                rotator: parking_lot::Mutex::new(None),
+            });
             Ok(backend)
         }
         .boxed()

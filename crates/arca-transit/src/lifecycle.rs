@@ -303,3 +303,24 @@ pub fn format_key(k: &Loaded, context: &[u8]) -> Result<JsonMap, LogicalError> {
     }
     Ok(d)
 }
+
+/// Whether a key's automatic rotation is due at `now`: a period is set, the key may be
+/// rotated, and its latest version is older than the period.
+pub fn rotation_due(p: &Policy, now: chrono::DateTime<chrono::Utc>) -> bool {
+    if p.auto_rotate_period <= 0 || p.soft_deleted || (p.imported && !p.allow_imported_key_rotation)
+    {
+        return false;
+    }
+    let Some(e) = p.entry(p.latest_version) else {
+        return false;
+    };
+    let created = chrono::DateTime::parse_from_rfc3339(&e.time)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .ok()
+        .filter(|t| t.timestamp() > 0)
+        .or_else(|| chrono::DateTime::from_timestamp(e.creation_time, 0));
+    let Some(created) = created else {
+        return false;
+    };
+    now > created + chrono::Duration::nanoseconds(p.auto_rotate_period)
+}

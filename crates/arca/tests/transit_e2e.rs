@@ -8,7 +8,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::{Answer, Server, call, run_arca, run_bao};
+use common::{Answer, Server, arca_bin, call, run_arca, run_bao, spawn_with_env};
 use serde_json::{Value, json};
 
 async fn post(s: &Server, path: &str, body: Value) -> Answer {
@@ -45,7 +45,21 @@ async fn decrypt(s: &Server, key: &str, body: Value) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn transit_engine_end_to_end() {
-    let s = Server::dev();
+    // Keys due for automatic rotation are checked every second instead of every minute.
+    let s = spawn_with_env(
+        &arca_bin(),
+        None,
+        &[("ARCA_TRANSIT_ROTATE_CHECK_SECONDS", "1")],
+        |port, _| {
+            vec![
+                "server".into(),
+                "-dev".into(),
+                "-dev-root-token-id=root".into(),
+                format!("-dev-listen-address=127.0.0.1:{port}"),
+                "-dev-no-store-token".into(),
+            ]
+        },
+    );
     let a = post(&s, "sys/mounts/transit", json!({"type": "transit"})).await;
     assert_eq!(a.status, 204, "{}", a.body);
 
@@ -55,7 +69,199 @@ async fn transit_engine_end_to_end() {
     rotation_min_versions_and_trim(&s).await;
     errors_as_openbao(&s).await;
     datakey_hmac_hash_random(&s).await;
+    bring_your_own_key(&s).await;
+    automatic_rotation(&s).await;
     cli(&s);
+}
+
+/// Wraps `key` for import as OpenBao's docs describe: RSA-OAEP(SHA-256) of an ephemeral
+/// AES-256 key, then AES-KWP of the key under it.
+async fn wrap_for_import(s: &Server, key: &[u8]) -> String {
+    use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
+    let wk = get(s, "transit/wrapping_key").await;
+    let pem = ok(&wk)["public_key"].as_str().unwrap().to_string();
+    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
+    let b64body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let spki = STANDARD.decode(b64body).unwrap();
+    let pk = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).unwrap()).unwrap();
+    assert_eq!(pk.key_size_bits(), 4096);
+    let mut eph = [0u8; 32];
+    aws_lc_rs::rand::fill(&mut eph).unwrap();
+    let mut wrapped_eph = vec![0u8; pk.ciphertext_size()];
+    let wrapped_eph = pk
+        .encrypt(&OAEP_SHA256_MGF1SHA256, &eph, &mut wrapped_eph, None)
+        .unwrap()
+        .to_vec();
+    let kek = AesKek::new(&AES_256, &eph).unwrap();
+    let mut out = vec![0u8; key.len() + 16];
+    let wrapped = kek.wrap_with_padding(key, &mut out).unwrap().to_vec();
+    STANDARD.encode([wrapped_eph, wrapped].concat())
+}
+
+async fn bring_your_own_key(s: &Server) {
+    use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+    let msg = b64(b"imported");
+    // A symmetric key: the same bytes come back from export, and it encrypts.
+    let aes = [7u8; 32];
+    let ct = wrap_for_import(s, &aes).await;
+    let a = post(
+        s,
+        "transit/keys/byok-aes/import",
+        json!({"ciphertext": ct, "exportable": true}),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let read = get(s, "transit/keys/byok-aes").await;
+    assert_eq!(ok(&read)["imported_key"], true);
+    assert_eq!(ok(&read)["imported_key_allow_rotation"], false);
+    let ex = get(s, "transit/export/encryption-key/byok-aes/1").await;
+    assert_eq!(ok(&ex)["keys"]["1"], b64(&aes));
+    let c = encrypt(s, "byok-aes", json!({"plaintext": msg})).await;
+    assert_eq!(decrypt(s, "byok-aes", json!({"ciphertext": c})).await, msg);
+    let again = post(s, "transit/keys/byok-aes/import", json!({"ciphertext": ct})).await;
+    assert_eq!(
+        error_text(&again, 500),
+        "1 error occurred:\n\t* the import path cannot be used with an existing key; use import-version to rotate an existing imported key\n\n"
+    );
+    let rot = post(s, "transit/keys/byok-aes/rotate", json!({})).await;
+    assert_eq!(
+        error_text(&rot, 500),
+        "1 error occurred:\n\t* imported key byok-aes does not allow rotation within Vault\n\n"
+    );
+    let v2 = wrap_for_import(s, &[9u8; 32]).await;
+    let a = post(
+        s,
+        "transit/keys/byok-aes/import_version",
+        json!({"ciphertext": v2}),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    assert_eq!(
+        ok(&get(s, "transit/keys/byok-aes").await)["latest_version"],
+        2
+    );
+
+    // An Ed25519 PKCS#8 key: signatures verify under the public key we hold.
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+    let ct = wrap_for_import(s, pkcs8.as_ref()).await;
+    let a = post(
+        s,
+        "transit/keys/byok-ed/import",
+        json!({"ciphertext": ct, "type": "ed25519"}),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let read = get(s, "transit/keys/byok-ed").await;
+    assert_eq!(
+        ok(&read)["keys"]["1"]["public_key"],
+        b64(pair.public_key().as_ref())
+    );
+    let sig = post(s, "transit/sign/byok-ed", json!({"input": msg})).await;
+    let sig = ok(&sig)["signature"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("vault:v1:")
+        .to_string();
+    UnparsedPublicKey::new(&ED25519, pair.public_key().as_ref())
+        .verify(b"imported", &STANDARD.decode(sig).unwrap())
+        .expect("the imported key signed");
+
+    // An ECDSA public key alone verifies but cannot sign, until its private half comes.
+    let alg = &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING;
+    let ec_pkcs8 = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
+        alg,
+        &aws_lc_rs::rand::SystemRandom::new(),
+    )
+    .unwrap();
+    let ec = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(alg, ec_pkcs8.as_ref()).unwrap();
+    let spki = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(
+        ec.public_key(),
+    )
+    .unwrap();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        b64(spki.as_ref())
+    );
+    let a = post(
+        s,
+        "transit/keys/byok-ec/import",
+        json!({"public_key": pem, "type": "ecdsa-p256"}),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let local = ec
+        .sign(&aws_lc_rs::rand::SystemRandom::new(), b"imported")
+        .unwrap();
+    let v = post(
+        s,
+        "transit/verify/byok-ec",
+        json!({"input": msg, "signature": format!("vault:v1:{}", b64(local.as_ref()))}),
+    )
+    .await;
+    assert_eq!(ok(&v)["valid"], true);
+    let no = post(s, "transit/sign/byok-ec", json!({"input": msg})).await;
+    assert_eq!(
+        error_text(&no, 400),
+        "requested version for signing does not contain a private part"
+    );
+    let ct = wrap_for_import(s, ec_pkcs8.as_ref()).await;
+    let a = post(
+        s,
+        "transit/keys/byok-ec/import_version",
+        json!({"ciphertext": ct, "version": 1}),
+    )
+    .await;
+    assert_eq!(a.status, 204, "{}", a.body);
+    let signed = post(s, "transit/sign/byok-ec", json!({"input": msg})).await;
+    assert!(
+        ok(&signed)["signature"]
+            .as_str()
+            .unwrap()
+            .starts_with("vault:v1:")
+    );
+    let bad = post(
+        s,
+        "transit/keys/byok-x/import",
+        json!({"ciphertext": b64(&[1u8; 600]), "hash_function": "MD5"}),
+    )
+    .await;
+    assert_eq!(error_text(&bad, 400), "unknown hash function: MD5");
+}
+
+async fn automatic_rotation(s: &Server) {
+    post(
+        s,
+        "transit/keys/auto",
+        json!({"exportable": true, "allow_plaintext_backup": true, "auto_rotate_period": "1h"}),
+    )
+    .await;
+    // A key whose latest version is two hours old: restore a backup with its time moved back.
+    let backup = get(s, "transit/backup/auto").await;
+    let raw = STANDARD
+        .decode(ok(&backup)["backup"].as_str().unwrap())
+        .unwrap();
+    let mut data: Value = serde_json::from_slice(&raw).unwrap();
+    data["policy"]["keys"]["1"]["time"] = json!("2000-01-01T00:00:00Z");
+    data["policy"]["keys"]["1"]["creation_time"] = json!(946_684_800);
+    let restored = post(
+        s,
+        "transit/restore/auto-old",
+        json!({"backup": b64(&serde_json::to_vec(&data).unwrap())}),
+    )
+    .await;
+    assert_eq!(restored.status, 204, "{}", restored.body);
+    arca_testkit::wait_until_async(
+        "the server to rotate the overdue key",
+        std::time::Duration::from_secs(30),
+        || async {
+            (ok(&get(s, "transit/keys/auto-old").await)["latest_version"] == json!(2)).then_some(())
+        },
+    )
+    .await;
+    // The fresh key is not due.
+    assert_eq!(ok(&get(s, "transit/keys/auto").await)["latest_version"], 1);
 }
 
 async fn every_key_type(s: &Server) {
