@@ -6,34 +6,36 @@ use serde_json::Value;
 
 /// The items of `batch_input`, or `None` when the request has none.
 pub fn items(d: &FieldData) -> Result<Option<Vec<JsonMap>>, LogicalError> {
+    Ok(items_ref(d)?.map(|list| list.into_iter().cloned().collect()))
+}
+
+/// [`items`] borrowed from the request (no copy of a large batch).
+pub fn items_ref(d: &FieldData) -> Result<Option<Vec<&JsonMap>>, LogicalError> {
     let Some(raw) = d.raw().get("batch_input") else {
         return Ok(None);
     };
-    if raw.is_null() {
-        return Ok(None);
-    }
-    let list = match raw {
-        Value::Array(a) => a.clone(),
-        Value::Object(_) => vec![raw.clone()],
-        other => {
-            return Err(LogicalError::internal(format!(
-                "failed to parse batch input: expected a list of objects, got {other}"
-            )));
-        }
-    };
-    let mut out = Vec::with_capacity(list.len());
-    for (i, v) in list.into_iter().enumerate() {
-        match v {
-            Value::Object(m) => out.push(m),
-            _ => {
-                return Err(LogicalError::internal(format!(
-                    "failed to parse batch input: '[{i}]' expected a map, got '{}'",
-                    type_name(&v)
-                )));
+    match raw {
+        Value::Null => Ok(None),
+        Value::Object(m) => Ok(Some(vec![m])),
+        Value::Array(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for (i, v) in list.iter().enumerate() {
+                match v {
+                    Value::Object(m) => out.push(m),
+                    _ => {
+                        return Err(LogicalError::internal(format!(
+                            "failed to parse batch input: '[{i}]' expected a map, got '{}'",
+                            type_name(v)
+                        )));
+                    }
+                }
             }
+            Ok(Some(out))
         }
+        other => Err(LogicalError::internal(format!(
+            "failed to parse batch input: expected a list of objects, got {other}"
+        ))),
     }
-    Ok(Some(out))
 }
 
 fn type_name(v: &Value) -> &'static str {

@@ -14,7 +14,6 @@ use aws_lc_rs::rsa::{
 };
 use aws_lc_rs::signature::{
     self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, RsaEncoding, RsaKeyPair, UnparsedPublicKey,
-    VerificationAlgorithm,
 };
 use aws_lc_rs::{hkdf, hmac, rand};
 use base64::Engine;
@@ -243,11 +242,12 @@ enum Material {
     /// An Ed25519 key pair (non-derived).
     Ed25519(Ed25519KeyPair),
     /// ECDSA: the pairs for ASN.1 and fixed signatures (absent for a public-only version) and
-    /// the uncompressed public point.
+    /// the public key parsed once for each signature format.
     Ecdsa {
         asn1: Option<EcdsaKeyPair>,
         fixed: Option<EcdsaKeyPair>,
-        point: Vec<u8>,
+        verify_asn1: signature::ParsedPublicKey,
+        verify_fixed: signature::ParsedPublicKey,
     },
     /// RSA: the pair (absent for a public-only version), the PKCS#1 public key, its size.
     Rsa {
@@ -603,7 +603,18 @@ fn prepare(t: KeyType, derived: bool, e: &KeyEntry) -> Result<Material, OpError>
                 }
                 None => (None, None),
             };
-            Material::Ecdsa { asn1, fixed, point }
+            let (_, _, asn1_verify, fixed_verify, _, _) = ecdsa_params(t);
+            let parse = |alg: &'static signature::EcdsaVerificationAlgorithm| {
+                UnparsedPublicKey::new(alg, &point)
+                    .parse()
+                    .map_err(|_| OpError::internal("invalid ECDSA public key"))
+            };
+            Material::Ecdsa {
+                asn1,
+                fixed,
+                verify_asn1: parse(asn1_verify)?,
+                verify_fixed: parse(fixed_verify)?,
+            }
         }
         KeyType::Rsa2048 | KeyType::Rsa3072 | KeyType::Rsa4096 => {
             if let Some(r) = e.rsa_key.as_ref() {
@@ -764,9 +775,12 @@ impl Loaded {
                 let nonce = &tag.as_ref()[..nonce_len(t)];
                 seal(t, enc, nonce, plaintext, aad)?
             } else {
-                let nonce = random_bytes(nonce_len(t))?;
+                let mut nonce_buf = [0u8; 24];
+                let nonce = &mut nonce_buf[..nonce_len(t)];
+                rand::fill(nonce).map_err(|_| OpError::internal("random source failed"))?;
+                let nonce: &[u8] = nonce;
                 match self.material.get(&ver) {
-                    Some(Material::Aead(k)) if !p.derived => seal_with(k, &nonce, plaintext, aad)?,
+                    Some(Material::Aead(k)) if !p.derived => seal_with(k, nonce, plaintext, aad)?,
                     _ => {
                         let key = self.get_key(context, ver, enc_len)?;
                         if key.len() < enc_len {
@@ -774,7 +788,7 @@ impl Loaded {
                                 "could not derive enc key, length not correct",
                             ));
                         }
-                        seal(t, &key[..enc_len], &nonce, plaintext, aad)?
+                        seal(t, &key[..enc_len], nonce, plaintext, aad)?
                     }
                 }
             }
@@ -1094,9 +1108,16 @@ impl Loaded {
                     .verify(input, &sig)
                     .is_ok())
             }
-            (_, Some(Material::Ecdsa { point, .. })) => {
-                let (_, _, asn1, fixed, dalg, size) = ecdsa_params(t);
-                let alg: &'static dyn VerificationAlgorithm = match opts.marshaling {
+            (
+                _,
+                Some(Material::Ecdsa {
+                    verify_asn1,
+                    verify_fixed,
+                    ..
+                }),
+            ) => {
+                let (_, _, _, _, dalg, size) = ecdsa_params(t);
+                let key = match opts.marshaling {
                     Marshaling::Asn1 => {
                         if der::read(&sig).is_none_or(|(tag, _, _)| tag != der::SEQUENCE) {
                             return Err(OpError::user("supplied signature is invalid"));
@@ -1104,19 +1125,17 @@ impl Loaded {
                         if der::read(&sig).is_some_and(|(_, _, rest)| !rest.is_empty()) {
                             return Err(OpError::user("supplied signature contains extra data"));
                         }
-                        asn1
+                        verify_asn1
                     }
                     Marshaling::Jws => {
                         if sig.len() != 2 * size {
                             return Ok(false);
                         }
-                        fixed
+                        verify_fixed
                     }
                 };
                 let digest = ecdsa_digest(input, dalg)?;
-                Ok(UnparsedPublicKey::new(alg, point)
-                    .verify_digest(&digest, &sig)
-                    .is_ok())
+                Ok(key.verify_digest_sig(&digest, &sig).is_ok())
             }
             (
                 _,

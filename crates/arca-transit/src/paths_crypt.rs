@@ -147,7 +147,7 @@ fn read_items(
     single_field: &str,
     missing: &str,
 ) -> Result<(Vec<Item>, bool), LogicalError> {
-    let batch = batch::items(d)?;
+    let batch = batch::items_ref(d)?;
     let is_batch = batch.is_some();
     let items = match batch {
         Some(list) => {
