@@ -5,6 +5,7 @@
 
 mod batch;
 mod byok;
+mod certs;
 mod der;
 mod hashing;
 mod keyring;
@@ -188,6 +189,7 @@ pub fn factory() -> Factory {
                 .chain(paths_sign::paths(&state))
                 .chain(paths_misc::paths(&state))
                 .chain(byok::paths(&state))
+                .chain(certs::paths(&state))
             {
                 fb = fb.path(p);
             }

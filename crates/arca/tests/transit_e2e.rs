@@ -71,7 +71,150 @@ async fn transit_engine_end_to_end() {
     datakey_hmac_hash_random(&s).await;
     bring_your_own_key(&s).await;
     automatic_rotation(&s).await;
+    csr_and_certificates(&s).await;
     cli(&s);
+}
+
+fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// CSRs signed by transit keys verify with OpenSSL and carry the template's subject; a chain
+/// whose leaf certifies the key is kept with the version and exported; a chain whose leaf is a
+/// CA, or certifies another key, is refused.
+async fn csr_and_certificates(s: &Server) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    openssl(
+        d,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=bench-ca",
+            "-days",
+            "1",
+        ],
+    );
+    openssl(
+        d,
+        &[
+            "req",
+            "-new",
+            "-key",
+            "ca.key",
+            "-subj",
+            "/CN=transit-leaf/O=Arca",
+            "-out",
+            "template.csr",
+        ],
+    );
+    let template = std::fs::read_to_string(d.join("template.csr")).unwrap();
+    for t in ["ecdsa-p256", "ecdsa-p384", "ed25519", "rsa-2048"] {
+        let key = format!("csr-{t}");
+        post(s, &format!("transit/keys/{key}"), json!({"type": t})).await;
+        let a = post(
+            s,
+            &format!("transit/keys/{key}/csr"),
+            json!({"csr": template}),
+        )
+        .await;
+        let pem = ok(&a)["csr"].as_str().unwrap().to_string();
+        assert!(
+            pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----"),
+            "{pem}"
+        );
+        std::fs::write(d.join(format!("{t}.csr")), &pem).unwrap();
+        openssl(d, &["req", "-verify", "-noout", "-in", &format!("{t}.csr")]);
+        let subject = openssl(
+            d,
+            &["req", "-noout", "-subject", "-in", &format!("{t}.csr")],
+        );
+        assert!(
+            subject.contains("transit-leaf") && subject.contains("Arca"),
+            "{subject}"
+        );
+    }
+    // Certify the P-256 key and set the chain.
+    openssl(
+        d,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "ecdsa-p256.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            "leaf.pem",
+        ],
+    );
+    let leaf = std::fs::read_to_string(d.join("leaf.pem")).unwrap();
+    let ca = std::fs::read_to_string(d.join("ca.pem")).unwrap();
+    let chain = format!("{leaf}{ca}");
+    let a = post(
+        s,
+        "transit/keys/csr-ecdsa-p256/set-certificate",
+        json!({"certificate_chain": chain}),
+    )
+    .await;
+    let stored = ok(&a)["certificate_chain"].as_str().unwrap().to_string();
+    assert_eq!(stored.matches("BEGIN CERTIFICATE").count(), 2);
+    let read = get(s, "transit/keys/csr-ecdsa-p256").await;
+    assert_eq!(ok(&read)["keys"]["1"]["certificate_chain"], stored.as_str());
+    let ex = get(s, "transit/export/certificate-chain/csr-ecdsa-p256/1").await;
+    assert_eq!(ok(&ex)["keys"]["1"], stored.as_str());
+    let bad = post(
+        s,
+        "transit/keys/csr-ecdsa-p384/set-certificate",
+        json!({"certificate_chain": leaf}),
+    )
+    .await;
+    assert_eq!(bad.status, 500, "{}", bad.body);
+    let ca_leaf = post(
+        s,
+        "transit/keys/csr-ecdsa-p256/set-certificate",
+        json!({"certificate_chain": ca}),
+    )
+    .await;
+    assert_eq!(
+        error_text(&ca_leaf, 400),
+        "certificate in the first element is not a valid leaf certificate"
+    );
+    let derived = post(s, "transit/keys/ed-derived/csr", json!({})).await;
+    assert_eq!(
+        error_text(&derived, 400),
+        "operation not supported for keys with derivation enabled"
+    );
+    let aes = post(s, "transit/keys/batch/csr", json!({})).await;
+    assert_eq!(
+        error_text(&aes, 400),
+        "key type 'aes256-gcm96' does not support signing"
+    );
 }
 
 /// Wraps `key` for import as OpenBao's docs describe: RSA-OAEP(SHA-256) of an ephemeral
