@@ -106,6 +106,15 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
                 "External key reference",
             ))
             .op(Operation::Update, op(state, rotate_key)),
+        PathDef::new(format!("keys/{}/soft-delete", generic_name_regex("name")))
+            .field(name_field())
+            .op(Operation::Delete, op(state, soft_delete)),
+        PathDef::new(format!(
+            "keys/{}/soft-delete-restore",
+            generic_name_regex("name")
+        ))
+        .field(name_field())
+        .op(Operation::Update, op(state, soft_delete_restore)),
         PathDef::new(format!("keys/{}/trim", generic_name_regex("name")))
             .field(name_field())
             .field(Field::new(
@@ -444,4 +453,61 @@ async fn trim(
         return Err(LogicalError::bad_request("invalid key name"));
     };
     Ok(Some(Response::with_data(format_key(&k, &[])?)))
+}
+
+/// Sets or clears `soft_deleted`; `None` when the key does not exist (OpenBao's 204/404).
+async fn set_soft_deleted(
+    state: &State,
+    req: &Request,
+    d: &FieldData,
+    deleted: bool,
+    unchanged: &str,
+) -> Result<Option<Response>, LogicalError> {
+    let storage = req.storage()?;
+    let name = d.get_str("name")?;
+    let was = state
+        .keys
+        .update(storage.as_ref(), &name, |current| match current {
+            None => Ok((None, None)),
+            Some(mut p) => {
+                let was = p.soft_deleted;
+                p.soft_deleted = deleted;
+                Ok((Some(p), Some(was)))
+            }
+        })
+        .await?;
+    let Some(was) = was else {
+        return Ok(None);
+    };
+    let Some(k) = state.keys.get(storage.as_ref(), &name).await? else {
+        return Ok(None);
+    };
+    let mut resp = Response::with_data(format_key(&k, &[])?);
+    if was == deleted {
+        resp.warn(unchanged);
+    }
+    Ok(Some(resp))
+}
+
+async fn soft_delete(
+    state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    set_soft_deleted(
+        &state,
+        &req,
+        &d,
+        true,
+        "key was already marked as soft deleted",
+    )
+    .await
+}
+
+async fn soft_delete_restore(
+    state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    set_soft_deleted(&state, &req, &d, false, "key was already restored").await
 }

@@ -72,7 +72,55 @@ async fn transit_engine_end_to_end() {
     bring_your_own_key(&s).await;
     automatic_rotation(&s).await;
     csr_and_certificates(&s).await;
+    soft_delete(&s).await;
     cli(&s);
+}
+
+async fn soft_delete(s: &Server) {
+    let msg = b64(b"soft");
+    post(s, "transit/keys/sd", json!({})).await;
+    let ct = encrypt(s, "sd", json!({"plaintext": msg})).await;
+    let a = call(
+        s,
+        "DELETE",
+        "transit/keys/sd/soft-delete",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(ok(&a)["soft_deleted"], true);
+    assert!(a.body["warnings"].is_null(), "{}", a.body);
+    let refused = post(s, "transit/encrypt/sd", json!({"plaintext": msg})).await;
+    assert_eq!(
+        error_text(&refused, 400),
+        "refusing to use soft-deleted key"
+    );
+    let a = call(
+        s,
+        "DELETE",
+        "transit/keys/sd/soft-delete",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        a.body["warnings"][0],
+        "key was already marked as soft deleted"
+    );
+    let r = post(s, "transit/keys/sd/soft-delete-restore", json!({})).await;
+    assert_eq!(ok(&r)["soft_deleted"], false);
+    assert_eq!(decrypt(s, "sd", json!({"ciphertext": ct})).await, msg);
+    let r = post(s, "transit/keys/sd/soft-delete-restore", json!({})).await;
+    assert_eq!(r.body["warnings"][0], "key was already restored");
+    let none = call(
+        s,
+        "DELETE",
+        "transit/keys/nosuch/soft-delete",
+        Some("root"),
+        None,
+    )
+    .await;
+    assert_eq!(none.status, 204);
 }
 
 fn openssl(dir: &std::path::Path, args: &[&str]) -> String {
