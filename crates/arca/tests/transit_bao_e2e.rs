@@ -7,6 +7,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::transit::wrap_for_import;
 use common::{Answer, Server, bao_dev, call};
 use serde_json::{Value, json};
 
@@ -249,6 +250,21 @@ async fn keys_move_between_arca_and_openbao() {
             .await;
             assert_eq!(data(&pt)["plaintext"], msg.as_str());
         }
+    }
+
+    // BYOK: one AES key wrapped for each server's wrapping key; each decrypts the other's.
+    let byok = [42u8; 32];
+    for s in [&arca, &bao] {
+        let ct = wrap_for_import(s, &byok).await;
+        let a = post(s, "transit/keys/byok/import", json!({"ciphertext": ct})).await;
+        assert_eq!(a.status, 204, "{}", a.body);
+    }
+    for (x, y) in [(&arca, &bao), (&bao, &arca)] {
+        let ct =
+            data(&post(x, "transit/encrypt/byok", json!({"plaintext": msg})).await)["ciphertext"]
+                .clone();
+        let pt = post(y, "transit/decrypt/byok", json!({"ciphertext": ct})).await;
+        assert_eq!(data(&pt)["plaintext"], msg.as_str());
     }
 
     // A trimmed key's backup (archive starting at the minimum available version) moves too.

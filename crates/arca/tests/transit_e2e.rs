@@ -8,6 +8,7 @@ mod common;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use common::transit::wrap_for_import;
 use common::{Answer, Server, arca_bin, call, run_arca, run_bao, spawn_with_env};
 use serde_json::{Value, json};
 
@@ -263,31 +264,6 @@ async fn csr_and_certificates(s: &Server) {
         error_text(&aes, 400),
         "key type 'aes256-gcm96' does not support signing"
     );
-}
-
-/// Wraps `key` for import as OpenBao's docs describe: RSA-OAEP(SHA-256) of an ephemeral
-/// AES-256 key, then AES-KWP of the key under it.
-async fn wrap_for_import(s: &Server, key: &[u8]) -> String {
-    use aws_lc_rs::key_wrap::{AES_256, AesKek, KeyWrapPadded};
-    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
-    let wk = get(s, "transit/wrapping_key").await;
-    let pem = ok(&wk)["public_key"].as_str().unwrap().to_string();
-    assert!(pem.starts_with("-----BEGIN PUBLIC KEY-----"));
-    let b64body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
-    let spki = STANDARD.decode(b64body).unwrap();
-    let pk = OaepPublicEncryptingKey::new(PublicEncryptingKey::from_der(&spki).unwrap()).unwrap();
-    assert_eq!(pk.key_size_bits(), 4096);
-    let mut eph = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut eph).unwrap();
-    let mut wrapped_eph = vec![0u8; pk.ciphertext_size()];
-    let wrapped_eph = pk
-        .encrypt(&OAEP_SHA256_MGF1SHA256, &eph, &mut wrapped_eph, None)
-        .unwrap()
-        .to_vec();
-    let kek = AesKek::new(&AES_256, &eph).unwrap();
-    let mut out = vec![0u8; key.len() + 16];
-    let wrapped = kek.wrap_with_padding(key, &mut out).unwrap().to_vec();
-    STANDARD.encode([wrapped_eph, wrapped].concat())
 }
 
 async fn bring_your_own_key(s: &Server) {
