@@ -1,8 +1,10 @@
 //! Issue 17 end to end against one Arca dev server: every key type through encrypt/decrypt or
 //! sign/verify, derived and convergent keys, batches with per-item errors and references,
-//! rotation with minimum versions, trim, deletion rules, the cache following every change,
-//! and the CLIs (`arca write transit/...` and `bao write transit/...`). Error texts and status
+//! rotation with minimum versions, trim, deletion and soft deletion, the cache following every
+//! change, BYOK imports, automatic rotation by the server, CSRs and certificate chains, and the
+//! CLIs (`arca write transit/...` and `bao write transit/...`). Error texts and status
 //! codes are OpenBao 2.7.2's, taken from a `bao` dev server.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
