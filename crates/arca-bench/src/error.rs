@@ -57,6 +57,9 @@ pub enum BenchError {
     /// The instruction-count driver or report failed.
     #[error("callgrind: {0}")]
     Callgrind(String),
+    /// The in-process transit cost measurement failed.
+    #[error("transit cost: {0}")]
+    TransitCost(String),
     /// JSON could not be written.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -23,6 +23,7 @@ pub mod report;
 pub mod runner;
 pub mod server;
 pub mod stats;
+pub mod transit_cost;
 pub mod workload;
 
 pub use error::BenchError;

@@ -66,6 +66,16 @@ enum Cmd {
         #[arg(long)]
         after: Option<String>,
     },
+    /// Measure one transit operation in process: raw aws-lc-rs beside Arca's transit engine
+    /// (no HTTP), printed as a Markdown table (and written to `--out` when given).
+    TransitCost {
+        /// Operations measured per line (batch lines a twentieth of it).
+        #[arg(long, default_value_t = 20000)]
+        iterations: u64,
+        /// File to write the table to.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Turn named callgrind dumps into `callgrind.json` and `callgrind.md`.
     CallgrindReport {
         /// Measured requests per dump.
@@ -177,6 +187,7 @@ fn main() -> ExitCode {
             label,
             dumps,
         }) => callgrind_report(&dumps, n, &label, &out),
+        Some(Cmd::TransitCost { iterations, out }) => transit_cost(iterations, out.as_deref()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -185,6 +196,16 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn transit_cost(iterations: u64, out: Option<&std::path::Path>) -> Result<(), BenchError> {
+    let lines = current_thread()?.block_on(arca_bench::transit_cost::measure(iterations))?;
+    let table = arca_bench::transit_cost::table(&lines);
+    print!("{table}");
+    if let Some(path) = out {
+        std::fs::write(path, &table).map_err(|e| BenchError::io("transit cost table", e))?;
+    }
+    Ok(())
 }
 
 fn current_thread() -> Result<tokio::runtime::Runtime, BenchError> {

@@ -314,6 +314,163 @@ const OIDC_TOKEN: Workload = Workload {
     audited: false,
 };
 
+/// 64 bytes of `a`, base64: the transit workloads' plaintext and signed input.
+const TRANSIT_INPUT: &str =
+    "YWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYQ==";
+
+/// [`TRANSIT_INPUT`] encrypted by the fixed AES-256 key of `fixtures/transit-aes256-restore.json`.
+const TRANSIT_CIPHERTEXT: &str = "vault:v1:fJ5BXGhW/RPm6H1Nne14zaIe/JfLwOGX94asBxCoCcfEZZzg6PW8XFrxu3We2m46JtDRPmHv5mvNiwfWezL/ab+G0DZQDGaLDJLZy5uJYKoZi2UVH79gf7Ag9xU=";
+
+/// [`TRANSIT_INPUT`] signed (SHA-256, ASN.1) by the fixed key of
+/// `fixtures/transit-ecdsa-p256-restore.json`.
+const TRANSIT_SIGNATURE: &str = "vault:v1:MEQCIGHo/O7FRHosF47hlxbbzslEs7feFyqfxgFyULcfDNOCAiBTx5Ab7BVDfl2W4VgXAJY1rF78+YnheyUflOphKFCz6g==";
+
+/// Items in the batch encrypt workload.
+pub const TRANSIT_BATCH_ITEMS: usize = 100;
+
+/// `aes256-gcm96` encrypt of 64 bytes on its own mount.
+const TRANSIT_ENCRYPT: Workload = Workload {
+    name: "transit-encrypt",
+    method: post,
+    path: |_, _| "transit-enc/encrypt/bench".into(),
+    body: |_, _| Some(format!(r#"{{"plaintext":"{TRANSIT_INPUT}"}}"#)),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/transit-enc",
+            body: r#"{"type":"transit"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "transit-enc/keys/bench",
+            body: r#"{"type":"aes256-gcm96"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// Decrypt of one fixed ciphertext under a key restored from a fixed backup.
+const TRANSIT_DECRYPT: Workload = Workload {
+    name: "transit-decrypt",
+    method: post,
+    path: |_, _| "transit-dec/decrypt/bench".into(),
+    body: |_, _| Some(format!(r#"{{"ciphertext":"{TRANSIT_CIPHERTEXT}"}}"#)),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/transit-dec",
+            body: r#"{"type":"transit"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "transit-dec/restore/bench",
+            body: include_str!("../fixtures/transit-aes256-restore.json"),
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// Ed25519 signature of 64 bytes.
+const TRANSIT_SIGN_ED25519: Workload = Workload {
+    name: "transit-sign-ed25519",
+    method: post,
+    path: |_, _| "transit-sign/sign/bench".into(),
+    body: |_, _| Some(format!(r#"{{"input":"{TRANSIT_INPUT}"}}"#)),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/transit-sign",
+            body: r#"{"type":"transit"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "transit-sign/keys/bench",
+            body: r#"{"type":"ed25519"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// ECDSA P-256 verification of one fixed signature under a key restored from a fixed backup.
+const TRANSIT_VERIFY_ECDSA: Workload = Workload {
+    name: "transit-verify-ecdsa-p256",
+    method: post,
+    path: |_, _| "transit-verify/verify/bench".into(),
+    body: |_, _| {
+        Some(format!(
+            r#"{{"input":"{TRANSIT_INPUT}","signature":"{TRANSIT_SIGNATURE}"}}"#
+        ))
+    },
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/transit-verify",
+            body: r#"{"type":"transit"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "transit-verify/restore/bench",
+            body: include_str!("../fixtures/transit-ecdsa-p256-restore.json"),
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// The batch encrypt body: [`TRANSIT_BATCH_ITEMS`] items of 64 bytes, built once.
+fn transit_batch_body(_: usize, _: u64) -> Option<String> {
+    static BODY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    Some(
+        BODY.get_or_init(|| {
+            let items: Vec<String> = (0..TRANSIT_BATCH_ITEMS)
+                .map(|i| format!(r#"{{"plaintext":"{TRANSIT_INPUT}","reference":"{i}"}}"#))
+                .collect();
+            format!(r#"{{"batch_input":[{}]}}"#, items.join(","))
+        })
+        .clone(),
+    )
+}
+
+/// One encrypt request carrying [`TRANSIT_BATCH_ITEMS`] plaintexts.
+const TRANSIT_ENCRYPT_BATCH: Workload = Workload {
+    name: "transit-encrypt-batch-100",
+    method: post,
+    path: |_, _| "transit-batch/encrypt/bench".into(),
+    body: transit_batch_body,
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/transit-batch",
+            body: r#"{"type":"transit"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "transit-batch/keys/bench",
+            body: r#"{"type":"aes256-gcm96"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -360,6 +517,11 @@ pub const WORKLOADS: &[Workload] = &[
     APPROLE_LOGIN,
     IDENTITY_ENTITY_READ,
     OIDC_TOKEN,
+    TRANSIT_ENCRYPT,
+    TRANSIT_DECRYPT,
+    TRANSIT_SIGN_ED25519,
+    TRANSIT_VERIFY_ECDSA,
+    TRANSIT_ENCRYPT_BATCH,
     Workload {
         name: "token-create-revoke",
         method: post,

@@ -174,6 +174,8 @@ fn registry() -> BackendRegistry {
     for (name, factory) in arca_engines::builtin_secrets() {
         r.secrets.insert(name.to_string(), factory);
     }
+    r.secrets
+        .insert("transit".to_string(), arca_transit::factory());
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }

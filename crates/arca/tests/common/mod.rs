@@ -12,6 +12,7 @@ use serde_json::Value;
 pub use arca_testkit::{bao, free_port};
 
 pub mod lease_plugin;
+pub mod transit;
 
 /// How many fresh ports a server start tries: another process may take a free port between
 /// the pick and the server's bind, and the server then exits.

@@ -1,0 +1,95 @@
+//! `batch_input` items and the status of a batch answer.
+
+use arca_sdk::framework::FieldData;
+use arca_sdk::{JsonMap, LogicalError, Response};
+use serde_json::Value;
+
+/// The items of `batch_input`, or `None` when the request has none.
+pub fn items(d: &FieldData) -> Result<Option<Vec<JsonMap>>, LogicalError> {
+    Ok(items_ref(d)?.map(|list| list.into_iter().cloned().collect()))
+}
+
+/// [`items`] borrowed from the request (no copy of a large batch).
+pub fn items_ref(d: &FieldData) -> Result<Option<Vec<&JsonMap>>, LogicalError> {
+    let Some(raw) = d.raw().get("batch_input") else {
+        return Ok(None);
+    };
+    match raw {
+        Value::Null => Ok(None),
+        Value::Object(m) => Ok(Some(vec![m])),
+        Value::Array(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for (i, v) in list.iter().enumerate() {
+                match v {
+                    Value::Object(m) => out.push(m),
+                    _ => {
+                        return Err(LogicalError::internal(format!(
+                            "failed to parse batch input: '[{i}]' expected a map, got '{}'",
+                            type_name(v)
+                        )));
+                    }
+                }
+            }
+            Ok(Some(out))
+        }
+        other => Err(LogicalError::internal(format!(
+            "failed to parse batch input: expected a list of objects, got {other}"
+        ))),
+    }
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "string",
+        Value::Number(_) => "float64",
+        Value::Bool(_) => "bool",
+        Value::Array(_) => "slice",
+        Value::Object(_) => "map",
+        Value::Null => "invalid",
+    }
+}
+
+/// A string field of an item (`""` when absent); numbers and booleans as text.
+pub fn item_str(item: &JsonMap, key: &str) -> String {
+    match item.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Number(n)) => n.to_string(),
+        Some(Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// An integer field of an item (0 when absent or not a number).
+pub fn item_int(item: &JsonMap, key: &str) -> i64 {
+    match item.get(key) {
+        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
+        Some(Value::String(s)) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// OpenBao's `batchRequestResponse`: a batch with failed items answers 400 (a caller's error)
+/// or 500, unless some item succeeded and `partial_failure_response_code` says otherwise.
+pub fn finish(
+    d: &FieldData,
+    mut resp: Response,
+    successes: bool,
+    user_error: bool,
+    internal_error: bool,
+) -> Result<Option<Response>, LogicalError> {
+    if user_error || internal_error {
+        let mut code = if user_error { 400 } else { 500 };
+        if successes && let Ok(Some(v)) = d.get_given("partial_failure_response_code") {
+            let new = v.as_i64().unwrap_or(0);
+            if (1..=599).contains(&new) {
+                code = new as u16;
+            } else {
+                resp.warn(format!(
+                    "invalid HTTP response code override from partial_failure_response_code, reverting to {code}"
+                ));
+            }
+        }
+        resp.status = Some(code);
+    }
+    Ok(Some(resp))
+}
