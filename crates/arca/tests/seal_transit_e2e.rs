@@ -431,10 +431,8 @@ async fn auto_unseal_by_openbao() {
     auto_unseal_flow(&provider).await;
 }
 
-/// The same flow with an Arca server as the transit provider. Needs Arca's transit secrets
-/// engine (crates/arca-transit); until it is merged, run this with `--ignored` to check it.
+/// The same flow with an Arca server (its transit secrets engine) as the transit provider.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs Arca's transit secrets engine"]
 async fn auto_unseal_by_arca() {
     let provider = Server::dev();
     for args in [
