@@ -138,6 +138,17 @@ pub fn example_binary(name: &str) -> PathBuf {
     path
 }
 
+/// The builtin secrets engines the `arca` binary registers, as `LIST sys/plugins/catalog/secret`
+/// shows them (sorted); catalog tests add their own plugins to this list.
+pub const BUILTIN_SECRETS: &[&str] = &["kv", "transit"];
+
+/// `BUILTIN_SECRETS` plus `extra`, sorted as the catalog lists them.
+pub fn secret_catalog_with(extra: &[&str]) -> serde_json::Value {
+    let mut all: Vec<&str> = BUILTIN_SECRETS.iter().chain(extra).copied().collect();
+    all.sort_unstable();
+    serde_json::json!(all)
+}
+
 /// The SHA-256 of the file at `path`, hex, as the plugin catalog takes it.
 pub fn sha256_file(path: &Path) -> String {
     let out = Command::new("sha256sum")
