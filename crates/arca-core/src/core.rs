@@ -133,6 +133,8 @@ pub(crate) struct Inner {
     pub(crate) identity: Arc<IdentityStore>,
     /// Identity tokens: `identity/oidc/` keys, roles and signed JWTs.
     pub(crate) identity_tokens: Arc<crate::identity_tokens::IdentityTokens>,
+    /// Password policies of every namespace.
+    pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -210,6 +212,9 @@ impl Core {
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
         ));
+        let password_policies = Arc::new(crate::password_policies::PasswordPolicies::new(
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+        ));
         let lockout = Arc::new(Lockout::new(
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
@@ -233,6 +238,7 @@ impl Core {
             seals,
             identity,
             identity_tokens,
+            password_policies,
         });
         inner.identity_tokens.set_entities(inner.identity.clone());
         inner.mounts.set_singletons(singletons(&inner));
@@ -508,6 +514,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         seals: inner.seals.clone(),
         lockout: inner.lockout.clone(),
         identity: inner.identity.clone(),
+        password_policies: inner.password_policies.clone(),
     }
 }
 

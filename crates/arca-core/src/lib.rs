@@ -18,6 +18,7 @@ mod mount_store;
 pub mod mounts;
 pub mod namespace_seals;
 pub mod namespaces;
+pub mod password_policies;
 pub mod policy_store;
 mod random;
 pub mod reload;

@@ -24,6 +24,7 @@ mod hcl_input;
 mod json_input;
 mod name;
 mod parameters;
+mod password;
 mod permissions;
 mod policy;
 mod templating;
@@ -36,4 +37,7 @@ pub use builtin::{
 pub use capabilities::Capabilities;
 pub use error::PolicyError;
 pub use name::{DEFAULT_POLICY_NAME, ROOT_POLICY_NAME, is_reserved_name, normalize_name};
+pub use password::{
+    CharsetRule, MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, PasswordPolicy, PasswordPolicyError,
+};
 pub use policy::{PathRules, Policy, parse_policy};

@@ -102,6 +102,12 @@ pub(crate) enum Endpoint {
     LockedUsers,
     /// `locked-users/<mount accessor>/unlock/<alias>`.
     LockedUserUnlock(String, String),
+    /// `policies/password`: the namespace's password policies (LIST).
+    PasswordPolicies,
+    /// `policies/password/<name>`: write, read, delete a password policy.
+    PasswordPolicy(String),
+    /// `policies/password/<name>/generate`: a password from the policy.
+    PasswordPolicyGenerate(String),
 }
 
 /// `sys/locked-users`'s fields.
@@ -170,6 +176,7 @@ impl Endpoint {
             "internal/ui/mounts" => E::UiMounts,
             "policy" => E::Policies,
             "policies/acl" => E::PoliciesAcl,
+            "policies/password" => E::PasswordPolicies,
             "capabilities" => E::Capabilities,
             "capabilities-self" => E::CapabilitiesSelf,
             "capabilities-accessor" => E::CapabilitiesAccessor,
@@ -265,6 +272,15 @@ impl Endpoint {
                 if let Some(rest) = p.strip_prefix("policy/") {
                     return Some(E::Policy(rest.to_string()));
                 }
+                if let Some(rest) = p.strip_prefix("policies/password/") {
+                    let rest = rest.trim_end_matches('/');
+                    if let Some(name) = rest.strip_suffix("/generate")
+                        && !name.is_empty()
+                    {
+                        return Some(E::PasswordPolicyGenerate(name.to_string()));
+                    }
+                    return Some(E::PasswordPolicy(rest.to_string()));
+                }
                 if let Some(rest) = p.strip_prefix("policies/acl/") {
                     return Some(E::PolicyAcl(rest.to_string()));
                 }
@@ -335,6 +351,10 @@ const POLICY_FIELDS: &[(&str, FieldType)] = &[
     ("policy", T::String),
     ("rules", T::String),
 ];
+/// `policies/password/<name>` (`name` is the URL's).
+const PASSWORD_POLICY_FIELDS: &[(&str, FieldType)] = &[("name", T::String), ("policy", T::String)];
+/// `policies/password/<name>/generate`.
+const PASSWORD_GENERATE_FIELDS: &[(&str, FieldType)] = &[("name", T::String)];
 const REMOUNT_FIELDS: &[(&str, FieldType)] = &[("from", T::String), ("to", T::String)];
 const REMOUNT_STATUS_FIELDS: &[(&str, FieldType)] = &[("migration_id", T::String)];
 const UI_MOUNT_FIELDS: &[(&str, FieldType)] = &[("path", T::String)];
@@ -415,6 +435,9 @@ impl Endpoint {
             E::Capabilities | E::CapabilitiesSelf => CAPABILITIES_FIELDS,
             E::CapabilitiesAccessor => CAPABILITIES_ACCESSOR_FIELDS,
             E::Policy(_) | E::PolicyAcl(_) => POLICY_FIELDS,
+            E::PasswordPolicies => &[],
+            E::PasswordPolicy(_) => PASSWORD_POLICY_FIELDS,
+            E::PasswordPolicyGenerate(_) => PASSWORD_GENERATE_FIELDS,
             E::PluginsCatalogType(_) => CATALOG_TYPE_FIELDS,
             E::PluginsCatalogEntry(..) => CATALOG_ENTRY_FIELDS,
             E::PluginsReloadBackend => RELOAD_BACKEND_FIELDS,
@@ -471,6 +494,18 @@ mod tests {
             Some(Endpoint::PoliciesAcl)
         );
         assert_eq!(Endpoint::parse("nope"), None);
+        assert_eq!(
+            Endpoint::parse("policies/password/"),
+            Some(Endpoint::PasswordPolicies)
+        );
+        assert_eq!(
+            Endpoint::parse("policies/password/a/b/generate"),
+            Some(Endpoint::PasswordPolicyGenerate("a/b".into()))
+        );
+        assert_eq!(
+            Endpoint::parse("policies/password/generate"),
+            Some(Endpoint::PasswordPolicy("generate".into()))
+        );
         assert_eq!(
             Endpoint::parse("plugins/catalog/secret/"),
             Some(Endpoint::PluginsCatalogType("secret".into()))

@@ -8,6 +8,7 @@ mod leases;
 mod locked_users;
 mod mounts;
 mod namespaces;
+mod password;
 
 pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
@@ -69,6 +70,8 @@ pub(crate) struct SystemDeps {
     pub(crate) lockout: Arc<Lockout>,
     /// The identity store: a token's entity's policies join its own in ACL checks.
     pub(crate) identity: Arc<crate::identity::IdentityStore>,
+    /// `sys/policies/password/*`.
+    pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
 }
 
 /// The `sys/` backend.
@@ -682,6 +685,10 @@ impl SystemBackend {
                 | E::ResultantAcl),
                 op,
             ) => policy::handle(deps, &ns, e, op, &req).await,
+            (
+                e @ (E::PasswordPolicies | E::PasswordPolicy(_) | E::PasswordPolicyGenerate(_)),
+                op,
+            ) => password::handle(&deps.password_policies, &ns, e, op, &req).await,
             (
                 e @ (E::PluginsCatalog
                 | E::PluginsCatalogType(_)
