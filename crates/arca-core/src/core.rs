@@ -171,6 +171,9 @@ impl Core {
             config.plugin_runtime.clone(),
             table_lock.clone(),
         ));
+        let password_policies = Arc::new(crate::password_policies::PasswordPolicies::new(
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+        ));
         let mounts = Arc::new(MountStore::new(
             barrier.clone(),
             catalog.clone(),
@@ -178,6 +181,7 @@ impl Core {
             config.default_lease_ttl,
             config.max_lease_ttl,
             config.version.clone(),
+            password_policies.clone(),
         ));
         let tokens = Arc::new(TokenStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
@@ -211,9 +215,6 @@ impl Core {
             },
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
-        ));
-        let password_policies = Arc::new(crate::password_policies::PasswordPolicies::new(
-            Arc::new(BarrierView::new(barrier.clone(), "")),
         ));
         let lockout = Arc::new(Lockout::new(
             Arc::new(BarrierView::new(barrier, "")),

@@ -22,6 +22,7 @@ use crate::mounts::{
     required_mounts,
 };
 use crate::namespaces::Namespace;
+use crate::password_policies::{GenerateError, PasswordPolicies};
 use crate::router::{BackendHandle, RouteEntry, Router};
 use crate::views::{BarrierView, barrier_err};
 
@@ -48,14 +49,17 @@ impl RunningPlugin {
     }
 }
 
-/// A mount's system view: its tuned TTLs over the system defaults.
+/// A mount's system view: its tuned TTLs over the system defaults, and its namespace's
+/// password policies.
 pub(crate) struct MountSystemView {
     pub(crate) route: Weak<RouteEntry>,
     pub(crate) default_ttl: Duration,
     pub(crate) max_ttl: Duration,
     pub(crate) version: String,
+    pub(crate) passwords: Arc<PasswordPolicies>,
 }
 
+#[async_trait]
 impl SystemView for MountSystemView {
     fn default_lease_ttl(&self) -> Duration {
         match self.route.upgrade() {
@@ -78,6 +82,22 @@ impl SystemView for MountSystemView {
     }
     fn server_version(&self) -> String {
         self.version.clone()
+    }
+    async fn generate_password_from_policy(
+        &self,
+        policy_name: &str,
+    ) -> Result<zeroize::Zeroizing<String>, LogicalError> {
+        let Some(route) = self.route.upgrade() else {
+            return Err(LogicalError::internal("the mount is gone"));
+        };
+        let ns = route.mount.load().namespace_prefix.clone();
+        self.passwords
+            .generate(&ns, policy_name)
+            .await
+            .map_err(|e| match e {
+                GenerateError::Storage(e) => e,
+                other => LogicalError::internal(other),
+            })
     }
 }
 
@@ -116,6 +136,8 @@ pub(crate) struct MountStore {
     max_ttl: Duration,
     version: String,
     singletons: OnceLock<SingletonBuilder>,
+    /// Password policies, for the mounts' system views.
+    passwords: Arc<PasswordPolicies>,
 }
 
 impl MountStore {
@@ -127,6 +149,7 @@ impl MountStore {
         default_ttl: Duration,
         max_ttl: Duration,
         version: String,
+        passwords: Arc<PasswordPolicies>,
     ) -> MountStore {
         MountStore {
             barrier,
@@ -138,6 +161,7 @@ impl MountStore {
             max_ttl,
             version,
             singletons: OnceLock::new(),
+            passwords,
         }
     }
 
@@ -488,6 +512,7 @@ impl MountStore {
                     default_ttl: self.default_ttl,
                     max_ttl: self.max_ttl,
                     version: self.version.clone(),
+                    passwords: self.passwords.clone(),
                 });
                 let backend = factory(BackendConfig {
                     storage: route.storage.clone(),

@@ -9,8 +9,6 @@ use arca_sdk::{LogicalError, Storage};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
-use crate::namespaces::Namespace;
-
 /// A stored password policy: the text as written (base64 already decoded).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PasswordPolicyEntry {
@@ -21,6 +19,9 @@ pub struct PasswordPolicyEntry {
 /// Why a password could not be made from a named policy.
 #[derive(Debug, thiserror::Error)]
 pub enum GenerateError {
+    /// No policy name was given.
+    #[error("missing password policy name")]
+    MissingName,
     /// No policy of that name in the namespace.
     #[error("policy does not exist")]
     NotFound,
@@ -40,9 +41,9 @@ pub struct PasswordPolicies {
     view: Arc<dyn Storage>,
 }
 
-/// Where `ns` keeps its password policies.
-fn prefix(ns: &Namespace) -> String {
-    format!("{}sys/password_policy/", ns.storage_prefix())
+/// Where the namespace whose storage prefix is `ns` keeps its password policies.
+fn prefix(ns: &str) -> String {
+    format!("{ns}sys/password_policy/")
 }
 
 impl PasswordPolicies {
@@ -51,8 +52,8 @@ impl PasswordPolicies {
         PasswordPolicies { view }
     }
 
-    /// The names of `ns`'s password policies, sorted.
-    pub async fn list(&self, ns: &Namespace) -> Result<Vec<String>, LogicalError> {
+    /// The names of the password policies of the namespace stored under `ns`, sorted.
+    pub async fn list(&self, ns: &str) -> Result<Vec<String>, LogicalError> {
         let mut keys = self.view.list(&prefix(ns)).await?;
         keys.sort();
         Ok(keys)
@@ -61,7 +62,7 @@ impl PasswordPolicies {
     /// The stored policy `name` of `ns`, if any.
     pub async fn get(
         &self,
-        ns: &Namespace,
+        ns: &str,
         name: &str,
     ) -> Result<Option<PasswordPolicyEntry>, LogicalError> {
         self.view
@@ -70,7 +71,7 @@ impl PasswordPolicies {
     }
 
     /// Stores `text` as policy `name` of `ns` (the caller has checked it).
-    pub async fn put(&self, ns: &Namespace, name: &str, text: &str) -> Result<(), LogicalError> {
+    pub async fn put(&self, ns: &str, name: &str, text: &str) -> Result<(), LogicalError> {
         let entry = PasswordPolicyEntry {
             policy: text.to_string(),
         };
@@ -80,17 +81,17 @@ impl PasswordPolicies {
     }
 
     /// Deletes policy `name` of `ns` (nothing to delete is not an error).
-    pub async fn delete(&self, ns: &Namespace, name: &str) -> Result<(), LogicalError> {
+    pub async fn delete(&self, ns: &str, name: &str) -> Result<(), LogicalError> {
         Ok(self.view.delete(&format!("{}{name}", prefix(ns))).await?)
     }
 
-    /// A password from policy `name` of `ns`, drawn from the system CSPRNG: what
-    /// `sys/policies/password/<name>/generate` answers and engines' `password_policy` use.
-    pub async fn generate(
-        &self,
-        ns: &Namespace,
-        name: &str,
-    ) -> Result<Zeroizing<String>, GenerateError> {
+    /// A password from policy `name` of the namespace stored under `ns` (its storage
+    /// prefix), drawn from the system CSPRNG: what `sys/policies/password/<name>/generate`
+    /// answers and engines' `password_policy` use (through their mount's system view).
+    pub async fn generate(&self, ns: &str, name: &str) -> Result<Zeroizing<String>, GenerateError> {
+        if name.is_empty() {
+            return Err(GenerateError::MissingName);
+        }
         let entry = self.get(ns, name).await?.ok_or(GenerateError::NotFound)?;
         let policy = PasswordPolicy::parse(&entry.policy).map_err(|_| GenerateError::Unparsable)?;
         policy

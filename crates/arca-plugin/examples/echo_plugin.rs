@@ -7,7 +7,9 @@
 //! - `answer` (read): answers with a client token, a lease id, wrapping information (a token
 //!   and a TTL: the host drops the token and, as Vault's core, wraps the answer for the TTL)
 //!   and response headers of its own making, which the host must drop or filter;
-//! - `headers` (read): the same response headers, unwrapped.
+//! - `headers` (read): the same response headers, unwrapped;
+//! - `password/<policy>` (read): a password from the host's password policy `<policy>`,
+//!   asked for through the system view (`GeneratePasswordFromPolicy`).
 //!
 //! Build with `cargo build -p arca-plugin --example echo_plugin`.
 
@@ -16,10 +18,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use arca_sdk::framework::{FrameworkBackend, PathDef, existence, handler};
+use arca_sdk::framework::{Field, FieldType, FrameworkBackend, PathDef, existence, handler};
 use arca_sdk::{
-    Auth, Backend, BackendConfig, BackendType, Factory, JsonMap, Operation, Response,
-    ResponseWrapInfo, Secret,
+    Auth, Backend, BackendConfig, BackendType, Factory, JsonMap, LogicalError, Operation, Response,
+    ResponseWrapInfo, Secret, SystemView,
 };
 use futures::FutureExt;
 use serde_json::json;
@@ -34,7 +36,7 @@ fn object(v: serde_json::Value) -> JsonMap {
     }
 }
 
-fn echo_backend() -> FrameworkBackend {
+fn echo_backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
     let seen = handler(|req, _d| async move {
         CALLS.fetch_add(1, Ordering::SeqCst);
         let headers: BTreeMap<&String, &Vec<String>> = req.headers.iter().collect();
@@ -95,6 +97,30 @@ fn echo_backend() -> FrameworkBackend {
             }))
         }),
     ))
+    .path(
+        PathDef::new("password/(?P<policy>.+)")
+            .field(Field::new(
+                "policy",
+                FieldType::String,
+                "The host's password policy",
+            ))
+            .op(
+                Operation::Read,
+                handler(move |_req, d| {
+                    let system = system.clone();
+                    async move {
+                        let policy = d.get_str("policy")?;
+                        let password = system
+                            .generate_password_from_policy(&policy)
+                            .await
+                            .map_err(|e| LogicalError::bad_request(e.to_string()))?;
+                        Ok(Some(Response::with_data(object(
+                            json!({"password": password.as_str()}),
+                        ))))
+                    }
+                }),
+            ),
+    )
     .path(PathDef::new("headers").op(
         Operation::Read,
         handler(|_req, _d| async move {
@@ -120,8 +146,8 @@ fn plugin_headers() -> std::collections::HashMap<String, Vec<String>> {
 }
 
 fn factory() -> Factory {
-    Arc::new(|_config: BackendConfig| {
-        async move { Ok(Arc::new(echo_backend()) as Arc<dyn Backend>) }.boxed()
+    Arc::new(|config: BackendConfig| {
+        async move { Ok(Arc::new(echo_backend(config.system)) as Arc<dyn Backend>) }.boxed()
     })
 }
 

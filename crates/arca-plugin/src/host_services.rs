@@ -186,11 +186,18 @@ grpc_service! {
 
         fn generate_password_from_policy(
             &self,
-            _: pb::GeneratePasswordFromPolicyRequest,
+            args: pb::GeneratePasswordFromPolicyRequest,
         ) -> pb::GeneratePasswordFromPolicyReply {
-            Err(Status::unimplemented(
-                "password policies are not available to plugins",
-            ))
+            // As OpenBao's gRPC system view: the cause stays in the host.
+            if args.policy_name.is_empty() {
+                return Err(Status::invalid_argument("no password policy specified"));
+            }
+            match self.0.generate_password_from_policy(&args.policy_name).await {
+                Ok(password) => Ok(pb::GeneratePasswordFromPolicyReply {
+                    password: password.as_str().to_string(),
+                }),
+                Err(_) => Err(Status::internal("failed to generate password")),
+            }
         }
 
         fn cluster_info(&self, _: pb::Empty) -> pb::ClusterInfoReply {

@@ -215,6 +215,7 @@ impl RemoteSystemView {
     }
 }
 
+#[async_trait]
 impl SystemView for RemoteSystemView {
     fn default_lease_ttl(&self) -> Duration {
         self.read(|s| s.default_lease_ttl)
@@ -233,5 +234,18 @@ impl SystemView for RemoteSystemView {
     }
     fn server_version(&self) -> String {
         self.read(|s| s.server_version.clone())
+    }
+    async fn generate_password_from_policy(
+        &self,
+        policy_name: &str,
+    ) -> Result<Zeroizing<String>, arca_sdk::LogicalError> {
+        let mut client = SystemViewClient::new(self.channel.clone());
+        let reply = client
+            .generate_password_from_policy(pb::GeneratePasswordFromPolicyRequest {
+                policy_name: policy_name.to_string(),
+            })
+            .await
+            .map_err(|status| arca_sdk::LogicalError::internal(status.message()))?;
+        Ok(Zeroizing::new(reply.into_inner().password))
     }
 }

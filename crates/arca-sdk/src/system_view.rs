@@ -1,8 +1,14 @@
-//! What a backend may ask of the system it runs in: lease defaults, mount flags, version.
+//! What a backend may ask of the system it runs in: lease defaults, mount flags, version,
+//! passwords from the namespace's password policies.
 
 use std::time::Duration;
 
+use zeroize::Zeroizing;
+
+use crate::LogicalError;
+
 /// The system facts a backend sees, per mount.
+#[async_trait::async_trait]
 pub trait SystemView: Send + Sync {
     /// The mount's (or system's) default lease TTL.
     fn default_lease_ttl(&self) -> Duration;
@@ -23,6 +29,17 @@ pub trait SystemView: Send + Sync {
     /// The server version reported to plugins.
     fn server_version(&self) -> String {
         env!("CARGO_PKG_VERSION").to_string()
+    }
+    /// A password from the mount's namespace's password policy `policy_name` (OpenBao's
+    /// `GeneratePasswordFromPolicy`): what engines with a `password_policy` field use.
+    async fn generate_password_from_policy(
+        &self,
+        policy_name: &str,
+    ) -> Result<Zeroizing<String>, LogicalError> {
+        let _ = policy_name;
+        Err(LogicalError::internal(
+            "password policies are not available to this backend",
+        ))
     }
 }
 

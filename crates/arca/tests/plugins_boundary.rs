@@ -8,14 +8,20 @@
 
 mod common;
 
-use common::{Server, call, client, create_token, example_binary};
+use common::{Server, bao_dev_with_plugins, call, client, create_token, example_binary};
 use serde_json::{Value, json};
 
-/// The dev server with the echo plugin mounted at `echo/`.
-fn server() -> Server {
+/// A directory holding the echo plugin as `echo`.
+fn plugin_dir() -> tempfile::TempDir {
     let built = example_binary("echo_plugin");
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::copy(&built, dir.path().join("echo")).expect("copy plugin");
+    dir
+}
+
+/// The dev server with the echo plugin mounted at `echo/`.
+fn server() -> Server {
+    let dir = plugin_dir();
     let mut s = Server::dev_with_plugins(dir.path());
     // The directory lives as long as the server.
     s.dir = Some(dir);
@@ -161,4 +167,60 @@ async fn a_plugin_answers_only_what_the_core_allows() {
     let cache: Vec<_> = r.headers.get_all("cache-control").iter().collect();
     assert_eq!(cache, ["no-store"]);
     assert_eq!(r.headers["content-type"], "application/json");
+}
+
+/// A plugin asks its host for a password from a password policy (the system view's
+/// `GeneratePasswordFromPolicy`): under Arca and under OpenBao alike it gets one that follows
+/// the policy of the mount's namespace, and a policy that does not exist is the same error.
+#[tokio::test]
+async fn a_plugin_generates_passwords_from_the_hosts_password_policies() {
+    let arca = server();
+    let dir = plugin_dir();
+    let mut openbao = bao_dev_with_plugins(dir.path());
+    openbao.dir = Some(dir);
+    // OpenBao's dev mode registers the plugin without mounting it.
+    let r = call(
+        &openbao,
+        "POST",
+        "sys/mounts/echo",
+        Some("root"),
+        Some(json!({"type": "echo"})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let policy = "length = 12\nrule \"charset\" {\n  charset = \"abc\"\n  min-chars = 2\n}\nrule \"charset\" {\n  charset = \"XYZ\"\n  min-chars = 2\n}\n";
+    let mut errors = Vec::new();
+    for s in [&arca, &openbao] {
+        let r = call(
+            s,
+            "PUT",
+            "sys/policies/password/plugin",
+            Some("root"),
+            Some(json!({ "policy": policy })),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}: {}", s.addr, r.body);
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..10 {
+            let r = call(s, "GET", "echo/password/plugin", Some("root"), None).await;
+            assert_eq!(r.status, 200, "{}: {}", s.addr, r.body);
+            let pw = r.body["data"]["password"].as_str().unwrap().to_string();
+            assert_eq!(pw.len(), 12, "{pw}");
+            assert!(pw.chars().all(|c| "abcXYZ".contains(c)), "{pw}");
+            assert!(
+                pw.chars().filter(|c| "abc".contains(*c)).count() >= 2,
+                "{pw}"
+            );
+            assert!(
+                pw.chars().filter(|c| "XYZ".contains(*c)).count() >= 2,
+                "{pw}"
+            );
+            seen.insert(pw);
+        }
+        assert!(seen.len() > 1, "{seen:?}");
+        let r = call(s, "GET", "echo/password/missing", Some("root"), None).await;
+        errors.push((r.status, r.body["errors"].clone()));
+    }
+    assert_eq!(errors[0], errors[1], "Arca (left) and OpenBao (right)");
+    assert_eq!(errors[0].0, 400);
 }

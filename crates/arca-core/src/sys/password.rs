@@ -57,6 +57,8 @@ pub(crate) async fn handle(
 ) -> Result<Option<Response>, LogicalError> {
     use Endpoint as E;
     use Operation as O;
+    let ns = ns.storage_prefix();
+    let ns = ns.as_str();
     match (e, op) {
         (E::PasswordPolicies, O::List) => data(json!({ "keys": store.list(ns).await? })),
         (E::PasswordPolicy(name), O::Update | O::Create) => {

@@ -376,6 +376,16 @@ pub fn bao_with_config_extra(extra: &str) -> Server {
     })
 }
 
+/// A real OpenBao dev server whose `-dev-plugin-dir` is `dir`: each executable in it is
+/// registered and mounted at its name, as `arca server -dev -dev-plugin-dir` does.
+pub fn bao_dev_with_plugins(dir: &Path) -> Server {
+    spawn_on_free_port(&bao(), None, |port, _| {
+        let mut args = dev_args(port);
+        args.push(format!("-dev-plugin-dir={}", dir.display()));
+        args
+    })
+}
+
 /// Starts a real OpenBao dev server (root token `root`) for differential checks.
 pub fn bao_dev() -> Server {
     let s = spawn_on_free_port(&bao(), None, |port, _| dev_args(port));
