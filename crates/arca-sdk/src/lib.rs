@@ -22,6 +22,7 @@ pub mod response;
 pub mod storage;
 pub mod system_view;
 pub mod token_util;
+pub mod username_template;
 
 pub use backend::{Backend, BackendConfig, BackendType, ExistenceCheck, Factory, SpecialPaths};
 pub use error::LogicalError;
