@@ -176,6 +176,8 @@ fn registry() -> BackendRegistry {
     }
     r.secrets
         .insert("transit".to_string(), arca_transit::factory());
+    r.secrets
+        .insert("rabbitmq".to_string(), arca_rabbitmq::factory());
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }
