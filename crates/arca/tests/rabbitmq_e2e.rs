@@ -373,3 +373,113 @@ async fn expiry_policies_and_templates() {
     );
     vhost.delete().await;
 }
+
+/// Username templates: the same ones are accepted or refused by both servers at configuration,
+/// and a template without randomness names the user identically on both.
+#[tokio::test]
+async fn username_templates_match_openbao() {
+    let s = servers();
+    let vhost = Vhost::new("templates").await;
+    same(
+        &s,
+        "POST",
+        "sys/mounts/rabbitmq",
+        Some(json!({"type": "rabbitmq"})),
+    )
+    .await;
+    let templates = [
+        (r#"{{ printf "%s-%s" (.DisplayName) (uuid) }}"#, true),
+        ("{{ random 5 | uppercase }}-{{ unix_time }}", true),
+        ("plain", true),
+        (r#"{{ printf "%s" }}"#, true),
+        (r#"{{- " x " -}} y"#, true),
+        (
+            r#"{{ "a-b" | replace "-" "_" | sha256 | truncate 10 }}"#,
+            true,
+        ),
+        ("{{ .DisplayName | truncate 0 }}", false),
+        (r#"{{ truncate_sha256 5 "abc" }}"#, false),
+        ("{{ nope }}", false),
+        ("{{ .Nope }}", false),
+        ("{{ (random 2 }}", false),
+        ("{{ random }}", false),
+    ];
+    for (template, accepted) in templates {
+        let body = json!({
+            "connection_uri": API, "username": "guest", "password": "guest",
+            "verify_connection": false, "username_template": template,
+        });
+        let a = call(
+            &s[0],
+            "POST",
+            "rabbitmq/config/connection",
+            Some("root"),
+            Some(body.clone()),
+        )
+        .await;
+        let b = call(
+            &s[1],
+            "POST",
+            "rabbitmq/config/connection",
+            Some("root"),
+            Some(body),
+        )
+        .await;
+        let expected = if accepted { 204 } else { 400 };
+        assert_eq!(
+            (a.status, b.status),
+            (expected, expected),
+            "{template}: {} / {}",
+            a.body,
+            b.body
+        );
+    }
+    same(
+        &s,
+        "POST",
+        "rabbitmq/config/connection",
+        Some(json!({
+            "connection_uri": API, "username": "guest", "password": "guest",
+            "username_template": r#"{{ printf "arca-%s-%s" .RoleName (.DisplayName | uppercase) }}-{{ .RoleName | truncate_sha256 9 }}"#,
+        })),
+    )
+    .await;
+    let vhosts = json!({ &vhost.0: {"configure": "", "write": "", "read": ""} }).to_string();
+    same(
+        &s,
+        "POST",
+        "rabbitmq/roles/a-long-role-name",
+        Some(json!({"vhosts": vhosts})),
+    )
+    .await;
+    let mut names = Vec::new();
+    for server in &s {
+        let r = call(
+            server,
+            "GET",
+            "rabbitmq/creds/a-long-role-name",
+            Some("root"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        names.push(r.body["data"]["username"].as_str().unwrap().to_string());
+        let lease = r.body["lease_id"].as_str().unwrap().to_string();
+        let r = call(
+            server,
+            "PUT",
+            "sys/leases/revoke",
+            Some("root"),
+            Some(json!({"lease_id": lease})),
+        )
+        .await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    assert_eq!(names[0], names[1], "Arca (left) and OpenBao (right)");
+    assert!(
+        names[0].starts_with("arca-a-long-role-name-TOKEN-a"),
+        "{}",
+        names[0]
+    );
+    vhost.delete().await;
+}
