@@ -127,10 +127,7 @@ impl Engine {
 
 /// Times `n` calls of `op`: nanoseconds per call.
 #[inline(never)]
-fn raw_loop(
-    n: u64,
-    mut op: impl FnMut() -> Result<(), BenchError>,
-) -> Result<f64, BenchError> {
+fn raw_loop(n: u64, mut op: impl FnMut() -> Result<(), BenchError>) -> Result<f64, BenchError> {
     let t = Instant::now();
     for _ in 0..n {
         op()?;
@@ -370,7 +367,9 @@ async fn ecdsa_verify(e: &Engine, n: u64) -> Result<Measured, BenchError> {
     let raw = raw_loop(n, verify)?;
     e.call("keys/ec", &data(json!({"type": "ecdsa-p256"})))
         .await?;
-    let engine_sig = e.call("sign/ec", &data(json!({"input": b64(INPUT)}))).await?;
+    let engine_sig = e
+        .call("sign/ec", &data(json!({"input": b64(INPUT)})))
+        .await?;
     let body = data(json!({"input": b64(INPUT), "signature": engine_sig}));
     let engine = warm_then_time(e, "verify/ec", &body, n, verified).await?;
     Ok(Measured {

@@ -214,7 +214,10 @@ fn aad_of(k: &Loaded, item: &Item<'_>, i: usize) -> Result<Vec<u8>, OpError> {
 
 /// Checks contexts are given in all items or none and decodes them; per-item failures are
 /// recorded in `errors`.
-fn decode_contexts(items: &mut [Item<'_>], errors: &mut [Option<String>]) -> Result<(), LogicalError> {
+fn decode_contexts(
+    items: &mut [Item<'_>],
+    errors: &mut [Option<String>],
+) -> Result<(), LogicalError> {
     let context_set = !items[0].context.is_empty();
     for (i, item) in items.iter_mut().enumerate() {
         if item.context.is_empty() == context_set {
@@ -349,7 +352,10 @@ async fn encrypt(
                 out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), Value::String(String::from(item.reference.as_ref())));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let mut resp = if is_batch {
@@ -404,7 +410,10 @@ async fn decrypt(
         match outcome {
             Ok((plain, _)) => {
                 successes = true;
-                out.insert("plaintext".into(), Value::String(STANDARD.encode(plain.as_slice())));
+                out.insert(
+                    "plaintext".into(),
+                    Value::String(STANDARD.encode(plain.as_slice())),
+                );
             }
             Err(OpError::User(e)) => {
                 user_err = true;
@@ -417,7 +426,10 @@ async fn decrypt(
                 out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), Value::String(String::from(item.reference.as_ref())));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let resp = if is_batch {
@@ -487,7 +499,10 @@ async fn rewrap(
                 out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), Value::String(String::from(item.reference.as_ref())));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let resp = if is_batch {

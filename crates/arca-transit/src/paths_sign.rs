@@ -134,7 +134,10 @@ fn answer(
             .into_iter()
             .zip(items)
             .map(|((mut m, _), item)| {
-                m.insert("reference".into(), Value::String(item_str(item, "reference").into_owned()));
+                m.insert(
+                    "reference".into(),
+                    Value::String(item_str(item, "reference").into_owned()),
+                );
                 Value::Object(m)
             })
             .collect();

@@ -15,11 +15,10 @@ pub(crate) struct NamePath {
     param: Option<String>,
 }
 
-/// The name a `(?P<…>` group starting `text` captures into, and what follows its `>`.
-fn group_name(text: &str) -> Option<(&str, &str)> {
+/// The name a `(?P<…>` group starting `text` captures into.
+fn group_name(text: &str) -> Option<&str> {
     let rest = text.strip_prefix("(?P<")?;
-    let (name, _) = rest.split_once('>')?;
-    Some((name, text))
+    rest.split_once('>').map(|(name, _)| name)
 }
 
 fn is_word(b: u8) -> bool {
@@ -34,7 +33,8 @@ fn is_generic_name(s: &str) -> bool {
         (Some(&first), Some(&last)) => {
             is_word(first)
                 && is_word(last)
-                && b.iter().all(|&c| is_word(c) || matches!(c, b'.' | b'@' | b'-'))
+                && b.iter()
+                    .all(|&c| is_word(c) || matches!(c, b'.' | b'@' | b'-'))
         }
         _ => false,
     }
@@ -51,12 +51,13 @@ impl NamePath {
         {
             return None;
         }
-        let (name, group) = group_name(&pattern[start..])?;
+        let group = &pattern[start..];
+        let name = group_name(group)?;
         let tail = group.strip_prefix(generic_name_regex(name).as_str())?;
         let param = if tail.is_empty() {
             None
         } else {
-            let (param, _) = group_name(tail.strip_prefix("(/")?)?;
+            let param = group_name(tail.strip_prefix("(/")?)?;
             if tail != optional_param_regex(param) {
                 return None;
             }

@@ -225,7 +225,10 @@ mod tests {
         assert!(p.matches("key").is_none());
         let p = PathDef::new("a|bc");
         assert!(p.matches("bc").is_some());
-        let p = PathDef::new(format!("verify/{}", super::super::generic_name_regex("name")));
+        let p = PathDef::new(format!(
+            "verify/{}",
+            super::super::generic_name_regex("name")
+        ));
         assert_eq!(p.matches("verify/k1").unwrap()["name"], "k1");
         assert!(p.matches("sign/k1").is_none());
     }
