@@ -8,6 +8,9 @@
 # answering Arca's sys/health answer). Writes bench/results/callgrind.{json,md}.
 #   bench/callgrind.sh                 # N=2000 requests per workload, about 2-3 minutes
 #   N=500 OUT=/tmp/cg bench/callgrind.sh
+#   WORKLOADS="transit-encrypt transit-verify-ecdsa-p256" NAME=transit bench/callgrind.sh
+# WORKLOADS replaces the four above, NAME the base name of the files written (callgrind),
+# NO_BUILD=1 skips the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +19,10 @@ warmup=${WARMUP:-200}
 out=${OUT:-bench/results}
 target=${CARGO_TARGET_DIR:-target}
 
-cargo build --release -p arca -p arca-bench
+workloads=${WORKLOADS:-sys-health kv2-read kv2-write token-lookup-self}
+name=${NAME:-callgrind}
+
+if [ -z "${NO_BUILD:-}" ]; then cargo build --release -p arca -p arca-bench; fi
 arca=$target/release/arca
 bench=$target/release/arca-bench
 
@@ -73,7 +79,7 @@ pids+=("$floor_pid")
 wait_ready "$floor_url"
 
 callgrind_control -i on "$arca_pid" >/dev/null
-for w in sys-health kv2-read kv2-write token-lookup-self; do
+for w in $workloads; do
   measure "$arca_url" "$w" "$w" "$arca_pid"
 done
 kill "$arca_pid"
@@ -85,5 +91,5 @@ kill "$floor_pid"
 wait "$floor_pid" 2>/dev/null || true
 
 label="arca $(git rev-parse --short HEAD)$(git diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo '+changes'), $(valgrind --version), $n requests per workload after $warmup"
-"$bench" callgrind-report --n "$n" --out "$out" --label "$label" \
+"$bench" callgrind-report --n "$n" --out "$out" --name "$name" --label "$label" \
   "$work"/arca.*.out.[0-9]* "$work"/floor.*.out.[0-9]*

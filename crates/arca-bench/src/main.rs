@@ -75,6 +75,9 @@ enum Cmd {
         /// File to write the table to.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Only these operations (encrypt, decrypt, sign, verify, batch; comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        only: Vec<String>,
     },
     /// Turn named callgrind dumps into `callgrind.json` and `callgrind.md`.
     CallgrindReport {
@@ -87,6 +90,9 @@ enum Cmd {
         /// What was measured (e.g. the commit).
         #[arg(long, default_value = "")]
         label: String,
+        /// Base name of the files written (`<name>.json`, `<name>.md`).
+        #[arg(long, default_value = "callgrind")]
+        name: String,
         /// The dumps, each made with `callgrind_control -d NAME` (the dump named `floor` is the
         /// floor).
         dumps: Vec<PathBuf>,
@@ -185,9 +191,14 @@ fn main() -> ExitCode {
             n,
             out,
             label,
+            name,
             dumps,
-        }) => callgrind_report(&dumps, n, &label, &out),
-        Some(Cmd::TransitCost { iterations, out }) => transit_cost(iterations, out.as_deref()),
+        }) => callgrind_report(&dumps, n, &label, &out, &name),
+        Some(Cmd::TransitCost {
+            iterations,
+            out,
+            only,
+        }) => transit_cost(iterations, out.as_deref(), &only),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -198,8 +209,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn transit_cost(iterations: u64, out: Option<&std::path::Path>) -> Result<(), BenchError> {
-    let lines = current_thread()?.block_on(arca_bench::transit_cost::measure(iterations))?;
+fn transit_cost(
+    iterations: u64,
+    out: Option<&std::path::Path>,
+    only: &[String],
+) -> Result<(), BenchError> {
+    let lines = current_thread()?.block_on(arca_bench::transit_cost::measure(iterations, only))?;
     let table = arca_bench::transit_cost::table(&lines);
     print!("{table}");
     if let Some(path) = out {
@@ -220,14 +235,16 @@ fn callgrind_report(
     n: u64,
     label: &str,
     out: &std::path::Path,
+    name: &str,
 ) -> Result<(), BenchError> {
     let report = arca_bench::callgrind::report(dumps, n, label)?;
     std::fs::create_dir_all(out).map_err(|e| BenchError::io("output folder", e))?;
-    let json = out.join("callgrind.json");
+    let json = out.join(format!("{name}.json"));
     std::fs::write(&json, serde_json::to_string_pretty(&report)?)
-        .map_err(|e| BenchError::io("callgrind.json", e))?;
+        .map_err(|e| BenchError::io("callgrind json", e))?;
+    let md_path = out.join(format!("{name}.md"));
     let md = report.markdown();
-    std::fs::write(out.join("callgrind.md"), &md).map_err(|e| BenchError::io("callgrind.md", e))?;
+    std::fs::write(&md_path, &md).map_err(|e| BenchError::io("callgrind markdown", e))?;
     for w in &report.workloads {
         println!(
             "{}: {:.0} Ir/request{}",
@@ -237,11 +254,7 @@ fn callgrind_report(
                 .map_or(String::new(), |r| format!(" ({r:.2}x the floor)"))
         );
     }
-    println!(
-        "wrote {} and {}",
-        json.display(),
-        out.join("callgrind.md").display()
-    );
+    println!("wrote {} and {}", json.display(), md_path.display());
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 //! limit hit. It does not validate the syntax (the parser that runs after it does); on
 //! malformed input it stops early and lets the parser report the error.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 /// The bounds on a JSON body's shape.
@@ -43,11 +44,39 @@ pub(crate) enum JsonLimitError {
     DuplicateKey,
 }
 
-struct Frame {
+struct Frame<'a> {
     object: bool,
     count: usize,
     expect_key: bool,
-    keys: HashSet<Vec<u8>>,
+    keys: Keys<'a>,
+}
+
+/// Objects with at most this many keys are checked for duplicates by comparing with each key
+/// seen (no hashing); larger ones move their keys to a hash set.
+const FEW_KEYS: usize = 16;
+
+/// The keys of one object seen so far, borrowed from the body unless unescaped.
+#[derive(Default)]
+struct Keys<'a> {
+    few: Vec<Cow<'a, [u8]>>,
+    many: HashSet<Cow<'a, [u8]>>,
+}
+
+impl<'a> Keys<'a> {
+    /// Adds a key; false when the object already had it.
+    fn insert(&mut self, key: Cow<'a, [u8]>) -> bool {
+        if self.many.is_empty() {
+            if self.few.contains(&key) {
+                return false;
+            }
+            if self.few.len() < FEW_KEYS {
+                self.few.push(key);
+                return true;
+            }
+            self.many.extend(self.few.drain(..));
+        }
+        self.many.insert(key)
+    }
 }
 
 fn over(limit: usize, n: usize) -> bool {
@@ -76,7 +105,7 @@ pub(crate) fn check(bytes: &[u8], limits: &JsonLimits) -> Result<(), JsonLimitEr
                     object: open == b'{',
                     count: 0,
                     expect_key: open == b'{',
-                    keys: HashSet::new(),
+                    keys: Keys::default(),
                 });
                 i += 1;
             }
@@ -157,26 +186,26 @@ fn count_value(top: Option<&mut Frame>, limits: &JsonLimits) -> Result<(), JsonL
 fn string_end(bytes: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i),
-            _ => i += 1,
+        i += memchr::memchr2(b'"', b'\\', &bytes[i..])?;
+        if bytes[i] == b'"' {
+            return Some(i);
         }
+        i += 2;
     }
     None
 }
 
 /// A key as compared for duplicates: unescaped when it holds escapes, so `"a"` and `"\u0061"`
 /// are the same key. `quoted` includes both quotes.
-fn key_bytes(quoted: &[u8]) -> Vec<u8> {
+fn key_bytes(quoted: &[u8]) -> Cow<'_, [u8]> {
     let content = &quoted[1..quoted.len() - 1];
     if !content.contains(&b'\\') {
-        return content.to_vec();
+        return Cow::Borrowed(content);
     }
     match serde_json::from_slice::<String>(quoted) {
-        Ok(s) => s.into_bytes(),
+        Ok(s) => Cow::Owned(s.into_bytes()),
         // Not a valid string: the parser will refuse the body anyway.
-        Err(_) => content.to_vec(),
+        Err(_) => Cow::Borrowed(content),
     }
 }
 
@@ -234,6 +263,31 @@ mod tests {
         };
         assert_eq!(
             check(br#"{"a":1,"\u0061":2}"#, &roomy),
+            Err(JsonLimitError::DuplicateKey)
+        );
+    }
+
+    #[test]
+    fn duplicates_are_found_in_large_objects_too() {
+        let roomy = JsonLimits {
+            max_depth: 3,
+            max_string_length: 100,
+            max_object_entries: 0,
+            max_array_elements: 0,
+        };
+        let keys: Vec<String> = (0..40).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let body = format!("{{{}}}", keys.join(","));
+        assert_eq!(check(body.as_bytes(), &roomy), Ok(()));
+        for dup in ["k0", "k16", "k39"] {
+            let body = format!(r#"{{{},"{dup}":1}}"#, keys.join(","));
+            assert_eq!(
+                check(body.as_bytes(), &roomy),
+                Err(JsonLimitError::DuplicateKey),
+                "{dup}"
+            );
+        }
+        assert_eq!(
+            check(br#"{"a\"b":1,"a\u0022b":2}"#, &roomy),
             Err(JsonLimitError::DuplicateKey)
         );
     }

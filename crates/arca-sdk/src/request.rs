@@ -114,6 +114,61 @@ impl Request {
         }
     }
 
+    /// A copy of the request without its body (`data` empty): for a look at the request that
+    /// needs only its path and context, without copying a large body.
+    pub fn clone_without_data(&self) -> Request {
+        let Request {
+            id,
+            operation,
+            path,
+            data: _,
+            client_token,
+            client_token_from_authorization,
+            client_token_accessor,
+            display_name,
+            entity_id,
+            policies,
+            mount_point,
+            mount_type,
+            mount_accessor,
+            headers,
+            connection,
+            wrap_info,
+            storage,
+            secret,
+            auth,
+            unauthenticated,
+            from_api_client,
+            namespace_path,
+            namespace_id,
+        } = self;
+        Request {
+            id: id.clone(),
+            operation: *operation,
+            path: path.clone(),
+            data: JsonMap::new(),
+            client_token: client_token.clone(),
+            client_token_from_authorization: *client_token_from_authorization,
+            client_token_accessor: client_token_accessor.clone(),
+            display_name: display_name.clone(),
+            entity_id: entity_id.clone(),
+            policies: policies.clone(),
+            mount_point: mount_point.clone(),
+            mount_type: mount_type.clone(),
+            mount_accessor: mount_accessor.clone(),
+            headers: headers.clone(),
+            connection: connection.clone(),
+            wrap_info: wrap_info.clone(),
+            storage: storage.clone(),
+            secret: secret.clone(),
+            auth: auth.clone(),
+            unauthenticated: *unauthenticated,
+            from_api_client: *from_api_client,
+            namespace_path: namespace_path.clone(),
+            namespace_id: namespace_id.clone(),
+        }
+    }
+
     /// Sets the body.
     pub fn with_data(mut self, data: JsonMap) -> Request {
         self.data = data;

@@ -1,5 +1,7 @@
 //! `batch_input` items and the status of a batch answer.
 
+use std::borrow::Cow;
+
 use arca_sdk::framework::FieldData;
 use arca_sdk::{JsonMap, LogicalError, Response};
 use serde_json::Value;
@@ -49,13 +51,14 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// A string field of an item (`""` when absent); numbers and booleans as text.
-pub fn item_str(item: &JsonMap, key: &str) -> String {
+/// A string field of an item (`""` when absent); numbers and booleans as text. A string is
+/// borrowed, not copied.
+pub fn item_str<'a>(item: &'a JsonMap, key: &str) -> Cow<'a, str> {
     match item.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Number(n)) => n.to_string(),
-        Some(Value::Bool(b)) => if *b { "1" } else { "0" }.to_string(),
-        _ => String::new(),
+        Some(Value::String(s)) => Cow::Borrowed(s),
+        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
+        Some(Value::Bool(b)) => Cow::Borrowed(if *b { "1" } else { "0" }),
+        _ => Cow::Borrowed(""),
     }
 }
 

@@ -110,15 +110,17 @@ fn ecdsa_params(
 /// left to the length of the curve's own digest, which leaves that integer unchanged (P-521's
 /// SHA-512 is shorter than its order, so padding suffices).
 fn ecdsa_digest(input: &[u8], alg: &'static digest::Algorithm) -> Result<Digest, OpError> {
+    let mut buf = [0u8; digest::MAX_OUTPUT_LEN];
     let want = alg.output_len();
-    let bytes = if input.len() >= want {
-        input[..want].to_vec()
+    let bytes = buf
+        .get_mut(..want)
+        .ok_or_else(|| OpError::internal("invalid digest length"))?;
+    if input.len() >= want {
+        bytes.copy_from_slice(&input[..want]);
     } else {
-        let mut v = vec![0u8; want - input.len()];
-        v.extend_from_slice(input);
-        v
-    };
-    Digest::import_less_safe(&bytes, alg).map_err(|_| OpError::internal("invalid digest length"))
+        bytes[want - input.len()..].copy_from_slice(input);
+    }
+    Digest::import_less_safe(bytes, alg).map_err(|_| OpError::internal("invalid digest length"))
 }
 
 /// The ASN.1 signing algorithm of an ECDSA type.
@@ -529,20 +531,21 @@ fn seal_with(
     Ok(out)
 }
 
+/// Opens `data` (nonce, ciphertext, tag) in place: the plaintext, in the same buffer.
 fn open(
     t: KeyType,
     prepared: Option<&LessSafeKey>,
     key: &[u8],
-    data: &[u8],
+    mut data: Vec<u8>,
     aad: &[u8],
 ) -> Result<Vec<u8>, OpError> {
     let nl = nonce_len(t);
     if data.len() < nl {
         return Err(OpError::user("invalid ciphertext length"));
     }
-    let (nonce, sealed) = data.split_at(nl);
     let failed = || OpError::user("cipher: message authentication failed");
     if t == KeyType::XChaCha20Poly1305 {
+        let (nonce, sealed) = data.split_at(nl);
         return xchacha::open(key, nonce, sealed, aad).ok_or_else(failed);
     }
     let owned;
@@ -556,14 +559,15 @@ fn open(
             &owned
         }
     };
+    let (nonce, sealed) = data.split_at_mut(nl);
     let n = Nonce::try_assume_unique_for_key(nonce).map_err(|_| failed())?;
-    let mut buf = sealed.to_vec();
     let len = k
-        .open_in_place(n, Aad::from(aad), &mut buf)
+        .open_in_place(n, Aad::from(aad), sealed)
         .map_err(|_| failed())?
         .len();
-    buf.truncate(len);
-    Ok(buf)
+    data.copy_within(nl..nl + len, 0);
+    data.truncate(len);
+    Ok(data)
 }
 
 fn prepare(t: KeyType, derived: bool, e: &KeyEntry) -> Result<Material, OpError> {
@@ -812,10 +816,7 @@ impl Loaded {
             out.truncate(n);
             out
         };
-        Ok((
-            format!("{}{}", p.prefix(ver), STANDARD.encode(ciphertext)),
-            ver,
-        ))
+        Ok((versioned(p, ver, &STANDARD, &ciphertext), ver))
     }
 
     /// Splits a `vault:v<N>:` value: version and the rest.
@@ -824,10 +825,10 @@ impl Loaded {
             .policy
             .template_parts()
             .ok_or_else(|| OpError::internal("error parsing version template"))?;
-        let Some(rest) = value.strip_prefix(head.as_str()) else {
+        let Some(rest) = value.strip_prefix(head) else {
             return Err(OpError::user(format!("invalid {what}: no prefix")));
         };
-        let Some((ver, body)) = rest.split_once(sep.as_str()) else {
+        let Some((ver, body)) = rest.split_once(sep) else {
             return Err(OpError::user(format!(
                 "invalid {what}: wrong number of fields"
             )));
@@ -877,7 +878,7 @@ impl Loaded {
         let t = p.key_type;
         let plain = if t.is_aead() {
             match self.material.get(&ver) {
-                Some(Material::Aead(k)) if !p.derived => open(t, Some(k), &[], &data, aad)?,
+                Some(Material::Aead(k)) if !p.derived => open(t, Some(k), &[], data, aad)?,
                 _ => {
                     let n = t.key_len();
                     let key = self.get_key(context, ver, n)?;
@@ -886,7 +887,7 @@ impl Loaded {
                             "could not derive enc key, length not correct",
                         ));
                     }
-                    open(t, None, &key[..n.min(key.len())], &data, aad)?
+                    open(t, None, &key[..n.min(key.len())], data, aad)?
                 }
             }
         } else {
@@ -1055,11 +1056,11 @@ impl Loaded {
                 ));
             }
         };
-        let encoded = match opts.marshaling {
-            Marshaling::Asn1 => STANDARD.encode(sig),
-            Marshaling::Jws => URL_SAFE_NO_PAD.encode(sig),
+        let text = match opts.marshaling {
+            Marshaling::Asn1 => versioned(p, ver, &STANDARD, &sig),
+            Marshaling::Jws => versioned(p, ver, &URL_SAFE_NO_PAD, &sig),
         };
-        Ok((format!("{}{}", p.prefix(ver), encoded), ver, public))
+        Ok((text, ver, public))
     }
 
     /// Verifies a signature over `input` (already hashed for ECDSA and RSA).
@@ -1209,6 +1210,15 @@ pub fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     let mut bits = vec![0u8];
     bits.extend_from_slice(pkcs1);
     der::sequence(&[alg, der::tlv(der::BIT_STRING, &bits)])
+}
+
+/// `bytes` in base64 (`engine`) after the version prefix of `ver`: a ciphertext or signature
+/// as the API returns it, written into one buffer.
+fn versioned(p: &Policy, ver: i64, engine: &impl Engine, bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(16 + bytes.len().div_ceil(3) * 4);
+    p.write_prefix(ver, &mut out);
+    engine.encode_string(bytes, &mut out);
+    out
 }
 
 /// Go's `strconv.Atoi`: optional sign and decimal digits.

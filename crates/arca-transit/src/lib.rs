@@ -21,6 +21,7 @@ mod store;
 mod xchacha;
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use arca_sdk::framework::{FieldData, FrameworkBackend, OpHandler, handler};
@@ -107,8 +108,17 @@ async fn rotate_due(state: &State, storage: &dyn Storage) {
 
 #[async_trait]
 impl Backend for TransitBackend {
-    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
-        self.inner.handle_request(req).await
+    // Not `async`: the framework's future is handed on as it is, without a second box (and a
+    // second copy of the request) around it.
+    fn handle_request<'a, 'b>(
+        &'a self,
+        req: Request,
+    ) -> Pin<Box<dyn Future<Output = Result<Option<Response>, LogicalError>> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        self.inner.handle_request(req)
     }
 
     async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {

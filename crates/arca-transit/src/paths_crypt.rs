@@ -1,5 +1,6 @@
 //! `encrypt/`, `decrypt/`, `rewrap/` and `datakey/`, single or with `batch_input`.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arca_sdk::framework::{Field, FieldData, FieldType, PathDef, existence, generic_name_regex};
@@ -70,7 +71,7 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
         ))
         .op(Operation::Create, op(state, encrypt))
         .op(Operation::Update, op(state, encrypt))
-        .existence(existence(move |req, d| {
+        .existence_by_path(existence(move |req, d| {
             let s = exists_state.clone();
             async move {
                 let storage = req.storage()?.clone();
@@ -131,22 +132,22 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
     ]
 }
 
-/// One request item, decoded.
-struct Item {
-    plaintext: String,
-    ciphertext: String,
-    context: String,
+/// One request item, its texts borrowed from the request.
+struct Item<'a> {
+    plaintext: Cow<'a, str>,
+    ciphertext: Cow<'a, str>,
+    context: Cow<'a, str>,
     decoded_context: Vec<u8>,
     key_version: i64,
-    associated_data: String,
-    reference: String,
+    associated_data: Cow<'a, str>,
+    reference: Cow<'a, str>,
 }
 
-fn read_items(
-    d: &FieldData,
+fn read_items<'a>(
+    d: &'a FieldData,
     single_field: &str,
     missing: &str,
-) -> Result<(Vec<Item>, bool), LogicalError> {
+) -> Result<(Vec<Item<'a>>, bool), LogicalError> {
     let batch = batch::items_ref(d)?;
     let is_batch = batch.is_some();
     let items = match batch {
@@ -170,15 +171,18 @@ fn read_items(
             let Some(v) = d.get_given(single_field)? else {
                 return Err(LogicalError::bad_request(missing));
             };
-            let v = v.as_str().unwrap_or_default().to_string();
+            let v = match v {
+                Value::String(s) => Cow::Owned(s),
+                _ => Cow::Borrowed(""),
+            };
             let mut item = Item {
-                plaintext: String::new(),
-                ciphertext: String::new(),
-                context: d.get_str("context")?,
+                plaintext: Cow::Borrowed(""),
+                ciphertext: Cow::Borrowed(""),
+                context: Cow::Owned(d.get_str("context")?),
                 decoded_context: Vec::new(),
                 key_version: d.get_i64("key_version")?,
-                associated_data: d.get_str("associated_data")?,
-                reference: String::new(),
+                associated_data: Cow::Owned(d.get_str("associated_data")?),
+                reference: Cow::Borrowed(""),
             };
             if single_field == "plaintext" {
                 item.plaintext = v;
@@ -191,7 +195,7 @@ fn read_items(
     Ok((items, is_batch))
 }
 
-fn aad_of(k: &Loaded, item: &Item, i: usize) -> Result<Vec<u8>, OpError> {
+fn aad_of(k: &Loaded, item: &Item<'_>, i: usize) -> Result<Vec<u8>, OpError> {
     if item.associated_data.is_empty() {
         return Ok(Vec::new());
     }
@@ -210,7 +214,10 @@ fn aad_of(k: &Loaded, item: &Item, i: usize) -> Result<Vec<u8>, OpError> {
 
 /// Checks contexts are given in all items or none and decodes them; per-item failures are
 /// recorded in `errors`.
-fn decode_contexts(items: &mut [Item], errors: &mut [Option<String>]) -> Result<(), LogicalError> {
+fn decode_contexts(
+    items: &mut [Item<'_>],
+    errors: &mut [Option<String>],
+) -> Result<(), LogicalError> {
     let context_set = !items[0].context.is_empty();
     for (i, item) in items.iter_mut().enumerate() {
         if item.context.is_empty() == context_set {
@@ -227,6 +234,11 @@ fn decode_contexts(items: &mut [Item], errors: &mut [Option<String>]) -> Result<
         }
     }
     Ok(())
+}
+
+/// The batch answer's list of result maps.
+fn objects(results: Vec<JsonMap>) -> Value {
+    Value::Array(results.into_iter().map(Value::Object).collect())
 }
 
 async fn disable_upsert(req: &Request) -> Result<bool, LogicalError> {
@@ -328,24 +340,27 @@ async fn encrypt(
         match outcome {
             Ok((ct, ver)) => {
                 successes = true;
-                out.insert("ciphertext".into(), json!(ct));
-                out.insert("key_version".into(), json!(ver));
+                out.insert("ciphertext".into(), Value::String(ct));
+                out.insert("key_version".into(), Value::from(ver));
             }
             Err(OpError::User(e)) => {
                 user_err = true;
-                out.insert("error".into(), json!(e));
+                out.insert("error".into(), Value::String(e));
             }
             Err(OpError::Internal(e)) => {
                 internal_err = true;
-                out.insert("error".into(), json!(e));
+                out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), json!(item.reference));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let mut resp = if is_batch {
         let mut data = JsonMap::new();
-        data.insert("batch_results".into(), json!(results));
+        data.insert("batch_results".into(), objects(results));
         Response::with_data(data)
     } else {
         let mut r = results.remove(0);
@@ -395,25 +410,31 @@ async fn decrypt(
         match outcome {
             Ok((plain, _)) => {
                 successes = true;
-                out.insert("plaintext".into(), json!(STANDARD.encode(plain.as_slice())));
+                out.insert(
+                    "plaintext".into(),
+                    Value::String(STANDARD.encode(plain.as_slice())),
+                );
             }
             Err(OpError::User(e)) => {
                 user_err = true;
-                out.insert("plaintext".into(), json!(""));
-                out.insert("error".into(), json!(e));
+                out.insert("plaintext".into(), Value::String(String::new()));
+                out.insert("error".into(), Value::String(e));
             }
             Err(OpError::Internal(e)) => {
                 internal_err = true;
-                out.insert("plaintext".into(), json!(""));
-                out.insert("error".into(), json!(e));
+                out.insert("plaintext".into(), Value::String(String::new()));
+                out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), json!(item.reference));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let resp = if is_batch {
         let mut data = JsonMap::new();
-        data.insert("batch_results".into(), json!(results));
+        data.insert("batch_results".into(), objects(results));
         Response::with_data(data)
     } else {
         let mut r = results.remove(0);
@@ -463,27 +484,30 @@ async fn rewrap(
         match outcome {
             Ok((ct, ver)) => {
                 successes = true;
-                out.insert("ciphertext".into(), json!(ct));
-                out.insert("key_version".into(), json!(ver));
+                out.insert("ciphertext".into(), Value::String(ct));
+                out.insert("key_version".into(), Value::from(ver));
             }
             Err(OpError::User(e)) => {
                 user_err = true;
-                out.insert("error".into(), json!(e));
+                out.insert("error".into(), Value::String(e));
             }
             Err(OpError::Internal(e)) => {
                 if !is_batch {
                     return Err(LogicalError::internal(e));
                 }
                 internal_err = true;
-                out.insert("error".into(), json!(e));
+                out.insert("error".into(), Value::String(e));
             }
         }
-        out.insert("reference".into(), json!(item.reference));
+        out.insert(
+            "reference".into(),
+            Value::String(String::from(item.reference.as_ref())),
+        );
         results.push(out);
     }
     let resp = if is_batch {
         let mut data = JsonMap::new();
-        data.insert("batch_results".into(), json!(results));
+        data.insert("batch_results".into(), objects(results));
         Response::with_data(data)
     } else {
         let mut r = results.remove(0);

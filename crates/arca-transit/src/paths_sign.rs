@@ -134,7 +134,10 @@ fn answer(
             .into_iter()
             .zip(items)
             .map(|((mut m, _), item)| {
-                m.insert("reference".into(), json!(item_str(item, "reference")));
+                m.insert(
+                    "reference".into(),
+                    Value::String(item_str(item, "reference").into_owned()),
+                );
                 Value::Object(m)
             })
             .collect();
@@ -221,12 +224,12 @@ async fn hmac_write(
             Ok(mac) => {
                 m.insert(
                     "hmac".into(),
-                    json!(format!("vault:v{ver}:{}", STANDARD.encode(mac))),
+                    Value::String(format!("vault:v{ver}:{}", STANDARD.encode(mac))),
                 );
                 results.push((m, None));
             }
             Err(e) => {
-                m.insert("error".into(), json!(e.to_string()));
+                m.insert("error".into(), Value::String(e.to_string()));
                 results.push((m, Some(e)));
             }
         }
@@ -338,8 +341,8 @@ async fn sign(
         )));
     }
     let mut single = JsonMap::new();
-    single.insert("input".into(), json!(d.get_str("input")?));
-    single.insert("context".into(), json!(d.get_str("context")?));
+    single.insert("input".into(), Value::String(d.get_str("input")?));
+    single.insert("context".into(), Value::String(d.get_str("context")?));
     let (items, is_batch) = one_or_batch(&d, single)?;
     let mut results = Vec::with_capacity(items.len());
     for item in &items {
@@ -348,17 +351,17 @@ async fn sign(
             .and_then(|(input, context)| k.sign(ver, &context, &input, &opts));
         match outcome {
             Ok((sig, used, public)) => {
-                m.insert("signature".into(), json!(sig));
-                m.insert("key_version".into(), json!(used));
+                m.insert("signature".into(), Value::String(sig));
+                m.insert("key_version".into(), Value::from(used));
                 if let Some(pk) = public {
                     let key = if is_batch { "publickey" } else { "public_key" };
-                    m.insert(key.into(), json!(STANDARD.encode(pk)));
+                    m.insert(key.into(), Value::String(STANDARD.encode(pk)));
                 }
                 results.push((m, None));
             }
             Err(e) => {
-                m.insert("key_version".into(), json!(0));
-                m.insert("error".into(), json!(e.to_string()));
+                m.insert("key_version".into(), Value::from(0));
+                m.insert("error".into(), Value::String(e.to_string()));
                 results.push((m, Some(e)));
             }
         }
@@ -381,14 +384,14 @@ async fn verify(
         Some(list) => list,
         None => {
             let mut m = JsonMap::new();
-            m.insert("input".into(), json!(d.get_str("input")?));
+            m.insert("input".into(), Value::String(d.get_str("input")?));
             if let Some(s) = d.get_given("signature")? {
                 m.insert("signature".into(), s);
             }
             if let Some(h) = d.get_given("hmac")? {
                 m.insert("hmac".into(), h);
             }
-            m.insert("context".into(), json!(d.get_str("context")?));
+            m.insert("context".into(), Value::String(d.get_str("context")?));
             vec![m]
         }
     };
@@ -434,12 +437,12 @@ async fn verify(
             match verify_hmac(&k, alg, &alg_name, item) {
                 Ok(valid) => {
                     if valid {
-                        m.insert("valid".into(), json!(true));
+                        m.insert("valid".into(), Value::Bool(true));
                     }
                     (m, None)
                 }
                 Err(e) => {
-                    m.insert("error".into(), json!(e.to_string()));
+                    m.insert("error".into(), Value::String(e.to_string()));
                     (m, Some(e))
                 }
             }
@@ -451,7 +454,7 @@ async fn verify(
             && let Some(data) = r.data.as_mut()
         {
             let valid = data.get("valid").and_then(Value::as_bool).unwrap_or(false);
-            data.insert("valid".into(), json!(valid));
+            data.insert("valid".into(), Value::Bool(valid));
         }
         return Ok(resp);
     }
@@ -476,12 +479,12 @@ async fn verify(
         });
         match outcome {
             Ok(valid) => {
-                m.insert("valid".into(), json!(valid));
+                m.insert("valid".into(), Value::Bool(valid));
                 results.push((m, None));
             }
             Err(e) => {
-                m.insert("valid".into(), json!(false));
-                m.insert("error".into(), json!(e.to_string()));
+                m.insert("valid".into(), Value::Bool(false));
+                m.insert("error".into(), Value::String(e.to_string()));
                 results.push((m, Some(e)));
             }
         }

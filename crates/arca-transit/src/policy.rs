@@ -342,28 +342,42 @@ impl Policy {
         self.keys.get(&version.to_string())
     }
 
-    /// The ciphertext prefix of `version`.
-    pub fn prefix(&self, version: i64) -> String {
-        let tpl = if self.version_template.is_empty() {
+    /// The version template in force (the default when the key has none).
+    fn template(&self) -> &str {
+        if self.version_template.is_empty() {
             crate::DEFAULT_VERSION_TEMPLATE
         } else {
             &self.version_template
-        };
-        tpl.replace("{{version}}", &version.to_string())
+        }
     }
 
-    /// The template split around `{{version}}`.
-    pub fn template_parts(&self) -> Option<(String, String)> {
-        let tpl = if self.version_template.is_empty() {
-            crate::DEFAULT_VERSION_TEMPLATE
-        } else {
-            &self.version_template
-        };
-        let parts: Vec<&str> = tpl.split("{{version}}").collect();
-        if parts.len() != 2 {
-            return None;
+    /// Appends the ciphertext prefix of `version` to `out`: the template with every
+    /// `{{version}}` replaced by the number.
+    pub fn write_prefix(&self, version: i64, out: &mut String) {
+        use std::fmt::Write as _;
+        if self.version_template.is_empty() {
+            // The default template, without searching it for `{{version}}`.
+            let _ = write!(out, "vault:v{version}:");
+            return;
         }
-        Some((parts[0].to_string(), parts[1].to_string()))
+        let mut parts = self.template().split("{{version}}");
+        if let Some(first) = parts.next() {
+            out.push_str(first);
+        }
+        for part in parts {
+            // Writing to a String cannot fail.
+            let _ = write!(out, "{version}");
+            out.push_str(part);
+        }
+    }
+
+    /// The template split around its one `{{version}}` (`None` unless there is exactly one).
+    pub fn template_parts(&self) -> Option<(&str, &str)> {
+        if self.version_template.is_empty() {
+            return Some(("vault:v", ":"));
+        }
+        let (head, tail) = self.template().split_once("{{version}}")?;
+        (!tail.contains("{{version}}")).then_some((head, tail))
     }
 
     /// The convergent scheme of `version` (0 when not convergent).
@@ -395,7 +409,18 @@ mod tests {
         let p: Policy = serde_json::from_str(text).unwrap();
         assert_eq!(p.entry(1).unwrap().key.as_ref().unwrap().len(), 32);
         assert_eq!(serde_json::to_string(&p).unwrap(), text);
-        assert_eq!(p.prefix(3), "vault:v3:");
+        let mut prefix = String::new();
+        p.write_prefix(3, &mut prefix);
+        assert_eq!(prefix, "vault:v3:");
+        assert_eq!(p.template_parts(), Some(("vault:v", ":")));
+        let mut custom = p.clone();
+        custom.version_template = "x{{version}}-{{version}}|".into();
+        let mut prefix = String::new();
+        custom.write_prefix(12, &mut prefix);
+        assert_eq!(prefix, "x12-12|");
+        assert_eq!(custom.template_parts(), None);
+        custom.version_template = crate::DEFAULT_VERSION_TEMPLATE.into();
+        assert_eq!(custom.template_parts(), Some(("vault:v", ":")));
     }
 
     #[test]

@@ -351,6 +351,16 @@ fn convert_inner(name: &str, kind: FieldType, v: &Value) -> Result<Value, String
     })
 }
 
+/// Whether `v` converts to `kind` whatever it holds, so checking it needs no converted copy
+/// (a `batch_input` of many items, a long string).
+fn always_converts(kind: FieldType, v: &Value) -> bool {
+    match kind {
+        FieldType::Any | FieldType::Slice => true,
+        FieldType::String => !matches!(v, Value::Array(_) | Value::Object(_)),
+        _ => false,
+    }
+}
+
 /// [`convert_inner`] with the 400 Vault's framework answers: `Field validation failed: error
 /// converting input for field "<name>": …`.
 fn convert(name: &str, kind: FieldType, v: &Value) -> Result<Value, LogicalError> {
@@ -384,7 +394,9 @@ impl FieldData {
     /// Checks every given declared parameter converts; a 400 naming the first that does not.
     pub fn validate(&self) -> Result<(), LogicalError> {
         for (k, v) in &self.raw {
-            if let Some(f) = self.schema.get(k) {
+            if let Some(f) = self.schema.get(k)
+                && !always_converts(f.kind, v)
+            {
                 convert(k, f.kind, v)?;
             }
         }
@@ -418,13 +430,16 @@ impl FieldData {
         self.raw.contains_key(name)
     }
 
+    /// The declared field `name`, or the internal error of a handler asking for an undeclared one.
+    fn field(&self, name: &str) -> Result<&Field, LogicalError> {
+        self.schema
+            .get(name)
+            .ok_or_else(|| LogicalError::internal(format!("field {name:?} not in the schema")))
+    }
+
     /// The converted value given, if any (no default).
     pub fn get_given(&self, name: &str) -> Result<Option<Value>, LogicalError> {
-        let Some(f) = self.schema.get(name) else {
-            return Err(LogicalError::internal(format!(
-                "field {name:?} not in the schema"
-            )));
-        };
+        let f = self.field(name)?;
         match self.raw.get(name) {
             Some(v) => Ok(Some(convert(name, f.kind, v)?)),
             None => Ok(None),
@@ -433,18 +448,13 @@ impl FieldData {
 
     /// The converted value, or the default, or the type's zero value.
     pub fn get(&self, name: &str) -> Result<Value, LogicalError> {
-        if let Some(v) = self.get_given(name)? {
-            return Ok(v);
-        }
-        let Some(f) = self.schema.get(name) else {
-            return Err(LogicalError::internal(format!(
-                "field {name:?} not in the schema"
-            )));
-        };
-        match &f.default {
-            Some(d) => convert(name, f.kind, d),
-            None => convert(name, f.kind, &Value::Null),
-        }
+        let f = self.field(name)?;
+        let v = self
+            .raw
+            .get(name)
+            .or(f.default.as_ref())
+            .unwrap_or(&Value::Null);
+        convert(name, f.kind, v)
     }
 
     /// A string field.

@@ -5,6 +5,7 @@
 //! go to the handlers of the type the lease's secret names, not to a path.
 
 mod field;
+mod name_path;
 mod path;
 mod secret;
 
@@ -184,7 +185,11 @@ impl Backend for FrameworkBackend {
         let Some(check) = p.existence.clone() else {
             return Ok(ExistenceCheck::default());
         };
-        let mut req = req.clone();
+        let mut req = if p.existence_by_path {
+            req.clone_without_data()
+        } else {
+            req.clone()
+        };
         let data = Self::field_data(p, &mut req, captures);
         let exists = check(req, data).await?;
         Ok(ExistenceCheck {
@@ -296,6 +301,23 @@ mod tests {
             .await
             .unwrap();
         assert!(ex.check_found && !ex.exists);
+    }
+
+    #[tokio::test]
+    async fn an_existence_check_by_path_sees_the_captures_not_the_body() {
+        let b = FrameworkBackend::new(BackendType::Logical, "t").path(
+            PathDef::new(format!("k/{}", generic_name_regex("name")))
+                .field(Field::new("name", FieldType::String, "name"))
+                .field(Field::new("big", FieldType::Slice, "body"))
+                .op(Operation::Update, handler(|_r, _d| async move { Ok(None) }))
+                .existence_by_path(existence(|req, d| async move {
+                    Ok(d.get_str("name")? == "there" && !d.is_set("big") && req.data.is_empty())
+                })),
+        );
+        let req = Request::new(Operation::Update, "k/there")
+            .with_data(json!({"big": [1, 2, 3]}).as_object().cloned().unwrap());
+        let ex = b.handle_existence_check(&req).await.unwrap();
+        assert!(ex.check_found && ex.exists);
     }
 
     fn leasing() -> FrameworkBackend {

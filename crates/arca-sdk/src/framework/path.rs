@@ -8,6 +8,7 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use regex::Regex;
 
+use super::name_path::NamePath;
 use super::{Field, FieldData};
 use crate::{JsonMap, LogicalError, Operation, Request, Response};
 
@@ -44,9 +45,16 @@ where
 pub struct PathDef {
     pub(crate) pattern: String,
     regex: Regex,
+    /// What every matching path starts with ([`literal_prefix`]): a path without it is
+    /// refused before the regex runs, so routing does not try every pattern's regex.
+    prefix: String,
+    /// The same answers as `regex` without running it, for the commonest shape.
+    name_path: Option<NamePath>,
     pub(crate) fields: Arc<BTreeMap<String, Field>>,
     pub(crate) ops: HashMap<Operation, OpHandler>,
     pub(crate) existence: Option<ExistenceFn>,
+    /// The existence check decides from the path alone: it gets the request without its body.
+    pub(crate) existence_by_path: bool,
     pub(crate) accept_unknown: bool,
     synopsis: String,
     description: String,
@@ -61,11 +69,14 @@ impl PathDef {
         let regex = Regex::new(&format!("^(?:{pattern})$"))
             .unwrap_or_else(|_| Regex::new("^\u{0}never\u{0}$").unwrap_or_else(|_| unreachable!()));
         PathDef {
+            prefix: literal_prefix(&pattern),
+            name_path: NamePath::parse(&pattern),
             pattern,
             regex,
             fields: Arc::new(BTreeMap::new()),
             ops: HashMap::new(),
             existence: None,
+            existence_by_path: false,
             accept_unknown: false,
             synopsis: String::new(),
             description: String::new(),
@@ -87,6 +98,16 @@ impl PathDef {
     /// Sets the existence check.
     pub fn existence(mut self, e: ExistenceFn) -> PathDef {
         self.existence = Some(e);
+        self.existence_by_path = false;
+        self
+    }
+
+    /// Sets an existence check that needs only the path's captures (e.g. a key name), not
+    /// the body: it gets the request and fields without the body, so a large body (a batch)
+    /// is not copied for it.
+    pub fn existence_by_path(mut self, e: ExistenceFn) -> PathDef {
+        self.existence = Some(e);
+        self.existence_by_path = true;
         self
     }
 
@@ -114,6 +135,17 @@ impl PathDef {
 
     /// The named captures when `path` matches.
     pub(crate) fn matches(&self, path: &str) -> Option<JsonMap> {
+        if !path.starts_with(self.prefix.as_str()) {
+            return None;
+        }
+        if let Some(answer) = self.name_path.as_ref().and_then(|n| n.matches(path)) {
+            return answer;
+        }
+        self.matches_by_regex(path)
+    }
+
+    /// [`PathDef::matches`] by the regex alone.
+    pub(crate) fn matches_by_regex(&self, path: &str) -> Option<JsonMap> {
         let caps = self.regex.captures(path)?;
         let mut out = JsonMap::new();
         for name in self.regex.capture_names().flatten() {
@@ -125,5 +157,79 @@ impl PathDef {
             }
         }
         Some(out)
+    }
+}
+
+/// The literal text at the start of every string `pattern` matches (as a whole): its leading
+/// plain characters up to the first regex syntax, less the last one when a quantifier that
+/// allows zero follows it (`keys/?` gives `keys`); empty when the pattern has an alternation
+/// outside any group, which could match without it.
+fn literal_prefix(pattern: &str) -> String {
+    let (mut depth, mut escaped, mut in_class) = (0usize, false, false);
+    for c in pattern.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '[' => in_class = true,
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            '|' if depth == 0 => return String::new(),
+            _ => {}
+        }
+    }
+    let mut prefix = String::new();
+    for c in pattern.chars() {
+        match c {
+            '?' | '*' | '{' => {
+                prefix.pop();
+                break;
+            }
+            '\\' | '.' | '+' | '(' | ')' | '|' | '[' | ']' | '}' | '^' | '$' => break,
+            _ => prefix.push(c),
+        }
+    }
+    prefix
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_prefixes() {
+        for (pattern, want) in [
+            ("keys/?", "keys"),
+            ("keys/(?P<name>\\w+)/config", "keys/"),
+            ("encrypt/(?P<name>\\w(([\\w.@-]+)?\\w)?)", "encrypt/"),
+            ("hash(/(?P<urlalgorithm>.+))?", "hash"),
+            ("cache-config", "cache-config"),
+            ("a|b", ""),
+            ("(?i)keys", ""),
+            ("config/(a|b)", "config/"),
+            ("ab+", "ab"),
+            ("ab{0,1}", "a"),
+            ("x[|]y", "x"),
+            ("", ""),
+        ] {
+            assert_eq!(literal_prefix(pattern), want, "{pattern}");
+        }
+    }
+
+    #[test]
+    fn the_prefix_never_refuses_a_match() {
+        let p = PathDef::new("keys/?");
+        assert!(p.matches("keys").is_some());
+        assert!(p.matches("keys/").is_some());
+        assert!(p.matches("key").is_none());
+        let p = PathDef::new("a|bc");
+        assert!(p.matches("bc").is_some());
+        let p = PathDef::new(format!(
+            "verify/{}",
+            super::super::generic_name_regex("name")
+        ));
+        assert_eq!(p.matches("verify/k1").unwrap()["name"], "k1");
+        assert!(p.matches("sign/k1").is_none());
     }
 }
