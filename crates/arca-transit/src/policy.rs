@@ -100,8 +100,8 @@ pub struct RsaPrecomputedJson {
     pub crt_values: Vec<serde_json::Value>,
 }
 
-/// Go's `rsa.PrivateKey` in JSON (public fields promoted).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Go's `rsa.PrivateKey` in JSON (public fields promoted). `Debug` shows the public part only.
+#[derive(Clone, Default, Serialize, Deserialize)]
 pub struct RsaPrivateJson {
     /// Modulus.
     #[serde(rename = "N")]
@@ -120,8 +120,33 @@ pub struct RsaPrivateJson {
     pub precomputed: RsaPrecomputedJson,
 }
 
-/// One version of a key (keysutil's `KeyEntry`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+impl std::fmt::Debug for Policy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Policy")
+            .field("name", &self.name)
+            .field("key", &self.key.as_ref().map(|_| "<redacted>"))
+            .field("key_type", &self.key_type)
+            .field("keys", &self.keys)
+            .field("latest_version", &self.latest_version)
+            .field("min_decryption_version", &self.min_decryption_version)
+            .field("min_encryption_version", &self.min_encryption_version)
+            .field("derived", &self.derived)
+            .field("exportable", &self.exportable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for RsaPrivateJson {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RsaPrivateJson")
+            .field("n", &self.n)
+            .field("e", &self.e)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One version of a key (keysutil's `KeyEntry`). `Debug` never shows private key material.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct KeyEntry {
     /// Symmetric key, HMAC key of an `hmac` key, or the 64-byte ed25519 private key.
@@ -175,6 +200,25 @@ impl Default for KeyEntry {
     }
 }
 
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |present: bool| if present { "<redacted>" } else { "none" };
+        f.debug_struct("KeyEntry")
+            .field("key", &shown(self.key.is_some()))
+            .field("hmac_key", &shown(self.hmac_key.is_some()))
+            .field("time", &self.time)
+            .field("ec_x", &self.ec_x)
+            .field("ec_y", &self.ec_y)
+            .field("ec_d", &shown(self.ec_d.is_some()))
+            .field("rsa_key", &self.rsa_key)
+            .field("rsa_public_key", &self.rsa_public_key)
+            .field("public_key", &self.public_key)
+            .field("convergent_version", &self.convergent_version)
+            .field("creation_time", &self.creation_time)
+            .finish_non_exhaustive()
+    }
+}
+
 impl KeyEntry {
     /// Whether the version has no private part (a public key was imported).
     pub fn private_missing(&self) -> bool {
@@ -194,8 +238,8 @@ pub struct EventInfo {
     pub version: i64,
 }
 
-/// A named key (keysutil's `Policy`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A named key (keysutil's `Policy`). `Debug` never shows key material.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Policy {
     /// The key's name.
@@ -396,6 +440,30 @@ impl Policy {
             v = e.convergent_version;
         }
         v
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_shows_no_key_material() {
+        let entry = KeyEntry {
+            key: Some(Zeroizing::new(vec![0xAB; 32])),
+            hmac_key: Some(Zeroizing::new(vec![0xCD; 32])),
+            ..KeyEntry::default()
+        };
+        let mut p = Policy {
+            key: Some(Zeroizing::new(vec![0xEF; 32])),
+            ..Policy::default()
+        };
+        p.keys.insert("1".into(), entry);
+        let text = format!("{p:?}");
+        for needle in ["171", "205", "239", "AB", "ab,", "[171"] {
+            assert!(!text.contains(needle), "{needle} in {text}");
+        }
+        assert!(text.contains("<redacted>"));
     }
 }
 
