@@ -176,6 +176,7 @@ fn registry() -> BackendRegistry {
     }
     r.secrets
         .insert("transit".to_string(), arca_transit::factory());
+    r.secrets.insert("pki".to_string(), arca_pki::factory());
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }
