@@ -71,12 +71,8 @@ pub struct Role {
 
 impl Default for Role {
     fn default() -> Self {
-        let mut m = JsonMap::new();
-        for (name, kind, default) in role_fields() {
-            m.insert(name.to_string(), zero_or(kind, default));
-        }
-        // Every field has a default, so this cannot fail; fall back field by field if it did.
-        serde_json::from_value(Value::Object(m)).unwrap_or(Role {
+        // OpenBao's defaults (the same as `role_fields`).
+        Role {
             allow_any_name: false,
             allow_bare_domains: false,
             allow_glob_domains: false,
@@ -133,19 +129,7 @@ impl Default for Role {
             use_csr_common_name: true,
             use_csr_sans: true,
             use_pss: false,
-        })
-    }
-}
-
-fn zero_or(kind: FieldType, default: Value) -> Value {
-    if !default.is_null() {
-        return default;
-    }
-    match kind {
-        FieldType::Bool => json!(false),
-        FieldType::Int | FieldType::DurationSecond => json!(0),
-        FieldType::String | FieldType::LowerCaseString => json!(""),
-        _ => json!([]),
+        }
     }
 }
 

@@ -33,7 +33,7 @@ fn error_text(a: &Answer, status: u16) -> String {
     a.body["errors"][0].as_str().unwrap_or_default().to_string()
 }
 
-fn s(v: &Value) -> String {
+fn txt(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
@@ -66,13 +66,13 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.display().to_string()
 }
 
-/// Mounts `pki` (root) and `pki_int` (intermediate) with a ten-year maximum TTL.
+/// Mounts `pki` (root) and `pki_int` (intermediate) with a 32-day maximum TTL (the dev servers' system maximum).
 async fn mount(s: &Server) {
     for m in ["pki", "pki_int"] {
         let a = post(
             s,
             &format!("sys/mounts/{m}"),
-            json!({"type": "pki", "config": {"max_lease_ttl": "87600h"}}),
+            json!({"type": "pki", "config": {"max_lease_ttl": "768h"}}),
         )
         .await;
         assert_eq!(a.status, 204, "{}", a.body);
@@ -85,13 +85,13 @@ async fn ca_chain(s: &Server) -> (String, String) {
     let a = post(
         s,
         "pki/root/generate/internal",
-        json!({"common_name": "Arca Root", "ttl": "87600h", "issuer_name": "root-2026", "key_type": "rsa", "key_bits": 2048}),
+        json!({"common_name": "Arca Root", "ttl": "760h", "issuer_name": "root-2026", "key_type": "rsa", "key_bits": 2048}),
     )
     .await;
     let root = ok(&a).clone();
     assert_eq!(root["issuer_name"], "root-2026");
-    assert!(s(&root["serial_number"]).contains(':'));
-    let root_pem = s(&root["certificate"]);
+    assert!(txt(&root["serial_number"]).contains(':'));
+    let root_pem = txt(&root["certificate"]);
 
     let a = post(
         s,
@@ -99,18 +99,18 @@ async fn ca_chain(s: &Server) -> (String, String) {
         json!({"common_name": "Arca Intermediate", "key_type": "ec", "key_bits": 256}),
     )
     .await;
-    let csr = s(&ok(&a)["csr"]);
+    let csr = txt(&ok(&a)["csr"]);
     assert!(csr.starts_with("-----BEGIN CERTIFICATE REQUEST-----"));
     assert!(ok(&a).get("private_key").is_none());
 
     let a = post(
         s,
         "pki/root/sign-intermediate",
-        json!({"csr": csr, "common_name": "Arca Intermediate", "ttl": "43800h", "issuer_ref": "root-2026"}),
+        json!({"csr": csr, "common_name": "Arca Intermediate", "ttl": "600h", "issuer_ref": "root-2026"}),
     )
     .await;
     let signed = ok(&a).clone();
-    let int_pem = s(&signed["certificate"]);
+    let int_pem = txt(&signed["certificate"]);
     assert_eq!(signed["ca_chain"].as_array().unwrap().len(), 2);
 
     let a = post(
@@ -123,7 +123,7 @@ async fn ca_chain(s: &Server) -> (String, String) {
     assert_eq!(set["imported_issuers"].as_array().unwrap().len(), 2, "{set}");
     // The intermediate is linked to the key generated with its CSR; the root has no key here.
     let mapping = set["mapping"].as_object().unwrap();
-    assert_eq!(mapping.values().filter(|k| !s(k).is_empty()).count(), 1);
+    assert_eq!(mapping.values().filter(|k| !txt(k).is_empty()).count(), 1);
     // Imported again: nothing new.
     let a = post(
         s,
@@ -277,11 +277,11 @@ async fn chain_verified(
     let d = ok(&a).clone();
     assert_eq!(d["private_key_type"], "ec");
     assert_eq!(d["ca_chain"].as_array().unwrap().len(), 2);
-    assert_eq!(s_of(&d["issuing_ca"]), int_pem);
+    assert_eq!(txt(&d["issuing_ca"]), int_pem);
     let exp = d["expiration"].as_i64().unwrap();
-    let now = chrono::Utc::now().timestamp();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     assert!((exp - now - 24 * 3600).abs() < 120, "24h TTL");
-    let leaf = s_of(&d["certificate"]);
+    let leaf = txt(&d["certificate"]);
     let leaf_file = write(dir, "leaf.pem", &leaf);
     let (good, out) = openssl(&["verify", "-CAfile", root_file, "-untrusted", int_file, &leaf_file]);
     assert!(good && out.contains(": OK"), "{out}");
@@ -311,7 +311,7 @@ async fn chain_verified(
         .await;
         ok(&a);
         let a = post(s, &format!("pki_int/issue/{role}"), json!({"common_name": "k.example.com", "ttl": "1h"})).await;
-        let cert = s_of(&ok(&a)["certificate"]);
+        let cert = txt(&ok(&a)["certificate"]);
         assert_eq!(ok(&a)["private_key_type"], kt);
         let f = write(dir, &format!("{role}.pem"), &cert);
         let (good, out) = openssl(&["verify", "-CAfile", root_file, "-untrusted", int_file, &f]);
@@ -323,13 +323,9 @@ async fn chain_verified(
     // The issuer's expiry bounds a leaf (leaf_not_after_behavior err).
     let a = post(s, "pki_int/roles/long", json!({"allow_any_name": true, "key_type": "ec"})).await;
     ok(&a);
-    let e = error_text(&post(s, "pki_int/issue/long", json!({"common_name": "x.example.com", "ttl": "87000h"})).await, 400);
+    let e = error_text(&post(s, "pki_int/issue/long", json!({"common_name": "x.example.com", "ttl": "700h"})).await, 400);
     assert!(e.starts_with("cannot satisfy request, as TTL would result in notAfter of"), "{e}");
     leaf
-}
-
-fn s_of(v: &Value) -> String {
-    s(v)
 }
 
 async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
@@ -343,7 +339,7 @@ async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
     assert!(good, "{out}");
     let csr_pem = std::fs::read_to_string(&csr).unwrap();
     let a = post(s, "pki_int/sign/web", json!({"csr": csr_pem, "ttl": "2h"})).await;
-    let cert = s(&ok(&a)["certificate"]);
+    let cert = txt(&ok(&a)["certificate"]);
     assert!(ok(&a).get("private_key").is_none());
     let f = write(dir, "signed.pem", &cert);
     let (good, out) = openssl(&["verify", "-CAfile", root_file, "-untrusted", int_file, &f]);
@@ -364,7 +360,7 @@ async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
     );
     // sign-verbatim takes the CSR as it is.
     let a = post(s, "pki_int/sign-verbatim", json!({"csr": bad, "ttl": "1h"})).await;
-    let f = write(dir, "verbatim.pem", &s(&ok(&a)["certificate"]));
+    let f = write(dir, "verbatim.pem", &txt(&ok(&a)["certificate"]));
     let (_, text) = openssl(&["x509", "-in", &f, "-noout", "-subject"]);
     assert!(text.contains("CN = evil.org"), "{text}");
     // Garbage is a 400, not a 500.
@@ -389,7 +385,7 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     assert!(ok(&a)["keys"].as_array().unwrap().contains(&json!(colon)));
     let a = get(s, &format!("pki_int/cert/{colon}")).await;
     assert_eq!(ok(&a)["revocation_time"], 0);
-    assert_eq!(s_of(&ok(&a)["certificate"]), leaf_pem);
+    assert_eq!(txt(&ok(&a)["certificate"]), leaf_pem);
 
     let a = post(s, "pki_int/revoke", json!({"serial_number": colon})).await;
     assert_eq!(ok(&a)["state"], "revoked");
@@ -426,7 +422,7 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     assert!(!good && out.contains("revoked"), "{out}");
     // crl/pem and the issuer's CRL in JSON say the same.
     let a = get(s, "pki_int/issuer/default/crl").await;
-    assert!(s(&ok(&a)["crl"]).starts_with("-----BEGIN X509 CRL-----"));
+    assert!(txt(&ok(&a)["crl"]).starts_with("-----BEGIN X509 CRL-----"));
     let a = get(s, "pki_int/crl/rotate").await;
     assert_eq!(ok(&a)["success"], true);
     let a = get(s, &format!("pki_int/cert/{colon}")).await;
@@ -443,9 +439,9 @@ async fn leases_and_no_store(s: &Server) {
     ok(&a);
     let a = post(s, "pki_int/issue/leased", json!({"common_name": "l.example.com"})).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let lease = s(&a.body["lease_id"]);
+    let lease = txt(&a.body["lease_id"]);
     assert!(lease.starts_with("pki_int/issue/leased/"), "{}", a.body);
-    let serial = s(&a.body["data"]["serial_number"]);
+    let serial = txt(&a.body["data"]["serial_number"]);
     let r = call(s, "PUT", "sys/leases/revoke", Some("root"), Some(json!({"lease_id": lease}))).await;
     assert_eq!(r.status, 204, "{}", r.body);
     let mut revoked = false;
@@ -466,8 +462,8 @@ async fn leases_and_no_store(s: &Server) {
     )
     .await;
     ok(&a);
-    let a = post(s, "pki_int/issue/nostore", json!({"common_name": "n.example.com"})).await;
-    let serial = s(&ok(&a)["serial_number"]);
+    let a = post(s, "pki_int/issue/nostore", json!({"common_name": "n.example.com", "ttl": "1h"})).await;
+    let serial = txt(&ok(&a)["serial_number"]);
     let a = call(s, "LIST", "pki_int/certs", Some("root"), None).await;
     assert!(!ok(&a)["keys"].as_array().unwrap().contains(&json!(serial)));
     let e = error_text(
@@ -480,7 +476,7 @@ async fn leases_and_no_store(s: &Server) {
 async fn issuers_and_keys(s: &Server) {
     let a = call(s, "LIST", "pki/issuers", Some("root"), None).await;
     let d = ok(&a);
-    let id = s_of(&d["keys"][0]);
+    let id = txt(&d["keys"][0]);
     assert_eq!(d["key_info"][&id]["issuer_name"], "root-2026");
     assert_eq!(d["key_info"][&id]["is_default"], true);
     let a = get(s, "pki/issuer/root-2026").await;
@@ -493,7 +489,7 @@ async fn issuers_and_keys(s: &Server) {
     assert_eq!(ok(&a)["leaf_not_after_behavior"], "truncate");
     // A second root; the default stays until changed.
     let a = post(s, "pki/root/generate/internal", json!({"common_name": "Second Root", "issuer_name": "root-b", "key_type": "ed25519", "key_name": "ed"})).await;
-    let second = s_of(&ok(&a)["issuer_id"]);
+    let second = txt(&ok(&a)["issuer_id"]);
     assert_eq!(ok(&a)["key_name"], "ed");
     let a = get(s, "pki/config/issuers").await;
     assert_ne!(ok(&a)["default"], json!(second));
@@ -502,16 +498,16 @@ async fn issuers_and_keys(s: &Server) {
     let a = post(s, "pki/roles/any", json!({"allow_any_name": true, "key_type": "ec"})).await;
     ok(&a);
     // issuer_ref on the request path chooses the signer.
-    let a = post(s, "pki/issuer/root-a/issue/any", json!({"common_name": "x.test"})).await;
-    let issuing = s_of(&ok(&a)["issuing_ca"]);
+    let a = post(s, "pki/issuer/root-a/issue/any", json!({"common_name": "x.test", "ttl": "1h"})).await;
+    let issuing = txt(&ok(&a)["issuing_ca"]);
     let a = get(s, "pki/issuer/root-a/json").await;
-    assert_eq!(s_of(&ok(&a)["certificate"]), issuing);
+    assert_eq!(txt(&ok(&a)["certificate"]), issuing);
     let a = call(s, "LIST", "pki/keys", Some("root"), None).await;
     assert_eq!(ok(&a)["keys"].as_array().unwrap().len(), 2);
     let a = post(s, "pki/keys/generate/internal", json!({"key_type": "ec", "key_name": "spare"})).await;
     assert_eq!(ok(&a)["key_type"], "ec");
     let a = get(s, "pki/key/spare").await;
-    assert!(s_of(&ok(&a)["subject_key_id"]).contains(':'));
+    assert!(txt(&ok(&a)["subject_key_id"]).contains(':'));
     let a = post(s, "pki/key/spare", json!({"key_name": "spare2"})).await;
     assert_eq!(ok(&a)["key_name"], "spare2");
     assert_eq!(call(s, "DELETE", "pki/key/spare2", Some("root"), None).await.status, 204);
@@ -520,14 +516,14 @@ async fn issuers_and_keys(s: &Server) {
     assert!(e.contains("in use by an issuer"), "{e}");
     // Rotation: a new root that is not the default until root/replace.
     let a = post(s, "pki/root/rotate/internal", json!({"common_name": "Rotated Root", "issuer_name": "root-c", "key_type": "ec"})).await;
-    let rotated = s_of(&ok(&a)["issuer_id"]);
+    let rotated = txt(&ok(&a)["issuer_id"]);
     let a = get(s, "pki/config/issuers").await;
     assert_eq!(ok(&a)["default"], json!(second));
     let a = post(s, "pki/root/replace", json!({"default": "root-c"})).await;
     assert_eq!(ok(&a)["default"], json!(rotated));
     // keys/import and config/ca of a PEM bundle.
     let a = post(s, "pki/keys/generate/exported", json!({"key_type": "ec"})).await;
-    let pk = s_of(&ok(&a)["private_key"]);
+    let pk = txt(&ok(&a)["private_key"]);
     let a = post(s, "pki/keys/import", json!({"pem_bundle": pk, "key_name": "again"})).await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(!a.body["warnings"].is_null());
@@ -553,7 +549,7 @@ async fn unauthenticated_fetches(s: &Server) {
         assert_eq!(resp.headers()["content-type"], ctype, "{path}");
     }
     let a = call(s, "GET", "pki/cert/ca", None, None).await;
-    assert!(s(&ok(&a)["certificate"]).starts_with("-----BEGIN CERTIFICATE-----"));
+    assert!(txt(&ok(&a)["certificate"]).starts_with("-----BEGIN CERTIFICATE-----"));
 }
 
 /// The `bao pki` commands against Arca, and what `health-check` says on both servers.
