@@ -18,6 +18,7 @@ mod paths_issuers;
 mod paths_revoke;
 mod paths_roles;
 mod roles;
+mod tidy;
 mod x509;
 
 use std::future::Future;
@@ -46,6 +47,8 @@ pub(crate) struct State {
     pub(crate) cert_secret: std::sync::OnceLock<SecretType>,
     /// Serialises CRL rebuilds.
     pub(crate) crl_lock: tokio::sync::Mutex<()>,
+    /// The last (or running) tidy.
+    pub(crate) tidy: parking_lot::Mutex<tidy::TidyStatus>,
 }
 
 /// Wraps an async function of the shared state as a framework handler.
@@ -129,6 +132,7 @@ pub fn factory() -> Factory {
                 system: conf.system.clone(),
                 cert_secret: std::sync::OnceLock::new(),
                 crl_lock: tokio::sync::Mutex::new(()),
+                tidy: parking_lot::Mutex::new(tidy::TidyStatus::default()),
             });
             let secret = SecretType::new(SECRET_CERT)
                 .field(arca_sdk::framework::Field::new(
@@ -146,6 +150,7 @@ pub fn factory() -> Factory {
                 .chain(paths_roles::paths(&state))
                 .chain(paths_issue::paths(&state))
                 .chain(paths_revoke::paths(&state))
+                .chain(tidy::paths(&state))
             {
                 fb = fb.path(p);
             }

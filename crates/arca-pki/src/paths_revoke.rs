@@ -52,6 +52,16 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
             .field(b("unified_crl_on_existing_paths"))
             .op(Operation::Read, op(state, read_crl_config))
             .op(Operation::Update, op(state, write_crl_config)),
+        PathDef::new("config/acme")
+            .field(b("enabled"))
+            .field(list("allowed_issuers"))
+            .field(list("allowed_roles"))
+            .field(b("allow_role_ext_key_usage"))
+            .field(st("default_directory_policy"))
+            .field(st("dns_resolver"))
+            .field(st("eab_policy"))
+            .op(Operation::Read, op(state, read_acme_config))
+            .op(Operation::Update, op(state, write_acme_config)),
     ]
 }
 
@@ -288,4 +298,60 @@ async fn write_crl_config(
         crl::rebuild_all(s.as_ref()).await?;
     }
     Ok(data(crl_json(&c)))
+}
+
+fn acme_defaults() -> Value {
+    json!({
+        "allow_role_ext_key_usage": false,
+        "allowed_issuers": ["*"],
+        "allowed_roles": ["*"],
+        "default_directory_policy": "sign-verbatim",
+        "dns_resolver": "",
+        "eab_policy": "not-required",
+        "enabled": false,
+    })
+}
+
+async fn read_acme_config(
+    _state: Arc<State>,
+    req: Request,
+    _d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    let cfg: Value = crate::issuers::read_json(s.as_ref(), "config/acme", "ACME config")
+        .await?
+        .unwrap_or_else(acme_defaults);
+    Ok(data(cfg))
+}
+
+/// ACME itself is not served: the configuration is kept (so tools that read it see
+/// OpenBao's shape) but enabling it is refused.
+async fn write_acme_config(
+    _state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    if d.get_bool("enabled")? {
+        return Err(LogicalError::bad_request(
+            "ACME is not supported by this server",
+        ));
+    }
+    let mut cfg: Value = crate::issuers::read_json(s.as_ref(), "config/acme", "ACME config")
+        .await?
+        .unwrap_or_else(acme_defaults);
+    for k in [
+        "allowed_issuers",
+        "allowed_roles",
+        "allow_role_ext_key_usage",
+        "default_directory_policy",
+        "dns_resolver",
+        "eab_policy",
+    ] {
+        if d.is_set(k) {
+            cfg[k] = d.get(k)?;
+        }
+    }
+    crate::issuers::put_json(s.as_ref(), "config/acme", &cfg).await?;
+    Ok(data(cfg))
 }

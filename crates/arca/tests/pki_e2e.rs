@@ -49,7 +49,10 @@ fn der_of(pem_text: &str) -> Vec<u8> {
 }
 
 fn openssl(args: &[&str]) -> (bool, String) {
-    let out = Command::new("openssl").args(args).output().expect("openssl");
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("openssl");
     (
         out.status.success(),
         format!(
@@ -120,7 +123,11 @@ async fn ca_chain(s: &Server) -> (String, String) {
     )
     .await;
     let set = ok(&a);
-    assert_eq!(set["imported_issuers"].as_array().unwrap().len(), 2, "{set}");
+    assert_eq!(
+        set["imported_issuers"].as_array().unwrap().len(),
+        2,
+        "{set}"
+    );
     // The intermediate is linked to the key generated with its CSR; the root has no key here.
     let mapping = set["mapping"].as_object().unwrap();
     assert_eq!(mapping.values().filter(|k| !txt(k).is_empty()).count(), 1);
@@ -151,10 +158,19 @@ async fn pki_engine_end_to_end() {
 
     urls_in_issued_certs(&arca).await;
     roles_and_refusals(&arca, &bao).await;
-    let leaf_pem = chain_verified(&arca, dir.path(), &root_file, &int_file, &root_pem, &int_pem).await;
+    let leaf_pem = chain_verified(
+        &arca,
+        dir.path(),
+        &root_file,
+        &int_file,
+        &root_pem,
+        &int_pem,
+    )
+    .await;
     sign_csr(&arca, dir.path(), &root_file, &int_file).await;
     revocation_and_crl(&arca, dir.path(), &int_file, &leaf_pem).await;
     leases_and_no_store(&arca).await;
+    tidy(&arca, &bao).await;
     issuers_and_keys(&arca).await;
     unauthenticated_fetches(&arca).await;
     bao_cli(&arca, &bao);
@@ -171,10 +187,16 @@ async fn urls_in_issued_certs(s: &Server) {
         }),
     )
     .await;
-    assert_eq!(ok(&a)["issuing_certificates"], json!([format!("{base}/ca")]));
+    assert_eq!(
+        ok(&a)["issuing_certificates"],
+        json!([format!("{base}/ca")])
+    );
     assert_eq!(ok(&a)["ocsp_servers"], json!([]));
     let a = get(s, "pki_int/config/urls").await;
-    assert_eq!(ok(&a)["crl_distribution_points"], json!([format!("{base}/crl")]));
+    assert_eq!(
+        ok(&a)["crl_distribution_points"],
+        json!([format!("{base}/crl")])
+    );
     let a = get(s, "pki_int/config/crl").await;
     assert_eq!(ok(&a)["expiry"], "72h");
     assert_eq!(ok(&a)["disable"], false);
@@ -197,27 +219,50 @@ async fn roles_and_refusals(arca: &Server, bao: &Server) {
     assert_eq!(shapes[0], shapes[1]);
     for (body, status) in [
         (json!({"common_name": "evil.org"}), 400),
-        (json!({"common_name": "a.example.com", "alt_names": "b.evil.org"}), 400),
+        (
+            json!({"common_name": "a.example.com", "alt_names": "b.evil.org"}),
+            400,
+        ),
         (json!({"common_name": "example.com"}), 400),
-        (json!({"common_name": "a.example.com", "ttl": "1h", "ip_sans": "not-an-ip"}), 400),
+        (
+            json!({"common_name": "a.example.com", "ttl": "1h", "ip_sans": "not-an-ip"}),
+            400,
+        ),
     ] {
         let texts: Vec<String> = {
             let mut v = Vec::new();
             for s in [arca, bao] {
-                v.push(error_text(&post(s, "pki_int/issue/web", body.clone()).await, status));
+                v.push(error_text(
+                    &post(s, "pki_int/issue/web", body.clone()).await,
+                    status,
+                ));
             }
             v
         };
         assert_eq!(texts[0], texts[1], "{body}");
     }
     assert_eq!(
-        error_text(&post(arca, "pki_int/issue/web", json!({"common_name": "evil.org"})).await, 400),
+        error_text(
+            &post(
+                arca,
+                "pki_int/issue/web",
+                json!({"common_name": "evil.org"})
+            )
+            .await,
+            400
+        ),
         "common name evil.org not allowed by this role"
     );
     for (path, body) in [
-        ("pki_int/issue/nope", json!({"common_name": "a.example.com"})),
+        (
+            "pki_int/issue/nope",
+            json!({"common_name": "a.example.com"}),
+        ),
         ("pki_int/roles/bad", json!({"key_type": "foo"})),
-        ("pki_int/roles/bad", json!({"key_type": "rsa", "key_bits": 1000})),
+        (
+            "pki_int/roles/bad",
+            json!({"key_type": "rsa", "key_bits": 1000}),
+        ),
         ("pki_int/roles/bad", json!({"ttl": "2h", "max_ttl": "1h"})),
     ] {
         let a = error_text(&post(arca, path, body.clone()).await, 400);
@@ -279,11 +324,21 @@ async fn chain_verified(
     assert_eq!(d["ca_chain"].as_array().unwrap().len(), 2);
     assert_eq!(txt(&d["issuing_ca"]), int_pem);
     let exp = d["expiration"].as_i64().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     assert!((exp - now - 24 * 3600).abs() < 120, "24h TTL");
     let leaf = txt(&d["certificate"]);
     let leaf_file = write(dir, "leaf.pem", &leaf);
-    let (good, out) = openssl(&["verify", "-CAfile", root_file, "-untrusted", int_file, &leaf_file]);
+    let (good, out) = openssl(&[
+        "verify",
+        "-CAfile",
+        root_file,
+        "-untrusted",
+        int_file,
+        &leaf_file,
+    ]);
     assert!(good && out.contains(": OK"), "{out}");
     let (_, text) = openssl(&["x509", "-in", &leaf_file, "-noout", "-text"]);
     assert!(text.contains("DNS:www.example.com"), "{text}");
@@ -291,8 +346,14 @@ async fn chain_verified(
     assert!(text.contains("IP Address:127.0.0.1"), "{text}");
     assert!(text.contains("Digital Signature"), "{text}");
     assert!(text.contains("TLS Web Server Authentication"), "{text}");
-    assert!(text.contains("CA Issuers - URI:"), "AIA from config/urls: {text}");
-    assert!(text.contains("/v1/pki_int/crl"), "CRL DP from config/urls: {text}");
+    assert!(
+        text.contains("CA Issuers - URI:"),
+        "AIA from config/urls: {text}"
+    );
+    assert!(
+        text.contains("/v1/pki_int/crl"),
+        "CRL DP from config/urls: {text}"
+    );
     assert!(text.contains("Subject Key Identifier"), "{text}");
     assert!(text.contains("Authority Key Identifier"), "{text}");
     let (_, inttext) = openssl(&["x509", "-in", int_file, "-noout", "-text"]);
@@ -301,7 +362,13 @@ async fn chain_verified(
     webpki_check(root_pem, int_pem, &leaf, "www.example.com");
 
     // Every key type and size the role can ask for issues a certificate openssl accepts.
-    for (kt, bits) in [("rsa", 2048), ("rsa", 3072), ("ec", 384), ("ec", 521), ("ed25519", 0)] {
+    for (kt, bits) in [
+        ("rsa", 2048),
+        ("rsa", 3072),
+        ("ec", 384),
+        ("ec", 521),
+        ("ed25519", 0),
+    ] {
         let role = format!("k-{kt}-{bits}");
         let a = post(
             s,
@@ -310,7 +377,12 @@ async fn chain_verified(
         )
         .await;
         ok(&a);
-        let a = post(s, &format!("pki_int/issue/{role}"), json!({"common_name": "k.example.com", "ttl": "1h"})).await;
+        let a = post(
+            s,
+            &format!("pki_int/issue/{role}"),
+            json!({"common_name": "k.example.com", "ttl": "1h"}),
+        )
+        .await;
         let cert = txt(&ok(&a)["certificate"]);
         assert_eq!(ok(&a)["private_key_type"], kt);
         let f = write(dir, &format!("{role}.pem"), &cert);
@@ -321,10 +393,26 @@ async fn chain_verified(
         }
     }
     // The issuer's expiry bounds a leaf (leaf_not_after_behavior err).
-    let a = post(s, "pki_int/roles/long", json!({"allow_any_name": true, "key_type": "ec"})).await;
+    let a = post(
+        s,
+        "pki_int/roles/long",
+        json!({"allow_any_name": true, "key_type": "ec"}),
+    )
+    .await;
     ok(&a);
-    let e = error_text(&post(s, "pki_int/issue/long", json!({"common_name": "x.example.com", "ttl": "700h"})).await, 400);
-    assert!(e.starts_with("cannot satisfy request, as TTL would result in notAfter of"), "{e}");
+    let e = error_text(
+        &post(
+            s,
+            "pki_int/issue/long",
+            json!({"common_name": "x.example.com", "ttl": "700h"}),
+        )
+        .await,
+        400,
+    );
+    assert!(
+        e.starts_with("cannot satisfy request, as TTL would result in notAfter of"),
+        "{e}"
+    );
     leaf
 }
 
@@ -332,9 +420,19 @@ async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
     let key = dir.join("csr.key");
     let csr = dir.join("req.csr");
     let (good, out) = openssl(&[
-        "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-        "-keyout", key.to_str().unwrap(), "-out", csr.to_str().unwrap(),
-        "-subj", "/CN=signed.example.com",
+        "req",
+        "-new",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+        "-subj",
+        "/CN=signed.example.com",
     ]);
     assert!(good, "{out}");
     let csr_pem = std::fs::read_to_string(&csr).unwrap();
@@ -350,12 +448,22 @@ async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
     assert_eq!(a1, a2);
     // A forbidden name in the CSR is refused as OpenBao refuses it.
     let (good, _) = openssl(&[
-        "req", "-new", "-key", key.to_str().unwrap(), "-out", csr.to_str().unwrap(), "-subj", "/CN=evil.org",
+        "req",
+        "-new",
+        "-key",
+        key.to_str().unwrap(),
+        "-out",
+        csr.to_str().unwrap(),
+        "-subj",
+        "/CN=evil.org",
     ]);
     assert!(good);
     let bad = std::fs::read_to_string(&csr).unwrap();
     assert_eq!(
-        error_text(&post(s, "pki_int/sign/web", json!({"csr": bad.clone()})).await, 400),
+        error_text(
+            &post(s, "pki_int/sign/web", json!({"csr": bad.clone()})).await,
+            400
+        ),
         "common name evil.org not allowed by this role"
     );
     // sign-verbatim takes the CSR as it is.
@@ -364,9 +472,19 @@ async fn sign_csr(s: &Server, dir: &Path, root_file: &str, int_file: &str) {
     let (_, text) = openssl(&["x509", "-in", &f, "-noout", "-subject"]);
     assert!(text.contains("CN = evil.org"), "{text}");
     // Garbage is a 400, not a 500.
-    assert_eq!(post(s, "pki_int/sign/web", json!({"csr": "nonsense"})).await.status, 400);
+    assert_eq!(
+        post(s, "pki_int/sign/web", json!({"csr": "nonsense"}))
+            .await
+            .status,
+        400
+    );
     // issuer/<ref>/issue/<role> picks the issuer from the path.
-    let a = post(s, "pki_int/issuer/default/issue/web", json!({"common_name": "p.example.com"})).await;
+    let a = post(
+        s,
+        "pki_int/issuer/default/issue/web",
+        json!({"common_name": "p.example.com"}),
+    )
+    .await;
     ok(&a);
 }
 
@@ -396,18 +514,35 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     let a = call(s, "LIST", "pki_int/certs/revoked", Some("root"), None).await;
     assert_eq!(ok(&a)["keys"], json!([colon]));
     assert_eq!(
-        error_text(&post(s, "pki_int/revoke", json!({"serial_number": "aa:bb"})).await, 400),
+        error_text(
+            &post(s, "pki_int/revoke", json!({"serial_number": "aa:bb"})).await,
+            400
+        ),
         "certificate with serial aa:bb not found."
     );
 
     // The CRL (unauthenticated, DER) lists it and is signed by the intermediate.
-    let resp = common::client().get(s.url("pki_int/crl")).send().await.unwrap();
+    let resp = common::client()
+        .get(s.url("pki_int/crl"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/pkix-crl");
     let crl = resp.bytes().await.unwrap();
     let crl_file = dir.join("int.crl");
     std::fs::write(&crl_file, &crl).unwrap();
-    let (good, text) = openssl(&["crl", "-inform", "DER", "-in", crl_file.to_str().unwrap(), "-noout", "-text", "-CAfile", int_file]);
+    let (good, text) = openssl(&[
+        "crl",
+        "-inform",
+        "DER",
+        "-in",
+        crl_file.to_str().unwrap(),
+        "-noout",
+        "-text",
+        "-CAfile",
+        int_file,
+    ]);
     assert!(good, "{text}");
     assert!(text.contains("verify OK"), "{text}");
     assert!(text.contains(&hex_serial.to_ascii_uppercase()), "{text}");
@@ -416,8 +551,15 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     let crl_pem_file = write(dir, "int.crl.pem", &pem_crl);
     let root_file = dir.join("root.pem");
     let (good, out) = openssl(&[
-        "verify", "-crl_check", "-CAfile", root_file.to_str().unwrap(), "-untrusted", int_file,
-        "-CRLfile", &crl_pem_file, &f,
+        "verify",
+        "-crl_check",
+        "-CAfile",
+        root_file.to_str().unwrap(),
+        "-untrusted",
+        int_file,
+        "-CRLfile",
+        &crl_pem_file,
+        &f,
     ]);
     assert!(!good && out.contains("revoked"), "{out}");
     // crl/pem and the issuer's CRL in JSON say the same.
@@ -437,12 +579,24 @@ async fn leases_and_no_store(s: &Server) {
     )
     .await;
     ok(&a);
-    let a = post(s, "pki_int/issue/leased", json!({"common_name": "l.example.com"})).await;
+    let a = post(
+        s,
+        "pki_int/issue/leased",
+        json!({"common_name": "l.example.com"}),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     let lease = txt(&a.body["lease_id"]);
     assert!(lease.starts_with("pki_int/issue/leased/"), "{}", a.body);
     let serial = txt(&a.body["data"]["serial_number"]);
-    let r = call(s, "PUT", "sys/leases/revoke", Some("root"), Some(json!({"lease_id": lease}))).await;
+    let r = call(
+        s,
+        "PUT",
+        "sys/leases/revoke",
+        Some("root"),
+        Some(json!({"lease_id": lease})),
+    )
+    .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let mut revoked = false;
     for _ in 0..100 {
@@ -462,15 +616,63 @@ async fn leases_and_no_store(s: &Server) {
     )
     .await;
     ok(&a);
-    let a = post(s, "pki_int/issue/nostore", json!({"common_name": "n.example.com", "ttl": "1h"})).await;
+    let a = post(
+        s,
+        "pki_int/issue/nostore",
+        json!({"common_name": "n.example.com", "ttl": "1h"}),
+    )
+    .await;
     let serial = txt(&ok(&a)["serial_number"]);
     let a = call(s, "LIST", "pki_int/certs", Some("root"), None).await;
     assert!(!ok(&a)["keys"].as_array().unwrap().contains(&json!(serial)));
     let e = error_text(
-        &post(s, "pki_int/roles/both", json!({"no_store": true, "generate_lease": true})).await,
+        &post(
+            s,
+            "pki_int/roles/both",
+            json!({"no_store": true, "generate_lease": true}),
+        )
+        .await,
         400,
     );
     assert!(e.contains("no_store"), "{e}");
+}
+
+async fn tidy(arca: &Server, bao: &Server) {
+    for s in [arca, bao] {
+        let a = post(s, "pki_int/tidy", json!({})).await;
+        assert_eq!(a.status, 202, "{}", a.body);
+        assert!(
+            txt(&a.body["warnings"][0])
+                .starts_with("Manual tidy requested but no tidy operations were set")
+        );
+        let a = post(s, "pki_int/tidy-cancel", json!({})).await;
+        assert_eq!(
+            txt(&a.body["warnings"][0]),
+            "Tidy operation cannot be cancelled as none is currently running."
+        );
+        let a = get(s, "pki_int/config/auto-tidy").await;
+        assert_eq!(ok(&a)["interval_duration"], 43200);
+    }
+    let a = post(
+        arca,
+        "pki_int/tidy",
+        json!({"tidy_cert_store": true, "tidy_revoked_certs": true, "safety_buffer": "1s"}),
+    )
+    .await;
+    assert_eq!(a.status, 202, "{}", a.body);
+    let mut state = String::new();
+    for _ in 0..200 {
+        let a = get(arca, "pki_int/tidy-status").await;
+        state = txt(&ok(&a)["state"]);
+        if state == "Finished" {
+            // Nothing has expired yet: nothing removed.
+            assert_eq!(ok(&a)["cert_store_deleted_count"], 0);
+            assert!(ok(&a)["current_cert_store_count"].as_u64().unwrap() > 0);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, "Finished");
 }
 
 async fn issuers_and_keys(s: &Server) {
@@ -481,11 +683,17 @@ async fn issuers_and_keys(s: &Server) {
     assert_eq!(d["key_info"][&id]["is_default"], true);
     let a = get(s, "pki/issuer/root-2026").await;
     let d = ok(&a);
-    assert_eq!(d["usage"], "crl-signing,issuing-certificates,ocsp-signing,read-only");
+    assert_eq!(
+        d["usage"],
+        "crl-signing,issuing-certificates,ocsp-signing,read-only"
+    );
     assert_eq!(d["leaf_not_after_behavior"], "err");
     let a = post(s, "pki/issuer/root-2026", json!({"issuer_name": "root-a", "leaf_not_after_behavior": "truncate", "usage": "read-only,issuing-certificates,crl-signing"})).await;
     assert_eq!(ok(&a)["issuer_name"], "root-a");
-    assert_eq!(ok(&a)["usage"], "crl-signing,issuing-certificates,read-only");
+    assert_eq!(
+        ok(&a)["usage"],
+        "crl-signing,issuing-certificates,read-only"
+    );
     assert_eq!(ok(&a)["leaf_not_after_behavior"], "truncate");
     // A second root; the default stays until changed.
     let a = post(s, "pki/root/generate/internal", json!({"common_name": "Second Root", "issuer_name": "root-b", "key_type": "ed25519", "key_name": "ed"})).await;
@@ -495,27 +703,55 @@ async fn issuers_and_keys(s: &Server) {
     assert_ne!(ok(&a)["default"], json!(second));
     let a = post(s, "pki/config/issuers", json!({"default": "root-b"})).await;
     assert_eq!(ok(&a)["default"], json!(second));
-    let a = post(s, "pki/roles/any", json!({"allow_any_name": true, "key_type": "ec"})).await;
+    let a = post(
+        s,
+        "pki/roles/any",
+        json!({"allow_any_name": true, "key_type": "ec"}),
+    )
+    .await;
     ok(&a);
     // issuer_ref on the request path chooses the signer.
-    let a = post(s, "pki/issuer/root-a/issue/any", json!({"common_name": "x.test", "ttl": "1h"})).await;
+    let a = post(
+        s,
+        "pki/issuer/root-a/issue/any",
+        json!({"common_name": "x.test", "ttl": "1h"}),
+    )
+    .await;
     let issuing = txt(&ok(&a)["issuing_ca"]);
     let a = get(s, "pki/issuer/root-a/json").await;
     assert_eq!(txt(&ok(&a)["certificate"]), issuing);
     let a = call(s, "LIST", "pki/keys", Some("root"), None).await;
     assert_eq!(ok(&a)["keys"].as_array().unwrap().len(), 2);
-    let a = post(s, "pki/keys/generate/internal", json!({"key_type": "ec", "key_name": "spare"})).await;
+    let a = post(
+        s,
+        "pki/keys/generate/internal",
+        json!({"key_type": "ec", "key_name": "spare"}),
+    )
+    .await;
     assert_eq!(ok(&a)["key_type"], "ec");
     let a = get(s, "pki/key/spare").await;
     assert!(txt(&ok(&a)["subject_key_id"]).contains(':'));
     let a = post(s, "pki/key/spare", json!({"key_name": "spare2"})).await;
     assert_eq!(ok(&a)["key_name"], "spare2");
-    assert_eq!(call(s, "DELETE", "pki/key/spare2", Some("root"), None).await.status, 204);
+    assert_eq!(
+        call(s, "DELETE", "pki/key/spare2", Some("root"), None)
+            .await
+            .status,
+        204
+    );
     // A key in use is not deleted.
-    let e = error_text(&call(s, "DELETE", "pki/key/ed", Some("root"), None).await, 400);
+    let e = error_text(
+        &call(s, "DELETE", "pki/key/ed", Some("root"), None).await,
+        400,
+    );
     assert!(e.contains("in use by an issuer"), "{e}");
     // Rotation: a new root that is not the default until root/replace.
-    let a = post(s, "pki/root/rotate/internal", json!({"common_name": "Rotated Root", "issuer_name": "root-c", "key_type": "ec"})).await;
+    let a = post(
+        s,
+        "pki/root/rotate/internal",
+        json!({"common_name": "Rotated Root", "issuer_name": "root-c", "key_type": "ec"}),
+    )
+    .await;
     let rotated = txt(&ok(&a)["issuer_id"]);
     let a = get(s, "pki/config/issuers").await;
     assert_eq!(ok(&a)["default"], json!(second));
@@ -524,7 +760,12 @@ async fn issuers_and_keys(s: &Server) {
     // keys/import and config/ca of a PEM bundle.
     let a = post(s, "pki/keys/generate/exported", json!({"key_type": "ec"})).await;
     let pk = txt(&ok(&a)["private_key"]);
-    let a = post(s, "pki/keys/import", json!({"pem_bundle": pk, "key_name": "again"})).await;
+    let a = post(
+        s,
+        "pki/keys/import",
+        json!({"pem_bundle": pk, "key_name": "again"}),
+    )
+    .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(!a.body["warnings"].is_null());
     // DELETE root removes every issuer and key.
@@ -541,7 +782,10 @@ async fn unauthenticated_fetches(s: &Server) {
         ("pki/crl", "application/pkix-crl"),
         ("pki/crl/pem", "application/x-pem-file"),
         ("pki/issuer/default/der", "application/pkix-cert"),
-        ("pki/issuer/default/pem", "application/pem-certificate-chain"),
+        (
+            "pki/issuer/default/pem",
+            "application/pem-certificate-chain",
+        ),
         ("pki/issuer/default/crl/der", "application/pkix-crl"),
     ] {
         let resp = common::client().get(s.url(path)).send().await.unwrap();
@@ -554,30 +798,109 @@ async fn unauthenticated_fetches(s: &Server) {
 
 /// The `bao pki` commands against Arca, and what `health-check` says on both servers.
 fn bao_cli(arca: &Server, bao: &Server) {
-    let (code, out, err) = run_bao(&arca.addr, Some("root"), &["pki", "list-intermediates", "-format=json", "/pki/issuer/root-a"]);
-    assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run_bao(&arca.addr, Some("root"), &["pki", "verify-sign", "-format=json", "/pki/issuer/root-a", "/pki/issuer/root-a"]);
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("\"signature_match\": true"), "{out}");
-    let (code, out, err) = run_bao(&arca.addr, Some("root"), &["secrets", "enable", "-path=pki_cli", "pki"]);
+    let (code, out, err) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &[
+            "pki",
+            "list-intermediates",
+            "-format=json",
+            "/pki/issuer/root-a",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run_bao(
         &arca.addr,
         Some("root"),
-        &["pki", "issue", "-format=json", "-issuer_name=cli-int", "/pki/issuer/root-a", "/pki_cli/", "common_name=CLI Intermediate", "key_type=ec"],
+        &[
+            "pki",
+            "verify-sign",
+            "-format=json",
+            "/pki/issuer/root-a",
+            "/pki/issuer/root-a",
+        ],
     );
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, err) = run_bao(&arca.addr, Some("root"), &["pki", "verify-sign", "-format=json", "/pki/issuer/root-a", "/pki_cli/issuer/cli-int"]);
+    assert!(out.contains("\"signature_match\": true"), "{out}");
+    let (code, out, err) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &["secrets", "enable", "-path=pki_cli", "pki"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &[
+            "pki",
+            "issue",
+            "-format=json",
+            "-issuer_name=cli-int",
+            "/pki/issuer/root-a",
+            "/pki_cli/",
+            "common_name=CLI Intermediate",
+            "key_type=ec",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &[
+            "pki",
+            "verify-sign",
+            "-format=json",
+            "/pki/issuer/root-a",
+            "/pki_cli/issuer/cli-int",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("\"signature_match\": true"), "{out}");
-    let (code, out, err) = run_bao(&arca.addr, Some("root"), &["pki", "list-intermediates", "-format=json", "/pki/issuer/root-a"]);
+    let (code, out, err) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &[
+            "pki",
+            "list-intermediates",
+            "-format=json",
+            "/pki/issuer/root-a",
+        ],
+    );
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("\"pki_cli/issuer/cli-int\": true") || out.contains("cli-int"), "{out}");
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    assert!(
+        listed
+            .as_object()
+            .unwrap()
+            .iter()
+            .any(|(k, v)| k.starts_with("pki_cli/issuer/") && v == &json!(true)),
+        "{out}"
+    );
 
-    let (acode, aout, aerr) = run_bao(&arca.addr, Some("root"), &["pki", "health-check", "-format=json", "pki"]);
-    let (bcode, bout, berr) = run_bao(&bao.addr, Some("root"), &["pki", "health-check", "-format=json", "pki"]);
-    eprintln!("health-check on Arca ({acode}): {aout}{aerr}\nhealth-check on OpenBao ({bcode}): {bout}{berr}");
-    assert!(acode == bcode || (acode <= 4 && bcode <= 4), "arca {acode} {aout}{aerr} / bao {bcode}");
+    let (acode, aout, aerr) = run_bao(
+        &arca.addr,
+        Some("root"),
+        &["pki", "health-check", "-format=json", "pki"],
+    );
+    let (bcode, bout, berr) = run_bao(
+        &bao.addr,
+        Some("root"),
+        &["pki", "health-check", "-format=json", "pki"],
+    );
+    eprintln!(
+        "health-check on Arca ({acode}): {aout}{aerr}\nhealth-check on OpenBao ({bcode}): {bout}{berr}"
+    );
+    // Both exit with findings (non-zero); no check may fail for want of an endpoint, except
+    // the ACME ones (ACME is not implemented).
+    assert!(acode > 0 && bcode > 0, "arca {acode} / bao {bcode}");
     let v: Value = serde_json::from_str(&aout).expect("health-check JSON");
-    assert!(v.get("ca_validity_period").is_some(), "{aout}");
+    for (check, results) in v.as_object().unwrap() {
+        if check.contains("acme") {
+            continue;
+        }
+        for r in results.as_array().unwrap() {
+            assert_ne!(r["status"], "invalid_version", "{check}: {r}");
+        }
+    }
+    assert_eq!(v["crl_validity_period"][0]["status"], "ok", "{aout}");
 }

@@ -10,9 +10,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{
-    Server, arca_bin, call, example_binary, free_port, secret_catalog_with, sha256_file,
-};
+use common::{Server, arca_bin, call, example_binary, free_port, secret_catalog_with, sha256_file};
 use serde_json::json;
 
 const NAMES: [&str; 5] = ["p1", "p2", "p3", "p4", "p5"];
