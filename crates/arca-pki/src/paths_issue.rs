@@ -167,10 +167,10 @@ async fn handle(
                     )));
                 }
             }
-            if role.use_csr_common_name || mode == Mode::Verbatim {
-                if !csr.common_name.is_empty() || mode == Mode::Verbatim {
-                    r.common_name = csr.common_name.clone();
-                }
+            if (role.use_csr_common_name && !csr.common_name.is_empty())
+                || mode == Mode::Verbatim
+            {
+                r.common_name = csr.common_name.clone();
             }
             if role.use_csr_sans || mode == Mode::Verbatim {
                 if !csr.alt_names.is_empty() || mode == Mode::Verbatim {
