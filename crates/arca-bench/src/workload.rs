@@ -518,7 +518,6 @@ const PKI_ISSUE_EC256: Workload = pki_issue!("pki-issue-ec-256", "pki-ec", "ec",
 /// `pki/issue` of an RSA-2048 leaf.
 const PKI_ISSUE_RSA2048: Workload = pki_issue!("pki-issue-rsa-2048", "pki-rsa", "rsa", 2048);
 
-
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).

@@ -11,6 +11,7 @@ mod issuers;
 mod issuing;
 mod keys;
 mod names;
+mod ocsp;
 mod paths_ca;
 mod paths_fetch;
 mod paths_issue;
@@ -151,6 +152,7 @@ pub fn factory() -> Factory {
                 .chain(paths_issue::paths(&state))
                 .chain(paths_revoke::paths(&state))
                 .chain(tidy::paths(&state))
+                .chain(ocsp::paths(&state))
             {
                 fb = fb.path(p);
             }

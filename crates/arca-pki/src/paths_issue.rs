@@ -167,9 +167,7 @@ async fn handle(
                     )));
                 }
             }
-            if (role.use_csr_common_name && !csr.common_name.is_empty())
-                || mode == Mode::Verbatim
-            {
+            if (role.use_csr_common_name && !csr.common_name.is_empty()) || mode == Mode::Verbatim {
                 r.common_name = csr.common_name.clone();
             }
             if role.use_csr_sans || mode == Mode::Verbatim {

@@ -505,6 +505,7 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     assert_eq!(ok(&a)["revocation_time"], 0);
     assert_eq!(txt(&ok(&a)["certificate"]), leaf_pem);
 
+    ocsp(s, dir, int_file, &f, false).await;
     let a = post(s, "pki_int/revoke", json!({"serial_number": colon})).await;
     assert_eq!(ok(&a)["state"], "revoked");
     let t = ok(&a)["revocation_time"].as_i64().unwrap();
@@ -565,10 +566,75 @@ async fn revocation_and_crl(s: &Server, dir: &Path, int_file: &str, leaf_pem: &s
     // crl/pem and the issuer's CRL in JSON say the same.
     let a = get(s, "pki_int/issuer/default/crl").await;
     assert!(txt(&ok(&a)["crl"]).starts_with("-----BEGIN X509 CRL-----"));
+    ocsp(s, dir, int_file, &f, true).await;
     let a = get(s, "pki_int/crl/rotate").await;
     assert_eq!(ok(&a)["success"], true);
     let a = get(s, &format!("pki_int/cert/{colon}")).await;
     assert!(ok(&a)["revocation_time"].as_i64().unwrap() > 0);
+}
+
+/// `openssl ocsp` against the server's responder: the leaf's status, and the responder's
+/// signature checked against the intermediate.
+async fn ocsp(s: &Server, dir: &Path, int_file: &str, cert_file: &str, revoked: bool) {
+    let url = s.url("pki_int/ocsp");
+    let resp_file = dir.join("ocsp.der");
+    let (good, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        int_file,
+        "-cert",
+        cert_file,
+        "-url",
+        &url,
+        "-CAfile",
+        int_file,
+        "-respout",
+        resp_file.to_str().unwrap(),
+    ]);
+    assert!(good, "{out}");
+    assert!(out.contains("Response verify OK"), "{out}");
+    let want = if revoked { ": revoked" } else { ": good" };
+    assert!(out.contains(want), "{out}");
+    // GET ocsp/<base64 request> answers the same.
+    let req_file = dir.join("ocsp-req.der");
+    let (good, out) = openssl(&[
+        "ocsp",
+        "-issuer",
+        int_file,
+        "-cert",
+        cert_file,
+        "-no_nonce",
+        "-reqout",
+        req_file.to_str().unwrap(),
+    ]);
+    assert!(good, "{out}");
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(std::fs::read(&req_file).unwrap());
+    let enc = b64
+        .replace('/', "%2F")
+        .replace('+', "%2B")
+        .replace('=', "%3D");
+    let r = common::client()
+        .get(s.url(&format!("pki_int/ocsp/{enc}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/ocsp-response");
+    let body = r.bytes().await.unwrap();
+    std::fs::write(&resp_file, &body).unwrap();
+    let (good, out) = openssl(&[
+        "ocsp",
+        "-respin",
+        resp_file.to_str().unwrap(),
+        "-issuer",
+        int_file,
+        "-cert",
+        cert_file,
+        "-CAfile",
+        int_file,
+    ]);
+    assert!(good && out.contains(want), "{out}");
 }
 
 async fn leases_and_no_store(s: &Server) {
