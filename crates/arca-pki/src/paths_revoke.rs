@@ -83,10 +83,9 @@ pub(crate) async fn revoke_serial(
             Ok(Some(resp))
         }
         Revoked::Done(r) => {
-            if !cfg.auto_rebuild {
-                let _guard = state.crl_lock.lock().await;
-                crl::rebuild_all(s).await?;
-            }
+            // CRLs are rebuilt on every revocation, `auto_rebuild` or not.
+            let _guard = state.crl_lock.lock().await;
+            crl::rebuild_all(s).await?;
             Ok(data(json!({
                 "revocation_time": r.revocation_time,
                 "revocation_time_rfc3339": r.revocation_time_utc,
@@ -287,6 +286,11 @@ async fn write_crl_config(
         "allow_expired_cert_revocation",
         &mut c.allow_expired_cert_revocation,
     )?;
+    if c.enable_delta {
+        return Err(LogicalError::bad_request(
+            "delta CRLs are not supported by this server",
+        ));
+    }
     if c.enable_delta && !c.auto_rebuild {
         return Err(LogicalError::bad_request(
             "Delta CRLs cannot be enabled when auto rebuilding is disabled as the complete CRL is always regenerated!",
