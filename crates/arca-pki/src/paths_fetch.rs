@@ -81,9 +81,9 @@ async fn fetch_raw(
                 Kind::Full
             };
             let i = default_issuer(&req).await?;
-            let der = crl::load(s.as_ref(), &i.id, kind)
-                .await?
-                .unwrap_or_default();
+            let Some(der) = crl::load(s.as_ref(), &i.id, kind).await? else {
+                return Err(LogicalError::empty_not_found());
+            };
             Ok(if what.ends_with("/pem") {
                 raw(
                     "application/x-pem-file",
