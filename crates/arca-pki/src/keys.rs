@@ -203,13 +203,58 @@ impl KeyEntry {
     }
 }
 
-/// The private key as OpenBao hands it out: PEM (default), DER (base64) or PKCS#8 PEM.
-pub fn export_private(key: &KeyPair, format: &str) -> String {
-    match format {
-        "der" => {
-            use base64::Engine;
-            base64::engine::general_purpose::STANDARD.encode(key.serialize_der())
+/// The private key as OpenBao hands it out: with `private_key_format` `pkcs8` a PKCS#8 PEM;
+/// otherwise (`der`, the default, or `pem`) the key type's own format, PEM-encoded: PKCS#1
+/// (`RSA PRIVATE KEY`) for RSA, SEC 1 (`EC PRIVATE KEY`) for EC, PKCS#8 for Ed25519.
+pub fn export_private(key: &KeyPair, private_key_format: &str) -> String {
+    let pkcs8 = key.serialize_der();
+    if private_key_format != "pkcs8" {
+        match KeySpec::of(key) {
+            Ok(KeySpec::Rsa(_)) => {
+                if let Some(pkcs1) = pkcs8_inner_key(&pkcs8) {
+                    return crate::x509::pem_encode("RSA PRIVATE KEY", &pkcs1);
+                }
+            }
+            Ok(KeySpec::Ec(bits)) => {
+                if let Some(sec1) = sec1_of(&pkcs8, bits) {
+                    return crate::x509::pem_encode("EC PRIVATE KEY", &sec1);
+                }
+            }
+            _ => {}
         }
-        _ => key.serialize_pem().trim_end().to_string(),
     }
+    if let Ok(KeySpec::Ed25519) = KeySpec::of(key)
+        && let Some(v1) = ed25519_v1(&pkcs8)
+    {
+        return crate::x509::pem_encode("PRIVATE KEY", &v1);
+    }
+    crate::x509::pem_encode("PRIVATE KEY", &pkcs8)
+}
+
+/// An Ed25519 key as PKCS#8 v1 (OpenSSL 3.0 does not read the v2 form with the public key).
+fn ed25519_v1(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+    let kp = aws_lc_rs::signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(pkcs8).ok()?;
+    let der: Pkcs8V1Der<'static> = kp.as_der().ok()?;
+    Some(der.as_ref().to_vec())
+}
+
+/// The privateKey OCTET STRING of a PKCS#8 PrivateKeyInfo (for RSA: the PKCS#1 key).
+fn pkcs8_inner_key(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let (_, info) = x509_parser::der_parser::parse_der(pkcs8).ok()?;
+    let fields = info.as_sequence().ok()?;
+    Some(fields.get(2)?.as_slice().ok()?.to_vec())
+}
+
+/// The SEC 1 ECPrivateKey (with its curve) of a PKCS#8 EC key, from aws-lc-rs.
+fn sec1_of(pkcs8: &[u8], bits: u32) -> Option<Vec<u8>> {
+    use aws_lc_rs::encoding::AsDer;
+    let alg = match bits {
+        256 => &aws_lc_rs::signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+        384 => &aws_lc_rs::signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+        _ => &aws_lc_rs::signature::ECDSA_P521_SHA512_ASN1_SIGNING,
+    };
+    let kp = aws_lc_rs::signature::EcdsaKeyPair::from_pkcs8(alg, pkcs8).ok()?;
+    let der = kp.private_key().as_der().ok()?;
+    Some(der.as_ref().to_vec())
 }

@@ -242,7 +242,7 @@ async fn handle(
     if format == "pem_bundle" {
         let mut parts = Vec::new();
         if let Some(kp) = &generated {
-            parts.push(keys::export_private(kp, "pem"));
+            parts.push(keys::export_private(kp, &d.get_str("private_key_format")?));
         }
         parts.push(certificate.clone());
         parts.push(signer.issuer.certificate.clone());

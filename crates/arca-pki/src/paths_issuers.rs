@@ -412,7 +412,7 @@ async fn generate_key(
     if kind == "exported" {
         m.insert(
             "private_key".into(),
-            json!(keys::export_private(&kp, "pem")),
+            json!(keys::export_private(&kp, "der")),
         );
     }
     Ok(Some(Response::with_data(m)))

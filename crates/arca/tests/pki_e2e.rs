@@ -385,6 +385,20 @@ async fn chain_verified(
         .await;
         let cert = txt(&ok(&a)["certificate"]);
         assert_eq!(ok(&a)["private_key_type"], kt);
+        // The key in its type's own PEM format, as OpenBao returns it; openssl reads it and
+        // it matches the certificate.
+        let pk = txt(&ok(&a)["private_key"]);
+        let label = match kt {
+            "rsa" => "-----BEGIN RSA PRIVATE KEY-----",
+            "ec" => "-----BEGIN EC PRIVATE KEY-----",
+            _ => "-----BEGIN PRIVATE KEY-----",
+        };
+        assert!(pk.starts_with(label), "{pk}");
+        let kf = write(dir, &format!("{role}.key"), &pk);
+        let cf = write(dir, &format!("{role}.crt"), &cert);
+        let (_, p1) = openssl(&["pkey", "-in", &kf, "-pubout"]);
+        let (_, p2) = openssl(&["x509", "-in", &cf, "-noout", "-pubkey"]);
+        assert_eq!(p1, p2, "{kt}");
         let f = write(dir, &format!("{role}.pem"), &cert);
         let (good, out) = openssl(&["verify", "-CAfile", root_file, "-untrusted", int_file, &f]);
         assert!(good, "{kt}-{bits}: {out}");
