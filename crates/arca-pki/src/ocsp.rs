@@ -74,7 +74,12 @@ async fn get(
 ) -> Result<Option<Response>, LogicalError> {
     let text = d.get_str("req")?;
     let decoded = percent_decode(&text);
-    let Ok(body) = STANDARD.decode(decoded.as_bytes()) else {
+    // Standard base64 as OpenBao reads it; URL-safe base64 too, since a standard encoding
+    // holding `//` cannot travel in a request path.
+    let body = STANDARD
+        .decode(decoded.as_bytes())
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(decoded.as_bytes()));
+    let Ok(body) = body else {
         return Ok(failure(Failure::Malformed));
     };
     answer(&state, &req, &body).await
