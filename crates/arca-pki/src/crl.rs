@@ -78,7 +78,7 @@ pub async fn rebuild_all(s: &dyn Storage) -> PkiResult<()> {
         let now = chrono::Utc::now().timestamp();
         let params = CertificateRevocationListParams {
             this_update: odt(now)?,
-            next_update: odt(now + expiry)?,
+            next_update: odt(now.saturating_add(expiry))?,
             crl_number: SerialNumber::from_slice(&n.to_be_bytes()),
             issuing_distribution_point: None,
             revoked_certs: entries,

@@ -249,7 +249,7 @@ pub fn validity(
             ));
             ttl = max_ttl;
         }
-        now + ttl
+        now.saturating_add(ttl)
     };
     if let Some(i) = issuer
         && i.not_after > 0
@@ -267,7 +267,7 @@ pub fn validity(
             }
         }
     }
-    Ok((now - not_before_duration, not_after, warnings))
+    Ok((now.saturating_sub(not_before_duration), not_after, warnings))
 }
 
 fn odt(secs: i64) -> PkiResult<OffsetDateTime> {

@@ -283,7 +283,7 @@ async fn answer(
                     }
                     w.next().write_generalized_time(&gtime(now));
                     w.next().write_tagged(Tag::context(0), |w| {
-                        w.write_generalized_time(&gtime(now + expiry))
+                        w.write_generalized_time(&gtime(now.saturating_add(expiry)))
                     });
                 });
             });

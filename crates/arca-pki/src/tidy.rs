@@ -181,7 +181,7 @@ async fn run(state: &State, s: &dyn Storage, p: &JsonMap) -> Result<(), LogicalE
             let Some(der) = certs::load(s, &serial).await? else {
                 continue;
             };
-            let expired = x509::parse_cert(&der).map(|c| c.not_after + buffer < now);
+            let expired = x509::parse_cert(&der).map(|c| c.not_after.saturating_add(buffer) < now);
             if expired.unwrap_or(flag("tidy_invalid_certs")) {
                 s.delete(&format!("certs/{}", x509::serial_key(&serial)))
                     .await?;
@@ -202,7 +202,7 @@ async fn run(state: &State, s: &dyn Storage, p: &JsonMap) -> Result<(), LogicalE
                 .cert_der()
                 .ok()
                 .and_then(|d| x509::parse_cert(&d).ok())
-                .is_none_or(|c| c.not_after + revoked_buffer < now);
+                .is_none_or(|c| c.not_after.saturating_add(revoked_buffer) < now);
             if expired {
                 s.delete(&format!("revoked/{}", x509::serial_key(&serial)))
                     .await?;
