@@ -471,6 +471,53 @@ const TRANSIT_ENCRYPT_BATCH: Workload = Workload {
     audited: false,
 };
 
+/// `pki issue` with a key of the role's type generated per request, on its own mount with an
+/// EC P-256 root. RSA key generation is the expensive part of the rsa-2048 workload.
+macro_rules! pki_issue {
+    ($name:literal, $mount:literal, $key_type:literal, $bits:literal) => {
+        Workload {
+            name: $name,
+            method: post,
+            path: |_, _| concat!($mount, "/issue/bench").into(),
+            body: |_, _| Some(r#"{"common_name":"bench.example.com"}"#.into()),
+            setup: &[
+                SetupStep {
+                    method: "POST",
+                    path: concat!("sys/mounts/", $mount),
+                    body: r#"{"type":"pki"}"#,
+                },
+                SetupStep {
+                    method: "POST",
+                    path: concat!($mount, "/root/generate/internal"),
+                    body: r#"{"common_name":"Bench Root","key_type":"ec","ttl":"700h"}"#,
+                },
+                SetupStep {
+                    method: "POST",
+                    path: concat!($mount, "/roles/bench"),
+                    body: concat!(
+                        r#"{"allowed_domains":"example.com","allow_subdomains":true,"ttl":"1h","no_store":true,"key_type":""#,
+                        $key_type,
+                        r#"","key_bits":"#,
+                        $bits,
+                        "}"
+                    ),
+                },
+            ],
+            needs_plugin: false,
+            under_reload: false,
+            header: None,
+            follow: None,
+            audited: false,
+        }
+    };
+}
+
+/// `pki/issue` of an EC P-256 leaf.
+const PKI_ISSUE_EC256: Workload = pki_issue!("pki-issue-ec-256", "pki-ec", "ec", 256);
+
+/// `pki/issue` of an RSA-2048 leaf.
+const PKI_ISSUE_RSA2048: Workload = pki_issue!("pki-issue-rsa-2048", "pki-rsa", "rsa", 2048);
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -522,6 +569,8 @@ pub const WORKLOADS: &[Workload] = &[
     TRANSIT_SIGN_ED25519,
     TRANSIT_VERIFY_ECDSA,
     TRANSIT_ENCRYPT_BATCH,
+    PKI_ISSUE_EC256,
+    PKI_ISSUE_RSA2048,
     Workload {
         name: "token-create-revoke",
         method: post,

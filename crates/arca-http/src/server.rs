@@ -331,7 +331,19 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
                     );
                 }
             };
-            let decoded = if routing.data == DataSource::Body && is_form(&media_type, &bytes) {
+            let decoded = if media_type == "application/ocsp-request" {
+                // As OpenBao hands an OCSP responder the raw request: the DER body, base64,
+                // under `http_raw_body` (the name OpenBao's SDK gives a raw body).
+                use base64::Engine;
+                let mut m = serde_json::Map::new();
+                m.insert(
+                    "http_raw_body".into(),
+                    serde_json::Value::String(
+                        base64::engine::general_purpose::STANDARD.encode(&bytes),
+                    ),
+                );
+                Ok(m)
+            } else if routing.data == DataSource::Body && is_form(&media_type, &bytes) {
                 body::decode_form(&bytes, &state.json_limits)
             } else {
                 body::decode_json(&bytes, &state.json_limits)

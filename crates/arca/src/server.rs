@@ -178,6 +178,7 @@ fn registry() -> BackendRegistry {
         .insert("transit".to_string(), arca_transit::factory());
     r.secrets
         .insert("rabbitmq".to_string(), arca_rabbitmq::factory());
+    r.secrets.insert("pki".to_string(), arca_pki::factory());
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }

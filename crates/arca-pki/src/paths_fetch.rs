@@ -1,0 +1,217 @@
+//! Reading certificates and CRLs: `ca`, `ca/pem`, `ca_chain`, `cert/<serial>` (with the
+//! special serials `ca`, `ca_chain`, `crl`, `delta-crl`), `certs`, `certs/revoked`, `crl`,
+//! `crl/pem`, `crl/delta[/pem]` and `issuer/<ref>/crl[/der|/pem]`.
+
+use std::sync::Arc;
+
+use arca_sdk::framework::{Field, FieldData, FieldType, PathDef, generic_name_regex};
+use arca_sdk::{LogicalError, Operation, Request, Response};
+use serde_json::json;
+
+use crate::crl::{self, Kind};
+use crate::{State, certs, data, issuers, list, op, raw, storage, x509};
+
+pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
+    let iref = generic_name_regex("issuer_ref");
+    vec![
+        PathDef::new(r"(?P<what>ca|ca/pem|ca_chain|crl|crl/pem|crl/delta|crl/delta/pem)")
+            .field(Field::new("what", FieldType::String, "what to fetch"))
+            .op(Operation::Read, op(state, fetch_raw)),
+        PathDef::new(format!(r"issuer/{iref}/crl(?P<fmt>/der|/pem|)"))
+            .field(Field::new("issuer_ref", FieldType::String, "issuer"))
+            .field(Field::new("fmt", FieldType::String, "format"))
+            .op(Operation::Read, op(state, fetch_issuer_crl)),
+        PathDef::new(format!(r"issuer/{iref}/crl/delta(?P<fmt>/der|/pem|)"))
+            .field(Field::new("issuer_ref", FieldType::String, "issuer"))
+            .field(Field::new("fmt", FieldType::String, "format"))
+            .op(Operation::Read, op(state, fetch_issuer_delta)),
+        PathDef::new(r"cert/(?P<serial>[0-9A-Fa-f:-]+|ca|ca_chain|crl|delta-crl)(/raw(/pem)?)?")
+            .field(Field::new("serial", FieldType::String, "serial"))
+            .op(Operation::Read, op(state, fetch_cert)),
+        PathDef::new("certs/?")
+            .field(Field::new("after", FieldType::String, "after"))
+            .field(Field::new("limit", FieldType::Int, "limit"))
+            .op(Operation::List, op(state, list_certs)),
+        PathDef::new("certs/revoked/?")
+            .field(Field::new("after", FieldType::String, "after"))
+            .field(Field::new("limit", FieldType::Int, "limit"))
+            .op(Operation::List, op(state, list_revoked)),
+    ]
+}
+
+async fn default_issuer(req: &Request) -> Result<issuers::IssuerEntry, LogicalError> {
+    let s = storage(req)?;
+    Ok(issuers::load_issuer(s.as_ref(), "default").await?)
+}
+
+fn chain_text(i: &issuers::IssuerEntry) -> String {
+    let mut out = String::new();
+    for c in &i.ca_chain {
+        out.push_str(c);
+        out.push('\n');
+    }
+    out
+}
+
+async fn fetch_raw(
+    _state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    let what = d.get_str("what")?;
+    match what.as_str() {
+        "ca" | "ca/pem" | "ca_chain" => {
+            let Ok(i) = default_issuer(&req).await else {
+                return Ok(raw("application/pkix-cert", Vec::new()));
+            };
+            Ok(match what.as_str() {
+                "ca" => raw("application/pkix-cert", i.cert_der()?),
+                "ca/pem" => raw(
+                    "application/pem-certificate-chain",
+                    format!("{}\n", i.certificate).into_bytes(),
+                ),
+                _ => raw("application/pkix-cert", chain_text(&i).into_bytes()),
+            })
+        }
+        _ => {
+            let kind = if what.starts_with("crl/delta") {
+                Kind::Delta
+            } else {
+                Kind::Full
+            };
+            let i = default_issuer(&req).await?;
+            let Some(der) = crl::load(s.as_ref(), &i.id, kind).await? else {
+                return Err(LogicalError::empty_not_found());
+            };
+            Ok(if what.ends_with("/pem") {
+                raw(
+                    "application/x-pem-file",
+                    format!("{}\n", x509::pem_encode("X509 CRL", &der)).into_bytes(),
+                )
+            } else {
+                raw("application/pkix-crl", der)
+            })
+        }
+    }
+}
+
+async fn issuer_crl(
+    req: &Request,
+    d: &FieldData,
+    kind: Kind,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(req)?;
+    let i = issuers::load_issuer(s.as_ref(), &d.get_str("issuer_ref")?).await?;
+    let Some(der) = crl::load(s.as_ref(), &i.id, kind).await? else {
+        return Err(LogicalError::empty_not_found());
+    };
+    Ok(match d.get_str("fmt")?.as_str() {
+        "/der" => raw("application/pkix-crl", der),
+        "/pem" => raw(
+            "application/x-pem-file",
+            format!("{}\n", x509::pem_encode("X509 CRL", &der)).into_bytes(),
+        ),
+        _ => data(json!({"crl": x509::pem_encode("X509 CRL", &der)})),
+    })
+}
+
+async fn fetch_issuer_crl(
+    _state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    issuer_crl(&req, &d, Kind::Full).await
+}
+
+async fn fetch_issuer_delta(
+    _state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    issuer_crl(&req, &d, Kind::Delta).await
+}
+
+async fn fetch_cert(
+    _state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    let serial = d.get_str("serial")?;
+    let raw_suffix = req.path.contains("/raw");
+    let pem_suffix = req.path.ends_with("/raw/pem");
+    let (pem_text, der, revoked) = match serial.as_str() {
+        "ca" => {
+            let i = default_issuer(&req).await?;
+            (i.certificate.clone(), i.cert_der()?, None)
+        }
+        "ca_chain" => {
+            let i = default_issuer(&req).await?;
+            let text = i.ca_chain.join("\n");
+            return Ok(data(json!({"certificate": text, "ca_chain": text})));
+        }
+        "crl" | "delta-crl" => {
+            let i = default_issuer(&req).await?;
+            let kind = if serial == "crl" {
+                Kind::Full
+            } else {
+                Kind::Delta
+            };
+            let der = crl::load(s.as_ref(), &i.id, kind)
+                .await?
+                .unwrap_or_default();
+            return Ok(data(
+                json!({"certificate": x509::pem_encode("X509 CRL", &der)}),
+            ));
+        }
+        other => {
+            let Some(der) = certs::load(s.as_ref(), other).await? else {
+                return Ok(None);
+            };
+            let rev = certs::revocation(s.as_ref(), other).await?;
+            (x509::pem_encode("CERTIFICATE", &der), der, rev)
+        }
+    };
+    if raw_suffix {
+        return Ok(if pem_suffix {
+            raw(
+                "application/pem-certificate-chain",
+                format!("{pem_text}\n").into_bytes(),
+            )
+        } else {
+            raw("application/pkix-cert", der)
+        });
+    }
+    let (t, t3339) = match &revoked {
+        Some(r) => (r.revocation_time, crate::rfc3339(r.revocation_time)),
+        None => (0, String::new()),
+    };
+    let mut v = json!({
+        "certificate": pem_text,
+        "revocation_time": t,
+        "revocation_time_rfc3339": t3339,
+    });
+    if let Some(r) = revoked {
+        v["issuer_id"] = json!(r.certificate_issuer);
+    }
+    Ok(data(v))
+}
+
+async fn list_certs(
+    _state: Arc<State>,
+    req: Request,
+    _d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    Ok(list(certs::list(s.as_ref()).await?, None))
+}
+
+async fn list_revoked(
+    _state: Arc<State>,
+    req: Request,
+    _d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let s = storage(&req)?;
+    Ok(list(certs::list_revoked(s.as_ref()).await?, None))
+}
