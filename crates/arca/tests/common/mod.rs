@@ -322,6 +322,43 @@ pub async fn call_with(
     }
 }
 
+/// An answer with what differs per request or per server taken out: `request_id`,
+/// `lease_id`, Arca's documented extra `mount_type`, and the named `data` fields (random
+/// passwords and the like).
+pub fn comparable_answer(a: &Answer, ignored_data: &[&str]) -> (u16, Value) {
+    let mut body = a.body.clone();
+    if let Value::Object(m) = &mut body {
+        for k in ["request_id", "mount_type", "lease_id"] {
+            m.remove(k);
+        }
+        if let Some(Value::Object(d)) = m.get_mut("data") {
+            for k in ignored_data {
+                d.remove(*k);
+            }
+        }
+    }
+    (a.status, body)
+}
+
+/// Sends the same request (root token) to Arca and OpenBao (`servers()`'s order), asserts the
+/// same answer as [`comparable_answer`] sees it, and returns Arca's.
+pub async fn same_answer(
+    s: &[Server; 2],
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+    ignored_data: &[&str],
+) -> Answer {
+    let a = call(&s[0], method, path, Some("root"), body.clone()).await;
+    let b = call(&s[1], method, path, Some("root"), body).await;
+    assert_eq!(
+        comparable_answer(&a, ignored_data),
+        comparable_answer(&b, ignored_data),
+        "{method} {path}: Arca (left) and OpenBao (right) differ"
+    );
+    a
+}
+
 /// Arca and OpenBao dev servers, Arca first, for tests that hold both to the same answer.
 pub fn servers() -> [Server; 2] {
     [Server::dev(), bao_dev()]
