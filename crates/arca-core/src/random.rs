@@ -1,14 +1,6 @@
 //! Random identifiers and secrets from the system CSPRNG (aws-lc-rs).
 
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
-
-/// Fills `buf` with random bytes. The system generator failing is unrecoverable.
-pub fn fill(buf: &mut [u8]) {
-    if SystemRandom::new().fill(buf).is_err() {
-        // Without randomness no key or token can be made safely.
-        std::process::abort();
-    }
-}
+pub use arca_sdk::random::fill;
 
 /// `n` random bytes as lower-case hex.
 pub fn random_hex(n: usize) -> String {
@@ -17,25 +9,9 @@ pub fn random_hex(n: usize) -> String {
     hex::encode(b)
 }
 
-const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-
 /// A uniformly random base62 string of `len` characters (rejection sampling, no modulo bias).
 pub fn random_base62(len: usize) -> String {
-    let mut out = String::with_capacity(len);
-    let mut buf = [0u8; 64];
-    while out.len() < len {
-        fill(&mut buf);
-        for b in buf {
-            if out.len() == len {
-                break;
-            }
-            // 248 = 62 * 4: values at or above it would bias the result.
-            if b < 248 {
-                out.push(BASE62[(b % 62) as usize] as char);
-            }
-        }
-    }
-    out
+    arca_sdk::random::base62(len)
 }
 
 /// A random UUID v4 string.

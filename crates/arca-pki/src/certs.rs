@@ -54,10 +54,10 @@ pub async fn load(s: &dyn Storage, serial: &str) -> PkiResult<Option<Vec<u8>>> {
         .map(|e| e.value.to_vec()))
 }
 
-/// Every stored serial, colon form, sorted.
-pub async fn list(s: &dyn Storage) -> PkiResult<Vec<String>> {
+/// The serials stored under `prefix`, colon form, sorted.
+async fn list_serials(s: &dyn Storage, prefix: &str) -> PkiResult<Vec<String>> {
     let mut v: Vec<String> = s
-        .list("certs/")
+        .list(prefix)
         .await?
         .into_iter()
         .map(|k| k.replace('-', ":"))
@@ -66,16 +66,14 @@ pub async fn list(s: &dyn Storage) -> PkiResult<Vec<String>> {
     Ok(v)
 }
 
+/// Every stored serial, colon form, sorted.
+pub async fn list(s: &dyn Storage) -> PkiResult<Vec<String>> {
+    list_serials(s, "certs/").await
+}
+
 /// Every revoked serial, colon form, sorted.
 pub async fn list_revoked(s: &dyn Storage) -> PkiResult<Vec<String>> {
-    let mut v: Vec<String> = s
-        .list("revoked/")
-        .await?
-        .into_iter()
-        .map(|k| k.replace('-', ":"))
-        .collect();
-    v.sort();
-    Ok(v)
+    list_serials(s, "revoked/").await
 }
 
 /// The revocation of `serial`, if revoked.

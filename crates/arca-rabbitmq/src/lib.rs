@@ -205,7 +205,7 @@ fn config_connection(state: Arc<State>) -> PathDef {
                             ("DisplayName", String::new()),
                             ("RoleName", String::new()),
                         ]);
-                        t.generate(&empty, &mut random_fill).map_err(|e| {
+                        t.generate(&empty, &mut arca_sdk::random::fill).map_err(|e| {
                             LogicalError::bad_request(format!("invalid username template: {e}"))
                         })?;
                     }
@@ -375,29 +375,9 @@ fn roles() -> PathDef {
         )
 }
 
-/// Fills `buf` from the system CSPRNG.
-fn random_fill(buf: &mut [u8]) {
-    use aws_lc_rs::rand::SecureRandom;
-    if aws_lc_rs::rand::SystemRandom::new().fill(buf).is_err() {
-        // Without randomness no password can be made safely.
-        std::process::abort();
-    }
-}
-
 /// 36 base62 characters, OpenBao's password when no policy is named.
 fn base62_password() -> Zeroizing<String> {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = Zeroizing::new(String::with_capacity(36));
-    let mut buf = Zeroizing::new([0u8; 64]);
-    while out.len() < 36 {
-        random_fill(buf.as_mut());
-        for &b in buf.iter() {
-            if b < 248 && out.len() < 36 {
-                out.push(char::from(ALPHABET[usize::from(b % 62)]));
-            }
-        }
-    }
-    out
+    Zeroizing::new(arca_sdk::random::base62(36))
 }
 
 /// Creates the user and gives it the role's permissions; deletes it again if a permission
@@ -472,9 +452,11 @@ fn creds(state: Arc<State>, issue: SecretType) -> PathDef {
                         ("DisplayName", req.display_name.clone()),
                         ("RoleName", name.clone()),
                     ]);
-                    let username = template.generate(&meta, &mut random_fill).map_err(|e| {
-                        LogicalError::internal(format!("failed to generate username: {e}"))
-                    })?;
+                    let username = template
+                        .generate(&meta, &mut arca_sdk::random::fill)
+                        .map_err(|e| {
+                            LogicalError::internal(format!("failed to generate username: {e}"))
+                        })?;
                     let password = if config.password_policy.is_empty() {
                         base62_password()
                     } else {

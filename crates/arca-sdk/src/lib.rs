@@ -16,6 +16,7 @@ pub mod namespace;
 pub mod number;
 pub mod operation;
 pub mod plugin_catalog;
+pub mod random;
 pub mod redact;
 pub mod request;
 pub mod response;

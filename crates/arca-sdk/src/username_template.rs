@@ -497,7 +497,10 @@ impl Run<'_, '_> {
             "random" => {
                 want(self, 1, &args)?;
                 let n = int(self, &args[0])?;
-                Value::Str(base62(usize::try_from(n).unwrap_or(0), self.fill))
+                Value::Str(crate::random::base62_with(
+                    usize::try_from(n).unwrap_or(0),
+                    self.fill,
+                ))
             }
             "truncate" | "truncate_sha256" => {
                 want(self, 2, &args)?;
@@ -659,23 +662,6 @@ fn byte_prefix(s: &str, max: usize) -> String {
 
 fn sha256_hex(data: &[u8]) -> String {
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref())
-}
-
-/// `n` base62 characters, uniform (rejection sampling), as go-secure-stdlib's `base62.Random`.
-fn base62(n: usize, fill: &mut dyn FnMut(&mut [u8])) -> String {
-    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    let mut out = String::with_capacity(n);
-    let mut buf = [0u8; 32];
-    while out.len() < n {
-        fill(&mut buf);
-        for b in buf {
-            // 248 = 4 × 62: larger bytes would favour the alphabet's start.
-            if b < 248 && out.len() < n {
-                out.push(ALPHABET[usize::from(b % 62)] as char);
-            }
-        }
-    }
-    out
 }
 
 /// Go's `fmt.Sprintf` for the verbs templates use: `%s`, `%v`, `%d`, `%q`, `%%`; a missing
