@@ -12,6 +12,7 @@ pub mod envelope;
 pub mod error;
 pub mod framework;
 pub mod glob;
+pub mod go_time;
 pub mod namespace;
 pub mod number;
 pub mod operation;

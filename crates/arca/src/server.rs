@@ -179,6 +179,8 @@ fn registry() -> BackendRegistry {
     r.secrets
         .insert("rabbitmq".to_string(), arca_rabbitmq::factory());
     r.secrets.insert("pki".to_string(), arca_pki::factory());
+    r.secrets
+        .insert("database".to_string(), arca_database::factory());
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }

@@ -140,7 +140,7 @@ pub fn example_binary(name: &str) -> PathBuf {
 
 /// The builtin secrets engines the `arca` binary registers, as `LIST sys/plugins/catalog/secret`
 /// shows them (sorted); catalog tests add their own plugins to this list.
-pub const BUILTIN_SECRETS: &[&str] = &["kv", "pki", "rabbitmq", "transit"];
+pub const BUILTIN_SECRETS: &[&str] = &["database", "kv", "pki", "rabbitmq", "transit"];
 
 /// `BUILTIN_SECRETS` plus `extra`, sorted as the catalog lists them.
 pub fn secret_catalog_with(extra: &[&str]) -> serde_json::Value {
