@@ -98,6 +98,13 @@ fn wrapping_token(answer: &serde_json::Value) -> Option<String> {
     answer["wrap_info"]["token"].as_str().map(str::to_string)
 }
 
+fn lease_id(answer: &serde_json::Value) -> Option<String> {
+    answer["lease_id"]
+        .as_str()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+}
+
 fn no_follow_body(_: &str) -> Option<String> {
     None
 }
@@ -518,6 +525,46 @@ const PKI_ISSUE_EC256: Workload = pki_issue!("pki-issue-ec-256", "pki-ec", "ec",
 /// `pki/issue` of an RSA-2048 leaf.
 const PKI_ISSUE_RSA2048: Workload = pki_issue!("pki-issue-rsa-2048", "pki-rsa", "rsa", 2048);
 
+/// `database/creds/bench` against the machine's PostgreSQL (127.0.0.1:5432, the built-in
+/// `postgresql-database-plugin` on both servers, 16 pooled connections), then
+/// `sys/leases/revoke` of the lease it made: one `CREATE ROLE` and one `DROP ROLE` per pair,
+/// so the database ends as it started. PostgreSQL's own cost for the two statements bounds both
+/// servers (`bench/README.md` reports it, measured with pgbench).
+const DATABASE_CREDS_REVOKE: Workload = Workload {
+    name: "database-creds-revoke",
+    method: get,
+    path: |_, _| "database/creds/bench".into(),
+    body: no_body,
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/mounts/database",
+            body: r#"{"type":"database"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "database/config/bench",
+            body: r#"{"plugin_name":"postgresql-database-plugin","connection_url":"postgresql://{{username}}:{{password}}@127.0.0.1:5432/postgres?sslmode=disable","username":"postgres","password":"bench","allowed_roles":"bench","max_open_connections":16}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "database/roles/bench",
+            body: r#"{"db_name":"bench","creation_statements":["CREATE ROLE \"{{name}}\" WITH LOGIN PASSWORD '{{password}}' VALID UNTIL '{{expiration}}';"],"revocation_statements":["DROP ROLE IF EXISTS \"{{name}}\";"],"default_ttl":"1h"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: Some(Follow {
+        extract: lease_id,
+        method: "PUT",
+        path: "sys/leases/revoke",
+        body: |lease| Some(serde_json::json!({ "lease_id": lease }).to_string()),
+        as_token: false,
+    }),
+    audited: false,
+};
+
 /// Every workload, in report order. `plugin-mount` is the baseline of `plugin-mount-reload`:
 /// the same requests without reloads; `kv2-read` and `kv2-write` are the baselines of their
 /// `-audited` twins (the same requests with one `file` audit device enabled).
@@ -571,6 +618,7 @@ pub const WORKLOADS: &[Workload] = &[
     TRANSIT_ENCRYPT_BATCH,
     PKI_ISSUE_EC256,
     PKI_ISSUE_RSA2048,
+    DATABASE_CREDS_REVOKE,
     Workload {
         name: "token-create-revoke",
         method: post,

@@ -269,7 +269,7 @@ pub fn static_creds_path() -> PathDef {
                 let mut data = JsonMap::new();
                 data.insert("username".into(), json!(a.username));
                 data.insert("ttl".into(), json!(a.ttl_secs()));
-                data.insert("rotation_period".into(), json!(a.period().as_secs()));
+                crate::roles::insert_rotation(&mut data, a);
                 data.insert(
                     "last_vault_rotation".into(),
                     json!(a.last_vault_rotation.map(arca_sdk::go_time::go_time)),

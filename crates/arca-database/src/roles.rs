@@ -17,6 +17,8 @@ use crate::state::{ROLE_PREFIX, STATIC_ROLE_PREFIX, State};
 
 /// OpenBao's shortest static rotation period (its queue tick).
 pub const MIN_ROTATION_PERIOD: Duration = Duration::from_secs(5);
+/// Vault's shortest rotation window.
+pub const MIN_ROTATION_WINDOW: Duration = Duration::from_secs(3600);
 
 /// The statements of a role, under OpenBao's stored names.
 #[derive(Clone, Default, Serialize, Deserialize)]
@@ -49,9 +51,22 @@ pub struct StaticAccount {
     /// When Arca last set it.
     #[serde(default)]
     pub last_vault_rotation: Option<DateTime<Utc>>,
-    /// How often it is rotated, in nanoseconds (Go's `time.Duration`).
+    /// How often it is rotated, in nanoseconds (Go's `time.Duration`); zero with a schedule.
     #[serde(default)]
     pub rotation_period: u64,
+    /// A cron schedule (five fields) instead of a period.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub rotation_schedule: String,
+    /// How long after a scheduled time a rotation may still happen, in nanoseconds (zero:
+    /// until the next scheduled time).
+    #[serde(default)]
+    pub rotation_window: u64,
+}
+
+/// Parses a cron schedule as Vault's standard parser does: five fields, or a `@daily`-style
+/// descriptor.
+pub fn parse_schedule(text: &str) -> Result<croner::Cron, String> {
+    croner::Cron::new(text).parse().map_err(|e| e.to_string())
 }
 
 impl Drop for StaticAccount {
@@ -66,11 +81,41 @@ impl StaticAccount {
         Duration::from_nanos(self.rotation_period)
     }
 
-    /// When the password is next due to change.
+    /// The rotation window (schedules only).
+    pub fn window(&self) -> Duration {
+        Duration::from_nanos(self.rotation_window)
+    }
+
+    /// The first scheduled time after `t`, if the role rotates on a schedule.
+    pub fn scheduled_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if self.rotation_schedule.is_empty() {
+            return None;
+        }
+        parse_schedule(&self.rotation_schedule)
+            .ok()?
+            .find_next_occurrence(&t, false)
+            .ok()
+    }
+
+    /// When the password is next due to change: the period after the last rotation, or the
+    /// first scheduled time after it.
     pub fn next_rotation(&self) -> DateTime<Utc> {
         let last = self.last_vault_rotation.unwrap_or_else(Utc::now);
-        last + chrono::Duration::from_std(self.period())
-            .unwrap_or_else(|_| chrono::Duration::zero())
+        if !self.rotation_schedule.is_empty() {
+            return self
+                .scheduled_after(last)
+                .unwrap_or_else(|| last + chrono::Duration::days(365 * 100));
+        }
+        last + chrono::Duration::from_std(self.period()).unwrap_or_else(|_| chrono::Duration::zero())
+    }
+
+    /// Whether a rotation due at `due` may still run at `now` (always, unless a schedule's
+    /// window has passed).
+    pub fn inside_window(&self, due: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        if self.rotation_schedule.is_empty() || self.rotation_window == 0 {
+            return true;
+        }
+        now < due + chrono::Duration::from_std(self.window()).unwrap_or_else(|_| chrono::Duration::zero())
     }
 
     /// Seconds until the next rotation (never negative).
@@ -320,6 +365,18 @@ fn role_answer(r: &RoleEntry) -> JsonMap {
     data
 }
 
+/// `rotation_period`, or `rotation_schedule` and (when set) `rotation_window`.
+pub fn insert_rotation(data: &mut JsonMap, a: &StaticAccount) {
+    if a.rotation_schedule.is_empty() {
+        data.insert("rotation_period".into(), json!(a.period().as_secs()));
+    } else {
+        data.insert("rotation_schedule".into(), json!(a.rotation_schedule));
+        if a.rotation_window != 0 {
+            data.insert("rotation_window".into(), json!(a.window().as_secs()));
+        }
+    }
+}
+
 fn static_role_answer(r: &RoleEntry) -> JsonMap {
     let mut data = JsonMap::new();
     data.insert("db_name".into(), json!(r.db_name));
@@ -333,7 +390,7 @@ fn static_role_answer(r: &RoleEntry) -> JsonMap {
     );
     if let Some(a) = &r.static_account {
         data.insert("username".into(), json!(a.username));
-        data.insert("rotation_period".into(), json!(a.period().as_secs()));
+        insert_rotation(&mut data, a);
         if let Some(t) = a.last_vault_rotation {
             data.insert(
                 "last_vault_rotation".into(),
@@ -492,6 +549,16 @@ pub fn static_role_path(state: Arc<State>) -> PathDef {
             "Period for automatic credential rotation of the given username. Not valid unless used with \"username\".",
         ))
         .field(Field::new(
+            "rotation_schedule",
+            FieldType::String,
+            "Schedule for automatic credential rotation of the given username (cron syntax, five fields). Mutually exclusive with rotation_period.",
+        ))
+        .field(Field::new(
+            "rotation_window",
+            FieldType::DurationSecond,
+            "The window of time in which rotations are allowed to occur starting from a given rotation_schedule. At least an hour; only with rotation_schedule.",
+        ))
+        .field(Field::new(
             "rotation_statements",
             FieldType::StringSlice,
             "Specifies the database statements to be executed to rotate the accounts credentials.",
@@ -582,23 +649,56 @@ async fn write_static_role(
         ));
     }
     account.username = username;
-    match d.get_given("rotation_period")? {
-        None if create => {
+    let period_given = d.get_given("rotation_period")?.is_some();
+    let schedule = d.get_str("rotation_schedule")?;
+    let window_given = d.get_given("rotation_window")?.is_some();
+    if !schedule.is_empty() && period_given {
+        return Err(LogicalError::bad_request(
+            "mutually exclusive fields rotation_period and rotation_schedule were both specified; only one of them can be provided",
+        ));
+    }
+    if create && schedule.is_empty() && !period_given {
+        return Err(LogicalError::bad_request(
+            "rotation_period is required to create static accounts",
+        ));
+    }
+    if period_given {
+        let period = d.get_duration("rotation_period")?;
+        if period < MIN_ROTATION_PERIOD {
+            return Err(LogicalError::bad_request(format!(
+                "rotation_period must be {} seconds or more",
+                MIN_ROTATION_PERIOD.as_secs()
+            )));
+        }
+        if window_given {
             return Err(LogicalError::bad_request(
-                "rotation_period is required to create static accounts",
+                "rotation_window is invalid with use of rotation_period",
             ));
         }
-        None => {}
-        Some(_) => {
-            let period = d.get_duration("rotation_period")?;
-            if period < MIN_ROTATION_PERIOD {
+        account.rotation_period = nanos(period);
+        account.rotation_schedule.clear();
+        account.rotation_window = 0;
+    }
+    if !schedule.is_empty() {
+        parse_schedule(&schedule).map_err(|e| {
+            LogicalError::bad_request(format!("could not parse rotation_schedule: {e}"))
+        })?;
+        account.rotation_schedule = schedule;
+        if window_given {
+            let window = d.get_duration("rotation_window")?;
+            if window < MIN_ROTATION_WINDOW {
                 return Err(LogicalError::bad_request(format!(
-                    "rotation_period must be {} seconds or more",
-                    MIN_ROTATION_PERIOD.as_secs()
+                    "rotation_window is invalid: rotation_window must be {} seconds or more",
+                    MIN_ROTATION_WINDOW.as_secs()
                 )));
             }
-            account.rotation_period = nanos(period);
+            account.rotation_window = nanos(window);
         }
+        account.rotation_period = 0;
+    } else if window_given && account.rotation_schedule.is_empty() {
+        return Err(LogicalError::bad_request(
+            "rotation_window is invalid with use of rotation_period",
+        ));
     }
     if d.is_set("rotation_statements") || req.operation == Operation::Create {
         r.statements.rotation = d.get_strings("rotation_statements")?;
@@ -617,4 +717,31 @@ async fn write_static_role(
         state.wake.notify_one();
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn schedules_give_the_next_time_after_the_last_rotation() {
+        let mut a = StaticAccount::default();
+        a.rotation_schedule = "30 2 * * *".into();
+        a.rotation_window = 3600 * 1_000_000_000;
+        a.last_vault_rotation = Some(at("2026-12-06T10:00:00Z"));
+        let due = a.next_rotation();
+        assert_eq!(due, at("2026-12-07T02:30:00Z"));
+        assert!(a.inside_window(due, at("2026-12-07T03:29:00Z")));
+        assert!(!a.inside_window(due, at("2026-12-07T03:31:00Z")));
+        let mut p = StaticAccount::default();
+        p.rotation_period = 60 * 1_000_000_000;
+        p.last_vault_rotation = Some(at("2026-12-06T10:00:00Z"));
+        assert_eq!(p.next_rotation(), at("2026-12-06T10:01:00Z"));
+        assert!(p.inside_window(p.next_rotation(), at("2030-01-01T00:00:00Z")));
+        assert!(parse_schedule("not a cron").is_err());
+    }
 }

@@ -191,9 +191,21 @@ async fn rotate_due(state: &State, name: &str) {
             .await,
         Ok(Some(_))
     );
-    if next > Utc::now() && !has_wal {
+    let now = Utc::now();
+    if next > now && !has_wal {
         // Rotated by hand since it was scheduled.
         state.schedule.lock().set(name, next);
+        return;
+    }
+    let outside_window = role
+        .static_account
+        .as_ref()
+        .is_some_and(|a| !a.inside_window(next, now));
+    if outside_window && !has_wal {
+        // The schedule's window passed (the server was down): wait for the next time.
+        if let Some(after) = role.static_account.as_ref().and_then(|a| a.scheduled_after(now)) {
+            state.schedule.lock().set(name, after);
+        }
         return;
     }
     match set_static_account(state, storage.as_ref(), name, &mut role).await {
@@ -244,10 +256,10 @@ pub async fn run(state: Weak<State>) {
     loop {
         let Some(s) = state.upgrade() else { return };
         let now = Utc::now().timestamp_millis();
-        while let Some(name) = {
+        loop {
+            // The schedule's lock is released before the rotation awaits.
             let next = s.schedule.lock().pop_due(now);
-            next
-        } {
+            let Some(name) = next else { break };
             rotate_due(&s, &name).await;
         }
         let wait = s

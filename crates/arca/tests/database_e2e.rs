@@ -689,3 +689,171 @@ async fn two_hundred_concurrent_creds_make_distinct_users_and_revocation_leaves_
     let (u, p) = users.iter().next().expect("one");
     assert!(pg.login(u, p).await.is_err());
 }
+
+/// Logs in to the machine's MariaDB as `user`.
+async fn mysql_login(user: &str, password: &str) -> Result<(), String> {
+    let opts = mysql_async::OptsBuilder::default()
+        .ip_or_hostname("127.0.0.1")
+        .tcp_port(3306)
+        .user(Some(user))
+        .pass(Some(password));
+    let conn = mysql_async::Conn::new(opts).await.map_err(|e| e.to_string())?;
+    let _ = conn.disconnect().await;
+    Ok(())
+}
+
+/// Logs in to the machine's Redis as `user` (an ACL user).
+async fn redis_login(user: &str, password: &str) -> Result<(), String> {
+    let client = redis::Client::open("redis://127.0.0.1:6379").map_err(|e| e.to_string())?;
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .map_err(|e| e.to_string())?;
+    redis::cmd("AUTH")
+        .arg(user)
+        .arg(password)
+        .query_async::<()>(&mut c)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn mysql_and_redis_users_through_the_engine() {
+    let s = Server::dev();
+    ok(&s, "POST", "sys/mounts/database", Some(json!({"type": "database"}))).await;
+    ok(
+        &s,
+        "POST",
+        "database/config/my",
+        Some(json!({
+            "plugin_name": "mysql-database-plugin",
+            "connection_url": "{{username}}:{{password}}@tcp(127.0.0.1:3306)/",
+            "username": "root",
+            "password": "",
+            "allowed_roles": "*",
+        })),
+    )
+    .await;
+    ok(
+        &s,
+        "POST",
+        "database/roles/my",
+        Some(json!({
+            "db_name": "my",
+            "creation_statements": "CREATE USER '{{name}}'@'%' IDENTIFIED BY '{{password}}'; GRANT SELECT ON *.* TO '{{name}}'@'%';",
+        })),
+    )
+    .await;
+    let (user, password, lease) = creds(&ok(&s, "GET", "database/creds/my", None).await);
+    assert!(user.len() <= 32 && user.starts_with("v-token-my-"), "{user}");
+    mysql_login(&user, &password).await.expect("MySQL user logs in");
+    assert!(mysql_login(&user, "wrong-password").await.is_err());
+    ok(&s, "PUT", "sys/leases/revoke", Some(json!({"lease_id": lease}))).await;
+    assert!(mysql_login(&user, &password).await.is_err(), "revoked MySQL user");
+
+    for plugin in ["redis-database-plugin", "valkey-database-plugin"] {
+        let name = plugin.split('-').next().unwrap_or("redis");
+        ok(
+            &s,
+            "POST",
+            &format!("database/config/{name}"),
+            Some(json!({
+                "plugin_name": plugin,
+                "host": "127.0.0.1",
+                "port": 6379,
+                "username": "default",
+                "password": "unused",
+                "allowed_roles": "*",
+            })),
+        )
+        .await;
+        ok(
+            &s,
+            "POST",
+            &format!("database/roles/{name}"),
+            Some(json!({"db_name": name, "creation_statements": r#"["+@read", "~*"]"#})),
+        )
+        .await;
+        let (user, password, lease) =
+            creds(&ok(&s, "GET", &format!("database/creds/{name}"), None).await);
+        assert!(user.starts_with("V_TOKEN_"), "{user}");
+        redis_login(&user, &password).await.expect("Redis user logs in");
+        assert!(redis_login(&user, "wrong").await.is_err());
+        ok(&s, "PUT", "sys/leases/revoke", Some(json!({"lease_id": lease}))).await;
+        assert!(redis_login(&user, &password).await.is_err(), "revoked Redis user");
+    }
+}
+
+#[tokio::test]
+async fn rotation_schedules_are_validated_and_read_back() {
+    let pg = ScramPostgres::start();
+    let s = Server::dev();
+    configure(&s, &pg, "postgres", SUPERUSER_PASSWORD).await;
+    pg.superuser()
+        .await
+        .batch_execute("CREATE ROLE sched_user LOGIN PASSWORD 'x'")
+        .await
+        .expect("role");
+    for (body, error) in [
+        (
+            json!({"db_name": "pg", "username": "sched_user", "rotation_period": 60, "rotation_schedule": "0 * * * *"}),
+            "mutually exclusive fields rotation_period and rotation_schedule were both specified; only one of them can be provided",
+        ),
+        (
+            json!({"db_name": "pg", "username": "sched_user", "rotation_period": 60, "rotation_window": 3600}),
+            "rotation_window is invalid with use of rotation_period",
+        ),
+        (
+            json!({"db_name": "pg", "username": "sched_user", "rotation_schedule": "0 * * * *", "rotation_window": 60}),
+            "rotation_window is invalid: rotation_window must be 3600 seconds or more",
+        ),
+    ] {
+        let a = root(&s, "POST", "database/static-roles/sched", Some(body)).await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert_eq!(a.body["errors"][0], error);
+    }
+    let a = root(
+        &s,
+        "POST",
+        "database/static-roles/sched",
+        Some(json!({"db_name": "pg", "username": "sched_user", "rotation_schedule": "not a cron"})),
+    )
+    .await;
+    assert_eq!(a.status, 400, "{}", a.body);
+    assert!(
+        a.body["errors"][0]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("could not parse rotation_schedule"),
+        "{}",
+        a.body
+    );
+    ok(
+        &s,
+        "POST",
+        "database/static-roles/sched",
+        Some(json!({"db_name": "pg", "username": "sched_user", "rotation_schedule": "0 0 1 1 *", "rotation_window": "2h"})),
+    )
+    .await;
+    let r = ok(&s, "GET", "database/static-roles/sched", None).await;
+    assert_eq!(r["data"]["rotation_schedule"], "0 0 1 1 *", "{r}");
+    assert_eq!(r["data"]["rotation_window"], 7200, "{r}");
+    assert!(r["data"].get("rotation_period").is_none(), "{r}");
+    // Rotated at creation even on a schedule; the next time is next 1 January.
+    let c = ok(&s, "GET", "database/static-creds/sched", None).await;
+    let pw = c["data"]["password"].as_str().expect("password");
+    pg.login("sched_user", pw).await.expect("scheduled role's password");
+    let ttl = c["data"]["ttl"].as_i64().expect("ttl");
+    assert!(ttl > 0 && ttl <= 366 * 86400, "{ttl}");
+    // Switching to a period drops the schedule.
+    ok(
+        &s,
+        "POST",
+        "database/static-roles/sched",
+        Some(json!({"db_name": "pg", "username": "sched_user", "rotation_period": "1h"})),
+    )
+    .await;
+    let r = ok(&s, "GET", "database/static-roles/sched", None).await;
+    assert_eq!(r["data"]["rotation_period"], 3600, "{r}");
+    assert!(r["data"].get("rotation_schedule").is_none(), "{r}");
+}
