@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/plugin/grpc_controller.proto",
         "proto/plugin/grpc_stdio.proto",
         "proto/grpc/health/v1/health.proto",
+        "proto/sdk/database/dbplugin/v5/proto/database.proto",
     ];
     for f in &files {
         println!("cargo:rerun-if-changed={f}");

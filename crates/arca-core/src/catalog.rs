@@ -14,7 +14,8 @@ use arc_swap::ArcSwap;
 use arca_barrier::Barrier;
 use arca_sdk::plugin_catalog::PluginRuntime;
 use arca_sdk::plugin_catalog::{
-    PluginCatalogEntry, PluginPathError, PluginType, resolve_plugin_command,
+    PluginCatalogEntry, PluginPathError, PluginRunner, PluginType, resolve_plugin_command,
+    split_env,
 };
 use arca_sdk::{Factory, LogicalError};
 use serde::{Deserialize, Serialize};
@@ -519,6 +520,41 @@ impl Catalog {
         Ok(externals
             .get(&(t, name.to_string(), parsed.canonical()))
             .cloned())
+    }
+
+    /// How to launch the external database plugin `name` at `version` (empty: the
+    /// unversioned registration), as OpenBao's catalog `Get` answers a database engine:
+    /// `None` when it is not registered or no plugin directory is configured (then only
+    /// builtins exist, and database builtins are the engine's own).
+    pub(crate) fn database_runner(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<PluginRunner>, LogicalError> {
+        let Some(dir) = self.plugin_directory.as_deref() else {
+            return Ok(None);
+        };
+        let Some(entry) = self
+            .plugin_entry(PluginType::Database, name, version)?
+            .filter(|e| !e.builtin)
+        else {
+            return Ok(None);
+        };
+        let command = resolve_plugin_command(dir, &entry.command)
+            .map_err(|e| LogicalError::bad_request(e.to_string()))?;
+        let sha256: [u8; 32] = entry
+            .sha256
+            .as_slice()
+            .try_into()
+            .map_err(|_| LogicalError::bad_request(CatalogError::ShaLength.to_string()))?;
+        Ok(Some(PluginRunner {
+            name: entry.name.clone(),
+            version: entry.version.clone(),
+            command,
+            args: entry.args.clone(),
+            env: split_env(&entry.env),
+            sha256,
+        }))
     }
 
     /// Removes a registration; deleting something absent (or a builtin, without a version)

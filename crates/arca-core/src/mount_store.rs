@@ -49,14 +49,15 @@ impl RunningPlugin {
     }
 }
 
-/// A mount's system view: its tuned TTLs over the system defaults, and its namespace's
-/// password policies.
+/// A mount's system view: its tuned TTLs over the system defaults, its namespace's
+/// password policies and the plugin catalog's database plugins.
 pub(crate) struct MountSystemView {
     pub(crate) route: Weak<RouteEntry>,
     pub(crate) default_ttl: Duration,
     pub(crate) max_ttl: Duration,
     pub(crate) version: String,
     pub(crate) passwords: Arc<PasswordPolicies>,
+    pub(crate) catalog: Arc<Catalog>,
 }
 
 #[async_trait]
@@ -98,6 +99,13 @@ impl SystemView for MountSystemView {
                 GenerateError::Storage(e) => e,
                 other => LogicalError::internal(other),
             })
+    }
+    async fn lookup_database_plugin(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<arca_sdk::plugin_catalog::PluginRunner>, LogicalError> {
+        self.catalog.database_runner(name, version)
     }
 }
 
@@ -513,6 +521,7 @@ impl MountStore {
                     max_ttl: self.max_ttl,
                     version: self.version.clone(),
                     passwords: self.passwords.clone(),
+                    catalog: self.catalog.clone(),
                 });
                 let backend = factory(BackendConfig {
                     storage: route.storage.clone(),

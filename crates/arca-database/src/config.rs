@@ -7,7 +7,7 @@ use arca_sdk::framework::{Field, FieldType, PathDef, existence, generic_name_reg
 use arca_sdk::{JsonMap, LogicalError, Operation, Response};
 use serde_json::{Value, json};
 
-use crate::plugin::{self, ChangePassword, CredentialType, UpdateUserRequest};
+use crate::plugin::{ChangePassword, CredentialType, UpdateUserRequest};
 use crate::state::{CONFIG_PREFIX, DatabaseConfig, State, missing_config};
 
 /// Fields the engine keeps for itself; everything else is the plugin's connection details.
@@ -132,22 +132,26 @@ pub fn config_path(state: Arc<State>) -> PathDef {
                 merged.append(&mut details);
                 details = merged;
             }
-            if !config.plugin_version.is_empty() {
-                return Err(LogicalError::bad_request(format!(
-                    "error creating database object: plugin {:?} version {:?} not found; Arca's database plugins are builtin and unversioned",
-                    config.plugin_name, config.plugin_version
-                )));
-            }
-            let init = plugin::builtin(&config.plugin_name).ok_or_else(|| {
-                let missing = format!("plugin not found in the catalog: {}", config.plugin_name);
-                LogicalError::bad_request(format!(
-                    "error creating database object: invalid database version: {}",
-                    arca_sdk::error::multierror(&[missing.clone(), missing])
-                ))
-            })?;
-            let initialized = init(details, verify).await.map_err(|e| {
-                LogicalError::bad_request(format!("error creating database object: {e}"))
-            })?;
+            let creating =
+                |e| LogicalError::bad_request(format!("error creating database object: {e}"));
+            let initialized = state
+                .initialize_plugin(&config.plugin_name, &config.plugin_version, details, verify)
+                .await
+                .map_err(creating)?
+                .ok_or_else(|| {
+                    let missing = if config.plugin_version.is_empty() {
+                        format!("plugin not found in the catalog: {}", config.plugin_name)
+                    } else {
+                        format!(
+                            "plugin not found in the catalog: {}, version={}",
+                            config.plugin_name, config.plugin_version
+                        )
+                    };
+                    LogicalError::bad_request(format!(
+                        "error creating database object: invalid database version: {}",
+                        arca_sdk::error::multierror(&[missing.clone(), missing])
+                    ))
+                })?;
             config.connection_details = initialized.config;
             state.put_connection(&name, initialized.database).await;
             State::store_config(storage.as_ref(), &name, &config).await?;

@@ -8,6 +8,7 @@
 mod config;
 pub mod connection;
 mod creds;
+pub mod external;
 pub mod mysql;
 pub mod plugin;
 pub mod postgres;

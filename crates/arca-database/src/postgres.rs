@@ -79,6 +79,8 @@ struct Postgres {
     root_password: Zeroizing<String>,
     /// `user=… database=…`, for connection errors.
     target: String,
+    /// How long a connection is reused (zero: for ever).
+    max_lifetime: Duration,
 }
 
 /// `Initialize` for `postgresql-database-plugin`.
@@ -88,7 +90,18 @@ pub fn initialize(
 ) -> BoxFuture<'static, Result<Initialized, DbError>> {
     async move {
         let conn = SqlConnection::parse(&config, true)?;
-        let secrets = [conn.password.as_str()];
+        // A literal password in the URL is as secret as the `password` field.
+        let in_url = url::Url::parse(&conn.url)
+            .ok()
+            .and_then(|u| u.password().map(str::to_string))
+            .map(Zeroizing::new)
+            .unwrap_or_default();
+        let decoded = Zeroizing::new(
+            percent_encoding::percent_decode_str(&in_url)
+                .decode_utf8_lossy()
+                .to_string(),
+        );
+        let secrets = [conn.password.as_str(), in_url.as_str(), decoded.as_str()];
         let result = build(&config, &conn, verify).await;
         let db = result.map_err(|e| e.sanitized(&secrets))?;
         Ok(Initialized {
@@ -147,6 +160,7 @@ async fn build(config: &JsonMap, conn: &SqlConnection, verify: bool) -> Result<P
         password_authentication,
         root_password: conn.password.clone(),
         target,
+        max_lifetime: conn.max_lifetime,
     };
     if verify {
         let client = db.pool.get().await.map_err(|e| {
@@ -239,13 +253,22 @@ impl Postgres {
         DbError::Database(e.into()).sanitized(&[self.root_password.as_str()])
     }
 
+    /// A pooled connection; one older than `max_connection_lifetime` is closed and replaced.
     async fn client(&self) -> Result<deadpool_postgres::Object, DbError> {
-        self.pool.get().await.map_err(|e| {
-            self.err(format!(
-                "unable to get connection: {}",
-                pool_error(e, &self.target)
-            ))
-        })
+        loop {
+            let client = self.pool.get().await.map_err(|e| {
+                self.err(format!(
+                    "unable to get connection: {}",
+                    pool_error(e, &self.target)
+                ))
+            })?;
+            let expired = !self.max_lifetime.is_zero()
+                && deadpool_postgres::Object::metrics(&client).age() > self.max_lifetime;
+            if !expired {
+                return Ok(client);
+            }
+            drop(deadpool_postgres::Object::take(client));
+        }
     }
 
     fn password_value(&self, password: &str) -> Zeroizing<String> {

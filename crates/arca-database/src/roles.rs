@@ -106,7 +106,8 @@ impl StaticAccount {
                 .scheduled_after(last)
                 .unwrap_or_else(|| last + chrono::Duration::days(365 * 100));
         }
-        last + chrono::Duration::from_std(self.period()).unwrap_or_else(|_| chrono::Duration::zero())
+        last + chrono::Duration::from_std(self.period())
+            .unwrap_or_else(|_| chrono::Duration::zero())
     }
 
     /// Whether a rotation due at `due` may still run at `now` (always, unless a schedule's
@@ -115,7 +116,8 @@ impl StaticAccount {
         if self.rotation_schedule.is_empty() || self.rotation_window == 0 {
             return true;
         }
-        now < due + chrono::Duration::from_std(self.window()).unwrap_or_else(|_| chrono::Duration::zero())
+        now < due
+            + chrono::Duration::from_std(self.window()).unwrap_or_else(|_| chrono::Duration::zero())
     }
 
     /// Seconds until the next rotation (never negative).

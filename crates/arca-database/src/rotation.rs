@@ -203,7 +203,11 @@ async fn rotate_due(state: &State, name: &str) {
         .is_some_and(|a| !a.inside_window(next, now));
     if outside_window && !has_wal {
         // The schedule's window passed (the server was down): wait for the next time.
-        if let Some(after) = role.static_account.as_ref().and_then(|a| a.scheduled_after(now)) {
+        if let Some(after) = role
+            .static_account
+            .as_ref()
+            .and_then(|a| a.scheduled_after(now))
+        {
             state.schedule.lock().set(name, after);
         }
         return;

@@ -212,19 +212,50 @@ impl State {
         if let Some(i) = self.connections.lock().get(name).cloned() {
             return Ok((i, config));
         }
-        let init = plugin::builtin(&config.plugin_name).ok_or_else(|| {
-            LogicalError::internal(format!(
-                "unable to create database instance: plugin {:?} not found",
-                config.plugin_name
-            ))
-        })?;
-        let initialized = init(config.connection_details.clone(), true)
+        let initialized = self
+            .initialize_plugin(
+                &config.plugin_name,
+                &config.plugin_version,
+                config.connection_details.clone(),
+                true,
+            )
             .await
-            .map_err(|e| LogicalError::internal(e.to_string()))?;
+            .map_err(|e| LogicalError::internal(e.to_string()))?
+            .ok_or_else(|| {
+                LogicalError::internal(format!(
+                    "unable to create database instance: plugin {:?} not found",
+                    config.plugin_name
+                ))
+            })?;
         Ok((
             self.put_connection(name, initialized.database).await,
             config,
         ))
+    }
+
+    /// Starts the plugin `name` for connection details `details` (OpenBao's `Initialize`): a
+    /// builtin when no version is pinned, else one registered in the plugin catalog. `None`
+    /// when there is no such plugin.
+    pub async fn initialize_plugin(
+        &self,
+        name: &str,
+        version: &str,
+        details: JsonMap,
+        verify: bool,
+    ) -> Result<Option<plugin::Initialized>, plugin::DbError> {
+        match plugin::builtin(name) {
+            Some(init) if version.is_empty() => init(details, verify).await.map(Some),
+            _ => {
+                crate::external::initialize_external(
+                    self.system.as_ref(),
+                    name,
+                    version,
+                    details,
+                    verify,
+                )
+                .await
+            }
+        }
     }
 
     /// A password from the policy, or OpenBao's default generator (20 characters of

@@ -21,6 +21,65 @@ pub const CLIENT_CERT_ENV: &str = "PLUGIN_CLIENT_CERT";
 /// The variable naming the directory for the plugin's unix sockets.
 pub const SOCKET_DIR_ENV: &str = "PLUGIN_UNIX_SOCKET_DIR";
 
+/// The cookie variable Vault and OpenBao set for database plugins.
+pub const DATABASE_COOKIE_KEY: &str = "VAULT_DATABASE_PLUGIN";
+/// The cookie value for database plugins.
+pub const DATABASE_COOKIE_VALUE: &str = "926a0820-aea2-be28-51d6-83cdf00e8edb";
+
+/// What sets one family of go-plugin plugins apart (go-plugin's `HandshakeConfig` and the
+/// versions of its plugin set): the magic cookie both sides check, the app protocol versions
+/// the host accepts and the name the plugin has in its set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HandshakeConfig {
+    /// The environment variable carrying the cookie.
+    pub cookie_key: &'static str,
+    /// The cookie's value.
+    pub cookie_value: &'static str,
+    /// The app protocol versions the host offers, in increasing order.
+    pub versions: &'static [u32],
+    /// The plugin's name in the set (`backend`, `database`).
+    pub name: &'static str,
+}
+
+impl HandshakeConfig {
+    /// The `PLUGIN_PROTOCOL_VERSIONS` value the host sets (`"5"`, `"5,6"`).
+    pub fn versions_env(&self) -> String {
+        self.versions
+            .iter()
+            .map(u32::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Whether the host accepts the app protocol a plugin chose.
+    pub fn accepts(&self, app: u32) -> bool {
+        self.versions.contains(&app)
+    }
+
+    /// The versions as go-plugin's errors print them (`[5 6]`).
+    pub fn versions_text(&self) -> String {
+        let list: Vec<String> = self.versions.iter().map(u32::to_string).collect();
+        format!("[{}]", list.join(" "))
+    }
+}
+
+/// Secrets engine and auth method plugins: `VAULT_BACKEND_PLUGIN`, protocol 5.
+pub const BACKEND_HANDSHAKE: HandshakeConfig = HandshakeConfig {
+    cookie_key: COOKIE_KEY,
+    cookie_value: COOKIE_VALUE,
+    versions: &[APP_PROTOCOL],
+    name: "backend",
+};
+
+/// Database plugins: `VAULT_DATABASE_PLUGIN`, protocol 5 (one database per process) or 6
+/// (multiplexed: one database per `multiplex_id`), as OpenBao's host offers both.
+pub const DATABASE_HANDSHAKE: HandshakeConfig = HandshakeConfig {
+    cookie_key: DATABASE_COOKIE_KEY,
+    cookie_value: DATABASE_COOKIE_VALUE,
+    versions: &[5, 6],
+    name: "database",
+};
+
 /// What a Go plugin prints when run by hand, without the cookie.
 pub const NOT_A_PROGRAM_MESSAGE: &str = "This binary is a plugin. These are not meant to be executed directly.\n\
 Please execute the program that consumes these plugins, which will\n\
@@ -171,6 +230,15 @@ mod tests {
         let short = HandshakeLine::parse("1|5|tcp|127.0.0.1:1|grpc|abc").unwrap();
         assert_eq!(short.server_cert, None);
         assert_eq!(short.network, Network::Tcp);
+    }
+
+    #[test]
+    fn handshake_configs() {
+        assert_eq!(BACKEND_HANDSHAKE.versions_env(), "5");
+        assert_eq!(DATABASE_HANDSHAKE.versions_env(), "5,6");
+        assert_eq!(DATABASE_HANDSHAKE.versions_text(), "[5 6]");
+        assert!(DATABASE_HANDSHAKE.accepts(6));
+        assert!(!BACKEND_HANDSHAKE.accepts(6));
     }
 
     #[test]

@@ -29,7 +29,7 @@ use tonic::transport::Channel;
 use crate::convert;
 use crate::error::PluginError;
 use crate::handshake::{
-    APP_PROTOCOL, CLIENT_CERT_ENV, COOKIE_KEY, COOKIE_VALUE, HandshakeLine, PROTOCOL_VERSIONS_ENV,
+    BACKEND_HANDSHAKE, CLIENT_CERT_ENV, HandshakeConfig, HandshakeLine, PROTOCOL_VERSIONS_ENV,
 };
 use crate::host_process::{self, PluginProcess, ProcessKey, Started};
 use crate::host_services::serve_brokered;
@@ -106,6 +106,9 @@ pub struct PluginLauncher {
     pub sha256: [u8; 32],
     /// How long to wait for the handshake line.
     pub start_timeout: Duration,
+    /// The cookie and protocol versions of the plugin's family (backend plugins unless set
+    /// with [`PluginLauncher::with_handshake`]).
+    pub handshake: HandshakeConfig,
 }
 
 impl std::fmt::Debug for PluginLauncher {
@@ -119,12 +122,13 @@ impl std::fmt::Debug for PluginLauncher {
                 &self.env.iter().map(|(k, _)| k).collect::<Vec<_>>(),
             )
             .field("sha256", &hex::encode(self.sha256))
+            .field("handshake", &self.handshake.name)
             .finish()
     }
 }
 
 impl PluginLauncher {
-    /// A launcher with the default 60 s start timeout.
+    /// A launcher of a backend plugin with the default 60 s start timeout.
     pub fn new(
         command: PathBuf,
         args: Vec<String>,
@@ -137,7 +141,16 @@ impl PluginLauncher {
             env,
             sha256,
             start_timeout: DEFAULT_START_TIMEOUT,
+            handshake: BACKEND_HANDSHAKE,
         }
+    }
+
+    /// The same launcher for another family of plugins (e.g.
+    /// [`crate::handshake::DATABASE_HANDSHAKE`]). Only backend plugins can be mounted with
+    /// [`PluginLauncher::factory`] and [`PluginLauncher::launch`].
+    pub fn with_handshake(mut self, handshake: HandshakeConfig) -> PluginLauncher {
+        self.handshake = handshake;
+        self
     }
 
     /// This launcher as a backend factory: every call sets up one mount (on a new process, or
@@ -177,8 +190,8 @@ impl PluginLauncher {
         // Catalog env first, then the host's environment over it, then the protocol's.
         cmd.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         cmd.envs(std::env::vars_os());
-        cmd.env(COOKIE_KEY, COOKIE_VALUE)
-            .env(PROTOCOL_VERSIONS_ENV, APP_PROTOCOL.to_string())
+        cmd.env(self.handshake.cookie_key, self.handshake.cookie_value)
+            .env(PROTOCOL_VERSIONS_ENV, self.handshake.versions_env())
             .env("PLUGIN_MIN_PORT", "10000")
             .env("PLUGIN_MAX_PORT", "25000")
             .env(CLIENT_CERT_ENV, own.pem());
@@ -259,9 +272,9 @@ impl PluginLauncher {
         }
     }
 
-    /// Checks the checksum, execs the binary, reads and checks the handshake line and dials
-    /// the plugin.
-    async fn start(&self, server_version: &str) -> Result<Started, PluginError> {
+    /// Checks the checksum, execs the binary, reads and checks the handshake line (cookie and
+    /// versions of [`PluginLauncher::handshake`]) and dials the plugin.
+    pub(crate) async fn start(&self, server_version: &str) -> Result<Started, PluginError> {
         self.check_sha256().await?;
         let own = OneOffCert::generate(true)?;
         let name = self
@@ -300,10 +313,11 @@ impl PluginLauncher {
         }
         tasks.push(forward_lines(name.clone(), "stdout", stdout));
         let hs = HandshakeLine::parse(&line)?;
-        if hs.app != APP_PROTOCOL {
+        if !self.handshake.accepts(hs.app) {
             return Err(PluginError::Handshake(format!(
-                "Incompatible API version with plugin. Plugin version: {}, Client versions: [{APP_PROTOCOL}]",
-                hs.app
+                "Incompatible API version with plugin. Plugin version: {}, Client versions: {}",
+                hs.app,
+                self.handshake.versions_text()
             )));
         }
         if hs.protocol != "grpc" {

@@ -3,8 +3,13 @@
 //! The plugin side ([`serve`]) lets a backend written with `arca-sdk` run as a plugin binary
 //! that OpenBao, Vault or Arca can mount; the host side ([`external_factory`]) lets Arca mount
 //! such a binary, whatever language it is written in.
+//!
+//! Database plugins (OpenBao's `dbplugin` protocol 5) run on the same launcher and
+//! handshake code: [`database::DatabasePluginClient`] starts and calls one,
+//! [`database::serve_database`] serves a [`database::DatabasePlugin`] as a plugin binary.
 
 pub mod convert;
+pub mod database;
 pub mod error;
 pub mod handshake;
 pub mod host;

@@ -26,3 +26,8 @@ pub mod plugin {
 pub mod health {
     tonic::include_proto!("grpc.health.v1");
 }
+
+/// `dbplugin.v5`: the Database service of database plugins (protocol version 5).
+pub mod dbplugin {
+    tonic::include_proto!("dbplugin.v5");
+}

@@ -14,14 +14,7 @@ use crate::host::PluginLauncher;
 pub struct ExternalPluginRuntime;
 
 /// Splits catalog `env` entries (`"K=V"`) into pairs; an entry without `=` is skipped.
-pub fn split_env(env: &[String]) -> Vec<(String, String)> {
-    env.iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect()
-}
+pub use arca_sdk::plugin_catalog::split_env;
 
 #[async_trait]
 impl PluginRuntime for ExternalPluginRuntime {

@@ -23,8 +23,8 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::convert;
 use crate::error::PluginError;
 use crate::handshake::{
-    APP_PROTOCOL, CLIENT_CERT_ENV, COOKIE_KEY, COOKIE_VALUE, CORE_PROTOCOL, HandshakeLine,
-    NOT_A_PROGRAM_MESSAGE, Network, PROTOCOL_VERSIONS_ENV, offers_version,
+    APP_PROTOCOL, BACKEND_HANDSHAKE, CLIENT_CERT_ENV, CORE_PROTOCOL, HandshakeConfig,
+    HandshakeLine, NOT_A_PROGRAM_MESSAGE, Network, PROTOCOL_VERSIONS_ENV, offers_version,
 };
 use crate::proto::health::health_check_response::ServingStatus;
 use crate::proto::health::{self, health_server};
@@ -42,7 +42,7 @@ const BROKER_WAIT: Duration = Duration::from_secs(5);
 /// Runs the plugin and returns the process exit code: 1 without the cookie (after printing
 /// go-plugin's "This binary is a plugin" text) or on a start-up error, 0 after a shutdown.
 pub async fn serve(factory: Factory) -> ExitCode {
-    if std::env::var(COOKIE_KEY).ok().as_deref() != Some(COOKIE_VALUE) {
+    if !cookie_present(&BACKEND_HANDSHAKE) {
         eprint!("{NOT_A_PROGRAM_MESSAGE}");
         return ExitCode::from(1);
     }
@@ -55,12 +55,30 @@ pub async fn serve(factory: Factory) -> ExitCode {
     }
 }
 
-/// Serves the plugin protocol (the cookie is assumed checked) until the host shuts it down.
-pub async fn run(factory: Factory) -> Result<(), PluginError> {
+/// Whether the host set the cookie of `handshake` (go-plugin refuses to run without it).
+pub(crate) fn cookie_present(handshake: &HandshakeConfig) -> bool {
+    std::env::var(handshake.cookie_key).ok().as_deref() == Some(handshake.cookie_value)
+}
+
+/// A plugin's listener before it serves: the mTLS connections it accepts, its socket, its
+/// certificate (for the handshake line) and the TLS config for dialing the host's brokered
+/// services.
+pub(crate) struct Listening {
+    incoming: ReceiverStream<Result<crate::transport::TlsUnixConn, std::io::Error>>,
+    socket_path: std::path::PathBuf,
+    own: OneOffCert,
+    app: u32,
+    /// Dials the host's brokered listeners.
+    pub(crate) client_tls: Arc<rustls::ClientConfig>,
+}
+
+/// Checks that the host offers app protocol `app`, makes the plugin's certificate (pinned to
+/// the host's `PLUGIN_CLIENT_CERT`) and listens on a fresh unix socket.
+pub(crate) fn listen(app: u32) -> Result<Listening, PluginError> {
     let versions = std::env::var(PROTOCOL_VERSIONS_ENV).ok();
-    if !offers_version(versions.as_deref(), APP_PROTOCOL) {
+    if !offers_version(versions.as_deref(), app) {
         return Err(PluginError::Handshake(format!(
-            "Incompatible API version with plugin. Plugin version: {APP_PROTOCOL}, Client versions: {}",
+            "Incompatible API version with plugin. Plugin version: {app}, Client versions: {}",
             versions.unwrap_or_default()
         )));
     }
@@ -75,23 +93,40 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
     let client_tls = client_config(&own, peer)?;
     let (listener, socket_path) = bind_temp_socket()?;
     let incoming = tls_incoming(listener, server_tls);
-
-    // go-plugin's server ignores SIGINT: the host decides when the plugin ends.
-    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let state = Arc::new(PluginState {
-        factory,
-        instances: RwLock::new(HashMap::new()),
-        broker: Arc::new(BrokerInbox::default()),
+    Ok(Listening {
+        incoming,
+        socket_path,
+        own,
+        app,
         client_tls,
-        stop: stop_tx,
-    });
+    })
+}
+
+/// What every plugin process does around its gRPC services: ignores SIGINT (the host decides
+/// when the plugin ends), stops when the host goes away without a shutdown, prints the
+/// handshake line, serves `router` until `stop` turns true (the host's
+/// `GRPCController.Shutdown`) and removes its socket.
+pub(crate) async fn serve_router(
+    router: tonic::transport::server::Router,
+    listening: Listening,
+    stop: watch::Sender<bool>,
+) -> Result<(), PluginError> {
+    let Listening {
+        incoming,
+        socket_path,
+        own,
+        app,
+        client_tls: _,
+    } = listening;
+    // Subscribed first, so a stop sent from here on is never lost.
+    let stop_rx = stop.subscribe();
+
+    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
 
     // A host that dies without shutting us down (SIGKILL) must not leave us running: when
     // we are re-parented, stop as if the host had called Shutdown.
     let parent = std::os::unix::process::parent_id();
-    let orphan_stop = state.stop.clone();
+    let orphan_stop = stop.clone();
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -103,29 +138,9 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
         }
     });
 
-    let router = tonic::transport::Server::builder()
-        .add_service(
-            backend_server::BackendServer::from_arc(state.clone())
-                .max_decoding_message_size(MAX_MESSAGE_SIZE)
-                .max_encoding_message_size(MAX_MESSAGE_SIZE),
-        )
-        .add_service(grpc_broker_server::GrpcBrokerServer::new(BrokerService(
-            state.broker.clone(),
-        )))
-        .add_service(grpc_controller_server::GrpcControllerServer::from_arc(
-            state.clone(),
-        ))
-        .add_service(health_server::HealthServer::new(HealthService))
-        .add_service(plugin_version_server::PluginVersionServer::from_arc(
-            state.clone(),
-        ))
-        .add_service(plugin_multiplexing_server::PluginMultiplexingServer::new(
-            MultiplexingService,
-        ));
-
     let line = HandshakeLine {
         core: CORE_PROTOCOL,
-        app: APP_PROTOCOL,
+        app,
         network: Network::Unix,
         address: socket_path.display().to_string(),
         protocol: "grpc".into(),
@@ -152,6 +167,40 @@ pub async fn run(factory: Factory) -> Result<(), PluginError> {
     };
     let _ = std::fs::remove_file(&socket_path);
     result
+}
+
+/// Serves the plugin protocol (the cookie is assumed checked) until the host shuts it down.
+pub async fn run(factory: Factory) -> Result<(), PluginError> {
+    let listening = listen(APP_PROTOCOL)?;
+    let (stop_tx, _) = watch::channel(false);
+    let state = Arc::new(PluginState {
+        factory,
+        instances: RwLock::new(HashMap::new()),
+        broker: Arc::new(BrokerInbox::default()),
+        client_tls: listening.client_tls.clone(),
+        stop: stop_tx.clone(),
+    });
+
+    let router = tonic::transport::Server::builder()
+        .add_service(
+            backend_server::BackendServer::from_arc(state.clone())
+                .max_decoding_message_size(MAX_MESSAGE_SIZE)
+                .max_encoding_message_size(MAX_MESSAGE_SIZE),
+        )
+        .add_service(grpc_broker_server::GrpcBrokerServer::new(BrokerService(
+            state.broker.clone(),
+        )))
+        .add_service(grpc_controller_server::GrpcControllerServer::from_arc(
+            state.clone(),
+        ))
+        .add_service(health_server::HealthServer::new(HealthService))
+        .add_service(plugin_version_server::PluginVersionServer::from_arc(
+            state.clone(),
+        ))
+        .add_service(plugin_multiplexing_server::PluginMultiplexingServer::new(
+            MultiplexingService,
+        ));
+    serve_router(router, listening, stop_tx).await
 }
 
 /// The gRPC metadata key naming the mount a call is for, when one process serves several.
@@ -487,7 +536,7 @@ impl BrokerInbox {
 }
 
 /// go-plugin's `GRPCBroker`: records the host's `ConnInfo`s; this side announces none.
-struct BrokerService(Arc<BrokerInbox>);
+pub(crate) struct BrokerService(pub(crate) Arc<BrokerInbox>);
 
 #[tonic::async_trait]
 impl grpc_broker_server::GrpcBroker for BrokerService {
@@ -529,7 +578,7 @@ impl plugin_multiplexing_server::PluginMultiplexing for MultiplexingService {
 }
 
 /// The health service: `plugin` (and the server as a whole) is SERVING.
-struct HealthService;
+pub(crate) struct HealthService;
 
 fn health_of(service: &str) -> Option<health::HealthCheckResponse> {
     matches!(service, "" | "plugin").then(|| health::HealthCheckResponse {

@@ -146,6 +146,51 @@ mod hex_bytes {
     }
 }
 
+/// How to run one external plugin of the catalog (OpenBao's `PluginRunner` of a plugin that is
+/// not builtin): what a database secrets engine launches for a connection whose
+/// `plugin_name` is a registered database plugin.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PluginRunner {
+    /// The name it is registered under.
+    pub name: String,
+    /// The registered version (`v1.2.3`), empty for an unversioned registration.
+    pub version: String,
+    /// The executable, already resolved (symlinks followed) inside the plugin directory.
+    pub command: PathBuf,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Its extra environment as `(key, value)` pairs. Values may hold credentials, so `Debug`
+    /// shows only the keys.
+    pub env: Vec<(String, String)>,
+    /// The SHA-256 the executable must have right before it is run.
+    pub sha256: [u8; 32],
+}
+
+impl fmt::Debug for PluginRunner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginRunner")
+            .field("name", &self.name)
+            .field("version", &self.version)
+            .field("command", &self.command)
+            .field("args", &self.args)
+            .field(
+                "env_keys",
+                &self.env.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits catalog `env` entries (`"K=V"`) into pairs; an entry without `=` is skipped.
+pub fn split_env(env: &[String]) -> Vec<(String, String)> {
+    env.iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .collect()
+}
+
 /// Builds factories for external plugins. The server's core holds at most one, and calls it
 /// every time a mount of an external plugin is set up or reloaded.
 ///

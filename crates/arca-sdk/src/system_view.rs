@@ -6,6 +6,7 @@ use std::time::Duration;
 use zeroize::Zeroizing;
 
 use crate::LogicalError;
+use crate::plugin_catalog::PluginRunner;
 
 /// The system facts a backend sees, per mount.
 #[async_trait::async_trait]
@@ -40,6 +41,19 @@ pub trait SystemView: Send + Sync {
         Err(LogicalError::internal(
             "password policies are not available to this backend",
         ))
+    }
+    /// The external database plugin registered as `name` at `version` (empty: the
+    /// unversioned registration) in the plugin catalog (`sys/plugins/catalog/database/<name>`),
+    /// with what it takes to launch it; `None` when there is no such registration (builtin
+    /// database plugins are the engine's own and never answered here). This is OpenBao's
+    /// `LookupPluginVersion(name, database, version)` for plugins that are not builtin.
+    async fn lookup_database_plugin(
+        &self,
+        name: &str,
+        version: &str,
+    ) -> Result<Option<PluginRunner>, LogicalError> {
+        let _ = (name, version);
+        Ok(None)
     }
 }
 

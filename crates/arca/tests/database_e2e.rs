@@ -128,6 +128,25 @@ async fn database_engine_answers_as_openbao() {
         assert!(text.contains("password authentication failed"), "{text}");
         assert!(!text.contains("wrong-root-pw-123"), "{text}");
     }
+    let literal_bad = json!({
+        "plugin_name": "postgresql-database-plugin",
+        "connection_url": pg.url("postgres", "wrong-literal-pw-456"),
+    });
+    for server in &s {
+        let a = root(
+            server,
+            "POST",
+            "database/config/lit",
+            Some(literal_bad.clone()),
+        )
+        .await;
+        assert_eq!(a.status, 400, "{}", a.body);
+        assert!(
+            !a.body.to_string().contains("wrong-literal-pw-456"),
+            "{}",
+            a.body
+        );
+    }
     let r = root(&s[0], "GET", "database/config/pg", None).await;
     assert_eq!(r.status, 404, "a refused config is not stored: {}", r.body);
 
@@ -475,6 +494,15 @@ async fn dynamic_credentials_log_in_and_stop_at_revoke_renewal_and_expiry() {
             .await
             .unwrap_or_else(|e| panic!("{bin} credentials: {e}"));
     }
+
+    // Disabling the engine revokes its leases: every user it made is dropped.
+    let (user, _, _) = creds(&ok(&s, "GET", "database/creds/ro", None).await);
+    assert!(pg.role_exists(&user).await);
+    ok(&s, "DELETE", "sys/mounts/database", None).await;
+    assert!(
+        pg.roles_like("v-token-").await.is_empty(),
+        "users left after unmount"
+    );
 }
 
 #[tokio::test]
@@ -697,7 +725,9 @@ async fn mysql_login(user: &str, password: &str) -> Result<(), String> {
         .tcp_port(3306)
         .user(Some(user))
         .pass(Some(password));
-    let conn = mysql_async::Conn::new(opts).await.map_err(|e| e.to_string())?;
+    let conn = mysql_async::Conn::new(opts)
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = conn.disconnect().await;
     Ok(())
 }
@@ -720,7 +750,13 @@ async fn redis_login(user: &str, password: &str) -> Result<(), String> {
 #[tokio::test]
 async fn mysql_and_redis_users_through_the_engine() {
     let s = Server::dev();
-    ok(&s, "POST", "sys/mounts/database", Some(json!({"type": "database"}))).await;
+    ok(
+        &s,
+        "POST",
+        "sys/mounts/database",
+        Some(json!({"type": "database"})),
+    )
+    .await;
     ok(
         &s,
         "POST",
@@ -745,11 +781,25 @@ async fn mysql_and_redis_users_through_the_engine() {
     )
     .await;
     let (user, password, lease) = creds(&ok(&s, "GET", "database/creds/my", None).await);
-    assert!(user.len() <= 32 && user.starts_with("v-token-my-"), "{user}");
-    mysql_login(&user, &password).await.expect("MySQL user logs in");
+    assert!(
+        user.len() <= 32 && user.starts_with("v-token-my-"),
+        "{user}"
+    );
+    mysql_login(&user, &password)
+        .await
+        .expect("MySQL user logs in");
     assert!(mysql_login(&user, "wrong-password").await.is_err());
-    ok(&s, "PUT", "sys/leases/revoke", Some(json!({"lease_id": lease}))).await;
-    assert!(mysql_login(&user, &password).await.is_err(), "revoked MySQL user");
+    ok(
+        &s,
+        "PUT",
+        "sys/leases/revoke",
+        Some(json!({"lease_id": lease})),
+    )
+    .await;
+    assert!(
+        mysql_login(&user, &password).await.is_err(),
+        "revoked MySQL user"
+    );
 
     for plugin in ["redis-database-plugin", "valkey-database-plugin"] {
         let name = plugin.split('-').next().unwrap_or("redis");
@@ -777,10 +827,21 @@ async fn mysql_and_redis_users_through_the_engine() {
         let (user, password, lease) =
             creds(&ok(&s, "GET", &format!("database/creds/{name}"), None).await);
         assert!(user.starts_with("V_TOKEN_"), "{user}");
-        redis_login(&user, &password).await.expect("Redis user logs in");
+        redis_login(&user, &password)
+            .await
+            .expect("Redis user logs in");
         assert!(redis_login(&user, "wrong").await.is_err());
-        ok(&s, "PUT", "sys/leases/revoke", Some(json!({"lease_id": lease}))).await;
-        assert!(redis_login(&user, &password).await.is_err(), "revoked Redis user");
+        ok(
+            &s,
+            "PUT",
+            "sys/leases/revoke",
+            Some(json!({"lease_id": lease})),
+        )
+        .await;
+        assert!(
+            redis_login(&user, &password).await.is_err(),
+            "revoked Redis user"
+        );
     }
 }
 
@@ -842,7 +903,9 @@ async fn rotation_schedules_are_validated_and_read_back() {
     // Rotated at creation even on a schedule; the next time is next 1 January.
     let c = ok(&s, "GET", "database/static-creds/sched", None).await;
     let pw = c["data"]["password"].as_str().expect("password");
-    pg.login("sched_user", pw).await.expect("scheduled role's password");
+    pg.login("sched_user", pw)
+        .await
+        .expect("scheduled role's password");
     let ttl = c["data"]["ttl"].as_i64().expect("ttl");
     assert!(ttl > 0 && ttl <= 366 * 86400, "{ttl}");
     // Switching to a period drops the schedule.
