@@ -235,6 +235,9 @@ pub struct BackendRegistry {
     pub secrets: HashMap<String, Factory>,
     /// Auth methods.
     pub auth: HashMap<String, Factory>,
+    /// Builtin database plugins (run by the database engine itself, listed in the catalog as
+    /// OpenBao lists its own).
+    pub databases: Vec<String>,
 }
 
 /// The plugin catalog subsystem: the registry's builtins, the stored externals (cached in
@@ -352,6 +355,15 @@ impl Catalog {
         }
     }
 
+    /// Whether `name` is a builtin of type `t` (a backend with a factory, or a database
+    /// plugin).
+    fn has_builtin(&self, t: PluginType, name: &str) -> bool {
+        match t {
+            PluginType::Database => self.registry.databases.iter().any(|d| d == name),
+            _ => self.builtin_factory(t, name).is_some(),
+        }
+    }
+
     fn builtin_entry(&self, t: PluginType, name: &str) -> PluginCatalogEntry {
         PluginCatalogEntry {
             name: name.to_string(),
@@ -377,6 +389,9 @@ impl Catalog {
                     out.push(self.builtin_entry(t, n));
                 }
             }
+        }
+        for n in &reg.databases {
+            out.push(self.builtin_entry(PluginType::Database, n));
         }
         out
     }
@@ -507,15 +522,13 @@ impl Catalog {
                 return Ok(Some(e.clone()));
             }
             return Ok(self
-                .builtin_factory(t, name)
-                .map(|_| self.builtin_entry(t, name)));
+                .has_builtin(t, name)
+                .then(|| self.builtin_entry(t, name)));
         }
         let parsed = PluginVersion::parse(version).map_err(CatalogError::InvalidVersion)?;
         if parsed.is_builtin() {
-            return Ok(
-                (parsed.canonical() == builtin && self.builtin_factory(t, name).is_some())
-                    .then(|| self.builtin_entry(t, name)),
-            );
+            return Ok((parsed.canonical() == builtin && self.has_builtin(t, name))
+                .then(|| self.builtin_entry(t, name)));
         }
         Ok(externals
             .get(&(t, name.to_string(), parsed.canonical()))

@@ -181,6 +181,10 @@ fn registry() -> BackendRegistry {
     r.secrets.insert("pki".to_string(), arca_pki::factory());
     r.secrets
         .insert("database".to_string(), arca_database::factory());
+    r.databases = arca_database::plugin::BUILTIN_NAMES
+        .iter()
+        .map(|n| n.to_string())
+        .collect();
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }
