@@ -9,6 +9,7 @@ use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response};
 use chrono::Utc;
 use serde_json::{Value, json};
 
+use crate::credentials;
 use crate::plugin::{
     ChangeExpiration, CredentialType, DeleteUserRequest, NewUserRequest, UpdateUserRequest,
     UsernameMetadata,
@@ -82,34 +83,57 @@ async fn create_creds(
     );
     let (inst, _) = state.connection(storage.as_ref(), &r.db_name).await?;
     let expiration = Utc::now() + chrono_of(ttl) + chrono_of(EXPIRY_GRACE);
-    let mut policy = r.password_policy();
-    if policy.is_empty() {
-        policy = config.password_policy.clone();
-    }
-    let password = state
-        .generate_password(&policy)
-        .await
-        .map_err(|e| LogicalError::internal(format!("failed to generate password: {e}")))?;
-    let username = inst
-        .db
-        .new_user(NewUserRequest {
-            username_config: UsernameMetadata {
-                display_name: req.display_name.clone(),
-                role_name: name.to_string(),
-            },
-            statements: r.statements.creation.clone(),
-            rollback_statements: r.statements.rollback.clone(),
-            credential_type: CredentialType::Password,
-            password: password.clone(),
-            public_key: Vec::new(),
-            subject: String::new(),
-            expiration,
-        })
-        .await
-        .map_err(plugin_error)?;
+    let meta = UsernameMetadata {
+        display_name: req.display_name.clone(),
+        role_name: name.to_string(),
+    };
+    let credential_config = r.credential_config.clone().unwrap_or_default();
     let mut data = JsonMap::new();
+    let mut new_user = NewUserRequest {
+        username_config: meta.clone(),
+        statements: r.statements.creation.clone(),
+        rollback_statements: r.statements.rollback.clone(),
+        credential_type: t,
+        password: zeroize::Zeroizing::new(String::new()),
+        public_key: Vec::new(),
+        subject: String::new(),
+        expiration,
+    };
+    match t {
+        CredentialType::Password => {
+            let mut policy = r.password_policy();
+            if policy.is_empty() {
+                policy = config.password_policy.clone();
+            }
+            new_user.password = state
+                .generate_password(&policy)
+                .await
+                .map_err(|e| LogicalError::internal(format!("failed to generate password: {e}")))?;
+            data.insert("password".into(), json!(new_user.password.as_str()));
+        }
+        CredentialType::RsaPrivateKey => {
+            let key = credentials::rsa_key(&credential_config)
+                .await
+                .map_err(|e| {
+                    LogicalError::internal(format!("failed to generate RSA key pair: {e}"))
+                })?;
+            new_user.public_key = key.public_pem;
+            data.insert("rsa_private_key".into(), json!(key.private_pem.as_str()));
+        }
+        CredentialType::ClientCertificate => {
+            let cert = credentials::client_certificate(&credential_config, expiration, &meta)
+                .await
+                .map_err(|e| {
+                    LogicalError::internal(format!("failed to generate client certificate: {e}"))
+                })?;
+            new_user.subject = cert.subject.clone();
+            data.insert("client_certificate".into(), json!(cert.certificate));
+            data.insert("private_key".into(), json!(cert.private_key.as_str()));
+            data.insert("private_key_type".into(), json!(cert.private_key_type));
+        }
+    }
+    let username = inst.db.new_user(new_user).await.map_err(plugin_error)?;
     data.insert("username".into(), json!(username));
-    data.insert("password".into(), json!(password.as_str()));
     let mut internal = JsonMap::new();
     internal.insert("username".into(), json!(username));
     internal.insert("role".into(), json!(name));
@@ -274,7 +298,14 @@ pub fn static_creds_path() -> PathDef {
                     "last_vault_rotation".into(),
                     json!(a.last_vault_rotation.map(arca_sdk::go_time::go_time)),
                 );
-                data.insert("password".into(), json!(a.password));
+                match r.credential_type() {
+                    CredentialType::RsaPrivateKey => {
+                        data.insert("rsa_private_key".into(), json!(a.private_key));
+                    }
+                    _ => {
+                        data.insert("password".into(), json!(a.password));
+                    }
+                }
                 Ok(Some(Response::with_data(data)))
             }),
         )

@@ -7,6 +7,7 @@
 
 mod config;
 pub mod connection;
+pub mod credentials;
 mod creds;
 pub mod external;
 pub mod mysql;

@@ -48,6 +48,9 @@ pub struct StaticAccount {
     /// Its current password.
     #[serde(default)]
     pub password: String,
+    /// Its current private key (PKCS#8 PEM), for `rsa_private_key` roles.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub private_key: String,
     /// When Arca last set it.
     #[serde(default)]
     pub last_vault_rotation: Option<DateTime<Utc>>,
@@ -72,6 +75,7 @@ pub fn parse_schedule(text: &str) -> Result<croner::Cron, String> {
 impl Drop for StaticAccount {
     fn drop(&mut self) {
         zeroize::Zeroize::zeroize(&mut self.password);
+        zeroize::Zeroize::zeroize(&mut self.private_key);
     }
 }
 
@@ -263,7 +267,11 @@ fn credential_config(t: CredentialType, raw: &JsonMap) -> Result<Option<JsonMap>
             }
             arca_sdk::username_template::UsernameTemplate::parse(&cn)
                 .map_err(|e| format!("failed to create template: {e}"))?;
+            crate::credentials::check_ca(raw)?;
             out.insert("common_name_template".into(), json!(cn));
+            for k in ["ca_cert", "ca_private_key"] {
+                out.insert(k.into(), json!(text(k)));
+            }
             out.insert("key_type".into(), json!(key_type));
             if key_bits != 0 {
                 out.insert("key_bits".into(), json!(key_bits));
@@ -362,7 +370,7 @@ fn role_answer(r: &RoleEntry) -> JsonMap {
         json!(r.credential_type().as_str()),
     );
     if let Some(c) = &r.credential_config {
-        data.insert("credential_config".into(), Value::Object(c.clone()));
+        data.insert("credential_config".into(), config_answer(c));
     }
     data
 }
@@ -377,6 +385,13 @@ pub fn insert_rotation(data: &mut JsonMap, a: &StaticAccount) {
             data.insert("rotation_window".into(), json!(a.window().as_secs()));
         }
     }
+}
+
+/// A credential config as read back: the CA's private key is never shown.
+fn config_answer(c: &JsonMap) -> Value {
+    let mut c = c.clone();
+    c.remove("ca_private_key");
+    Value::Object(c)
 }
 
 fn static_role_answer(r: &RoleEntry) -> JsonMap {
@@ -401,7 +416,7 @@ fn static_role_answer(r: &RoleEntry) -> JsonMap {
         }
     }
     if let Some(c) = &r.credential_config {
-        data.insert("credential_config".into(), Value::Object(c.clone()));
+        data.insert("credential_config".into(), config_answer(c));
     }
     data
 }

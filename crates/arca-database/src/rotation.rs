@@ -66,6 +66,7 @@ impl Schedule {
 #[derive(Serialize, Deserialize)]
 struct Wal {
     username: String,
+    /// The new password, or for `rsa_private_key` roles the new private key (PEM).
     new_password: String,
 }
 
@@ -122,42 +123,67 @@ pub async fn set_static_account(
         .get_json::<Wal>(&wal_key)
         .await?
         .filter(|w| w.username == username && !w.new_password.is_empty());
-    let password = match pending {
+    let secret = match pending {
         Some(w) => zeroize::Zeroizing::new(w.new_password.clone()),
         None => {
-            let mut policy = role.password_policy();
-            if policy.is_empty() {
-                policy = config.password_policy.clone();
-            }
-            let p = state.generate_password(&policy).await?;
+            let secret = match t {
+                CredentialType::RsaPrivateKey => {
+                    let config = role.credential_config.clone().unwrap_or_default();
+                    crate::credentials::rsa_key(&config)
+                        .await
+                        .map_err(|e| {
+                            LogicalError::internal(format!("failed to generate RSA key pair: {e}"))
+                        })?
+                        .private_pem
+                }
+                _ => {
+                    let mut policy = role.password_policy();
+                    if policy.is_empty() {
+                        policy = config.password_policy.clone();
+                    }
+                    state.generate_password(&policy).await?
+                }
+            };
             storage
                 .put_json(
                     &wal_key,
                     &Wal {
                         username: username.clone(),
-                        new_password: p.to_string(),
+                        new_password: secret.to_string(),
                     },
                 )
                 .await?;
-            p
+            secret
         }
     };
-    let update = UpdateUserRequest {
+    let mut update = UpdateUserRequest {
         username: username.clone(),
-        credential_type: CredentialType::Password,
-        password: Some(ChangePassword {
-            new_password: password.clone(),
-            statements: role.statements.rotation.clone(),
-        }),
+        credential_type: t,
+        password: None,
         public_key: None,
         expiration: None,
     };
+    if t == CredentialType::RsaPrivateKey {
+        let public = rcgen::KeyPair::from_pem(&secret)
+            .map_err(|e| LogicalError::internal(format!("failed to read the new key: {e}")))?
+            .public_key_pem();
+        update.public_key = Some((public.into_bytes(), role.statements.rotation.clone()));
+    } else {
+        update.password = Some(ChangePassword {
+            new_password: secret.clone(),
+            statements: role.statements.rotation.clone(),
+        });
+    }
     inst.db
         .update_user(update)
         .await
         .map_err(|e| LogicalError::internal(format!("error setting credentials: {e}")))?;
     if let Some(a) = role.static_account.as_mut() {
-        a.password = password.to_string();
+        if t == CredentialType::RsaPrivateKey {
+            a.private_key = secret.to_string();
+        } else {
+            a.password = secret.to_string();
+        }
         a.last_vault_rotation = Some(Utc::now());
     }
     storage

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use arca_plugin::database::{
-    CREDENTIAL_TYPE_PASSWORD, DatabaseError, DatabasePlugin, DeleteUser, NewUser, UpdateUser,
-    serve_database,
+    CREDENTIAL_TYPE_CLIENT_CERTIFICATE, CREDENTIAL_TYPE_PASSWORD, CREDENTIAL_TYPE_RSA_PRIVATE_KEY,
+    DatabaseError, DatabasePlugin, DeleteUser, NewUser, UpdateUser, serve_database,
 };
 use arca_sdk::JsonMap;
 use async_trait::async_trait;
@@ -126,16 +126,24 @@ impl DatabasePlugin for FileDatabase {
             }
         }
         *self.users_file.lock().await = Some(path);
+        // Like plugins that take keys or certificates (Snowflake's, say), it says so.
+        let mut config = config;
+        config.insert(
+            "supported_credential_types".into(),
+            json!(["password", "rsa_private_key", "client_certificate"]),
+        );
         Ok(config)
     }
 
     async fn new_user(&self, req: NewUser) -> Result<String, DatabaseError> {
-        if req.credential_type != CREDENTIAL_TYPE_PASSWORD {
-            return Err(invalid(format!(
-                "unsupported credential type {}",
-                req.credential_type
-            )));
-        }
+        let credential = match req.credential_type {
+            CREDENTIAL_TYPE_PASSWORD => json!({ "password": req.password.as_str() }),
+            CREDENTIAL_TYPE_RSA_PRIVATE_KEY => {
+                json!({ "public_key": String::from_utf8_lossy(&req.public_key) })
+            }
+            CREDENTIAL_TYPE_CLIENT_CERTIFICATE => json!({ "subject": req.subject }),
+            other => return Err(invalid(format!("unsupported credential type {other}"))),
+        };
         let path = self.path().await?;
         let _one_at_a_time = self.users_file.lock().await;
         let mut users = load(&path).await?;
@@ -148,16 +156,16 @@ impl DatabasePlugin for FileDatabase {
         if users.contains_key(&username) {
             return Err(failed(format!("user {username:?} already exists")));
         }
-        users.insert(
-            username.clone(),
-            json!({
-                "password": req.password.as_str(),
-                "expiration": req.expiration.map(|t| t.to_rfc3339()),
-                "role_name": req.username_config.role_name,
-                "display_name": req.username_config.display_name,
-                "statements": req.statements,
-            }),
-        );
+        let mut user = json!({
+            "expiration": req.expiration.map(|t| t.to_rfc3339()),
+            "role_name": req.username_config.role_name,
+            "display_name": req.username_config.display_name,
+            "statements": req.statements,
+        });
+        if let (Value::Object(u), Value::Object(c)) = (&mut user, credential) {
+            u.extend(c);
+        }
+        users.insert(username.clone(), user);
         store(&path, &users).await?;
         Ok(username)
     }
@@ -175,8 +183,11 @@ impl DatabasePlugin for FileDatabase {
         if let Some(e) = &req.expiration {
             user.insert("expiration".into(), json!(e.new_expiration.to_rfc3339()));
         }
-        if req.public_key.is_some() {
-            return Err(invalid("public keys are not supported"));
+        if let Some(k) = &req.public_key {
+            user.insert(
+                "public_key".into(),
+                json!(String::from_utf8_lossy(&k.new_public_key)),
+            );
         }
         store(&path, &users).await
     }

@@ -305,3 +305,208 @@ async fn an_unregistered_database_plugin_is_refused() {
         "{text}"
     );
 }
+
+/// Runs `openssl` with `args`; its stdout.
+fn openssl(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    let mut child = std::process::Command::new("openssl")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+    } else {
+        drop(child.stdin.take());
+    }
+    let out = child.wait_with_output().expect("openssl output");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn external_plugin_gets_rsa_keys_and_client_certificates() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (s, _exe) = server_with_plugin(dir.path(), "keydb").await;
+    let file = dir.path().join("users.json");
+    std::fs::write(
+        &file,
+        json!({"root": {"password": "rootpw"}, "svc": {"password": "x"}}).to_string(),
+    )
+    .expect("users");
+    ok(
+        &s,
+        "POST",
+        "sys/mounts/database",
+        Some(json!({"type": "database"})),
+    )
+    .await;
+    ok(
+        &s,
+        "POST",
+        "database/config/ext",
+        Some(json!({"plugin_name": "keydb", "users_file": file, "username": "root", "password": "rootpw", "allowed_roles": "*"})),
+    )
+    .await;
+
+    // An RSA key pair: the caller gets the private key, the database its public half.
+    ok(
+        &s,
+        "POST",
+        "database/roles/keyed",
+        Some(json!({"db_name": "ext", "creation_statements": ["x"], "credential_type": "rsa_private_key", "credential_config": {"key_bits": 2048}})),
+    )
+    .await;
+    let r = ok(&s, "GET", "database/roles/keyed", None).await;
+    assert_eq!(
+        r["data"]["credential_config"],
+        json!({"format": "pkcs8", "key_bits": 2048})
+    );
+    let c = ok(&s, "GET", "database/creds/keyed", None).await;
+    let user = c["data"]["username"].as_str().expect("username");
+    let private = c["data"]["rsa_private_key"]
+        .as_str()
+        .expect("rsa_private_key");
+    assert!(c["data"].get("password").is_none(), "{c}");
+    let public = openssl(&["pkey", "-pubout"], Some(private));
+    assert_eq!(
+        users(&file)[user]["public_key"].as_str().map(str::trim),
+        Some(public.trim()),
+        "the database holds the key's public half"
+    );
+    assert!(openssl(&["rsa", "-noout", "-text"], Some(private)).contains("2048 bit"));
+
+    // A client certificate signed by the role's CA, its subject given to the database.
+    let ca_key = dir.path().join("ca.key");
+    let ca_pem = dir.path().join("ca.pem");
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            ca_key.to_str().expect("path"),
+            "-out",
+            ca_pem.to_str().expect("path"),
+            "-subj",
+            "/CN=Database Test CA",
+            "-days",
+            "1",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+        ],
+        None,
+    );
+    let ca_cert = std::fs::read_to_string(&ca_pem).expect("ca");
+    let ca_private = std::fs::read_to_string(&ca_key).expect("ca key");
+    let not_ca = root(
+        &s,
+        "POST",
+        "database/roles/certs",
+        Some(
+            json!({"db_name": "ext", "credential_type": "client_certificate",
+            "credential_config": {"common_name_template": "{{.RoleName}}-user", "key_type": "ec"}}),
+        ),
+    )
+    .await;
+    assert_eq!(not_ca.status, 400, "{}", not_ca.body);
+    assert_eq!(
+        not_ca.body["errors"][0],
+        "credential_config validation failed: missing required ca_cert"
+    );
+    ok(
+        &s,
+        "POST",
+        "database/roles/certs",
+        Some(json!({"db_name": "ext", "creation_statements": ["x"], "credential_type": "client_certificate",
+            "credential_config": {"common_name_template": "{{.RoleName}}-user", "key_type": "ec",
+                "ca_cert": ca_cert, "ca_private_key": ca_private}})),
+    )
+    .await;
+    let r = ok(&s, "GET", "database/roles/certs", None).await;
+    assert!(
+        r["data"]["credential_config"]
+            .get("ca_private_key")
+            .is_none(),
+        "{r}"
+    );
+    assert_eq!(r["data"]["credential_config"]["key_bits"], 256, "{r}");
+    let c = ok(&s, "GET", "database/creds/certs", None).await;
+    assert_eq!(c["data"]["private_key_type"], "ec", "{c}");
+    let cert = c["data"]["client_certificate"]
+        .as_str()
+        .expect("certificate");
+    let cert_file = dir.path().join("client.pem");
+    std::fs::write(&cert_file, cert).expect("write cert");
+    let verified = openssl(
+        &[
+            "verify",
+            "-CAfile",
+            ca_pem.to_str().expect("path"),
+            "-purpose",
+            "sslclient",
+            cert_file.to_str().expect("path"),
+        ],
+        None,
+    );
+    assert!(verified.contains(": OK"), "{verified}");
+    let subject = openssl(&["x509", "-noout", "-subject"], Some(cert));
+    assert!(
+        subject.contains("CN = certs-user") || subject.contains("CN=certs-user"),
+        "{subject}"
+    );
+    let user = c["data"]["username"].as_str().expect("username");
+    assert_eq!(users(&file)[user]["subject"], "CN=certs-user");
+    let key_pub = openssl(&["pkey", "-pubout"], c["data"]["private_key"].as_str());
+    let cert_pub = openssl(&["x509", "-noout", "-pubkey"], Some(cert));
+    assert_eq!(
+        key_pub.trim(),
+        cert_pub.trim(),
+        "the key belongs to the certificate"
+    );
+
+    // A static role with a key: rotated at creation and on demand, the database always
+    // holding the public half of the key Arca hands out.
+    ok(
+        &s,
+        "POST",
+        "database/static-roles/svc",
+        Some(json!({"db_name": "ext", "username": "svc", "rotation_period": "1h", "credential_type": "rsa_private_key"})),
+    )
+    .await;
+    let first = ok(&s, "GET", "database/static-creds/svc", None).await;
+    let k1 = first["data"]["rsa_private_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_eq!(
+        users(&file)["svc"]["public_key"].as_str().map(str::trim),
+        Some(openssl(&["pkey", "-pubout"], Some(&k1)).trim())
+    );
+    ok(&s, "POST", "database/rotate-role/svc", None).await;
+    let second = ok(&s, "GET", "database/static-creds/svc", None).await;
+    let k2 = second["data"]["rsa_private_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_ne!(k1, k2);
+    assert_eq!(
+        users(&file)["svc"]["public_key"].as_str().map(str::trim),
+        Some(openssl(&["pkey", "-pubout"], Some(&k2)).trim())
+    );
+}
