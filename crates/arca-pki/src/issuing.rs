@@ -218,7 +218,7 @@ pub fn build_sans(
 /// Formats unix seconds as Go's RFC 3339 (UTC).
 pub fn go_time(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .map(arca_sdk::go_time::go_time)
         .unwrap_or_default()
 }
 

@@ -205,16 +205,7 @@ fn go_time(nanos: Option<i64>) -> String {
     let Some(n) = nanos else {
         return "0001-01-01T00:00:00Z".into();
     };
-    let t = chrono::DateTime::from_timestamp_nanos(n);
-    let mut out = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let frac = n.rem_euclid(1_000_000_000);
-    if frac != 0 {
-        let digits = format!("{frac:09}");
-        out.push('.');
-        out.push_str(digits.trim_end_matches('0'));
-    }
-    out.push('Z');
-    out
+    arca_sdk::go_time::go_time(chrono::DateTime::from_timestamp_nanos(n))
 }
 
 /// Go's `%q` of a `[]string`: `["a" "b"]`.
