@@ -301,7 +301,7 @@ pub fn rotate_root_path(state: Arc<State>) -> PathDef {
                             "unable to rotate root credentials: no password in configuration",
                         ));
                     }
-                    let (inst, _) = state.connection(storage.as_ref(), &name).await?;
+                    let inst = state.instance(&name, &config).await?;
                     let password = state.generate_password(&config.password_policy).await?;
                     let result = inst
                         .db

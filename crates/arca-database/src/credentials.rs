@@ -2,8 +2,6 @@
 //! pair whose public half goes to the database, or a client certificate signed by the CA the
 //! role's `credential_config` names, whose subject goes to the database.
 
-use std::collections::BTreeMap;
-
 use arca_sdk::JsonMap;
 use arca_sdk::username_template::UsernameTemplate;
 use chrono::{DateTime, Utc};
@@ -126,12 +124,8 @@ pub async fn client_certificate(
 ) -> Result<ClientCertificate, String> {
     let template = UsernameTemplate::parse(&text(config, "common_name_template"))
         .map_err(|e| format!("failed to create template: {e}"))?;
-    let names = BTreeMap::from([
-        ("DisplayName", meta.display_name.clone()),
-        ("RoleName", meta.role_name.clone()),
-    ]);
     let common_name = template
-        .generate(&names, &mut arca_sdk::random::fill)
+        .generate(&meta.template_values(), &mut arca_sdk::random::fill)
         .map_err(|e| format!("invalid common_name_template: {e}"))?;
     let key_type = text(config, "key_type");
     let key = generate(&key_type, bits(config, "key_bits")).await?;

@@ -81,7 +81,7 @@ async fn create_creds(
         r.max_ttl(),
         None,
     );
-    let (inst, _) = state.connection(storage.as_ref(), &r.db_name).await?;
+    let inst = state.instance(&r.db_name, &config).await?;
     let expiration = Utc::now() + chrono_of(ttl) + chrono_of(EXPIRY_GRACE);
     let meta = UsernameMetadata {
         display_name: req.display_name.clone(),

@@ -7,14 +7,12 @@
 //! `connection_url` is a Go-MySQL DSN (`{{username}}:{{password}}@tcp(127.0.0.1:3306)/`, with
 //! `unix(/path)` sockets and comma-separated `tcp(h1,h2)` failover hosts) or a `mysql://` URL.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arca_sdk::JsonMap;
 use arca_sdk::username_template::UsernameTemplate;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use mysql_async::prelude::Queryable;
@@ -150,7 +148,10 @@ async fn build(
     let usernames = UsernameTemplate::parse(template)
         .map_err(|e| DbError::Invalid(format!("unable to initialize username template: {e}")))?;
     usernames
-        .generate(&metadata("", ""), &mut arca_sdk::random::fill)
+        .generate(
+            &crate::plugin::UsernameMetadata::default().template_values(),
+            &mut arca_sdk::random::fill,
+        )
         .map_err(|e| DbError::Invalid(format!("invalid username template: {e}")))?;
     for key in ["tls_ca", "tls_certificate_key"] {
         if !get_string(config, key)?.is_empty() {
@@ -194,18 +195,6 @@ async fn build(
         }
     }
     Ok(db)
-}
-
-fn metadata(display_name: &str, role_name: &str) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("DisplayName", display_name.to_string()),
-        ("RoleName", role_name.to_string()),
-    ])
-}
-
-/// MySQL's text for an expiry (OpenBao's `2006-01-02 15:04:05-0700`).
-fn expiration_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%z").to_string()
 }
 
 /// A driver error as text; a server's error as the Go driver shows it
@@ -631,15 +620,12 @@ impl Database for MySql {
         if req.statements.is_empty() {
             return Err(DbError::Invalid("empty creation statements".into()));
         }
-        let meta = metadata(
-            &req.username_config.display_name,
-            &req.username_config.role_name,
-        );
+        let meta = req.username_config.template_values();
         let username = self
             .usernames
             .generate(&meta, &mut arca_sdk::random::fill)
             .map_err(|e| DbError::Invalid(e.to_string()))?;
-        let expiration = expiration_text(req.expiration);
+        let expiration = crate::statements::expiration_text(req.expiration);
         let values = [
             ("name", username.as_str()),
             ("username", username.as_str()),
@@ -800,7 +786,11 @@ mod tests {
             let t = UsernameTemplate::parse(template).unwrap();
             let name = t
                 .generate(
-                    &metadata("token-display-name-long", "a-very-long-role-name"),
+                    &crate::plugin::UsernameMetadata {
+                        display_name: "token-display-name-long".into(),
+                        role_name: "a-very-long-role-name".into(),
+                    }
+                    .template_values(),
                     &mut arca_sdk::random::fill,
                 )
                 .unwrap();

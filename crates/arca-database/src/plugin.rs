@@ -108,6 +108,16 @@ pub struct UsernameMetadata {
     pub role_name: String,
 }
 
+impl UsernameMetadata {
+    /// The values a username (or common name) template sees: `.DisplayName`, `.RoleName`.
+    pub fn template_values(&self) -> std::collections::BTreeMap<&'static str, String> {
+        std::collections::BTreeMap::from([
+            ("DisplayName", self.display_name.clone()),
+            ("RoleName", self.role_name.clone()),
+        ])
+    }
+}
+
 /// Asks for a new user.
 pub struct NewUserRequest {
     /// What the username is made from.

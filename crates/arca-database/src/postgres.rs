@@ -4,14 +4,12 @@
 //! `ALTER ROLE … WITH PASSWORD` for rotation, and a revoke-everything-then-drop for deletion.
 //! `password_authentication = "scram-sha-256"` sends the password already hashed.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use arca_sdk::JsonMap;
 use arca_sdk::username_template::UsernameTemplate;
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -121,7 +119,10 @@ async fn build(config: &JsonMap, conn: &SqlConnection, verify: bool) -> Result<P
     let usernames = UsernameTemplate::parse(template)
         .map_err(|e| DbError::Invalid(format!("unable to initialize username template: {e}")))?;
     usernames
-        .generate(&metadata("", ""), &mut arca_sdk::random::fill)
+        .generate(
+            &crate::plugin::UsernameMetadata::default().template_values(),
+            &mut arca_sdk::random::fill,
+        )
         .map_err(|e| DbError::Invalid(format!("invalid username template: {e}")))?;
     let password_authentication = match get_string(config, "password_authentication")?.as_str() {
         "" | "password" => PasswordAuthentication::Password,
@@ -174,18 +175,6 @@ async fn build(config: &JsonMap, conn: &SqlConnection, verify: bool) -> Result<P
         })?;
     }
     Ok(db)
-}
-
-fn metadata(display_name: &str, role_name: &str) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("DisplayName", display_name.to_string()),
-        ("RoleName", role_name.to_string()),
-    ])
-}
-
-/// PostgreSQL's `VALID UNTIL` text for a time (OpenBao's `2006-01-02 15:04:05-0700`).
-fn expiration_text(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M:%S%z").to_string()
 }
 
 /// A driver error as text: the server's message and SQLSTATE for a database error, else the
@@ -423,15 +412,12 @@ impl Database for Postgres {
         if req.statements.is_empty() {
             return Err(DbError::Invalid("empty creation statements".into()));
         }
-        let meta = metadata(
-            &req.username_config.display_name,
-            &req.username_config.role_name,
-        );
+        let meta = req.username_config.template_values();
         let username = self
             .usernames
             .generate(&meta, &mut arca_sdk::random::fill)
             .map_err(|e| DbError::Invalid(format!("failed to generate username: {e}")))?;
-        let expiration = expiration_text(req.expiration);
+        let expiration = crate::statements::expiration_text(req.expiration);
         let password = self.password_value(&req.password);
         let values = [
             ("name", username.as_str()),
@@ -491,7 +477,7 @@ impl Database for Postgres {
             } else {
                 x.statements.clone()
             };
-            let expiration = expiration_text(x.new_expiration);
+            let expiration = crate::statements::expiration_text(x.new_expiration);
             let values = [
                 ("name", req.username.as_str()),
                 ("username", req.username.as_str()),
@@ -536,13 +522,5 @@ mod tests {
     fn multiline_blocks_are_recognised_outside_quotes_only() {
         assert!(multiline("DO $$ BEGIN CREATE ROLE \"{{name}}\"; END $$;"));
         assert!(!multiline("CREATE ROLE \"END\" WITH PASSWORD 'END';"));
-    }
-
-    #[test]
-    fn expiration_is_postgres_text() {
-        let t = DateTime::parse_from_rfc3339("2026-12-06T10:11:12Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        assert_eq!(expiration_text(t), "2026-12-06 10:11:12+0000");
     }
 }

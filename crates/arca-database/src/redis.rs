@@ -10,7 +10,6 @@
 //! Arca additions: a `username_template` replaces the default usernames, as for the SQL
 //! plugins. TLS (`tls`, `valkeys://`) is refused: this build has no TLS support for Redis.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -192,8 +191,11 @@ async fn build(config: &JsonMap, settings: Settings, verify: bool) -> Result<Val
         let t = UsernameTemplate::parse(&template).map_err(|e| {
             DbError::Invalid(format!("unable to initialize username template: {e}"))
         })?;
-        t.generate(&metadata("", ""), &mut arca_sdk::random::fill)
-            .map_err(|e| DbError::Invalid(format!("invalid username template: {e}")))?;
+        t.generate(
+            &crate::plugin::UsernameMetadata::default().template_values(),
+            &mut arca_sdk::random::fill,
+        )
+        .map_err(|e| DbError::Invalid(format!("invalid username template: {e}")))?;
         Some(t)
     };
     let secrets = settings.secrets();
@@ -227,13 +229,6 @@ async fn build(config: &JsonMap, settings: Settings, verify: bool) -> Result<Val
         }
     }
     Ok(db)
-}
-
-fn metadata(display_name: &str, role_name: &str) -> BTreeMap<&'static str, String> {
-    BTreeMap::from([
-        ("DisplayName", display_name.to_string()),
-        ("RoleName", role_name.to_string()),
-    ])
 }
 
 /// A server's error as the server wrote it (`NOPERM …`, `ERR …`), anything else as the driver
@@ -355,10 +350,7 @@ impl Database for Valkey {
     async fn new_user(&self, req: NewUserRequest) -> Result<String, DbError> {
         let username = match &self.usernames {
             Some(t) => {
-                let meta = metadata(
-                    &req.username_config.display_name,
-                    &req.username_config.role_name,
-                );
+                let meta = req.username_config.template_values();
                 t.generate(&meta, &mut arca_sdk::random::fill)
                     .map_err(|e| DbError::Invalid(format!("failed to generate username: {e}")))?
             }

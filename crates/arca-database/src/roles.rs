@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use arca_sdk::framework::{Field, FieldType, PathDef, existence, generic_name_regex, handler};
+use arca_sdk::framework::{
+    Field, FieldType, PathDef, existence, generic_name_regex, handler, paged_list_path,
+};
 use arca_sdk::storage::StorageExt;
 use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response, Storage};
 use chrono::{DateTime, Utc};
@@ -303,41 +305,10 @@ fn common_fields(p: PathDef) -> PathDef {
 
 /// `roles/` and `static-roles/` listings.
 pub fn list_paths() -> Vec<PathDef> {
-    ["roles", "static-roles"]
-        .into_iter()
-        .map(|p| {
-            let prefix = if p == "roles" {
-                ROLE_PREFIX
-            } else {
-                STATIC_ROLE_PREFIX
-            };
-            PathDef::new(format!("{p}/?$"))
-                .field(Field::new(
-                    "after",
-                    FieldType::String,
-                    "Optional entry to list begin listing after, not required to exist.",
-                ))
-                .field(Field::new(
-                    "limit",
-                    FieldType::Int,
-                    "Optional number of entries to return; defaults to all entries.",
-                ))
-                .op(
-                    Operation::List,
-                    handler(move |req, d| async move {
-                        let after = d.get_str("after")?;
-                        let limit = usize::try_from(d.get_i64("limit")?)
-                            .ok()
-                            .filter(|l| *l > 0)
-                            .unwrap_or(usize::MAX);
-                        let keys = req.storage()?.list_page(prefix, &after, limit).await?;
-                        let mut data = JsonMap::new();
-                        data.insert("keys".into(), json!(keys));
-                        Ok(Some(Response::with_data(data)))
-                    }),
-                )
-        })
-        .collect()
+    vec![
+        paged_list_path("roles/?$", ROLE_PREFIX),
+        paged_list_path("static-roles/?$", STATIC_ROLE_PREFIX),
+    ]
 }
 
 fn string_list(v: &[String]) -> Value {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::plugin::{ChangePassword, CredentialType, UpdateUserRequest};
 use crate::roles::{RoleEntry, static_role};
-use crate::state::{STATIC_ROLE_PREFIX, State, missing_config};
+use crate::state::{STATIC_ROLE_PREFIX, State};
 
 /// Where the pending password of a rotation in progress is kept (one per role).
 const WAL_PREFIX: &str = "wal/static-role/";
@@ -91,16 +91,7 @@ pub async fn set_static_account(
     name: &str,
     role: &mut RoleEntry,
 ) -> Result<(), LogicalError> {
-    let (inst, config) = state
-        .connection(storage, &role.db_name)
-        .await
-        .map_err(|e| {
-            if e.to_string().starts_with("failed to find entry") {
-                missing_config(&role.db_name)
-            } else {
-                e
-            }
-        })?;
+    let (inst, config) = state.connection(storage, &role.db_name).await?;
     if !config.allows(name) {
         return Err(LogicalError::internal(format!(
             "{name:?} is not an allowed role"

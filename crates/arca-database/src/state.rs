@@ -209,8 +209,19 @@ impl State {
         let config = State::config(storage, name)
             .await?
             .ok_or_else(|| missing_config(name))?;
+        let instance = self.instance(name, &config).await?;
+        Ok((instance, config))
+    }
+
+    /// The running plugin of connection `name`, started from `config` (already read) if none
+    /// runs.
+    pub async fn instance(
+        &self,
+        name: &str,
+        config: &DatabaseConfig,
+    ) -> Result<Instance, LogicalError> {
         if let Some(i) = self.connections.lock().get(name).cloned() {
-            return Ok((i, config));
+            return Ok(i);
         }
         let initialized = self
             .initialize_plugin(
@@ -227,10 +238,7 @@ impl State {
                     config.plugin_name
                 ))
             })?;
-        Ok((
-            self.put_connection(name, initialized.database).await,
-            config,
-        ))
+        Ok(self.put_connection(name, initialized.database).await)
     }
 
     /// Starts the plugin `name` for connection details `details` (OpenBao's `Initialize`): a

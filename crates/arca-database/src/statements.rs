@@ -162,6 +162,12 @@ pub fn render(query: &str, values: &[(&str, &str)], dialect: Dialect) -> Result<
     Ok(out)
 }
 
+/// The text `{{expiration}}` stands for: OpenBao's `2006-01-02 15:04:05-0700`, which both
+/// PostgreSQL's `VALID UNTIL` and MySQL read.
+pub fn expiration_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%z").to_string()
+}
+
 /// A PostgreSQL identifier in double quotes, for statements the plugin writes itself.
 pub fn quote_identifier(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
@@ -245,5 +251,13 @@ mod tests {
             render("SELECT '{{other}}'", &[("name", "x")], Dialect::Postgres).unwrap(),
             "SELECT '{{other}}'"
         );
+    }
+
+    #[test]
+    fn expiration_is_the_text_postgres_and_mysql_read() {
+        let t = chrono::DateTime::parse_from_rfc3339("2026-12-06T10:11:12Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        assert_eq!(expiration_text(t), "2026-12-06 10:11:12+0000");
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use arca_sdk::framework::{
     Field, FieldType, FrameworkBackend, PathDef, SecretType, generic_name_regex, handler,
+    paged_list_path,
 };
 use arca_sdk::storage::StorageExt;
 use arca_sdk::username_template::UsernameTemplate;
@@ -273,29 +274,7 @@ fn config_lease() -> PathDef {
 }
 
 fn roles_list() -> PathDef {
-    PathDef::new("roles/?$")
-        .field(Field::new(
-            "after",
-            FieldType::String,
-            "Optional entry to list begin listing after, not required to exist.",
-        ))
-        .field(Field::new(
-            "limit",
-            FieldType::Int,
-            "Optional number of entries to return; defaults to all entries.",
-        ))
-        .op(
-            Operation::List,
-            handler(|req, d| async move {
-                let after = d.get_str("after")?;
-                let limit = usize::try_from(d.get_i64("limit")?)
-                    .ok()
-                    .filter(|l| *l > 0)
-                    .unwrap_or(usize::MAX);
-                let keys = req.storage()?.list_page("role/", &after, limit).await?;
-                Ok(Some(Response::with_data(object(json!({ "keys": keys })))))
-            }),
-        )
+    paged_list_path("roles/?$", "role/")
 }
 
 fn roles() -> PathDef {

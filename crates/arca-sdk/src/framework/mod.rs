@@ -35,6 +35,40 @@ pub fn optional_param_regex(name: &str) -> String {
     format!(r"(/(?P<{name}>.+))?")
 }
 
+/// A LIST path (`pattern`, e.g. `roles/?$`) answering the keys stored under `storage_prefix`,
+/// one page at a time as Vault's `ListPage` does: `after` (need not exist) and `limit` (all
+/// when not positive).
+pub fn paged_list_path(pattern: impl Into<String>, storage_prefix: &'static str) -> PathDef {
+    PathDef::new(pattern)
+        .field(Field::new(
+            "after",
+            FieldType::String,
+            "Optional entry to list begin listing after, not required to exist.",
+        ))
+        .field(Field::new(
+            "limit",
+            FieldType::Int,
+            "Optional number of entries to return; defaults to all entries.",
+        ))
+        .op(
+            crate::Operation::List,
+            handler(move |req, d| async move {
+                let after = d.get_str("after")?;
+                let limit = usize::try_from(d.get_i64("limit")?)
+                    .ok()
+                    .filter(|l| *l > 0)
+                    .unwrap_or(usize::MAX);
+                let keys = req
+                    .storage()?
+                    .list_page(storage_prefix, &after, limit)
+                    .await?;
+                let mut data = crate::JsonMap::new();
+                data.insert("keys".into(), serde_json::json!(keys));
+                Ok(Some(Response::with_data(data)))
+            }),
+        )
+}
+
 /// A backend made of framework paths.
 pub struct FrameworkBackend {
     paths: Vec<PathDef>,
