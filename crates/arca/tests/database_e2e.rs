@@ -12,7 +12,7 @@ mod scram_pg;
 
 use std::time::{Duration, Instant};
 
-use common::{Answer, Server, call, same_answer, servers};
+use common::{Server, call, root_call as root, root_ok as ok, same_answer, servers};
 use scram_pg::{SUPERUSER_PASSWORD, ScramPostgres};
 use serde_json::{Value, json};
 
@@ -36,21 +36,6 @@ where
         assert!(start.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn root(s: &Server, method: &str, path: &str, body: Option<Value>) -> Answer {
-    call(s, method, path, Some("root"), body).await
-}
-
-async fn ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
-    let a = root(s, method, path, body).await;
-    assert!(
-        a.status == 200 || a.status == 204,
-        "{method} {path}: {} {}",
-        a.status,
-        a.body
-    );
-    a.body
 }
 
 /// Mounts `database/` and configures connection `pg` as `user`/`password`.

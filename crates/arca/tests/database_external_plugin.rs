@@ -10,23 +10,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Answer, Server, call, example_binary, sha256_file};
+use common::{Server, example_binary, root_call as root, root_ok as ok, sha256_file};
 use serde_json::{Value, json};
-
-async fn root(s: &Server, method: &str, path: &str, body: Option<Value>) -> Answer {
-    call(s, method, path, Some("root"), body).await
-}
-
-async fn ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
-    let a = root(s, method, path, body).await;
-    assert!(
-        a.status == 200 || a.status == 204,
-        "{method} {path}: {} {}",
-        a.status,
-        a.body
-    );
-    a.body
-}
 
 /// Copies the built plugin into the plugin directory as an executable.
 fn install(src: &Path, dst: &Path) {

@@ -340,6 +340,23 @@ pub fn comparable_answer(a: &Answer, ignored_data: &[&str]) -> (u16, Value) {
     (a.status, body)
 }
 
+/// Sends a request with the root token `root`.
+pub async fn root_call(s: &Server, method: &str, path: &str, body: Option<Value>) -> Answer {
+    call(s, method, path, Some("root"), body).await
+}
+
+/// [`root_call`] that must succeed (200 or 204); the answer's body.
+pub async fn root_ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Value {
+    let a = root_call(s, method, path, body).await;
+    assert!(
+        a.status == 200 || a.status == 204,
+        "{method} {path}: {} {}",
+        a.status,
+        a.body
+    );
+    a.body
+}
+
 /// Sends the same request (root token) to Arca and OpenBao (`servers()`'s order), asserts the
 /// same answer as [`comparable_answer`] sees it, and returns Arca's.
 pub async fn same_answer(
