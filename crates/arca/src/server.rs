@@ -188,6 +188,12 @@ fn registry() -> BackendRegistry {
     for (name, factory) in arca_auth::builtin_auth() {
         r.auth.insert(name.to_string(), factory);
     }
+    // One implementation serves both names, as in OpenBao.
+    r.auth.insert("jwt".to_string(), arca_auth_jwt::factory());
+    r.auth.insert("oidc".to_string(), arca_auth_jwt::factory());
+    r.auth.insert("cert".to_string(), arca_auth_cert::factory());
+    r.auth
+        .insert("kubernetes".to_string(), arca_auth_kubernetes::factory());
     r
 }
 

@@ -44,7 +44,10 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         s if s.is_empty() => format!("{method}/"),
         s => s,
     };
-    if !matches!(method.as_str(), "token" | "userpass" | "ldap" | "approle") {
+    if !matches!(
+        method.as_str(),
+        "token" | "userpass" | "ldap" | "approle" | "oidc" | "jwt" | "cert" | "kubernetes"
+    ) {
         let text = wrap_with_padding(
             &format!(
                 "Unknown auth method: {method}. Use \"arca auth list\" to see the complete list of auth methods. Additionally, some auth methods are only available via the HTTP API."
@@ -68,8 +71,17 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             return 1;
         }
     };
+    let mount = path.trim_matches('/');
     let result = if method == "token" {
         token_auth(ctx, &client, &config)
+    } else if method == "oidc" {
+        super::login_jwt::oidc_auth(ctx, &client.with_token(""), &config, mount)
+    } else if method == "jwt" {
+        super::login_jwt::jwt_auth(ctx, &client.with_token(""), &config, mount)
+    } else if method == "cert" {
+        super::login_cert::cert_auth(ctx, &client.with_token(""), &config, mount)
+    } else if method == "kubernetes" {
+        super::login_kubernetes::kubernetes_auth(ctx, &client.with_token(""), &config, mount)
     } else if method == "approle" {
         let client = client.with_token("");
         approle_auth(ctx, &client, &config, path.trim_matches('/'))
