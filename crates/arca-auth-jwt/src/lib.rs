@@ -1,24 +1,413 @@
-//! Arca's JWT/OIDC auth method (jwt and oidc mounts): JWTs from CI systems and clouds, and the OIDC browser flow.
+//! The `jwt` / `oidc` auth method, as OpenBao 2.7.2 serves it (one factory for both mount
+//! types): an operator configures where signing keys come from (`config`: PEM keys, a JWKS
+//! URL or OIDC discovery) and roles (`role/<name>`); a machine logs in with a signed JWT at
+//! `login`, a person through the OIDC browser flow (`oidc/auth_url`, `oidc/callback`).
+//!
+//! Layout: [`config`] and [`role`] are the management endpoints; [`keys`] parses verification
+//! keys, [`keystore`] caches remote key sets and checks signatures, [`token`] is the JWT
+//! validation (signature, algorithm, registered claims, time), [`claims`] the claim lookups
+//! and bound-claim matching, [`login`] the JWT login and renewal, [`oidc`] the browser flow,
+//! [`fetch`] the HTTP calls to the identity provider.
 
+mod claims;
+mod config;
+mod fetch;
+mod keys;
+mod keystore;
+mod login;
+mod oidc;
+mod role;
+mod token;
+
+use std::future::Future;
 use std::sync::Arc;
 
-use arca_sdk::framework::FrameworkBackend;
-use arca_sdk::{Backend, BackendConfig, BackendType, Factory, SpecialPaths};
+use arca_sdk::framework::{
+    Field, FieldData, FieldType, FrameworkBackend, OpHandler, PathDef, existence,
+    generic_name_regex, handler,
+};
+use arca_sdk::token_util::{deprecation_text, token_fields};
+use arca_sdk::{
+    Backend, BackendConfig, BackendType, Factory, LogicalError, Operation, Request, Response,
+    SpecialPaths, SystemView,
+};
 use futures::FutureExt;
 
-/// Builds a mount of this method.
+/// Builds a mount of this method (`jwt` or `oidc`).
 pub fn factory() -> Factory {
-    Arc::new(|_config: BackendConfig| {
-        async move { Ok(Arc::new(backend()) as Arc<dyn Backend>) }.boxed()
+    Arc::new(|config: BackendConfig| {
+        async move { Ok(Arc::new(backend(config.system)) as Arc<dyn Backend>) }.boxed()
     })
 }
 
-const BACKEND_HELP: &str = "JWT/OIDC auth method (jwt and oidc mounts): JWTs from CI systems and clouds, and the OIDC browser flow.";
+/// What the handlers of one mount share.
+pub(crate) struct Shared {
+    /// Makes each read-modify-write of a role atomic.
+    write_lock: tokio::sync::Mutex<()>,
+    /// Fetched key sets and discovery document.
+    keys: keystore::KeyStore,
+    /// Started OIDC logins.
+    pending: oidc::PendingLogins,
+    /// The mount's limits.
+    system: Arc<dyn SystemView>,
+}
+
+fn shared_handler<F, Fut>(shared: &Arc<Shared>, f: F) -> OpHandler
+where
+    F: Fn(Arc<Shared>, Request, FieldData) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Option<Response>, LogicalError>> + Send + 'static,
+{
+    let shared = Arc::clone(shared);
+    handler(move |req, d| f(Arc::clone(&shared), req, d))
+}
+
+const BACKEND_HELP: &str =
+    "The JWT backend plugin allows authentication using JWTs (including OIDC).";
 
 /// The backend of one mount.
-fn backend() -> FrameworkBackend {
-    FrameworkBackend::new(BackendType::Credential, BACKEND_HELP).special_paths(SpecialPaths {
-        unauthenticated: vec!["login".into()],
-        ..SpecialPaths::default()
-    })
+fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
+    let shared = Arc::new(Shared {
+        write_lock: tokio::sync::Mutex::new(()),
+        keys: keystore::KeyStore::default(),
+        pending: oidc::PendingLogins::default(),
+        system,
+    });
+    FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
+        .special_paths(SpecialPaths {
+            unauthenticated: vec![
+                "login".into(),
+                "oidc/auth_url".into(),
+                "oidc/callback".into(),
+                "oidc/poll".into(),
+            ],
+            ..SpecialPaths::default()
+        })
+        .path(login_path(&shared))
+        .path(role_list_path())
+        .path(role_path(&shared))
+        .path(config_path(&shared))
+        .path(callback_path(&shared))
+        .path(auth_url_path(&shared))
+        .auth_renew(handler(login::renew))
+}
+
+fn s(name: &str, kind: FieldType, description: &str) -> Field {
+    Field::new(name, kind, description)
+}
+
+fn login_path(shared: &Arc<Shared>) -> PathDef {
+    PathDef::new("login$")
+        .field(s(
+            "role",
+            FieldType::LowerCaseString,
+            "The role to log in against.",
+        ))
+        .field(s("jwt", FieldType::String, "The signed JWT to validate."))
+        .op(Operation::Update, shared_handler(shared, login::login))
+        .help(
+            "Authenticates to OpenBao using a JWT (or OIDC) token.",
+            "Authenticates JWTs.",
+        )
+}
+
+fn role_list_path() -> PathDef {
+    PathDef::new("role/?")
+        .field(s(
+            "after",
+            FieldType::String,
+            "Optional entry to list begin listing after, not required to exist.",
+        ))
+        .field(s(
+            "limit",
+            FieldType::Int,
+            "Optional number of entries to return; defaults to all entries.",
+        ))
+        .op(Operation::List, handler(role::list))
+        .help(
+            "Lists all the roles registered with the backend.",
+            "The list will contain the names of the roles.",
+        )
+}
+
+fn role_path(shared: &Arc<Shared>) -> PathDef {
+    use FieldType::{Any, Bool, CommaStringSlice, DurationSecond, Int, KvPairs, Map, String};
+    let fields = [
+        s("name", FieldType::LowerCaseString, "Name of the role."),
+        s(
+            "role_type",
+            String,
+            "Type of the role, either 'jwt' or 'oidc'.",
+        ),
+        s(
+            "policies",
+            CommaStringSlice,
+            &deprecation_text("token_policies"),
+        ),
+        s("num_uses", Int, &deprecation_text("token_num_uses")),
+        s("ttl", DurationSecond, &deprecation_text("token_ttl")),
+        s(
+            "max_ttl",
+            DurationSecond,
+            &deprecation_text("token_max_ttl"),
+        ),
+        s("period", DurationSecond, &deprecation_text("token_period")),
+        s(
+            "bound_cidrs",
+            CommaStringSlice,
+            &deprecation_text("token_bound_cidrs"),
+        ),
+        s(
+            "expiration_leeway",
+            Any,
+            "Duration in seconds of leeway when validating expiration of a token to account for clock skew.",
+        ),
+        s(
+            "not_before_leeway",
+            Any,
+            "Duration in seconds of leeway when validating not before values of a token to account for clock skew.",
+        ),
+        s(
+            "clock_skew_leeway",
+            Any,
+            "Duration in seconds of leeway when validating all claims to account for clock skew.",
+        ),
+        s(
+            "bound_subject",
+            String,
+            "The 'sub' claim that is valid for login. Optional.",
+        ),
+        s(
+            "bound_audiences",
+            CommaStringSlice,
+            "Comma-separated list of 'aud' claims that are valid for login; any match is sufficient",
+        ),
+        s(
+            "bound_claims_type",
+            String,
+            "How to interpret values in the map of claims/values (which must match for login): allowed values are 'string' or 'glob'",
+        ),
+        s(
+            "bound_claims",
+            Map,
+            "Map of claims/values which must match for login",
+        ),
+        s(
+            "claim_mappings",
+            KvPairs,
+            "Mappings of claims (key) that will be copied to a metadata field (value)",
+        ),
+        s(
+            "oauth2_metadata",
+            CommaStringSlice,
+            "Comma-separated list of one or more of access_token, id_token, refresh_token to return in metadata",
+        ),
+        s(
+            "user_claim",
+            String,
+            "The claim to use for the Identity entity alias name",
+        ),
+        s(
+            "user_claim_json_pointer",
+            Bool,
+            "If true, the user_claim value will use JSON pointer syntax for referencing claims.",
+        ),
+        s(
+            "groups_claim",
+            String,
+            "The claim to use for the Identity group alias names",
+        ),
+        s(
+            "oidc_scopes",
+            CommaStringSlice,
+            "Comma-separated list of OIDC scopes",
+        ),
+        s(
+            "allowed_redirect_uris",
+            CommaStringSlice,
+            "Comma-separated list of allowed values for redirect_uri",
+        ),
+        s(
+            "callback_mode",
+            String,
+            "OIDC callback mode from Authorization Server: allowed values are 'device' for device flow, 'direct' to server, or 'client', default 'client'",
+        ),
+        s(
+            "poll_interval",
+            Int,
+            "poll interval in seconds for device and direct flows",
+        ),
+        s(
+            "verbose_oidc_logging",
+            Bool,
+            "Log received OIDC tokens and claims when debug-level logging is active.",
+        ),
+        s(
+            "max_age",
+            DurationSecond,
+            "Specifies the allowable elapsed time in seconds since the last time the user was actively authenticated.",
+        ),
+        s(
+            "token_policies_template_claims",
+            Bool,
+            "When enabled, allows token_policies to be templated based upon claims in the JWT or OIDC ID token.",
+        ),
+        s(
+            "oidc_disable_confirmation",
+            Bool,
+            "If set to true, disables the interactive confirmation page shown during OIDC direct callback mode login.",
+        ),
+    ];
+    let mut p = PathDef::new(format!("role/{}", generic_name_regex("name")));
+    for f in fields.into_iter().chain(token_fields()) {
+        p = p.field(f);
+    }
+    p.op(Operation::Read, shared_handler(shared, role::read))
+        .op(Operation::Create, shared_handler(shared, role::write))
+        .op(Operation::Update, shared_handler(shared, role::write))
+        .op(Operation::Delete, shared_handler(shared, role::delete))
+        .existence(existence(role::exists))
+        .help(
+            "Register an role with the backend.",
+            "A role is required to authenticate with this backend. The role binds JWT token \
+             information with token policies and settings.",
+        )
+}
+
+fn config_path(shared: &Arc<Shared>) -> PathDef {
+    use FieldType::{Bool, CommaStringSlice, Map, String};
+    let fields = [
+        s(
+            "oidc_discovery_url",
+            String,
+            "The base URL of the OIDC Discovery URL without \".well-known/openid-configuration\" component.",
+        ),
+        s(
+            "oidc_discovery_ca_pem",
+            String,
+            "The CA certificate or chain of certificates, in PEM format, to use to validate connections to the OIDC Discovery URL.",
+        ),
+        s(
+            "oidc_client_id",
+            String,
+            "The OAuth Client ID configured with your OIDC provider.",
+        ),
+        s(
+            "oidc_client_secret",
+            String,
+            "The OAuth Client Secret configured with your OIDC provider.",
+        ),
+        s(
+            "oidc_response_mode",
+            String,
+            "The response mode to be used in the OAuth2 request. Allowed values are 'query' and 'form_post'.",
+        ),
+        s(
+            "oidc_response_types",
+            CommaStringSlice,
+            "The response types to request. Allowed values are 'code' and 'id_token'. Defaults to 'code'.",
+        ),
+        s(
+            "jwks_url",
+            String,
+            "JWKS URL to use to authenticate signatures.",
+        ),
+        s(
+            "jwks_ca_pem",
+            String,
+            "The CA certificate or chain of certificates, in PEM format, to use to validate connections to the JWKS URL.",
+        ),
+        s(
+            "default_role",
+            FieldType::LowerCaseString,
+            "The default role to use if none is provided during login.",
+        ),
+        s(
+            "jwt_validation_pubkeys",
+            CommaStringSlice,
+            "A list of PEM-encoded public keys to use to authenticate signatures locally.",
+        ),
+        s(
+            "jwt_supported_algs",
+            CommaStringSlice,
+            "A list of supported signing algorithms. Defaults to RS256.",
+        ),
+        s(
+            "bound_issuer",
+            String,
+            "The value against which to match the 'iss' claim in a JWT. Optional.",
+        ),
+        s(
+            "provider_config",
+            Map,
+            "Provider-specific configuration. Optional.",
+        ),
+        s(
+            "override_allowed_server_names",
+            CommaStringSlice,
+            "A list of hostnames to accept when performing TLS validation.",
+        ),
+        s(
+            "namespace_in_state",
+            Bool,
+            "Pass namespace in the OIDC state parameter instead of as a separate query parameter.",
+        ),
+        s(
+            "skip_jwks_validation",
+            Bool,
+            "When true and oidc_discovery_url or jwks_url are specified, if the connection fails to load, a warning will be issued.",
+        ),
+    ];
+    let mut p = PathDef::new("config");
+    for f in fields {
+        p = p.field(f);
+    }
+    p.op(Operation::Read, shared_handler(shared, config::read))
+        .op(Operation::Update, shared_handler(shared, config::write))
+        .help(
+            "Configures the JWT authentication backend.",
+            "The JWT authentication backend validates JWTs (or OIDC) using the configured \
+             credentials.",
+        )
+}
+
+fn callback_path(shared: &Arc<Shared>) -> PathDef {
+    let mut p = PathDef::new("oidc/callback");
+    for name in [
+        "state",
+        "code",
+        "id_token",
+        "client_nonce",
+        "error",
+        "error_description",
+        "error_uri",
+        "confirmation",
+    ] {
+        p = p.field(s(name, FieldType::String, ""));
+    }
+    p.op(Operation::Read, shared_handler(shared, oidc::callback))
+        .help("Callback endpoint to complete an OIDC login.", "")
+}
+
+fn auth_url_path(shared: &Arc<Shared>) -> PathDef {
+    PathDef::new("oidc/auth_url")
+        .field(s(
+            "role",
+            FieldType::LowerCaseString,
+            "The role to issue an OIDC authorization URL against.",
+        ))
+        .field(s(
+            "redirect_uri",
+            FieldType::String,
+            "The OAuth redirect_uri to use in the authorization URL.",
+        ))
+        .field(s(
+            "client_nonce",
+            FieldType::String,
+            "Client-provided nonce that must match during callback, if present.",
+        ))
+        .op(Operation::Update, shared_handler(shared, oidc::auth_url))
+        .help(
+            "Request an authorization URL to start an OIDC login flow.",
+            "",
+        )
 }
