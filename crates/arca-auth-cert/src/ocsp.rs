@@ -1,0 +1,349 @@
+//! The OCSP check of a login certificate (RFC 6960), as OpenBao's OCSP client does it: a
+//! SHA-1 CertID request POSTed to each responder (the `ocsp_servers_override` list, else the
+//! certificate's AIA), the response's signature checked against the issuer (or a responder
+//! certificate the issuer signed), and the status of the certificate's serial read from it.
+//! Requests are written with yasna, responses read with yasna, signatures checked with
+//! x509-parser (aws-lc-rs).
+
+use std::time::Duration;
+
+use x509_parser::asn1_rs::BitString;
+use x509_parser::prelude::{AlgorithmIdentifier, FromDer, X509Certificate};
+use yasna::Tag;
+use yasna::models::ObjectIdentifier;
+
+use crate::certificate::{ParsedCert, hex_colons};
+
+const SHA1: &[u64] = &[1, 3, 14, 3, 2, 26];
+const BASIC_RESPONSE: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 1];
+/// How long one responder may take (OpenBao's default responder timeout).
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The merged OCSP settings of the entries a login considered.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct VerifyConfig {
+    /// Responders to ask instead of the certificate's own.
+    pub servers_override: Vec<String>,
+    /// An unknown status lets the login through.
+    pub fail_open: bool,
+    /// Ask every responder.
+    pub query_all: bool,
+}
+
+/// A certificate status a responder gave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Status {
+    /// Not revoked.
+    Good,
+    /// Revoked.
+    Revoked,
+    /// The responder does not know the certificate.
+    Unknown,
+}
+
+fn sha1(data: &[u8]) -> Vec<u8> {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, data)
+        .as_ref()
+        .to_vec()
+}
+
+/// The DER OCSPRequest for `cert` issued by `issuer`.
+pub(crate) fn build_request(cert: &ParsedCert, issuer: &ParsedCert) -> Vec<u8> {
+    let name_hash = sha1(&issuer.raw_subject);
+    let key_hash = sha1(&issuer.public_key_bits);
+    yasna::construct_der(|w| {
+        w.write_sequence(|w| {
+            // tbsRequest
+            w.next().write_sequence(|w| {
+                // requestList
+                w.next().write_sequence(|w| {
+                    // Request
+                    w.next().write_sequence(|w| {
+                        // CertID
+                        w.next().write_sequence(|w| {
+                            w.next().write_sequence(|w| {
+                                w.next().write_oid(&ObjectIdentifier::from_slice(SHA1));
+                                w.next().write_null();
+                            });
+                            w.next().write_bytes(&name_hash);
+                            w.next().write_bytes(&key_hash);
+                            w.next().write_bigint_bytes(&cert.serial_bytes, true);
+                        });
+                    });
+                });
+            });
+        });
+    })
+}
+
+fn trim_zeros(b: &[u8]) -> &[u8] {
+    let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+    &b[start..]
+}
+
+/// One SingleResponse: the serial it is about, its status and next update (Unix seconds).
+struct Single {
+    serial: Vec<u8>,
+    status: Status,
+    next_update: Option<i64>,
+}
+
+fn parse_single(der: &[u8]) -> yasna::ASN1Result<Single> {
+    yasna::parse_der(der, |r| {
+        r.read_sequence(|r| {
+            let serial = r.next().read_sequence(|r| {
+                r.next().read_der()?;
+                r.next().read_bytes()?;
+                r.next().read_bytes()?;
+                Ok(r.next().read_bigint_bytes()?.0)
+            })?;
+            let status = match r.next().read_tagged_der()?.tag() {
+                t if t == Tag::context(0) => Status::Good,
+                t if t == Tag::context(1) => Status::Revoked,
+                _ => Status::Unknown,
+            };
+            r.next().read_generalized_time()?;
+            let next_update =
+                r.read_optional(|r| r.read_tagged(Tag::context(0), |r| r.read_generalized_time()))?;
+            r.read_optional(|r| r.read_tagged(Tag::context(1), |r| r.read_der()))?;
+            Ok(Single {
+                serial,
+                status,
+                next_update: next_update.map(|t| t.datetime().unix_timestamp()),
+            })
+        })
+    })
+}
+
+/// The parts of a BasicOCSPResponse.
+struct Basic {
+    tbs: Vec<u8>,
+    alg: Vec<u8>,
+    signature: Vec<u8>,
+    certs: Vec<Vec<u8>>,
+    singles: Vec<Vec<u8>>,
+}
+
+fn parse_response(der: &[u8]) -> Result<Basic, String> {
+    let bad = |e: yasna::ASN1Error| format!("failed to parse OCSP response: {e}");
+    let (status, bytes) = yasna::parse_der(der, |r| {
+        r.read_sequence(|r| {
+            let status = r.next().read_enum()?;
+            let bytes = r.read_optional(|r| {
+                r.read_tagged(Tag::context(0), |r| {
+                    r.read_sequence(|r| {
+                        let oid = r.next().read_oid()?;
+                        let b = r.next().read_bytes()?;
+                        Ok((oid, b))
+                    })
+                })
+            })?;
+            Ok((status, bytes))
+        })
+    })
+    .map_err(bad)?;
+    if status != 0 {
+        return Err(format!("OCSP response status {status}"));
+    }
+    let Some((oid, basic)) = bytes else {
+        return Err("OCSP response has no response bytes".to_string());
+    };
+    if oid != ObjectIdentifier::from_slice(BASIC_RESPONSE) {
+        return Err("OCSP response is not a basic response".to_string());
+    }
+    let (tbs, alg, signature, certs) = yasna::parse_der(&basic, |r| {
+        r.read_sequence(|r| {
+            let tbs = r.next().read_der()?;
+            let alg = r.next().read_der()?;
+            let signature = r.next().read_der()?;
+            let certs = r
+                .read_optional(|r| {
+                    r.read_tagged(Tag::context(0), |r| {
+                        let mut v = Vec::new();
+                        r.read_sequence_of(|r| {
+                            v.push(r.read_der()?);
+                            Ok(())
+                        })?;
+                        Ok(v)
+                    })
+                })?
+                .unwrap_or_default();
+            Ok((tbs, alg, signature, certs))
+        })
+    })
+    .map_err(bad)?;
+    let singles = yasna::parse_der(&tbs, |r| {
+        r.read_sequence(|r| {
+            r.read_optional(|r| r.read_tagged(Tag::context(0), |r| r.read_u64()))?;
+            r.next().read_der()?; // responderID
+            r.next().read_generalized_time()?; // producedAt
+            let mut singles = Vec::new();
+            r.next().read_sequence_of(|r| {
+                singles.push(r.read_der()?);
+                Ok(())
+            })?;
+            r.read_optional(|r| r.read_tagged(Tag::context(1), |r| r.read_der()))?;
+            Ok(singles)
+        })
+    })
+    .map_err(bad)?;
+    Ok(Basic {
+        tbs,
+        alg,
+        signature,
+        certs,
+        singles,
+    })
+}
+
+/// Checks the response's signature: by the issuer, or by a certificate in the response that
+/// the issuer signed.
+fn check_signature(basic: &Basic, issuer: &ParsedCert) -> Result<(), String> {
+    let bad = || "bad signature on OCSP response".to_string();
+    let (_, issuer_cert) = X509Certificate::from_der(&issuer.der).map_err(|_| bad())?;
+    let (_, alg) = AlgorithmIdentifier::from_der(&basic.alg).map_err(|_| bad())?;
+    let (_, sig) = BitString::from_der(&basic.signature).map_err(|_| bad())?;
+    let signer_der = basic
+        .certs
+        .first()
+        .filter(|c| c.as_slice() != issuer.der.as_slice());
+    match signer_der {
+        Some(der) => {
+            let (_, responder) = X509Certificate::from_der(der).map_err(|_| bad())?;
+            responder
+                .verify_signature(Some(issuer_cert.public_key()))
+                .map_err(|_| {
+                    "bad OCSP responder certificate: not signed by the issuer".to_string()
+                })?;
+            x509_parser::verify::verify_signature(responder.public_key(), &alg, &sig, &basic.tbs)
+                .map_err(|_| bad())
+        }
+        None => {
+            x509_parser::verify::verify_signature(issuer_cert.public_key(), &alg, &sig, &basic.tbs)
+                .map_err(|_| bad())
+        }
+    }
+}
+
+/// The status `der` (an OCSPResponse) gives for `cert`, its signature checked.
+pub(crate) fn read_status(
+    der: &[u8],
+    cert: &ParsedCert,
+    issuer: &ParsedCert,
+    now: i64,
+) -> Result<Status, String> {
+    let basic = parse_response(der)?;
+    check_signature(&basic, issuer)?;
+    let want = trim_zeros(&cert.serial_bytes);
+    for s in &basic.singles {
+        let Ok(single) = parse_single(s) else {
+            continue;
+        };
+        if trim_zeros(&single.serial) != want {
+            continue;
+        }
+        if let Some(next) = single.next_update
+            && now > next
+        {
+            return Err("invalid validity: the OCSP response is past its next update".to_string());
+        }
+        return Ok(single.status);
+    }
+    Err("no OCSP response for the certificate's serial number".to_string())
+}
+
+async fn ask(url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
+    let client = reqwest::Client::builder()
+        .timeout(TIMEOUT)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let resp = client
+        .post(url)
+        .header("Content-Type", "application/ocsp-request")
+        .header("Accept", "application/ocsp-response")
+        .body(request.to_vec())
+        .send()
+        .await
+        .map_err(|e| format!("failed to query OCSP server {url}: {e}"))?;
+    let status = resp.status().as_u16();
+    if status != 200 {
+        return Err(format!("OCSP server {url} answered HTTP status {status}"));
+    }
+    resp.bytes()
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|e| e.to_string())
+}
+
+/// The OCSP verdict on `cert`: `Ok(true)` good (or unknown with fail-open), `Ok(false)`
+/// revoked, `Err` any other failure (OpenBao's texts for an unknown status).
+pub(crate) async fn check(
+    cert: &ParsedCert,
+    issuer: &ParsedCert,
+    conf: &VerifyConfig,
+) -> Result<bool, String> {
+    let hosts: &[String] = if conf.servers_override.is_empty() {
+        &cert.ocsp_servers
+    } else {
+        &conf.servers_override
+    };
+    if hosts.is_empty() {
+        return Err(format!(
+            "no OCSP responder URL: subject: {}",
+            cert.subject_text
+        ));
+    }
+    let request = build_request(cert, issuer);
+    let now = chrono::Utc::now().timestamp();
+    let mut results: Vec<Result<Status, String>> = Vec::new();
+    for host in hosts {
+        let r = match ask(host, &request).await {
+            Ok(body) => read_status(&body, cert, issuer, now),
+            Err(e) => Err(e),
+        };
+        let done = r.is_ok() && !conf.query_all;
+        results.push(r);
+        if done {
+            break;
+        }
+    }
+    let mut verdict: Option<Status> = None;
+    let mut first_error: Option<String> = None;
+    for r in results {
+        match r {
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
+            Ok(Status::Revoked) => {
+                verdict = Some(Status::Revoked);
+                break;
+            }
+            Ok(Status::Good) => {
+                if verdict.is_none() || verdict == Some(Status::Unknown) {
+                    verdict = Some(Status::Good);
+                }
+            }
+            Ok(Status::Unknown) => {
+                verdict.get_or_insert(Status::Unknown);
+            }
+        }
+    }
+    if matches!(verdict, None | Some(Status::Unknown))
+        && let Some(e) = first_error
+    {
+        return Err(e);
+    }
+    // OpenBao names the issuer's serial number in these texts.
+    let serial = hex_colons(&issuer.serial_bytes);
+    match verdict {
+        Some(Status::Good) => Ok(true),
+        Some(Status::Revoked) => Ok(false),
+        Some(Status::Unknown) if conf.fail_open => Ok(true),
+        Some(Status::Unknown) => Err(format!(
+            "unknown OCSP status for cert with serial number {serial}"
+        )),
+        None => {
+            Err("failed to extract a known response code or error from the OCSP server".to_string())
+        }
+    }
+}
