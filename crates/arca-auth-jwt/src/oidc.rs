@@ -233,10 +233,10 @@ pub(crate) async fn callback(
     })?;
     let (id_token, access_token) = exchange(&config, &doc, &pending, &code)
         .await
-        .map_err(|e| failed(&format!("Error exchanging oidc code: \"{e}\".")))?;
+        .map_err(|e| failed(&format!("Error exchanging oidc code: {}.", go_quote(&e))))?;
     let mut claims = verify_id_token(&shared, &config, &doc, &role, &pending, &id_token)
         .await
-        .map_err(|e| failed(&format!("Error exchanging oidc code: \"{e}\".")))?;
+        .map_err(|e| failed(&format!("Error exchanging oidc code: {}.", go_quote(&e))))?;
     claims.remove("nonce");
     let subject = claims
         .get("sub")
@@ -273,6 +273,11 @@ pub(crate) async fn callback(
         auth: Some(auth),
         ..Response::default()
     }))
+}
+
+/// Go's `%q` of a message: quoted, with quotes and backslashes escaped.
+fn go_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 /// The authorization-code grant with the PKCE verifier; answers the ID token and the
@@ -322,6 +327,23 @@ async fn verify_id_token(
     pending: &PendingLogin,
     id_token: &str,
 ) -> Result<JsonMap, String> {
+    // The browser flow accepts only `jwt_supported_algs` (RS256 when empty), as OpenBao's
+    // provider does.
+    let alg = token::Compact::parse(id_token)
+        .map(|t| t.alg)
+        .unwrap_or_default();
+    let allowed: Vec<String> = if config.jwt_supported_algs.is_empty() {
+        vec!["RS256".into()]
+    } else {
+        config.jwt_supported_algs.clone()
+    };
+    if !allowed.contains(&alg) {
+        let listed: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
+        return Err(format!(
+            "Provider.Exchange: id_token failed verification: Provider.VerifyIDToken: invalid id_token: oidc: malformed jwt: unexpected signature algorithm \"{alg}\"; expected [{}]: unsupported signing algorithm",
+            listed.join(" ")
+        ));
+    }
     let issuer = doc.get("issuer").and_then(Value::as_str).unwrap_or("");
     let expected = Expected {
         issuer,
