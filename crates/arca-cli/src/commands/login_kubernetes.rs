@@ -1,17 +1,38 @@
-//! `login -method=kubernetes`: the CLI side of the kubernetes auth method.
+//! `login -method=kubernetes`: the CLI side of the kubernetes auth method, as `bao login
+//! -method=kubernetes` does it: `role=` is required, `jwt=` is asked for (hidden) when not
+//! given, and the login is `PUT auth/<mount>/login`.
 
 use arca_api::Secret;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
 use crate::ctx::Ctx;
 
 /// Logs in at the mount `default_mount` (unless `mount=` says otherwise).
 pub(super) fn kubernetes_auth(
-    _ctx: &mut Ctx<'_, '_>,
-    _client: &arca_api::Client,
-    _config: &Map<String, Value>,
-    _default_mount: &str,
+    ctx: &mut Ctx<'_, '_>,
+    client: &arca_api::Client,
+    config: &Map<String, Value>,
+    default_mount: &str,
 ) -> Result<Secret, Zeroizing<String>> {
-    Err(Zeroizing::new("not built yet".to_string()))
+    let mount = config
+        .get("mount")
+        .and_then(Value::as_str)
+        .unwrap_or(default_mount)
+        .trim_matches('/')
+        .to_string();
+    let Some(role) = config.get("role").and_then(Value::as_str) else {
+        return Err(Zeroizing::new("'role' must be supplied".into()));
+    };
+    let jwt = match config.get("jwt").and_then(Value::as_str) {
+        Some(j) => Zeroizing::new(j.to_string()),
+        None => ctx
+            .prompt_secret_stderr("JWT (will be hidden): ")
+            .map_err(Zeroizing::new)?,
+    };
+    let body = json!({ "jwt": jwt.as_str(), "role": role });
+    let path = format!("auth/{mount}/login");
+    ctx.block_on(client.write(&path, Some(body)))
+        .map_err(|e| Zeroizing::new(e.to_string()))?
+        .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
 }
