@@ -213,7 +213,9 @@ async fn start_api_server() -> ApiServer {
                 let Some((method, path, bearer, body)) = read_request(&mut tls).await else {
                     return;
                 };
-                seen.lock().unwrap().push((path.clone(), bearer.clone()));
+                if let Ok(mut seen) = seen.lock() {
+                    seen.push((path.clone(), bearer.clone()));
+                }
                 let (code, v) = answer(&method, &path, &bearer, &body);
                 let text = v.to_string();
                 let resp = format!(
@@ -504,6 +506,28 @@ async fn logins_and_refusals_as_openbao() {
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["auth"]["lease_duration"], 3600);
+    // Once its role is gone, a login's token no longer renews.
+    let body =
+        json!({"bound_service_account_names": "sa1", "bound_service_account_namespaces": "ns1"});
+    both_ok(&s, "POST", "auth/kubernetes/role/gone", body).await;
+    let mut renewals = Vec::new();
+    for server in &s {
+        let jwt = sa_token(&pods, "ns1", "sa1", json!({}));
+        let a = login(server, json!({"role": "gone", "jwt": jwt})).await;
+        let token = a.body["auth"]["client_token"].as_str().unwrap().to_string();
+        root_ok(server, "DELETE", "auth/kubernetes/role/gone", None).await;
+        let r = call(
+            server,
+            "POST",
+            "auth/token/renew-self",
+            Some(&token),
+            Some(json!({})),
+        )
+        .await;
+        renewals.push((r.status, r.body["errors"].clone()));
+    }
+    assert_eq!(renewals[0], renewals[1], "renewal without the role");
+    assert_eq!(renewals[0].0, 500);
 
     // Alias by name, a glob name, and a namespace chosen by its labels.
     let a = same_login(
