@@ -17,6 +17,10 @@ pub struct TlsOptions {
     pub ca_cert: Option<std::path::PathBuf>,
     /// Skip verification of the server certificate (`VAULT_SKIP_VERIFY`, `-tls-skip-verify`).
     pub skip_verify: bool,
+    /// PEM file with the client certificate to present (`VAULT_CLIENT_CERT`, `-client-cert`).
+    pub client_cert: Option<std::path::PathBuf>,
+    /// PEM file with the client certificate's key (`VAULT_CLIENT_KEY`, `-client-key`).
+    pub client_key: Option<std::path::PathBuf>,
 }
 
 /// An answer from the server, whatever its status.
@@ -63,7 +67,25 @@ fn build_http(tls: &TlsOptions) -> Result<reqwest::Client, ApiError> {
             builder = builder.add_root_certificate(cert);
         }
     }
+    if let (Some(cert), Some(key)) = (&tls.client_cert, &tls.client_key) {
+        builder = builder.identity(client_identity(cert, key)?);
+    }
     builder.build().map_err(|e| ApiError::Tls(e.to_string()))
+}
+
+/// The client certificate and key to present, from their PEM files.
+fn client_identity(
+    cert: &std::path::Path,
+    key: &std::path::Path,
+) -> Result<reqwest::Identity, ApiError> {
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| ApiError::Tls(format!("reading {}: {e}", p.display())))
+    };
+    let mut pem = Zeroizing::new(read(cert)?);
+    pem.push(b'\n');
+    pem.extend_from_slice(&Zeroizing::new(read(key)?));
+    reqwest::Identity::from_pem(&pem)
+        .map_err(|e| ApiError::Tls(format!("client certificate and key: {e}")))
 }
 
 /// Go prints a method title-cased in transport errors (`Get "http://..."`).

@@ -139,6 +139,16 @@ impl<'a, 'b> Ctx<'a, 'b> {
             || self
                 .env_any(&["BAO_SKIP_VERIFY", "VAULT_SKIP_VERIFY"])
                 .is_some_and(|v| matches!(v.as_str(), "1" | "t" | "T" | "true" | "TRUE" | "True"));
+        let file = |flag: &str, vars: &[&str]| {
+            let v = if p.is_set(flag) {
+                Some(p.str(flag))
+            } else {
+                self.env_any(vars)
+            };
+            v.filter(|v| !v.is_empty()).map(Into::into)
+        };
+        tls.client_cert = file("client-cert", &["BAO_CLIENT_CERT", "VAULT_CLIENT_CERT"]);
+        tls.client_key = file("client-key", &["BAO_CLIENT_KEY", "VAULT_CLIENT_KEY"]);
         let namespace = self.namespace(p);
         let wrap_ttl = Some(p.str("wrap-ttl"))
             .filter(|w| !w.is_empty())
