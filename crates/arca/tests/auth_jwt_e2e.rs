@@ -191,11 +191,6 @@ impl Idp {
         s.keys[s.active].sign(claims, true)
     }
 
-    fn pem(&self) -> String {
-        let s = self.state.lock().expect("idp");
-        s.keys[s.active].pem.clone()
-    }
-
     fn pkce(&self) -> (u32, u32) {
         let s = self.state.lock().expect("idp");
         (s.pkce_ok, s.pkce_refused)
@@ -774,7 +769,22 @@ async fn jwks_rotation_and_refusals() {
         let a = call(srv, "POST", "auth/jwt/login", None, body(idp.sign(&claims))).await;
         assert_eq!(a.status, 200, "after rotation: {}", a.body);
     }
-    assert!(!idp.pem().is_empty());
+    // `arca login -method=jwt` (an Arca addition: OpenBao's CLI has no jwt method).
+    let jwt = format!("jwt={}", idp.sign(&claims));
+    let args = [
+        "login",
+        "-method=jwt",
+        "-no-store",
+        "-format=json",
+        "role=ci",
+        jwt.as_str(),
+    ];
+    let (code, out, err) = common::run_arca(&s[0].addr, None, &args);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v["auth"]["metadata"]["role"], "ci");
+    let (code, _, err) = common::run_bao(&s[1].addr, None, &args);
+    assert_eq!(code, 1, "OpenBao's CLI has no jwt method: {err}");
 }
 
 /// Configures the `oidc` mount of `srv` for the in-test provider.
@@ -997,11 +1007,18 @@ async fn cli_oidc_login(bin: std::path::PathBuf, addr: String) -> (i32, String, 
         .expect("join")
         .expect("the CLI printed the authorization URL");
     // The provider redirects to the CLI's listener, which finishes the login.
-    let r = reqwest::Client::new()
-        .get(&url)
-        .send()
-        .await
-        .expect("open url");
+    let r = match reqwest::Client::new().get(&url).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("cli");
+            let err = reader.join().expect("reader");
+            panic!(
+                "open {url}: {e}\nstdout: {}\nstderr: {err}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+        }
+    };
     assert!(r.status().is_success(), "{}", r.status());
     let out = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
