@@ -148,16 +148,16 @@ pub(crate) fn extract_metadata(
     mappings: &HashMap<String, String>,
 ) -> Result<HashMap<String, String>, String> {
     let mut out = HashMap::new();
-    let mut sources: Vec<&String> = mappings.keys().collect();
-    sources.sort();
-    for source in sources {
+    let mut pairs: Vec<(&String, &String)> = mappings.iter().collect();
+    pairs.sort();
+    for (source, target) in pairs {
         let Some(v) = get_claim(claims, source) else {
             continue;
         };
         let Value::String(s) = v else {
             return Err(format!("error converting claim '{source}' to string"));
         };
-        out.insert(mappings[source].clone(), s);
+        out.insert(target.clone(), s);
     }
     Ok(out)
 }

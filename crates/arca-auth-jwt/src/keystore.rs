@@ -17,6 +17,13 @@ use crate::token::Compact;
 pub(crate) struct KeyStore {
     jwks: Mutex<Option<Arc<CachedJwks>>>,
     discovery: Mutex<Option<Arc<Value>>>,
+    statics: Mutex<Option<Arc<StaticKeys>>>,
+}
+
+/// The parsed `jwt_validation_pubkeys`, with the PEM texts they came from.
+struct StaticKeys {
+    pems: Vec<String>,
+    keys: Vec<VerifyKey>,
 }
 
 struct CachedJwks {
@@ -37,6 +44,30 @@ impl KeyStore {
         if let Ok(mut g) = self.discovery.lock() {
             *g = None;
         }
+        if let Ok(mut g) = self.statics.lock() {
+            *g = None;
+        }
+    }
+
+    /// The config's PEM keys, parsed once per key list.
+    fn static_keys(&self, pems: &[String]) -> Arc<StaticKeys> {
+        if let Some(k) = self
+            .statics
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .filter(|k| k.pems == pems)
+        {
+            return k;
+        }
+        let parsed = Arc::new(StaticKeys {
+            pems: pems.to_vec(),
+            keys: pems.iter().filter_map(|p| parse_pem_key(p).ok()).collect(),
+        });
+        if let Ok(mut g) = self.statics.lock() {
+            *g = Some(Arc::clone(&parsed));
+        }
+        parsed
     }
 
     /// Whether a validator can be built for `c` (the `status` of `GET config`): an OIDC
@@ -66,11 +97,11 @@ impl KeyStore {
     pub async fn verify(&self, c: &JwtConfig, t: &Compact) -> Result<(), SigError> {
         match c.key_source() {
             KeySource::Static => {
-                let verified = c
-                    .jwt_validation_pubkeys
+                let verified = self
+                    .static_keys(&c.jwt_validation_pubkeys)
+                    .keys
                     .iter()
-                    .filter_map(|p| parse_pem_key(p).ok())
-                    .any(|k| t.verified_by(&k));
+                    .any(|k| t.verified_by(k));
                 if verified {
                     Ok(())
                 } else {
