@@ -136,3 +136,92 @@ pub(crate) fn verify_chains(
         _ => Ok(Vec::new()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    };
+
+    fn ca_params(cn: &str) -> CertificateParams {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p
+    }
+
+    fn leaf(usage: ExtendedKeyUsagePurpose, issuer: &Issuer<'_, KeyPair>) -> Vec<u8> {
+        let key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(vec!["leaf.example.com".to_string()]).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "leaf");
+        p.extended_key_usages = vec![usage];
+        p.signed_by(&key, issuer).unwrap().der().to_vec()
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn chains_go_through_presented_intermediates() {
+        let root_key = KeyPair::generate().unwrap();
+        let root_params = ca_params("root");
+        let root = root_params.self_signed(&root_key).unwrap().der().to_vec();
+        let root_issuer = Issuer::new(root_params, root_key);
+        let int_key = KeyPair::generate().unwrap();
+        let int_params = ca_params("intermediate");
+        let int = int_params
+            .signed_by(&int_key, &root_issuer)
+            .unwrap()
+            .der()
+            .to_vec();
+        let int_issuer = Issuer::new(int_params, int_key);
+        let client = leaf(ExtendedKeyUsagePurpose::ClientAuth, &int_issuer);
+
+        let chains = verify_chains(
+            &client,
+            std::slice::from_ref(&int),
+            std::slice::from_ref(&root),
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(
+            chains,
+            vec![vec![client.clone(), int.clone(), root.clone()]]
+        );
+        // Without the intermediate, or with nothing trusted: no chain, no error.
+        assert!(
+            verify_chains(&client, &[], std::slice::from_ref(&root), NOW)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            verify_chains(&client, std::slice::from_ref(&int), &[], NOW)
+                .unwrap()
+                .is_empty()
+        );
+        // Trusting the intermediate itself is enough.
+        let direct = verify_chains(&client, &[], std::slice::from_ref(&int), NOW).unwrap();
+        assert_eq!(direct, vec![vec![client.clone(), int.clone()]]);
+        // A server-only certificate is refused with Go's text.
+        let server = leaf(ExtendedKeyUsagePurpose::ServerAuth, &int_issuer);
+        assert_eq!(
+            verify_chains(&server, &[], std::slice::from_ref(&int), NOW),
+            Err(ChainError::KeyUsage)
+        );
+    }
+
+    #[test]
+    fn validity_texts_are_go_s() {
+        assert_eq!(check_validity(0, 10, 5), Ok(()));
+        assert_eq!(
+            check_validity(0, 10, 11).unwrap_err().to_string(),
+            "x509: certificate has expired or is not yet valid: current time \
+             1970-01-01T00:00:11Z is after 1970-01-01T00:00:10Z"
+        );
+        assert_eq!(
+            check_validity(20, 30, 11).unwrap_err().to_string(),
+            "x509: certificate has expired or is not yet valid: current time \
+             1970-01-01T00:00:11Z is before 1970-01-01T00:00:20Z"
+        );
+    }
+}

@@ -289,6 +289,12 @@ pub(crate) async fn alias_lookahead(
     }))
 }
 
+/// Bytes as Go's `%v` prints a byte slice: `[48 130 3]`.
+fn go_bytes(b: &[u8]) -> String {
+    let parts: Vec<String> = b.iter().map(u8::to_string).collect();
+    format!("[{}]", parts.join(" "))
+}
+
 /// OpenBao's `policyutil.EquivalentPolicies`: the same names, `default` aside.
 fn equivalent_policies(a: &[String], b: &[String]) -> bool {
     let names = |l: &[String]| -> BTreeSet<String> {
@@ -336,9 +342,19 @@ pub(crate) async fn renew(req: Request, _d: FieldData) -> Result<Option<Response
             LogicalError::internal(format!("failed to base64-decode original certificate: {e}"))
         })?;
         if !bool::from(original.as_slice().ct_eq(matched.leaf.der.as_slice())) {
-            return Err(LogicalError::internal(
-                "client identity during renewal not matching client identity used during login",
-            ));
+            // As OpenBao words it: the bytes as Go prints them, the second being the first
+            // certificate of the matched entry.
+            let entry_cert = parse_pem_bundle(&matched.entry.certificate)
+                .into_iter()
+                .next()
+                .map(|c| c.der)
+                .unwrap_or_default();
+            return Err(LogicalError::internal(format!(
+                "client identity during renewal not matching client identity used during \
+                 login:\n\toriginal: {}\n\trenewal: {}",
+                go_bytes(&original),
+                go_bytes(&entry_cert)
+            )));
         }
     }
     auth.lease.ttl = Duration::from_secs(cert.token.token_ttl);

@@ -47,6 +47,21 @@ fn ca(cn: &str) -> Ca {
     }
 }
 
+/// An intermediate CA signed by `parent`, serial 777.
+fn sub_ca(parent: &Ca, cn: &str) -> Ca {
+    let key = KeyPair::generate().unwrap();
+    let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+    p.serial_number = Some(SerialNumber::from(777u64));
+    p.distinguished_name.push(DnType::CommonName, cn);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let cert = p.signed_by(&key, &parent.issuer).unwrap();
+    Ca {
+        pem: cert.pem(),
+        issuer: Issuer::new(p, key),
+    }
+}
+
 /// UTF8String `text`, DER.
 fn utf8(text: &str) -> Vec<u8> {
     let mut v = vec![0x0c, u8::try_from(text.len()).unwrap()];
@@ -484,6 +499,43 @@ async fn cert_endpoints_logins_and_refusals_match_openbao() {
         200
     );
 
+    // A client presenting its intermediate chains to the trusted root; without it, no chain.
+    let intermediate = sub_ca(&trusted, "Intermediate CA");
+    let mut chained = client("client5", 1006, Some(&intermediate), false);
+    let bare = chained.clone();
+    chained.cert = format!("{}{}", chained.cert, intermediate.pem);
+    let a = t[0].login(Some(&chained), json!({"name": "web"})).await;
+    let b = t[1].login(Some(&chained), json!({"name": "web"})).await;
+    assert_eq!(auth_shape(&a), auth_shape(&b));
+    let (_, text) = same_refusal(&t, Some(&bare), json!({"name": "web"})).await;
+    assert_eq!(
+        text,
+        "invalid certificate or no client certificate supplied"
+    );
+    // A CRL listing the intermediate refuses the chain through it.
+    both(
+        &t,
+        "POST",
+        "auth/cert/crls/root",
+        Some(json!({"crl": crl(&trusted, &[777])})),
+    )
+    .await;
+    let (_, text) = same_refusal(&t, Some(&chained), json!({"name": "web"})).await;
+    assert_eq!(
+        text,
+        "no chain matching all constraints could be found for this login certificate"
+    );
+    both(&t, "DELETE", "auth/cert/crls/root", None).await;
+    // An empty CRL reads back without serials.
+    both(
+        &t,
+        "POST",
+        "auth/cert/crls/empty",
+        Some(json!({"crl": crl(&trusted, &[])})),
+    )
+    .await;
+    both(&t, "GET", "auth/cert/crls/empty", None).await;
+
     // A pinned (non-CA) leaf logs in with exactly that certificate.
     both(
         &t,
@@ -655,6 +707,14 @@ async fn ocsp_renewal_and_cli_logins() {
         )
         .await;
     assert_eq!(other.status, 500, "{}", other.body);
+    let text = other.body["errors"][0].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with(
+            "1 error occurred:\n\t* failed to renew entry: client identity during renewal not \
+             matching client identity used during login:\n\toriginal: [48 130 "
+        ),
+        "{text}"
+    );
     // Policies changed: no renewal.
     t.ok(
         "POST",
