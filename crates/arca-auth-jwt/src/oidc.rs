@@ -363,6 +363,21 @@ async fn verify_id_token(
             "invalid id_token audiences: aud claim does not match any bound audience".into(),
         );
     }
+    if role.max_age > 0 {
+        // The provider must say when the user last authenticated, within max_age (with
+        // the same one-minute skew allowance as the other time claims).
+        let Some(auth_time) = claims.get("auth_time").and_then(Value::as_f64) else {
+            return Err("Provider.Exchange: id_token failed verification: Provider.VerifyIDToken: missing auth_time claim when max age was requested: missing required claim".into());
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        #[allow(clippy::cast_precision_loss)]
+        if now - auth_time > role.max_age as f64 + 60.0 {
+            return Err("Provider.Exchange: id_token failed verification: Provider.VerifyIDToken: auth_time is beyond max age: expired auth time".into());
+        }
+    }
     let nonce = claims.get("nonce").and_then(Value::as_str).unwrap_or("");
     if !bool::from(nonce.as_bytes().ct_eq(pending.nonce.as_bytes())) {
         return Err("invalid id_token nonce: ID token nonce does not match".into());

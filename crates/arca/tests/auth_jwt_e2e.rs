@@ -926,6 +926,25 @@ async fn oidc_flow_over_http() {
     }
     assert_eq!(wrong[0], wrong[1]);
     assert_eq!(wrong[0].0, 400);
+    // With max_age the ID token must carry auth_time (the provider's has none).
+    let mut aged = Vec::new();
+    for srv in &s {
+        root_ok(
+            srv,
+            "POST",
+            "auth/oidc/role/web",
+            Some(json!({"max_age": "10m"})),
+        )
+        .await;
+        let (state, code) = authorize(srv, &no_redirect, &idp, "cn3").await;
+        let path = format!("auth/oidc/oidc/callback?state={state}&code={code}&client_nonce=cn3");
+        aged.push(comparable_answer(
+            &call(srv, "GET", &path, None, None).await,
+            &[],
+        ));
+    }
+    assert_eq!(aged[0], aged[1]);
+    assert_eq!(aged[0].0, 400);
 }
 
 /// Asks `srv` for an authorization URL (a loopback redirect URI on another port than the
