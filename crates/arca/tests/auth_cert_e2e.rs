@@ -367,6 +367,23 @@ async fn cert_endpoints_logins_and_refusals_match_openbao() {
         Some(json!({"certificate": trusted.pem, "token_ttl": 100, "token_max_ttl": 10})),
     )
     .await;
+    // Warnings for TTLs above the mount's, and a bad token type.
+    both(
+        &t,
+        "POST",
+        "auth/cert/certs/long",
+        Some(json!({"certificate": trusted.pem, "token_ttl": "800h", "token_max_ttl": "900h", "token_period": "900h"})),
+    )
+    .await;
+    both(&t, "GET", "auth/cert/certs/long", None).await;
+    both(&t, "DELETE", "auth/cert/certs/long", None).await;
+    both(
+        &t,
+        "POST",
+        "auth/cert/certs/bad",
+        Some(json!({"certificate": trusted.pem, "token_type": "bogus"})),
+    )
+    .await;
     // Config.
     both(&t, "GET", "auth/cert/config", None).await;
     both(
@@ -681,6 +698,19 @@ async fn ocsp_renewal_and_cli_logins() {
         Some(json!({"ocsp_enabled": false})),
     )
     .await;
+
+    // A CRL fetched from a distribution point: the PKI mount's own CRL.
+    let crl_url = format!("{}/v1/pki/crl", t.server.addr);
+    t.ok("POST", "auth/cert/crls/pki", Some(json!({"url": crl_url})))
+        .await;
+    let read = t.ok("GET", "auth/cert/crls/pki", None).await;
+    assert_eq!(read["data"]["cdp"]["url"], crl_url.as_str(), "{read}");
+    assert_eq!(
+        read["data"]["serials"].as_object().map(|m| m.len()),
+        Some(1),
+        "{read}"
+    );
+    t.ok("DELETE", "auth/cert/crls/pki", None).await;
 
     // Renewal: over a connection presenting the login's certificate; another valid
     // certificate of the same entry is refused.
