@@ -132,6 +132,7 @@ fn login_path() -> PathDef {
         ))
         .op(Operation::Update, handler(login::login))
         .op(Operation::AliasLookahead, handler(login::alias_lookahead))
+        .op(Operation::ResolveRole, handler(login::resolve_role))
         .help(
             "Log in with the TLS client certificate of the connection.",
             "Answers a token carrying the matched entry's policies and token settings.",

@@ -266,6 +266,18 @@ pub(crate) async fn login(req: Request, d: FieldData) -> Result<Option<Response>
     }))
 }
 
+/// The role a login resolves to (for quotas): the matched entry's name.
+pub(crate) async fn resolve_role(
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let name = d.get_str("name")?;
+    let matched = verify_credentials(&req, &name).await?;
+    let mut data = serde_json::Map::new();
+    data.insert("role".into(), Value::from(matched.entry.name));
+    Ok(Some(Response::with_data(data)))
+}
+
 /// The alias look-ahead: the client certificate's common name, nothing verified.
 pub(crate) async fn alias_lookahead(
     req: Request,

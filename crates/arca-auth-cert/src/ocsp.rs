@@ -347,3 +347,138 @@ pub(crate) async fn check(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, SigningKey};
+
+    /// A CA, a leaf it issued (serial 4242), and the CA's key.
+    fn pki() -> (ParsedCert, ParsedCert, KeyPair) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "ca");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = p.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(p, ca_key);
+        let key = KeyPair::generate().unwrap();
+        let mut lp = CertificateParams::new(vec!["leaf".to_string()]).unwrap();
+        lp.serial_number = Some(rcgen::SerialNumber::from(4242u64));
+        let leaf = lp.signed_by(&key, &issuer).unwrap();
+        let signer = KeyPair::from_pem(&issuer.key().serialize_pem()).unwrap();
+        (
+            ParsedCert::from_der(ca.der()).unwrap(),
+            ParsedCert::from_der(leaf.der()).unwrap(),
+            signer,
+        )
+    }
+
+    /// A basic OCSP response about `serial` with status tag `status`, signed by `key`.
+    fn response(serial: &[u8], status: u8, key: &KeyPair) -> Vec<u8> {
+        let time = yasna::models::GeneralizedTime::from_datetime(
+            time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
+        );
+        let tbs = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next()
+                    .write_tagged(Tag::context(2), |w| w.write_bytes(&[1; 20]));
+                w.next().write_generalized_time(&time);
+                w.next().write_sequence(|w| {
+                    w.next().write_sequence(|w| {
+                        w.next().write_sequence(|w| {
+                            w.next().write_sequence(|w| {
+                                w.next().write_oid(&ObjectIdentifier::from_slice(SHA1));
+                                w.next().write_null();
+                            });
+                            w.next().write_bytes(&[0; 20]);
+                            w.next().write_bytes(&[0; 20]);
+                            w.next().write_bigint_bytes(serial, true);
+                        });
+                        w.next()
+                            .write_tagged_implicit(Tag::context(u64::from(status)), |w| {
+                                if status == 1 {
+                                    w.write_sequence(|w| w.next().write_generalized_time(&time));
+                                } else {
+                                    w.write_null();
+                                }
+                            });
+                        w.next().write_generalized_time(&time);
+                    });
+                });
+            });
+        });
+        let sig = key.sign(&tbs).unwrap();
+        let basic = yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_der(&tbs);
+                w.next().write_sequence(|w| {
+                    w.next()
+                        .write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 10045, 4, 3, 2]));
+                });
+                w.next().write_bitvec_bytes(&sig, sig.len() * 8);
+            });
+        });
+        yasna::construct_der(|w| {
+            w.write_sequence(|w| {
+                w.next().write_enum(0);
+                w.next().write_tagged(Tag::context(0), |w| {
+                    w.write_sequence(|w| {
+                        w.next()
+                            .write_oid(&ObjectIdentifier::from_slice(BASIC_RESPONSE));
+                        w.next().write_bytes(&basic);
+                    })
+                });
+            });
+        })
+    }
+
+    #[test]
+    fn statuses_are_read_from_signed_responses() {
+        let (ca, leaf, key) = pki();
+        let now = 1_800_000_000;
+        let serial = leaf.serial_bytes.clone();
+        for (tag, want) in [
+            (0, Status::Good),
+            (1, Status::Revoked),
+            (2, Status::Unknown),
+        ] {
+            let r = response(&serial, tag, &key);
+            assert_eq!(read_status(&r, &leaf, &ca, now), Ok(want));
+        }
+        // Signed by another key: refused.
+        let other = KeyPair::generate().unwrap();
+        assert!(read_status(&response(&serial, 0, &other), &leaf, &ca, now).is_err());
+        // About another serial: no answer for this certificate.
+        assert!(read_status(&response(&[7], 0, &key), &leaf, &ca, now).is_err());
+        // A failed response status.
+        let failed = yasna::construct_der(|w| w.write_sequence(|w| w.next().write_enum(1)));
+        assert!(read_status(&failed, &leaf, &ca, now).is_err());
+    }
+
+    #[test]
+    fn requests_name_the_issuer_by_hashes() {
+        let (ca, leaf, _) = pki();
+        let req = build_request(&leaf, &ca);
+        let (name_hash, key_hash, serial) = yasna::parse_der(&req, |r| {
+            r.read_sequence(|r| {
+                r.next().read_sequence(|r| {
+                    r.next().read_sequence(|r| {
+                        r.next().read_sequence(|r| {
+                            r.next().read_sequence(|r| {
+                                r.next().read_der()?;
+                                let n = r.next().read_bytes()?;
+                                let k = r.next().read_bytes()?;
+                                let s = r.next().read_bigint_bytes()?.0;
+                                Ok((n, k, s))
+                            })
+                        })
+                    })
+                })
+            })
+        })
+        .unwrap();
+        assert_eq!(name_hash, sha1(&ca.raw_subject));
+        assert_eq!(key_hash, sha1(&ca.public_key_bits));
+        assert_eq!(trim_zeros(&serial), trim_zeros(&leaf.serial_bytes));
+    }
+}
