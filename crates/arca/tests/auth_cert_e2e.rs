@@ -432,6 +432,39 @@ async fn cert_endpoints_logins_and_refusals_match_openbao() {
     .await;
     assert_eq!(look.body["data"]["display_name"], "cert-webby");
 
+    // `bao login -method=cert` prints the same on both; `arca login` prints what bao does.
+    let (cert_file, key_file) = write_pair(dir_a.path(), "good", &good);
+    let args = [
+        "login",
+        "-method=cert",
+        "-no-store",
+        "-tls-skip-verify",
+        &format!("-client-cert={cert_file}"),
+        &format!("-client-key={key_file}"),
+        "name=web",
+    ];
+    // Go prints the metadata in map order, which varies from run to run: lines are sorted.
+    let text = |out: &(i32, String, String)| {
+        let n = common::normalise(&format!("{}{}", out.1, out.2)).replace("\"arca ", "\"bao ");
+        let mut lines: Vec<String> = n.lines().map(str::to_string).collect();
+        lines.sort_unstable();
+        lines.join("\n")
+    };
+    let on_bao = run_bao(&t[1].tls, None, &args);
+    let on_arca = run_bao(&t[0].tls, None, &args);
+    assert_eq!(
+        (on_arca.0, text(&on_arca)),
+        (on_bao.0, text(&on_bao)),
+        "bao login -method=cert: Arca (left) and OpenBao (right) differ"
+    );
+    let arca_cli = run_arca(&t[0].tls, None, &args);
+    assert_eq!(
+        (arca_cli.0, text(&arca_cli)),
+        (on_bao.0, text(&on_bao)),
+        "arca login -method=cert on Arca (left), bao on OpenBao (right)"
+    );
+    assert_eq!(on_bao.0, 0);
+
     // Refusals, each with OpenBao's status and text.
     let (_, no_cert) = same_refusal(&t, None, json!({})).await;
     assert_eq!(no_cert, "no client certificate found");
