@@ -792,6 +792,13 @@ async fn cli_login_with_bao_and_arca() {
     for args in [
         vec!["login", "-method=kubernetes", jwt_arg.as_str()],
         vec!["login", "-method=kubernetes", "role=app", "jwt=not-a-jwt"],
+        // No JWT and no terminal to ask on: refused before any request.
+        vec![
+            "login",
+            "-method=kubernetes",
+            "-non-interactive",
+            "role=app",
+        ],
     ] {
         let b = run_bao(&s[1].addr, None, &args);
         for out in [

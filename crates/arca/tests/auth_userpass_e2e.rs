@@ -429,6 +429,23 @@ fn clis(arca: &Server) {
     );
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("invalid username or password"), "{err}");
+    // No password and no prompting allowed: both CLIs refuse with bao's text.
+    let args = [
+        "login",
+        "-method=userpass",
+        "-non-interactive",
+        "username=alice",
+    ];
+    let (b, a) = (
+        run_bao(&arca.addr, None, &args),
+        run_arca(&arca.addr, None, &args),
+    );
+    assert_eq!(b.0, 2, "{b:?}");
+    assert!(
+        b.2.contains("'password' must be specified and refusing to pull from stdin"),
+        "{b:?}"
+    );
+    assert_eq!((a.0, a.2), (b.0, b.2));
     let root = Some("root");
     for args in [
         &["auth", "enable", "-path=up2", "userpass"][..],

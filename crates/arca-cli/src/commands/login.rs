@@ -72,6 +72,8 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         }
     };
     let mount = path.trim_matches('/');
+    // As bao's handlers: a method that would prompt for a secret refuses instead.
+    let non_interactive = p.bool("non-interactive");
     let result = if method == "token" {
         token_auth(ctx, &client, &config)
     } else if method == "oidc" {
@@ -81,13 +83,19 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     } else if method == "cert" {
         super::login_cert::cert_auth(ctx, &client.with_token(""), &config, mount)
     } else if method == "kubernetes" {
-        super::login_kubernetes::kubernetes_auth(ctx, &client.with_token(""), &config, mount)
+        super::login_kubernetes::kubernetes_auth(
+            ctx,
+            &client.with_token(""),
+            &config,
+            mount,
+            non_interactive,
+        )
     } else if method == "approle" {
         let client = client.with_token("");
-        approle_auth(ctx, &client, &config, path.trim_matches('/'))
+        approle_auth(ctx, &client, &config, mount)
     } else {
         let client = client.with_token("");
-        password_auth(ctx, &client, &config, path.trim_matches('/'))
+        password_auth(ctx, &client, &config, mount, non_interactive)
     };
     let secret = match result {
         Ok(s) => s,
@@ -213,6 +221,7 @@ fn password_auth(
     client: &arca_api::Client,
     config: &Map<String, Value>,
     default_mount: &str,
+    non_interactive: bool,
 ) -> Result<Secret, Zeroizing<String>> {
     let mount = config
         .get("mount")
@@ -225,6 +234,11 @@ fn password_auth(
     };
     let password = match config.get("password").and_then(Value::as_str) {
         Some(p) => Zeroizing::new(p.to_string()),
+        None if non_interactive => {
+            return Err(Zeroizing::new(
+                "'password' must be specified and refusing to pull from stdin".into(),
+            ));
+        }
         None => ctx
             .prompt_secret_stderr("Password (will be hidden): ")
             .map_err(Zeroizing::new)?,

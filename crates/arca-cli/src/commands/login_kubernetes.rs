@@ -14,6 +14,7 @@ pub(super) fn kubernetes_auth(
     client: &arca_api::Client,
     config: &Map<String, Value>,
     default_mount: &str,
+    non_interactive: bool,
 ) -> Result<Secret, Zeroizing<String>> {
     let mount = config
         .get("mount")
@@ -26,6 +27,11 @@ pub(super) fn kubernetes_auth(
     };
     let jwt = match config.get("jwt").and_then(Value::as_str) {
         Some(j) => Zeroizing::new(j.to_string()),
+        None if non_interactive => {
+            return Err(Zeroizing::new(
+                "'jwt' not supplied and refusing to pull from stdin".into(),
+            ));
+        }
         None => ctx
             .prompt_secret_stderr("JWT (will be hidden): ")
             .map_err(Zeroizing::new)?,
