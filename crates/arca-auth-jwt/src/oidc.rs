@@ -125,6 +125,17 @@ pub(crate) async fn auth_url(
     }
     let mut data = JsonMap::new();
     data.insert("auth_url".into(), Value::from(""));
+    // With `namespace_in_state`, a `namespace` query parameter of the redirect URI moves
+    // into the state (`<state>,ns=<namespace>`), where OpenBao's UI reads it back on the
+    // callback page; the redirect URI is checked without it.
+    let (redirect_uri, namespace) = if config.namespace_in_state {
+        match split_namespace(&redirect_uri) {
+            Some(split) => split,
+            None => return Ok(Some(Response::with_data(data))),
+        }
+    } else {
+        (redirect_uri, String::new())
+    };
     let allowed = role.allowed_redirect_uris.clone().unwrap_or_default();
     if !valid_redirect(&redirect_uri, &allowed) {
         tracing::warn!("unauthorized redirect_uri");
@@ -162,7 +173,11 @@ pub(crate) async fn auth_url(
         q.append_pair("redirect_uri", &redirect_uri);
         q.append_pair("response_type", "code");
         q.append_pair("scope", &scopes.join(" "));
-        q.append_pair("state", &state);
+        if namespace.is_empty() {
+            q.append_pair("state", &state);
+        } else {
+            q.append_pair("state", &format!("{state},ns={namespace}"));
+        }
     }
     shared.pending.insert(
         state,
@@ -177,6 +192,37 @@ pub(crate) async fn auth_url(
     );
     data.insert("auth_url".into(), Value::from(url.to_string()));
     Ok(Some(Response::with_data(data)))
+}
+
+/// A redirect URI without its `namespace` query parameter (the rest of the query
+/// re-encoded in key order, as Go's `url.Values.Encode`), and that namespace (the first
+/// value; empty when there is none, the URI then unchanged). `None` when the URI does not
+/// parse.
+fn split_namespace(uri: &str) -> Option<(String, String)> {
+    let mut u = url::Url::parse(uri).ok()?;
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let Some(namespace) = pairs
+        .iter()
+        .find(|(k, _)| k == "namespace")
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+    else {
+        return Some((uri.to_string(), String::new()));
+    };
+    let mut rest: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, _)| k != "namespace")
+        .collect();
+    rest.sort_by(|a, b| a.0.cmp(&b.0));
+    if rest.is_empty() {
+        u.set_query(None);
+    } else {
+        u.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    Some((u.to_string(), namespace))
 }
 
 /// `GET oidc/callback` with `state`, `code` and the `client_nonce` given to `auth_url`.

@@ -945,6 +945,89 @@ async fn oidc_flow_over_http() {
     }
     assert_eq!(aged[0], aged[1]);
     assert_eq!(aged[0].0, 400);
+    namespace_in_state(&s, &idp, &no_redirect).await;
+}
+
+/// `namespace_in_state` (on by default) in a child namespace: a `namespace` query
+/// parameter of the redirect URI moves into the state as `,ns=<namespace>` (the redirect
+/// URI is checked and sent without it); the callback takes the bare state, as OpenBao's UI
+/// sends it, and refuses the suffixed one as OpenBao does. Turned off, the parameter stays
+/// in the redirect URI, which the role then does not allow.
+async fn namespace_in_state(s: &[Server; 2], idp: &Idp, no_redirect: &reqwest::Client) {
+    let ns = Some("ns1");
+    let redirect = "http://localhost:9999/oidc/callback?namespace=ns1";
+    let mut queries = Vec::new();
+    for srv in s {
+        root_ok(srv, "POST", "sys/namespaces/ns1", None).await;
+        let root = Some("root");
+        for (method, path, body) in [
+            ("POST", "sys/auth/oidc", json!({"type": "oidc"})),
+            (
+                "POST",
+                "auth/oidc/config",
+                json!({
+                    "oidc_discovery_url": idp.issuer, "oidc_client_id": idp.client_id,
+                    "oidc_client_secret": "s3cret", "default_role": "web",
+                    "jwt_supported_algs": "ES256",
+                }),
+            ),
+            (
+                "POST",
+                "auth/oidc/role/web",
+                json!({
+                    "user_claim": "sub",
+                    "allowed_redirect_uris": ["http://localhost:8250/oidc/callback"],
+                }),
+            ),
+        ] {
+            let a = ns_call(srv, ns, method, path, root, Some(body)).await;
+            assert!(a.status == 200 || a.status == 204, "{path}: {}", a.body);
+        }
+        let read = ns_call(srv, ns, "GET", "auth/oidc/config", root, None).await;
+        assert_eq!(
+            read.body["data"]["namespace_in_state"], true,
+            "{}",
+            srv.addr
+        );
+        let (state, code, mut q) = authorize_in(srv, ns, redirect, no_redirect, idp, "n1").await;
+        let (bare, suffix) = state.split_once(',').expect("state with the namespace");
+        assert_eq!(suffix, "ns=ns1", "{}", srv.addr);
+        assert_eq!(q["redirect_uri"], "http://localhost:9999/oidc/callback");
+        // The state with its suffix is not a started login, on both.
+        let path = format!(
+            "auth/oidc/oidc/callback?state={}&code={code}&client_nonce=n1",
+            state.replace(',', "%2C").replace('=', "%3D")
+        );
+        let suffixed = ns_call(srv, ns, "GET", &path, None, None).await;
+        assert_eq!(suffixed.status, 400);
+        assert!(
+            errors(&suffixed).contains("Expired or missing OAuth state"),
+            "{}",
+            suffixed.body
+        );
+        let path = format!("auth/oidc/oidc/callback?state={bare}&code={code}&client_nonce=n1");
+        let done = ns_call(srv, ns, "GET", &path, None, None).await;
+        assert_eq!(done.status, 200, "{}: {}", srv.addr, done.body);
+        assert_eq!(done.body["auth"]["metadata"]["role"], "web");
+        for k in ["state", "nonce", "code_challenge"] {
+            q.remove(k);
+        }
+        queries.push(q);
+        // Off: the redirect URI keeps its parameter and is not allowed.
+        let off = json!({
+            "oidc_discovery_url": idp.issuer, "oidc_client_id": idp.client_id,
+            "oidc_client_secret": "s3cret", "default_role": "web", "namespace_in_state": false,
+        });
+        let a = ns_call(srv, ns, "POST", "auth/oidc/config", root, Some(off)).await;
+        assert_eq!(a.status, 204, "{}", a.body);
+        let body = json!({"redirect_uri": redirect});
+        let a = ns_call(srv, ns, "POST", "auth/oidc/oidc/auth_url", None, Some(body)).await;
+        assert_eq!(a.body["data"]["auth_url"], "", "{}: {}", srv.addr, a.body);
+    }
+    assert_eq!(
+        queries[0], queries[1],
+        "Arca (left) and OpenBao (right) differ"
+    );
 }
 
 /// Asks `srv` for an authorization URL (a loopback redirect URI on another port than the
@@ -956,7 +1039,30 @@ async fn authorize(
     idp: &Idp,
     client_nonce: &str,
 ) -> (String, String) {
-    let a = call(srv, "POST", "auth/oidc/oidc/auth_url", None, Some(json!({"redirect_uri": "http://localhost:9999/oidc/callback", "client_nonce": client_nonce}))).await;
+    let (state, code, _) = authorize_in(
+        srv,
+        None,
+        "http://localhost:9999/oidc/callback",
+        no_redirect,
+        idp,
+        client_nonce,
+    )
+    .await;
+    (state, code)
+}
+
+/// [`authorize`] in namespace `ns` (root when `None`) with `redirect_uri`; answers the
+/// authorization URL's query too.
+async fn authorize_in(
+    srv: &Server,
+    ns: Option<&str>,
+    redirect_uri: &str,
+    no_redirect: &reqwest::Client,
+    idp: &Idp,
+    client_nonce: &str,
+) -> (String, String, HashMap<String, String>) {
+    let body = json!({"redirect_uri": redirect_uri, "client_nonce": client_nonce});
+    let a = ns_call(srv, ns, "POST", "auth/oidc/oidc/auth_url", None, Some(body)).await;
     let url = a.body["data"]["auth_url"]
         .as_str()
         .expect("auth_url")
@@ -981,7 +1087,28 @@ async fn authorize(
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    (back["state"].clone(), back["code"].clone())
+    (back["state"].clone(), back["code"].clone(), q)
+}
+
+/// A request in namespace `ns` (`X-Vault-Namespace`), or the root one.
+async fn ns_call(
+    srv: &Server,
+    ns: Option<&str>,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let headers: Vec<(&str, &str)> = ns.map(|n| ("X-Vault-Namespace", n)).into_iter().collect();
+    common::call_with(
+        srv,
+        method,
+        path,
+        token,
+        &headers,
+        body.map(common::Body::Json),
+    )
+    .await
 }
 
 /// Spawns `bin login -method=oidc` against `addr` with the callback listener on a free
