@@ -104,6 +104,13 @@ fn login_path(shared: &Arc<Shared>) -> PathDef {
         ))
         .field(s("jwt", FieldType::String, "The signed JWT to validate."))
         .op(Operation::Update, shared_handler(shared, login::login))
+        // As OpenBao: the look-ahead is the whole login (the alias only comes from a
+        // verified token), and the role resolves for role-based quotas.
+        .op(
+            Operation::AliasLookahead,
+            shared_handler(shared, login::login),
+        )
+        .op(Operation::ResolveRole, handler(login::resolve_role))
         .help(
             "Authenticates to OpenBao using a JWT (or OIDC) token.",
             "Authenticates JWTs.",
@@ -410,4 +417,124 @@ fn auth_url_path(shared: &Arc<Shared>) -> PathDef {
             "Request an authorization URL to start an OIDC login flow.",
             "",
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arca_sdk::Storage;
+    use arca_sdk::storage::MemoryStorage;
+    use arca_sdk::system_view::StaticSystemView;
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use serde_json::{Value, json};
+
+    struct Env {
+        backend: FrameworkBackend,
+        storage: Arc<MemoryStorage>,
+        pkcs8: Vec<u8>,
+    }
+
+    impl Env {
+        async fn new() -> Env {
+            let kp = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+            let pkcs8 = kp.to_pkcs8v1().unwrap().as_ref().to_vec();
+            let spki = kp.public_key().as_der().unwrap();
+            let pem = format!(
+                "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+                base64::engine::general_purpose::STANDARD.encode(spki.as_ref())
+            );
+            let e = Env {
+                backend: backend(Arc::new(StaticSystemView::default())),
+                storage: Arc::new(MemoryStorage::new()),
+                pkcs8,
+            };
+            let cfg = json!({"jwt_validation_pubkeys": [pem], "default_role": "ci"});
+            e.call(Operation::Update, "config", cfg).await.unwrap();
+            let role = json!({"role_type": "jwt", "user_claim": "sub", "bound_subject": "alice"});
+            e.call(Operation::Create, "role/ci", role).await.unwrap();
+            e
+        }
+
+        async fn call(
+            &self,
+            op: Operation,
+            path: &str,
+            data: Value,
+        ) -> Result<Option<Response>, LogicalError> {
+            let Value::Object(data) = data else {
+                panic!("object");
+            };
+            let mut req = Request::new(op, path).with_data(data);
+            req.storage = Some(self.storage.clone() as Arc<dyn Storage>);
+            req.mount_point = "auth/jwt/".into();
+            self.backend.handle_request(req).await
+        }
+
+        fn jwt(&self, sub: &str) -> String {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs();
+            let claims = json!({"sub": sub, "iat": now, "exp": now + 60});
+            let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+            let key = jsonwebtoken::EncodingKey::from_ec_der(&self.pkcs8);
+            jsonwebtoken::encode(&header, &claims, &key).unwrap()
+        }
+    }
+
+    fn error_text(e: LogicalError) -> String {
+        e.to_string()
+    }
+
+    #[tokio::test]
+    async fn the_alias_lookahead_is_the_whole_login() {
+        let e = Env::new().await;
+        let ahead = e
+            .call(
+                Operation::AliasLookahead,
+                "login",
+                json!({"role": "ci", "jwt": e.jwt("alice")}),
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ahead.auth.unwrap().alias.unwrap().name, "alice");
+        // The token is verified before any alias is named.
+        let refused = e
+            .call(
+                Operation::AliasLookahead,
+                "login",
+                json!({"role": "ci", "jwt": e.jwt("mallory")}),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            error_text(refused).contains("error validating token: invalid subject (sub) claim")
+        );
+        let missing = e
+            .call(Operation::AliasLookahead, "login", json!({"role": "ci"}))
+            .await
+            .unwrap_err();
+        assert!(error_text(missing).contains("missing token"));
+    }
+
+    #[tokio::test]
+    async fn resolve_role_names_the_role_or_the_default() {
+        let e = Env::new().await;
+        for body in [json!({"role": "CI"}), json!({})] {
+            let r = e
+                .call(Operation::ResolveRole, "login", body)
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(r.data.unwrap()["role"], "ci");
+        }
+        let unknown = e
+            .call(Operation::ResolveRole, "login", json!({"role": "zz"}))
+            .await
+            .unwrap_err();
+        assert!(error_text(unknown).contains("role \"zz\" could not be found"));
+    }
 }

@@ -53,6 +53,21 @@ pub(crate) fn check_cidrs(role: &JwtRole, req: &Request) -> Result<(), LogicalEr
     }
 }
 
+/// The role a login resolves to (for role-based quotas): the named role or the default
+/// one, which must exist; nothing else is checked.
+pub(crate) async fn resolve_role(
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let Some(config) = config::load(req.storage()?.as_ref()).await? else {
+        return Err(bad("could not load configuration"));
+    };
+    let (name, _) = role_of_login(&req, &config, &d).await?;
+    let mut data = JsonMap::new();
+    data.insert("role".into(), Value::from(name));
+    Ok(Some(Response::with_data(data)))
+}
+
 /// `POST login` with `role` and `jwt`.
 pub(crate) async fn login(
     shared: Arc<Shared>,

@@ -691,6 +691,10 @@ async fn jwt_login_identity_and_refusals() {
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let good = login("r1", key.sign(&with(json!({"aud": ["x", "aud1"]})), false));
+    for srv in &s {
+        mfa_on_jwt_login(srv, &good).await;
+    }
 
     // default_role stands in for a missing role; jwt_supported_algs is enforced.
     both_ok(&s, "POST", "auth/jwt/config", json!({"jwt_validation_pubkeys": [key.pem], "bound_issuer": "iss1", "default_role": "r1", "jwt_supported_algs": "RS256"})).await;
@@ -702,6 +706,99 @@ async fn jwt_login_identity_and_refusals() {
     )
     .await;
     assert!(errors(&a).contains("unexpected algorithm"), "{}", a.body);
+}
+
+/// RFC 6238 (SHA-1, 30 s) for the current step, with the secret and digits of the
+/// `otpauth://` URL of `admin-generate`.
+fn totp_now(otpauth: &str) -> String {
+    let query = otpauth.split_once('?').expect("query").1;
+    let param = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+            .expect(name)
+            .to_string()
+    };
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let (mut key, mut buf, mut bits) = (Vec::new(), 0u64, 0u32);
+    for c in param("secret").bytes() {
+        let v = ALPHABET.iter().position(|&x| x == c).expect("base32");
+        buf = (buf << 5) | v as u64;
+        bits += 5;
+        if bits >= 8 {
+            bits -= 8;
+            key.push((buf >> bits) as u8);
+        }
+    }
+    let digits: u32 = param("digits").parse().expect("digits");
+    let step = (now() / 30) as u64;
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, &key);
+    let mac = aws_lc_rs::hmac::sign(&k, &step.to_be_bytes());
+    let mac = mac.as_ref();
+    let o = usize::from(mac[19] & 0x0f);
+    let bin = u32::from_be_bytes([mac[o] & 0x7f, mac[o + 1], mac[o + 2], mac[o + 3]]);
+    format!("{:0w$}", bin % 10u32.pow(digits), w = digits as usize)
+}
+
+/// Login MFA on a jwt mount: with a TOTP login enforcement bound to the mount's accessor,
+/// the login of an entity that has a TOTP secret is held (`mfa_requirement`, no token)
+/// until `sys/mfa/validate` gets the code; the token then carries the login's metadata.
+async fn mfa_on_jwt_login(srv: &Server, good: &Value) {
+    let first = call(srv, "POST", "auth/jwt/login", None, Some(good.clone())).await;
+    assert_eq!(first.status, 200, "{}: {}", srv.addr, first.body);
+    let entity = first.body["auth"]["entity_id"].as_str().expect("entity");
+    let m = root_ok(
+        srv,
+        "POST",
+        "identity/mfa/method/totp",
+        Some(json!({"issuer": "Arca", "period": 30})),
+    )
+    .await;
+    let m = m["data"]["method_id"]
+        .as_str()
+        .expect("method id")
+        .to_string();
+    let secret = root_ok(
+        srv,
+        "POST",
+        "identity/mfa/method/totp/admin-generate",
+        Some(json!({"method_id": m, "entity_id": entity})),
+    )
+    .await;
+    let otpauth = secret["data"]["url"].as_str().expect("url").to_string();
+    let auths = root_ok(srv, "GET", "sys/auth", None).await;
+    let accessor = auths["data"]["jwt/"]["accessor"]
+        .as_str()
+        .expect("accessor");
+    let e = "identity/mfa/login-enforcement/jwt-logins";
+    let body = json!({"mfa_method_ids": [m], "auth_method_accessors": [accessor]});
+    root_ok(srv, "POST", e, Some(body)).await;
+    let held = call(srv, "POST", "auth/jwt/login", None, Some(good.clone())).await;
+    assert_eq!(held.status, 200, "{}: {}", srv.addr, held.body);
+    let auth = &held.body["auth"];
+    assert_eq!(auth["client_token"], "", "{}: {}", srv.addr, held.body);
+    let req = &auth["mfa_requirement"];
+    assert_eq!(
+        req["mfa_constraints"]["jwt-logins"]["any"][0]["id"],
+        m.as_str(),
+        "{}: {}",
+        srv.addr,
+        held.body
+    );
+    let request_id = req["mfa_request_id"].as_str().expect("request id");
+    let payload =
+        json!({"mfa_request_id": request_id, "mfa_payload": {m.as_str(): [totp_now(&otpauth)]}});
+    let done = call(srv, "POST", "sys/mfa/validate", None, Some(payload)).await;
+    assert_eq!(done.status, 200, "{}: {}", srv.addr, done.body);
+    assert_eq!(done.body["auth"]["entity_id"], entity, "{}", srv.addr);
+    assert_eq!(done.body["auth"]["metadata"]["role"], "r1");
+    assert!(
+        !done.body["auth"]["client_token"]
+            .as_str()
+            .unwrap_or("")
+            .is_empty()
+    );
+    root_ok(srv, "DELETE", e, None).await;
 }
 
 /// JWKS keys are fetched, cached, and fetched again when a token names an unknown `kid`:
