@@ -706,6 +706,56 @@ async fn jwt_login_identity_and_refusals() {
     )
     .await;
     assert!(errors(&a).contains("unexpected algorithm"), "{}", a.body);
+    es512_login(&s).await;
+}
+
+/// ES512 (P-521, which `jsonwebtoken` lacks): a token signed with the configured PEM key
+/// logs in on both; one with a flipped signature byte is refused with the same text.
+async fn es512_login(s: &[Server; 2]) {
+    use aws_lc_rs::signature::ECDSA_P521_SHA512_FIXED_SIGNING;
+    let kp = EcdsaKeyPair::generate(&ECDSA_P521_SHA512_FIXED_SIGNING).expect("P-521 key");
+    let spki = kp.public_key().as_der().expect("spki");
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----",
+        STANDARD.encode(spki.as_ref())
+    );
+    let cfg = json!({"jwt_validation_pubkeys": [pem], "jwt_supported_algs": "ES512"});
+    both_ok(s, "POST", "auth/jwt/config", cfg).await;
+    let t = now();
+    let input = format!(
+        "{}.{}",
+        b64json(&json!({"alg": "ES512", "typ": "JWT"})),
+        b64json(&json!({"sub": "alice", "iat": t, "exp": t + 600}))
+    );
+    let rng = aws_lc_rs::rand::SystemRandom::new();
+    let mut sig = kp
+        .sign(&rng, input.as_bytes())
+        .expect("sign")
+        .as_ref()
+        .to_vec();
+    assert_eq!(sig.len(), 132);
+    let good = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
+    for srv in s {
+        let body = json!({"role": "r2", "jwt": good});
+        let a = call(srv, "POST", "auth/jwt/login", None, Some(body)).await;
+        assert_eq!(a.status, 200, "{}: {}", srv.addr, a.body);
+        assert_eq!(a.body["auth"]["metadata"]["role"], "r2");
+    }
+    sig[10] ^= 1;
+    let bad = format!("{input}.{}", URL_SAFE_NO_PAD.encode(&sig));
+    let a = same_unauth(
+        s,
+        "POST",
+        "auth/jwt/login",
+        Some(json!({"role": "r2", "jwt": bad})),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(
+        errors(&a).contains("no known key successfully validated"),
+        "{}",
+        a.body
+    );
 }
 
 /// RFC 6238 (SHA-1, 30 s) for the current step, with the secret and digits of the
