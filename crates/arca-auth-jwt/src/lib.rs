@@ -16,6 +16,7 @@ mod keys;
 mod keystore;
 mod login;
 mod oidc;
+mod policy_templates;
 mod role;
 mod token;
 

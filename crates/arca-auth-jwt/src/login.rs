@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 use crate::Shared;
 use crate::claims::{extract_metadata, get_claim, groups, validate_bound_claims};
 use crate::config::{self, JwtConfig};
+use crate::policy_templates;
 use crate::role::{self, JwtRole};
 use crate::token::{self, Expected};
 
@@ -110,7 +111,7 @@ pub(crate) async fn login(
         &claims,
     )
     .map_err(|e| bad(format!("error validating claims: {e}")))?;
-    let auth = make_auth(
+    let mut auth = make_auth(
         &req,
         &role_name,
         &role,
@@ -118,6 +119,9 @@ pub(crate) async fn login(
         group_aliases,
         HashMap::new(),
     )?;
+    if role.token_policies_template_claims {
+        policy_templates::apply(&mut auth, &claims)?;
+    }
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

@@ -314,7 +314,10 @@ pub(crate) async fn callback(
         &claims,
     )
     .map_err(|e| failed(&format!("error validating claims: {e}")))?;
-    let auth = make_auth(&req, &pending.role, &role, alias, group_aliases, oauth2)?;
+    let mut auth = make_auth(&req, &pending.role, &role, alias, group_aliases, oauth2)?;
+    if role.token_policies_template_claims {
+        crate::policy_templates::apply(&mut auth, &claims)?;
+    }
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

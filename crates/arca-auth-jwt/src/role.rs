@@ -484,6 +484,9 @@ pub(crate) async fn write(
     if r.verbose_oidc_logging {
         resp.warn("verbose_oidc_logging has been enabled for this role. This is not recommended in production since sensitive information may be present in OIDC responses.");
     }
+    if r.token_policies_template_claims {
+        crate::policy_templates::check(&r.token.token_policies)?;
+    }
     store(storage.as_ref(), &name, &r).await?;
     if resp.warnings.is_empty() {
         Ok(None)

@@ -706,7 +706,49 @@ async fn jwt_login_identity_and_refusals() {
     )
     .await;
     assert!(errors(&a).contains("unexpected algorithm"), "{}", a.body);
+    templated_policies(&s, &key).await;
     es512_login(&s).await;
+}
+
+/// `token_policies_template_claims`: the role's policies are Go templates over the
+/// token's claims; a claim the template names and the token lacks fails the login, and a
+/// template that does not parse is refused when the role is written, each as OpenBao.
+async fn templated_policies(s: &[Server; 2], key: &Key) {
+    let cfg = json!({"jwt_validation_pubkeys": [key.pem]});
+    both_ok(s, "POST", "auth/jwt/config", cfg).await;
+    let role = json!({
+        "role_type": "jwt", "user_claim": "sub", "bound_subject": "alice", "token_policies_template_claims": true,
+        "token_policies": ["base", "team-{{.team}}", "{{ .env | lowercase }}", "{{.team}}-x", "base"],
+    });
+    let w = same_root(s, "POST", "auth/jwt/role/tp", Some(role)).await;
+    assert_eq!(w.status, 204, "{}", w.body);
+    same_root(s, "GET", "auth/jwt/role/tp", None).await;
+    let t = now();
+    let claims = json!({"sub": "alice", "iat": t, "exp": t + 600, "team": "alpha", "env": "PROD"});
+    let body = json!({"role": "tp", "jwt": key.sign(&claims, false)});
+    let a = call(&s[0], "POST", "auth/jwt/login", None, Some(body.clone())).await;
+    let b = call(&s[1], "POST", "auth/jwt/login", None, Some(body)).await;
+    assert_eq!((a.status, b.status), (200, 200), "{} / {}", a.body, b.body);
+    for k in ["policies", "token_policies"] {
+        assert_eq!(a.body["auth"][k], b.body["auth"][k], "auth.{k}");
+    }
+    let lacking = json!({"sub": "alice", "iat": t, "exp": t + 600, "env": "dev"});
+    let body = json!({"role": "tp", "jwt": key.sign(&lacking, false)});
+    let a = same_unauth(s, "POST", "auth/jwt/login", Some(body)).await;
+    assert!(
+        errors(&a).contains("map has no entry for key"),
+        "{}",
+        a.body
+    );
+    for bad in ["{{.team", "{{ nosuchfunc }}"] {
+        let role = json!({"role_type": "jwt", "user_claim": "sub", "bound_subject": "alice", "token_policies_template_claims": true, "token_policies": [bad]});
+        let a = same_root(s, "POST", "auth/jwt/role/tp2", Some(role)).await;
+        assert!(
+            errors(&a).contains("failed to parse template policy [0]"),
+            "{}",
+            a.body
+        );
+    }
 }
 
 /// ES512 (P-521, which `jsonwebtoken` lacks): a token signed with the configured PEM key
