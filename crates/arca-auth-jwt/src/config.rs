@@ -129,10 +129,13 @@ pub(crate) async fn read(
     data.insert("jwks_url".into(), s(&c.jwks_url));
     data.insert("jwks_ca_pem".into(), s(&c.jwks_ca_pem));
     data.insert("bound_issuer".into(), s(&c.bound_issuer));
-    data.insert(
-        "provider_config".into(),
-        Value::Object(c.provider_config.clone()),
-    );
+    let mut provider_config = c.provider_config.clone();
+    if let Some(p) = provider_config.get("provider").and_then(Value::as_str) {
+        for k in sensitive_provider_keys(p) {
+            provider_config.remove(*k);
+        }
+    }
+    data.insert("provider_config".into(), Value::Object(provider_config));
     data.insert(
         "override_allowed_server_names".into(),
         Value::from(c.override_allowed_server_names.clone()),
@@ -292,6 +295,15 @@ async fn check_key_source(
         parse_pem_key(k).map_err(|e| err(format!("error parsing public key: {e}")))?;
     }
     Ok(())
+}
+
+/// The `provider_config` keys a read leaves out, per provider (OpenBao's `SensitiveKeys`):
+/// the G Suite service account's key.
+fn sensitive_provider_keys(provider: &str) -> &'static [&'static str] {
+    match provider {
+        "gsuite" => &["gsuite_service_account"],
+        _ => &[],
+    }
 }
 
 /// `provider_config`: empty, or naming one of OpenBao's providers. Provider-specific

@@ -384,6 +384,20 @@ async fn config_and_roles_answer_as_openbao() {
         let a = same_root(&s, "POST", "auth/jwt/config", Some(body.clone())).await;
         assert_eq!(a.status, 400, "{body}: {}", a.body);
     }
+    // A provider's sensitive keys are not read back (G Suite's service account).
+    let gsuite = json!({
+        "jwt_validation_pubkeys": [key.pem],
+        "provider_config": {
+            "provider": "gsuite", "gsuite_admin_impersonate": "admin@example.com",
+            "gsuite_service_account": "{\"type\": \"service_account\", \"client_email\": \"a@example.com\", \"private_key\": \"not-shown\"}",
+        },
+    });
+    same_root(&s, "POST", "auth/oidc/config", Some(gsuite)).await;
+    let read = same_root(&s, "GET", "auth/oidc/config", None).await;
+    assert_eq!(
+        read.body["data"]["provider_config"],
+        json!({"provider": "gsuite", "gsuite_admin_impersonate": "admin@example.com"})
+    );
     // Nothing configured yet: a read is a bare 404 on both.
     same_root(&s, "GET", "auth/jwt/config", None).await;
     same_root(
