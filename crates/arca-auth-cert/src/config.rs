@@ -1,17 +1,25 @@
 //! `config`: the mount's settings (`disable_binding`, `enable_identity_alias_metadata`,
 //! `ocsp_cache_size`).
 
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
 use arca_sdk::framework::FieldData;
 use arca_sdk::{JsonMap, LogicalError, Request, Response};
 use serde_json::Value;
 
-use crate::entry;
+use crate::{State, entry};
 
 /// The largest OCSP cache size OpenBao accepts.
 const MAX_CACHE_SIZE: i64 = 100_000;
 
 /// `POST config`: only the fields given change.
-pub(crate) async fn write(req: Request, d: FieldData) -> Result<Option<Response>, LogicalError> {
+/// Storing it empties the OCSP cache and resizes it, as OpenBao's new OCSP client does.
+pub(crate) async fn write(
+    state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
     let storage = req.storage()?;
     let mut config = entry::load_config(storage.as_ref()).await?;
     if d.get_given("disable_binding")?.is_some() {
@@ -30,6 +38,8 @@ pub(crate) async fn write(req: Request, d: FieldData) -> Result<Option<Response>
         config.ocsp_cache_size = size;
     }
     entry::store_config(storage.as_ref(), &config).await?;
+    state.ocsp_cache.reset(config.ocsp_cache_size);
+    state.config_updated.store(false, Ordering::SeqCst);
     Ok(None)
 }
 

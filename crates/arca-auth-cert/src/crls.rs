@@ -1,8 +1,10 @@
 //! The CRL endpoints: `crls/` (list) and `crls/<name>` (write a CRL or a distribution point
 //! URL, read the revoked serials, delete). A login refuses any chain holding a serial listed
-//! in any stored CRL.
+//! in any stored CRL. A CRL given by URL is fetched again once its next update has passed,
+//! by the mount's background task ([`refresh`], OpenBao's periodic `updateCRLs`).
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
 
 use arca_sdk::framework::FieldData;
 use arca_sdk::{JsonMap, LogicalError, Request, Response};
@@ -100,8 +102,13 @@ pub(crate) async fn write(
             "one of 'crl' or 'url' must be provided",
         ));
     };
+    let by_url = info.cdp.is_some();
     let _guard = state.write_lock.lock().await;
     entry::store_crl(storage.as_ref(), &name, &info).await?;
+    if by_url {
+        // Its next update may come before the refresh task would wake.
+        state.crl_written.notify_one();
+    }
     Ok(None)
 }
 
@@ -149,4 +156,90 @@ pub(crate) async fn delete(
         .delete(&format!("{}{name}", entry::CRL_PREFIX))
         .await?;
     Ok(None)
+}
+
+/// The longest the refresh task sleeps (OpenBao's periodic function runs once a minute).
+const TICK: Duration = Duration::from_secs(60);
+/// The shortest it sleeps.
+const MIN_WAIT: Duration = Duration::from_millis(500);
+
+/// The mount's CRL refresh task: re-fetches the CRLs given by URL whose next update has
+/// passed, then sleeps until the earliest next update still to come (a minute at most) or
+/// until a CRL is written by URL. Ends when the mount is gone.
+pub(crate) async fn refresh(state: Weak<State>) {
+    loop {
+        let Some(strong) = state.upgrade() else {
+            return;
+        };
+        let wait = refresh_due(&strong).await;
+        let written = Arc::clone(&strong.crl_written);
+        // Not holding the mount alive while asleep. A write in between leaves a permit, so
+        // it is not missed.
+        drop(strong);
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = written.notified() => {}
+        }
+    }
+}
+
+fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
+/// One pass of the refresh: OpenBao's `updateCRLs` (each CRL with a distribution point whose
+/// next update is past is fetched and stored again; failures are logged and retried on the
+/// next pass). Answers how long to sleep.
+async fn refresh_due(state: &State) -> Duration {
+    let storage = state.storage.as_ref();
+    let Ok(names) = storage.list(entry::CRL_PREFIX).await else {
+        return TICK;
+    };
+    let mut wait = TICK;
+    for name in names {
+        let Ok(Some(info)) = entry::load_crl(storage, &name).await else {
+            continue;
+        };
+        let Some(cdp) = info.cdp else {
+            continue;
+        };
+        let mut until = parse_time(&cdp.valid_until);
+        if until.is_none_or(|t| chrono::Utc::now() > t) {
+            match fetch(&cdp.url).await {
+                Ok((serials, valid_until)) => {
+                    until = parse_time(&valid_until);
+                    let _guard = state.write_lock.lock().await;
+                    // Store only if the entry still names this URL (not deleted or rewritten
+                    // while the fetch ran).
+                    let current = entry::load_crl(storage, &name).await.ok().flatten();
+                    if current
+                        .and_then(|c| c.cdp)
+                        .is_some_and(|c| c.url == cdp.url)
+                    {
+                        let info = info_of(
+                            serials,
+                            Some(CdpInfo {
+                                url: cdp.url.clone(),
+                                valid_until,
+                            }),
+                        );
+                        if let Err(e) = entry::store_crl(storage, &name, &info).await {
+                            tracing::warn!(crl = %name, error = %e, "failed to store refreshed CRL");
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(crl = %name, url = %cdp.url, error = %e, "failed to refresh CRL");
+                    continue;
+                }
+            }
+        }
+        if let Some(left) = until.and_then(|t| (t - chrono::Utc::now()).to_std().ok()) {
+            // Wake just after the next update, when it counts as passed.
+            wait = wait.min(left + Duration::from_millis(100));
+        }
+    }
+    wait.max(MIN_WAIT)
 }

@@ -141,7 +141,7 @@ pub(crate) struct Config {
     pub disable_binding: bool,
     /// The login metadata goes on the entity alias too.
     pub enable_identity_alias_metadata: bool,
-    /// The size of the OCSP response cache (kept for reads; no cache is kept).
+    /// The size of the mount's OCSP answer cache (at least 100 are kept whatever it says).
     pub ocsp_cache_size: i64,
 }
 

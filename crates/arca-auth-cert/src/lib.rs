@@ -7,7 +7,8 @@
 //! Layout: [`certificate`] parses X.509 certificates, [`entry`] holds the stored records,
 //! [`certs`], [`crls`] and [`config`] the management endpoints, [`chain`] the chain
 //! verification (rustls-webpki), [`constraints`] the entry constraints, [`ocsp`] the OCSP
-//! client and [`login`] the login, its alias look-ahead and renewal.
+//! client, [`ocsp_cache`] its answer cache, and [`login`] the login, its alias look-ahead and
+//! renewal. The mount's background task re-fetches CRLs given by URL ([`crls::refresh`]).
 
 mod certificate;
 mod certs;
@@ -18,9 +19,11 @@ mod crls;
 mod entry;
 mod login;
 mod ocsp;
+mod ocsp_cache;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use arca_sdk::framework::{
     Field, FieldData, FieldType, FrameworkBackend, OpHandler, PathDef, generic_name_regex, handler,
@@ -28,16 +31,20 @@ use arca_sdk::framework::{
 };
 use arca_sdk::token_util::{deprecation_text, token_fields};
 use arca_sdk::{
-    Backend, BackendConfig, BackendType, Factory, LogicalError, Operation, Request, Response,
-    SpecialPaths, SystemView,
+    Backend, BackendConfig, BackendType, ExistenceCheck, Factory, LogicalError, Operation, Request,
+    Response, SpecialPaths, Storage, SystemView,
 };
+use async_trait::async_trait;
 use futures::FutureExt;
+use parking_lot::Mutex;
 use serde_json::Value;
+
+use crate::ocsp_cache::OcspCache;
 
 /// Builds a mount of this method.
 pub fn factory() -> Factory {
     Arc::new(|config: BackendConfig| {
-        async move { Ok(Arc::new(backend(config.system)) as Arc<dyn Backend>) }.boxed()
+        async move { Ok(Arc::new(backend(config)) as Arc<dyn Backend>) }.boxed()
     })
 }
 
@@ -45,8 +52,79 @@ pub fn factory() -> Factory {
 pub(crate) struct State {
     /// The mount's system view (default and maximum TTLs for the write warnings).
     system: Arc<dyn SystemView>,
+    /// The mount's storage (for the background CRL refresh).
+    storage: Arc<dyn Storage>,
     /// Makes each read-modify-write of a record atomic.
     write_lock: tokio::sync::Mutex<()>,
+    /// Wakes the CRL refresh task when a CRL given by URL is written.
+    crl_written: Arc<tokio::sync::Notify>,
+    /// The OCSP answers of recent logins.
+    ocsp_cache: OcspCache,
+    /// Another node changed `config`: the cache is rebuilt at the next login (OpenBao's
+    /// `configUpdated`).
+    config_updated: AtomicBool,
+}
+
+impl State {
+    /// Rebuilds the OCSP cache with the stored `ocsp_cache_size` if another node changed
+    /// `config`.
+    pub(crate) async fn refresh_config(&self, storage: &dyn Storage) -> Result<(), LogicalError> {
+        if self.config_updated.swap(false, Ordering::SeqCst) {
+            let config = entry::load_config(storage).await?;
+            self.ocsp_cache.reset(config.ocsp_cache_size);
+        }
+        Ok(())
+    }
+}
+
+/// A mount: OpenBao's paths over the framework, plus the task that re-fetches CRLs given by
+/// URL (OpenBao's periodic function) for as long as the mount lives.
+struct CertBackend {
+    inner: FrameworkBackend,
+    state: Arc<State>,
+    crl_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+#[async_trait]
+impl Backend for CertBackend {
+    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        self.inner.handle_request(req).await
+    }
+
+    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        self.inner.handle_existence_check(req).await
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        Backend::special_paths(&self.inner)
+    }
+
+    fn backend_type(&self) -> BackendType {
+        BackendType::Credential
+    }
+
+    /// Sizes the OCSP cache from the stored config and starts the CRL refresh task.
+    async fn initialize(&self) -> Result<(), LogicalError> {
+        let config = entry::load_config(self.state.storage.as_ref()).await?;
+        self.state.ocsp_cache.reset(config.ocsp_cache_size);
+        let task = tokio::spawn(crls::refresh(Arc::downgrade(&self.state)));
+        if let Some(old) = self.crl_task.lock().replace(task) {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn cleanup(&self) {
+        if let Some(task) = self.crl_task.lock().take() {
+            task.abort();
+        }
+    }
+
+    async fn invalidate(&self, key: &str) {
+        if key == "config" {
+            self.state.config_updated.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 /// Wraps a handler that needs the mount's [`State`].
@@ -65,18 +143,23 @@ token. Trusted certificates are configured using the \"certs/\" endpoint: a cert
 authority can be trusted, which permits all keys signed by it, or a self-signed leaf pinned.";
 
 /// The backend of one mount.
-fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
+fn backend(config: BackendConfig) -> CertBackend {
     let state = Arc::new(State {
-        system,
+        system: config.system,
+        storage: config.storage,
         write_lock: tokio::sync::Mutex::new(()),
+        crl_written: Arc::new(tokio::sync::Notify::new()),
+        // Sized from the stored config in `initialize`.
+        ocsp_cache: OcspCache::new(0),
+        config_updated: AtomicBool::new(false),
     });
-    FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
+    let inner = FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
         .special_paths(SpecialPaths {
             unauthenticated: vec!["login".into()],
             ..SpecialPaths::default()
         })
-        .path(config_path())
-        .path(login_path())
+        .path(config_path(&state))
+        .path(login_path(&state))
         .path(
             paged_list_path("certs/?", entry::CERT_PREFIX)
                 .help("Manage trusted certificates used for authentication.", ""),
@@ -87,10 +170,15 @@ fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
             "",
         ))
         .path(crls_path(&state))
-        .auth_renew(handler(login::renew))
+        .auth_renew(state_handler(&state, login::renew));
+    CertBackend {
+        inner,
+        state,
+        crl_task: Mutex::new(None),
+    }
 }
 
-fn config_path() -> PathDef {
+fn config_path(state: &Arc<State>) -> PathDef {
     PathDef::new("config")
         .field(
             Field::new(
@@ -118,21 +206,27 @@ fn config_path() -> PathDef {
             )
             .default_value(Value::from(100)),
         )
-        .op(Operation::Update, handler(config::write))
+        .op(Operation::Update, state_handler(state, config::write))
         .op(Operation::Read, handler(config::read))
         .help("Configure the cert auth method.", "")
 }
 
-fn login_path() -> PathDef {
+fn login_path(state: &Arc<State>) -> PathDef {
     PathDef::new("login")
         .field(Field::new(
             "name",
             FieldType::String,
             "The name of the certificate role to authenticate against.",
         ))
-        .op(Operation::Update, handler(login::login))
-        .op(Operation::AliasLookahead, handler(login::alias_lookahead))
-        .op(Operation::ResolveRole, handler(login::resolve_role))
+        .op(Operation::Update, state_handler(state, login::login))
+        .op(
+            Operation::AliasLookahead,
+            state_handler(state, login::alias_lookahead),
+        )
+        .op(
+            Operation::ResolveRole,
+            state_handler(state, login::resolve_role),
+        )
         .help(
             "Log in with the TLS client certificate of the connection.",
             "Answers a token carrying the matched entry's policies and token settings.",

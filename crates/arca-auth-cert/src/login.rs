@@ -3,6 +3,7 @@
 //! OCSP; the alias look-ahead; and the renewal of the tokens logins issue.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use arca_sdk::cidr::remote_addr_is_ok;
@@ -17,7 +18,8 @@ use subtle::ConstantTimeEq;
 use crate::certificate::{ParsedCert, hex_colons, parse_pem_bundle};
 use crate::entry::{self, CertEntry};
 use crate::ocsp::{self, VerifyConfig};
-use crate::{chain, constraints};
+use crate::ocsp_cache::OcspCache;
+use crate::{State, chain, constraints};
 
 /// The refusal when no chain reaches a trusted certificate.
 const NO_CHAIN: &str = "invalid certificate or no client certificate supplied";
@@ -108,6 +110,7 @@ async fn matches_constraints(
     trusted: &Trusted,
     crls: &[entry::CrlInfo],
     conf: &VerifyConfig,
+    cache: &OcspCache,
 ) -> (bool, Option<String>) {
     let so_far = !revoked_by_crl(chain, crls) && constraints::matches(leaf, &trusted.entry);
     if !trusted.entry.ocsp_enabled {
@@ -116,7 +119,7 @@ async fn matches_constraints(
     let Some(issuer) = chain.get(1) else {
         return (so_far, None);
     };
-    match ocsp::check(leaf, issuer, conf).await {
+    match ocsp::check(leaf, issuer, conf, cache).await {
         Ok(good) => (so_far && good, None),
         Err(e) => (false, Some(e)),
     }
@@ -141,7 +144,11 @@ fn refusal(base: &str, errors: &[String]) -> LogicalError {
 }
 
 /// OpenBao's `verifyCredentials`: the entry the connection's certificate logs in with.
-pub(crate) async fn verify_credentials(req: &Request, name: &str) -> Result<Matched, LogicalError> {
+pub(crate) async fn verify_credentials(
+    state: &State,
+    req: &Request,
+    name: &str,
+) -> Result<Matched, LogicalError> {
     let presented = client_certs(req)?;
     let Some(leaf) = presented.first().and_then(|d| ParsedCert::from_der(d)) else {
         return Err(LogicalError::bad_request(NO_CHAIN));
@@ -157,7 +164,9 @@ pub(crate) async fn verify_credentials(req: &Request, name: &str) -> Result<Matc
         .collect();
     let chains =
         chain::verify_chains(&leaf.der, &presented[1..], &roots, now).map_err(verify_err)?;
-    let crls = entry::all_crls(req.storage()?.as_ref()).await?;
+    let storage = req.storage()?;
+    let crls = entry::all_crls(storage.as_ref()).await?;
+    state.refresh_config(storage.as_ref()).await?;
 
     let mut errors = Vec::new();
     for t in &pinned {
@@ -165,7 +174,8 @@ pub(crate) async fn verify_credentials(req: &Request, name: &str) -> Result<Matc
             continue;
         };
         if bool::from(first.der.as_slice().ct_eq(leaf.der.as_slice())) {
-            let (ok, err) = matches_constraints(&leaf, &t.certs, t, &crls, &conf).await;
+            let (ok, err) =
+                matches_constraints(&leaf, &t.certs, t, &crls, &conf, &state.ocsp_cache).await;
             add_error(&mut errors, err);
             if ok {
                 return Ok(Matched {
@@ -188,7 +198,8 @@ pub(crate) async fn verify_credentials(req: &Request, name: &str) -> Result<Matc
                 if !chain.iter().any(|c| c.der == tc.der) {
                     continue;
                 }
-                let (ok, err) = matches_constraints(&leaf, chain, t, &crls, &conf).await;
+                let (ok, err) =
+                    matches_constraints(&leaf, chain, t, &crls, &conf, &state.ocsp_cache).await;
                 let failed = err.is_some();
                 add_error(&mut errors, err);
                 if ok && !failed {
@@ -204,10 +215,14 @@ pub(crate) async fn verify_credentials(req: &Request, name: &str) -> Result<Matc
 }
 
 /// `POST login` (optionally `name`).
-pub(crate) async fn login(req: Request, d: FieldData) -> Result<Option<Response>, LogicalError> {
+pub(crate) async fn login(
+    state: Arc<State>,
+    req: Request,
+    d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
     let config = entry::load_config(req.storage()?.as_ref()).await?;
     let name = d.get_str("name")?;
-    let Matched { entry, leaf } = verify_credentials(&req, &name).await?;
+    let Matched { entry, leaf } = verify_credentials(&state, &req, &name).await?;
     let cidrs = &entry.token.token_bound_cidrs;
     if !cidrs.is_empty() {
         match req.connection.as_ref() {
@@ -268,11 +283,12 @@ pub(crate) async fn login(req: Request, d: FieldData) -> Result<Option<Response>
 
 /// The role a login resolves to (for quotas): the matched entry's name.
 pub(crate) async fn resolve_role(
+    state: Arc<State>,
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
     let name = d.get_str("name")?;
-    let matched = verify_credentials(&req, &name).await?;
+    let matched = verify_credentials(&state, &req, &name).await?;
     let mut data = serde_json::Map::new();
     data.insert("role".into(), Value::from(matched.entry.name));
     Ok(Some(Response::with_data(data)))
@@ -280,6 +296,7 @@ pub(crate) async fn resolve_role(
 
 /// The alias look-ahead: the client certificate's common name, nothing verified.
 pub(crate) async fn alias_lookahead(
+    _state: Arc<State>,
     req: Request,
     _d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
@@ -318,7 +335,11 @@ fn equivalent_policies(a: &[String], b: &[String]) -> bool {
 /// Renews a login's token: the entry must still exist (else no renewal) with the same
 /// policies, and unless `disable_binding`, the connection must present the login's very
 /// certificate, still valid for the entry.
-pub(crate) async fn renew(req: Request, _d: FieldData) -> Result<Option<Response>, LogicalError> {
+pub(crate) async fn renew(
+    state: Arc<State>,
+    req: Request,
+    _d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
     let Some(mut auth) = req.auth.clone() else {
         return Err(LogicalError::internal("request has no auth"));
     };
@@ -349,7 +370,7 @@ pub(crate) async fn renew(req: Request, _d: FieldData) -> Result<Option<Response
                 "cannot validate renewal for cert auth for non-stored client certificate",
             ));
         };
-        let matched = verify_credentials(&req, &cert_name).await?;
+        let matched = verify_credentials(&state, &req, &cert_name).await?;
         let original = STANDARD.decode(original.as_bytes()).map_err(|e| {
             LogicalError::internal(format!("failed to base64-decode original certificate: {e}"))
         })?;

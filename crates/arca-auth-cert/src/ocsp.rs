@@ -13,6 +13,7 @@ use yasna::Tag;
 use yasna::models::ObjectIdentifier;
 
 use crate::certificate::{ParsedCert, hex_colons};
+use crate::ocsp_cache::{CertId, OcspCache};
 
 const SHA1: &[u64] = &[1, 3, 14, 3, 2, 26];
 const BASIC_RESPONSE: &[u64] = &[1, 3, 6, 1, 5, 5, 7, 48, 1, 1];
@@ -225,13 +226,14 @@ fn check_signature(basic: &Basic, issuer: &ParsedCert) -> Result<(), String> {
     }
 }
 
-/// The status `der` (an OCSPResponse) gives for `cert`, its signature checked.
+/// The status `der` (an OCSPResponse) gives for `cert` and the response's next update (Unix
+/// seconds, if it has one), its signature checked.
 pub(crate) fn read_status(
     der: &[u8],
     cert: &ParsedCert,
     issuer: &ParsedCert,
     now: i64,
-) -> Result<Status, String> {
+) -> Result<(Status, Option<i64>), String> {
     let basic = parse_response(der)?;
     check_signature(&basic, issuer)?;
     let want = trim_zeros(&cert.serial_bytes);
@@ -247,7 +249,7 @@ pub(crate) fn read_status(
         {
             return Err("invalid validity: the OCSP response is past its next update".to_string());
         }
-        return Ok(single.status);
+        return Ok((single.status, single.next_update));
     }
     Err("no OCSP response for the certificate's serial number".to_string())
 }
@@ -275,13 +277,59 @@ async fn ask(url: &str, request: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The CertID key of `cert` issued by `issuer` in the answer cache.
+fn cert_id(cert: &ParsedCert, issuer: &ParsedCert) -> CertId {
+    (
+        sha1(&issuer.raw_subject),
+        sha1(&issuer.public_key_bits),
+        trim_zeros(&cert.serial_bytes).to_vec(),
+    )
+}
+
 /// The OCSP verdict on `cert`: `Ok(true)` good (or unknown with fail-open), `Ok(false)`
-/// revoked, `Err` any other failure (OpenBao's texts for an unknown status).
+/// revoked, `Err` any other failure (OpenBao's texts for an unknown status). A status the
+/// cache holds is used without asking; a fresh one with a next update is cached.
 pub(crate) async fn check(
     cert: &ParsedCert,
     issuer: &ParsedCert,
     conf: &VerifyConfig,
+    cache: &OcspCache,
 ) -> Result<bool, String> {
+    let id = cert_id(cert, issuer);
+    let now = chrono::Utc::now().timestamp();
+    let status = match cache.get(&id, now) {
+        Some(status) => status,
+        None => {
+            let (status, next_update) = ask_responders(cert, issuer, conf, now).await?;
+            // OpenBao caches only answers that say when fresher ones come.
+            if let Some(next) = next_update {
+                cache.put(id, status, next, now);
+            }
+            status
+        }
+    };
+    // OpenBao names the issuer's serial number in these texts.
+    let serial = hex_colons(&issuer.serial_bytes);
+    match status {
+        Status::Good => Ok(true),
+        Status::Revoked => Ok(false),
+        Status::Unknown if conf.fail_open => Ok(true),
+        Status::Unknown => Err(format!(
+            "unknown OCSP status for cert with serial number {serial}"
+        )),
+    }
+}
+
+/// The status the responders give for `cert` (OpenBao's `GetRevocationStatus` without its
+/// cache): each responder in turn until one answers (all of them with `query_all`), a
+/// revoked answer winning over good, good over unknown; and the chosen response's next
+/// update.
+async fn ask_responders(
+    cert: &ParsedCert,
+    issuer: &ParsedCert,
+    conf: &VerifyConfig,
+    now: i64,
+) -> Result<(Status, Option<i64>), String> {
     let hosts: &[String] = if conf.servers_override.is_empty() {
         &cert.ocsp_servers
     } else {
@@ -294,8 +342,7 @@ pub(crate) async fn check(
         ));
     }
     let request = build_request(cert, issuer);
-    let now = chrono::Utc::now().timestamp();
-    let mut results: Vec<Result<Status, String>> = Vec::new();
+    let mut results: Vec<Result<(Status, Option<i64>), String>> = Vec::new();
     for host in hosts {
         let r = match ask(host, &request).await {
             Ok(body) => read_status(&body, cert, issuer, now),
@@ -307,45 +354,35 @@ pub(crate) async fn check(
             break;
         }
     }
-    let mut verdict: Option<Status> = None;
+    let mut verdict: Option<(Status, Option<i64>)> = None;
     let mut first_error: Option<String> = None;
     for r in results {
         match r {
             Err(e) => {
                 first_error.get_or_insert(e);
             }
-            Ok(Status::Revoked) => {
-                verdict = Some(Status::Revoked);
+            Ok(answer @ (Status::Revoked, _)) => {
+                verdict = Some(answer);
                 break;
             }
-            Ok(Status::Good) => {
-                if verdict.is_none() || verdict == Some(Status::Unknown) {
-                    verdict = Some(Status::Good);
+            Ok(answer @ (Status::Good, _)) => {
+                if matches!(verdict, None | Some((Status::Unknown, _))) {
+                    verdict = Some(answer);
                 }
             }
-            Ok(Status::Unknown) => {
-                verdict.get_or_insert(Status::Unknown);
+            Ok(answer @ (Status::Unknown, _)) => {
+                verdict.get_or_insert(answer);
             }
         }
     }
-    if matches!(verdict, None | Some(Status::Unknown))
+    if matches!(verdict, None | Some((Status::Unknown, _)))
         && let Some(e) = first_error
     {
         return Err(e);
     }
-    // OpenBao names the issuer's serial number in these texts.
-    let serial = hex_colons(&issuer.serial_bytes);
-    match verdict {
-        Some(Status::Good) => Ok(true),
-        Some(Status::Revoked) => Ok(false),
-        Some(Status::Unknown) if conf.fail_open => Ok(true),
-        Some(Status::Unknown) => Err(format!(
-            "unknown OCSP status for cert with serial number {serial}"
-        )),
-        None => {
-            Err("failed to extract a known response code or error from the OCSP server".to_string())
-        }
-    }
+    verdict.ok_or_else(|| {
+        "failed to extract a known response code or error from the OCSP server".to_string()
+    })
 }
 
 #[cfg(test)]
@@ -443,7 +480,7 @@ mod tests {
             (2, Status::Unknown),
         ] {
             let r = response(&serial, tag, &key);
-            assert_eq!(read_status(&r, &leaf, &ca, now), Ok(want));
+            assert_eq!(read_status(&r, &leaf, &ca, now).map(|a| a.0), Ok(want));
         }
         // Signed by another key: refused.
         let other = KeyPair::generate().unwrap();

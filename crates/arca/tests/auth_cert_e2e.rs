@@ -9,6 +9,11 @@
 mod common;
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use common::{
     Answer, Server, bao, call, comparable_answer, free_port, init_unseal, run_arca, run_bao,
@@ -656,6 +661,80 @@ fn write_pair(dir: &Path, name: &str, p: &Pair) -> (String, String) {
     (c.display().to_string(), k.display().to_string())
 }
 
+/// A tiny HTTP proxy in front of an OCSP responder: each POST body is forwarded to
+/// `upstream`, its answer returned, and the request counted. Answers its URL and the count.
+async fn counting_ocsp_proxy(upstream: String) -> (String, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/ocsp", listener.local_addr().unwrap());
+    let count = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&count);
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, length) = loop {
+                    let Ok(n) = conn.read(&mut chunk).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (i + 4, length);
+                    }
+                };
+                while buf.len() < head_end + length {
+                    match conn.read(&mut chunk).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                    }
+                }
+                counter.fetch_add(1, Ordering::SeqCst);
+                let answer = reqwest::Client::new()
+                    .post(&upstream)
+                    .header("Content-Type", "application/ocsp-request")
+                    .body(buf[head_end..head_end + length].to_vec())
+                    .send()
+                    .await
+                    .unwrap();
+                let status = answer.status().as_u16();
+                let body = answer.bytes().await.unwrap();
+                let head = format!(
+                    "HTTP/1.1 {status} OK\r\nContent-Type: application/ocsp-response\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(&body).await;
+            });
+        }
+    });
+    (url, count)
+}
+
+/// Polls `check` (every 100 ms, up to 15 s) until it holds.
+async fn wait_until<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test]
 async fn ocsp_renewal_and_cli_logins() {
     let dir = tempfile::tempdir().unwrap();
@@ -668,7 +747,9 @@ async fn ocsp_renewal_and_cli_logins() {
     let (unknown, _) = issue(&t, "nostore", "unknown.example.com").await;
     t.ok("POST", "pki/revoke", Some(json!({"serial_number": serial})))
         .await;
-    let responder = format!("{}/v1/pki/ocsp", t.server.addr);
+    // The responder is Arca's own PKI, behind a proxy that counts the requests.
+    let (responder, asked) = counting_ocsp_proxy(format!("{}/v1/pki/ocsp", t.server.addr)).await;
+    let asked = move || asked.load(Ordering::SeqCst);
     t.ok(
         "POST",
         "auth/cert/certs/ocsp",
@@ -679,18 +760,26 @@ async fn ocsp_renewal_and_cli_logins() {
     )
     .await;
 
-    // OCSP: good logs in, revoked is refused, unknown is refused unless fail-open.
+    // OCSP: good logs in, revoked is refused, unknown is refused unless fail-open. Each
+    // answer (it has a next update) is cached: asked once per certificate.
     let login = t.login(Some(&good), json!({"name": "ocsp"})).await;
     assert_eq!(login.status, 200, "{}", login.body);
-    let refused = t.login(Some(&revoked), json!({"name": "ocsp"})).await;
-    assert_eq!(
-        refusal(&refused),
-        (
-            400,
-            "no chain matching all constraints could be found for this login certificate"
-                .to_string()
-        )
-    );
+    assert_eq!(asked(), 1);
+    let again = t.login(Some(&good), json!({"name": "ocsp"})).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(asked(), 1, "the second login uses the cached answer");
+    for _ in 0..2 {
+        let refused = t.login(Some(&revoked), json!({"name": "ocsp"})).await;
+        assert_eq!(
+            refusal(&refused),
+            (
+                400,
+                "no chain matching all constraints could be found for this login certificate"
+                    .to_string()
+            )
+        );
+    }
+    assert_eq!(asked(), 2, "a revoked answer is cached too");
     let refused = t.login(Some(&unknown), json!({"name": "ocsp"})).await;
     let (status, text) = refusal(&refused);
     assert_eq!(status, 400);
@@ -702,6 +791,7 @@ async fn ocsp_renewal_and_cli_logins() {
         ),
         "{text}"
     );
+    assert_eq!(asked(), 3);
     t.ok(
         "POST",
         "auth/cert/certs/ocsp",
@@ -714,6 +804,35 @@ async fn ocsp_renewal_and_cli_logins() {
             .status,
         200
     );
+    assert_eq!(
+        asked(),
+        3,
+        "the unknown answer is cached, fail-open lets it through"
+    );
+
+    // Revoked after its good answer was cached: logins go on until the cache is emptied,
+    // which storing `config` does (OpenBao builds a new OCSP client of the configured size).
+    let (later, later_serial) = issue(&t, "client", "later.example.com").await;
+    let login_later = || t.login(Some(&later), json!({"name": "ocsp"}));
+    assert_eq!(login_later().await.status, 200);
+    assert_eq!(asked(), 4);
+    t.ok(
+        "POST",
+        "pki/revoke",
+        Some(json!({"serial_number": later_serial})),
+    )
+    .await;
+    assert_eq!(login_later().await.status, 200, "good answer still cached");
+    assert_eq!(asked(), 4);
+    t.ok(
+        "POST",
+        "auth/cert/config",
+        Some(json!({"ocsp_cache_size": 200})),
+    )
+    .await;
+    assert_eq!(login_later().await.status, 400, "asked again: revoked");
+    assert_eq!(asked(), 5);
+
     // A responder that cannot be reached is an error, fail-open or not (as OpenBao).
     t.ok(
         "POST",
@@ -732,7 +851,14 @@ async fn ocsp_renewal_and_cli_logins() {
     )
     .await;
 
-    // A CRL fetched from a distribution point: the PKI mount's own CRL.
+    // A CRL fetched from a distribution point: the PKI mount's own CRL, valid for 2 s. Once
+    // its next update has passed the mount fetches it again by itself (OpenBao's periodic
+    // function), so a certificate revoked in the PKI meanwhile is refused without writing
+    // `crls/pki` again.
+    t.ok("POST", "pki/config/crl", Some(json!({"expiry": "2s"})))
+        .await;
+    t.ok("GET", "pki/crl/rotate", None).await;
+    let (crl_later, crl_serial) = issue(&t, "client", "crl.example.com").await;
     let crl_url = format!("{}/v1/pki/crl", t.server.addr);
     t.ok("POST", "auth/cert/crls/pki", Some(json!({"url": crl_url})))
         .await;
@@ -740,7 +866,26 @@ async fn ocsp_renewal_and_cli_logins() {
     assert_eq!(read["data"]["cdp"]["url"], crl_url.as_str(), "{read}");
     assert_eq!(
         read["data"]["serials"].as_object().map(|m| m.len()),
-        Some(1),
+        Some(2),
+        "{read}"
+    );
+    let login_crl = || t.login(Some(&crl_later), json!({"name": "ocsp"}));
+    assert_eq!(login_crl().await.status, 200);
+    t.ok(
+        "POST",
+        "pki/revoke",
+        Some(json!({"serial_number": crl_serial})),
+    )
+    .await;
+    wait_until(
+        "the CRL refresh to refuse the revoked certificate",
+        || async { login_crl().await.status == 400 },
+    )
+    .await;
+    let read = t.ok("GET", "auth/cert/crls/pki", None).await;
+    assert_eq!(
+        read["data"]["serials"].as_object().map(|m| m.len()),
+        Some(3),
         "{read}"
     );
     t.ok("DELETE", "auth/cert/crls/pki", None).await;
