@@ -197,33 +197,62 @@ fn parse_response(der: &[u8]) -> Result<Basic, String> {
     })
 }
 
-/// Checks the response's signature: by the issuer, or by a certificate in the response that
-/// the issuer signed.
-fn check_signature(basic: &Basic, issuer: &ParsedCert) -> Result<(), String> {
+/// Checks the response's signature as OpenBao's OCSP client does: with no certificate in the
+/// response, by the issuer; with one, by that certificate, which must be the issuer itself or
+/// a delegated responder: signed by the issuer, not expired, with the OCSP Signing extended
+/// key usage.
+fn check_signature(basic: &Basic, issuer: &ParsedCert, now: i64) -> Result<(), String> {
     let bad = || "bad signature on OCSP response".to_string();
     let (_, issuer_cert) = X509Certificate::from_der(&issuer.der).map_err(|_| bad())?;
     let (_, alg) = AlgorithmIdentifier::from_der(&basic.alg).map_err(|_| bad())?;
     let (_, sig) = BitString::from_der(&basic.signature).map_err(|_| bad())?;
-    let signer_der = basic
-        .certs
-        .first()
-        .filter(|c| c.as_slice() != issuer.der.as_slice());
-    match signer_der {
-        Some(der) => {
-            let (_, responder) = X509Certificate::from_der(der).map_err(|_| bad())?;
-            responder
-                .verify_signature(Some(issuer_cert.public_key()))
-                .map_err(|_| {
-                    "bad OCSP responder certificate: not signed by the issuer".to_string()
-                })?;
-            x509_parser::verify::verify_signature(responder.public_key(), &alg, &sig, &basic.tbs)
-                .map_err(|_| bad())
-        }
-        None => {
-            x509_parser::verify::verify_signature(issuer_cert.public_key(), &alg, &sig, &basic.tbs)
-                .map_err(|_| bad())
-        }
+    if basic.certs.len() > 1 {
+        return Err("OCSP response contains bad number of certificates".to_string());
     }
+    let Some(embedded) = basic.certs.first() else {
+        return x509_parser::verify::verify_signature(
+            issuer_cert.public_key(),
+            &alg,
+            &sig,
+            &basic.tbs,
+        )
+        .map_err(|_| bad());
+    };
+    let (_, responder) = X509Certificate::from_der(embedded).map_err(|_| bad())?;
+    x509_parser::verify::verify_signature(responder.public_key(), &alg, &sig, &basic.tbs)
+        .map_err(|_| "bad signature on embedded certificate".to_string())?;
+    if embedded.as_slice() == issuer.der.as_slice() {
+        return Ok(());
+    }
+    responder
+        .verify_signature(Some(issuer_cert.public_key()))
+        .map_err(|_| {
+            format!(
+                "error checking chain of trust on POST OCSP response via {} failed: x509: \
+                 invalid signature",
+                issuer.subject_text
+            )
+        })?;
+    if responder.validity().not_after.timestamp() < now {
+        return Err(
+            "error checking delegated OCSP responder on POST OCSP response: certificate has \
+             expired"
+                .to_string(),
+        );
+    }
+    let has_eku = responder
+        .extended_key_usage()
+        .ok()
+        .flatten()
+        .is_some_and(|e| e.value.ocsp_signing);
+    if !has_eku {
+        return Err(
+            "error checking delegated OCSP responder on POST OCSP response: certificate lacks \
+             the OCSP Signing EKU"
+                .to_string(),
+        );
+    }
+    Ok(())
 }
 
 /// The status `der` (an OCSPResponse) gives for `cert` and the response's next update (Unix
@@ -235,7 +264,7 @@ pub(crate) fn read_status(
     now: i64,
 ) -> Result<(Status, Option<i64>), String> {
     let basic = parse_response(der)?;
-    check_signature(&basic, issuer)?;
+    check_signature(&basic, issuer, now)?;
     let want = trim_zeros(&cert.serial_bytes);
     for s in &basic.singles {
         let Ok(single) = parse_single(s) else {
@@ -412,6 +441,11 @@ mod tests {
 
     /// A basic OCSP response about `serial` with status tag `status`, signed by `key`.
     fn response(serial: &[u8], status: u8, key: &KeyPair) -> Vec<u8> {
+        response_with(serial, status, key, None)
+    }
+
+    /// As [`response`], the certificate `embed` (DER) carried in the response.
+    fn response_with(serial: &[u8], status: u8, key: &KeyPair, embed: Option<&[u8]>) -> Vec<u8> {
         let time = yasna::models::GeneralizedTime::from_datetime(
             time::OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap(),
         );
@@ -453,6 +487,11 @@ mod tests {
                         .write_oid(&ObjectIdentifier::from_slice(&[1, 2, 840, 10045, 4, 3, 2]));
                 });
                 w.next().write_bitvec_bytes(&sig, sig.len() * 8);
+                if let Some(der) = embed {
+                    w.next().write_tagged(Tag::context(0), |w| {
+                        w.write_sequence(|w| w.next().write_der(der))
+                    });
+                }
             });
         });
         yasna::construct_der(|w| {
@@ -490,6 +529,96 @@ mod tests {
         // A failed response status.
         let failed = yasna::construct_der(|w| w.write_sequence(|w| w.next().write_enum(1)));
         assert!(read_status(&failed, &leaf, &ca, now).is_err());
+    }
+
+    /// A responder certificate issued by a fresh CA (`ca`, returned parsed) and its key.
+    fn delegated(
+        eku: bool,
+        expired: bool,
+        signed_by_other: bool,
+    ) -> (ParsedCert, ParsedCert, KeyPair, Vec<u8>) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(DnType::CommonName, "ca");
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = p.self_signed(&ca_key).unwrap();
+        let ca_issuer = Issuer::new(p, ca_key);
+        let other_key = KeyPair::generate().unwrap();
+        let mut op = CertificateParams::new(Vec::<String>::new()).unwrap();
+        op.distinguished_name.push(DnType::CommonName, "other");
+        op.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let other_issuer = Issuer::new(op, other_key);
+        let leaf_key = KeyPair::generate().unwrap();
+        let mut lp = CertificateParams::new(vec!["leaf".to_string()]).unwrap();
+        lp.serial_number = Some(rcgen::SerialNumber::from(77u64));
+        let leaf = lp.signed_by(&leaf_key, &ca_issuer).unwrap();
+        let responder_key = KeyPair::generate().unwrap();
+        let mut rp = CertificateParams::new(Vec::<String>::new()).unwrap();
+        rp.distinguished_name.push(DnType::CommonName, "responder");
+        if eku {
+            rp.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::OcspSigning];
+        }
+        if expired {
+            rp.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            rp.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let signer = if signed_by_other {
+            &other_issuer
+        } else {
+            &ca_issuer
+        };
+        let responder = rp.signed_by(&responder_key, signer).unwrap();
+        (
+            ParsedCert::from_der(ca.der()).unwrap(),
+            ParsedCert::from_der(leaf.der()).unwrap(),
+            responder_key,
+            responder.der().to_vec(),
+        )
+    }
+
+    #[test]
+    fn delegated_responders_are_checked_as_openbao_does() {
+        let now = 1_800_000_000;
+        let (ca, leaf, key, der) = delegated(true, false, false);
+        let r = response_with(&leaf.serial_bytes, 1, &key, Some(&der));
+        assert_eq!(
+            read_status(&r, &leaf, &ca, now).map(|a| a.0),
+            Ok(Status::Revoked)
+        );
+        // Signed by another key than the embedded certificate's.
+        let other = KeyPair::generate().unwrap();
+        let r = response_with(&leaf.serial_bytes, 0, &other, Some(&der));
+        assert_eq!(
+            read_status(&r, &leaf, &ca, now),
+            Err("bad signature on embedded certificate".to_string())
+        );
+        let (ca, leaf, key, der) = delegated(false, false, false);
+        let r = response_with(&leaf.serial_bytes, 0, &key, Some(&der));
+        assert_eq!(
+            read_status(&r, &leaf, &ca, now),
+            Err(
+                "error checking delegated OCSP responder on POST OCSP response: certificate \
+                 lacks the OCSP Signing EKU"
+                    .to_string()
+            )
+        );
+        let (ca, leaf, key, der) = delegated(true, true, false);
+        let r = response_with(&leaf.serial_bytes, 0, &key, Some(&der));
+        assert_eq!(
+            read_status(&r, &leaf, &ca, now),
+            Err(
+                "error checking delegated OCSP responder on POST OCSP response: certificate \
+                 has expired"
+                    .to_string()
+            )
+        );
+        let (ca, leaf, key, der) = delegated(true, false, true);
+        let r = response_with(&leaf.serial_bytes, 0, &key, Some(&der));
+        let err = read_status(&r, &leaf, &ca, now).unwrap_err();
+        assert!(
+            err.starts_with("error checking chain of trust on POST OCSP response via "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -833,6 +833,45 @@ async fn ocsp_renewal_and_cli_logins() {
     assert_eq!(login_later().await.status, 400, "asked again: revoked");
     assert_eq!(asked(), 5);
 
+    // `ocsp_ca_certificates` of a pinned leaf: OpenBao appends them to the entry's
+    // certificates, so the first is the issuer OCSP asks about (and signs the answer).
+    // Without them the trusted chain is the leaf alone and OCSP is not consulted.
+    let (pinned, pinned_serial) = issue(&t, "client", "pinned.example.com").await;
+    let pinned_entry = |ocsp_cas: &str| {
+        json!({
+            "certificate": pinned.cert, "ocsp_enabled": true, "ocsp_ca_certificates": ocsp_cas,
+            "ocsp_servers_override": responder, "token_policies": "default",
+        })
+    };
+    t.ok(
+        "POST",
+        "auth/cert/certs/pinned",
+        Some(pinned_entry(&ca_pem)),
+    )
+    .await;
+    let login_pinned = || t.login(Some(&pinned), json!({"name": "pinned"}));
+    assert_eq!(login_pinned().await.status, 200);
+    assert_eq!(asked(), 6);
+    t.ok(
+        "POST",
+        "pki/revoke",
+        Some(json!({"serial_number": pinned_serial})),
+    )
+    .await;
+    t.ok(
+        "POST",
+        "auth/cert/config",
+        Some(json!({"ocsp_cache_size": 100})),
+    )
+    .await;
+    assert_eq!(login_pinned().await.status, 400);
+    assert_eq!(asked(), 7);
+    t.ok("POST", "auth/cert/certs/pinned", Some(pinned_entry("")))
+        .await;
+    assert_eq!(login_pinned().await.status, 200);
+    assert_eq!(asked(), 7);
+    t.ok("DELETE", "auth/cert/certs/pinned", None).await;
+
     // A responder that cannot be reached is an error, fail-open or not (as OpenBao).
     t.ok(
         "POST",
@@ -866,7 +905,7 @@ async fn ocsp_renewal_and_cli_logins() {
     assert_eq!(read["data"]["cdp"]["url"], crl_url.as_str(), "{read}");
     assert_eq!(
         read["data"]["serials"].as_object().map(|m| m.len()),
-        Some(2),
+        Some(3),
         "{read}"
     );
     let login_crl = || t.login(Some(&crl_later), json!({"name": "ocsp"}));
@@ -885,7 +924,7 @@ async fn ocsp_renewal_and_cli_logins() {
     let read = t.ok("GET", "auth/cert/crls/pki", None).await;
     assert_eq!(
         read["data"]["serials"].as_object().map(|m| m.len()),
-        Some(3),
+        Some(4),
         "{read}"
     );
     t.ok("DELETE", "auth/cert/crls/pki", None).await;
