@@ -604,6 +604,33 @@ async fn cert_endpoints_logins_and_refusals_match_openbao() {
     assert_eq!(auth_shape(&a), auth_shape(&b));
     let impostor = client("pinned", 1005, None, false);
     same_refusal(&t, Some(&impostor), json!({"name": "pin"})).await;
+
+    // OCSP against one responder (Arca's PKI, whose answers carry the issuer certificate):
+    // both accept a good certificate and refuse a revoked one.
+    let ca_pem = pki(&t[0]).await;
+    let (ok_pair, _) = issue(&t[0], "client", "ok.example.com").await;
+    let (gone, gone_serial) = issue(&t[0], "client", "gone.example.com").await;
+    t[0].ok(
+        "POST",
+        "pki/revoke",
+        Some(json!({"serial_number": gone_serial})),
+    )
+    .await;
+    let responder = format!("{}/v1/pki/ocsp", t[0].server.addr);
+    both(
+        &t,
+        "POST",
+        "auth/cert/certs/ocsp",
+        Some(json!({
+            "certificate": ca_pem, "ocsp_enabled": true, "ocsp_servers_override": responder,
+        })),
+    )
+    .await;
+    for target in &t {
+        let a = target.login(Some(&ok_pair), json!({"name": "ocsp"})).await;
+        assert_eq!(a.status, 200, "{}", a.body);
+    }
+    same_refusal(&t, Some(&gone), json!({"name": "ocsp"})).await;
 }
 
 /// A PKI mount in `t` with a root CA; a role `client` issuing client certificates. Returns the
