@@ -39,15 +39,19 @@ pub(crate) async fn get_json(client: &reqwest::Client, url: &str) -> Result<Valu
     json_body(resp).await
 }
 
-/// POSTs a form to `url` and parses the JSON answer.
+/// POSTs a form to `url`, with HTTP Basic credentials when `basic` is given, and parses the
+/// JSON answer.
 pub(crate) async fn post_form(
     client: &reqwest::Client,
     url: &str,
     form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
 ) -> Result<Value, String> {
-    let resp = client
-        .post(url)
-        .form(form)
+    let mut req = client.post(url).form(form);
+    if let Some((user, password)) = basic {
+        req = req.basic_auth(user, Some(password));
+    }
+    let resp = req
         .send()
         .await
         .map_err(|e| format!("Post \"{url}\": {}", error_chain(&e)))?;

@@ -324,6 +324,12 @@ pub(crate) async fn callback(
     }))
 }
 
+/// Go's `url.QueryEscape`: what the oauth2 client applies to each half of the Basic
+/// credentials.
+fn form_urlencoded(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 /// Go's `%q` of a message: quoted, with quotes and backslashes escaped.
 fn go_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -342,19 +348,30 @@ async fn exchange(
         .and_then(Value::as_str)
         .ok_or("the provider has no token endpoint")?;
     let client = fetch::client(&config.oidc_discovery_ca_pem)?;
-    let answer = fetch::post_form(
-        &client,
-        endpoint,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", code),
-            ("redirect_uri", &pending.redirect_uri),
-            ("code_verifier", &pending.code_verifier),
-            ("client_id", &config.oidc_client_id),
-            ("client_secret", &config.oidc_client_secret),
-        ],
-    )
-    .await
+    let grant = [
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", pending.redirect_uri.as_str()),
+        ("code_verifier", pending.code_verifier.as_str()),
+    ];
+    // As Go's oauth2 client detecting the provider's style: the client credentials in an
+    // HTTP Basic header first (each part URL-encoded), then, if that is refused, in the form.
+    let (id, secret) = (
+        form_urlencoded(&config.oidc_client_id),
+        Zeroizing::new(form_urlencoded(&config.oidc_client_secret)),
+    );
+    let in_header = fetch::post_form(&client, endpoint, &grant, Some((&id, &secret))).await;
+    let answer = match in_header {
+        Ok(a) => Ok(a),
+        Err(_) => {
+            let mut form = grant.to_vec();
+            form.push(("client_id", config.oidc_client_id.as_str()));
+            if !config.oidc_client_secret.is_empty() {
+                form.push(("client_secret", config.oidc_client_secret.as_str()));
+            }
+            fetch::post_form(&client, endpoint, &form, None).await
+        }
+    }
     .map_err(|e| format!("oauth2: cannot fetch token: {e}"))?;
     let Some(id) = answer.get("id_token").and_then(Value::as_str) else {
         return Err("id_token is missing from auth code exchange".into());

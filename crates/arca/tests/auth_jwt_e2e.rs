@@ -129,6 +129,11 @@ struct IdpState {
     pkce_ok: u32,
     /// Code exchanges refused for a wrong or missing verifier.
     pkce_refused: u32,
+    /// Code exchanges whose client credentials came in a Basic header / in the form.
+    basic_auth: u32,
+    form_auth: u32,
+    /// Refuse Basic client credentials (a provider that wants them in the form).
+    refuse_basic: bool,
     next_code: u32,
 }
 
@@ -154,10 +159,10 @@ impl Idp {
                 };
                 let (st, iss) = (Arc::clone(&st), iss.clone());
                 tokio::spawn(async move {
-                    let Some((method, target, body)) = read_request(&mut sock).await else {
+                    let Some(request) = read_request(&mut sock).await else {
                         return;
                     };
-                    let (status, headers, body) = route(&st, &iss, &method, &target, &body);
+                    let (status, headers, body) = route(&st, &iss, &request);
                     let mut out = format!(
                         "HTTP/1.1 {status}\r\nConnection: close\r\nContent-Length: {}\r\n",
                         body.len()
@@ -195,9 +200,22 @@ impl Idp {
         let s = self.state.lock().expect("idp");
         (s.pkce_ok, s.pkce_refused)
     }
+
+    /// How many code exchanges authenticated the client in a Basic header, and in the form.
+    fn client_auth(&self) -> (u32, u32) {
+        let s = self.state.lock().expect("idp");
+        (s.basic_auth, s.form_auth)
+    }
+
+    fn refuse_basic(&self, refuse: bool) {
+        self.state.lock().expect("idp").refuse_basic = refuse;
+    }
 }
 
-async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, String, String)> {
+/// A request to the provider: method, target, `Authorization` header (empty when none), body.
+type IdpRequest = (String, String, String, String);
+
+async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<IdpRequest> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
     let head_end = loop {
@@ -214,11 +232,16 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Strin
     let mut lines = head.lines();
     let mut first = lines.next()?.split_whitespace();
     let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
-    let len: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0);
+    let headers: Vec<(&str, &str)> = lines.filter_map(|l| l.split_once(':')).collect();
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default()
+    };
+    let len: usize = header("content-length").parse().unwrap_or(0);
+    let authorization = header("authorization");
     while buf.len() < head_end + len {
         let n = sock.read(&mut chunk).await.ok()?;
         if n == 0 {
@@ -227,7 +250,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<(String, Strin
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
-    Some((method, target, body))
+    Some((method, target, authorization, body))
 }
 
 fn form(s: &str) -> HashMap<String, String> {
@@ -247,7 +270,13 @@ fn json_reply(status: &'static str, v: Value) -> Reply {
     )
 }
 
-fn route(st: &Mutex<IdpState>, issuer: &str, method: &str, target: &str, body: &str) -> Reply {
+fn route(st: &Mutex<IdpState>, issuer: &str, request: &IdpRequest) -> Reply {
+    let (method, target, authorization, body) = (
+        request.0.as_str(),
+        request.1.as_str(),
+        request.2.as_str(),
+        request.3.as_str(),
+    );
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let mut s = st.lock().expect("idp");
     match (method, path) {
@@ -293,6 +322,21 @@ fn route(st: &Mutex<IdpState>, issuer: &str, method: &str, target: &str, body: &
         }
         ("POST", "/token") => {
             let f = form(body);
+            // The client authenticates with its secret, in a Basic header (each half
+            // URL-encoded) or in the form.
+            if let Some(basic) = authorization.strip_prefix("Basic ") {
+                let decoded = STANDARD.decode(basic).unwrap_or_default();
+                if s.refuse_basic || decoded != format!("{CLIENT_ID}:s3cret").as_bytes() {
+                    return json_reply("401 Unauthorized", json!({"error": "invalid_client"}));
+                }
+                s.basic_auth += 1;
+            } else if f.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+                && f.get("client_secret").map(String::as_str) == Some("s3cret")
+            {
+                s.form_auth += 1;
+            } else {
+                return json_reply("401 Unauthorized", json!({"error": "invalid_client"}));
+            }
             let code = f.get("code").cloned().unwrap_or_default();
             let Some(grant) = s.grants.remove(&code) else {
                 return json_reply("400 Bad Request", json!({"error": "invalid_grant"}));
@@ -1117,6 +1161,25 @@ async fn oidc_flow_over_http() {
         (4, 0),
         "each code exchange carried the right PKCE verifier"
     );
+    assert_eq!(
+        idp.client_auth(),
+        (4, 0),
+        "both servers send the client credentials in a Basic header first"
+    );
+    // A provider that refuses Basic credentials gets them in the form on the second try.
+    idp.refuse_basic(true);
+    for srv in &s {
+        let (state, code) = authorize(srv, &no_redirect, &idp, "cn1").await;
+        let path = format!("auth/oidc/oidc/callback?state={state}&code={code}&client_nonce=cn1");
+        let done = call(srv, "GET", &path, None, None).await;
+        assert_eq!(done.status, 200, "{}: {}", srv.addr, done.body);
+    }
+    assert_eq!(
+        idp.client_auth(),
+        (4, 2),
+        "each server fell back to the form"
+    );
+    idp.refuse_basic(false);
     // A wrong client nonce is refused, as OpenBao refuses it.
     let mut wrong = Vec::new();
     for srv in &s {
