@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use arca_sdk::storage::StorageExt;
-use arca_sdk::token_util::TokenParams;
+use arca_sdk::token_util::{LegacyTokenFields, TokenParams};
 use arca_sdk::{LogicalError, Storage};
 use serde::{Deserialize, Serialize};
 
@@ -84,22 +84,14 @@ impl CertEntry {
     /// Fills token settings a record only has under the older names, as OpenBao does on every
     /// read of an entry.
     fn upgrade_legacy(&mut self) {
-        let t = &mut self.token;
-        if t.token_ttl == 0 && self.ttl > 0 {
-            t.token_ttl = self.ttl;
-        }
-        if t.token_max_ttl == 0 && self.max_ttl > 0 {
-            t.token_max_ttl = self.max_ttl;
-        }
-        if t.token_period == 0 && self.period > 0 {
-            t.token_period = self.period;
-        }
-        if t.token_policies.is_empty() && !self.policies.is_empty() {
-            t.token_policies = self.policies.clone();
-        }
-        if t.token_bound_cidrs.is_empty() && !self.bound_cidrs.is_empty() {
-            t.token_bound_cidrs = self.bound_cidrs.clone();
-        }
+        self.token.upgrade_legacy(LegacyTokenFields {
+            ttl: self.ttl,
+            max_ttl: self.max_ttl,
+            period: self.period,
+            policies: &self.policies,
+            bound_cidrs: &self.bound_cidrs,
+            ..LegacyTokenFields::default()
+        });
     }
 }
 

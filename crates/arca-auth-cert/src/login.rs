@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
-use std::time::Duration;
 
 use arca_sdk::cidr::remote_addr_is_ok;
 use arca_sdk::error::multierror;
@@ -390,9 +389,7 @@ pub(crate) async fn renew(
             )));
         }
     }
-    auth.lease.ttl = Duration::from_secs(cert.token.token_ttl);
-    auth.lease.max_ttl = Duration::from_secs(cert.token.token_max_ttl);
-    auth.period = Duration::from_secs(cert.token.token_period);
+    cert.token.apply_to_renewal(&mut auth);
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

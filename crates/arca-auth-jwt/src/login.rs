@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arca_sdk::cidr::remote_addr_is_ok;
 use arca_sdk::framework::FieldData;
@@ -222,9 +221,7 @@ pub(crate) async fn renew(req: Request, _d: FieldData) -> Result<Option<Response
             "role {name} does not exist during renewal"
         )));
     };
-    auth.lease.ttl = Duration::from_secs(role.token.token_ttl);
-    auth.lease.max_ttl = Duration::from_secs(role.token.token_max_ttl);
-    auth.period = Duration::from_secs(role.token.token_period);
+    role.token.apply_to_renewal(&mut auth);
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use arca_sdk::duration::parse_duration_second;
 use arca_sdk::framework::FieldData;
 use arca_sdk::storage::StorageExt;
-use arca_sdk::token_util::{TokenParams, upgrade_duration, upgrade_int, upgrade_strings};
+use arca_sdk::token_util::{
+    LegacyTokenFields, TokenParams, upgrade_duration, upgrade_int, upgrade_strings,
+};
 use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response, Storage};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -91,25 +93,14 @@ pub(crate) async fn load(
     if r.bound_claims_type.is_empty() {
         r.bound_claims_type = "string".into();
     }
-    let t = &mut r.token;
-    if t.token_ttl == 0 && r.ttl > 0 {
-        t.token_ttl = r.ttl;
-    }
-    if t.token_max_ttl == 0 && r.max_ttl > 0 {
-        t.token_max_ttl = r.max_ttl;
-    }
-    if t.token_period == 0 && r.period > 0 {
-        t.token_period = r.period;
-    }
-    if t.token_num_uses == 0 && r.num_uses > 0 {
-        t.token_num_uses = r.num_uses;
-    }
-    if t.token_policies.is_empty() && !r.policies.is_empty() {
-        t.token_policies = r.policies.clone();
-    }
-    if t.token_bound_cidrs.is_empty() && !r.bound_cidrs.is_empty() {
-        t.token_bound_cidrs = r.bound_cidrs.clone();
-    }
+    r.token.upgrade_legacy(LegacyTokenFields {
+        ttl: r.ttl,
+        max_ttl: r.max_ttl,
+        period: r.period,
+        num_uses: r.num_uses,
+        policies: &r.policies,
+        bound_cidrs: &r.bound_cidrs,
+    });
     Ok(Some(r))
 }
 

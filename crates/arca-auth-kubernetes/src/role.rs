@@ -11,7 +11,8 @@ use arca_sdk::framework::{
 };
 use arca_sdk::storage::StorageExt;
 use arca_sdk::token_util::{
-    TokenParams, deprecation_text, token_fields, upgrade_duration, upgrade_int, upgrade_strings,
+    LegacyTokenFields, TokenParams, deprecation_text, token_fields, upgrade_duration, upgrade_int,
+    upgrade_strings,
 };
 use arca_sdk::{JsonMap, LogicalError, Operation, Request, Response, Storage};
 use serde::{Deserialize, Serialize};
@@ -80,25 +81,14 @@ impl RoleEntry {
     /// Fills token settings a record only has under the older names, as OpenBao does on
     /// every read of a role.
     fn upgrade_legacy(&mut self) {
-        let t = &mut self.token;
-        if t.token_ttl == 0 && self.ttl > 0 {
-            t.token_ttl = self.ttl;
-        }
-        if t.token_max_ttl == 0 && self.max_ttl > 0 {
-            t.token_max_ttl = self.max_ttl;
-        }
-        if t.token_period == 0 && self.period > 0 {
-            t.token_period = self.period;
-        }
-        if t.token_num_uses == 0 && self.num_uses > 0 {
-            t.token_num_uses = self.num_uses;
-        }
-        if t.token_policies.is_empty() && !self.policies.is_empty() {
-            t.token_policies = self.policies.clone();
-        }
-        if t.token_bound_cidrs.is_empty() && !self.bound_cidrs.is_empty() {
-            t.token_bound_cidrs = self.bound_cidrs.clone();
-        }
+        self.token.upgrade_legacy(LegacyTokenFields {
+            ttl: self.ttl,
+            max_ttl: self.max_ttl,
+            period: self.period,
+            num_uses: self.num_uses,
+            policies: &self.policies,
+            bound_cidrs: &self.bound_cidrs,
+        });
     }
 }
 

@@ -686,6 +686,43 @@ pub const WORKLOADS: &[Workload] = &[
     },
 ];
 
+/// JWT login (issue 20): one ES256 JWT, signed once (far-future `exp`, `iat` in the past),
+/// checked against a public key given in `jwt_validation_pubkeys` (no JWKS fetch) and a role
+/// binding its audience. Each login mints a token with a one-hour lease.
+pub const JWT_LOGIN: Workload = Workload {
+    name: "jwt-login",
+    method: post,
+    path: |_, _| "auth/jwt/login".into(),
+    body: |_, _| Some(format!(r#"{{"role":"bench","jwt":"{JWT_LOGIN_TOKEN}"}}"#)),
+    setup: &[
+        SetupStep {
+            method: "POST",
+            path: "sys/auth/jwt",
+            body: r#"{"type":"jwt"}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/jwt/config",
+            body: r#"{"bound_issuer":"arca-bench","jwt_validation_pubkeys":["-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHSFPWj3gLGkk2Y+zPZkyTb+TYZ9f\ndx3gXPhwUmsDo95DV+4AbzSSTN8R2um1gyVDF340JhYF4lWreWVHLwq+1g==\n-----END PUBLIC KEY-----"]}"#,
+        },
+        SetupStep {
+            method: "POST",
+            path: "auth/jwt/role/bench",
+            body: r#"{"role_type":"jwt","bound_audiences":"bench","user_claim":"sub","token_policies":"default","token_ttl":"1h"}"#,
+        },
+    ],
+    needs_plugin: false,
+    under_reload: false,
+    header: None,
+    follow: None,
+    audited: false,
+};
+
+/// The JWT every `jwt-login` request sends: ES256 over `{"iss":"arca-bench",
+/// "sub":"bench-runner","aud":"bench","iat":1700000000,"exp":4102444800}`, by the key whose
+/// public half the setup configures (the private half was discarded after signing).
+const JWT_LOGIN_TOKEN: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJhcmNhLWJlbmNoIiwic3ViIjoiYmVuY2gtcnVubmVyIiwiYXVkIjoiYmVuY2giLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6NDEwMjQ0NDgwMH0.XhwVr5GQuVt0-oUh1mftjRpSFx2tYVO7GFnnLdgvnyOWsm-ny2ML8XDNzGd7oIsXj1r8EjdIVPQMqbZRV997iQ";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,40 +806,3 @@ mod tests {
         assert!((w.body)(3, 1).is_none());
     }
 }
-
-/// JWT login (issue 20): one ES256 JWT, signed once (far-future `exp`, `iat` in the past),
-/// checked against a public key given in `jwt_validation_pubkeys` (no JWKS fetch) and a role
-/// binding its audience. Each login mints a token with a one-hour lease.
-pub const JWT_LOGIN: Workload = Workload {
-    name: "jwt-login",
-    method: post,
-    path: |_, _| "auth/jwt/login".into(),
-    body: |_, _| Some(format!(r#"{{"role":"bench","jwt":"{JWT_LOGIN_TOKEN}"}}"#)),
-    setup: &[
-        SetupStep {
-            method: "POST",
-            path: "sys/auth/jwt",
-            body: r#"{"type":"jwt"}"#,
-        },
-        SetupStep {
-            method: "POST",
-            path: "auth/jwt/config",
-            body: r#"{"bound_issuer":"arca-bench","jwt_validation_pubkeys":["-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEHSFPWj3gLGkk2Y+zPZkyTb+TYZ9f\ndx3gXPhwUmsDo95DV+4AbzSSTN8R2um1gyVDF340JhYF4lWreWVHLwq+1g==\n-----END PUBLIC KEY-----"]}"#,
-        },
-        SetupStep {
-            method: "POST",
-            path: "auth/jwt/role/bench",
-            body: r#"{"role_type":"jwt","bound_audiences":"bench","user_claim":"sub","token_policies":"default","token_ttl":"1h"}"#,
-        },
-    ],
-    needs_plugin: false,
-    under_reload: false,
-    header: None,
-    follow: None,
-    audited: false,
-};
-
-/// The JWT every `jwt-login` request sends: ES256 over `{"iss":"arca-bench",
-/// "sub":"bench-runner","aud":"bench","iat":1700000000,"exp":4102444800}`, by the key whose
-/// public half the setup configures (the private half was discarded after signing).
-const JWT_LOGIN_TOKEN: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJhcmNhLWJlbmNoIiwic3ViIjoiYmVuY2gtcnVubmVyIiwiYXVkIjoiYmVuY2giLCJpYXQiOjE3MDAwMDAwMDAsImV4cCI6NDEwMjQ0NDgwMH0.XhwVr5GQuVt0-oUh1mftjRpSFx2tYVO7GFnnLdgvnyOWsm-ny2ML8XDNzGd7oIsXj1r8EjdIVPQMqbZRV997iQ";

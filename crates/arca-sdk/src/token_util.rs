@@ -77,6 +77,57 @@ pub struct TokenParams {
     pub token_strictly_bind_ip: bool,
 }
 
+/// The token settings a stored role or user may still hold under their older names
+/// (`ttl`, `max_ttl`, `period`, `num_uses`, `policies`, `bound_cidrs`): zero or empty where
+/// it has none.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LegacyTokenFields<'a> {
+    /// `ttl`, seconds.
+    pub ttl: u64,
+    /// `max_ttl`, seconds.
+    pub max_ttl: u64,
+    /// `period`, seconds.
+    pub period: u64,
+    /// `num_uses`.
+    pub num_uses: i64,
+    /// `policies`.
+    pub policies: &'a [String],
+    /// `bound_cidrs`.
+    pub bound_cidrs: &'a [String],
+}
+
+impl TokenParams {
+    /// Fills each setting still unset from its older name, as OpenBao does on every read of
+    /// a role or user.
+    pub fn upgrade_legacy(&mut self, old: LegacyTokenFields<'_>) {
+        if self.token_ttl == 0 && old.ttl > 0 {
+            self.token_ttl = old.ttl;
+        }
+        if self.token_max_ttl == 0 && old.max_ttl > 0 {
+            self.token_max_ttl = old.max_ttl;
+        }
+        if self.token_period == 0 && old.period > 0 {
+            self.token_period = old.period;
+        }
+        if self.token_num_uses == 0 && old.num_uses > 0 {
+            self.token_num_uses = old.num_uses;
+        }
+        if self.token_policies.is_empty() && !old.policies.is_empty() {
+            self.token_policies = old.policies.to_vec();
+        }
+        if self.token_bound_cidrs.is_empty() && !old.bound_cidrs.is_empty() {
+            self.token_bound_cidrs = old.bound_cidrs.to_vec();
+        }
+    }
+
+    /// Gives a renewed login's `auth` the role's or user's current TTL, max TTL and period.
+    pub fn apply_to_renewal(&self, auth: &mut Auth) {
+        auth.lease.ttl = std::time::Duration::from_secs(self.token_ttl);
+        auth.lease.max_ttl = std::time::Duration::from_secs(self.token_max_ttl);
+        auth.period = std::time::Duration::from_secs(self.token_period);
+    }
+}
+
 /// The schema of the token fields, to add to a role's or user's path.
 pub fn token_fields() -> Vec<Field> {
     use FieldType as T;
@@ -499,6 +550,31 @@ mod tests {
         });
         strict.populate_token_auth(&mut auth, &req).unwrap();
         assert_eq!(auth.bound_cidrs, ["10.1.1.1"]);
+    }
+
+    #[test]
+    fn stored_legacy_fields_fill_only_unset_settings() {
+        let mut t = TokenParams {
+            token_ttl: 30,
+            ..TokenParams::default()
+        };
+        let policies = vec!["old".to_string()];
+        t.upgrade_legacy(LegacyTokenFields {
+            ttl: 60,
+            max_ttl: 120,
+            num_uses: 3,
+            policies: &policies,
+            ..LegacyTokenFields::default()
+        });
+        assert_eq!(
+            (t.token_ttl, t.token_max_ttl, t.token_num_uses, t.token_period),
+            (30, 120, 3, 0)
+        );
+        assert_eq!(t.token_policies, policies);
+        let mut auth = Auth::default();
+        t.apply_to_renewal(&mut auth);
+        assert_eq!(auth.lease.ttl, Duration::from_secs(30));
+        assert_eq!(auth.lease.max_ttl, Duration::from_secs(120));
     }
 
     #[test]

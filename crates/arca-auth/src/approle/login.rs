@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use arca_sdk::framework::{Field, FieldData, FieldType, PathDef};
 use arca_sdk::storage::StorageExt;
@@ -368,9 +367,7 @@ pub(super) async fn renew(
             "role {name:?} does not exist during renewal"
         )));
     };
-    auth.lease.ttl = Duration::from_secs(role.token.token_ttl);
-    auth.lease.max_ttl = Duration::from_secs(role.token.token_max_ttl);
-    auth.period = Duration::from_secs(role.token.token_period);
+    role.token.apply_to_renewal(&mut auth);
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

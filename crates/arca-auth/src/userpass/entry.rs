@@ -6,7 +6,7 @@ use std::fmt;
 
 use arca_sdk::framework::FieldData;
 use arca_sdk::storage::StorageExt;
-use arca_sdk::token_util::TokenParams;
+use arca_sdk::token_util::{LegacyTokenFields, TokenParams};
 use arca_sdk::{LogicalError, Storage};
 use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
@@ -55,19 +55,13 @@ impl UserEntry {
     /// Fills token settings a record only has under the older names, as OpenBao does on every
     /// read of a user.
     fn upgrade_legacy(&mut self) {
-        let t = &mut self.token;
-        if t.token_ttl == 0 && self.ttl > 0 {
-            t.token_ttl = self.ttl;
-        }
-        if t.token_max_ttl == 0 && self.max_ttl > 0 {
-            t.token_max_ttl = self.max_ttl;
-        }
-        if t.token_policies.is_empty() && !self.policies.is_empty() {
-            t.token_policies = self.policies.clone();
-        }
-        if t.token_bound_cidrs.is_empty() && !self.bound_cidrs.is_empty() {
-            t.token_bound_cidrs = self.bound_cidrs.clone();
-        }
+        self.token.upgrade_legacy(LegacyTokenFields {
+            ttl: self.ttl,
+            max_ttl: self.max_ttl,
+            policies: &self.policies,
+            bound_cidrs: &self.bound_cidrs,
+            ..LegacyTokenFields::default()
+        });
     }
 }
 

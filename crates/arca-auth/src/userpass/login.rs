@@ -2,7 +2,6 @@
 //! lockout), and the renewal of the tokens logins issue.
 
 use std::collections::{BTreeSet, HashMap};
-use std::time::Duration;
 
 use arca_sdk::cidr::remote_addr_is_ok;
 use arca_sdk::framework::FieldData;
@@ -137,9 +136,7 @@ pub(super) async fn renew(req: Request, _d: FieldData) -> Result<Option<Response
             "policies have changed, not renewing",
         ));
     }
-    auth.period = Duration::from_secs(user.token.token_period);
-    auth.lease.ttl = Duration::from_secs(user.token.token_ttl);
-    auth.lease.max_ttl = Duration::from_secs(user.token.token_max_ttl);
+    user.token.apply_to_renewal(&mut auth);
     Ok(Some(Response {
         auth: Some(auth),
         ..Response::default()

@@ -223,12 +223,7 @@ fn password_auth(
     default_mount: &str,
     non_interactive: bool,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = config
-        .get("mount")
-        .and_then(Value::as_str)
-        .unwrap_or(default_mount)
-        .trim_matches('/')
-        .to_string();
+    let mount = login_mount(config, default_mount);
     let Some(username) = config.get("username").and_then(Value::as_str) else {
         return Err(Zeroizing::new("'username' must be specified".into()));
     };
@@ -245,9 +240,7 @@ fn password_auth(
     };
     let body = json!({ "password": password.as_str() });
     let path = format!("auth/{mount}/login/{username}");
-    ctx.block_on(client.write(&path, Some(body)))
-        .map_err(|e| Zeroizing::new(e.to_string()))?
-        .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
+    write_login(ctx, client, &path, body)
 }
 
 /// The AppRole method (an Arca addition: `bao login` has no handler for it):
@@ -259,12 +252,7 @@ fn approle_auth(
     config: &Map<String, Value>,
     default_mount: &str,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = config
-        .get("mount")
-        .and_then(Value::as_str)
-        .unwrap_or(default_mount)
-        .trim_matches('/')
-        .to_string();
+    let mount = login_mount(config, default_mount);
     let Some(role_id) = config.get("role_id").and_then(Value::as_str) else {
         return Err(Zeroizing::new("'role_id' must be specified".into()));
     };
@@ -273,7 +261,28 @@ fn approle_auth(
         body["secret_id"] = Value::from(secret_id);
     }
     let path = format!("auth/{mount}/login");
-    ctx.block_on(client.write(&path, Some(body)))
+    write_login(ctx, client, &path, body)
+}
+
+/// The mount a method logs in at: `mount=` when given, else the `-path` (or the method's
+/// name), without slashes.
+pub(super) fn login_mount(config: &Map<String, Value>, default_mount: &str) -> String {
+    config
+        .get("mount")
+        .and_then(Value::as_str)
+        .unwrap_or(default_mount)
+        .trim_matches('/')
+        .to_string()
+}
+
+/// Writes a login request; a login that answers nothing is an error, as in bao.
+pub(super) fn write_login(
+    ctx: &mut Ctx<'_, '_>,
+    client: &arca_api::Client,
+    path: &str,
+    body: Value,
+) -> Result<Secret, Zeroizing<String>> {
+    ctx.block_on(client.write(path, Some(body)))
         .map_err(|e| Zeroizing::new(e.to_string()))?
         .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
 }

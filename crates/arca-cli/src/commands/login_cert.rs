@@ -17,14 +17,8 @@ pub(super) fn cert_auth(
     config: &Map<String, Value>,
     default_mount: &str,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = config
-        .get("mount")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .unwrap_or(default_mount);
+    let mount = super::login::login_mount(config, default_mount);
     let name = config.get("name").and_then(Value::as_str).unwrap_or("");
     let path = format!("auth/{mount}/login");
-    ctx.block_on(client.write(&path, Some(json!({ "name": name }))))
-        .map_err(|e| Zeroizing::new(e.to_string()))?
-        .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
+    super::login::write_login(ctx, client, &path, json!({ "name": name }))
 }

@@ -52,9 +52,7 @@ pub(super) fn oidc_auth(
     config: &Map<String, Value>,
     default_mount: &str,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = setting(config, "mount", default_mount)
-        .trim_matches('/')
-        .to_string();
+    let mount = super::login::login_mount(config, default_mount);
     let listen = setting(config, "listenaddress", "localhost");
     let port = setting(config, "port", "8250");
     let mode = setting(config, "callbackmode", "client");
@@ -228,9 +226,7 @@ pub(super) fn jwt_auth(
     config: &Map<String, Value>,
     default_mount: &str,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = setting(config, "mount", default_mount)
-        .trim_matches('/')
-        .to_string();
+    let mount = super::login::login_mount(config, default_mount);
     let Some(jwt) = config.get("jwt").and_then(Value::as_str) else {
         return Err(fail("'jwt' must be specified"));
     };
@@ -238,7 +234,5 @@ pub(super) fn jwt_auth(
     if let Some(role) = config.get("role").and_then(Value::as_str) {
         body["role"] = Value::from(role);
     }
-    ctx.block_on(client.write(&format!("auth/{mount}/login"), Some(body)))
-        .map_err(|e| fail(e.to_string()))?
-        .ok_or_else(|| fail("empty response from credential provider"))
+    super::login::write_login(ctx, client, &format!("auth/{mount}/login"), body)
 }

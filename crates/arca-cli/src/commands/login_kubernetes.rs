@@ -16,12 +16,7 @@ pub(super) fn kubernetes_auth(
     default_mount: &str,
     non_interactive: bool,
 ) -> Result<Secret, Zeroizing<String>> {
-    let mount = config
-        .get("mount")
-        .and_then(Value::as_str)
-        .unwrap_or(default_mount)
-        .trim_matches('/')
-        .to_string();
+    let mount = super::login::login_mount(config, default_mount);
     let Some(role) = config.get("role").and_then(Value::as_str) else {
         return Err(Zeroizing::new("'role' must be supplied".into()));
     };
@@ -38,7 +33,5 @@ pub(super) fn kubernetes_auth(
     };
     let body = json!({ "jwt": jwt.as_str(), "role": role });
     let path = format!("auth/{mount}/login");
-    ctx.block_on(client.write(&path, Some(body)))
-        .map_err(|e| Zeroizing::new(e.to_string()))?
-        .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
+    super::login::write_login(ctx, client, &path, body)
 }
