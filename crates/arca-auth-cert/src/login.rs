@@ -305,16 +305,7 @@ pub(crate) async fn alias_lookahead(
         .and_then(|d| ParsedCert::from_der(d))
         .map(|c| c.common_name)
         .unwrap_or_default();
-    Ok(Some(Response {
-        auth: Some(Auth {
-            alias: Some(Alias {
-                name,
-                ..Alias::default()
-            }),
-            ..Auth::default()
-        }),
-        ..Response::default()
-    }))
+    Ok(Some(Response::alias_lookahead(name)))
 }
 
 /// Bytes as Go's `%v` prints a byte slice: `[48 130 3]`.

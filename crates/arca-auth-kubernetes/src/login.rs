@@ -288,16 +288,7 @@ async fn alias_lookahead(
         Err(Refusal::Error(e)) => return Err(e),
     };
     let name = alias_name(&role, &sa).map_err(|e| failure(500, e))?;
-    Ok(Some(Response {
-        auth: Some(Auth {
-            alias: Some(Alias {
-                name,
-                ..Alias::default()
-            }),
-            ..Auth::default()
-        }),
-        ..Response::default()
-    }))
+    Ok(Some(Response::alias_lookahead(name)))
 }
 
 /// The role a login names (`{"role": <name>}`) when it exists.

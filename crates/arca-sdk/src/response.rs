@@ -205,6 +205,20 @@ impl Response {
         }
     }
 
+    /// The answer of an alias look-ahead: an `Auth` naming the alias `name` and nothing else.
+    pub fn alias_lookahead(name: String) -> Response {
+        Response {
+            auth: Some(Auth {
+                alias: Some(Alias {
+                    name,
+                    ..Alias::default()
+                }),
+                ..Auth::default()
+            }),
+            ..Response::default()
+        }
+    }
+
     /// Adds a warning.
     pub fn warn(&mut self, warning: impl Into<String>) {
         self.warnings.push(warning.into());

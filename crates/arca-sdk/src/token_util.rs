@@ -567,7 +567,12 @@ mod tests {
             ..LegacyTokenFields::default()
         });
         assert_eq!(
-            (t.token_ttl, t.token_max_ttl, t.token_num_uses, t.token_period),
+            (
+                t.token_ttl,
+                t.token_max_ttl,
+                t.token_num_uses,
+                t.token_period
+            ),
             (30, 120, 3, 0)
         );
         assert_eq!(t.token_policies, policies);

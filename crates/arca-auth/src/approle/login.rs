@@ -57,17 +57,7 @@ async fn alias_lookahead(
         // OpenBao returns a plain error here, which its core answers as a bare 500.
         return Err(LogicalError::from_status(500, "missing role_id"));
     }
-    let auth = Auth {
-        alias: Some(Alias {
-            name: role_id,
-            ..Alias::default()
-        }),
-        ..Auth::default()
-    };
-    Ok(Some(Response {
-        auth: Some(auth),
-        ..Response::default()
-    }))
+    Ok(Some(Response::alias_lookahead(role_id)))
 }
 
 /// The role a login names (`{"role": <name>}`), credentials unchecked beyond the role ID.

@@ -102,13 +102,7 @@ pub(super) async fn alias_lookahead(
     if name.is_empty() {
         return Err(login_failure("missing username"));
     }
-    Ok(Some(Response {
-        auth: Some(Auth {
-            alias: alias(&name),
-            ..Auth::default()
-        }),
-        ..Response::default()
-    }))
+    Ok(Some(Response::alias_lookahead(name)))
 }
 
 /// Renews a login's token: the user must still exist (else no renewal: `Ok(None)`, as
