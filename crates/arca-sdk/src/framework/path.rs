@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -44,7 +44,10 @@ where
 /// A path pattern and what it serves.
 pub struct PathDef {
     pub(crate) pattern: String,
-    regex: Regex,
+    /// Compiled on first use: most paths of a mount are never asked for, or answered by the
+    /// prefix and `name_path` alone, and a compiled regex holds its automata (the whole set
+    /// of a server's mounts once made up most of its idle memory).
+    regex: OnceLock<Regex>,
     /// What every matching path starts with ([`literal_prefix`]): a path without it is
     /// refused before the regex runs, so routing does not try every pattern's regex.
     prefix: String,
@@ -66,13 +69,11 @@ impl PathDef {
     /// An invalid pattern is a programming error of the backend; it then matches nothing.
     pub fn new(pattern: impl Into<String>) -> PathDef {
         let pattern = pattern.into();
-        let regex = Regex::new(&format!("^(?:{pattern})$"))
-            .unwrap_or_else(|_| Regex::new("^\u{0}never\u{0}$").unwrap_or_else(|_| unreachable!()));
         PathDef {
             prefix: literal_prefix(&pattern),
             name_path: NamePath::parse(&pattern),
             pattern,
-            regex,
+            regex: OnceLock::new(),
             fields: Arc::new(BTreeMap::new()),
             ops: HashMap::new(),
             existence: None,
@@ -144,11 +145,22 @@ impl PathDef {
         self.matches_by_regex(path)
     }
 
+    /// The pattern's regex, anchored at both ends; compiled the first time it is needed. An
+    /// invalid pattern is a programming error of the backend; it then matches nothing.
+    fn regex(&self) -> &Regex {
+        self.regex.get_or_init(|| {
+            Regex::new(&format!("^(?:{})$", self.pattern)).unwrap_or_else(|_| {
+                Regex::new("^\u{0}never\u{0}$").unwrap_or_else(|_| unreachable!())
+            })
+        })
+    }
+
     /// [`PathDef::matches`] by the regex alone.
     pub(crate) fn matches_by_regex(&self, path: &str) -> Option<JsonMap> {
-        let caps = self.regex.captures(path)?;
+        let regex = self.regex();
+        let caps = regex.captures(path)?;
         let mut out = JsonMap::new();
-        for name in self.regex.capture_names().flatten() {
+        for name in regex.capture_names().flatten() {
             if let Some(m) = caps.name(name) {
                 out.insert(
                     name.to_string(),
