@@ -227,17 +227,12 @@ fn password_auth(
     let Some(username) = config.get("username").and_then(Value::as_str) else {
         return Err(Zeroizing::new("'username' must be specified".into()));
     };
-    let password = match config.get("password").and_then(Value::as_str) {
-        Some(p) => Zeroizing::new(p.to_string()),
-        None if non_interactive => {
-            return Err(Zeroizing::new(
-                "'password' must be specified and refusing to pull from stdin".into(),
-            ));
-        }
-        None => ctx
-            .prompt_secret_stderr("Password (will be hidden): ")
-            .map_err(Zeroizing::new)?,
-    };
+    let password = secret_arg(
+        ctx,
+        config.get("password"),
+        "Password (will be hidden): ",
+        non_interactive.then_some("'password' must be specified and refusing to pull from stdin"),
+    )?;
     let body = json!({ "password": password.as_str() });
     let path = format!("auth/{mount}/login/{username}");
     write_login(ctx, client, &path, body)
@@ -285,4 +280,19 @@ pub(super) fn write_login(
     ctx.block_on(client.write(path, Some(body)))
         .map_err(|e| Zeroizing::new(e.to_string()))?
         .ok_or_else(|| Zeroizing::new("empty response from credential provider".to_string()))
+}
+
+/// A secret a method takes as `K=V`, else asked for on the terminal (hidden) — or, under
+/// `-non-interactive` (`refusal` given), refused with the method's text.
+pub(super) fn secret_arg(
+    ctx: &mut Ctx<'_, '_>,
+    given: Option<&Value>,
+    prompt: &str,
+    refusal: Option<&str>,
+) -> Result<Zeroizing<String>, Zeroizing<String>> {
+    match (given.and_then(Value::as_str), refusal) {
+        (Some(v), _) => Ok(Zeroizing::new(v.to_string())),
+        (None, Some(text)) => Err(Zeroizing::new(text.to_string())),
+        (None, None) => ctx.prompt_secret_stderr(prompt).map_err(Zeroizing::new),
+    }
 }

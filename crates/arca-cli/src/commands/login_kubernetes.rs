@@ -20,17 +20,12 @@ pub(super) fn kubernetes_auth(
     let Some(role) = config.get("role").and_then(Value::as_str) else {
         return Err(Zeroizing::new("'role' must be supplied".into()));
     };
-    let jwt = match config.get("jwt").and_then(Value::as_str) {
-        Some(j) => Zeroizing::new(j.to_string()),
-        None if non_interactive => {
-            return Err(Zeroizing::new(
-                "'jwt' not supplied and refusing to pull from stdin".into(),
-            ));
-        }
-        None => ctx
-            .prompt_secret_stderr("JWT (will be hidden): ")
-            .map_err(Zeroizing::new)?,
-    };
+    let jwt = super::login::secret_arg(
+        ctx,
+        config.get("jwt"),
+        "JWT (will be hidden): ",
+        non_interactive.then_some("'jwt' not supplied and refusing to pull from stdin"),
+    )?;
     let body = json!({ "jwt": jwt.as_str(), "role": role });
     let path = format!("auth/{mount}/login");
     super::login::write_login(ctx, client, &path, body)
