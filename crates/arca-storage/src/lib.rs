@@ -15,12 +15,14 @@ use async_trait::async_trait;
 pub mod conformance;
 mod factory;
 mod file;
+mod ha;
 mod inmem;
 mod listing;
 mod perms;
 
 pub use factory::open_backend;
 pub use file::{DB_FILE_NAME, FileBackend};
+pub use ha::{HaBackend, HeldLock, InmemHaLock};
 pub use inmem::InmemBackend;
 
 /// Errors a physical backend can return.
