@@ -65,8 +65,8 @@ impl DataSql {
 /// - `$1` the directory part of the prefix as a path (`"/" + D`, D ending in `/` or empty),
 /// - `$2` the rest of the prefix (P, without `/`),
 /// - `$3`/`$4` the bounds of the leaf keys (`key > P + after`, `key < P` incremented or no bound),
-/// - `$5`/`$6` the bounds of the deeper paths (`"/" + D + P [+ after]` up to
-///   `"/" + D + P` incremented),
+/// - `$5`/`$6` the bounds of the deeper paths (from `"/" + D + P + after`, below
+///   `"/" + D + P` incremented; a deeper path also sorts after `$1`),
 /// - `$7` `after` (`""` for none), `$8` the limit (`NULL` for none).
 ///
 /// Leaves come from the `(path, key)` index in key order. Sub-directories come from a loose
@@ -77,7 +77,7 @@ impl DataSql {
 fn list_sql(t: &str) -> String {
     format!(
         "WITH RECURSIVE dirs(path) AS ( \
-           (SELECT path FROM {t} WHERE path >= $5 AND path < $6 AND path <> $1 \
+           (SELECT path FROM {t} WHERE path > $1 AND path >= $5 AND path < $6 \
              ORDER BY path LIMIT 1) \
            UNION ALL \
            SELECT (SELECT n.path FROM {t} AS n \
@@ -273,7 +273,10 @@ impl PostgresBackend {
             .map_err(pg("list"))
     }
 
-    /// Runs `ops` in one database transaction, pipelined; all or nothing.
+    /// Runs `ops` in one database transaction, all or nothing. The statements are pipelined
+    /// (sent without waiting for each answer) and run in order. The batch only writes, so the
+    /// default READ COMMITTED isolation is enough; OpenBao's REPEATABLE READ is for its
+    /// transactions that also read.
     async fn run_transaction(&self, ops: &[TxnOp]) -> Result<(), DbFailure> {
         let mut conn = self.db.conn().await?;
         let tx = conn.transaction().await.map_err(pg("begin transaction"))?;
@@ -306,7 +309,10 @@ impl PostgresBackend {
             if let Err(e) = try_join_all(statements).await {
                 // Dropping the transaction would roll back too; say so to the server now.
                 if let Err(rollback) = tx.rollback().await {
-                    tracing::debug!(error = %rollback, "postgresql storage: rollback failed");
+                    tracing::debug!(
+                        error = %self.db.error(DbFailure::Pg("rollback", rollback)),
+                        "postgresql storage: rollback failed"
+                    );
                 }
                 return Err(e);
             }

@@ -122,6 +122,11 @@ impl Db {
         }
     }
 
+    /// The scrubber of this pool's secrets, for texts made outside it.
+    pub(crate) fn redactor(&self) -> Arc<Redactor> {
+        Arc::clone(&self.redactor)
+    }
+
     /// Closes the pool: every connection is closed once given back, later calls fail.
     pub(crate) fn close(&self) {
         self.pool.close();

@@ -275,9 +275,13 @@ async fn write_row(
         Ok(done) => done,
         Err(_) => {
             if let Some(token) = cancel {
+                let redactor = db.redactor();
                 tokio::spawn(async move {
                     if let Err(e) = token.cancel_query(NoTls).await {
-                        tracing::debug!(error = %e, "postgresql storage: cancelling a lock write failed");
+                        tracing::debug!(
+                            error = %redactor.scrub(e.to_string()),
+                            "postgresql storage: cancelling a lock write failed"
+                        );
                     }
                 });
             }

@@ -225,6 +225,26 @@ async fn data_survives_closing_and_reopening() {
     tables.drop_all().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn nodes_starting_together_create_the_tables_once() {
+    let tables = Tables::new("race");
+    let conf = tables.conf(&[("ha_enabled", "true")]);
+    let opens = (0..6).map(|_| open(&conf));
+    let opened = futures::future::join_all(opens).await;
+    let mut backends = Vec::new();
+    for result in opened {
+        let (backend, ha) = result.unwrap();
+        assert!(ha.is_some());
+        backends.push(backend);
+    }
+    backends[0].put("shared", b"v".to_vec()).await.unwrap();
+    for backend in &backends {
+        assert_eq!(backend.get("shared").await.unwrap(), Some(b"v".to_vec()));
+    }
+    drop(backends);
+    tables.drop_all().await;
+}
+
 #[tokio::test]
 async fn rows_have_openbao_s_layout_both_ways() {
     let tables = Tables::new("layout");
@@ -557,6 +577,7 @@ async fn one_holder_renewals_keep_it_and_release_hands_over() {
     let (b, b_at) = timeout(timings.lock_ttl, b_task).await.unwrap().unwrap();
     let a_lost_at = a_lost.await.unwrap();
     let handover = b_at - released_at;
+    eprintln!("released lock taken by the waiting node after {handover:?}");
     assert!(
         handover <= timings.retry_interval * 2,
         "node-b took the released lock after {handover:?}"
@@ -638,6 +659,10 @@ async fn a_dead_holder_is_replaced_after_the_ttl() {
     // node-b had to wait for the row to expire: at least the TTL after node-a's last renewal,
     // which was at most one renewal interval before it died.
     let waited = b_at - died_at;
+    eprintln!(
+        "node-a lost {:?} after dying; node-b acquired {waited:?} after",
+        a_lost_at - died_at
+    );
     assert!(
         waited >= timings.lock_ttl - timings.renew_interval,
         "node-b took the lock {waited:?} after node-a died"
@@ -693,6 +718,10 @@ async fn a_holder_whose_renewals_stall_gives_up_before_the_row_expires() {
         .await
         .unwrap();
     let (value, valid_for): (String, f64) = (row.get(0), row.get(1));
+    eprintln!(
+        "node-a gave up {:?} after the block, {valid_for:.3} s before the row expired",
+        a_lost_at - blocked_at
+    );
     assert_eq!(value, "node-a");
     assert!(
         valid_for > 0.0,
