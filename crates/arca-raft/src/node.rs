@@ -26,6 +26,8 @@ use crate::{RaftStorageError, RaftTls, perms};
 
 /// A transaction may be this many times larger than `max_entry_size` (as in Vault).
 const TXN_SIZE_FACTOR: u64 = 8;
+/// Framing bytes counted per operation on top of its key and value.
+const OP_OVERHEAD: usize = 8;
 
 /// The leader's view of its lease: the term it leads in and when a quorum last acknowledged
 /// it (derived from openraft's `millis_since_quorum_ack`).
@@ -278,10 +280,16 @@ impl RaftNode {
 
     /// Writes `ops` atomically through Raft after checking their size; returns the index.
     pub async fn write_ops(&self, ops: Vec<Op>, limit: u64) -> Result<u64, RaftStorageError> {
+        // The size as Vault counts it (its protobuf encoding): the keys and values plus a
+        // few bytes of framing per operation, not the base64 of the JSON log encoding.
+        let size: usize = ops
+            .iter()
+            .map(|op| match op {
+                Op::Put { key, value } => key.len() + value.len() + OP_OVERHEAD,
+                Op::Delete { key } => key.len() + OP_OVERHEAD,
+            })
+            .sum();
         let cmd = Command::Txn { ops };
-        let size = serde_json::to_vec(&cmd)
-            .map_err(|e| RaftStorageError::Storage(e.to_string()))?
-            .len();
         if size as u64 > limit {
             return Err(RaftStorageError::TooLarge { size, max: limit });
         }

@@ -1,0 +1,120 @@
+//! End-to-end behaviour of the Raft backend on loopback clusters with mutual TLS.
+#![allow(clippy::unwrap_used, missing_docs)]
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arca_raft::RaftNode;
+use arca_storage::{HaBackend, PhysicalBackend};
+use common::{Cluster, wait_until};
+use parking_lot::Mutex;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A 3-node cluster forms by bootstrap + two joins; a write on the leader is readable on
+/// both followers once they applied its index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_form_and_replicate() {
+    let mut c = Cluster::new(3, |_| {});
+    c.form().await;
+    let leader = c.wait_leader(WAIT).await;
+    let servers = c.node(leader).configuration();
+    assert_eq!(servers.len(), 3, "{servers:?}");
+    assert!(servers.iter().all(|s| s.voter));
+    assert_eq!(servers.iter().filter(|s| s.leader).count(), 1);
+
+    let index = c
+        .node(leader)
+        .put_indexed("app/key", b"value".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(c.node(leader).last_write_index(), index);
+    for i in (0..3).filter(|i| *i != leader) {
+        let f = c.node(i);
+        f.wait_for_index(index, WAIT).await.unwrap();
+        assert_eq!(
+            f.get("app/key").await.unwrap().as_deref(),
+            Some(&b"value"[..])
+        );
+        assert_eq!(f.list("app/").await.unwrap(), vec!["key".to_owned()]);
+        // Writes on a follower are refused; the core forwards them to the active node.
+        let e = f
+            .put("app/other", b"x".to_vec())
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not the active node"), "{e}");
+        assert_eq!(f.leader().unwrap().node_id, c.nodes[leader].name);
+    }
+}
+
+/// The shared storage conformance suite on a one-node cluster, and `max_entry_size`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_on_a_single_node_cluster() {
+    let mut c = Cluster::new(1, |cfg| cfg.max_entry_size = 2 * 1024 * 1024);
+    c.start(0).await;
+    let node = c.node(0);
+    node.bootstrap().await.unwrap();
+    arca_storage::conformance::run_conformance(&node).await;
+
+    let e = node
+        .put("big", vec![0u8; 2 * 1024 * 1024])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("too large") && e.contains("max: 2097152"), "{e}");
+    assert_eq!(node.get("big").await.unwrap(), None);
+}
+
+/// A node restarted from its data directory keeps its id, its data and its log, and leads
+/// its one-node cluster again; its files are private.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restart_keeps_data_and_log() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut c = Cluster::new(1, |cfg| cfg.node_id = None);
+    let first = c.start(0).await;
+    first.bootstrap().await.unwrap();
+    let id = first.node_id().to_owned();
+    let mut last = 0;
+    for i in 0..20 {
+        last = first
+            .put_indexed(&format!("d/{i:02}"), vec![i])
+            .await
+            .unwrap();
+    }
+    let log_len = first.log_len().unwrap();
+    assert!(log_len >= 20, "log holds {log_len} entries");
+    drop(first);
+    c.kill(0).await;
+
+    let again = c.start(0).await;
+    assert_eq!(
+        again.node_id(),
+        id,
+        "node id read back from the node-id file"
+    );
+    assert!(again.last_applied_index() >= last);
+    assert_eq!(again.log_len().unwrap(), log_len);
+    assert_eq!(again.list("d/").await.unwrap().len(), 20);
+    assert_eq!(again.get("d/07").await.unwrap(), Some(vec![7]));
+    c.wait_leader(WAIT).await;
+    let next = again.put_indexed("d/after", vec![1]).await.unwrap();
+    assert!(next > last);
+
+    let dir = &c.nodes[0].dir;
+    assert_eq!(
+        std::fs::metadata(dir).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    for f in [
+        arca_raft::LOG_FILE,
+        arca_raft::FSM_FILE,
+        arca_raft::NODE_ID_FILE,
+    ] {
+        let mode = std::fs::metadata(dir.join(f)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{f}");
+    }
+}
