@@ -264,6 +264,10 @@ pub(crate) struct FullSnapshotRequest {
 /// Builds a [`Network`] per peer.
 pub struct NetworkFactory {
     pub(crate) transport: Arc<dyn Transport>,
+    /// First retry delay after a failed RPC; doubles up to `max_backoff`.
+    pub(crate) min_backoff: Duration,
+    /// Longest retry delay.
+    pub(crate) max_backoff: Duration,
 }
 
 impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
@@ -274,6 +278,8 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             transport: self.transport.clone(),
             target,
             node: node.clone(),
+            min_backoff: self.min_backoff,
+            max_backoff: self.max_backoff,
         }
     }
 }
@@ -283,6 +289,8 @@ pub struct Network {
     transport: Arc<dyn Transport>,
     target: RaftId,
     node: PeerNode,
+    min_backoff: Duration,
+    max_backoff: Duration,
 }
 
 /// Turns a transport failure into openraft's error.
@@ -396,7 +404,10 @@ impl RaftNetwork<TypeConfig> for Network {
     }
 
     fn backoff(&self) -> openraft::network::Backoff {
-        openraft::network::Backoff::new(std::iter::repeat(Duration::from_millis(200)))
+        let (min, max) = (self.min_backoff, self.max_backoff);
+        openraft::network::Backoff::new(
+            (0..).map(move |i: u32| min.saturating_mul(1u32 << i.min(16)).min(max)),
+        )
     }
 }
 

@@ -131,6 +131,8 @@ impl RaftNode {
             Arc::new(raft_config),
             NetworkFactory {
                 transport: transport.clone(),
+                min_backoff: config.heartbeat_interval,
+                max_backoff: config.election_timeout,
             },
             log.clone(),
             sm.clone(),

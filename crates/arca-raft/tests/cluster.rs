@@ -118,3 +118,104 @@ async fn restart_keeps_data_and_log() {
         assert_eq!(mode & 0o777, 0o600, "{f}");
     }
 }
+
+/// 20 rounds of killing the leader while a writer writes through whichever node leads: a
+/// new leader is elected within 10 s, it holds every write that was acknowledged, and the
+/// killed node restarts from its directory, rejoins and catches up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failover_loses_no_acknowledged_write() {
+    const ROUNDS: usize = 20;
+    let mut c = Cluster::new(3, |cfg| {
+        cfg.heartbeat_interval = Duration::from_millis(30);
+        cfg.election_timeout = Duration::from_millis(300);
+    });
+    c.form().await;
+    let nodes: Arc<Mutex<Vec<Option<RaftNode>>>> =
+        Arc::new(Mutex::new((0..3).map(|i| Some(c.node(i))).collect()));
+    // Every acknowledged key and the index it was applied at.
+    let acked: Arc<Mutex<BTreeMap<String, u64>>> = Arc::default();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (nodes, acked, stop) = (nodes.clone(), acked.clone(), stop.clone());
+        tokio::spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let leader = nodes
+                    .lock()
+                    .iter()
+                    .flatten()
+                    .find(|x| x.is_leader())
+                    .cloned();
+                let Some(leader) = leader else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    continue;
+                };
+                n += 1;
+                let key = format!("w/{n:06}");
+                if let Ok(index) = leader.put_indexed(&key, key.clone().into_bytes()).await {
+                    acked.lock().insert(key, index);
+                }
+            }
+        })
+    };
+    for round in 0..ROUNDS {
+        // Let some writes land in this round's term.
+        let before = acked.lock().len();
+        wait_until(WAIT, "writes before the kill", || async {
+            (acked.lock().len() >= before + 5).then_some(())
+        })
+        .await;
+        let old = c.wait_leader(WAIT).await;
+        nodes.lock()[old] = None;
+        c.kill(old).await;
+        let killed_at = Instant::now();
+        let new = c.wait_leader(WAIT).await;
+        assert_ne!(new, old);
+        assert!(
+            killed_at.elapsed() < WAIT,
+            "round {round}: election took too long"
+        );
+        // Every write acknowledged so far is on the new leader.
+        let snapshot: Vec<(String, u64)> =
+            acked.lock().iter().map(|(k, v)| (k.clone(), *v)).collect();
+        let max = snapshot.iter().map(|(_, i)| *i).max().unwrap_or(0);
+        let leader = c.node(new);
+        leader.wait_for_index(max, WAIT).await.unwrap();
+        for (key, _) in &snapshot {
+            assert_eq!(
+                leader.get(key).await.unwrap().as_deref(),
+                Some(key.as_bytes()),
+                "round {round}: acknowledged {key} lost"
+            );
+        }
+        // The killed node comes back from its directory and catches up.
+        let t = Instant::now();
+        let back = c.start(old).await;
+        let started = t.elapsed();
+        nodes.lock()[old] = Some(back.clone());
+        let target = c.node(new).last_applied_index();
+        back.wait_for_index(target, WAIT).await.unwrap();
+        eprintln!(
+            "round {round}: elected after {:?}, restart {started:?}, caught up after {:?}",
+            killed_at.elapsed() - t.elapsed(),
+            t.elapsed()
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    writer.await.unwrap();
+    let acked = acked.lock().clone();
+    assert!(
+        acked.len() > ROUNDS * 5,
+        "only {} writes acknowledged",
+        acked.len()
+    );
+    let leader = c.node(c.wait_leader(WAIT).await);
+    let max = acked.values().copied().max().unwrap();
+    for (_, node) in c.running() {
+        node.wait_for_index(max, WAIT).await.unwrap();
+        for key in acked.keys() {
+            assert!(node.get(key).await.unwrap().is_some(), "{key} missing");
+        }
+    }
+    assert_eq!(leader.configuration().len(), 3);
+}
