@@ -219,3 +219,159 @@ async fn failover_loses_no_acknowledged_write() {
     }
     assert_eq!(leader.configuration().len(), 3);
 }
+
+/// A follower that was down while more than `snapshot_threshold` entries were written comes
+/// back and catches up by installing the leader's snapshot (its log entries were purged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lagging_follower_catches_up_by_snapshot() {
+    let mut c = Cluster::new(3, |cfg| {
+        cfg.snapshot_threshold = 20;
+        cfg.trailing_logs = 5;
+    });
+    c.form().await;
+    let leader_i = c.wait_leader(WAIT).await;
+    let down = (leader_i + 1) % 3;
+    c.kill(down).await;
+    let leader = c.node(leader_i);
+    let mut last = 0;
+    for i in 0..100u32 {
+        last = leader
+            .put_indexed(&format!("s/{i:03}"), i.to_be_bytes().to_vec())
+            .await
+            .unwrap();
+    }
+    // The leader compacted: a snapshot past the restarted node's position, log purged.
+    let m = leader.metrics().borrow().clone();
+    assert!(
+        m.snapshot.is_some_and(|s| s.index >= 60),
+        "{:?}",
+        m.snapshot
+    );
+    assert!(m.purged.is_some(), "leader log not purged");
+    assert!(
+        leader.log_len().unwrap() < 60,
+        "log holds {}",
+        leader.log_len().unwrap()
+    );
+
+    let back = c.start(down).await;
+    assert_eq!(back.snapshot_installs(), 0);
+    back.wait_for_index(last, WAIT).await.unwrap();
+    assert!(
+        back.snapshot_installs() >= 1,
+        "caught up without a snapshot"
+    );
+    assert_eq!(back.list("s/").await.unwrap().len(), 100);
+    assert_eq!(
+        back.get("s/042").await.unwrap(),
+        Some(42u32.to_be_bytes().to_vec())
+    );
+    // Replication goes on by log entries afterwards.
+    let next = leader.put_indexed("s/after", vec![1]).await.unwrap();
+    back.wait_for_index(next, WAIT).await.unwrap();
+    assert_eq!(back.get("s/after").await.unwrap(), Some(vec![1]));
+}
+
+/// `remove_peer` takes a node out of the configuration (it stops receiving writes), and the
+/// same node can join again and catch up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn remove_peer_and_rejoin() {
+    let mut c = Cluster::new(3, |_| {});
+    c.form().await;
+    let leader_i = c.wait_leader(WAIT).await;
+    let gone = (leader_i + 1) % 3;
+    let leader = c.node(leader_i);
+    let name = c.nodes[gone].name.clone();
+    leader.remove_peer(&name).await.unwrap();
+    let servers = leader.configuration();
+    assert_eq!(servers.len(), 2, "{servers:?}");
+    assert!(servers.iter().all(|s| s.node_id != name));
+    assert!(leader.remove_peer("nobody").await.is_err());
+    let e = leader
+        .remove_peer(leader.node_id())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("leader itself"), "{e}");
+
+    // Writes commit on the two remaining voters and no longer reach the removed node.
+    let index = leader
+        .put_indexed("r/while-out", b"1".to_vec())
+        .await
+        .unwrap();
+    let other = 3 - leader_i - gone;
+    c.node(other).wait_for_index(index, WAIT).await.unwrap();
+    assert!(c.node(gone).last_applied_index() < index);
+
+    // The same node (same id, same directory) joins again through the leader.
+    let leader_addr = c.nodes[leader_i].addr.clone();
+    let removed = c.node(gone);
+    wait_until(WAIT, "re-join", || {
+        let (removed, addr) = (removed.clone(), leader_addr.clone());
+        async move { removed.join(&addr).await.ok() }
+    })
+    .await;
+    let leader_i = c.wait_leader(WAIT).await;
+    let leader = c.node(leader_i);
+    let servers = leader.configuration();
+    assert_eq!(servers.len(), 3, "{servers:?}");
+    assert!(servers.iter().all(|s| s.voter));
+    let index = leader.put_indexed("r/after", b"2".to_vec()).await.unwrap();
+    removed.wait_for_index(index, WAIT).await.unwrap();
+    assert_eq!(
+        removed.get("r/while-out").await.unwrap(),
+        Some(b"1".to_vec())
+    );
+    assert_eq!(removed.get("r/after").await.unwrap(), Some(b"2".to_vec()));
+}
+
+/// `snapshot_save` on one cluster and `snapshot_restore` on a fresh, running 3-node cluster:
+/// every node ends up with exactly the saved data; a corrupt snapshot changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn snapshot_save_and_restore_on_another_cluster() {
+    let mut a = Cluster::new(1, |_| {});
+    a.start(0).await;
+    let src = a.node(0);
+    src.bootstrap().await.unwrap();
+    for i in 0..50u8 {
+        src.put(&format!("data/{i:02}"), vec![i; 3]).await.unwrap();
+    }
+    src.put("data/nested/deep/key", b"deep".to_vec())
+        .await
+        .unwrap();
+    src.put("top", b"t".to_vec()).await.unwrap();
+    let saved = src.snapshot_save().await.unwrap();
+
+    let mut b = Cluster::new(3, |_| {});
+    b.form().await;
+    let leader = b.node(b.wait_leader(WAIT).await);
+    leader
+        .put("old/stuff", b"gone soon".to_vec())
+        .await
+        .unwrap();
+
+    let mut corrupt = saved.clone();
+    let mid = corrupt.len() / 2;
+    corrupt[mid] ^= 0xff;
+    assert!(leader.snapshot_restore(&corrupt).await.is_err());
+    assert_eq!(
+        leader.get("old/stuff").await.unwrap().as_deref(),
+        Some(&b"gone soon"[..])
+    );
+
+    let index = leader.snapshot_restore(&saved).await.unwrap();
+    for (_, node) in b.running() {
+        node.wait_for_index(index, WAIT).await.unwrap();
+        assert_eq!(node.get("old/stuff").await.unwrap(), None);
+        assert_eq!(node.list("").await.unwrap(), vec!["data/", "top"]);
+        assert_eq!(node.list("data/").await.unwrap().len(), 51);
+        assert_eq!(node.get("data/07").await.unwrap(), Some(vec![7; 3]));
+        assert_eq!(
+            node.get("data/nested/deep/key").await.unwrap(),
+            Some(b"deep".to_vec())
+        );
+    }
+    // The restored cluster keeps its own membership and still takes writes.
+    assert_eq!(leader.configuration().len(), 3);
+    leader.put("after-restore", b"x".to_vec()).await.unwrap();
+}
