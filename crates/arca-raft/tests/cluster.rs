@@ -375,3 +375,188 @@ async fn snapshot_save_and_restore_on_another_cluster() {
     assert_eq!(leader.configuration().len(), 3);
     leader.put("after-restore", b"x".to_vec()).await.unwrap();
 }
+
+/// Isolating the leader: the majority elects a new leader, the old leader's lock is lost
+/// before the new leader's `acquire` returns, the old leader cannot commit, and after healing
+/// there is one leader and every node holds the same data.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn partitioned_leader_loses_lock_and_cannot_commit() {
+    let mut c = Cluster::new(3, |cfg| cfg.apply_timeout = Duration::from_secs(3));
+    c.form().await;
+    let old_i = c.wait_leader(WAIT).await;
+    let old = c.node(old_i);
+    let others: Vec<usize> = (0..3).filter(|i| *i != old_i).collect();
+    let held = old.acquire("old-active").await.unwrap();
+    assert!(held.held());
+    let index = old.put_indexed("p/before", b"b".to_vec()).await.unwrap();
+    for i in &others {
+        c.node(*i).wait_for_index(index, WAIT).await.unwrap();
+        assert_eq!(
+            c.node(*i).holder().await.unwrap().as_deref(),
+            Some("old-active")
+        );
+    }
+
+    let lost_at = tokio::spawn(async move {
+        held.lost().await;
+        assert!(!held.held());
+        Instant::now()
+    });
+    let acquirers: Vec<_> = others
+        .iter()
+        .map(|i| {
+            let node = c.node(*i);
+            let value = format!("new-active-{i}");
+            tokio::spawn(async move {
+                let lock = node.acquire(&value).await.unwrap();
+                (Instant::now(), lock, value)
+            })
+        })
+        .collect();
+
+    let names: Vec<String> = others.iter().map(|i| c.nodes[*i].name.clone()).collect();
+    let others_names: Vec<&str> = names.iter().map(String::as_str).collect();
+    c.faults.isolate(&c.nodes[old_i].name, &others_names);
+
+    // The cut-off leader cannot commit anything.
+    let minority = old.put("p/minority", b"m".to_vec()).await;
+    assert!(
+        minority.is_err(),
+        "a leader without a quorum committed a write"
+    );
+
+    // The majority elects a new leader, whose acquire succeeds only after the old lock is lost.
+    let (acquired_at, new_lock, new_value) = wait_until(WAIT, "a new lock holder", || async {
+        acquirers.iter().find(|h| h.is_finished()).map(|_| ())
+    })
+    .await
+    .pipe(|()| async {
+        for h in acquirers {
+            if h.is_finished() {
+                return h.await.unwrap();
+            }
+            h.abort();
+        }
+        unreachable!()
+    })
+    .await;
+    let lost_at = lost_at.await.unwrap();
+    assert!(lost_at <= acquired_at, "two nodes held the lock at once");
+    assert!(new_lock.held());
+    let new_i = others
+        .iter()
+        .copied()
+        .find(|i| c.node(*i).is_leader())
+        .expect("the majority has a leader");
+    let new = c.node(new_i);
+    let index = new.put_indexed("p/majority", b"M".to_vec()).await.unwrap();
+
+    c.faults.heal();
+    wait_until(WAIT, "the old leader to step down", || async {
+        (!old.is_leader()).then_some(())
+    })
+    .await;
+    assert_eq!(c.wait_leader(WAIT).await, new_i);
+    old.wait_for_index(index, WAIT).await.unwrap();
+    let barrier = new.put_indexed("p/healed", b"h".to_vec()).await.unwrap();
+    for (_, node) in c.running() {
+        node.wait_for_index(barrier, WAIT).await.unwrap();
+        assert_eq!(node.get("p/minority").await.unwrap(), None);
+        assert_eq!(node.get("p/majority").await.unwrap(), Some(b"M".to_vec()));
+        assert_eq!(
+            node.list("p/").await.unwrap(),
+            vec!["before", "healed", "majority"]
+        );
+        assert_eq!(node.holder().await.unwrap(), Some(new_value.clone()));
+    }
+}
+
+/// The HA lock across a failover: the leader's `acquire` publishes its value to every node;
+/// a follower's `acquire` waits; when the leader dies its lock is lost and the new leader's
+/// `acquire` returns; `release` gives up the lock and leadership.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ha_lock_follows_the_leader() {
+    let mut c = Cluster::new(3, |_| {});
+    c.form().await;
+    let first_i = c.wait_leader(WAIT).await;
+    let first = c.node(first_i);
+    assert_eq!(first.holder().await.unwrap(), None);
+    let held = first.acquire("https://first:8200").await.unwrap();
+    assert!(held.held());
+    for (_, node) in c.running() {
+        wait_until(WAIT, "the holder on every node", || async {
+            (node.holder().await.unwrap().as_deref() == Some("https://first:8200")).then_some(())
+        })
+        .await;
+    }
+    let waiting: Vec<_> = (0..3)
+        .filter(|i| *i != first_i)
+        .map(|i| {
+            let node = c.node(i);
+            tokio::spawn(async move {
+                let value = format!("https://node-{i}:8200");
+                let lock = node.acquire(&value).await.unwrap();
+                (i, lock, value)
+            })
+        })
+        .collect();
+    // Nobody else gets the lock while the leader lives (a bounded check of a non-event).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(waiting.iter().all(|h| !h.is_finished()));
+    assert!(held.held());
+
+    let lost = tokio::spawn(async move {
+        held.lost().await;
+        held.held()
+    });
+    drop(first);
+    c.kill(first_i).await;
+    assert!(!tokio::time::timeout(WAIT, lost).await.unwrap().unwrap());
+
+    let (new_i, new_lock, new_value) = wait_until(WAIT, "the new leader's lock", || async {
+        waiting.iter().any(|h| h.is_finished()).then_some(())
+    })
+    .await
+    .pipe(|()| async {
+        let mut got = None;
+        for h in waiting {
+            if h.is_finished() && got.is_none() {
+                got = Some(h.await.unwrap());
+            } else {
+                h.abort();
+            }
+        }
+        got.unwrap()
+    })
+    .await;
+    assert!(new_lock.held());
+    assert!(c.node(new_i).is_leader());
+    for (_, node) in c.running() {
+        wait_until(WAIT, "the new holder on every node", || async {
+            (node.holder().await.unwrap() == Some(new_value.clone())).then_some(())
+        })
+        .await;
+    }
+
+    // Release: the lock is gone at once and another node takes over leadership.
+    c.start(first_i).await;
+    new_lock.release().await;
+    assert!(!new_lock.held());
+    new_lock.lost().await;
+    wait_until(WAIT, "leadership to move after release", || async {
+        c.running()
+            .into_iter()
+            .find(|(i, n)| *i != new_i && n.is_leader())
+            .map(|_| ())
+    })
+    .await;
+    assert_eq!(c.node(new_i).holder().await.unwrap(), None);
+}
+
+/// `x.pipe(f)` = `f(x)`, to keep the waits above readable.
+trait Pipe: Sized {
+    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
