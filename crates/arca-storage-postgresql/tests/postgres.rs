@@ -31,10 +31,13 @@ impl Tables {
     }
 
     fn conf(&self, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        // Few connections per node: the server (max_connections = 100) is shared by every test
+        // running at once, this crate's and others'.
         let mut conf: HashMap<String, String> = [
             ("connection_url", URL),
             ("table", self.kv.as_str()),
             ("ha_table", self.ha.as_str()),
+            ("max_parallel", "8"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -44,14 +47,31 @@ impl Tables {
         }
         conf
     }
+}
 
-    async fn drop_all(&self) {
-        let admin = admin().await;
-        for table in [&self.kv, &self.ha] {
-            admin
-                .batch_execute(&format!("DROP TABLE IF EXISTS {}", quote(table)))
-                .await
-                .unwrap();
+/// Drops the tables when the test ends, passed or failed (also while a failed test unwinds),
+/// on a thread and runtime of its own since `Drop` cannot wait on the test's runtime.
+impl Drop for Tables {
+    fn drop(&mut self) {
+        let names = [self.kv.clone(), self.ha.clone()];
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async move {
+                let admin = admin().await;
+                for table in names {
+                    admin
+                        .batch_execute(&format!("DROP TABLE IF EXISTS {}", quote(&table)))
+                        .await
+                        .map_err(std::io::Error::other)?;
+                }
+                Ok::<_, std::io::Error>(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test tables {} and {}", self.kv, self.ha);
         }
     }
 }
@@ -69,14 +89,14 @@ async fn admin() -> tokio_postgres::Client {
     client
 }
 
-/// Short HA timings: TTL 2 s, renewals every 400 ms, attempts every 200 ms, lost 500 ms before
-/// the TTL runs out.
+/// Short HA timings: TTL 3 s, renewals every 500 ms, attempts every 250 ms, lost 1 s before the
+/// TTL runs out (a margin that absorbs the scheduling delays of a loaded test machine).
 fn fast() -> HaTimings {
     HaTimings {
-        lock_ttl: Duration::from_secs(2),
-        renew_interval: Duration::from_millis(400),
-        retry_interval: Duration::from_millis(200),
-        lost_margin: Duration::from_millis(500),
+        lock_ttl: Duration::from_secs(3),
+        renew_interval: Duration::from_millis(500),
+        retry_interval: Duration::from_millis(250),
+        lost_margin: Duration::from_secs(1),
     }
 }
 
@@ -115,7 +135,6 @@ async fn conformance_suite() {
     arca_storage::conformance::run_conformance(backend.as_ref()).await;
     arca_storage::conformance::run_concurrent_tasks(Arc::clone(&backend)).await;
     drop(backend);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -184,7 +203,6 @@ async fn a_failed_transaction_leaves_nothing_written() {
             .unwrap();
     }
     drop(backend);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,7 +240,6 @@ async fn data_survives_closing_and_reopening() {
     );
     assert_eq!(backend.list("logical/x/").await.unwrap(), ["1", "2"]);
     drop(backend);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -242,7 +259,6 @@ async fn nodes_starting_together_create_the_tables_once() {
         assert_eq!(backend.get("shared").await.unwrap(), Some(b"v".to_vec()));
     }
     drop(backends);
-    tables.drop_all().await;
 }
 
 #[tokio::test]
@@ -285,7 +301,6 @@ async fn rows_have_openbao_s_layout_both_ways() {
     assert_eq!(backend.get("x/w").await.unwrap(), Some(Vec::new()));
     assert_eq!(backend.list("x/").await.unwrap(), ["w", "y/"]);
     drop(backend);
-    tables.drop_all().await;
 }
 
 #[tokio::test]
@@ -322,7 +337,6 @@ async fn listing_treats_like_wildcards_and_odd_keys_as_plain_text() {
         ["a\\e/", "a_c", "abc"]
     );
     drop(backend);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -366,7 +380,6 @@ async fn idle_connections_are_capped() {
     assert!(idle <= 1, "{idle} idle connections kept, at most 1 allowed");
     assert!(open_conns <= 1, "{open_conns} connections open");
     drop(backend);
-    tables.drop_all().await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -404,7 +417,6 @@ async fn ha_disabled_gives_no_lock_and_enabled_gives_one() {
     assert!(ha.is_some());
     assert!(exists(tables.ha.clone()).await);
     assert_eq!(ha.unwrap().holder().await.unwrap(), None);
-    tables.drop_all().await;
 }
 
 #[tokio::test]
@@ -547,7 +559,7 @@ fn acquire_in_background(
 async fn one_holder_renewals_keep_it_and_release_hands_over() {
     let tables = Tables::new("handover");
     let timings = HaTimings {
-        retry_interval: Duration::from_millis(300),
+        retry_interval: Duration::from_millis(500),
         ..fast()
     };
     let conf = tables.conf(&[("ha_enabled", "true")]);
@@ -574,7 +586,10 @@ async fn one_holder_renewals_keep_it_and_release_hands_over() {
     let released_at = Instant::now();
     a.release().await;
     assert!(!a.held());
-    let (b, b_at) = timeout(timings.lock_ttl, b_task).await.unwrap().unwrap();
+    let (b, b_at) = timeout(timings.lock_ttl * 3, b_task)
+        .await
+        .expect("node-b takes the released lock")
+        .unwrap();
     let a_lost_at = a_lost.await.unwrap();
     let handover = b_at - released_at;
     eprintln!("released lock taken by the waiting node after {handover:?}");
@@ -600,7 +615,6 @@ async fn one_holder_renewals_keep_it_and_release_hands_over() {
     );
     c.release().await;
     assert_eq!(node_b.holder().await.unwrap(), None);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -673,7 +687,6 @@ async fn a_dead_holder_is_replaced_after_the_ttl() {
     assert_eq!(node_c.holder().await.unwrap().as_deref(), Some("node-b"));
     b.release().await;
     drop(a);
-    tables.drop_all().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -757,5 +770,4 @@ async fn a_holder_whose_renewals_stall_gives_up_before_the_row_expires() {
     assert_eq!(node_a.holder().await.unwrap().as_deref(), Some("node-b"));
     b.release().await;
     drop(a);
-    tables.drop_all().await;
 }
