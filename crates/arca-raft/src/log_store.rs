@@ -1,6 +1,10 @@
 //! The Raft log and the vote, in one redb file (`raft.db`). Every append, truncation and vote
 //! is committed with `Durability::Immediate` (fsync) before openraft is told it is done, so an
 //! entry a node acknowledged survives a crash.
+#![allow(
+    clippy::result_large_err,
+    reason = "openraft's storage traits return its large `StorageError`; the helpers here share it"
+)]
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};

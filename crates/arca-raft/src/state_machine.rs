@@ -1,6 +1,10 @@
 //! The state machine, in its own redb file (`fsm.db`): the key/value data, the last applied
 //! log id, the last membership and the HA lock record, all changed together in one durable
 //! commit per applied batch. The current snapshot is kept beside it (`snapshot.bin`).
+#![allow(
+    clippy::result_large_err,
+    reason = "openraft's storage traits return its large `StorageError`; the helpers here share it"
+)]
 
 use std::io::Cursor;
 use std::path::{Path, PathBuf};

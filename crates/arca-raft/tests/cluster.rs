@@ -426,20 +426,7 @@ async fn partitioned_leader_loses_lock_and_cannot_commit() {
     );
 
     // The majority elects a new leader, whose acquire succeeds only after the old lock is lost.
-    let (acquired_at, new_lock, new_value) = wait_until(WAIT, "a new lock holder", || async {
-        acquirers.iter().find(|h| h.is_finished()).map(|_| ())
-    })
-    .await
-    .pipe(|()| async {
-        for h in acquirers {
-            if h.is_finished() {
-                return h.await.unwrap();
-            }
-            h.abort();
-        }
-        unreachable!()
-    })
-    .await;
+    let (acquired_at, new_lock, new_value) = first_finished(acquirers, "a new lock holder").await;
     let lost_at = lost_at.await.unwrap();
     assert!(lost_at <= acquired_at, "two nodes held the lock at once");
     assert!(new_lock.held());
@@ -513,22 +500,7 @@ async fn ha_lock_follows_the_leader() {
     c.kill(first_i).await;
     assert!(!tokio::time::timeout(WAIT, lost).await.unwrap().unwrap());
 
-    let (new_i, new_lock, new_value) = wait_until(WAIT, "the new leader's lock", || async {
-        waiting.iter().any(|h| h.is_finished()).then_some(())
-    })
-    .await
-    .pipe(|()| async {
-        let mut got = None;
-        for h in waiting {
-            if h.is_finished() && got.is_none() {
-                got = Some(h.await.unwrap());
-            } else {
-                h.abort();
-            }
-        }
-        got.unwrap()
-    })
-    .await;
+    let (new_i, new_lock, new_value) = first_finished(waiting, "the new leader's lock").await;
     assert!(new_lock.held());
     assert!(c.node(new_i).is_leader());
     for (_, node) in c.running() {
@@ -553,10 +525,19 @@ async fn ha_lock_follows_the_leader() {
     assert_eq!(c.node(new_i).holder().await.unwrap(), None);
 }
 
-/// `x.pipe(f)` = `f(x)`, to keep the waits above readable.
-trait Pipe: Sized {
-    fn pipe<R>(self, f: impl FnOnce(Self) -> R) -> R {
-        f(self)
+/// Waits until one of `handles` finished and returns its output; aborts the others.
+async fn first_finished<T>(handles: Vec<tokio::task::JoinHandle<T>>, what: &str) -> T {
+    wait_until(WAIT, what, || async {
+        handles.iter().any(|h| h.is_finished()).then_some(())
+    })
+    .await;
+    let mut got = None;
+    for h in handles {
+        if h.is_finished() && got.is_none() {
+            got = Some(h.await.unwrap());
+        } else {
+            h.abort();
+        }
     }
+    got.unwrap()
 }
-impl<T> Pipe for T {}
