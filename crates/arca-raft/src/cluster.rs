@@ -17,6 +17,8 @@ use crate::types::{Command, Pair, PeerNode, raft_id};
 
 /// How long a join waits for the leader to add this node (catch-up included).
 const JOIN_TIMEOUT: Duration = Duration::from_secs(120);
+/// How long the leader waits for a new learner to catch up before giving up on promoting it.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// One server of the Raft configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -142,7 +144,15 @@ impl RaftNode {
             return Ok(());
         }
         let raft = &self.inner.raft;
-        raft.add_learner(id, node, true).await.map_err(change_err)?;
+        tokio::time::timeout(CATCH_UP_TIMEOUT, raft.add_learner(id, node, true))
+            .await
+            .map_err(|_| {
+                RaftStorageError::Timeout(format!(
+                    "after {CATCH_UP_TIMEOUT:?} waiting for {node_id} to catch up; it stays a \
+                     non-voter until it is added again or removed"
+                ))
+            })?
+            .map_err(change_err)?;
         raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
             .await
             .map_err(change_err)?;

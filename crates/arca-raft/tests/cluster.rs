@@ -541,3 +541,62 @@ async fn first_finished<T>(handles: Vec<tokio::task::JoinHandle<T>>, what: &str)
     }
     got.unwrap()
 }
+
+/// The cluster port speaks mutual TLS only: a node whose certificate comes from another CA
+/// can neither join nor be reached, and the cluster is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_foreign_certificate_is_refused() {
+    let mut c = Cluster::new(1, |_| {});
+    c.start(0).await;
+    c.node(0).bootstrap().await.unwrap();
+    let addr = c.nodes[0].addr.clone();
+
+    let mut stranger = Cluster::new(1, |cfg| cfg.node_id = Some("stranger".to_owned()));
+    let outsider = stranger.start(0).await;
+    let e = outsider.join(&addr).await.unwrap_err().to_string();
+    assert!(e.contains("TLS") || e.contains("unreachable"), "{e}");
+    assert_eq!(c.node(0).configuration().len(), 1);
+
+    // A client that trusts the cluster CA but presents a certificate of another CA is
+    // refused by the listener.
+    let mixed = arca_raft::RaftTls {
+        ca_cert_der: c.pki.node_tls().ca_cert_der,
+        ..stranger.pki.node_tls()
+    };
+    use arca_raft::Transport;
+    let transport = arca_raft::TlsTransport::new(&mixed).unwrap();
+    let peer = arca_raft::PeerNode {
+        name: "node-0".to_owned(),
+        addr: addr.clone(),
+    };
+    let answer = transport
+        .call(&peer, "vote", bytes::Bytes::from_static(b"{}"), WAIT)
+        .await;
+    assert!(
+        matches!(
+            answer,
+            Err(arca_raft::TransportError::Unreachable(_) | arca_raft::TransportError::Network(_))
+        ),
+        "{answer:?}"
+    );
+    // The same request with the cluster's own certificate reaches the node (which refuses
+    // the malformed vote as a remote error): the difference is the certificate alone.
+    let own = arca_raft::TlsTransport::new(&c.nodes[0].tls).unwrap();
+    let answer = own
+        .call(&peer, "vote", bytes::Bytes::from_static(b"{}"), WAIT)
+        .await;
+    assert!(
+        matches!(answer, Err(arca_raft::TransportError::Remote(ref m)) if m.contains("bad vote request")),
+        "{answer:?}"
+    );
+
+    // A plain TCP client without TLS gets nothing useful either.
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    tcp.write_all(b"POST /v1/raft/vote HTTP/1.1\r\nhost: x\r\ncontent-length: 2\r\n\r\n{}")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(WAIT, tcp.read_to_end(&mut buf)).await;
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"));
+}

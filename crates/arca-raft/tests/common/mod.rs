@@ -59,7 +59,7 @@ pub struct TestNode {
     pub config: RaftConfig,
     pub node: Option<RaftNode>,
     server: Option<RpcServer>,
-    tls: RaftTls,
+    pub tls: RaftTls,
 }
 
 pub struct Cluster {
