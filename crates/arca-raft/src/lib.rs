@@ -13,7 +13,9 @@
 //! | `trailing_logs` | 10000 | entries kept in the log behind the snapshot (a follower further behind gets the snapshot) |
 //! | `max_entry_size` | 1048576 | largest encoded single write; larger ones fail with "value being too large" (a transaction may be 8× larger) |
 //!
-//! The server parses `retry_join` itself and calls [`RaftNode::join`].
+//! The server parses `retry_join` itself and calls [`RaftNode::join`]. Tests (and operators
+//! who need it) can set the derived timings and `apply_timeout` (how long a write waits to be
+//! committed, 30 s) on [`RaftConfig`] directly.
 //!
 //! # Durability
 //!
@@ -45,7 +47,17 @@
 //!
 //! Nodes exchange the RPCs (`append_entries`, `vote`, `install_snapshot`, `full_snapshot`,
 //! `join`) as JSON over HTTP/1.1 with mutual TLS ([`RaftTls`]); [`RaftNode::handle_rpc`]
-//! answers one, [`serve`] runs a standalone listener, and a [`Transport`] sends them.
+//! answers one, [`serve`] runs a standalone listener, and a [`Transport`] sends them. Any
+//! holder of a certificate from the cluster CA may ask to `join`: the CA is the cluster's
+//! trust boundary, as Vault's cluster certificates are.
+//!
+//! # Membership
+//!
+//! [`RaftNode::bootstrap`] starts a one-node cluster; [`RaftNode::join`] (on the new node) or
+//! [`RaftNode::add_voter`] (on the leader) adds a learner, waits until it caught up and
+//! promotes it at once (no autopilot stabilisation time); [`RaftNode::remove_peer`] removes a
+//! voter or learner other than the leader. A node must be stopped with
+//! [`RaftNode::shutdown`]: dropping the handle leaves openraft's tasks running.
 
 mod cluster;
 mod config;

@@ -281,7 +281,11 @@ impl RaftNode {
     }
 
     /// Writes `ops` atomically through Raft after checking their size; returns the index.
-    pub async fn write_ops(&self, ops: Vec<Op>, limit: u64) -> Result<u64, RaftStorageError> {
+    pub(crate) async fn write_ops(
+        &self,
+        ops: Vec<Op>,
+        limit: u64,
+    ) -> Result<u64, RaftStorageError> {
         // The size as Vault counts it (its protobuf encoding): the keys and values plus a
         // few bytes of framing per operation, not the base64 of the JSON log encoding.
         let size: usize = ops
