@@ -259,6 +259,15 @@ impl Barrier {
         if !self.sealed() {
             return Ok(());
         }
+        let keyring = self.read_keyring(root_key).await?;
+        let state = Unsealed::new(keyring, None)?;
+        self.state.store(Some(Arc::new(state)));
+        Ok(())
+    }
+
+    /// Reads the stored keyring and decrypts it with `root_key`, checking that it is the
+    /// root key the keyring itself holds.
+    async fn read_keyring(&self, root_key: &[u8]) -> Result<Keyring, BarrierError> {
         let blob = self
             .physical
             .get(KEYRING_PATH)
@@ -280,9 +289,17 @@ impl Barrier {
         if !bool::from(keyring.root_key.as_slice().ct_eq(root.as_slice())) {
             return Err(BarrierError::InvalidKey);
         }
-        let state = Unsealed::new(keyring, None)?;
-        self.state.store(Some(Arc::new(state)));
-        Ok(())
+        Ok(keyring)
+    }
+
+    /// Reads the stored keyring again with the root key already held: another node (the
+    /// previous active node of an HA cluster) may have added terms since this one unsealed.
+    pub async fn reload_keyring(&self) -> Result<(), BarrierError> {
+        let _admin = self.admin.lock().await;
+        let current = self.state.load_full().ok_or(BarrierError::Sealed)?;
+        let keyring = self.read_keyring(current.keyring.root_key.as_slice()).await?;
+        let next = Arc::new(Unsealed::new(keyring, Some(&current))?);
+        self.install(&current, next)
     }
 
     /// Seals: forgets the keyring (wiped once no request still uses it) and every

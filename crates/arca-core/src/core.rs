@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use crate::audit::{AuditBroker, BrokerConfig, ConfigAuditDevice};
 pub use crate::catalog::BackendRegistry;
 use crate::catalog::{Catalog, PluginRegistration};
+use crate::ha::{HaRole, LeaderInfo, PeerNode};
 use crate::identity::{IdentityBackend, IdentityStore};
 use crate::leases::{DEFAULT_REVOKE_RETRY_BASE, ExpirationManager};
 use crate::lockout::Lockout;
@@ -78,6 +79,9 @@ pub struct CoreConfig {
     pub user_lockouts: HashMap<String, UserLockoutConfig>,
     /// The seals the config names (`seal "transit"`); the default is Shamir.
     pub seals: crate::auto_seal::SealSetup,
+    /// Membership of an HA cluster (a storage backend several nodes share); `None` for a
+    /// single node.
+    pub ha: Option<crate::ha::HaConfig>,
 }
 
 impl CoreConfig {
@@ -100,6 +104,7 @@ impl CoreConfig {
             allow_audit_log_prefixing: false,
             user_lockouts: HashMap::new(),
             seals: crate::auto_seal::SealSetup::default(),
+            ha: None,
         }
     }
 }
@@ -135,6 +140,8 @@ pub(crate) struct Inner {
     pub(crate) identity_tokens: Arc<crate::identity_tokens::IdentityTokens>,
     /// Password policies of every namespace.
     pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
+    /// The HA election, when the node is one of a cluster.
+    pub(crate) ha: Option<Arc<crate::ha::Ha>>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -223,7 +230,9 @@ impl Core {
         let identity = Arc::new(IdentityStore::new(Arc::downgrade(&mounts)));
         let identity_tokens =
             crate::identity_tokens::IdentityTokens::new(config.api_addr.clone(), tokens.clone());
+        let ha = config.ha.clone().map(|c| Arc::new(crate::ha::Ha::new(c)));
         let inner = Arc::new(Inner {
+            ha,
             config,
             seal,
             mounts,
@@ -408,6 +417,53 @@ impl Core {
             .entries(&self.inner.namespaces.root(), kind)
     }
 
+    /// This node's HA settings, when it is one of a cluster.
+    pub fn ha_config(&self) -> Option<&crate::ha::HaConfig> {
+        self.inner.config.ha.as_ref()
+    }
+
+    /// Whether the node is one of an HA cluster.
+    pub fn ha_enabled(&self) -> bool {
+        self.inner.ha.is_some()
+    }
+
+    /// This node's part in its HA cluster ([`HaRole::Inactive`] without HA).
+    pub fn ha_role(&self) -> HaRole {
+        self.inner
+            .ha
+            .as_ref()
+            .map_or(HaRole::Inactive, |ha| ha.role())
+    }
+
+    /// Whether the node is an unsealed standby: its requests go to the active node.
+    pub fn standby(&self) -> bool {
+        matches!(self.ha_role(), HaRole::Standby)
+    }
+
+    /// Follows this node's role: the server starts the cluster listener when it becomes
+    /// active and stops it when it no longer is. `None` without HA.
+    pub fn ha_watch(&self) -> Option<tokio::sync::watch::Receiver<HaRole>> {
+        self.inner.ha.as_ref().map(|ha| ha.watch())
+    }
+
+    /// The active node as this node knows it (itself when active).
+    pub fn leader(&self) -> Option<Arc<LeaderInfo>> {
+        self.inner.ha.as_ref().and_then(|ha| ha.leader())
+    }
+
+    /// Reads who the active node is now (a standby whose forwarding failed).
+    pub async fn refresh_leader(&self) -> Result<Option<Arc<LeaderInfo>>, LogicalError> {
+        crate::ha::refresh_leader(&self.inner).await?;
+        Ok(self.leader())
+    }
+
+    /// Records that a standby is alive (its periodic echo to the active node).
+    pub fn record_peer(&self, peer: PeerNode) {
+        if let Some(ha) = &self.inner.ha {
+            ha.record_peer(peer);
+        }
+    }
+
     /// Whether a backend of type `kind` can be mounted in `table`.
     pub fn has_backend_type(&self, table: TableKind, kind: &str) -> bool {
         self.inner.mounts.has_backend_type(table, kind)
@@ -419,6 +475,42 @@ impl Core {
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
+        if self.inner.ha.is_some() {
+            // A standby until the election says otherwise.
+            crate::ha::start(&self.inner);
+            return Ok(());
+        }
+        self.setup_active().await
+    }
+
+    async fn register_root_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        self.inner.leases.register_token(entry).await
+    }
+
+    async fn teardown(&self) {
+        if self.inner.ha.is_some() && !crate::ha::stop(&self.inner).await {
+            // A standby has nothing up.
+            return;
+        }
+        self.teardown_active().await;
+    }
+
+    fn ha_enabled(&self) -> bool {
+        self.inner.ha.is_some()
+    }
+
+    async fn setup_for_init(&self) -> Result<(), LogicalError> {
+        self.setup_active().await
+    }
+
+    async fn teardown_for_init(&self) {
+        self.teardown_active().await;
+    }
+}
+
+impl Core {
+    /// Brings every subsystem over the barrier up: the node becomes the one serving.
+    pub(crate) async fn setup_active(&self) -> Result<(), LogicalError> {
         let inner = &self.inner;
         inner.tokens.setup().await?;
         // Revoking a token revokes the leases it obtained and destroys its cubbyhole.
@@ -480,11 +572,9 @@ impl Lifecycle for Core {
         Ok(())
     }
 
-    async fn register_root_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
-        self.inner.leases.register_token(entry).await
-    }
-
-    async fn teardown(&self) {
+    /// Stops every subsystem over the barrier (before a seal, or when an active node becomes
+    /// a standby).
+    pub(crate) async fn teardown_active(&self) {
         self.inner.leases.stop();
         self.inner.audit.teardown();
         self.inner.mounts.unload().await;
@@ -516,6 +606,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         lockout: inner.lockout.clone(),
         identity: inner.identity.clone(),
         password_policies: inner.password_policies.clone(),
+        ha: inner.ha.clone(),
     }
 }
 

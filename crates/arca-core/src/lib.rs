@@ -8,6 +8,7 @@ mod backend_boundary;
 pub mod catalog;
 mod core;
 mod go_time;
+pub mod ha;
 mod identity;
 mod identity_template;
 mod identity_tokens;
@@ -38,6 +39,7 @@ mod wrapping_jwt;
 pub use crate::audit::ConfigAuditDevice;
 pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
 pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
+pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

@@ -50,8 +50,14 @@ impl Core {
             return Box::pin(self.handle_request(req));
         }
         Box::pin(async move {
-            match crate::sys::handle_pre_seal(&self.inner.seal, self, &self.inner.tokens, &req)
-                .await
+            match crate::sys::handle_pre_seal(
+                &self.inner.seal,
+                self,
+                &self.inner.tokens,
+                self.standby(),
+                &req,
+            )
+            .await
             {
                 Some(answer) => answer,
                 None => Box::pin(self.handle_request(req)).await,
@@ -65,8 +71,42 @@ impl Core {
     /// answer (or the error) after, fail closed: a request no device records fails with 500
     /// `internal error` and its backend never runs.
     pub async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
-        if let Some(result) =
-            crate::sys::handle_pre_seal(&self.inner.seal, self, &self.inner.tokens, &req).await
+        // With HA, a standby answers `sys/leader` itself (it has no mounts up).
+        if let Some(ha) = &self.inner.ha
+            && req.path.trim_end_matches('/') == "sys/leader"
+            && !self.sealed()
+        {
+            return match req.operation {
+                Operation::Read => {
+                    crate::sys::raw_json(200, &ha.leader_status(self.inner.seal.active_since()))
+                }
+                _ => Err(LogicalError::empty_method_not_allowed()),
+            };
+        }
+        if self.standby() {
+            // Only the status endpoints (above and below) reach a standby's core; the HTTP
+            // layer forwards the rest to the active node.
+            if req.path.trim_end_matches('/') == "sys/seal" {
+                return Err(LogicalError::from_status(
+                    500,
+                    "vault cannot seal when in standby mode; please restart instead",
+                ));
+            }
+            if !crate::sys::is_pre_seal_path(&req.path) {
+                return Err(LogicalError::from_status(
+                    500,
+                    "local node not active but active cluster node not found",
+                ));
+            }
+        }
+        if let Some(result) = crate::sys::handle_pre_seal(
+            &self.inner.seal,
+            self,
+            &self.inner.tokens,
+            self.standby(),
+            &req,
+        )
+        .await
         {
             return result;
         }
@@ -334,6 +374,9 @@ impl Core {
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
             && matches!(req.operation, Operation::Update | Operation::Create);
+        let steps_down = mount_type == "system"
+            && rel.trim_end_matches('/') == "step-down"
+            && matches!(req.operation, Operation::Update | Operation::Create);
         let mut result = if mfa_validate {
             if matches!(req.operation, Operation::Update | Operation::Create) {
                 Box::pin(self.mfa_validate(&req, &ns)).await
@@ -388,6 +431,10 @@ impl Core {
             Box::pin(used.finish()).await?;
         }
         let mut resp = result.map_err(|e| wrap.answer_error(e))?;
+        if steps_down && let Some(ha) = &self.inner.ha {
+            // The election task takes the state lock once this request has let go of it.
+            ha.request_step_down();
+        }
         if seals {
             // Sealing waits for every request in flight, this one included: let go first.
             drop(state_guard);

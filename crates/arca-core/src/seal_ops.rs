@@ -186,6 +186,20 @@ pub(crate) trait Lifecycle: Send + Sync {
     async fn teardown(&self);
     /// Gives a root token made at init its lease (one that never expires, as OpenBao lists).
     async fn register_root_token(&self, entry: &TokenEntry) -> Result<(), LogicalError>;
+    /// Whether the node is one of an HA cluster: then `setup` only starts the election, and
+    /// the node becomes active (and writes) only once it holds the lock.
+    fn ha_enabled(&self) -> bool {
+        false
+    }
+    /// Brings the subsystems up for init's brief unseal: as the node serving, HA or not (no
+    /// other node can be unsealed before the first init).
+    async fn setup_for_init(&self) -> Result<(), LogicalError> {
+        self.setup().await
+    }
+    /// Stops what [`Lifecycle::setup_for_init`] brought up.
+    async fn teardown_for_init(&self) {
+        self.teardown().await
+    }
 }
 
 /// The seal subsystem: the barrier and its keys, the state lock every request holds for
@@ -254,6 +268,16 @@ impl Seal {
     /// Holds the state for reading (one request): seal and unseal wait for it.
     pub(crate) async fn read_state(&self) -> tokio::sync::RwLockReadGuard<'_, ()> {
         self.state_lock.read().await
+    }
+
+    /// Holds the state for writing (an HA transition): waits for every request in flight.
+    pub(crate) async fn write_state(&self) -> tokio::sync::RwLockWriteGuard<'_, ()> {
+        self.state_lock.write().await
+    }
+
+    /// Records when this node became active (`None`: it no longer is).
+    pub(crate) fn set_active_since(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
+        self.active_since.store(Arc::new(at));
     }
 
     /// Whether the barrier is sealed.
@@ -466,13 +490,15 @@ impl Seal {
         // Unseal briefly to lay down the mount tables, the default policy and the root token.
         self.barrier.unseal(&root_key).await.map_err(barrier_err)?;
         let result = async {
-            self.setup_after_unseal(lifecycle).await?;
+            self.load_cluster_info(true).await?;
+            lifecycle.setup_for_init().await?;
             let (token, entry) = tokens.create_root(root_token_id).await?;
             lifecycle.register_root_token(&entry).await?;
             Ok::<_, LogicalError>(token)
         }
         .await;
-        self.teardown_before_seal(lifecycle).await;
+        lifecycle.teardown_for_init().await;
+        self.reset_after_seal();
         self.barrier.seal();
         let root_token = result?;
         // Written last: a core counts as initialized only once everything above exists.
@@ -618,14 +644,24 @@ impl Seal {
     }
 
     async fn setup_after_unseal(&self, lifecycle: &dyn Lifecycle) -> Result<(), LogicalError> {
-        self.load_cluster_info().await?;
+        // A standby does not write: the active node creates the cluster identity.
+        let ha = lifecycle.ha_enabled();
+        self.load_cluster_info(!ha).await?;
         lifecycle.setup().await?;
-        self.active_since.store(Arc::new(Some(chrono::Utc::now())));
+        if !ha {
+            self.active_since.store(Arc::new(Some(chrono::Utc::now())));
+        }
         Ok(())
     }
 
     async fn teardown_before_seal(&self, lifecycle: &dyn Lifecycle) {
         lifecycle.teardown().await;
+        self.reset_after_seal();
+    }
+
+    /// Forgets what only an unsealed core holds: cluster identity, active time, progress of
+    /// unseal, rekey and generate-root.
+    fn reset_after_seal(&self) {
         self.cluster.store(Arc::new(None));
         self.active_since.store(Arc::new(None));
         *self.rekey.lock() = None;
@@ -633,12 +669,14 @@ impl Seal {
         *self.unseal.lock() = UnsealProgress::default();
     }
 
-    async fn load_cluster_info(&self) -> Result<(), LogicalError> {
+    /// Reads the cluster's name and id; creates them when absent and `may_write`.
+    pub(crate) async fn load_cluster_info(&self, may_write: bool) -> Result<(), LogicalError> {
         let b = &self.barrier;
         let info = match b.get(CLUSTER_INFO_PATH).await.map_err(barrier_err)? {
             Some(bytes) => {
                 serde_json::from_slice::<ClusterInfo>(&bytes).map_err(LogicalError::internal)?
             }
+            None if !may_write => return Ok(()),
             None => {
                 let info = ClusterInfo {
                     version: 1,

@@ -14,6 +14,7 @@
 //! - tokens and bodies never reach a log line.
 
 mod body;
+mod cluster;
 mod envelope;
 mod error;
 mod json_limits;
@@ -27,9 +28,10 @@ mod translate;
 
 use async_trait::async_trait;
 
+pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
 pub use options::{ListenerOptions, TlsOptions, TlsVersion};
-pub use server::{ServerHandle, serve};
+pub use server::{ServerHandle, serve, serve_cluster};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
 #[async_trait]
@@ -39,4 +41,34 @@ pub trait RequestHandler: Send + Sync + 'static {
         &self,
         req: arca_sdk::Request,
     ) -> Result<Option<arca_sdk::Response>, arca_sdk::LogicalError>;
+
+    /// Where this node's requests go: [`HaRoute::Local`] unless it is a standby of an HA
+    /// cluster.
+    fn ha_route(&self) -> HaRoute {
+        HaRoute::Local
+    }
+
+    /// Forwarding to the active node failed: look it up again.
+    async fn forward_failed(&self) {}
+
+    /// A standby's echo arrived on the cluster port (what it says about itself).
+    fn echo(&self, _node: serde_json::Value) {}
+}
+
+/// Where a request goes.
+#[derive(Clone, Debug)]
+pub enum HaRoute {
+    /// Served by this node.
+    Local,
+    /// This node is a standby: requests go to the active node, when one is known.
+    Standby(Option<ActiveNode>),
+}
+
+/// The active node as a standby reaches it.
+#[derive(Clone, Debug)]
+pub struct ActiveNode {
+    /// Its `api_addr`, where clients are redirected (307) when they refuse forwarding.
+    pub api_addr: String,
+    /// The client to its cluster port.
+    pub forwarder: std::sync::Arc<Forwarder>,
 }

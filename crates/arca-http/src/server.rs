@@ -72,8 +72,29 @@ pub async fn serve(
     };
     let listener = TcpListener::bind(opts.address).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
-    let state = Arc::new(State::new(&opts, handler));
+    let state = Arc::new(State::new(&opts, handler, false));
     let join = tokio::spawn(accept_loop(listener, acceptor, state, shutdown));
+    Ok(ServerHandle { local_addr, join })
+}
+
+/// Serves the cluster port of an active node at `address` with the term's `identity`: only
+/// standbys presenting it get in; their forwarded requests are served as if they came from
+/// the client they name, never forwarded again.
+pub async fn serve_cluster(
+    address: SocketAddr,
+    identity: &crate::cluster::ClusterIdentity,
+    handler: Arc<dyn RequestHandler>,
+    shutdown: CancellationToken,
+) -> Result<ServerHandle, HttpError> {
+    let acceptor = TlsAcceptor::from(crate::cluster::server_config(identity)?);
+    let bind_error = |source| HttpError::Bind { address, source };
+    let listener = TcpListener::bind(address).await.map_err(bind_error)?;
+    let local_addr = listener.local_addr().map_err(bind_error)?;
+    let mut opts = ListenerOptions::new(address);
+    // The node that first took the request already applied the client's limits.
+    opts.max_request_duration = Duration::ZERO;
+    let state = Arc::new(State::new(&opts, handler, true));
+    let join = tokio::spawn(accept_loop(listener, Some(acceptor), state, shutdown));
     Ok(ServerHandle { local_addr, join })
 }
 
@@ -84,10 +105,12 @@ struct State {
     max_request_duration: Duration,
     json_limits: JsonLimits,
     http: auto::Builder<TokioExecutor>,
+    /// The cluster port: requests come forwarded from a standby.
+    cluster: bool,
 }
 
 impl State {
-    fn new(opts: &ListenerOptions, handler: Arc<dyn RequestHandler>) -> State {
+    fn new(opts: &ListenerOptions, handler: Arc<dyn RequestHandler>, cluster: bool) -> State {
         let mut http = auto::Builder::new(TokioExecutor::new());
         http.http1()
             .timer(TokioTimer::new())
@@ -108,6 +131,7 @@ impl State {
                 max_array_elements: opts.max_json_array_elements,
             },
             http,
+            cluster,
         }
     }
 }
@@ -246,10 +270,26 @@ fn without_body(answer: Answer) -> Answer {
 
 async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Incoming>) -> Answer {
     let (parts, body) = req.into_parts();
+    let forwarded_conn;
+    let conn = if state.cluster {
+        if parts.uri.path() == crate::cluster::ECHO_PATH {
+            return echo(state, parts, body).await;
+        }
+        forwarded_conn = Arc::new(crate::cluster::forwarded_connection(&parts.headers, conn));
+        &forwarded_conn
+    } else {
+        conn
+    };
     let path = match request_path::canonical_path(parts.uri.path()) {
         Ok(path) => path,
         Err(e) => return envelope::error(StatusCode::BAD_REQUEST, e.message()),
     };
+    if !state.cluster
+        && let crate::HaRoute::Standby(active) = state.handler.ha_route()
+        && request_path::api_path(&path).is_some_and(|p| !served_by_standby(p))
+    {
+        return forward(state, conn, active, parts, body).await;
+    }
     let Some(api_path) = request_path::api_path(&path) else {
         if path == "/" {
             return envelope::redirect_to_ui(&parts.method);
@@ -404,6 +444,106 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
                 &[arca_sdk::error::multierror(&["internal error".to_string()])],
             )
         }
+    }
+}
+
+/// The paths a standby answers itself, as OpenBao's (everything else goes to the active node).
+fn served_by_standby(api_path: &str) -> bool {
+    matches!(
+        api_path.trim_end_matches('/'),
+        "sys/health"
+            | "sys/seal-status"
+            | "sys/seal"
+            | "sys/unseal"
+            | "sys/init"
+            | "sys/leader"
+            | "sys/storage/raft/bootstrap"
+            | "sys/storage/raft/join"
+            | "sys/host-info"
+            | "sys/monitor"
+    ) || api_path.starts_with("sys/config/state/")
+}
+
+/// A standby's answer to a request the active node serves: forwarded there, or, when the
+/// client asks for no forwarding (or it fails), a 307 to the active node's API address.
+async fn forward(
+    state: &State,
+    conn: &Arc<Connection>,
+    active: Option<crate::ActiveNode>,
+    parts: hyper::http::request::Parts,
+    body: Incoming,
+) -> Answer {
+    let Some(active) = active else {
+        return envelope::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "local node not active but active cluster node not found",
+        );
+    };
+    if parts.headers.contains_key("x-vault-no-request-forwarding") {
+        return redirect_to_active(&active.api_addr, &parts.uri);
+    }
+    let content_length = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let bytes = match body::read_limited(body, state.max_request_size, content_length).await {
+        Ok(bytes) => bytes,
+        Err(ReadError::TooLarge) => {
+            return envelope::error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "http: request body too large",
+            );
+        }
+        Err(ReadError::Io) => {
+            return envelope::error(StatusCode::BAD_REQUEST, "failed to read the request body");
+        }
+    };
+    match active.forwarder.forward(&parts, bytes, conn).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(error = %e, "forwarding to the active node failed, redirecting");
+            state.handler.forward_failed().await;
+            redirect_to_active(&active.api_addr, &parts.uri)
+        }
+    }
+}
+
+/// OpenBao's `respondStandby`: 307 to the same path and query on the active node.
+fn redirect_to_active(api_addr: &str, uri: &hyper::Uri) -> Answer {
+    let base = api_addr.trim_end_matches('/');
+    let base = if base.contains("://") {
+        base.to_string()
+    } else {
+        format!("https://{base}")
+    };
+    let mut location = format!("{base}{}", uri.path());
+    if let Some(q) = uri.query() {
+        location.push('?');
+        location.push_str(q);
+    }
+    let mut answer = hyper::Response::new(Full::new(Bytes::new()));
+    *answer.status_mut() = StatusCode::TEMPORARY_REDIRECT;
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        answer.headers_mut().insert(hyper::header::LOCATION, v);
+    }
+    answer
+}
+
+/// A standby's echo on the cluster port.
+async fn echo(state: &State, parts: hyper::http::request::Parts, body: Incoming) -> Answer {
+    if parts.method != Method::POST {
+        return envelope::errors(StatusCode::METHOD_NOT_ALLOWED, &[]);
+    }
+    let Ok(bytes) = body::read_limited(body, Some(64 * 1024), None).await else {
+        return envelope::error(StatusCode::BAD_REQUEST, "failed to read the request body");
+    };
+    match serde_json::from_slice(&bytes) {
+        Ok(node) => {
+            state.handler.echo(node);
+            envelope::no_content()
+        }
+        Err(e) => envelope::error(StatusCode::BAD_REQUEST, &e.to_string()),
     }
 }
 

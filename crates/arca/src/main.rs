@@ -1,5 +1,6 @@
 //! `arca`: the server (`arca server`) and every client command in one binary.
 
+mod cluster;
 mod dev_plugins;
 mod server;
 mod transit_seal;

@@ -147,7 +147,7 @@ fn init_logging(level: &str) {
 }
 
 /// Serves core requests to the HTTP layer.
-struct CoreHandler(Core);
+struct CoreHandler(Core, crate::cluster::Forwarders);
 
 /// Written out instead of through `#[async_trait]`: the core's future is boxed directly, not
 /// wrapped in one more `async` block first, so the (large) request future is moved once per
@@ -162,6 +162,26 @@ impl RequestHandler for CoreHandler {
         Self: 'b,
     {
         self.0.handle_boxed(req)
+    }
+
+    fn ha_route(&self) -> arca_http::HaRoute {
+        self.1.route(&self.0)
+    }
+
+    fn forward_failed<'a, 'b>(&'a self) -> Pin<Box<dyn Future<Output = ()> + Send + 'b>>
+    where
+        'a: 'b,
+        Self: 'b,
+    {
+        Box::pin(async move {
+            if let Err(e) = self.0.refresh_leader().await {
+                tracing::debug!(error = %e, "ha: could not look the active node up again");
+            }
+        })
+    }
+
+    fn echo(&self, node: serde_json::Value) {
+        crate::cluster::record_echo(&self.0, node);
     }
 }
 
@@ -274,13 +294,19 @@ async fn run(flags: Flags) -> Result<()> {
         .clone()
         .ok_or_else(|| anyhow!("A storage backend must be specified"))?;
     let options: HashMap<String, String> = storage.options.clone().into_iter().collect();
-    let physical = arca_storage::open_backend(&storage.kind, &options)
-        .map_err(|e| anyhow!("error initializing storage of type {}: {e}", storage.kind))?;
     if config.listeners.is_empty() {
         bail!("at least one listener must be configured");
     }
+    let opened = crate::cluster::open_storage(&storage.kind, &options).await?;
 
-    let mut core_config = CoreConfig::new(physical, &storage.kind);
+    let mut core_config = CoreConfig::new(opened.physical, &storage.kind);
+    if let Some(ha) = opened.ha {
+        core_config.ha = Some(crate::cluster::ha_config(
+            ha,
+            config.api_addr.as_deref(),
+            config.cluster_addr.as_deref(),
+        )?);
+    }
     core_config.registry = registry();
     if let Some(t) = config.default_lease_ttl {
         core_config.default_lease_ttl = t;
@@ -321,7 +347,15 @@ async fn run(flags: Flags) -> Result<()> {
     };
 
     let shutdown = CancellationToken::new();
-    let handler: Arc<dyn RequestHandler> = Arc::new(CoreHandler(core.clone()));
+    let handler: Arc<dyn RequestHandler> = Arc::new(CoreHandler(
+        core.clone(),
+        crate::cluster::Forwarders::default(),
+    ));
+    tokio::spawn(crate::cluster::run(
+        core.clone(),
+        handler.clone(),
+        shutdown.clone(),
+    ));
     let mut handles = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {

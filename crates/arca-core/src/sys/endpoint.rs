@@ -10,6 +10,7 @@ pub(crate) enum Endpoint {
     Seal,
     StepDown,
     Leader,
+    HaStatus,
     KeyStatus,
     Rotate,
     /// `rekey/init`, or `rekey-recovery-key/init` (`true`).
@@ -158,6 +159,7 @@ impl Endpoint {
             "seal" => E::Seal,
             "step-down" => E::StepDown,
             "leader" => E::Leader,
+            "ha-status" => E::HaStatus,
             "key-status" => E::KeyStatus,
             "rotate" => E::Rotate,
             "rekey/init" => E::RekeyInit(false),
@@ -462,6 +464,7 @@ impl Endpoint {
             | E::Seal
             | E::StepDown
             | E::Leader
+            | E::HaStatus
             | E::RekeyInit(_)
             | E::RekeyUpdate(_)
             | E::RekeyVerify(_)

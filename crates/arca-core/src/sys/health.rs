@@ -24,15 +24,18 @@ fn code(d: &JsonMap, name: &str, default: u16) -> Result<u16, LogicalError> {
 }
 
 /// Answers `GET|HEAD sys/health`.
-pub(crate) async fn health(seal: &Seal, d: &JsonMap) -> Result<Option<Response>, LogicalError> {
+pub(crate) async fn health(
+    seal: &Seal,
+    standby_node: bool,
+    d: &JsonMap,
+) -> Result<Option<Response>, LogicalError> {
     let active = code(d, "activecode", 200)?;
-    // Accepted and validated even though this single-node server is never a standby.
-    let _standby = code(d, "standbycode", 429)?;
+    let standby_code = code(d, "standbycode", 429)?;
     let _dr = code(d, "drsecondarycode", 472)?;
     let _perf = code(d, "performancestandbycode", 473)?;
     let sealed_code = code(d, "sealedcode", 503)?;
     let uninit_code = code(d, "uninitcode", 501)?;
-    let _ = bool_field(d, "standbyok")?;
+    let standby_ok = bool_field(d, "standbyok")?;
     let _ = bool_field(d, "perfstandbyok")?;
 
     let initialized = seal.initialized().await?;
@@ -47,13 +50,15 @@ pub(crate) async fn health(seal: &Seal, d: &JsonMap) -> Result<Option<Response>,
         replication_performance_mode: mode,
         sealed,
         server_time_utc: chrono::Utc::now().timestamp(),
-        standby: sealed,
+        standby: sealed || standby_node,
         version: seal.version(),
     };
     let status = if !initialized {
         uninit_code
     } else if sealed {
         sealed_code
+    } else if standby_node && !standby_ok {
+        standby_code
     } else {
         active
     };

@@ -72,6 +72,8 @@ pub(crate) struct SystemDeps {
     pub(crate) identity: Arc<crate::identity::IdentityStore>,
     /// `sys/policies/password/*`.
     pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
+    /// `sys/leader`, `sys/ha-status`, `sys/step-down`: the HA election, when clustered.
+    pub(crate) ha: Option<Arc<crate::ha::Ha>>,
 }
 
 /// The `sys/` backend.
@@ -317,12 +319,13 @@ pub(crate) async fn handle_pre_seal(
     seal: &Seal,
     lifecycle: &dyn Lifecycle,
     tokens: &TokenStore,
+    standby: bool,
     req: &Request,
 ) -> Option<Result<Option<Response>, LogicalError>> {
     let op = req.operation;
     match req.path.trim_end_matches('/') {
         "sys/health" => Some(match op {
-            Operation::Read => health::health(seal, &req.data).await,
+            Operation::Read => health::health(seal, standby, &req.data).await,
             _ => Err(LogicalError::empty_method_not_allowed()),
         }),
         "sys/seal-status" => Some(match op {
@@ -574,7 +577,21 @@ impl SystemBackend {
         use Endpoint as E;
         use Operation as O;
         match (endpoint, op) {
-            (E::Leader, O::Read) => raw_json(200, &json!({"ha_enabled": false})),
+            (E::Leader, O::Read) => match &self.deps.ha {
+                Some(ha) => raw_json(200, &ha.leader_status(seal.active_since())),
+                None => raw_json(200, &json!({"ha_enabled": false})),
+            },
+            (E::HaStatus, O::Read) => match &self.deps.ha {
+                Some(ha) => data(ha.members(seal.version())),
+                None => data(json!({ "nodes": [{
+                    "hostname": crate::reload::node_name(),
+                    "api_address": "",
+                    "cluster_address": "",
+                    "active_node": true,
+                    "last_echo": null,
+                    "version": seal.version(),
+                }]})),
+            },
             // Vault serves sys/leader outside the logical router: other methods get a bare 405.
             (E::Leader, _) => Err(LogicalError::empty_method_not_allowed()),
             // The pipeline seals once this request has let go of the state lock.
