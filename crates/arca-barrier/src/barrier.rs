@@ -302,6 +302,15 @@ impl Barrier {
         self.install(&current, next)
     }
 
+    /// Encrypts `plaintext` with the root key itself (bound to `aad`): a challenge only a
+    /// holder of the unseal key can open (it recovers the root key from the stored blob).
+    pub fn encrypt_with_root_key(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+        let state = self.state.load();
+        let state = state.as_ref().ok_or(BarrierError::Sealed)?;
+        let cipher = TermCipher::new(ROOT_TERM, state.keyring.root_key.as_slice())?;
+        cipher.encrypt(aad, plaintext)
+    }
+
     /// Seals: forgets the keyring (wiped once no request still uses it) and every
     /// namespace key.
     pub fn seal(&self) {

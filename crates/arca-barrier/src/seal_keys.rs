@@ -230,6 +230,31 @@ pub async fn recover_root_key(
     Ok(root)
 }
 
+/// Decrypts a root-key blob as stored at [`ROOT_KEY_PATH`] (handed over by the active node
+/// of a cluster to a node joining it) with `unseal_key`.
+pub fn open_root_key_blob(
+    blob: Vec<u8>,
+    unseal_key: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+    if unseal_key.len() != KEY_LEN || blob_term(&blob)? != ROOT_TERM {
+        return Err(BarrierError::InvalidKey);
+    }
+    let cipher = TermCipher::new(ROOT_TERM, unseal_key)?;
+    cipher
+        .decrypt(ROOT_KEY_PATH.as_bytes(), blob)
+        .map_err(|_| BarrierError::InvalidKey)
+}
+
+/// Opens what [`crate::Barrier::encrypt_with_root_key`] sealed, with the root key.
+pub fn open_with_root_key(
+    root_key: &[u8],
+    aad: &[u8],
+    blob: Vec<u8>,
+) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+    let cipher = TermCipher::new(ROOT_TERM, root_key)?;
+    cipher.decrypt(aad, blob).map_err(|_| BarrierError::InvalidKey)
+}
+
 /// A fresh random 32-byte key (root key or unseal key).
 pub fn generate_key() -> Result<Zeroizing<Vec<u8>>, BarrierError> {
     let key = random_key()?;

@@ -82,6 +82,8 @@ pub struct CoreConfig {
     /// Membership of an HA cluster (a storage backend several nodes share); `None` for a
     /// single node.
     pub ha: Option<crate::ha::HaConfig>,
+    /// Serves `sys/storage/raft/*` (integrated storage's administration), after the ACL.
+    pub storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
 }
 
 impl CoreConfig {
@@ -105,6 +107,7 @@ impl CoreConfig {
             user_lockouts: HashMap::new(),
             seals: crate::auto_seal::SealSetup::default(),
             ha: None,
+            storage_admin: None,
         }
     }
 }
@@ -417,6 +420,67 @@ impl Core {
             .entries(&self.inner.namespaces.root(), kind)
     }
 
+    /// Reads an entry integrated storage keeps inside the barrier (`core/raft/<name>`: the
+    /// cluster's TLS authority); only on an unsealed node.
+    pub async fn raft_secret(
+        &self,
+        name: &str,
+    ) -> Result<Option<Zeroizing<Vec<u8>>>, LogicalError> {
+        self.inner
+            .seal
+            .barrier()
+            .get(&format!("core/raft/{name}"))
+            .await
+            .map_err(crate::views::barrier_err)
+    }
+
+    /// Writes an entry integrated storage keeps inside the barrier (`core/raft/<name>`).
+    pub async fn set_raft_secret(&self, name: &str, value: &[u8]) -> Result<(), LogicalError> {
+        self.inner
+            .seal
+            .barrier()
+            .put(&format!("core/raft/{name}"), value)
+            .await
+            .map_err(crate::views::barrier_err)
+    }
+
+    /// Encrypts `plaintext` with the root key (a join challenge: the joining node opens it
+    /// with the root key it recovers from the unseal key).
+    pub fn encrypt_with_root_key(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, LogicalError> {
+        self.inner
+            .seal
+            .barrier()
+            .encrypt_with_root_key(aad, plaintext)
+            .map_err(crate::views::barrier_err)
+    }
+
+    /// After storage was replaced underneath (a snapshot restore): reads the keyring again and
+    /// reloads every subsystem from the new data; when the new data is under other keys (a
+    /// snapshot of another cluster), seals, as OpenBao does, so the node is unsealed with the
+    /// keys of the cluster the snapshot came from. Call it outside of any request (it waits
+    /// for requests in flight).
+    pub async fn reload_after_restore(&self) -> Result<(), LogicalError> {
+        let seal = &self.inner.seal;
+        if seal.sealed() {
+            return Ok(());
+        }
+        if let Err(e) = seal.barrier().reload_keyring().await {
+            tracing::warn!(error = %e, "core: the restored data is under other keys; sealing");
+            return self.seal().await;
+        }
+        let _state = seal.write_state().await;
+        let serving = self.inner.ha.as_ref().is_none_or(|ha| ha.is_active());
+        if serving {
+            self.teardown_active().await;
+            self.setup_active().await?;
+        }
+        Ok(())
+    }
+
     /// This node's HA settings, when it is one of a cluster.
     pub fn ha_config(&self) -> Option<&crate::ha::HaConfig> {
         self.inner.config.ha.as_ref()
@@ -607,6 +671,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         identity: inner.identity.clone(),
         password_policies: inner.password_policies.clone(),
         ha: inner.ha.clone(),
+        storage_admin: inner.config.storage_admin.clone(),
     }
 }
 

@@ -66,6 +66,20 @@ pub struct HaConfig {
     pub leader_check_interval: Duration,
 }
 
+/// Integrated storage's administration endpoints (`sys/storage/raft/*` but `join` and
+/// `bootstrap/*`, which the server answers before the core): reached through the `sys/`
+/// mount, so after the token and ACL checks. The server implements it over its Raft node.
+#[async_trait::async_trait]
+pub trait StorageAdmin: Send + Sync + 'static {
+    /// Handles `op` on `sys/storage/raft/<path>` with the request's `data`.
+    async fn handle(
+        &self,
+        op: arca_sdk::Operation,
+        path: &str,
+        data: &arca_sdk::JsonMap,
+    ) -> Result<Option<arca_sdk::Response>, LogicalError>;
+}
+
 /// What the active node publishes about itself (inside the barrier).
 #[derive(Serialize, Deserialize)]
 struct Advertisement {
@@ -428,6 +442,12 @@ pub(crate) async fn refresh_leader(inner: &Inner) -> Result<(), LogicalError> {
         return Ok(());
     };
     let advert: Advertisement = serde_json::from_slice(&bytes).map_err(LogicalError::internal)?;
+    if advert.cluster_addr == ha.config.cluster_addr {
+        // This standby's own advertisement from a term before a restart: its local copy of the
+        // lock has not caught up yet.
+        ha.leader.store(None);
+        return Ok(());
+    }
     let engine = base64::engine::general_purpose::STANDARD;
     let cert = engine
         .decode(&advert.cluster_cert)

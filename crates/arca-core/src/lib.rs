@@ -39,7 +39,7 @@ mod wrapping_jwt;
 pub use crate::audit::ConfigAuditDevice;
 pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
 pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
-pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode};
+pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode, StorageAdmin};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

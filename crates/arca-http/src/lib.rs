@@ -31,7 +31,7 @@ use async_trait::async_trait;
 pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
 pub use options::{ListenerOptions, TlsOptions, TlsVersion};
-pub use server::{ServerHandle, serve, serve_cluster};
+pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
 #[async_trait]

@@ -77,16 +77,55 @@ pub async fn serve(
     Ok(ServerHandle { local_addr, join })
 }
 
-/// Serves the cluster port of an active node at `address` with the term's `identity`: only
-/// standbys presenting it get in; their forwarded requests are served as if they came from
-/// the client they name, never forwarded again.
-pub async fn serve_cluster(
+/// A protocol served on the cluster port beside request forwarding, chosen by the ALPN the
+/// client offers (integrated storage's RPCs).
+#[derive(Clone)]
+pub struct ClusterProtocol {
+    /// The ALPN protocol name that selects it.
+    pub alpn: Vec<u8>,
+    /// Its TLS configuration; `None` (no certificate yet) refuses its connections.
+    pub config: Arc<arc_swap::ArcSwapOption<rustls::ServerConfig>>,
+    /// Serves one connection once its handshake is done.
+    pub serve: Arc<ServeConnection>,
+}
+
+/// Serves one TLS connection of a [`ClusterProtocol`].
+pub type ServeConnection = dyn Fn(
+        tokio_rustls::server::TlsStream<TcpStream>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+    + Send
+    + Sync;
+
+/// The running cluster port: request forwarding is served while an identity is set (the node
+/// is active), refused otherwise.
+pub struct ClusterPort {
+    forwarding: arc_swap::ArcSwapOption<rustls::ServerConfig>,
+    /// The address actually bound.
+    pub local_addr: SocketAddr,
+}
+
+impl ClusterPort {
+    /// Serves forwarded requests with the term's `identity`, or stops (`None`).
+    pub fn set_identity(
+        &self,
+        identity: Option<&crate::cluster::ClusterIdentity>,
+    ) -> Result<(), HttpError> {
+        let config = identity.map(crate::cluster::server_config).transpose()?;
+        self.forwarding.store(config);
+        Ok(())
+    }
+}
+
+/// Binds the cluster port at `address` and serves on it until `shutdown`: forwarded requests
+/// from standbys (see [`ClusterPort::set_identity`]), and `extra`'s protocol when a client
+/// asks for it by ALPN. Forwarded requests are served as if they came from the client they
+/// name, and never forwarded again.
+pub async fn serve_cluster_port(
     address: SocketAddr,
-    identity: &crate::cluster::ClusterIdentity,
     handler: Arc<dyn RequestHandler>,
+    extra: Option<ClusterProtocol>,
     shutdown: CancellationToken,
-) -> Result<ServerHandle, HttpError> {
-    let acceptor = TlsAcceptor::from(crate::cluster::server_config(identity)?);
+) -> Result<Arc<ClusterPort>, HttpError> {
     let bind_error = |source| HttpError::Bind { address, source };
     let listener = TcpListener::bind(address).await.map_err(bind_error)?;
     let local_addr = listener.local_addr().map_err(bind_error)?;
@@ -94,8 +133,70 @@ pub async fn serve_cluster(
     // The node that first took the request already applied the client's limits.
     opts.max_request_duration = Duration::ZERO;
     let state = Arc::new(State::new(&opts, handler, true));
-    let join = tokio::spawn(accept_loop(listener, Some(acceptor), state, shutdown));
-    Ok(ServerHandle { local_addr, join })
+    let port = Arc::new(ClusterPort {
+        forwarding: arc_swap::ArcSwapOption::empty(),
+        local_addr,
+    });
+    let accepting = port.clone();
+    tokio::spawn(async move {
+        let graceful = GracefulShutdown::new();
+        loop {
+            let accepted = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            let Ok((stream, peer)) = accepted else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            let state = state.clone();
+            let port = accepting.clone();
+            let extra = extra.clone();
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let handshake = async {
+                    let start = tokio_rustls::LazyConfigAcceptor::new(
+                        rustls::server::Acceptor::default(),
+                        stream,
+                    )
+                    .await
+                    .ok()?;
+                    let wants_extra = extra.as_ref().filter(|x| {
+                        start
+                            .client_hello()
+                            .alpn()
+                            .is_some_and(|mut protos| protos.any(|p| p == x.alpn.as_slice()))
+                    });
+                    if let Some(x) = wants_extra {
+                        let config = x.config.load_full()?;
+                        let tls = start.into_stream(config).await.ok()?;
+                        return Some(Err((x.serve.clone(), tls)));
+                    }
+                    let config = port.forwarding.load_full()?;
+                    start.into_stream(config).await.ok().map(Ok)
+                };
+                match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, handshake).await {
+                    Ok(Some(Ok(tls))) => {
+                        let conn = Arc::new(Connection {
+                            remote_addr: peer.ip().to_string(),
+                            remote_port: peer.port(),
+                            peer_certificates: Vec::new(),
+                        });
+                        run_http(TokioIo::new(tls), conn, &state, watcher).await;
+                    }
+                    Ok(Some(Err((serve, tls)))) => serve(tls).await,
+                    _ => tracing::debug!(peer = %peer, "cluster port: handshake refused"),
+                }
+            });
+        }
+        drop(listener);
+        tokio::select! {
+            _ = graceful.shutdown() => {}
+            _ = tokio::time::sleep(SHUTDOWN_GRACE) => {}
+        }
+    });
+    Ok(port)
 }
 
 /// What every connection of a listener shares.
@@ -371,7 +472,12 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
                     );
                 }
             };
-            let decoded = if media_type == "application/ocsp-request" {
+            let raw_body = media_type == "application/ocsp-request"
+                || matches!(
+                    api_path,
+                    "sys/storage/raft/snapshot" | "sys/storage/raft/snapshot-force"
+                );
+            let decoded = if raw_body {
                 // As OpenBao hands an OCSP responder the raw request: the DER body, base64,
                 // under `http_raw_body` (the name OpenBao's SDK gives a raw body).
                 use base64::Engine;

@@ -65,6 +65,11 @@ impl RaftNode {
         self.wait_for_leader(wait).await.map(|_| ())
     }
 
+    /// Whether this node belongs to a cluster: bootstrapped, or joined and replicated to.
+    pub async fn is_member(&self) -> bool {
+        self.inner.raft.is_initialized().await.unwrap_or(false)
+    }
+
     /// Waits until the cluster has a leader (as this node sees it) and returns it.
     pub async fn wait_for_leader(&self, timeout: Duration) -> Result<ServerInfo, RaftStorageError> {
         let mut rx = self.inner.raft.metrics();
@@ -154,6 +159,30 @@ impl RaftNode {
             })?
             .map_err(change_err)?;
         raft.change_membership(ChangeMembers::AddVoterIds(BTreeSet::from([id])), false)
+            .await
+            .map_err(change_err)?;
+        Ok(())
+    }
+
+    /// On the leader: adds `node_id` (reachable at `cluster_addr`) as a non-voter that
+    /// receives the log but never votes (Vault's `non_voter` join).
+    pub async fn add_learner(
+        &self,
+        node_id: &str,
+        cluster_addr: &str,
+    ) -> Result<(), RaftStorageError> {
+        if !self.is_leader() {
+            return Err(RaftStorageError::NotLeader {
+                leader: self.leader_addr(),
+            });
+        }
+        let node = PeerNode {
+            name: node_id.to_owned(),
+            addr: cluster_addr.to_owned(),
+        };
+        self.inner
+            .raft
+            .add_learner(raft_id(node_id), node, false)
             .await
             .map_err(change_err)?;
         Ok(())

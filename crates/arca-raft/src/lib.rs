@@ -80,7 +80,8 @@ pub use config::{
 pub use error::RaftStorageError;
 pub use log_store::LOG_FILE;
 pub use network::{
-    FaultTransport, Faults, RPC_PATH, RpcServer, TlsTransport, Transport, TransportError, serve,
+    FaultTransport, Faults, RPC_PATH, RpcServer, SwappableTransport, TlsTransport, Transport,
+    TransportError, serve, serve_connection,
 };
 pub use node::RaftNode;
 pub use state_machine::{FSM_FILE, SNAPSHOT_FILE};

@@ -411,6 +411,60 @@ impl RaftNetwork<TypeConfig> for Network {
     }
 }
 
+/// A transport whose TLS identity arrives later: a node that has not joined a cluster yet
+/// has no certificate; [`SwappableTransport::set`] installs one (at bootstrap or join).
+/// Until then every call fails as unreachable.
+#[derive(Default)]
+pub struct SwappableTransport {
+    inner: arc_swap::ArcSwapOption<TlsTransport>,
+}
+
+impl SwappableTransport {
+    /// Installs (or replaces) the TLS identity calls are made with.
+    pub fn set(&self, tls: &crate::RaftTls) -> Result<(), crate::RaftStorageError> {
+        self.inner.store(Some(Arc::new(TlsTransport::new(tls)?)));
+        Ok(())
+    }
+
+    /// Whether an identity is installed.
+    pub fn is_set(&self) -> bool {
+        self.inner.load().is_some()
+    }
+}
+
+#[async_trait]
+impl Transport for SwappableTransport {
+    async fn call(
+        &self,
+        target: &PeerNode,
+        rpc: &str,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Bytes, TransportError> {
+        let Some(inner) = self.inner.load_full() else {
+            return Err(TransportError::Unreachable(
+                "this node has no cluster certificate yet".to_owned(),
+            ));
+        };
+        inner.call(target, rpc, body, timeout).await
+    }
+}
+
+/// Serves the cluster RPCs of `node` on one connection whose TLS handshake (with the
+/// configuration of [`crate::RaftTls::server_config`]) a shared cluster port already made.
+pub async fn serve_connection<S>(stream: S, node: RaftNode)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |req| {
+        let node = node.clone();
+        async move { Ok::<_, std::convert::Infallible>(answer(node, req).await) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
 /// A running RPC listener; dropping it (or [`RpcServer::shutdown`]) stops it and every
 /// connection it accepted, abruptly.
 pub struct RpcServer {

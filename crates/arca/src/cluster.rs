@@ -24,12 +24,16 @@ const ECHO_INTERVAL: Duration = Duration::from_secs(2);
 pub(crate) struct OpenedStorage {
     pub(crate) physical: Arc<dyn PhysicalBackend>,
     pub(crate) ha: Option<Arc<dyn HaBackend>>,
+    /// Integrated storage, when it is the backend.
+    pub(crate) raft: Option<crate::raft::RaftStorage>,
 }
 
 /// Opens the backend a `storage "KIND"` stanza names.
 pub(crate) async fn open_storage(
     kind: &str,
     options: &HashMap<String, String>,
+    api_addr: Option<&str>,
+    cluster_addr: Option<&str>,
 ) -> Result<OpenedStorage> {
     let error =
         |e: arca_storage::StorageError| anyhow!("error initializing storage of type {kind}: {e}");
@@ -47,11 +51,34 @@ pub(crate) async fn open_storage(
             let (physical, ha) = arca_storage_postgresql::open_with_timings(options, timings)
                 .await
                 .map_err(error)?;
-            Ok(OpenedStorage { physical, ha })
+            Ok(OpenedStorage {
+                physical,
+                ha,
+                raft: None,
+            })
+        }
+        "raft" => {
+            let cluster_addr = match (cluster_addr, api_addr) {
+                (Some(c), _) => c.to_string(),
+                (None, Some(api)) => default_cluster_addr(api)?,
+                (None, None) => {
+                    return Err(anyhow!(
+                        "error initializing storage of type raft: cluster_addr (or api_addr) must be set"
+                    ));
+                }
+            };
+            let raft = crate::raft::RaftStorage::open(options, &cluster_addr).await?;
+            let node = Arc::new(raft.node().clone());
+            Ok(OpenedStorage {
+                physical: node.clone(),
+                ha: Some(node),
+                raft: Some(raft),
+            })
         }
         _ => Ok(OpenedStorage {
             physical: arca_storage::open_backend(kind, options).map_err(error)?,
             ha: None,
+            raft: None,
         }),
     }
 }
@@ -113,72 +140,58 @@ fn cluster_bind_addr(cluster_addr: &str) -> Result<SocketAddr> {
         .ok_or_else(|| anyhow!("cluster_addr {cluster_addr:?} resolves to no address"))
 }
 
-/// Runs the cluster listener while this node is active, and the echo while it is a standby,
-/// until `shutdown`.
-pub(crate) async fn run(core: Core, handler: Arc<dyn RequestHandler>, shutdown: CancellationToken) {
+/// Binds this node's cluster port (`cluster_addr`): it carries `extra` (integrated storage's
+/// RPCs) all the time, and request forwarding while the node is active.
+pub(crate) async fn bind_port(
+    cluster_addr: &str,
+    handler: Arc<dyn RequestHandler>,
+    extra: Option<arca_http::ClusterProtocol>,
+    shutdown: CancellationToken,
+) -> Result<Arc<arca_http::ClusterPort>> {
+    let addr = cluster_bind_addr(cluster_addr)?;
+    arca_http::serve_cluster_port(addr, handler, extra, shutdown)
+        .await
+        .map_err(|e| anyhow!("Error initializing the cluster listener: {e}"))
+}
+
+/// Follows this node's HA role until `shutdown`: the cluster port serves forwarded requests
+/// with the term's identity while the node is active, and a standby echoes to the active node.
+pub(crate) async fn run(
+    core: Core,
+    port: Arc<arca_http::ClusterPort>,
+    shutdown: CancellationToken,
+) {
     let Some(mut roles) = core.ha_watch() else {
         return;
     };
-    let mut listener: Option<CancellationToken> = None;
     let mut echo: Option<CancellationToken> = None;
     loop {
         let role = roles.borrow_and_update().clone();
-        if let Some(stop) = listener.take() {
-            stop.cancel();
-        }
         if let Some(stop) = echo.take() {
             stop.cancel();
         }
-        match role {
-            HaRole::Active(me) => match start_listener(&me, handler.clone()).await {
-                Ok(stop) => listener = Some(stop),
-                Err(e) => tracing::error!(error = %e, "ha: cannot serve the cluster port"),
-            },
-            HaRole::Standby => {
-                let stop = shutdown.child_token();
-                tokio::spawn(echo_loop(core.clone(), stop.clone()));
-                echo = Some(stop);
-            }
-            HaRole::Inactive => {}
+        let identity = match &role {
+            HaRole::Active(me) => Some(ClusterIdentity {
+                cert_der: me.cluster_cert_der.clone(),
+                key_der: me.cluster_key_der.clone(),
+            }),
+            _ => None,
+        };
+        if let Err(e) = port.set_identity(identity.as_ref()) {
+            tracing::error!(error = %e, "ha: cannot serve forwarded requests");
+        }
+        if matches!(role, HaRole::Standby) {
+            let stop = shutdown.child_token();
+            tokio::spawn(echo_loop(core.clone(), stop.clone()));
+            echo = Some(stop);
         }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             changed = roles.changed() => if changed.is_err() { break },
         }
     }
-    if let Some(stop) = listener {
-        stop.cancel();
-    }
     if let Some(stop) = echo {
         stop.cancel();
-    }
-}
-
-async fn start_listener(
-    me: &LeaderInfo,
-    handler: Arc<dyn RequestHandler>,
-) -> Result<CancellationToken> {
-    let addr = cluster_bind_addr(&me.cluster_addr)?;
-    let identity = ClusterIdentity {
-        cert_der: me.cluster_cert_der.clone(),
-        key_der: me.cluster_key_der.clone(),
-    };
-    let stop = CancellationToken::new();
-    // The previous term's listener may still be letting go of the port.
-    let mut tries = 0;
-    loop {
-        match arca_http::serve_cluster(addr, &identity, handler.clone(), stop.clone()).await {
-            Ok(h) => {
-                tracing::info!(addr = %h.local_addr, "ha: serving the cluster port");
-                return Ok(stop);
-            }
-            Err(e) if tries < 50 => {
-                tries += 1;
-                tracing::debug!(error = %e, "ha: cluster port busy, retrying");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(anyhow!("{e}")),
-        }
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod dev_plugins;
+mod raft;
 mod server;
 mod transit_seal;
 

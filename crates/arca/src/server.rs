@@ -147,7 +147,11 @@ fn init_logging(level: &str) {
 }
 
 /// Serves core requests to the HTTP layer.
-struct CoreHandler(Core, crate::cluster::Forwarders);
+struct CoreHandler(
+    Core,
+    crate::cluster::Forwarders,
+    Option<crate::raft::RaftStorage>,
+);
 
 /// Written out instead of through `#[async_trait]`: the core's future is boxed directly, not
 /// wrapped in one more `async` block first, so the (large) request future is moved once per
@@ -161,6 +165,11 @@ impl RequestHandler for CoreHandler {
         'a: 'b,
         Self: 'b,
     {
+        if let Some(raft) = &self.2
+            && crate::raft::intercepts(&req.path)
+        {
+            return Box::pin(crate::raft::intercept(raft.clone(), self.0.clone(), req));
+        }
         self.0.handle_boxed(req)
     }
 
@@ -297,7 +306,14 @@ async fn run(flags: Flags) -> Result<()> {
     if config.listeners.is_empty() {
         bail!("at least one listener must be configured");
     }
-    let opened = crate::cluster::open_storage(&storage.kind, &options).await?;
+    let opened = crate::cluster::open_storage(
+        &storage.kind,
+        &options,
+        config.api_addr.as_deref(),
+        config.cluster_addr.as_deref(),
+    )
+    .await?;
+    let raft = opened.raft.clone();
 
     let mut core_config = CoreConfig::new(opened.physical, &storage.kind);
     if let Some(ha) = opened.ha {
@@ -306,6 +322,9 @@ async fn run(flags: Flags) -> Result<()> {
             config.api_addr.as_deref(),
             config.cluster_addr.as_deref(),
         )?);
+    }
+    if let Some(raft) = &raft {
+        core_config.storage_admin = Some(Arc::new(raft.clone()));
     }
     core_config.registry = registry();
     if let Some(t) = config.default_lease_ttl {
@@ -350,12 +369,22 @@ async fn run(flags: Flags) -> Result<()> {
     let handler: Arc<dyn RequestHandler> = Arc::new(CoreHandler(
         core.clone(),
         crate::cluster::Forwarders::default(),
+        raft.clone(),
     ));
-    tokio::spawn(crate::cluster::run(
-        core.clone(),
-        handler.clone(),
-        shutdown.clone(),
-    ));
+    let cluster_protocol = raft.as_ref().map(|r| r.cluster_protocol());
+    if let Some(raft) = &raft {
+        raft.start(core.clone());
+    }
+    if let Some(ha) = core.ha_config() {
+        let port = crate::cluster::bind_port(
+            &ha.cluster_addr,
+            handler.clone(),
+            cluster_protocol,
+            shutdown.clone(),
+        )
+        .await?;
+        tokio::spawn(crate::cluster::run(core.clone(), port, shutdown.clone()));
+    }
     let mut handles = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {

@@ -11,6 +11,8 @@ pub(crate) enum Endpoint {
     StepDown,
     Leader,
     HaStatus,
+    /// `storage/raft/<rest>`: integrated storage's endpoints, served by the server.
+    StorageRaft(String),
     KeyStatus,
     Rotate,
     /// `rekey/init`, or `rekey-recovery-key/init` (`true`).
@@ -160,6 +162,9 @@ impl Endpoint {
             "step-down" => E::StepDown,
             "leader" => E::Leader,
             "ha-status" => E::HaStatus,
+            p if p.starts_with("storage/raft/") => {
+                E::StorageRaft(p.trim_start_matches("storage/raft/").to_string())
+            }
             "key-status" => E::KeyStatus,
             "rotate" => E::Rotate,
             "rekey/init" => E::RekeyInit(false),
@@ -465,6 +470,7 @@ impl Endpoint {
             | E::StepDown
             | E::Leader
             | E::HaStatus
+            | E::StorageRaft(_)
             | E::RekeyInit(_)
             | E::RekeyUpdate(_)
             | E::RekeyVerify(_)

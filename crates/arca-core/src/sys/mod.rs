@@ -74,6 +74,8 @@ pub(crate) struct SystemDeps {
     pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
     /// `sys/leader`, `sys/ha-status`, `sys/step-down`: the HA election, when clustered.
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
+    /// `sys/storage/raft/*`: integrated storage's administration, when it is the storage.
+    pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
 }
 
 /// The `sys/` backend.
@@ -580,6 +582,10 @@ impl SystemBackend {
             (E::Leader, O::Read) => match &self.deps.ha {
                 Some(ha) => raw_json(200, &ha.leader_status(seal.active_since())),
                 None => raw_json(200, &json!({"ha_enabled": false})),
+            },
+            (E::StorageRaft(rest), op) => match &self.deps.storage_admin {
+                Some(admin) => admin.handle(op, &rest, d).await,
+                None => Err(LogicalError::UnsupportedPath),
             },
             (E::HaStatus, O::Read) => match &self.deps.ha {
                 Some(ha) => data(ha.members(seal.version())),

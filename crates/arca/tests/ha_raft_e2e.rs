@@ -1,0 +1,422 @@
+//! Integrated storage end to end: real `arca` processes with `storage "raft"` on loopback.
+//!
+//! A 3-node cluster forms (init bootstraps the first node; one node joins by `retry_join` in
+//! its config, one through `sys/storage/raft/join`; each joins only once unsealed with the
+//! cluster's key); writes through standbys land; `kill -9` of the active node under a write
+//! load hands over within 10 s and loses no acknowledged write; the killed node comes back and
+//! catches up; remove-peer; a snapshot saved on the cluster and restored on a fresh one gives
+//! the same data. `bao operator raft list-peers` reads Arca's configuration.
+
+#![allow(clippy::unwrap_used, reason = "a failed unwrap is a failed test")]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{Server, call, free_port, run_bao, spawn_on_free_port};
+use serde_json::{Value, json};
+
+/// A node: its server, its data directory (kept across restarts) and cluster address.
+fn start_node(name: &str, dir: Option<tempfile::TempDir>, extra: &str) -> Server {
+    start_node_on(name, dir, extra, free_port())
+}
+
+/// [`start_node`] with its cluster port given (a restarted node keeps its address).
+fn start_node_on(
+    name: &str,
+    dir: Option<tempfile::TempDir>,
+    extra: &str,
+    cluster_port: u16,
+) -> Server {
+    let name = name.to_string();
+    let extra = extra.to_string();
+    let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
+    spawn_on_free_port(&common::arca_bin(), Some(dir), move |port, dir| {
+        let dir: &Path = dir.unwrap();
+        let cfg = dir.join("config.hcl");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"storage "raft" {{
+  path = "{}"
+  node_id = "{name}"
+  performance_multiplier = 1
+{extra}
+}}
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+disable_mlock = true
+api_addr = "http://127.0.0.1:{port}"
+cluster_addr = "https://127.0.0.1:{cluster_port}"
+"#,
+                dir.join("raft").display()
+            ),
+        )
+        .unwrap();
+        vec!["server".into(), format!("-config={}", cfg.display())]
+    })
+}
+
+async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    loop {
+        if check().await {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn is_active(s: &Server) -> bool {
+    call(s, "GET", "sys/leader", None, None).await.body["is_self"] == true
+}
+
+async fn unseal(s: &Server, key: &str) -> Value {
+    let r = call(s, "PUT", "sys/unseal", None, Some(json!({ "key": key }))).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body
+}
+
+async fn init(s: &Server) -> (String, String) {
+    let init = call(
+        s,
+        "PUT",
+        "sys/init",
+        None,
+        Some(json!({"secret_shares": 1, "secret_threshold": 1})),
+    )
+    .await;
+    assert_eq!(init.status, 200, "{}", init.body);
+    (
+        init.body["keys_base64"][0].as_str().unwrap().to_string(),
+        init.body["root_token"].as_str().unwrap().to_string(),
+    )
+}
+
+async fn servers(s: &Server, token: &str) -> Vec<Value> {
+    let r = call(
+        s,
+        "GET",
+        "sys/storage/raft/configuration",
+        Some(token),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    r.body["data"]["config"]["servers"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_nodes_form_forward_fail_over_and_restore() {
+    let n1_cluster_port = free_port();
+    let n1 = start_node_on("node1", None, "", n1_cluster_port);
+    let (key, root) = init(&n1).await;
+    assert_eq!(unseal(&n1, &key).await["sealed"], false);
+    wait_for(Duration::from_secs(20), "node1 active", || is_active(&n1)).await;
+    let r = call(
+        &n1,
+        "POST",
+        "sys/mounts/secret",
+        Some(&root),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let r = call(
+        &n1,
+        "PUT",
+        "secret/data/first",
+        Some(&root),
+        Some(json!({"data": {"v": "1"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // node2 joins by retry_join from its config; node3 through the join endpoint.
+    let n2 = start_node(
+        "node2",
+        None,
+        &format!(
+            "  retry_join {{\n    leader_api_addr = \"{}\"\n  }}",
+            n1.addr
+        ),
+    );
+    let n3 = start_node("node3", None, "");
+    let r = call(
+        &n3,
+        "POST",
+        "sys/storage/raft/join",
+        None,
+        Some(json!({"leader_api_addr": n1.addr})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"joined": true}));
+    // A joining node reports the cluster's seal (initialized, sealed, its threshold).
+    wait_for(
+        Duration::from_secs(20),
+        "node2's join challenge",
+        || async {
+            call(&n2, "GET", "sys/seal-status", None, None).await.body["initialized"] == true
+        },
+    )
+    .await;
+    let st = call(&n3, "GET", "sys/seal-status", None, None).await.body;
+    assert_eq!(st["initialized"], true, "{st}");
+    assert_eq!(st["sealed"], true);
+    assert_eq!(st["t"], 1);
+    // A wrong key is refused and the join stays pending.
+    let wrong = call(
+        &n3,
+        "PUT",
+        "sys/unseal",
+        None,
+        Some(json!({"key": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="})),
+    )
+    .await;
+    assert_eq!(wrong.status, 400, "{}", wrong.body);
+    for n in [&n2, &n3] {
+        let st = unseal(n, &key).await;
+        assert_eq!(st["sealed"], false, "{st}");
+    }
+    // All three vote; one leads.
+    wait_for(Duration::from_secs(60), "three voters", || async {
+        let s = servers(&n1, &root).await;
+        s.len() == 3 && s.iter().all(|v| v["voter"] == true)
+    })
+    .await;
+    let s = servers(&n2, &root).await;
+    assert_eq!(s.iter().filter(|v| v["leader"] == true).count(), 1, "{s:?}");
+    let mut ids: Vec<_> = s
+        .iter()
+        .map(|v| v["node_id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["node1", "node2", "node3"]);
+    // bao's CLI reads the same configuration.
+    let (code, out, err) = run_bao(&n1.addr, Some(&root), &["operator", "raft", "list-peers"]);
+    assert_eq!(code, 0, "{err}");
+    for id in ["node1", "node2", "node3"] {
+        assert!(out.contains(id), "{out}");
+    }
+    assert!(out.contains("leader"), "{out}");
+
+    // Standbys: 429 health, writes through them land, reads see them.
+    for n in [&n2, &n3] {
+        assert_eq!(call(n, "GET", "sys/health", None, None).await.status, 429);
+    }
+    let r = call(
+        &n2,
+        "PUT",
+        "secret/data/via-n2",
+        Some(&root),
+        Some(json!({"data": {"v": "2"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(&n3, "GET", "secret/data/via-n2", Some(&root), None).await;
+    assert_eq!(r.body["data"]["data"]["v"], "2", "{}", r.body);
+    let r = call(&n1, "GET", "secret/data/via-n2", Some(&root), None).await;
+    assert_eq!(r.body["data"]["data"]["v"], "2", "{}", r.body);
+
+    // kill -9 the active node under a write load through node2.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let writer = {
+        let url = n2.addr.clone();
+        let token = root.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut acked = Vec::new();
+            let mut i = 0u64;
+            while !*stop_rx.borrow() {
+                let key = format!("failover/k{i}");
+                if let Ok(r) = client
+                    .put(format!("{url}/v1/secret/data/{key}"))
+                    .header("X-Vault-Token", &token)
+                    .json(&json!({"data": {"v": i.to_string()}}))
+                    .send()
+                    .await
+                    && r.status().is_success()
+                {
+                    acked.push((key, i.to_string()));
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            acked
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let n1_dir = n1.stop();
+    let killed = Instant::now();
+    let new_active = loop {
+        if is_active(&n2).await {
+            break Some(0);
+        }
+        if is_active(&n3).await {
+            break Some(1);
+        }
+        assert!(killed.elapsed() < Duration::from_secs(20), "no new active node");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let takeover = killed.elapsed();
+    assert!(
+        takeover < Duration::from_secs(10),
+        "takeover took {takeover:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop_tx.send(true).unwrap();
+    let acked = writer.await.unwrap();
+    assert!(
+        acked.len() > 5,
+        "too few writes acknowledged: {}",
+        acked.len()
+    );
+    let active = if new_active == Some(0) { &n2 } else { &n3 };
+    for (k, v) in &acked {
+        let r = call(
+            active,
+            "GET",
+            &format!("secret/data/{k}"),
+            Some(&root),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "acknowledged {k} lost: {}", r.body);
+        assert_eq!(r.body["data"]["data"]["v"], v.as_str());
+    }
+    println!(
+        "raft takeover after kill -9: {takeover:?}; {} writes acknowledged",
+        acked.len()
+    );
+
+    // node1 comes back from its directory, unseals as a standby and catches up.
+    let n1 = start_node_on("node1", n1_dir, "", n1_cluster_port);
+    assert_eq!(unseal(&n1, &key).await["sealed"], false);
+    let (last, _) = acked.last().unwrap().clone();
+    wait_for(
+        Duration::from_secs(30),
+        "node1 to serve the last write",
+        || async {
+            call(
+                &n1,
+                "GET",
+                &format!("secret/data/{last}"),
+                Some(&root),
+                None,
+            )
+            .await
+            .status
+                == 200
+        },
+    )
+    .await;
+
+    // remove-peer: node3 leaves the configuration (an unknown id is not an error).
+    let r = call(
+        active,
+        "POST",
+        "sys/storage/raft/remove-peer",
+        Some(&root),
+        Some(json!({"server_id": "nobody"})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let removed = if new_active == Some(1) {
+        "node2"
+    } else {
+        "node3"
+    };
+    let r = call(
+        active,
+        "POST",
+        "sys/storage/raft/remove-peer",
+        Some(&root),
+        Some(json!({"server_id": removed})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    wait_for(Duration::from_secs(10), "two servers left", || async {
+        servers(active, &root).await.len() == 2
+    })
+    .await;
+
+    // A snapshot of this cluster restored on a fresh one gives the same data, under the
+    // keys of the cluster it came from.
+    let snap = common::client()
+        .get(active.url("sys/storage/raft/snapshot"))
+        .header("X-Vault-Token", &root)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(snap.status(), 200);
+    let snapshot = snap.bytes().await.unwrap();
+    assert!(!snapshot.is_empty());
+    let fresh = start_node("fresh1", None, "");
+    let (fresh_key, fresh_root) = init(&fresh).await;
+    unseal(&fresh, &fresh_key).await;
+    wait_for(Duration::from_secs(20), "fresh node active", || {
+        is_active(&fresh)
+    })
+    .await;
+    let r = common::client()
+        .post(fresh.url("sys/storage/raft/snapshot-force"))
+        .header("X-Vault-Token", &fresh_root)
+        .body(snapshot.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204, "{}", r.text().await.unwrap());
+    // The restored data is under the old cluster's keys: the node seals itself, and unseals
+    // with them.
+    wait_for(
+        Duration::from_secs(20),
+        "the restored node to seal",
+        || async {
+            call(&fresh, "GET", "sys/seal-status", None, None)
+                .await
+                .body["sealed"]
+                == true
+        },
+    )
+    .await;
+    let st = unseal(&fresh, &key).await;
+    assert_eq!(st["sealed"], false, "{st}");
+    wait_for(Duration::from_secs(20), "restored node active", || {
+        is_active(&fresh)
+    })
+    .await;
+    let r = call(&fresh, "GET", "secret/data/via-n2", Some(&root), None).await;
+    assert_eq!(r.body["data"]["data"]["v"], "2", "{}", r.body);
+    let r = call(
+        &fresh,
+        "GET",
+        &format!("secret/data/{last}"),
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // A garbage snapshot is refused and changes nothing.
+    let r = common::client()
+        .post(fresh.url("sys/storage/raft/snapshot-force"))
+        .header("X-Vault-Token", &root)
+        .body("not a snapshot")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = call(&fresh, "GET", "secret/data/first", Some(&root), None).await;
+    assert_eq!(r.body["data"]["data"]["v"], "1", "{}", r.body);
+}
