@@ -39,6 +39,11 @@ const AUTOPILOT_SECRET: &str = "autopilot-config";
 const CHALLENGE_AAD: &[u8] = b"arca-raft-join-challenge";
 /// How long a challenge may be answered.
 const CHALLENGE_TTL: Duration = Duration::from_secs(120);
+/// At most this many challenges are open at once (an unauthenticated endpoint must not let
+/// anyone grow the server's memory: CVE-2024-8185), the oldest dropped first.
+const MAX_OPEN_CHALLENGES: usize = 64;
+/// The longest node id a challenge is given for.
+const MAX_SERVER_ID_LEN: usize = 128;
 /// How long a joined node waits for the data before unsealing.
 const CATCH_UP_WAIT: Duration = Duration::from_secs(120);
 
@@ -331,6 +336,9 @@ impl RaftStorage {
             .filter(|s| !s.is_empty())
             .ok_or_else(|| LogicalError::bad_request("no server id provided"))?
             .to_string();
+        if server_id.len() > MAX_SERVER_ID_LEN {
+            return Err(LogicalError::bad_request("server id too long"));
+        }
         if core.sealed() {
             return Err(LogicalError::Sealed);
         }
@@ -353,6 +361,16 @@ impl RaftStorage {
         {
             let mut pending = self.inner.challenges.lock();
             pending.retain(|_, (_, at)| at.elapsed() < CHALLENGE_TTL);
+            while pending.len() >= MAX_OPEN_CHALLENGES {
+                let oldest = pending
+                    .iter()
+                    .min_by_key(|(_, (_, at))| *at)
+                    .map(|(id, _)| id.clone());
+                match oldest {
+                    Some(id) => pending.remove(&id),
+                    None => break,
+                };
+            }
             pending.insert(server_id, (nonce, Instant::now()));
         }
         raw(

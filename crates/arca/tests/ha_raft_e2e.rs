@@ -267,7 +267,10 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
         if is_active(&n3).await {
             break Some(1);
         }
-        assert!(killed.elapsed() < Duration::from_secs(20), "no new active node");
+        assert!(
+            killed.elapsed() < Duration::from_secs(20),
+            "no new active node"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let takeover = killed.elapsed();
@@ -419,4 +422,182 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     assert_eq!(r.status(), 400);
     let r = call(&fresh, "GET", "secret/data/first", Some(&root), None).await;
     assert_eq!(r.body["data"]["data"]["v"], "1", "{}", r.body);
+}
+
+/// One node of [`failover_rounds_lose_no_acknowledged_write`]'s cluster.
+struct Node {
+    name: String,
+    cluster_port: u16,
+    server: Option<Server>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl Node {
+    fn s(&self) -> &Server {
+        self.server.as_ref().unwrap()
+    }
+}
+
+/// Rounds of kill -9 (environment variable `ARCA_RAFT_ROUNDS`, default 20).
+fn rounds() -> usize {
+    std::env::var("ARCA_RAFT_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
+/// Round after round: a writer writes through a standby, the active node is killed (SIGKILL),
+/// another takes over within 10 s, every write the cluster acknowledged is there, and the
+/// killed node comes back (same directory and cluster address) as a standby.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failover_rounds_lose_no_acknowledged_write() {
+    let mut nodes: Vec<Node> = (1..=3)
+        .map(|i| Node {
+            name: format!("r{i}"),
+            cluster_port: free_port(),
+            server: None,
+            dir: None,
+        })
+        .collect();
+    nodes[0].server = Some(start_node_on("r1", None, "", nodes[0].cluster_port));
+    let (key, root) = init(nodes[0].s()).await;
+    unseal(nodes[0].s(), &key).await;
+    wait_for(Duration::from_secs(20), "r1 active", || {
+        is_active(nodes[0].s())
+    })
+    .await;
+    let leader_api = nodes[0].s().addr.clone();
+    for n in nodes.iter_mut().skip(1) {
+        let s = start_node_on(&n.name, None, "", n.cluster_port);
+        let r = call(
+            &s,
+            "POST",
+            "sys/storage/raft/join",
+            None,
+            Some(json!({"leader_api_addr": leader_api})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(unseal(&s, &key).await["sealed"], false);
+        n.server = Some(s);
+    }
+    wait_for(Duration::from_secs(60), "three voters", || async {
+        let s = servers(nodes[0].s(), &root).await;
+        s.len() == 3 && s.iter().all(|v| v["voter"] == true)
+    })
+    .await;
+    let r = call(
+        nodes[0].s(),
+        "POST",
+        "sys/mounts/secret",
+        Some(&root),
+        Some(json!({"type": "kv", "options": {"version": "2"}})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+
+    let mut all_acked: Vec<(String, String)> = Vec::new();
+    let mut slowest = Duration::ZERO;
+    for round in 0..rounds() {
+        let mut active = None;
+        for (i, n) in nodes.iter().enumerate() {
+            if is_active(n.s()).await {
+                active = Some(i);
+            }
+        }
+        let active = active.expect("an active node");
+        let via = (active + 1) % 3;
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let url = nodes[via].s().addr.clone();
+        let token = root.clone();
+        let writer = tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut acked = Vec::new();
+            let mut i = 0u64;
+            while !*stop_rx.borrow() {
+                let key = format!("rounds/r{round}/k{i}");
+                if let Ok(r) = client
+                    .put(format!("{url}/v1/secret/data/{key}"))
+                    .header("X-Vault-Token", &token)
+                    .json(&json!({"data": {"v": format!("{round}-{i}")}}))
+                    .send()
+                    .await
+                    && r.status().is_success()
+                {
+                    acked.push((key, format!("{round}-{i}")));
+                }
+                i += 1;
+            }
+            acked
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        nodes[active].dir = nodes[active].server.take().unwrap().stop();
+        let killed = Instant::now();
+        let new_active = loop {
+            let mut found = None;
+            for (i, n) in nodes.iter().enumerate() {
+                if let Some(s) = &n.server
+                    && is_active(s).await
+                {
+                    found = Some(i);
+                }
+            }
+            if let Some(i) = found {
+                break i;
+            }
+            assert!(
+                killed.elapsed() < Duration::from_secs(20),
+                "round {round}: no new active node"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        let takeover = killed.elapsed();
+        assert!(
+            takeover < Duration::from_secs(10),
+            "round {round}: takeover took {takeover:?}"
+        );
+        slowest = slowest.max(takeover);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stop_tx.send(true).unwrap();
+        let acked = writer.await.unwrap();
+        assert!(!acked.is_empty(), "round {round}: nothing acknowledged");
+        all_acked.extend(acked);
+        // Every write acknowledged so far, this round and before, is on the new active node.
+        for (k, v) in &all_acked {
+            let r = call(
+                nodes[new_active].s(),
+                "GET",
+                &format!("secret/data/{k}"),
+                Some(&root),
+                None,
+            )
+            .await;
+            assert_eq!(
+                r.status, 200,
+                "round {round}: acknowledged {k} lost: {}",
+                r.body
+            );
+            assert_eq!(r.body["data"]["data"]["v"], v.as_str());
+        }
+        // The killed node comes back as a standby of the new active node.
+        let n = &mut nodes[active];
+        let s = start_node_on(&n.name, n.dir.take(), "", n.cluster_port);
+        assert_eq!(unseal(&s, &key).await["sealed"], false);
+        let expected = nodes[new_active].s().addr.clone();
+        wait_for(
+            Duration::from_secs(30),
+            "the restarted node to follow",
+            || async {
+                call(&s, "GET", "sys/leader", None, None).await.body["leader_address"]
+                    == expected.as_str()
+            },
+        )
+        .await;
+        nodes[active].server = Some(s);
+    }
+    println!(
+        "{} rounds, {} acknowledged writes all present, slowest takeover {slowest:?}",
+        rounds(),
+        all_acked.len()
+    );
 }
