@@ -64,7 +64,13 @@ pub struct HaConfig {
     pub step_down_wait: Duration,
     /// How often a standby re-reads who the active node is.
     pub leader_check_interval: Duration,
+    /// Integrated storage's committed and applied indexes (`sys/leader`), when it is the
+    /// storage.
+    pub raft_indexes: Option<RaftIndexes>,
 }
+
+/// Reads integrated storage's committed and applied log indexes.
+pub type RaftIndexes = Arc<dyn Fn() -> (u64, u64) + Send + Sync>;
 
 /// Integrated storage's administration endpoints (`sys/storage/raft/*` but `join` and
 /// `bootstrap/*`, which the server answers before the core): reached through the `sys/`
@@ -480,6 +486,10 @@ pub(crate) struct LeaderStatus {
     leader_address: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     leader_cluster_address: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raft_committed_index: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    raft_applied_index: Option<u64>,
 }
 
 impl Ha {
@@ -490,6 +500,7 @@ impl Ha {
     ) -> LeaderStatus {
         let is_self = self.is_active();
         let leader = self.leader();
+        let indexes = self.config.raft_indexes.as_ref().map(|f| f());
         LeaderStatus {
             ha_enabled: true,
             is_self,
@@ -504,6 +515,8 @@ impl Ha {
                 .as_ref()
                 .map(|l| l.cluster_addr.clone())
                 .unwrap_or_default(),
+            raft_committed_index: indexes.map(|(c, _)| c).filter(|i| *i > 0),
+            raft_applied_index: indexes.map(|(_, a)| a).filter(|i| *i > 0),
         }
     }
 
@@ -517,6 +530,10 @@ impl Ha {
             "last_echo": null,
             "version": version,
         })];
+        let raft = self.config.raft_indexes.is_some();
+        if raft {
+            nodes[0]["upgrade_version"] = serde_json::json!(version);
+        }
         for (peer, seen) in self.peers() {
             nodes.push(serde_json::json!({
                 "hostname": peer.hostname,
@@ -526,6 +543,9 @@ impl Ha {
                 "last_echo": seen.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                 "version": peer.version,
             }));
+            if raft && let Some(last) = nodes.last_mut() {
+                last["upgrade_version"] = serde_json::json!(peer.version);
+            }
         }
         nodes.sort_by(|a, b| {
             a["api_address"]

@@ -91,6 +91,7 @@ pub(crate) fn ha_config(
     backend: Arc<dyn HaBackend>,
     api_addr: Option<&str>,
     cluster_addr: Option<&str>,
+    raft: Option<&crate::raft::RaftStorage>,
 ) -> Result<HaConfig> {
     let api_addr = api_addr
         .ok_or_else(|| anyhow!("api_addr must be set when the storage backend has HA enabled"))?
@@ -110,6 +111,14 @@ pub(crate) fn ha_config(
         }),
         step_down_wait: arca_core::ha::STEP_DOWN_WAIT,
         leader_check_interval: arca_core::ha::LEADER_CHECK_INTERVAL,
+        raft_indexes: raft.map(|r| {
+            let node = r.node().clone();
+            // An entry is applied here only once committed: the applied index stands for both.
+            Arc::new(move || {
+                let applied = node.last_applied_index();
+                (applied, applied)
+            }) as arca_core::ha::RaftIndexes
+        }),
     })
 }
 

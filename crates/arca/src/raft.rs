@@ -1001,6 +1001,8 @@ impl arca_core::StorageAdmin for RaftStorage {
                             "status": if s.leader { "leader" } else if s.voter { "voter" } else { "non-voter" },
                             "healthy": true,
                             "last_index": node.last_applied_index(),
+                            "version": env!("CARGO_PKG_VERSION"),
+                            "node_type": if s.voter { "voter" } else { "non-voter" },
                         }),
                     );
                 }

@@ -321,6 +321,7 @@ async fn run(flags: Flags) -> Result<()> {
             ha,
             config.api_addr.as_deref(),
             config.cluster_addr.as_deref(),
+            raft.as_ref(),
         )?);
     }
     if let Some(raft) = &raft {

@@ -228,6 +228,8 @@ async fn two_nodes_elect_one_active_forward_and_fail_over_without_losing_writes(
     .await;
     let r = call(&b, "GET", "sys/ha-status", Some(&root), None).await;
     let nodes = r.body["data"]["nodes"].as_array().unwrap().clone();
+    // OpenBao copies the nodes to the top level of the answer too.
+    assert_eq!(r.body["nodes"], r.body["data"]["nodes"]);
     let active: Vec<_> = nodes.iter().filter(|n| n["active_node"] == true).collect();
     assert_eq!(active.len(), 1, "{nodes:?}");
     assert_eq!(active[0]["api_address"], a.addr.as_str());

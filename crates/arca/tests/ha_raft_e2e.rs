@@ -212,6 +212,14 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     }
     assert!(out.contains("leader"), "{out}");
 
+    // sys/leader on a standby names the active node, with Raft's indexes as OpenBao gives them.
+    let l = call(&n2, "GET", "sys/leader", None, None).await.body;
+    assert_eq!(l["ha_enabled"], true, "{l}");
+    assert_eq!(l["leader_address"], n1.addr.as_str(), "{l}");
+    assert!(l["raft_applied_index"].as_u64().unwrap() > 0, "{l}");
+    assert!(l["raft_committed_index"].as_u64().unwrap() > 0, "{l}");
+    assert!(l.get("is_self").is_none(), "{l}");
+
     // Standbys: 429 health, writes through them land, reads see them.
     for n in [&n2, &n3] {
         assert_eq!(call(n, "GET", "sys/health", None, None).await.status, 429);

@@ -588,8 +588,9 @@ impl SystemBackend {
                 None => Err(LogicalError::UnsupportedPath),
             },
             (E::HaStatus, O::Read) => match &self.deps.ha {
-                Some(ha) => data(ha.members(seal.version())),
-                None => data(json!({ "nodes": [{
+                // OpenBao copies the nodes to the top level of the answer too.
+                Some(ha) => legacy(ha.members(seal.version())),
+                None => legacy(json!({ "nodes": [{
                     "hostname": crate::reload::node_name(),
                     "api_address": "",
                     "cluster_address": "",
