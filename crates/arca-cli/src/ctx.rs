@@ -128,6 +128,21 @@ impl<'a, 'b> Ctx<'a, 'b> {
             self.env_any(&["BAO_ADDR", "VAULT_ADDR"])
                 .unwrap_or_else(|| DEFAULT_ADDRESS.to_string())
         };
+        let tls = self.tls_options(p);
+        let namespace = self.namespace(p);
+        let wrap_ttl = Some(p.str("wrap-ttl"))
+            .filter(|w| !w.is_empty())
+            .or_else(|| self.env_any(&["BAO_WRAP_TTL", "VAULT_WRAP_TTL"]));
+        let mut client = Client::new(&address)?.with_tls(&tls)?;
+        if let Some(t) = self.token() {
+            client = client.with_token(t.as_str());
+        }
+        Ok(client.with_namespace(namespace).with_wrap_ttl(wrap_ttl))
+    }
+
+    /// The TLS settings of the HTTP flags and the environment (`-ca-cert`, `-client-cert`,
+    /// `-client-key`, `-tls-skip-verify` and their `BAO_`/`VAULT_` variables).
+    pub fn tls_options(&self, p: &Parsed) -> TlsOptions {
         let mut tls = TlsOptions::default();
         let ca = if p.is_set("ca-cert") {
             Some(p.str("ca-cert"))
@@ -149,15 +164,7 @@ impl<'a, 'b> Ctx<'a, 'b> {
         };
         tls.client_cert = file("client-cert", &["BAO_CLIENT_CERT", "VAULT_CLIENT_CERT"]);
         tls.client_key = file("client-key", &["BAO_CLIENT_KEY", "VAULT_CLIENT_KEY"]);
-        let namespace = self.namespace(p);
-        let wrap_ttl = Some(p.str("wrap-ttl"))
-            .filter(|w| !w.is_empty())
-            .or_else(|| self.env_any(&["BAO_WRAP_TTL", "VAULT_WRAP_TTL"]));
-        let mut client = Client::new(&address)?.with_tls(&tls)?;
-        if let Some(t) = self.token() {
-            client = client.with_token(t.as_str());
-        }
-        Ok(client.with_namespace(namespace).with_wrap_ttl(wrap_ttl))
+        tls
     }
 
     /// Ask for a secret without echo, as configured by [`Io::prompt`]; prompt on stdout.

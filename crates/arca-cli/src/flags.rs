@@ -225,6 +225,55 @@ pub fn int_flag(p: &Parsed, name: &str) -> Result<i64, FlagError> {
     })
 }
 
+/// An unsigned integer flag (`-min-quorum`, `-auto-join-port`) as `bao`'s `UintVar` parses it:
+/// Go's `strconv.ParseUint(value, 0, 64)`, so `0x`, `0o`, `0b` and a leading `0` pick the base.
+pub fn uint_flag(p: &Parsed, name: &str) -> Result<u64, FlagError> {
+    let v = p.str(name);
+    parse_go_uint(&v).map_err(|why| FlagError::Value {
+        message: format!("strconv.ParseUint: parsing {v:?}: {why}"),
+        value: v.clone(),
+        name: name.to_string(),
+    })
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)`; the error is `invalid syntax` or `value out of range`.
+fn parse_go_uint(s: &str) -> Result<u64, &'static str> {
+    const SYNTAX: &str = "invalid syntax";
+    let lower = s.to_ascii_lowercase();
+    let (base, digits) = if let Some(rest) = lower.strip_prefix("0x") {
+        (16, rest)
+    } else if let Some(rest) = lower.strip_prefix("0b") {
+        (2, rest)
+    } else if let Some(rest) = lower.strip_prefix("0o") {
+        (8, rest)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    // Underscores are allowed only with a base prefix, and only between digits.
+    if digits.contains('_') {
+        let prefixed = if base == 10 { "" } else { "0" };
+        let whole = format!("{prefixed}{digits}");
+        if base == 10 || whole.ends_with('_') || whole.contains("__") {
+            return Err(SYNTAX);
+        }
+    }
+    let digits: String = digits.chars().filter(|c| *c != '_').collect();
+    if digits.is_empty() {
+        return Err(SYNTAX);
+    }
+    let mut value: u64 = 0;
+    for c in digits.chars() {
+        let d = c.to_digit(base).ok_or(SYNTAX)?;
+        value = value
+            .checked_mul(u64::from(base))
+            .and_then(|v| v.checked_add(u64::from(d)))
+            .ok_or("value out of range")?;
+    }
+    Ok(value)
+}
+
 /// A duration flag (`-ttl=1h`, `-ttl=90`) in nanoseconds; unset gives the default.
 pub fn duration_flag(p: &Parsed, name: &str) -> Result<i128, FlagError> {
     let v = p.str(name);
@@ -320,6 +369,31 @@ mod tests {
             "invalid value \"x\" for flag -format: strconv.ParseInt: parsing \"x\": invalid syntax"
         );
         assert_eq!(parse(SPECS, &s(&["-h"])).unwrap_err(), FlagError::Help);
+    }
+
+    #[test]
+    fn uints_like_go() {
+        let p = parse(&[flag("n", Kind::Str, "0")], &s(&["-n=0x10"])).unwrap();
+        assert_eq!(uint_flag(&p, "n").unwrap(), 16);
+        assert_eq!(parse_go_uint("8200"), Ok(8200));
+        assert_eq!(parse_go_uint("010"), Ok(8));
+        assert_eq!(parse_go_uint("0b101"), Ok(5));
+        assert_eq!(parse_go_uint("0x_1f"), Ok(31));
+        assert_eq!(parse_go_uint("0"), Ok(0));
+        assert_eq!(parse_go_uint("1_000"), Err("invalid syntax"));
+        assert_eq!(parse_go_uint("-1"), Err("invalid syntax"));
+        assert_eq!(parse_go_uint("+1"), Err("invalid syntax"));
+        assert_eq!(parse_go_uint(""), Err("invalid syntax"));
+        assert_eq!(parse_go_uint("abc"), Err("invalid syntax"));
+        assert_eq!(
+            parse_go_uint("99999999999999999999"),
+            Err("value out of range")
+        );
+        let p = parse(&[flag("n", Kind::Str, "0")], &s(&["-n=abc"])).unwrap();
+        assert_eq!(
+            uint_flag(&p, "n").unwrap_err().to_string(),
+            "invalid value \"abc\" for flag -n: strconv.ParseUint: parsing \"abc\": invalid syntax"
+        );
     }
 
     #[test]

@@ -9,7 +9,10 @@ mod commands;
 mod ctx;
 mod duration;
 pub mod flags;
+mod gzip;
 pub mod output;
+mod raw_http;
+mod snapshot_archive;
 mod yaml;
 
 use std::collections::BTreeMap;

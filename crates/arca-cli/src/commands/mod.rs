@@ -13,6 +13,8 @@ macro_rules! or_exit {
 }
 
 mod audit;
+mod command_setup;
+mod ha;
 mod hclfmt;
 mod kv;
 mod lease;
@@ -26,6 +28,9 @@ mod namespace;
 mod operator;
 mod plugin;
 mod policy;
+mod raft;
+mod raft_autopilot;
+mod raft_snapshot;
 mod status;
 mod token;
 mod unwrap;

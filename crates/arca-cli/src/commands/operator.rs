@@ -1,4 +1,5 @@
-//! `operator`: init, unseal, seal, key-status, rotate, rekey and generate-root.
+//! `operator`: init, unseal, seal, key-status, rotate, rekey and generate-root; `raft`,
+//! `members` and `step-down` are dispatched to their own modules.
 
 use arca_api::sys::{GenerateRootStatus, InitRequest, RekeyInitRequest, RekeyStatus, RekeyTarget};
 use base64::Engine;
@@ -12,7 +13,7 @@ use crate::ctx::Ctx;
 use crate::flags::{FORMAT, HTTP, Kind, Parsed, Spec, flag, int_flag};
 use crate::output::{Format, columns, kv_table, wrap_with_padding};
 
-const USAGE: &str = "Usage: arca operator <subcommand> [options] [args]\n\n  This command groups subcommands for operators interacting with Arca.\n\nSubcommands:\n    generate-root      Generates a new root token\n    init               Initializes a server\n    key-status         Provides information about the active encryption key\n    rekey              Generates new unseal keys\n    rotate             Rotates the underlying encryption key\n    seal               Seals the server\n    unseal             Unseals the server";
+const USAGE: &str = "Usage: arca operator <subcommand> [options] [args]\n\n  This command groups subcommands for operators interacting with Arca.\n\nSubcommands:\n    generate-root      Generates a new root token\n    init               Initializes a server\n    key-status         Provides information about the active encryption key\n    members            Returns the list of nodes in the cluster\n    raft               Interact with Arca's raft storage backend\n    rekey              Generates new unseal keys\n    rotate             Rotates the underlying encryption key\n    seal               Seals the server\n    step-down          Forces Arca to resign active duty\n    unseal             Unseals the server";
 
 /// `arca operator ...`.
 pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
@@ -28,6 +29,9 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "rotate" => rotate(ctx, rest),
         "rekey" => rekey(ctx, rest),
         "generate-root" => generate_root(ctx, rest),
+        "raft" => super::raft::run(ctx, rest),
+        "members" => super::ha::members(ctx, rest),
+        "step-down" => super::ha::step_down(ctx, rest),
         "-h" | "-help" | "--help" => {
             ctx.out(USAGE);
             0
