@@ -297,18 +297,36 @@ impl Barrier {
     pub async fn reload_keyring(&self) -> Result<(), BarrierError> {
         let _admin = self.admin.lock().await;
         let current = self.state.load_full().ok_or(BarrierError::Sealed)?;
-        let keyring = self.read_keyring(current.keyring.root_key.as_slice()).await?;
+        let keyring = self
+            .read_keyring(current.keyring.root_key.as_slice())
+            .await?;
         let next = Arc::new(Unsealed::new(keyring, Some(&current))?);
         self.install(&current, next)
     }
 
     /// Encrypts `plaintext` with the root key itself (bound to `aad`): a challenge only a
     /// holder of the unseal key can open (it recovers the root key from the stored blob).
-    pub fn encrypt_with_root_key(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, BarrierError> {
+    pub fn encrypt_with_root_key(
+        &self,
+        aad: &[u8],
+        plaintext: &[u8],
+    ) -> Result<Vec<u8>, BarrierError> {
         let state = self.state.load();
         let state = state.as_ref().ok_or(BarrierError::Sealed)?;
         let cipher = TermCipher::new(ROOT_TERM, state.keyring.root_key.as_slice())?;
         cipher.encrypt(aad, plaintext)
+    }
+
+    /// Opens what [`Barrier::encrypt_with_root_key`] sealed, with this barrier's root key.
+    pub fn decrypt_with_root_key(
+        &self,
+        aad: &[u8],
+        blob: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
+        let state = self.state.load();
+        let state = state.as_ref().ok_or(BarrierError::Sealed)?;
+        let cipher = TermCipher::new(ROOT_TERM, state.keyring.root_key.as_slice())?;
+        cipher.decrypt(aad, blob)
     }
 
     /// Seals: forgets the keyring (wiped once no request still uses it) and every

@@ -32,7 +32,7 @@ pub use error::BarrierError;
 pub use keyring::{Key, Keyring};
 pub use seal_keys::{
     RECOVERY_CONFIG_PATH, ROOT_KEY_PATH, SEAL_CONFIG_PATH, SealConfig, generate_key,
-    open_root_key_blob, open_with_root_key, read_recovery_config, read_seal_config, recover_root_key, store_root_key,
-    write_recovery_config, write_seal_config,
+    open_root_key_blob, open_with_root_key, read_recovery_config, read_seal_config,
+    recover_root_key, store_root_key, write_recovery_config, write_seal_config,
 };
 pub use shamir::ShamirError;

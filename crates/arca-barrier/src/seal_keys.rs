@@ -252,7 +252,9 @@ pub fn open_with_root_key(
     blob: Vec<u8>,
 ) -> Result<Zeroizing<Vec<u8>>, BarrierError> {
     let cipher = TermCipher::new(ROOT_TERM, root_key)?;
-    cipher.decrypt(aad, blob).map_err(|_| BarrierError::InvalidKey)
+    cipher
+        .decrypt(aad, blob)
+        .map_err(|_| BarrierError::InvalidKey)
 }
 
 /// A fresh random 32-byte key (root key or unseal key).

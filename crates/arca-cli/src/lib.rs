@@ -9,7 +9,6 @@ mod commands;
 mod ctx;
 mod duration;
 pub mod flags;
-mod gzip;
 pub mod output;
 mod raw_http;
 mod snapshot_archive;

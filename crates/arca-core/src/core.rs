@@ -481,6 +481,19 @@ impl Core {
         Ok(())
     }
 
+    /// Opens what [`Core::encrypt_with_root_key`] sealed on this cluster.
+    pub fn open_with_root_key(
+        &self,
+        aad: &[u8],
+        blob: Vec<u8>,
+    ) -> Result<Zeroizing<Vec<u8>>, LogicalError> {
+        self.inner
+            .seal
+            .barrier()
+            .decrypt_with_root_key(aad, blob)
+            .map_err(crate::views::barrier_err)
+    }
+
     /// This node's HA settings, when it is one of a cluster.
     pub fn ha_config(&self) -> Option<&crate::ha::HaConfig> {
         self.inner.config.ha.as_ref()
@@ -517,7 +530,9 @@ impl Core {
 
     /// Reads who the active node is now (a standby whose forwarding failed).
     pub async fn refresh_leader(&self) -> Result<Option<Arc<LeaderInfo>>, LogicalError> {
-        crate::ha::refresh_leader(&self.inner).await?;
+        if let Some(ha) = &self.inner.ha {
+            crate::ha::refresh_leader(ha, &self.inner.seal).await?;
+        }
         Ok(self.leader())
     }
 
@@ -539,9 +554,18 @@ impl Core {
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
-        if self.inner.ha.is_some() {
+        if let Some(ha) = &self.inner.ha {
             // A standby until the election says otherwise.
-            crate::ha::start(&self.inner);
+            let weak = Arc::downgrade(&self.inner);
+            let upgrade: crate::ha::Upgrade = Arc::new(move || {
+                let inner = weak.upgrade()?;
+                Some(crate::ha::Parts {
+                    ha: inner.ha.clone()?,
+                    seal: inner.seal.clone(),
+                    serving: Arc::new(Core { inner }),
+                })
+            });
+            crate::ha::start(ha, upgrade);
             return Ok(());
         }
         self.setup_active().await
@@ -552,7 +576,9 @@ impl Lifecycle for Core {
     }
 
     async fn teardown(&self) {
-        if self.inner.ha.is_some() && !crate::ha::stop(&self.inner).await {
+        if let Some(ha) = &self.inner.ha
+            && !crate::ha::stop(ha).await
+        {
             // A standby has nothing up.
             return;
         }
@@ -650,6 +676,17 @@ impl Core {
         self.inner.catalog.clear();
         self.inner.namespaces.teardown();
         self.inner.seals.teardown();
+    }
+}
+
+#[async_trait]
+impl crate::ha::Serving for Core {
+    async fn setup_active(&self) -> Result<(), LogicalError> {
+        Core::setup_active(self).await
+    }
+
+    async fn teardown_active(&self) {
+        Core::teardown_active(self).await;
     }
 }
 

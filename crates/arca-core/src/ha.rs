@@ -29,7 +29,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 use zeroize::Zeroizing;
 
-use crate::core::Inner;
+use crate::seal_ops::Seal;
 use crate::views::barrier_err;
 
 /// Where active nodes publish their advertisement (followed by the lock's uuid).
@@ -148,6 +148,25 @@ pub struct PeerNode {
     pub version: String,
 }
 
+/// What the election brings up and down: every subsystem over the barrier (the core).
+#[async_trait::async_trait]
+pub(crate) trait Serving: Send + Sync + 'static {
+    /// Brings every subsystem up: the node becomes the one serving.
+    async fn setup_active(&self) -> Result<(), LogicalError>;
+    /// Stops every subsystem.
+    async fn teardown_active(&self);
+}
+
+/// What the election needs of its core, while the core exists.
+pub(crate) struct Parts {
+    pub(crate) ha: Arc<Ha>,
+    pub(crate) seal: Arc<Seal>,
+    pub(crate) serving: Arc<dyn Serving>,
+}
+
+/// Reaches the core's parts without keeping the core alive.
+pub(crate) type Upgrade = Arc<dyn Fn() -> Option<Parts> + Send + Sync>;
+
 /// The HA state of one core.
 pub(crate) struct Ha {
     config: HaConfig,
@@ -215,20 +234,15 @@ impl Ha {
 }
 
 /// Starts the election for a core that was just unsealed (called under the state lock).
-pub(crate) fn start(inner: &Arc<Inner>) {
-    let Some(ha) = inner.ha.as_ref() else { return };
+pub(crate) fn start(ha: &Ha, upgrade: Upgrade) {
     ha.role.send_replace(HaRole::Standby);
-    let weak = Arc::downgrade(inner);
-    *ha.task.lock() = Some(tokio::spawn(run(weak.clone())));
-    *ha.refresher.lock() = Some(tokio::spawn(refresh_loop(weak)));
+    *ha.task.lock() = Some(tokio::spawn(run(upgrade.clone())));
+    *ha.refresher.lock() = Some(tokio::spawn(refresh_loop(upgrade)));
 }
 
 /// Stops the election (called under the state lock, before the barrier seals). Says whether
 /// the node was active, so the caller tears the subsystems down.
-pub(crate) async fn stop(inner: &Inner) -> bool {
-    let Some(ha) = inner.ha.as_ref() else {
-        return false;
-    };
+pub(crate) async fn stop(ha: &Ha) -> bool {
     if let Some(task) = ha.task.lock().take() {
         task.abort();
     }
@@ -247,13 +261,12 @@ pub(crate) async fn stop(inner: &Inner) -> bool {
 
 /// The election loop: wait for the lock, activate, serve until the lock is lost or a
 /// step-down is asked for, deactivate, again.
-async fn run(weak: std::sync::Weak<Inner>) {
+async fn run(upgrade: Upgrade) {
     loop {
-        let Some(inner) = weak.upgrade() else { return };
-        let Some(ha) = inner.ha.as_ref() else { return };
+        let Some(parts) = upgrade() else { return };
         let uuid = uuid::Uuid::new_v4().to_string();
-        let backend = ha.config.backend.clone();
-        drop(inner);
+        let backend = parts.ha.config.backend.clone();
+        drop(parts);
         let held: Arc<dyn HeldLock> = match backend.acquire(&uuid).await {
             Ok(held) => Arc::from(held),
             Err(e) => {
@@ -262,10 +275,10 @@ async fn run(weak: std::sync::Weak<Inner>) {
                 continue;
             }
         };
-        let Some(inner) = weak.upgrade() else { return };
-        let Some(ha) = inner.ha.as_ref() else { return };
+        let Some(parts) = upgrade() else { return };
+        let ha = parts.ha.clone();
         *ha.held.lock() = Some(held.clone());
-        match activate(&inner, &uuid, &held).await {
+        match activate(&parts, &uuid, &held).await {
             Ok(true) => {}
             Ok(false) => {
                 // Sealed (or the lock went) meanwhile.
@@ -277,7 +290,7 @@ async fn run(weak: std::sync::Weak<Inner>) {
                 tracing::error!(error = %e, "ha: activation failed, giving the lock up");
                 ha.held.lock().take();
                 held.release().await;
-                drop(inner);
+                drop(parts);
                 tokio::time::sleep(RETRY_WAIT).await;
                 continue;
             }
@@ -292,15 +305,13 @@ async fn run(weak: std::sync::Weak<Inner>) {
                 true
             }
         };
-        deactivate(&inner, &uuid).await;
+        deactivate(&parts, &uuid).await;
         ha.held.lock().take();
         held.release().await;
-        drop(inner);
+        let wait = ha.config.step_down_wait;
+        drop(parts);
+        drop(ha);
         if stepped_down {
-            let wait = weak
-                .upgrade()
-                .and_then(|i| i.ha.as_ref().map(|h| h.config.step_down_wait))
-                .unwrap_or(STEP_DOWN_WAIT);
             tokio::time::sleep(wait).await;
         }
     }
@@ -310,14 +321,12 @@ async fn run(weak: std::sync::Weak<Inner>) {
 /// advertisement, bring every subsystem up. `Ok(false)` when it must not (sealed, or the
 /// lock was lost before the state lock was taken).
 async fn activate(
-    inner: &Arc<Inner>,
+    parts: &Parts,
     uuid: &str,
     held: &Arc<dyn HeldLock>,
 ) -> Result<bool, LogicalError> {
-    let Some(ha) = inner.ha.as_ref() else {
-        return Ok(false);
-    };
-    let seal = &inner.seal;
+    let ha = &parts.ha;
+    let seal = &parts.seal;
     let _state = seal.write_state().await;
     if seal.sealed() || !held.held() {
         return Ok(false);
@@ -339,12 +348,9 @@ async fn activate(
         .put(&format!("{LEADER_PREFIX}{uuid}"), &bytes)
         .await
         .map_err(barrier_err)?;
-    let core = crate::Core {
-        inner: inner.clone(),
-    };
     seal.load_cluster_info(true).await?;
-    if let Err(e) = core.setup_active().await {
-        core.teardown_active().await;
+    if let Err(e) = parts.serving.setup_active().await {
+        parts.serving.teardown_active().await;
         return Err(e);
     }
     seal.set_active_since(Some(chrono::Utc::now()));
@@ -357,23 +363,20 @@ async fn activate(
         cluster_key_der: key,
     })));
     // Advertisements of earlier terms are of no use to anyone.
-    clean_old_adverts(inner, uuid).await;
+    clean_old_adverts(seal, uuid).await;
     tracing::info!("ha: this node is now the active node");
     Ok(true)
 }
 
 /// Stops serving as the active node, under the state lock.
-async fn deactivate(inner: &Arc<Inner>, uuid: &str) {
-    let Some(ha) = inner.ha.as_ref() else { return };
-    let seal = &inner.seal;
+async fn deactivate(parts: &Parts, uuid: &str) {
+    let ha = &parts.ha;
+    let seal = &parts.seal;
     let _state = seal.write_state().await;
     if !ha.is_active() {
         return;
     }
-    let core = crate::Core {
-        inner: inner.clone(),
-    };
-    core.teardown_active().await;
+    parts.serving.teardown_active().await;
     seal.set_active_since(None);
     if let Err(e) = seal
         .barrier()
@@ -388,8 +391,8 @@ async fn deactivate(inner: &Arc<Inner>, uuid: &str) {
     tracing::info!("ha: this node is now a standby");
 }
 
-async fn clean_old_adverts(inner: &Inner, current: &str) {
-    let barrier = inner.seal.barrier();
+async fn clean_old_adverts(seal: &Seal, current: &str) {
+    let barrier = seal.barrier();
     let Ok(keys) = barrier.list(LEADER_PREFIX).await else {
         return;
     };
@@ -399,13 +402,13 @@ async fn clean_old_adverts(inner: &Inner, current: &str) {
 }
 
 /// Keeps a standby's idea of the active node fresh.
-async fn refresh_loop(weak: std::sync::Weak<Inner>) {
+async fn refresh_loop(upgrade: Upgrade) {
     loop {
         let interval = {
-            let Some(inner) = weak.upgrade() else { return };
-            let Some(ha) = inner.ha.as_ref() else { return };
+            let Some(parts) = upgrade() else { return };
+            let ha = &parts.ha;
             if matches!(ha.role(), HaRole::Standby)
-                && let Err(e) = refresh_leader(&inner).await
+                && let Err(e) = refresh_leader(ha, &parts.seal).await
             {
                 tracing::debug!(error = %e, "ha: could not read the active node's advertisement");
             }
@@ -416,10 +419,7 @@ async fn refresh_loop(weak: std::sync::Weak<Inner>) {
 }
 
 /// Reads who holds the lock and, when it changed, the holder's advertisement.
-pub(crate) async fn refresh_leader(inner: &Inner) -> Result<(), LogicalError> {
-    let Some(ha) = inner.ha.as_ref() else {
-        return Ok(());
-    };
+pub(crate) async fn refresh_leader(ha: &Ha, seal: &Seal) -> Result<(), LogicalError> {
     let holder = ha
         .config
         .backend
@@ -433,11 +433,10 @@ pub(crate) async fn refresh_leader(inner: &Inner) -> Result<(), LogicalError> {
     if ha.leader.load().as_ref().is_some_and(|l| l.uuid == uuid) {
         return Ok(());
     }
-    if inner.seal.sealed() {
+    if seal.sealed() {
         return Ok(());
     }
-    let Some(bytes) = inner
-        .seal
+    let Some(bytes) = seal
         .barrier()
         .get(&format!("{LEADER_PREFIX}{uuid}"))
         .await

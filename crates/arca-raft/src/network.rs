@@ -261,9 +261,44 @@ pub(crate) struct FullSnapshotRequest {
     pub(crate) data: Vec<u8>,
 }
 
+/// When this node first tried to reach each peer and when a peer last answered, by node id
+/// (autopilot's `last_contact` and dead-server detection).
+#[derive(Clone, Default)]
+pub(crate) struct Contacts(Arc<Mutex<HashMap<String, Contact>>>);
+
+/// One peer's contact record.
+#[derive(Clone, Copy)]
+pub(crate) struct Contact {
+    pub(crate) first_try: std::time::Instant,
+    pub(crate) last_answer: Option<std::time::Instant>,
+}
+
+impl Contacts {
+    fn tried(&self, name: &str) {
+        self.0
+            .lock()
+            .entry(name.to_owned())
+            .or_insert_with(|| Contact {
+                first_try: std::time::Instant::now(),
+                last_answer: None,
+            });
+    }
+
+    fn answered(&self, name: &str) {
+        if let Some(c) = self.0.lock().get_mut(name) {
+            c.last_answer = Some(std::time::Instant::now());
+        }
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<Contact> {
+        self.0.lock().get(name).copied()
+    }
+}
+
 /// Builds a [`Network`] per peer.
 pub struct NetworkFactory {
     pub(crate) transport: Arc<dyn Transport>,
+    pub(crate) contacts: Contacts,
     /// First retry delay after a failed RPC; doubles up to `max_backoff`.
     pub(crate) min_backoff: Duration,
     /// Longest retry delay.
@@ -276,6 +311,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
     async fn new_client(&mut self, target: RaftId, node: &PeerNode) -> Network {
         Network {
             transport: self.transport.clone(),
+            contacts: self.contacts.clone(),
             target,
             node: node.clone(),
             min_backoff: self.min_backoff,
@@ -287,6 +323,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
 /// openraft's connection to one peer, over a [`Transport`].
 pub struct Network {
     transport: Arc<dyn Transport>,
+    contacts: Contacts,
     target: RaftId,
     node: PeerNode,
     min_backoff: Duration,
@@ -309,10 +346,12 @@ impl Network {
         timeout: Duration,
     ) -> Result<Resp, TransportError> {
         let body = serde_json::to_vec(req).map_err(|e| TransportError::Network(e.to_string()))?;
+        self.contacts.tried(&self.node.name);
         let answer = self
             .transport
             .call(&self.node, rpc, Bytes::from(body), timeout)
             .await?;
+        self.contacts.answered(&self.node.name);
         serde_json::from_slice(&answer)
             .map_err(|e| TransportError::Network(format!("bad {rpc} answer: {e}")))
     }

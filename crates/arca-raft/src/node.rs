@@ -48,6 +48,7 @@ pub(crate) struct Inner {
     pub(crate) log: LogStore,
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) last_write: AtomicU64,
+    pub(crate) contacts: crate::network::Contacts,
     pub(crate) lease: Arc<Mutex<Lease>>,
     monitor: JoinHandle<()>,
 }
@@ -126,11 +127,13 @@ impl RaftNode {
         }
         .validate()
         .map_err(|e| RaftStorageError::Config(e.to_string()))?;
+        let contacts = crate::network::Contacts::default();
         let raft = Raft::new(
             id,
             Arc::new(raft_config),
             NetworkFactory {
                 transport: transport.clone(),
+                contacts: contacts.clone(),
                 min_backoff: config.heartbeat_interval,
                 max_backoff: config.election_timeout,
             },
@@ -152,6 +155,7 @@ impl RaftNode {
                 log,
                 transport,
                 last_write: AtomicU64::new(0),
+                contacts,
                 lease,
                 monitor,
             }),
@@ -188,6 +192,14 @@ impl RaftNode {
     /// The index of the last entry applied to this node's state machine.
     pub fn last_applied_index(&self) -> u64 {
         *self.inner.sm.applied().borrow()
+    }
+
+    /// How long since peer `node_id` last answered this node (or, when it never has, since
+    /// this node first tried to reach it); `None` when this node never tried (it does not
+    /// lead, or the peer is itself). Autopilot's `last_contact`.
+    pub fn last_contact(&self, node_id: &str) -> Option<Duration> {
+        let c = self.inner.contacts.get(node_id)?;
+        Some(c.last_answer.unwrap_or(c.first_try).elapsed())
     }
 
     /// The index the last write made through this node was applied at.

@@ -838,6 +838,117 @@ fn raw(status: u16, v: &Value) -> Result<Option<Response>, LogicalError> {
 
 // ---- administration through sys/ -------------------------------------------------------------
 
+/// Snapshots as OpenBao ships them: a gzip'd tar of `meta.json`, `state.bin`, `SHA256SUMS` and
+/// `SHA256SUMS.sealed` (the checksums encrypted with the root key), so `bao operator raft
+/// snapshot save` accepts the file. The state inside is Arca's own format.
+mod snapshot_archive {
+    use std::io::Read;
+
+    use arca_core::Core;
+    use arca_sdk::LogicalError;
+
+    /// The associated data of the sealed checksums.
+    const SUMS_AAD: &[u8] = b"arca-raft-snapshot-sums";
+
+    fn sha256_hex(bytes: &[u8]) -> String {
+        hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes))
+    }
+
+    fn append(
+        tar: &mut tar::Builder<flate2::write::GzEncoder<Vec<u8>>>,
+        name: &str,
+        data: &[u8],
+    ) -> Result<(), LogicalError> {
+        let mut header = tar::Header::new_gnu();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o600);
+        header.set_cksum();
+        tar.append_data(&mut header, name, data)
+            .map_err(LogicalError::internal)
+    }
+
+    /// Packs this cluster's `state` (applied up to `index`).
+    pub(super) fn pack(core: &Core, state: &[u8], index: u64) -> Result<Vec<u8>, LogicalError> {
+        let meta = serde_json::to_vec(&serde_json::json!({
+            "version": 1,
+            "format": "arca-raft",
+            "index": index,
+        }))
+        .map_err(LogicalError::internal)?;
+        let sums = format!(
+            "{}  meta.json\n{}  state.bin\n",
+            sha256_hex(&meta),
+            sha256_hex(state)
+        );
+        let sealed = core.encrypt_with_root_key(SUMS_AAD, sums.as_bytes())?;
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut tar = tar::Builder::new(gz);
+        append(&mut tar, "meta.json", &meta)?;
+        append(&mut tar, "state.bin", state)?;
+        append(&mut tar, "SHA256SUMS", sums.as_bytes())?;
+        append(&mut tar, "SHA256SUMS.sealed", &sealed)?;
+        tar.into_inner()
+            .and_then(|gz| gz.finish())
+            .map_err(LogicalError::internal)
+    }
+
+    /// The state inside a snapshot archive, its checksums verified. Unless `force`, the
+    /// sealed checksums must open with this cluster's root key (a snapshot of another
+    /// cluster needs `snapshot-force`).
+    pub(super) fn unpack(
+        core: &Core,
+        archive: &[u8],
+        force: bool,
+    ) -> Result<Vec<u8>, LogicalError> {
+        let bad = |e: &dyn std::fmt::Display| {
+            LogicalError::bad_request(format!("failed to read snapshot file: {e}"))
+        };
+        let mut files = std::collections::HashMap::new();
+        let mut reader = tar::Archive::new(flate2::read::GzDecoder::new(archive));
+        for entry in reader.entries().map_err(|e| bad(&e))? {
+            let mut entry = entry.map_err(|e| bad(&e))?;
+            let name = entry
+                .path()
+                .map_err(|e| bad(&e))?
+                .to_string_lossy()
+                .into_owned();
+            if !matches!(
+                name.as_str(),
+                "meta.json" | "state.bin" | "SHA256SUMS" | "SHA256SUMS.sealed"
+            ) {
+                continue;
+            }
+            let mut data = Vec::new();
+            entry.read_to_end(&mut data).map_err(|e| bad(&e))?;
+            files.insert(name, data);
+        }
+        let get = |name: &str| {
+            files
+                .get(name)
+                .ok_or_else(|| bad(&format!("the snapshot has no {name}")))
+        };
+        let (meta, state, sums) = (get("meta.json")?, get("state.bin")?, get("SHA256SUMS")?);
+        let expected = format!(
+            "{}  meta.json\n{}  state.bin\n",
+            sha256_hex(meta),
+            sha256_hex(state)
+        );
+        if expected.as_bytes() != sums.as_slice() {
+            return Err(bad(&"checksums do not match"));
+        }
+        if !force {
+            let sealed = get("SHA256SUMS.sealed")?.clone();
+            core.open_with_root_key(SUMS_AAD, sealed).map_err(|_| {
+                LogicalError::bad_request(
+                    "failed to verify snapshot: the snapshot was not taken on this cluster \
+                     (use snapshot-force to restore it anyway)",
+                )
+            })?;
+        }
+        Ok(state.clone())
+    }
+}
+
 /// Autopilot's settings, with Vault's defaults.
 fn autopilot_defaults() -> Value {
     json!({
@@ -848,6 +959,86 @@ fn autopilot_defaults() -> Value {
         "min_quorum": 0,
         "server_stabilization_time": "10s",
     })
+}
+
+/// A Go duration setting of autopilot's configuration.
+fn setting(config: &Value, key: &str) -> Duration {
+    config[key]
+        .as_str()
+        .and_then(|s| arca_sdk::duration::parse_duration(s).ok())
+        .unwrap_or_else(|| {
+            autopilot_defaults()[key]
+                .as_str()
+                .and_then(|s| arca_sdk::duration::parse_duration(s).ok())
+                .unwrap_or(Duration::from_secs(10))
+        })
+}
+
+/// Autopilot's view of the cluster, from this node: each server with its last contact (as
+/// the leader saw its answers), healthy when it answered within `last_contact_threshold`.
+fn autopilot_state(node: &RaftNode, config: &Value) -> Value {
+    let servers = node.configuration();
+    let threshold = setting(config, "last_contact_threshold");
+    let leader = servers.iter().find(|s| s.leader).map(|s| s.node_id.clone());
+    let leads = node.is_leader();
+    let mut map = serde_json::Map::new();
+    let mut healthy_voters = 0usize;
+    let mut all_healthy = true;
+    for s in &servers {
+        let contact = if s.leader {
+            Some(Duration::ZERO)
+        } else if leads {
+            node.last_contact(&s.node_id)
+        } else {
+            None
+        };
+        let healthy = contact.is_some_and(|c| c <= threshold);
+        if s.voter && healthy {
+            healthy_voters += 1;
+        }
+        all_healthy &= healthy;
+        let mut entry = json!({
+            "id": s.node_id,
+            "name": s.node_id,
+            "address": s.address,
+            "node_status": if healthy { "alive" } else { "failed" },
+            "last_index": if s.leader { node.last_applied_index() } else { 0 },
+            "healthy": healthy,
+            "status": if s.leader { "leader" } else if s.voter { "voter" } else { "non-voter" },
+            "version": env!("CARGO_PKG_VERSION"),
+            "node_type": if s.voter { "voter" } else { "non-voter" },
+        });
+        if let Some(c) = contact {
+            entry["last_contact"] = json!(arca_sdk::duration::format_go_duration(
+                Duration::from_millis(u64::try_from(c.as_millis()).unwrap_or(u64::MAX))
+            ));
+        }
+        map.insert(s.node_id.clone(), entry);
+    }
+    let voters: Vec<String> = servers
+        .iter()
+        .filter(|s| s.voter)
+        .map(|s| s.node_id.clone())
+        .collect();
+    let quorum = voters.len() / 2 + 1;
+    json!({
+        "healthy": all_healthy,
+        "failure_tolerance": healthy_voters.saturating_sub(quorum),
+        "leader": leader,
+        "voters": voters,
+        "servers": map,
+    })
+}
+
+impl RaftStorage {
+    async fn autopilot_config(&self) -> Result<Value, LogicalError> {
+        let core = self.core()?;
+        Ok(core
+            .raft_secret(AUTOPILOT_SECRET)
+            .await?
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .unwrap_or_else(autopilot_defaults))
+    }
 }
 
 #[async_trait::async_trait]
@@ -898,10 +1089,12 @@ impl arca_core::StorageAdmin for RaftStorage {
                 Ok(None)
             }
             ("snapshot", Operation::Read) => {
-                let bytes = node
+                let state = node
                     .snapshot_save()
                     .await
                     .map_err(|e| LogicalError::internal(e.to_string()))?;
+                let bytes =
+                    snapshot_archive::pack(self.core()?, &state, node.last_applied_index())?;
                 Ok(Some(Response {
                     raw: Some(arca_sdk::RawHttp {
                         status: 200,
@@ -911,13 +1104,15 @@ impl arca_core::StorageAdmin for RaftStorage {
                     ..Response::default()
                 }))
             }
-            ("snapshot" | "snapshot-force", Operation::Update | Operation::Create) => {
+            (which @ ("snapshot" | "snapshot-force"), Operation::Update | Operation::Create) => {
                 let body = data
                     .get("http_raw_body")
                     .and_then(Value::as_str)
                     .and_then(|s| b64().decode(s).ok())
                     .filter(|b| !b.is_empty())
                     .ok_or_else(|| LogicalError::bad_request("no snapshot provided"))?;
+                let body =
+                    snapshot_archive::unpack(self.core()?, &body, which == "snapshot-force")?;
                 node.snapshot_restore(&body).await.map_err(|e| {
                     LogicalError::bad_request(format!("failed to restore the snapshot: {e}"))
                 })?;
@@ -943,80 +1138,73 @@ impl arca_core::StorageAdmin for RaftStorage {
             }
             ("autopilot/configuration", Operation::Update | Operation::Create) => {
                 let core = self.core()?;
-                let mut config = core
-                    .raft_secret(AUTOPILOT_SECRET)
-                    .await?
-                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
-                    .unwrap_or_else(autopilot_defaults);
+                let mut config = self.autopilot_config().await?;
+                let invalid = |k: &str, detail: String| {
+                    LogicalError::bad_request(format!(
+                        "Field validation failed: error converting input for field \"{k}\": {detail}"
+                    ))
+                };
                 for (k, v) in data {
                     match k.as_str() {
-                        "cleanup_dead_servers" => config[k] = json!(v.as_bool().unwrap_or(false)),
+                        "cleanup_dead_servers" => {
+                            let b = v
+                                .as_bool()
+                                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                                .ok_or_else(|| invalid(k, "invalid syntax".into()))?;
+                            config[k] = json!(b);
+                        }
                         "max_trailing_logs" | "min_quorum" => {
                             let n = v
                                 .as_u64()
                                 .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
-                                .ok_or_else(|| LogicalError::bad_request(format!("invalid {k}")))?;
+                                .ok_or_else(|| {
+                                    invalid(
+                                        k,
+                                        "'' cannot parse value as 'int': strconv.ParseInt: invalid syntax"
+                                            .into(),
+                                    )
+                                })?;
                             config[k] = json!(n);
                         }
                         "last_contact_threshold"
                         | "dead_server_last_contact_threshold"
                         | "server_stabilization_time" => {
-                            let d =
-                                arca_sdk::duration::parse_duration(v.as_str().unwrap_or_default())
-                                    .map_err(|e| LogicalError::bad_request(format!("{k}: {e}")))?;
+                            let text = v
+                                .as_str()
+                                .map(str::to_string)
+                                .unwrap_or_else(|| v.to_string());
+                            let d = arca_sdk::duration::parse_duration(&text).map_err(|_| {
+                                invalid(k, format!("time: invalid duration \"{text}\""))
+                            })?;
                             config[k] = json!(arca_sdk::duration::format_go_duration(d));
                         }
                         _ => {}
                     }
                 }
-                if config["cleanup_dead_servers"] == true
-                    && config["min_quorum"].as_u64().unwrap_or(0) < 3
-                {
-                    return Err(LogicalError::bad_request(
-                        "min_quorum must be set when cleanup_dead_servers is set and it should at least be 3",
-                    ));
+                let dead_after = setting(&config, "dead_server_last_contact_threshold");
+                if dead_after < Duration::from_secs(60) {
+                    return Err(LogicalError::bad_request(format!(
+                        "dead_server_last_contact_threshold should not be set to less than 1m; received: {}",
+                        dead_after.as_secs()
+                    )));
+                }
+                let min_quorum = config["min_quorum"].as_u64().unwrap_or(0);
+                if config["cleanup_dead_servers"] == true && min_quorum < 3 {
+                    return Err(LogicalError::bad_request(format!(
+                        "min_quorum must be set when cleanup_dead_servers is set and it should at least be 3; cleanup_dead_servers: true, min_quorum: {min_quorum:#x}"
+                    )));
                 }
                 let bytes = serde_json::to_vec(&config).map_err(LogicalError::internal)?;
                 core.set_raft_secret(AUTOPILOT_SECRET, &bytes).await?;
                 Ok(None)
             }
             ("autopilot/state", Operation::Read) => {
-                let servers = node.configuration();
-                let leader = servers.iter().find(|s| s.leader).map(|s| s.node_id.clone());
-                let voters: Vec<String> = servers
-                    .iter()
-                    .filter(|s| s.voter)
-                    .map(|s| s.node_id.clone())
-                    .collect();
-                let failure_tolerance = voters.len().saturating_sub(1) / 2;
-                let mut map = serde_json::Map::new();
-                for s in &servers {
-                    map.insert(
-                        s.node_id.clone(),
-                        json!({
-                            "id": s.node_id,
-                            "name": s.node_id,
-                            "address": s.address,
-                            "node_status": "alive",
-                            "status": if s.leader { "leader" } else if s.voter { "voter" } else { "non-voter" },
-                            "healthy": true,
-                            "last_index": node.last_applied_index(),
-                            "version": env!("CARGO_PKG_VERSION"),
-                            "node_type": if s.voter { "voter" } else { "non-voter" },
-                        }),
-                    );
-                }
+                let config = self.autopilot_config().await?;
                 Ok(Some(Response::with_data(
-                    json!({
-                        "healthy": true,
-                        "failure_tolerance": failure_tolerance,
-                        "leader": leader,
-                        "voters": voters,
-                        "servers": map,
-                    })
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
+                    autopilot_state(node, &config)
+                        .as_object()
+                        .cloned()
+                        .unwrap_or_default(),
                 )))
             }
             _ => Err(LogicalError::UnsupportedPath),

@@ -238,6 +238,67 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     let r = call(&n1, "GET", "secret/data/via-n2", Some(&root), None).await;
     assert_eq!(r.body["data"]["data"]["v"], "2", "{}", r.body);
 
+    // Autopilot: OpenBao's validation, and a short contact threshold for the kill below.
+    for (body, text) in [
+        (
+            json!({"cleanup_dead_servers": true, "dead_server_last_contact_threshold": "10s", "min_quorum": 3}),
+            "dead_server_last_contact_threshold should not be set to less than 1m; received: 10",
+        ),
+        (
+            json!({"cleanup_dead_servers": true}),
+            "min_quorum must be set when cleanup_dead_servers is set and it should at least be 3; cleanup_dead_servers: true, min_quorum: 0x0",
+        ),
+        (
+            json!({"last_contact_threshold": "abc"}),
+            "Field validation failed: error converting input for field \"last_contact_threshold\": time: invalid duration \"abc\"",
+        ),
+    ] {
+        let r = call(
+            &n2,
+            "POST",
+            "sys/storage/raft/autopilot/configuration",
+            Some(&root),
+            Some(body),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert_eq!(r.body["errors"][0], text);
+    }
+    let r = call(
+        &n2,
+        "POST",
+        "sys/storage/raft/autopilot/configuration",
+        Some(&root),
+        Some(json!({"last_contact_threshold": "1s"})),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let c = call(
+        &n3,
+        "GET",
+        "sys/storage/raft/autopilot/configuration",
+        Some(&root),
+        None,
+    )
+    .await;
+    assert_eq!(c.body["data"]["last_contact_threshold"], "1s", "{}", c.body);
+    assert_eq!(
+        c.body["data"]["dead_server_last_contact_threshold"],
+        "24h0m0s"
+    );
+    let st = call(
+        &n1,
+        "GET",
+        "sys/storage/raft/autopilot/state",
+        Some(&root),
+        None,
+    )
+    .await
+    .body;
+    assert_eq!(st["data"]["healthy"], true, "{st}");
+    assert_eq!(st["data"]["failure_tolerance"], 1, "{st}");
+    assert_eq!(st["data"]["leader"], "node1");
+
     // kill -9 the active node under a write load through node2.
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let writer = {
@@ -312,6 +373,27 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
         acked.len()
     );
 
+    // Autopilot on the new active node sees node1 gone: unhealthy, no failure tolerance.
+    wait_for(
+        Duration::from_secs(20),
+        "autopilot to see node1 failed",
+        || async {
+            let st = call(
+                active,
+                "GET",
+                "sys/storage/raft/autopilot/state",
+                Some(&root),
+                None,
+            )
+            .await
+            .body;
+            st["data"]["servers"]["node1"]["healthy"] == false
+                && st["data"]["healthy"] == false
+                && st["data"]["failure_tolerance"] == 0
+        },
+    )
+    .await;
+
     // node1 comes back from its directory, unseals as a standby and catches up.
     let n1 = start_node_on("node1", n1_dir, "", n1_cluster_port);
     assert_eq!(unseal(&n1, &key).await["sealed"], false);
@@ -330,6 +412,24 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
             .await
             .status
                 == 200
+        },
+    )
+    .await;
+
+    wait_for(
+        Duration::from_secs(20),
+        "autopilot to see node1 back",
+        || async {
+            let st = call(
+                active,
+                "GET",
+                "sys/storage/raft/autopilot/state",
+                Some(&root),
+                None,
+            )
+            .await
+            .body;
+            st["data"]["servers"]["node1"]["healthy"] == true && st["data"]["healthy"] == true
         },
     )
     .await;
@@ -374,6 +474,55 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     assert_eq!(snap.status(), 200);
     let snapshot = snap.bytes().await.unwrap();
     assert!(!snapshot.is_empty());
+    // bao's CLI saves Arca's snapshot (it checks the archive's sealed checksums), and arca's
+    // CLI restores it on the same cluster without -force.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = tmp.path().join("raft.snap");
+    let file = file.to_str().unwrap();
+    let (code, out, err) = run_bao(
+        &active.addr,
+        Some(&root),
+        &["operator", "raft", "snapshot", "save", file],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let r = call(
+        active,
+        "PUT",
+        "secret/data/after-snapshot",
+        Some(&root),
+        Some(json!({"data": {"v": "3"}})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (code, out, err) = common::run_arca(
+        &active.addr,
+        Some(&root),
+        &["operator", "raft", "snapshot", "restore", file],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    // The restored state is the snapshot's: the later write is gone, the earlier ones stay.
+    wait_for(
+        Duration::from_secs(20),
+        "the restore to take effect",
+        || async {
+            call(
+                active,
+                "GET",
+                "secret/data/after-snapshot",
+                Some(&root),
+                None,
+            )
+            .await
+            .status
+                == 404
+        },
+    )
+    .await;
+    let r = call(active, "GET", "secret/data/via-n2", Some(&root), None).await;
+    assert_eq!(r.body["data"]["data"]["v"], "2", "{}", r.body);
+
+    // The snapshot is OpenBao's archive shape: gzip'd tar, sealed checksums last.
+    assert_eq!(&snapshot[..2], &[0x1f, 0x8b], "not gzip");
     let fresh = start_node("fresh1", None, "");
     let (fresh_key, fresh_root) = init(&fresh).await;
     unseal(&fresh, &fresh_key).await;
@@ -381,6 +530,16 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
         is_active(&fresh)
     })
     .await;
+    // Without -force, a snapshot of another cluster is refused.
+    let r = common::client()
+        .post(fresh.url("sys/storage/raft/snapshot"))
+        .header("X-Vault-Token", &fresh_root)
+        .body(snapshot.to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("snapshot-force"));
     let r = common::client()
         .post(fresh.url("sys/storage/raft/snapshot-force"))
         .header("X-Vault-Token", &fresh_root)

@@ -107,8 +107,9 @@ async fn download(http: &RawHttp, path: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     let url = resp.url().to_string();
     let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(16);
-    let checker =
-        std::thread::spawn(move || snapshot_archive::is_complete(rx.into_iter().flatten()));
+    let checker = std::thread::spawn(move || {
+        snapshot_archive::is_complete(snapshot_archive::ChunkReader::new(rx))
+    });
     let mut file: Option<std::fs::File> = None;
     let copied = loop {
         let chunk = match resp.chunk().await {
