@@ -254,6 +254,39 @@ impl RaftNode {
         Ok(())
     }
 
+    /// On the leader: makes `node_id` a voter (`promote`) or a non-voter that keeps receiving
+    /// the log (`demote`). The leader itself cannot be demoted.
+    pub async fn set_voter(&self, node_id: &str, voter: bool) -> Result<(), RaftStorageError> {
+        if !self.is_leader() {
+            return Err(RaftStorageError::NotLeader {
+                leader: self.leader_addr(),
+            });
+        }
+        let id = raft_id(node_id);
+        if !voter && id == self.inner.id {
+            return Err(RaftStorageError::Invalid(
+                "cannot demote the leader itself".to_owned(),
+            ));
+        }
+        if !self.configuration().iter().any(|s| s.node_id == node_id) {
+            return Err(RaftStorageError::Invalid(format!(
+                "node {node_id:?} is not part of the configuration"
+            )));
+        }
+        let change = if voter {
+            ChangeMembers::AddVoterIds(BTreeSet::from([id]))
+        } else {
+            ChangeMembers::RemoveVoters(BTreeSet::from([id]))
+        };
+        // `retain`: a demoted voter stays a learner.
+        self.inner
+            .raft
+            .change_membership(change, true)
+            .await
+            .map_err(change_err)?;
+        Ok(())
+    }
+
     /// A consistent copy of this node's whole state machine (every pair plus the metadata),
     /// in the format [`RaftNode::snapshot_restore`] takes. Call it on the leader for the
     /// latest data.

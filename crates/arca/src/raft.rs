@@ -1088,6 +1088,17 @@ impl arca_core::StorageAdmin for RaftStorage {
                 }
                 Ok(None)
             }
+            (which @ ("promote" | "demote"), Operation::Update | Operation::Create) => {
+                let id = data
+                    .get("server_id")
+                    .and_then(Value::as_str)
+                    .filter(|s| !s.is_empty())
+                    .ok_or_else(|| LogicalError::bad_request("no server id provided"))?;
+                node.set_voter(id, which == "promote")
+                    .await
+                    .map_err(|e| LogicalError::bad_request(e.to_string()))?;
+                Ok(None)
+            }
             ("snapshot", Operation::Read) => {
                 let state = node
                     .snapshot_save()

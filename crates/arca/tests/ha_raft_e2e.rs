@@ -434,6 +434,47 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     )
     .await;
 
+    // demote and promote (the CLI's `operator raft demote|promote`).
+    let other = if new_active == Some(0) {
+        "node3"
+    } else {
+        "node2"
+    };
+    let (code, out, err) = common::run_arca(
+        &active.addr,
+        Some(&root),
+        &["operator", "raft", "demote", other],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(
+        Duration::from_secs(10),
+        "the demoted node to stop voting",
+        || async {
+            servers(active, &root)
+                .await
+                .iter()
+                .any(|v| v["node_id"] == other && v["voter"] == false)
+        },
+    )
+    .await;
+    let (code, out, err) = common::run_arca(
+        &active.addr,
+        Some(&root),
+        &["operator", "raft", "promote", other],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for(
+        Duration::from_secs(10),
+        "the promoted node to vote",
+        || async {
+            servers(active, &root)
+                .await
+                .iter()
+                .any(|v| v["node_id"] == other && v["voter"] == true)
+        },
+    )
+    .await;
+
     // remove-peer: node3 leaves the configuration (an unknown id is not an error).
     let r = call(
         active,
