@@ -14,6 +14,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::ha::{Writer, assert_all_present, is_active, wait_for};
 use common::{Server, call, call_with, free_port, spawn_with_env};
 use serde_json::{Value, json};
 
@@ -61,28 +62,8 @@ cluster_addr = "{cluster}"
     (server, cluster_addr)
 }
 
-/// Waits (up to `limit`) until `check` holds, polling every 50 ms; panics with `what`.
-async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 async fn leader(s: &Server) -> Value {
     call(s, "GET", "sys/leader", None, None).await.body
-}
-
-async fn is_active(s: &Server) -> bool {
-    leader(s).await["is_self"] == true
 }
 
 async fn unseal_key(s: &Server, key: &str) {
@@ -239,33 +220,7 @@ async fn two_nodes_elect_one_active_forward_and_fail_over_without_losing_writes(
 
     // Failover: kill -9 the active node (A) while a writer writes through B (a standby,
     // forwarding, then the active node itself); every acknowledged write must be there.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let writer = {
-        let url = b.addr.clone();
-        let token = root.clone();
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut acked = Vec::new();
-            let mut i = 0u64;
-            while !*stop_rx.borrow() {
-                let key = format!("failover/k{i}");
-                let r = client
-                    .put(format!("{url}/v1/secret/data/{key}"))
-                    .header("X-Vault-Token", &token)
-                    .json(&json!({"data": {"v": i.to_string()}}))
-                    .send()
-                    .await;
-                if let Ok(r) = r
-                    && r.status().is_success()
-                {
-                    acked.push((key, i.to_string()));
-                }
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            acked
-        })
-    };
+    let writer = Writer::start(&b.addr, &root, "failover");
     tokio::time::sleep(Duration::from_millis(300)).await;
     let a_dir = a.stop();
     let killed_at = Instant::now();
@@ -276,18 +231,13 @@ async fn two_nodes_elect_one_active_forward_and_fail_over_without_losing_writes(
         "takeover took {takeover:?}"
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
-    stop_tx.send(true).unwrap();
-    let acked = writer.await.unwrap();
+    let acked = writer.finish().await;
     assert!(
         acked.len() > 5,
         "too few writes acknowledged: {}",
         acked.len()
     );
-    for (key, value) in &acked {
-        let r = call(&b, "GET", &format!("secret/data/{key}"), Some(&root), None).await;
-        assert_eq!(r.status, 200, "acknowledged write {key} lost: {}", r.body);
-        assert_eq!(r.body["data"]["data"]["v"], value.as_str());
-    }
+    assert_all_present(&b, &root, &acked, "after kill -9").await;
     println!(
         "takeover after kill -9: {takeover:?}, {} writes acknowledged",
         acked.len()

@@ -14,6 +14,7 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::ha::{Writer, assert_all_present, is_active, wait_for};
 use common::{Server, call, free_port, run_bao, spawn_on_free_port};
 use serde_json::{Value, json};
 
@@ -58,25 +59,6 @@ cluster_addr = "https://127.0.0.1:{cluster_port}"
         .unwrap();
         vec!["server".into(), format!("-config={}", cfg.display())]
     })
-}
-
-async fn wait_for<F, Fut>(limit: Duration, what: &str, mut check: F) -> Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    loop {
-        if check().await {
-            return start.elapsed();
-        }
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn is_active(s: &Server) -> bool {
-    call(s, "GET", "sys/leader", None, None).await.body["is_self"] == true
 }
 
 async fn unseal(s: &Server, key: &str) -> Value {
@@ -300,32 +282,7 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     assert_eq!(st["data"]["leader"], "node1");
 
     // kill -9 the active node under a write load through node2.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let writer = {
-        let url = n2.addr.clone();
-        let token = root.clone();
-        tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut acked = Vec::new();
-            let mut i = 0u64;
-            while !*stop_rx.borrow() {
-                let key = format!("failover/k{i}");
-                if let Ok(r) = client
-                    .put(format!("{url}/v1/secret/data/{key}"))
-                    .header("X-Vault-Token", &token)
-                    .json(&json!({"data": {"v": i.to_string()}}))
-                    .send()
-                    .await
-                    && r.status().is_success()
-                {
-                    acked.push((key, i.to_string()));
-                }
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            acked
-        })
-    };
+    let writer = Writer::start(&n2.addr, &root, "failover");
     tokio::time::sleep(Duration::from_millis(500)).await;
     let n1_dir = n1.stop();
     let killed = Instant::now();
@@ -348,26 +305,14 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
         "takeover took {takeover:?}"
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop_tx.send(true).unwrap();
-    let acked = writer.await.unwrap();
+    let acked = writer.finish().await;
     assert!(
         acked.len() > 5,
         "too few writes acknowledged: {}",
         acked.len()
     );
     let active = if new_active == Some(0) { &n2 } else { &n3 };
-    for (k, v) in &acked {
-        let r = call(
-            active,
-            "GET",
-            &format!("secret/data/{k}"),
-            Some(&root),
-            None,
-        )
-        .await;
-        assert_eq!(r.status, 200, "acknowledged {k} lost: {}", r.body);
-        assert_eq!(r.body["data"]["data"]["v"], v.as_str());
-    }
+    assert_all_present(active, &root, &acked, "after kill -9").await;
     println!(
         "raft takeover after kill -9: {takeover:?}; {} writes acknowledged",
         acked.len()
@@ -715,29 +660,7 @@ async fn failover_rounds_lose_no_acknowledged_write() {
         }
         let active = active.expect("an active node");
         let via = (active + 1) % 3;
-        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let url = nodes[via].s().addr.clone();
-        let token = root.clone();
-        let writer = tokio::spawn(async move {
-            let client = reqwest::Client::new();
-            let mut acked = Vec::new();
-            let mut i = 0u64;
-            while !*stop_rx.borrow() {
-                let key = format!("rounds/r{round}/k{i}");
-                if let Ok(r) = client
-                    .put(format!("{url}/v1/secret/data/{key}"))
-                    .header("X-Vault-Token", &token)
-                    .json(&json!({"data": {"v": format!("{round}-{i}")}}))
-                    .send()
-                    .await
-                    && r.status().is_success()
-                {
-                    acked.push((key, format!("{round}-{i}")));
-                }
-                i += 1;
-            }
-            acked
-        });
+        let writer = Writer::start(&nodes[via].s().addr, &root, &format!("rounds/r{round}"));
         tokio::time::sleep(Duration::from_millis(200)).await;
         nodes[active].dir = nodes[active].server.take().unwrap().stop();
         let killed = Instant::now();
@@ -766,27 +689,17 @@ async fn failover_rounds_lose_no_acknowledged_write() {
         );
         slowest = slowest.max(takeover);
         tokio::time::sleep(Duration::from_millis(200)).await;
-        stop_tx.send(true).unwrap();
-        let acked = writer.await.unwrap();
+        let acked = writer.finish().await;
         assert!(!acked.is_empty(), "round {round}: nothing acknowledged");
         all_acked.extend(acked);
         // Every write acknowledged so far, this round and before, is on the new active node.
-        for (k, v) in &all_acked {
-            let r = call(
-                nodes[new_active].s(),
-                "GET",
-                &format!("secret/data/{k}"),
-                Some(&root),
-                None,
-            )
-            .await;
-            assert_eq!(
-                r.status, 200,
-                "round {round}: acknowledged {k} lost: {}",
-                r.body
-            );
-            assert_eq!(r.body["data"]["data"]["v"], v.as_str());
-        }
+        assert_all_present(
+            nodes[new_active].s(),
+            &root,
+            &all_acked,
+            &format!("round {round}"),
+        )
+        .await;
         // The killed node comes back as a standby of the new active node.
         let n = &mut nodes[active];
         let s = start_node_on(&n.name, n.dir.take(), "", n.cluster_port);

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 pub use arca_testkit::{bao, free_port};
 
+pub mod ha;
 pub mod lease_plugin;
 pub mod transit;
 
