@@ -7,7 +7,8 @@
 //! plugin reloads run beside it, [`server`] the processes under test, [`floor`] the bare hyper
 //! server every workload is compared with, [`audit`] the audit device of the `-audited`
 //! workloads, [`runner`] the interleaved plan, [`report`] the numbers and their table,
-//! [`chart`] the PNG, [`callgrind`] the instruction counts per request.
+//! [`chart`] the PNG, [`callgrind`] the instruction counts per request, [`raft3`] the
+//! 3-node cluster workload (its own clusters and report).
 
 pub mod audit;
 pub mod callgrind;
@@ -18,6 +19,7 @@ pub mod floor;
 pub mod load;
 pub mod machine;
 pub mod open_loop;
+pub mod raft3;
 pub mod reload;
 pub mod report;
 pub mod runner;

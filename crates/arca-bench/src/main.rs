@@ -129,7 +129,10 @@ struct Args {
     /// Storage kinds: memory, durable.
     #[arg(long, value_delimiter = ',', default_value = "memory,durable")]
     storage: Vec<String>,
-    /// Only workloads whose name contains one of these.
+    /// Only workloads whose name contains one of these. `raft3` (named exactly) runs the 3-node
+    /// cluster workload, which no run without it includes: KV v2 on 3-node Arca and OpenBao
+    /// clusters with integrated storage, written to `raft3.md` (`--storage` and the floor do
+    /// not apply to it).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// First of the ports used (four per storage kind).
@@ -158,6 +161,9 @@ struct Args {
     /// Do not measure the floor (bare hyper server) beside the servers.
     #[arg(long)]
     no_floor: bool,
+    /// raft3: copy every cluster node's server log into this folder at the end.
+    #[arg(long)]
+    raft3_logs: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -312,13 +318,46 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
         .enable_all()
         .build()
         .map_err(|e| BenchError::io("tokio runtime", e))?;
-    let report = rt.block_on(run(&settings, |line| eprintln!("arca-bench: {line}")))?;
+    let raft3 = arca_bench::raft3::selected(&settings.only);
+    let plain = !arca_bench::runner::selected(&settings.only).is_empty();
+    if !(raft3 || plain) {
+        return Err(BenchError::Usage(format!(
+            "no workload matches --only {}",
+            settings.only.join(",")
+        )));
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| BenchError::io("output folder", e))?;
-    let json = args.out.join("results.json");
+    if plain {
+        run_workloads(&rt, &settings, &args.out)?;
+    }
+    if raft3 {
+        let report = rt.block_on(arca_bench::raft3::run(
+            &settings,
+            args.raft3_logs.as_deref(),
+            |line| eprintln!("arca-bench: {line}"),
+        ))?;
+        let md = report.markdown();
+        let path = args.out.join("raft3.md");
+        std::fs::write(&path, &md).map_err(|e| BenchError::io("raft3.md", e))?;
+        println!("{md}");
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// Runs the workloads of the table and writes `results.json`, `table.md` and `chart.png` into
+/// `out`.
+fn run_workloads(
+    rt: &tokio::runtime::Runtime,
+    settings: &Settings,
+    out: &std::path::Path,
+) -> Result<(), BenchError> {
+    let report = rt.block_on(run(settings, |line| eprintln!("arca-bench: {line}")))?;
+    let json = out.join("results.json");
     std::fs::write(&json, report.to_json()?).map_err(|e| BenchError::io("results.json", e))?;
     let table = report.table();
-    std::fs::write(args.out.join("table.md"), &table).map_err(|e| BenchError::io("table.md", e))?;
-    let chart = args.out.join("chart.png");
+    std::fs::write(out.join("table.md"), &table).map_err(|e| BenchError::io("table.md", e))?;
+    let chart = out.join("chart.png");
     arca_bench::chart::render(&report, &chart)?;
     println!("{table}");
     println!(
@@ -332,7 +371,7 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
     println!(
         "wrote {}, {} and {}",
         json.display(),
-        args.out.join("table.md").display(),
+        out.join("table.md").display(),
         chart.display()
     );
     Ok(())

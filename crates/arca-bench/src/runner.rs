@@ -72,10 +72,7 @@ const IDLE_SETTLE: Duration = Duration::from_secs(3);
 /// Runs the whole plan; `progress` gets one line per step.
 pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report, BenchError> {
     let started = Instant::now();
-    let workloads: Vec<&Workload> = WORKLOADS
-        .iter()
-        .filter(|w| settings.only.is_empty() || settings.only.iter().any(|o| w.name.contains(o)))
-        .collect();
+    let workloads = selected(&settings.only);
     let plugin = settings
         .plugin_bin
         .as_deref()
@@ -217,6 +214,16 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
     })
 }
 
+/// The workloads of [`WORKLOADS`] that `only` selects: those whose name contains one of its
+/// entries, or all of them when it is empty. (The 3-node cluster workload, [`crate::raft3`],
+/// is not among them: it runs only when `--only` names it.)
+pub fn selected(only: &[String]) -> Vec<&'static Workload> {
+    WORKLOADS
+        .iter()
+        .filter(|w| only.is_empty() || only.iter().any(|o| w.name.contains(o.as_str())))
+        .collect()
+}
+
 /// Starts the floor server on `port` answering a copy of `arca`'s `sys/health` answer and
 /// measures it with `GET sys/health` at every concurrency level: the same warm-up and rounds
 /// as a server gets (alone: it does not depend on the storage kind, so once per run).
@@ -268,7 +275,7 @@ async fn measure_floor(
 }
 
 /// The load of one run at `conc` for `duration`, open loop when the settings give a rate.
-fn load_spec(settings: &Settings, conc: usize, duration: Duration) -> LoadSpec {
+pub(crate) fn load_spec(settings: &Settings, conc: usize, duration: Duration) -> LoadSpec {
     LoadSpec {
         concurrency: conc,
         duration,
@@ -278,7 +285,7 @@ fn load_spec(settings: &Settings, conc: usize, duration: Duration) -> LoadSpec {
 }
 
 /// Adds one run to `samples`, with its late requests when it ran open loop at `rate`.
-fn add_outcome(samples: &mut Samples, out: RunOutcome, rate: Option<f64>) {
+pub(crate) fn add_outcome(samples: &mut Samples, out: RunOutcome, rate: Option<f64>) {
     if let (Some(rate), Some(late)) = (rate, out.late) {
         samples.add_late(rate, late);
     }

@@ -125,7 +125,7 @@ pub const LEASE_FILL: Workload = Workload {
 };
 
 /// KV v2 read of one secret, the same for every worker.
-const KV2_READ: Workload = Workload {
+pub const KV2_READ: Workload = Workload {
     name: "kv2-read",
     method: get,
     path: |_, _| "secret/data/bench-read".into(),
@@ -143,7 +143,7 @@ const KV2_READ: Workload = Workload {
 };
 
 /// KV v2 write, one key per worker.
-const KV2_WRITE: Workload = Workload {
+pub const KV2_WRITE: Workload = Workload {
     name: "kv2-write",
     method: post,
     path: |worker, _| format!("secret/data/bench-write-{worker}"),
