@@ -465,6 +465,8 @@ impl Core {
     /// for requests in flight).
     pub async fn reload_after_restore(&self) -> Result<(), LogicalError> {
         let seal = &self.inner.seal;
+        // The seal configuration may be another cluster's now (its shares and threshold).
+        seal.forget_cached_configs();
         if seal.sealed() {
             return Ok(());
         }

@@ -275,6 +275,13 @@ impl Seal {
         self.state_lock.write().await
     }
 
+    /// Forgets the cached seal and recovery configurations: storage was replaced underneath
+    /// (a snapshot restore), they are read again.
+    pub(crate) fn forget_cached_configs(&self) {
+        self.config.store(None);
+        self.recovery_config.store(None);
+    }
+
     /// Records when this node became active (`None`: it no longer is).
     pub(crate) fn set_active_since(&self, at: Option<chrono::DateTime<chrono::Utc>>) {
         self.active_since.store(Arc::new(at));

@@ -65,6 +65,12 @@ impl RaftNode {
         self.wait_for_leader(wait).await.map(|_| ())
     }
 
+    /// Whether this node may stand for election. A sealed Arca node must not: it could not
+    /// take the HA lock, and while it led no node could be active.
+    pub fn set_electable(&self, electable: bool) {
+        self.inner.raft.runtime_config().elect(electable);
+    }
+
     /// Whether this node belongs to a cluster: bootstrapped, or joined and replicated to.
     pub async fn is_member(&self) -> bool {
         self.inner.raft.is_initialized().await.unwrap_or(false)

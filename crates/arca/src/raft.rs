@@ -156,6 +156,8 @@ impl RaftStorage {
         if let Some(tls) = storage.read_tls()? {
             storage.install_tls(&tls)?;
         }
+        // Sealed until unsealed: no candidacy before (see `follow_seal`).
+        storage.inner.node.set_electable(false);
         Ok(storage)
     }
 
@@ -169,6 +171,9 @@ impl RaftStorage {
     /// barrier once this node is active.
     pub(crate) fn start(&self, core: Core) {
         let _ = self.inner.core.set(core.clone());
+        let me = self.clone();
+        let watched = core.clone();
+        tokio::spawn(async move { me.follow_seal(watched).await });
         let me = self.clone();
         tokio::spawn(async move { me.store_authority_when_active(core).await });
         if !self.inner.retry_join.is_empty() {
@@ -259,12 +264,28 @@ impl RaftStorage {
         write_private(&self.inner.tls_dir.join("ca.key"), &ca.key_der)
             .map_err(LogicalError::internal)?;
         self.install_tls(&tls).map_err(LogicalError::internal)?;
+        self.inner.node.set_electable(true);
         self.inner
             .node
             .bootstrap()
             .await
             .map_err(|e| LogicalError::internal(e.to_string()))?;
         Ok(())
+    }
+
+    /// Lets this node stand for election only while it is unsealed (as Vault's Raft runs
+    /// only on unsealed nodes): a sealed leader would hold the cluster without an active node.
+    async fn follow_seal(&self, core: Core) {
+        let Some(mut roles) = core.ha_watch() else {
+            return;
+        };
+        loop {
+            let unsealed = !matches!(*roles.borrow_and_update(), arca_core::HaRole::Inactive);
+            self.inner.node.set_electable(unsealed);
+            if roles.changed().await.is_err() {
+                return;
+            }
+        }
     }
 
     async fn store_authority_when_active(&self, core: Core) {
@@ -281,7 +302,8 @@ impl RaftStorage {
                     Err(e) => tracing::warn!(error = %e, "raft: cannot store the TLS authority"),
                 }
             }
-            if !key_file.exists() || roles.changed().await.is_err() {
+            // The file appears at init, before the first activation: keep following.
+            if roles.changed().await.is_err() {
                 return;
             }
         }
@@ -425,13 +447,26 @@ impl RaftStorage {
         let id = server_id.clone();
         let addr = cluster_addr.clone();
         tokio::spawn(async move {
-            let added = if non_voter {
-                node.add_learner(&id, &addr).await
-            } else {
-                node.add_voter(&id, &addr).await
-            };
-            if let Err(e) = added {
-                tracing::warn!(node = %id, error = %e, "raft: could not add a joining node");
+            // Another membership change (the previous joiner's promotion) may be under way:
+            // one change at a time, so try again until it is done.
+            let start = Instant::now();
+            loop {
+                let added = if non_voter {
+                    node.add_learner(&id, &addr).await
+                } else {
+                    node.add_voter(&id, &addr).await
+                };
+                match added {
+                    Ok(()) => return,
+                    Err(e) if start.elapsed() < CATCH_UP_WAIT && node.is_leader() => {
+                        tracing::debug!(node = %id, error = %e, "raft: adding a joining node, retrying");
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(node = %id, error = %e, "raft: could not add a joining node");
+                        return;
+                    }
+                }
             }
         });
         let peers: Vec<Value> = self
@@ -647,8 +682,12 @@ impl RaftStorage {
         let status = resp.status();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            // The challenge is spent: the next join asks for a new one.
+            // The challenge is spent: the next join asks for a new one (retry_join does).
             *guard = None;
+            if !self.inner.retry_join.is_empty() {
+                let me = self.clone();
+                tokio::spawn(async move { me.retry_join_loop().await });
+            }
             return Err(LogicalError::internal(format!(
                 "the leader refused the join answer ({status}): {body}"
             )));

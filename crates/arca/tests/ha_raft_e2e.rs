@@ -716,6 +716,36 @@ async fn failover_rounds_lose_no_acknowledged_write() {
         .await;
         nodes[active].server = Some(s);
     }
+    // A sealed node votes but never leads: with one node restarted and left sealed, killing
+    // the active node still leaves an active node (the other unsealed one).
+    let mut active = None;
+    for (i, n) in nodes.iter().enumerate() {
+        if is_active(n.s()).await {
+            active = Some(i);
+        }
+    }
+    let active = active.expect("an active node");
+    let (sealed, survivor) = ((active + 1) % 3, (active + 2) % 3);
+    let n = &mut nodes[sealed];
+    n.dir = n.server.take().unwrap().stop();
+    n.server = Some(start_node_on(&n.name, n.dir.take(), "", n.cluster_port));
+    assert_eq!(
+        call(nodes[sealed].s(), "GET", "sys/seal-status", None, None)
+            .await
+            .body["sealed"],
+        true
+    );
+    let n = &mut nodes[active];
+    n.dir = n.server.take().unwrap().stop();
+    let took = wait_for(
+        Duration::from_secs(20),
+        "the unsealed survivor to become active",
+        || is_active(nodes[survivor].s()),
+    )
+    .await;
+    assert!(took < Duration::from_secs(10), "took {took:?}");
+    assert_all_present(nodes[survivor].s(), &root, &all_acked, "with a sealed peer").await;
+
     println!(
         "{} rounds, {} acknowledged writes all present, slowest takeover {slowest:?}",
         rounds(),
