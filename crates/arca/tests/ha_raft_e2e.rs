@@ -106,6 +106,16 @@ async fn three_nodes_form_forward_fail_over_and_restore() {
     let (key, root) = init(&n1).await;
     assert_eq!(unseal(&n1, &key).await["sealed"], false);
     wait_for(Duration::from_secs(20), "node1 active", || is_active(&n1)).await;
+    // At its first activation node1 moves the cluster's CA key inside the barrier: only its
+    // own certificate and key stay on disk.
+    let tls_dir = n1.dir.as_ref().unwrap().path().join("raft/tls");
+    wait_for(
+        Duration::from_secs(10),
+        "the CA key to leave the disk",
+        || async { !tls_dir.join("ca.key").exists() },
+    )
+    .await;
+    assert!(tls_dir.join("node.key").exists() && tls_dir.join("ca.der").exists());
     let r = call(
         &n1,
         "POST",
