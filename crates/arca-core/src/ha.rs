@@ -307,8 +307,11 @@ async fn run(upgrade: Upgrade) {
         };
         deactivate(&parts, &uuid).await;
         ha.held.lock().take();
-        held.release().await;
         let wait = ha.config.step_down_wait;
+        if stepped_down {
+            ha.config.backend.hold_back(wait);
+        }
+        held.release().await;
         drop(parts);
         drop(ha);
         if stepped_down {

@@ -68,7 +68,13 @@ impl RaftNode {
     /// Whether this node may stand for election. A sealed Arca node must not: it could not
     /// take the HA lock, and while it led no node could be active.
     pub fn set_electable(&self, electable: bool) {
-        self.inner.raft.runtime_config().elect(electable);
+        use std::sync::atomic::Ordering;
+        self.inner.electable.store(electable, Ordering::Release);
+        let held_back = self.inner.held_back.load(Ordering::Acquire);
+        self.inner
+            .raft
+            .runtime_config()
+            .elect(electable && !held_back);
     }
 
     /// Whether this node belongs to a cluster: bootstrapped, or joined and replicated to.

@@ -86,6 +86,19 @@ impl HaBackend for RaftNode {
         }
     }
 
+    fn hold_back(&self, wait: Duration) {
+        // No candidacy (and no answer to a campaign request) for `wait`, then as before.
+        let inner = self.inner.clone();
+        inner.held_back.store(true, Ordering::Release);
+        inner.raft.runtime_config().elect(false);
+        tokio::spawn(async move {
+            tokio::time::sleep(wait).await;
+            inner.held_back.store(false, Ordering::Release);
+            let electable = inner.electable.load(Ordering::Acquire);
+            inner.raft.runtime_config().elect(electable);
+        });
+    }
+
     async fn holder(&self) -> Result<Option<String>, StorageError> {
         let Some(record) = self.inner.sm.ha_lock()? else {
             return Ok(None);
@@ -176,6 +189,31 @@ impl HeldLock for RaftHeld {
         let id = inner.id;
         let limit = inner.config.election_timeout * 6;
         raft.runtime_config().heartbeat(false);
+        // Hand over at once: ask the most up-to-date voter to stand for election (openraft
+        // 0.9 has no leadership transfer; a higher term from a caught-up node is the same).
+        let successor = {
+            let m = raft.metrics();
+            let m = m.borrow();
+            let voters: Vec<_> = m.membership_config.membership().voter_ids().collect();
+            m.replication.as_ref().and_then(|r| {
+                r.iter()
+                    .filter(|(peer, _)| **peer != id && voters.contains(peer))
+                    .max_by_key(|(_, matched)| matched.map(|l| l.index))
+                    .and_then(|(peer, _)| m.membership_config.membership().get_node(peer).cloned())
+            })
+        };
+        if let Some(peer) = successor {
+            let transport = inner.transport.clone();
+            let timeout = inner.config.election_timeout;
+            tokio::spawn(async move {
+                if let Err(e) = transport
+                    .call(&peer, "campaign", bytes::Bytes::from_static(b"{}"), timeout)
+                    .await
+                {
+                    tracing::debug!(error = %e, "raft: the successor did not take the campaign request");
+                }
+            });
+        }
         tokio::spawn(async move {
             let deadline = Instant::now() + limit;
             let mut rx = raft.metrics();

@@ -49,6 +49,10 @@ pub(crate) struct Inner {
     pub(crate) transport: Arc<dyn Transport>,
     pub(crate) last_write: AtomicU64,
     pub(crate) contacts: crate::network::Contacts,
+    /// Whether this node may stand for election ([`RaftNode::set_electable`]).
+    pub(crate) electable: std::sync::atomic::AtomicBool,
+    /// Set for a while after a step-down ([`arca_storage::HaBackend::hold_back`]).
+    pub(crate) held_back: std::sync::atomic::AtomicBool,
     pub(crate) lease: Arc<Mutex<Lease>>,
     monitor: JoinHandle<()>,
 }
@@ -156,6 +160,8 @@ impl RaftNode {
                 transport,
                 last_write: AtomicU64::new(0),
                 contacts,
+                electable: std::sync::atomic::AtomicBool::new(true),
+                held_back: std::sync::atomic::AtomicBool::new(false),
                 lease,
                 monitor,
             }),
@@ -372,6 +378,18 @@ impl RaftNode {
                     snapshot: Box::new(Cursor::new(req.data)),
                 };
                 out(&raft.install_full_snapshot(req.vote, snapshot).await)
+            }
+            // The leader handing over (a step-down): stand for election now, when allowed.
+            "campaign" => {
+                let electable = self.inner.electable.load(Ordering::Acquire)
+                    && !self.inner.held_back.load(Ordering::Acquire);
+                if electable {
+                    raft.trigger()
+                        .elect()
+                        .await
+                        .map_err(|e| RaftStorageError::Raft(e.to_string()))?;
+                }
+                out(&electable)
             }
             "join" => {
                 let req: JoinRequest = parse(rpc_name, &body)?;

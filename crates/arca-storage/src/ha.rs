@@ -24,6 +24,11 @@ pub trait HaBackend: Send + Sync + 'static {
     async fn acquire(&self, value: &str) -> Result<Box<dyn HeldLock>, StorageError>;
     /// The value the node holding the lock published, `None` when no node holds it.
     async fn holder(&self) -> Result<Option<String>, StorageError>;
+
+    /// After a step-down: this node will not try to take the lock for `wait`; a backend whose
+    /// lock follows something else (Raft leadership) keeps the node from taking that too, so
+    /// that another node can become active meanwhile. Nothing by default.
+    fn hold_back(&self, _wait: std::time::Duration) {}
 }
 
 /// The lock, held. Once [`HeldLock::lost`] resolves, another node may already be active: the

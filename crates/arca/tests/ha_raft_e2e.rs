@@ -659,6 +659,21 @@ async fn failover_rounds_lose_no_acknowledged_write() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
 
+    // Step-down hands over at once: the most up-to-date voter is asked to stand for election.
+    let r = call(nodes[0].s(), "PUT", "sys/step-down", Some(&root), None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let handover = wait_for(
+        Duration::from_secs(20),
+        "another node to take over",
+        || async { is_active(nodes[1].s()).await || is_active(nodes[2].s()).await },
+    )
+    .await;
+    assert!(
+        handover < Duration::from_secs(5),
+        "step-down took {handover:?}"
+    );
+    println!("step-down handover: {handover:?}");
+
     let mut all_acked: Vec<(String, String)> = Vec::new();
     let mut slowest = Duration::ZERO;
     for round in 0..rounds() {
