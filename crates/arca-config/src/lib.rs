@@ -33,6 +33,7 @@ mod keys;
 mod lines;
 mod listener;
 mod load;
+mod sanitized;
 mod seal;
 mod server;
 mod storage;

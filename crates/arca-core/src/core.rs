@@ -84,6 +84,8 @@ pub struct CoreConfig {
     pub ha: Option<crate::ha::HaConfig>,
     /// Serves `sys/storage/raft/*` (integrated storage's administration), after the ACL.
     pub storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// The server around the core, for the introspection endpoints (`sys/loggers`, ...).
+    pub server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
 }
 
 impl CoreConfig {
@@ -108,6 +110,7 @@ impl CoreConfig {
             seals: crate::auto_seal::SealSetup::default(),
             ha: None,
             storage_admin: None,
+            server_info: None,
         }
     }
 }
@@ -657,6 +660,7 @@ impl Core {
             inner.identity.setup(route.storage.clone()).await?;
         }
         inner.audit.setup().await?;
+        crate::version_history::record(inner.seal.barrier(), inner.seal.version()).await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
         // Namespaces whose deletion (or creation) a stop interrupted are deleted now.
@@ -711,6 +715,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         password_policies: inner.password_policies.clone(),
         ha: inner.ha.clone(),
         storage_admin: inner.config.storage_admin.clone(),
+        server_info: inner.config.server_info.clone(),
     }
 }
 

@@ -754,6 +754,12 @@ impl TokenStore {
         }
     }
 
+    /// How many service tokens are stored (batch tokens never are), for
+    /// `sys/internal/counters/tokens`.
+    pub async fn count(&self) -> Result<usize, LogicalError> {
+        Ok(self.view.list("id/").await?.len())
+    }
+
     /// Every stored accessor hash.
     pub async fn accessor_hashes(&self) -> Result<Vec<String>, LogicalError> {
         Ok(self.view.list("accessor/").await?)

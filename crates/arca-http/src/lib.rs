@@ -17,6 +17,7 @@ mod body;
 mod cluster;
 mod envelope;
 mod error;
+mod in_flight;
 mod json_limits;
 mod namespace;
 mod operation;
@@ -30,6 +31,7 @@ use async_trait::async_trait;
 
 pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
+pub use in_flight::InFlight;
 pub use options::{ListenerOptions, TlsOptions, TlsVersion};
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 

@@ -37,6 +37,9 @@ pub struct ListenerOptions {
     pub max_json_object_entries: usize,
     /// Most elements in one JSON array.
     pub max_json_array_elements: usize,
+    /// Where the requests being served are registered (`sys/in-flight-req`); shared by every
+    /// listener of a server.
+    pub in_flight: Option<std::sync::Arc<crate::InFlight>>,
 }
 
 impl ListenerOptions {
@@ -51,6 +54,7 @@ impl ListenerOptions {
             max_json_string_length: DEFAULT_MAX_JSON_STRING_LENGTH,
             max_json_object_entries: DEFAULT_MAX_JSON_OBJECT_ENTRIES,
             max_json_array_elements: DEFAULT_MAX_JSON_ARRAY_ELEMENTS,
+            in_flight: None,
         }
     }
 }

@@ -208,6 +208,8 @@ struct State {
     http: auto::Builder<TokioExecutor>,
     /// The cluster port: requests come forwarded from a standby.
     cluster: bool,
+    /// The server's in-flight request registry.
+    in_flight: Option<Arc<crate::InFlight>>,
 }
 
 impl State {
@@ -233,6 +235,7 @@ impl State {
             },
             http,
             cluster,
+            in_flight: opts.in_flight.clone(),
         }
     }
 }
@@ -334,7 +337,12 @@ async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<In
     // Logged without the query: query values can be secrets.
     let raw_path = req.uri().path().to_string();
     let namespace = req.headers().get(NAMESPACE_HEADER).cloned();
-    let pipeline = process(&state, &conn, req);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let _in_flight = state.in_flight.as_ref().map(|f| {
+        let remote = format!("{}:{}", conn.remote_addr, conn.remote_port);
+        f.track(&request_id, remote, &raw_path, method.as_str())
+    });
+    let pipeline = process(&state, &conn, req, request_id);
     let mut answer = if state.max_request_duration.is_zero() {
         pipeline.await
     } else {
@@ -369,7 +377,12 @@ fn without_body(answer: Answer) -> Answer {
     hyper::Response::from_parts(parts, Full::new(Bytes::new()))
 }
 
-async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Incoming>) -> Answer {
+async fn process(
+    state: &State,
+    conn: &Arc<Connection>,
+    req: hyper::Request<Incoming>,
+    request_id: String,
+) -> Answer {
     let (parts, body) = req.into_parts();
     let forwarded_conn;
     let conn = if state.cluster {
@@ -506,7 +519,7 @@ async fn process(state: &State, conn: &Arc<Connection>, req: hyper::Request<Inco
         path.push('/');
     }
     let mut request = Request::new(routing.operation, path).with_data(data);
-    request.id = uuid::Uuid::new_v4().to_string();
+    request.id = request_id;
     request.client_token = headers.client_token;
     request.client_token_from_authorization = headers.token_from_authorization;
     request.headers = headers.headers;

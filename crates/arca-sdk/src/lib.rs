@@ -5,6 +5,7 @@
 //! Nothing here knows the server: a builtin engine and an external plugin are both written
 //! against this crate only.
 
+pub mod b64;
 pub mod backend;
 pub mod cidr;
 pub mod duration;
@@ -13,6 +14,7 @@ pub mod error;
 pub mod framework;
 pub mod glob;
 pub mod go_time;
+pub mod hashing;
 pub mod namespace;
 pub mod number;
 pub mod operation;

@@ -52,18 +52,8 @@ impl OpError {
     }
 }
 
-/// Go's `base64.StdEncoding.DecodeString` error text for bad input.
-pub fn b64_decode(s: &str) -> Result<Vec<u8>, String> {
-    STANDARD.decode(s.as_bytes()).map_err(|e| {
-        let at = match e {
-            base64::DecodeError::InvalidByte(i, _) => i,
-            base64::DecodeError::InvalidLength(l) => l - l % 4,
-            base64::DecodeError::InvalidLastSymbol(i, _) => i,
-            base64::DecodeError::InvalidPadding => s.len().saturating_sub(1),
-        };
-        format!("illegal base64 data at input byte {at}")
-    })
-}
+/// Go's `base64.StdEncoding.DecodeString`, with its error text for bad input.
+pub use arca_sdk::b64::decode_std as b64_decode;
 
 /// The ECDSA curve of a type: signing algorithm (by digest length), verification algorithms
 /// and field size.

@@ -7,7 +7,7 @@ mod batch;
 mod byok;
 mod certs;
 mod der;
-mod hashing;
+use arca_sdk::hashing;
 mod keyring;
 mod keytype;
 mod lifecycle;

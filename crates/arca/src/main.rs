@@ -2,6 +2,8 @@
 
 mod cluster;
 mod dev_plugins;
+mod introspection;
+mod logging;
 mod raft;
 mod server;
 mod transit_seal;

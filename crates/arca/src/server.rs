@@ -135,17 +135,6 @@ pub fn main(args: Vec<OsString>) -> i32 {
     }
 }
 
-fn init_logging(level: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_new(format!("{level},hyper=warn,h2=warn,rustls=warn"))
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .try_init();
-}
-
 /// Serves core requests to the HTTP layer.
 struct CoreHandler(
     Core,
@@ -293,7 +282,8 @@ async fn run(flags: Flags) -> Result<()> {
         .clone()
         .or_else(|| config.log_level.clone())
         .unwrap_or_else(|| "info".to_string());
-    init_logging(&level);
+    let logging = Arc::new(crate::logging::Logging::init(&level));
+    let in_flight = Arc::new(arca_http::InFlight::default());
     let mut signals = Signals::install();
     for w in &config.warnings {
         tracing::warn!("{w}");
@@ -328,6 +318,11 @@ async fn run(flags: Flags) -> Result<()> {
         core_config.storage_admin = Some(Arc::new(raft.clone()));
     }
     core_config.registry = registry();
+    core_config.server_info = Some(Arc::new(crate::introspection::Introspection {
+        sanitized: config.sanitized(),
+        logging: logging.clone(),
+        in_flight: in_flight.clone(),
+    }));
     if let Some(t) = config.default_lease_ttl {
         core_config.default_lease_ttl = t;
     }
@@ -389,7 +384,8 @@ async fn run(flags: Flags) -> Result<()> {
     let mut handles = Vec::new();
     let mut addrs = Vec::new();
     for l in &config.listeners {
-        let opts = listener_options(l)?;
+        let mut opts = listener_options(l)?;
+        opts.in_flight = Some(in_flight.clone());
         let tls = opts.tls.is_some();
         let h = arca_http::serve(opts, handler.clone(), shutdown.clone())
             .await

@@ -305,8 +305,13 @@ async fn kv_v2_through_vaultrs() {
         .await
         .is_err()
     );
-    // vaultrs' sys::health and sys::status want Vault's `performance_standby` field, which
-    // OpenBao (and so Arca) leave out of sys/health; the KV calls above are what users use.
+    // vaultrs' sys::health wants Vault's `performance_standby` field, which OpenBao leaves
+    // out of sys/health and Arca adds (a README deviation) so that it works.
+    let health = vaultrs::sys::health(&client)
+        .await
+        .expect("vaultrs sys::health");
+    assert!(health.initialized && !health.sealed && !health.standby);
+    assert!(!health.performance_standby);
 }
 
 /// The status code of `GET /v1/<path>` sent byte for byte over a socket.

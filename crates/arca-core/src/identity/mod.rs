@@ -250,6 +250,11 @@ impl IdentityStore {
         Ok(id)
     }
 
+    /// How many entities exist (every namespace), for `sys/internal/counters/entities`.
+    pub(crate) fn entity_count(&self) -> usize {
+        self.read(|ix| ix.entities().count())
+    }
+
     /// The entity's own policies and those of every group holding it, directly or through
     /// nested groups; sorted, without repeats.
     pub(crate) fn identity_policies(&self, entity_id: &str) -> Vec<String> {

@@ -111,6 +111,28 @@ pub(crate) enum Endpoint {
     PasswordPolicy(String),
     /// `policies/password/<name>/generate`: a password from the policy.
     PasswordPolicyGenerate(String),
+    /// `host-info`.
+    HostInfo,
+    /// `in-flight-req`: the requests being served.
+    InFlightReq,
+    /// `config/state/sanitized`.
+    ConfigStateSanitized,
+    /// `version-history` (LIST).
+    VersionHistory,
+    /// `internal/counters/tokens`.
+    CountersTokens,
+    /// `internal/counters/entities`.
+    CountersEntities,
+    /// `internal/counters/requests` (removed in OpenBao: a 404 saying so).
+    CountersRequests,
+    /// `loggers`: every logger's level.
+    Loggers,
+    /// `loggers/<name>`.
+    Logger(String),
+    /// `tools/random[/<rest>]`: what follows `tools/random/` (source and/or byte count).
+    ToolsRandom(String),
+    /// `tools/hash[/<algorithm>]`: the path's algorithm, or empty.
+    ToolsHash(String),
 }
 
 /// `sys/locked-users`'s fields.
@@ -199,6 +221,14 @@ impl Endpoint {
             "audit" => E::Audit,
             "config/auditing/request-headers" => E::AuditedHeaders,
             "namespaces" => E::Namespaces,
+            "host-info" => E::HostInfo,
+            "in-flight-req" => E::InFlightReq,
+            "config/state/sanitized" => E::ConfigStateSanitized,
+            "version-history" => E::VersionHistory,
+            "internal/counters/tokens" => E::CountersTokens,
+            "internal/counters/entities" => E::CountersEntities,
+            "internal/counters/requests" => E::CountersRequests,
+            "loggers" => E::Loggers,
             "namespaces/api-lock/lock" => E::NamespaceLock(String::new()),
             "namespaces/api-lock/unlock" => E::NamespaceUnlock(String::new()),
             _ => {
@@ -290,6 +320,21 @@ impl Endpoint {
                 }
                 if let Some(rest) = p.strip_prefix("policies/acl/") {
                     return Some(E::PolicyAcl(rest.to_string()));
+                }
+                if let Some(name) = p.strip_prefix("loggers/") {
+                    return Some(E::Logger(name.to_string()));
+                }
+                if p == "tools/random" {
+                    return Some(E::ToolsRandom(String::new()));
+                }
+                if let Some(rest) = p.strip_prefix("tools/random/") {
+                    return Some(E::ToolsRandom(rest.to_string()));
+                }
+                if p == "tools/hash" {
+                    return Some(E::ToolsHash(String::new()));
+                }
+                if let Some(rest) = p.strip_prefix("tools/hash/") {
+                    return Some(E::ToolsHash(rest.to_string()));
                 }
                 return None;
             }
@@ -395,6 +440,24 @@ const RELOAD_TYPED_FIELDS: &[(&str, FieldType)] = &[
 /// `generate-root-token/attempt`, OpenBao's authenticated (framework) form.
 const GENERATE_ROOT_ATTEMPT_FIELDS: &[(&str, FieldType)] =
     &[("otp", T::String), ("pgp_key", T::String)];
+/// `loggers`.
+const LOGGERS_FIELDS: &[(&str, FieldType)] = &[("level", T::String)];
+/// `loggers/<name>`.
+const LOGGER_FIELDS: &[(&str, FieldType)] = &[("level", T::String), ("name", T::String)];
+/// `tools/random[/<source>][/<bytes>]`.
+const TOOLS_RANDOM_FIELDS: &[(&str, FieldType)] = &[
+    ("bytes", T::Int),
+    ("format", T::String),
+    ("source", T::String),
+    ("urlbytes", T::String),
+];
+/// `tools/hash[/<algorithm>]`.
+const TOOLS_HASH_FIELDS: &[(&str, FieldType)] = &[
+    ("algorithm", T::String),
+    ("format", T::String),
+    ("input", T::String),
+    ("urlalgorithm", T::String),
+];
 /// `generate-root-token/update`.
 const KEY_NONCE_FIELDS: &[(&str, FieldType)] = &[("key", T::String), ("nonce", T::String)];
 /// `wrapping/unwrap`, `wrapping/lookup`, `wrapping/rewrap`.
@@ -462,6 +525,17 @@ impl Endpoint {
             E::LeaseCount => leases::COUNT_FIELDS,
             E::Leases => leases::LIST_IRREVOCABLE_FIELDS,
             E::WrappingUnwrap | E::WrappingLookup | E::WrappingRewrap => WRAPPING_TOKEN_FIELDS,
+            E::ToolsRandom(_) => TOOLS_RANDOM_FIELDS,
+            E::HostInfo
+            | E::InFlightReq
+            | E::ConfigStateSanitized
+            | E::VersionHistory
+            | E::CountersTokens
+            | E::CountersEntities
+            | E::CountersRequests => &[],
+            E::Loggers => LOGGERS_FIELDS,
+            E::Logger(_) => LOGGER_FIELDS,
+            E::ToolsHash(_) => TOOLS_HASH_FIELDS,
             E::Health
             | E::SealStatus
             | E::Init

@@ -46,6 +46,7 @@ pub(crate) async fn health(
         cluster_id: cluster.as_ref().map(|c| c.id.as_str()),
         cluster_name: cluster.as_ref().map(|c| c.name.as_str()),
         initialized,
+        performance_standby: false,
         replication_dr_mode: mode,
         replication_performance_mode: mode,
         sealed,
@@ -74,6 +75,9 @@ struct HealthBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     cluster_name: Option<&'a str>,
     initialized: bool,
+    /// Not in OpenBao's answer; vaultrs cannot read a health answer without it. Arca has no
+    /// performance standbys (its standbys forward every request), so it is always false.
+    performance_standby: bool,
     replication_dr_mode: &'a str,
     replication_performance_mode: &'a str,
     sealed: bool,

@@ -4,6 +4,7 @@
 mod audit;
 mod endpoint;
 mod health;
+mod introspection;
 mod leases;
 mod locked_users;
 mod mounts;
@@ -13,6 +14,7 @@ mod password;
 pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
 mod policy;
+mod tools;
 mod wrapping;
 
 pub(crate) use endpoint::Endpoint;
@@ -76,6 +78,8 @@ pub(crate) struct SystemDeps {
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
     /// `sys/storage/raft/*`: integrated storage's administration, when it is the storage.
     pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// The server around the core: its config, loggers and in-flight requests.
+    pub(crate) server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
 }
 
 /// The `sys/` backend.
@@ -477,6 +481,7 @@ impl Backend for SystemBackend {
         // Declared parameters are converted (or refused) before any handler reads them; the
         // rest draw OpenBao's warning on the answer.
         let mut unknown = Vec::new();
+        let replaced = tools::replaced_by_path(&endpoint, &req.data);
         if let Some(fields) = endpoint.fields() {
             for (name, value) in req.data.iter_mut() {
                 match fields.iter().find(|(n, _)| n == name) {
@@ -489,6 +494,7 @@ impl Backend for SystemBackend {
         let mut resp = self.dispatch(endpoint, req).await?;
         if let Some(resp) = resp.as_mut().filter(|r| r.raw.is_none()) {
             arca_sdk::framework::add_unknown_warning(resp, &unknown);
+            arca_sdk::framework::add_replaced_warning(resp, &replaced);
         }
         Ok(resp)
     }
@@ -762,6 +768,19 @@ impl SystemBackend {
                 | E::NamespaceSeal(..)),
                 op,
             ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
+            (e @ (E::ToolsRandom(_) | E::ToolsHash(_)), op) => tools::handle(e, op, &req),
+            (
+                e @ (E::HostInfo
+                | E::InFlightReq
+                | E::ConfigStateSanitized
+                | E::VersionHistory
+                | E::CountersTokens
+                | E::CountersEntities
+                | E::CountersRequests
+                | E::Loggers
+                | E::Logger(_)),
+                op,
+            ) => introspection::handle(deps, e, op, &req).await,
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }

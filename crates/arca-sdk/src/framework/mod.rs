@@ -152,12 +152,18 @@ impl FrameworkBackend {
         t.handle(req).await
     }
 
-    fn field_data(p: &PathDef, req: &mut Request, captures: JsonMap) -> FieldData {
+    /// The request's fields with the path's captures over the body's, and the names of the
+    /// body parameters a capture replaced (sorted).
+    fn field_data(p: &PathDef, req: &mut Request, captures: JsonMap) -> (FieldData, Vec<String>) {
         let mut raw = std::mem::take(&mut req.data);
+        let mut replaced = Vec::new();
         for (k, v) in captures {
-            raw.insert(k, v);
+            if raw.insert(k.clone(), v).is_some_and(|old| !old.is_null()) {
+                replaced.push(k);
+            }
         }
-        FieldData::new(raw, p.fields.clone())
+        replaced.sort();
+        (FieldData::new(raw, p.fields.clone()), replaced)
     }
 }
 
@@ -170,6 +176,18 @@ pub fn add_unknown_warning(resp: &mut Response, unknown: &[String]) {
         resp.warn(format!(
             "Endpoint ignored these unrecognized parameters: [{}]",
             unknown.join(" ")
+        ));
+    }
+}
+
+/// Adds OpenBao's `Endpoint replaced the value of these parameters with the values captured
+/// from the endpoint's path: [a b]` warning to `resp` when `replaced` (sorted body parameter
+/// names a path capture overrode) is not empty.
+pub fn add_replaced_warning(resp: &mut Response, replaced: &[String]) {
+    if !replaced.is_empty() {
+        resp.warn(format!(
+            "Endpoint replaced the value of these parameters with the values captured from the endpoint's path: [{}]",
+            replaced.join(" ")
         ));
     }
 }
@@ -197,7 +215,7 @@ impl Backend for FrameworkBackend {
         let Some(handler) = p.ops.get(&op).cloned() else {
             return Err(LogicalError::UnsupportedOperation);
         };
-        let data = Self::field_data(p, &mut req, captures);
+        let (data, replaced) = Self::field_data(p, &mut req, captures);
         data.validate()?;
         let unknown = if p.accept_unknown {
             Vec::new()
@@ -208,6 +226,7 @@ impl Backend for FrameworkBackend {
         // As Vault: the warning rides on a response; a bodiless answer (204) stays bodiless.
         if let Some(resp) = resp.as_mut() {
             add_unknown_warning(resp, &unknown);
+            add_replaced_warning(resp, &replaced);
         }
         Ok(resp)
     }
@@ -224,7 +243,7 @@ impl Backend for FrameworkBackend {
         } else {
             req.clone()
         };
-        let data = Self::field_data(p, &mut req, captures);
+        let (data, _) = Self::field_data(p, &mut req, captures);
         let exists = check(req, data).await?;
         Ok(ExistenceCheck {
             check_found: true,
