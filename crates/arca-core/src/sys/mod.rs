@@ -13,6 +13,7 @@ mod password;
 pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
 mod policy;
+mod quotas;
 mod wrapping;
 
 pub(crate) use endpoint::Endpoint;
@@ -76,6 +77,8 @@ pub(crate) struct SystemDeps {
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
     /// `sys/storage/raft/*`: integrated storage's administration, when it is the storage.
     pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// `sys/quotas/*`.
+    pub(crate) quotas: Arc<crate::quotas::Quotas>,
 }
 
 /// The `sys/` backend.
@@ -762,6 +765,9 @@ impl SystemBackend {
                 | E::NamespaceSeal(..)),
                 op,
             ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
+            (e @ (E::QuotasConfig | E::QuotasList(_) | E::Quota(..)), op) => {
+                quotas::handle(&deps.quotas, e, op, &req).await
+            }
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }
