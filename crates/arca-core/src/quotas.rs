@@ -679,6 +679,24 @@ impl Quotas {
         Ok(())
     }
 
+    /// Deletes every quota on the mount `mount_path` of namespace `ns_path` (it is being
+    /// disabled).
+    pub(crate) async fn prune_mount(
+        &self,
+        ns_path: &str,
+        mount_path: &str,
+    ) -> Result<(), LogicalError> {
+        let rules = self.rules.load_full();
+        let on_mount = |s: &Scope| s.namespace_path == ns_path && s.mount_path == mount_path;
+        for q in rules.rate.iter().filter(|q| on_mount(&q.record.scope)) {
+            self.delete(QuotaType::RateLimit, &q.record.name).await?;
+        }
+        for q in rules.lease.iter().filter(|q| on_mount(&q.record.scope)) {
+            self.delete(QuotaType::LeaseCount, &q.record.name).await?;
+        }
+        Ok(())
+    }
+
     // ---- where a path lands ----
 
     /// The namespace and mount of a quota's `path` (OpenBao's sanitized path: no leading
@@ -898,11 +916,13 @@ impl Quotas {
             path_suffix: rel_path.trim_end_matches('/').to_string(),
         };
         let role = LOGIN_ROLE.try_with(Clone::clone).unwrap_or_default();
-        let rules = self.rules.load();
+        // The rules are read under the lock `install` holds while it swaps them, so the lease
+        // is counted by the quotas in force.
         let mut leases = self.leases.lock();
         if leases.contains_key(lease_id) {
             return;
         }
+        let rules = self.rules.load();
         let quota = pick(&rules.lease, &landing, &role).map(|q| {
             q.count.fetch_add(1, Ordering::SeqCst);
             q.record.id.clone()
@@ -919,7 +939,8 @@ impl Quotas {
 
     /// A lease the expiration manager removed (revoked, expired, tidied).
     pub(crate) fn lease_removed(&self, lease_id: &str) {
-        let Some(lease) = self.leases.lock().remove(lease_id) else {
+        let mut leases = self.leases.lock();
+        let Some(lease) = leases.remove(lease_id) else {
             return;
         };
         if let Some(id) = lease.quota

@@ -371,8 +371,16 @@ impl Core {
         };
 
         // Lease-count quotas: room for one more lease under the request's quota is taken
-        // before the backend runs (429 when full), given back when the request ends.
-        let lease_room = if self.inner.quotas.has_lease_quotas() && mount.kind != "system" {
+        // before the backend runs (429 when full), given back when the request ends. Only
+        // requests that can make a lease ask: never `sys/`, a LIST or a DELETE, and on the
+        // token store only the `create*` paths (revoking must stay possible when full).
+        let may_lease = mount.kind != "system"
+            && matches!(
+                req.operation,
+                Operation::Read | Operation::Create | Operation::Update | Operation::Patch
+            )
+            && (mount.kind != "token" || rel.starts_with("create"));
+        let lease_room = if may_lease && self.inner.quotas.has_lease_quotas() {
             match Box::pin(self.reserve_lease_room(&ns, mount_point, &rel, ns_path, &req)).await {
                 Ok(room) => room,
                 Err(e) => {

@@ -507,6 +507,7 @@ async fn read_body(
 }
 
 /// The request past the edge checks: headers, body, the handler, the answer.
+// The request's parts as `process` took them apart: bundling them would only rename them.
 #[allow(clippy::too_many_arguments)]
 async fn serve_request(
     state: &State,

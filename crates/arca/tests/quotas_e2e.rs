@@ -219,7 +219,14 @@ async fn rate_limit_quota_endpoints_answer_as_openbao() {
     );
 
     // Outside the root namespace the quota endpoints are not served.
-    same(&s, "POST", "sys/namespaces/team", None).await;
+    for srv in &s {
+        assert_eq!(
+            root_call(srv, "POST", "sys/namespaces/team", None)
+                .await
+                .status,
+            200
+        );
+    }
     let a = call(&s[0], "GET", "sys/quotas/config", Some("root"), None).await;
     assert_eq!(a.status, 200);
     for srv in &s {
@@ -428,6 +435,12 @@ async fn the_most_specific_quota_wins() {
     assert_eq!(root_call(&s, "GET", "kvm/glob/a", None).await.status, 404);
     assert_eq!(root_call(&s, "GET", "kvm/glob/b/c", None).await.status, 404);
     assert_eq!(root_call(&s, "GET", "kvm/glob/d", None).await.status, 429);
+    // Disabling the mount deletes its quotas, as OpenBao's.
+    root_ok(&s, "DELETE", "sys/mounts/kvm", None).await;
+    for name in ["mount", "open", "glob"] {
+        let a = root_call(&s, "GET", &format!("sys/quotas/rate-limit/{name}"), None).await;
+        assert_eq!(a.status, 404, "{name}: {}", a.body);
+    }
 }
 
 #[tokio::test]
@@ -516,9 +529,19 @@ async fn lease_count_quota_refuses_the_lease_over_max() {
     );
     let r = root_ok(&s, "LIST", "sys/quotas/lease-count", None).await;
     assert_eq!(r["data"]["keys"], json!(["tokens"]));
+    // Root tokens' leases do not count (Vault's rule): a child with the root policy is one.
+    root_ok(&s, "POST", "auth/token/create", Some(json!({"ttl": "1h"}))).await;
+    let r = root_ok(&s, "GET", "sys/quotas/lease-count/tokens", None).await;
+    assert_eq!(r["data"]["counter"], 0);
     let mut tokens = Vec::new();
     for _ in 0..2 {
-        let r = root_ok(&s, "POST", "auth/token/create", Some(json!({"ttl": "1h"}))).await;
+        let r = root_ok(
+            &s,
+            "POST",
+            "auth/token/create",
+            Some(json!({"ttl": "1h", "policies": ["default"]})),
+        )
+        .await;
         tokens.push(
             r["auth"]["client_token"]
                 .as_str()
@@ -526,7 +549,13 @@ async fn lease_count_quota_refuses_the_lease_over_max() {
                 .to_string(),
         );
     }
-    let over = root_call(&s, "POST", "auth/token/create", Some(json!({"ttl": "1h"}))).await;
+    let over = root_call(
+        &s,
+        "POST",
+        "auth/token/create",
+        Some(json!({"ttl": "1h", "policies": ["default"]})),
+    )
+    .await;
     assert_eq!(over.status, 429, "{}", over.body);
     assert_eq!(
         over.body,
@@ -548,9 +577,14 @@ async fn lease_count_quota_refuses_the_lease_over_max() {
     })
     .await;
     assert_eq!(
-        root_call(&s, "POST", "auth/token/create", Some(json!({"ttl": "1h"})))
-            .await
-            .status,
+        root_call(
+            &s,
+            "POST",
+            "auth/token/create",
+            Some(json!({"ttl": "1h", "policies": ["default"]}))
+        )
+        .await
+        .status,
         200
     );
     // Raising the limit counts the leases already there.

@@ -698,6 +698,7 @@ impl SystemBackend {
                     policies: &deps.policies,
                     leases: &deps.leases,
                     namespaces: &deps.namespaces,
+                    quotas: &deps.quotas,
                 };
                 mounts::handle(stores, &ns, e, op, &req).await
             }

@@ -253,7 +253,7 @@ async fn write_rate_limit(
     req: &Request,
 ) -> Result<Option<Response>, LogicalError> {
     let rate = float_field(&req.data, "rate")?;
-    if !(rate > 0.0) || !rate.is_finite() {
+    if rate.is_nan() || rate <= 0.0 || rate.is_infinite() {
         return Err(LogicalError::bad_request("'rate' is invalid"));
     }
     let interval = match seconds(&req.data, "interval") {
