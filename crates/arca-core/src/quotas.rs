@@ -583,7 +583,7 @@ impl Quotas {
     /// The name of another quota of `kind` with exactly `scope`, if one exists.
     pub(crate) fn same_scope(&self, kind: QuotaType, scope: &Scope, name: &str) -> Option<String> {
         let rules = self.rules.load();
-        let found = match kind {
+        match kind {
             QuotaType::RateLimit => rules
                 .rate
                 .iter()
@@ -594,8 +594,7 @@ impl Quotas {
                 .iter()
                 .find(|q| &q.record.scope == scope && q.record.name != name)
                 .map(|q| q.record.name.clone()),
-        };
-        found
+        }
     }
 
     /// Stores and applies a rate-limit quota (a new limiter: clients start afresh).
