@@ -1157,7 +1157,8 @@ mod tests {
         // Another client has its own allowance.
         assert!(matches!(q.take("2.2.2.2"), RateLimitVerdict::Allowed(_)));
         assert_eq!(q.clients(), 2);
-        std::thread::sleep(Duration::from_millis(1100));
+        // A client is stale once a whole period has passed since its allowance came back.
+        std::thread::sleep(Duration::from_millis(1600));
         q.purge();
         assert_eq!(q.clients(), 0, "stale clients are purged");
     }
