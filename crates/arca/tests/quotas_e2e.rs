@@ -296,6 +296,17 @@ async fn over_the_limit_is_openbaos_429_with_its_headers() {
             .and_then(|v| v.parse().ok())
             .expect("Retry-After");
         assert!(retry <= 30, "Retry-After {retry}");
+        // The limit comes before the body is looked at: a body that is not JSON is not a 400.
+        let bad = common::call_with(
+            srv,
+            "POST",
+            "kvq/x",
+            Some("root"),
+            &[],
+            Some(common::Body::Text("{not json".into())),
+        )
+        .await;
+        assert_eq!(bad.status, 429, "{}", bad.body);
         // A LIST names its path with the trailing slash, as OpenBao's.
         let list = root_call(srv, "LIST", "kvq/dir", None).await;
         assert_eq!(
