@@ -148,6 +148,8 @@ pub(crate) struct Inner {
     pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
     /// The HA election, when the node is one of a cluster.
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
+    /// Rate-limit and lease-count quotas.
+    pub(crate) quotas: Arc<crate::quotas::Quotas>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -229,6 +231,25 @@ impl Core {
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
         ));
+        let quotas = Arc::new(crate::quotas::Quotas::new(
+            Arc::new(BarrierView::new(barrier.clone(), "sys/quotas/")),
+            namespaces.clone(),
+            Arc::downgrade(&mounts),
+        ));
+        // Every lease added or removed is counted toward its lease-count quota.
+        let counted = Arc::downgrade(&quotas);
+        leases.set_observer(Arc::new(move |event| {
+            if let Some(q) = counted.upgrade() {
+                match event {
+                    crate::leases::LeaseEvent::Added {
+                        lease_id,
+                        mount_path,
+                        rel_path,
+                    } => q.lease_added(lease_id, mount_path, rel_path),
+                    crate::leases::LeaseEvent::Removed { lease_id } => q.lease_removed(lease_id),
+                }
+            }
+        }));
         let lockout = Arc::new(Lockout::new(
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
@@ -239,6 +260,7 @@ impl Core {
         let ha = config.ha.clone().map(|c| Arc::new(crate::ha::Ha::new(c)));
         let inner = Arc::new(Inner {
             ha,
+            quotas,
             config,
             seal,
             mounts,
@@ -548,6 +570,59 @@ impl Core {
         }
     }
 
+    /// Applies the rate-limit quota covering a request, before its body is read (see
+    /// [`crate::quotas`]).
+    pub fn rate_limit(&self, ask: &crate::RateLimitAsk<'_>) -> crate::RateLimitVerdict {
+        self.inner.quotas.rate_limit(ask)
+    }
+
+    /// Whether `sys/quotas/config` asks for the rate-limit response headers.
+    pub fn rate_limit_headers_enabled(&self) -> bool {
+        self.inner.quotas.response_headers_enabled()
+    }
+
+    /// The role a login's body names, as its auth method resolves it (for role-based
+    /// quotas; empty when none).
+    pub async fn quota_login_role(
+        &self,
+        ask: &crate::RateLimitAsk<'_>,
+        body: &arca_sdk::JsonMap,
+    ) -> String {
+        let landing = self.inner.quotas.landing_of(ask);
+        self.resolve_login_role(&landing.namespace_path, &landing.mount_path, body)
+            .await
+    }
+
+    /// Asks the auth mount `mount_path` of namespace `ns_path` which role `data` logs in
+    /// with (OpenBao's `ResolveRoleOperation`); empty when it names none.
+    pub(crate) async fn resolve_login_role(
+        &self,
+        ns_path: &str,
+        mount_path: &str,
+        data: &arca_sdk::JsonMap,
+    ) -> String {
+        if !mount_path.starts_with("auth/") {
+            return String::new();
+        }
+        let Some((backend, storage)) = self.inner.quotas.auth_backend(ns_path, mount_path) else {
+            return String::new();
+        };
+        let mut req = arca_sdk::Request::new(arca_sdk::Operation::ResolveRole, "login")
+            .with_data(data.clone());
+        req.mount_point = mount_path.to_string();
+        req.storage = Some(storage);
+        match backend.handle_request(req).await {
+            Ok(Some(resp)) => resp
+                .data
+                .as_ref()
+                .and_then(|d| d.get("role"))
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string(),
+            _ => String::new(),
+        }
+    }
+
     /// Whether a backend of type `kind` can be mounted in `table`.
     pub fn has_backend_type(&self, table: TableKind, kind: &str) -> bool {
         self.inner.mounts.has_backend_type(table, kind)
@@ -661,6 +736,8 @@ impl Core {
         }
         inner.audit.setup().await?;
         crate::version_history::record(inner.seal.barrier(), inner.seal.version()).await?;
+        // Before the leases: each restored lease is counted toward its quota.
+        inner.quotas.setup().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
         // Namespaces whose deletion (or creation) a stop interrupted are deleted now.
@@ -672,6 +749,7 @@ impl Core {
     /// a standby).
     pub(crate) async fn teardown_active(&self) {
         self.inner.leases.stop();
+        self.inner.quotas.teardown();
         self.inner.audit.teardown();
         self.inner.mounts.unload().await;
         self.inner.tokens.teardown();
@@ -716,6 +794,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         ha: inner.ha.clone(),
         storage_admin: inner.config.storage_admin.clone(),
         server_info: inner.config.server_info.clone(),
+        quotas: inner.quotas.clone(),
     }
 }
 

@@ -22,6 +22,7 @@ pub mod namespace_seals;
 pub mod namespaces;
 pub mod password_policies;
 pub mod policy_store;
+mod quotas;
 mod random;
 pub mod reload;
 mod request_handling;
@@ -43,6 +44,7 @@ pub use crate::audit::ConfigAuditDevice;
 pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
 pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode, StorageAdmin};
+pub use crate::quotas::{RateLimitAsk, RateLimitVerdict};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

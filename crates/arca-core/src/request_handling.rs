@@ -370,6 +370,30 @@ impl Core {
             None
         };
 
+        // Lease-count quotas: room for one more lease under the request's quota is taken
+        // before the backend runs (429 when full), given back when the request ends. Only
+        // requests that can make a lease ask: never `sys/`, a LIST or a DELETE, and on the
+        // token store only the `create*` paths (revoking must stay possible when full).
+        let may_lease = mount.kind != "system"
+            && matches!(
+                req.operation,
+                Operation::Read | Operation::Create | Operation::Update | Operation::Patch
+            )
+            && (mount.kind != "token" || rel.starts_with("create"));
+        let lease_room = if may_lease && self.inner.quotas.has_lease_quotas() {
+            match Box::pin(self.reserve_lease_room(&ns, mount_point, &rel, ns_path, &req)).await {
+                Ok(room) => room,
+                Err(e) => {
+                    if let Some(used) = token_use {
+                        Box::pin(used.finish()).await?;
+                    }
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+
         let mount_type = mount.kind.clone();
         let seals = mount_type == "system"
             && rel.trim_end_matches('/') == "seal"
@@ -387,32 +411,44 @@ impl Core {
             handle.backend.handle_request(req).await
         };
         if !seals && let Ok(Some(r)) = result.as_mut() {
-            backend_boundary::screen_response(
-                mount_path.get(ns.path.len()..).unwrap_or(""),
-                &mount.config.allowed_response_headers,
-                r,
-            );
-            // Leases for a secret with a TTL (tokens get theirs where they are minted).
-            // Registered before a last use revokes the token, so its revocation takes them too.
-            let mut after = self
-                .inner
-                .leases
-                .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
-                .await;
-            // A login's answer: the core mints its token.
-            let mount_point = mount_path.get(ns.path.len()..).unwrap_or("");
-            if after.is_ok()
-                && r.auth.is_some()
-                && mount_point.starts_with("auth/")
-                && mount.kind != "token"
-            {
-                after = Box::pin(self.issue_login_token(mount_point, &rel, &mount, &ns, r, false))
+            let registered = async {
+                backend_boundary::screen_response(
+                    mount_path.get(ns.path.len()..).unwrap_or(""),
+                    &mount.config.allowed_response_headers,
+                    r,
+                );
+                // Leases for a secret with a TTL (tokens get theirs where they are minted).
+                // Registered before a last use revokes the token, so its revocation takes them too.
+                let mut after = self
+                    .inner
+                    .leases
+                    .register_response(&mount_path, &rel, &mount, identified.as_deref(), r)
                     .await;
-            }
+                // A login's answer: the core mints its token.
+                let mount_point = mount_path.get(ns.path.len()..).unwrap_or("");
+                if after.is_ok()
+                    && r.auth.is_some()
+                    && mount_point.starts_with("auth/")
+                    && mount.kind != "token"
+                {
+                    after =
+                        Box::pin(self.issue_login_token(mount_point, &rel, &mount, &ns, r, false))
+                            .await;
+                }
+                after
+            };
+            // A login's lease counts toward its role's quota: the role goes along.
+            let after = match lease_room.as_ref().map(|(_, role)| role.clone()) {
+                Some(role) if !role.is_empty() => {
+                    Box::pin(crate::quotas::with_login_role(role, registered)).await
+                }
+                _ => registered.await,
+            };
             if let Err(e) = after {
                 result = Err(e);
             }
         }
+        drop(lease_room);
         if let Some((user, settings)) = &login_user {
             match &result {
                 Err(LogicalError::InvalidCredentials(_)) => {
@@ -449,6 +485,32 @@ impl Core {
             resp = Some(Box::pin(self.inner.wrapping.wrap_response(wrap, r)).await?);
         }
         Ok(resp)
+    }
+
+    /// Takes room for a lease under the lease-count quota covering the request (the
+    /// login's role resolved first when a role-based quota sits on its auth mount): the
+    /// reservation and that role, or 429 when the quota is full.
+    async fn reserve_lease_room(
+        &self,
+        ns: &Namespace,
+        mount_point: &str,
+        rel: &str,
+        ns_path: &str,
+        req: &Request,
+    ) -> Result<Option<(crate::quotas::LeaseReservation, String)>, LogicalError> {
+        let quotas = &self.inner.quotas;
+        let role = if req.unauthenticated
+            && mount_point.starts_with("auth/")
+            && quotas.lease_role_needed(&ns.path, mount_point)
+        {
+            self.resolve_login_role(&ns.path, mount_point, &req.data)
+                .await
+        } else {
+            String::new()
+        };
+        Ok(quotas
+            .reserve_lease(&ns.path, mount_point, rel, &role, ns_path)?
+            .map(|room| (room, role)))
     }
 
     /// Before a login on a mount lockout applies to: asks the method for the alias

@@ -22,6 +22,7 @@ mod json_limits;
 mod namespace;
 mod operation;
 mod options;
+mod quota;
 mod request_path;
 mod server;
 mod tls;
@@ -33,6 +34,7 @@ pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
 pub use in_flight::InFlight;
 pub use options::{ListenerOptions, TlsOptions, TlsVersion};
+pub use quota::{RateLimitAsk, RateLimitVerdict};
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
@@ -55,6 +57,21 @@ pub trait RequestHandler: Send + Sync + 'static {
 
     /// A standby's echo arrived on the cluster port (what it says about itself).
     fn echo(&self, _node: serde_json::Value) {}
+
+    /// The rate-limit quotas' decision on a request, asked before its body is read (the
+    /// headers are sent with the answer).
+    fn rate_limit(&self, _ask: &RateLimitAsk<'_>) -> RateLimitVerdict {
+        RateLimitVerdict::Allowed(Vec::new())
+    }
+
+    /// After [`RateLimitVerdict::NeedsRole`]: the role the login body `body` names.
+    async fn login_role(
+        &self,
+        _ask: &RateLimitAsk<'_>,
+        _body: &serde_json::Map<String, serde_json::Value>,
+    ) -> String {
+        String::new()
+    }
 }
 
 /// Where a request goes.

@@ -111,6 +111,11 @@ impl LogicalError {
         Self::from_status(403, multierror(&["permission denied".to_string()]))
     }
 
+    /// A 429: a quota refused the request (`request path "…": lease count quota exceeded`).
+    pub fn too_many_requests(message: impl Into<String>) -> Self {
+        Self::from_status(429, message)
+    }
+
     /// A 415: the body's content type is not one the endpoint takes.
     pub fn unsupported_media_type(message: impl Into<String>) -> Self {
         Self::from_status(415, message)

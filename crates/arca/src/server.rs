@@ -181,6 +181,39 @@ impl RequestHandler for CoreHandler {
     fn echo(&self, node: serde_json::Value) {
         crate::cluster::record_echo(&self.0, node);
     }
+
+    fn rate_limit(&self, ask: &arca_http::RateLimitAsk<'_>) -> arca_http::RateLimitVerdict {
+        match self.0.rate_limit(&core_ask(ask)) {
+            arca_core::RateLimitVerdict::Allowed(h) => arca_http::RateLimitVerdict::Allowed(h),
+            arca_core::RateLimitVerdict::Refused(h) => arca_http::RateLimitVerdict::Refused(h),
+            arca_core::RateLimitVerdict::NeedsRole => arca_http::RateLimitVerdict::NeedsRole,
+        }
+    }
+
+    fn login_role<'a, 'b, 'c, 'd, 'e>(
+        &'a self,
+        ask: &'b arca_http::RateLimitAsk<'c>,
+        body: &'d serde_json::Map<String, serde_json::Value>,
+    ) -> Pin<Box<dyn Future<Output = String> + Send + 'e>>
+    where
+        'a: 'e,
+        'b: 'e,
+        'c: 'e,
+        'd: 'e,
+        Self: 'e,
+    {
+        Box::pin(async move { self.0.quota_login_role(&core_ask(ask), body).await })
+    }
+}
+
+/// The HTTP layer's rate-limit question as the core takes it.
+fn core_ask<'a>(ask: &arca_http::RateLimitAsk<'a>) -> arca_core::RateLimitAsk<'a> {
+    arca_core::RateLimitAsk {
+        path: ask.path,
+        namespace: ask.namespace,
+        client: ask.client,
+        role: ask.role,
+    }
 }
 
 /// What a request handler answers.

@@ -147,6 +147,28 @@ fn truncate_error(mut s: String) -> String {
     s
 }
 
+/// A change of the set of leases, reported to the observer (the lease-count quotas).
+#[derive(Debug, Clone, Copy)]
+pub enum LeaseEvent<'a> {
+    /// A lease is held: just made, or restored at unseal (root tokens' leases are not).
+    Added {
+        /// Its id.
+        lease_id: &'a str,
+        /// The mount it came from, with the namespace's path.
+        mount_path: &'a str,
+        /// The request path below the mount.
+        rel_path: &'a str,
+    },
+    /// A lease is gone (revoked, expired, tidied).
+    Removed {
+        /// Its id.
+        lease_id: &'a str,
+    },
+}
+
+/// Told of every [`LeaseEvent`].
+pub type LeaseObserver = Arc<dyn Fn(LeaseEvent<'_>) + Send + Sync>;
+
 /// What [`ExpirationManager::tidy`] found.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LeaseTidyReport {
@@ -180,6 +202,8 @@ pub struct ExpirationManager {
     workers: Arc<Semaphore>,
     locks: Vec<tokio::sync::Mutex<()>>,
     retry_base: Duration,
+    /// Told of every lease added or removed.
+    observer: std::sync::OnceLock<LeaseObserver>,
 }
 
 impl ExpirationManager {
@@ -209,6 +233,25 @@ impl ExpirationManager {
                 .map(|_| tokio::sync::Mutex::new(()))
                 .collect(),
             retry_base,
+            observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets the observer told of every lease added or removed (once, at construction).
+    pub(crate) fn set_observer(&self, observer: LeaseObserver) {
+        let _ = self.observer.set(observer);
+    }
+
+    /// Tells the observer that `le` is held, unless it is a root token's lease.
+    fn observe_added(&self, le: &LeaseEntry) {
+        if let Some(observe) = self.observer.get()
+            && !(le.is_token() && le.expire_time == 0)
+        {
+            observe(LeaseEvent::Added {
+                lease_id: &le.lease_id,
+                mount_path: &le.mount_path,
+                rel_path: &le.rel_path,
+            });
         }
     }
 
@@ -310,7 +353,13 @@ impl ExpirationManager {
                 &le.lease_id,
             )));
         }
-        Ok(self.view.transaction(ops).await?)
+        self.view.transaction(ops).await?;
+        if let Some(observe) = self.observer.get() {
+            observe(LeaseEvent::Removed {
+                lease_id: &le.lease_id,
+            });
+        }
+        Ok(())
     }
 
     // ---- registration ----
@@ -419,6 +468,7 @@ impl ExpirationManager {
             }
             return Err(e.into());
         }
+        self.observe_added(&le);
         self.schedule(&id, le.expire_time);
         resp.warnings.extend(warnings);
         Ok(())
@@ -494,6 +544,9 @@ impl ExpirationManager {
             ..LeaseEntry::default()
         };
         self.persist(&le).await?;
+        if !entry.is_root() {
+            self.observe_added(&le);
+        }
         if le.expire_time > 0 {
             self.schedule(&id, le.expire_time);
         }
@@ -567,6 +620,9 @@ impl ExpirationManager {
         if known || !self.is_restored() {
             self.view.delete(&self.id_key(&id)).await?;
             self.forget(&id);
+            if let Some(observe) = self.observer.get() {
+                observe(LeaseEvent::Removed { lease_id: &id });
+            }
         }
         Ok(())
     }
@@ -1032,6 +1088,7 @@ impl ExpirationManager {
                     continue;
                 };
                 n += 1;
+                self.observe_added(&le);
                 if le.is_irrevocable() {
                     self.irrevocable.lock().insert(
                         id.clone(),

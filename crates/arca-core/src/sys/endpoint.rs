@@ -133,6 +133,12 @@ pub(crate) enum Endpoint {
     ToolsRandom(String),
     /// `tools/hash[/<algorithm>]`: the path's algorithm, or empty.
     ToolsHash(String),
+    /// `quotas/config`: the quota configuration.
+    QuotasConfig,
+    /// `quotas/rate-limit`, `quotas/lease-count` (LIST).
+    QuotasList(crate::quotas::QuotaType),
+    /// `quotas/<type>/<name>`: write, read, delete a quota.
+    Quota(crate::quotas::QuotaType, String),
 }
 
 /// `sys/locked-users`'s fields.
@@ -174,6 +180,9 @@ impl Endpoint {
         let p = path;
         if let Some(e) = super::leases::parse(p) {
             return Some(e);
+        }
+        if p.starts_with("quotas/") {
+            return super::quotas::parse(p);
         }
         Some(match p.trim_end_matches('/') {
             "health" => E::Health,
@@ -508,6 +517,10 @@ impl Endpoint {
             E::PasswordPolicies => &[],
             E::PasswordPolicy(_) => PASSWORD_POLICY_FIELDS,
             E::PasswordPolicyGenerate(_) => PASSWORD_GENERATE_FIELDS,
+            E::QuotasConfig => super::quotas::CONFIG_FIELDS,
+            E::QuotasList(_) => &[],
+            E::Quota(crate::quotas::QuotaType::RateLimit, _) => super::quotas::RATE_LIMIT_FIELDS,
+            E::Quota(crate::quotas::QuotaType::LeaseCount, _) => super::quotas::LEASE_COUNT_FIELDS,
             E::PluginsCatalogType(_) => CATALOG_TYPE_FIELDS,
             E::PluginsCatalogEntry(..) => CATALOG_ENTRY_FIELDS,
             E::PluginsReloadBackend => RELOAD_BACKEND_FIELDS,

@@ -15,6 +15,7 @@ pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
 mod policy;
 mod tools;
+mod quotas;
 mod wrapping;
 
 pub(crate) use endpoint::Endpoint;
@@ -80,6 +81,8 @@ pub(crate) struct SystemDeps {
     pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
     /// The server around the core: its config, loggers and in-flight requests.
     pub(crate) server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
+    /// `sys/quotas/*`.
+    pub(crate) quotas: Arc<crate::quotas::Quotas>,
 }
 
 /// The `sys/` backend.
@@ -701,6 +704,7 @@ impl SystemBackend {
                     policies: &deps.policies,
                     leases: &deps.leases,
                     namespaces: &deps.namespaces,
+                    quotas: &deps.quotas,
                 };
                 mounts::handle(stores, &ns, e, op, &req).await
             }
@@ -781,6 +785,9 @@ impl SystemBackend {
                 | E::Logger(_)),
                 op,
             ) => introspection::handle(deps, e, op, &req).await,
+            (e @ (E::QuotasConfig | E::QuotasList(_) | E::Quota(..)), op) => {
+                quotas::handle(&deps.quotas, e, op, &req).await
+            }
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }

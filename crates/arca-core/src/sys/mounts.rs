@@ -21,6 +21,8 @@ pub(crate) struct Stores<'a> {
     pub(crate) policies: &'a PolicyStore,
     pub(crate) leases: &'a ExpirationManager,
     pub(crate) namespaces: &'a NamespaceStore,
+    /// The quotas of a disabled mount go with it.
+    pub(crate) quotas: &'a crate::quotas::Quotas,
 }
 
 /// Runs a mount endpoint for the request's namespace `ns` (its own mount tables).
@@ -38,6 +40,7 @@ pub(crate) async fn handle(
         policies,
         leases,
         namespaces,
+        quotas,
     } = stores;
     let d = &req.data;
     match (e, op) {
@@ -51,8 +54,12 @@ pub(crate) async fn handle(
         (E::AuthMount(p), O::Update | O::Create) => {
             enable(mounts, namespaces, ns, TableKind::Auth, &p, d).await
         }
-        (E::Mount(p), O::Delete) => disable(mounts, leases, ns, TableKind::Mounts, &p).await,
-        (E::AuthMount(p), O::Delete) => disable(mounts, leases, ns, TableKind::Auth, &p).await,
+        (E::Mount(p), O::Delete) => {
+            disable(mounts, leases, quotas, ns, TableKind::Mounts, &p).await
+        }
+        (E::AuthMount(p), O::Delete) => {
+            disable(mounts, leases, quotas, ns, TableKind::Auth, &p).await
+        }
         (E::MountTune(p), O::Read) => {
             let (kind, path) = split_auth(&p);
             read_tune(mounts, ns, kind, &path)
@@ -377,6 +384,7 @@ async fn enable(
 async fn disable(
     mounts: &MountStore,
     leases: &ExpirationManager,
+    quotas: &crate::quotas::Quotas,
     ns: &Namespace,
     kind: TableKind,
     path: &str,
@@ -410,6 +418,10 @@ async fn disable(
         return Err(e);
     }
     route.backend.load().backend.cleanup().await;
+    // As OpenBao's `HandleBackendDisabling`: the mount's quotas are deleted with it.
+    if let Err(e) = quotas.prune_mount(&ns.path, &entry.rel_route_path()).await {
+        tracing::warn!(mount = %route_path, error = %e, "core: could not delete the quotas of a disabled mount");
+    }
     let view = mounts.view(entry.storage_prefix());
     if let Err(e) = view.clear().await {
         tracing::warn!(mount = %route_path, error = %e, "core: could not clear storage of disabled mount");
