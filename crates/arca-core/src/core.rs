@@ -84,6 +84,8 @@ pub struct CoreConfig {
     pub ha: Option<crate::ha::HaConfig>,
     /// Serves `sys/storage/raft/*` (integrated storage's administration), after the ACL.
     pub storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// Telemetry (the `telemetry` stanza's sinks); [`crate::Metrics::disabled`] by default.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl CoreConfig {
@@ -108,6 +110,7 @@ impl CoreConfig {
             seals: crate::auto_seal::SealSetup::default(),
             ha: None,
             storage_admin: None,
+            metrics: crate::metrics::Metrics::disabled(),
         }
     }
 }
@@ -164,6 +167,7 @@ impl Core {
             config.seals.clone(),
         ));
         let barrier = seal.barrier().clone();
+        barrier.set_observer(Arc::new(config.metrics.clone()));
         let namespaces = Arc::new(NamespaceStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
             "",
@@ -193,10 +197,10 @@ impl Core {
             config.version.clone(),
             password_policies.clone(),
         ));
-        let tokens = Arc::new(TokenStore::new(Arc::new(BarrierView::new(
-            barrier.clone(),
-            "sys/token/",
-        ))));
+        let tokens = Arc::new(
+            TokenStore::new(Arc::new(BarrierView::new(barrier.clone(), "sys/token/")))
+                .with_metrics(config.metrics.clone()),
+        );
         let policies = Arc::new(PolicyStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
             "",
@@ -208,6 +212,7 @@ impl Core {
             tokens.clone(),
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
+            config.metrics.clone(),
         ));
         let wrapping = Arc::new(Wrapping::new(
             tokens.clone(),
@@ -222,6 +227,7 @@ impl Core {
                 allow_api_creation: config.unsafe_allow_api_audit_creation,
                 allow_prefix: config.allow_audit_log_prefixing,
                 plugin_directory: config.plugin_directory.clone(),
+                metrics: config.metrics.clone(),
             },
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
@@ -514,6 +520,61 @@ impl Core {
             .map_or(HaRole::Inactive, |ha| ha.role())
     }
 
+    /// The telemetry handle (`sys/metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.config.metrics
+    }
+
+    /// Starts the once-a-second telemetry task (OpenBao's `metricsLoop` and
+    /// `emitUnsealedStatusMetric`): `vault.core.unsealed` and `vault.core.active` with the
+    /// cluster's name, the lease counts, the runtime gauges, and the sinks' upkeep. It ends
+    /// when the core is dropped. Call from inside a tokio runtime.
+    pub fn start_metrics_loop(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let core = Core { inner };
+                core.emit_gauges();
+            }
+        });
+    }
+
+    fn emit_gauges(&self) {
+        let m = self.metrics();
+        m.tick();
+        let sealed = self.sealed();
+        let cluster = if sealed {
+            String::new()
+        } else {
+            self.cluster_info().map(|c| c.name).unwrap_or_default()
+        };
+        m.set_cluster_gauge(
+            &["core", "unsealed"],
+            &cluster,
+            if sealed { 0.0 } else { 1.0 },
+        );
+        if sealed {
+            return;
+        }
+        let active = !matches!(self.ha_role(), HaRole::Standby);
+        m.set_cluster_gauge(
+            &["core", "active"],
+            &cluster,
+            if active { 1.0 } else { 0.0 },
+        );
+        if active {
+            let c = m.core();
+            let leases = &self.inner.leases;
+            c.expire_num_leases.set(leases.pending_count() as f64);
+            c.expire_num_irrevocable_leases
+                .set(leases.irrevocable_counts().0 as f64);
+        }
+    }
+
     /// Whether the node is an unsealed standby: its requests go to the active node.
     pub fn standby(&self) -> bool {
         matches!(self.ha_role(), HaRole::Standby)
@@ -711,6 +772,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         password_policies: inner.password_policies.clone(),
         ha: inner.ha.clone(),
         storage_admin: inner.config.storage_admin.clone(),
+        metrics: inner.config.metrics.clone(),
     }
 }
 

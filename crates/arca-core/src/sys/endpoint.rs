@@ -111,6 +111,8 @@ pub(crate) enum Endpoint {
     PasswordPolicy(String),
     /// `policies/password/<name>/generate`: a password from the policy.
     PasswordPolicyGenerate(String),
+    /// `metrics`: the telemetry, JSON or `?format=prometheus` (READ).
+    Metrics,
 }
 
 /// `sys/locked-users`'s fields.
@@ -192,6 +194,7 @@ impl Endpoint {
             "plugins/reload/backend" => E::PluginsReloadBackend,
             "plugins/reload/backend/status" => E::PluginsReloadStatus,
             "locked-users" => E::LockedUsers,
+            "metrics" => E::Metrics,
             "wrapping/wrap" => E::WrappingWrap,
             "wrapping/unwrap" => E::WrappingUnwrap,
             "wrapping/lookup" => E::WrappingLookup,
@@ -425,6 +428,7 @@ impl Endpoint {
             | E::AuditedHeaders => &[],
             E::Namespaces => &[],
             E::LockedUsers => LOCKED_USERS_FIELDS,
+            E::Metrics => &[("format", FieldType::String)],
             E::LockedUserUnlock(..) => LOCKED_USER_UNLOCK_FIELDS,
             E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
             E::NamespaceSeal(..) => &[],

@@ -6,6 +6,7 @@ mod endpoint;
 mod health;
 mod leases;
 mod locked_users;
+mod metrics;
 mod mounts;
 mod namespaces;
 mod password;
@@ -76,6 +77,8 @@ pub(crate) struct SystemDeps {
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
     /// `sys/storage/raft/*`: integrated storage's administration, when it is the storage.
     pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// `sys/metrics`.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 /// The `sys/` backend.
@@ -762,6 +765,7 @@ impl SystemBackend {
                 | E::NamespaceSeal(..)),
                 op,
             ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
+            (E::Metrics, op) => metrics::handle(&deps.metrics, op, &req),
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }
