@@ -30,7 +30,7 @@ use async_trait::async_trait;
 
 pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
-pub use options::{ListenerOptions, TlsOptions, TlsVersion};
+pub use options::{ListenerOptions, MetricsAccess, TlsOptions, TlsVersion};
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
@@ -53,6 +53,14 @@ pub trait RequestHandler: Send + Sync + 'static {
 
     /// A standby's echo arrived on the cluster port (what it says about itself).
     fn echo(&self, _node: serde_json::Value) {}
+
+    /// `GET /v1/sys/metrics` on a listener with `unauthenticated_metrics_access`: the metrics
+    /// in `format` (`""` JSON, `prometheus`, anything else a 400), answered without the core's
+    /// pipeline, as OpenBao's `handleMetricsUnauthenticated`. `None` when the server keeps
+    /// none (then the request goes through the core like any other).
+    fn metrics(&self, _format: &str) -> Option<arca_sdk::RawHttp> {
+        None
+    }
 }
 
 /// Where a request goes.
