@@ -27,7 +27,7 @@ use std::fmt::Write as _;
 use std::net::{ToSocketAddrs, UdpSocket};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use arca_config::TelemetryConfig;
@@ -128,25 +128,75 @@ impl Targets {
     }
 }
 
+/// What a lazily registered key needs: the sinks, the key's parts and its labels.
+type KeySpec = (Weak<Inner>, Vec<String>, Vec<(String, String)>);
+
+/// A metric's key, registered in the sinks at its first update (so a metric never updated
+/// shows no series, as in go-metrics, where a key exists once emitted).
+struct Lazy {
+    kind: Kind,
+    /// The server's sinks (weak: the core's handles live inside them), key parts and labels;
+    /// `None` for a handle that keeps nothing.
+    spec: Option<KeySpec>,
+    targets: OnceLock<Option<Arc<Targets>>>,
+}
+
+impl Lazy {
+    fn none(kind: Kind) -> Arc<Lazy> {
+        Arc::new(Lazy {
+            kind,
+            spec: None,
+            targets: OnceLock::new(),
+        })
+    }
+
+    #[inline]
+    fn targets(&self) -> Option<&Arc<Targets>> {
+        self.targets.get_or_init(|| self.register()).as_ref()
+    }
+
+    #[inline]
+    fn emit(&self, value: f64) {
+        if let Some(t) = self.targets() {
+            t.emit(value);
+        }
+    }
+
+    fn register(&self) -> Option<Arc<Targets>> {
+        let (weak, parts, labels) = self.spec.as_ref()?;
+        let metrics = Metrics {
+            inner: weak.upgrade()?,
+        };
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let labels: Vec<(&str, &str)> = labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        metrics.register(self.kind, &parts, &labels)
+    }
+}
+
 /// A latency summary (go-metrics' `MeasureSince`/`AddSample`), in milliseconds.
-#[derive(Clone, Default)]
-pub struct Sample(Option<Arc<Targets>>);
+#[derive(Clone)]
+pub struct Sample(Arc<Lazy>);
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample(Lazy::none(Kind::Sample))
+    }
+}
 
 impl Sample {
     /// Records the time since `start`.
     #[inline]
     pub fn since(&self, start: Instant) {
-        if let Some(t) = &self.0 {
-            t.emit(start.elapsed().as_secs_f64() * 1000.0);
-        }
+        self.0.emit(start.elapsed().as_secs_f64() * 1000.0);
     }
 
     /// Records `elapsed`.
     #[inline]
     pub fn elapsed(&self, elapsed: Duration) {
-        if let Some(t) = &self.0 {
-            t.emit(elapsed.as_secs_f64() * 1000.0);
-        }
+        self.0.emit(elapsed.as_secs_f64() * 1000.0);
     }
 
     /// A guard that records the time from now until it is dropped (every return path of a
@@ -162,9 +212,7 @@ impl Sample {
     /// Records a value as it is (not a duration).
     #[inline]
     pub fn value(&self, value: f64) {
-        if let Some(t) = &self.0 {
-            t.emit(value);
-        }
+        self.0.emit(value);
     }
 }
 
@@ -181,30 +229,45 @@ impl Drop for SampleGuard<'_> {
 }
 
 /// A counter (go-metrics' `IncrCounter`).
-#[derive(Clone, Default)]
-pub struct Counter(Option<Arc<Targets>>);
+#[derive(Clone)]
+pub struct Counter(Arc<Lazy>);
+
+impl Default for Counter {
+    fn default() -> Self {
+        Counter(Lazy::none(Kind::Counter))
+    }
+}
 
 impl Counter {
     /// Adds `by` (0 still counts a sample, as go-metrics' audit failure counters do).
     #[inline]
     pub fn incr(&self, by: f64) {
-        if let Some(t) = &self.0 {
-            t.emit(by);
-        }
+        self.0.emit(by);
     }
 }
 
 /// A gauge (go-metrics' `SetGauge`).
-#[derive(Clone, Default)]
-pub struct Gauge(Option<Arc<Targets>>);
+#[derive(Clone)]
+pub struct Gauge(Arc<Lazy>);
+
+impl Default for Gauge {
+    fn default() -> Self {
+        Gauge(Lazy::none(Kind::Gauge))
+    }
+}
+
+impl Gauge {
+    /// Whether a sink keeps this gauge (its key passes the prefix filter); registers it.
+    pub fn is_kept(&self) -> bool {
+        self.0.targets().is_some()
+    }
+}
 
 impl Gauge {
     /// Sets the value.
     #[inline]
     pub fn set(&self, value: f64) {
-        if let Some(t) = &self.0 {
-            t.emit(value);
-        }
+        self.0.emit(value);
     }
 }
 
@@ -1017,22 +1080,38 @@ impl Metrics {
         }))
     }
 
+    /// A handle registered at its first update.
+    fn lazy(&self, kind: Kind, parts: &[&str], labels: &[(&str, &str)]) -> Arc<Lazy> {
+        Arc::new(Lazy {
+            kind,
+            spec: Some((
+                Arc::downgrade(&self.inner),
+                parts.iter().map(|p| (*p).to_owned()).collect(),
+                labels
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            )),
+            targets: OnceLock::new(),
+        })
+    }
+
     /// A latency summary `vault.<parts...>`.
     #[must_use]
     pub fn sample(&self, parts: &[&str], labels: &[(&str, &str)]) -> Sample {
-        Sample(self.register(Kind::Sample, parts, labels))
+        Sample(self.lazy(Kind::Sample, parts, labels))
     }
 
     /// A counter `vault.<parts...>`.
     #[must_use]
     pub fn counter(&self, parts: &[&str], labels: &[(&str, &str)]) -> Counter {
-        Counter(self.register(Kind::Counter, parts, labels))
+        Counter(self.lazy(Kind::Counter, parts, labels))
     }
 
     /// A gauge `vault.<parts...>`.
     #[must_use]
     pub fn gauge(&self, parts: &[&str], labels: &[(&str, &str)]) -> Gauge {
-        Gauge(self.register(Kind::Gauge, parts, labels))
+        Gauge(self.lazy(Kind::Gauge, parts, labels))
     }
 
     /// The core's fixed metrics, registered at the first call.
@@ -1360,11 +1439,10 @@ mod tests {
         c.prefix_filter = vec!["-vault.expire".into(), "+vault.expire.num_leases".into()];
         let m = Metrics::from_config(Some(&c), "h").unwrap();
         assert!(
-            m.gauge(&["expire", "num_irrevocable_leases"], &[])
-                .0
-                .is_none()
+            !m.gauge(&["expire", "num_irrevocable_leases"], &[])
+                .is_kept()
         );
-        assert!(m.gauge(&["expire", "num_leases"], &[]).0.is_some());
+        assert!(m.gauge(&["expire", "num_leases"], &[]).is_kept());
     }
 
     #[test]

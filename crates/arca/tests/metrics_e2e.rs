@@ -271,7 +271,7 @@ async fn dev_server_answers_as_bao_and_names_metrics_as_vault() {
     let body = text(&call(&arca, "GET", "sys/metrics?format=prometheus", None, None).await);
     let creation = body
         .lines()
-        .find(|l| l.starts_with("vault_token_creation{"))
+        .find(|l| l.starts_with("vault_token_creation{") && l.contains("creation_ttl=\"1h\""))
         .expect("vault_token_creation series");
     for label in [
         "auth_method=\"token\"",
