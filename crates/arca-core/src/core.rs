@@ -617,6 +617,7 @@ impl Core {
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
+        let _timed = self.metrics().core().core_unseal.start();
         if let Some(ha) = &self.inner.ha {
             // A standby until the election says otherwise.
             let weak = Arc::downgrade(&self.inner);
@@ -664,6 +665,7 @@ impl Lifecycle for Core {
 impl Core {
     /// Brings every subsystem over the barrier up: the node becomes the one serving.
     pub(crate) async fn setup_active(&self) -> Result<(), LogicalError> {
+        let _timed = self.metrics().core().core_post_unseal.start();
         let inner = &self.inner;
         inner.tokens.setup().await?;
         // Revoking a token revokes the leases it obtained and destroys its cubbyhole.
@@ -728,6 +730,7 @@ impl Core {
     /// Stops every subsystem over the barrier (before a seal, or when an active node becomes
     /// a standby).
     pub(crate) async fn teardown_active(&self) {
+        let _timed = self.metrics().core().core_pre_seal.start();
         self.inner.leases.stop();
         self.inner.audit.teardown();
         self.inner.mounts.unload().await;

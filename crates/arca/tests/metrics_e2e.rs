@@ -175,6 +175,9 @@ const EXPECTED: &[&str] = &[
     "vault_core_active",
     "vault_runtime_alloc_bytes",
     "vault_runtime_num_goroutines",
+    "vault_core_unseal",
+    "vault_core_post_unseal",
+    "vault_token_create_root",
 ];
 
 /// The summary series of a name: `name`, `name_sum`, `name_count` all count.
