@@ -272,7 +272,7 @@ impl Client {
             match serde_json::from_str::<Value>(&text) {
                 Ok(v) => Some(v),
                 Err(_) if status >= 400 => None,
-                Err(e) => return Err(ApiError::Decode(e.to_string())),
+                Err(e) => return Err(not_json(&text, &e)),
             }
         };
         Ok((
@@ -358,6 +358,52 @@ impl Client {
         parse_secret(raw.body)
     }
 
+    /// `GET path?query` as bytes, like `bao read -format=raw`: the body as the server sent
+    /// it (the Prometheus text of `sys/metrics`, ...). An error status is an error, as
+    /// [`Client::read_with_query`]'s.
+    pub async fn read_raw(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ApiError> {
+        let (raw, text) = match self.send(Method::GET, path, query, None, None).await {
+            // Not JSON, and not an error: the body is what `-format=raw` prints.
+            Err(ApiError::NotJson(_)) => {
+                return self.send_text(path, query).await.map(String::into_bytes);
+            }
+            other => other?,
+        };
+        if raw.status >= 400 {
+            return Err(self.response_error(&Method::GET, path, query, &raw, text));
+        }
+        Ok(text.into_bytes())
+    }
+
+    /// The body of `GET path?query` as text, whatever it holds.
+    async fn send_text(&self, path: &str, query: &[(&str, &str)]) -> Result<String, ApiError> {
+        let mut url = self.url(path)?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let mut req = self
+            .http
+            .request(Method::GET, url.clone())
+            .header("X-Vault-Request", "true");
+        if let Some(token) = &self.token {
+            let mut value = HeaderValue::from_str(token)
+                .map_err(|_| ApiError::Decode("token contains invalid characters".into()))?;
+            value.set_sensitive(true);
+            req = req.header("X-Vault-Token", value);
+        }
+        if let Some(ns) = &self.namespace {
+            req = req.header("X-Vault-Namespace", ns.as_str());
+        }
+        let transport = |e: reqwest::Error| ApiError::Transport {
+            method: go_method(&Method::GET),
+            url: url.to_string(),
+            message: transport_message(&e, &url),
+        };
+        let resp = req.send().await.map_err(transport)?;
+        let bytes = resp.bytes().await.map_err(transport)?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// `GET path`, like `vault read`. `Ok(None)` when nothing is there.
     pub async fn read(&self, path: &str) -> Result<Option<Secret>, ApiError> {
         self.read_with_query(path, &[]).await
@@ -409,9 +455,50 @@ impl Client {
     }
 }
 
+/// Go's `encoding/json` text for a body that is not JSON (`invalid character '#' looking for
+/// beginning of value`), else serde's.
+fn not_json(text: &str, e: &serde_json::Error) -> ApiError {
+    let first = text.trim_start().chars().next();
+    match first {
+        Some(c)
+            if e.line() == 1
+                && !matches!(c, '{' | '[' | '"' | '-' | '0'..='9' | 't' | 'f' | 'n') =>
+        {
+            ApiError::NotJson(format!(
+                "invalid character '{c}' looking for beginning of value"
+            ))
+        }
+        _ => ApiError::NotJson(e.to_string()),
+    }
+}
+
+/// Keys of Vault's response envelope: a body with none of them is raw data.
+const ENVELOPE_KEYS: &[&str] = &[
+    "request_id",
+    "lease_id",
+    "lease_duration",
+    "renewable",
+    "data",
+    "warnings",
+    "auth",
+    "wrap_info",
+    "mount_type",
+];
+
 fn parse_secret(body: Option<Value>) -> Result<Option<Secret>, ApiError> {
     match body {
         None => Ok(None),
+        // As Go's `api.ParseSecret`: an answer that is no envelope (a raw JSON body, as
+        // `sys/metrics`' summary) is the secret's data; one with only `errors` is nothing.
+        Some(Value::Object(map)) if !map.keys().any(|k| ENVELOPE_KEYS.contains(&k.as_str())) => {
+            if map.len() == 1 && map.contains_key("errors") {
+                return Ok(None);
+            }
+            Ok(Some(Secret {
+                data: Some(map),
+                ..Secret::default()
+            }))
+        }
         Some(v) => serde_json::from_value(v)
             .map(Some)
             .map_err(|e| ApiError::Decode(e.to_string())),

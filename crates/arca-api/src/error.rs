@@ -27,6 +27,10 @@ pub enum ApiError {
     /// The server's answer was not the JSON we expected.
     #[error("error decoding the server response: {0}")]
     Decode(String),
+    /// The server's answer was not JSON at all, worded as Go's `encoding/json` words it
+    /// (`invalid character '#' looking for beginning of value`).
+    #[error("{0}")]
+    NotJson(String),
     /// The server answered without the `data` the request reads (Go's client wording).
     #[error("data from server response is empty")]
     EmptyData,

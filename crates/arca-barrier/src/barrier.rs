@@ -141,6 +141,29 @@ pub struct Barrier {
     prefix_seals: ArcSwap<Vec<PrefixSeal>>,
     /// Serializes initialize / unseal / rotate / rekey (never taken on the data path).
     admin: Mutex<()>,
+    /// Told how long each data operation took (the server's metrics), once set.
+    observer: std::sync::OnceLock<Arc<dyn BarrierObserver>>,
+}
+
+/// A data operation of the barrier, as the server's metrics name it (`vault.barrier.get`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarrierOpKind {
+    /// `get`.
+    Get,
+    /// `put`.
+    Put,
+    /// `delete`.
+    Delete,
+    /// `list`.
+    List,
+    /// `list-page`.
+    ListPage,
+}
+
+/// Receives the duration of every data operation (reads, writes, deletes, lists).
+pub trait BarrierObserver: Send + Sync {
+    /// `op` took `elapsed`, successful or not.
+    fn observe(&self, op: BarrierOpKind, elapsed: std::time::Duration);
 }
 
 impl fmt::Debug for Barrier {
@@ -167,6 +190,20 @@ impl Barrier {
             state: ArcSwapOption::empty(),
             prefix_seals: ArcSwap::from_pointee(Vec::new()),
             admin: Mutex::new(()),
+            observer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Sets the observer told of every data operation's duration (once; later calls are
+    /// ignored).
+    pub fn set_observer(&self, observer: Arc<dyn BarrierObserver>) {
+        let _ = self.observer.set(observer);
+    }
+
+    #[inline]
+    fn observed(&self, op: BarrierOpKind, start: std::time::Instant) {
+        if let Some(o) = self.observer.get() {
+            o.observe(op, start.elapsed());
         }
     }
 
@@ -377,6 +414,13 @@ impl Barrier {
 
     /// Reads and decrypts the value at `key`.
     pub async fn get(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, BarrierError> {
+        let start = std::time::Instant::now();
+        let result = self.get_unobserved(key).await;
+        self.observed(BarrierOpKind::Get, start);
+        result
+    }
+
+    async fn get_unobserved(&self, key: &str) -> Result<Option<Zeroizing<Vec<u8>>>, BarrierError> {
         self.ensure_unsealed()?;
         let Some(blob) = self.physical.get(key).await? else {
             return Ok(None);
@@ -393,6 +437,13 @@ impl Barrier {
 
     /// Encrypts `value` (bound to `key`) and writes it.
     pub async fn put(&self, key: &str, value: &[u8]) -> Result<(), BarrierError> {
+        let start = std::time::Instant::now();
+        let result = self.put_unobserved(key, value).await;
+        self.observed(BarrierOpKind::Put, start);
+        result
+    }
+
+    async fn put_unobserved(&self, key: &str, value: &[u8]) -> Result<(), BarrierError> {
         check_writable(key)?;
         let blob = match self.prefix_cipher(key)? {
             None => self.encrypt(key, value)?,
@@ -404,16 +455,21 @@ impl Barrier {
 
     /// Removes `key`.
     pub async fn delete(&self, key: &str) -> Result<(), BarrierError> {
+        let start = std::time::Instant::now();
         check_writable(key)?;
         self.ensure_unsealed()?;
-        self.physical.delete(key).await?;
-        Ok(())
+        let result = self.physical.delete(key).await;
+        self.observed(BarrierOpKind::Delete, start);
+        Ok(result?)
     }
 
     /// Lists the immediate children of `prefix` (paths are not encrypted).
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, BarrierError> {
+        let start = std::time::Instant::now();
         self.ensure_unsealed()?;
-        Ok(self.physical.list(prefix).await?)
+        let result = self.physical.list(prefix).await;
+        self.observed(BarrierOpKind::List, start);
+        Ok(result?)
     }
 
     /// Lists the children of `prefix` sorting after `after`, at most `limit` (0: no limit).
@@ -423,8 +479,11 @@ impl Barrier {
         after: &str,
         limit: usize,
     ) -> Result<Vec<String>, BarrierError> {
+        let start = std::time::Instant::now();
         self.ensure_unsealed()?;
-        Ok(self.physical.list_page(prefix, after, limit).await?)
+        let result = self.physical.list_page(prefix, after, limit).await;
+        self.observed(BarrierOpKind::ListPage, start);
+        Ok(result?)
     }
 
     /// Encrypts every put with its own path and applies all operations atomically.

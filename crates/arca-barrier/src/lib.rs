@@ -27,7 +27,7 @@ pub mod seal_keys;
 pub mod shamir;
 
 pub use aead::{KEY_LEN, TermCipher};
-pub use barrier::{Barrier, BarrierOp, KEYRING_PATH, KeyInfo};
+pub use barrier::{Barrier, BarrierObserver, BarrierOp, BarrierOpKind, KEYRING_PATH, KeyInfo};
 pub use error::BarrierError;
 pub use keyring::{Key, Keyring};
 pub use seal_keys::{

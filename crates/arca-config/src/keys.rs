@@ -43,7 +43,6 @@ pub(crate) const UNSUPPORTED_TOP_LEVEL: &[&str] = &[
     "reporting",
     "sentinel",
     "service_registration",
-    "telemetry",
     "unsafe_cross_namespace_identity",
 ];
 
@@ -90,7 +89,6 @@ pub(crate) const UNSUPPORTED_LISTENER: &[&str] = &[
     "redact_version",
     "require_request_header",
     "role",
-    "telemetry",
     "tls_cipher_suites",
     "tls_prefer_server_cipher_suites",
     "unauthenticated_in_flight_request_access",
@@ -135,6 +133,7 @@ mod tests {
                         "listener",
                         "seal",
                         "storage",
+                        "telemetry",
                         "user_lockout"
                     ]
                     .contains(key),
@@ -142,7 +141,10 @@ mod tests {
             );
         }
         for key in LISTENER_BLOCKS {
-            assert!(UNSUPPORTED_LISTENER.contains(key), "{key}");
+            assert!(
+                UNSUPPORTED_LISTENER.contains(key) || *key == "telemetry",
+                "{key}"
+            );
         }
     }
 }

@@ -37,6 +37,7 @@ mod sanitized;
 mod seal;
 mod server;
 mod storage;
+mod telemetry;
 mod tree;
 mod user_lockout;
 
@@ -51,6 +52,9 @@ pub use load::{load_file, load_files, parse_str};
 pub use seal::{SealStanza, parse_seal_stanzas};
 pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};
 pub use storage::StorageConfig;
+pub use telemetry::{
+    DEFAULT_PROMETHEUS_RETENTION, DEFAULT_USAGE_GAUGE_PERIOD, ListenerTelemetry, TelemetryConfig,
+};
 pub use user_lockout::{
     DEFAULT_LOCKOUT_COUNTER_RESET, DEFAULT_LOCKOUT_DURATION, DEFAULT_LOCKOUT_THRESHOLD,
     USER_LOCKOUT_TYPES, UserLockout,

@@ -53,6 +53,8 @@ pub struct ListenerConfig {
     pub max_request_duration: Duration,
     /// The address advertised for cluster traffic from this listener.
     pub cluster_address: Option<String>,
+    /// The listener's `telemetry { ... }` block (who may read `sys/metrics` here).
+    pub telemetry: crate::telemetry::ListenerTelemetry,
 }
 
 impl Default for ListenerConfig {
@@ -71,6 +73,7 @@ impl Default for ListenerConfig {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
             cluster_address: None,
+            telemetry: crate::telemetry::ListenerTelemetry::default(),
         }
     }
 }
@@ -171,6 +174,16 @@ pub(crate) fn from_block(
             line: entry.line,
         };
         let key = entry.key.as_str();
+        if key == "telemetry" {
+            crate::telemetry::listener_telemetry(
+                entry,
+                file,
+                &prefix,
+                warnings,
+                &mut listener.telemetry,
+            )?;
+            continue;
+        }
         if !SUPPORTED_KEYS.contains(&key) {
             let why = if UNSUPPORTED_LISTENER.contains(&key) {
                 "not supported by Arca yet; ignored"

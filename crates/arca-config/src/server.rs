@@ -11,6 +11,7 @@ use crate::error::{ConfigError, Location};
 use crate::keys::{TOP_LEVEL_BLOCKS, UNSUPPORTED_TOP_LEVEL};
 use crate::listener::{self, ListenerConfig};
 use crate::storage::{self, StorageConfig};
+use crate::telemetry::{self, TelemetryConfig};
 use crate::tree::{Entry, Value, blocks_of};
 use crate::user_lockout::{self, UserLockout};
 
@@ -81,6 +82,9 @@ pub struct ServerConfig {
     /// Shamir; one `transit` stanza means auto-unseal through another server's transit engine;
     /// a stanza with `disabled = "true"` is the seal a migration moves away from.
     pub seals: Vec<crate::seal::SealStanza>,
+    /// The `telemetry` stanza; `None` when no file has one (then, as in OpenBao, there is
+    /// no Prometheus retention: see [`TelemetryConfig::absent`]).
+    pub telemetry: Option<TelemetryConfig>,
     /// Keys that were accepted but ignored, one message each, starting with file and line.
     pub warnings: Vec<String>,
 }
@@ -165,6 +169,10 @@ impl Layer {
         check_duplicates(entries, file, "", TOP_LEVEL_BLOCKS)?;
         let mut layer = Layer::default();
         let mut first_storage: Option<Option<usize>> = None;
+        let telemetry_entries: Vec<&Entry> =
+            entries.iter().filter(|e| e.key == "telemetry").collect();
+        layer.config.telemetry =
+            telemetry::from_entries(&telemetry_entries, file, &mut layer.config.warnings)?;
         for entry in entries {
             let key = entry.key.as_str();
             let site = Site {
@@ -204,6 +212,7 @@ impl Layer {
                         layer.audit_declared.push(declared);
                     }
                 }
+                "telemetry" => {}
                 "seal" => {
                     let stanzas = crate::seal::stanzas_of(entry, file)?;
                     layer.config.seals.extend(stanzas);
@@ -372,6 +381,9 @@ impl Layer {
         c.audit_devices.extend(l.audit_devices);
         c.user_lockouts.extend(l.user_lockouts);
         c.seals.extend(l.seals);
+        if l.telemetry.is_some() {
+            c.telemetry = l.telemetry;
+        }
         fn take<T>(slot: &mut Option<T>, value: Option<T>) {
             if value.is_some() {
                 *slot = value;

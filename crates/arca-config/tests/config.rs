@@ -109,15 +109,22 @@ fn assert_full(config: &ServerConfig, file: &str) {
         keys,
         vec![
             "listener.tcp.x_forwarded_for_authorized_addrs",
-            "listener.tcp.telemetry",
-            "telemetry",
             "some_future_setting"
         ],
         "{:#?}",
         config.warnings
     );
-    assert!(config.warnings[2].ends_with("not supported by Arca yet; ignored"));
-    assert!(config.warnings[3].ends_with("unknown key; ignored"));
+    assert!(config.warnings[1].ends_with("unknown key; ignored"));
+    // The `telemetry` stanza and the listener's `telemetry` block are read.
+    let telemetry = config.telemetry.as_ref().expect("telemetry");
+    assert_eq!(
+        telemetry.prometheus_retention_time,
+        Some(Duration::from_secs(30))
+    );
+    assert!(telemetry.disable_hostname);
+    assert_eq!(telemetry.usage_gauge_period, Some(Duration::from_secs(600)));
+    assert!(config.listeners[0].telemetry.unauthenticated_metrics_access);
+    assert!(!config.listeners[1].telemetry.unauthenticated_metrics_access);
     // The `seal "transit"` stanza is read, not ignored.
     assert_eq!(config.seals.len(), 1, "{:?}", config.seals);
     assert_eq!(config.seals[0].kind, "transit");
@@ -139,7 +146,7 @@ fn full_hcl_config() {
         )
     );
     assert_eq!(
-        config.warnings[3],
+        config.warnings[1],
         format!("{file}:61: some_future_setting: unknown key; ignored")
     );
 }

@@ -86,6 +86,8 @@ pub struct CoreConfig {
     pub storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
     /// The server around the core, for the introspection endpoints (`sys/loggers`, ...).
     pub server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
+    /// Telemetry (the `telemetry` stanza's sinks); [`crate::Metrics::disabled`] by default.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl CoreConfig {
@@ -111,6 +113,7 @@ impl CoreConfig {
             ha: None,
             storage_admin: None,
             server_info: None,
+            metrics: crate::metrics::Metrics::disabled(),
         }
     }
 }
@@ -169,6 +172,7 @@ impl Core {
             config.seals.clone(),
         ));
         let barrier = seal.barrier().clone();
+        barrier.set_observer(Arc::new(config.metrics.clone()));
         let namespaces = Arc::new(NamespaceStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
             "",
@@ -198,10 +202,10 @@ impl Core {
             config.version.clone(),
             password_policies.clone(),
         ));
-        let tokens = Arc::new(TokenStore::new(Arc::new(BarrierView::new(
-            barrier.clone(),
-            "sys/token/",
-        ))));
+        let tokens = Arc::new(
+            TokenStore::new(Arc::new(BarrierView::new(barrier.clone(), "sys/token/")))
+                .with_metrics(config.metrics.clone()),
+        );
         let policies = Arc::new(PolicyStore::new(Arc::new(BarrierView::new(
             barrier.clone(),
             "",
@@ -213,6 +217,7 @@ impl Core {
             tokens.clone(),
             Arc::downgrade(&mounts),
             config.lease_revoke_retry_base,
+            config.metrics.clone(),
         ));
         let wrapping = Arc::new(Wrapping::new(
             tokens.clone(),
@@ -227,6 +232,7 @@ impl Core {
                 allow_api_creation: config.unsafe_allow_api_audit_creation,
                 allow_prefix: config.allow_audit_log_prefixing,
                 plugin_directory: config.plugin_directory.clone(),
+                metrics: config.metrics.clone(),
             },
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
@@ -539,6 +545,61 @@ impl Core {
             .map_or(HaRole::Inactive, |ha| ha.role())
     }
 
+    /// The telemetry handle (`sys/metrics`).
+    pub fn metrics(&self) -> &crate::metrics::Metrics {
+        &self.inner.config.metrics
+    }
+
+    /// Starts the once-a-second telemetry task (OpenBao's `metricsLoop` and
+    /// `emitUnsealedStatusMetric`): `vault.core.unsealed` and `vault.core.active` with the
+    /// cluster's name, the lease counts, the runtime gauges, and the sinks' upkeep. It ends
+    /// when the core is dropped. Call from inside a tokio runtime.
+    pub fn start_metrics_loop(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                let core = Core { inner };
+                core.emit_gauges();
+            }
+        });
+    }
+
+    fn emit_gauges(&self) {
+        let m = self.metrics();
+        m.tick();
+        let sealed = self.sealed();
+        let cluster = if sealed {
+            String::new()
+        } else {
+            self.cluster_info().map(|c| c.name).unwrap_or_default()
+        };
+        m.set_cluster_gauge(
+            &["core", "unsealed"],
+            &cluster,
+            if sealed { 0.0 } else { 1.0 },
+        );
+        if sealed {
+            return;
+        }
+        let active = !matches!(self.ha_role(), HaRole::Standby);
+        m.set_cluster_gauge(
+            &["core", "active"],
+            &cluster,
+            if active { 1.0 } else { 0.0 },
+        );
+        if active {
+            let c = m.core();
+            let leases = &self.inner.leases;
+            c.expire_num_leases.set(leases.pending_count() as f64);
+            c.expire_num_irrevocable_leases
+                .set(leases.irrevocable_counts().0 as f64);
+        }
+    }
+
     /// Whether the node is an unsealed standby: its requests go to the active node.
     pub fn standby(&self) -> bool {
         matches!(self.ha_role(), HaRole::Standby)
@@ -634,6 +695,7 @@ impl Core {
 #[async_trait]
 impl Lifecycle for Core {
     async fn setup(&self) -> Result<(), LogicalError> {
+        let _timed = self.metrics().core().core_unseal.start();
         if let Some(ha) = &self.inner.ha {
             // A standby until the election says otherwise.
             let weak = Arc::downgrade(&self.inner);
@@ -681,6 +743,7 @@ impl Lifecycle for Core {
 impl Core {
     /// Brings every subsystem over the barrier up: the node becomes the one serving.
     pub(crate) async fn setup_active(&self) -> Result<(), LogicalError> {
+        let _timed = self.metrics().core().core_post_unseal.start();
         let inner = &self.inner;
         inner.tokens.setup().await?;
         // Revoking a token revokes the leases it obtained and destroys its cubbyhole.
@@ -748,6 +811,7 @@ impl Core {
     /// Stops every subsystem over the barrier (before a seal, or when an active node becomes
     /// a standby).
     pub(crate) async fn teardown_active(&self) {
+        let _timed = self.metrics().core().core_pre_seal.start();
         self.inner.leases.stop();
         self.inner.quotas.teardown();
         self.inner.audit.teardown();
@@ -795,6 +859,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         storage_admin: inner.config.storage_admin.clone(),
         server_info: inner.config.server_info.clone(),
         quotas: inner.quotas.clone(),
+        metrics: inner.config.metrics.clone(),
     }
 }
 

@@ -16,6 +16,7 @@ mod identity_tokens;
 pub mod leases;
 mod lockout;
 mod login;
+pub mod metrics;
 mod mount_store;
 pub mod mounts;
 pub mod namespace_seals;
@@ -45,6 +46,7 @@ pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
 pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode, StorageAdmin};
 pub use crate::quotas::{RateLimitAsk, RateLimitVerdict};
+pub use crate::metrics::{Metrics, MetricsAnswer, MetricsError};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

@@ -185,6 +185,12 @@ pub(crate) async fn issue_token(
         ..TokenEntry::default()
     };
     let (token, entry) = tokens.create(entry, None).await?;
+    tokens.count_creation(
+        &site.mount.namespace_path,
+        &site.mount.kind,
+        site.mount_point,
+        &entry,
+    );
     auth.lease.ttl = Duration::from_secs(entry.ttl);
     let mut all: Vec<String> = policies.iter().chain(&identity_policies).cloned().collect();
     all.sort();

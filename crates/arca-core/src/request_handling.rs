@@ -113,31 +113,40 @@ impl Core {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
+        // `vault.core.handle_request`: every request past the seal check, as OpenBao's.
+        let started = std::time::Instant::now();
         let audit = &self.inner.audit;
         if !audit.enabled() || unaudited(&req.path) {
-            return self.route_request(req, None).await;
+            let answer = self.route_request(req, None).await;
+            self.metrics().core().handle_request.since(started);
+            return answer;
         }
         let mut rec = AuditRecord::of(&req);
         rec.headers = audit.pick_headers(&req.headers);
         // Boxed (as the other rare branches below): the future every request moves stays
         // small, and only the requests that take a branch pay for its state.
         let result = Box::pin(self.route_request(req, Some(&mut rec))).await;
-        match result {
-            Err(e) if rec.audit_failed => Err(e),
-            Err(e) => {
-                let text = error_text(&e);
-                let text = (!text.is_empty()).then_some(text.as_str());
-                if !rec.request_logged {
-                    Box::pin(audit.log_request(&mut rec, text)).await?;
+        let answer = async {
+            match result {
+                Err(e) if rec.audit_failed => Err(e),
+                Err(e) => {
+                    let text = error_text(&e);
+                    let text = (!text.is_empty()).then_some(text.as_str());
+                    if !rec.request_logged {
+                        Box::pin(audit.log_request(&mut rec, text)).await?;
+                    }
+                    Box::pin(audit.log_response(&rec, None, text)).await?;
+                    Err(e)
                 }
-                Box::pin(audit.log_response(&rec, None, text)).await?;
-                Err(e)
-            }
-            Ok(resp) => {
-                Box::pin(audit.log_response(&rec, resp.as_ref(), None)).await?;
-                Ok(resp)
+                Ok(resp) => {
+                    Box::pin(audit.log_response(&rec, resp.as_ref(), None)).await?;
+                    Ok(resp)
+                }
             }
         }
+        .await;
+        self.metrics().core().handle_request.since(started);
+        answer
     }
 
     /// The pipeline after the seal check: routing, token, ACL, the request's audit line,
@@ -401,6 +410,12 @@ impl Core {
         let steps_down = mount_type == "system"
             && rel.trim_end_matches('/') == "step-down"
             && matches!(req.operation, Operation::Update | Operation::Create);
+        // `vault.route.<op>.<mount>` times the backend; a login (an unauthenticated write
+        // under `auth/`) is `vault.core.handle_login_request` until its token is minted.
+        let is_login = unauthenticated
+            && matches!(req.operation, Operation::Update | Operation::Create)
+            && mount_point.starts_with("auth/");
+        let backend_started = std::time::Instant::now();
         let mut result = if mfa_validate {
             if matches!(req.operation, Operation::Update | Operation::Create) {
                 Box::pin(self.mfa_validate(&req, &ns)).await
@@ -408,7 +423,11 @@ impl Core {
                 Err(LogicalError::UnsupportedOperation)
             }
         } else {
-            handle.backend.handle_request(req).await
+            let route_timers = self.metrics().route(&mount_path);
+            let op = req.operation;
+            let answer = handle.backend.handle_request(req).await;
+            route_timers.op(op).since(backend_started);
+            answer
         };
         if !seals && let Ok(Some(r)) = result.as_mut() {
             let registered = async {
@@ -449,6 +468,12 @@ impl Core {
             }
         }
         drop(lease_room);
+        if is_login {
+            self.metrics()
+                .core()
+                .handle_login_request
+                .since(backend_started);
+        }
         if let Some((user, settings)) = &login_user {
             match &result {
                 Err(LogicalError::InvalidCredentials(_)) => {

@@ -357,6 +357,8 @@ impl TokenBackend {
             return Err(e);
         }
         let ns = self.request_namespace(req)?;
+        self.tokens
+            .count_creation(&ns.path, "token", &req.mount_point, &entry);
         answer_create(&self.policies, &ns, &token, &entry, new.plan, new.warnings).await
     }
 

@@ -33,8 +33,8 @@ use async_trait::async_trait;
 pub use cluster::{ClusterIdentity, Forwarder};
 pub use error::HttpError;
 pub use in_flight::InFlight;
-pub use options::{ListenerOptions, TlsOptions, TlsVersion};
 pub use quota::{RateLimitAsk, RateLimitVerdict};
+pub use options::{ListenerOptions, MetricsAccess, TlsOptions, TlsVersion};
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
@@ -71,6 +71,14 @@ pub trait RequestHandler: Send + Sync + 'static {
         _body: &serde_json::Map<String, serde_json::Value>,
     ) -> String {
         String::new()
+    }
+
+    /// `GET /v1/sys/metrics` on a listener with `unauthenticated_metrics_access`: the metrics
+    /// in `format` (`""` JSON, `prometheus`, anything else a 400), answered without the core's
+    /// pipeline, as OpenBao's `handleMetricsUnauthenticated`. `None` when the server keeps
+    /// none (then the request goes through the core like any other).
+    fn metrics(&self, _format: &str) -> Option<arca_sdk::RawHttp> {
+        None
     }
 }
 

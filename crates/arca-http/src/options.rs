@@ -40,6 +40,21 @@ pub struct ListenerOptions {
     /// Where the requests being served are registered (`sys/in-flight-req`); shared by every
     /// listener of a server.
     pub in_flight: Option<std::sync::Arc<crate::InFlight>>,
+    /// Who may read `sys/metrics` here (the listener's `telemetry` block).
+    pub metrics: MetricsAccess,
+}
+
+/// A listener's `telemetry { ... }` options, as OpenBao applies them before anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MetricsAccess {
+    /// `GET /v1/sys/metrics` answered without a token (`unauthenticated_metrics_access`).
+    pub unauthenticated: bool,
+    /// `sys/metrics` refused on this listener, 403 (`disallow_metrics`).
+    pub disallow: bool,
+    /// Only the metrics are served here, every other path is 404 (`metrics_only`).
+    pub only: bool,
+    /// With `only`, the path the metrics answer at instead of `/v1/sys/metrics`.
+    pub path: Option<String>,
 }
 
 impl ListenerOptions {
@@ -55,6 +70,7 @@ impl ListenerOptions {
             max_json_object_entries: DEFAULT_MAX_JSON_OBJECT_ENTRIES,
             max_json_array_elements: DEFAULT_MAX_JSON_ARRAY_ELEMENTS,
             in_flight: None,
+            metrics: MetricsAccess::default(),
         }
     }
 }

@@ -210,6 +210,8 @@ struct State {
     cluster: bool,
     /// The server's in-flight request registry.
     in_flight: Option<Arc<crate::InFlight>>,
+    /// Who may read `sys/metrics` here.
+    metrics: crate::options::MetricsAccess,
 }
 
 impl State {
@@ -236,6 +238,7 @@ impl State {
             http,
             cluster,
             in_flight: opts.in_flight.clone(),
+            metrics: opts.metrics.clone(),
         }
     }
 }
@@ -398,6 +401,14 @@ async fn process(
         Ok(path) => path,
         Err(e) => return envelope::error(StatusCode::BAD_REQUEST, e.message()),
     };
+    let path = if state.cluster {
+        path
+    } else {
+        match metrics_gate(state, &parts, path) {
+            Ok(path) => path,
+            Err(answer) => return *answer,
+        }
+    };
     if !state.cluster
         && let crate::HaRoute::Standby(active) = state.handler.ha_route()
         && request_path::api_path(&path).is_some_and(|p| !served_by_standby(p))
@@ -539,6 +550,16 @@ async fn serve_request(
         Err(message) => return envelope::error(StatusCode::BAD_REQUEST, &message),
     };
     let data = match routing.data {
+        DataSource::Query if api_path == "sys/metrics" => {
+            let mut query = query.to_vec();
+            if !query.iter().any(|(k, _)| k == "format") {
+                let format = metrics_format(&parts.headers);
+                if !format.is_empty() {
+                    query.push(("format".to_owned(), format.to_owned()));
+                }
+            }
+            body::query_data(&query)
+        }
         DataSource::Query => body::query_data(query),
         DataSource::Body | DataSource::PatchBody => {
             let media_type = media_type(&parts.headers);
@@ -706,6 +727,104 @@ async fn forward(
             redirect_to_active(&active.api_addr, &parts.uri)
         }
     }
+}
+
+/// The path `sys/metrics` is served at on this listener.
+const METRICS_PATH: &str = "/v1/sys/metrics";
+
+/// OpenBao's `wrapMetricsListenerHandler` and unauthenticated metrics handler, in that order:
+/// a listener that disallows metrics refuses them (403), a metrics-only listener serves
+/// nothing else (404), a custom metrics path stands for `/v1/sys/metrics`, and with
+/// `unauthenticated_metrics_access` a GET is answered here, without a token. `Ok` carries the
+/// path the request goes on with.
+fn metrics_gate(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    path: String,
+) -> Result<String, Box<Answer>> {
+    let access = &state.metrics;
+    let metrics_path = match (&access.path, access.only) {
+        (Some(p), true) => p.as_str(),
+        _ => METRICS_PATH,
+    };
+    let is_metrics = path == metrics_path;
+    if access.disallow && is_metrics {
+        return Err(Box::new(plain_error(
+            StatusCode::FORBIDDEN,
+            "metrics endpoint is disabled for this listener",
+        )));
+    }
+    if access.only && !is_metrics {
+        return Err(Box::new(plain_error(
+            StatusCode::NOT_FOUND,
+            "this listener only serves the metrics endpoint",
+        )));
+    }
+    if !is_metrics {
+        return Ok(path);
+    }
+    if access.unauthenticated {
+        if parts.method != Method::GET && parts.method != Method::HEAD {
+            return Err(Box::new(envelope::errors(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &[],
+            )));
+        }
+        let format = parts
+            .uri
+            .query()
+            .and_then(|q| {
+                form_urlencoded::parse(q.as_bytes())
+                    .find(|(k, _)| k == "format")
+                    .map(|(_, v)| v.into_owned())
+            })
+            .filter(|f| !f.is_empty())
+            .unwrap_or_else(|| metrics_format(&parts.headers).to_owned());
+        if let Some(raw) = state.handler.metrics(&format) {
+            return Err(Box::new(envelope::response(
+                "",
+                &arca_sdk::Response {
+                    raw: Some(raw),
+                    ..arca_sdk::Response::default()
+                },
+            )));
+        }
+    }
+    Ok(METRICS_PATH.to_owned())
+}
+
+/// The format the `Accept` header asks for (OpenBao's `FormatFromRequest`): `prometheus` for
+/// `application/openmetrics-text` first or `prometheus/telemetry` anywhere, else `""`.
+fn metrics_format(headers: &HeaderMap) -> &'static str {
+    let accept: Vec<&str> = headers
+        .get_all(hyper::header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    if accept
+        .first()
+        .is_some_and(|a| a.starts_with("application/openmetrics-text"))
+        || accept.iter().any(|a| a.contains("prometheus/telemetry"))
+    {
+        "prometheus"
+    } else {
+        ""
+    }
+}
+
+/// Go's `http.Error`: a plain-text line, before any of the server's usual headers.
+fn plain_error(status: StatusCode, message: &str) -> Answer {
+    let mut a = hyper::Response::new(Full::new(Bytes::from(format!("{message}\n"))));
+    *a.status_mut() = status;
+    a.headers_mut().insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    a.headers_mut().insert(
+        hyper::header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    a
 }
 
 /// OpenBao's `respondStandby`: 307 to the same path and query on the active node.

@@ -162,6 +162,15 @@ impl RequestHandler for CoreHandler {
         self.0.handle_boxed(req)
     }
 
+    fn metrics(&self, format: &str) -> Option<arca_sdk::RawHttp> {
+        let answer = self.0.metrics().answer(format);
+        Some(arca_sdk::RawHttp {
+            status: answer.status,
+            content_type: answer.content_type.to_owned(),
+            body: answer.body,
+        })
+    }
+
     fn ha_route(&self) -> arca_http::HaRoute {
         self.1.route(&self.0)
     }
@@ -256,6 +265,12 @@ fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
     let mut o = ListenerOptions::new(address);
     o.max_request_size = l.max_request_size_bytes();
     o.max_request_duration = l.max_request_duration;
+    o.metrics = arca_http::MetricsAccess {
+        unauthenticated: l.telemetry.unauthenticated_metrics_access,
+        disallow: l.telemetry.disallow_metrics,
+        only: l.telemetry.metrics_only,
+        path: l.telemetry.metrics_path.clone(),
+    };
     if !l.tls_disable {
         let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
             bail!(
@@ -288,6 +303,9 @@ fn dev_config(flags: &Flags) -> ServerConfig {
     };
     listener.kind = "tcp".into();
     listener.tls_disable = true;
+    // As bao's dev mode: metrics readable without a token, Prometheus kept 24h, no host
+    // name in gauge names.
+    listener.telemetry.unauthenticated_metrics_access = true;
     ServerConfig {
         storage: Some(arca_config::StorageConfig {
             kind: "inmem".into(),
@@ -297,6 +315,10 @@ fn dev_config(flags: &Flags) -> ServerConfig {
         plugin_directory: flags.dev_plugin_dir.clone(),
         // As bao's dev mode: clients are told to come back to the listener.
         api_addr: Some(format!("http://{address}")),
+        telemetry: Some(arca_config::TelemetryConfig {
+            disable_hostname: true,
+            ..arca_config::TelemetryConfig::default()
+        }),
         ..ServerConfig::default()
     }
 }
@@ -384,7 +406,11 @@ async fn run(flags: Flags) -> Result<()> {
         core_config.lease_revoke_retry_base = arca_sdk::duration::parse_duration(&text)
             .map_err(|e| anyhow!("{LEASE_RETRY_BASE_ENV}: {e}"))?;
     }
+    core_config.metrics =
+        arca_core::Metrics::from_config(config.telemetry.as_ref(), &arca_core::reload::node_name())
+            .map_err(|e| anyhow!("Error initializing telemetry: {e}"))?;
     let core = Core::new(core_config);
+    core.start_metrics_loop();
 
     // Dev mode is initialized and unsealed before any listener opens, so a client that can
     // connect never sees it sealed.

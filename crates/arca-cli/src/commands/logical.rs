@@ -111,6 +111,23 @@ pub fn read(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    if format == Format::Raw {
+        // As `bao read -format=raw`: the body as the server sent it.
+        return match ctx.block_on(client.read_raw(&path, &query_ref)) {
+            Ok(body) if body.is_empty() => {
+                ctx.err(&format!("No value found at {path}"));
+                2
+            }
+            Ok(body) => {
+                ctx.out(&String::from_utf8_lossy(&body));
+                0
+            }
+            Err(e) => {
+                ctx.err(&format!("Error reading: {path}: {e}"));
+                2
+            }
+        };
+    }
     match ctx.block_on(client.read_with_query(&path, &query_ref)) {
         Ok(Some(secret)) => print_secret(ctx, &p, format, &secret),
         Ok(None) => {

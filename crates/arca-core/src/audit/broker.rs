@@ -52,6 +52,8 @@ pub(crate) struct BrokerConfig {
     pub(crate) allow_prefix: bool,
     /// No file device may write inside it.
     pub(crate) plugin_directory: Option<PathBuf>,
+    /// `vault.audit.*`: the time to log, and a 0/1 failure count per line.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 /// The audit broker.
@@ -410,6 +412,7 @@ impl AuditBroker {
         rec: &mut AuditRecord,
         error: Option<&str>,
     ) -> Result<(), LogicalError> {
+        let started = std::time::Instant::now();
         let devices = self.devices.load_full();
         if devices.is_empty() {
             return Ok(());
@@ -427,7 +430,12 @@ impl AuditBroker {
             }
         }
         let results = write_all(&devices, lines).await;
-        self.settle(&devices, results, "request", &rec.path)
+        let settled = self.settle(&devices, results, "request", &rec.path);
+        let m = self.config.metrics.core();
+        m.audit_log_request.since(started);
+        m.audit_log_request_failure
+            .incr(if settled.is_ok() { 0.0 } else { 1.0 });
+        settled
     }
 
     /// Writes the response line to every device, failing as [`AuditBroker::log_request`].
@@ -437,6 +445,7 @@ impl AuditBroker {
         resp: Option<&Response>,
         error: Option<&str>,
     ) -> Result<(), LogicalError> {
+        let started = std::time::Instant::now();
         let devices = self.devices.load_full();
         if devices.is_empty() {
             return Ok(());
@@ -450,7 +459,12 @@ impl AuditBroker {
             })
             .collect();
         let results = write_all(&devices, lines).await;
-        self.settle(&devices, results, "response", &rec.path)
+        let settled = self.settle(&devices, results, "response", &rec.path);
+        let m = self.config.metrics.core();
+        m.audit_log_response.since(started);
+        m.audit_log_response_failure
+            .incr(if settled.is_ok() { 0.0 } else { 1.0 });
+        settled
     }
 
     fn settle(

@@ -204,6 +204,8 @@ pub struct ExpirationManager {
     retry_base: Duration,
     /// Told of every lease added or removed.
     observer: std::sync::OnceLock<LeaseObserver>,
+    /// `vault.expire.*` summaries.
+    metrics: crate::metrics::Metrics,
 }
 
 impl ExpirationManager {
@@ -215,6 +217,7 @@ impl ExpirationManager {
         tokens: Arc<TokenStore>,
         mounts: Weak<MountStore>,
         retry_base: Duration,
+        metrics: crate::metrics::Metrics,
     ) -> ExpirationManager {
         ExpirationManager {
             view,
@@ -234,6 +237,7 @@ impl ExpirationManager {
                 .collect(),
             retry_base,
             observer: std::sync::OnceLock::new(),
+            metrics,
         }
     }
 
@@ -391,6 +395,7 @@ impl ExpirationManager {
         issuer: Option<&TokenEntry>,
         resp: &mut Response,
     ) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_register.start();
         let Some(secret) = resp.secret.as_mut() else {
             return Ok(());
         };
@@ -471,6 +476,22 @@ impl ExpirationManager {
         self.observe_added(&le);
         self.schedule(&id, le.expire_time);
         resp.warnings.extend(warnings);
+        // `vault.secret.lease.creation`, labelled with the mount (OpenBao's).
+        self.metrics.incr_labelled(
+            &["secret", "lease", "creation"],
+            &[
+                (
+                    "namespace",
+                    crate::metrics::namespace_label(&mount.namespace_path),
+                ),
+                ("secret_engine", &mount.kind),
+                ("mount_point", mount.rel_route_path().as_str()),
+                (
+                    "creation_ttl",
+                    crate::metrics::ttl_bucket(Duration::from_secs(ttl)),
+                ),
+            ],
+        );
         Ok(())
     }
 
@@ -478,6 +499,7 @@ impl ExpirationManager {
     /// revoked when it expires; a root token without TTL gets a lease that never expires (as
     /// OpenBao lists it). Batch tokens and other tokens without TTL get none.
     pub async fn register_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_register_auth.start();
         self.register_token_lease(entry, None).await
     }
 
@@ -489,6 +511,7 @@ impl ExpirationManager {
         mount_path: &str,
         auth: &arca_sdk::Auth,
     ) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_register_auth.start();
         let mut kept = auth.clone();
         kept.client_token = zeroize::Zeroizing::new(String::new());
         self.register_token_lease(entry, Some((mount_path, kept)))
@@ -555,6 +578,7 @@ impl ExpirationManager {
 
     /// Moves a token's lease to its new expiry after a renewal (`auth/token/renew*`).
     pub(crate) async fn token_renewed(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_renew_token.start();
         let id = token_lease_id(entry);
         let Some(mut le) = self.load(&id).await? else {
             return self.register_token(entry).await;
@@ -600,6 +624,7 @@ impl ExpirationManager {
     /// leases it obtained are marked expired now (the timer revokes them through their
     /// backends, with retries), and its own lease goes.
     pub(crate) async fn revoke_by_token(&self, entry: &TokenEntry) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_revoke_by_token.start();
         if entry.id_hash.is_empty() {
             return Ok(());
         }
@@ -727,6 +752,7 @@ impl ExpirationManager {
         lease_id: &str,
         increment: Option<Duration>,
     ) -> Result<Option<Response>, LogicalError> {
+        let _timed = self.metrics.core().expire_renew.start();
         let _guard = self.lock_secret(lease_id).await;
         let Some(mut le) = self.load(lease_id).await? else {
             return Err(LogicalError::bad_request("lease not found"));
@@ -782,6 +808,7 @@ impl ExpirationManager {
     /// caller's 400 and the lease stays), else marked expired now for the timer. An unknown
     /// lease is no error.
     pub async fn revoke(&self, lease_id: &str, sync: bool) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_revoke.start();
         if sync {
             self.revoke_lease(lease_id, false)
                 .await
@@ -801,6 +828,7 @@ impl ExpirationManager {
         force: bool,
         sync: bool,
     ) -> Result<(), LogicalError> {
+        let _timed = self.metrics.core().expire_revoke_prefix.start();
         let mut prefix = prefix.to_string();
         if !prefix.ends_with('/') {
             if self.load(&prefix).await?.is_some() {

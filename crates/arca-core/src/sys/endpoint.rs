@@ -139,6 +139,8 @@ pub(crate) enum Endpoint {
     QuotasList(crate::quotas::QuotaType),
     /// `quotas/<type>/<name>`: write, read, delete a quota.
     Quota(crate::quotas::QuotaType, String),
+    /// `metrics`: the telemetry, JSON or `?format=prometheus` (READ).
+    Metrics,
 }
 
 /// `sys/locked-users`'s fields.
@@ -223,6 +225,7 @@ impl Endpoint {
             "plugins/reload/backend" => E::PluginsReloadBackend,
             "plugins/reload/backend/status" => E::PluginsReloadStatus,
             "locked-users" => E::LockedUsers,
+            "metrics" => E::Metrics,
             "wrapping/wrap" => E::WrappingWrap,
             "wrapping/unwrap" => E::WrappingUnwrap,
             "wrapping/lookup" => E::WrappingLookup,
@@ -497,6 +500,7 @@ impl Endpoint {
             | E::AuditedHeaders => &[],
             E::Namespaces => &[],
             E::LockedUsers => LOCKED_USERS_FIELDS,
+            E::Metrics => &[("format", FieldType::String)],
             E::LockedUserUnlock(..) => LOCKED_USER_UNLOCK_FIELDS,
             E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
             E::NamespaceSeal(..) => &[],

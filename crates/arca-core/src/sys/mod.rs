@@ -7,6 +7,7 @@ mod health;
 mod introspection;
 mod leases;
 mod locked_users;
+mod metrics;
 mod mounts;
 mod namespaces;
 mod password;
@@ -83,6 +84,8 @@ pub(crate) struct SystemDeps {
     pub(crate) server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
     /// `sys/quotas/*`.
     pub(crate) quotas: Arc<crate::quotas::Quotas>,
+    /// `sys/metrics`.
+    pub(crate) metrics: crate::metrics::Metrics,
 }
 
 /// The `sys/` backend.
@@ -788,6 +791,7 @@ impl SystemBackend {
             (e @ (E::QuotasConfig | E::QuotasList(_) | E::Quota(..)), op) => {
                 quotas::handle(&deps.quotas, e, op, &req).await
             }
+            (E::Metrics, op) => metrics::handle(&deps.metrics, op, &req),
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }
