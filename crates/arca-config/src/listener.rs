@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::decode::{Site, check_duplicates};
 use crate::error::{ConfigError, Location};
 use crate::keys::{LISTENER_BLOCKS, UNSUPPORTED_LISTENER};
+use crate::listener_http::{self, ListenerHttpOptions};
 use crate::tree::{Block, Node, Value};
 
 /// Vault's default `max_request_size`: 32 MiB.
@@ -53,6 +54,8 @@ pub struct ListenerConfig {
     pub max_request_duration: Duration,
     /// The address advertised for cluster traffic from this listener.
     pub cluster_address: Option<String>,
+    /// Forwarded client addresses, PROXY protocol, custom response headers, redaction.
+    pub http: ListenerHttpOptions,
 }
 
 impl Default for ListenerConfig {
@@ -71,6 +74,7 @@ impl Default for ListenerConfig {
             max_request_size: DEFAULT_MAX_REQUEST_SIZE,
             max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
             cluster_address: None,
+            http: ListenerHttpOptions::default(),
         }
     }
 }
@@ -171,6 +175,10 @@ pub(crate) fn from_block(
             line: entry.line,
         };
         let key = entry.key.as_str();
+        if listener_http::KEYS.contains(&key) {
+            listener.http.read(&site, entry)?;
+            continue;
+        }
         if !SUPPORTED_KEYS.contains(&key) {
             let why = if UNSUPPORTED_LISTENER.contains(&key) {
                 "not supported by Arca yet; ignored"

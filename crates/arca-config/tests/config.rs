@@ -108,7 +108,7 @@ fn assert_full(config: &ServerConfig, file: &str) {
     assert_eq!(
         keys,
         vec![
-            "listener.tcp.x_forwarded_for_authorized_addrs",
+            "listener.tcp.http_idle_timeout",
             "listener.tcp.telemetry",
             "telemetry",
             "some_future_setting"
@@ -134,9 +134,7 @@ fn full_hcl_config() {
     assert_full(&config, &file);
     assert_eq!(
         config.warnings[0],
-        format!(
-            "{file}:18: listener.tcp.x_forwarded_for_authorized_addrs: not supported by Arca yet; ignored"
-        )
+        format!("{file}:18: listener.tcp.http_idle_timeout: not supported by Arca yet; ignored")
     );
     assert_eq!(
         config.warnings[3],
@@ -152,9 +150,7 @@ fn full_json_config_reads_the_same() {
     assert_full(&config, &file);
     assert_eq!(
         config.warnings[0],
-        format!(
-            "{file}:18: listener.tcp.x_forwarded_for_authorized_addrs: not supported by Arca yet; ignored"
-        )
+        format!("{file}:18: listener.tcp.http_idle_timeout: not supported by Arca yet; ignored")
     );
 
     let hcl = load_file(&fixture("full.hcl")).unwrap();

@@ -84,6 +84,9 @@ pub struct CoreConfig {
     pub ha: Option<crate::ha::HaConfig>,
     /// Serves `sys/storage/raft/*` (integrated storage's administration), after the ACL.
     pub storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// Header names the listeners' `custom_response_headers` set: `sys/config/ui/headers`
+    /// refuses them, as OpenBao.
+    pub custom_response_header_names: Vec<String>,
 }
 
 impl CoreConfig {
@@ -108,6 +111,7 @@ impl CoreConfig {
             seals: crate::auto_seal::SealSetup::default(),
             ha: None,
             storage_admin: None,
+            custom_response_header_names: Vec::new(),
         }
     }
 }
@@ -145,6 +149,8 @@ pub(crate) struct Inner {
     pub(crate) password_policies: Arc<crate::password_policies::PasswordPolicies>,
     /// The HA election, when the node is one of a cluster.
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
+    /// CORS and the UI's headers (`sys/config/cors`, `sys/config/ui/headers`).
+    pub(crate) http_config: Arc<crate::http_config::HttpConfig>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -226,6 +232,10 @@ impl Core {
             Arc::new(BarrierView::new(barrier.clone(), "core/")),
             Arc::new(BarrierView::new(barrier.clone(), "audit/")),
         ));
+        let http_config = Arc::new(crate::http_config::HttpConfig::new(
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+            config.custom_response_header_names.clone(),
+        ));
         let lockout = Arc::new(Lockout::new(
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
@@ -236,6 +246,7 @@ impl Core {
         let ha = config.ha.clone().map(|c| Arc::new(crate::ha::Ha::new(c)));
         let inner = Arc::new(Inner {
             ha,
+            http_config,
             config,
             seal,
             mounts,
@@ -403,6 +414,16 @@ impl Core {
     /// The recorded result of the reload `reload_id`, if this node still has it.
     pub fn reload_status(&self, reload_id: &str) -> Option<ReloadStatus> {
         self.inner.reloads.reload_status(reload_id)
+    }
+
+    /// The CORS configuration (`sys/config/cors`) the HTTP layer applies.
+    pub fn cors_config(&self) -> Arc<arca_sdk::http_settings::CorsConfig> {
+        self.inner.http_config.cors()
+    }
+
+    /// The headers the UI's answers carry (`sys/config/ui/headers` and the defaults).
+    pub fn ui_headers(&self) -> Arc<arca_sdk::http_settings::UiHeaders> {
+        self.inner.http_config.ui_headers()
     }
 
     /// Reopens every file audit device and reconnects every socket device (SIGHUP, after a
@@ -657,6 +678,7 @@ impl Core {
             inner.identity.setup(route.storage.clone()).await?;
         }
         inner.audit.setup().await?;
+        inner.http_config.load().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
         // Namespaces whose deletion (or creation) a stop interrupted are deleted now.
@@ -711,6 +733,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         password_policies: inner.password_policies.clone(),
         ha: inner.ha.clone(),
         storage_admin: inner.config.storage_admin.clone(),
+        http_config: inner.http_config.clone(),
     }
 }
 

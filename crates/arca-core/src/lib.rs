@@ -9,6 +9,7 @@ pub mod catalog;
 mod core;
 mod go_time;
 pub mod ha;
+mod http_config;
 mod identity;
 mod identity_template;
 mod identity_tokens;

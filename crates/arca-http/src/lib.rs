@@ -15,22 +15,32 @@
 
 mod body;
 mod cluster;
+mod cors;
+mod custom_headers;
 mod envelope;
 mod error;
+mod forwarded;
 mod json_limits;
 mod namespace;
 mod operation;
 mod options;
+mod proxy_protocol;
+mod redact;
 mod request_path;
 mod server;
 mod tls;
 mod translate;
+mod ui;
 
 use async_trait::async_trait;
 
 pub use cluster::{ClusterIdentity, Forwarder};
+pub use custom_headers::CustomHeaders;
 pub use error::HttpError;
+pub use forwarded::ForwardedFor;
 pub use options::{ListenerOptions, TlsOptions, TlsVersion};
+pub use proxy_protocol::{Behavior as ProxyProtocolBehavior, ProxyProtocol};
+pub use redact::Redaction;
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
@@ -53,6 +63,16 @@ pub trait RequestHandler: Send + Sync + 'static {
 
     /// A standby's echo arrived on the cluster port (what it says about itself).
     fn echo(&self, _node: serde_json::Value) {}
+
+    /// The CORS configuration (`sys/config/cors`) as it stands; `None` when there is none.
+    fn cors(&self) -> Option<std::sync::Arc<arca_sdk::http_settings::CorsConfig>> {
+        None
+    }
+
+    /// The UI's response headers; `None` when the UI is off (`/ui/` is then a 404).
+    fn ui_headers(&self) -> Option<std::sync::Arc<arca_sdk::http_settings::UiHeaders>> {
+        None
+    }
 }
 
 /// Where a request goes.

@@ -37,6 +37,14 @@ pub struct ListenerOptions {
     pub max_json_object_entries: usize,
     /// Most elements in one JSON array.
     pub max_json_array_elements: usize,
+    /// Whose `X-Forwarded-For` names the client (Vault's `x_forwarded_for_*`).
+    pub forwarded_for: crate::forwarded::ForwardedFor,
+    /// Headers added to answers by status (`custom_response_headers`).
+    pub custom_headers: crate::custom_headers::CustomHeaders,
+    /// The PROXY protocol in front of the connection (`proxy_protocol_*`); `None` = off.
+    pub proxy_protocol: Option<crate::proxy_protocol::ProxyProtocol>,
+    /// What the status endpoints leave out (`redact_*`).
+    pub redact: crate::redact::Redaction,
 }
 
 impl ListenerOptions {
@@ -51,6 +59,10 @@ impl ListenerOptions {
             max_json_string_length: DEFAULT_MAX_JSON_STRING_LENGTH,
             max_json_object_entries: DEFAULT_MAX_JSON_OBJECT_ENTRIES,
             max_json_array_elements: DEFAULT_MAX_JSON_ARRAY_ELEMENTS,
+            forwarded_for: Default::default(),
+            custom_headers: Default::default(),
+            proxy_protocol: None,
+            redact: Default::default(),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod framework;
 pub mod glob;
 pub mod go_time;
+pub mod http_settings;
 pub mod namespace;
 pub mod number;
 pub mod operation;

@@ -151,6 +151,8 @@ struct CoreHandler(
     Core,
     crate::cluster::Forwarders,
     Option<crate::raft::RaftStorage>,
+    /// `ui = true`: `/ui/` is served (with the UI's headers).
+    bool,
 );
 
 /// Written out instead of through `#[async_trait]`: the core's future is boxed directly, not
@@ -191,6 +193,14 @@ impl RequestHandler for CoreHandler {
 
     fn echo(&self, node: serde_json::Value) {
         crate::cluster::record_echo(&self.0, node);
+    }
+
+    fn cors(&self) -> Option<Arc<arca_sdk::http_settings::CorsConfig>> {
+        Some(self.0.cors_config())
+    }
+
+    fn ui_headers(&self) -> Option<Arc<arca_sdk::http_settings::UiHeaders>> {
+        self.3.then(|| self.0.ui_headers())
     }
 }
 
@@ -234,6 +244,7 @@ fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
     let mut o = ListenerOptions::new(address);
     o.max_request_size = l.max_request_size_bytes();
     o.max_request_duration = l.max_request_duration;
+    crate::http_options::apply(&l.http, &mut o);
     if !l.tls_disable {
         let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
             bail!(
@@ -275,6 +286,7 @@ fn dev_config(flags: &Flags) -> ServerConfig {
         plugin_directory: flags.dev_plugin_dir.clone(),
         // As bao's dev mode: clients are told to come back to the listener.
         api_addr: Some(format!("http://{address}")),
+        ui: true,
         ..ServerConfig::default()
     }
 }
@@ -344,6 +356,7 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.unsafe_allow_api_audit_creation =
         config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.allow_audit_log_prefixing = config.allow_audit_log_prefixing;
+    core_config.custom_response_header_names = crate::http_options::custom_header_names(&config);
     if !flags.dev {
         core_config.seals = crate::transit_seal::seal_setup(&config.seals)?;
     }
@@ -371,6 +384,7 @@ async fn run(flags: Flags) -> Result<()> {
         core.clone(),
         crate::cluster::Forwarders::default(),
         raft.clone(),
+        config.ui,
     ));
     let cluster_protocol = raft.as_ref().map(|r| r.cluster_protocol());
     if let Some(raft) = &raft {

@@ -111,6 +111,12 @@ pub(crate) enum Endpoint {
     PasswordPolicy(String),
     /// `policies/password/<name>/generate`: a password from the policy.
     PasswordPolicyGenerate(String),
+    /// `config/cors`: the CORS configuration (sudo).
+    ConfigCors,
+    /// `config/ui/headers`: the UI's configured headers (LIST, sudo).
+    UiHeaders,
+    /// `config/ui/headers/<header>` (sudo).
+    UiHeader(String),
 }
 
 /// `sys/locked-users`'s fields.
@@ -199,6 +205,8 @@ impl Endpoint {
             "audit" => E::Audit,
             "config/auditing/request-headers" => E::AuditedHeaders,
             "namespaces" => E::Namespaces,
+            "config/cors" => E::ConfigCors,
+            "config/ui/headers" => E::UiHeaders,
             "namespaces/api-lock/lock" => E::NamespaceLock(String::new()),
             "namespaces/api-lock/unlock" => E::NamespaceUnlock(String::new()),
             _ => {
@@ -231,6 +239,9 @@ impl Endpoint {
                 }
                 if let Some(rest) = p.strip_prefix("audit-hash/") {
                     return Some(E::AuditHash(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("config/ui/headers/") {
+                    return Some(E::UiHeader(rest.to_string()));
                 }
                 if let Some(rest) = p.strip_prefix("config/auditing/request-headers/") {
                     return Some(E::AuditedHeader(rest.to_string()));
@@ -425,6 +436,9 @@ impl Endpoint {
             | E::AuditedHeaders => &[],
             E::Namespaces => &[],
             E::LockedUsers => LOCKED_USERS_FIELDS,
+            E::ConfigCors => super::config_http::CORS_FIELDS,
+            E::UiHeaders => &[],
+            E::UiHeader(_) => super::config_http::UI_HEADER_FIELDS,
             E::LockedUserUnlock(..) => LOCKED_USER_UNLOCK_FIELDS,
             E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
             E::NamespaceSeal(..) => &[],

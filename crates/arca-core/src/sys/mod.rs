@@ -2,6 +2,7 @@
 //! path before anything runs, then served by the core.
 
 mod audit;
+mod config_http;
 mod endpoint;
 mod health;
 mod leases;
@@ -76,6 +77,8 @@ pub(crate) struct SystemDeps {
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
     /// `sys/storage/raft/*`: integrated storage's administration, when it is the storage.
     pub(crate) storage_admin: Option<Arc<dyn crate::ha::StorageAdmin>>,
+    /// `sys/config/cors`, `sys/config/ui/headers*`.
+    pub(crate) http_config: Arc<crate::http_config::HttpConfig>,
 }
 
 /// The `sys/` backend.
@@ -762,6 +765,9 @@ impl SystemBackend {
                 | E::NamespaceSeal(..)),
                 op,
             ) => namespaces::handle(deps, &self.mounts()?, &ns, e, op, &req).await,
+            (e @ (E::ConfigCors | E::UiHeaders | E::UiHeader(_)), op) => {
+                config_http::handle(&deps.http_config, e, op, &req).await
+            }
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }
