@@ -303,7 +303,7 @@ listener "tcp" {{
   tls_disable = true
   x_forwarded_for_authorized_addrs = "127.0.0.1/32"
   x_forwarded_for_hop_skips = 1
-  custom_response_headers {{
+  custom_response_headers = {{
     "default" = {{ "X-Default" = ["d1", "d2"] }}
     "4xx" = {{ "X-Class" = ["class"] }}
     "403" = {{ "X-Class" = ["exact"] }}
@@ -352,6 +352,19 @@ fn on_port(port: u16) -> Server {
     }
 }
 
+/// alice's userpass login with extra headers.
+async fn login(server: &Server, headers: &[(&str, &str)]) -> Answer {
+    call_with(
+        server,
+        "POST",
+        "auth/userpass/login/alice",
+        None,
+        headers,
+        Some(Body::Json(json!({"password": "pw"}))),
+    )
+    .await
+}
+
 /// `auth/token/lookup-self` with `token` and extra headers.
 async fn lookup(server: &Server, token: &str, headers: &[(&str, &str)]) -> Answer {
     call_with(
@@ -373,14 +386,36 @@ async fn listener_options_take_effect() {
     let strict = on_port(strict_port);
 
     // A token bound to an address the test cannot have but a proxy can name.
-    let (token, _) = create_token(
+    let enable = call(
         &s,
-        &root,
-        json!({"policies": ["default"], "bound_cidrs": ["203.0.113.5/32"]}),
+        "POST",
+        "sys/auth/userpass",
+        Some(&root),
+        Some(json!({"type": "userpass"})),
     )
     .await;
+    assert_eq!(enable.status, 204, "{}", enable.body);
+    let user = call(
+        &s,
+        "POST",
+        "auth/userpass/users/alice",
+        Some(&root),
+        Some(json!({"password": "pw", "token_bound_cidrs": "203.0.113.5/32", "token_ttl": "1h"})),
+    )
+    .await;
+    assert_eq!(user.status, 204, "{}", user.body);
+    // The login is checked against the forwarded address too.
+    let refused = login(&s, &[]).await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    let created = login(&xff, &[("X-Forwarded-For", "203.0.113.5, 10.1.1.1")]).await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let token = created.body["auth"]["client_token"]
+        .as_str()
+        .expect("token")
+        .to_string();
     // From loopback itself: refused.
-    assert_eq!(lookup(&s, &token, &[]).await.status, 403);
+    let a = lookup(&s, &token, &[]).await;
+    assert_eq!(a.status, 403, "{}", a.body);
     // Through the trusting listener, with one hop skipped: the chain's second-to-last entry
     // is the client.
     let a = lookup(
