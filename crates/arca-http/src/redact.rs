@@ -74,11 +74,9 @@ impl Redaction {
                     m.remove("cluster_name");
                 }
             }
-            "sys/leader" => {
-                if self.addresses {
-                    blank(m, "leader_address");
-                    blank(m, "leader_cluster_address");
-                }
+            "sys/leader" if self.addresses => {
+                blank(m, "leader_address");
+                blank(m, "leader_cluster_address");
             }
             "sys/ha-status" => {
                 if let Some(Value::Array(nodes)) = m.get_mut("nodes") {
