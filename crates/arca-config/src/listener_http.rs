@@ -313,4 +313,80 @@ mod tests {
             assert!(!valid_status(bad), "{bad}");
         }
     }
+
+    fn listener(body: &str) -> Result<ListenerHttpOptions, String> {
+        let text = format!(
+            "listener \"tcp\" {{\n  address = \"127.0.0.1:8200\"\n  tls_disable = true\n{body}\n}}\n"
+        );
+        crate::parse_str(&text, "c.hcl")
+            .map(|c| c.listeners[0].http.clone())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn options_are_read() {
+        let h = listener(
+            r#"x_forwarded_for_authorized_addrs = "10.0.0.0/8, 127.0.0.1"
+  x_forwarded_for_hop_skips = "2"
+  x_forwarded_for_reject_not_present = true
+  proxy_protocol_behavior = "allow_authorized"
+  proxy_protocol_authorized_addrs = ["10.0.0.1"]
+  redact_version = true
+  custom_response_headers = {
+    "default" = { "x-a" = ["1", " ", "2"] }
+    "404" = { "X-Vault-B" = ["no"], "X-C" = ["c"] }
+  }"#,
+        )
+        .unwrap();
+        assert_eq!(h.x_forwarded_for_authorized_addrs.len(), 2);
+        assert_eq!(h.x_forwarded_for_hop_skips, 2);
+        assert!(h.x_forwarded_for_reject_not_present);
+        assert!(!h.x_forwarded_for_reject_not_authorized);
+        assert_eq!(
+            h.proxy_protocol_behavior,
+            Some(ProxyProtocolBehavior::AllowAuthorized)
+        );
+        assert!(h.redact_version && !h.redact_addresses);
+        assert_eq!(
+            h.custom_response_headers["default"],
+            vec![("X-A".to_owned(), "1; 2".to_owned())]
+        );
+        assert_eq!(
+            h.custom_response_headers["404"],
+            vec![("X-C".to_owned(), "c".to_owned())]
+        );
+    }
+
+    #[test]
+    fn errors_carry_openbao_texts() {
+        for (body, text) in [
+            (
+                "x_forwarded_for_hop_skips = -1",
+                "x_forwarded_for_hop_skips cannot be negative but set to -1",
+            ),
+            (
+                r#"proxy_protocol_behavior = "bogus""#,
+                "failed configuring PROXY protocol wrapper: unknown behavior type for proxy proto config",
+            ),
+            (
+                r#"proxy_protocol_authorized_addrs = """#,
+                "error parsing proxy_protocol_authorized_addrs: unable to parse addresses from ",
+            ),
+            (
+                r#"custom_response_headers = { "600" = { "X-A" = ["b"] } }"#,
+                "failed to parse custom_response_headers: invalid status code found in the server configuration: 600",
+            ),
+            (
+                r#"custom_response_headers = { "default" = { "X-A" = "b" } }"#,
+                "failed to parse custom_response_headers: headers must be given in a list of strings",
+            ),
+            (
+                r#"x_forwarded_for_reject_not_present = "maybe""#,
+                "invalid value for x_forwarded_for_reject_not_present",
+            ),
+        ] {
+            let err = listener(body).unwrap_err();
+            assert!(err.contains(text), "{body}: {err}");
+        }
+    }
 }
