@@ -73,7 +73,6 @@ pub(crate) const TOP_LEVEL_BLOCKS: &[&str] = &[
 pub(crate) const UNSUPPORTED_LISTENER: &[&str] = &[
     "agent_api",
     "chroot_namespace",
-    "custom_response_headers",
     "disable_replication_status_endpoints",
     "disable_request_limiter",
     "http_idle_timeout",
@@ -82,11 +81,6 @@ pub(crate) const UNSUPPORTED_LISTENER: &[&str] = &[
     "http_write_timeout",
     "inflight_requests_logging",
     "profiling",
-    "proxy_protocol_authorized_addrs",
-    "proxy_protocol_behavior",
-    "redact_addresses",
-    "redact_cluster_name",
-    "redact_version",
     "require_request_header",
     "role",
     "tls_cipher_suites",
@@ -94,12 +88,8 @@ pub(crate) const UNSUPPORTED_LISTENER: &[&str] = &[
     "unauthenticated_in_flight_request_access",
     "unauthenticated_metrics_access",
     "unauthenticated_pprof_access",
-    "x_forwarded_for_authorized_addrs",
     "x_forwarded_for_client_cert_header",
     "x_forwarded_for_client_cert_header_decoders",
-    "x_forwarded_for_hop_skips",
-    "x_forwarded_for_reject_not_authorized",
-    "x_forwarded_for_reject_not_present",
 ];
 
 /// `listener "tcp"` keys written as blocks.
@@ -142,7 +132,9 @@ mod tests {
         }
         for key in LISTENER_BLOCKS {
             assert!(
-                UNSUPPORTED_LISTENER.contains(key) || *key == "telemetry",
+                UNSUPPORTED_LISTENER.contains(key)
+                    || *key == "telemetry"
+                    || crate::listener_http::KEYS.contains(key),
                 "{key}"
             );
         }

@@ -32,6 +32,7 @@ mod json_syntax;
 mod keys;
 mod lines;
 mod listener;
+mod listener_http;
 mod load;
 mod sanitized;
 mod seal;
@@ -48,6 +49,7 @@ pub use listener::{
     ClientCertMode, DEFAULT_ADDRESS, DEFAULT_MAX_REQUEST_DURATION, DEFAULT_MAX_REQUEST_SIZE,
     ListenerConfig,
 };
+pub use listener_http::{ListenerHttpOptions, ProxyProtocolBehavior, canonical_header_name};
 pub use load::{load_file, load_files, parse_str};
 pub use seal::{SealStanza, parse_seal_stanzas};
 pub use server::{DEFAULT_LEASE_TTL, DEFAULT_MAX_LEASE_TTL, ServerConfig};

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::decode::{Site, check_duplicates};
 use crate::error::{ConfigError, Location};
 use crate::keys::{LISTENER_BLOCKS, UNSUPPORTED_LISTENER};
+use crate::listener_http::{self, ListenerHttpOptions};
 use crate::tree::{Block, Node, Value};
 
 /// Vault's default `max_request_size`: 32 MiB.
@@ -55,6 +56,8 @@ pub struct ListenerConfig {
     pub cluster_address: Option<String>,
     /// The listener's `telemetry { ... }` block (who may read `sys/metrics` here).
     pub telemetry: crate::telemetry::ListenerTelemetry,
+    /// Forwarded client addresses, PROXY protocol, custom response headers, redaction.
+    pub http: ListenerHttpOptions,
 }
 
 impl Default for ListenerConfig {
@@ -74,6 +77,7 @@ impl Default for ListenerConfig {
             max_request_duration: DEFAULT_MAX_REQUEST_DURATION,
             cluster_address: None,
             telemetry: crate::telemetry::ListenerTelemetry::default(),
+            http: ListenerHttpOptions::default(),
         }
     }
 }
@@ -182,6 +186,10 @@ pub(crate) fn from_block(
                 warnings,
                 &mut listener.telemetry,
             )?;
+            continue;
+        }
+        if listener_http::KEYS.contains(&key) {
+            listener.http.read(&site, entry)?;
             continue;
         }
         if !SUPPORTED_KEYS.contains(&key) {

@@ -107,10 +107,7 @@ fn assert_full(config: &ServerConfig, file: &str) {
         .collect();
     assert_eq!(
         keys,
-        vec![
-            "listener.tcp.x_forwarded_for_authorized_addrs",
-            "some_future_setting"
-        ],
+        vec!["listener.tcp.http_idle_timeout", "some_future_setting"],
         "{:#?}",
         config.warnings
     );
@@ -141,9 +138,7 @@ fn full_hcl_config() {
     assert_full(&config, &file);
     assert_eq!(
         config.warnings[0],
-        format!(
-            "{file}:18: listener.tcp.x_forwarded_for_authorized_addrs: not supported by Arca yet; ignored"
-        )
+        format!("{file}:18: listener.tcp.http_idle_timeout: not supported by Arca yet; ignored")
     );
     assert_eq!(
         config.warnings[1],
@@ -159,9 +154,7 @@ fn full_json_config_reads_the_same() {
     assert_full(&config, &file);
     assert_eq!(
         config.warnings[0],
-        format!(
-            "{file}:18: listener.tcp.x_forwarded_for_authorized_addrs: not supported by Arca yet; ignored"
-        )
+        format!("{file}:18: listener.tcp.http_idle_timeout: not supported by Arca yet; ignored")
     );
 
     let hcl = load_file(&fixture("full.hcl")).unwrap();

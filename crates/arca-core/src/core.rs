@@ -88,6 +88,9 @@ pub struct CoreConfig {
     pub server_info: Option<Arc<dyn crate::server_info::ServerInfo>>,
     /// Telemetry (the `telemetry` stanza's sinks); [`crate::Metrics::disabled`] by default.
     pub metrics: crate::metrics::Metrics,
+    /// Header names the listeners' `custom_response_headers` set: `sys/config/ui/headers`
+    /// refuses them, as OpenBao.
+    pub custom_response_header_names: Vec<String>,
 }
 
 impl CoreConfig {
@@ -114,6 +117,7 @@ impl CoreConfig {
             storage_admin: None,
             server_info: None,
             metrics: crate::metrics::Metrics::disabled(),
+            custom_response_header_names: Vec::new(),
         }
     }
 }
@@ -153,6 +157,8 @@ pub(crate) struct Inner {
     pub(crate) ha: Option<Arc<crate::ha::Ha>>,
     /// Rate-limit and lease-count quotas.
     pub(crate) quotas: Arc<crate::quotas::Quotas>,
+    /// CORS and the UI's headers (`sys/config/cors`, `sys/config/ui/headers`).
+    pub(crate) http_config: Arc<crate::http_config::HttpConfig>,
 }
 
 /// The Arca core. Cheap to clone.
@@ -256,6 +262,10 @@ impl Core {
                 }
             }
         }));
+        let http_config = Arc::new(crate::http_config::HttpConfig::new(
+            Arc::new(BarrierView::new(barrier.clone(), "")),
+            config.custom_response_header_names.clone(),
+        ));
         let lockout = Arc::new(Lockout::new(
             Arc::new(BarrierView::new(barrier, "")),
             config.user_lockouts.clone(),
@@ -267,6 +277,7 @@ impl Core {
         let inner = Arc::new(Inner {
             ha,
             quotas,
+            http_config,
             config,
             seal,
             mounts,
@@ -434,6 +445,16 @@ impl Core {
     /// The recorded result of the reload `reload_id`, if this node still has it.
     pub fn reload_status(&self, reload_id: &str) -> Option<ReloadStatus> {
         self.inner.reloads.reload_status(reload_id)
+    }
+
+    /// The CORS configuration (`sys/config/cors`) the HTTP layer applies.
+    pub fn cors_config(&self) -> Arc<arca_sdk::http_settings::CorsConfig> {
+        self.inner.http_config.cors()
+    }
+
+    /// The headers the UI's answers carry (`sys/config/ui/headers` and the defaults).
+    pub fn ui_headers(&self) -> Arc<arca_sdk::http_settings::UiHeaders> {
+        self.inner.http_config.ui_headers()
     }
 
     /// Reopens every file audit device and reconnects every socket device (SIGHUP, after a
@@ -801,6 +822,7 @@ impl Core {
         crate::version_history::record(inner.seal.barrier(), inner.seal.version()).await?;
         // Before the leases: each restored lease is counted toward its quota.
         inner.quotas.setup().await?;
+        inner.http_config.load().await?;
         // After the mounts: expiring leases are revoked through their backends.
         inner.leases.start();
         // Namespaces whose deletion (or creation) a stop interrupted are deleted now.
@@ -860,6 +882,7 @@ fn system_deps(inner: &Arc<Inner>) -> SystemDeps {
         server_info: inner.config.server_info.clone(),
         quotas: inner.quotas.clone(),
         metrics: inner.config.metrics.clone(),
+        http_config: inner.http_config.clone(),
     }
 }
 

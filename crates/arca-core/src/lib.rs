@@ -10,6 +10,7 @@ mod core;
 mod go_time;
 pub mod ha;
 mod host_info;
+mod http_config;
 mod identity;
 mod identity_template;
 mod identity_tokens;
@@ -45,8 +46,8 @@ pub use crate::audit::ConfigAuditDevice;
 pub use crate::auto_seal::{AutoSeal, AutoSealError, SealSetup};
 pub use crate::core::{AutoUnseal, BackendRegistry, ClusterInfo, Core, CoreConfig, InitResult};
 pub use crate::ha::{HaConfig, HaRole, LeaderInfo, PeerNode, StorageAdmin};
-pub use crate::quotas::{RateLimitAsk, RateLimitVerdict};
 pub use crate::metrics::{Metrics, MetricsAnswer, MetricsError};
+pub use crate::quotas::{RateLimitAsk, RateLimitVerdict};
 pub use crate::seal_ops::{OTP_LENGTH, decode_key};
 
 /// The commit date reported by `sys/seal-status` (`commit_date`, as OpenBao names it).

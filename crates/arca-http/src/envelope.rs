@@ -24,6 +24,30 @@ pub(crate) fn error(status: StatusCode, message: &str) -> Answer {
     errors(status, &[message.to_string()])
 }
 
+/// `{"errors": [message]}` without the common headers: what Vault answers from the handlers
+/// outside its generic wrapper (the `X-Forwarded-For` checks).
+pub(crate) fn bare_error(status: StatusCode, message: &str) -> Answer {
+    let body = serde_json::json!({ "errors": [message] });
+    let mut a = HttpResponse::new(Full::new(Bytes::from(body.to_string().into_bytes())));
+    *a.status_mut() = status;
+    a.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    a
+}
+
+/// An empty answer with the common headers (`Cache-Control`, HSTS) and no content type.
+pub(crate) fn empty(status: StatusCode) -> Answer {
+    with_common_headers(status, Vec::new())
+}
+
+/// An answer with `body` of `content_type` and the common headers.
+pub(crate) fn with_body(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Answer {
+    let mut a = with_common_headers(status, body);
+    a.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    a
+}
+
 /// The answer to any request for `/`: 307 to the UI, as OpenBao's (Go's `http.Redirect`: an
 /// HTML body for GET and HEAD only).
 pub(crate) fn redirect_to_ui(method: &hyper::Method) -> Answer {

@@ -15,26 +15,36 @@
 
 mod body;
 mod cluster;
+mod cors;
+mod custom_headers;
 mod envelope;
 mod error;
+mod forwarded;
 mod in_flight;
 mod json_limits;
 mod namespace;
 mod operation;
 mod options;
+mod proxy_protocol;
 mod quota;
+mod redact;
 mod request_path;
 mod server;
 mod tls;
 mod translate;
+mod ui;
 
 use async_trait::async_trait;
 
 pub use cluster::{ClusterIdentity, Forwarder};
+pub use custom_headers::CustomHeaders;
 pub use error::HttpError;
+pub use forwarded::ForwardedFor;
 pub use in_flight::InFlight;
-pub use quota::{RateLimitAsk, RateLimitVerdict};
 pub use options::{ListenerOptions, MetricsAccess, TlsOptions, TlsVersion};
+pub use proxy_protocol::{Behavior as ProxyProtocolBehavior, ProxyProtocol};
+pub use quota::{RateLimitAsk, RateLimitVerdict};
+pub use redact::Redaction;
 pub use server::{ClusterPort, ClusterProtocol, ServerHandle, serve, serve_cluster_port};
 
 /// What the server plugs into a listener: it gets every API request and answers it.
@@ -78,6 +88,16 @@ pub trait RequestHandler: Send + Sync + 'static {
     /// pipeline, as OpenBao's `handleMetricsUnauthenticated`. `None` when the server keeps
     /// none (then the request goes through the core like any other).
     fn metrics(&self, _format: &str) -> Option<arca_sdk::RawHttp> {
+        None
+    }
+
+    /// The CORS configuration (`sys/config/cors`) as it stands; `None` when there is none.
+    fn cors(&self) -> Option<std::sync::Arc<arca_sdk::http_settings::CorsConfig>> {
+        None
+    }
+
+    /// The UI's response headers; `None` when the UI is off (`/ui/` is then a 404).
+    fn ui_headers(&self) -> Option<std::sync::Arc<arca_sdk::http_settings::UiHeaders>> {
         None
     }
 }

@@ -42,6 +42,14 @@ pub struct ListenerOptions {
     pub in_flight: Option<std::sync::Arc<crate::InFlight>>,
     /// Who may read `sys/metrics` here (the listener's `telemetry` block).
     pub metrics: MetricsAccess,
+    /// Whose `X-Forwarded-For` names the client (Vault's `x_forwarded_for_*`).
+    pub forwarded_for: crate::forwarded::ForwardedFor,
+    /// Headers added to answers by status (`custom_response_headers`).
+    pub custom_headers: crate::custom_headers::CustomHeaders,
+    /// The PROXY protocol in front of the connection (`proxy_protocol_*`); `None` = off.
+    pub proxy_protocol: Option<crate::proxy_protocol::ProxyProtocol>,
+    /// What the status endpoints leave out (`redact_*`).
+    pub redact: crate::redact::Redaction,
 }
 
 /// A listener's `telemetry { ... }` options, as OpenBao applies them before anything else.
@@ -71,6 +79,10 @@ impl ListenerOptions {
             max_json_array_elements: DEFAULT_MAX_JSON_ARRAY_ELEMENTS,
             in_flight: None,
             metrics: MetricsAccess::default(),
+            forwarded_for: Default::default(),
+            custom_headers: Default::default(),
+            proxy_protocol: None,
+            redact: Default::default(),
         }
     }
 }

@@ -212,6 +212,14 @@ struct State {
     in_flight: Option<Arc<crate::InFlight>>,
     /// Who may read `sys/metrics` here.
     metrics: crate::options::MetricsAccess,
+    /// `x_forwarded_for_*`.
+    forwarded_for: crate::forwarded::ForwardedFor,
+    /// `custom_response_headers`.
+    custom_headers: crate::custom_headers::CustomHeaders,
+    /// `proxy_protocol_*`.
+    proxy_protocol: Option<crate::proxy_protocol::ProxyProtocol>,
+    /// `redact_*`.
+    redact: crate::redact::Redaction,
 }
 
 impl State {
@@ -239,6 +247,10 @@ impl State {
             cluster,
             in_flight: opts.in_flight.clone(),
             metrics: opts.metrics.clone(),
+            forwarded_for: opts.forwarded_for.clone(),
+            custom_headers: opts.custom_headers.clone(),
+            proxy_protocol: opts.proxy_protocol.clone(),
+            redact: opts.redact,
         }
     }
 }
@@ -283,12 +295,21 @@ async fn accept_loop(
 }
 
 async fn serve_connection(
-    stream: TcpStream,
-    peer: SocketAddr,
+    mut stream: TcpStream,
+    mut peer: SocketAddr,
     acceptor: Option<TlsAcceptor>,
     state: Arc<State>,
     watcher: Watcher,
 ) {
+    if let Some(proxy) = &state.proxy_protocol {
+        match proxy.accept(&mut stream, peer).await {
+            Ok(client) => peer = client,
+            Err(e) => {
+                tracing::debug!(peer = %peer, error = %e, "PROXY protocol: connection closed");
+                return;
+            }
+        }
+    }
     let mut connection = Connection {
         remote_addr: peer.ip().to_string(),
         remote_port: peer.port(),
@@ -335,8 +356,25 @@ where
 }
 
 /// One request, start to end: the pipeline under the duration limit, the log line, HEAD.
-async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<Incoming>) -> Answer {
+async fn answer(
+    state: Arc<State>,
+    conn: Arc<Connection>,
+    mut req: hyper::Request<Incoming>,
+) -> Answer {
     let method = req.method().clone();
+    // Vault checks `X-Forwarded-For` outside its generic wrapper: a refusal is a bare error.
+    let conn = if state.forwarded_for.enabled() && !state.cluster {
+        match state.forwarded_for.check(&conn, req.headers_mut()) {
+            crate::forwarded::Verdict::Peer => conn,
+            crate::forwarded::Verdict::Client(addr) => Arc::new(Connection {
+                remote_addr: addr,
+                ..Connection::clone(&conn)
+            }),
+            crate::forwarded::Verdict::Refuse(answer) => return head_or(&method, answer),
+        }
+    } else {
+        conn
+    };
     // Logged without the query: query values can be secrets.
     let raw_path = req.uri().path().to_string();
     let namespace = req.headers().get(NAMESPACE_HEADER).cloned();
@@ -345,25 +383,65 @@ async fn answer(state: Arc<State>, conn: Arc<Connection>, req: hyper::Request<In
         let remote = format!("{}:{}", conn.remote_addr, conn.remote_port);
         f.track(&request_id, remote, &raw_path, method.as_str())
     });
-    let pipeline = process(&state, &conn, req, request_id);
-    let mut answer = if state.max_request_duration.is_zero() {
-        pipeline.await
+    let cors = if state.cluster {
+        crate::cors::Cors::None
     } else {
-        match tokio::time::timeout(state.max_request_duration, pipeline).await {
-            Ok(answer) => answer,
-            Err(_) => envelope::error(StatusCode::SERVICE_UNAVAILABLE, "context deadline exceeded"),
+        crate::cors::check(state.handler.cors().as_deref(), &method, req.headers())
+    };
+    let mut answer = match cors {
+        crate::cors::Cors::Answer { mut answer, custom } => {
+            if custom {
+                state.custom_headers.apply(&mut answer);
+            }
+            return head_or(&method, answer);
+        }
+        cors => {
+            let pipeline = process(&state, &conn, req, request_id);
+            let mut answer = if state.max_request_duration.is_zero() {
+                pipeline.await
+            } else {
+                match tokio::time::timeout(state.max_request_duration, pipeline).await {
+                    Ok(answer) => answer,
+                    Err(_) => envelope::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "context deadline exceeded",
+                    ),
+                }
+            };
+            if let crate::cors::Cors::Allow {
+                origin,
+                credentials,
+            } = cors
+            {
+                crate::cors::allow(answer.headers_mut(), origin, credentials);
+            }
+            answer
         }
     };
     // OpenBao names the namespace asked for in the answer too.
     if let Some(namespace) = namespace.filter(|v| !v.is_empty()) {
         answer.headers_mut().insert(NAMESPACE_HEADER, namespace);
     }
+    if let Some(api_path) = raw_path.strip_prefix("/v1/")
+        && state.redact.applies_to(api_path)
+    {
+        answer = state.redact.apply(api_path, answer).await;
+    }
+    state.custom_headers.apply(&mut answer);
     tracing::debug!(
         method = %method,
         path = %raw_path,
         status = answer.status().as_u16(),
         "request"
     );
+    if method == Method::HEAD {
+        return without_body(answer);
+    }
+    answer
+}
+
+/// `answer`, without its body for HEAD.
+fn head_or(method: &Method, answer: Answer) -> Answer {
     if method == Method::HEAD {
         return without_body(answer);
     }
@@ -418,6 +496,11 @@ async fn process(
     let Some(api_path) = request_path::api_path(&path) else {
         if path == "/" {
             return envelope::redirect_to_ui(&parts.method);
+        }
+        if crate::ui::is_ui_path(&path)
+            && let Some(headers) = state.handler.ui_headers()
+        {
+            return crate::ui::answer(&headers);
         }
         return envelope::errors(StatusCode::NOT_FOUND, &[]);
     };

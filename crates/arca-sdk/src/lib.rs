@@ -15,6 +15,7 @@ pub mod framework;
 pub mod glob;
 pub mod go_time;
 pub mod hashing;
+pub mod http_settings;
 pub mod namespace;
 pub mod number;
 pub mod operation;

@@ -2,6 +2,7 @@
 
 mod cluster;
 mod dev_plugins;
+mod http_options;
 mod introspection;
 mod logging;
 mod raft;

@@ -140,6 +140,8 @@ struct CoreHandler(
     Core,
     crate::cluster::Forwarders,
     Option<crate::raft::RaftStorage>,
+    /// `ui = true`: `/ui/` is served (with the UI's headers).
+    bool,
 );
 
 /// Written out instead of through `#[async_trait]`: the core's future is boxed directly, not
@@ -213,6 +215,14 @@ impl RequestHandler for CoreHandler {
     {
         Box::pin(async move { self.0.quota_login_role(&core_ask(ask), body).await })
     }
+
+    fn cors(&self) -> Option<Arc<arca_sdk::http_settings::CorsConfig>> {
+        Some(self.0.cors_config())
+    }
+
+    fn ui_headers(&self) -> Option<Arc<arca_sdk::http_settings::UiHeaders>> {
+        self.3.then(|| self.0.ui_headers())
+    }
 }
 
 /// The HTTP layer's rate-limit question as the core takes it.
@@ -271,6 +281,7 @@ fn listener_options(l: &ListenerConfig) -> Result<ListenerOptions> {
         only: l.telemetry.metrics_only,
         path: l.telemetry.metrics_path.clone(),
     };
+    crate::http_options::apply(&l.http, &mut o);
     if !l.tls_disable {
         let (Some(cert), Some(key)) = (&l.tls_cert_file, &l.tls_key_file) else {
             bail!(
@@ -319,6 +330,7 @@ fn dev_config(flags: &Flags) -> ServerConfig {
             disable_hostname: true,
             ..arca_config::TelemetryConfig::default()
         }),
+        ui: true,
         ..ServerConfig::default()
     }
 }
@@ -394,6 +406,7 @@ async fn run(flags: Flags) -> Result<()> {
     core_config.unsafe_allow_api_audit_creation =
         config.unsafe_allow_api_audit_creation.unwrap_or(false);
     core_config.allow_audit_log_prefixing = config.allow_audit_log_prefixing;
+    core_config.custom_response_header_names = crate::http_options::custom_header_names(&config);
     if !flags.dev {
         core_config.seals = crate::transit_seal::seal_setup(&config.seals)?;
     }
@@ -425,6 +438,7 @@ async fn run(flags: Flags) -> Result<()> {
         core.clone(),
         crate::cluster::Forwarders::default(),
         raft.clone(),
+        config.ui,
     ));
     let cluster_protocol = raft.as_ref().map(|r| r.cluster_protocol());
     if let Some(raft) = &raft {

@@ -141,6 +141,12 @@ pub(crate) enum Endpoint {
     Quota(crate::quotas::QuotaType, String),
     /// `metrics`: the telemetry, JSON or `?format=prometheus` (READ).
     Metrics,
+    /// `config/cors`: the CORS configuration (sudo).
+    ConfigCors,
+    /// `config/ui/headers`: the UI's configured headers (LIST, sudo).
+    UiHeaders,
+    /// `config/ui/headers/<header>` (sudo).
+    UiHeader(String),
 }
 
 /// `sys/locked-users`'s fields.
@@ -241,6 +247,8 @@ impl Endpoint {
             "internal/counters/entities" => E::CountersEntities,
             "internal/counters/requests" => E::CountersRequests,
             "loggers" => E::Loggers,
+            "config/cors" => E::ConfigCors,
+            "config/ui/headers" => E::UiHeaders,
             "namespaces/api-lock/lock" => E::NamespaceLock(String::new()),
             "namespaces/api-lock/unlock" => E::NamespaceUnlock(String::new()),
             _ => {
@@ -273,6 +281,9 @@ impl Endpoint {
                 }
                 if let Some(rest) = p.strip_prefix("audit-hash/") {
                     return Some(E::AuditHash(rest.to_string()));
+                }
+                if let Some(rest) = p.strip_prefix("config/ui/headers/") {
+                    return Some(E::UiHeader(rest.to_string()));
                 }
                 if let Some(rest) = p.strip_prefix("config/auditing/request-headers/") {
                     return Some(E::AuditedHeader(rest.to_string()));
@@ -501,6 +512,9 @@ impl Endpoint {
             E::Namespaces => &[],
             E::LockedUsers => LOCKED_USERS_FIELDS,
             E::Metrics => &[("format", FieldType::String)],
+            E::ConfigCors => super::config_http::CORS_FIELDS,
+            E::UiHeaders => &[],
+            E::UiHeader(_) => super::config_http::UI_HEADER_FIELDS,
             E::LockedUserUnlock(..) => LOCKED_USER_UNLOCK_FIELDS,
             E::NamespaceSeal(_, "unseal") => NAMESPACE_UNSEAL_FIELDS,
             E::NamespaceSeal(..) => &[],

@@ -2,6 +2,7 @@
 //! path before anything runs, then served by the core.
 
 mod audit;
+mod config_http;
 mod endpoint;
 mod health;
 mod introspection;
@@ -15,8 +16,8 @@ mod password;
 pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
 mod policy;
-mod tools;
 mod quotas;
+mod tools;
 mod wrapping;
 
 pub(crate) use endpoint::Endpoint;
@@ -86,6 +87,8 @@ pub(crate) struct SystemDeps {
     pub(crate) quotas: Arc<crate::quotas::Quotas>,
     /// `sys/metrics`.
     pub(crate) metrics: crate::metrics::Metrics,
+    /// `sys/config/cors`, `sys/config/ui/headers*`.
+    pub(crate) http_config: Arc<crate::http_config::HttpConfig>,
 }
 
 /// The `sys/` backend.
@@ -792,6 +795,9 @@ impl SystemBackend {
                 quotas::handle(&deps.quotas, e, op, &req).await
             }
             (E::Metrics, op) => metrics::handle(&deps.metrics, op, &req),
+            (e @ (E::ConfigCors | E::UiHeaders | E::UiHeader(_)), op) => {
+                config_http::handle(&deps.http_config, e, op, &req).await
+            }
             (e @ (E::LockedUsers | E::LockedUserUnlock(..)), op) => {
                 locked_users::handle(&deps.lockout, &deps.namespaces, &ns, e, op, &req).await
             }
