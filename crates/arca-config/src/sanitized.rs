@@ -59,6 +59,21 @@ impl ServerConfig {
                 .map(|s| json!({ "type": s.kind, "disabled": false }))
                 .collect()
         };
+        let telemetry = self.telemetry.as_ref().map(|t| {
+            json!({
+                "add_lease_metrics_namespace_labels": t.add_lease_metrics_namespace_labels,
+                "disable_hostname": t.disable_hostname,
+                "dogstatsd_addr": t.dogstatsd_addr.as_deref().unwrap_or(""),
+                "dogstatsd_tags": (!t.dogstatsd_tags.is_empty()).then_some(&t.dogstatsd_tags),
+                "lease_metrics_epsilon": t.lease_metrics_epsilon.as_nanos() as u64,
+                "maximum_gauge_cardinality": t.maximum_gauge_cardinality,
+                "metrics_prefix": t.metrics_prefix.as_deref().unwrap_or(""),
+                "num_lease_metrics_buckets": t.num_lease_metrics_buckets,
+                "prometheus_retention_time": nanos(t.prometheus_retention_time),
+                "statsd_address": t.statsd_address.as_deref().unwrap_or(""),
+                "usage_gauge_period": nanos(t.usage_gauge_period),
+            })
+        });
         json!({
             "allow_audit_log_prefixing": self.allow_audit_log_prefixing,
             "api_addr": text(&self.api_addr),
@@ -82,6 +97,7 @@ impl ServerConfig {
             "raw_storage_endpoint": self.raw_storage_endpoint,
             "seals": seals,
             "storage": storage,
+            "telemetry": telemetry,
             "unsafe_allow_api_audit_creation": self.unsafe_allow_api_audit_creation.unwrap_or(false),
         })
     }
@@ -89,8 +105,6 @@ impl ServerConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
     #[test]
     fn leaves_storage_and_seal_options_out() {
         let cfg = crate::parse_str(
