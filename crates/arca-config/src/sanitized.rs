@@ -109,9 +109,18 @@ mod tests {
     fn leaves_storage_and_seal_options_out() {
         let cfg = crate::parse_str(
             r#"
-storage "postgresql" { connection_url = "postgres://u:hunter2@db/vault" }
-seal "transit" { token = "s.secret" address = "https://t" key_name = "k" }
-listener "tcp" { address = "127.0.0.1:8300" tls_disable = true }
+storage "postgresql" {
+  connection_url = "postgres://u:hunter2@db/vault"
+}
+seal "transit" {
+  token    = "s.secret"
+  address  = "https://t"
+  key_name = "k"
+}
+listener "tcp" {
+  address     = "127.0.0.1:8300"
+  tls_disable = true
+}
 default_lease_ttl = "1h"
 "#,
             "test.hcl",
