@@ -437,12 +437,15 @@ pub(crate) async fn create_tables(
                 return Ok(());
             }
             // Two nodes creating the same table at once: one of them fails on the catalog's
-            // unique index; the next try finds the table there.
+            // unique index, or on the table's row type the other just made (42710); the next
+            // try finds the table there.
             Err(e)
                 if attempt < ATTEMPTS
                     && matches!(
                         e.code(),
-                        Some(&SqlState::UNIQUE_VIOLATION) | Some(&SqlState::DUPLICATE_TABLE)
+                        Some(&SqlState::UNIQUE_VIOLATION)
+                            | Some(&SqlState::DUPLICATE_TABLE)
+                            | Some(&SqlState::DUPLICATE_OBJECT)
                     ) =>
             {
                 attempt += 1;
