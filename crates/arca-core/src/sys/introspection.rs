@@ -21,10 +21,9 @@ fn logger_error(e: LoggerError) -> LogicalError {
 
 /// The `level` parameter, required for writes.
 fn level(req: &Request) -> Result<String, LogicalError> {
-    match req.data.get("level") {
-        Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-        _ => Err(LogicalError::bad_request("level is required")),
-    }
+    super::str_field(&req.data, "level")
+        .filter(|l| !l.is_empty())
+        .ok_or_else(|| LogicalError::bad_request("level is required"))
 }
 
 /// Serves the introspection endpoints.

@@ -41,11 +41,9 @@ pub(super) fn replaced_by_path(e: &Endpoint, d: &JsonMap) -> Vec<String> {
         .collect()
 }
 
+/// A string parameter (declared as one, so already converted), or its default.
 fn text(d: &JsonMap, k: &str, default: &str) -> String {
-    match d.get(k) {
-        Some(Value::String(s)) => s.clone(),
-        _ => default.to_string(),
-    }
+    super::str_field(d, k).unwrap_or_else(|| default.to_string())
 }
 
 /// Go's `strconv.Atoi` error text for `s`.
