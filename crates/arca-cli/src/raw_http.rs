@@ -17,11 +17,27 @@ pub struct RawHttp {
 }
 
 impl RawHttp {
-    /// A client talking to `client`'s server as `client` does, with the TLS settings `tls`.
+    /// A client talking to `client`'s server as `client` does, with the TLS settings `tls`;
+    /// a request and its answer take at most 60 seconds, as the Go client's default.
     pub fn new(client: &Client, tls: &TlsOptions) -> Result<RawHttp, ApiError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .danger_accept_invalid_certs(tls.skip_verify);
+        RawHttp::build(client, tls, Some(Duration::from_secs(60)))
+    }
+
+    /// As [`RawHttp::new`], without a time limit: for answers that stream until the client
+    /// stops reading (`sys/monitor`).
+    pub fn streaming(client: &Client, tls: &TlsOptions) -> Result<RawHttp, ApiError> {
+        RawHttp::build(client, tls, None)
+    }
+
+    fn build(
+        client: &Client,
+        tls: &TlsOptions,
+        timeout: Option<Duration>,
+    ) -> Result<RawHttp, ApiError> {
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(tls.skip_verify);
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
         if let Some(path) = &tls.ca_cert {
             let pem = std::fs::read(path)
                 .map_err(|e| ApiError::Tls(format!("reading {}: {e}", path.display())))?;

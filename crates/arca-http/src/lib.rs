@@ -30,6 +30,7 @@ mod quota;
 mod redact;
 mod request_path;
 mod server;
+mod streaming;
 mod tls;
 mod translate;
 mod ui;

@@ -345,7 +345,11 @@ where
     let service = service_fn(move |req| {
         let state = service_state.clone();
         let conn = conn.clone();
-        async move { Ok::<_, std::convert::Infallible>(answer(state, conn, req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(crate::streaming::to_wire(
+                answer(state, conn, req).await,
+            ))
+        }
     });
     let served = watcher
         .watch(state.http.serve_connection(io, service).into_owned())
@@ -449,7 +453,8 @@ fn head_or(method: &Method, answer: Answer) -> Answer {
 }
 
 /// A HEAD answer: the GET answer's status and headers, no body.
-fn without_body(answer: Answer) -> Answer {
+fn without_body(mut answer: Answer) -> Answer {
+    crate::streaming::detach(&mut answer);
     let (mut parts, body) = answer.into_parts();
     let size = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
     parts

@@ -170,6 +170,7 @@ impl RequestHandler for CoreHandler {
             status: answer.status,
             content_type: answer.content_type.to_owned(),
             body: answer.body,
+            stream: None,
         })
     }
 

@@ -23,6 +23,7 @@ mod login;
 mod login_cert;
 mod login_jwt;
 mod login_kubernetes;
+mod monitor;
 mod mounts;
 mod namespace;
 mod operator;
@@ -54,6 +55,7 @@ const OTHER: &[(&str, &str)] = &[
     ("auth", "Interact with auth methods"),
     ("kv", "Interact with Arca's Key-Value storage"),
     ("lease", "Interact with leases"),
+    ("monitor", "Stream log messages from an Arca server"),
     ("namespace", "Interact with namespaces"),
     ("operator", "Perform operator-specific tasks"),
     ("patch", "Patch data, configuration, and secrets"),
@@ -116,6 +118,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "kv" => kv::run(ctx, rest),
         "lease" => lease::run(ctx, rest),
         "namespace" => namespace::run(ctx, rest),
+        "monitor" => monitor::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
         "unwrap" => unwrap::run(ctx, rest),
         _ => {
