@@ -202,6 +202,22 @@ impl RequestHandler for CoreHandler {
         }
     }
 
+    fn audits_rate_limited(&self) -> bool {
+        self.0.audits_rate_limited()
+    }
+
+    fn audit_rate_limited<'a, 'e>(
+        &'a self,
+        req: arca_sdk::Request,
+        error: String,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'e>>
+    where
+        'a: 'e,
+        Self: 'e,
+    {
+        Box::pin(async move { self.0.audit_rate_limited(&req, &error).await })
+    }
+
     fn login_role<'a, 'b, 'c, 'd, 'e>(
         &'a self,
         ask: &'b arca_http::RateLimitAsk<'c>,
