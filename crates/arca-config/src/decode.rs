@@ -18,6 +18,18 @@ pub(crate) struct Site<'a> {
 }
 
 impl Site<'_> {
+    /// A list of strings (a single string is a list of one).
+    pub(crate) fn strings(&self, node: &Node) -> Result<Vec<String>, ConfigError> {
+        match &node.value {
+            Value::Str(s) => Ok(vec![s.clone()]),
+            Value::List(items) => items.iter().map(|item| self.string(item)).collect(),
+            other => Err(self.error(format!(
+                "expected a list of strings, got {}",
+                other.describe()
+            ))),
+        }
+    }
+
     /// An error about this key.
     pub(crate) fn error(&self, message: impl Into<String>) -> ConfigError {
         ConfigError::invalid(self.file, self.line, &self.key, message)

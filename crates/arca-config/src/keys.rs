@@ -88,8 +88,6 @@ pub(crate) const UNSUPPORTED_LISTENER: &[&str] = &[
     "unauthenticated_in_flight_request_access",
     "unauthenticated_metrics_access",
     "unauthenticated_pprof_access",
-    "x_forwarded_for_client_cert_header",
-    "x_forwarded_for_client_cert_header_decoders",
 ];
 
 /// `listener "tcp"` keys written as blocks.

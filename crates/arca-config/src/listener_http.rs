@@ -20,10 +20,17 @@ pub(crate) const KEYS: &[&str] = &[
     "redact_cluster_name",
     "redact_version",
     "x_forwarded_for_authorized_addrs",
+    "x_forwarded_for_client_cert_decoders",
+    "x_forwarded_for_client_cert_header",
+    "x_forwarded_for_client_cert_keep_not_forwarded",
+    "x_forwarded_for_client_cert_keep_unauthorized",
     "x_forwarded_for_hop_skips",
     "x_forwarded_for_reject_not_authorized",
     "x_forwarded_for_reject_not_present",
 ];
+
+/// The decoders `x_forwarded_for_client_cert_decoders` may name (OpenBao's).
+const CLIENT_CERT_DECODERS: &[&str] = &["RFC9440", "URL", "PEM"];
 
 /// What a listener does with a PROXY protocol header (`proxy_protocol_behavior`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +56,14 @@ pub struct ListenerHttpOptions {
     pub x_forwarded_for_reject_not_authorized: bool,
     /// Refuse (400) a request without `X-Forwarded-For`.
     pub x_forwarded_for_reject_not_present: bool,
+    /// The header a TLS-terminating proxy puts the client's certificate in; empty: none.
+    pub x_forwarded_for_client_cert_header: String,
+    /// How that header's value is decoded to base64 DER, in order (`RFC9440`, `URL`, `PEM`).
+    pub x_forwarded_for_client_cert_decoders: Vec<String>,
+    /// Keep the certificate headers of a request without `X-Forwarded-For`.
+    pub x_forwarded_for_client_cert_keep_not_forwarded: bool,
+    /// Keep the certificate headers of a request from a peer not authorized.
+    pub x_forwarded_for_client_cert_keep_unauthorized: bool,
     /// Headers added to answers, by `default`, `Nxx` or an exact status code; names in Go's
     /// canonical form, several values joined with `; ` (Vault's `ParseCustomResponseHeaders`).
     pub custom_response_headers: BTreeMap<String, Vec<(String, String)>>,
@@ -65,11 +80,15 @@ pub struct ListenerHttpOptions {
     pub redact_version: bool,
 }
 
+/// Whether `c` may be part of an HTTP token (a header name).
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
 /// Go's `textproto.CanonicalMIMEHeaderKey`: `x-custom-ui` → `X-Custom-Ui`. A name with a
 /// character outside a token is returned as it is, as Go does.
 pub fn canonical_header_name(name: &str) -> String {
-    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if !name.chars().all(token) {
+    if !name.chars().all(is_token_char) {
         return name.to_owned();
     }
     let mut upper = true;
@@ -266,6 +285,33 @@ impl ListenerHttpOptions {
             "x_forwarded_for_reject_not_present" => {
                 self.x_forwarded_for_reject_not_present = parse_bool(key)?;
             }
+            "x_forwarded_for_client_cert_header" => {
+                let name = site.string(node)?;
+                if !name.chars().all(is_token_char) {
+                    return Err(site.error(format!(
+                        "invalid value for x_forwarded_for_client_cert_header: {name:?} is not a header name"
+                    )));
+                }
+                self.x_forwarded_for_client_cert_header = name;
+            }
+            "x_forwarded_for_client_cert_decoders" => {
+                let decoders = site.strings(node)?;
+                if let Some(bad) = decoders
+                    .iter()
+                    .find(|d| !CLIENT_CERT_DECODERS.contains(&d.as_str()))
+                {
+                    return Err(site.error(format!(
+                        "invalid value for x_forwarded_for_client_cert_decoders: {bad}"
+                    )));
+                }
+                self.x_forwarded_for_client_cert_decoders = decoders;
+            }
+            "x_forwarded_for_client_cert_keep_not_forwarded" => {
+                self.x_forwarded_for_client_cert_keep_not_forwarded = parse_bool(key)?;
+            }
+            "x_forwarded_for_client_cert_keep_unauthorized" => {
+                self.x_forwarded_for_client_cert_keep_unauthorized = parse_bool(key)?;
+            }
             "proxy_protocol_behavior" => {
                 self.proxy_protocol_behavior = Some(match site.string(node)?.as_str() {
                     "use_always" => ProxyProtocolBehavior::UseAlways,
@@ -332,6 +378,9 @@ mod tests {
   proxy_protocol_behavior = "allow_authorized"
   proxy_protocol_authorized_addrs = ["10.0.0.1"]
   redact_version = true
+  x_forwarded_for_client_cert_header = "X-SSL-Client-Cert"
+  x_forwarded_for_client_cert_decoders = ["URL", "PEM"]
+  x_forwarded_for_client_cert_keep_not_forwarded = true
   custom_response_headers = {
     "default" = { "x-a" = ["1", " ", "2"] }
     "404" = { "X-Vault-B" = ["no"], "X-C" = ["c"] }
@@ -347,6 +396,10 @@ mod tests {
             Some(ProxyProtocolBehavior::AllowAuthorized)
         );
         assert!(h.redact_version && !h.redact_addresses);
+        assert_eq!(h.x_forwarded_for_client_cert_header, "X-SSL-Client-Cert");
+        assert_eq!(h.x_forwarded_for_client_cert_decoders, ["URL", "PEM"]);
+        assert!(h.x_forwarded_for_client_cert_keep_not_forwarded);
+        assert!(!h.x_forwarded_for_client_cert_keep_unauthorized);
         assert_eq!(
             h.custom_response_headers["default"],
             vec![("X-A".to_owned(), "1; 2".to_owned())]
@@ -383,6 +436,18 @@ mod tests {
             (
                 r#"x_forwarded_for_reject_not_present = "maybe""#,
                 "invalid value for x_forwarded_for_reject_not_present",
+            ),
+            (
+                r#"x_forwarded_for_client_cert_decoders = ["URL", "BOGUS"]"#,
+                "invalid value for x_forwarded_for_client_cert_decoders: BOGUS",
+            ),
+            (
+                r#"x_forwarded_for_client_cert_header = "bad header""#,
+                "invalid value for x_forwarded_for_client_cert_header",
+            ),
+            (
+                r#"x_forwarded_for_client_cert_keep_unauthorized = "maybe""#,
+                "invalid value for x_forwarded_for_client_cert_keep_unauthorized",
             ),
         ] {
             let err = listener(body).unwrap_err();

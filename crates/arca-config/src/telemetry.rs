@@ -349,9 +349,9 @@ pub(crate) fn from_entries(
                     n => n,
                 };
             }
-            "dogstatsd_tags" => t.dogstatsd_tags = strings(&site, node)?,
+            "dogstatsd_tags" => t.dogstatsd_tags = site.strings(node)?,
             "prefix_filter" => {
-                let rules = strings(&site, node)?;
+                let rules = site.strings(node)?;
                 for rule in &rules {
                     if rule.is_empty() {
                         return Err(site.error("cannot have empty filter rule in prefix_filter"));
@@ -369,18 +369,6 @@ pub(crate) fn from_entries(
         }
     }
     Ok(Some(t))
-}
-
-/// A list of strings (a single string is a list of one).
-fn strings(site: &Site<'_>, node: &Node) -> Result<Vec<String>, ConfigError> {
-    match &node.value {
-        Value::Str(s) => Ok(vec![s.clone()]),
-        Value::List(items) => items.iter().map(|item| site.string(item)).collect(),
-        other => Err(site.error(format!(
-            "expected a list of strings, got {}",
-            other.describe()
-        ))),
-    }
 }
 
 /// Reads a listener's `telemetry` block; `prefix` is `listener.tcp`.

@@ -26,6 +26,14 @@ pub struct ForwardedFor {
     pub reject_not_authorized: bool,
     /// Refuse a request without the header (`x_forwarded_for_reject_not_present`).
     pub reject_not_present: bool,
+    /// The forwarded client certificate's header and decoders.
+    pub client_cert: crate::client_cert::ForwardedClientCert,
+    /// Keep the certificate headers of a request without the header
+    /// (`x_forwarded_for_client_cert_keep_not_forwarded`).
+    pub keep_cert_not_forwarded: bool,
+    /// Keep the certificate headers of a request from a peer not authorized
+    /// (`x_forwarded_for_client_cert_keep_unauthorized`).
+    pub keep_cert_unauthorized: bool,
 }
 
 /// What to do with a request.
@@ -58,6 +66,10 @@ impl ForwardedFor {
                     "missing x-forwarded-for header and configured to reject when not present",
                 ));
             }
+            // Not from a proxy: a forwarded certificate is not believed either.
+            if !self.keep_cert_not_forwarded {
+                self.client_cert.strip(headers);
+            }
             return Verdict::Peer;
         }
         let Ok(addr) = peer.remote_addr.parse::<IpAddr>() else {
@@ -76,6 +88,9 @@ impl ForwardedFor {
                 ));
             }
             headers.remove(X_FORWARDED_FOR);
+            if !self.keep_cert_unauthorized {
+                self.client_cert.strip(headers);
+            }
             return Verdict::Peer;
         }
         let chain: Vec<&str> = values
@@ -127,6 +142,7 @@ mod tests {
             hop_skips: skips,
             reject_not_authorized: true,
             reject_not_present: false,
+            ..ForwardedFor::default()
         }
     }
 

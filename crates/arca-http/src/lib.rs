@@ -14,6 +14,7 @@
 //! - tokens and bodies never reach a log line.
 
 mod body;
+mod client_cert;
 mod cluster;
 mod cors;
 mod custom_headers;
@@ -37,6 +38,7 @@ mod ui;
 
 use async_trait::async_trait;
 
+pub use client_cert::ForwardedClientCert;
 pub use cluster::{ClusterIdentity, Forwarder};
 pub use custom_headers::CustomHeaders;
 pub use error::HttpError;

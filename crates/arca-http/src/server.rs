@@ -379,6 +379,22 @@ async fn answer(
     } else {
         conn
     };
+    // A certificate a proxy forwarded (after the forwarded-for rules removed an untrusted one)
+    // stands for the TLS peer's, as OpenBao's `GetPreferredCerts` prefers it.
+    let conn = if state.cluster {
+        conn
+    } else {
+        match state.forwarded_for.client_cert.take(req.headers_mut()) {
+            Ok(None) => conn,
+            Ok(Some(der)) => Arc::new(Connection {
+                peer_certificates: vec![der],
+                ..Connection::clone(&conn)
+            }),
+            Err(message) => {
+                return head_or(&method, envelope::error(StatusCode::BAD_REQUEST, message));
+            }
+        }
+    };
     // Logged without the query: query values can be secrets.
     let raw_path = req.uri().path().to_string();
     let namespace = req.headers().get(NAMESPACE_HEADER).cloned();

@@ -3,8 +3,8 @@
 
 use arca_config::{ListenerHttpOptions, ProxyProtocolBehavior, ServerConfig};
 use arca_http::{
-    CustomHeaders, ForwardedFor, ListenerOptions, ProxyProtocol, ProxyProtocolBehavior as Behavior,
-    Redaction,
+    CustomHeaders, ForwardedClientCert, ForwardedFor, ListenerOptions, ProxyProtocol,
+    ProxyProtocolBehavior as Behavior, Redaction,
 };
 
 /// Sets `o`'s HTTP options from the stanza's.
@@ -14,6 +14,12 @@ pub(crate) fn apply(h: &ListenerHttpOptions, o: &mut ListenerOptions) {
         hop_skips: h.x_forwarded_for_hop_skips,
         reject_not_authorized: h.x_forwarded_for_reject_not_authorized,
         reject_not_present: h.x_forwarded_for_reject_not_present,
+        client_cert: ForwardedClientCert::new(
+            &h.x_forwarded_for_client_cert_header,
+            &h.x_forwarded_for_client_cert_decoders,
+        ),
+        keep_cert_not_forwarded: h.x_forwarded_for_client_cert_keep_not_forwarded,
+        keep_cert_unauthorized: h.x_forwarded_for_client_cert_keep_unauthorized,
     };
     o.custom_headers = CustomHeaders::new(h.custom_response_headers.iter().flat_map(
         |(status, headers)| {

@@ -518,3 +518,194 @@ async fn listener_options_take_effect() {
         [Some(200), Some(200), Some(403), Some(403), None, None]
     );
 }
+
+/// A CA and a client certificate it signed (PEM).
+fn ca_and_client() -> (String, String) {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer,
+        KeyPair, KeyUsagePurpose,
+    };
+    let ca_key = KeyPair::generate().expect("key");
+    let mut ca = CertificateParams::new(Vec::<String>::new()).expect("params");
+    ca.distinguished_name.push(DnType::CommonName, "proxy-ca");
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    let ca_pem = ca.self_signed(&ca_key).expect("ca").pem();
+    let issuer = Issuer::new(ca, ca_key);
+    let key = KeyPair::generate().expect("key");
+    let mut client = CertificateParams::new(vec!["alice.example.com".into()]).expect("params");
+    client.distinguished_name.push(DnType::CommonName, "alice");
+    client.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_pem = client.signed_by(&key, &issuer).expect("client").pem();
+    (ca_pem, client_pem)
+}
+
+/// A server whose second listener believes a certificate forwarded by a proxy on loopback
+/// (URL-encoded PEM in `X-SSL-Client-Cert`), and whose third trusts only proxies elsewhere.
+fn client_cert_server() -> (Server, [u16; 2]) {
+    let ports = [free_port(), free_port()];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
+        let dir: &Path = dir.expect("dir");
+        let cfg = dir.join("config.hcl");
+        let [fwd, untrusted] = ports;
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"storage "file" {{
+  path = "{data}"
+}}
+disable_mlock = true
+api_addr = "http://127.0.0.1:{port}"
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+listener "tcp" {{
+  address = "127.0.0.1:{fwd}"
+  tls_disable = true
+  x_forwarded_for_authorized_addrs = "127.0.0.1/32"
+  x_forwarded_for_client_cert_header = "X-SSL-Client-Cert"
+  x_forwarded_for_client_cert_decoders = ["URL", "PEM"]
+}}
+listener "tcp" {{
+  address = "127.0.0.1:{untrusted}"
+  tls_disable = true
+  x_forwarded_for_authorized_addrs = "10.0.0.0/8"
+  x_forwarded_for_client_cert_header = "X-SSL-Client-Cert"
+  x_forwarded_for_client_cert_decoders = ["URL", "PEM"]
+}}
+"#,
+                data = dir.join("data").display()
+            ),
+        )
+        .expect("write config");
+        vec!["server".into(), format!("-config={}", cfg.display())]
+    });
+    (s, ports)
+}
+
+/// A cert auth login through `server` with extra headers.
+async fn cert_login(server: &Server, headers: &[(&str, &str)]) -> Answer {
+    call_with(
+        server,
+        "POST",
+        "auth/cert/login",
+        None,
+        headers,
+        Some(Body::Json(json!({"name": "web"}))),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forwarded_client_certificates_log_in_with_cert_auth() {
+    let (s, [fwd_port, untrusted_port]) = client_cert_server();
+    let (_key, root) = init_unseal(&s).await;
+    let fwd = on_port(fwd_port);
+    let untrusted = on_port(untrusted_port);
+    let (ca, client) = ca_and_client();
+    let enable = call(
+        &s,
+        "POST",
+        "sys/auth/cert",
+        Some(&root),
+        Some(json!({"type": "cert"})),
+    )
+    .await;
+    assert_eq!(enable.status, 204, "{}", enable.body);
+    let role = call(
+        &s,
+        "POST",
+        "auth/cert/certs/web",
+        Some(&root),
+        Some(json!({"certificate": ca, "token_ttl": "1h"})),
+    )
+    .await;
+    assert_eq!(role.status, 204, "{}", role.body);
+    let encoded: String = form_urlencoded_pem(&client);
+
+    // Through the proxy: the forwarded certificate logs in.
+    let ok = cert_login(
+        &fwd,
+        &[
+            ("X-Forwarded-For", "203.0.113.9"),
+            ("X-SSL-Client-Cert", &encoded),
+        ],
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(ok.body["auth"]["metadata"]["common_name"], "alice");
+
+    // Not forwarded, from a proxy not trusted, or on a listener without the option: the
+    // header is not believed, so there is no certificate to log in with.
+    for (server, headers) in [
+        (&fwd, vec![("X-SSL-Client-Cert", encoded.as_str())]),
+        (
+            &untrusted,
+            vec![
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-SSL-Client-Cert", encoded.as_str()),
+            ],
+        ),
+        (
+            &s,
+            vec![
+                ("X-Forwarded-For", "203.0.113.9"),
+                ("X-SSL-Client-Cert", encoded.as_str()),
+            ],
+        ),
+    ] {
+        let refused = cert_login(server, &headers).await;
+        assert!(
+            refused.status == 400 || refused.status == 403,
+            "{}: {} {}",
+            server.addr,
+            refused.status,
+            refused.body
+        );
+        assert!(refused.body["auth"].is_null());
+    }
+
+    // Values that are not a certificate get OpenBao's 400s.
+    let xff = ("X-Forwarded-For", "203.0.113.9");
+    for (value, error) in [
+        ("%zz", "error url decoding client certificate header"),
+        ("hello", "failed to decode PEM certificate"),
+    ] {
+        let a = cert_login(&fwd, &[xff, ("X-SSL-Client-Cert", value)]).await;
+        assert_eq!(a.status, 400, "{value}: {}", a.body);
+        assert_eq!(a.body, json!({"errors": [error]}), "{value}");
+    }
+    let twice = call_with(
+        &fwd,
+        "POST",
+        "auth/cert/login",
+        None,
+        &[
+            xff,
+            ("X-SSL-Client-Cert", &encoded),
+            ("X-SSL-Client-Cert", &encoded),
+        ],
+        Some(Body::Json(json!({"name": "web"}))),
+    )
+    .await;
+    assert_eq!(twice.status, 400);
+    assert_eq!(
+        twice.body["errors"][0],
+        "too many values for client certificate header; check RFC 9440 and do not send chain"
+    );
+}
+
+/// `pem` URL-encoded as a proxy (nginx's `$ssl_client_escaped_cert`) sends it.
+fn form_urlencoded_pem(pem: &str) -> String {
+    pem.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                char::from(b).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
