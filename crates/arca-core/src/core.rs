@@ -573,9 +573,11 @@ impl Core {
 
     /// Starts the once-a-second telemetry task (OpenBao's `metricsLoop` and
     /// `emitUnsealedStatusMetric`): `vault.core.unsealed` and `vault.core.active` with the
-    /// cluster's name, the lease counts, the runtime gauges, and the sinks' upkeep. It ends
-    /// when the core is dropped. Call from inside a tokio runtime.
+    /// cluster's name, the lease counts, the runtime gauges, and the sinks' upkeep; and the
+    /// usage gauges' task (`usage_gauges.rs`). They end when the core is dropped. Call from
+    /// inside a tokio runtime.
     pub fn start_metrics_loop(&self) {
+        self.start_usage_gauges();
         let weak = Arc::downgrade(&self.inner);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(1));

@@ -37,6 +37,7 @@ mod token_fields;
 pub mod token_roles;
 pub mod token_store;
 mod token_use;
+mod usage_gauges;
 mod version_history;
 mod views;
 mod wrapping;

@@ -864,6 +864,8 @@ struct Inner {
     routes: RwLock<HashMap<String, Arc<RouteTimers>>>,
     labelled: Mutex<HashMap<String, Counter>>,
     cluster_gauges: Mutex<HashMap<String, Gauge>>,
+    /// How often the usage gauges are collected (`usage_gauge_period`; `None`: never).
+    usage_period: Option<Duration>,
 }
 
 /// The telemetry handle: cheap to clone, one per server. [`Metrics::disabled`] keeps nothing.
@@ -922,6 +924,7 @@ impl Metrics {
                 routes: RwLock::new(HashMap::new()),
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
+                usage_period: None,
             }),
         }
     }
@@ -995,8 +998,14 @@ impl Metrics {
                 routes: RwLock::new(HashMap::new()),
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
+                usage_period: config.usage_gauge_period.filter(|p| !p.is_zero()),
             }),
         })
+    }
+
+    /// How often the usage gauges are collected (`usage_gauge_period`); `None`: never.
+    pub fn usage_gauge_period(&self) -> Option<Duration> {
+        self.inner.usage_period
     }
 
     /// Registers one metric in every sink; `None` when no sink keeps it.

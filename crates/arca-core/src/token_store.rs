@@ -799,6 +799,23 @@ impl TokenStore {
         Ok(self.view.list("id/").await?.len())
     }
 
+    /// Calls `visit` with every stored service token, for the usage gauges.
+    pub(crate) async fn for_each_token(
+        &self,
+        mut visit: impl FnMut(&TokenEntry),
+    ) -> Result<(), LogicalError> {
+        for hash in self.view.list("id/").await? {
+            if let Some(entry) = self
+                .view
+                .get_json::<TokenEntry>(&format!("id/{hash}"))
+                .await?
+            {
+                visit(&entry);
+            }
+        }
+        Ok(())
+    }
+
     /// Every stored accessor hash.
     pub async fn accessor_hashes(&self) -> Result<Vec<String>, LogicalError> {
         Ok(self.view.list("accessor/").await?)

@@ -686,3 +686,99 @@ fn bad_telemetry_stanzas_stop_the_server_as_bao() {
         assert!(out.contains(needle), "bao: {needle:?} not in {out}");
     }
 }
+
+/// The Prometheus lines of the usage gauge families (`vault_token_count*` but `by_policy`,
+/// `vault_identity_entity_*count`), sorted, with the cluster's (random) name replaced by `C`.
+fn usage_lines(body: &str) -> Vec<String> {
+    let mut lines: Vec<String> = body
+        .lines()
+        .filter(|l| {
+            (l.starts_with("vault_token_count") && !l.starts_with("vault_token_count_by_policy"))
+                || l.starts_with("vault_identity_entity_count")
+                || l.starts_with("vault_identity_entity_alias_count")
+        })
+        .map(|l| {
+            const KEY: &str = "cluster=\"";
+            let Some(start) = l.find(KEY).map(|i| i + KEY.len()) else {
+                return l.to_string();
+            };
+            match l[start..].find('"') {
+                Some(len) => format!("{}C{}", &l[..start], &l[start + len..]),
+                None => l.to_string(),
+            }
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// With `usage_gauge_period`, the active node counts its tokens (by namespace, policy, auth
+/// method and creation TTL) and its entities and aliases, with OpenBao's names, labels and
+/// values for the same tokens and entities.
+#[tokio::test]
+async fn usage_gauges_count_as_openbaos() {
+    let telemetry = |_: &Path| {
+        "telemetry {\n  prometheus_retention_time = \"1h\"\n  disable_hostname = true\n  usage_gauge_period = \"1s\"\n}\n".to_string()
+    };
+    let servers = [
+        from_config(&arca_bin(), "", telemetry),
+        from_config(&bao(), "", telemetry),
+    ];
+    let mut seen = Vec::new();
+    for s in &servers {
+        let (_, root) = init_unseal(s).await;
+        let ok = |a: Answer| assert!(a.status < 300, "{}", text(&a));
+        ok(call(
+            s,
+            "POST",
+            "sys/auth/userpass",
+            Some(&root),
+            Some(json!({"type": "userpass"})),
+        )
+        .await);
+        ok(call(
+            s,
+            "POST",
+            "auth/userpass/users/u",
+            Some(&root),
+            Some(json!({"password": "pw", "token_ttl": "1h"})),
+        )
+        .await);
+        for _ in 0..2 {
+            ok(call(
+                s,
+                "POST",
+                "auth/userpass/login/u",
+                None,
+                Some(json!({"password": "pw"})),
+            )
+            .await);
+        }
+        let wanted = "vault_token_count_by_auth{auth_method=\"userpass\",cluster=\"C\",namespace=\"root\"} 2";
+        let token = root.as_str();
+        let lines = poll_async(Duration::from_secs(30), || async move {
+            let a = call(s, "GET", "sys/metrics?format=prometheus", Some(token), None).await;
+            let lines = usage_lines(&text(&a));
+            // Each family is collected on its own schedule: wait for all of them.
+            let all = [
+                "vault_token_count{",
+                "vault_token_count_by_ttl{",
+                "vault_identity_entity_count{",
+                "vault_identity_entity_alias_count{",
+            ]
+            .iter()
+            .all(|family| lines.iter().any(|l| l.starts_with(family)));
+            (all && lines.iter().any(|l| l == wanted)).then_some(lines)
+        })
+        .await
+        .unwrap_or_else(|| panic!("{}: no {wanted}", s.addr));
+        seen.push(lines);
+    }
+    // The root token, without a TTL, holds no lease and is not counted.
+    assert!(
+        seen[0].contains(&"vault_token_count{cluster=\"C\",namespace=\"root\"} 2".to_string()),
+        "{:#?}",
+        seen[0]
+    );
+    assert_eq!(seen[0], seen[1], "Arca, then OpenBao");
+}

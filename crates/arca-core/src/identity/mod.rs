@@ -255,6 +255,18 @@ impl IdentityStore {
         self.read(|ix| ix.entities().count())
     }
 
+    /// Each entity's namespace id and its aliases' mount accessors (the usage gauges).
+    pub(crate) fn entity_usage(&self) -> Vec<(String, Vec<String>)> {
+        self.read(|ix| {
+            ix.entities()
+                .map(|e| {
+                    let accessors = e.aliases.iter().map(|a| a.mount_accessor.clone());
+                    (e.namespace_id.clone(), accessors.collect())
+                })
+                .collect()
+        })
+    }
+
     /// The entity's own policies and those of every group holding it, directly or through
     /// nested groups; sorted, without repeats.
     pub(crate) fn identity_policies(&self, entity_id: &str) -> Vec<String> {
