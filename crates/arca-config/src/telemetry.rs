@@ -66,11 +66,11 @@ pub struct TelemetryConfig {
     pub dogstatsd_addr: Option<String>,
     /// Tags added to every DogStatsD metric (`dogstatsd_tags`, `"name:value"` each).
     pub dogstatsd_tags: Vec<String>,
-    /// `lease_metrics_epsilon` (accepted; Arca has no lease-expiry histogram yet).
+    /// `lease_metrics_epsilon`: the width of `vault.expire.leases.by_expiration`'s buckets.
     pub lease_metrics_epsilon: Duration,
-    /// `num_lease_metrics_buckets` (accepted, as above).
+    /// `num_lease_metrics_buckets`: how many buckets ahead of now are reported.
     pub num_lease_metrics_buckets: i64,
-    /// `add_lease_metrics_namespace_labels` (accepted, as above).
+    /// `add_lease_metrics_namespace_labels`: split those buckets by namespace id too.
     pub add_lease_metrics_namespace_labels: bool,
     /// Whether a metric no prefix rule names is kept (`filter_default`; kept when unset).
     pub filter_default: Option<bool>,

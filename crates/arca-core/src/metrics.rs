@@ -866,6 +866,30 @@ struct Inner {
     cluster_gauges: Mutex<HashMap<String, Gauge>>,
     /// How often the usage gauges are collected (`usage_gauge_period`; `None`: never).
     usage_period: Option<Duration>,
+    /// How `vault.expire.leases.by_expiration` buckets leases.
+    lease_buckets: LeaseBuckets,
+}
+
+/// The lease expiry histogram's settings (`lease_metrics_epsilon`, `num_lease_metrics_buckets`,
+/// `add_lease_metrics_namespace_labels`).
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseBuckets {
+    /// The width of a bucket; expiry times are rounded to it.
+    pub epsilon: Duration,
+    /// How many buckets ahead of now are reported.
+    pub count: u32,
+    /// Whether each bucket is also split by namespace.
+    pub namespace_labels: bool,
+}
+
+impl Default for LeaseBuckets {
+    fn default() -> LeaseBuckets {
+        LeaseBuckets {
+            epsilon: Duration::from_secs(3600),
+            count: 168,
+            namespace_labels: false,
+        }
+    }
 }
 
 /// The telemetry handle: cheap to clone, one per server. [`Metrics::disabled`] keeps nothing.
@@ -925,6 +949,7 @@ impl Metrics {
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
                 usage_period: None,
+                lease_buckets: LeaseBuckets::default(),
             }),
         }
     }
@@ -999,8 +1024,25 @@ impl Metrics {
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
                 usage_period: config.usage_gauge_period.filter(|p| !p.is_zero()),
+                lease_buckets: LeaseBuckets {
+                    epsilon: if config.lease_metrics_epsilon.is_zero() {
+                        LeaseBuckets::default().epsilon
+                    } else {
+                        config.lease_metrics_epsilon
+                    },
+                    count: u32::try_from(config.num_lease_metrics_buckets)
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .unwrap_or(LeaseBuckets::default().count),
+                    namespace_labels: config.add_lease_metrics_namespace_labels,
+                },
             }),
         })
+    }
+
+    /// How `vault.expire.leases.by_expiration` buckets leases.
+    pub fn lease_buckets(&self) -> LeaseBuckets {
+        self.inner.lease_buckets
     }
 
     /// How often the usage gauges are collected (`usage_gauge_period`); `None`: never.

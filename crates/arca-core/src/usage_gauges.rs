@@ -25,6 +25,27 @@ struct Usage {
     tokens_by_ttl: Counts<(String, String)>,
     entities: Counts<String>,
     aliases: Counts<(String, String, String)>,
+    /// Leases by rounded expiry time (and namespace id, when asked for).
+    leases: Counts<(String, String)>,
+}
+
+/// Go's `time.Time.Round(epsilon).String()` of `due_ms` (Unix milliseconds) in UTC: halfway
+/// rounds up, as Go's does.
+fn expiry_label(due_ms: i64, epsilon: Duration) -> String {
+    let eps = i64::try_from(epsilon.as_millis())
+        .unwrap_or(i64::MAX)
+        .max(1);
+    let rounded = (due_ms + eps / 2).div_euclid(eps) * eps;
+    let time = chrono::DateTime::from_timestamp_millis(rounded).unwrap_or_default();
+    let mut text = time.format("%Y-%m-%d %H:%M:%S").to_string();
+    let nanos = time.timestamp_subsec_nanos();
+    if nanos != 0 {
+        let fraction = format!("{nanos:09}");
+        text.push('.');
+        text.push_str(fraction.trim_end_matches('0'));
+    }
+    text.push_str(" +0000 UTC");
+    text
 }
 
 impl Core {
@@ -71,6 +92,32 @@ impl Core {
                 *usage.tokens_by_ttl.entry((ttl.to_owned(), ns)).or_default() += 1;
             })
             .await?;
+        let buckets = self.metrics().lease_buckets();
+        let window = crate::leases::now_ms().saturating_add(
+            i64::try_from(
+                buckets
+                    .epsilon
+                    .as_millis()
+                    .saturating_mul(u128::from(buckets.count)),
+            )
+            .unwrap_or(i64::MAX),
+        );
+        inner.leases.for_each_pending(|id, due| {
+            if due >= window {
+                return;
+            }
+            let ns = if buckets.namespace_labels {
+                crate::namespaces::id_suffix(id)
+                    .unwrap_or("root")
+                    .to_owned()
+            } else {
+                String::new()
+            };
+            *usage
+                .leases
+                .entry((expiry_label(due, buckets.epsilon), ns))
+                .or_default() += 1;
+        });
         let mounts = inner.mounts.accessor_names();
         for (namespace_id, accessors) in inner.identity.entity_usage() {
             let (ns, _) = namespace_of(&namespace_id);
@@ -145,6 +192,19 @@ impl Core {
             )
             .set(count(n));
         }
+        self.set_lease_buckets(u, cluster);
+    }
+
+    fn set_lease_buckets(&self, u: &Usage, cluster: &str) {
+        let m = self.metrics();
+        for ((expiring, ns), n) in &u.leases {
+            let mut labels = vec![("cluster", cluster), ("expiring", expiring.as_str())];
+            if self.metrics().lease_buckets().namespace_labels {
+                labels.push(("namespace", ns.as_str()));
+            }
+            m.gauge(&["expire", "leases", "by_expiration"], &labels)
+                .set(*n as f64);
+        }
     }
 
     /// Starts the usage gauge collection every `usage_gauge_period` (none when it is off).
@@ -171,5 +231,33 @@ impl Core {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expiry_labels_round_as_go() {
+        let hour = Duration::from_secs(3600);
+        // 2026-12-07 15:57:00 UTC rounds to 16:00; 15:29:59.999 to 15:00; 15:30 up to 16:00.
+        let at = |h: i64, m: i64, ms: i64| 1_796_601_600_000 + ((h * 60 + m) * 60_000) + ms;
+        assert_eq!(
+            expiry_label(at(15, 57, 0), hour),
+            "2026-12-07 16:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            expiry_label(at(15, 29, 59_999), hour),
+            "2026-12-07 15:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            expiry_label(at(15, 30, 0), hour),
+            "2026-12-07 16:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            expiry_label(at(15, 30, 250), Duration::from_millis(500)),
+            "2026-12-07 15:30:00.5 +0000 UTC"
+        );
     }
 }

@@ -688,7 +688,7 @@ fn bad_telemetry_stanzas_stop_the_server_as_bao() {
 }
 
 /// The Prometheus lines of the usage gauge families (`vault_token_count*` but `by_policy`,
-/// `vault_identity_entity_*count`), sorted, with the cluster's (random) name replaced by `C`.
+/// `vault_identity_entity_*count`, `vault_expire_leases_by_expiration`), sorted, with the cluster's (random) name replaced by `C`.
 fn usage_lines(body: &str) -> Vec<String> {
     let mut lines: Vec<String> = body
         .lines()
@@ -696,6 +696,7 @@ fn usage_lines(body: &str) -> Vec<String> {
             (l.starts_with("vault_token_count") && !l.starts_with("vault_token_count_by_policy"))
                 || l.starts_with("vault_identity_entity_count")
                 || l.starts_with("vault_identity_entity_alias_count")
+                || l.starts_with("vault_expire_leases_by_expiration")
         })
         .map(|l| {
             const KEY: &str = "cluster=\"";
@@ -713,8 +714,8 @@ fn usage_lines(body: &str) -> Vec<String> {
 }
 
 /// With `usage_gauge_period`, the active node counts its tokens (by namespace, policy, auth
-/// method and creation TTL) and its entities and aliases, with OpenBao's names, labels and
-/// values for the same tokens and entities.
+/// method and creation TTL), its entities and aliases, and its leases by rounded expiry time,
+/// with OpenBao's names, labels and values for the same tokens, entities and leases.
 #[tokio::test]
 async fn usage_gauges_count_as_openbaos() {
     let telemetry = |_: &Path| {
@@ -765,6 +766,7 @@ async fn usage_gauges_count_as_openbaos() {
                 "vault_token_count_by_ttl{",
                 "vault_identity_entity_count{",
                 "vault_identity_entity_alias_count{",
+                "vault_expire_leases_by_expiration{",
             ]
             .iter()
             .all(|family| lines.iter().any(|l| l.starts_with(family)));

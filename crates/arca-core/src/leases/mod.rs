@@ -290,6 +290,12 @@ impl ExpirationManager {
         self.restored.load(Ordering::SeqCst)
     }
 
+    /// Calls `visit` with every lease waiting to expire and its due time (Unix milliseconds),
+    /// under the index's lock (keep `visit` short).
+    pub(crate) fn for_each_pending(&self, visit: impl FnMut(&str, i64)) {
+        self.pending.lock().for_each(visit);
+    }
+
     /// How many leases wait in the timer's index.
     pub fn pending_count(&self) -> usize {
         self.pending.lock().len()

@@ -29,6 +29,13 @@ impl Pending {
         self.slots.len()
     }
 
+    /// Calls `visit` with every indexed lease and its due time (Unix milliseconds).
+    pub(crate) fn for_each(&self, mut visit: impl FnMut(&str, i64)) {
+        for (id, slot) in &self.slots {
+            visit(id, slot.due);
+        }
+    }
+
     /// Whether `id` is indexed.
     pub(crate) fn contains(&self, id: &str) -> bool {
         self.slots.contains_key(id)
