@@ -1,7 +1,8 @@
 //! Vault's usage gauges (OpenBao's `emitMetricsActiveNode`): every `usage_gauge_period`, on the
 //! active node, the tokens that hold a lease (OpenBao walks the token leases: a root token
 //! without a TTL is not counted) by namespace, policy, auth method and creation TTL, and the
-//! identity entities and their aliases by namespace and mount; every gauge carries the
+//! identity entities and their aliases by namespace and mount, the secrets of each KV mount and
+//! the leases by expiry time; every gauge carries the
 //! cluster's name, as OpenBao's collection processes add it, and every namespace gets its
 //! token and entity counts, zero when it has none.
 
@@ -27,6 +28,42 @@ struct Usage {
     aliases: Counts<(String, String, String)>,
     /// Leases by rounded expiry time (and namespace id, when asked for).
     leases: Counts<(String, String)>,
+    /// Secrets by KV mount and namespace.
+    kv_secrets: Counts<(String, String)>,
+}
+
+/// How many secrets a KV mount holds, counted as OpenBao counts them: LIST requests through
+/// the mount's backend (not its storage), from the root (v1) or `metadata/` (v2) down, every
+/// key not ending in `/` one secret.
+async fn count_kv_secrets(route: &crate::router::RouteEntry, mount_point: &str, v2: bool) -> u64 {
+    let backend = route.backend.load_full().backend.clone();
+    let mut dirs = vec![if v2 {
+        "metadata/".to_owned()
+    } else {
+        String::new()
+    }];
+    let mut secrets = 0;
+    while let Some(dir) = dirs.pop() {
+        let mut req = arca_sdk::Request::new(arca_sdk::Operation::List, dir.clone());
+        req.mount_point = mount_point.to_owned();
+        req.storage = Some(route.storage.clone());
+        let Ok(Some(resp)) = backend.handle_request(req).await else {
+            continue;
+        };
+        let keys = resp
+            .data
+            .as_ref()
+            .and_then(|d| d.get("keys"))
+            .and_then(|k| k.as_array());
+        for key in keys.into_iter().flatten().filter_map(|k| k.as_str()) {
+            if key.ends_with('/') {
+                dirs.push(format!("{dir}{key}"));
+            } else {
+                secrets += 1;
+            }
+        }
+    }
+    secrets
 }
 
 /// Go's `time.Time.Round(epsilon).String()` of `due_ms` (Unix milliseconds) in UTC: halfway
@@ -118,6 +155,22 @@ impl Core {
                 .entry((expiry_label(due, buckets.epsilon), ns))
                 .or_default() += 1;
         });
+        for (_, route) in router.all() {
+            let mount = route.mount.load_full();
+            if mount.table != crate::mounts::TableKind::Mounts
+                || !matches!(mount.kind.as_str(), "kv" | "generic")
+            {
+                continue;
+            }
+            let v2 = mount
+                .options
+                .as_ref()
+                .and_then(|o| o.get("version"))
+                .is_some_and(|v| v == "2");
+            let secrets = count_kv_secrets(&route, &mount.path, v2).await;
+            let ns = namespace_label(&mount.namespace_path).to_owned();
+            usage.kv_secrets.insert((mount.path.clone(), ns), secrets);
+        }
         let mounts = inner.mounts.accessor_names();
         for (namespace_id, accessors) in inner.identity.entity_usage() {
             let (ns, _) = namespace_of(&namespace_id);
@@ -187,6 +240,17 @@ impl Core {
                     ("auth_method", method),
                     ("cluster", cluster),
                     ("mount_point", path),
+                    ("namespace", ns),
+                ],
+            )
+            .set(count(n));
+        }
+        for ((mount_point, ns), n) in &u.kv_secrets {
+            m.gauge(
+                &["secret", "kv", "count"],
+                &[
+                    ("cluster", cluster),
+                    ("mount_point", mount_point),
                     ("namespace", ns),
                 ],
             )

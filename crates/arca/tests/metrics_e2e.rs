@@ -697,6 +697,7 @@ fn usage_lines(body: &str) -> Vec<String> {
                 || l.starts_with("vault_identity_entity_count")
                 || l.starts_with("vault_identity_entity_alias_count")
                 || l.starts_with("vault_expire_leases_by_expiration")
+                || l.starts_with("vault_secret_kv_count")
         })
         .map(|l| {
             const KEY: &str = "cluster=\"";
@@ -714,7 +715,8 @@ fn usage_lines(body: &str) -> Vec<String> {
 }
 
 /// With `usage_gauge_period`, the active node counts its tokens (by namespace, policy, auth
-/// method and creation TTL), its entities and aliases, and its leases by rounded expiry time,
+/// method and creation TTL), its entities and aliases, its KV mounts' secrets, and its leases
+/// by rounded expiry time,
 /// with OpenBao's names, labels and values for the same tokens, entities and leases.
 #[tokio::test]
 async fn usage_gauges_count_as_openbaos() {
@@ -755,6 +757,34 @@ async fn usage_gauges_count_as_openbaos() {
             )
             .await);
         }
+        // KV mounts: three secrets (one nested) in a v2 mount, one in a v1 mount.
+        ok(call(
+            s,
+            "POST",
+            "sys/mounts/kvc",
+            Some(&root),
+            Some(json!({"type": "kv", "options": {"version": "2"}})),
+        )
+        .await);
+        ok(call(
+            s,
+            "POST",
+            "sys/mounts/kv1",
+            Some(&root),
+            Some(json!({"type": "kv"})),
+        )
+        .await);
+        for path in ["kvc/data/a", "kvc/data/b", "kvc/data/dir/c"] {
+            ok(call(
+                s,
+                "POST",
+                path,
+                Some(&root),
+                Some(json!({"data": {"k": "v"}})),
+            )
+            .await);
+        }
+        ok(call(s, "POST", "kv1/x", Some(&root), Some(json!({"k": "v"}))).await);
         let wanted = "vault_token_count_by_auth{auth_method=\"userpass\",cluster=\"C\",namespace=\"root\"} 2";
         let token = root.as_str();
         let lines = poll_async(Duration::from_secs(30), || async move {
@@ -767,6 +797,7 @@ async fn usage_gauges_count_as_openbaos() {
                 "vault_identity_entity_count{",
                 "vault_identity_entity_alias_count{",
                 "vault_expire_leases_by_expiration{",
+                "vault_secret_kv_count{",
             ]
             .iter()
             .all(|family| lines.iter().any(|l| l.starts_with(family)));
@@ -776,6 +807,14 @@ async fn usage_gauges_count_as_openbaos() {
         .unwrap_or_else(|| panic!("{}: no {wanted}", s.addr));
         seen.push(lines);
     }
+    assert!(
+        seen[0].contains(
+            &"vault_secret_kv_count{cluster=\"C\",mount_point=\"kvc/\",namespace=\"root\"} 3"
+                .to_string()
+        ),
+        "{:#?}",
+        seen[0]
+    );
     // The root token, without a TTL, holds no lease and is not counted.
     assert!(
         seen[0].contains(&"vault_token_count{cluster=\"C\",namespace=\"root\"} 2".to_string()),
