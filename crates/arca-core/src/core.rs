@@ -594,6 +594,11 @@ impl Core {
     fn emit_gauges(&self) {
         let m = self.metrics();
         m.tick();
+        if let Some(server) = &self.inner.config.server_info {
+            m.core()
+                .core_in_flight_requests
+                .set(server.in_flight_count() as f64);
+        }
         let sealed = self.sealed();
         let cluster = if sealed {
             String::new()

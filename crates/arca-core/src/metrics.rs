@@ -356,6 +356,10 @@ pub struct CoreMetrics {
     pub expire_num_irrevocable_leases: Gauge,
     /// `vault.core.locked_users`.
     pub core_locked_users: Gauge,
+    /// `vault.core.in_flight_requests`: the requests the listeners are serving.
+    pub core_in_flight_requests: Gauge,
+    /// `vault.identity.num_entities`: every namespace's entities.
+    pub identity_num_entities: Gauge,
     /// `vault.runtime.alloc_bytes`: the resident set (Arca has no garbage-collected heap).
     pub runtime_alloc_bytes: Gauge,
     /// `vault.runtime.sys_bytes`: the virtual memory size.
@@ -1203,6 +1207,8 @@ impl Metrics {
                 expire_num_leases: g(&["expire", "num_leases"]),
                 expire_num_irrevocable_leases: g(&["expire", "num_irrevocable_leases"]),
                 core_locked_users: g(&["core", "locked_users"]),
+                core_in_flight_requests: g(&["core", "in_flight_requests"]),
+                identity_num_entities: g(&["identity", "num_entities"]),
                 runtime_alloc_bytes: g(&["runtime", "alloc_bytes"]),
                 runtime_sys_bytes: g(&["runtime", "sys_bytes"]),
                 runtime_num_goroutines: g(&["runtime", "num_goroutines"]),

@@ -34,6 +34,8 @@ pub trait ServerInfo: Send + Sync {
         level: &str,
         json: bool,
     ) -> Result<arca_sdk::body_stream::Chunks, LoggerError>;
+    /// How many requests are being served (`vault.core.in_flight_requests`).
+    fn in_flight_count(&self) -> usize;
     /// The requests being served, by request id (`sys/in-flight-req`).
     fn in_flight_requests(&self) -> Value;
 }

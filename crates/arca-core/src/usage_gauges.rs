@@ -180,6 +180,10 @@ impl Core {
                 *usage.aliases.entry((method, path, ns.clone())).or_default() += 1;
             }
         }
+        self.metrics()
+            .core()
+            .identity_num_entities
+            .set(inner.identity.entity_count() as f64);
         self.set_usage(&usage);
         Ok(())
     }

@@ -41,6 +41,10 @@ impl ServerInfo for Introspection {
         self.logging.monitor(level, json)
     }
 
+    fn in_flight_count(&self) -> usize {
+        self.in_flight.len()
+    }
+
     fn in_flight_requests(&self) -> Value {
         self.in_flight.snapshot()
     }

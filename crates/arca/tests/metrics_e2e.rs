@@ -728,8 +728,12 @@ async fn usage_gauges_count_as_openbaos() {
         from_config(&bao(), "", telemetry),
     ];
     let mut seen = Vec::new();
+    let mut arca_root = String::new();
     for s in &servers {
         let (_, root) = init_unseal(s).await;
+        if arca_root.is_empty() {
+            arca_root = root.clone();
+        }
         let ok = |a: Answer| assert!(a.status < 300, "{}", text(&a));
         ok(call(
             s,
@@ -822,4 +826,17 @@ async fn usage_gauges_count_as_openbaos() {
         seen[0]
     );
     assert_eq!(seen[0], seen[1], "Arca, then OpenBao");
+    // Arca's once-a-second and per-collection gauges beside them (OpenBao counts entities
+    // every ten minutes only).
+    let a = call(
+        &servers[0],
+        "GET",
+        "sys/metrics?format=prometheus",
+        Some(&arca_root),
+        None,
+    )
+    .await;
+    let body = text(&a);
+    assert!(body.contains("\nvault_identity_num_entities 1\n"), "{body}");
+    assert!(body.contains("\nvault_core_in_flight_requests "), "{body}");
 }
