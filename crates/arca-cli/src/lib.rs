@@ -7,8 +7,10 @@
 
 mod commands;
 mod ctx;
+mod debug_bundle;
 mod duration;
 pub mod flags;
+mod go_io;
 pub mod output;
 mod raw_http;
 mod snapshot_archive;

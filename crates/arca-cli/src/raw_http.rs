@@ -9,11 +9,14 @@ use reqwest::Method;
 use zeroize::Zeroizing;
 
 /// A raw-bytes HTTP client for one server.
+#[derive(Clone)]
 pub struct RawHttp {
     http: reqwest::Client,
     address: String,
     token: Option<Zeroizing<String>>,
     namespace: Option<String>,
+    /// A whole-request time limit replacing the client's 60 seconds (streamed answers).
+    timeout: Option<Duration>,
 }
 
 impl RawHttp {
@@ -48,7 +51,15 @@ impl RawHttp {
             address: client.address().to_string(),
             token: client.token().map(|t| Zeroizing::new(t.to_string())),
             namespace: client.namespace().map(str::to_string),
+            timeout: None,
         })
+    }
+
+    /// The same client with every request limited to `timeout` (sending it and reading the
+    /// whole answer) instead of 60 seconds: for answers streamed for a known time.
+    pub fn with_timeout(mut self, timeout: Duration) -> RawHttp {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// The full URL of `path` (relative to `/v1/`).
@@ -80,6 +91,9 @@ impl RawHttp {
         }
         if let Some(body) = body {
             req = req.body(body);
+        }
+        if let Some(timeout) = self.timeout {
+            req = req.timeout(timeout);
         }
         let resp = req
             .send()
