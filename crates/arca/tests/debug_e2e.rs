@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::{Server, arca_bin, bao, root_ok, run_cli_in};
+use common::{Server, arca_bin, bao, bao_dev, call, root_ok, run_cli_in};
 use serde_json::Value;
 
 /// Every target but `replication-status`: `bao` ends its whole capture as soon as one
@@ -29,13 +29,19 @@ const COMPARED_TARGETS: [&str; 7] = [
 /// The shortest capture: one five-second interval (and the second of grace).
 const SHORT: [&str; 3] = ["-duration=5s", "-interval=5s", "-metrics-interval=5s"];
 
+/// `<bin> debug <args>` against `s` with the root token.
 fn run(bin: &Path, s: &Server, args: &[String], home: &Path) -> (i32, String, String) {
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args: Vec<&str> = std::iter::once("debug")
+        .chain(args.iter().map(String::as_str))
+        .collect();
     run_cli_in(bin, &s.addr, Some("root"), &args, home)
 }
 
 fn args(parts: &[&[&str]]) -> Vec<String> {
-    parts.iter().flat_map(|p| p.iter().map(|a| a.to_string())).collect()
+    parts
+        .iter()
+        .flat_map(|p| p.iter().map(|a| a.to_string()))
+        .collect()
 }
 
 fn read_json(path: &Path) -> Value {
@@ -143,6 +149,47 @@ async fn debug_bundles_as_bao_does() {
     full_bundle(&s, &full, &full_args, work.path()).await;
     same_bundle_as_bao(&s, &arca_dir, &bao_dir, work.path());
     refusals_as_bao(&s, work.path(), home.path());
+    replication_status_as_openbao(&s).await;
+}
+
+/// `sys/replication/status`, which `debug` reads: OpenBao lists it as needing no token and
+/// serves nothing there, so it answers a bare 404 (not the usual wrapped one) to any token
+/// or none; a LIST or a trailing `/` is an ordinary unknown path; a namespace is refused.
+async fn replication_status_as_openbao(arca: &Server) {
+    let openbao = bao_dev();
+    call(arca, "POST", "sys/namespaces/team", Some("root"), None).await;
+    call(&openbao, "POST", "sys/namespaces/team", Some("root"), None).await;
+    for (method, path, token) in [
+        ("GET", "sys/replication/status", Some("root")),
+        ("GET", "sys/replication/status", None),
+        ("GET", "sys/replication/status", Some("not-a-token")),
+        ("PUT", "sys/replication/status", Some("root")),
+        ("DELETE", "sys/replication/status", None),
+        ("LIST", "sys/replication/status", Some("root")),
+        ("LIST", "sys/replication/status", None),
+        ("GET", "sys/replication/status/", Some("root")),
+        ("GET", "sys/replication/status/x", Some("root")),
+        ("GET", "team/sys/replication/status", Some("root")),
+    ] {
+        let a = call(arca, method, path, token, None).await;
+        let b = call(&openbao, method, path, token, None).await;
+        assert_eq!(
+            (a.status, &a.body),
+            (b.status, &b.body),
+            "{method} {path} {token:?}: Arca (left), OpenBao (right)"
+        );
+    }
+}
+
+/// The keys of a JSON text in the order they are written.
+fn key_order(text: &str) -> Vec<&str> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start().strip_prefix('"')?;
+            let (key, _) = l.split_once("\": ")?;
+            Some(key)
+        })
+        .collect()
 }
 
 /// The archive of every target: its layout, and each file against the server's answers.
@@ -158,7 +205,10 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
         lines[7],
         "               Targets: config, host, requests, metrics, pprof, replication-status, server-status, log"
     );
-    assert_eq!(lines[8], format!("                Output: {}", archive.display()));
+    assert_eq!(
+        lines[8],
+        format!("                Output: {}", archive.display())
+    );
     assert_eq!(
         lines.last().copied(),
         Some(format!("Success! Bundle written to: {}", archive.display()).as_str())
@@ -235,7 +285,11 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
     assert!(!intervals.is_empty());
     for name in &intervals {
         let interval = &output[name.as_str()];
-        assert_eq!(interval["files"], serde_json::json!([]), "Arca has no pprof");
+        assert_eq!(
+            interval["files"],
+            serde_json::json!([]),
+            "Arca has no pprof"
+        );
         let stamp = interval["timestamp"].as_str().expect("timestamp");
         assert_eq!(stamp.replace(':', "-"), *name);
         assert!(root.join(name).is_dir());
@@ -272,7 +326,11 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
 
     let host = read_json(&root.join("host_info.json"));
     let answered = root_ok(s, "GET", "sys/host-info", None).await;
-    assert_eq!(host.as_array().map(Vec::len), Some(2), "one per tick (0s, 5s)");
+    assert_eq!(
+        host.as_array().map(Vec::len),
+        Some(2),
+        "one per tick (0s, 5s)"
+    );
     assert_eq!(keys(&host[0]), keys(&answered["data"]));
     for part in ["cpu", "memory", "host", "disk", "cpu_times"] {
         assert!(!host[0][part].is_null(), "{part} in {}", host[0]);
@@ -312,7 +370,12 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
 
 /// `arca debug` and `bao debug`, same targets, same server: the same files, the same
 /// shapes, the same failures (texts included), the same console lines.
-fn same_bundle_as_bao(s: &Server, arca: &(i32, String, String), bao: &(i32, String, String), work: &Path) {
+fn same_bundle_as_bao(
+    s: &Server,
+    arca: &(i32, String, String),
+    bao: &(i32, String, String),
+    work: &Path,
+) {
     assert_eq!(arca.0, 0, "arca: {arca:?}");
     assert_eq!(bao.0, 0, "bao: {bao:?}");
     let arca_root = work.join("arca-dir");
@@ -326,7 +389,13 @@ fn same_bundle_as_bao(s: &Server, arca: &(i32, String, String), bao: &(i32, Stri
     let arca_index = read_json(&arca_root.join("index.json"));
     let bao_index = read_json(&bao_root.join("index.json"));
     assert_eq!(keys(&arca_index), keys(&bao_index));
-    for same in ["version", "vault_address", "server_version", "targets", "compress"] {
+    for same in [
+        "version",
+        "vault_address",
+        "server_version",
+        "targets",
+        "compress",
+    ] {
         assert_eq!(arca_index[same], bao_index[same], "{same}");
     }
     assert_eq!(failures(&arca_index), failures(&bao_index));
@@ -346,6 +415,14 @@ fn same_bundle_as_bao(s: &Server, arca: &(i32, String, String), bao: &(i32, Stri
             None => v[0].clone(),
         };
         assert_eq!(keys(&pick(&a)), keys(&pick(&b)), "{file} {part:?}");
+    }
+    // Written alike: the same keys in the same order (Go's struct order for the health and
+    // seal answers, sorted keys for the maps).
+    // (The metrics and the failures are live: their counts may differ between two runs.)
+    for file in ["config.json", "host_info.json", "server_status.json"] {
+        let a = std::fs::read_to_string(arca_root.join(file)).expect("arca file");
+        let b = std::fs::read_to_string(bao_root.join(file)).expect("bao file");
+        assert_eq!(key_order(&a), key_order(&b), "{file}");
     }
     let a = read_json(&arca_root.join("server_status.json"));
     let b = read_json(&bao_root.join("server_status.json"));
@@ -383,8 +460,21 @@ fn refusals_as_bao(s: &Server, work: &Path, home: &Path) {
         args(&[&["-format=json"]]),
         args(&[&["-compress=false", &format!("-output={taken}")]]),
         args(&[&[&format!("-output={archive}")]]),
-        args(&[&["-duration=1s", "-interval=2s", "-compress=false", &format!("-output={taken}")]]),
-        args(&[&["-duration=6s", "-interval=7s", "-metrics-interval=8s", "-target=HOST", "-target=bogus", "-compress=false", &format!("-output={taken}")]]),
+        args(&[&[
+            "-duration=1s",
+            "-interval=2s",
+            "-compress=false",
+            &format!("-output={taken}"),
+        ]]),
+        args(&[&[
+            "-duration=6s",
+            "-interval=7s",
+            "-metrics-interval=8s",
+            "-target=HOST",
+            "-target=bogus",
+            "-compress=false",
+            &format!("-output={taken}"),
+        ]]),
     ];
     for case in cases {
         let a = run(&arca_bin(), s, &case, home);
@@ -393,7 +483,10 @@ fn refusals_as_bao(s: &Server, work: &Path, home: &Path) {
     }
     // An unreachable server.
     let gone: PathBuf = work.join("never");
-    let case = [format!("-output={}", gone.display()), "-address=http://127.0.0.1:1".into()];
+    let case = [
+        format!("-output={}", gone.display()),
+        "-address=http://127.0.0.1:1".into(),
+    ];
     let a = run(&arca_bin(), s, &case, home);
     let b = run(&bao(), s, &case, home);
     assert_eq!(a, b);
