@@ -9,22 +9,35 @@ use reqwest::Method;
 use zeroize::Zeroizing;
 
 /// A raw-bytes HTTP client for one server.
-#[derive(Clone)]
 pub struct RawHttp {
     http: reqwest::Client,
     address: String,
     token: Option<Zeroizing<String>>,
     namespace: Option<String>,
-    /// A whole-request time limit replacing the client's 60 seconds (streamed answers).
-    timeout: Option<Duration>,
 }
 
 impl RawHttp {
-    /// A client talking to `client`'s server as `client` does, with the TLS settings `tls`.
+    /// A client talking to `client`'s server as `client` does, with the TLS settings `tls`;
+    /// a request and its answer take at most 60 seconds, as the Go client's default.
     pub fn new(client: &Client, tls: &TlsOptions) -> Result<RawHttp, ApiError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .danger_accept_invalid_certs(tls.skip_verify);
+        RawHttp::build(client, tls, Some(Duration::from_secs(60)))
+    }
+
+    /// As [`RawHttp::new`], without a time limit: for answers that stream until the client
+    /// stops reading (`sys/monitor`).
+    pub fn streaming(client: &Client, tls: &TlsOptions) -> Result<RawHttp, ApiError> {
+        RawHttp::build(client, tls, None)
+    }
+
+    fn build(
+        client: &Client,
+        tls: &TlsOptions,
+        timeout: Option<Duration>,
+    ) -> Result<RawHttp, ApiError> {
+        let mut builder = reqwest::Client::builder().danger_accept_invalid_certs(tls.skip_verify);
+        if let Some(timeout) = timeout {
+            builder = builder.timeout(timeout);
+        }
         if let Some(path) = &tls.ca_cert {
             let pem = std::fs::read(path)
                 .map_err(|e| ApiError::Tls(format!("reading {}: {e}", path.display())))?;
@@ -51,15 +64,7 @@ impl RawHttp {
             address: client.address().to_string(),
             token: client.token().map(|t| Zeroizing::new(t.to_string())),
             namespace: client.namespace().map(str::to_string),
-            timeout: None,
         })
-    }
-
-    /// The same client with every request limited to `timeout` (sending it and reading the
-    /// whole answer) instead of 60 seconds: for answers streamed for a known time.
-    pub fn with_timeout(mut self, timeout: Duration) -> RawHttp {
-        self.timeout = Some(timeout);
-        self
     }
 
     /// The full URL of `path` (relative to `/v1/`).
@@ -91,9 +96,6 @@ impl RawHttp {
         }
         if let Some(body) = body {
             req = req.body(body);
-        }
-        if let Some(timeout) = self.timeout {
-            req = req.timeout(timeout);
         }
         let resp = req
             .send()

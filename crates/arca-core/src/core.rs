@@ -658,6 +658,25 @@ impl Core {
         self.inner.quotas.rate_limit(ask)
     }
 
+    /// Whether a request the rate-limit quotas refuse is audited: `sys/quotas/config`'s
+    /// `enable_rate_limit_audit_logging`, with an audit device enabled.
+    pub fn audits_rate_limited(&self) -> bool {
+        self.inner.quotas.audit_logging_enabled() && self.inner.audit.enabled()
+    }
+
+    /// Audits a request the rate-limit quotas refused, as OpenBao does: its request line only,
+    /// built without its token (nothing was authenticated), with the refusal as its error. A
+    /// device's failure is logged; the client's answer is the refusal either way.
+    pub async fn audit_rate_limited(&self, req: &arca_sdk::Request, error: &str) {
+        let audit = &self.inner.audit;
+        let mut rec = crate::audit::AuditRecord::of(req);
+        rec.client_token = None;
+        rec.headers = audit.pick_headers(&req.headers);
+        if let Err(e) = audit.log_request(&mut rec, Some(error)).await {
+            tracing::warn!(error = %e, "failed to audit log request rejection caused by rate limit quota violation");
+        }
+    }
+
     /// Whether `sys/quotas/config` asks for the rate-limit response headers.
     pub fn rate_limit_headers_enabled(&self) -> bool {
         self.inner.quotas.response_headers_enabled()

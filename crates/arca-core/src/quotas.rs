@@ -841,6 +841,11 @@ impl Quotas {
         self.rules.load().config.enable_rate_limit_response_headers
     }
 
+    /// Whether refused requests are audited (`enable_rate_limit_audit_logging`).
+    pub fn audit_logging_enabled(&self) -> bool {
+        self.rules.load().config.enable_rate_limit_audit_logging
+    }
+
     /// Where `ask` lands, for the role resolution of a login (namespace and mount).
     pub(crate) fn landing_of(&self, ask: &RateLimitAsk<'_>) -> Landing {
         self.landing(ask.namespace, ask.path)

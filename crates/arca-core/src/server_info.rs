@@ -1,6 +1,6 @@
 //! What only the server around the core knows: its config, its loggers, the requests its
 //! listeners are serving. The binary implements [`ServerInfo`]; `sys/config/state/sanitized`,
-//! `sys/loggers` and `sys/in-flight-req` read it.
+//! `sys/loggers`, `sys/monitor` and `sys/in-flight-req` read it.
 
 use std::collections::BTreeMap;
 
@@ -27,6 +27,13 @@ pub trait ServerInfo: Send + Sync {
     fn set_log_level(&self, name: Option<&str>, level: &str) -> Result<(), LoggerError>;
     /// Returns the logger `name` (every logger for `None`) to the configured level.
     fn reset_log_level(&self, name: Option<&str>) -> Result<(), LoggerError>;
+    /// The log from now on at `level` (an hclog level name), as hclog's standard lines or, with
+    /// `json`, its JSON lines (`sys/monitor`); the stream ends when dropped.
+    fn monitor(
+        &self,
+        level: &str,
+        json: bool,
+    ) -> Result<arca_sdk::body_stream::Chunks, LoggerError>;
     /// The requests being served, by request id (`sys/in-flight-req`).
     fn in_flight_requests(&self) -> Value;
 }

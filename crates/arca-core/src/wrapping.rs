@@ -442,6 +442,7 @@ impl Wrapping {
                 status: 200,
                 content_type: "application/json".into(),
                 body: body.as_bytes().to_vec(),
+                stream: None,
             }),
             ..Response::default()
         }))

@@ -108,8 +108,13 @@ pub(crate) fn response(request_id: &str, resp: &Response) -> Answer {
     let mut answer = match &resp.raw {
         Some(raw) => {
             let mut a = with_common_headers(status_code(raw.status), raw.body.clone());
-            if let Ok(ct) = HeaderValue::from_str(&raw.content_type) {
+            if !raw.content_type.is_empty()
+                && let Ok(ct) = HeaderValue::from_str(&raw.content_type)
+            {
                 a.headers_mut().insert(CONTENT_TYPE, ct);
+            }
+            if let Some(stream) = &raw.stream {
+                crate::streaming::attach(&mut a, stream.clone());
             }
             // A raw response may say how long it can be cached (OpenBao's
             // `HTTPCacheControlHeader`: the OIDC discovery document and key set).
@@ -241,6 +246,7 @@ mod tests {
             status: 200,
             content_type: "application/pkix-cert".into(),
             body: vec![1],
+            stream: None,
         });
         let answer = response("rid", &resp);
         assert_eq!(answer.headers()[CONTENT_TYPE], "application/pkix-cert");

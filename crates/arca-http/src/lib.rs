@@ -30,6 +30,7 @@ mod quota;
 mod redact;
 mod request_path;
 mod server;
+mod streaming;
 mod tls;
 mod translate;
 mod ui;
@@ -73,6 +74,15 @@ pub trait RequestHandler: Send + Sync + 'static {
     fn rate_limit(&self, _ask: &RateLimitAsk<'_>) -> RateLimitVerdict {
         RateLimitVerdict::Allowed(Vec::new())
     }
+
+    /// Whether a request the rate-limit quotas refuse is to be audited (asked only for refused
+    /// requests, before the request is built for [`RequestHandler::audit_rate_limited`]).
+    fn audits_rate_limited(&self) -> bool {
+        false
+    }
+
+    /// Audits a request the rate-limit quotas refused with `error`.
+    async fn audit_rate_limited(&self, _req: arca_sdk::Request, _error: String) {}
 
     /// After [`RateLimitVerdict::NeedsRole`]: the role the login body `body` names.
     async fn login_role(

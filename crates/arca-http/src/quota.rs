@@ -33,12 +33,14 @@ pub enum RateLimitVerdict {
 
 /// OpenBao's answer to a request over its rate limit.
 pub(crate) fn refused(path: &str, headers: &[(&'static str, String)]) -> Answer {
-    let mut answer = envelope::error(
-        StatusCode::TOO_MANY_REQUESTS,
-        &format!("request path {path:?}: rate limit quota exceeded"),
-    );
+    let mut answer = envelope::error(StatusCode::TOO_MANY_REQUESTS, &refusal(path));
     add_headers(&mut answer, headers);
     answer
+}
+
+/// OpenBao's error for a request to `path` over its rate limit.
+pub(crate) fn refusal(path: &str) -> String {
+    format!("request path {path:?}: rate limit quota exceeded")
 }
 
 /// Adds the quota's headers to an answer.

@@ -345,7 +345,11 @@ where
     let service = service_fn(move |req| {
         let state = service_state.clone();
         let conn = conn.clone();
-        async move { Ok::<_, std::convert::Infallible>(answer(state, conn, req).await) }
+        async move {
+            Ok::<_, std::convert::Infallible>(crate::streaming::to_wire(
+                answer(state, conn, req).await,
+            ))
+        }
     });
     let served = watcher
         .watch(state.http.serve_connection(io, service).into_owned())
@@ -449,7 +453,8 @@ fn head_or(method: &Method, answer: Answer) -> Answer {
 }
 
 /// A HEAD answer: the GET answer's status and headers, no body.
-fn without_body(answer: Answer) -> Answer {
+fn without_body(mut answer: Answer) -> Answer {
+    crate::streaming::detach(&mut answer);
     let (mut parts, body) = answer.into_parts();
     let size = hyper::body::Body::size_hint(&body).exact().unwrap_or(0);
     parts
@@ -567,7 +572,24 @@ async fn process(
     }
     let quota_headers = match verdict {
         crate::RateLimitVerdict::Refused(headers) => {
-            return crate::quota::refused(quota_path, &headers);
+            let answer = crate::quota::refused(quota_path, &headers);
+            if state.handler.audits_rate_limited() {
+                let req = unauthenticated_request(
+                    state,
+                    conn,
+                    &parts,
+                    (body, prefetched),
+                    api_path,
+                    namespace_path,
+                    &query,
+                    &routing,
+                    request_id,
+                )
+                .await;
+                let error = crate::quota::refusal(quota_path);
+                state.handler.audit_rate_limited(req, error).await;
+            }
+            return answer;
         }
         crate::RateLimitVerdict::Allowed(headers) => headers,
         crate::RateLimitVerdict::NeedsRole => Vec::new(),
@@ -586,6 +608,48 @@ async fn process(
     .await;
     crate::quota::add_headers(&mut answer, &quota_headers);
     answer
+}
+
+/// The request as it would reach the core, without its token (OpenBao's
+/// `buildLogicalRequestNoAuth`), for the audit line of a request refused at the edge. Its data
+/// is the query's or the body's JSON (left empty when the body cannot be read or decoded).
+// The request's parts as `process` took them apart: bundling them would only rename them.
+#[allow(clippy::too_many_arguments)]
+async fn unauthenticated_request(
+    state: &State,
+    conn: &Arc<Connection>,
+    parts: &hyper::http::request::Parts,
+    (body, prefetched): (Option<Incoming>, Option<Bytes>),
+    api_path: &str,
+    namespace_path: String,
+    query: &[(String, String)],
+    routing: &operation::Routing,
+    request_id: String,
+) -> Request {
+    let data = match routing.data {
+        DataSource::Query => body::query_data(query),
+        DataSource::Body | DataSource::PatchBody => {
+            let bytes = match prefetched {
+                Some(bytes) => Some(bytes),
+                None => read_body(state, &parts.headers, body).await.ok(),
+            };
+            bytes
+                .and_then(|b| body::decode_json(&b, &state.json_limits).ok())
+                .unwrap_or_default()
+        }
+    };
+    let mut path = api_path.to_string();
+    if routing.operation == Operation::List && !path.ends_with('/') {
+        path.push('/');
+    }
+    let mut request = Request::new(routing.operation, path).with_data(data);
+    request.id = request_id;
+    if let Ok(headers) = translate::header_parts(&parts.headers) {
+        request.headers = headers.headers;
+    }
+    request.namespace_path = namespace_path;
+    request.connection = Some(Connection::clone(conn));
+    request
 }
 
 /// Reads a body within the listener's size limit, or the answer that refuses it.

@@ -95,6 +95,7 @@ pub(crate) fn raw(content_type: &str, body: Vec<u8>) -> Option<Response> {
             status: 200,
             content_type: content_type.to_string(),
             body,
+            stream: None,
         }),
         ..Response::default()
     })

@@ -364,6 +364,7 @@ pub fn response_from_pb(r: pb::Response) -> Result<Response, LogicalError> {
                 .unwrap_or("")
                 .to_string(),
             body,
+            stream: None,
         });
         for k in [HTTP_STATUS, HTTP_BODY, HTTP_CONTENT_TYPE] {
             data.remove(k);
@@ -661,6 +662,7 @@ mod tests {
                 status: 201,
                 content_type: "text/plain".into(),
                 body: b"hi".to_vec(),
+                stream: None,
             }),
             ..Response::default()
         };

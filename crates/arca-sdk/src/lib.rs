@@ -7,6 +7,7 @@
 
 pub mod b64;
 pub mod backend;
+pub mod body_stream;
 pub mod cidr;
 pub mod duration;
 pub mod envelope;

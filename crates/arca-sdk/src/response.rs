@@ -155,6 +155,9 @@ pub struct RawHttp {
     pub content_type: String,
     /// The body bytes.
     pub body: Vec<u8>,
+    /// A body that follows `body` as it is produced (`sys/monitor`); an empty content type
+    /// then sends no `Content-Type`.
+    pub stream: Option<crate::body_stream::BodyStream>,
 }
 
 /// The result of a request, before the HTTP layer turns it into the JSON envelope. `Debug`
@@ -278,6 +281,7 @@ impl fmt::Debug for RawHttp {
             .field("status", &self.status)
             .field("content_type", &self.content_type)
             .field("body_len", &self.body.len())
+            .field("stream", &self.stream)
             .finish_non_exhaustive()
     }
 }

@@ -80,6 +80,7 @@ fn response_redacts_data_headers_and_what_it_carries() {
             status: 200,
             content_type: "text/plain".into(),
             body: SECRET.as_bytes().to_vec(),
+            stream: None,
         }),
         ..Response::default()
     };

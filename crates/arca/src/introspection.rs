@@ -1,10 +1,11 @@
 //! The server's answers to the core's introspection questions (`sys/config/state/sanitized`,
-//! `sys/loggers`, `sys/in-flight-req`).
+//! `sys/loggers`, `sys/monitor`, `sys/in-flight-req`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arca_core::server_info::{LoggerError, ServerInfo};
+use arca_sdk::body_stream::Chunks;
 use serde_json::Value;
 
 use crate::logging::Logging;
@@ -34,6 +35,10 @@ impl ServerInfo for Introspection {
 
     fn reset_log_level(&self, name: Option<&str>) -> Result<(), LoggerError> {
         self.logging.reset(name)
+    }
+
+    fn monitor(&self, level: &str, json: bool) -> Result<Chunks, LoggerError> {
+        self.logging.monitor(level, json)
     }
 
     fn in_flight_requests(&self) -> Value {

@@ -2,9 +2,12 @@
 //! logger names mapped to Arca's crates and modules.
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use arca_core::server_info::LoggerError;
+use arca_sdk::body_stream::Chunks;
+use tracing::level_filters::LevelFilter;
+use tracing_subscriber::Layer;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -35,8 +38,30 @@ const LOGGERS: &[(&str, &str)] = &[
     ("token", "arca_core::token_store"),
 ];
 
-/// Libraries kept quiet whatever the level (their debug logs are per-frame noise).
-const QUIET: &str = "hyper=warn,h2=warn,rustls=warn,openraft=warn";
+/// Libraries kept at WARN whatever the level (their debug logs are per-frame noise).
+const QUIET: &[&str] = &["hyper", "h2", "rustls", "openraft"];
+
+/// Whether `target` is one of the [`QUIET`] libraries' (or their modules').
+fn is_quiet(target: &str) -> bool {
+    QUIET.iter().any(|lib| within(target, lib))
+}
+
+/// Whether `target` is `parent` or one of its modules.
+fn within(target: &str, parent: &str) -> bool {
+    target
+        .strip_prefix(parent)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+}
+
+/// The Vault logger name of `target`: the logger whose target is the most specific one holding
+/// it; `None` for the targets no logger names.
+fn logger_of(target: &str) -> Option<&'static str> {
+    LOGGERS
+        .iter()
+        .filter(|(_, t)| within(target, t))
+        .max_by_key(|(_, t)| t.len())
+        .map(|(name, _)| *name)
+}
 
 /// The levels hclog knows, as `sys/loggers` names them.
 fn parse_level(level: &str) -> Result<&'static str, LoggerError> {
@@ -51,12 +76,19 @@ fn parse_level(level: &str) -> Result<&'static str, LoggerError> {
     })
 }
 
+/// A parsed level as a filter.
+fn level_filter(level: &str) -> LevelFilter {
+    level.parse().unwrap_or(LevelFilter::INFO)
+}
+
 /// The live levels, and the handle that swaps the filter.
 pub(crate) struct Logging {
     /// The level the server was started with (`DELETE sys/loggers` returns to it).
     base: &'static str,
     levels: Mutex<BTreeMap<&'static str, &'static str>>,
     handle: reload::Handle<EnvFilter, Registry>,
+    /// The open `sys/monitor` streams.
+    monitors: Arc<crate::log_monitor::Monitors>,
 }
 
 impl Logging {
@@ -65,20 +97,36 @@ impl Logging {
         let base = parse_level(level).unwrap_or("info");
         let levels: BTreeMap<_, _> = LOGGERS.iter().map(|(name, _)| (*name, base)).collect();
         let filter = filter_for(base, &levels);
-        let (layer, handle) = reload::Layer::new(filter);
+        let (filter, handle) = reload::Layer::new(filter);
+        let monitors = Arc::new(crate::log_monitor::Monitors::default());
+        // Each layer filters on its own: a monitor at DEBUG sees DEBUG events the server's
+        // own log, at INFO, leaves out.
         let _ = tracing_subscriber::registry()
-            .with(layer)
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
-                    .with_target(false),
+                    .with_target(false)
+                    .with_filter(filter),
+            )
+            .with(
+                crate::log_monitor::MonitorLayer::new(monitors.clone(), logger_of).with_filter(
+                    crate::log_monitor::MonitorFilter::new(monitors.clone(), is_quiet),
+                ),
             )
             .try_init();
         Logging {
             base,
             levels: Mutex::new(levels),
             handle,
+            monitors,
         }
+    }
+
+    /// A stream of the log at `level` from now on, as hclog's standard lines or JSON
+    /// (`sys/monitor`); it ends when dropped.
+    pub(crate) fn monitor(&self, level: &str, json: bool) -> Result<Chunks, LoggerError> {
+        let level = parse_level(level)?;
+        Ok(self.monitors.open(level_filter(level), json))
     }
 
     /// Every logger and its level.
@@ -133,7 +181,10 @@ impl Logging {
 /// The filter: `default` for every target, each logger's level for its target, libraries kept
 /// quiet.
 fn filter_for(default: &str, levels: &BTreeMap<&'static str, &'static str>) -> EnvFilter {
-    let mut directives = format!("{default},{QUIET}");
+    let mut directives = default.to_string();
+    for lib in QUIET {
+        directives.push_str(&format!(",{lib}=warn"));
+    }
     for (name, target) in LOGGERS {
         if let Some(level) = levels.get(name) {
             directives.push_str(&format!(",{target}={level}"));
@@ -153,6 +204,15 @@ mod tests {
             parse_level("bogus").unwrap_err().to_string(),
             "invalid level provided: unknown log level: bogus"
         );
+    }
+
+    #[test]
+    fn targets_map_to_the_most_specific_logger() {
+        assert_eq!(logger_of("arca_core::audit::broker"), Some("audit"));
+        assert_eq!(logger_of("arca_core::seal_ops"), Some("core"));
+        assert_eq!(logger_of("arca_core_extra"), None);
+        assert_eq!(logger_of("arca_auth_jwt::oidc"), Some("auth.jwt"));
+        assert!(is_quiet("hyper::proto::h1") && !is_quiet("hyperx"));
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod cluster;
 mod dev_plugins;
 mod http_options;
 mod introspection;
+mod log_monitor;
 mod logging;
 mod raft;
 mod server;

@@ -870,6 +870,7 @@ fn raw(status: u16, v: &Value) -> Result<Option<Response>, LogicalError> {
             status,
             content_type: "application/json".into(),
             body: serde_json::to_vec(v).map_err(LogicalError::internal)?,
+            stream: None,
         }),
         ..Response::default()
     }))
@@ -1150,6 +1151,7 @@ impl arca_core::StorageAdmin for RaftStorage {
                         status: 200,
                         content_type: "application/gzip".into(),
                         body: bytes,
+                        stream: None,
                     }),
                     ..Response::default()
                 }))

@@ -170,6 +170,7 @@ impl RequestHandler for CoreHandler {
             status: answer.status,
             content_type: answer.content_type.to_owned(),
             body: answer.body,
+            stream: None,
         })
     }
 
@@ -199,6 +200,22 @@ impl RequestHandler for CoreHandler {
             arca_core::RateLimitVerdict::Refused(h) => arca_http::RateLimitVerdict::Refused(h),
             arca_core::RateLimitVerdict::NeedsRole => arca_http::RateLimitVerdict::NeedsRole,
         }
+    }
+
+    fn audits_rate_limited(&self) -> bool {
+        self.0.audits_rate_limited()
+    }
+
+    fn audit_rate_limited<'a, 'e>(
+        &'a self,
+        req: arca_sdk::Request,
+        error: String,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send + 'e>>
+    where
+        'a: 'e,
+        Self: 'e,
+    {
+        Box::pin(async move { self.0.audit_rate_limited(&req, &error).await })
     }
 
     fn login_role<'a, 'b, 'c, 'd, 'e>(

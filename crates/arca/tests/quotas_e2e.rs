@@ -676,3 +676,144 @@ async fn quotas_survive_a_restart_and_a_seal() {
     let again = call(&s, "GET", reads[0], Some(root), None).await;
     assert_eq!(again.body["data"], before[0]);
 }
+
+/// The audit entries in the file at `path` whose error says a rate limit refused the request.
+fn refusal_entries(path: &std::path::Path) -> Vec<Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|e| {
+            e["error"]
+                .as_str()
+                .is_some_and(|t| t.contains("rate limit quota exceeded"))
+        })
+        .collect()
+}
+
+/// With `enable_rate_limit_audit_logging`, a refused request is audited as OpenBao audits it:
+/// a request entry only, without a token, its error the refusal; without it, nothing.
+#[tokio::test]
+async fn refused_requests_are_audited_when_asked() {
+    const CONFIG: &str = "unsafe_allow_api_audit_creation = true\n";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = [
+        Server::with_config_extra(None, CONFIG),
+        common::bao_with_config_extra(CONFIG),
+    ];
+    let arca_root = init_unseal(&s[0]).await.1;
+    let bao_root = init_unseal(&s[1]).await.1;
+    let tokens = [arca_root.as_str(), bao_root.as_str()];
+    let mut logs = Vec::new();
+    for (i, (srv, token)) in s.iter().zip(tokens).enumerate() {
+        let log = dir.path().join(format!("audit-{i}.log"));
+        let ok = |a: Answer| assert!(a.status < 300, "{}", a.body);
+        ok(call(
+            srv,
+            "PUT",
+            "sys/audit/file",
+            Some(token),
+            Some(json!({"type": "file", "options": {"file_path": log.display().to_string()}})),
+        )
+        .await);
+        ok(call(
+            srv,
+            "POST",
+            "sys/mounts/kva",
+            Some(token),
+            Some(json!({"type": "kv"})),
+        )
+        .await);
+        ok(call(
+            srv,
+            "POST",
+            "sys/quotas/rate-limit/kva",
+            Some(token),
+            Some(json!({"rate": 1, "path": "kva", "interval": "1m"})),
+        )
+        .await);
+        logs.push(log);
+    }
+    // Not asked for: a refusal leaves no entry.
+    for (i, (srv, token)) in s.iter().zip(tokens).enumerate() {
+        wait_until_async("a 429", Duration::from_secs(30), || async {
+            let a = call(srv, "GET", "kva/quiet", Some(token), None).await;
+            (a.status == 429).then_some(())
+        })
+        .await;
+        assert!(refusal_entries(&logs[i]).is_empty(), "server {i}");
+    }
+    let mut entries = Vec::new();
+    for (i, (srv, token)) in s.iter().zip(tokens).enumerate() {
+        let a = call(
+            srv,
+            "POST",
+            "sys/quotas/config",
+            Some(token),
+            Some(json!({"enable_rate_limit_audit_logging": true})),
+        )
+        .await;
+        assert!(a.status < 300, "{}", a.body);
+        let a = call(
+            srv,
+            "POST",
+            "kva/loud",
+            Some(token),
+            Some(json!({"k": "v"})),
+        )
+        .await;
+        assert_eq!(a.status, 429, "{}", a.body);
+        let found = wait_until_async("the refusal's audit entry", Duration::from_secs(10), || {
+            let log = logs[i].clone();
+            async move {
+                refusal_entries(&log)
+                    .into_iter()
+                    .find(|e| e["request"]["path"] == "kva/loud")
+            }
+        })
+        .await;
+        entries.push(found);
+    }
+    for e in &entries {
+        assert_eq!(e["type"], "request", "{e}");
+        assert_eq!(
+            e["error"],
+            "request path \"kva/loud\": rate limit quota exceeded"
+        );
+        assert_eq!(e["request"]["operation"], "update");
+        // Nothing was authenticated: no token in the entry.
+        assert!(
+            e["auth"]["client_token"].as_str().unwrap_or("").is_empty(),
+            "{e}"
+        );
+        assert!(
+            e["request"]["client_token"]
+                .as_str()
+                .unwrap_or("")
+                .is_empty()
+        );
+        // The body's values are hashed.
+        assert!(
+            e["request"]["data"]["k"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("hmac-sha256:")),
+            "{e}"
+        );
+    }
+    let keys = |v: &Value| -> Vec<String> {
+        v.as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(keys(&entries[0]), keys(&entries[1]));
+    // Only the request line: no response entry follows for the refused request.
+    for log in &logs {
+        let responses = std::fs::read_to_string(log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .filter(|e| e["type"] == "response" && e["request"]["path"] == "kva/loud")
+            .count();
+        assert_eq!(responses, 0);
+    }
+}

@@ -173,8 +173,13 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     ctx.out(&format!("               Targets: {}", targets.join(", ")));
     ctx.out(&format!("                Output: {}", ready.bundle));
 
-    let raw = match RawHttp::new(&ready.client, &ctx.tls_options(&p)) {
-        Ok(raw) => raw,
+    // The log stream lasts the whole capture: its client has no time limit of its own (the
+    // capture's end closes it).
+    let tls = ctx.tls_options(&p);
+    let clients = RawHttp::new(&ready.client, &tls)
+        .and_then(|raw| Ok((raw, RawHttp::streaming(&ready.client, &tls)?)));
+    let (raw, monitor) = match clients {
+        Ok(clients) => clients,
         Err(e) => {
             ctx.err(&format!("Error during validation: {e}"));
             return 1;
@@ -189,7 +194,7 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         dir: PathBuf::from(&ready.dir),
         log_format: p.str("log-format"),
     };
-    let capture = Capture::new(ready.client, raw, plan, log_tx);
+    let capture = Capture::new(ready.client, raw, monitor, plan, log_tx);
 
     ctx.out("");
     ctx.out("==> Capturing static information...");

@@ -135,10 +135,16 @@ pub struct ServerStatus {
 }
 
 impl Capture {
-    /// A capture with `api` (and raw-bytes clients `raw` built like it) following `plan`;
-    /// progress lines for stderr go to `log`.
-    pub fn new(api: Client, raw: RawHttp, plan: Plan, log: UnboundedSender<String>) -> Capture {
-        let monitor = raw.clone().with_timeout(plan.duration + GRACE);
+    /// A capture with `api`, and the raw-bytes clients built like it (`raw` for requests,
+    /// `monitor` without a time limit for the log stream), following `plan`; progress lines
+    /// for stderr go to `log`.
+    pub fn new(
+        api: Client,
+        raw: RawHttp,
+        monitor: RawHttp,
+        plan: Plan,
+        log: UnboundedSender<String>,
+    ) -> Capture {
         let (stop_tx, stop_rx) = watch::channel(None);
         Capture {
             api,

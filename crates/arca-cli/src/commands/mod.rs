@@ -25,6 +25,7 @@ mod login;
 mod login_cert;
 mod login_jwt;
 mod login_kubernetes;
+mod monitor;
 mod mounts;
 mod namespace;
 mod operator;
@@ -57,6 +58,7 @@ const OTHER: &[(&str, &str)] = &[
     ("debug", "Runs the debug command"),
     ("kv", "Interact with Arca's Key-Value storage"),
     ("lease", "Interact with leases"),
+    ("monitor", "Stream log messages from an Arca server"),
     ("namespace", "Interact with namespaces"),
     ("operator", "Perform operator-specific tasks"),
     ("patch", "Patch data, configuration, and secrets"),
@@ -119,6 +121,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "kv" => kv::run(ctx, rest),
         "lease" => lease::run(ctx, rest),
         "namespace" => namespace::run(ctx, rest),
+        "monitor" => monitor::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
         "unwrap" => unwrap::run(ctx, rest),
         "debug" => debug::run(ctx, rest),

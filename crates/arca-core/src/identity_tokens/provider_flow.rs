@@ -137,6 +137,7 @@ fn raw(status: u16, body: &Value, headers: &[(&str, String)]) -> Response {
             status,
             content_type: "application/json".into(),
             body: body.to_string().into_bytes(),
+            stream: None,
         }),
         ..Response::default()
     };

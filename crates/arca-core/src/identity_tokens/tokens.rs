@@ -74,6 +74,7 @@ pub(super) fn raw_json(body: &Value, cache_control: Option<String>) -> Response 
             status: 200,
             content_type: "application/json".into(),
             body: body.to_string().into_bytes(),
+            stream: None,
         }),
         ..Response::default()
     };

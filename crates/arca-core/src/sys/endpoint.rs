@@ -130,6 +130,8 @@ pub(crate) enum Endpoint {
     CountersRequests,
     /// `loggers`: every logger's level.
     Loggers,
+    /// `monitor`: the log, streamed.
+    Monitor,
     /// `loggers/<name>`.
     Logger(String),
     /// `tools/random[/<rest>]`: what follows `tools/random/` (source and/or byte count).
@@ -254,6 +256,7 @@ impl Endpoint {
             "internal/counters/entities" => E::CountersEntities,
             "internal/counters/requests" => E::CountersRequests,
             "loggers" => E::Loggers,
+            "monitor" => E::Monitor,
             "config/cors" => E::ConfigCors,
             "config/ui/headers" => E::UiHeaders,
             "namespaces/api-lock/lock" => E::NamespaceLock(String::new()),
@@ -472,6 +475,8 @@ const GENERATE_ROOT_ATTEMPT_FIELDS: &[(&str, FieldType)] =
     &[("otp", T::String), ("pgp_key", T::String)];
 /// `loggers`.
 const LOGGERS_FIELDS: &[(&str, FieldType)] = &[("level", T::String)];
+/// `monitor`.
+const MONITOR_FIELDS: &[(&str, FieldType)] = &[("log_format", T::String), ("log_level", T::String)];
 /// `loggers/<name>`.
 const LOGGER_FIELDS: &[(&str, FieldType)] = &[("level", T::String), ("name", T::String)];
 /// `tools/random[/<source>][/<bytes>]`.
@@ -572,6 +577,7 @@ impl Endpoint {
             | E::CountersEntities
             | E::CountersRequests => &[],
             E::Loggers => LOGGERS_FIELDS,
+            E::Monitor => MONITOR_FIELDS,
             E::Logger(_) => LOGGER_FIELDS,
             E::ToolsHash(_) => TOOLS_HASH_FIELDS,
             E::Health

@@ -92,6 +92,67 @@ pub(super) async fn handle(
                 .map_err(logger_error)?;
             Ok(None)
         }
+        (E::Monitor, O::Read) => monitor(deps, req),
         _ => Err(LogicalError::UnsupportedOperation),
     }
+}
+
+/// What a monitor says when the core seals under it, as its last line.
+const SEALED_LINE: &[u8] = b"core received sealed state change, ending monitor session";
+
+/// `sys/monitor`: the log from now on at `log_level` (default `info`), in `log_format`
+/// (`standard` or `json`), until the client leaves or the core seals.
+fn monitor(deps: &SystemDeps, req: &Request) -> Result<Option<Response>, LogicalError> {
+    let level = super::str_field(&req.data, "log_level")
+        .filter(|l| !l.is_empty())
+        .unwrap_or_else(|| "info".to_string());
+    let format = super::str_field(&req.data, "log_format").unwrap_or_else(|| "standard".into());
+    let server = deps
+        .server_info
+        .as_deref()
+        .ok_or_else(|| LogicalError::bad_request("streaming not supported"))?;
+    // OpenBao checks the level, then the format (the monitor opened for the level closes again
+    // when it is dropped); a format is matched without case, but only `json` asks for JSON.
+    let lines = server
+        .monitor(&level, format == "json")
+        .map_err(|_| LogicalError::bad_request("unknown log level"))?;
+    if !matches!(format.to_ascii_lowercase().as_str(), "standard" | "json") {
+        return Err(LogicalError::bad_request("unknown log format"));
+    }
+    let body = arca_sdk::body_stream::BodyStream::new(until_sealed(lines, deps.seal.clone()));
+    Ok(Some(Response {
+        raw: Some(arca_sdk::RawHttp {
+            status: 200,
+            content_type: String::new(),
+            body: Vec::new(),
+            stream: Some(body),
+        }),
+        ..Response::default()
+    }))
+}
+
+/// `lines` until the core seals (checked every second, as OpenBao does), then [`SEALED_LINE`].
+fn until_sealed(
+    lines: arca_sdk::body_stream::Chunks,
+    seal: std::sync::Arc<crate::seal_ops::Seal>,
+) -> impl futures::Stream<Item = Vec<u8>> + Send {
+    let ticks = tokio::time::interval(std::time::Duration::from_secs(1));
+    futures::stream::unfold(Some((lines, ticks)), move |state| {
+        let seal = seal.clone();
+        async move {
+            let (mut lines, mut ticks) = state?;
+            loop {
+                tokio::select! {
+                    line = futures::StreamExt::next(&mut lines) => {
+                        return line.map(|l| (l, Some((lines, ticks))));
+                    }
+                    _ = ticks.tick() => {
+                        if seal.sealed() {
+                            return Some((SEALED_LINE.to_vec(), None));
+                        }
+                    }
+                }
+            }
+        }
+    })
 }

@@ -197,6 +197,7 @@ fn revoked(sync: bool) -> Result<Option<Response>, LogicalError> {
             status: 202,
             content_type: "application/json".into(),
             body: Vec::new(),
+            stream: None,
         }),
         ..Response::default()
     }))

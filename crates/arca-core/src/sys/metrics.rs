@@ -25,6 +25,7 @@ pub(super) fn handle(
             status: answer.status,
             content_type: answer.content_type.to_owned(),
             body: answer.body,
+            stream: None,
         }),
         ..Response::default()
     }))

@@ -151,6 +151,7 @@ pub(crate) fn raw_json<T: serde::Serialize + ?Sized>(
             status,
             content_type: "application/json".into(),
             body,
+            stream: None,
         }),
         ..Response::default()
     }))
@@ -793,7 +794,8 @@ impl SystemBackend {
                 | E::CountersEntities
                 | E::CountersRequests
                 | E::Loggers
-                | E::Logger(_)),
+                | E::Logger(_)
+                | E::Monitor),
                 op,
             ) => introspection::handle(deps, e, op, &req).await,
             (e @ (E::QuotasConfig | E::QuotasList(_) | E::Quota(..)), op) => {

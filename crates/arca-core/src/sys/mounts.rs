@@ -370,6 +370,7 @@ async fn enable(
         )));
     }
     let route_path = entry.route_path();
+    let (mount_type, version) = (entry.kind.clone(), entry.plugin_version.clone());
     mounts.setup_route(entry, false).await?;
     if let Err(e) = mounts.persist_table(ns, kind).await {
         // Keep memory and storage in agreement: undo the route.
@@ -378,6 +379,12 @@ async fn enable(
         }
         return Err(e);
     }
+    // OpenBao's log lines (operators grep for them).
+    let message = match kind {
+        TableKind::Mounts => "successful mount",
+        TableKind::Auth => "enabled credential backend",
+    };
+    tracing::info!(namespace = %ns.path, path = %path, r#type = %mount_type, version = %version, "{message}");
     Ok(None)
 }
 
@@ -426,6 +433,11 @@ async fn disable(
     if let Err(e) = view.clear().await {
         tracing::warn!(mount = %route_path, error = %e, "core: could not clear storage of disabled mount");
     }
+    let message = match kind {
+        TableKind::Mounts => "successfully unmounted",
+        TableKind::Auth => "disabled credential backend",
+    };
+    tracing::info!(namespace = %ns.path, path = %path, "{message}");
     Ok(None)
 }
 

@@ -34,6 +34,7 @@ fn empty_not_found() -> Response {
             status: 404,
             content_type: "application/json".into(),
             body: Vec::new(),
+            stream: None,
         }),
         ..Response::default()
     }

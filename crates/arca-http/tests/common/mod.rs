@@ -46,6 +46,7 @@ impl RequestHandler for Recorder {
                     status: 202,
                     content_type: "text/plain; charset=utf-8".into(),
                     body: b"raw body \x00\xff".to_vec(),
+                    stream: None,
                 }),
                 ..Response::default()
             })),
