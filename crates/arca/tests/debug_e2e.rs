@@ -2,7 +2,8 @@
 //! server (one Arca dev server for the file): the bundle holds the files `bao`'s holds, each
 //! holding what the server answers, and `index.json` lists the targets, files and failures
 //! as `bao`'s does (the same failure texts, word for word). `bao`'s console lines are held
-//! to the same text too. The test fails (it does not skip) when `bao` is missing.
+//! to the same text too, and the `log` target streams `sys/monitor` into the bundle. The
+//! test fails (it does not skip) when `bao` is missing.
 
 mod common;
 
@@ -316,7 +317,18 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
             s.addr
         )
     )));
-    assert!(!targets.contains("host") && !targets.contains("metrics"));
+    for fine in ["host", "metrics", "requests", "config", "log"] {
+        assert!(!targets.contains(fine), "{fine} failed: {failed:?}");
+    }
+
+    // The log target streamed the server's log (at trace level) for the whole capture: the
+    // capture's own requests of the second tick are in it.
+    let log = std::fs::read_to_string(root.join("arca.log")).expect("arca.log");
+    assert!(log.ends_with('\n'), "{log}");
+    assert!(
+        log.lines().any(|l| l.contains("sys/host-info")),
+        "the capture's requests in the log: {log}"
+    );
 
     // Each file holds what the server answers.
     let config = read_json(&root.join("config.json"));
@@ -399,6 +411,11 @@ fn same_bundle_as_bao(
         assert_eq!(arca_index[same], bao_index[same], "{same}");
     }
     assert_eq!(failures(&arca_index), failures(&bao_index));
+    // Both streamed the server's log.
+    for log in [arca_root.join("arca.log"), bao_root.join("bao.log")] {
+        let text = std::fs::read_to_string(&log).expect("log");
+        assert!(text.lines().count() > 1, "{}: {text}", log.display());
+    }
 
     for (file, part) in [
         ("host_info.json", None),
