@@ -14,6 +14,7 @@ mod go_io;
 pub mod output;
 mod raw_http;
 mod snapshot_archive;
+mod stream_lines;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -26,6 +26,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use crate::debug_bundle::{self, CaptureError, json_time};
 use crate::raw_http::{RawHttp, transport_error};
+use crate::stream_lines::LineBuffer;
 
 /// The grace added to `-duration`, so a tick that falls on its last second is still taken.
 pub const GRACE: Duration = Duration::from_secs(1);
@@ -568,7 +569,6 @@ impl Capture {
             .send(Method::GET, path, None)
             .await
             .map_err(|e| e.to_string())?;
-        let mut pending: Vec<u8> = Vec::new();
         let write = |file: &mut std::fs::File, line: &[u8]| -> Result<(), String> {
             if line.is_empty() {
                 return Ok(());
@@ -577,15 +577,12 @@ impl Capture {
                 .and_then(|()| file.write_all(b"\n"))
                 .map_err(|e| crate::go_io::reason(&e))
         };
+        let mut lines = LineBuffer::default();
         loop {
             match resp.chunk().await {
                 Ok(Some(chunk)) => {
-                    pending.extend_from_slice(&chunk);
-                    while let Some(at) = pending.iter().position(|b| *b == b'\n') {
-                        let line: Vec<u8> = pending.drain(..=at).collect();
-                        let line = line.strip_suffix(b"\n").unwrap_or(&line);
-                        let line = line.strip_suffix(b"\r").unwrap_or(line);
-                        if let Err(e) = write(&mut file, line) {
+                    for line in lines.push(&chunk) {
+                        if let Err(e) = write(&mut file, &line) {
                             self.record("log", e);
                             return Ok(());
                         }
@@ -593,7 +590,8 @@ impl Capture {
                 }
                 // The end of the stream, or a broken one: what was read is kept.
                 Ok(None) | Err(_) => {
-                    if let Err(e) = write(&mut file, &pending) {
+                    let last = lines.finish().unwrap_or_default();
+                    if let Err(e) = write(&mut file, &last) {
                         self.record("log", e);
                     }
                     return Ok(());
