@@ -78,6 +78,32 @@ impl<'a, 'b> Ctx<'a, 'b> {
         self.rt.block_on(fut)
     }
 
+    /// Run a future to completion on the command's runtime, writing each line `lines`
+    /// receives to stderr as it arrives (progress of work that runs concurrently).
+    pub fn block_on_logging<F: std::future::Future>(
+        &mut self,
+        fut: F,
+        lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> F::Output {
+        let stderr = &mut self.io.stderr;
+        self.rt.block_on(async {
+            tokio::pin!(fut);
+            loop {
+                tokio::select! {
+                    out = &mut fut => {
+                        while let Ok(line) = lines.try_recv() {
+                            let _ = writeln!(stderr, "{line}");
+                        }
+                        return out;
+                    }
+                    Some(line) = lines.recv() => {
+                        let _ = writeln!(stderr, "{line}");
+                    }
+                }
+            }
+        })
+    }
+
     /// The output format: `-format`, else `VAULT_FORMAT`/`BAO_FORMAT`, else table.
     pub fn format(&self, p: &Parsed) -> Result<Format, String> {
         if p.is_set("format") {

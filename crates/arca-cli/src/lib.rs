@@ -7,11 +7,14 @@
 
 mod commands;
 mod ctx;
+mod debug_bundle;
 mod duration;
 pub mod flags;
+mod go_io;
 pub mod output;
 mod raw_http;
 mod snapshot_archive;
+mod stream_lines;
 mod yaml;
 
 use std::collections::BTreeMap;

@@ -51,7 +51,7 @@ pub fn parse_kv_args(ctx: &mut Ctx<'_, '_>, args: &[String]) -> Result<Map<Strin
             std::fs::read_to_string(file).map_err(|e| {
                 format!(
                     "invalid key/value pair {arg:?}: error reading file: {}",
-                    super::policy::go_open_error(file, &e)
+                    crate::go_io::open_error(file, &e)
                 )
             })?
         } else if raw == "-" {

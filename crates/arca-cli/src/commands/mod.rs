@@ -14,6 +14,8 @@ macro_rules! or_exit {
 
 mod audit;
 mod command_setup;
+mod debug;
+mod debug_capture;
 mod ha;
 mod hclfmt;
 mod kv;
@@ -53,6 +55,7 @@ const COMMON: &[(&str, &str)] = &[
 const OTHER: &[(&str, &str)] = &[
     ("audit", "Interact with audit devices"),
     ("auth", "Interact with auth methods"),
+    ("debug", "Runs the debug command"),
     ("kv", "Interact with Arca's Key-Value storage"),
     ("lease", "Interact with leases"),
     ("monitor", "Stream log messages from an Arca server"),
@@ -121,6 +124,7 @@ pub fn dispatch(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         "monitor" => monitor::run(ctx, rest),
         "plugin" => plugin::run(ctx, rest),
         "unwrap" => unwrap::run(ctx, rest),
+        "debug" => debug::run(ctx, rest),
         _ => {
             ctx.err_raw(&usage());
             127

@@ -6,6 +6,7 @@ use super::command_setup::{client, start};
 use crate::ctx::Ctx;
 use crate::flags::{HTTP, Kind, Spec, flag};
 use crate::raw_http::RawHttp;
+use crate::stream_lines::LineBuffer;
 
 const HELP: &str = "Usage: arca monitor [options]
 
@@ -76,20 +77,18 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         }
     };
     // Whole lines as they come; the stream ends when the server ends it (it sealed).
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = LineBuffer::default();
     loop {
         let chunk = match ctx.block_on(answer.chunk()) {
             Ok(Some(chunk)) => chunk,
             Ok(None) | Err(_) => break,
         };
-        pending.extend_from_slice(&chunk);
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=end).collect();
-            ctx.out(String::from_utf8_lossy(&line[..end]).as_ref());
+        for line in lines.push(&chunk) {
+            ctx.out(String::from_utf8_lossy(&line).as_ref());
         }
     }
-    if !pending.is_empty() {
-        ctx.out(String::from_utf8_lossy(&pending).as_ref());
+    if let Some(last) = lines.finish() {
+        ctx.out(String::from_utf8_lossy(&last).as_ref());
     }
     0
 }

@@ -30,24 +30,6 @@ pub fn run(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
     }
 }
 
-/// Go's `os.Open` error text for `path` (`open PATH: no such file or directory`).
-pub fn go_open_error(path: &str, e: &std::io::Error) -> String {
-    let why = match e.kind() {
-        std::io::ErrorKind::NotFound => "no such file or directory".to_string(),
-        std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-        std::io::ErrorKind::IsADirectory => "is a directory".to_string(),
-        _ => {
-            let text = e.to_string();
-            let text = match text.find(" (os error") {
-                Some(i) => text[..i].to_string(),
-                None => text,
-            };
-            text.to_lowercase()
-        }
-    };
-    format!("open {path}: {why}")
-}
-
 fn policy_path(name: &str) -> String {
     format!("sys/policies/acl/{}", name.trim().to_lowercase())
 }
@@ -74,7 +56,7 @@ fn write(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
             Err(e) => {
                 ctx.err(&format!(
                     "Error opening policy file: {}",
-                    go_open_error(file, &e)
+                    crate::go_io::open_error(file, &e)
                 ));
                 return 2;
             }
@@ -185,7 +167,7 @@ fn fmt(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         Err(e) => {
             ctx.err(&format!(
                 "Error reading source file: {}",
-                go_open_error(file, &e)
+                crate::go_io::open_error(file, &e)
             ));
             return 1;
         }

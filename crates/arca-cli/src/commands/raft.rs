@@ -167,12 +167,8 @@ struct JoinResponse {
 /// `parseFlagFile`).
 fn flag_file(value: &str) -> Result<String, String> {
     match value.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "error reading file: {}",
-                super::policy::go_open_error(path, &e)
-            )
-        }),
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| format!("error reading file: {}", crate::go_io::open_error(path, &e))),
         None => Ok(value.to_string()),
     }
 }

@@ -7,7 +7,6 @@ use reqwest::Method;
 
 use super::command_setup::{client, start};
 use super::group_usage;
-use super::policy::go_open_error;
 use crate::ctx::Ctx;
 use crate::flags::{FORMAT, HTTP, Kind, Parsed, flag};
 use crate::raw_http::{RawHttp, transport_error};
@@ -123,11 +122,16 @@ async fn download(http: &RawHttp, path: &str) -> Result<(), String> {
                 Ok(f) => file.insert(f),
                 // `bao` then also closes the file it failed to open, which Go reports as
                 // an `invalid argument` joined to the error.
-                Err(e) => break Err(format!("{}\ninvalid argument", go_open_error(path, &e))),
+                Err(e) => {
+                    break Err(format!(
+                        "{}\ninvalid argument",
+                        crate::go_io::open_error(path, &e)
+                    ));
+                }
             },
         };
         if let Err(e) = out.write_all(&chunk) {
-            break Err(format!("write {path}: {}", io_reason(&e)));
+            break Err(format!("write {path}: {}", crate::go_io::reason(&e)));
         }
         // The checker stops reading once it has seen enough; later chunks are not needed.
         let _ = tx.send(chunk.to_vec());
@@ -153,15 +157,6 @@ fn open_snapshot_file(path: &str) -> std::io::Result<std::fs::File> {
         options.mode(0o600);
     }
     options.open(path)
-}
-
-/// An I/O error's reason without Rust's `(os error N)` suffix, lower-cased as Go prints it.
-fn io_reason(e: &std::io::Error) -> String {
-    let text = e.to_string();
-    let text = text
-        .find(" (os error")
-        .map_or(text.as_str(), |i| &text[..i]);
-    text.to_lowercase()
 }
 
 const RESTORE_HELP: &str = "Usage: arca operator raft snapshot restore <snapshot_file>
@@ -191,7 +186,7 @@ fn restore(ctx: &mut Ctx<'_, '_>, args: &[String]) -> i32 {
         Err(e) => {
             ctx.err(&format!(
                 "Error opening snapshot file: {}",
-                go_open_error(&path, &e)
+                crate::go_io::open_error(&path, &e)
             ));
             return 2;
         }

@@ -111,6 +111,9 @@ pub(crate) enum Endpoint {
     PasswordPolicy(String),
     /// `policies/password/<name>/generate`: a password from the policy.
     PasswordPolicyGenerate(String),
+    /// `replication/status`: OpenBao lists it as a path needing no token but serves nothing
+    /// there (replication is Vault Enterprise's), so it answers a bare 404.
+    ReplicationStatus,
     /// `host-info`.
     HostInfo,
     /// `in-flight-req`: the requests being served.
@@ -193,6 +196,10 @@ impl Endpoint {
         }
         if p.starts_with("quotas/") {
             return super::quotas::parse(p);
+        }
+        // Only the exact path needs no token (with a trailing `/` it is an unknown path).
+        if p == "replication/status" {
+            return Some(E::ReplicationStatus);
         }
         Some(match p.trim_end_matches('/') {
             "health" => E::Health,
@@ -585,6 +592,8 @@ impl Endpoint {
             | E::RekeyInit(_)
             | E::RekeyUpdate(_)
             | E::RekeyVerify(_)
+            // No handler: the body is never read.
+            | E::ReplicationStatus
             // `wrapping/wrap` takes any body as the data to wrap.
             | E::WrappingWrap => return None,
         })

@@ -548,6 +548,7 @@ impl Backend for SystemBackend {
                 "internal/ui/mounts",
                 "internal/ui/mounts/*",
                 "wrapping/lookup",
+                "replication/status",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -617,6 +618,10 @@ impl SystemBackend {
             },
             // Vault serves sys/leader outside the logical router: other methods get a bare 405.
             (E::Leader, _) => Err(LogicalError::empty_method_not_allowed()),
+            // No handler behind OpenBao's unauthenticated path: its router's bare error (a
+            // LIST, whose path ends with `/`, is the usual wrapped one).
+            (E::ReplicationStatus, O::List) => Err(LogicalError::UnsupportedPath),
+            (E::ReplicationStatus, _) => Err(LogicalError::not_found("unsupported path")),
             // The pipeline seals once this request has let go of the state lock.
             (E::Seal, O::Update | O::Create) => Ok(None),
             (E::StepDown, O::Update | O::Create) => Ok(None),
