@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use regex::Regex;
 
 use super::name_path::NamePath;
+use super::openapi::{PathDoc, expand_pattern};
 use super::{Field, FieldData};
 use crate::{JsonMap, LogicalError, Operation, Request, Response};
 
@@ -128,6 +129,25 @@ impl PathDef {
     /// The raw pattern.
     pub fn pattern(&self) -> &str {
         &self.pattern
+    }
+
+    /// The path as its OpenAPI document describes it: one [`PathDoc`] per expansion of the
+    /// pattern, none when the pattern has no OpenAPI form (a catch-all such as `.*`).
+    pub fn docs(&self) -> Vec<PathDoc> {
+        let Ok(paths) = expand_pattern(&self.pattern) else {
+            return Vec::new();
+        };
+        let mut operations: Vec<Operation> = self.ops.keys().copied().collect();
+        operations.sort();
+        paths
+            .into_iter()
+            .map(|path| PathDoc {
+                path,
+                synopsis: self.synopsis.clone(),
+                operations: operations.clone(),
+                fields: self.fields.values().cloned().collect(),
+            })
+            .collect()
     }
 
     pub(crate) fn help_text(&self) -> String {
