@@ -120,9 +120,7 @@ fn merge(doc: &mut OasDocument, entry: &MountEntry, mount_doc: OasDocument, gene
                     location: "path".into(),
                     schema: Some(OasSchema {
                         kind: "string".into(),
-                        default: Some(Value::String(
-                            entry.path.trim_end_matches('/').to_string(),
-                        )),
+                        default: Some(Value::String(entry.path.trim_end_matches('/').to_string())),
                         ..OasSchema::default()
                     }),
                     required: true,

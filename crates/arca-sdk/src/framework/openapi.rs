@@ -133,7 +133,11 @@ pub struct OasOperation {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
     /// The operation's id (`kv-read-data-path`).
-    #[serde(rename = "operationId", default, skip_serializing_if = "String::is_empty")]
+    #[serde(
+        rename = "operationId",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
     pub operation_id: String,
     /// `secrets`, `auth`, `system`, ...
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -322,8 +326,7 @@ impl OasDocument {
                 deprecated: false,
             });
         }
-        item.parameters
-            .sort_by_key(|p| p.name.to_ascii_lowercase());
+        item.parameters.sort_by_key(|p| p.name.to_ascii_lowercase());
         let has = |op: Operation| path.operations.contains(&op);
         for op in [
             Operation::Create,
@@ -349,10 +352,7 @@ impl OasDocument {
                 operation_id: operation_id(ctx.prefix, op, &path.path),
                 ..OasOperation::default()
             };
-            if matches!(
-                op,
-                Operation::Create | Operation::Update | Operation::Patch
-            ) {
+            if matches!(op, Operation::Create | Operation::Update | Operation::Patch) {
                 let mut schema = OasSchema {
                     kind: "object".into(),
                     ..OasSchema::default()
@@ -753,7 +753,10 @@ mod tests {
         for (pattern, want) in [
             ("keys/?$".to_string(), vec!["keys"]),
             (format!("keys/{name}"), vec!["keys/{name}"]),
-            (format!("data/{}", match_all_regex("path")), vec!["data/{path}"]),
+            (
+                format!("data/{}", match_all_regex("path")),
+                vec!["data/{path}"],
+            ),
             (
                 format!("verify/{name}{}", optional_param_regex("hash")),
                 vec!["verify/{name}", "verify/{name}/{hash}"],
@@ -775,7 +778,10 @@ mod tests {
         }
         assert_eq!(expand_pattern(".*"), Err(PatternError::Unsupported));
         assert_eq!(expand_pattern("a+"), Err(PatternError::Unsupported));
-        assert!(matches!(expand_pattern("(("), Err(PatternError::Invalid(_))));
+        assert!(matches!(
+            expand_pattern("(("),
+            Err(PatternError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -853,7 +859,10 @@ mod tests {
         assert_eq!(item["get"]["parameters"][0]["name"], "list");
         assert!(item["get"]["parameters"][0].get("required").is_none());
         assert_eq!(item["get"]["tags"][0], "secrets");
-        assert_eq!(item["delete"]["responses"]["204"]["description"], "empty body");
+        assert_eq!(
+            item["delete"]["responses"]["204"]["description"],
+            "empty body"
+        );
         assert_eq!(
             item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/KvWriteMetadataPathRequest"
