@@ -3,8 +3,10 @@
 //! `openapi-spec-validator`, has OpenBao's path keys and operations for the same mounts, is
 //! filtered by the token's policies and served for the request's namespace, `?help=1` carries
 //! a path's document, and a time-bounded `schemathesis` run against Arca from the document
-//! gets no 5xx but those OpenBao itself gives to the same requests. The Python tools come from `scripts/openapi-tools.sh` (pinned, installed when
-//! missing); a machine where they cannot be installed fails this test.
+//! gets no 5xx but those OpenBao itself gives to the same requests. The Python tools come
+//! from `scripts/openapi-tools.sh` (pinned, installed when missing); a machine where they
+//! cannot be installed fails this test.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 mod common;
 
