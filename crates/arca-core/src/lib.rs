@@ -34,6 +34,7 @@ pub mod server_info;
 mod sys;
 mod token_backend;
 mod token_fields;
+mod token_paths;
 pub mod token_roles;
 pub mod token_store;
 mod token_use;

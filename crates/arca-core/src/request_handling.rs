@@ -427,7 +427,11 @@ impl Core {
             let op = req.operation;
             let answer = handle.backend.handle_request(req).await;
             route_timers.op(op).since(backend_started);
-            answer
+            if op == Operation::Help {
+                answer.map(|r| r.map(help_body))
+            } else {
+                answer
+            }
         };
         if !seals && let Ok(Some(r)) = result.as_mut() {
             let registered = async {
@@ -880,6 +884,23 @@ const ROOT_ONLY_SYS_PATHS: [&str; 39] = [
 ];
 
 /// Requests OpenBao leaves out of the audit log.
+/// A Help answer as Vault's HTTP layer sends it: the backend's data alone (`help`,
+/// `openapi`, `see_also`), without the envelope.
+fn help_body(resp: Response) -> Response {
+    if resp.raw.is_some() {
+        return resp;
+    }
+    let body = serde_json::to_vec(&resp.data.unwrap_or_default()).unwrap_or_default();
+    Response {
+        raw: Some(arca_sdk::RawHttp {
+            status: 200,
+            content_type: "application/json".into(),
+            body,
+        }),
+        ..Response::default()
+    }
+}
+
 fn unaudited(path: &str) -> bool {
     matches!(path.trim_end_matches('/'), "sys/leader" | "sys/step-down")
 }

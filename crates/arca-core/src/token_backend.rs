@@ -985,6 +985,17 @@ async fn answer_create(
 #[async_trait]
 impl Backend for TokenBackend {
     async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        if req.operation == Operation::Help {
+            return Ok(Some(arca_sdk::framework::openapi::help_from_table(
+                &req,
+                &crate::token_paths::docs(),
+                &self.special_paths(),
+                BackendType::Credential,
+                "The token credential backend is always enabled and builtin to Vault. Client \
+                 tokens are used to identify a client and to allow Vault to associate policies \
+                 and ACLs which are enforced on every request.",
+            )));
+        }
         // Every declared field is converted (or refused) before any handler reads it; the
         // rest draw OpenBao's warning on the answer.
         let unknown = match crate::token_fields::schema(req.path.trim_end_matches('/')) {

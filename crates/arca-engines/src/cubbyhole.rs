@@ -38,7 +38,12 @@ fn key_of(req: &Request) -> Result<String, LogicalError> {
 impl Backend for CubbyholeBackend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         if req.operation == Operation::Help {
-            return Ok(Some(help_response(HELP)));
+            return Ok(Some(help_response(
+                &req,
+                HELP,
+                "Pass-through secret storage to a token-specific cubbyhole in the storage \
+                 backend, allowing you to read/write arbitrary data into secret storage.",
+            )));
         }
         let key = key_of(&req)?;
         let storage = req.storage()?.clone();

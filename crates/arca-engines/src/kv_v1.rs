@@ -41,7 +41,12 @@ impl KvV1Backend {
 impl Backend for KvV1Backend {
     async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
         if req.operation == Operation::Help {
-            return Ok(Some(help_response(HELP)));
+            return Ok(Some(help_response(
+                &req,
+                HELP,
+                "Pass-through secret storage to the storage backend, allowing you to \
+                 read/write arbitrary data into secret storage.",
+            )));
         }
         let storage = req.storage()?.clone();
         let path = req.path.as_str();

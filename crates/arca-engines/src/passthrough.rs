@@ -2,7 +2,9 @@
 //! storage prefix, and the small router both use (neither has typed fields: any JSON object is
 //! a value, so the body must reach the handler untouched, `path` key included).
 
-use arca_sdk::{JsonMap, LogicalError, Response, Storage};
+use arca_sdk::{
+    BackendType, JsonMap, LogicalError, Operation, Request, Response, SpecialPaths, Storage,
+};
 use serde_json::Value;
 
 use crate::record::{decode_plain, encode_plain};
@@ -64,10 +66,42 @@ pub(crate) fn as_dir(path: &str) -> String {
     }
 }
 
-/// The framework's help response shape: `{"help": text, "see_also": null}`.
-pub(crate) fn help_response(text: &str) -> Response {
-    let mut data = JsonMap::new();
-    data.insert("help".into(), Value::String(text.to_string()));
-    data.insert("see_also".into(), Value::Null);
-    Response::with_data(data)
+/// The framework's help response shape, `{"help": text, "openapi": ..., "see_also": null}`,
+/// for a mount whose one path `{path}` (any key) is read, listed, written and deleted;
+/// `synopsis` describes it in the OpenAPI document. Operation ids start with the
+/// `requestResponsePrefix` the core's help request gives.
+pub(crate) fn help_response(req: &Request, text: &str, synopsis: &str) -> Response {
+    use arca_sdk::framework::openapi::{DocContext, OasDocument, PathDoc};
+    use arca_sdk::framework::{Field, FieldType};
+    let prefix = req
+        .data
+        .get("requestResponsePrefix")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let path = PathDoc {
+        path: "{path}".into(),
+        synopsis: synopsis.into(),
+        operations: vec![
+            Operation::Create,
+            Operation::Read,
+            Operation::Update,
+            Operation::Delete,
+            Operation::List,
+        ],
+        fields: vec![Field::new(
+            "path",
+            FieldType::String,
+            "Specifies the path of the secret.",
+        )],
+    };
+    let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
+    doc.add_path(
+        &path,
+        &DocContext {
+            special: &SpecialPaths::default(),
+            backend_type: BackendType::Logical,
+            prefix,
+        },
+    );
+    doc.help_response(text)
 }

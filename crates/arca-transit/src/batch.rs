@@ -6,6 +6,9 @@ use arca_sdk::framework::FieldData;
 use arca_sdk::{JsonMap, LogicalError, Response};
 use serde_json::Value;
 
+/// The item a `null` element of `batch_input` stands for.
+static EMPTY_ITEM: std::sync::LazyLock<JsonMap> = std::sync::LazyLock::new(JsonMap::new);
+
 /// The items of `batch_input`, or `None` when the request has none.
 pub fn items(d: &FieldData) -> Result<Option<Vec<JsonMap>>, LogicalError> {
     Ok(items_ref(d)?.map(|list| list.into_iter().cloned().collect()))
@@ -24,6 +27,8 @@ pub fn items_ref(d: &FieldData) -> Result<Option<Vec<&JsonMap>>, LogicalError> {
             for (i, v) in list.iter().enumerate() {
                 match v {
                     Value::Object(m) => out.push(m),
+                    // mapstructure decodes a null element as the zero item, as OpenBao does.
+                    Value::Null => out.push(&EMPTY_ITEM),
                     _ => {
                         return Err(LogicalError::internal(format!(
                             "failed to parse batch input: '[{i}]' expected a map, got '{}'",

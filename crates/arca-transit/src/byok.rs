@@ -163,7 +163,9 @@ async fn key_from_fields(
     t: KeyType,
 ) -> Result<(Zeroizing<Vec<u8>>, bool), LogicalError> {
     let has_ct = d.raw().contains_key("ciphertext");
-    if has_ct && d.raw().contains_key("public_key") {
+    // OpenBao looks for `publicKey` here (not the field's name, `public_key`), so a request
+    // with `ciphertext` and `public_key` is a ciphertext import there; the same here.
+    if has_ct && d.raw().contains_key("publicKey") {
         return Err(LogicalError::internal(
             "only one of the following fields, ciphertext and public_key, can be set",
         ));

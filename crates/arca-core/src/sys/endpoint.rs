@@ -152,6 +152,8 @@ pub(crate) enum Endpoint {
     UiHeaders,
     /// `config/ui/headers/<header>` (sudo).
     UiHeader(String),
+    /// `internal/specs/openapi`: the OpenAPI document of the mounts the request sees.
+    OpenApi,
 }
 
 /// `sys/locked-users`'s fields.
@@ -236,6 +238,7 @@ impl Endpoint {
             "capabilities-self" => E::CapabilitiesSelf,
             "capabilities-accessor" => E::CapabilitiesAccessor,
             "internal/ui/resultant-acl" => E::ResultantAcl,
+            "internal/specs/openapi" => E::OpenApi,
             "plugins/catalog" => E::PluginsCatalog,
             "plugins/reload/backend" => E::PluginsReloadBackend,
             "plugins/reload/backend/status" => E::PluginsReloadStatus,
@@ -523,6 +526,7 @@ impl Endpoint {
             | E::AuditedHeaders => &[],
             E::Namespaces => &[],
             E::LockedUsers => LOCKED_USERS_FIELDS,
+            E::OpenApi => super::paths::OPENAPI_FIELDS,
             E::Metrics => &[("format", FieldType::String)],
             E::ConfigCors => super::config_http::CORS_FIELDS,
             E::UiHeaders => &[],

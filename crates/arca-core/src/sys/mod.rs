@@ -11,7 +11,9 @@ mod locked_users;
 mod metrics;
 mod mounts;
 mod namespaces;
+mod openapi;
 mod password;
+mod paths;
 
 pub(crate) use self::namespaces::resume_deletions as resume_namespace_deletions;
 mod plugins;
@@ -487,6 +489,9 @@ async fn unseal(
 #[async_trait]
 impl Backend for SystemBackend {
     async fn handle_request(&self, mut req: Request) -> Result<Option<Response>, LogicalError> {
+        if req.operation == Operation::Help {
+            return Ok(Some(openapi::help(&req, &self.special_paths())));
+        }
         let endpoint = Endpoint::parse(&req.path).ok_or(LogicalError::UnsupportedPath)?;
         // Declared parameters are converted (or refused) before any handler reads them; the
         // rest draw OpenBao's warning on the answer.
@@ -547,6 +552,7 @@ impl Backend for SystemBackend {
                 "leader",
                 "internal/ui/mounts",
                 "internal/ui/mounts/*",
+                "internal/specs/openapi",
                 "wrapping/lookup",
                 "replication/status",
             ]
@@ -802,6 +808,16 @@ impl SystemBackend {
                 quotas::handle(&deps.quotas, e, op, &req).await
             }
             (E::Metrics, op) => metrics::handle(&deps.metrics, op, &req),
+            (E::OpenApi, O::Read | O::Update | O::Create) => {
+                let mounts = self.mounts()?;
+                let sources = openapi::Sources {
+                    mounts: &mounts,
+                    policies: &deps.policies,
+                    namespaces: &deps.namespaces,
+                    version: seal.version(),
+                };
+                openapi::handle(sources, &ns, &req).await
+            }
             (e @ (E::ConfigCors | E::UiHeaders | E::UiHeader(_)), op) => {
                 config_http::handle(&deps.http_config, e, op, &req).await
             }

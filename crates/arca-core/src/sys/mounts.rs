@@ -718,8 +718,8 @@ async fn remount(
 
 /// The ACL of the request's token and the prefix its paths need from the request's
 /// namespace `ns` (`b/` for a token of `a/` asking in `a/b/`); `None` when the request
-/// carries no valid token (these paths are reachable without one). The token's namespace
-/// is its accessor's suffix.
+/// carries no token (these paths are reachable without one); a token that is not valid is
+/// refused (403), as OpenBao's. The token's namespace is its accessor's suffix.
 async fn request_acl(
     policies: &PolicyStore,
     namespaces: &NamespaceStore,
@@ -727,6 +727,9 @@ async fn request_acl(
     req: &Request,
 ) -> Result<Option<(Arc<arca_policy::Acl>, String)>, LogicalError> {
     if req.client_token_accessor.is_empty() {
+        if !req.token().is_empty() {
+            return Err(LogicalError::PermissionDenied);
+        }
         return Ok(None);
     }
     let Some(token_ns) = namespaces.of_id(&req.client_token_accessor) else {
@@ -753,26 +756,50 @@ async fn ui_mounts(
     for (key, kind) in [("secret", TableKind::Mounts), ("auth", TableKind::Auth)] {
         let mut m = serde_json::Map::new();
         for e in mounts.entries(ns, kind) {
-            let visible = e.config.listing_visibility == "unauth";
-            match &acl {
-                Some((acl, prefix))
-                    if visible
-                        || acl.has_mount_access(&format!("{prefix}{}", e.rel_route_path())) =>
-                {
-                    m.insert(e.path.clone(), e.to_api_json());
-                }
-                None if visible => {
-                    m.insert(
-                        e.path.clone(),
-                        json!({"type": e.kind, "description": e.description, "options": e.options}),
-                    );
-                }
-                _ => {}
+            if !is_listed(acl.as_ref(), &e) {
+                continue;
             }
+            let v = match acl {
+                Some(_) => e.to_api_json(),
+                None => json!({"type": e.kind, "description": e.description, "options": e.options}),
+            };
+            m.insert(e.path.clone(), v);
         }
         out.insert(key.into(), Value::Object(m));
     }
     data(Value::Object(out))
+}
+
+/// Whether `sys/internal/ui/mounts` lists `e` for a request with `acl` (its token's ACL and
+/// namespace prefix, `None` without a token): a mount tuned `listing_visibility=unauth`
+/// always, any other when the ACL reaches it.
+fn is_listed(acl: Option<&(Arc<arca_policy::Acl>, String)>, e: &MountEntry) -> bool {
+    e.config.listing_visibility == "unauth"
+        || acl.is_some_and(|(acl, prefix)| {
+            acl.has_mount_access(&format!("{prefix}{}", e.rel_route_path()))
+        })
+}
+
+/// The mounts (secrets engines, then auth methods) of `ns` that `sys/internal/ui/mounts`
+/// lists for `req`: what `sys/internal/specs/openapi` documents, as OpenBao's does.
+pub(crate) async fn listed_mounts(
+    mounts: &MountStore,
+    policies: &PolicyStore,
+    namespaces: &NamespaceStore,
+    ns: &Namespace,
+    req: &Request,
+) -> Result<Vec<MountEntry>, LogicalError> {
+    let acl = request_acl(policies, namespaces, ns, req).await?;
+    let mut out = Vec::new();
+    for kind in [TableKind::Mounts, TableKind::Auth] {
+        out.extend(
+            mounts
+                .entries(ns, kind)
+                .into_iter()
+                .filter(|e| is_listed(acl.as_ref(), e)),
+        );
+    }
+    Ok(out)
 }
 
 /// `sys/internal/ui/mounts/<path>`: the mount serving `path`, for a token that reaches it.

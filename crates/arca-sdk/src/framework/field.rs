@@ -54,6 +54,8 @@ pub struct Field {
     pub description: String,
     /// Whether the request must give it (checked by handlers that ask for it).
     pub required: bool,
+    /// Given in the URL's query rather than the body (how the OpenAPI document places it).
+    pub query: bool,
 }
 
 impl Field {
@@ -65,6 +67,7 @@ impl Field {
             default: None,
             description: description.into(),
             required: false,
+            query: false,
         }
     }
 
@@ -77,6 +80,12 @@ impl Field {
     /// Marks the field required.
     pub fn required(mut self) -> Field {
         self.required = true;
+        self
+    }
+
+    /// Marks the field as one given in the URL's query (OpenAPI's `in: query`).
+    pub fn query(mut self) -> Field {
+        self.query = true;
         self
     }
 }

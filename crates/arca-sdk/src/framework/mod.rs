@@ -6,12 +6,15 @@
 
 mod field;
 mod name_path;
+pub mod openapi;
 mod path;
 mod secret;
 
 pub use field::{Field, FieldData, FieldType, convert_field, convert_field_reason};
 pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
 pub use secret::{SECRET_TYPE_KEY, SecretType};
+
+use openapi::{DocContext, OasDocument};
 
 use async_trait::async_trait;
 
@@ -198,15 +201,12 @@ impl Backend for FrameworkBackend {
         if matches!(req.operation, Operation::Renew | Operation::Revoke) {
             return self.handle_revoke_renew(req).await;
         }
+        if req.operation == Operation::Help {
+            return Ok(Some(self.help(&req)));
+        }
         let Some((p, captures)) = self.route(&req.path) else {
-            if req.operation == Operation::Help {
-                return Ok(Some(help_response(&self.help)));
-            }
             return Err(LogicalError::UnsupportedPath);
         };
-        if req.operation == Operation::Help {
-            return Ok(Some(help_response(&p.help_text())));
-        }
         let op = if req.operation == Operation::Create && !p.ops.contains_key(&Operation::Create) {
             Operation::Update
         } else {
@@ -260,11 +260,51 @@ impl Backend for FrameworkBackend {
     }
 }
 
-fn help_response(text: &str) -> Response {
-    let mut data = JsonMap::new();
-    data.insert("help".into(), serde_json::Value::String(text.to_string()));
-    data.insert("see_also".into(), serde_json::Value::Null);
-    Response::with_data(data)
+impl FrameworkBackend {
+    /// The OpenAPI document of every path, operation ids starting with `prefix` (the mount's
+    /// type when the core asks, as OpenBao's `requestResponsePrefix`).
+    pub fn openapi(&self, prefix: &str) -> OasDocument {
+        let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
+        let ctx = DocContext {
+            special: &self.special_paths,
+            backend_type: self.backend_type,
+            prefix,
+        };
+        for p in &self.paths {
+            for path in p.docs() {
+                doc.add_path(&path, &ctx);
+            }
+        }
+        doc
+    }
+
+    /// The answer to a Help request: for the root (or a path no pattern serves) the backend's
+    /// help and the document of all its paths, for a path its help and its own document.
+    fn help(&self, req: &Request) -> Response {
+        let prefix = req
+            .data
+            .get("requestResponsePrefix")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default();
+        let found = if req.path.is_empty() {
+            None
+        } else {
+            self.route(&req.path)
+        };
+        let Some((p, _)) = found else {
+            return self.openapi(prefix).help_response(&self.help);
+        };
+        let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
+        let ctx = DocContext {
+            special: &self.special_paths,
+            backend_type: self.backend_type,
+            prefix,
+        };
+        for path in p.docs() {
+            doc.add_path(&path, &ctx);
+        }
+        doc.help_response(&p.help_text())
+    }
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use futures::future::BoxFuture;
 use regex::Regex;
 
 use super::name_path::NamePath;
+use super::openapi::{PathDoc, expand_pattern};
 use super::{Field, FieldData};
 use crate::{JsonMap, LogicalError, Operation, Request, Response};
 
@@ -130,6 +131,25 @@ impl PathDef {
         &self.pattern
     }
 
+    /// The path as its OpenAPI document describes it: one [`PathDoc`] per expansion of the
+    /// pattern, none when the pattern has no OpenAPI form (a catch-all such as `.*`).
+    pub fn docs(&self) -> Vec<PathDoc> {
+        let Ok(paths) = expand_pattern(&self.pattern) else {
+            return Vec::new();
+        };
+        let mut operations: Vec<Operation> = self.ops.keys().copied().collect();
+        operations.sort();
+        paths
+            .into_iter()
+            .map(|path| PathDoc {
+                path,
+                synopsis: self.synopsis.clone(),
+                operations: operations.clone(),
+                fields: self.fields.values().cloned().collect(),
+            })
+            .collect()
+    }
+
     pub(crate) fn help_text(&self) -> String {
         format!("{}\n\n{}", self.synopsis.trim(), self.description.trim())
     }
@@ -149,7 +169,7 @@ impl PathDef {
     /// invalid pattern is a programming error of the backend; it then matches nothing.
     fn regex(&self) -> &Regex {
         self.regex.get_or_init(|| {
-            Regex::new(&format!("^(?:{})$", self.pattern)).unwrap_or_else(|_| {
+            Regex::new(&format!("^(?:{})$", go_perl_classes(&self.pattern))).unwrap_or_else(|_| {
                 Regex::new("^\u{0}never\u{0}$").unwrap_or_else(|_| unreachable!())
             })
         })
@@ -170,6 +190,60 @@ impl PathDef {
         }
         Some(out)
     }
+}
+
+/// `pattern` with the Perl classes `\w`, `\d`, `\s` (and their negations) made ASCII-only,
+/// as Go's regexp reads them (Rust's are Unicode): a path with `é` is no generic name in
+/// OpenBao, and must not be one here.
+fn go_perl_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 16);
+    let mut chars = pattern.chars();
+    let mut class_depth = 0usize;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                let posix = match next {
+                    'w' => Some("word"),
+                    'W' => Some("^word"),
+                    'd' => Some("digit"),
+                    'D' => Some("^digit"),
+                    's' => Some("space"),
+                    'S' => Some("^space"),
+                    _ => None,
+                };
+                match (posix, class_depth) {
+                    (Some(name), 0) => {
+                        out.push_str("[[:");
+                        out.push_str(name);
+                        out.push_str(":]]");
+                    }
+                    (Some(name), _) => {
+                        out.push_str("[:");
+                        out.push_str(name);
+                        out.push_str(":]");
+                    }
+                    (None, _) => {
+                        out.push(c);
+                        out.push(next);
+                    }
+                }
+            }
+            '[' => {
+                class_depth += 1;
+                out.push(c);
+            }
+            ']' if class_depth > 0 => {
+                class_depth -= 1;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The literal text at the start of every string `pattern` matches (as a whole): its leading
@@ -227,6 +301,20 @@ mod tests {
         ] {
             assert_eq!(literal_prefix(pattern), want, "{pattern}");
         }
+    }
+
+    #[test]
+    fn word_classes_are_ascii_as_in_go() {
+        assert_eq!(go_perl_classes(r"a\w+\.b"), r"a[[:word:]]+\.b");
+        assert_eq!(go_perl_classes(r"[\w.@-]\D"), r"[[:word:].@-][[:^digit:]]");
+        let p = PathDef::new(format!(
+            "login/{}",
+            super::super::generic_name_regex("name")
+        ));
+        assert!(p.matches("login/bob").is_some());
+        assert!(p.matches("login/é").is_none());
+        assert!(p.matches("login/bé").is_none());
+        assert!(p.matches_by_regex("login/b.o-b").is_some());
     }
 
     #[test]
