@@ -896,6 +896,7 @@ fn help_body(resp: Response) -> Response {
             status: 200,
             content_type: "application/json".into(),
             body,
+            stream: None,
         }),
         ..Response::default()
     }
