@@ -224,6 +224,35 @@ impl Client {
         body: Option<Value>,
         content_type: Option<&str>,
     ) -> Result<(RawResponse, String), ApiError> {
+        let (status, headers, text) = self.fetch(method, path, query, body, content_type).await?;
+        let body = if text.trim().is_empty() {
+            None
+        } else {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => Some(v),
+                Err(_) if status >= 400 => None,
+                Err(e) => return Err(not_json(&text, &e)),
+            }
+        };
+        Ok((
+            RawResponse {
+                status,
+                headers,
+                body,
+            },
+            text,
+        ))
+    }
+
+    /// Sends a request and reads its answer: status, headers and the body as text.
+    async fn fetch(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Option<Value>,
+        content_type: Option<&str>,
+    ) -> Result<(u16, HeaderMap, String), ApiError> {
         let mut url = self.url(path)?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -265,23 +294,10 @@ impl Client {
             url: url_text.clone(),
             message: transport_message(&e, &url),
         })?;
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = if text.trim().is_empty() {
-            None
-        } else {
-            match serde_json::from_str::<Value>(&text) {
-                Ok(v) => Some(v),
-                Err(_) if status >= 400 => None,
-                Err(e) => return Err(not_json(&text, &e)),
-            }
-        };
         Ok((
-            RawResponse {
-                status,
-                headers,
-                body,
-            },
-            text,
+            status,
+            headers,
+            String::from_utf8_lossy(&bytes).into_owned(),
         ))
     }
 
@@ -362,46 +378,16 @@ impl Client {
     /// it (the Prometheus text of `sys/metrics`, ...). An error status is an error, as
     /// [`Client::read_with_query`]'s.
     pub async fn read_raw(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, ApiError> {
-        let (raw, text) = match self.send(Method::GET, path, query, None, None).await {
-            // Not JSON, and not an error: the body is what `-format=raw` prints.
-            Err(ApiError::NotJson(_)) => {
-                return self.send_text(path, query).await.map(String::into_bytes);
-            }
-            other => other?,
-        };
-        if raw.status >= 400 {
+        let (status, headers, text) = self.fetch(Method::GET, path, query, None, None).await?;
+        if status >= 400 {
+            let raw = RawResponse {
+                status,
+                headers,
+                body: serde_json::from_str(&text).ok(),
+            };
             return Err(self.response_error(&Method::GET, path, query, &raw, text));
         }
         Ok(text.into_bytes())
-    }
-
-    /// The body of `GET path?query` as text, whatever it holds.
-    async fn send_text(&self, path: &str, query: &[(&str, &str)]) -> Result<String, ApiError> {
-        let mut url = self.url(path)?;
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
-        let mut req = self
-            .http
-            .request(Method::GET, url.clone())
-            .header("X-Vault-Request", "true");
-        if let Some(token) = &self.token {
-            let mut value = HeaderValue::from_str(token)
-                .map_err(|_| ApiError::Decode("token contains invalid characters".into()))?;
-            value.set_sensitive(true);
-            req = req.header("X-Vault-Token", value);
-        }
-        if let Some(ns) = &self.namespace {
-            req = req.header("X-Vault-Namespace", ns.as_str());
-        }
-        let transport = |e: reqwest::Error| ApiError::Transport {
-            method: go_method(&Method::GET),
-            url: url.to_string(),
-            message: transport_message(&e, &url),
-        };
-        let resp = req.send().await.map_err(transport)?;
-        let bytes = resp.bytes().await.map_err(transport)?;
-        Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     /// `GET path`, like `vault read`. `Ok(None)` when nothing is there.
