@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::Utc;
 use serde_json::Value;
 
-use super::debug_capture::{Capture, Plan};
+use super::debug_capture::{Capture, HEALTH_CODES, Plan};
 use super::parse;
 use crate::ctx::Ctx;
 use crate::debug_bundle::{self, INDEX_VERSION, Index, json_time};
@@ -337,15 +337,7 @@ fn preflight(ctx: &mut Ctx<'_, '_>, p: &Parsed, compress: bool) -> Result<Ready,
         .block_on(client.request_full(
             reqwest::Method::GET,
             "sys/health",
-            &[
-                ("drsecondarycode", "299"),
-                ("haunhealhty", "299"),
-                ("performancestandbycode", "299"),
-                ("removedcode", "299"),
-                ("sealedcode", "299"),
-                ("standbycode", "299"),
-                ("uninitcode", "299"),
-            ],
+            &HEALTH_CODES,
             None,
             None,
         ))

@@ -28,6 +28,18 @@ use crate::debug_bundle::{self, CaptureError, json_time};
 use crate::raw_http::{RawHttp, transport_error};
 use crate::stream_lines::LineBuffer;
 
+/// The `sys/health` query `bao debug` sends: every state answers 299, so a sealed or standby
+/// server's status is read like an active one's (`haunhealhty` is bao's own spelling).
+pub(super) const HEALTH_CODES: [(&str, &str); 7] = [
+    ("drsecondarycode", "299"),
+    ("haunhealhty", "299"),
+    ("performancestandbycode", "299"),
+    ("removedcode", "299"),
+    ("sealedcode", "299"),
+    ("standbycode", "299"),
+    ("uninitcode", "299"),
+];
+
 /// The grace added to `-duration`, so a tick that falls on its last second is still taken.
 pub const GRACE: Duration = Duration::from_secs(1);
 
@@ -379,15 +391,6 @@ impl Capture {
     }
 
     async fn server_status(&self) -> Vec<ServerStatus> {
-        const HEALTH_CODES: [(&str, &str); 7] = [
-            ("drsecondarycode", "299"),
-            ("haunhealhty", "299"),
-            ("performancestandbycode", "299"),
-            ("removedcode", "299"),
-            ("sealedcode", "299"),
-            ("standbycode", "299"),
-            ("uninitcode", "299"),
-        ];
         let mut out = Vec::new();
         let mut ticker = self.ticker(self.plan.interval);
         for count in 0.. {
