@@ -243,21 +243,16 @@ fn from_stanza(
         };
         let key = entry.key.as_str();
         if !KEYS.contains(&key) {
-            warnings.push(format!(
-                "{}: {}: unknown key; ignored",
-                Location::new(file, entry.line),
-                site.key
-            ));
+            site.unknown_key(warnings);
             continue;
         }
         if key == "options" {
             device.options = options(entry, &site, file)?;
             continue;
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             continue;
-        }
+        };
         match key {
             "description" => device.description = stringish(&site, node)?,
             "local" => device.local = site.bool(node)?,

@@ -47,6 +47,22 @@ impl Site<'_> {
         }
     }
 
+    /// [`Site::value`], `None` for a null value (a key set to null reads as unset).
+    pub(crate) fn set_value<'e>(&self, entry: &'e Entry) -> Result<Option<&'e Node>, ConfigError> {
+        let node = self.value(entry)?;
+        Ok((!matches!(node.value, Value::Null)).then_some(node))
+    }
+
+    /// Records that this site's key is not one its stanza takes: `<file>:<line>: <key>:
+    /// unknown key; ignored`.
+    pub(crate) fn unknown_key(&self, warnings: &mut Vec<String>) {
+        warnings.push(format!(
+            "{}: {}: unknown key; ignored",
+            crate::error::Location::new(self.file, self.line),
+            self.key
+        ));
+    }
+
     /// A boolean: `true`/`false`, 1/0, or a string Go's `strconv.ParseBool` accepts
     /// (`"true"`, `"false"`, `"1"`, `"0"`, `"t"`, `"F"`, `"TRUE"`, ...), as Vault's
     /// `parseutil.ParseBool`.

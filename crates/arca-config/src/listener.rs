@@ -8,7 +8,7 @@ use crate::decode::{Site, check_duplicates};
 use crate::error::{ConfigError, Location};
 use crate::keys::{LISTENER_BLOCKS, UNSUPPORTED_LISTENER};
 use crate::listener_http::{self, ListenerHttpOptions};
-use crate::tree::{Block, Node, Value};
+use crate::tree::{Block, Node};
 
 /// Vault's default `max_request_size`: 32 MiB.
 pub const DEFAULT_MAX_REQUEST_SIZE: i64 = 33_554_432;
@@ -205,10 +205,9 @@ pub(crate) fn from_block(
             ));
             continue;
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             continue;
-        }
+        };
         match key {
             "address" => listener.address = site.non_empty_string(node)?,
             "cluster_address" => listener.cluster_address = Some(site.non_empty_string(node)?),

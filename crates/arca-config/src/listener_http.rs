@@ -252,10 +252,9 @@ impl ListenerHttpOptions {
             self.custom_response_headers = custom_headers(site, entry)?;
             return Ok(());
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             return Ok(());
-        }
+        };
         let parse_bool = |what: &str| {
             site.bool(node).map_err(|_| {
                 site.error(format!(

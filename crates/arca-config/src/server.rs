@@ -12,7 +12,7 @@ use crate::keys::{TOP_LEVEL_BLOCKS, UNSUPPORTED_TOP_LEVEL};
 use crate::listener::{self, ListenerConfig};
 use crate::storage::{self, StorageConfig};
 use crate::telemetry::{self, TelemetryConfig};
-use crate::tree::{Entry, Value, blocks_of};
+use crate::tree::{Entry, blocks_of};
 use crate::user_lockout::{self, UserLockout};
 
 /// Vault's system default lease TTL when the config sets none: 768h (32 days).
@@ -268,10 +268,9 @@ impl Layer {
             self.warn(site.file, entry, "unknown key; ignored");
             return Ok(());
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             return Ok(());
-        }
+        };
         if let Some(flag) = BoolKey::of(key) {
             *flag.field(&mut self.config) = site.bool(node)?;
             self.bools_set.retain(|&set| set != flag);

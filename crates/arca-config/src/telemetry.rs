@@ -169,21 +169,6 @@ const UNSUPPORTED: &[&str] = &[
 /// The body of an unlabelled block (`telemetry { ... }` in HCL, `"telemetry": {...}` in JSON);
 /// a JSON list of objects is several blocks.
 pub(crate) fn bodies(entry: &Entry, file: &str) -> Result<Vec<Vec<Entry>>, ConfigError> {
-    fn of_map(node: &Node) -> Option<Vec<Entry>> {
-        match &node.value {
-            Value::Map(fields) => Some(
-                fields
-                    .iter()
-                    .map(|f| Entry {
-                        key: f.key.clone(),
-                        line: f.line,
-                        item: Item::Value(f.node.clone()),
-                    })
-                    .collect(),
-            ),
-            _ => None,
-        }
-    }
     let bad = |line, got: &Value| {
         ConfigError::invalid(
             file,
@@ -195,10 +180,12 @@ pub(crate) fn bodies(entry: &Entry, file: &str) -> Result<Vec<Vec<Entry>>, Confi
     match &entry.item {
         Item::Block(block) => Ok(vec![block.body.clone()]),
         Item::Value(node) => match &node.value {
-            Value::Map(_) => Ok(of_map(node).into_iter().collect()),
+            Value::Map(_) => Ok(crate::tree::map_entries(node).into_iter().collect()),
             Value::List(items) => items
                 .iter()
-                .map(|item| of_map(item).ok_or_else(|| bad(item.line, &item.value)))
+                .map(|item| {
+                    crate::tree::map_entries(item).ok_or_else(|| bad(item.line, &item.value))
+                })
                 .collect(),
             other => Err(bad(node.line, other)),
         },
@@ -288,17 +275,12 @@ pub(crate) fn from_entries(
             "usage_gauge_period",
         ];
         if !KNOWN.contains(&key) {
-            warnings.push(format!(
-                "{}: {}: unknown key; ignored",
-                Location::new(file, entry.line),
-                site.key
-            ));
+            site.unknown_key(warnings);
             continue;
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             continue;
-        }
+        };
         match key {
             "prometheus_retention_time" => {
                 let nanos = duration_nanos(&site, node)?;
@@ -394,17 +376,12 @@ pub(crate) fn listener_telemetry(
                 "metrics_path",
             ];
             if !known.contains(&e.key.as_str()) {
-                warnings.push(format!(
-                    "{}: {}: unknown key; ignored",
-                    Location::new(file, e.line),
-                    site.key
-                ));
+                site.unknown_key(warnings);
                 continue;
             }
-            let node = site.value(e)?;
-            if matches!(node.value, Value::Null) {
+            let Some(node) = site.set_value(e)? else {
                 continue;
-            }
+            };
             // OpenBao's text: `invalid value for telemetry.<key>: cannot parse '' as bool: ...`.
             let flag = |node: &Node| {
                 site.bool(node).map_err(|_| {

@@ -220,19 +220,26 @@ fn labelled_blocks(
     }
 }
 
+/// The members of the object `node` as entries; `None` when it is no object.
+pub(crate) fn map_entries(node: &Node) -> Option<Vec<Entry>> {
+    match &node.value {
+        Value::Map(fields) => Some(
+            fields
+                .iter()
+                .map(|f| Entry {
+                    key: f.key.clone(),
+                    line: f.line,
+                    item: Item::Value(f.node.clone()),
+                })
+                .collect(),
+        ),
+        _ => None,
+    }
+}
+
 /// A block labelled `label` whose body is the members of the object `node`.
 fn map_block(label: &str, line: Option<usize>, node: &Node) -> Block {
-    let body = match &node.value {
-        Value::Map(fields) => fields
-            .iter()
-            .map(|f| Entry {
-                key: f.key.clone(),
-                line: f.line,
-                item: Item::Value(f.node.clone()),
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
+    let body = map_entries(node).unwrap_or_default();
     Block {
         labels: vec![label.to_owned()],
         body,

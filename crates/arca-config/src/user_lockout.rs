@@ -24,7 +24,7 @@ use std::time::Duration;
 use arca_sdk::duration::{DurationError, parse_duration_second};
 
 use crate::decode::{Site, check_duplicates};
-use crate::error::{ConfigError, Location};
+use crate::error::ConfigError;
 use crate::tree::{Entry, Field, Item, Node, Value};
 
 /// The failed-login count that locks a user out when no config sets one (OpenBao's default).
@@ -212,17 +212,12 @@ fn from_stanza(
         };
         let key = entry.key.as_str();
         if !KEYS.contains(&key) {
-            warnings.push(format!(
-                "{}: {}: unknown key; ignored",
-                Location::new(file, entry.line),
-                site.key
-            ));
+            site.unknown_key(warnings);
             continue;
         }
-        let node = site.value(entry)?;
-        if matches!(node.value, Value::Null) {
+        let Some(node) = site.set_value(entry)? else {
             continue;
-        }
+        };
         match key {
             "lockout_threshold" => lockout.lockout_threshold = Some(threshold(&site, node)?),
             "lockout_duration" => lockout.lockout_duration = Some(duration(&site, key, node)?),
