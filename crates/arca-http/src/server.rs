@@ -654,15 +654,29 @@ async fn unauthenticated_request(
                 .unwrap_or_default()
         }
     };
+    let mut request = routed_request(routing, api_path, data, request_id, namespace_path, conn);
+    if let Ok(headers) = translate::header_parts(&parts.headers) {
+        request.headers = headers.headers;
+    }
+    request
+}
+
+/// The request for `api_path` (a LIST's with its trailing slash) with `data`, its id, its
+/// namespace and its connection; the headers' parts are the caller's to add.
+fn routed_request(
+    routing: &operation::Routing,
+    api_path: &str,
+    data: serde_json::Map<String, serde_json::Value>,
+    request_id: String,
+    namespace_path: String,
+    conn: &Arc<Connection>,
+) -> Request {
     let mut path = api_path.to_string();
     if routing.operation == Operation::List && !path.ends_with('/') {
         path.push('/');
     }
     let mut request = Request::new(routing.operation, path).with_data(data);
     request.id = request_id;
-    if let Ok(headers) = translate::header_parts(&parts.headers) {
-        request.headers = headers.headers;
-    }
     request.namespace_path = namespace_path;
     request.connection = Some(Connection::clone(conn));
     request
@@ -778,19 +792,12 @@ async fn serve_request(
         }
     };
 
-    let mut path = api_path.to_string();
-    if routing.operation == Operation::List && !path.ends_with('/') {
-        path.push('/');
-    }
-    let mut request = Request::new(routing.operation, path).with_data(data);
-    request.id = request_id;
+    let mut request = routed_request(&routing, api_path, data, request_id, namespace_path, conn);
     request.client_token = headers.client_token;
     request.client_token_from_authorization = headers.token_from_authorization;
     request.headers = headers.headers;
     request.wrap_info = headers.wrap_info;
     request.from_api_client = headers.from_api_client;
-    request.namespace_path = namespace_path;
-    request.connection = Some(Connection::clone(conn));
     let request_id = request.id.clone();
 
     // A panic in the handler becomes a 500 (caught here, in this task: no task spawned per
