@@ -265,9 +265,10 @@ impl Core {
 
     fn set_lease_buckets(&self, u: &Usage, cluster: &str) {
         let m = self.metrics();
+        let by_namespace = m.lease_buckets().namespace_labels;
         for ((expiring, ns), n) in &u.leases {
             let mut labels = vec![("cluster", cluster), ("expiring", expiring.as_str())];
-            if self.metrics().lease_buckets().namespace_labels {
+            if by_namespace {
                 labels.push(("namespace", ns.as_str()));
             }
             m.gauge(&["expire", "leases", "by_expiration"], &labels)
