@@ -282,24 +282,10 @@ fn proxy_v2(src: [u8; 4], src_port: u16) -> Vec<u8> {
 /// loopback. Returns the server and the extra ports.
 fn listener_server() -> (Server, [u16; 4]) {
     let ports = [free_port(), free_port(), free_port(), free_port()];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
-        let dir: &Path = dir.expect("dir");
-        let cfg = dir.join("config.hcl");
-        let [xff, strict, proxy, deny] = ports;
-        std::fs::write(
-            &cfg,
-            format!(
-                r#"storage "file" {{
-  path = "{data}"
-}}
-disable_mlock = true
-api_addr = "http://127.0.0.1:{port}"
-cluster_name = "http-options"
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}}
+    let [xff, strict, proxy, deny] = ports;
+    let s = server_with(|_| {
+        format!(
+            r#"cluster_name = "http-options"
 listener "tcp" {{
   address = "127.0.0.1:{xff}"
   tls_disable = true
@@ -332,14 +318,39 @@ listener "tcp" {{
   proxy_protocol_behavior = "deny_unauthorized"
   proxy_protocol_authorized_addrs = "10.0.0.0/8"
 }}
-"#,
-                data = dir.join("data").display()
+"#
+        )
+    });
+    (s, ports)
+}
+
+/// A server over file storage whose config has a plain listener on the harness's port, then
+/// `rest(port)` (more listeners and keys).
+fn server_with(rest: impl Fn(u16) -> String) -> Server {
+    let dir = tempfile::tempdir().expect("tempdir");
+    spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
+        let dir: &Path = dir.expect("dir");
+        let cfg = dir.join("config.hcl");
+        std::fs::write(
+            &cfg,
+            format!(
+                r#"storage "file" {{
+  path = "{data}"
+}}
+disable_mlock = true
+api_addr = "http://127.0.0.1:{port}"
+listener "tcp" {{
+  address = "127.0.0.1:{port}"
+  tls_disable = true
+}}
+{rest}"#,
+                data = dir.join("data").display(),
+                rest = rest(port)
             ),
         )
         .expect("write config");
         vec!["server".into(), format!("-config={}", cfg.display())]
-    });
-    (s, ports)
+    })
 }
 
 /// The same server reached through another of its listeners.
@@ -544,24 +555,10 @@ fn ca_and_client() -> (String, String) {
 /// (URL-encoded PEM in `X-SSL-Client-Cert`), and whose third trusts only proxies elsewhere.
 fn client_cert_server() -> (Server, [u16; 2]) {
     let ports = [free_port(), free_port()];
-    let dir = tempfile::tempdir().expect("tempdir");
-    let s = spawn_on_free_port(&arca_bin(), Some(dir), |port, dir| {
-        let dir: &Path = dir.expect("dir");
-        let cfg = dir.join("config.hcl");
-        let [fwd, untrusted] = ports;
-        std::fs::write(
-            &cfg,
-            format!(
-                r#"storage "file" {{
-  path = "{data}"
-}}
-disable_mlock = true
-api_addr = "http://127.0.0.1:{port}"
-listener "tcp" {{
-  address = "127.0.0.1:{port}"
-  tls_disable = true
-}}
-listener "tcp" {{
+    let [fwd, untrusted] = ports;
+    let s = server_with(|_| {
+        format!(
+            r#"listener "tcp" {{
   address = "127.0.0.1:{fwd}"
   tls_disable = true
   x_forwarded_for_authorized_addrs = "127.0.0.1/32"
@@ -575,12 +572,8 @@ listener "tcp" {{
   x_forwarded_for_client_cert_header = "X-SSL-Client-Cert"
   x_forwarded_for_client_cert_decoders = ["URL", "PEM"]
 }}
-"#,
-                data = dir.join("data").display()
-            ),
+"#
         )
-        .expect("write config");
-        vec!["server".into(), format!("-config={}", cfg.display())]
     });
     (s, ports)
 }
