@@ -266,22 +266,43 @@ fn level_tag(level: &Level) -> &'static str {
     }
 }
 
-/// A value as hclog writes it after `key=`: quoted when empty or when it holds spaces, quotes,
-/// `=` or control characters.
+/// A value as hclog writes it after `key=`: `""` when empty, bare when every character is
+/// between `-` and `~`, else quoted with only `"` and the unprintable characters escaped
+/// (hclog's `needsQuoting` and `writeEscapedForOutput`).
 fn standard_value(value: &Value) -> String {
     let text = match value {
-        Value::String(s) => s.clone(),
+        Value::String(s) => s.as_str(),
         other => return other.to_string(),
     };
-    let plain = !text.is_empty()
-        && !text
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '=');
-    if plain {
-        text
-    } else {
-        Value::String(text).to_string()
+    if text.is_empty() {
+        return "\"\"".to_owned();
     }
+    if text.chars().all(|c| ('-'..='~').contains(&c)) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// `2026-12-07T13:58:47.460Z [INFO]  core: message: key=value`.
