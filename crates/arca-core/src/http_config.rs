@@ -65,8 +65,9 @@ pub(crate) enum HttpConfigError {
 
 impl From<HttpConfigError> for LogicalError {
     fn from(e: HttpConfigError) -> Self {
-        // OpenBao returns these as plain errors: a 500 multierror.
-        LogicalError::internal(e)
+        // OpenBao returns these as plain errors, a 500 multierror; bad input is a 400 here,
+        // with the same text.
+        LogicalError::invalid_input(e)
     }
 }
 

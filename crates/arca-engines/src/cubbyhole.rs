@@ -63,8 +63,9 @@ impl Backend for CubbyholeBackend {
                     return Err(EngineError::TrailingSlash.into());
                 }
                 if req.data.is_empty() {
-                    // Vault's cubbyhole returns this one as an internal error.
-                    return Err(LogicalError::internal(EngineError::MissingDataFields));
+                    // Vault's cubbyhole returns this one as an internal error (500); the
+                    // client's mistake gets a 400 with the same text.
+                    return Err(LogicalError::invalid_input(EngineError::MissingDataFields));
                 }
                 write(storage.as_ref(), &key, &req.data).await?;
                 Ok(None)

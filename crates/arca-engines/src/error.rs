@@ -64,8 +64,10 @@ pub enum EngineError {
 impl From<EngineError> for LogicalError {
     fn from(e: EngineError) -> Self {
         match e {
-            // Vault returns these as plain Go errors from the cubbyhole handlers: 500, wrapped.
-            EngineError::MissingPath | EngineError::Corrupt { .. } => LogicalError::internal(e),
+            // Vault returns this one as a plain Go error from the cubbyhole handlers (500,
+            // wrapped); the client's mistake gets a 400 with the same wrapped text.
+            EngineError::MissingPath => LogicalError::invalid_input(e),
+            EngineError::Corrupt { .. } => LogicalError::internal(e),
             other => LogicalError::bad_request(other.to_string()),
         }
     }

@@ -53,11 +53,11 @@ async fn errors() {
     let multi = |m: &str| vec![format!("1 error occurred:\n\t* {m}\n\n")];
     assert_eq!(
         a.err(Update, "k", json!({})).await,
-        (500, multi("missing data fields"))
+        (400, multi("missing data fields")) // OpenBao: 500
     );
     assert_eq!(
         a.err(Read, "", json!({})).await,
-        (500, multi("missing path"))
+        (400, multi("missing path")) // OpenBao: 500
     );
     assert_eq!(
         a.err(Update, "d/", json!({"a": 1})).await,

@@ -121,6 +121,13 @@ impl LogicalError {
         Self::from_status(415, message)
     }
 
+    /// Bad input OpenBao answers with a 500 (a plain error from its handler): Arca keeps
+    /// OpenBao's multierror text but answers 400, as a client's mistake is not a server
+    /// failure (README, differences table).
+    pub fn invalid_input(message: impl std::fmt::Display) -> Self {
+        LogicalError::InvalidRequest(message.to_string())
+    }
+
     /// An internal (500) error.
     pub fn internal(message: impl std::fmt::Display) -> Self {
         LogicalError::Internal(message.to_string())

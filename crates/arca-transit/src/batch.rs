@@ -30,7 +30,7 @@ pub fn items_ref(d: &FieldData) -> Result<Option<Vec<&JsonMap>>, LogicalError> {
                     // mapstructure decodes a null element as the zero item, as OpenBao does.
                     Value::Null => out.push(&EMPTY_ITEM),
                     _ => {
-                        return Err(LogicalError::internal(format!(
+                        return Err(LogicalError::invalid_input(format!(
                             "failed to parse batch input: '[{i}]' expected a map, got '{}'",
                             type_name(v)
                         )));
@@ -39,7 +39,7 @@ pub fn items_ref(d: &FieldData) -> Result<Option<Vec<&JsonMap>>, LogicalError> {
             }
             Ok(Some(out))
         }
-        other => Err(LogicalError::internal(format!(
+        other => Err(LogicalError::invalid_input(format!(
             "failed to parse batch input: expected a list of objects, got {other}"
         ))),
     }

@@ -166,13 +166,13 @@ async fn key_from_fields(
     // OpenBao looks for `publicKey` here (not the field's name, `public_key`), so a request
     // with `ciphertext` and `public_key` is a ciphertext import there; the same here.
     if has_ct && d.raw().contains_key("publicKey") {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "only one of the following fields, ciphertext and public_key, can be set",
         ));
     }
     if !has_ct {
         if !(t.is_rsa() || t.is_ecdsa() || t == KeyType::Ed25519) {
-            return Err(LogicalError::internal(
+            return Err(LogicalError::invalid_input(
                 "provided type does not support public_key import",
             ));
         }
@@ -181,7 +181,7 @@ async fn key_from_fields(
     let alg = oaep_of(&d.get_str("hash_function")?)?;
     let ct = b64_decode(&d.get_str("ciphertext")?).map_err(LogicalError::internal)?;
     if ct.len() <= WRAPPED_EPHEMERAL_LEN {
-        return Err(LogicalError::internal("provided ciphertext is too short"));
+        return Err(LogicalError::invalid_input("provided ciphertext is too short"));
     }
     let (wrapped_eph, wrapped_key) = ct.split_at(WRAPPED_EPHEMERAL_LEN);
     let wk = wrapping_policy(state, req).await?;
@@ -199,20 +199,20 @@ async fn key_from_fields(
     let mut eph = Zeroizing::new(vec![0u8; 512]);
     let n = oaep
         .decrypt(alg, wrapped_eph, &mut eph, Some(&[]))
-        .map_err(|_| LogicalError::internal("crypto/rsa: decryption error"))?
+        .map_err(|_| LogicalError::invalid_input("crypto/rsa: decryption error"))?
         .len();
     eph.truncate(n);
     if eph.len() != 32 {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "expected ephemeral AES key to be 256-bit",
         ));
     }
     let kek =
-        AesKek::new(&AES_256, &eph).map_err(|_| LogicalError::internal("invalid ephemeral key"))?;
+        AesKek::new(&AES_256, &eph).map_err(|_| LogicalError::invalid_input("invalid ephemeral key"))?;
     let mut out = Zeroizing::new(vec![0u8; wrapped_key.len()]);
     let n = kek
         .unwrap_with_padding(wrapped_key, &mut out)
-        .map_err(|_| LogicalError::internal("failed to unwrap key"))?
+        .map_err(|_| LogicalError::invalid_input("failed to unwrap key"))?
         .len();
     out.truncate(n);
     Ok((out, true))
@@ -393,14 +393,14 @@ async fn import(
     let storage = req.storage()?.clone();
     let name = d.get_str("name")?;
     if d.raw().contains_key("convergent_encryption") {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "import cannot be used on keys with convergent encryption enabled",
         ));
     }
     let allow_rotation = d.get_bool("allow_rotation")?;
     let period = d.get_i64("auto_rotate_period")?;
     if period > 0 && !allow_rotation {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "allow_rotation must be set to true if auto-rotation is enabled",
         ));
     }
@@ -411,7 +411,7 @@ async fn import(
         )));
     };
     if state.keys.get(storage.as_ref(), &name).await?.is_some() {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "the import path cannot be used with an existing key; use import-version to rotate an existing imported key",
         ));
     }
@@ -449,17 +449,17 @@ async fn import_version(
     let storage = req.storage()?.clone();
     let name = d.get_str("name")?;
     let Some(k) = state.keys.get(storage.as_ref(), &name).await? else {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "no key found with name {name}; to import a new key, use the import/ endpoint"
         )));
     };
     if !k.policy.imported {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "the import_version endpoint can only be used with an imported key",
         ));
     }
     if k.policy.convergent_encryption {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "import_version cannot be used on keys with convergent encryption enabled",
         ));
     }
@@ -469,23 +469,23 @@ async fn import_version(
         .keys
         .update(storage.as_ref(), &name, |current| {
             let Some(mut p) = current else {
-                return Err(LogicalError::internal(format!("no key found with name {name}")));
+                return Err(LogicalError::invalid_input(format!("no key found with name {name}")));
             };
             match version {
                 Some(v) => {
                     let t = p.key_type;
                     let Some(e) = p.entry(v) else {
-                        return Err(LogicalError::internal("no such key version"));
+                        return Err(LogicalError::invalid_input("no such key version"));
                     };
                     if !(t.is_rsa() || t.is_ecdsa() || t == KeyType::Ed25519) {
-                        return Err(LogicalError::internal("provided type does not support importing key versions"));
+                        return Err(LogicalError::invalid_input("provided type does not support importing key versions"));
                     }
                     let missing = e.private_missing();
                     if missing && !private {
-                        return Err(LogicalError::internal("cannot add a public key to a key version that already has a public key set"));
+                        return Err(LogicalError::invalid_input("cannot add a public key to a key version that already has a public key set"));
                     }
                     if !missing {
-                        return Err(LogicalError::internal("private key imported, key version cannot be updated"));
+                        return Err(LogicalError::invalid_input("private key imported, key version cannot be updated"));
                     }
                     import_private_for_version(&mut p, v, &key).map_err(LogicalError::internal)?;
                 }

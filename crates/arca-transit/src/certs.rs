@@ -302,7 +302,7 @@ async fn set_certificate(
         return Err(LogicalError::bad_request("no such key version"));
     };
     if spki_of(t, e).as_deref() != Some(certs[0].spki.as_slice()) {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "leaf certificate public key does not match the selected key version",
         ));
     }

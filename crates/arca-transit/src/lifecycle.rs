@@ -35,7 +35,7 @@ pub struct NewKey {
 /// keysutil's checks and defaults for a new key, then its first version.
 pub fn new_policy(name: &str, req: &NewKey) -> Result<Policy, LogicalError> {
     let t = req.key_type.unwrap_or(KeyType::Aes256Gcm96);
-    let refuse = |m: String| Err(LogicalError::internal(m));
+    let refuse = |m: String| Err(LogicalError::invalid_input(m));
     if t.is_aead() {
         if req.convergent && !req.derived {
             return refuse("convergent encryption requires derivation to be enabled".into());
@@ -80,7 +80,7 @@ pub fn rotate(p: &mut Policy) -> Result<(), LogicalError> {
         return Err(OpError::User("refusing to use soft-deleted key".into()).into());
     }
     if p.imported && !p.allow_imported_key_rotation {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "imported key {} does not allow rotation within Vault",
             p.name
         )));
@@ -97,7 +97,7 @@ pub fn rotate(p: &mut Policy) -> Result<(), LogicalError> {
         _ if t.is_aead() || t == KeyType::Hmac => {
             let n = if t == KeyType::Hmac {
                 if p.key_size < HMAC_MIN || p.key_size > HMAC_MAX {
-                    return Err(LogicalError::internal(format!(
+                    return Err(LogicalError::invalid_input(format!(
                         "invalid key size for HMAC key, must be between {HMAC_MIN} and {HMAC_MAX} bytes"
                     )));
                 }
@@ -127,7 +127,7 @@ pub fn rotate(p: &mut Policy) -> Result<(), LogicalError> {
             entry.rsa_key = Some(keyring::generate_rsa(t.rsa_bits())?);
         }
         _ => {
-            return Err(LogicalError::internal(format!(
+            return Err(LogicalError::invalid_input(format!(
                 "unsupported key type {}",
                 t.name()
             )));

@@ -192,7 +192,7 @@ async fn random(
 fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<String, LogicalError> {
     let t = k.policy.key_type;
     let unsupported = || {
-        LogicalError::internal(format!(
+        LogicalError::invalid_input(format!(
             "unknown key type {} for export type {kind}",
             t.name()
         ))
@@ -208,7 +208,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
     match kind {
         "hmac-key" => {
             if format == "der" || format == "pem" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown format for HMAC key; supported values are `` or `raw`",
                 ));
             }
@@ -224,7 +224,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
         }
         "encryption-key" if t.is_aead() => {
             if format == "der" || format == "pem" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown format for HMAC key; supported values are `` or `raw`",
                 ));
             }
@@ -235,7 +235,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
         }
         "encryption-key" | "signing-key" if t.is_rsa() => {
             if format == "raw" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown key format for rsa key; supported values are ``, `der`, or `pem`",
                 ));
             }
@@ -265,7 +265,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
         }
         "signing-key" if t.is_ecdsa() => {
             if format == "raw" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown key format for ec key; supported values are ``, `der`, or `pem`",
                 ));
             }
@@ -289,7 +289,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
         }
         "public-key" if t.is_ecdsa() => {
             if format == "raw" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown key format for ec key; supported values are ``, `der`, or `pem`",
                 ));
             }
@@ -312,7 +312,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
         }
         "public-key" if t.is_rsa() => {
             if format == "raw" {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "unknown key format for rsa key; supported values are ``, `der`, or `pem`",
                 ));
             }
@@ -325,7 +325,7 @@ fn export_one(k: &Loaded, e: &KeyEntry, kind: &str, format: &str) -> Result<Stri
             }
         }
         "certificate-chain" => match &e.certificate_chain {
-            None => Err(LogicalError::internal(
+            None => Err(LogicalError::invalid_input(
                 "selected key version does not have a certificate chain imported",
             )),
             Some(c) => Ok(c
@@ -371,7 +371,7 @@ async fn export(
         ));
     }
     if p.soft_deleted {
-        return Err(LogicalError::internal("refusing to use soft-deleted key"));
+        return Err(LogicalError::invalid_input("refusing to use soft-deleted key"));
     }
     match kind.as_str() {
         "encryption-key" if !p.key_type.encryption_supported() => {
@@ -433,7 +433,7 @@ async fn backup(
         .keys
         .update(storage.as_ref(), &name, |current| {
             let Some(mut p) = current else {
-                return Err(LogicalError::internal(format!("key {name:?} not found")));
+                return Err(LogicalError::invalid_input(format!("key {name:?} not found")));
             };
             if p.soft_deleted {
                 return Err(LogicalError::bad_request(
@@ -441,12 +441,12 @@ async fn backup(
                 ));
             }
             if !p.exportable {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "exporting is disallowed on the policy",
                 ));
             }
             if !p.allow_plaintext_backup {
-                return Err(LogicalError::internal(
+                return Err(LogicalError::invalid_input(
                     "plaintext backup is disallowed on the policy",
                 ));
             }
@@ -488,18 +488,19 @@ async fn restore(
     }
     let name = d.get_str("name")?;
     if name.contains('/') {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "key name contains invalid characters",
         ));
     }
-    let bytes = zeroize::Zeroizing::new(b64_decode(&raw).map_err(LogicalError::internal)?);
-    let mut data: KeyData = serde_json::from_slice(&bytes).map_err(LogicalError::internal)?;
+    let bytes = zeroize::Zeroizing::new(b64_decode(&raw).map_err(LogicalError::invalid_input)?);
+    let mut data: KeyData =
+        serde_json::from_slice(&bytes).map_err(LogicalError::invalid_input)?;
     if !name.is_empty() {
         data.policy.name = name;
     }
     let name = data.policy.name.clone();
     if name.is_empty() || name.contains('/') {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "key name contains invalid characters",
         ));
     }

@@ -194,7 +194,7 @@ impl Keys {
             && (self.cache.read().map.contains_key(name)
                 || self.load(storage, name).await?.is_some())
         {
-            return Err(LogicalError::internal(format!(
+            return Err(LogicalError::invalid_input(format!(
                 "key {name:?} already exists"
             )));
         }
@@ -253,36 +253,36 @@ fn upgrade(p: &mut Policy) -> Result<(), LogicalError> {
 pub async fn persist(storage: &dyn Storage, p: &mut Policy) -> Result<(), LogicalError> {
     let has_min = p.entry(p.min_decryption_version).is_some();
     if p.min_decryption_version < 1 {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "minimum decryption version of {} is less than 1",
             p.min_decryption_version
         )));
     }
     if p.latest_version < 1 {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "latest version of {} is less than 1",
             p.latest_version
         )));
     }
     if !has_min && p.archive_version != p.latest_version {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "need to move keys from archive but archive version not up-to-date",
         ));
     }
     if p.archive_version > p.latest_version {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "archive version of {} is greater than the latest version {}",
             p.archive_version, p.latest_version
         )));
     }
     if p.min_encryption_version > 0 && p.min_encryption_version < p.min_decryption_version {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "minimum decryption version of {} is greater than minimum encryption version {}",
             p.min_decryption_version, p.min_encryption_version
         )));
     }
     if p.min_decryption_version > p.latest_version {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "minimum decryption version of {} is greater than the latest version {}",
             p.min_decryption_version, p.latest_version
         )));
@@ -297,7 +297,7 @@ pub async fn persist(storage: &dyn Storage, p: &mut Policy) -> Result<(), Logica
         for i in p.min_decryption_version..=p.latest_version {
             let idx = usize::try_from(i - p.min_available_version).unwrap_or(usize::MAX);
             let Some(e) = archive.keys.get(idx) else {
-                return Err(LogicalError::internal("archive is missing key versions"));
+                return Err(LogicalError::invalid_input("archive is missing key versions"));
             };
             p.keys.insert(i.to_string(), e.clone());
         }

@@ -9,7 +9,7 @@ mod common;
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::{Duration, Instant};
 
-use common::{Answer, Server, call, init_unseal, run_arca, run_bao, servers};
+use common::{Answer, Server, arca_status_for, call, init_unseal, run_arca, run_bao, servers};
 use serde_json::{Value, json};
 
 async fn ok(s: &Server, method: &str, path: &str, body: Option<Value>) -> Answer {
@@ -158,7 +158,7 @@ async fn login_and_token(servers: &[Server; 2]) {
 
     // Wrong password, unknown user, missing password: the same answers.
     let mut errs = Vec::new();
-    for s in servers {
+    for (i, s) in servers.iter().enumerate() {
         for (user, body) in [
             ("alice", json!({"password": "nope"})),
             ("nobody", json!({"password": "pw"})),
@@ -172,7 +172,9 @@ async fn login_and_token(servers: &[Server; 2]) {
                 Some(body),
             )
             .await;
-            errs.push((r.status, r.body.clone()));
+            // OpenBao's 500 for a missing password is Arca's 400.
+            let status = if i == 1 { arca_status_for(r.status) } else { r.status };
+            errs.push((status, r.body.clone()));
         }
         // Upper-case names are the same user.
         assert_eq!(login(s, "userpass", "ALICE", "pw").await.status, 200);

@@ -47,7 +47,9 @@ async fn move_key(from: &Server, to: &Server, name: &str, t: &str, extra: Value)
     let r = post(to, "transit/restore", json!({"backup": backup})).await;
     assert_eq!(r.status, 204, "restore {t}: {}", r.body);
     let again = post(to, "transit/restore", json!({"backup": backup})).await;
-    assert_eq!(again.status, 500, "{}", again.body);
+    // OpenBao's 500 for it is a 400 in Arca, with the same text.
+    let want = if to.openbao { 500 } else { 400 };
+    assert_eq!(again.status, want, "{}", again.body);
     assert_eq!(
         again.body["errors"][0],
         format!("1 error occurred:\n\t* key \"{name}\" already exists\n\n")

@@ -245,7 +245,7 @@ async fn csr_and_certificates(s: &Server) {
         json!({"certificate_chain": leaf}),
     )
     .await;
-    assert_eq!(bad.status, 500, "{}", bad.body);
+    assert_eq!(bad.status, 400, "{}", bad.body);
     let ca_leaf = post(
         s,
         "transit/keys/csr-ecdsa-p256/set-certificate",
@@ -290,12 +290,12 @@ async fn bring_your_own_key(s: &Server) {
     assert_eq!(decrypt(s, "byok-aes", json!({"ciphertext": c})).await, msg);
     let again = post(s, "transit/keys/byok-aes/import", json!({"ciphertext": ct})).await;
     assert_eq!(
-        error_text(&again, 500),
+        error_text(&again, 400),
         "1 error occurred:\n\t* the import path cannot be used with an existing key; use import-version to rotate an existing imported key\n\n"
     );
     let rot = post(s, "transit/keys/byok-aes/rotate", json!({})).await;
     assert_eq!(
-        error_text(&rot, 500),
+        error_text(&rot, 400),
         "1 error occurred:\n\t* imported key byok-aes does not allow rotation within Vault\n\n"
     );
     let v2 = wrap_for_import(s, &[9u8; 32]).await;
@@ -1031,12 +1031,12 @@ async fn errors_as_openbao(s: &Server) {
     )
     .await;
     assert_eq!(
-        error_text(&derived_ec, 500),
+        error_text(&derived_ec, 400),
         "1 error occurred:\n\t* key derivation and convergent encryption not supported for keys of type ecdsa-p256\n\n"
     );
     let hmac_size = post(s, "transit/keys/h0", json!({"type": "hmac"})).await;
     assert_eq!(
-        error_text(&hmac_size, 500),
+        error_text(&hmac_size, 400),
         "1 error occurred:\n\t* invalid key size for HMAC key, must be between 32 and 512 bytes\n\n"
     );
     let short = post(
@@ -1095,7 +1095,7 @@ async fn errors_as_openbao(s: &Server) {
     );
     let backup = get(s, "transit/backup/batch").await;
     assert_eq!(
-        error_text(&backup, 500),
+        error_text(&backup, 400),
         "1 error occurred:\n\t* exporting is disallowed on the policy\n\n"
     );
 }

@@ -54,8 +54,9 @@ async fn alias_lookahead(
 ) -> Result<Option<Response>, LogicalError> {
     let role_id = role_id_of(&d)?;
     if role_id.is_empty() {
-        // OpenBao returns a plain error here, which its core answers as a bare 500.
-        return Err(LogicalError::from_status(500, "missing role_id"));
+        // OpenBao returns a plain error here, which its core answers as a bare 500; the
+        // client's mistake gets a 400 with the same bare text.
+        return Err(LogicalError::bad_request("missing role_id"));
     }
     Ok(Some(Response::alias_lookahead(role_id)))
 }
@@ -99,11 +100,13 @@ fn remote_addr(req: &Request) -> String {
         .unwrap_or_default()
 }
 
-/// A login's failures inside the server reach the client as the bare text with a 500:
-/// OpenBao's core does not wrap a login's errors as it wraps other requests'.
+/// A login's failures reach the client as the bare text: OpenBao's core does not wrap a
+/// login's errors as it wraps other requests'. Failures inside the server keep their 500; bad
+/// input OpenBao answers with a 500 too gets a 400 here.
 fn unwrapped(e: LogicalError) -> LogicalError {
     match e {
         LogicalError::Internal(m) => LogicalError::from_status(500, m),
+        LogicalError::InvalidRequest(m) => LogicalError::bad_request(m),
         other => other,
     }
 }

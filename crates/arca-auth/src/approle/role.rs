@@ -111,7 +111,7 @@ pub(super) async fn role_id_entry(
     role_id: &str,
 ) -> Result<Option<RoleIdEntry>, LogicalError> {
     if role_id.is_empty() {
-        return Err(LogicalError::internal("missing role id"));
+        return Err(LogicalError::invalid_input("missing role id"));
     }
     s.get_json(&role_id_key(st, s, role_id).await?).await
 }
@@ -133,7 +133,7 @@ async fn delete_role_id_entry(
     role_id: &str,
 ) -> Result<(), LogicalError> {
     if role_id.is_empty() {
-        return Err(LogicalError::internal("missing role id"));
+        return Err(LogicalError::invalid_input("missing role id"));
     }
     s.delete(&role_id_key(st, s, role_id).await?).await?;
     Ok(())
@@ -148,14 +148,14 @@ async fn set_role_entry(
     previous_role_id: &str,
 ) -> Result<(), LogicalError> {
     if !role.has_constraint() {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "at least one constraint should be enabled on the role",
         ));
     }
     if let Some(idx) = role_id_entry(st, s, &role.role_id).await?
         && idx.name != role.name
     {
-        return Err(LogicalError::internal("role_id already in use"));
+        return Err(LogicalError::invalid_input("role_id already in use"));
     }
     if !previous_role_id.is_empty() && previous_role_id != role.role_id {
         delete_role_id_entry(st, s, previous_role_id)
@@ -255,7 +255,7 @@ pub(super) fn paths(st: &Arc<State>) -> Vec<PathDef> {
         .op(Operation::Read, op(st, read))
         .op(Operation::Delete, op(st, delete))
         .existence(existence(|req: Request, d: FieldData| async move {
-            let name = role_name(&d).map_err(|_| LogicalError::internal("missing role_name"))?;
+            let name = role_name(&d).map_err(|_| LogicalError::invalid_input("missing role_name"))?;
             Ok(role_entry(req.storage()?.as_ref(), &name).await?.is_some())
         }))
         .help(
@@ -419,7 +419,7 @@ fn apply_role_fields(
     }
     if !role.secret_id_bound_cidrs.is_empty() {
         super::cidr::validate_list(&role.secret_id_bound_cidrs)
-            .map_err(|e| LogicalError::internal(format!("failed to validate CIDR blocks: {e}")))?;
+            .map_err(|e| LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}")))?;
     }
     if d.is_set("secret_id_num_uses") || creating {
         role.secret_id_num_uses = d.get_i64("secret_id_num_uses")?;

@@ -147,7 +147,7 @@ pub(super) async fn accessor_entry(
     secret_id_prefix: &str,
 ) -> Result<Option<AccessorEntry>, LogicalError> {
     if accessor.is_empty() {
-        return Err(LogicalError::internal("missing secretIDAccessor"));
+        return Err(LogicalError::invalid_input("missing secretIDAccessor"));
     }
     s.get_json(&accessor_key(st, s, accessor, secret_id_prefix).await?)
         .await
@@ -351,18 +351,18 @@ fn requested_entry(role: &RoleEntry, d: &FieldData) -> Result<SecretIdEntry, Log
     let cidr_list = d.get_strings("cidr_list")?;
     if !cidr_list.is_empty() {
         super::cidr::validate_list(&cidr_list)
-            .map_err(|e| LogicalError::internal(format!("failed to validate CIDR blocks: {e}")))?;
+            .map_err(|e| LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}")))?;
     }
     super::cidr::verify_subset(&cidr_list, &role.secret_id_bound_cidrs)
-        .map_err(LogicalError::internal)?;
+        .map_err(LogicalError::invalid_input)?;
     let token_cidrs = d.get_strings("token_bound_cidrs")?;
     if !token_cidrs.is_empty() {
         super::cidr::validate_list(&token_cidrs).map_err(|e| {
-            LogicalError::internal(format!("failed to validate token CIDR blocks: {e}"))
+            LogicalError::invalid_input(format!("failed to validate token CIDR blocks: {e}"))
         })?;
     }
     super::cidr::verify_subset(&token_cidrs, &role.token.token_bound_cidrs)
-        .map_err(LogicalError::internal)?;
+        .map_err(LogicalError::invalid_input)?;
     let num_uses = match d.get_given("num_uses")? {
         Some(v) => {
             let n = v.as_i64().unwrap_or(0);
@@ -539,11 +539,12 @@ async fn list(
     keys_response(accessors)
 }
 
-/// The role a lookup or destroy names; a missing role is a 500 there, as in OpenBao.
+/// The role a lookup or destroy names; a missing role is a 500 there in OpenBao, a 400 with
+/// the same text here.
 async fn existing_role(s: &dyn Storage, name: &str) -> Result<RoleEntry, LogicalError> {
     role_entry(s, name)
         .await?
-        .ok_or_else(|| LogicalError::internal(format!("role {name:?} does not exist")))
+        .ok_or_else(|| LogicalError::invalid_input(format!("role {name:?} does not exist")))
 }
 
 async fn lookup(

@@ -257,9 +257,9 @@ async fn role_writes_follow_openbao_rules_and_texts() {
     assert_eq!(d["local_secret_ids"], true);
     let cases: Vec<(Operation, &str, Value, Wire)> = vec![
         (Operation::Create, "role/x", json!({"secret_id_bound_cidrs": "127.0.0.1"}),
-            (500, multi("failed to validate CIDR blocks: invalid CIDR address: 127.0.0.1"))),
+            (400, multi("failed to validate CIDR blocks: invalid CIDR address: 127.0.0.1"))),
         (Operation::Create, "role/x", json!({"bind_secret_id": false}),
-            (500, multi("at least one constraint should be enabled on the role"))),
+            (400, multi("at least one constraint should be enabled on the role"))),
         (Operation::Update, "role/r", json!({"local_secret_ids": true}),
             (400, vec!["local_secret_ids can only be modified during role creation".into()])),
         (Operation::Create, "role/x", json!({"period": "40000h"}),
@@ -282,7 +282,7 @@ async fn role_writes_follow_openbao_rules_and_texts() {
     let e = t
         .err(Operation::Create, "role/other", json!({"role_id": rid}))
         .await;
-    assert_eq!(wire(&e), (500, multi("role_id already in use")));
+    assert_eq!(wire(&e), (400, multi("role_id already in use")));
     // Older token types are adjusted, with OpenBao's warnings.
     let r = t
         .call(
@@ -398,7 +398,7 @@ async fn a_missing_role_gets_openbao_answer_on_every_endpoint() {
             Operation::Update,
             "role/nope/secret-id/lookup",
             json!({"secret_id": "abc"}),
-            (500, multi("role \"nope\" does not exist")),
+            (400, multi("role \"nope\" does not exist")),
         ),
         (
             Operation::Update,
@@ -410,19 +410,19 @@ async fn a_missing_role_gets_openbao_answer_on_every_endpoint() {
             Operation::Update,
             "role/nope/secret-id/destroy",
             json!({"secret_id": "abc"}),
-            (500, multi("role \"nope\" does not exist")),
+            (400, multi("role \"nope\" does not exist")),
         ),
         (
             Operation::Update,
             "role/nope/secret-id-accessor/lookup",
             json!({"secret_id_accessor": "abc"}),
-            (500, multi("role \"nope\" does not exist")),
+            (400, multi("role \"nope\" does not exist")),
         ),
         (
             Operation::Update,
             "role/nope/secret-id-accessor/destroy",
             json!({"secret_id_accessor": "abc"}),
-            (500, multi("role \"nope\" does not exist")),
+            (400, multi("role \"nope\" does not exist")),
         ),
     ];
     for (op, path, data, want) in cases {
@@ -467,7 +467,7 @@ async fn role_id_can_be_chosen_and_changed_and_is_unique() {
             json!({"role_id": "new-id"}),
         )
         .await;
-    assert_eq!(wire(&e), (500, multi("role_id already in use")));
+    assert_eq!(wire(&e), (400, multi("role_id already in use")));
     let e = t.err(Operation::Update, "role/b/role-id", json!({})).await;
     assert_eq!(e, LogicalError::bad_request("missing role_id"));
 }
@@ -489,7 +489,7 @@ async fn secret_ids_are_checked_against_the_role_as_openbao_does() {
     );
     assert!(d["secret_id"].as_str().is_some_and(|s| s.len() == 36));
     let cases: Vec<(&str, Value, Wire)> = vec![
-        ("secret-id", json!({"cidr_list": "11.0.0.0/8"}), (500, multi(
+        ("secret-id", json!({"cidr_list": "11.0.0.0/8"}), (400, multi(
             "failed to verify subset relationship between CIDR blocks on the role [\"127.0.0.1/32\" \"10.0.0.0/8\"] and CIDR blocks on the secret ID [\"11.0.0.0/8\"]: %!w(<nil>)"))),
         ("secret-id", json!({"num_uses": 5}), (400, vec!["num_uses cannot be higher than the role's secret_id_num_uses".into()])),
         ("secret-id", json!({"num_uses": 0}), (400, vec!["num_uses cannot be higher than the role's secret_id_num_uses".into()])),
@@ -499,8 +499,8 @@ async fn secret_ids_are_checked_against_the_role_as_openbao_does() {
         ("secret-id", json!({"metadata": "notjson"}), (400, vec!["failed to parse metadata: failed to parse the input: invalid <key,value> format".into()])),
         ("secret-id", json!({"metadata": "{\"x\":\"\"}"}), (400, vec!["failed to parse metadata: invalid value for key \"x\"".into()])),
         ("secret-id", json!({"metadata": "a="}), (400, vec!["failed to parse metadata: failed to parse the input: invalid <key,value> pair: key: \"a\" value: \"\"".into()])),
-        ("secret-id", json!({"token_bound_cidrs": "1.2.3.4"}), (500, multi("failed to validate token CIDR blocks: invalid CIDR address: 1.2.3.4"))),
-        ("secret-id", json!({"cidr_list": "bogus"}), (500, multi("failed to validate CIDR blocks: invalid CIDR address: bogus"))),
+        ("secret-id", json!({"token_bound_cidrs": "1.2.3.4"}), (400, multi("failed to validate token CIDR blocks: invalid CIDR address: 1.2.3.4"))),
+        ("secret-id", json!({"cidr_list": "bogus"}), (400, multi("failed to validate CIDR blocks: invalid CIDR address: bogus"))),
     ];
     for (sub, data, want) in cases {
         assert_eq!(
@@ -577,7 +577,7 @@ async fn secret_ids_are_checked_against_the_role_as_openbao_does() {
     assert_eq!(
         wire(&e),
         (
-            500,
+            400,
             multi(
                 "failed to verify subset relationship between CIDR blocks on the role [\"10.0.0.1/32\"] and CIDR blocks on the secret ID [\"10.0.0.0/8\"]: %!w(<nil>)"
             )
@@ -1179,7 +1179,7 @@ async fn alias_lookahead_answers_the_role_id_without_checking() {
     assert!(auth.policies.is_empty() && auth.metadata.is_empty());
     let req = t.request(Operation::AliasLookahead, "login", json!({}), "");
     let e = t.b.handle_request(req).await.unwrap_err();
-    assert_eq!(wire(&e), (500, vec!["missing role_id".into()]));
+    assert_eq!(wire(&e), (400, vec!["missing role_id".into()]));
 }
 
 #[tokio::test]
@@ -1467,7 +1467,7 @@ async fn field_sub_paths_read_update_delete_as_openbao() {
     assert_eq!(
         wire(&e),
         (
-            500,
+            400,
             multi("at least one constraint should be enabled on the role")
         )
     );

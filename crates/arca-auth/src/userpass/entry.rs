@@ -80,7 +80,7 @@ pub(super) async fn load(
     username: &str,
 ) -> Result<Option<UserEntry>, LogicalError> {
     if username.is_empty() {
-        return Err(LogicalError::internal("missing username"));
+        return Err(LogicalError::invalid_input("missing username"));
     }
     let Some(mut entry) = storage.get_json::<UserEntry>(&key(username)).await? else {
         return Ok(None);

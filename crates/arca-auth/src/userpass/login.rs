@@ -32,7 +32,8 @@ pub(super) async fn login(req: Request, d: FieldData) -> Result<Option<Response>
     let name = entry::username(&d)?;
     let password = Zeroizing::new(d.get_str("password")?);
     if password.is_empty() {
-        return Err(login_failure("missing password"));
+        // OpenBao answers this with a 500; a missing field is the client's mistake: 400.
+        return Err(LogicalError::bad_request("missing password"));
     }
     // As OpenBao: a user that cannot be read is checked like an unknown one.
     let user = entry::load(req.storage()?.as_ref(), &name)
@@ -100,7 +101,7 @@ pub(super) async fn alias_lookahead(
 ) -> Result<Option<Response>, LogicalError> {
     let name = entry::username(&d)?;
     if name.is_empty() {
-        return Err(login_failure("missing username"));
+        return Err(LogicalError::bad_request("missing username"));
     }
     Ok(Some(Response::alias_lookahead(name)))
 }

@@ -97,10 +97,11 @@ pub(super) async fn hash_of(new: NewPassword) -> Result<Zeroizing<String>, Logic
     }
 }
 
-/// Go's refusal of a password bcrypt cannot take whole (a 500, as OpenBao answers it).
+/// Go's refusal of a password bcrypt cannot take whole (OpenBao answers it with a 500; a 400
+/// with the same text here).
 fn check_length(password: &str) -> Result<(), LogicalError> {
     if password.len() > MAX_PASSWORD_BYTES {
-        return Err(LogicalError::internal(
+        return Err(LogicalError::invalid_input(
             "bcrypt: password length exceeds 72 bytes",
         ));
     }

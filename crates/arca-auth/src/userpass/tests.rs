@@ -470,7 +470,7 @@ async fn password_hash_imports_are_checked() {
 #[tokio::test]
 async fn passwords_over_72_bytes_are_refused() {
     let e = env();
-    // bao: {"errors":["1 error occurred:\n\t* bcrypt: password length exceeds 72 bytes\n\n"]} 500
+    // bao: {"errors":["1 error occurred:\n\t* bcrypt: password length exceeds 72 bytes\n\n"]} 500; Arca: 400, same text
     let long = "x".repeat(73);
     let err = e
         .post("users/long", json!({ "password": long }))
@@ -478,7 +478,7 @@ async fn passwords_over_72_bytes_are_refused() {
         .unwrap_err();
     assert_eq!(
         wire(&err),
-        (500, multierror("bcrypt: password length exceeds 72 bytes"))
+        (400, multierror("bcrypt: password length exceeds 72 bytes"))
     );
     assert!(e.stored("long").await.is_none());
     // 72 bytes are taken whole, as Go's bcrypt takes them.
@@ -496,7 +496,7 @@ async fn passwords_over_72_bytes_are_refused() {
         .unwrap_err();
     assert_eq!(
         wire(&err),
-        (500, multierror("bcrypt: password length exceeds 72 bytes"))
+        (400, multierror("bcrypt: password length exceeds 72 bytes"))
     );
     // At login a longer password never matches (OpenBao compares its first 72 bytes and lets
     // `x`*73 in here: Arca refuses it).
@@ -557,12 +557,12 @@ async fn bad_logins_get_openbaos_answers() {
     let unknown = e.login("nobody", "x").await.unwrap_err();
     assert_eq!(unknown, LogicalError::bad_request(INVALID));
     assert_eq!(wire(&unknown), (400, vec![INVALID.to_string()]));
-    // bao: {"errors":["missing password"]} 500, before any lookup.
+    // bao: {"errors":["missing password"]} 500, before any lookup; Arca: 400, same text.
     for user in ["alice", "nobody"] {
         let mut req = e.request(Operation::Update, &format!("login/{user}"), json!({}));
         req.connection = None;
         let err = e.send(req).await.unwrap_err();
-        assert_eq!(wire(&err), (500, vec!["missing password".to_string()]));
+        assert_eq!(wire(&err), (400, vec!["missing password".to_string()]));
     }
 }
 
@@ -685,7 +685,7 @@ async fn every_missing_user_gets_openbaos_text() {
         wire(&e.read("users/nobody").await.unwrap_err()),
         (404, vec![])
     );
-    // bao: {"errors":["1 error occurred:\n\t* username does not exist\n\n"]} 500, checked
+    // bao: {"errors":["1 error occurred:\n\t* username does not exist\n\n"]} 500 (Arca: 400, same text), checked
     // before the body (an empty body gets it too).
     for (path, given) in [
         ("users/nobody/password", json!({"password": "x"})),
@@ -696,7 +696,7 @@ async fn every_missing_user_gets_openbaos_text() {
         let err = e.call(Operation::Update, path, given).await.unwrap_err();
         assert_eq!(
             wire(&err),
-            (500, multierror("username does not exist")),
+            (400, multierror("username does not exist")),
             "{path}"
         );
     }

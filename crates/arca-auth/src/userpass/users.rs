@@ -17,9 +17,10 @@ use super::Shared;
 use super::entry::{self, USER_PREFIX, UserEntry};
 use super::password::{self, NewPassword};
 
-/// OpenBao's answer when the password or policies of an absent user are set: a 500.
+/// The refusal to set the password or policies of an absent user: OpenBao's text, which it
+/// answers with a 500, as a 400.
 fn no_such_user() -> LogicalError {
-    LogicalError::internal("username does not exist")
+    LogicalError::invalid_input("username does not exist")
 }
 
 fn storage_of(req: &Request) -> Result<Arc<dyn Storage>, LogicalError> {

@@ -191,7 +191,8 @@ async fn capabilities(
                 _ => str_field(&req.data, "token").unwrap_or_default(),
             };
             if t.is_empty() {
-                return Err(LogicalError::internal("no token found"));
+                // OpenBao: a 500; no token given is the client's mistake: 400.
+                return Err(LogicalError::invalid_input("no token found"));
             }
             match store.lookup_with(&t, t == req.token()).await? {
                 Some(e) => e,

@@ -124,7 +124,7 @@ impl IdentityStore {
             match &current {
                 None => current = Some(named),
                 Some(m) if m.id != named.id => {
-                    return Err(LogicalError::internal(format!(
+                    return Err(LogicalError::invalid_input(format!(
                         "a login MFA method configuration with the method name {name} already exists"
                     )));
                 }
@@ -219,7 +219,7 @@ impl IdentityStore {
             return Ok(());
         }
         if let Some(e) = used_by {
-            return Err(LogicalError::internal(format!(
+            return Err(LogicalError::invalid_input(format!(
                 "methodID is still used by an enforcement configuration with ID: {e}"
             )));
         }
