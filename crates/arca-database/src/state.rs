@@ -97,9 +97,10 @@ pub struct State {
     pub role_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// The error OpenBao gives when a connection is not configured (a 500).
+/// The error OpenBao gives when a connection is not configured: its text, with a 400 where
+/// OpenBao answers a 500 (README, differences table).
 pub fn missing_config(name: &str) -> LogicalError {
-    LogicalError::internal(format!(
+    LogicalError::invalid_input(format!(
         "failed to find entry for connection with name: {name:?}"
     ))
 }

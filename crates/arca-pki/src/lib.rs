@@ -102,6 +102,15 @@ pub(crate) fn raw(content_type: &str, body: Vec<u8>) -> Option<Response> {
 }
 
 /// Unix seconds as RFC 3339 (UTC).
+/// The last segment of a request path (`der` of `issuer/x/der`): what a path with unnamed
+/// alternatives (one OpenAPI path each, as OpenBao documents them) was called as.
+pub(crate) fn last_segment(path: &str) -> &str {
+    path.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+}
+
 pub(crate) fn rfc3339(secs: i64) -> String {
     chrono::DateTime::from_timestamp(secs, 0)
         .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

@@ -14,17 +14,17 @@ use crate::{State, certs, data, issuers, list, op, raw, storage, x509};
 pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
     let iref = generic_name_regex("issuer_ref");
     vec![
-        PathDef::new(r"(?P<what>ca|ca/pem|ca_chain|crl|crl/pem|crl/delta|crl/delta/pem)")
-            .field(Field::new("what", FieldType::String, "what to fetch"))
+        // Unnamed alternatives, so the OpenAPI document has one path for each, as OpenBao's.
+        PathDef::new(r"(ca|ca/pem|ca_chain|crl|crl/pem|crl/delta|crl/delta/pem)")
             .op(Operation::Read, op(state, fetch_raw)),
-        PathDef::new(format!(r"issuer/{iref}/crl(?P<fmt>/der|/pem|)"))
+        PathDef::new(format!(r"issuer/{iref}/crl(/der|/pem)?"))
             .field(Field::new("issuer_ref", FieldType::String, "issuer"))
-            .field(Field::new("fmt", FieldType::String, "format"))
             .op(Operation::Read, op(state, fetch_issuer_crl)),
-        PathDef::new(format!(r"issuer/{iref}/crl/delta(?P<fmt>/der|/pem|)"))
+        PathDef::new(format!(r"issuer/{iref}/crl/delta(/der|/pem)?"))
             .field(Field::new("issuer_ref", FieldType::String, "issuer"))
-            .field(Field::new("fmt", FieldType::String, "format"))
             .op(Operation::Read, op(state, fetch_issuer_delta)),
+        PathDef::new(r"cert/(ca_chain|crl|delta-crl)")
+            .op(Operation::Read, op(state, fetch_special_cert)),
         PathDef::new(r"cert/(?P<serial>[0-9A-Fa-f:-]+|ca|ca_chain|crl|delta-crl)(/raw(/pem)?)?")
             .field(Field::new("serial", FieldType::String, "serial"))
             .op(Operation::Read, op(state, fetch_cert)),
@@ -56,16 +56,16 @@ fn chain_text(i: &issuers::IssuerEntry) -> String {
 async fn fetch_raw(
     _state: Arc<State>,
     req: Request,
-    d: FieldData,
+    _d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
     let s = storage(&req)?;
-    let what = d.get_str("what")?;
-    match what.as_str() {
+    let what = req.path.trim_end_matches('/');
+    match what {
         "ca" | "ca/pem" | "ca_chain" => {
             let Ok(i) = default_issuer(&req).await else {
                 return Ok(raw("application/pkix-cert", Vec::new()));
             };
-            Ok(match what.as_str() {
+            Ok(match what {
                 "ca" => raw("application/pkix-cert", i.cert_der()?),
                 "ca/pem" => raw(
                     "application/pem-certificate-chain",
@@ -106,9 +106,9 @@ async fn issuer_crl(
     let Some(der) = crl::load(s.as_ref(), &i.id, kind).await? else {
         return Err(LogicalError::empty_not_found());
     };
-    Ok(match d.get_str("fmt")?.as_str() {
-        "/der" => raw("application/pkix-crl", der),
-        "/pem" => raw(
+    Ok(match crate::last_segment(&req.path) {
+        "der" => raw("application/pkix-crl", der),
+        "pem" => raw(
             "application/x-pem-file",
             format!("{}\n", x509::pem_encode("X509 CRL", &der)).into_bytes(),
         ),
@@ -132,27 +132,42 @@ async fn fetch_issuer_delta(
     issuer_crl(&req, &d, Kind::Delta).await
 }
 
+/// `cert/ca_chain`, `cert/crl`, `cert/delta-crl`: paths of their own in OpenBao's document,
+/// answered as `cert/<serial>` answers those serials.
+async fn fetch_special_cert(
+    _state: Arc<State>,
+    req: Request,
+    _d: FieldData,
+) -> Result<Option<Response>, LogicalError> {
+    let serial = crate::last_segment(&req.path).to_string();
+    cert_answer(&req, &serial).await
+}
+
 async fn fetch_cert(
     _state: Arc<State>,
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
-    let s = storage(&req)?;
-    let serial = d.get_str("serial")?;
+    cert_answer(&req, &d.get_str("serial")?).await
+}
+
+/// The answer of `cert/<serial>[/raw[/pem]]`, the special serials included.
+async fn cert_answer(req: &Request, serial: &str) -> Result<Option<Response>, LogicalError> {
+    let s = storage(req)?;
     let raw_suffix = req.path.contains("/raw");
     let pem_suffix = req.path.ends_with("/raw/pem");
-    let (pem_text, der, revoked) = match serial.as_str() {
+    let (pem_text, der, revoked) = match serial {
         "ca" => {
-            let i = default_issuer(&req).await?;
+            let i = default_issuer(req).await?;
             (i.certificate.clone(), i.cert_der()?, None)
         }
         "ca_chain" => {
-            let i = default_issuer(&req).await?;
+            let i = default_issuer(req).await?;
             let text = i.ca_chain.join("\n");
             return Ok(data(json!({"certificate": text, "ca_chain": text})));
         }
         "crl" | "delta-crl" => {
-            let i = default_issuer(&req).await?;
+            let i = default_issuer(req).await?;
             let kind = if serial == "crl" {
                 Kind::Full
             } else {

@@ -18,9 +18,9 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
     let s = |n: &str| Field::new(n, FieldType::String, n.replace('_', " "));
     vec![
         PathDef::new("issuers/?").op(Operation::List, op(state, list_issuers)),
-        PathDef::new(format!("issuer/{iref}/(?P<fmt>json|der|pem)"))
+        // Unnamed alternatives: one OpenAPI path each, as OpenBao's.
+        PathDef::new(format!("issuer/{iref}/(json|der|pem)"))
             .field(s("issuer_ref"))
-            .field(s("fmt"))
             .op(Operation::Read, op(state, fetch_issuer)),
         PathDef::new(format!("issuer/{iref}"))
             .field(s("issuer_ref"))
@@ -78,8 +78,7 @@ pub(crate) fn paths(state: &Arc<State>) -> Vec<PathDef> {
             .op(Operation::Read, op(state, read_key))
             .op(Operation::Update, op(state, update_key))
             .op(Operation::Delete, op(state, delete_key)),
-        PathDef::new(r"keys/generate/(?P<exported>internal|exported|kms)")
-            .field(s("exported"))
+        PathDef::new(r"keys/generate/(internal|exported|kms)")
             .field(s("key_name"))
             .field(Field::new("key_type", FieldType::String, "type").default_value(json!("rsa")))
             .field(Field::new("key_bits", FieldType::Int, "bits").default_value(json!(0)))
@@ -129,7 +128,7 @@ async fn fetch_issuer(
 ) -> Result<Option<Response>, LogicalError> {
     let s = storage(&req)?;
     let i = issuers::load_issuer(s.as_ref(), &d.get_str("issuer_ref")?).await?;
-    match d.get_str("fmt")?.as_str() {
+    match crate::last_segment(&req.path) {
         "der" => Ok(raw("application/pkix-cert", i.cert_der()?)),
         "pem" => Ok(raw(
             "application/pem-certificate-chain",
@@ -395,7 +394,7 @@ async fn generate_key(
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
     let s = storage(&req)?;
-    let kind = d.get_str("exported")?;
+    let kind = crate::last_segment(&req.path);
     if kind == "kms" {
         return Err(LogicalError::bad_request("managed keys are not supported"));
     }

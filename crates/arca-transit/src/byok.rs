@@ -181,7 +181,9 @@ async fn key_from_fields(
     let alg = oaep_of(&d.get_str("hash_function")?)?;
     let ct = b64_decode(&d.get_str("ciphertext")?).map_err(LogicalError::internal)?;
     if ct.len() <= WRAPPED_EPHEMERAL_LEN {
-        return Err(LogicalError::invalid_input("provided ciphertext is too short"));
+        return Err(LogicalError::invalid_input(
+            "provided ciphertext is too short",
+        ));
     }
     let (wrapped_eph, wrapped_key) = ct.split_at(WRAPPED_EPHEMERAL_LEN);
     let wk = wrapping_policy(state, req).await?;
@@ -207,8 +209,8 @@ async fn key_from_fields(
             "expected ephemeral AES key to be 256-bit",
         ));
     }
-    let kek =
-        AesKek::new(&AES_256, &eph).map_err(|_| LogicalError::invalid_input("invalid ephemeral key"))?;
+    let kek = AesKek::new(&AES_256, &eph)
+        .map_err(|_| LogicalError::invalid_input("invalid ephemeral key"))?;
     let mut out = Zeroizing::new(vec![0u8; wrapped_key.len()]);
     let n = kek
         .unwrap_with_padding(wrapped_key, &mut out)

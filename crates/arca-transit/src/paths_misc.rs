@@ -371,7 +371,9 @@ async fn export(
         ));
     }
     if p.soft_deleted {
-        return Err(LogicalError::invalid_input("refusing to use soft-deleted key"));
+        return Err(LogicalError::invalid_input(
+            "refusing to use soft-deleted key",
+        ));
     }
     match kind.as_str() {
         "encryption-key" if !p.key_type.encryption_supported() => {
@@ -433,7 +435,9 @@ async fn backup(
         .keys
         .update(storage.as_ref(), &name, |current| {
             let Some(mut p) = current else {
-                return Err(LogicalError::invalid_input(format!("key {name:?} not found")));
+                return Err(LogicalError::invalid_input(format!(
+                    "key {name:?} not found"
+                )));
             };
             if p.soft_deleted {
                 return Err(LogicalError::bad_request(
@@ -493,8 +497,7 @@ async fn restore(
         ));
     }
     let bytes = zeroize::Zeroizing::new(b64_decode(&raw).map_err(LogicalError::invalid_input)?);
-    let mut data: KeyData =
-        serde_json::from_slice(&bytes).map_err(LogicalError::invalid_input)?;
+    let mut data: KeyData = serde_json::from_slice(&bytes).map_err(LogicalError::invalid_input)?;
     if !name.is_empty() {
         data.policy.name = name;
     }

@@ -297,7 +297,9 @@ pub async fn persist(storage: &dyn Storage, p: &mut Policy) -> Result<(), Logica
         for i in p.min_decryption_version..=p.latest_version {
             let idx = usize::try_from(i - p.min_available_version).unwrap_or(usize::MAX);
             let Some(e) = archive.keys.get(idx) else {
-                return Err(LogicalError::invalid_input("archive is missing key versions"));
+                return Err(LogicalError::invalid_input(
+                    "archive is missing key versions",
+                ));
             };
             p.keys.insert(i.to_string(), e.clone());
         }

@@ -173,7 +173,11 @@ async fn login_and_token(servers: &[Server; 2]) {
             )
             .await;
             // OpenBao's 500 for a missing password is Arca's 400.
-            let status = if i == 1 { arca_status_for(r.status) } else { r.status };
+            let status = if i == 1 {
+                arca_status_for(r.status)
+            } else {
+                r.status
+            };
             errs.push((status, r.body.clone()));
         }
         // Upper-case names are the same user.

@@ -991,6 +991,13 @@ async fn unauthenticated_fetches(s: &Server) {
     }
     let a = call(s, "GET", "pki/cert/ca", None, None).await;
     assert!(txt(&ok(&a)["certificate"]).starts_with("-----BEGIN CERTIFICATE-----"));
+    // The special serials that are paths of their own in OpenBao's document.
+    let a = call(s, "GET", "pki/cert/ca_chain", None, None).await;
+    assert!(txt(&ok(&a)["ca_chain"]).starts_with("-----BEGIN CERTIFICATE-----"));
+    let a = call(s, "GET", "pki/cert/crl", None, None).await;
+    assert!(txt(&ok(&a)["certificate"]).starts_with("-----BEGIN X509 CRL-----"));
+    let a = call(s, "GET", "pki/issuer/default/json", None, None).await;
+    assert!(txt(&ok(&a)["certificate"]).starts_with("-----BEGIN CERTIFICATE-----"));
 }
 
 /// The `bao pki` commands against Arca, and what `health-check` says on both servers.

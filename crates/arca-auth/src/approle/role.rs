@@ -255,7 +255,8 @@ pub(super) fn paths(st: &Arc<State>) -> Vec<PathDef> {
         .op(Operation::Read, op(st, read))
         .op(Operation::Delete, op(st, delete))
         .existence(existence(|req: Request, d: FieldData| async move {
-            let name = role_name(&d).map_err(|_| LogicalError::invalid_input("missing role_name"))?;
+            let name =
+                role_name(&d).map_err(|_| LogicalError::invalid_input("missing role_name"))?;
             Ok(role_entry(req.storage()?.as_ref(), &name).await?.is_some())
         }))
         .help(
@@ -418,8 +419,9 @@ fn apply_role_fields(
         role.secret_id_bound_cidrs = strings_of(&v);
     }
     if !role.secret_id_bound_cidrs.is_empty() {
-        super::cidr::validate_list(&role.secret_id_bound_cidrs)
-            .map_err(|e| LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}")))?;
+        super::cidr::validate_list(&role.secret_id_bound_cidrs).map_err(|e| {
+            LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}"))
+        })?;
     }
     if d.is_set("secret_id_num_uses") || creating {
         role.secret_id_num_uses = d.get_i64("secret_id_num_uses")?;

@@ -332,9 +332,7 @@ async fn issue_common(
         ));
     }
     let mut entry = requested_entry(&role, &d)?;
-    register(&st, s.as_ref(), &role, &secret_id, &mut entry)
-        .await
-        .map_err(|e| LogicalError::internal(format!("failed to store secret_id: {e}")))?;
+    register(&st, s.as_ref(), &role, &secret_id, &mut entry).await?;
     let mut data = JsonMap::new();
     data.insert("secret_id".into(), json!(secret_id.as_str()));
     data.insert("secret_id_accessor".into(), json!(entry.secret_id_accessor));
@@ -350,8 +348,9 @@ async fn issue_common(
 fn requested_entry(role: &RoleEntry, d: &FieldData) -> Result<SecretIdEntry, LogicalError> {
     let cidr_list = d.get_strings("cidr_list")?;
     if !cidr_list.is_empty() {
-        super::cidr::validate_list(&cidr_list)
-            .map_err(|e| LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}")))?;
+        super::cidr::validate_list(&cidr_list).map_err(|e| {
+            LogicalError::invalid_input(format!("failed to validate CIDR blocks: {e}"))
+        })?;
     }
     super::cidr::verify_subset(&cidr_list, &role.secret_id_bound_cidrs)
         .map_err(LogicalError::invalid_input)?;
@@ -410,18 +409,21 @@ fn derive_ttl(st: &State, ttl: u64) -> u64 {
 }
 
 /// OpenBao's `registerSecretIDEntry`: refuses a secret ID already stored, stamps the times,
-/// writes the accessor index, then the secret ID, under the secret ID's lock.
+/// writes the accessor index, then the secret ID, under the secret ID's lock. Its errors carry
+/// OpenBao's `failed to store secret_id: …` text; a secret ID already taken is the caller's
+/// mistake (a 400; OpenBao answers it with a 500).
 async fn register(
     st: &State,
     s: &dyn Storage,
     role: &RoleEntry,
     secret_id: &str,
     entry: &mut SecretIdEntry,
-) -> Result<(), String> {
+) -> Result<(), LogicalError> {
+    let fail = |m: String| LogicalError::internal(format!("failed to store secret_id: {m}"));
     let hmac = create_hmac(&role.hmac_key, secret_id)
-        .map_err(|e| format!("failed to create HMAC of secret ID: {e}"))?;
+        .map_err(|e| fail(format!("failed to create HMAC of secret ID: {e}")))?;
     let role_hmac = create_hmac(&role.hmac_key, &role.name)
-        .map_err(|e| format!("failed to create HMAC of role_name: {e}"))?;
+        .map_err(|e| fail(format!("failed to create HMAC of role_name: {e}")))?;
     let keys = SecretIdKeys {
         dir: format!("{}{role_hmac}/", role.secret_id_prefix),
         hmac,
@@ -429,10 +431,12 @@ async fn register(
     let _lock = st.secret_id_lock(&keys.hmac).write().await;
     if stored_secret_id(s, &keys.key())
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| fail(e.to_string()))?
         .is_some()
     {
-        return Err("SecretID is already registered".into());
+        return Err(LogicalError::invalid_input(
+            "failed to store secret_id: SecretID is already registered",
+        ));
     }
     let now = now_nanos();
     entry.creation_time = now;
@@ -450,13 +454,13 @@ async fn register(
     };
     let akey = accessor_key(st, s, &entry.secret_id_accessor, &role.secret_id_prefix)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| fail(e.to_string()))?;
     s.put_json(&akey, &index)
         .await
-        .map_err(|e| format!("failed to persist accessor index entry: {e}"))?;
+        .map_err(|e| fail(format!("failed to persist accessor index entry: {e}")))?;
     s.put_json(&keys.key(), entry)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| fail(e.to_string()))
 }
 
 /// strutil's `ParseArbitraryKeyValues`: JSON (or base64 of JSON) of a string map, else
@@ -659,7 +663,8 @@ async fn accessor_destroy(
     let role = existing_role(s.as_ref(), &name).await?;
     let Some(index) = accessor_entry(&st, s.as_ref(), &accessor, &role.secret_id_prefix).await?
     else {
-        return Err(LogicalError::internal(format!(
+        // OpenBao: a 500; an accessor that does not exist is the caller's mistake: 400.
+        return Err(LogicalError::invalid_input(format!(
             "failed to find accessor entry for secret_id_accessor: {accessor:?}"
         )));
     };

@@ -533,7 +533,7 @@ async fn secret_ids_are_checked_against_the_role_as_openbao_does() {
     assert_eq!(
         wire(&e),
         (
-            500,
+            400,
             multi("failed to store secret_id: SecretID is already registered")
         )
     );
@@ -778,7 +778,7 @@ async fn accessors_look_up_and_destroy_and_refuse_other_roles() {
     assert_eq!(
         wire(&e),
         (
-            500,
+            400,
             multi("failed to find accessor entry for secret_id_accessor: \"nonexist\"")
         )
     );
