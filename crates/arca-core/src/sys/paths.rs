@@ -453,14 +453,20 @@ fn instantiate(path: &str) -> String {
         .join("/")
 }
 
-/// The paths the core answers before the `sys/` backend (no [`Endpoint`]): `mfa/validate`.
-const CORE_PATHS: &[&str] = &["mfa/validate"];
-
 /// `sys/mfa/validate`'s fields, both required.
 const MFA_VALIDATE_FIELDS: &[(&str, FieldType)] = &[
     ("mfa_payload", FieldType::Map),
     ("mfa_request_id", FieldType::String),
 ];
+
+/// The fields of a path the core answers before the `sys/` backend (it has no [`Endpoint`]):
+/// `mfa/validate`; `None` for the backend's paths.
+fn core_fields(path: &str) -> Option<&'static [(&'static str, FieldType)]> {
+    match path {
+        "mfa/validate" => Some(MFA_VALIDATE_FIELDS),
+        _ => None,
+    }
+}
 
 /// Whether a field of the row at `path` is given in the URL's query (as OpenBao places it).
 fn in_query(path: &str, field: &str) -> bool {
@@ -481,17 +487,14 @@ pub(crate) fn docs() -> Vec<PathDoc> {
     SYS_PATHS
         .iter()
         .map(|row| {
-            let fields = if row.path == "mfa/validate" {
-                MFA_VALIDATE_FIELDS
-            } else {
-                Endpoint::parse(&instantiate(row.path))
-                    .and_then(|e| e.fields())
-                    .unwrap_or(&[])
-            };
+            let fields = core_fields(row.path)
+                .or_else(|| Endpoint::parse(&instantiate(row.path)).and_then(|e| e.fields()))
+                .unwrap_or(&[]);
             let mut doc = PathDoc::from_table(row.path, row.ops, row.synopsis, fields);
             for f in &mut doc.fields {
                 f.query = in_query(row.path, &f.name);
-                f.required = row.path == "mfa/validate";
+                // Both of the core's `mfa/validate` fields must be given.
+                f.required = core_fields(row.path).is_some();
             }
             doc
         })
@@ -507,7 +510,7 @@ mod tests {
         for row in SYS_PATHS {
             let concrete = instantiate(row.path);
             assert!(
-                CORE_PATHS.contains(&row.path) || Endpoint::parse(&concrete).is_some(),
+                core_fields(row.path).is_some() || Endpoint::parse(&concrete).is_some(),
                 "{} ({concrete}) parses to no endpoint",
                 row.path
             );
