@@ -108,12 +108,266 @@ fn mounts_of(doc: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-/// The mounts OpenBao's document covers that Arca's must cover too: all but `identity/`,
-/// whose paths Arca does not describe yet.
-fn openbao_mounts(doc: &Value) -> BTreeSet<String> {
-    let mut mounts = mounts_of(doc);
-    mounts.remove("identity");
-    mounts
+/// `identity/` paths of OpenBao's document Arca does not serve, each with the reason.
+const IDENTITY_OMITTED: &[(&str, &str)] = &[
+    (
+        "/identity/alias",
+        "OpenBao's oldest name for entity aliases (after `persona`): Arca serves \
+         `entity-alias` and `persona` only",
+    ),
+    ("/identity/alias/id", "as /identity/alias"),
+    ("/identity/alias/id/{id}", "as /identity/alias"),
+    (
+        "/identity/mfa/method/duo",
+        "Duo, Okta and PingID MFA need their services: Arca serves TOTP only",
+    ),
+    ("/identity/mfa/method/duo/{method_id}", "as Duo"),
+    ("/identity/mfa/method/okta", "as Duo"),
+    ("/identity/mfa/method/okta/{method_id}", "as Duo"),
+    ("/identity/mfa/method/pingid", "as Duo"),
+    ("/identity/mfa/method/pingid/{method_id}", "as Duo"),
+];
+
+/// `sys/` paths of OpenBao's document Arca does not serve (a 404 there), each with the reason.
+const SYS_OMITTED: &[(&str, &str)] = &[
+    (
+        "/sys/config/reload/{subsystem}",
+        "no reloadable subsystem over the API",
+    ),
+    (
+        "/sys/control-group/authorize",
+        "control groups are Vault Enterprise's",
+    ),
+    (
+        "/sys/control-group/request",
+        "control groups are Vault Enterprise's",
+    ),
+    (
+        "/sys/decode-token",
+        "no encoded root tokens to decode through the API",
+    ),
+    (
+        "/sys/external-keys/configs",
+        "no external keys (KMS) configuration",
+    ),
+    (
+        "/sys/external-keys/configs/{config}",
+        "as external-keys/configs",
+    ),
+    (
+        "/sys/external-keys/configs/{config}/keys",
+        "as external-keys/configs",
+    ),
+    (
+        "/sys/external-keys/configs/{config}/keys/{key}",
+        "as external-keys/configs",
+    ),
+    (
+        "/sys/external-keys/configs/{config}/keys/{key}/grants",
+        "as external-keys/configs",
+    ),
+    (
+        "/sys/external-keys/configs/{config}/keys/{key}/grants/{mount}",
+        "as external-keys/configs",
+    ),
+    (
+        "/sys/generate-root",
+        "Arca serves generate-root/attempt only",
+    ),
+    ("/sys/internal/inspect/request", "no request inspection"),
+    ("/sys/internal/inspect/router/{tag}", "no router inspection"),
+    ("/sys/internal/ui/namespaces", "not served"),
+    (
+        "/sys/namespaces/{path}/delete-sealed",
+        "a sealed namespace is deleted as any other",
+    ),
+    ("/sys/policies/detailed/acl", "not served"),
+    ("/sys/policies/detailed/acl/{name}", "not served"),
+    ("/sys/pprof", "Go's profiler"),
+    ("/sys/pprof/allocs", "Go's profiler"),
+    ("/sys/pprof/block", "Go's profiler"),
+    ("/sys/pprof/cmdline", "Go's profiler"),
+    ("/sys/pprof/goroutine", "Go's profiler"),
+    ("/sys/pprof/heap", "Go's profiler"),
+    ("/sys/pprof/mutex", "Go's profiler"),
+    ("/sys/pprof/profile", "Go's profiler"),
+    ("/sys/pprof/symbol", "Go's profiler"),
+    ("/sys/pprof/threadcreate", "Go's profiler"),
+    ("/sys/pprof/trace", "Go's profiler"),
+    ("/sys/raw", "raw storage access is not served"),
+    ("/sys/raw/{path}", "raw storage access is not served"),
+    ("/sys/rekey/recovery-key-backup", "no recovery keys"),
+    ("/sys/rotate/config", "no automatic rotation configuration"),
+    (
+        "/sys/rotate/keyring",
+        "Arca's keyring rotation is sys/rotate",
+    ),
+    ("/sys/rotate/keyring/config", "as rotate/config"),
+    ("/sys/rotate/recovery/backup", "no recovery keys"),
+    ("/sys/rotate/recovery/init", "no recovery keys"),
+    ("/sys/rotate/recovery/update", "no recovery keys"),
+    ("/sys/rotate/recovery/verify", "no recovery keys"),
+    (
+        "/sys/rotate/root",
+        "Arca's root-key rotation is sys/rekey/*",
+    ),
+    ("/sys/rotate/root/backup", "as rotate/root"),
+    ("/sys/rotate/root/init", "as rotate/root"),
+    ("/sys/rotate/root/update", "as rotate/root"),
+    ("/sys/rotate/root/verify", "as rotate/root"),
+    ("/sys/workflows/execute/{path}", "no workflows"),
+    ("/sys/workflows/manage", "no workflows"),
+    ("/sys/workflows/manage/{path}", "no workflows"),
+    ("/sys/workflows/trace/{path}", "no workflows"),
+];
+
+/// `sys/` paths Arca documents that OpenBao's dev server does not: lease-count quotas, which
+/// Arca serves.
+const SYS_EXTRA: &[&str] = &["/sys/quotas/lease-count", "/sys/quotas/lease-count/{name}"];
+
+/// Operations of OpenBao's `sys/` paths that Arca does not serve (a 405), by path.
+const SYS_OPS_OMITTED: &[(&str, &[&str], &str)] = &[(
+    "/sys/policies/acl/{name}",
+    &["patch"],
+    "no PATCH of an ACL policy (nor LIST of a name prefix)",
+)];
+
+/// Flags of `sys/` paths that differ from OpenBao's, each with the reason.
+const SYS_FLAGS_DIFFER: &[(&str, &str)] = &[
+    (
+        "/sys/generate-root/attempt",
+        "OpenBao lists it without a token (and disables it: 405); Arca needs a sudo token",
+    ),
+    ("/sys/generate-root/update", "as generate-root/attempt"),
+    (
+        "/sys/generate-root-token/attempt",
+        "Arca needs a sudo token",
+    ),
+    ("/sys/generate-root-token/update", "Arca needs a sudo token"),
+    ("/sys/rekey/init", "as generate-root/attempt"),
+    ("/sys/rekey/update", "as generate-root/attempt"),
+    ("/sys/rekey/verify", "as generate-root/attempt"),
+    ("/sys/rekey/backup", "Arca needs a sudo token"),
+    (
+        "/sys/seal",
+        "OpenBao's handler checks sudo itself, unflagged; Arca's router does",
+    ),
+    ("/sys/step-down", "as seal"),
+];
+
+/// Every `sys/` path of OpenBao's document that Arca serves is in Arca's with the same
+/// operations (but those Arca does not serve), path parameters and flags.
+fn sys_paths_match_openbao(a: &Value, b: &Value) {
+    let sys = |d: &Value| -> BTreeSet<String> {
+        path_keys(d)
+            .into_iter()
+            .filter(|p| p.starts_with("/sys/"))
+            .collect()
+    };
+    let omitted: BTreeSet<String> = SYS_OMITTED.iter().map(|(p, _)| p.to_string()).collect();
+    let (ours, theirs) = (sys(a), sys(b));
+    for path in &omitted {
+        assert!(theirs.contains(path), "OpenBao no longer has {path}");
+        assert!(
+            !ours.contains(path),
+            "Arca documents {path}: drop its omission"
+        );
+    }
+    let mut expected: BTreeSet<String> = theirs.difference(&omitted).cloned().collect();
+    expected.extend(SYS_EXTRA.iter().map(|p| p.to_string()));
+    assert_eq!(ours, expected, "sys/ path keys");
+    for path in theirs.difference(&omitted) {
+        let mut want = methods(b, path);
+        if let Some((_, ops, _)) = SYS_OPS_OMITTED.iter().find(|(p, _, _)| p == path) {
+            for op in *ops {
+                assert!(want.remove(*op), "OpenBao no longer has {op} on {path}");
+            }
+        }
+        assert_eq!(methods(a, path), want, "operations of {path}");
+        assert_eq!(
+            path_params(a, path),
+            path_params(b, path),
+            "path parameters of {path}"
+        );
+        if SYS_FLAGS_DIFFER.iter().any(|(p, _)| p == path) {
+            continue;
+        }
+        for flag in ["x-vault-sudo", "x-vault-unauthenticated"] {
+            assert_eq!(
+                a["paths"][path].get(flag),
+                b["paths"][path].get(flag),
+                "{flag} of {path}"
+            );
+        }
+    }
+}
+
+/// The names of the path parameters of `path` in `doc`.
+fn path_params(doc: &Value, path: &str) -> BTreeSet<String> {
+    doc["paths"][path]["parameters"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|p| p["in"] == "path")
+        .map(|p| p["name"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Every `identity/` path of OpenBao's document that Arca serves is in Arca's, with the
+/// same operations, path parameters and flags; Arca documents none OpenBao does not.
+fn identity_paths_match_openbao(a: &Value, b: &Value) {
+    let identity = |d: &Value| -> BTreeSet<String> {
+        path_keys(d)
+            .into_iter()
+            .filter(|p| p.starts_with("/identity/"))
+            .collect()
+    };
+    let omitted: BTreeSet<String> = IDENTITY_OMITTED
+        .iter()
+        .map(|(p, _)| p.to_string())
+        .collect();
+    let (ours, theirs) = (identity(a), identity(b));
+    assert!(theirs.len() > 50, "OpenBao documents {theirs:?}");
+    for path in &omitted {
+        assert!(theirs.contains(path), "OpenBao no longer has {path}");
+        assert!(
+            !ours.contains(path),
+            "Arca documents {path}: drop its omission"
+        );
+    }
+    let expected: BTreeSet<String> = theirs.difference(&omitted).cloned().collect();
+    assert_eq!(ours, expected, "identity/ path keys");
+    for path in &expected {
+        assert_eq!(methods(a, path), methods(b, path), "operations of {path}");
+        assert_eq!(
+            path_params(a, path),
+            path_params(b, path),
+            "path parameters of {path}"
+        );
+        for flag in ["x-vault-sudo", "x-vault-unauthenticated"] {
+            // The provider's userinfo endpoint checks its Bearer token itself in Arca, so it
+            // is reached without a Vault token (OpenBao's access token is one).
+            if path == "/identity/oidc/provider/{name}/userinfo"
+                && flag == "x-vault-unauthenticated"
+            {
+                assert_eq!(a["paths"][path][flag], true);
+                continue;
+            }
+            assert_eq!(
+                a["paths"][path].get(flag),
+                b["paths"][path].get(flag),
+                "{flag} of {path}"
+            );
+        }
+        // LIST-only paths take `list=true` as OpenBao's.
+        let list = |d: &Value| -> Option<Value> {
+            d["paths"][path]["get"]["parameters"]
+                .as_array()
+                .and_then(|ps| ps.iter().find(|p| p["name"] == "list"))
+                .map(|p| p["required"].clone())
+        };
+        assert_eq!(list(a), list(b), "list parameter of {path}");
+    }
 }
 
 #[tokio::test]
@@ -216,25 +470,28 @@ fn same_paths_as_openbao(a: &Value, b: &Value) {
             );
         }
         // Path parameters as OpenBao declares them.
-        let params = |d: &Value| -> BTreeSet<String> {
-            d["paths"][path]["parameters"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|p| p["in"] == "path")
-                .map(|p| p["name"].as_str().unwrap_or_default().to_string())
-                .collect()
-        };
-        assert_eq!(params(a), params(b), "path parameters of {path}");
+        assert_eq!(
+            path_params(a, path),
+            path_params(b, path),
+            "path parameters of {path}"
+        );
     }
     // LIST is a GET with a required `list=true`.
     let list = &a["paths"]["/auth/token/accessors"]["get"]["parameters"][0];
     assert_eq!(list["name"], "list");
     assert_eq!(list["required"], true);
     // Every mount OpenBao documents, Arca documents too.
-    assert_eq!(mounts_of(a), openbao_mounts(b));
+    assert_eq!(mounts_of(a), mounts_of(b));
+    identity_paths_match_openbao(a, b);
+    sys_paths_match_openbao(a, b);
     // Whole mounts: every operation OpenBao documents, and no other, but what is not built.
-    for prefix in ["/auth/approle/", "/database/", "/pki/", "/transit/", "/auth/userpass/"] {
+    for prefix in [
+        "/auth/approle/",
+        "/database/",
+        "/pki/",
+        "/transit/",
+        "/auth/userpass/",
+    ] {
         let ops = |d: &Value| -> BTreeSet<(String, String)> {
             path_keys(d)
                 .into_iter()
@@ -269,7 +526,10 @@ const NOT_BUILT: &[(&str, &str)] = &[
     ("/pki/issuer/{issuer_ref}/sign-revocation-list", "post"),
     ("/pki/roles/{name}", "patch"),
     ("/transit/byok-export/{destination}/{source}", "get"),
-    ("/transit/byok-export/{destination}/{source}/{version}", "get"),
+    (
+        "/transit/byok-export/{destination}/{source}/{version}",
+        "get",
+    ),
     ("/transit/derive-key/{name}", "post"),
 ];
 
@@ -303,7 +563,7 @@ async fn filtered_by_policy(arca: &Server, bao: &Server) {
     }
     assert!(mounts_of(&docs[0]).contains("transit"));
     assert!(!mounts_of(&docs[0]).contains("secret"));
-    assert_eq!(mounts_of(&docs[0]), openbao_mounts(&docs[1]));
+    assert_eq!(mounts_of(&docs[0]), mounts_of(&docs[1]));
 }
 
 /// `generic_mount_paths=true` names each mount by a parameter, but the singletons.
@@ -340,6 +600,8 @@ async fn path_help(arca: &Server, bao: &Server) {
             ("secret/data/foo?help=1", "/data/{path}"),
             ("sys/mounts/foo?help=1", "/mounts/{path}"),
             ("auth/token/create?help=1", "/create"),
+            ("identity/entity/id/foo?help=1", "/entity/id/{id}"),
+            ("identity/oidc/key/foo?help=1", "/oidc/key/{name}"),
         ] {
             let a = call(s, "GET", path, Some("root"), None).await;
             assert_eq!(a.status, 200, "{name} {path}: {}", a.body);
@@ -396,10 +658,11 @@ async fn per_namespace(arca: &Server) {
 
 /// Paths a generated request must not reach: they seal, step down, rotate, rekey, lock or
 /// seal namespaces, revoke tokens or leases (the root token among them), change mounts, audit
-/// devices, plugins or quotas (a rate limit would throttle the run itself).
+/// devices, plugins or quotas (a rate limit would throttle the run itself), or stream the log
+/// until the client hangs up (`monitor`).
 const UNSAFE_PATHS: &str = "^/sys/(seal|step-down|rotate|rekey|generate-root|init|unseal\
     |audit|namespaces|quotas|leases/revoke|revoke|plugins|remount|storage|raw|mounts/|auth/\
-    |config/auditing|loggers)|^/auth/token/revoke";
+    |config/auditing|loggers|monitor)|^/auth/token/revoke";
 
 /// A `schemathesis` run from the document against Arca, bounded in time, finds no 5xx (every
 /// request is sent to OpenBao too, so both servers go through the same states and a failure

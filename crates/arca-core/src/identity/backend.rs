@@ -9,6 +9,8 @@ use arca_sdk::{
 use async_trait::async_trait;
 
 use arca_sdk::framework::FrameworkBackend;
+use arca_sdk::framework::openapi::{DocContext, OasDocument, help_from_table, template_matches};
+use serde_json::Value;
 
 use super::IdentityStore;
 use super::entities::EntityRef;
@@ -268,7 +270,52 @@ impl IdentityBackend {
         for p in tokens.paths() {
             oidc = oidc.path(p);
         }
+        // Only for the document's `x-vault-unauthenticated`: the router asks this backend's
+        // own special paths.
+        let oidc = oidc.special_paths(special_paths());
         IdentityBackend { store, oidc }
+    }
+
+    /// The Help answer: for an `oidc/` path the identity tokens' own; for a path of the
+    /// table its row's; for the root (or a path neither serves) every path's document.
+    fn help(&self, req: &Request) -> Response {
+        let path = req.path.trim_end_matches('/');
+        let table = super::paths::docs();
+        let special = special_paths();
+        if !path.is_empty() && table.iter().any(|d| template_matches(&d.path, path)) {
+            return help_from_table(req, &table, &special, BackendType::Logical, ROOT_HELP);
+        }
+        let prefix = req
+            .data
+            .get("requestResponsePrefix")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let ctx = DocContext {
+            special: &special,
+            backend_type: BackendType::Logical,
+            prefix,
+        };
+        let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
+        for d in &table {
+            doc.add_path(d, &ctx);
+        }
+        let oidc = self.oidc.openapi(prefix);
+        doc.paths.extend(oidc.paths);
+        doc.components.schemas.extend(oidc.components.schemas);
+        doc.help_response(ROOT_HELP)
+    }
+}
+
+/// The help text of the backend's root.
+const ROOT_HELP: &str = "The identity backend is built-in and cannot be moved or disabled. It \
+    keeps the entities and groups clients are known as, their aliases on auth mounts, login \
+    MFA, and identity tokens.";
+
+/// The paths reachable without a token.
+fn special_paths() -> SpecialPaths {
+    SpecialPaths {
+        unauthenticated: UNAUTHENTICATED.iter().map(|p| p.to_string()).collect(),
+        ..SpecialPaths::default()
     }
 }
 
@@ -284,6 +331,9 @@ impl Backend for IdentityBackend {
         }
         if req.path.starts_with(OIDC_PREFIX) {
             return self.oidc.handle_request(req).await;
+        }
+        if req.operation == Operation::Help {
+            return Ok(Some(self.help(&req)));
         }
         let Some(endpoint) = parse(req.operation, &req.path)? else {
             return Err(LogicalError::UnsupportedPath);
@@ -310,10 +360,7 @@ impl Backend for IdentityBackend {
     }
 
     fn special_paths(&self) -> SpecialPaths {
-        SpecialPaths {
-            unauthenticated: UNAUTHENTICATED.iter().map(|p| p.to_string()).collect(),
-            ..SpecialPaths::default()
-        }
+        special_paths()
     }
 
     fn backend_type(&self) -> BackendType {
@@ -385,6 +432,21 @@ fn declared(endpoint: &Endpoint) -> &'static [&'static str] {
             "identity_entity_ids",
         ],
         _ => &[],
+    }
+}
+
+/// Whether the router serves `op` on `path` (for the path table's test).
+#[cfg(test)]
+pub(super) fn parse_for_test(op: Operation, path: &str) -> bool {
+    matches!(parse(op, path), Ok(Some(_)))
+}
+
+/// The parameters the endpoint `op` on `path` declares (for the path table's test).
+#[cfg(test)]
+pub(super) fn declared_for(op: Operation, path: &str) -> Vec<&'static str> {
+    match parse(op, path) {
+        Ok(Some(e)) => declared(&e).to_vec(),
+        _ => Vec::new(),
     }
 }
 

@@ -6,7 +6,8 @@
 //!
 //! The HTTP side is `backend.rs` (the path table) with one module per family of paths:
 //! `entities.rs`, `aliases.rs`, `groups.rs`, `lookup.rs`; login MFA (`identity/mfa/*` and
-//! the two-phase login behind `sys/mfa/validate`) is `mfa/`.
+//! the two-phase login behind `sys/mfa/validate`) is `mfa/`. `paths.rs` describes the served
+//! paths (but `oidc/`, framework paths) for the OpenAPI document.
 
 mod aliases;
 mod backend;
@@ -18,6 +19,7 @@ mod lookup;
 pub(crate) mod mfa;
 mod model;
 mod output;
+mod paths;
 mod token_view;
 
 use std::collections::BTreeMap;

@@ -81,7 +81,7 @@ pub(super) fn assignment_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, with(state, delete))
         .existence(exists_under(ASSIGNMENT_PREFIX))
         .help(
-            "Create, Read, Update, and Delete OIDC assignments.",
+            "CRUD operations for OIDC assignments.",
             "Create, Read, Update, and Delete OIDC assignments.",
         )
 }
@@ -90,7 +90,7 @@ pub(super) fn list_path() -> PathDef {
     PathDef::new("oidc/assignment/?")
         .op(Operation::List, handler(list))
         .help(
-            "List all configured OIDC assignments in the identity backend.",
+            "List OIDC assignments",
             "List all configured OIDC assignments in the identity backend.",
         )
 }

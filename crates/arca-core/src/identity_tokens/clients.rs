@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::named_keys::{self, DEFAULT_KEY};
-use super::{
-    IdentityTokens, assignments, exists_under, name_field, named, remove_duplicates, with,
-};
+use super::{IdentityTokens, assignments, exists_under, named, remove_duplicates, with};
 
 /// Where clients are stored.
 pub(super) const CLIENT_PREFIX: &str = "oidc_provider/client/";
@@ -127,7 +125,8 @@ pub(super) async fn by_client_id(
 
 pub(super) fn client_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new(named("oidc/client"))
-        .field(name_field("client"))
+        // OpenBao's words for the client's name end with a full stop, unlike the others.
+        .field(Field::new("name", FieldType::String, "Name of the client."))
         .field(Field::new(
             "redirect_uris",
             FieldType::CommaStringSlice,
@@ -192,7 +191,7 @@ pub(super) fn client_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, with(state, delete))
         .existence(exists_under(CLIENT_PREFIX))
         .help(
-            "Create, Read, Update, and Delete OIDC clients.",
+            "CRUD operations for OIDC clients.",
             "Create, Read, Update, and Delete OIDC clients.",
         )
 }
@@ -201,7 +200,7 @@ pub(super) fn list_path() -> PathDef {
     PathDef::new("oidc/client/?")
         .op(Operation::List, handler(list))
         .help(
-            "List all configured OIDC clients in the identity backend.",
+            "List OIDC clients",
             "List all configured OIDC clients in the identity backend.",
         )
 }

@@ -249,7 +249,7 @@ fn config_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Read, handler(read_config))
         .op(Operation::Update, with(state, write_config))
         .help(
-            "OIDC configuration for identity tokens.",
+            "OIDC configuration",
             "The issuer named in every identity token. Empty means the server's api_addr.",
         )
 }
@@ -309,9 +309,9 @@ async fn write_config(
     Ok(resp)
 }
 
-/// The `name` field of the key and role paths.
+/// The `name` field of the named objects' paths (OpenBao's words, no full stop).
 fn name_field(what: &str) -> Field {
-    Field::new("name", FieldType::String, format!("Name of the {what}."))
+    Field::new("name", FieldType::String, format!("Name of the {what}"))
 }
 
 /// The pattern of a named object under `prefix`.

@@ -250,7 +250,7 @@ pub(super) fn key_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, with(state, delete))
         .existence(exists_under(KEY_PREFIX))
         .help(
-            "Named keys that sign identity tokens.",
+            "CRUD operations for OIDC keys.",
             "Create, read, update and delete named keys. A key rotates every rotation_period; a \
              rotated-out key still verifies for verification_ttl.",
         )
@@ -265,13 +265,13 @@ pub(super) fn rotate_path(state: &Arc<IdentityTokens>) -> PathDef {
             "How long the rotated-out key still verifies (default: the key's verification_ttl).",
         ))
         .op(Operation::Update, with(state, rotate))
-        .help("Rotate a named key now.", "Rotate a named key now.")
+        .help("Rotate a named OIDC key.", "Rotate a named key now.")
 }
 
 pub(super) fn list_path() -> PathDef {
     PathDef::new("oidc/key/?")
         .op(Operation::List, handler(list))
-        .help("List the named keys.", "List the named keys.")
+        .help("List OIDC keys", "List the named keys.")
 }
 
 fn secs(d: &FieldData, name: &str) -> Result<u64, LogicalError> {

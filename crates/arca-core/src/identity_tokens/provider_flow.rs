@@ -53,10 +53,10 @@ pub(super) struct AuthCode {
 pub(super) fn authorize_path(state: &Arc<IdentityTokens>) -> PathDef {
     let p = PathDef::new(format!("{}/authorize", named("oidc/provider")))
         .field(name_field("provider"))
-        .field(Field::new("client_id", FieldType::String, "The ID of the requesting client."))
-        .field(Field::new("scope", FieldType::String, "A space-delimited list of scopes; must contain openid."))
-        .field(Field::new("redirect_uri", FieldType::String, "The redirection URI to which the response will be sent."))
-        .field(Field::new("response_type", FieldType::String, "The OIDC authentication flow to be used (code)."))
+        .field(Field::new("client_id", FieldType::String, "The ID of the requesting client.").required())
+        .field(Field::new("scope", FieldType::String, "A space-delimited list of scopes; must contain openid.").required())
+        .field(Field::new("redirect_uri", FieldType::String, "The redirection URI to which the response will be sent.").required())
+        .field(Field::new("response_type", FieldType::String, "The OIDC authentication flow to be used (code).").required())
         .field(Field::new("state", FieldType::String, "A value used to maintain state between the authentication request and client callback."))
         .field(Field::new("nonce", FieldType::String, "The value that will be returned in the ID token nonce claim."))
         .field(Field::new("max_age", FieldType::Int, "The allowable elapsed time in seconds since the last time the end-user was actively authenticated."))
@@ -78,21 +78,30 @@ pub(super) fn authorize_path(state: &Arc<IdentityTokens>) -> PathDef {
 pub(super) fn token_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new(format!("{}/token", named("oidc/provider")))
         .field(name_field("provider"))
-        .field(Field::new(
-            "grant_type",
-            FieldType::String,
-            "authorization_code or client_credentials.",
-        ))
-        .field(Field::new(
-            "code",
-            FieldType::String,
-            "The authorization code received from the provider's authorization endpoint.",
-        ))
-        .field(Field::new(
-            "redirect_uri",
-            FieldType::String,
-            "The callback location where the authentication response was sent.",
-        ))
+        .field(
+            Field::new(
+                "grant_type",
+                FieldType::String,
+                "authorization_code or client_credentials.",
+            )
+            .required(),
+        )
+        .field(
+            Field::new(
+                "code",
+                FieldType::String,
+                "The authorization code received from the provider's authorization endpoint.",
+            )
+            .required(),
+        )
+        .field(
+            Field::new(
+                "redirect_uri",
+                FieldType::String,
+                "The callback location where the authentication response was sent.",
+            )
+            .required(),
+        )
         .field(Field::new(
             "code_verifier",
             FieldType::String,
@@ -108,11 +117,14 @@ pub(super) fn token_path(state: &Arc<IdentityTokens>) -> PathDef {
             FieldType::String,
             "The secret of the requesting client.",
         ))
-        .field(Field::new(
-            "scope",
-            FieldType::String,
-            "Scopes, for the client credentials flow.",
-        ))
+        .field(
+            Field::new(
+                "scope",
+                FieldType::String,
+                "Scopes, for the client credentials flow.",
+            )
+            .required(),
+        )
         .op(Operation::Update, with(state, token))
         .help(
             "Provides the OIDC Token Endpoint.",

@@ -130,22 +130,25 @@ pub(super) fn provider_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, handler(delete))
         .existence(exists_under(PROVIDER_PREFIX))
         .help(
-            "Create, Read, Update, and Delete OIDC named providers.",
+            "CRUD operations for OIDC providers.",
             "Create, Read, Update, and Delete OIDC named providers.",
         )
 }
 
 pub(super) fn list_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new("oidc/provider/?")
-        .field(Field::new(
-            "allowed_client_id",
-            FieldType::String,
-            "Filters the list of OIDC providers to those that allow the given client ID in \
+        .field(
+            Field::new(
+                "allowed_client_id",
+                FieldType::String,
+                "Filters the list of OIDC providers to those that allow the given client ID in \
              their set of allowed_client_ids.",
-        ))
+            )
+            .query(),
+        )
         .op(Operation::List, with(state, list))
         .help(
-            "List all configured OIDC providers in the identity backend.",
+            "List OIDC providers",
             "List all configured OIDC providers in the identity backend.",
         )
 }

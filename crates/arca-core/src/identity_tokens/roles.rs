@@ -53,11 +53,14 @@ pub(super) async fn load(
 pub(super) fn role_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new(named("oidc/role"))
         .field(name_field("role"))
-        .field(Field::new(
-            "key",
-            FieldType::String,
-            "The named key that signs this role's tokens.",
-        ))
+        .field(
+            Field::new(
+                "key",
+                FieldType::String,
+                "The named key that signs this role's tokens.",
+            )
+            .required(),
+        )
         .field(Field::new(
             "template",
             FieldType::String,
@@ -82,7 +85,7 @@ pub(super) fn role_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, handler(delete))
         .existence(exists_under(ROLE_PREFIX))
         .help(
-            "Roles that identity tokens are issued under.",
+            "CRUD operations on OIDC Roles",
             "Create, read, update and delete roles: the key that signs, the client ID, the TTL \
              and a template of extra claims.",
         )
@@ -91,7 +94,7 @@ pub(super) fn role_path(state: &Arc<IdentityTokens>) -> PathDef {
 pub(super) fn list_path() -> PathDef {
     PathDef::new("oidc/role/?")
         .op(Operation::List, handler(list))
-        .help("List the roles.", "List the roles.")
+        .help("List configured OIDC roles", "List the roles.")
 }
 
 /// Checks a template the way OpenBao does: it fills with an empty entity and no groups, the

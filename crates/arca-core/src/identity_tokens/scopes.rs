@@ -51,7 +51,7 @@ pub(super) fn scope_path(state: &Arc<IdentityTokens>) -> PathDef {
         .op(Operation::Delete, with(state, delete))
         .existence(exists_under(SCOPE_PREFIX))
         .help(
-            "Create, Read, Update, and Delete OIDC scopes.",
+            "CRUD operations for OIDC scopes.",
             "Create, Read, Update, and Delete OIDC scopes.",
         )
 }
@@ -60,7 +60,7 @@ pub(super) fn list_path() -> PathDef {
     PathDef::new("oidc/scope/?")
         .op(Operation::List, handler(list))
         .help(
-            "List all configured OIDC scopes in the identity backend.",
+            "List OIDC scopes",
             "List all configured OIDC scopes in the identity backend.",
         )
 }

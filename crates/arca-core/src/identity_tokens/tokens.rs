@@ -24,7 +24,7 @@ pub(super) fn token_path(state: &Arc<IdentityTokens>) -> PathDef {
         .field(name_field("role"))
         .op(Operation::Read, with(state, token))
         .help(
-            "Generate an identity token for the caller's entity.",
+            "Generate an OIDC token",
             "A JWT signed by the role's key, for the entity of the calling token.",
         )
 }
@@ -43,7 +43,7 @@ pub(super) fn introspect_path(state: &Arc<IdentityTokens>) -> PathDef {
         ))
         .op(Operation::Update, with(state, introspect))
         .help(
-            "Check an identity token.",
+            "Verify the authenticity of an OIDC token",
             "Whether a token is active: signed by a current key, unexpired, for a live entity.",
         )
 }
@@ -52,7 +52,7 @@ pub(super) fn discovery_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new("oidc/\\.well-known/openid-configuration/?")
         .op(Operation::Read, with(state, discovery))
         .help(
-            "The OIDC discovery document of identity tokens.",
+            "Query OIDC configurations",
             "The OIDC discovery document of identity tokens.",
         )
 }
@@ -61,7 +61,7 @@ pub(super) fn keys_path(state: &Arc<IdentityTokens>) -> PathDef {
     PathDef::new("oidc/\\.well-known/keys/?")
         .op(Operation::Read, with(state, jwks))
         .help(
-            "The public keys that verify identity tokens.",
+            "Retrieve public keys",
             "The public keys of every key a role uses: current, next and rotated-out ones that \
              still verify.",
         )

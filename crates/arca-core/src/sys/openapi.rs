@@ -155,13 +155,23 @@ fn dedupe_operation_ids(doc: &mut OasDocument) {
     }
 }
 
+/// `sys/` paths served without a token outside the router's special paths: the seal and
+/// health endpoints of the HTTP layer, the core's `mfa/validate`.
+const DOC_UNAUTHENTICATED: &[&str] = &["health", "init", "seal-status", "unseal", "mfa/validate"];
+
 /// The Help answer of the `sys/` backend: for its root every path of the table, for one
 /// path the rows that match it.
 pub(crate) fn help(req: &Request, special: &SpecialPaths) -> Response {
+    // These need no token, but the HTTP layer or the core answers them before the router's
+    // special paths are asked; the document says so as OpenBao's does.
+    let mut special = special.clone();
+    special
+        .unauthenticated
+        .extend(DOC_UNAUTHENTICATED.iter().map(|p| p.to_string()));
     help_from_table(
         req,
         &super::paths::docs(),
-        special,
+        &special,
         BackendType::Unknown,
         "The system backend is built-in to Vault and cannot be remounted or unmounted. It \
          contains the paths that are used to configure Vault itself as well as perform core \

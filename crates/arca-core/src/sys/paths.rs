@@ -26,9 +26,9 @@ const fn row(path: &'static str, ops: &'static [Operation], synopsis: &'static s
     }
 }
 
-/// Every `sys/` path Arca serves, but `storage/raft/*` (present only with integrated storage,
-/// documented by OpenBao's raft backend) and the older `renew`/`revoke*` aliases of
-/// `leases/*`.
+/// Every `sys/` path Arca serves, but `storage/raft/*` (present only with integrated storage;
+/// OpenBao's dev server, in-memory storage, lists none either) and the older `renew`/`revoke*`
+/// aliases of `leases/*`, which OpenBao's document leaves out too.
 const SYS_PATHS: &[SysPath] = &[
     row("health", &[R], "Checks the health status of the server."),
     row("seal-status", &[R], "Check the seal status of the server."),
@@ -229,6 +229,11 @@ const SYS_PATHS: &[SysPath] = &[
         "Configures the plugins known to the server.",
     ),
     row(
+        "plugins/catalog/{name}",
+        &[R, U, D],
+        "Configures the plugins known to the server.",
+    ),
+    row(
         "plugins/reload/backend",
         &[U],
         "Reload mounted plugin backends.",
@@ -236,6 +241,8 @@ const SYS_PATHS: &[SysPath] = &[
     row("leases", &[R], "List the irrevocable leases."),
     row("leases/count", &[R], "Count of the irrevocable leases."),
     row("leases/lookup", &[U], "View or list lease metadata."),
+    // The top level's list: OpenBao's document keeps the trailing slash.
+    row("leases/lookup/", &[L], "View or list lease metadata."),
     row(
         "leases/lookup/{prefix}",
         &[L],
@@ -346,6 +353,12 @@ const SYS_PATHS: &[SysPath] = &[
         "Information about the host instance this node is running on.",
     ),
     row("in-flight-req", &[R], "Reports the in-flight requests."),
+    row("monitor", &[R], "Streams the server's log."),
+    row(
+        "mfa/validate",
+        &[U],
+        "Validates the login for the given MFA methods.",
+    ),
     row(
         "config/state/sanitized",
         &[R],
@@ -368,6 +381,12 @@ const SYS_PATHS: &[SysPath] = &[
     ),
     row("tools/random", &[U], "Generate random bytes."),
     row("tools/random/{urlbytes}", &[U], "Generate random bytes."),
+    row("tools/random/{source}", &[U], "Generate random bytes."),
+    row(
+        "tools/random/{source}/{urlbytes}",
+        &[U],
+        "Generate random bytes.",
+    ),
     row("tools/hash", &[U], "Generate a hash sum for input data."),
     row(
         "tools/hash/{urlalgorithm}",
@@ -434,6 +453,29 @@ fn instantiate(path: &str) -> String {
         .join("/")
 }
 
+/// `sys/mfa/validate`'s fields, both required.
+const MFA_VALIDATE_FIELDS: &[(&str, FieldType)] = &[
+    ("mfa_payload", FieldType::Map),
+    ("mfa_request_id", FieldType::String),
+];
+
+/// The fields of a path the core answers before the `sys/` backend (it has no [`Endpoint`]):
+/// `mfa/validate`; `None` for the backend's paths.
+fn core_fields(path: &str) -> Option<&'static [(&'static str, FieldType)]> {
+    match path {
+        "mfa/validate" => Some(MFA_VALIDATE_FIELDS),
+        _ => None,
+    }
+}
+
+/// Whether a field of the row at `path` is given in the URL's query (as OpenBao places it).
+fn in_query(path: &str, field: &str) -> bool {
+    matches!(
+        (path, field),
+        ("internal/specs/openapi", "generic_mount_paths") | ("monitor", "log_format" | "log_level")
+    )
+}
+
 /// The parameters of `sys/internal/specs/openapi` (`generic_mount_paths` in the query).
 pub(crate) const OPENAPI_FIELDS: &[(&str, FieldType)] = &[
     ("context", FieldType::String),
@@ -445,12 +487,14 @@ pub(crate) fn docs() -> Vec<PathDoc> {
     SYS_PATHS
         .iter()
         .map(|row| {
-            let fields = Endpoint::parse(&instantiate(row.path))
-                .and_then(|e| e.fields())
+            let fields = core_fields(row.path)
+                .or_else(|| Endpoint::parse(&instantiate(row.path)).and_then(|e| e.fields()))
                 .unwrap_or(&[]);
             let mut doc = PathDoc::from_table(row.path, row.ops, row.synopsis, fields);
             for f in &mut doc.fields {
-                f.query = row.path == "internal/specs/openapi" && f.name == "generic_mount_paths";
+                f.query = in_query(row.path, &f.name);
+                // Both of the core's `mfa/validate` fields must be given.
+                f.required = core_fields(row.path).is_some();
             }
             doc
         })
@@ -466,7 +510,7 @@ mod tests {
         for row in SYS_PATHS {
             let concrete = instantiate(row.path);
             assert!(
-                Endpoint::parse(&concrete).is_some(),
+                core_fields(row.path).is_some() || Endpoint::parse(&concrete).is_some(),
                 "{} ({concrete}) parses to no endpoint",
                 row.path
             );

@@ -590,8 +590,24 @@ fn field_schema(field: &Field) -> OasSchema {
                 ..OasSchema::default()
             })
         }),
-        default: field.default.clone().filter(|v| !v.is_null()),
+        default: field
+            .default
+            .clone()
+            .filter(|v| !v.is_null())
+            .and_then(|v| schema_default(field.kind, v)),
         ..OasSchema::default()
+    }
+}
+
+/// A field's default as its schema types it: a duration given as text (`"24h"`) is its
+/// seconds (`86400`), or no default when the text is no duration. OpenBao's document keeps
+/// the text under `type: integer`, which an OpenAPI validator refuses.
+fn schema_default(kind: FieldType, v: Value) -> Option<Value> {
+    match (kind, &v) {
+        (FieldType::DurationSecond, Value::String(s)) => crate::duration::parse_duration_second(s)
+            .ok()
+            .map(|nanos| Value::from(nanos / 1_000_000_000)),
+        _ => Some(v),
     }
 }
 
@@ -746,6 +762,16 @@ fn collect(
 mod tests {
     use super::*;
     use crate::framework::{generic_name_regex, match_all_regex, optional_param_regex};
+
+    #[test]
+    fn a_duration_default_given_as_text_is_its_seconds() {
+        let ttl = Field::new("ttl", FieldType::DurationSecond, "").default_value("24h".into());
+        assert_eq!(field_schema(&ttl).default, Some(Value::from(86400)));
+        let bad = Field::new("ttl", FieldType::DurationSecond, "").default_value("soon".into());
+        assert_eq!(field_schema(&bad).default, None);
+        let name = Field::new("name", FieldType::String, "").default_value("24h".into());
+        assert_eq!(field_schema(&name).default, Some(Value::from("24h")));
+    }
 
     #[test]
     fn patterns_expand_as_openbaos() {
