@@ -9,11 +9,12 @@ use arca_sdk::username_template::{TemplateError, UsernameTemplate};
 use arca_sdk::{Auth, JsonMap, LogicalError};
 use serde_json::Value;
 
-/// Checks, when a role is written, that each policy parses as a template.
+/// Checks, when a role is written, that each policy parses as a template (a 400 with
+/// OpenBao's text, which OpenBao answers with a 500).
 pub(crate) fn check(policies: &[String]) -> Result<(), LogicalError> {
     for (index, policy) in policies.iter().enumerate() {
         UsernameTemplate::parse(policy).map_err(|e| {
-            LogicalError::internal(format!(
+            LogicalError::invalid_input(format!(
                 "failed to parse template policy [{index}]: {}",
                 go_text(&e, policy)
             ))

@@ -63,7 +63,7 @@ async fn create_creds(
         .await?
         .ok_or_else(|| crate::state::missing_config(&r.db_name))?;
     if !config.allows(name) {
-        return Err(LogicalError::internal(format!(
+        return Err(LogicalError::invalid_input(format!(
             "{name:?} is not an allowed role"
         )));
     }
@@ -283,7 +283,7 @@ pub fn static_creds_path() -> PathDef {
                     .await?
                     .ok_or_else(|| crate::state::missing_config(&r.db_name))?;
                 if !config.allows(&name) {
-                    return Err(LogicalError::internal(format!(
+                    return Err(LogicalError::invalid_input(format!(
                         "{name:?} is not an allowed role"
                     )));
                 }
