@@ -865,7 +865,8 @@ struct Inner {
     statsd: Option<UdpSink>,
     dogstatsd: Option<UdpSink>,
     core: OnceLock<Arc<CoreMetrics>>,
-    routes: RwLock<HashMap<String, Arc<RouteTimers>>>,
+    /// By mount path, looked up on every routed request: Fx, not SipHash.
+    routes: RwLock<rustc_hash::FxHashMap<String, Arc<RouteTimers>>>,
     labelled: Mutex<HashMap<String, Counter>>,
     cluster_gauges: Mutex<HashMap<String, Gauge>>,
     /// How often the usage gauges are collected (`usage_gauge_period`; `None`: never).
@@ -949,7 +950,7 @@ impl Metrics {
                 statsd: None,
                 dogstatsd: None,
                 core: OnceLock::new(),
-                routes: RwLock::new(HashMap::new()),
+                routes: RwLock::new(rustc_hash::FxHashMap::default()),
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
                 usage_period: None,
@@ -1024,7 +1025,7 @@ impl Metrics {
                 statsd,
                 dogstatsd,
                 core: OnceLock::new(),
-                routes: RwLock::new(HashMap::new()),
+                routes: RwLock::new(rustc_hash::FxHashMap::default()),
                 labelled: Mutex::new(HashMap::new()),
                 cluster_gauges: Mutex::new(HashMap::new()),
                 usage_period: config.usage_gauge_period.filter(|p| !p.is_zero()),

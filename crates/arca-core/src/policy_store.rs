@@ -45,7 +45,8 @@ pub struct PolicyStore {
     /// The whole barrier: keys are `<namespace prefix>sys/policy/<name>`.
     view: Arc<dyn Storage>,
     policies: RwLock<HashMap<NameKey, Arc<Policy>>>,
-    acls: RwLock<HashMap<SetKey, Arc<Acl>>>,
+    /// Looked up on every request with a token: Fx, not SipHash (names an operator chose).
+    acls: RwLock<rustc_hash::FxHashMap<SetKey, Arc<Acl>>>,
     write_lock: tokio::sync::Mutex<()>,
 }
 
@@ -60,7 +61,7 @@ impl PolicyStore {
         PolicyStore {
             view,
             policies: RwLock::new(HashMap::new()),
-            acls: RwLock::new(HashMap::new()),
+            acls: RwLock::new(rustc_hash::FxHashMap::default()),
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -255,6 +256,16 @@ impl PolicyStore {
         if let Some(a) = self.acls.read().get(&cache_key) {
             return Ok(a.clone());
         }
+        // Boxed: a cached ACL (most requests) does not carry the policy reads' state.
+        Box::pin(self.build_acl(ns, cache_key)).await
+    }
+
+    /// [`PolicyStore::acl`] of a set not cached: its policies read, the ACL built and cached.
+    async fn build_acl(
+        &self,
+        ns: &Namespace,
+        cache_key: (String, Vec<String>),
+    ) -> Result<Arc<Acl>, LogicalError> {
         let mut policies = Vec::with_capacity(cache_key.1.len());
         for n in &cache_key.1 {
             if let Some(p) = self.get(ns, n).await? {

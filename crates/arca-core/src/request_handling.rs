@@ -47,7 +47,7 @@ impl Core {
     /// the whole pipeline's: a load balancer's probe does not allocate and move its state.
     pub fn handle_boxed(&self, req: Request) -> BoxedAnswer<'_> {
         if !crate::sys::is_pre_seal_path(&req.path) {
-            return Box::pin(self.handle_request(req));
+            return Box::pin(self.dispatch(Box::new(req)));
         }
         Box::pin(async move {
             match crate::sys::handle_pre_seal(
@@ -71,6 +71,14 @@ impl Core {
     /// answer (or the error) after, fail closed: a request no device records fails with 500
     /// `internal error` and its backend never runs.
     pub async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        self.dispatch(Box::new(req)).await
+    }
+
+    /// [`Core::handle_request`] of a boxed request. The request (over a kilobyte) is boxed
+    /// once and every future of the pipeline holds it by pointer: a future that held it by
+    /// value would carry it at each level and be copied whole into its box (the request's
+    /// future is boxed per request).
+    async fn dispatch(&self, req: Box<Request>) -> Result<Option<Response>, LogicalError> {
         // With HA, a standby answers `sys/leader` itself (it has no mounts up).
         if let Some(ha) = &self.inner.ha
             && req.path.trim_end_matches('/') == "sys/leader"
@@ -99,6 +107,18 @@ impl Core {
                 ));
             }
         }
+        // Boxed (as every branch most requests do not take): the future every request moves
+        // stays small, and only the requests that take a branch pay for its state. The request
+        // moves into the branch taken: held here across an await, it would be kept twice.
+        if crate::sys::is_pre_seal_path(&req.path) {
+            return Box::pin(self.pre_seal_request(req)).await;
+        }
+        self.unsealed_request(req).await
+    }
+
+    /// A request to one of the status endpoints [`crate::sys::handle_pre_seal`] answers,
+    /// sealed or not.
+    async fn pre_seal_request(&self, req: Box<Request>) -> Result<Option<Response>, LogicalError> {
         if let Some(result) = crate::sys::handle_pre_seal(
             &self.inner.seal,
             self,
@@ -110,50 +130,57 @@ impl Core {
         {
             return result;
         }
+        Box::pin(self.unsealed_request(req)).await
+    }
+
+    /// The request past the status endpoints: refused while sealed, else routed (audited
+    /// when audit devices are enabled) and timed.
+    async fn unsealed_request(&self, req: Box<Request>) -> Result<Option<Response>, LogicalError> {
         if self.sealed() {
             return Err(LogicalError::Sealed);
         }
         // `vault.core.handle_request`: every request past the seal check, as OpenBao's.
         let started = std::time::Instant::now();
         let audit = &self.inner.audit;
-        if !audit.enabled() || unaudited(&req.path) {
-            let answer = self.route_request(req, None).await;
-            self.metrics().core().handle_request.since(started);
-            return answer;
-        }
-        let mut rec = AuditRecord::of(&req);
-        rec.headers = audit.pick_headers(&req.headers);
-        // Boxed (as the other rare branches below): the future every request moves stays
-        // small, and only the requests that take a branch pay for its state.
-        let result = Box::pin(self.route_request(req, Some(&mut rec))).await;
-        let answer = async {
-            match result {
-                Err(e) if rec.audit_failed => Err(e),
-                Err(e) => {
-                    let text = error_text(&e);
-                    let text = (!text.is_empty()).then_some(text.as_str());
-                    if !rec.request_logged {
-                        Box::pin(audit.log_request(&mut rec, text)).await?;
-                    }
-                    Box::pin(audit.log_response(&rec, None, text)).await?;
-                    Err(e)
-                }
-                Ok(resp) => {
-                    Box::pin(audit.log_response(&rec, resp.as_ref(), None)).await?;
-                    Ok(resp)
-                }
-            }
-        }
-        .await;
+        let answer = if !audit.enabled() || unaudited(&req.path) {
+            self.route_request(req, None).await
+        } else {
+            Box::pin(self.audited_request(req)).await
+        };
         self.metrics().core().handle_request.since(started);
         answer
+    }
+
+    /// [`Core::route_request`] with the audit devices recording the request before its
+    /// backend runs and the answer (or the error) after.
+    async fn audited_request(&self, req: Box<Request>) -> Result<Option<Response>, LogicalError> {
+        let audit = &self.inner.audit;
+        let mut rec = AuditRecord::of(&req);
+        rec.headers = audit.pick_headers(&req.headers);
+        let result = self.route_request(req, Some(&mut rec)).await;
+        match result {
+            Err(e) if rec.audit_failed => Err(e),
+            Err(e) => {
+                let text = error_text(&e);
+                let text = (!text.is_empty()).then_some(text.as_str());
+                if !rec.request_logged {
+                    Box::pin(audit.log_request(&mut rec, text)).await?;
+                }
+                Box::pin(audit.log_response(&rec, None, text)).await?;
+                Err(e)
+            }
+            Ok(resp) => {
+                Box::pin(audit.log_response(&rec, resp.as_ref(), None)).await?;
+                Ok(resp)
+            }
+        }
     }
 
     /// The pipeline after the seal check: routing, token, ACL, the request's audit line,
     /// backend, leases, wrapping.
     async fn route_request(
         &self,
-        mut req: Request,
+        mut req: Box<Request>,
         mut audit: Option<&mut AuditRecord>,
     ) -> Result<Option<Response>, LogicalError> {
         // As Vault's `handleCancelableRequest`: no write reaches a path ending in `/`, whatever
@@ -416,6 +443,8 @@ impl Core {
             && matches!(req.operation, Operation::Update | Operation::Create)
             && mount_point.starts_with("auth/");
         let backend_started = std::time::Instant::now();
+        // The answer boxed: held by value across the awaits below, it would make this future
+        // (copied whole into its box per request) a kilobyte larger.
         let mut result = if mfa_validate {
             if matches!(req.operation, Operation::Update | Operation::Create) {
                 Box::pin(self.mfa_validate(&req, &ns)).await
@@ -425,14 +454,15 @@ impl Core {
         } else {
             let route_timers = self.metrics().route(&mount_path);
             let op = req.operation;
-            let answer = handle.backend.handle_request(req).await;
+            let answer = handle.backend.handle_request(*req).await;
             route_timers.op(op).since(backend_started);
             if op == Operation::Help {
                 answer.map(|r| r.map(help_body))
             } else {
                 answer
             }
-        };
+        }
+        .map(|r| r.map(Box::new));
         if !seals && let Ok(Some(r)) = result.as_mut() {
             let registered = async {
                 backend_boundary::screen_response(
@@ -481,7 +511,7 @@ impl Core {
         if let Some((user, settings)) = &login_user {
             match &result {
                 Err(LogicalError::InvalidCredentials(_)) => {
-                    if let Err(e) = self.inner.lockout.failed(user, *settings).await {
+                    if let Err(e) = Box::pin(self.inner.lockout.failed(user, *settings)).await {
                         result = Err(e);
                     }
                 }
@@ -495,12 +525,15 @@ impl Core {
         if let Some(used) = token_use {
             Box::pin(used.finish()).await?;
         }
+        // The answer is never held across an await below (the future would keep room for it
+        // beside `result`'s): sealing drops it first, wrapping takes it.
         let mut resp = result.map_err(|e| wrap.answer_error(e))?;
         if steps_down && let Some(ha) = &self.inner.ha {
             // The election task takes the state lock once this request has let go of it.
             ha.request_step_down();
         }
         if seals {
+            drop(resp);
             // Sealing waits for every request in flight, this one included: let go first.
             drop(state_guard);
             Box::pin(self.seal()).await?;
@@ -510,10 +543,12 @@ impl Core {
             r.mount_type = mount_type;
         }
         // Wrapping comes last: a wrapped secret keeps its lease.
-        if let Some(r) = resp.take_if(|r| wrap.applies_to(r)) {
-            resp = Some(Box::pin(self.inner.wrapping.wrap_response(wrap, r)).await?);
+        match resp {
+            Some(r) if wrap.applies_to(&r) => Ok(Some(
+                Box::pin(self.inner.wrapping.wrap_response(wrap, *r)).await?,
+            )),
+            resp => Ok(resp.map(|r| *r)),
         }
-        Ok(resp)
     }
 
     /// Takes room for a lease under the lease-count quota covering the request (the

@@ -2,7 +2,7 @@
 //! sealed in an AEAD blob and never persisted, accessors, the parent/child tree, expiry, use
 //! counts, tidy, and a hook that lets the core drop a revoked token's cubbyhole and leases.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arca_sdk::redact::Redacted;
@@ -212,7 +212,9 @@ pub const TOKEN_CACHE_CAPACITY: usize = 16_384;
 /// cached longest ago (first in, first out).
 struct TokenCache {
     capacity: usize,
-    entries: HashMap<String, (u64, Arc<TokenEntry>)>,
+    /// By the token's salted hash (nothing a client can steer), looked up on every request
+    /// with a token: Fx, not SipHash.
+    entries: rustc_hash::FxHashMap<String, (u64, Arc<TokenEntry>)>,
     /// Insertion order as (sequence, key); a pair whose sequence no longer matches the map
     /// is stale (the key was removed or inserted again) and is skipped.
     order: std::collections::VecDeque<(u64, String)>,
@@ -223,7 +225,7 @@ impl TokenCache {
     fn new(capacity: usize) -> TokenCache {
         TokenCache {
             capacity: capacity.max(1),
-            entries: HashMap::new(),
+            entries: rustc_hash::FxHashMap::default(),
             order: std::collections::VecDeque::new(),
             next: 0,
         }
@@ -562,6 +564,12 @@ impl TokenStore {
         if let Some(e) = cached {
             return Ok(Some(e));
         }
+        // Boxed: a cached token (most requests) does not carry the storage read's state.
+        Box::pin(self.load_stored(id_hash)).await
+    }
+
+    /// [`TokenStore::load`] of a token not cached: read from storage, then cached.
+    async fn load_stored(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
         let Some(e) = self
             .view
             .get_json::<TokenEntry>(&format!("id/{id_hash}"))
@@ -585,7 +593,8 @@ impl TokenStore {
             return Ok(None);
         };
         if entry.expired_at(now_unix()) {
-            self.revoke_tree(id_hash).await?;
+            // Boxed: every lookup's future would carry the revocation's state.
+            Box::pin(self.revoke_tree(id_hash)).await?;
             return Ok(None);
         }
         if entry.is_tainted() && !tainted {
@@ -620,7 +629,7 @@ impl TokenStore {
                 return Ok(None);
             }
             // A batch token dies with its parent.
-            if !e.parent.is_empty() && self.lookup_hash(&e.parent).await?.is_none() {
+            if !e.parent.is_empty() && Box::pin(self.lookup_hash(&e.parent)).await?.is_none() {
                 return Ok(None);
             }
             return Ok(Some(Arc::new(e)));

@@ -7,8 +7,10 @@
 use base64::Engine;
 use hyper::header::{HeaderMap, HeaderName};
 
+use crate::header_names::{CLIENT_CERT, CLIENT_CERT_CHAIN};
+
 /// RFC 9440's certificate headers, removed whenever they are not the configured one.
-pub(crate) const RFC9440_HEADERS: [&str; 2] = ["client-cert", "client-cert-chain"];
+pub(crate) static RFC9440_HEADERS: [&HeaderName; 2] = [&CLIENT_CERT, &CLIENT_CERT_CHAIN];
 
 /// One step of turning the header's value into base64 DER.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +102,14 @@ impl ForwardedClientCert {
     /// Removes the certificate headers from `headers` (a request whose forwarding is not
     /// believed).
     pub(crate) fn strip(&self, headers: &mut HeaderMap) {
+        // A look at the few names a request has first: most carry none of these, and a
+        // removal hashes its name.
+        let carried = headers
+            .keys()
+            .any(|k| RFC9440_HEADERS.contains(&k) || self.header.as_ref().is_some_and(|h| h == k));
+        if !carried {
+            return;
+        }
         if let Some(h) = &self.header {
             headers.remove(h);
         }

@@ -166,6 +166,10 @@ fn with_common_headers(status: StatusCode, body: Vec<u8>) -> Answer {
 /// allows). A header the server set itself (`Cache-Control`, `Content-Type`,
 /// `Strict-Transport-Security`, and any listener header) is never replaced nor doubled.
 fn add_headers(answer: &mut Answer, extra: &HashMap<String, Vec<String>>, raw: bool) {
+    // Most answers carry none: nothing to list the server's own headers for.
+    if extra.is_empty() {
+        return;
+    }
     let server_set: Vec<HeaderName> = answer.headers().keys().cloned().collect();
     for (name, values) in extra {
         let Ok(name) = HeaderName::from_bytes(name.as_bytes()) else {

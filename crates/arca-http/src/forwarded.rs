@@ -11,9 +11,7 @@ use hyper::StatusCode;
 use hyper::header::HeaderMap;
 
 use crate::envelope::{self, Answer};
-
-/// The header a proxy names the client in.
-const X_FORWARDED_FOR: &str = "x-forwarded-for";
+use crate::header_names::X_FORWARDED_FOR;
 
 /// A listener's `x_forwarded_for_*` settings; no authorized address turns the header off.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +54,7 @@ impl ForwardedFor {
     /// `headers` so nothing later believes it.
     pub(crate) fn check(&self, peer: &Connection, headers: &mut HeaderMap) -> Verdict {
         let values: Vec<String> = headers
-            .get_all(X_FORWARDED_FOR)
+            .get_all(&X_FORWARDED_FOR)
             .iter()
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
             .collect();
@@ -87,7 +85,7 @@ impl ForwardedFor {
                     "client address not authorized for x-forwarded-for and configured to reject connection",
                 ));
             }
-            headers.remove(X_FORWARDED_FOR);
+            headers.remove(&X_FORWARDED_FOR);
             if !self.keep_cert_unauthorized {
                 self.client_cert.strip(headers);
             }
@@ -131,7 +129,7 @@ mod tests {
     fn xff(values: &[&str]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for v in values {
-            h.append(X_FORWARDED_FOR, v.parse().unwrap());
+            h.append(X_FORWARDED_FOR.clone(), v.parse().unwrap());
         }
         h
     }
@@ -176,6 +174,6 @@ mod tests {
             lenient.check(&conn("10.0.0.1"), &mut h),
             Verdict::Peer
         ));
-        assert!(h.get(X_FORWARDED_FOR).is_none());
+        assert!(h.get(&X_FORWARDED_FOR).is_none());
     }
 }

@@ -21,6 +21,7 @@ mod custom_headers;
 mod envelope;
 mod error;
 mod forwarded;
+mod header_names;
 mod in_flight;
 mod json_limits;
 mod namespace;

@@ -35,27 +35,41 @@ impl PathError {
 
 /// Percent-decodes `raw` strictly and checks that the result is canonical.
 pub(crate) fn canonical_path(raw: &str) -> Result<String, PathError> {
-    let decoded = percent_decode(raw.as_bytes())?;
-    let path = String::from_utf8(decoded).map_err(|_| PathError::NotUtf8)?;
-    if path.contains('\0') {
+    // Most paths have no escape: they are UTF-8 already (a `&str`) and copied as they are.
+    let path = if raw.as_bytes().contains(&b'%') {
+        let decoded = percent_decode(raw.as_bytes())?;
+        String::from_utf8(decoded).map_err(|_| PathError::NotUtf8)?
+    } else {
+        raw.to_owned()
+    };
+    check_segments(&path)?;
+    Ok(path)
+}
+
+/// Refuses a NUL byte, then (in path order) an empty segment other than the last (a trailing
+/// `/`, as list requests have) and a `.` or `..` segment. A leading `/` gives one empty first
+/// segment; that one is fine.
+fn check_segments(path: &str) -> Result<(), PathError> {
+    let bytes = path.as_bytes();
+    if bytes.contains(&0) {
         return Err(PathError::Nul);
     }
-    let mut segments = path.split('/').peekable();
-    // A leading `/` gives one empty first segment; that one is fine.
-    if path.starts_with('/') {
-        segments.next();
-    }
-    while let Some(segment) = segments.next() {
-        let last = segments.peek().is_none();
-        match segment {
-            // A trailing `/` leaves one empty last segment (list requests use it).
-            "" if last => {}
-            "" => return Err(PathError::EmptySegment),
-            "." | ".." => return Err(PathError::DotSegment),
+    let rest = bytes.strip_prefix(b"/").unwrap_or(bytes);
+    let mut start = 0;
+    for end in 0..=rest.len() {
+        let last = end == rest.len();
+        if !last && rest[end] != b'/' {
+            continue;
+        }
+        match &rest[start..end] {
+            b"" if last => {}
+            b"" => return Err(PathError::EmptySegment),
+            b"." | b".." => return Err(PathError::DotSegment),
             _ => {}
         }
+        start = end + 1;
     }
-    Ok(path)
+    Ok(())
 }
 
 /// The API path (what follows `/v1/`), or `None` when the path is not under `/v1/`.

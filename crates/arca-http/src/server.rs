@@ -27,6 +27,7 @@ use crate::RequestHandler;
 use crate::body::{self, ReadError};
 use crate::envelope::{self, Answer};
 use crate::error::HttpError;
+use crate::header_names::X_VAULT_NAMESPACE;
 use crate::json_limits::JsonLimits;
 use crate::namespace::{self, NamespaceCheck};
 use crate::operation::{self, DataSource, RoutingError};
@@ -40,8 +41,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long open connections get to finish once shutdown is asked for.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
-/// The header naming the namespace a request is for.
-const NAMESPACE_HEADER: &str = "x-vault-namespace";
 /// The deepest JSON accepted whatever the options say: the parser recurses once per level.
 pub(crate) const HARD_MAX_JSON_DEPTH: usize = 1_000;
 
@@ -396,13 +395,13 @@ async fn answer(
         }
     };
     // Logged without the query: query values can be secrets.
-    let raw_path = req.uri().path().to_string();
-    let namespace = req.headers().get(NAMESPACE_HEADER).cloned();
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let _in_flight = state.in_flight.as_ref().map(|f| {
-        let remote = format!("{}:{}", conn.remote_addr, conn.remote_port);
-        f.track(&request_id, remote, &raw_path, method.as_str())
-    });
+    let uri = req.uri().clone();
+    let namespace = req.headers().get(&X_VAULT_NAMESPACE).cloned();
+    let request_id = uuid::Uuid::new_v4();
+    let _in_flight = state
+        .in_flight
+        .as_ref()
+        .map(|f| f.track(request_id, &conn, &uri, &method));
     let cors = if state.cluster {
         crate::cors::Cors::None
     } else {
@@ -416,7 +415,13 @@ async fn answer(
             return head_or(&method, answer);
         }
         cors => {
-            let pipeline = process(&state, &conn, req, request_id);
+            let request_id = request_id
+                .hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned();
+            // Boxed: the pipeline's future (a few kB) is copied once, into the box, instead of
+            // at each move into the timeout and this future.
+            let pipeline = Box::pin(process(&state, &conn, req, request_id));
             let mut answer = if state.max_request_duration.is_zero() {
                 pipeline.await
             } else {
@@ -440,17 +445,20 @@ async fn answer(
     };
     // OpenBao names the namespace asked for in the answer too.
     if let Some(namespace) = namespace.filter(|v| !v.is_empty()) {
-        answer.headers_mut().insert(NAMESPACE_HEADER, namespace);
+        answer
+            .headers_mut()
+            .insert(X_VAULT_NAMESPACE.clone(), namespace);
     }
-    if let Some(api_path) = raw_path.strip_prefix("/v1/")
+    if let Some(api_path) = uri.path().strip_prefix("/v1/")
         && state.redact.applies_to(api_path)
     {
-        answer = state.redact.apply(api_path, answer).await;
+        // Boxed: only the status endpoints of a redacting listener carry its state.
+        answer = Box::pin(state.redact.apply(api_path, answer)).await;
     }
     state.custom_headers.apply(&mut answer);
     tracing::debug!(
         method = %method,
-        path = %raw_path,
+        path = %uri.path(),
         status = answer.status().as_u16(),
         "request"
     );
@@ -489,7 +497,7 @@ async fn process(
     let forwarded_conn;
     let conn = if state.cluster {
         if parts.uri.path() == crate::cluster::ECHO_PATH {
-            return echo(state, parts, body).await;
+            return Box::pin(echo(state, parts, body)).await;
         }
         forwarded_conn = Arc::new(crate::cluster::forwarded_connection(&parts.headers, conn));
         &forwarded_conn
@@ -512,7 +520,9 @@ async fn process(
         && let crate::HaRoute::Standby(active) = state.handler.ha_route()
         && request_path::api_path(&path).is_some_and(|p| !served_by_standby(p))
     {
-        return forward(state, conn, active, parts, body).await;
+        // Boxed, as every rare branch here: the future of a request that takes none stays
+        // small (it is moved as a whole), and only a forwarded one carries the client's state.
+        return Box::pin(forward(state, conn, active, parts, body)).await;
     }
     let Some(api_path) = request_path::api_path(&path) else {
         if path == "/" {
@@ -527,7 +537,7 @@ async fn process(
     };
     let namespace_header = parts
         .headers
-        .get(NAMESPACE_HEADER)
+        .get(&X_VAULT_NAMESPACE)
         .and_then(|v| v.to_str().ok());
     let namespace_path = match namespace::check(namespace_header, api_path) {
         NamespaceCheck::Path(path) => path,
@@ -574,23 +584,19 @@ async fn process(
     let mut prefetched = None;
     let mut verdict = state.handler.rate_limit(&ask);
     if verdict == crate::RateLimitVerdict::NeedsRole {
-        let bytes = match read_body(state, &parts.headers, body.take()).await {
-            Ok(bytes) => bytes,
-            Err(answer) => return answer,
-        };
-        let data = body::decode_json(&bytes, &state.json_limits).unwrap_or_default();
-        let role = state.handler.login_role(&ask, &data).await;
-        verdict = state.handler.rate_limit(&crate::RateLimitAsk {
-            role: Some(&role),
-            ..ask
-        });
+        let (again, bytes) =
+            match Box::pin(rate_limit_with_role(state, &parts, body.take(), &ask)).await {
+                Ok(asked) => asked,
+                Err(answer) => return answer,
+            };
+        verdict = again;
         prefetched = Some(bytes);
     }
     let quota_headers = match verdict {
         crate::RateLimitVerdict::Refused(headers) => {
             let answer = crate::quota::refused(quota_path, &headers);
             if state.handler.audits_rate_limited() {
-                let req = unauthenticated_request(
+                let req = Box::pin(unauthenticated_request(
                     state,
                     conn,
                     &parts,
@@ -600,7 +606,7 @@ async fn process(
                     &query,
                     &routing,
                     request_id,
-                )
+                ))
                 .await;
                 let error = crate::quota::refusal(quota_path);
                 state.handler.audit_rate_limited(req, error).await;
@@ -624,6 +630,25 @@ async fn process(
     .await;
     crate::quota::add_headers(&mut answer, &quota_headers);
     answer
+}
+
+/// After [`crate::RateLimitVerdict::NeedsRole`]: reads the body, asks the handler for the
+/// login's role and the quotas again with it; the new verdict and the body (kept for the
+/// request), or the answer that refuses the body.
+async fn rate_limit_with_role(
+    state: &State,
+    parts: &hyper::http::request::Parts,
+    body: Option<Incoming>,
+    ask: &crate::RateLimitAsk<'_>,
+) -> Result<(crate::RateLimitVerdict, Bytes), Answer> {
+    let bytes = read_body(state, &parts.headers, body).await?;
+    let data = body::decode_json(&bytes, &state.json_limits).unwrap_or_default();
+    let role = state.handler.login_role(ask, &data).await;
+    let verdict = state.handler.rate_limit(&crate::RateLimitAsk {
+        role: Some(&role),
+        ..*ask
+    });
+    Ok((verdict, bytes))
 }
 
 /// The request as it would reach the core, without its token (OpenBao's

@@ -7,7 +7,10 @@ use std::time::Duration;
 use arca_sdk::RequestWrapInfo;
 use arca_sdk::duration::parse_duration_second;
 use hyper::HeaderMap;
+use hyper::header::{AUTHORIZATION, HeaderValue};
 use zeroize::Zeroizing;
+
+use crate::header_names::{X_VAULT_REQUEST, X_VAULT_TOKEN, X_VAULT_WRAP_FORMAT, X_VAULT_WRAP_TTL};
 
 /// What the headers say, split from the map so the token never sits in a plain `String`.
 pub(crate) struct HeaderParts {
@@ -25,40 +28,56 @@ pub(crate) struct HeaderParts {
 
 /// Reads the headers. Fails (with the text for `errors`) only on a bad `X-Vault-Wrap-TTL`.
 pub(crate) fn header_parts(map: &HeaderMap) -> Result<HeaderParts, String> {
-    let text = |name: &str| {
-        map.get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
+    // The headers asked for, each its first value (as `HeaderMap::get`), found in one pass
+    // over the few a request has instead of a hashed lookup apiece.
+    let mut vault_token = None;
+    let mut authorization = None;
+    let mut wrap_ttl = None;
+    let mut wrap_format = None;
+    let mut vault_request = None;
+    for (name, value) in map {
+        let slot = if *name == X_VAULT_TOKEN {
+            &mut vault_token
+        } else if *name == AUTHORIZATION {
+            &mut authorization
+        } else if *name == X_VAULT_WRAP_TTL {
+            &mut wrap_ttl
+        } else if *name == X_VAULT_WRAP_FORMAT {
+            &mut wrap_format
+        } else if *name == X_VAULT_REQUEST {
+            &mut vault_request
+        } else {
+            continue;
+        };
+        slot.get_or_insert(value);
+    }
     let mut token_from_authorization = false;
-    let client_token = match text("x-vault-token") {
+    let client_token = match text(vault_token) {
         Some(t) => Some(Zeroizing::new(t.to_string())),
-        None => text("authorization").and_then(bearer_token).map(|t| {
+        None => text(authorization).and_then(bearer_token).map(|t| {
             token_from_authorization = true;
             Zeroizing::new(t.to_string())
         }),
     };
-    let mut headers: HashMap<String, Vec<String>> = HashMap::new();
+    let mut headers: HashMap<String, Vec<String>> = HashMap::with_capacity(map.keys_len());
     for (name, value) in map {
-        let name = name.as_str();
         // Tokens are kept out of the plain map: they live in `client_token` only.
-        if name == "x-vault-token" || (name == "authorization" && token_from_authorization) {
+        if *name == X_VAULT_TOKEN || (*name == AUTHORIZATION && token_from_authorization) {
             continue;
         }
         headers
-            .entry(name.to_string())
-            .or_default()
+            .entry(name.as_str().to_string())
+            .or_insert_with(|| Vec::with_capacity(1))
             .push(String::from_utf8_lossy(value.as_bytes()).into_owned());
     }
-    let wrap_info = match text("x-vault-wrap-ttl") {
+    let wrap_info = match text(wrap_ttl) {
         None => None,
         Some(raw) => {
             let ttl = parse_wrap_ttl(raw)
                 .map_err(|e| format!("error parsing X-Vault-Wrap-TTL header: {e}"))?;
             (!ttl.is_zero()).then(|| RequestWrapInfo {
                 ttl,
-                format: match text("x-vault-wrap-format") {
+                format: match text(wrap_format) {
                     Some("jwt") => "jwt".to_string(),
                     _ => String::new(),
                 },
@@ -70,8 +89,16 @@ pub(crate) fn header_parts(map: &HeaderMap) -> Result<HeaderParts, String> {
         client_token,
         headers,
         wrap_info,
-        from_api_client: text("x-vault-request").is_some(),
+        from_api_client: text(vault_request).is_some(),
     })
+}
+
+/// A header's value as text, trimmed; `None` when absent, empty or not visible ASCII.
+fn text(value: Option<&HeaderValue>) -> Option<&str> {
+    value
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
 }
 
 /// The token of an `Authorization: Bearer <token>` header.
