@@ -20,7 +20,13 @@ use serde_json::{Value, json};
 
 /// A node: its server, its data directory (kept across restarts) and cluster address.
 fn start_node(name: &str, dir: Option<tempfile::TempDir>, extra: &str) -> Server {
-    start_node_on(name, dir, extra, free_port())
+    start_node_fresh(name, dir, extra).0
+}
+
+/// [`start_node`] that also returns the cluster port it took: a new one for each start
+/// attempt, as for the API port, so a port another process took meanwhile is not fatal.
+fn start_node_fresh(name: &str, dir: Option<tempfile::TempDir>, extra: &str) -> (Server, u16) {
+    spawn_node(name, dir, extra, None)
 }
 
 /// [`start_node`] with its cluster port given (a restarted node keeps its address).
@@ -30,10 +36,23 @@ fn start_node_on(
     extra: &str,
     cluster_port: u16,
 ) -> Server {
+    spawn_node(name, dir, extra, Some(cluster_port)).0
+}
+
+/// Starts a node on a free API port and on `cluster_port` (or a free one per attempt).
+fn spawn_node(
+    name: &str,
+    dir: Option<tempfile::TempDir>,
+    extra: &str,
+    fixed_cluster_port: Option<u16>,
+) -> (Server, u16) {
     let name = name.to_string();
     let extra = extra.to_string();
     let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
-    spawn_on_free_port(&common::arca_bin(), Some(dir), move |port, dir| {
+    let taken = std::cell::Cell::new(0u16);
+    let server = spawn_on_free_port(&common::arca_bin(), Some(dir), |port, dir| {
+        let cluster_port = fixed_cluster_port.unwrap_or_else(free_port);
+        taken.set(cluster_port);
         let dir: &Path = dir.unwrap();
         let cfg = dir.join("config.hcl");
         std::fs::write(
@@ -58,7 +77,8 @@ cluster_addr = "https://127.0.0.1:{cluster_port}"
         )
         .unwrap();
         vec!["server".into(), format!("-config={}", cfg.display())]
-    })
+    });
+    (server, taken.get())
 }
 
 async fn unseal(s: &Server, key: &str) -> Value {
@@ -101,8 +121,7 @@ async fn servers(s: &Server, token: &str) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_nodes_form_forward_fail_over_and_restore() {
-    let n1_cluster_port = free_port();
-    let n1 = start_node_on("node1", None, "", n1_cluster_port);
+    let (n1, n1_cluster_port) = start_node_fresh("node1", None, "");
     let (key, root) = init(&n1).await;
     assert_eq!(unseal(&n1, &key).await["sealed"], false);
     wait_for(Duration::from_secs(20), "node1 active", || is_active(&n1)).await;
@@ -617,12 +636,15 @@ async fn failover_rounds_lose_no_acknowledged_write() {
     let mut nodes: Vec<Node> = (1..=3)
         .map(|i| Node {
             name: format!("r{i}"),
-            cluster_port: free_port(),
+            cluster_port: 0,
             server: None,
             dir: None,
         })
         .collect();
-    nodes[0].server = Some(start_node_on("r1", None, "", nodes[0].cluster_port));
+    // Each node's first start takes a free cluster port (kept for its restarts).
+    let (first, port) = start_node_fresh("r1", None, "");
+    nodes[0].server = Some(first);
+    nodes[0].cluster_port = port;
     let (key, root) = init(nodes[0].s()).await;
     unseal(nodes[0].s(), &key).await;
     wait_for(Duration::from_secs(20), "r1 active", || {
@@ -631,7 +653,8 @@ async fn failover_rounds_lose_no_acknowledged_write() {
     .await;
     let leader_api = nodes[0].s().addr.clone();
     for n in nodes.iter_mut().skip(1) {
-        let s = start_node_on(&n.name, None, "", n.cluster_port);
+        let (s, port) = start_node_fresh(&n.name, None, "");
+        n.cluster_port = port;
         let r = call(
             &s,
             "POST",
