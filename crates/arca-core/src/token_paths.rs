@@ -96,7 +96,7 @@ const TOKEN_PATHS: &[(&str, &[Operation], &str)] = &[
 
 /// The path a template stands for, each `{param}` replaced by a sample value.
 fn instantiate(path: &str) -> String {
-    path.replace("{role_name}", "r")
+    arca_sdk::framework::openapi::instantiate_template(path, |_| "r")
 }
 
 /// Every token store path as its OpenAPI document describes it.

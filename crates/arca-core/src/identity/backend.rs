@@ -9,7 +9,7 @@ use arca_sdk::{
 use async_trait::async_trait;
 
 use arca_sdk::framework::FrameworkBackend;
-use arca_sdk::framework::openapi::{DocContext, OasDocument, help_from_table, template_matches};
+use arca_sdk::framework::openapi::{help_from_table, table_document, template_matches};
 use serde_json::Value;
 
 use super::IdentityStore;
@@ -285,20 +285,12 @@ impl IdentityBackend {
         if !path.is_empty() && table.iter().any(|d| template_matches(&d.path, path)) {
             return help_from_table(req, &table, &special, BackendType::Logical, ROOT_HELP);
         }
+        let (mut doc, _) = table_document(req, "", &table, &special, BackendType::Logical);
         let prefix = req
             .data
             .get("requestResponsePrefix")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        let ctx = DocContext {
-            special: &special,
-            backend_type: BackendType::Logical,
-            prefix,
-        };
-        let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
-        for d in &table {
-            doc.add_path(d, &ctx);
-        }
         let oidc = self.oidc.openapi(prefix);
         doc.paths.extend(oidc.paths);
         doc.components.schemas.extend(oidc.components.schemas);

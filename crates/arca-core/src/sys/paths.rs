@@ -442,15 +442,7 @@ fn sample(param: &str) -> &'static str {
 
 /// `path` with each `{param}` replaced by a sample value.
 fn instantiate(path: &str) -> String {
-    path.split('/')
-        .map(
-            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                Some(param) => sample(param),
-                None => seg,
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/")
+    arca_sdk::framework::openapi::instantiate_template(path, sample)
 }
 
 /// `sys/mfa/validate`'s fields, both required.

@@ -485,6 +485,24 @@ pub fn help_from_table(
     backend_type: BackendType,
     root_help: &str,
 ) -> Response {
+    let path = req.path.trim_end_matches('/');
+    let (doc, synopsis) = table_document(req, path, paths, special, backend_type);
+    match synopsis {
+        Some(s) if !path.is_empty() => doc.help_response(&s),
+        _ => doc.help_response(root_help),
+    }
+}
+
+/// The document of a table's paths that `path` is an instance of (every path for an empty
+/// `path`), with the first such path's synopsis; the mount type prefix comes from `req`'s
+/// `requestResponsePrefix`.
+pub fn table_document(
+    req: &crate::Request,
+    path: &str,
+    paths: &[PathDoc],
+    special: &SpecialPaths,
+    backend_type: BackendType,
+) -> (OasDocument, Option<String>) {
     let prefix = req
         .data
         .get("requestResponsePrefix")
@@ -495,7 +513,6 @@ pub fn help_from_table(
         backend_type,
         prefix,
     };
-    let path = req.path.trim_end_matches('/');
     let mut doc = OasDocument::new(env!("CARGO_PKG_VERSION"));
     let mut synopsis = None;
     for p in paths {
@@ -504,10 +521,22 @@ pub fn help_from_table(
             doc.add_path(p, &ctx);
         }
     }
-    match synopsis {
-        Some(s) if !path.is_empty() => doc.help_response(&s),
-        _ => doc.help_response(root_help),
-    }
+    (doc, synopsis)
+}
+
+/// The concrete path a template stands for: each `{param}` segment replaced by
+/// `sample(param)` (how a path table is checked against the router that serves it).
+pub fn instantiate_template(template: &str, sample: impl Fn(&str) -> &'static str) -> String {
+    template
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(param) => sample(param),
+                None => seg,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Whether `path` is an instance of the OpenAPI template `template`: literal segments equal,
