@@ -153,6 +153,11 @@ struct Args {
     /// before their idle RSS is read, per storage kind (0: skip that measurement).
     #[arg(long, default_value_t = 100_000)]
     idle_leases: u64,
+    /// Requests per workload of the equal-work memory measurement: after the workloads of a
+    /// storage kind, a fresh Arca and a fresh OpenBao are each sent exactly this many requests
+    /// of every selected workload (16 connections) and their RSS is read (0: skip it).
+    #[arg(long, default_value_t = 2_000)]
+    equal_work: u64,
     /// Open loop: send this many requests per second in every run, on a fixed schedule, with
     /// latency counted from each request's due time (default: closed loop, each worker sends
     /// its next request when its answer is in).
@@ -306,6 +311,7 @@ fn main_inner(args: Args) -> Result<(), BenchError> {
         plugin_bin: Some(args.plugin),
         reload_interval: Duration::from_millis(args.reload_interval_ms),
         idle_leases: args.idle_leases,
+        equal_work: args.equal_work,
         rate: args.rate,
         floor_bin: if args.no_floor {
             None

@@ -65,6 +65,26 @@ pub struct ServerInfo {
     pub peak_rss_kib: Option<u64>,
     /// The idle-memory measurement on a fresh server of this kind, when it was run.
     pub idle: Option<IdleRss>,
+    /// The equal-work memory measurement on a fresh server of this kind, when it was run.
+    pub equal_work: Option<EqualWork>,
+}
+
+/// Memory of a fresh server after the same requests the other server got: every selected
+/// workload (plugin ones aside) a fixed number of times, then 3 s at rest.
+#[derive(Debug, Clone, Serialize)]
+pub struct EqualWork {
+    /// Requests sent per workload (pairs, for the pair workloads).
+    pub requests_per_workload: u64,
+    /// The workloads, in the order they were sent.
+    pub workloads: Vec<String>,
+    /// Requests that failed, all workloads together.
+    pub errors: u64,
+    /// Seconds the requests took, all workloads together.
+    pub elapsed_s: f64,
+    /// RSS (`VmRSS`) once idle after them, KiB.
+    pub rss_kib: Option<u64>,
+    /// Peak RSS (`VmHWM`) at that point, KiB.
+    pub peak_rss_kib: Option<u64>,
 }
 
 /// Memory of a fresh server holding many live leases (tokens with a long TTL), once idle.
@@ -318,7 +338,68 @@ impl Report {
                 );
             }
         }
+        self.equal_work_table(&mut s);
         s
+    }
+}
+
+impl Report {
+    /// Appends the equal-work memory table, one row per storage kind with both servers
+    /// (nothing when it was not measured).
+    fn equal_work_table(&self, s: &mut String) {
+        let of = |storage: Storage, product: Product| {
+            self.servers
+                .iter()
+                .find(|srv| srv.storage == storage && srv.product == product)
+                .and_then(|srv| srv.equal_work.as_ref())
+        };
+        let mut rows = Vec::new();
+        for srv in &self.servers {
+            if srv.product != Product::Arca {
+                continue;
+            }
+            if let (Some(a), Some(o)) = (
+                of(srv.storage, Product::Arca),
+                of(srv.storage, Product::OpenBao),
+            ) {
+                rows.push((srv.storage, a, o));
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        let mib = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+        let share = |a: Option<u64>, o: Option<u64>| match (a, o) {
+            (Some(a), Some(o)) if o > 0 => format!("{:.2}", a as f64 / o as f64),
+            _ => "?".into(),
+        };
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "| storage | workloads | requests each | failed A/O | Arca s | OpenBao s | Arca RSS MiB | OpenBao RSS MiB | RSS A/O | Arca peak MiB | OpenBao peak MiB | peak A/O |"
+        );
+        let _ = writeln!(
+            s,
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+        );
+        for (storage, a, o) in rows {
+            let _ = writeln!(
+                s,
+                "| {storage} | {} | {} | {}/{} | {:.1} | {:.1} | {} | {} | {} | {} | {} | {} |",
+                a.workloads.len(),
+                a.requests_per_workload,
+                a.errors,
+                o.errors,
+                a.elapsed_s,
+                o.elapsed_s,
+                mib(a.rss_kib),
+                mib(o.rss_kib),
+                share(a.rss_kib, o.rss_kib),
+                mib(a.peak_rss_kib),
+                mib(o.peak_rss_kib),
+                share(a.peak_rss_kib, o.peak_rss_kib)
+            );
+        }
     }
 }
 
@@ -582,6 +663,7 @@ pub(crate) mod tests {
                 ready_ms: 15.0,
                 peak_rss_kib: Some(20480),
                 idle: None,
+                equal_work: None,
             }],
             cells: vec![
                 Cell {
@@ -645,6 +727,37 @@ pub(crate) mod tests {
         assert!(json["cells"][0]["arca"].get("reloads").is_none());
         assert_eq!(json["cells"][3]["openbao"]["reloads"]["done"], 8);
         assert_eq!(json["cells"][3]["arca"]["max_ms"], 5.0);
+    }
+
+    #[test]
+    fn equal_work_table_pairs_the_servers_of_a_storage_kind() {
+        let mut r = sample_report();
+        assert!(!r.table().contains("requests each"));
+        let work = |rss: u64, peak: u64, errors: u64| EqualWork {
+            requests_per_workload: 2000,
+            workloads: vec!["kv2-write".into(), "token-create".into()],
+            errors,
+            elapsed_s: 1.5,
+            rss_kib: Some(rss),
+            peak_rss_kib: Some(peak),
+        };
+        r.servers[0].equal_work = Some(work(20480, 30720, 0));
+        // One server alone makes no row: the table compares both.
+        assert!(!r.table().contains("requests each"));
+        r.servers.push(ServerInfo {
+            product: Product::OpenBao,
+            equal_work: Some(work(102400, 122880, 2)),
+            ..r.servers[0].clone()
+        });
+        let t = r.table();
+        assert!(
+            t.contains(
+                "| in-memory | 2 | 2000 | 0/2 | 1.5 | 1.5 | 20.0 | 100.0 | 0.20 | 30.0 | 120.0 | 0.25 |"
+            ),
+            "{t}"
+        );
+        let json: serde_json::Value = serde_json::from_str(&r.to_json().unwrap()).unwrap();
+        assert_eq!(json["servers"][1]["equal_work"]["rss_kib"], 102400);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::load::{LoadSpec, RunOutcome, drive};
 use crate::machine::Machine;
 use crate::reload::{ReloadSpec, drive_under_reload};
 use crate::report::{
-    AuditServers, Cell, Floor, FloorRun, IdleRss, Report, RunSettings, ServerInfo,
+    AuditServers, Cell, EqualWork, Floor, FloorRun, IdleRss, Report, RunSettings, ServerInfo,
 };
 use crate::server::{AuditEnable, Product, RunningServer, StartOptions, Storage};
 use crate::stats::Samples;
@@ -58,6 +58,9 @@ pub struct Settings {
     /// Live leases (tokens with a long TTL) a fresh pair of servers is filled with before its
     /// idle RSS is read (0: no idle-memory measurement).
     pub idle_leases: u64,
+    /// Requests per workload sent to a fresh pair of servers before their memory is compared
+    /// at equal work (0: no equal-work measurement).
+    pub equal_work: u64,
     /// Open loop: requests per second of every run (`None`: closed loop).
     pub rate: Option<f64>,
     /// The `arca-bench` binary that serves the floor (`arca-bench floor`); `None`: no floor.
@@ -135,6 +138,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                 ready_ms: server.ready.as_secs_f64() * 1000.0,
                 peak_rss_kib: server.peak_rss_kib(),
                 idle: None,
+                equal_work: None,
             })
             .collect();
         if audited.is_empty() {
@@ -160,6 +164,37 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             audit_servers.push(where_);
         }
         cells[first..].sort_by_key(|c| WORKLOADS.iter().position(|w| w.name == c.workload));
+        let same_work: Vec<&Workload> = plain.iter().copied().filter(|w| !w.needs_plugin).collect();
+        if settings.equal_work > 0 && !same_work.is_empty() {
+            for (info, (product, bin, offset)) in infos.iter_mut().zip([
+                (Product::Arca, &settings.arca_bin, 0),
+                (Product::OpenBao, &settings.bao_bin, 2),
+            ]) {
+                progress(&format!(
+                    "{storage} equal work: a fresh {product}, {} requests of each of {} workloads",
+                    settings.equal_work,
+                    same_work.len()
+                ));
+                let server = RunningServer::start(
+                    product,
+                    storage,
+                    bin,
+                    port + offset,
+                    &setup_client,
+                    StartOptions::default(),
+                )
+                .await?;
+                run_setup(&server, &setup_client, &same_work).await?;
+                let done = equal_work(&server, &same_work, settings.equal_work).await?;
+                progress(&format!(
+                    "{storage} equal work {product}: RSS {} KiB, peak {} KiB ({} failed requests)",
+                    done.rss_kib.unwrap_or(0),
+                    done.peak_rss_kib.unwrap_or(0),
+                    done.errors
+                ));
+                info.equal_work = Some(done);
+            }
+        }
         if settings.idle_leases > 0 {
             for (info, (product, bin, offset)) in infos.iter_mut().zip([
                 (Product::Arca, &settings.arca_bin, 0),
@@ -497,6 +532,46 @@ async fn idle_rss(server: &RunningServer, leases: u64) -> Result<IdleRss, BenchE
         fill_s: out.elapsed_s,
         before_kib,
         after_kib: server.rss_kib(),
+    })
+}
+
+/// Sends `requests` requests of every workload of `workloads` to `server`, one workload after
+/// another over [`FILL_CONCURRENCY`] connections, lets it idle for [`IDLE_SETTLE`] and reads its
+/// RSS and peak RSS: memory after the same work, whatever each server's speed.
+async fn equal_work(
+    server: &RunningServer,
+    workloads: &[&Workload],
+    requests: u64,
+) -> Result<EqualWork, BenchError> {
+    let client = new_client(FILL_CONCURRENCY);
+    let spec = LoadSpec {
+        concurrency: FILL_CONCURRENCY,
+        duration: Duration::from_secs(3600),
+        max_requests: requests,
+        rate: None,
+    };
+    let mut errors = 0;
+    let mut elapsed_s = 0.0;
+    for w in workloads {
+        let out = drive(&client, &server.base, server.token(), w, spec).await?;
+        if let Some(e) = &out.first_error {
+            eprintln!(
+                "  {} equal work {}: {} errors, first: {e}",
+                server.product, w.name, out.errors
+            );
+        }
+        errors += out.errors;
+        elapsed_s += out.elapsed_s;
+    }
+    drop(client);
+    settle().await;
+    Ok(EqualWork {
+        requests_per_workload: requests,
+        workloads: workloads.iter().map(|w| w.name.to_string()).collect(),
+        errors,
+        elapsed_s,
+        rss_kib: server.rss_kib(),
+        peak_rss_kib: server.peak_rss_kib(),
     })
 }
 
