@@ -166,24 +166,14 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
         cells[first..].sort_by_key(|c| WORKLOADS.iter().position(|w| w.name == c.workload));
         let same_work: Vec<&Workload> = plain.iter().copied().filter(|w| !w.needs_plugin).collect();
         if settings.equal_work > 0 && !same_work.is_empty() {
-            for (info, (product, bin, offset)) in infos.iter_mut().zip([
-                (Product::Arca, &settings.arca_bin, 0),
-                (Product::OpenBao, &settings.bao_bin, 2),
-            ]) {
+            for info in infos.iter_mut() {
+                let product = info.product;
                 progress(&format!(
                     "{storage} equal work: a fresh {product}, {} requests of each of {} workloads",
                     settings.equal_work,
                     same_work.len()
                 ));
-                let server = RunningServer::start(
-                    product,
-                    storage,
-                    bin,
-                    port + offset,
-                    &setup_client,
-                    StartOptions::default(),
-                )
-                .await?;
+                let server = start_fresh(settings, product, storage, port, &setup_client).await?;
                 run_setup(&server, &setup_client, &same_work).await?;
                 let done = equal_work(&server, &same_work, settings.equal_work).await?;
                 progress(&format!(
@@ -196,23 +186,13 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             }
         }
         if settings.idle_leases > 0 {
-            for (info, (product, bin, offset)) in infos.iter_mut().zip([
-                (Product::Arca, &settings.arca_bin, 0),
-                (Product::OpenBao, &settings.bao_bin, 2),
-            ]) {
+            for info in infos.iter_mut() {
+                let product = info.product;
                 progress(&format!(
                     "{storage} idle RSS: filling a fresh {product} with {} leases",
                     settings.idle_leases
                 ));
-                let server = RunningServer::start(
-                    product,
-                    storage,
-                    bin,
-                    port + offset,
-                    &setup_client,
-                    StartOptions::default(),
-                )
-                .await?;
+                let server = start_fresh(settings, product, storage, port, &setup_client).await?;
                 let idle = idle_rss(&server, settings.idle_leases).await?;
                 progress(&format!(
                     "{storage} idle RSS {product}: {} KiB before, {} KiB with {} leases ({} failed creates)",
@@ -327,7 +307,6 @@ pub(crate) fn add_outcome(samples: &mut Samples, out: RunOutcome, rate: Option<f
     samples.add_run(out.latencies_us, out.errors, out.elapsed_s);
 }
 
-/// Sends every setup step of `workloads` to `server`.
 /// Starts Arca on `port` and OpenBao on `port + 2`, with the same storage kind and options.
 async fn start_pair(
     settings: &Settings,
@@ -357,6 +336,23 @@ async fn start_pair(
     Ok((arca, bao))
 }
 
+/// Starts a fresh server of `product` for a memory measurement, on the port its product has
+/// in the pair (Arca `port`, OpenBao `port + 2`), with default options.
+async fn start_fresh(
+    settings: &Settings,
+    product: Product,
+    storage: Storage,
+    port: u16,
+    client: &HttpClient,
+) -> Result<RunningServer, BenchError> {
+    let (bin, port) = match product {
+        Product::Arca => (&settings.arca_bin, port),
+        Product::OpenBao => (&settings.bao_bin, port + 2),
+    };
+    RunningServer::start(product, storage, bin, port, client, StartOptions::default()).await
+}
+
+/// Sends every setup step of `workloads` to `server`.
 async fn run_setup(
     server: &RunningServer,
     client: &HttpClient,
