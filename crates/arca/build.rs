@@ -7,7 +7,9 @@
 //! so code that runs scattered across a 30 MiB `.text` made most of it resident: 14 MiB of an
 //! idle dev server's 23 MiB RSS. Packed together, the same code is about 3.5 MiB.
 //! A name the file lists that the build no longer has is skipped, so a stale file only costs
-//! memory, never a failed build. `ARCA_NO_LINK_ORDER=1` builds without it, and so does a build
+//! memory, never a failed build. ThinLTO renames the local functions it promotes
+//! (`.llvm.<hash>`) whenever their module changes, so rerun `scripts/link-order.sh` after
+//! changes to start-up or the request path. `ARCA_NO_LINK_ORDER=1` builds without it, and so does a build
 //! that chooses its own linker (`target.<triple>.linker`, `-fuse-ld`), which may not be LLD.
 
 use std::env;
