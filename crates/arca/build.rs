@@ -1,5 +1,6 @@
 //! Lays out the release `arca` binary's code so that what start-up and the common requests run
-//! sits together: on x86_64 GNU/Linux, where rustc links with LLD, release builds pass
+//! sits together: on x86_64 GNU/Linux, where rustc links with LLD (by default since 1.90, the
+//! workspace's `rust-version`; GNU ld would not know the option), release builds pass
 //! `link-order.txt` (written by `scripts/link-order.sh` from a callgrind profile) to the linker
 //! as its symbol ordering file.
 //!
