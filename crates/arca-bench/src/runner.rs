@@ -501,18 +501,24 @@ fn remove_quietly(file: &std::path::Path) {
     let _ = std::fs::remove_file(file);
 }
 
+/// Exactly `requests` requests over [`FILL_CONCURRENCY`] connections, closed loop, bounded by
+/// count alone: the load of the memory measurements.
+fn fill_spec(requests: u64) -> LoadSpec {
+    LoadSpec {
+        concurrency: FILL_CONCURRENCY,
+        duration: Duration::from_secs(3600),
+        max_requests: requests,
+        rate: None,
+    }
+}
+
 /// Fills `server` with `leases` tokens of a long TTL over [`FILL_CONCURRENCY`] connections,
 /// lets it idle for [`IDLE_SETTLE`] and reads its RSS.
 async fn idle_rss(server: &RunningServer, leases: u64) -> Result<IdleRss, BenchError> {
     settle().await;
     let before_kib = server.rss_kib();
     let client = new_client(FILL_CONCURRENCY);
-    let spec = LoadSpec {
-        concurrency: FILL_CONCURRENCY,
-        duration: Duration::from_secs(3600),
-        max_requests: leases,
-        rate: None,
-    };
+    let spec = fill_spec(leases);
     let out = drive(&client, &server.base, server.token(), &LEASE_FILL, spec).await?;
     if let Some(e) = &out.first_error {
         eprintln!(
@@ -540,12 +546,7 @@ async fn equal_work(
     requests: u64,
 ) -> Result<EqualWork, BenchError> {
     let client = new_client(FILL_CONCURRENCY);
-    let spec = LoadSpec {
-        concurrency: FILL_CONCURRENCY,
-        duration: Duration::from_secs(3600),
-        max_requests: requests,
-        rate: None,
-    };
+    let spec = fill_spec(requests);
     let mut errors = 0;
     let mut elapsed_s = 0.0;
     for w in workloads {

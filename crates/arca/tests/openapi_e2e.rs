@@ -258,21 +258,8 @@ const SYS_FLAGS_DIFFER: &[(&str, &str)] = &[
 /// Every `sys/` path of OpenBao's document that Arca serves is in Arca's with the same
 /// operations (but those Arca does not serve), path parameters and flags.
 fn sys_paths_match_openbao(a: &Value, b: &Value) {
-    let sys = |d: &Value| -> BTreeSet<String> {
-        path_keys(d)
-            .into_iter()
-            .filter(|p| p.starts_with("/sys/"))
-            .collect()
-    };
-    let omitted: BTreeSet<String> = SYS_OMITTED.iter().map(|(p, _)| p.to_string()).collect();
-    let (ours, theirs) = (sys(a), sys(b));
-    for path in &omitted {
-        assert!(theirs.contains(path), "OpenBao no longer has {path}");
-        assert!(
-            !ours.contains(path),
-            "Arca documents {path}: drop its omission"
-        );
-    }
+    let (ours, theirs) = (keys_under(a, "/sys/"), keys_under(b, "/sys/"));
+    let omitted = check_omitted(&ours, &theirs, SYS_OMITTED);
     let mut expected: BTreeSet<String> = theirs.difference(&omitted).cloned().collect();
     expected.extend(SYS_EXTRA.iter().map(|p| p.to_string()));
     assert_eq!(ours, expected, "sys/ path keys");
@@ -302,6 +289,32 @@ fn sys_paths_match_openbao(a: &Value, b: &Value) {
     }
 }
 
+/// The path keys of `doc` that start with `prefix`.
+fn keys_under(doc: &Value, prefix: &str) -> BTreeSet<String> {
+    path_keys(doc)
+        .into_iter()
+        .filter(|p| p.starts_with(prefix))
+        .collect()
+}
+
+/// The paths of an omission list (path, reason), each checked to be documented by OpenBao
+/// (`theirs`) and not by Arca (`ours`), so a list entry that no longer applies fails.
+fn check_omitted(
+    ours: &BTreeSet<String>,
+    theirs: &BTreeSet<String>,
+    list: &[(&str, &str)],
+) -> BTreeSet<String> {
+    let omitted: BTreeSet<String> = list.iter().map(|(p, _)| p.to_string()).collect();
+    for path in &omitted {
+        assert!(theirs.contains(path), "OpenBao no longer has {path}");
+        assert!(
+            !ours.contains(path),
+            "Arca documents {path}: drop its omission"
+        );
+    }
+    omitted
+}
+
 /// The names of the path parameters of `path` in `doc`.
 fn path_params(doc: &Value, path: &str) -> BTreeSet<String> {
     doc["paths"][path]["parameters"]
@@ -316,25 +329,9 @@ fn path_params(doc: &Value, path: &str) -> BTreeSet<String> {
 /// Every `identity/` path of OpenBao's document that Arca serves is in Arca's, with the
 /// same operations, path parameters and flags; Arca documents none OpenBao does not.
 fn identity_paths_match_openbao(a: &Value, b: &Value) {
-    let identity = |d: &Value| -> BTreeSet<String> {
-        path_keys(d)
-            .into_iter()
-            .filter(|p| p.starts_with("/identity/"))
-            .collect()
-    };
-    let omitted: BTreeSet<String> = IDENTITY_OMITTED
-        .iter()
-        .map(|(p, _)| p.to_string())
-        .collect();
-    let (ours, theirs) = (identity(a), identity(b));
+    let (ours, theirs) = (keys_under(a, "/identity/"), keys_under(b, "/identity/"));
     assert!(theirs.len() > 50, "OpenBao documents {theirs:?}");
-    for path in &omitted {
-        assert!(theirs.contains(path), "OpenBao no longer has {path}");
-        assert!(
-            !ours.contains(path),
-            "Arca documents {path}: drop its omission"
-        );
-    }
+    let omitted = check_omitted(&ours, &theirs, IDENTITY_OMITTED);
     let expected: BTreeSet<String> = theirs.difference(&omitted).cloned().collect();
     assert_eq!(ours, expected, "identity/ path keys");
     for path in &expected {
