@@ -22,9 +22,10 @@ fn main() {
     let var = |name: &str| env::var(name).unwrap_or_default();
     let release = var("PROFILE") == "release";
     let lld_target = var("TARGET") == "x86_64-unknown-linux-gnu";
+    let rustflags = var("CARGO_ENCODED_RUSTFLAGS");
     let own_linker = env::var_os("RUSTC_LINKER").is_some()
-        || var("CARGO_ENCODED_RUSTFLAGS").contains("fuse-ld")
-        || var("CARGO_ENCODED_RUSTFLAGS").contains("linker");
+        || rustflags.contains("fuse-ld")
+        || rustflags.contains("linker");
     if !release || !lld_target || own_linker || env::var_os("ARCA_NO_LINK_ORDER").is_some() {
         return;
     }
