@@ -51,8 +51,10 @@ type MetaTable<'txn> = Table<'txn, &'static str, u64>;
 
 /// The most memory redb keeps for pages it has read or is about to write. Its default is 1 GiB,
 /// and with that it held every page it touched: a server filled with 100,000 leases sat at
-/// 479 MiB, most of it this cache. The kernel's page cache still serves what falls out of it.
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// 479 MiB, most of it this cache. At 32 MiB the cache filled during the bench's equal-work
+/// run and was a third of the durable server's RSS; at 8 MiB that run ends about 28 MiB
+/// lower. The kernel's page cache still serves what falls out of it.
+const CACHE_BYTES: usize = 8 * 1024 * 1024;
 
 /// The store's own bookkeeping: [`SEQ_KEY`] → sequence number of the last log record applied.
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");

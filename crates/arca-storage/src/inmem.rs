@@ -11,10 +11,12 @@ use crate::listing::list_children;
 use crate::{PhysicalBackend, StorageError, TxnOp, validate_key, validate_ops};
 
 /// A physical backend that keeps everything in a `BTreeMap` in memory; nothing survives the
-/// process. The lock is never held across an `.await`.
+/// process. The lock is never held across an `.await`. Keys and values are kept as boxed
+/// slices: no spare capacity from how the caller built them (a `format!`ed key or a grown
+/// buffer can be twice its length), and 8 bytes less each than a `String` or `Vec`.
 #[derive(Default)]
 pub struct InmemBackend {
-    entries: RwLock<BTreeMap<String, Vec<u8>>>,
+    entries: RwLock<BTreeMap<Box<str>, Box<[u8]>>>,
 }
 
 impl InmemBackend {
@@ -46,12 +48,14 @@ impl fmt::Debug for InmemBackend {
 #[async_trait]
 impl PhysicalBackend for InmemBackend {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self.entries.read().get(key).cloned())
+        Ok(self.entries.read().get(key).map(|v| v.to_vec()))
     }
 
     async fn put(&self, key: &str, value: Vec<u8>) -> Result<(), StorageError> {
         validate_key(key)?;
-        self.entries.write().insert(key.to_owned(), value);
+        self.entries
+            .write()
+            .insert(key.into(), value.into_boxed_slice());
         Ok(())
     }
 
@@ -75,7 +79,7 @@ impl PhysicalBackend for InmemBackend {
         list_children(prefix, after, limit, |from: &str| {
             Ok(entries
                 .range::<str, _>((Bound::Included(from), Bound::Unbounded))
-                .map(|(key, _)| Ok(key.as_str())))
+                .map(|(key, _)| Ok(&**key)))
         })
     }
 
@@ -87,10 +91,10 @@ impl PhysicalBackend for InmemBackend {
         for op in ops {
             match op {
                 TxnOp::Put { key, value } => {
-                    entries.insert(key, value);
+                    entries.insert(key.into_boxed_str(), value.into_boxed_slice());
                 }
                 TxnOp::Delete { key } => {
-                    entries.remove(&key);
+                    entries.remove(key.as_str());
                 }
             }
         }
