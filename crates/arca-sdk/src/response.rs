@@ -9,6 +9,7 @@ use zeroize::Zeroizing;
 
 use crate::JsonMap;
 use crate::redact::{KeysOnly, Redacted};
+use crate::storage::is_default;
 
 /// Lease timing shared by secrets and auth.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,7 +26,7 @@ pub struct LeaseOptions {
     #[serde(with = "secs")]
     pub increment: Duration,
     /// When the lease was issued (RFC 3339), set by the core.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issue_time: Option<String>,
 }
 
@@ -45,14 +46,15 @@ pub struct Secret {
 }
 
 /// A token issued by a login or by the token store. `Debug` redacts the token and
-/// `internal_data`.
+/// `internal_data`. Serialized (in a token's stored lease), fields at their default are left
+/// out.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Auth {
     /// Lease timing of the token.
     #[serde(flatten)]
     pub lease: LeaseOptions,
     /// Data the auth method keeps for renewals.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub internal_data: JsonMap,
     /// Display name for the token.
     #[serde(default)]
@@ -65,45 +67,45 @@ pub struct Auth {
     pub token_policies: Vec<String>,
     /// Policies the token's entity gets from identity (its own and its groups'), shown
     /// apart after a login; empty for a token without one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub identity_policies: Vec<String>,
     /// Metadata shown with the token.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub metadata: HashMap<String, String>,
     /// The token, set by the core once created (wiped on drop).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub client_token: Zeroizing<String>,
     /// Its accessor.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub accessor: String,
     /// Periodic tokens: renewals reset the TTL to this.
-    #[serde(default, with = "secs")]
+    #[serde(default, with = "secs", skip_serializing_if = "Duration::is_zero")]
     pub period: Duration,
     /// Hard upper bound whatever renewals happen.
-    #[serde(default, with = "secs")]
+    #[serde(default, with = "secs", skip_serializing_if = "Duration::is_zero")]
     pub explicit_max_ttl: Duration,
     /// How many uses the token has (0 = unlimited).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub num_uses: u64,
     /// Entity the token belongs to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub entity_id: String,
     /// Whether the token has no parent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub orphan: bool,
     /// `"service"` or `"batch"`.
     #[serde(default)]
     pub token_type: String,
     /// CIDR blocks (Go's text: an address alone for a full mask) the token may be used from;
     /// empty for anywhere.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub bound_cidrs: Vec<String>,
     /// Whether the core leaves out the `default` policy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub no_default_policy: bool,
     /// The identity alias of the user or machine that logged in (the user name, the role id):
     /// the core keys user lockout and, later, identity entities on it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub alias: Option<Alias>,
     /// The groups of the auth method's own (an LDAP group, an OIDC `groups` claim) the login
     /// belongs to: the core makes the entity a member of the external groups whose group
@@ -123,7 +125,7 @@ pub struct Alias {
     /// The name, unique within the mount (`alice`, a role id).
     pub name: String,
     /// Metadata shown on the alias.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
     pub metadata: HashMap<String, String>,
 }
 

@@ -92,6 +92,13 @@ pub enum StorageOp {
     Delete(String),
 }
 
+/// For `#[serde(skip_serializing_if = "is_default")]` on a stored entry's fields that also
+/// carry `#[serde(default)]`: a field at its default value is left out of what is written
+/// (and read back as that default), so entries cost less storage and memory.
+pub fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
 /// The storage interface handed to backends.
 #[async_trait]
 pub trait Storage: Send + Sync {

@@ -1,6 +1,7 @@
 //! What the expiration manager stores for one lease, and what it shows of it.
 
 use arca_sdk::redact::{KeysOnly, Redacted};
+use arca_sdk::storage::is_default;
 use arca_sdk::{JsonMap, Secret};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -8,8 +9,8 @@ use serde::{Deserialize, Serialize};
 /// Version marker of a stored lease entry.
 pub const LEASE_ENTRY_VERSION: u32 = 1;
 
-/// One lease as stored under `sys/expire/id/<lease id>`: everything needed to renew and
-/// revoke it without the request that made it. `Debug` shows no secret material.
+/// One lease as stored under `sys/expire/id/<lease id>` (as JSON, fields at their default left
+/// out): everything needed to renew and revoke it without the request that made it. `Debug` shows no secret material.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct LeaseEntry {
     /// Version marker.
@@ -27,16 +28,16 @@ pub struct LeaseEntry {
     /// The request path relative to the mount (what the backend's revoke and renew see).
     pub rel_path: String,
     /// A secret lease: the secret with its internal data and lease timing.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub secret: Option<Secret>,
     /// The response data stored with a secret lease (handed back on renew and revoke).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub data: Option<JsonMap>,
     /// A token lease: the token's id hash.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub token_hash: String,
     /// A token lease: whether the token is renewable.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub token_renewable: bool,
     /// A login's token lease: the auth its method answered (no client token), handed back to
     /// the method when the token is renewed.
@@ -44,18 +45,18 @@ pub struct LeaseEntry {
     pub auth: Option<arca_sdk::Auth>,
     /// The id hash of the token that obtained a secret lease (the token index); empty when
     /// none (orphan batch tokens, unauthenticated paths).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub client_token_hash: String,
     /// Unix milliseconds it was issued.
     pub issue_time: i64,
     /// Unix milliseconds it expires (0: never).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub expire_time: i64,
     /// Unix milliseconds of the last renewal (0: never renewed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub last_renewal: i64,
     /// Why revocation failed for good (non-empty: the lease is irrevocable).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub revoke_err: String,
 }
 
