@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arca_sdk::redact::Redacted;
-use arca_sdk::storage::StorageExt;
+use arca_sdk::storage::{StorageExt, is_default};
 use arca_sdk::{LogicalError, Storage, StorageEntry, StorageOp};
 use aws_lc_rs::{aead, hmac};
 use base64::Engine;
@@ -35,8 +35,8 @@ pub const TAINTED_USES: i64 = -1;
 /// core can delete its cubbyhole and revoke the leases it obtained.
 pub type RevokeHook = Arc<dyn Fn(Arc<TokenEntry>) -> BoxFuture<'static, ()> + Send + Sync>;
 
-/// A token's entry. For service tokens it is what is stored; the token itself never is,
-/// only its HMAC (`id_hash`). `Debug` redacts `id_hash`, `parent` and `cubbyhole_id`: each
+/// A token's entry. For service tokens it is what is stored (as JSON, fields at their
+/// default left out); the token itself never is, only its HMAC (`id_hash`). `Debug` redacts `id_hash`, `parent` and `cubbyhole_id`: each
 /// names storage that only the token's holder may reach.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenEntry {
@@ -47,49 +47,49 @@ pub struct TokenEntry {
     /// The accessor (empty for batch tokens).
     pub accessor: String,
     /// `id_hash` of the parent token, empty for orphans.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub parent: String,
     /// Attached policies.
     pub policies: Vec<String>,
     /// Creation path (`auth/token/create`, `auth/userpass/login/bob`).
     pub path: String,
     /// Metadata.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub meta: BTreeMap<String, String>,
     /// Display name.
     #[serde(default)]
     pub display_name: String,
     /// Remaining uses, 0 = unlimited, [`TAINTED_USES`] = last use in progress.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub num_uses: i64,
     /// Unix seconds of creation.
     pub creation_time: i64,
     /// TTL in seconds at creation or last renewal (0 = never expires).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub ttl: u64,
     /// TTL in seconds given at creation (`creation_ttl` in lookups).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub creation_ttl: u64,
     /// Unix seconds of the last renewal (0 = never renewed).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub last_renewal_time: i64,
     /// Hard cap in seconds from creation (0 = none).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub explicit_max_ttl: u64,
     /// Periodic tokens: each renewal resets TTL to this.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub period: u64,
     /// Token role it was created against.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub role: String,
     /// Entity id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub entity_id: String,
     /// Whether it can be renewed.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub renewable: bool,
     /// No parent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "is_default")]
     pub orphan: bool,
     /// `"service"` or `"batch"`.
     #[serde(default)]
@@ -98,7 +98,10 @@ pub struct TokenEntry {
     #[serde(default)]
     pub cubbyhole_id: String,
     /// The id of the namespace the token was created in (`root`).
-    #[serde(default = "root_namespace_id")]
+    #[serde(
+        default = "root_namespace_id",
+        skip_serializing_if = "is_root_namespace_id"
+    )]
     pub namespace_id: String,
     /// CIDR blocks the token may be used from (go-sockaddr's text); empty for anywhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -107,6 +110,10 @@ pub struct TokenEntry {
 
 fn root_namespace_id() -> String {
     crate::namespaces::ROOT_ID.to_string()
+}
+
+fn is_root_namespace_id(id: &str) -> bool {
+    id == crate::namespaces::ROOT_ID
 }
 
 impl std::fmt::Debug for TokenEntry {
@@ -209,16 +216,21 @@ pub fn now_unix() -> i64 {
 pub const TOKEN_CACHE_CAPACITY: usize = 16_384;
 
 /// Token entries by id hash, at most `capacity` of them: inserting past it evicts the entry
-/// cached longest ago (first in, first out).
+/// cached longest ago (first in, first out). A token is admitted on its second load from
+/// storage, not its first ([`TokenCache::admit`]): most tokens a login hands out are used
+/// once or never, and caching those would cost memory and save no storage read.
 struct TokenCache {
     capacity: usize,
     /// By the token's salted hash (nothing a client can steer), looked up on every request
-    /// with a token: Fx, not SipHash.
-    entries: rustc_hash::FxHashMap<String, (u64, Arc<TokenEntry>)>,
+    /// with a token: Fx, not SipHash. The key is shared with `order`.
+    entries: rustc_hash::FxHashMap<Arc<str>, (u64, Arc<TokenEntry>)>,
     /// Insertion order as (sequence, key); a pair whose sequence no longer matches the map
     /// is stale (the key was removed or inserted again) and is skipped.
-    order: std::collections::VecDeque<(u64, String)>,
+    order: std::collections::VecDeque<(u64, Arc<str>)>,
     next: u64,
+    /// Fingerprints of the id hashes loaded from storage once and not cached yet; emptied
+    /// when it reaches `capacity`, so a token seen long ago just waits for one more load.
+    seen_once: rustc_hash::FxHashSet<u64>,
 }
 
 impl TokenCache {
@@ -228,6 +240,7 @@ impl TokenCache {
             entries: rustc_hash::FxHashMap::default(),
             order: std::collections::VecDeque::new(),
             next: 0,
+            seen_once: rustc_hash::FxHashSet::default(),
         }
     }
 
@@ -235,8 +248,24 @@ impl TokenCache {
         self.entries.get(key).map(|(_, e)| e.clone())
     }
 
-    fn insert(&mut self, key: String, entry: Arc<TokenEntry>) {
+    /// Whether the entry just loaded from storage under `key` should be cached: yes when it
+    /// was loaded once before, else it is remembered for next time.
+    fn admit(&mut self, key: &str) -> bool {
+        use std::hash::BuildHasher;
+        let fingerprint = rustc_hash::FxBuildHasher.hash_one(key);
+        if self.seen_once.remove(&fingerprint) {
+            return true;
+        }
+        if self.seen_once.len() >= self.capacity {
+            self.seen_once.clear();
+        }
+        self.seen_once.insert(fingerprint);
+        false
+    }
+
+    fn insert(&mut self, key: &str, entry: Arc<TokenEntry>) {
         self.next += 1;
+        let key: Arc<str> = Arc::from(key);
         self.order.push_back((self.next, key.clone()));
         self.entries.insert(key, (self.next, entry));
         while self.entries.len() > self.capacity {
@@ -262,6 +291,7 @@ impl TokenCache {
     fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();
+        self.seen_once.clear();
     }
 
     #[cfg(test)]
@@ -569,7 +599,8 @@ impl TokenStore {
         Box::pin(self.load_stored(id_hash)).await
     }
 
-    /// [`TokenStore::load`] of a token not cached: read from storage, then cached.
+    /// [`TokenStore::load`] of a token not cached: read from storage, then cached if the
+    /// cache admits it (its second load).
     async fn load_stored(&self, id_hash: &str) -> Result<Option<Arc<TokenEntry>>, LogicalError> {
         let Some(e) = self
             .view
@@ -579,7 +610,10 @@ impl TokenStore {
             return Ok(None);
         };
         let e = Arc::new(e);
-        self.cache.write().insert(id_hash.to_string(), e.clone());
+        let mut cache = self.cache.write();
+        if cache.admit(id_hash) {
+            cache.insert(id_hash, e.clone());
+        }
         Ok(Some(e))
     }
 
@@ -669,9 +703,7 @@ impl TokenStore {
             .put_json(&format!("id/{}", entry.id_hash), &entry)
             .await?;
         let entry = Arc::new(entry);
-        self.cache
-            .write()
-            .insert(entry.id_hash.clone(), entry.clone());
+        self.cache.write().insert(&entry.id_hash, entry.clone());
         Ok(entry)
     }
 
@@ -1002,7 +1034,7 @@ mod tests {
     fn token_cache_stays_bounded_and_evicts_the_oldest() {
         let mut c = TokenCache::new(4);
         for n in 0..1000 {
-            c.insert(format!("k{n}"), entry(n));
+            c.insert(&format!("k{n}"), entry(n));
             assert!(c.len() <= 4, "{} entries after {n}", c.len());
             assert!(
                 c.order.len() <= 2 * 4 + 1,
@@ -1014,7 +1046,7 @@ mod tests {
         assert_eq!(c.get("k999").unwrap().accessor, "a999");
         // Inserting one key again and again, and removing keys, keeps it bounded too.
         for n in 0..1000 {
-            c.insert("same".into(), entry(n));
+            c.insert("same", entry(n));
             c.remove(&format!("k{}", 996 + n % 4));
             assert!(c.order.len() <= 2 * 4 + 1);
         }
@@ -1034,12 +1066,33 @@ mod tests {
             tokens.push(t);
             assert!(ts.cache.read().len() <= 8);
         }
-        // Creating caches nothing: a lookup does.
+        // Creating caches nothing, nor does a token's first lookup: its second does.
         assert_eq!(ts.cache.read().len(), 0);
+        let first = ts.lookup(&tokens[0]).await.unwrap().unwrap();
+        assert_eq!(ts.cache.read().len(), 0);
+        assert_eq!(ts.lookup(&tokens[0]).await.unwrap().unwrap(), first);
+        assert!(ts.cache.read().get(&first.id_hash).is_some());
         // Evicted entries still come from storage.
         for t in &tokens {
-            assert!(ts.lookup(t).await.unwrap().is_some());
-            assert!(ts.cache.read().len() <= 8);
+            for _ in 0..2 {
+                assert!(ts.lookup(t).await.unwrap().is_some());
+                assert!(ts.cache.read().len() <= 8);
+            }
+        }
+        assert_eq!(ts.cache.read().len(), 8);
+    }
+
+    #[test]
+    fn token_cache_admits_on_the_second_load_and_forgets_in_bounds() {
+        let mut c = TokenCache::new(4);
+        assert!(!c.admit("a"));
+        assert!(c.admit("a"));
+        // Admitted once: a later load starts over.
+        assert!(!c.admit("a"));
+        // Many one-time loads keep the remembered set within the capacity.
+        for n in 0..100 {
+            assert!(!c.admit(&format!("once{n}")));
+            assert!(c.seen_once.len() <= 4);
         }
     }
 }
