@@ -4,8 +4,9 @@
 # durable one (`storage "file"`, initialised and unsealed over the API, KV v2 at secret/). The
 # file lists first what both ran from start until idle, then what the common requests ran
 # (sys/health, KV v2 read and write, token lookup and create, userpass and AppRole logins), each
-# in the order callgrind first met the functions. Packed at the front of .text, they keep an
-# idle server's resident code to a few MiB instead of most of the binary. Rerun it after a
+# in the order callgrind first met the functions, then what the bench's other workloads ran
+# (transit, PKI, JWT, identity tokens, response wrapping). Packed at the front of .text, they
+# keep an idle server's resident code to a few MiB instead of most of the binary. Rerun it after a
 # toolchain or dependency upgrade, or when the idle RSS `bench/startup.py --idle-rss` prints
 # grows: names the build no longer has are skipped, not errors.
 #   scripts/link-order.sh          # builds release arca and arca-bench, then about 30 s
@@ -85,6 +86,15 @@ HCL
     "$bench" callgrind-drive --addr "$url" --token "$token" --workload "$w" --n 50 --warmup 10
   done
   callgrind_control -d requests "$pid" >/dev/null
+  # The rest of the bench's workloads (all but the database and plugin ones, which need a
+  # running PostgreSQL or a plugin build): their code follows, so a server that serves them
+  # too still keeps its resident code packed.
+  for w in kv2-read-ns token-create-revoke identity-entity-read approle-login-oidc-token \
+    transit-encrypt transit-decrypt transit-sign-ed25519 transit-verify-ecdsa-p256 \
+    transit-encrypt-batch-100 wrap-unwrap jwt-login pki-issue-ec-256 pki-issue-rsa-2048; do
+    "$bench" callgrind-drive --addr "$url" --token "$token" --workload "$w" --n 10 --warmup 2
+  done
+  callgrind_control -d more "$pid" >/dev/null
   kill "$pid"
   wait "$pid" 2>/dev/null || true
   pid=
@@ -93,7 +103,8 @@ HCL
 profile dev
 profile file
 
-python3 - "$work/dev.out.1" "$work/file.out.1" "$work/dev.out.2" "$work/file.out.2" "$out" <<'PY'
+python3 - "$work/dev.out.1" "$work/file.out.1" "$work/dev.out.2" "$work/file.out.2" \
+  "$work/dev.out.3" "$work/file.out.3" "$out" <<'PY'
 import re
 import sys
 
