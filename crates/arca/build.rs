@@ -10,8 +10,8 @@
 //! A name the file lists that the build no longer has is skipped, so a stale file only costs
 //! memory, never a failed build. ThinLTO renames the local functions it promotes
 //! (`.llvm.<hash>`) whenever their module changes, so rerun `scripts/link-order.sh` after
-//! changes to start-up or the request path. `ARCA_NO_LINK_ORDER=1` builds without it, and so does a build
-//! that chooses its own linker (`target.<triple>.linker`, `-fuse-ld`), which may not be LLD.
+//! changes to start-up or the request path. `ARCA_NO_LINK_ORDER=1` builds without it, and so
+//! does a build that chooses its own linker (`target.<triple>.linker`, `-fuse-ld`), which may not be LLD.
 
 use std::env;
 use std::path::Path;

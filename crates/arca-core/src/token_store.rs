@@ -36,8 +36,9 @@ pub const TAINTED_USES: i64 = -1;
 pub type RevokeHook = Arc<dyn Fn(Arc<TokenEntry>) -> BoxFuture<'static, ()> + Send + Sync>;
 
 /// A token's entry. For service tokens it is what is stored (as JSON, fields at their
-/// default left out); the token itself never is, only its HMAC (`id_hash`). `Debug` redacts `id_hash`, `parent` and `cubbyhole_id`: each
-/// names storage that only the token's holder may reach.
+/// default left out); the token itself never is, only its HMAC (`id_hash`). `Debug` redacts
+/// `id_hash`, `parent` and `cubbyhole_id`: each names storage that only the token's holder
+/// may reach.
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TokenEntry {
     /// Version marker.
@@ -523,9 +524,9 @@ impl TokenStore {
             &entry,
         )?));
         self.view.transaction(ops).await?;
-        // Not cached here: the first lookup caches it. Most tokens a login or a create hands
-        // out are used a few times or never, and a cached entry costs about 1.5 KB beside its
-        // stored copy (16,384 of them, 24 MiB).
+        // Not cached here, nor at its first lookup: its second load from storage caches it
+        // ([`TokenCache::admit`]). Most tokens a login or a create hands out are used a few
+        // times or never, and a cached entry costs about 1.5 KB beside its stored copy.
         Ok((token, Arc::new(entry)))
     }
 

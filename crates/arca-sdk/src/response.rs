@@ -105,7 +105,7 @@ pub struct Auth {
     pub no_default_policy: bool,
     /// The identity alias of the user or machine that logged in (the user name, the role id):
     /// the core keys user lockout and, later, identity entities on it.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<Alias>,
     /// The groups of the auth method's own (an LDAP group, an OIDC `groups` claim) the login
     /// belongs to: the core makes the entity a member of the external groups whose group

@@ -10,7 +10,8 @@ use serde::{Deserialize, Serialize};
 pub const LEASE_ENTRY_VERSION: u32 = 1;
 
 /// One lease as stored under `sys/expire/id/<lease id>` (as JSON, fields at their default left
-/// out): everything needed to renew and revoke it without the request that made it. `Debug` shows no secret material.
+/// out): everything needed to renew and revoke it without the request that made it. `Debug`
+/// shows no secret material.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct LeaseEntry {
     /// Version marker.
@@ -28,10 +29,10 @@ pub struct LeaseEntry {
     /// The request path relative to the mount (what the backend's revoke and renew see).
     pub rel_path: String,
     /// A secret lease: the secret with its internal data and lease timing.
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret: Option<Secret>,
     /// The response data stored with a secret lease (handed back on renew and revoke).
-    #[serde(default, skip_serializing_if = "is_default")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<JsonMap>,
     /// A token lease: the token's id hash.
     #[serde(default, skip_serializing_if = "is_default")]
