@@ -66,7 +66,7 @@ pub fn render(report: &Report, path: &Path) -> Result<(), BenchError> {
     for ((area, storage), cells) in areas.iter().zip(&storages).zip(&panels) {
         let floors: Vec<Option<f64>> = cells
             .iter()
-            .map(|c| report.floor_at(c.concurrency).map(|f| f.rps))
+            .map(|c| report.cell_floor(c).map(|f| f.rps))
             .collect();
         draw_panel(area, *storage, cells, &floors)?;
     }

@@ -120,6 +120,11 @@ pub struct Cell {
     /// What each server's audit device wrote (audited workloads only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub audit: Option<AuditVolumes>,
+    /// The floor measured in this cell, one run before each round of the servers' (same
+    /// concurrency, same run length), when the floor ran; the cell's floor fraction uses it
+    /// rather than the run's opening floor measurement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Summary>,
 }
 
 impl Cell {
@@ -212,9 +217,9 @@ impl Report {
                 ratio_rps: cell.ratio_rps(),
                 ratio_p50: cell.ratio_p50(),
                 ratio_p99: cell.ratio_p99(),
-                floor_rps: self.floor_at(cell.concurrency).map(|f| f.rps),
-                arca_over_floor_rps: self.over_floor(cell.concurrency, cell.arca.as_ref()),
-                openbao_over_floor_rps: self.over_floor(cell.concurrency, cell.openbao.as_ref()),
+                floor_rps: self.cell_floor(cell).map(|f| f.rps),
+                arca_over_floor_rps: self.over_floor(cell, cell.arca.as_ref()),
+                openbao_over_floor_rps: self.over_floor(cell, cell.openbao.as_ref()),
                 audited_over_unaudited_rps: self.audit_cost(cell),
             })
             .collect();
@@ -233,10 +238,18 @@ impl Report {
             .map(|r| &r.summary)
     }
 
-    /// A server's requests/s as a fraction of the floor's at the same concurrency (1: as fast
-    /// as a bare hyper server answering a constant).
-    pub fn over_floor(&self, concurrency: usize, server: Option<&Summary>) -> Option<f64> {
-        ratio(server?.rps, self.floor_at(concurrency)?.rps)
+    /// The floor a cell is compared with: the one measured between its rounds when there is
+    /// one, else the run's opening measurement at the cell's concurrency.
+    pub fn cell_floor<'a>(&'a self, cell: &'a Cell) -> Option<&'a Summary> {
+        cell.floor
+            .as_ref()
+            .or_else(|| self.floor_at(cell.concurrency))
+    }
+
+    /// A server's requests/s in `cell` as a fraction of the cell's floor (1: as fast as a bare
+    /// hyper server answering a constant).
+    pub fn over_floor(&self, cell: &Cell, server: Option<&Summary>) -> Option<f64> {
+        ratio(server?.rps, self.cell_floor(cell)?.rps)
     }
 
     /// The throughput/latency table (with the floor and each workload as a fraction of it), the
@@ -264,9 +277,9 @@ impl Report {
                         a.rps,
                         o.rps,
                         fmt_ratio(c.ratio_rps()),
-                        self.floor_at(c.concurrency)
+                        self.cell_floor(c)
                             .map_or("-".into(), |f| format!("{:.0}", f.rps)),
-                        fmt_ratio(self.over_floor(c.concurrency, Some(a))),
+                        fmt_ratio(self.over_floor(c, Some(a))),
                         a.p50_ms,
                         o.p50_ms,
                         fmt_ratio(c.ratio_p50()),
@@ -444,7 +457,7 @@ impl Report {
             let (Some(a), Some(o)) = (&c.arca, &c.openbao) else {
                 continue;
             };
-            let f = self.floor_at(c.concurrency);
+            let f = self.cell_floor(c);
             let _ = writeln!(
                 s,
                 "| {} | {} | {} | {:.0} | {:.0} | {:.0} | {} | {:.2} | {:.2} | {} | {}/{}/{} |",
@@ -674,6 +687,7 @@ pub(crate) mod tests {
                     openbao: Some(summary(1000.0, 1.0)),
                     skipped: None,
                     audit: None,
+                    floor: None,
                 },
                 Cell {
                     storage: Storage::Durable,
@@ -683,6 +697,7 @@ pub(crate) mod tests {
                     openbao: Some(summary(4000.0, 1.0)),
                     skipped: None,
                     audit: None,
+                    floor: None,
                 },
                 Cell {
                     storage: Storage::Memory,
@@ -692,6 +707,7 @@ pub(crate) mod tests {
                     openbao: None,
                     skipped: Some("later".into()),
                     audit: None,
+                    floor: None,
                 },
                 Cell {
                     storage: Storage::Memory,
@@ -701,6 +717,7 @@ pub(crate) mod tests {
                     openbao: Some(under_reload(2.0, 3, 8)),
                     skipped: None,
                     audit: None,
+                    floor: None,
                 },
             ],
             audit_servers: vec![],
@@ -792,6 +809,7 @@ pub(crate) mod tests {
                 arca: AuditVolume::new(3000, 3, 1),
                 openbao: AuditVolume::new(5000, 5, 2),
             }),
+            floor: None,
         });
         r.audit_servers.push(AuditServers {
             storage: Storage::Durable,
@@ -847,10 +865,22 @@ pub(crate) mod tests {
         assert_eq!(r.floor_at(16).map(|f| f.rps), Some(32000.0));
         assert_eq!(r.floor_at(64), None);
         // Arca 2000 req/s at 1 connection against a floor of 8000.
-        assert_eq!(r.over_floor(1, r.cells[0].arca.as_ref()), Some(0.25));
-        assert_eq!(r.over_floor(1, r.cells[0].openbao.as_ref()), Some(0.125));
-        assert_eq!(r.over_floor(64, r.cells[0].arca.as_ref()), None);
-        assert_eq!(r.over_floor(1, None), None);
+        let c0 = &r.cells[0];
+        assert_eq!(r.over_floor(c0, c0.arca.as_ref()), Some(0.25));
+        assert_eq!(r.over_floor(c0, c0.openbao.as_ref()), Some(0.125));
+        let at64 = Cell {
+            concurrency: 64,
+            ..c0.clone()
+        };
+        assert_eq!(r.over_floor(&at64, at64.arca.as_ref()), None);
+        assert_eq!(r.over_floor(c0, None), None);
+        // A floor measured between the cell's rounds wins over the opening one.
+        let own = Cell {
+            floor: Some(summary(4000.0, 0.1)),
+            ..c0.clone()
+        };
+        assert_eq!(r.over_floor(&own, own.arca.as_ref()), Some(0.5));
+        assert_eq!(r.over_floor(&at64, Some(&summary(1.0, 1.0))), None);
         let t = r.table();
         assert!(
             t.contains("| ratio | floor req/s | Arca/floor | Arca p50 ms |"),

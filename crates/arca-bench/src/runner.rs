@@ -86,6 +86,7 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
     let (audited, plain): (Vec<&Workload>, Vec<&Workload>) =
         workloads.iter().copied().partition(|w| w.audited);
     let mut floor = None;
+    let mut floor_proc: Option<FloorProcess> = None;
     for (k, &storage) in settings.storages.iter().enumerate() {
         let port = settings.base_port + 4 * k as u16;
         let setup_client = new_client(4);
@@ -104,7 +105,9 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             progress(&format!(
                 "floor: bare hyper server on port {floor_port}, answering a copy of {storage} Arca's sys/health"
             ));
-            let measured = measure_floor(settings, bin, floor_port, &arca, &setup_client).await?;
+            let (measured, process) =
+                measure_floor(settings, bin, floor_port, &arca, &setup_client).await?;
+            floor_proc = Some(process);
             for r in &measured.runs {
                 progress(&format!(
                     "floor c{}: {:.0} req/s",
@@ -124,7 +127,8 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
                 continue;
             }
             for &conc in &settings.concurrency {
-                let (cell, _) = measure(settings, storage, w, conc, &arca, &bao).await?;
+                let (cell, _) =
+                    measure(settings, storage, w, conc, &arca, &bao, floor_proc.as_ref()).await?;
                 progress(&progress_line(storage, w.name, conc, &cell));
                 cells.push(cell);
             }
@@ -154,9 +158,16 @@ pub async fn run(settings: &Settings, progress: impl Fn(&str)) -> Result<Report,
             let [arca, bao] = &pair;
             for w in &audited {
                 for &conc in &settings.concurrency {
-                    let cell =
-                        measure_audited(settings, storage, w, conc, arca, bao, &setup_client)
-                            .await?;
+                    let cell = measure_audited(
+                        settings,
+                        storage,
+                        w,
+                        conc,
+                        [arca, bao],
+                        &setup_client,
+                        floor_proc.as_ref(),
+                    )
+                    .await?;
                     progress(&progress_line(storage, w.name, conc, &cell));
                     cells.push(cell);
                 }
@@ -241,14 +252,15 @@ pub fn selected(only: &[String]) -> Vec<&'static Workload> {
 
 /// Starts the floor server on `port` answering a copy of `arca`'s `sys/health` answer and
 /// measures it with `GET sys/health` at every concurrency level: the same warm-up and rounds
-/// as a server gets (alone: it does not depend on the storage kind, so once per run).
+/// as a server gets (alone: it does not depend on the storage kind, so once per run). The
+/// process is returned running: every cell measures it again between its rounds.
 async fn measure_floor(
     settings: &Settings,
     bin: &std::path::Path,
     port: u16,
     arca: &RunningServer,
     client: &HttpClient,
-) -> Result<Floor, BenchError> {
+) -> Result<(Floor, FloorProcess), BenchError> {
     let floor = FloorProcess::start(bin, port, Some(&arca.base), client).await?;
     let answer = crate::floor::HealthAnswer::copy_from(client, &floor.base).await?;
     let mut runs = Vec::new();
@@ -282,11 +294,12 @@ async fn measure_floor(
             summary: samples.summary(),
         });
     }
-    Ok(Floor {
+    let measured = Floor {
         answer: String::new(),
         body_bytes: answer.body.len(),
         runs,
-    })
+    };
+    Ok((measured, floor))
 }
 
 /// The load of one run at `conc` for `duration`, open loop when the settings give a rate.
@@ -379,6 +392,7 @@ fn skipped_cell(storage: Storage, w: &Workload, note: String) -> Cell {
         openbao: None,
         skipped: Some(note),
         audit: None,
+        floor: None,
     }
 }
 
@@ -445,9 +459,9 @@ async fn measure_audited(
     storage: Storage,
     w: &Workload,
     conc: usize,
-    arca: &RunningServer,
-    bao: &RunningServer,
+    [arca, bao]: [&RunningServer; 2],
     client: &HttpClient,
+    floor: Option<&FloorProcess>,
 ) -> Result<Cell, BenchError> {
     let file_name = format!("audit-{}-c{conc}.log", w.name);
     let mut files = Vec::new();
@@ -472,7 +486,7 @@ async fn measure_audited(
         None => {
             async {
                 let (cell, [sent_a, sent_o]) =
-                    measure(settings, storage, w, conc, arca, bao).await?;
+                    measure(settings, storage, w, conc, arca, bao, floor).await?;
                 let (Some(fa), Some(fo)) = (files.first(), files.get(1)) else {
                     return Ok(cell);
                 };
@@ -604,8 +618,10 @@ fn skip_note(w: &Workload, arca: &RunningServer, bao: &RunningServer) -> Option<
     })
 }
 
-/// Measures `w` at `conc` on both servers: a warm-up each, then the rounds interleaved.
-/// Returns the cell and, per server, the requests completed (warm-up included).
+/// Measures `w` at `conc` on both servers: a warm-up each, then the rounds interleaved. With
+/// a floor, each round starts with one run of `GET sys/health` on it at the same concurrency
+/// and length, so the cell's floor fraction compares runs seconds apart under the same machine
+/// load. Returns the cell and, per server, the requests completed (warm-up included).
 async fn measure(
     settings: &Settings,
     storage: Storage,
@@ -613,13 +629,18 @@ async fn measure(
     conc: usize,
     arca: &RunningServer,
     bao: &RunningServer,
+    floor: Option<&FloorProcess>,
 ) -> Result<(Cell, [u64; 2]), BenchError> {
     let pair = [(arca, new_client(conc)), (bao, new_client(conc))];
+    let floor = floor.map(|f| (f, new_client(conc)));
     let warm = load_spec(settings, conc, settings.warmup);
     let mut sent = [0u64; 2];
     for (i, (server, client)) in pair.iter().enumerate() {
         let out = drive(client, &server.base, server.token(), w, warm).await?;
         sent[i] += out.latencies_us.len() as u64;
+    }
+    if let Some((f, client)) = &floor {
+        drive(client, &f.base, arca.token(), &SYS_HEALTH, warm).await?;
     }
     let spec = load_spec(settings, conc, settings.duration);
     let reload = ReloadSpec {
@@ -628,7 +649,18 @@ async fn measure(
     };
     let reload_client = new_client(1);
     let mut samples = [Samples::default(), Samples::default()];
+    let mut floor_samples = Samples::default();
     for _ in 0..settings.rounds {
+        if let Some((f, client)) = &floor {
+            let out = drive(client, &f.base, arca.token(), &SYS_HEALTH, spec).await?;
+            if let Some(e) = &out.first_error {
+                eprintln!(
+                    "  floor (in {storage} {} c{conc}): {} errors, first: {e}",
+                    w.name, out.errors
+                );
+            }
+            add_outcome(&mut floor_samples, out, settings.rate);
+        }
         for (i, (server, client)) in pair.iter().enumerate() {
             let out = if w.under_reload {
                 let (out, reloads) = drive_under_reload(
@@ -670,6 +702,7 @@ async fn measure(
         openbao: Some(samples[1].summary()),
         skipped: None,
         audit: None,
+        floor: floor.map(|_| floor_samples.summary()),
     };
     Ok((cell, sent))
 }
