@@ -59,19 +59,24 @@ fn type_name(v: &Value) -> &'static str {
 /// A string field of an item (`""` when absent); numbers and booleans as text. A string is
 /// borrowed, not copied.
 pub fn item_str<'a>(item: &'a JsonMap, key: &str) -> Cow<'a, str> {
-    match item.get(key) {
-        Some(Value::String(s)) => Cow::Borrowed(s),
-        Some(Value::Number(n)) => Cow::Owned(n.to_string()),
-        Some(Value::Bool(b)) => Cow::Borrowed(if *b { "1" } else { "0" }),
+    item.get(key).map_or(Cow::Borrowed(""), value_str)
+}
+
+/// An item field's value as [`item_str`] reads it.
+pub fn value_str(v: &Value) -> Cow<'_, str> {
+    match v {
+        Value::String(s) => Cow::Borrowed(s),
+        Value::Number(n) => Cow::Owned(n.to_string()),
+        Value::Bool(b) => Cow::Borrowed(if *b { "1" } else { "0" }),
         _ => Cow::Borrowed(""),
     }
 }
 
-/// An integer field of an item (0 when absent or not a number).
-pub fn item_int(item: &JsonMap, key: &str) -> i64 {
-    match item.get(key) {
-        Some(Value::Number(n)) => n.as_i64().unwrap_or(0),
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
+/// An integer field's value of an item (0 when not a number or a numeric string).
+pub fn value_int(v: &Value) -> i64 {
+    match v {
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        Value::String(s) => s.parse().unwrap_or(0),
         _ => 0,
     }
 }

@@ -2,7 +2,7 @@
 //! load (AEAD keys, signing key pairs), so a request does no parsing or key setup. Every
 //! cryptographic operation of the engine is here, with keysutil's rules and error texts.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, OnceLock};
 
 use aws_lc_rs::aead::{self, Aad, LessSafeKey, Nonce, UnboundKey};
@@ -255,7 +255,7 @@ enum Material {
 pub struct Loaded {
     /// The policy as stored.
     pub policy: Policy,
-    material: HashMap<i64, Material>,
+    material: BTreeMap<i64, Material>,
 }
 
 impl std::fmt::Debug for Loaded {
@@ -635,7 +635,7 @@ fn prepare(t: KeyType, derived: bool, e: &KeyEntry) -> Result<Material, OpError>
 impl Loaded {
     /// Prepares every version the policy holds.
     pub fn new(policy: Policy) -> Result<Loaded, OpError> {
-        let mut material = HashMap::new();
+        let mut material = BTreeMap::new();
         for (v, e) in &policy.keys {
             if let Ok(n) = v.parse::<i64>() {
                 material.insert(n, prepare(policy.key_type, policy.derived, e)?);
@@ -806,7 +806,7 @@ impl Loaded {
             out.truncate(n);
             out
         };
-        Ok((versioned(p, ver, &STANDARD, &ciphertext), ver))
+        Ok((versioned(p, ver, Alphabet::Std, &ciphertext), ver))
     }
 
     /// Splits a `vault:v<N>:` value: version and the rest.
@@ -818,7 +818,12 @@ impl Loaded {
         let Some(rest) = value.strip_prefix(head) else {
             return Err(OpError::user(format!("invalid {what}: no prefix")));
         };
-        let Some((ver, body)) = rest.split_once(sep) else {
+        // The default separator is one character: found without a substring searcher.
+        let split = match sep.as_bytes() {
+            [b] if b.is_ascii() => rest.split_once(char::from(*b)),
+            _ => rest.split_once(sep),
+        };
+        let Some((ver, body)) = split else {
             return Err(OpError::user(format!(
                 "invalid {what}: wrong number of fields"
             )));
@@ -862,8 +867,7 @@ impl Loaded {
                 "refusing to support decryption with old convergent encryption key: version {conv}"
             )));
         }
-        let data = STANDARD
-            .decode(body.as_bytes())
+        let data = b64_decode(body)
             .map_err(|_| OpError::user("invalid ciphertext: could not decode base64"))?;
         let t = p.key_type;
         let plain = if t.is_aead() {
@@ -1047,8 +1051,8 @@ impl Loaded {
             }
         };
         let text = match opts.marshaling {
-            Marshaling::Asn1 => versioned(p, ver, &STANDARD, &sig),
-            Marshaling::Jws => versioned(p, ver, &URL_SAFE_NO_PAD, &sig),
+            Marshaling::Asn1 => versioned(p, ver, Alphabet::Std, &sig),
+            Marshaling::Jws => versioned(p, ver, Alphabet::UrlNoPad, &sig),
         };
         Ok((text, ver, public))
     }
@@ -1202,12 +1206,24 @@ pub fn rsa_spki(pkcs1: &[u8]) -> Vec<u8> {
     der::sequence(&[alg, der::tlv(der::BIT_STRING, &bits)])
 }
 
-/// `bytes` in base64 (`engine`) after the version prefix of `ver`: a ciphertext or signature
-/// as the API returns it, written into one buffer.
-fn versioned(p: &Policy, ver: i64, engine: &impl Engine, bytes: &[u8]) -> String {
+/// Which base64 a versioned value is written in.
+#[derive(Debug, Clone, Copy)]
+enum Alphabet {
+    /// Standard, padded (ciphertexts, ASN.1 signatures).
+    Std,
+    /// URL-safe, unpadded (JWS signatures).
+    UrlNoPad,
+}
+
+/// `bytes` in base64 after the version prefix of `ver`: a ciphertext or signature as the API
+/// returns it, written into one buffer.
+fn versioned(p: &Policy, ver: i64, alphabet: Alphabet, bytes: &[u8]) -> String {
     let mut out = String::with_capacity(16 + bytes.len().div_ceil(3) * 4);
     p.write_prefix(ver, &mut out);
-    engine.encode_string(bytes, &mut out);
+    match alphabet {
+        Alphabet::Std => arca_sdk::b64::encode_std_append(bytes, &mut out),
+        Alphabet::UrlNoPad => URL_SAFE_NO_PAD.encode_string(bytes, &mut out),
+    }
     out
 }
 

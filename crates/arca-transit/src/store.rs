@@ -104,14 +104,19 @@ impl Keys {
         self.cache.write().remove(name);
     }
 
+    /// The loaded key when it is in the cache (no storage read, no waiting).
+    pub fn cached(&self, name: &str) -> Option<Arc<Loaded>> {
+        self.cache.read().map.get(name).cloned()
+    }
+
     /// The loaded key, from the cache or storage; `None` when absent.
     pub async fn get(
         &self,
         storage: &dyn Storage,
         name: &str,
     ) -> Result<Option<Arc<Loaded>>, LogicalError> {
-        if let Some(k) = self.cache.read().map.get(name) {
-            return Ok(Some(k.clone()));
+        if let Some(k) = self.cached(name) {
+            return Ok(Some(k));
         }
         let _w = self.writer.lock().await;
         if let Some(k) = self.cache.read().map.get(name) {

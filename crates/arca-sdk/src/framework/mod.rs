@@ -11,6 +11,7 @@ mod path;
 mod secret;
 
 pub use field::{Field, FieldData, FieldType, convert_field, convert_field_reason};
+pub use name_path::is_generic_name;
 pub use path::{ExistenceFn, OpHandler, PathDef, existence, handler};
 pub use secret::{SECRET_TYPE_KEY, SecretType};
 

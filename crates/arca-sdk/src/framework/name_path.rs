@@ -26,8 +26,8 @@ fn is_word(b: u8) -> bool {
 }
 
 /// An ASCII generic name: word characters, `.`, `@` and `-`, starting and ending with a word
-/// character (`\w(([\w.@-]+)?\w)?`).
-fn is_generic_name(s: &str) -> bool {
+/// character (`\w(([\w.@-]+)?\w)?`). A non-ASCII name may still match the regex.
+pub fn is_generic_name(s: &str) -> bool {
     let b = s.as_bytes();
     match (b.first(), b.last()) {
         (Some(&first), Some(&last)) => {
