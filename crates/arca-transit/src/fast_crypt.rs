@@ -163,6 +163,24 @@ mod tests {
         }
     }
 
+    /// The answers to `{field: value}` at `path` (the fast request) and to the same body with
+    /// `key_version: 0` (the framework's).
+    async fn fast_and_slow(
+        b: &Arc<dyn Backend>,
+        s: &Arc<dyn Storage>,
+        path: &str,
+        field: &str,
+        value: &Value,
+    ) -> [Result<JsonMap, (u16, String)>; 2] {
+        let fast_body = json!({ field: value });
+        assert!(classify(&req(Operation::Update, path, fast_body.clone())).is_some());
+        let slow_body = json!({ field: value, "key_version": 0 });
+        [
+            outcome(call(b, s, Operation::Update, path, fast_body).await),
+            outcome(call(b, s, Operation::Update, path, slow_body).await),
+        ]
+    }
+
     /// Each fast request answers as the framework answers the same request made slow by one
     /// more field at its default (`key_version: 0`, which a one-item encrypt and decrypt treat
     /// as absent): same errors, same plaintexts, ciphertexts of the same version that decrypt.
@@ -237,28 +255,7 @@ mod tests {
         ];
         for (name, plaintext) in encrypts {
             let path = format!("encrypt/{name}");
-            let fast_req = req(Operation::Update, &path, json!({"plaintext": plaintext}));
-            assert_eq!(classify(&fast_req), Some(Fast::Encrypt));
-            let fast = outcome(
-                call(
-                    &b,
-                    &s,
-                    Operation::Update,
-                    &path,
-                    json!({"plaintext": plaintext}),
-                )
-                .await,
-            );
-            let slow = outcome(
-                call(
-                    &b,
-                    &s,
-                    Operation::Update,
-                    &path,
-                    json!({"plaintext": plaintext, "key_version": 0}),
-                )
-                .await,
-            );
+            let [fast, slow] = fast_and_slow(&b, &s, &path, "plaintext", &json!(plaintext)).await;
             match (&fast, &slow) {
                 (Ok(f), Ok(sl)) => {
                     assert_eq!(f["key_version"], sl["key_version"], "{name}");
@@ -300,26 +297,7 @@ mod tests {
         ];
         for (name, ciphertext) in decrypts {
             let path = format!("decrypt/{name}");
-            let fast = outcome(
-                call(
-                    &b,
-                    &s,
-                    Operation::Update,
-                    &path,
-                    json!({"ciphertext": ciphertext}),
-                )
-                .await,
-            );
-            let slow = outcome(
-                call(
-                    &b,
-                    &s,
-                    Operation::Update,
-                    &path,
-                    json!({"ciphertext": ciphertext, "key_version": 0}),
-                )
-                .await,
-            );
+            let [fast, slow] = fast_and_slow(&b, &s, &path, "ciphertext", &json!(ciphertext)).await;
             assert_eq!(fast, slow, "decrypt/{name} {ciphertext:?}");
         }
         // A key not in the cache (another node changed it) is loaded on the fast path too.
