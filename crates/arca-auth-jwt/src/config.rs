@@ -223,7 +223,9 @@ pub(crate) async fn write(
         other => return Err(err(format!("invalid response_mode: \"{other}\""))),
     }
     check_provider_config(&c.provider_config)?;
-    storage.put_json(CONFIG_KEY, &c).await?;
+    let stored = storage.put_json(CONFIG_KEY, &c).await;
+    shared.cache.forget();
+    stored?;
     shared.keys.clear().await;
     if resp.warnings.is_empty() {
         Ok(None)

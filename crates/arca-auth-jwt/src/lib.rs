@@ -9,6 +9,7 @@
 //! and bound-claim matching, [`login`] the JWT login and renewal, [`oidc`] the browser flow,
 //! [`fetch`] the HTTP calls to the identity provider.
 
+mod cache;
 mod claims;
 mod config;
 mod fetch;
@@ -29,9 +30,10 @@ use arca_sdk::framework::{
 };
 use arca_sdk::token_util::{deprecation_text, token_fields};
 use arca_sdk::{
-    Backend, BackendConfig, BackendType, Factory, LogicalError, Operation, Request, Response,
-    SpecialPaths, SystemView,
+    Backend, BackendConfig, BackendType, ExistenceCheck, Factory, LogicalError, Operation, Request,
+    Response, SpecialPaths, SystemView,
 };
+use async_trait::async_trait;
 use futures::FutureExt;
 
 /// Builds a mount of this method (`jwt` or `oidc`).
@@ -39,6 +41,36 @@ pub fn factory() -> Factory {
     Arc::new(|config: BackendConfig| {
         async move { Ok(Arc::new(backend(config.system)) as Arc<dyn Backend>) }.boxed()
     })
+}
+
+/// A mount: the framework paths, plus the login cache that `invalidate` empties when another
+/// node changed this mount's storage.
+struct JwtBackend {
+    inner: FrameworkBackend,
+    shared: Arc<Shared>,
+}
+
+#[async_trait]
+impl Backend for JwtBackend {
+    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
+        self.inner.handle_request(req).await
+    }
+
+    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
+        self.inner.handle_existence_check(req).await
+    }
+
+    fn special_paths(&self) -> SpecialPaths {
+        Backend::special_paths(&self.inner)
+    }
+
+    fn backend_type(&self) -> BackendType {
+        self.inner.backend_type()
+    }
+
+    async fn invalidate(&self, _key: &str) {
+        self.shared.cache.forget();
+    }
 }
 
 /// What the handlers of one mount share.
@@ -51,6 +83,8 @@ pub(crate) struct Shared {
     pending: oidc::PendingLogins,
     /// The mount's limits.
     system: Arc<dyn SystemView>,
+    /// The decoded config and roles logins read.
+    cache: cache::LoginCache,
 }
 
 fn shared_handler<F, Fut>(shared: &Arc<Shared>, f: F) -> OpHandler
@@ -66,14 +100,15 @@ const BACKEND_HELP: &str =
     "The JWT backend plugin allows authentication using JWTs (including OIDC).";
 
 /// The backend of one mount.
-fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
+fn backend(system: Arc<dyn SystemView>) -> JwtBackend {
     let shared = Arc::new(Shared {
         write_lock: tokio::sync::Mutex::new(()),
         keys: keystore::KeyStore::default(),
         pending: oidc::PendingLogins::default(),
         system,
+        cache: cache::LoginCache::default(),
     });
-    FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
+    let inner = FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
         .special_paths(SpecialPaths {
             unauthenticated: vec![
                 "login".into(),
@@ -89,7 +124,8 @@ fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
         .path(config_path(&shared))
         .path(callback_path(&shared))
         .path(auth_url_path(&shared))
-        .auth_renew(handler(login::renew))
+        .auth_renew(handler(login::renew));
+    JwtBackend { inner, shared }
 }
 
 fn s(name: &str, kind: FieldType, description: &str) -> Field {
@@ -111,7 +147,10 @@ fn login_path(shared: &Arc<Shared>) -> PathDef {
             Operation::AliasLookahead,
             shared_handler(shared, login::login),
         )
-        .op(Operation::ResolveRole, handler(login::resolve_role))
+        .op(
+            Operation::ResolveRole,
+            shared_handler(shared, login::resolve_role),
+        )
         .help(
             "Authenticates to OpenBao using a JWT (or OIDC) token.",
             "Authenticates JWTs.",
@@ -432,7 +471,7 @@ mod tests {
     use serde_json::{Value, json};
 
     struct Env {
-        backend: FrameworkBackend,
+        backend: JwtBackend,
         storage: Arc<MemoryStorage>,
         pkcs8: Vec<u8>,
     }
@@ -537,5 +576,58 @@ mod tests {
             .await
             .unwrap_err();
         assert!(error_text(unknown).contains("role \"zz\" could not be found"));
+    }
+    /// The cached role and config never outlive a change: a role update or delete, a config
+    /// update, and (for a change another node made straight in storage) the core's
+    /// `invalidate` are each seen by the very next login.
+    #[tokio::test]
+    async fn logins_see_every_change_of_role_and_config() {
+        let e = Env::new().await;
+        let login = |sub: &str| {
+            let body = json!({"role": "ci", "jwt": e.jwt(sub)});
+            e.call(Operation::Update, "login", body)
+        };
+        assert!(login("alice").await.is_ok());
+        assert!(login("bob").await.is_err());
+        // Through the API.
+        let role = json!({"role_type": "jwt", "user_claim": "sub", "bound_subject": "bob"});
+        e.call(Operation::Update, "role/ci", role).await.unwrap();
+        assert!(login("bob").await.is_ok());
+        assert!(login("alice").await.is_err());
+        e.call(Operation::Delete, "role/ci", json!({}))
+            .await
+            .unwrap();
+        let gone = error_text(login("bob").await.unwrap_err());
+        assert!(gone.contains("role \"ci\" could not be found"), "{gone}");
+        let role = json!({"role_type": "jwt", "user_claim": "sub", "bound_subject": "bob"});
+        e.call(Operation::Create, "role/ci", role).await.unwrap();
+        assert!(login("bob").await.is_ok());
+        let read = e.call(Operation::Read, "config", json!({})).await.unwrap();
+        let pubkeys = read.unwrap().data.unwrap()["jwt_validation_pubkeys"].clone();
+        let cfg = |issuer: &str| json!({"jwt_validation_pubkeys": pubkeys, "default_role": "ci", "bound_issuer": issuer});
+        e.call(Operation::Update, "config", cfg("someone-else"))
+            .await
+            .unwrap();
+        let refused = error_text(login("bob").await.unwrap_err());
+        assert!(refused.contains("issuer"), "{refused}");
+        e.call(Operation::Update, "config", cfg("")).await.unwrap();
+        assert!(login("bob").await.is_ok());
+        // Straight in storage, as another node's write arrives: seen after `invalidate`.
+        let key_of = |name: &str| format!("role/{name}");
+        let mut stored: Value =
+            serde_json::from_slice(&e.storage.get(&key_of("ci")).await.unwrap().unwrap().value)
+                .unwrap();
+        stored["bound_subject"] = json!("carol");
+        e.storage
+            .put(arca_sdk::StorageEntry::new(
+                key_of("ci"),
+                serde_json::to_vec(&stored).unwrap(),
+            ))
+            .await
+            .unwrap();
+        e.backend.invalidate("role/ci").await;
+        let refused = error_text(login("bob").await.unwrap_err());
+        assert!(refused.contains("invalid subject (sub) claim"), "{refused}");
+        assert!(login("carol").await.is_ok());
     }
 }

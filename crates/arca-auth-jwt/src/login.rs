@@ -13,7 +13,7 @@ use zeroize::Zeroizing;
 
 use crate::Shared;
 use crate::claims::{extract_metadata, get_claim, groups, validate_bound_claims};
-use crate::config::{self, JwtConfig};
+use crate::config::JwtConfig;
 use crate::policy_templates;
 use crate::role::{self, JwtRole};
 use crate::token::{self, Expected};
@@ -24,10 +24,11 @@ fn bad(msg: impl Into<String>) -> LogicalError {
 
 /// The role a login names (or the config's `default_role`), which must exist.
 pub(crate) async fn role_of_login(
+    shared: &Shared,
     req: &Request,
     config: &JwtConfig,
     d: &FieldData,
-) -> Result<(String, JwtRole), LogicalError> {
+) -> Result<(String, Arc<JwtRole>), LogicalError> {
     let mut name = d.get_str("role")?.to_lowercase();
     if name.is_empty() {
         name = config.default_role.clone();
@@ -35,7 +36,7 @@ pub(crate) async fn role_of_login(
     if name.is_empty() {
         return Err(bad("missing role"));
     }
-    let Some(r) = role::load(req.storage()?.as_ref(), &name).await? else {
+    let Some(r) = shared.cache.role(req.storage()?.as_ref(), &name).await? else {
         return Err(bad(format!("role \"{name}\" could not be found")));
     };
     Ok((name, r))
@@ -56,13 +57,14 @@ pub(crate) fn check_cidrs(role: &JwtRole, req: &Request) -> Result<(), LogicalEr
 /// The role a login resolves to (for role-based quotas): the named role or the default
 /// one, which must exist; nothing else is checked.
 pub(crate) async fn resolve_role(
+    shared: Arc<Shared>,
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
-    let Some(config) = config::load(req.storage()?.as_ref()).await? else {
+    let Some(config) = shared.cache.config(req.storage()?.as_ref()).await? else {
         return Err(bad("could not load configuration"));
     };
-    let (name, _) = role_of_login(&req, &config, &d).await?;
+    let (name, _) = role_of_login(&shared, &req, &config, &d).await?;
     let mut data = JsonMap::new();
     data.insert("role".into(), Value::from(name));
     Ok(Some(Response::with_data(data)))
@@ -74,10 +76,10 @@ pub(crate) async fn login(
     req: Request,
     d: FieldData,
 ) -> Result<Option<Response>, LogicalError> {
-    let Some(config) = config::load(req.storage()?.as_ref()).await? else {
+    let Some(config) = shared.cache.config(req.storage()?.as_ref()).await? else {
         return Err(bad("could not load configuration"));
     };
-    let (role_name, role) = role_of_login(&req, &config, &d).await?;
+    let (role_name, role) = role_of_login(&shared, &req, &config, &d).await?;
     if role.role_type == "oidc" {
         return Err(bad("role with oidc role_type is not allowed"));
     }

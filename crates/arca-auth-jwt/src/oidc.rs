@@ -113,7 +113,7 @@ pub(crate) async fn auth_url(
     if config.key_source() != KeySource::OidcFlow {
         return Err(bad("OIDC login is not configured for this mount"));
     }
-    let (role_name, role) = role_of_login(&req, &config, &d).await?;
+    let (role_name, role) = role_of_login(&shared, &req, &config, &d).await?;
     let client_nonce = Zeroizing::new(d.get_str("client_nonce")?);
     if client_nonce.is_empty() && (role.callback_mode == "direct" || role.callback_mode == "device")
     {

@@ -104,10 +104,17 @@ pub(crate) async fn load(
     Ok(Some(r))
 }
 
-async fn store(storage: &dyn Storage, name: &str, r: &JwtRole) -> Result<(), LogicalError> {
+async fn store(
+    shared: &Shared,
+    storage: &dyn Storage,
+    name: &str,
+    r: &JwtRole,
+) -> Result<(), LogicalError> {
     let mut r = r.clone();
     r.version = RECORD_VERSION;
-    storage.put_json(&key(name), &r).await
+    let stored = storage.put_json(&key(name), &r).await;
+    shared.cache.forget();
+    stored
 }
 
 /// The role name of a request, lower-cased.
@@ -157,7 +164,7 @@ pub(crate) async fn read(
     };
     if r.callback_mode.is_empty() {
         r.callback_mode = "client".into();
-        store(storage.as_ref(), &name, &r).await?;
+        store(&shared, storage.as_ref(), &name, &r).await?;
     }
     let mut m = JsonMap::new();
     m.insert("role_type".into(), Value::from(r.role_type.clone()));
@@ -240,7 +247,9 @@ pub(crate) async fn delete(
         return Err(LogicalError::bad_request("role name required"));
     }
     let _guard = shared.write_lock.lock().await;
-    req.storage()?.delete(&key(&name)).await?;
+    let deleted = req.storage()?.delete(&key(&name)).await;
+    shared.cache.forget();
+    deleted?;
     Ok(None)
 }
 
@@ -478,7 +487,7 @@ pub(crate) async fn write(
     if r.token_policies_template_claims {
         crate::policy_templates::check(&r.token.token_policies)?;
     }
-    store(storage.as_ref(), &name, &r).await?;
+    store(&shared, storage.as_ref(), &name, &r).await?;
     if resp.warnings.is_empty() {
         Ok(None)
     } else {
