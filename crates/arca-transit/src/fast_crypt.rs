@@ -163,6 +163,16 @@ mod tests {
         }
     }
 
+    /// The ciphertext of "hi" under key `name`.
+    async fn ciphertext(b: &Arc<dyn Backend>, s: &Arc<dyn Storage>, name: &str) -> String {
+        let path = format!("encrypt/{name}");
+        let answer = call(b, s, Operation::Update, &path, json!({"plaintext": "aGk="})).await;
+        outcome(answer).unwrap()["ciphertext"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     /// The answers to `{field: value}` at `path` (the fast request) and to the same body with
     /// `key_version: 0` (the framework's).
     async fn fast_and_slow(
@@ -214,34 +224,8 @@ mod tests {
             // one claiming version 1 is refused by version before its bytes are read.
             "vault:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".to_string()
         };
-        let ct_aes = outcome(
-            call(
-                &b,
-                &s,
-                Operation::Update,
-                "encrypt/aes",
-                json!({"plaintext": "aGk="}),
-            )
-            .await,
-        )
-        .unwrap()["ciphertext"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        let ct_rsa = outcome(
-            call(
-                &b,
-                &s,
-                Operation::Update,
-                "encrypt/rsa",
-                json!({"plaintext": "aGk="}),
-            )
-            .await,
-        )
-        .unwrap()["ciphertext"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let ct_aes = ciphertext(&b, &s, "aes").await;
+        let ct_rsa = ciphertext(&b, &s, "rsa").await;
         let encrypts = [
             ("aes", "aGk="),
             ("aes", ""),
@@ -301,18 +285,7 @@ mod tests {
             assert_eq!(fast, slow, "decrypt/{name} {ciphertext:?}");
         }
         // A key not in the cache (another node changed it) is loaded on the fast path too.
-        let ct = outcome(
-            call(
-                &b,
-                &s,
-                Operation::Update,
-                "encrypt/aes",
-                json!({"plaintext": "aGk="}),
-            )
-            .await,
-        )
-        .unwrap()["ciphertext"]
-            .clone();
+        let ct = ciphertext(&b, &s, "aes").await;
         b.invalidate("policy/aes").await;
         let fast_req = req(Operation::Update, "decrypt/aes", json!({"ciphertext": ct}));
         assert!(
