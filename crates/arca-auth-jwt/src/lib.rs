@@ -30,10 +30,9 @@ use arca_sdk::framework::{
 };
 use arca_sdk::token_util::{deprecation_text, token_fields};
 use arca_sdk::{
-    Backend, BackendConfig, BackendType, ExistenceCheck, Factory, LogicalError, Operation, Request,
-    Response, SpecialPaths, SystemView,
+    Backend, BackendConfig, BackendType, Factory, LogicalError, Operation, Request, Response,
+    SpecialPaths, SystemView,
 };
-use async_trait::async_trait;
 use futures::FutureExt;
 
 /// Builds a mount of this method (`jwt` or `oidc`).
@@ -41,36 +40,6 @@ pub fn factory() -> Factory {
     Arc::new(|config: BackendConfig| {
         async move { Ok(Arc::new(backend(config.system)) as Arc<dyn Backend>) }.boxed()
     })
-}
-
-/// A mount: the framework paths, plus the login cache that `invalidate` empties when another
-/// node changed this mount's storage.
-struct JwtBackend {
-    inner: FrameworkBackend,
-    shared: Arc<Shared>,
-}
-
-#[async_trait]
-impl Backend for JwtBackend {
-    async fn handle_request(&self, req: Request) -> Result<Option<Response>, LogicalError> {
-        self.inner.handle_request(req).await
-    }
-
-    async fn handle_existence_check(&self, req: &Request) -> Result<ExistenceCheck, LogicalError> {
-        self.inner.handle_existence_check(req).await
-    }
-
-    fn special_paths(&self) -> SpecialPaths {
-        Backend::special_paths(&self.inner)
-    }
-
-    fn backend_type(&self) -> BackendType {
-        self.inner.backend_type()
-    }
-
-    async fn invalidate(&self, _key: &str) {
-        self.shared.cache.forget();
-    }
 }
 
 /// What the handlers of one mount share.
@@ -100,7 +69,7 @@ const BACKEND_HELP: &str =
     "The JWT backend plugin allows authentication using JWTs (including OIDC).";
 
 /// The backend of one mount.
-fn backend(system: Arc<dyn SystemView>) -> JwtBackend {
+fn backend(system: Arc<dyn SystemView>) -> FrameworkBackend {
     let shared = Arc::new(Shared {
         write_lock: tokio::sync::Mutex::new(()),
         keys: keystore::KeyStore::default(),
@@ -108,7 +77,9 @@ fn backend(system: Arc<dyn SystemView>) -> JwtBackend {
         system,
         cache: cache::LoginCache::default(),
     });
-    let inner = FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
+    // Another node changed this mount's storage: the cached config and roles may be stale.
+    let cache_owner = Arc::clone(&shared);
+    FrameworkBackend::new(BackendType::Credential, BACKEND_HELP)
         .special_paths(SpecialPaths {
             unauthenticated: vec![
                 "login".into(),
@@ -124,8 +95,8 @@ fn backend(system: Arc<dyn SystemView>) -> JwtBackend {
         .path(config_path(&shared))
         .path(callback_path(&shared))
         .path(auth_url_path(&shared))
-        .auth_renew(handler(login::renew));
-    JwtBackend { inner, shared }
+        .auth_renew(handler(login::renew))
+        .on_invalidate(move |_key| cache_owner.cache.forget())
 }
 
 fn s(name: &str, kind: FieldType, description: &str) -> Field {
@@ -471,7 +442,7 @@ mod tests {
     use serde_json::{Value, json};
 
     struct Env {
-        backend: JwtBackend,
+        backend: FrameworkBackend,
         storage: Arc<MemoryStorage>,
         pkcs8: Vec<u8>,
     }

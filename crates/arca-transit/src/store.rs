@@ -119,8 +119,8 @@ impl Keys {
             return Ok(Some(k));
         }
         let _w = self.writer.lock().await;
-        if let Some(k) = self.cache.read().map.get(name) {
-            return Ok(Some(k.clone()));
+        if let Some(k) = self.cached(name) {
+            return Ok(Some(k));
         }
         let Some(mut policy) = self.load(storage, name).await? else {
             return Ok(None);

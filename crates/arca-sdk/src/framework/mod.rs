@@ -17,6 +17,8 @@ pub use secret::{SECRET_TYPE_KEY, SecretType};
 
 use openapi::{DocContext, OasDocument};
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::{
@@ -81,7 +83,12 @@ pub struct FrameworkBackend {
     special_paths: SpecialPaths,
     backend_type: BackendType,
     help: String,
+    on_invalidate: Option<InvalidateFn>,
 }
+
+/// What a backend runs when the core reports that another node changed a storage key of its
+/// mount (the key, relative to the mount): typically forgetting what it cached.
+pub type InvalidateFn = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl FrameworkBackend {
     /// A backend of the given type with no paths yet.
@@ -93,7 +100,15 @@ impl FrameworkBackend {
             special_paths: SpecialPaths::default(),
             backend_type,
             help: help.into(),
+            on_invalidate: None,
         }
+    }
+
+    /// Runs `f` on every [`Backend::invalidate`] (a mount that caches what it read from
+    /// storage forgets it there), so the mount needs no wrapper of its own for it.
+    pub fn on_invalidate(mut self, f: impl Fn(&str) + Send + Sync + 'static) -> FrameworkBackend {
+        self.on_invalidate = Some(Arc::new(f));
+        self
     }
 
     /// Adds a path; paths are tried in the order added.
@@ -258,6 +273,12 @@ impl Backend for FrameworkBackend {
 
     fn backend_type(&self) -> BackendType {
         self.backend_type
+    }
+
+    async fn invalidate(&self, key: &str) {
+        if let Some(f) = &self.on_invalidate {
+            f(key);
+        }
     }
 }
 
